@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what hypernet needs on a Debian machine (Debian packages when missing, npm packages),
+# then builds the TypeScript. Safe to run again: it only does what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+want() { command -v "$1" >/dev/null 2>&1 || need_apt+=("$2"); }
+want ip iproute2
+want nft nftables
+want openvpn openvpn
+want dnsmasq dnsmasq-base
+want dhclient isc-dhcp-client
+want iperf3 iperf3
+want openstack python3-openstackclient
+want tcpdump tcpdump
+want ping iputils-ping
+want nc netcat-openbsd
+want ps procps
+want chromium chromium
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2
+  else
+    echo "setup: installing Debian packages: ${need_apt[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  fi
+fi
+
+# npm packages: install when node_modules is missing or older than the lockfile.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+echo "setup: building"
+npx tsc -p tsconfig.json

@@ -1,0 +1,14 @@
+/**
+ * The `hypernet` executable: one commander program; each subsystem adds its own subcommands
+ * through a `register(program)` function in its `command.ts`.
+ */
+import { Command } from 'commander';
+
+const program = new Command('hypernet')
+  .description('one virtual L2 network stretched across clouds')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+// Subsystems register their commands here, one line each.
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,155 @@
+/**
+ * The resource model in Neutron v2.0 wire format. The server stores and serves these shapes; the
+ * agent's watch stream carries exactly the same objects, so there is one definition for both sides.
+ */
+
+export interface Base {
+  id: string;
+  project_id: string;
+  tenant_id: string;
+  name: string;
+  description: string;
+  tags: string[];
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Network extends Base {
+  admin_state_up: boolean;
+  status: 'ACTIVE' | 'DOWN' | 'BUILD' | 'ERROR';
+  subnets: string[];
+  shared: boolean;
+  mtu: number;
+  port_security_enabled: boolean;
+  'provider:network_type': 'vxlan';
+  'provider:physical_network': null;
+  /** The VXLAN VNI, allocated by the server, unique. */
+  'provider:segmentation_id': number;
+  'router:external': boolean;
+  availability_zone_hints: string[];
+  availability_zones: string[];
+}
+
+export interface AllocationPool {
+  start: string;
+  end: string;
+}
+
+export interface HostRoute {
+  destination: string;
+  nexthop: string;
+}
+
+export interface Subnet extends Base {
+  network_id: string;
+  cidr: string;
+  ip_version: 4 | 6;
+  gateway_ip: string | null;
+  allocation_pools: AllocationPool[];
+  enable_dhcp: boolean;
+  dns_nameservers: string[];
+  host_routes: HostRoute[];
+  ipv6_ra_mode: string | null;
+  ipv6_address_mode: string | null;
+  subnetpool_id: string | null;
+}
+
+export interface FixedIp {
+  subnet_id: string;
+  ip_address: string;
+}
+
+export interface AddressPair {
+  ip_address: string;
+  mac_address: string;
+}
+
+export type PortStatus = 'ACTIVE' | 'DOWN' | 'BUILD' | 'ERROR';
+
+export interface Port extends Base {
+  network_id: string;
+  admin_state_up: boolean;
+  mac_address: string;
+  fixed_ips: FixedIp[];
+  allowed_address_pairs: AddressPair[];
+  port_security_enabled: boolean;
+  security_groups: string[];
+  device_id: string;
+  device_owner: string;
+  status: PortStatus;
+  /** The agent host this port is wired on ('' = unbound). */
+  'binding:host_id': string;
+  'binding:profile': Record<string, unknown>;
+  /** 'unbound' until an agent wires the port, then 'tap' (or 'bridge'). */
+  'binding:vif_type': string;
+  'binding:vif_details': Record<string, unknown>;
+  'binding:vnic_type': string;
+}
+
+export interface SecurityGroupRule {
+  id: string;
+  project_id: string;
+  tenant_id: string;
+  security_group_id: string;
+  direction: 'ingress' | 'egress';
+  ethertype: 'IPv4' | 'IPv6';
+  /** Name ('tcp', 'udp', 'icmp', …) or number as a string, or null for any. */
+  protocol: string | null;
+  port_range_min: number | null;
+  port_range_max: number | null;
+  remote_ip_prefix: string | null;
+  remote_group_id: string | null;
+  description: string;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface SecurityGroup extends Base {
+  stateful: boolean;
+  security_group_rules: SecurityGroupRule[];
+}
+
+/** A hypernet agent (Neutron's agents resource, extended with registration). */
+export interface Agent {
+  id: string;
+  agent_type: string; // 'hypernet agent'
+  binary: string; // 'hypernet-agent'
+  host: string;
+  topic: string;
+  admin_state_up: boolean;
+  alive: boolean;
+  availability_zone: string | null;
+  created_at: string;
+  started_at: string;
+  heartbeat_timestamp: string;
+  description: string;
+  configurations: AgentConfigurations;
+}
+
+export interface AgentConfigurations {
+  /** Underlay ("provider") IP: VXLAN tunnels end here. */
+  tunneling_ip: string;
+  /** Cloud / region label, e.g. 'cloud-a'. */
+  cloud: string;
+  /** Underlay MTU of the tunnel interface. */
+  underlay_mtu?: number;
+  /** What the node can do, e.g. ['vxlan', 'dhcp', 'nftables']. */
+  capabilities?: string[];
+  [key: string]: unknown;
+}
+
+/** Resource kinds carried by the store and the watch stream. */
+export type Kind = 'network' | 'subnet' | 'port' | 'security_group' | 'security_group_rule' | 'agent';
+
+export interface KindMap {
+  network: Network;
+  subnet: Subnet;
+  port: Port;
+  security_group: SecurityGroup;
+  security_group_rule: SecurityGroupRule;
+  agent: Agent;
+}
+
+export const KINDS: readonly Kind[] = ['network', 'subnet', 'port', 'security_group', 'security_group_rule', 'agent'];
