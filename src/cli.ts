@@ -10,5 +10,6 @@ const program = new Command('hypernet')
   .showHelpAfterError();
 
 // Subsystems register their commands here, one line each.
+(await import('./ctl/command.js')).register(program);
 
 await program.parseAsync(process.argv);

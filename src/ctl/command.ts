@@ -1,0 +1,59 @@
+/**
+ * The operators' commands of the `hypernet` CLI: one command group per API resource (built from
+ * resources.ts), `hypernet status`, and `hypernet completion bash|zsh`.
+ * Exit codes: 0 ok, 1 API error, 2 usage error, 3 cannot connect (errors.ts).
+ */
+import { Command } from 'commander';
+import type { Agent, Network, Port, Subnet } from '../model/types.js';
+import { bashCompletion, zshCompletion } from './completion.js';
+import { UsageError } from './errors.js';
+import { RESOURCES } from './resources.js';
+import { resourceCommand } from './resource-commands.js';
+import { action, clientFrom, formatFrom, print, usageExits, withConnection, withOutput } from './run.js';
+import { computeStatus } from './status.js';
+import { renderStatus } from './status-render.js';
+import { formatObject } from './format.js';
+
+function statusCommand(): Command {
+  const c = new Command('status').description('clouds, agents up/down, networks and port counts, problems');
+  return withOutput(withConnection(c)).action(
+    action(async (opts: Record<string, unknown>) => {
+      const format = formatFrom(opts);
+      const client = clientFrom(opts);
+      const [agents, networks, subnets, ports] = await Promise.all([
+        client.list<Agent>('agents'),
+        client.list<Network>('networks'),
+        client.list<Subnet>('subnets'),
+        client.list<Port>('ports'),
+      ]);
+      const report = computeStatus({ agents, networks, subnets, ports }, Date.now());
+      print(format === 'table' ? renderStatus(report) : formatObject(report as unknown as Record<string, unknown>, format));
+    }),
+  );
+}
+
+function completionCommand(program: Command): Command {
+  return new Command('completion')
+    .description('print a shell completion script: source <(hypernet completion bash)')
+    .argument('<shell>', 'bash or zsh')
+    .action(
+      action(async (shell: string) => {
+        if (shell === 'bash') print(bashCompletion(program));
+        else if (shell === 'zsh') print(zshCompletion(program));
+        else throw new UsageError(`completion: expected bash or zsh, got ${JSON.stringify(shell)}`);
+      }),
+    );
+}
+
+export function register(program: Command): void {
+  const cmds = [...RESOURCES.map(resourceCommand), statusCommand(), completionCommand(program)];
+  for (const c of cmds) {
+    const walk = (x: Command) => {
+      usageExits(x);
+      x.showHelpAfterError();
+      x.commands.forEach(walk);
+    };
+    walk(c);
+    program.addCommand(c);
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * From parsed flags to a request body, following a resource's FieldSpecs: option keys, value
+ * parsing (int, bool pairs, repeatable lists, `k=v,k=v` objects) and name→ID resolution of
+ * references. Pure except for the injected resolver.
+ */
+import type { FieldSpec } from './resources.js';
+import { UsageError } from './errors.js';
+
+/** commander's key for a flag: 'subnet-range' → 'subnetRange'. */
+export function optionKey(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** True when a bool field is a `--x`/`--no-x` pair (one commander key) rather than two flags. */
+export function isNegatedPair(f: FieldSpec): boolean {
+  return f.negFlag === undefined || f.negFlag === `no-${f.flag}`;
+}
+
+export function parseKv(flag: string, text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--${flag}: expected key=value[,key=value], got ${JSON.stringify(text)}`);
+    out[part.slice(0, eq).trim().replace(/-/g, '_')] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+export function parseInt10(flag: string, text: string): number {
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`--${flag}: expected an integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** The value a field's flag(s) give, or undefined when not given. */
+export function fieldValue(f: FieldSpec, opts: Record<string, unknown>): unknown {
+  if (f.type === 'bool') {
+    if (isNegatedPair(f)) return opts[optionKey(f.flag)] as boolean | undefined;
+    const on = opts[optionKey(f.flag)] === true;
+    const off = opts[optionKey(f.negFlag!)] === true;
+    if (on && off) throw new UsageError(`--${f.flag} and --${f.negFlag} exclude each other`);
+    return on ? true : off ? false : undefined;
+  }
+  const raw = opts[optionKey(f.flag)];
+  if (raw === undefined) return undefined;
+  if (raw === false) return []; // `--no-<flag>` of a list: clear it
+  if (f.type === 'list') return raw as string[];
+  if (f.type === 'kv-list') return (raw as string[]).map((t) => parseKv(f.flag, t));
+  const text = String(raw);
+  if (f.nullWord !== undefined && text === f.nullWord) return null;
+  if (f.choices && !f.choices.includes(text)) throw new UsageError(`--${f.flag}: expected one of ${f.choices.join(', ')}, got ${JSON.stringify(text)}`);
+  return f.type === 'int' ? parseInt10(f.flag, text) : text;
+}
+
+export type RefResolver = (command: string, nameOrId: string) => Promise<string>;
+
+/** The request body for `verb` from the flags; refs resolved to IDs; required fields checked. */
+export async function buildBody(
+  fields: readonly FieldSpec[],
+  verb: 'create' | 'set',
+  opts: Record<string, unknown>,
+  resolve: RefResolver,
+): Promise<Record<string, unknown>> {
+  const body: Record<string, unknown> = {};
+  for (const f of fields) {
+    if (f.on && !f.on.includes(verb)) continue;
+    let v = fieldValue(f, opts);
+    if (v === undefined) {
+      if (verb === 'create' && f.required) throw new UsageError(`missing required option --${f.flag}`);
+      continue;
+    }
+    if (f.ref && v !== null) v = Array.isArray(v) ? await Promise.all(v.map((x: string) => resolve(f.ref!, x))) : await resolve(f.ref, String(v));
+    body[f.attr] = v;
+  }
+  return body;
+}

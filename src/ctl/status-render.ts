@@ -1,0 +1,26 @@
+/** `hypernet status` as text: four short sections (clouds, agents, networks, problems). Pure. */
+import { textTable } from './format.js';
+import type { StatusReport } from './status.js';
+
+export function renderStatus(r: StatusReport): string {
+  const out: string[] = [];
+  out.push(`Clouds (${r.clouds.length})`);
+  out.push(textTable(['Cloud', 'Agents up', 'Ports active'], r.clouds.map((c) => [c.cloud, `${c.agents_up}/${c.agents}`, `${c.ports_active}/${c.ports}`])));
+  out.push('', `Agents / hyperswitches (${r.agents.length})`);
+  out.push(
+    textTable(
+      ['Host', 'Cloud', 'Tunnel IP', 'State', 'Last heartbeat'],
+      r.agents.map((a) => [a.host, a.cloud, a.tunneling_ip, a.alive ? 'UP' : 'DOWN', a.last_heartbeat ? `${a.last_heartbeat} (${a.silent_seconds}s ago)` : 'never']),
+    ),
+  );
+  out.push('', `Networks (${r.networks.length})`);
+  out.push(
+    textTable(
+      ['Name', 'ID', 'VNI', 'Subnets', 'Ports', 'Active', 'Down', 'Clouds'],
+      r.networks.map((n) => [n.name, n.id, String(n.vni ?? ''), n.cidrs.join(', '), String(n.ports), String(n.ports_active), String(n.ports_down), n.clouds.join(', ')]),
+    ),
+  );
+  out.push('', r.problems.length ? `Problems (${r.problems.length})` : 'Problems: none');
+  for (const p of r.problems) out.push(`  - ${p.message}`);
+  return out.join('\n');
+}

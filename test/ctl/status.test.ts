@@ -1,0 +1,48 @@
+/** Unit tests of `hypernet status`'s computation and text (pure). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { computeStatus } from '../../src/ctl/status.js';
+import { renderStatus } from '../../src/ctl/status-render.js';
+import { agent, network, port, subnet } from './fixtures.js';
+
+test('status: clouds, agents, networks spanning clouds, problems', () => {
+  const now = Date.parse('2026-11-21T05:01:00Z');
+  const report = computeStatus(
+    {
+      agents: [agent('hs-a', 'cloud-a', true, '2026-11-21T05:00:58Z'), agent('hs-b', 'cloud-b', false, '2026-11-21T05:00:00Z'), agent('hs-c', 'cloud-a', true)],
+      networks: [network('n1', 'blue', ['s1']), network('n2', 'empty')],
+      subnets: [subnet('s1', 'n1', '10.0.1.0/24')],
+      ports: [port('p1', 'n1', 'hs-a', 'ACTIVE'), port('p2', 'n1', 'hs-b', 'DOWN'), port('p3', 'n1', '', 'DOWN'), port('p4', 'n1', 'hs-c', 'ERROR')],
+    },
+    now,
+  );
+  assert.deepEqual(report.clouds, [
+    { cloud: 'cloud-a', agents: 2, agents_up: 2, ports: 2, ports_active: 1 },
+    { cloud: 'cloud-b', agents: 1, agents_up: 0, ports: 1, ports_active: 0 },
+  ]);
+  assert.deepEqual(
+    report.agents.map((a) => [a.host, a.alive, a.silent_seconds]),
+    [
+      ['hs-a', true, 2],
+      ['hs-c', true, 60],
+      ['hs-b', false, 60],
+    ],
+  );
+  assert.deepEqual(report.networks[0], { id: 'n1', name: 'blue', vni: 100, cidrs: ['10.0.1.0/24'], ports: 4, ports_active: 1, ports_down: 2, clouds: ['cloud-a', 'cloud-b'] });
+  assert.equal(report.networks[1].ports, 0);
+  assert.deepEqual(
+    report.problems.map((p) => p.message),
+    [
+      'port p2 (p2) on network blue is DOWN, on host hs-b (cloud-b)',
+      'port p3 (p3) on network blue is DOWN, unbound',
+      'port p4 (p4) on network blue is ERROR, on host hs-c (cloud-a)',
+      'agent hs-b (cloud-b) is down: silent for 60s (last heartbeat 2026-11-21T05:00:00Z)',
+    ],
+  );
+  const text = renderStatus(report);
+  assert.match(text, /Clouds \(2\)/);
+  assert.match(text, /\| cloud-b +\| 0\/1 +\| 0\/1 +\|/);
+  assert.match(text, /\| hs-b +\| cloud-b +\| 192\.0\.2\.4 +\| DOWN +\| 2026-11-21T05:00:00Z \(60s ago\) \|/);
+  assert.match(text, /Problems \(4\)\n  - port p2/);
+  assert.match(renderStatus(computeStatus({ agents: [], networks: [], subnets: [], ports: [] }, now)), /Problems: none/);
+});
