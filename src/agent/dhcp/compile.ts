@@ -1,0 +1,118 @@
+/**
+ * compileDhcp: pure and frozen. From the watched model and this host, the DHCP servers this node must
+ * run: one per network that has local ports on a DHCP-enabled IPv4 subnet, answering only those
+ * ports' MACs. Ports bound to other hosts never appear, so this node never answers for them.
+ */
+import ipaddr from 'ipaddr.js';
+import type { Network, Port, Subnet } from '../../model/types.js';
+import { findDhcpPort } from './dhcp-port.js';
+import { renderDnsmasqConf, renderDnsmasqHosts, type DhcpHostEntry } from './dnsmasq-conf.js';
+import { bridgeName, dhcpNetnsName, vethNodeName, vethNsName } from './names.js';
+import type { DhcpDesired, DhcpNetworkDesired } from './types.js';
+
+export interface DhcpCompileInput {
+  host: string;
+  networks: readonly Network[];
+  subnets: readonly Subnet[];
+  ports: readonly Port[];
+  /** MTU of the underlay interface; the overlay (and DHCP option 26) gets 50 less (VXLAN). */
+  underlayMtu: number;
+  netnsPrefix: string;
+  /** Default 86400 (Neutron's dhcp_lease_duration). */
+  leaseSeconds?: number;
+}
+
+const VXLAN_OVERHEAD = 50;
+export const DEFAULT_LEASE_SECONDS = 86400;
+
+/** A workload port wired on this host (not a network:* service port such as DHCP or router). */
+const isLocalWorkloadPort = (p: Port, host: string): boolean =>
+  p['binding:host_id'] === host && !p.device_owner.startsWith('network:');
+
+const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
+  const lease = input.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  const mtu = input.underlayMtu - VXLAN_OVERHEAD;
+  const networks: DhcpNetworkDesired[] = [];
+  const needsDhcpPort: string[] = [];
+  const problems: string[] = [];
+
+  const localByNet = new Map<string, Port[]>();
+  for (const p of input.ports) {
+    if (!isLocalWorkloadPort(p, input.host)) continue;
+    const list = localByNet.get(p.network_id) ?? [];
+    list.push(p);
+    localByNet.set(p.network_id, list);
+  }
+
+  const nets = input.networks
+    .filter((n) => localByNet.has(n.id))
+    .sort((a, b) => a['provider:segmentation_id'] - b['provider:segmentation_id']);
+
+  for (const net of nets) {
+    const vni = net['provider:segmentation_id'];
+    const dhcpSubnets = input.subnets
+      .filter((s) => s.network_id === net.id && s.enable_dhcp && s.ip_version === 4)
+      .sort((a, b) => byString(a.id, b.id));
+    const locals = localByNet.get(net.id)!;
+    const wanted = (subnetIds: Set<string>): DhcpHostEntry[] =>
+      locals.flatMap((p) =>
+        p.fixed_ips.filter((f) => subnetIds.has(f.subnet_id)).map((f) => ({ mac: p.mac_address, ip: f.ip_address })),
+      );
+    if (wanted(new Set(dhcpSubnets.map((s) => s.id))).length === 0) continue;
+
+    const dhcpPort = findDhcpPort(input.ports, net.id, input.host);
+    if (!dhcpPort) {
+      needsDhcpPort.push(net.id);
+      continue;
+    }
+    const served = dhcpSubnets.filter((s) => dhcpPort.fixed_ips.some((f) => f.subnet_id === s.id));
+    for (const s of dhcpSubnets) {
+      if (!served.includes(s)) problems.push(`network ${net.id}: DHCP port ${dhcpPort.id} has no IP in subnet ${s.id}`);
+    }
+    if (served.length === 0) continue;
+
+    const servedIds = new Set(served.map((s) => s.id));
+    const addresses = dhcpPort.fixed_ips
+      .filter((f) => servedIds.has(f.subnet_id))
+      .map((f) => `${f.ip_address}/${ipaddr.IPv4.parseCIDR(served.find((s) => s.id === f.subnet_id)!.cidr)[1]}`)
+      .sort(byString);
+    const iface = vethNsName(vni);
+    networks.push({
+      networkId: net.id,
+      vni,
+      bridge: bridgeName(vni),
+      netns: dhcpNetnsName(input.netnsPrefix, vni),
+      vethNode: vethNodeName(vni),
+      vethNs: iface,
+      mac: dhcpPort.mac_address.toLowerCase(),
+      addresses,
+      mtu,
+      confText: renderDnsmasqConf({
+        networkId: net.id,
+        vni,
+        interfaceName: iface,
+        mtu,
+        leaseSeconds: lease,
+        subnets: served.map((s) => ({
+          id: s.id,
+          cidr: s.cidr,
+          gatewayIp: s.gateway_ip,
+          dnsServers: s.dns_nameservers,
+          hostRoutes: s.host_routes,
+        })),
+      }),
+      hostsText: renderDnsmasqHosts(wanted(servedIds)),
+    });
+  }
+  return deepFreeze({ netnsPrefix: input.netnsPrefix, networks, needsDhcpPort: needsDhcpPort.sort(byString), problems });
+}

@@ -1,0 +1,204 @@
+/**
+ * DhcpDriver: makes the node match a DhcpDesired. actual() reads namespaces, veths, files and
+ * dnsmasq processes; apply() diffs (diffDhcp) and executes the plan, per network independently
+ * (one failing network does not stop the others), then removes networks no longer desired.
+ * Idempotent; calls are serialised.
+ */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { realClock, type Clock } from '../../common/clock.js';
+import type { Exec } from '../../common/exec.js';
+import type { Logger } from '../../common/log.js';
+import { diffDhcp } from './diff.js';
+import { readTextOrNull, writeFileAtomic } from './files.js';
+import {
+  dnsmasqArgv,
+  findDnsmasq,
+  realProcessOps,
+  reloadDnsmasq,
+  startDnsmasq,
+  stopDnsmasq,
+  type ProcessOps,
+} from './dnsmasq-process.js';
+import * as kernel from './kernel.js';
+import { dhcpFiles, dhcpNetnsName, vethNodeName, vethNsName, vniOfNetns } from './names.js';
+import type {
+  DhcpActual,
+  DhcpApplyResult,
+  DhcpDesired,
+  DhcpNetworkActual,
+  DhcpNetworkDesired,
+  DhcpNetworkPlan,
+  DhcpNetworkResult,
+} from './types.js';
+
+export interface DhcpDriverOptions {
+  /** Runs commands in the node namespace (where the networks' bridges are). */
+  exec: Exec;
+  /** Runs `ip netns add|del`. It must share the host's mount namespace, or the namespace names it
+   * creates vanish with its private mount namespace (as under `ip netns exec NODE …`). Default: exec.
+   * Tests and the lab, whose node is itself a named namespace, pass a plain host Exec here. */
+  netnsExec?: Exec;
+  log: Logger;
+  /** Directory for per-network config, hosts, pid, lease and log files (created if missing). */
+  stateDir: string;
+  /** Same prefix as given to compileDhcp; every namespace starting with it (+ VNI) is ours. */
+  netnsPrefix: string;
+  /** Default /usr/sbin/dnsmasq. */
+  dnsmasqPath?: string;
+  clock?: Clock;
+  proc?: ProcessOps;
+}
+
+export class DhcpDriver {
+  private readonly exec: Exec;
+  private readonly netnsExec: Exec;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly proc: ProcessOps;
+  private readonly dnsmasqPath: string;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly o: DhcpDriverOptions) {
+    this.exec = o.exec;
+    this.netnsExec = o.netnsExec ?? o.exec;
+    this.log = o.log;
+    this.clock = o.clock ?? realClock;
+    this.proc = o.proc ?? realProcessOps;
+    this.dnsmasqPath = o.dnsmasqPath ?? '/usr/sbin/dnsmasq';
+  }
+
+  /** What is there now, for every VNI with any trace (namespace, node veth, state files). */
+  actual(): Promise<DhcpActual> {
+    return this.serial(() => this.readActual());
+  }
+
+  /** Converges to `desired`; networks not in it are torn down (empty desired = remove all). */
+  apply(desired: DhcpDesired): Promise<DhcpApplyResult> {
+    return this.serial(() => this.doApply(desired));
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async readActual(): Promise<DhcpActual> {
+    const prefix = this.o.netnsPrefix;
+    const [namespaces, nodeLinks, dirs] = await Promise.all([
+      kernel.listNetns(this.exec),
+      kernel.listLinks(this.exec),
+      readdir(this.o.stateDir).catch(() => [] as string[]),
+    ]);
+    const vnis = new Set<number>();
+    const ourNs = new Set<number>();
+    for (const n of namespaces) {
+      const v = vniOfNetns(prefix, n);
+      if (v !== null) (vnis.add(v), ourNs.add(v));
+    }
+    for (const l of nodeLinks) {
+      const m = /^hnd-(\d+)$/.exec(l.ifname);
+      if (m && l.ifname === vethNodeName(Number(m[1]))) vnis.add(Number(m[1]));
+    }
+    for (const d of dirs) if (/^\d+$/.test(d)) vnis.add(Number(d));
+
+    const networks: DhcpNetworkActual[] = [];
+    for (const vni of [...vnis].sort((a, b) => a - b)) {
+      const f = dhcpFiles(this.o.stateDir, vni);
+      const netnsExists = ourNs.has(vni);
+      const nsLinks = netnsExists ? await kernel.listLinks(this.exec, dhcpNetnsName(prefix, vni)) : [];
+      const node = nodeLinks.find((l) => l.ifname === vethNodeName(vni));
+      const inNs = nsLinks.find((l) => l.ifname === vethNsName(vni));
+      const proc = await findDnsmasq(f, this.proc);
+      const expected = dnsmasqArgv(this.dnsmasqPath, f);
+      networks.push({
+        vni,
+        netnsExists,
+        vethNode: node ? { master: node.master, up: node.up, mtu: node.mtu } : null,
+        vethNs: inNs ? { mac: inNs.mac, up: inNs.up, mtu: inNs.mtu, addresses: inNs.addresses } : null,
+        confText: await readTextOrNull(f.conf),
+        hostsText: await readTextOrNull(f.hosts),
+        pid: proc?.pid ?? null,
+        cmdlineMatches: !!proc && proc.argv.length === expected.length && proc.argv.every((a, i) => a === expected[i]),
+      });
+    }
+    return {
+      bridges: nodeLinks.filter((l) => l.ifname.startsWith('hnb-')).map((l) => l.ifname).sort(),
+      networks,
+    };
+  }
+
+  private async doApply(desired: DhcpDesired): Promise<DhcpApplyResult> {
+    if (desired.netnsPrefix !== this.o.netnsPrefix) {
+      throw new Error(`DhcpDesired prefix ${desired.netnsPrefix} differs from the driver's ${this.o.netnsPrefix}`);
+    }
+    const actual = await this.readActual();
+    const plan = diffDhcp(desired, actual);
+    const results: DhcpNetworkResult[] = [];
+    for (const p of plan.networks) {
+      const d = desired.networks.find((n) => n.vni === p.vni)!;
+      const pid = actual.networks.find((a) => a.vni === p.vni)?.pid ?? null;
+      try {
+        results.push(await this.applyNetwork(d, p, pid));
+      } catch (e) {
+        this.log.error({ vni: p.vni, err: String(e) }, 'dhcp: apply failed');
+        results.push({ vni: p.vni, networkId: p.networkId, status: 'error', process: p.process, pid, error: String(e) });
+      }
+    }
+    const removed: number[] = [];
+    const removeErrors: { vni: number; error: string }[] = [];
+    for (const vni of plan.remove) {
+      try {
+        await this.removeNetwork(vni, actual.networks.find((a) => a.vni === vni)?.pid ?? null);
+        removed.push(vni);
+      } catch (e) {
+        this.log.error({ vni, err: String(e) }, 'dhcp: remove failed');
+        removeErrors.push({ vni, error: String(e) });
+      }
+    }
+    return { networks: results, removed, removeErrors };
+  }
+
+  private async applyNetwork(d: DhcpNetworkDesired, p: DhcpNetworkPlan, pid: number | null): Promise<DhcpNetworkResult> {
+    const base = { vni: d.vni, networkId: d.networkId };
+    if (p.bridgeMissing) {
+      this.log.warn({ vni: d.vni, bridge: d.bridge }, 'dhcp: bridge missing');
+      return { ...base, status: 'bridge-missing', process: 'none', pid };
+    }
+    const f = dhcpFiles(this.o.stateDir, d.vni);
+    if (p.process === 'restart' && pid) await stopDnsmasq(this.proc, this.clock, pid, f);
+    if (p.createNetns) await kernel.createNetns(this.netnsExec, this.exec, d.netns);
+    if (p.createVeth) await kernel.createVeth(this.exec, d.netns, d.vethNode, d.vethNs);
+    if (p.configureVeth) {
+      await kernel.configureVeth(this.exec, {
+        ns: d.netns,
+        nodeEnd: d.vethNode,
+        nsEnd: d.vethNs,
+        mac: d.mac,
+        mtu: d.mtu,
+        bridge: d.bridge,
+      });
+    }
+    for (const a of p.addAddresses) await kernel.addAddress(this.exec, d.netns, d.vethNs, a);
+    for (const a of p.delAddresses) await kernel.delAddress(this.exec, d.netns, d.vethNs, a);
+    await mkdir(f.dir, { recursive: true, mode: 0o755 });
+    if (p.writeConf) await writeFileAtomic(f.conf, d.confText);
+    if (p.writeHosts) await writeFileAtomic(f.hosts, d.hostsText);
+    let nowPid = pid;
+    if (p.process === 'start' || p.process === 'restart') {
+      nowPid = await startDnsmasq(this.exec, this.proc, this.clock, d.netns, this.dnsmasqPath, f);
+    } else if (p.process === 'reload' && pid) {
+      reloadDnsmasq(this.proc, pid);
+    }
+    if (p.process !== 'none') this.log.info({ vni: d.vni, action: p.process, pid: nowPid }, 'dhcp: dnsmasq');
+    return { ...base, status: 'ok', process: p.process, pid: nowPid };
+  }
+
+  private async removeNetwork(vni: number, pid: number | null): Promise<void> {
+    const f = dhcpFiles(this.o.stateDir, vni);
+    if (pid) await stopDnsmasq(this.proc, this.clock, pid, f);
+    await kernel.removeNetnsAndVeth(this.netnsExec, this.exec, dhcpNetnsName(this.o.netnsPrefix, vni), vethNodeName(vni));
+    await rm(f.dir, { recursive: true, force: true });
+    this.log.info({ vni }, 'dhcp: removed');
+  }
+}

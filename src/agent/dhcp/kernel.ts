@@ -1,0 +1,99 @@
+/**
+ * The iproute2 side of DHCP: the per-network namespace, the veth pair between it and the network's
+ * bridge, and the DHCP port's addresses. Commands run through the injected Exec, which runs in the
+ * node namespace (where the bridge is); `ip -n NS` reaches into the DHCP namespace.
+ */
+import type { Exec } from '../../common/exec.js';
+
+export interface LinkInfo {
+  ifname: string;
+  master: string | null;
+  mtu: number;
+  up: boolean;
+  mac: string;
+  /** IPv4 global addresses as "ip/prefix". */
+  addresses: string[];
+}
+
+interface IpJsonLink {
+  ifname: string;
+  master?: string;
+  mtu: number;
+  flags?: string[];
+  address?: string;
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string }[];
+}
+
+const toLinkInfo = (l: IpJsonLink): LinkInfo => ({
+  ifname: l.ifname,
+  master: l.master ?? null,
+  mtu: l.mtu,
+  up: (l.flags ?? []).includes('UP'),
+  mac: (l.address ?? '').toLowerCase(),
+  addresses: (l.addr_info ?? [])
+    .filter((a) => a.family === 'inet' && (a.scope ?? 'global') === 'global')
+    .map((a) => `${a.local}/${a.prefixlen}`)
+    .sort(),
+});
+
+/** Names of the named network namespaces (`ip netns list`). */
+export async function listNetns(exec: Exec): Promise<string[]> {
+  const r = await exec('ip', ['netns', 'list'], { allowFail: true });
+  if (r.code !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter((n): n is string => !!n);
+}
+
+/** Links (with IPv4 addresses) of the namespace `ns`, or of the Exec's own namespace when undefined. */
+export async function listLinks(exec: Exec, ns?: string): Promise<LinkInfo[]> {
+  const args = [...(ns ? ['-n', ns] : []), '-json', 'addr', 'show'];
+  const r = await exec('ip', args, { allowFail: true });
+  if (r.code !== 0 || !r.stdout.trim()) return [];
+  return (JSON.parse(r.stdout) as IpJsonLink[]).map(toLinkInfo);
+}
+
+/** `netnsExec` adds the name (host mount namespace), `exec` configures inside it. */
+export async function createNetns(netnsExec: Exec, exec: Exec, ns: string): Promise<void> {
+  await netnsExec('ip', ['netns', 'add', ns]);
+  await exec('ip', ['-n', ns, 'link', 'set', 'dev', 'lo', 'up']);
+}
+
+/** Replaces whatever is left of the pair with a fresh one, the peer created inside `ns`. */
+export async function createVeth(exec: Exec, ns: string, nodeEnd: string, nsEnd: string): Promise<void> {
+  await exec('ip', ['link', 'del', 'dev', nodeEnd], { allowFail: true });
+  await exec('ip', ['-n', ns, 'link', 'del', 'dev', nsEnd], { allowFail: true });
+  await exec('ip', ['link', 'add', nodeEnd, 'type', 'veth', 'peer', 'name', nsEnd, 'netns', ns]);
+}
+
+export interface VethConfig {
+  ns: string;
+  nodeEnd: string;
+  nsEnd: string;
+  mac: string;
+  mtu: number;
+  bridge: string;
+}
+
+export async function configureVeth(exec: Exec, c: VethConfig): Promise<void> {
+  await exec('ip', ['-n', c.ns, 'link', 'set', 'dev', c.nsEnd, 'address', c.mac, 'mtu', String(c.mtu), 'up']);
+  await exec('ip', ['link', 'set', 'dev', c.nodeEnd, 'mtu', String(c.mtu), 'master', c.bridge, 'up']);
+}
+
+export async function addAddress(exec: Exec, ns: string, dev: string, cidr: string): Promise<void> {
+  await exec('ip', ['-n', ns, 'addr', 'replace', cidr, 'dev', dev]);
+}
+
+export async function delAddress(exec: Exec, ns: string, dev: string, cidr: string): Promise<void> {
+  await exec('ip', ['-n', ns, 'addr', 'del', cidr, 'dev', dev], { allowFail: true });
+}
+
+/** Deletes the node-side veth (its peer goes with it) and the namespace; missing ones are fine. */
+export async function removeNetnsAndVeth(netnsExec: Exec, exec: Exec, ns: string, nodeEnd: string): Promise<void> {
+  await exec('ip', ['link', 'del', 'dev', nodeEnd], { allowFail: true });
+  const r = await netnsExec('ip', ['netns', 'del', ns], { allowFail: true });
+  if (r.code !== 0 && (await listNetns(netnsExec)).includes(ns)) {
+    throw new Error(`ip netns del ${ns}: ${r.stderr.trim()}`);
+  }
+}
