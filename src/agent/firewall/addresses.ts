@@ -1,0 +1,73 @@
+/**
+ * Address helpers for the firewall compiler: IP version of an address or CIDR, canonical text,
+ * dropping entries covered by a wider one (nft interval sets refuse overlaps), and the IPv6
+ * link-local address a MAC derives (EUI-64), which a port may always send from.
+ */
+import ipaddr from 'ipaddr.js';
+
+export interface Cidr {
+  v: 4 | 6;
+  addr: ipaddr.IPv4 | ipaddr.IPv6;
+  bits: number;
+}
+
+/** Parses "a.b.c.d", "a.b.c.d/n", IPv6 likewise; null when it is neither. */
+export function parseCidr(text: string): Cidr | null {
+  try {
+    const [addr, bits] = text.includes('/') ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), -1];
+    const v = addr.kind() === 'ipv4' ? 4 : 6;
+    const max = v === 4 ? 32 : 128;
+    return { v, addr, bits: bits < 0 ? max : bits };
+  } catch {
+    return null;
+  }
+}
+
+/** nft text of a CIDR: a bare address for a host prefix, else network/bits. */
+export function cidrText(c: Cidr): string {
+  const max = c.v === 4 ? 32 : 128;
+  if (c.bits === max) return c.addr.toString();
+  const net = c.v === 4 ? ipaddr.IPv4.networkAddressFromCIDR(`${c.addr}/${c.bits}`) : ipaddr.IPv6.networkAddressFromCIDR(`${c.addr}/${c.bits}`);
+  return `${net.toString()}/${c.bits}`;
+}
+
+/** IP version of an address or CIDR text, or null. */
+export function ipVersion(text: string): 4 | 6 | null {
+  return parseCidr(text)?.v ?? null;
+}
+
+/** Canonical, sorted, without duplicates and without entries inside another entry. */
+export function mergeCidrs(texts: Iterable<string>): string[] {
+  const parsed = [...new Set(texts)].map(parseCidr).filter((c): c is Cidr => c !== null);
+  parsed.sort((a, b) => a.bits - b.bits);
+  const kept: Cidr[] = [];
+  for (const c of parsed) {
+    const covered = kept.some((k) => k.v === c.v && (c.addr as ipaddr.IPv4).match(k.addr as ipaddr.IPv4, k.bits));
+    if (!covered) kept.push(c);
+  }
+  return [...new Set(kept.map(cidrText))].sort(compareAddr);
+}
+
+/** Numeric order of address texts (IPv4 before IPv6), for deterministic output. */
+export function compareAddr(a: string, b: string): number {
+  const pa = parseCidr(a);
+  const pb = parseCidr(b);
+  if (!pa || !pb) return a < b ? -1 : a > b ? 1 : 0;
+  if (pa.v !== pb.v) return pa.v - pb.v;
+  const ba = pa.addr.toByteArray();
+  const bb = pb.addr.toByteArray();
+  for (let i = 0; i < ba.length; i++) if (ba[i] !== bb[i]) return ba[i]! - bb[i]!;
+  return pa.bits - pb.bits;
+}
+
+/** Lower-case colon MAC. */
+export const normMac = (mac: string): string => mac.trim().toLowerCase();
+
+/** The IPv6 link-local address (fe80::/64 + modified EUI-64) of a MAC. */
+export function linkLocalOf(mac: string): string {
+  const b = normMac(mac).split(':').map((h) => parseInt(h, 16));
+  const eui = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
+  const parts = [0xfe80, 0, 0, 0];
+  for (let i = 0; i < 8; i += 2) parts.push((eui[i]! << 8) | eui[i + 1]!);
+  return new ipaddr.IPv6(parts).toString();
+}

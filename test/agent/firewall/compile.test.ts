@@ -1,0 +1,109 @@
+/**
+ * compileFirewall without root: golden nft text for both conntrack modes (UPDATE_GOLDEN=1 rewrites
+ * the files), rule translation, remote-group membership, port-security exemptions, determinism.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { compileFirewall, groupMembers } from '../../../src/agent/firewall/compile.js';
+import { setUpdateText } from '../../../src/agent/firewall/driver.js';
+import { portIfname, type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
+import { ruleText } from '../../../src/agent/firewall/rules.js';
+import { linkLocalOf, mergeCidrs } from '../../../src/agent/firewall/addresses.js';
+import { defaultGroup, makeGroup, makePort, makeRule } from './fixtures.js';
+
+// dist/test/agent/firewall → test/agent/firewall/golden in the source tree
+const GOLDEN = fileURLToPath(new URL('../../../../test/agent/firewall/golden/', import.meta.url));
+
+function model(mode: FirewallMode): FirewallInput {
+  const web = makeGroup('web', [
+    { id: 'w1', direction: 'ingress', protocol: 'tcp', port_range_min: 80, port_range_max: 443 },
+    { id: 'w2', direction: 'ingress', protocol: 'icmp', port_range_min: 8, port_range_max: 0, remote_ip_prefix: '10.0.0.0/8' },
+    { id: 'w3', direction: 'ingress', protocol: 'udp', ethertype: 'IPv6', remote_ip_prefix: 'fd00::/64' },
+    { id: 'w4', direction: 'egress', protocol: '47' },
+  ]);
+  const a = makePort(
+    {
+      id: 'aaaaaaaa-0000-4000-8000-000000000001',
+      mac_address: 'FA:16:3E:00:00:01',
+      security_groups: ['web', 'default'],
+      allowed_address_pairs: [
+        { ip_address: '10.0.1.100', mac_address: '' },
+        { ip_address: '10.0.9.0/24', mac_address: 'fa:16:3e:00:00:99' },
+      ],
+    },
+    ['10.0.1.11', 'fd00::11'],
+  );
+  const b = makePort({ id: 'bbbbbbbb-0000-4000-8000-000000000002', mac_address: 'fa:16:3e:00:00:02', security_groups: ['default'] }, ['10.0.1.12']);
+  const off = makePort({ id: 'cccccccc-0000-4000-8000-000000000003', mac_address: 'fa:16:3e:00:00:03', port_security_enabled: false }, ['10.0.1.13']);
+  const dhcp = makePort({ id: 'dddddddd-0000-4000-8000-000000000004', mac_address: 'fa:16:3e:00:00:04', device_owner: 'network:dhcp' }, ['10.0.1.2']);
+  const remote = makePort({ id: 'eeeeeeee-0000-4000-8000-000000000005', mac_address: 'fa:16:3e:00:00:05', security_groups: ['default'], 'binding:host_id': 'node2' }, ['10.0.1.21']);
+  const local = [b, a, off, dhcp];
+  return {
+    mode,
+    localPorts: local.map((port) => ({ port, ifname: portIfname(port.id) })),
+    securityGroups: [web, defaultGroup('default')],
+    allPorts: [...local, remote],
+  };
+}
+
+for (const mode of ['br-netfilter', 'bridge-ct'] as const) {
+  test(`golden ruleset (${mode})`, () => {
+    const file = `${GOLDEN}${mode}.nft`;
+    const text = compileFirewall(model(mode)).text;
+    if (process.env.UPDATE_GOLDEN || !existsSync(file)) writeFileSync(file, text);
+    assert.equal(text, readFileSync(file, 'utf8'));
+  });
+}
+
+test('deterministic: input order does not matter', () => {
+  const m = model('br-netfilter');
+  const shuffled = { ...m, localPorts: [...m.localPorts].reverse(), allPorts: [...m.allPorts].reverse(), securityGroups: [...m.securityGroups].reverse() };
+  assert.equal(compileFirewall(shuffled).text, compileFirewall(m).text);
+});
+
+test('ports with port security off and network service ports get no chains', () => {
+  const c = compileFirewall(model('br-netfilter'));
+  assert.ok(!c.text.includes('cccccccc'));
+  assert.ok(!c.text.includes('dddddddd'));
+  assert.ok(c.chains.includes('eg_aaaaaaaa-0000-4000-8000-000000000001'));
+});
+
+test('remote group members: fixed IPs and address pairs of every port, wherever bound', () => {
+  const m = model('br-netfilter');
+  const sets = groupMembers(['default'], m.allPorts);
+  assert.deepEqual(sets.get('sg_default_v4'), ['10.0.1.11', '10.0.1.12', '10.0.1.21', '10.0.1.100', '10.0.9.0/24']);
+  assert.deepEqual(sets.get('sg_default_v6'), ['fd00::11']);
+});
+
+test('a membership change leaves the skeleton alone and updates only that set', () => {
+  const m = model('br-netfilter');
+  const before = compileFirewall(m);
+  const moved = m.allPorts.map((p) => (p.id.startsWith('eeee') ? { ...p, fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.22' }] } : p));
+  const after = compileFirewall({ ...m, allPorts: moved });
+  assert.equal(after.skeleton, before.skeleton);
+  assert.notEqual(after.text, before.text);
+  assert.equal(
+    setUpdateText(before, after),
+    'flush set bridge hypernet sg_default_v4\nadd element bridge hypernet sg_default_v4 { 10.0.1.11, 10.0.1.12, 10.0.1.22, 10.0.1.100, 10.0.9.0/24 }\n',
+  );
+});
+
+test('rule translation', () => {
+  const r = (x: Parameters<typeof makeRule>[1]) => ruleText(makeRule('g', x));
+  assert.equal(r({ direction: 'ingress' }), 'ether type ip accept');
+  assert.equal(r({ direction: 'egress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 }), 'ether type ip meta l4proto 6 th dport 22 accept');
+  assert.equal(r({ direction: 'ingress', protocol: '17', port_range_min: 1000, port_range_max: 2000 }), 'ether type ip meta l4proto 17 th dport 1000-2000 accept');
+  assert.equal(r({ direction: 'ingress', ethertype: 'IPv6', protocol: 'icmp', port_range_min: 128 }), 'ether type ip6 meta l4proto 58 icmpv6 type 128 accept');
+  assert.equal(r({ direction: 'egress', remote_ip_prefix: '192.0.2.7/24' }), 'ether type ip ip daddr 192.0.2.0/24 accept');
+  assert.equal(r({ direction: 'ingress', remote_ip_prefix: '0.0.0.0/0', protocol: 'any' }), 'ether type ip accept');
+  assert.equal(r({ direction: 'ingress', remote_group_id: 'x', ethertype: 'IPv6' }), 'ether type ip6 ip6 saddr @sg_x_v6 accept');
+  assert.equal(r({ direction: 'ingress', remote_ip_prefix: 'fd00::/8' }), null, 'IPv6 prefix in an IPv4 rule never matches');
+  assert.throws(() => r({ direction: 'ingress', protocol: 'bogus' }));
+});
+
+test('address helpers', () => {
+  assert.deepEqual(mergeCidrs(['10.0.1.5', '10.0.1.0/24', '10.0.2.1', '10.0.2.1', 'fd00::1']), ['10.0.1.0/24', '10.0.2.1', 'fd00::1']);
+  assert.equal(linkLocalOf('fa:16:3e:00:00:01'), 'fe80::f816:3eff:fe00:1');
+});
