@@ -10,6 +10,7 @@ const program = new Command('hypernet')
   .showHelpAfterError();
 
 // Subsystems register their commands here, one line each.
+(await import('./agent/command.js')).register(program);
 (await import('./ctl/command.js')).register(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,96 @@
+/**
+ * Pure: (this node, the watched model) → the frozen desired datapath. Per network with a port bound
+ * here: bridge + VXLAN, the local taps, head-end replication toward every remote VTEP of the
+ * network, and static FDB + permanent neighbour entries for every remote port.
+ */
+import type { Port } from '../model/types.js';
+import type { ModelView } from './model-cache.js';
+import { VXLAN_OVERHEAD, ZERO_MAC, bridgeName, tapName, vxlanName } from './names.js';
+import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, NodeInfo } from './state.js';
+
+/** Service ports (`network:*`, e.g. DHCP) are wired by their own drivers, not as taps. */
+const isWorkloadPort = (p: Port): boolean => !p.device_owner.startsWith('network:');
+// TODO: use isDhcpPort from ./dhcp/dhcp-port.js once src/agent/dhcp is committed.
+const isDhcpPort = (p: Port): boolean => p.device_owner === 'network:dhcp';
+
+const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Underlay IP of every host that has an agent. */
+export function vtepsByHost(model: ModelView): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of [...model.agents.values()].sort(byId)) {
+    const ip = a.configurations?.tunneling_ip;
+    if (typeof ip === 'string' && ip && !out.has(a.host)) out.set(a.host, ip);
+  }
+  return out;
+}
+
+/** Addresses a port answers for: fixed IPs and single-address allowed pairs (CIDRs other than a host prefix skipped). */
+function portAddresses(p: Port): { ip: string; mac: string }[] {
+  const mac = p.mac_address.toLowerCase();
+  const out = p.fixed_ips.map((f) => ({ ip: f.ip_address, mac }));
+  for (const pair of p.allowed_address_pairs ?? []) {
+    const [ip, len] = pair.ip_address.split('/');
+    if (len !== undefined && len !== '32' && len !== '128') continue;
+    out.push({ ip, mac: (pair.mac_address || mac).toLowerCase() });
+  }
+  return out;
+}
+
+export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState {
+  const mtu = node.underlayMtu - VXLAN_OVERHEAD;
+  const vteps = vtepsByHost(model);
+  // DHCP never crosses a tunnel: other nodes' DHCP ports get no FDB/neighbour entries here.
+  const allPorts = [...model.ports.values()].filter((p) => !isDhcpPort(p)).sort(byId);
+  const local = allPorts.filter((p) => p['binding:host_id'] === node.host && isWorkloadPort(p));
+  const netIds = [...new Set(local.map((p) => p.network_id))].filter((id) => model.networks.has(id));
+
+  const networks: DesiredNetwork[] = [];
+  const ports: DesiredPort[] = [];
+  const fdb: FdbEntry[] = [];
+  const neigh: NeighEntry[] = [];
+
+  for (const netId of netIds) {
+    const net = model.networks.get(netId)!;
+    const vni = net['provider:segmentation_id'];
+    if (!Number.isInteger(vni) || vni <= 0) continue;
+    const dn: DesiredNetwork = { networkId: netId, vni, bridge: bridgeName(vni), vxlan: vxlanName(vni), mtu, local: node.underlayIp };
+    networks.push(dn);
+
+    for (const p of local.filter((q) => q.network_id === netId)) {
+      ports.push({ portId: p.id, networkId: netId, tap: tapName(p.id), bridge: dn.bridge, mtu, mac: p.mac_address.toLowerCase(), up: p.admin_state_up });
+    }
+
+    const flood = new Set<string>();
+    const macs = new Map<string, string>(); // mac → vtep (first port wins)
+    const ips = new Map<string, string>(); // ip → mac (first port wins)
+    for (const p of allPorts) {
+      const h = p['binding:host_id'];
+      if (p.network_id !== netId || !h || h === node.host) continue;
+      const vtep = vteps.get(h);
+      if (!vtep || vtep === node.underlayIp) continue;
+      flood.add(vtep);
+      for (const a of portAddresses(p)) {
+        if (!macs.has(a.mac)) macs.set(a.mac, vtep);
+        if (!ips.has(a.ip)) ips.set(a.ip, a.mac);
+      }
+    }
+    for (const dst of [...flood].sort()) fdb.push({ mac: ZERO_MAC, dev: dn.vxlan, dst });
+    for (const [mac, dst] of [...macs].sort()) {
+      fdb.push({ mac, dev: dn.vxlan, dst });
+      fdb.push({ mac, dev: dn.vxlan, dst: null });
+    }
+    for (const [ip, mac] of [...ips].sort()) neigh.push({ ip, mac, dev: dn.bridge });
+  }
+
+  networks.sort((a, b) => a.vni - b.vni);
+  return deepFreeze({ networks, ports, fdb, neigh });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,81 @@
+/**
+ * Wires the agent together: API client, registration + heartbeats, watch → model cache, and the
+ * reconcile loop over the sub-reconcilers (datapath; DHCP and firewall plug in here).
+ */
+import { ApiClient } from '../client/api.js';
+import { realClock, type Clock } from '../common/clock.js';
+import { realExec, type Exec } from '../common/exec.js';
+import type { Logger } from '../common/log.js';
+import { DatapathReconciler } from './datapath.js';
+import { ModelCache } from './model-cache.js';
+import { PortStatusReporter } from './port-status.js';
+import { Reconciler, type SubReconciler } from './reconcile.js';
+import { Registration } from './registration.js';
+import type { NodeInfo } from './state.js';
+import { WatchLoop } from './watch-loop.js';
+
+export interface AgentConfig {
+  server: string;
+  token?: string;
+  node: NodeInfo;
+  cloud: string;
+  /** Prefix for namespaces the agent creates (DHCP). */
+  netnsPrefix: string;
+  /** Where drivers keep generated files (dnsmasq configs, leases). */
+  stateDir: string;
+  resyncMs?: number;
+  heartbeatMs?: number;
+}
+
+export interface AgentDeps {
+  exec?: Exec;
+  clock?: Clock;
+  log: Logger;
+}
+
+export interface RunningAgent {
+  cache: ModelCache;
+  reconciler: Reconciler;
+  registration: Registration;
+  watch: WatchLoop;
+  stop(): Promise<void>;
+}
+
+export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
+  const exec = deps.exec ?? realExec;
+  const clock = deps.clock ?? realClock;
+  const log = deps.log;
+  const api = new ApiClient({ url: cfg.server, token: cfg.token });
+  const cache = new ModelCache();
+
+  const subs: SubReconciler[] = [
+    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log)),
+    // INTEGRATION POINT (DHCP): the DhcpReconciler (dhcp-reconciler.ts) goes here, after the datapath.
+    // INTEGRATION POINT (firewall): src/agent/firewall/ adds its SubReconciler here (nft, fail closed).
+  ];
+
+  const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: ['vxlan'], intervalMs: cfg.heartbeatMs });
+  let reconciler: Reconciler | null = null;
+  const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markDirty() });
+  reconciler = new Reconciler(subs, {
+    clock,
+    log,
+    resyncMs: cfg.resyncMs ?? 2_000,
+    coalesceMs: 20,
+    // Leave the datapath alone until the first snapshot, and while the server is unreachable.
+    model: () => (cache.ready && watch.connected ? cache.view() : null),
+  });
+
+  registration.start();
+  watch.start();
+  reconciler.start();
+  return {
+    cache,
+    reconciler,
+    registration,
+    watch,
+    async stop() {
+      await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
+    },
+  };
+}

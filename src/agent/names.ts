@@ -1,0 +1,25 @@
+/**
+ * Kernel naming of everything the agent owns (docs/CONVENTIONS.md "Kernel naming"): bridge `hnb-N`,
+ * VXLAN `hnv-N` for VNI N, workload interface `tap` + port id[0:11]. Ownership is decided here only.
+ */
+
+export const BRIDGE_PREFIX = 'hnb-';
+export const VXLAN_PREFIX = 'hnv-';
+export const TAP_PREFIX = 'tap';
+/** IANA VXLAN port. */
+export const VXLAN_DSTPORT = 4789;
+/** Outer IPv4 + UDP + VXLAN + inner Ethernet headers. */
+export const VXLAN_OVERHEAD = 50;
+/** The all-zero MAC: VXLAN default destination (head-end replication of BUM traffic). */
+export const ZERO_MAC = '00:00:00:00:00:00';
+
+export const bridgeName = (vni: number): string => `${BRIDGE_PREFIX}${vni}`;
+export const vxlanName = (vni: number): string => `${VXLAN_PREFIX}${vni}`;
+export const tapName = (portId: string): string => `${TAP_PREFIX}${portId.slice(0, 11)}`;
+
+const OURS_BRIDGE = /^hnb-\d+$/;
+const OURS_VXLAN = /^hnv-\d+$/;
+
+export const isOurBridge = (name: string): boolean => OURS_BRIDGE.test(name);
+export const isOurVxlan = (name: string): boolean => OURS_VXLAN.test(name);
+export const isTap = (name: string): boolean => name.startsWith(TAP_PREFIX);

@@ -1,0 +1,58 @@
+/**
+ * The datapath operations the diff emits and how each one is written as a line of
+ * `ip -batch -` or `bridge -batch -`. Operations are idempotent where iproute2 allows it
+ * (`replace`), so re-running a batch after a partial failure is safe.
+ */
+import { VXLAN_DSTPORT, ZERO_MAC } from './names.js';
+
+export type Op =
+  | { op: 'bridge-add'; name: string; mtu: number }
+  | { op: 'vxlan-add'; name: string; vni: number; local: string; mtu: number }
+  | { op: 'link-del'; name: string }
+  /** `master: null` releases the link from its bridge (nomaster). */
+  | { op: 'link-set'; name: string; master?: string | null; mtu?: number; up?: boolean }
+  | { op: 'bport-set'; name: string; learning: boolean; neighSuppress: boolean }
+  | { op: 'fdb-add'; mac: string; dev: string; dst: string | null }
+  | { op: 'fdb-del'; mac: string; dev: string; dst: string | null }
+  | { op: 'neigh-set'; ip: string; mac: string; dev: string }
+  | { op: 'neigh-del'; ip: string; dev: string };
+
+export type Tool = 'ip' | 'bridge';
+
+const onOff = (b: boolean): string => (b ? 'on' : 'off');
+
+/** The program and batch line for one operation. */
+export function renderOp(o: Op): { tool: Tool; line: string } {
+  switch (o.op) {
+    case 'bridge-add':
+      return { tool: 'ip', line: `link add name ${o.name} mtu ${o.mtu} type bridge` };
+    case 'vxlan-add':
+      return {
+        tool: 'ip',
+        line: `link add name ${o.name} mtu ${o.mtu} type vxlan id ${o.vni} local ${o.local} dstport ${VXLAN_DSTPORT} nolearning`,
+      };
+    case 'link-del':
+      return { tool: 'ip', line: `link del dev ${o.name}` };
+    case 'link-set': {
+      const parts = [`link set dev ${o.name}`];
+      if (o.master === null) parts.push('nomaster');
+      else if (o.master !== undefined) parts.push(`master ${o.master}`);
+      if (o.mtu !== undefined) parts.push(`mtu ${o.mtu}`);
+      if (o.up !== undefined) parts.push(o.up ? 'up' : 'down');
+      return { tool: 'ip', line: parts.join(' ') };
+    }
+    case 'bport-set':
+      return { tool: 'bridge', line: `link set dev ${o.name} learning ${onOff(o.learning)} neigh_suppress ${onOff(o.neighSuppress)}` };
+    case 'fdb-add':
+      if (o.dst === null) return { tool: 'bridge', line: `fdb replace ${o.mac} dev ${o.dev} master static` };
+      if (o.mac === ZERO_MAC) return { tool: 'bridge', line: `fdb append ${o.mac} dev ${o.dev} dst ${o.dst} self permanent` };
+      return { tool: 'bridge', line: `fdb replace ${o.mac} dev ${o.dev} dst ${o.dst} self static` };
+    case 'fdb-del':
+      if (o.dst === null) return { tool: 'bridge', line: `fdb del ${o.mac} dev ${o.dev} master` };
+      return { tool: 'bridge', line: `fdb del ${o.mac} dev ${o.dev} dst ${o.dst} self` };
+    case 'neigh-set':
+      return { tool: 'ip', line: `neigh replace ${o.ip} lladdr ${o.mac} dev ${o.dev} nud permanent` };
+    case 'neigh-del':
+      return { tool: 'ip', line: `neigh del ${o.ip} dev ${o.dev}` };
+  }
+}

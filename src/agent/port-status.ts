@@ -1,0 +1,62 @@
+/**
+ * Port status toward the server: pure computation of what each local port's status should be
+ * (ACTIVE once its tap is enslaved and up, DOWN otherwise), and a reporter that PUTs only changes
+ * (`PUT /v2.0/ports/{id}` with status and `binding:vif_type` 'tap'), not repeating itself while the
+ * model has not caught up yet.
+ */
+import type { Logger } from '../common/log.js';
+import type { Clock } from '../common/clock.js';
+import type { ApiClient } from '../client/api.js';
+import type { ModelView } from './model-cache.js';
+import type { ActualState, DesiredState } from './state.js';
+
+export interface PortStatusUpdate {
+  portId: string;
+  status: 'ACTIVE' | 'DOWN';
+  vifType?: 'tap';
+}
+
+export function portStatusUpdates(desired: DesiredState, actual: ActualState, model: ModelView): PortStatusUpdate[] {
+  const out: PortStatusUpdate[] = [];
+  for (const p of desired.ports) {
+    const port = model.ports.get(p.portId);
+    if (!port) continue;
+    const tap = actual.links.get(p.tap);
+    const wired = !!tap && tap.master === p.bridge && tap.up && p.up;
+    if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap')) out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap' });
+    else if (!wired && port.status === 'ACTIVE') out.push({ portId: p.portId, status: 'DOWN' });
+  }
+  return out;
+}
+
+/** Sends updates; an identical update is not re-sent within `quietMs` (the event is on its way). */
+export class PortStatusReporter {
+  private readonly sent = new Map<string, { status: string; at: number }>();
+
+  constructor(
+    private readonly api: Pick<ApiClient, 'update'>,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly quietMs = 5_000,
+  ) {}
+
+  /** Returns how many failed. */
+  async report(updates: readonly PortStatusUpdate[]): Promise<number> {
+    let failed = 0;
+    for (const u of updates) {
+      const last = this.sent.get(u.portId);
+      if (last && last.status === u.status && this.clock.now() - last.at < this.quietMs) continue;
+      const body: Record<string, unknown> = { status: u.status };
+      if (u.vifType) body['binding:vif_type'] = u.vifType;
+      try {
+        await this.api.update('ports', 'port', u.portId, body);
+        this.sent.set(u.portId, { status: u.status, at: this.clock.now() });
+        this.log.info({ port: u.portId, status: u.status }, 'port status reported');
+      } catch (e) {
+        failed++;
+        this.log.warn({ port: u.portId, err: (e as Error).message }, 'port status report failed');
+      }
+    }
+    return failed;
+  }
+}

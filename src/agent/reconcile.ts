@@ -1,0 +1,111 @@
+/**
+ * The level-triggered reconcile loop. Changes only set a "dirty" flag (never queue events); a run
+ * takes the current model, and every sub-reconciler re-reads the kernel itself. Runs coalesce, repeat
+ * every `resyncMs` to repair drift, and back off after failures. Nothing runs until `model()` returns
+ * a view (first full snapshot seen, stream connected).
+ *
+ * Sub-reconcilers run in sequence, independently: one failing does not stop the next. Adding one
+ * (DHCP, firewall) is one entry in the list given to the constructor (see main.ts).
+ */
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import { Backoff } from './backoff.js';
+import type { ModelView } from './model-cache.js';
+
+export interface SubReconciler {
+  readonly name: string;
+  /** Converge the part of the node this sub-reconciler owns to `model`; throw to be retried. */
+  reconcile(model: ModelView): Promise<void>;
+}
+
+export interface ReconcilerOptions {
+  clock: Clock;
+  log: Logger;
+  /** The model to converge to, or null while not ready / server unreachable (kernel left alone). */
+  model: () => ModelView | null;
+  resyncMs?: number;
+  /** Quiet time after a wake-up, so a burst of changes gives one run. */
+  coalesceMs?: number;
+}
+
+export class Reconciler {
+  private dirty = true;
+  private wake: (() => void) | null = null;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private readonly backoff = new Backoff(250, 10_000);
+  /** Completed runs (for tests and logs). */
+  runs = 0;
+
+  constructor(
+    private readonly subs: readonly SubReconciler[],
+    private readonly opts: ReconcilerOptions,
+  ) {}
+
+  markDirty(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  /** One pass over every sub-reconciler; true when all succeeded. */
+  async runOnce(model: ModelView): Promise<boolean> {
+    let ok = true;
+    for (const s of this.subs) {
+      try {
+        await s.reconcile(model);
+      } catch (e) {
+        ok = false;
+        this.opts.log.warn({ reconciler: s.name, err: (e as Error).message }, 'reconcile failed, will retry');
+      }
+    }
+    this.runs++;
+    return ok;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { clock } = this.opts;
+    let waitMs = 0;
+    while (!this.stopped) {
+      if (!this.dirty && waitMs > 0) await this.sleep(waitMs);
+      if (this.stopped) break;
+      if (this.opts.coalesceMs) await clock.sleep(this.opts.coalesceMs);
+      this.dirty = false;
+      const model = this.opts.model();
+      if (!model) {
+        waitMs = this.opts.resyncMs ?? 2_000;
+        continue;
+      }
+      if (await this.runOnce(model)) {
+        this.backoff.reset();
+        waitMs = this.opts.resyncMs ?? 2_000;
+      } else {
+        waitMs = this.backoff.next();
+      }
+    }
+  }
+
+  /** Sleeps `ms` unless markDirty/stop wakes it first. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        this.wake = null;
+        resolve();
+      };
+      this.wake = finish;
+      void this.opts.clock.sleep(ms).then(finish);
+    });
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * The datapath driver against the real kernel, as root, in a namespace of this run: converge to a
+ * desired state, read back (diff empty), repeat (no-op), repair drift through the reconcile loop,
+ * adopt on restart without touching what matches, sweep stale objects, tear down.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileDatapath } from '../../src/agent/compile.js';
+import { converge, DatapathReconciler } from '../../src/agent/datapath.js';
+import { diffDatapath } from '../../src/agent/diff.js';
+import { readKernel } from '../../src/agent/kernel/read.js';
+import { Reconciler } from '../../src/agent/reconcile.js';
+import { realClock } from '../../src/common/clock.js';
+import type { Exec } from '../../src/common/exec.js';
+import { silentLogger } from '../../src/common/log.js';
+import { agent, net, port, view } from './fixtures.js';
+import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
+
+const prefix = runPrefix('d');
+const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
+const P1 = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
+const model = view({
+  networks: [net('n1', 100), net('n2', 200)],
+  agents: [agent('a1', 'hostA', '192.0.2.1'), agent('a2', 'hostB', '192.0.2.2'), agent('a3', 'hostC', '198.51.100.3')],
+  ports: [
+    port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+    port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2']),
+    port('p3', 'n1', 'hostC', 'fa:16:3e:00:00:03', ['10.0.1.3']),
+    port('p4', 'n2', 'hostA', 'fa:16:3e:00:00:04', ['10.0.2.4']), // its tap never appears
+  ],
+});
+const desired = compileDatapath(node, model);
+
+async function ifindexes(exec: Exec): Promise<Map<string, number>> {
+  const r = await exec('ip', ['-json', 'link', 'show']);
+  return new Map((JSON.parse(r.stdout) as { ifname: string; ifindex: number }[]).map((l) => [l.ifname, l.ifindex]));
+}
+
+describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root' }, () => {
+  let exec: Exec;
+
+  before(async () => {
+    await sweepStale();
+    exec = await addNetns(`${prefix}node`);
+    await sh(exec, [
+      'ip link add u0 type veth peer name u1',
+      'ip addr add 192.0.2.1/24 dev u0',
+      'ip link set u0 up',
+      'ip link set u1 up',
+      'ip link add tapaaaaaaaa-bb type veth peer name wl0',
+    ]);
+  });
+  after(async () => removeRun(prefix));
+
+  test('converge builds the desired datapath; read back, the diff is empty', async () => {
+    const r = await converge(exec, desired);
+    assert.deepEqual(r.result.failed, []);
+    assert.ok(r.ops.length > 10);
+    assert.deepEqual(diffDatapath(desired, r.after), []);
+    const k = r.after;
+    assert.deepEqual(k.links.get('hnv-100')?.vxlan, { vni: 100, local: '192.0.2.1', port: 4789, learning: false });
+    assert.equal(k.links.get('hnv-100')?.master, 'hnb-100');
+    assert.deepEqual(k.bridgePorts.get('hnv-100'), { name: 'hnv-100', master: 'hnb-100', learning: false, neighSuppress: true });
+    assert.deepEqual(k.links.get('tapaaaaaaaa-bb'), { name: 'tapaaaaaaaa-bb', kind: 'veth', mtu: 1450, up: true, master: 'hnb-100', vxlan: null });
+    const flood = k.fdb.filter((e) => e.dev === 'hnv-100' && e.mac === '00:00:00:00:00:00').map((e) => e.dst).sort();
+    assert.deepEqual(flood, ['192.0.2.2', '198.51.100.3']);
+    assert.ok(k.neigh.some((n) => n.dev === 'hnb-100' && n.ip === '10.0.1.3' && n.mac === 'fa:16:3e:00:00:03' && n.permanent));
+    assert.equal(k.links.get('hnb-200')?.kind, 'bridge', 'network with a local port whose tap is missing still gets its bridge');
+  });
+
+  test('converge again is a no-op (zero operations)', async () => {
+    const r = await converge(exec, desired);
+    assert.deepEqual(r.ops, []);
+  });
+
+  test('drift is repaired by the reconcile loop (FDB entry and neighbour removed by hand)', async () => {
+    const rec = new Reconciler([new DatapathReconciler(exec, node, silentLogger())], {
+      clock: realClock,
+      log: silentLogger(),
+      model: () => model,
+      resyncMs: 100,
+    });
+    rec.start();
+    try {
+      await eventually(async () => rec.runs > 0, 5_000);
+      await sh(exec, ['bridge fdb del fa:16:3e:00:00:02 dev hnv-100 dst 192.0.2.2 self', 'ip neigh del 10.0.1.2 dev hnb-100']);
+      const before = await readKernel(exec);
+      assert.equal(diffDatapath(desired, before).length, 2, 'the hand-made drift is visible');
+      assert.ok(await eventually(async () => diffDatapath(desired, await readKernel(exec)).length === 0, 5_000), 'restored');
+    } finally {
+      await rec.stop();
+    }
+  });
+
+  test('restart adopts what matches (same ifindexes) and sweeps only stale objects of ours', async () => {
+    const idx = await ifindexes(exec);
+    await sh(exec, [
+      'ip link add hnb-999 type bridge',
+      'ip link add hnv-999 type vxlan id 999 local 192.0.2.1 dstport 4789',
+      'bridge fdb append 00:00:00:00:00:00 dev hnv-100 dst 203.0.113.9',
+      'ip neigh replace 10.0.1.99 lladdr fa:16:3e:00:00:99 dev hnb-100 nud permanent',
+      'ip link add hnx-1 type bridge', // not ours by name: untouched
+    ]);
+    const fresh = compileDatapath(node, model); // a "new agent": nothing carried over
+    const r = await converge(exec, fresh);
+    assert.deepEqual(r.result.failed, []);
+    assert.deepEqual(
+      r.ops.map((o) => o.op + ' ' + ('name' in o ? o.name : `${o.dev} ${'dst' in o ? o.dst : o.ip}`)).sort(),
+      ['fdb-del hnv-100 203.0.113.9', 'link-del hnb-999', 'link-del hnv-999', 'neigh-del hnb-100 10.0.1.99'],
+    );
+    const now = await ifindexes(exec);
+    for (const name of ['hnb-100', 'hnv-100', 'hnb-200', 'hnv-200', 'tapaaaaaaaa-bb']) assert.equal(now.get(name), idx.get(name), `${name} kept`);
+    assert.ok(now.has('hnx-1'));
+    assert.ok(!now.has('hnb-999') && !now.has('hnv-999'));
+  });
+
+  test('empty desired state tears down our devices, releases the tap, leaves the rest', async () => {
+    const r = await converge(exec, compileDatapath(node, view({})));
+    assert.deepEqual(r.result.failed, []);
+    const names = [...r.after.links.keys()];
+    assert.deepEqual(names.filter((n) => /^hn[bv]-/.test(n)), []);
+    assert.equal(r.after.links.get('tapaaaaaaaa-bb')?.master, null);
+    assert.ok(names.includes('hnx-1') && names.includes('u0'));
+    assert.deepEqual((await converge(exec, compileDatapath(node, view({})))).ops, []);
+  });
+});

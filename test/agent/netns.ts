@@ -1,0 +1,63 @@
+/**
+ * Namespace scaffolding for the agent's root tests (DESIGN.md §6): a per-run prefix `hnk<pid>-`,
+ * a sweep of namespaces left by crashed earlier runs (their PID is gone), and helpers to run
+ * commands inside. Nothing is created in the root namespace.
+ */
+import { inNetns, realExec, type Exec } from '../../src/common/exec.js';
+
+export const isRoot = (): boolean => process.getuid?.() === 0;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+async function listNetns(): Promise<string[]> {
+  const r = await realExec('ip', ['-json', 'netns', 'list'], { allowFail: true });
+  return r.stdout.trim() ? (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name) : [];
+}
+
+/** The per-run prefix of one test file (`tag` tells files apart). */
+export const runPrefix = (tag: string): string => `hnk${tag}${process.pid}-`;
+
+/** Deletes namespaces of earlier runs of these tests whose process is dead. */
+export async function sweepStale(): Promise<void> {
+  for (const ns of await listNetns()) {
+    const m = /^hnk[a-z]*(\d+)-/.exec(ns);
+    if (m && !alive(Number(m[1]))) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+  }
+}
+
+/** Deletes every namespace with this run's prefix. */
+export async function removeRun(prefix: string): Promise<void> {
+  for (const ns of await listNetns()) if (ns.startsWith(prefix)) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+}
+
+export async function addNetns(ns: string): Promise<Exec> {
+  await realExec('ip', ['netns', 'add', ns]);
+  const exec = inNetns(realExec, ns);
+  await exec('ip', ['link', 'set', 'lo', 'up']);
+  return exec;
+}
+
+/** Runs `ip`-style commands inside `ns`, one line each (throws on failure). */
+export async function sh(exec: Exec, lines: string[]): Promise<void> {
+  for (const l of lines) {
+    const [cmd, ...args] = l.split(/\s+/);
+    await exec(cmd, args);
+  }
+}
+
+/** Polls `probe` every 50 ms until true or `ms` pass; returns whether it became true. */
+export async function eventually(probe: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (await probe().catch(() => false)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
