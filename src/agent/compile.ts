@@ -5,13 +5,12 @@
  */
 import type { Port } from '../model/types.js';
 import type { ModelView } from './model-cache.js';
+import { isDhcpPort } from './dhcp/dhcp-port.js';
 import { VXLAN_OVERHEAD, ZERO_MAC, bridgeName, tapName, vxlanName } from './names.js';
 import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, NodeInfo } from './state.js';
 
 /** Service ports (`network:*`, e.g. DHCP) are wired by their own drivers, not as taps. */
 const isWorkloadPort = (p: Port): boolean => !p.device_owner.startsWith('network:');
-// TODO: use isDhcpPort from ./dhcp/dhcp-port.js once src/agent/dhcp is committed.
-const isDhcpPort = (p: Port): boolean => p.device_owner === 'network:dhcp';
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 

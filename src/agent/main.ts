@@ -7,6 +7,7 @@ import { realClock, type Clock } from '../common/clock.js';
 import { realExec, type Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { DatapathReconciler } from './datapath.js';
+import { DhcpReconciler } from './dhcp-reconciler.js';
 import { ModelCache } from './model-cache.js';
 import { PortStatusReporter } from './port-status.js';
 import { Reconciler, type SubReconciler } from './reconcile.js';
@@ -50,11 +51,12 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
 
   const subs: SubReconciler[] = [
     new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log)),
-    // INTEGRATION POINT (DHCP): the DhcpReconciler (dhcp-reconciler.ts) goes here, after the datapath.
+    // After the datapath: DHCP needs the bridges.
+    new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir }),
     // INTEGRATION POINT (firewall): src/agent/firewall/ adds its SubReconciler here (nft, fail closed).
   ];
 
-  const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: ['vxlan'], intervalMs: cfg.heartbeatMs });
+  const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: ['vxlan', 'dhcp'], intervalMs: cfg.heartbeatMs });
   let reconciler: Reconciler | null = null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markDirty() });
   reconciler = new Reconciler(subs, {
