@@ -1,0 +1,72 @@
+/**
+ * The topology graph as cytoscape element definitions, from the model. Pure (unit tested).
+ *
+ *   cloud (compound) ⊃ agent / hyperswitch (compound) ⊃ port  ──edge──  network
+ *
+ * A network is one node outside every cloud, joined by edges to its ports wherever they are wired,
+ * so a network stretched across clouds shows as ONE thing. Unbound ports sit outside the clouds.
+ */
+import type { ElementDefinition } from 'cytoscape';
+import type { Agent, Network, Port, Subnet } from '../../model/types.js';
+import { addressesText } from '../../ctl/cells.js';
+import { agentCloud } from '../../ctl/status.js';
+
+export interface TopologyInput {
+  agents: readonly Agent[];
+  networks: readonly Network[];
+  subnets: readonly Subnet[];
+  ports: readonly Port[];
+}
+
+export const cloudNodeId = (cloud: string) => `cloud:${cloud}`;
+export const agentNodeId = (host: string) => `agent:${host}`;
+export const networkNodeId = (id: string) => `net:${id}`;
+export const portNodeId = (id: string) => `port:${id}`;
+
+export function topologyElements(input: TopologyInput): ElementDefinition[] {
+  const els: ElementDefinition[] = [];
+  const clouds = new Set<string>();
+  const hosts = new Set<string>();
+  for (const a of input.agents) {
+    const cloud = agentCloud(a);
+    if (!clouds.has(cloud)) {
+      clouds.add(cloud);
+      els.push({ group: 'nodes', data: { id: cloudNodeId(cloud), kind: 'cloud', label: cloud } });
+    }
+    hosts.add(a.host);
+    els.push({
+      group: 'nodes',
+      data: {
+        id: agentNodeId(a.host),
+        parent: cloudNodeId(cloud),
+        kind: 'agent',
+        label: `${a.host}\n${a.configurations?.tunneling_ip ?? ''}`,
+        alive: a.alive ? 'up' : 'down',
+        ref: a.id,
+      },
+    });
+  }
+  const cidrs = new Map(input.subnets.map((s) => [s.id, s.cidr]));
+  const netIds = new Set<string>();
+  for (const n of input.networks) {
+    netIds.add(n.id);
+    const label = [n.name || n.id.slice(0, 8), ...(n.subnets ?? []).map((s) => cidrs.get(s) ?? '')].filter(Boolean).join('\n');
+    els.push({ group: 'nodes', data: { id: networkNodeId(n.id), kind: 'network', label, ref: n.id } });
+  }
+  for (const p of input.ports) {
+    const host = p['binding:host_id'];
+    const data: Record<string, unknown> = {
+      id: portNodeId(p.id),
+      kind: 'port',
+      label: addressesText(p.fixed_ips) || p.name || p.id.slice(0, 8),
+      status: p.status,
+      ref: p.id,
+    };
+    if (host && hosts.has(host)) data.parent = agentNodeId(host);
+    els.push({ group: 'nodes', data });
+    if (netIds.has(p.network_id)) {
+      els.push({ group: 'edges', data: { id: `edge:${p.id}`, source: portNodeId(p.id), target: networkNodeId(p.network_id), kind: 'attach' } });
+    }
+  }
+  return els;
+}
