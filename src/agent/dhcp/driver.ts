@@ -105,8 +105,9 @@ export class DhcpDriver {
     const networks: DhcpNetworkActual[] = [];
     for (const vni of [...vnis].sort((a, b) => a - b)) {
       const f = dhcpFiles(this.o.stateDir, vni);
-      const netnsExists = ourNs.has(vni);
-      const nsLinks = netnsExists ? await kernel.listLinks(this.exec, dhcpNetnsName(prefix, vni)) : [];
+      const nsLinks = ourNs.has(vni) ? await kernel.listLinks(this.exec, dhcpNetnsName(prefix, vni)) : [];
+      // A name whose bind mount is gone (made in a mount namespace that ended) lists but cannot be entered.
+      const netnsExists = nsLinks.some((l) => l.ifname === 'lo');
       const node = nodeLinks.find((l) => l.ifname === vethNodeName(vni));
       const inNs = nsLinks.find((l) => l.ifname === vethNsName(vni));
       const proc = await findDnsmasq(f, this.proc);

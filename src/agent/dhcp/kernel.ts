@@ -54,8 +54,10 @@ export async function listLinks(exec: Exec, ns?: string): Promise<LinkInfo[]> {
   return (JSON.parse(r.stdout) as IpJsonLink[]).map(toLinkInfo);
 }
 
-/** `netnsExec` adds the name (host mount namespace), `exec` configures inside it. */
+/** `netnsExec` adds the name (host mount namespace), `exec` configures inside it. A stale name
+ * (file left without its mount) is deleted first; callers only create when the name is unusable. */
 export async function createNetns(netnsExec: Exec, exec: Exec, ns: string): Promise<void> {
+  await netnsExec('ip', ['netns', 'del', ns], { allowFail: true });
   await netnsExec('ip', ['netns', 'add', ns]);
   await exec('ip', ['-n', ns, 'link', 'set', 'dev', 'lo', 'up']);
 }

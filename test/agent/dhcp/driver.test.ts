@@ -185,6 +185,20 @@ test('an option change restarts dnsmasq; a lost veth is repaired', { timeout: 30
   firstPid = fixed.pid!;
 });
 
+test('a namespace name that lost its mount (agent restarted under ip netns exec) is rebuilt', { timeout: 40_000 }, async (t) => {
+  if (!isRoot) return t.skip('needs root');
+  await realExec('umount', [`/run/netns/${DHCP_PREFIX}1001`]); // the file stays, the name is dead
+  const input = { subnets: [{ ...baseSubnet, dns_nameservers: ['198.51.100.53'] }, b[0]], ports: [dp, p1, p2Here, b[1], b[2]] };
+  const r = (await driver.apply(model(input))).networks.find((n) => n.vni === 1001)!;
+  assert.deepEqual([r.status, r.process, r.error], ['ok', 'restart', undefined]);
+  assert.equal(await cmdline(firstPid), '');
+  assert.ok(r.pid);
+  firstPid = r.pid;
+  const l = await runDhclient(TMP, WL2, 'wl2-again', 15);
+  dhclientPids.push(l.pid);
+  assert.equal(l.env?.new_ip_address, '10.0.1.12');
+});
+
 test('removing the network kills dnsmasq and removes namespace, veth and files', { timeout: 30_000 }, async (t) => {
   if (!isRoot) return t.skip('needs root');
   const r = await driver.apply(model({ ports: [dp, b[1], b[2]] })); // no local ports left on net-a
