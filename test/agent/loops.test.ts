@@ -1,0 +1,108 @@
+/** The agent's control loops with fakes (no root): model cache, watch resume/resync, reconcile loop, port status. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiError } from '../../src/client/api.js';
+import { realClock } from '../../src/common/clock.js';
+import { silentLogger } from '../../src/common/log.js';
+import { ModelCache } from '../../src/agent/model-cache.js';
+import { portStatusUpdates } from '../../src/agent/port-status.js';
+import { compileDatapath } from '../../src/agent/compile.js';
+import { Reconciler, type SubReconciler } from '../../src/agent/reconcile.js';
+import { WatchLoop } from '../../src/agent/watch-loop.js';
+import type { Snapshot, WatchMessage } from '../../src/model/watch.js';
+import type { ActualLink } from '../../src/agent/state.js';
+import { agent, net, port, view } from './fixtures.js';
+import { eventually } from './netns.js';
+
+const snap = (revision: number, ports = [port('p1', 'n1', 'h', 'fa:16:3e:00:00:01', [])]): Snapshot => ({
+  type: 'snapshot',
+  revision,
+  networks: [net('n1', 100)],
+  subnets: [],
+  ports,
+  security_groups: [],
+  security_group_rules: [],
+  agents: [],
+});
+
+test('model cache: snapshot, events in order, stale events ignored, delete', () => {
+  const c = new ModelCache();
+  assert.equal(c.ready, false);
+  c.applySnapshot(snap(5));
+  assert.equal(c.ready, true);
+  const p2 = port('p2', 'n1', 'h', 'fa:16:3e:00:00:02', []);
+  assert.equal(c.applyEvent({ type: 'event', revision: 6, kind: 'port', op: 'create', id: 'p2', object: p2 }), true);
+  assert.equal(c.applyEvent({ type: 'event', revision: 6, kind: 'port', op: 'delete', id: 'p2', object: p2 }), false);
+  assert.equal(c.view().ports.size, 2);
+  c.applyEvent({ type: 'event', revision: 7, kind: 'port', op: 'delete', id: 'p1', object: p2 });
+  assert.deepEqual([...c.view().ports.keys()], ['p2']);
+  assert.equal(c.revision, 7);
+});
+
+test('watch loop: resumes since the last revision, resyncs from a snapshot on 410', async () => {
+  const calls: (number | undefined)[] = [];
+  const cache = new ModelCache();
+  let changes = 0;
+  const api = {
+    async watch(since: number | undefined, on: (m: WatchMessage) => void, signal?: AbortSignal): Promise<void> {
+      calls.push(since);
+      if (calls.length === 1) {
+        on(snap(5));
+        on({ type: 'event', revision: 6, kind: 'port', op: 'delete', id: 'p1', object: snap(5).ports[0] });
+        throw new ApiError(0, 'ConnectionFailed', 'gone');
+      }
+      if (calls.length === 2) throw new ApiError(410, 'WatchRevisionCompacted', 'too old');
+      on(snap(10, []));
+      await new Promise<void>((r) => signal?.addEventListener('abort', () => r()));
+    },
+  };
+  const w = new WatchLoop({ api, cache, clock: realClock, log: silentLogger(), onChange: () => changes++ });
+  w.start();
+  try {
+    assert.ok(await eventually(async () => calls.length === 3 && w.connected, 5_000), `calls ${JSON.stringify(calls)}`);
+    assert.deepEqual(calls, [undefined, 6, undefined]);
+    assert.equal(cache.revision, 10);
+    assert.equal(changes, 3);
+  } finally {
+    await w.stop();
+  }
+  assert.equal(w.connected, false);
+});
+
+test('reconcile loop: nothing before the model is ready; a failing sub-reconciler does not stop the next', async () => {
+  let ready = false;
+  const seen: string[] = [];
+  const subs: SubReconciler[] = [
+    { name: 'bad', reconcile: async () => { seen.push('bad'); throw new Error('boom'); } },
+    { name: 'good', reconcile: async () => void seen.push('good') },
+  ];
+  const m = view({});
+  const r = new Reconciler(subs, { clock: realClock, log: silentLogger(), model: () => (ready ? m : null), resyncMs: 50 });
+  r.start();
+  try {
+    await new Promise((res) => setTimeout(res, 150));
+    assert.deepEqual(seen, [], 'no run before the first snapshot');
+    ready = true;
+    r.markDirty();
+    assert.ok(await eventually(async () => seen.filter((s) => s === 'good').length >= 2, 3_000), 'retried with backoff');
+    assert.deepEqual(seen.slice(0, 2), ['bad', 'good']);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('port status: ACTIVE once the tap is enslaved and up; DOWN when it goes', () => {
+  const P = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
+  const model = view({
+    networks: [net('n1', 100)],
+    agents: [agent('a', 'h', '192.0.2.1')],
+    ports: [port(P, 'n1', 'h', 'fa:16:3e:00:00:01', []), port('pB', 'n1', 'h', 'fa:16:3e:00:00:0b', [], { status: 'ACTIVE', 'binding:vif_type': 'tap' })],
+  });
+  const d = compileDatapath({ host: 'h', underlayIp: '192.0.2.1', underlayMtu: 1500 }, model);
+  const tap: ActualLink = { name: 'tapaaaaaaaa-bb', kind: 'veth', mtu: 1450, up: true, master: 'hnb-100', vxlan: null };
+  const actual = { links: new Map([[tap.name, tap]]), bridgePorts: new Map(), fdb: [], neigh: [] };
+  assert.deepEqual(portStatusUpdates(d, actual, model), [
+    { portId: P, status: 'ACTIVE', vifType: 'tap' },
+    { portId: 'pB', status: 'DOWN' },
+  ]);
+});
