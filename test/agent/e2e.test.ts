@@ -1,0 +1,129 @@
+/**
+ * End to end, as root: a real `hypernet server` (Unix socket), two "hyperswitch" namespaces on an
+ * underlay veth pair (192.0.2.0/24) each running a real `hypernet agent` process, two workload
+ * namespaces with static IPs on taps; the ports go ACTIVE and a bounded ping crosses the VXLAN.
+ * Deleting a port removes its FDB/neighbour entries on the other node.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiClient } from '../../src/client/api.js';
+import { realExec } from '../../src/common/exec.js';
+import { readKernel } from '../../src/agent/kernel/read.js';
+import { tapName } from '../../src/agent/names.js';
+import type { Network, Port, Subnet } from '../../src/model/types.js';
+import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
+
+const BIN = new URL('../../../bin/hypernet.js', import.meta.url).pathname;
+const prefix = runPrefix('e');
+const dir = join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`);
+const sock = join(dir, 'server.sock');
+const serverAvailable = async (): Promise<boolean> => (await realExec('node', [BIN, 'server', '--help'], { allowFail: true })).code === 0;
+
+const children: ChildProcess[] = [];
+function start(args: string[], logName: string): ChildProcess {
+  const out = openSync(join(dir, `${logName}.log`), 'a');
+  const c = spawn(args[0], args.slice(1), { stdio: ['ignore', out, out] });
+  children.push(c);
+  return c;
+}
+
+async function stopAll(): Promise<void> {
+  for (const c of children.splice(0)) {
+    if (c.exitCode !== null || c.pid === undefined) continue;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 3_000))]);
+    if (c.exitCode === null) c.kill('SIGKILL');
+  }
+}
+
+describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'needs root' }, () => {
+  const api = new ApiClient({ url: `unix:${sock}`, timeoutMs: 5_000 });
+  const ns = { a: `${prefix}hsa`, b: `${prefix}hsb`, wa: `${prefix}wa`, wb: `${prefix}wb` };
+  const ips = { a: '192.0.2.1', b: '192.0.2.2' };
+  let ports: { a: Port; b: Port };
+  let skipReason = '';
+
+  before(async () => {
+    if (!(await serverAvailable())) {
+      skipReason = '`hypernet server` is not available yet';
+      return;
+    }
+    await sweepStale();
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    start(['node', BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', dir], 'server');
+    assert.ok(await eventually(async () => existsSync(sock) && (await api.list('networks'), true), 15_000), 'server up');
+
+    const execA = await addNetns(ns.a);
+    const execB = await addNetns(ns.b);
+    await addNetns(ns.wa);
+    await addNetns(ns.wb);
+    await realExec('ip', ['link', 'add', 'u0', 'netns', ns.a, 'type', 'veth', 'peer', 'name', 'u0', 'netns', ns.b]);
+    await sh(execA, [`ip addr add ${ips.a}/24 dev u0`, 'ip link set u0 up']);
+    await sh(execB, [`ip addr add ${ips.b}/24 dev u0`, 'ip link set u0 up']);
+
+    const n = await api.create<Network>('networks', 'network', { name: 'e2e' });
+    const s = await api.create<Subnet>('subnets', 'subnet', { network_id: n.id, cidr: '10.0.1.0/24', ip_version: 4, enable_dhcp: false });
+    const mk = (host: string, ip: string) =>
+      api.create<Port>('ports', 'port', { network_id: n.id, 'binding:host_id': host, fixed_ips: [{ subnet_id: s.id, ip_address: ip }] });
+    ports = { a: await mk('hostA', '10.0.1.10'), b: await mk('hostB', '10.0.1.11') };
+
+    // Play "nova": a veth per port, tap end on the node, the other end in the workload namespace.
+    for (const [node, wl, p, ip] of [
+      [ns.a, ns.wa, ports.a, '10.0.1.10'],
+      [ns.b, ns.wb, ports.b, '10.0.1.11'],
+    ] as const) {
+      await realExec('ip', ['-n', node, 'link', 'add', tapName(p.id), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', wl]);
+      await realExec('ip', ['-n', wl, 'link', 'set', 'eth0', 'address', p.mac_address, 'mtu', '1450', 'up']);
+      await realExec('ip', ['-n', wl, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
+    }
+
+    for (const [node, host, ip, tag] of [
+      [ns.a, 'hostA', ips.a, 'a'],
+      [ns.b, 'hostB', ips.b, 'b'],
+    ] as const) {
+      start(
+        ['ip', 'netns', 'exec', node, 'node', BIN, 'agent', '--server', `unix:${sock}`, '--host', host, '--underlay-ip', ip, '--cloud', `cloud-${tag}`,
+          '--netns-prefix', `${prefix}d${tag}-`, '--state-dir', join(dir, `agent-${tag}`)],
+        `agent-${tag}`,
+      );
+    }
+  });
+
+  after(async () => {
+    await stopAll();
+    await removeRun(prefix);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('ports go ACTIVE and a ping crosses the VXLAN', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const active = await eventually(async () => {
+      const [a, b] = await Promise.all([api.show<Port>('ports', 'port', ports.a.id), api.show<Port>('ports', 'port', ports.b.id)]);
+      return a.status === 'ACTIVE' && b.status === 'ACTIVE' && a['binding:vif_type'] === 'tap';
+    }, 20_000);
+    assert.ok(active, 'both ports ACTIVE with vif_type tap');
+    const ping = await realExec('ip', ['netns', 'exec', ns.wa, 'ping', '-c', '3', '-w', '10', '10.0.1.11'], { allowFail: true, timeoutMs: 15_000 });
+    assert.equal(ping.code, 0, ping.stdout + ping.stderr);
+    // ARP was answered on node A from the neighbour entry the agent installed.
+    const kA = await readKernel((c, a, o) => realExec('ip', ['netns', 'exec', ns.a, c, ...a], o));
+    assert.ok(kA.neigh.some((x) => x.dev.startsWith('hnb-') && x.ip === '10.0.1.11' && x.permanent));
+  });
+
+  test('a deleted remote port disappears from the other node', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    await api.delete('ports', ports.b.id);
+    const execA = (c: string, a: readonly string[], o?: object) => realExec('ip', ['netns', 'exec', ns.a, c, ...a], o);
+    const mac = ports.b.mac_address.toLowerCase();
+    const gone = await eventually(async () => {
+      const k = await readKernel(execA);
+      return !k.fdb.some((e) => e.mac === mac) && !k.neigh.some((x) => x.ip === '10.0.1.11' && x.permanent);
+    }, 10_000);
+    assert.ok(gone, 'FDB and neighbour entries of the deleted port removed on node A');
+  });
+});
