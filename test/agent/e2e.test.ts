@@ -31,14 +31,17 @@ function start(args: string[], logName: string): ChildProcess {
   return c;
 }
 
+/** Stops one process we started (by its PID): SIGTERM, then SIGKILL after 3 s. */
+async function stop(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  c.kill('SIGTERM');
+  await Promise.race([gone, new Promise((r) => setTimeout(r, 3_000))]);
+  if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
 async function stopAll(): Promise<void> {
-  for (const c of children.splice(0)) {
-    if (c.exitCode !== null || c.pid === undefined) continue;
-    const gone = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 3_000))]);
-    if (c.exitCode === null) c.kill('SIGKILL');
-  }
+  for (const c of children.splice(0)) await stop(c);
 }
 
 describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'needs root' }, () => {
@@ -47,6 +50,25 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
   const ips = { a: '192.0.2.1', b: '192.0.2.2' };
   let ports: { a: Port; b: Port };
   let skipReason = '';
+  let agentA: ChildProcess;
+  let server: ChildProcess;
+  const startAgent = (node: string, host: string, ip: string, tag: string): ChildProcess =>
+    start(
+      ['ip', 'netns', 'exec', node, 'node', BIN, 'agent', '--server', `unix:${sock}`, '--host', host, '--underlay-ip', ip, '--cloud', `cloud-${tag}`,
+        '--netns-prefix', `${prefix}d${tag}-`, '--state-dir', join(dir, `agent-${tag}`)],
+      `agent-${tag}`,
+    );
+  const execA = (c: string, a: readonly string[], o?: object) => realExec('ip', ['netns', 'exec', ns.a, c, ...a], o);
+  /** Our devices on node A with their ifindex, and our FDB/neighbour entries: changes mean a flap. */
+  const fingerprintA = async (): Promise<string> => {
+    const links = JSON.parse((await execA('ip', ['-json', 'link', 'show'])).stdout) as { ifname: string; ifindex: number }[];
+    const k = await readKernel(execA);
+    return JSON.stringify([
+      links.filter((l) => /^(hnb-|hnv-|tap)/.test(l.ifname)).map((l) => `${l.ifname}:${l.ifindex}`).sort(),
+      k.fdb.filter((e) => e.dev.startsWith('hnv-') && (e.dst || e.state === 'static')).map((e) => `${e.mac}>${e.dst}`).sort(),
+      k.neigh.filter((x) => x.dev.startsWith('hnb-') && x.permanent).map((x) => `${x.ip}=${x.mac}`).sort(),
+    ]);
+  };
 
   before(async () => {
     if (!(await serverAvailable())) {
@@ -56,7 +78,7 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
     await sweepStale();
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    start(['node', BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', dir], 'server');
+    server = start(['node', BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', dir], 'server');
     assert.ok(await eventually(async () => existsSync(sock) && (await api.list('networks'), true), 15_000), 'server up');
 
     const execA = await addNetns(ns.a);
@@ -83,16 +105,8 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
       await realExec('ip', ['-n', wl, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     }
 
-    for (const [node, host, ip, tag] of [
-      [ns.a, 'hostA', ips.a, 'a'],
-      [ns.b, 'hostB', ips.b, 'b'],
-    ] as const) {
-      start(
-        ['ip', 'netns', 'exec', node, 'node', BIN, 'agent', '--server', `unix:${sock}`, '--host', host, '--underlay-ip', ip, '--cloud', `cloud-${tag}`,
-          '--netns-prefix', `${prefix}d${tag}-`, '--state-dir', join(dir, `agent-${tag}`)],
-        `agent-${tag}`,
-      );
-    }
+    agentA = startAgent(ns.a, 'hostA', ips.a, 'a');
+    startAgent(ns.b, 'hostB', ips.b, 'b');
   });
 
   after(async () => {
@@ -115,10 +129,32 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
     assert.ok(kA.neigh.some((x) => x.dev.startsWith('hnb-') && x.ip === '10.0.1.11' && x.permanent));
   });
 
+  test('a restarted agent adopts its datapath without a flap', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const before = await fingerprintA();
+    assert.match(before, /hnv-\d+:\d+/);
+    await stop(agentA);
+    agentA = startAgent(ns.a, 'hostA', ips.a, 'a');
+    await new Promise((r) => setTimeout(r, 5_000)); // registration, snapshot, two resyncs
+    assert.equal(agentA.exitCode, null, 'agent still running');
+    assert.equal(await fingerprintA(), before);
+  });
+
+  test('while the server is down the datapath is left alone; the agent reconnects', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const before = await fingerprintA();
+    await stop(server);
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(await fingerprintA(), before);
+    const ping = await realExec('ip', ['netns', 'exec', ns.wa, 'ping', '-c', '1', '-w', '5', '10.0.1.11'], { allowFail: true, timeoutMs: 10_000 });
+    assert.equal(ping.code, 0, 'traffic keeps flowing without the control plane');
+    server = start(['node', BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', dir], 'server');
+    assert.ok(await eventually(async () => (await api.list('networks'), true), 15_000), 'server back');
+  });
+
   test('a deleted remote port disappears from the other node', async (t) => {
     if (skipReason) return t.skip(skipReason);
     await api.delete('ports', ports.b.id);
-    const execA = (c: string, a: readonly string[], o?: object) => realExec('ip', ['netns', 'exec', ns.a, c, ...a], o);
     const mac = ports.b.mac_address.toLowerCase();
     const gone = await eventually(async () => {
       const k = await readKernel(execA);
