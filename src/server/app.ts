@@ -1,0 +1,52 @@
+/**
+ * The fastify application, built from injected parts (store, clock, logger, config, auth) so tests
+ * and the `hypernet server` command assemble it the same way. All errors, including fastify's own
+ * (malformed JSON, unknown route), leave as a NeutronError body through `toNeutronError`.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import type { Store } from '../store/store.js';
+import type { AuthConfig } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { faults, toNeutronError } from './errors.js';
+import { registerMeta } from './meta.js';
+import { RESOURCES } from './resources/index.js';
+import { registerResource, type RouteDeps } from './routes.js';
+import { registerWatch } from './watch.js';
+import { registerUi } from '../ui/serve.js';
+
+export interface AppOptions {
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  config: ServerConfig;
+  auth: AuthConfig;
+}
+
+export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: opts.logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16 * 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  const deps: RouteDeps = { store: opts.store, clock: opts.clock, config: opts.config, auth: opts.auth };
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body } = toNeutronError(err);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    const { status, body } = toNeutronError(faults.resourceNotFound(req.url));
+    return reply.code(status).send(body);
+  });
+
+  registerMeta(app, deps, RESOURCES);
+  for (const def of RESOURCES) registerResource(app, deps, def);
+  registerWatch(app, deps, RESOURCES, opts.logger);
+  await registerUi(app);
+  await app.ready();
+  return app;
+}

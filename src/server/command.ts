@@ -1,0 +1,49 @@
+/** `hypernet server`: runs the Neutron v2.0 API server (flags as in docs/CONVENTIONS.md). */
+import type { Command } from 'commander';
+import { createLogger } from '../common/log.js';
+import { loadTokens, type AuthConfig } from './auth.js';
+import { loadConfig } from './config.js';
+import { serve } from './serve.js';
+
+interface Flags {
+  host: string;
+  port: string;
+  unixSocket?: string;
+  dataDir: string;
+  auth: string;
+  tokensFile?: string;
+  config?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('server')
+    .description('run the hypernet API server (Neutron v2.0 API, watch stream)')
+    .option('--host <host>', 'TCP address to listen on', '127.0.0.1')
+    .option('--port <port>', 'TCP port (0 = any free port)', '9696')
+    .option('--unix-socket <path>', 'also serve the API on this Unix socket')
+    .option('--data-dir <dir>', 'directory of the SQLite database', '/var/lib/hypernet')
+    .option('--auth <mode>', 'noauth | token', 'noauth')
+    .option('--tokens-file <file>', 'tokens file for --auth token')
+    .option('--config <file>', 'YAML/JSON settings (global_physnet_mtu, agent_down_time, base_mac, vni_ranges, …)')
+    .action(async (flags: Flags) => {
+      const logger = createLogger('hypernet-server', process.env.HYPERNET_LOG_LEVEL ?? 'warn');
+      const config = loadConfig(flags.config);
+      let auth: AuthConfig;
+      if (flags.auth === 'noauth') auth = { mode: 'noauth', defaultProjectId: config.defaultProjectId };
+      else if (flags.auth === 'token') {
+        if (!flags.tokensFile) throw new Error('--auth token needs --tokens-file');
+        auth = { mode: 'token', tokens: loadTokens(flags.tokensFile) };
+      } else throw new Error(`unknown --auth ${flags.auth}`);
+      const server = await serve({ host: flags.host, port: Number(flags.port), unixSocket: flags.unixSocket, dataDir: flags.dataDir, config, auth, logger });
+      process.stdout.write(`hypernet server listening on ${server.url}${flags.unixSocket ? ` and unix:${flags.unixSocket}` : ''}\n`);
+      const stop = () => {
+        server.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+}

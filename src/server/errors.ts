@@ -1,0 +1,67 @@
+/**
+ * Typed API errors and their Neutron wire form. Code anywhere (IPAM, resources, auth) throws a
+ * `NeutronFault`; `toNeutronError` is the ONE place that turns any thrown value into a status code
+ * and the body `{"NeutronError": {"type", "message", "detail"}}`.
+ */
+export class NeutronFault extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+    readonly detail: string = '',
+  ) {
+    super(message);
+    this.name = 'NeutronFault';
+  }
+}
+
+/** Resource names as Neutron spells them in error types (NetworkNotFound, PortNotFound, …). */
+const TYPE_NAMES: Record<string, string> = {
+  network: 'Network',
+  subnet: 'Subnet',
+  port: 'Port',
+  security_group: 'SecurityGroup',
+  security_group_rule: 'SecurityGroupRule',
+  agent: 'Agent',
+};
+
+export const faults = {
+  badRequest: (message: string, type = 'BadRequest') => new NeutronFault(400, type, message),
+  invalidInput: (message: string) => new NeutronFault(400, 'InvalidInput', `Invalid input for operation: ${message}.`),
+  unauthorized: () => new NeutronFault(401, 'Unauthorized', 'The request you have made requires authentication.'),
+  forbidden: (message: string) => new NeutronFault(403, 'PolicyNotAuthorized', message),
+  notFound: (kind: string, id: string) => {
+    const name = TYPE_NAMES[kind] ?? kind;
+    const spaced = name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+    const label = spaced.charAt(0).toUpperCase() + spaced.slice(1);
+    return new NeutronFault(404, `${name}NotFound`, `${label} ${id} could not be found.`);
+  },
+  resourceNotFound: (path: string) => new NeutronFault(404, 'HTTPNotFound', `The resource could not be found: ${path}`),
+  tagNotFound: (tag: string, id: string) => new NeutronFault(404, 'TagNotFound', `Tag ${tag} could not be found for resource ${id}.`),
+  methodNotAllowed: () => new NeutronFault(405, 'HTTPMethodNotAllowed', 'The method is not allowed for this resource.'),
+  conflict: (type: string, message: string) => new NeutronFault(409, type, message),
+  preconditionFailed: (expected: number, actual: number) =>
+    new NeutronFault(412, 'RevisionNumberConstraintFailed', `Constrained to ${expected}, but current revision is ${actual}`),
+  gone: (type: string, message: string) => new NeutronFault(410, type, message),
+};
+
+export interface NeutronErrorBody {
+  NeutronError: { type: string; message: string; detail: string };
+}
+
+/** Maps anything thrown while serving a request to (status, body). Unknown errors become 500. */
+export function toNeutronError(err: unknown): { status: number; body: NeutronErrorBody } {
+  if (err instanceof NeutronFault) {
+    return { status: err.status, body: { NeutronError: { type: err.type, message: err.message, detail: err.detail } } };
+  }
+  const e = err as { statusCode?: number; code?: string; message?: string };
+  // fastify's own errors: malformed JSON, unsupported media type, body too large.
+  if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const type = e.statusCode === 404 ? 'HTTPNotFound' : e.statusCode === 415 ? 'HTTPUnsupportedMediaType' : 'BadRequest';
+    return { status: e.statusCode, body: { NeutronError: { type, message: e.message ?? 'Bad request', detail: '' } } };
+  }
+  return {
+    status: 500,
+    body: { NeutronError: { type: 'HTTPInternalServerError', message: 'Request Failed: internal server error while processing your request.', detail: '' } },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * What a resource (networks, subnets, …) plugs into the generic Neutron wire layer (routes.ts):
+ * names, zod schemas for create/update bodies, and create/update/remove logic run inside one store
+ * transaction. Also the shared pieces every resource uses: the request context, the common
+ * attributes of a new object, visibility and ownership checks.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Base, Kind, KindMap } from '../model/types.js';
+import type { ReadTx, WriteTx } from '../store/store.js';
+import { neutronTime } from '../common/clock.js';
+import type { Caller } from './auth.js';
+import { owningProject } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { faults } from './errors.js';
+
+export interface Ctx {
+  caller: Caller;
+  config: ServerConfig;
+  /** Request time in ms (from the injected clock). */
+  nowMs: number;
+}
+
+export type Body = Record<string, unknown>;
+
+export interface ResourceDef<K extends Kind> {
+  kind: K;
+  /** Body key for one object, e.g. `security_group`. */
+  singular: string;
+  /** Body key for a list, e.g. `security_groups`. */
+  plural: string;
+  /** URL segment, e.g. `security-groups`. */
+  path: string;
+  /** Every attribute of the wire object (for filters and sort keys). */
+  attributes: ReadonlySet<string>;
+  createSchema: z.ZodType<Body>;
+  updateSchema: z.ZodType<Body>;
+  /** Whether the object carries tags (the /tags sub-resource). */
+  taggable: boolean;
+  /** Only admins may call anything on this resource. */
+  adminOnly?: boolean;
+  /** Builds (and stores) a new object. */
+  create(ctx: Ctx, tx: WriteTx, body: Body): Promise<KindMap[K]>;
+  /** Returns the changed object (the generic layer bumps revision and stores it), or undefined for "quiet" updates it stored itself. */
+  update(ctx: Ctx, tx: WriteTx, current: KindMap[K], body: Body): Promise<KindMap[K] | undefined>;
+  remove(ctx: Ctx, tx: WriteTx, current: KindMap[K]): Promise<void>;
+  /** A predicate telling which objects the caller may see (may preload what it needs). */
+  visibility(ctx: Ctx, tx: ReadTx): Promise<(obj: KindMap[K]) => boolean>;
+  /** Runs before a list in its own write transaction (lazy default security group). */
+  beforeList?(ctx: Ctx, tx: WriteTx): Promise<void>;
+  /** The wire form at read time (e.g. an agent's computed `alive`). */
+  present?(ctx: Ctx, obj: KindMap[K]): KindMap[K];
+  /** Store parent (network, security group, host) for indexed listing. */
+  parentOf?(obj: KindMap[K]): string;
+}
+
+// ---- zod building blocks shared by the schemas ----
+export const zName = z.string().max(255);
+export const zDescription = z.string().max(255);
+export const zId = z.string().min(1).max(255);
+export const zTags = z.array(z.string().min(1).max(60)).max(50);
+export const zProject = { project_id: zId.optional(), tenant_id: zId.optional() };
+export const zCommon = { name: zName.optional(), description: zDescription.optional(), tags: zTags.optional(), ...zProject };
+
+/** Common attributes of a new object. */
+export function newBase(ctx: Ctx, body: Body, id: string = randomUUID()): Base {
+  const project = owningProject(ctx.caller, body as { project_id?: string; tenant_id?: string });
+  const now = neutronTime(ctx.nowMs);
+  return {
+    id,
+    project_id: project,
+    tenant_id: project,
+    name: (body.name as string | undefined) ?? '',
+    description: (body.description as string | undefined) ?? '',
+    tags: [...new Set((body.tags as string[] | undefined) ?? [])],
+    revision_number: 1,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/** Copies the given keys of `body` onto `obj` when present. */
+export function assignPresent<T extends object>(obj: T, body: Body, keys: readonly string[]): T {
+  for (const k of keys) if (k in body && body[k] !== undefined) (obj as Record<string, unknown>)[k] = body[k];
+  return obj;
+}
+
+/** Admin sees everything; others their own project's objects. */
+export function ownedOrAdmin(ctx: Ctx, obj: { project_id: string }): boolean {
+  return ctx.caller.isAdmin || obj.project_id === ctx.caller.projectId;
+}
+
+/** Fails with 403 when a non-admin names an admin-only attribute. */
+export function requireAdminFor(ctx: Ctx, body: Body, keys: readonly string[], action: string): void {
+  if (ctx.caller.isAdmin) return;
+  for (const k of keys) {
+    if (body[k] !== undefined) throw faults.forbidden(`(rule:${action}:${k}) is disallowed by policy`);
+  }
+}
+
+/** Loads an object or fails with <Kind>NotFound (also when the caller may not see it). */
+export async function mustGet<K extends Kind>(tx: ReadTx, kind: K, id: string, visible?: (o: KindMap[K]) => boolean): Promise<KindMap[K]> {
+  const o = await tx.get(kind, id);
+  if (!o || (visible && !visible(o))) throw faults.notFound(kind, id);
+  return o;
+}

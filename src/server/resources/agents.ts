@@ -1,0 +1,103 @@
+/**
+ * Agents (Neutron's agents resource plus registration, see docs/CONVENTIONS.md). POST registers and
+ * is idempotent per host (same id, updated); PUT `{"agent": {"heartbeat": true}}` records a heartbeat
+ * quietly (no change-log row, unless the agent comes back to life); `alive` is computed on read from
+ * the heartbeat age against `agent_down_time`. Admin only.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Agent } from '../../model/types.js';
+import { neutronTime } from '../../common/clock.js';
+import { assignPresent, zDescription, type Ctx, type ResourceDef } from '../resource.js';
+
+const zConfigurations = z.looseObject({
+  tunneling_ip: z.string().optional(),
+  cloud: z.string().optional(),
+  underlay_mtu: z.number().int().optional(),
+  capabilities: z.array(z.string()).optional(),
+});
+
+const createSchema = z.strictObject({
+  host: z.string().min(1).max(255),
+  agent_type: z.string().max(255).optional(),
+  binary: z.string().max(255).optional(),
+  topic: z.string().max(255).optional(),
+  availability_zone: z.string().nullable().optional(),
+  description: zDescription.optional(),
+  admin_state_up: z.boolean().optional(),
+  configurations: zConfigurations.optional(),
+});
+
+const updateSchema = z.strictObject({
+  heartbeat: z.boolean().optional(),
+  admin_state_up: z.boolean().optional(),
+  description: zDescription.optional(),
+  configurations: zConfigurations.optional(),
+});
+
+function isAlive(ctx: Ctx, a: Agent): boolean {
+  return ctx.nowMs - Date.parse(a.heartbeat_timestamp) <= ctx.config.agentDownTime * 1000;
+}
+
+export const agents: ResourceDef<'agent'> = {
+  kind: 'agent',
+  singular: 'agent',
+  plural: 'agents',
+  path: 'agents',
+  taggable: false,
+  adminOnly: true,
+  attributes: new Set([
+    'id', 'agent_type', 'binary', 'host', 'topic', 'admin_state_up', 'alive', 'availability_zone', 'created_at', 'started_at',
+    'heartbeat_timestamp', 'description', 'configurations',
+  ]),
+  createSchema,
+  updateSchema,
+  parentOf: (a) => a.host,
+
+  async create(ctx, tx, body) {
+    const now = neutronTime(ctx.nowMs);
+    const [existing] = await tx.list('agent', body.host as string);
+    const agent: Agent = {
+      id: existing?.id ?? randomUUID(),
+      agent_type: (body.agent_type as string | undefined) ?? 'hypernet agent',
+      binary: (body.binary as string | undefined) ?? 'hypernet-agent',
+      host: body.host as string,
+      topic: (body.topic as string | undefined) ?? 'N/A',
+      admin_state_up: (body.admin_state_up as boolean | undefined) ?? existing?.admin_state_up ?? true,
+      alive: true,
+      availability_zone: (body.availability_zone as string | null | undefined) ?? null,
+      created_at: existing?.created_at ?? now,
+      started_at: now,
+      heartbeat_timestamp: now,
+      description: (body.description as string | undefined) ?? existing?.description ?? '',
+      configurations: (body.configurations as Agent['configurations'] | undefined) ?? { tunneling_ip: '', cloud: '' },
+    };
+    await tx.put('agent', agent, existing ? 'update' : 'create', agent.host);
+    return agent;
+  },
+
+  async update(ctx, tx, current, body) {
+    const next = assignPresent({ ...current }, body, ['admin_state_up', 'description', 'configurations']);
+    const onlyHeartbeat = Object.keys(body).every((k) => k === 'heartbeat');
+    const wasAlive = isAlive(ctx, current);
+    if (body.heartbeat === true) next.heartbeat_timestamp = neutronTime(ctx.nowMs);
+    next.alive = true;
+    if (onlyHeartbeat && wasAlive) {
+      await tx.putQuiet('agent', next);
+      return undefined;
+    }
+    return next;
+  },
+
+  async remove(_ctx, tx, current) {
+    await tx.remove('agent', current);
+  },
+
+  async visibility() {
+    return () => true;
+  },
+
+  present(ctx, a) {
+    return { ...a, alive: isAlive(ctx, a) };
+  },
+};

@@ -1,0 +1,124 @@
+/**
+ * Networks: VXLAN only, VNI allocated from the configured range, MTU = global_physnet_mtu − 50.
+ * Visible to their project and, when shared, to everyone. Delete fails with NetworkInUse while
+ * ports other than DHCP ports remain; DHCP ports and subnets go with the network.
+ */
+import { z } from 'zod';
+import type { Network } from '../../model/types.js';
+import { allocateVni } from '../../ipam/allocate.js';
+import { VXLAN_OVERHEAD } from '../config.js';
+import { faults } from '../errors.js';
+import { assignPresent, newBase, requireAdminFor, zCommon, zDescription, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';
+import { deletePortInTx } from './ports.js';
+import { deleteSubnetInTx } from './subnets.js';
+
+const ADMIN_ONLY = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id', 'router:external'];
+
+const createSchema = z.strictObject({
+  ...zCommon,
+  admin_state_up: z.boolean().optional(),
+  shared: z.boolean().optional(),
+  mtu: z.number().int().min(68).optional(),
+  port_security_enabled: z.boolean().optional(),
+  'provider:network_type': z.literal('vxlan').optional(),
+  'provider:physical_network': z.null().optional(),
+  'provider:segmentation_id': z.number().int().min(1).optional(),
+  'router:external': z.boolean().optional(),
+  availability_zone_hints: z.array(z.string()).optional(),
+});
+
+const updateSchema = z.strictObject({
+  name: zName.optional(),
+  description: zDescription.optional(),
+  tags: zTags.optional(),
+  admin_state_up: z.boolean().optional(),
+  shared: z.boolean().optional(),
+  mtu: z.number().int().min(68).optional(),
+  port_security_enabled: z.boolean().optional(),
+  'router:external': z.boolean().optional(),
+});
+
+function maxMtu(ctx: Ctx): number {
+  return ctx.config.globalPhysnetMtu - VXLAN_OVERHEAD;
+}
+
+function checkMtu(ctx: Ctx, mtu: unknown): void {
+  if (typeof mtu === 'number' && mtu > maxMtu(ctx)) {
+    throw faults.invalidInput(`Requested MTU is too big, maximum is ${maxMtu(ctx)}`);
+  }
+}
+
+export const networks: ResourceDef<'network'> = {
+  kind: 'network',
+  singular: 'network',
+  plural: 'networks',
+  path: 'networks',
+  taggable: true,
+  attributes: new Set([
+    'id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number', 'created_at', 'updated_at',
+    'admin_state_up', 'status', 'subnets', 'shared', 'mtu', 'port_security_enabled', 'provider:network_type',
+    'provider:physical_network', 'provider:segmentation_id', 'router:external', 'availability_zone_hints', 'availability_zones',
+  ]),
+  createSchema,
+  updateSchema,
+
+  async create(ctx, tx, body) {
+    requireAdminFor(ctx, body, [...ADMIN_ONLY, 'shared'], 'create_network');
+    checkMtu(ctx, body.mtu);
+    if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
+    const base = newBase(ctx, body);
+    let vni: number;
+    const wanted = body['provider:segmentation_id'] as number | undefined;
+    if (wanted !== undefined) {
+      if (!(await tx.claimVni(wanted, base.id))) {
+        throw faults.conflict('TunnelIdInUse', `Unable to create the network. The tunnel ID ${wanted} is in use.`);
+      }
+      vni = wanted;
+    } else {
+      vni = await allocateVni(tx, ctx.config.vniRange, base.id);
+    }
+    const net: Network = {
+      ...base,
+      admin_state_up: (body.admin_state_up as boolean | undefined) ?? true,
+      status: 'ACTIVE',
+      subnets: [],
+      shared: (body.shared as boolean | undefined) ?? false,
+      mtu: (body.mtu as number | undefined) ?? maxMtu(ctx),
+      port_security_enabled: (body.port_security_enabled as boolean | undefined) ?? true,
+      'provider:network_type': 'vxlan',
+      'provider:physical_network': null,
+      'provider:segmentation_id': vni,
+      'router:external': false,
+      availability_zone_hints: (body.availability_zone_hints as string[] | undefined) ?? [],
+      availability_zones: [],
+    };
+    await tx.put('network', net, 'create');
+    return net;
+  },
+
+  async update(ctx, _tx, current, body) {
+    requireAdminFor(ctx, body, ['shared', 'router:external'], 'update_network');
+    checkMtu(ctx, body.mtu);
+    if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
+    return assignPresent({ ...current }, body, ['name', 'description', 'tags', 'admin_state_up', 'shared', 'mtu', 'port_security_enabled']);
+  },
+
+  async remove(ctx, tx, current) {
+    const ports = await tx.list('port', current.id);
+    if (ports.some((p) => p.device_owner !== 'network:dhcp')) {
+      throw faults.conflict(
+        'NetworkInUse',
+        `Unable to complete operation on network ${current.id}. There are one or more ports still in use on the network.`,
+      );
+    }
+    for (const p of ports) await deletePortInTx(tx, p);
+    for (const s of await tx.list('subnet', current.id)) await deleteSubnetInTx(ctx, tx, s, false);
+    await tx.releaseVni(current.id);
+    const latest = (await tx.get('network', current.id)) ?? current;
+    await tx.remove('network', latest);
+  },
+
+  async visibility(ctx) {
+    return (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared;
+  },
+};

@@ -1,0 +1,174 @@
+/**
+ * Subnets: CIDR, gateway and allocation pools validated by the pure IPAM (ipam/cidr.ts); the
+ * network's `subnets` list follows creates and deletes. Delete fails with SubnetInUse while a
+ * port other than a DHCP port holds an address of it.
+ */
+import { z } from 'zod';
+import type { Network, Subnet } from '../../model/types.js';
+import type { WriteTx } from '../../store/store.js';
+import { canonicalIp, cidrContains, defaultGateway, defaultPools, isIp, parseCidr, validatePools, type Cidr } from '../../ipam/cidr.js';
+import { ipToBigInt } from '../../ipam/keys.js';
+import { neutronTime } from '../../common/clock.js';
+import { faults } from '../errors.js';
+import { assignPresent, mustGet, newBase, zCommon, zDescription, zId, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';
+
+const zPool = z.strictObject({ start: z.string(), end: z.string() });
+const zRoute = z.strictObject({ destination: z.string(), nexthop: z.string() });
+const zV6Mode = z.enum(['slaac', 'dhcpv6-stateful', 'dhcpv6-stateless']).nullable().optional();
+
+const createSchema = z.strictObject({
+  ...zCommon,
+  network_id: zId,
+  cidr: z.string(),
+  ip_version: z.union([z.literal(4), z.literal(6)]).optional(),
+  gateway_ip: z.string().nullable().optional(),
+  allocation_pools: z.array(zPool).optional(),
+  enable_dhcp: z.boolean().optional(),
+  dns_nameservers: z.array(z.string()).optional(),
+  host_routes: z.array(zRoute).optional(),
+  ipv6_ra_mode: zV6Mode,
+  ipv6_address_mode: zV6Mode,
+  subnetpool_id: z.null().optional(),
+});
+
+const updateSchema = z.strictObject({
+  name: zName.optional(),
+  description: zDescription.optional(),
+  tags: zTags.optional(),
+  gateway_ip: z.string().nullable().optional(),
+  allocation_pools: z.array(zPool).optional(),
+  enable_dhcp: z.boolean().optional(),
+  dns_nameservers: z.array(z.string()).optional(),
+  host_routes: z.array(zRoute).optional(),
+});
+
+function checkGateway(c: Cidr, gw: string | null): string | null {
+  if (gw === null) return null;
+  if (!cidrContains(c, gw)) throw faults.invalidInput(`Gateway IP ${gw} is not a valid IP address of subnet ${c.text}`);
+  const n = ipToBigInt(gw);
+  if (n === c.network || (c.version === 4 && n === c.last)) throw faults.invalidInput(`Gateway is not valid on subnet ${c.text}`);
+  return canonicalIp(gw);
+}
+
+function checkDns(list: string[]): string[] {
+  for (const d of list) if (!isIp(d)) throw faults.invalidInput(`'${d}' is not a valid IP address`);
+  if (new Set(list).size !== list.length) throw faults.invalidInput('Duplicate nameserver');
+  return list;
+}
+
+function checkRoutes(routes: { destination: string; nexthop: string }[]): { destination: string; nexthop: string }[] {
+  return routes.map((r) => {
+    const d = parseCidr(r.destination);
+    if (!isIp(r.nexthop)) throw faults.invalidInput(`'${r.nexthop}' is not a valid IP address`);
+    return { destination: d.text, nexthop: canonicalIp(r.nexthop) };
+  });
+}
+
+/** Adds or removes a subnet id in its network's `subnets` (a network update change). */
+async function linkToNetwork(ctx: Ctx, tx: WriteTx, networkId: string, subnetId: string, add: boolean): Promise<void> {
+  const net = await tx.get('network', networkId);
+  if (!net) return;
+  const subnets = add ? [...net.subnets, subnetId] : net.subnets.filter((s) => s !== subnetId);
+  const updated: Network = { ...net, subnets, revision_number: net.revision_number + 1, updated_at: neutronTime(ctx.nowMs) };
+  await tx.put('network', updated, 'update');
+}
+
+/** Deletes a subnet (SubnetInUse unless only DHCP ports hold addresses, which lose them). */
+export async function deleteSubnetInTx(ctx: Ctx, tx: WriteTx, subnet: Subnet, updateNetwork: boolean): Promise<void> {
+  const allocs = await tx.ipAllocations({ subnetId: subnet.id });
+  for (const a of allocs) {
+    const port = await tx.get('port', a.port_id);
+    if (port && port.device_owner !== 'network:dhcp') {
+      throw faults.conflict('SubnetInUse', `Unable to complete operation on subnet ${subnet.id}: One or more ports have an IP allocation from this subnet.`);
+    }
+    await tx.releaseIp(subnet.id, a.ip_address);
+    if (port) {
+      const fixed_ips = port.fixed_ips.filter((f) => f.subnet_id !== subnet.id);
+      await tx.put('port', { ...port, fixed_ips, revision_number: port.revision_number + 1, updated_at: neutronTime(ctx.nowMs) }, 'update', port.network_id);
+    }
+  }
+  if (updateNetwork) await linkToNetwork(ctx, tx, subnet.network_id, subnet.id, false);
+  await tx.remove('subnet', subnet);
+}
+
+export const subnets: ResourceDef<'subnet'> = {
+  kind: 'subnet',
+  singular: 'subnet',
+  plural: 'subnets',
+  path: 'subnets',
+  taggable: true,
+  attributes: new Set([
+    'id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number', 'created_at', 'updated_at',
+    'network_id', 'cidr', 'ip_version', 'gateway_ip', 'allocation_pools', 'enable_dhcp', 'dns_nameservers', 'host_routes',
+    'ipv6_ra_mode', 'ipv6_address_mode', 'subnetpool_id',
+  ]),
+  createSchema,
+  updateSchema,
+  parentOf: (s) => s.network_id,
+
+  async create(ctx, tx, body) {
+    const net = await mustGet(tx, 'network', body.network_id as string, (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared);
+    if (!ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId) {
+      throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
+    }
+    const c = parseCidr(body.cidr as string);
+    if (body.ip_version !== undefined && body.ip_version !== c.version) {
+      throw faults.invalidInput(`Cidr ${body.cidr} does not match ip_version ${body.ip_version}`);
+    }
+    for (const other of await tx.list('subnet', net.id)) {
+      const o = parseCidr(other.cidr);
+      if (o.version === c.version && o.network <= c.last && c.network <= o.last) {
+        throw faults.invalidInput(`Requested subnet with cidr: ${c.text} for network: ${net.id} overlaps with another subnet`);
+      }
+    }
+    const gateway = body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip as string | null);
+    const pools = body.allocation_pools === undefined
+      ? defaultPools(c, gateway)
+      : validatePools(c, body.allocation_pools as Subnet['allocation_pools'], gateway);
+    const base = newBase(ctx, body);
+    if (base.project_id !== net.project_id && !ctx.caller.isAdmin) throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
+    const subnet: Subnet = {
+      ...base,
+      network_id: net.id,
+      cidr: c.text,
+      ip_version: c.version,
+      gateway_ip: gateway,
+      allocation_pools: pools,
+      enable_dhcp: (body.enable_dhcp as boolean | undefined) ?? true,
+      dns_nameservers: checkDns((body.dns_nameservers as string[] | undefined) ?? []),
+      host_routes: checkRoutes((body.host_routes as Subnet['host_routes'] | undefined) ?? []),
+      ipv6_ra_mode: c.version === 6 ? ((body.ipv6_ra_mode as string | null | undefined) ?? null) : null,
+      ipv6_address_mode: c.version === 6 ? ((body.ipv6_address_mode as string | null | undefined) ?? null) : null,
+      subnetpool_id: null,
+    };
+    await tx.put('subnet', subnet, 'create', net.id);
+    await linkToNetwork(ctx, tx, net.id, subnet.id, true);
+    return subnet;
+  },
+
+  async update(_ctx, tx, current, body) {
+    const c = parseCidr(current.cidr);
+    const next = assignPresent({ ...current }, body, ['name', 'description', 'tags', 'enable_dhcp']);
+    if (body.dns_nameservers !== undefined) next.dns_nameservers = checkDns(body.dns_nameservers as string[]);
+    if (body.host_routes !== undefined) next.host_routes = checkRoutes(body.host_routes as Subnet['host_routes']);
+    if (body.gateway_ip !== undefined) {
+      next.gateway_ip = checkGateway(c, body.gateway_ip as string | null);
+      const holders = next.gateway_ip === null ? [] : (await tx.ipAllocations({ subnetId: current.id })).filter((a) => a.ip_address === next.gateway_ip);
+      if (holders.length > 0) throw faults.conflict('GatewayIpInUse', `Gateway ip ${next.gateway_ip} is in use by port ${holders[0].port_id}.`);
+    }
+    if (body.allocation_pools !== undefined || body.gateway_ip !== undefined) {
+      next.allocation_pools = validatePools(c, (body.allocation_pools as Subnet['allocation_pools'] | undefined) ?? current.allocation_pools, next.gateway_ip);
+    }
+    return next;
+  },
+
+  async remove(ctx, tx, current) {
+    await deleteSubnetInTx(ctx, tx, current, true);
+  },
+
+  async visibility(ctx, tx) {
+    if (ctx.caller.isAdmin) return () => true;
+    const shared = new Set((await tx.list('network')).filter((n) => n.shared).map((n) => n.id));
+    return (s) => s.project_id === ctx.caller.projectId || shared.has(s.network_id);
+  },
+};

@@ -1,0 +1,235 @@
+/**
+ * The generic Neutron wire layer, in one place for every resource: singular/plural envelopes,
+ * POST 201 (single or atomic bulk) / PUT 200 / DELETE 204, If-Match `revision_number=N` (412),
+ * list filters, sorting, pagination links and `fields=`, the `/tags` sub-resource, body validation
+ * with zod (unknown attribute or wrong type → 400), visibility (invisible → 404, visible but not
+ * yours → 403). Every write runs in ONE store transaction.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { Kind, KindMap } from '../model/types.js';
+import type { Store, WriteTx } from '../store/store.js';
+import type { Clock } from '../common/clock.js';
+import { neutronTime } from '../common/clock.js';
+import { authenticate, type AuthConfig } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { faults } from './errors.js';
+import { applyFields, applyFilters, applyPagination, applySort, parseQuery, type Query } from './query.js';
+import { mustGet, type Body, type Ctx, type ResourceDef } from './resource.js';
+
+export interface RouteDeps {
+  store: Store;
+  clock: Clock;
+  config: ServerConfig;
+  auth: AuthConfig;
+}
+
+/** Builds the request context (authenticates: 401 without a valid token in token mode). */
+export function contextOf(deps: RouteDeps, req: FastifyRequest): Ctx {
+  const token = req.headers['x-auth-token'];
+  const caller = authenticate(deps.auth, Array.isArray(token) ? token[0] : token);
+  return { caller, config: deps.config, nowMs: deps.clock.now() };
+}
+
+export function queryOf(req: FastifyRequest): Query {
+  const i = req.url.indexOf('?');
+  return i < 0 ? {} : parseQuery(req.url.slice(i + 1));
+}
+
+/** Validates one object body; the first zod issue becomes the 400 message. */
+function validate(schema: z.ZodType<Body>, value: unknown, what: string): Body {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw faults.badRequest(`Invalid input for ${what}. Reason: the body must be a JSON object.`, 'HTTPBadRequest');
+  }
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') {
+    throw faults.badRequest(`Unrecognized attribute(s) '${issue.keys.join(', ')}'`, 'HTTPBadRequest');
+  }
+  throw faults.invalidInput(`Invalid input for ${path || what}. Reason: ${issue.message}`);
+}
+
+/** The inner object of `{"<singular>": {...}}`. */
+function envelope(body: unknown, key: string): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.badRequest('Resource body required', 'HTTPBadRequest');
+  const b = body as Record<string, unknown>;
+  if (!(key in b)) throw faults.badRequest(`Unable to find '${key}' in request body`, 'HTTPBadRequest');
+  if (Object.keys(b).length !== 1) throw faults.badRequest(`Unrecognized attribute(s) '${Object.keys(b).filter((k) => k !== key).join(', ')}'`, 'HTTPBadRequest');
+  return b[key];
+}
+
+function ifMatch(req: FastifyRequest): number | undefined {
+  const h = req.headers['if-match'];
+  if (h === undefined) return undefined;
+  const m = /revision_number=(\d+)/.exec(String(h));
+  if (!m) throw faults.badRequest(`Invalid If-Match header: ${h}`, 'HTTPBadRequest');
+  return Number(m[1]);
+}
+
+function present<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, o: KindMap[K]): KindMap[K] {
+  return def.present ? def.present(ctx, o) : o;
+}
+
+/** Loads an object the caller may change: invisible → 404, visible but someone else's → 403. */
+async function loadForWrite<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: WriteTx, id: string, action: string): Promise<KindMap[K]> {
+  const visible = await def.visibility(ctx, tx);
+  const obj = await mustGet(tx, def.kind, id, visible);
+  const owner = (obj as { project_id?: string }).project_id;
+  if (!ctx.caller.isAdmin && owner !== undefined && owner !== ctx.caller.projectId) {
+    throw faults.forbidden(`(rule:${action}_${def.singular}) is disallowed by policy`);
+  }
+  return obj;
+}
+
+/** Stores a changed object as an update: revision_number + 1, updated_at now. */
+async function storeUpdate<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: WriteTx, obj: KindMap[K]): Promise<KindMap[K]> {
+  const o = obj as KindMap[K] & { revision_number?: number; updated_at?: string };
+  if (typeof o.revision_number === 'number') {
+    o.revision_number += 1;
+    o.updated_at = neutronTime(ctx.nowMs);
+  }
+  await tx.put(def.kind, o, 'update', def.parentOf?.(o));
+  return o;
+}
+
+function checkRevision(req: FastifyRequest, obj: object): void {
+  const expected = ifMatch(req);
+  if (expected === undefined) return;
+  const actual = (obj as { revision_number?: number }).revision_number ?? 0;
+  if (expected !== actual) throw faults.preconditionFailed(expected, actual);
+}
+
+export function registerResource<K extends Kind>(app: FastifyInstance, deps: RouteDeps, def: ResourceDef<K>): void {
+  const { store } = deps;
+  const base = `/v2.0/${def.path}`;
+  const ctxOf = (req: FastifyRequest): Ctx => {
+    const ctx = contextOf(deps, req);
+    if (def.adminOnly && !ctx.caller.isAdmin) throw faults.forbidden(`(rule:${def.singular}) is disallowed by policy: admin only`);
+    return ctx;
+  };
+
+  app.get(base, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const q = queryOf(req);
+    if (def.beforeList) await store.write((tx) => def.beforeList!(ctx, tx));
+    const all = await store.read(async (tx) => {
+      const visible = await def.visibility(ctx, tx);
+      return (await tx.list(def.kind)).filter(visible);
+    });
+    const shown = def.present ? all.map((o) => def.present!(ctx, o)) : all;
+    const filtered = applyFilters(shown, q, def.attributes);
+    const sorted = applySort(filtered, q, def.attributes);
+    const page = applyPagination(sorted, q, `${hrefBase(req)}${base}`);
+    const body: Record<string, unknown> = { [def.plural]: q.fields ? page.items.map((o) => applyFields(o, q)) : page.items };
+    if (page.links.length > 0) body[`${def.plural}_links`] = page.links;
+    return reply.send(body);
+  });
+
+  app.get<{ Params: { id: string } }>(`${base}/:id`, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const obj = await store.read(async (tx) => mustGet(tx, def.kind, req.params.id, await def.visibility(ctx, tx)));
+    return reply.send({ [def.singular]: applyFields(present(def, ctx, obj), queryOf(req)) });
+  });
+
+  app.post(base, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const b = req.body as Record<string, unknown> | undefined;
+    const bulk = typeof b === 'object' && b !== null && !Array.isArray(b) && def.plural in b;
+    const raw = bulk ? envelope(b, def.plural) : envelope(b, def.singular);
+    if (bulk && (!Array.isArray(raw) || raw.length === 0)) throw faults.badRequest(`Resources required: '${def.plural}' must be a non-empty list`, 'HTTPBadRequest');
+    const bodies = (bulk ? (raw as unknown[]) : [raw]).map((o) => validate(def.createSchema, o, def.singular));
+    const created = await store.write(async (tx) => {
+      const out: KindMap[K][] = [];
+      for (const body of bodies) out.push(await def.create(ctx, tx, body));
+      return out;
+    });
+    const shown = created.map((o) => present(def, ctx, o));
+    return reply.code(201).send(bulk ? { [def.plural]: shown } : { [def.singular]: shown[0] });
+  });
+
+  app.put<{ Params: { id: string } }>(`${base}/:id`, async (req, reply) => {
+    const ctx = ctxOf(req);
+    const body = validate(def.updateSchema, envelope(req.body, def.singular), def.singular);
+    const updated = await store.write(async (tx) => {
+      const current = await loadForWrite(def, ctx, tx, req.params.id, 'update');
+      checkRevision(req, current);
+      const next = await def.update(ctx, tx, current, body);
+      if (next === undefined) return (await tx.get(def.kind, current.id))!;
+      return storeUpdate(def, ctx, tx, next);
+    });
+    return reply.send({ [def.singular]: present(def, ctx, updated) });
+  });
+
+  app.delete<{ Params: { id: string } }>(`${base}/:id`, async (req, reply) => {
+    const ctx = ctxOf(req);
+    await store.write(async (tx) => {
+      const current = await loadForWrite(def, ctx, tx, req.params.id, 'delete');
+      checkRevision(req, current);
+      await def.remove(ctx, tx, current);
+    });
+    return reply.code(204).send();
+  });
+
+  if (def.taggable) registerTags(app, deps, def, ctxOf);
+}
+
+/** `/tags` sub-resource: GET/PUT/DELETE all tags, GET/PUT/DELETE one tag (each PUT/DELETE is an update). */
+function registerTags<K extends Kind>(app: FastifyInstance, deps: RouteDeps, def: ResourceDef<K>, ctxOf: (req: FastifyRequest) => Ctx): void {
+  const base = `/v2.0/${def.path}/:id/tags`;
+  type P = { Params: { id: string; tag?: string } };
+  const tagsOf = (o: KindMap[K]) => (o as unknown as { tags: string[] }).tags;
+  const change = async (req: FastifyRequest<P>, f: (tags: string[]) => string[]): Promise<string[]> => {
+    const ctx = ctxOf(req);
+    return deps.store.write(async (tx) => {
+      const current = await loadForWrite(def, ctx, tx, req.params.id, 'update');
+      checkRevision(req, current);
+      const tags = f(tagsOf(current));
+      await storeUpdate(def, ctx, tx, { ...current, tags });
+      return tags;
+    });
+  };
+  const checkTag = (t: string) => {
+    if (t.length === 0 || t.length > 60 || t.includes(',') || t.includes('/')) throw faults.invalidInput(`'${t}' is not a valid tag`);
+    return t;
+  };
+  const show = async (req: FastifyRequest<P>) => {
+    const ctx = ctxOf(req);
+    return deps.store.read(async (tx) => tagsOf(await mustGet(tx, def.kind, req.params.id, await def.visibility(ctx, tx))));
+  };
+  app.get<P>(base, async (req, reply) => reply.send({ tags: await show(req) }));
+  app.put<P>(base, async (req, reply) => {
+    const b = req.body as { tags?: unknown } | undefined;
+    if (!b || !Array.isArray(b.tags) || Object.keys(b).length !== 1) throw faults.badRequest("Invalid tags body: expected {'tags': [...]}", 'HTTPBadRequest');
+    const wanted = [...new Set((b.tags as unknown[]).map((t) => checkTag(String(t))))];
+    return reply.send({ tags: await change(req, () => wanted) });
+  });
+  app.delete<P>(base, async (req, reply) => {
+    await change(req, () => []);
+    return reply.code(204).send();
+  });
+  app.get<P>(`${base}/:tag`, async (req, reply) => {
+    if (!(await show(req)).includes(req.params.tag!)) throw faults.tagNotFound(req.params.tag!, req.params.id);
+    return reply.code(204).send();
+  });
+  app.put<P>(`${base}/:tag`, async (req, reply) => {
+    const tag = checkTag(req.params.tag!);
+    await change(req, (tags) => (tags.includes(tag) ? tags : [...tags, tag]));
+    return reply.code(201).send();
+  });
+  app.delete<P>(`${base}/:tag`, async (req, reply) => {
+    await change(req, (tags) => {
+      if (!tags.includes(req.params.tag!)) throw faults.tagNotFound(req.params.tag!, req.params.id);
+      return tags.filter((t) => t !== req.params.tag);
+    });
+    return reply.code(204).send();
+  });
+}
+
+/** `http://host:port` of the request, for links. */
+export function hrefBase(req: FastifyRequest): string {
+  const proto = (req.headers['x-forwarded-proto'] as string | undefined) ?? 'http';
+  return `${proto}://${req.headers.host ?? 'localhost'}`;
+}
+

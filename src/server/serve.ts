@@ -1,0 +1,63 @@
+/**
+ * Starts a server: SQLite store under the data dir, the fastify app on TCP and, when asked, the same
+ * routing on a Unix socket (agents in other network namespaces use it). Used by `hypernet server`
+ * and by the tests, so both run exactly the same assembly.
+ */
+import http from 'node:http';
+import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { realClock, type Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import { SqliteStore } from '../store/sqlite.js';
+import type { Store } from '../store/store.js';
+import { buildApp } from './app.js';
+import type { AuthConfig } from './auth.js';
+import type { ServerConfig } from './config.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  unixSocket?: string;
+  dataDir: string;
+  config: ServerConfig;
+  auth: AuthConfig;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export interface RunningServer {
+  url: string;
+  app: FastifyInstance;
+  store: Store;
+  close(): Promise<void>;
+}
+
+export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  const store = new SqliteStore({ dataDir: opts.dataDir, retention: opts.config.changeRetention });
+  const app = await buildApp({ store, clock: opts.clock ?? realClock, logger: opts.logger, config: opts.config, auth: opts.auth });
+  await app.listen({ host: opts.host, port: opts.port });
+  const addr = app.server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  let unix: http.Server | undefined;
+  if (opts.unixSocket) {
+    rmSync(opts.unixSocket, { force: true });
+    unix = http.createServer(app.routing);
+    await new Promise<void>((resolve, reject) => unix!.once('error', reject).listen(opts.unixSocket, resolve));
+  }
+  return {
+    url: `http://${host}:${addr.port}`,
+    app,
+    store,
+    async close() {
+      if (unix) {
+        unix.closeAllConnections();
+        await new Promise<void>((r) => unix!.close(() => r()));
+        rmSync(opts.unixSocket!, { force: true });
+      }
+      app.server.closeAllConnections();
+      await app.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * `GET /v2.0/watch[?since=R]`: the NDJSON stream agents follow (protocol in model/watch.ts, notes in
+ * docs/watch.md). It subscribes to commits BEFORE reading the snapshot, and then always reads events
+ * from the store's change log strictly after the last revision it sent, so a change committed between
+ * the snapshot and the subscription can be neither lost nor sent twice. A commit wakes the loop; a
+ * timer sends heartbeats and also re-reads the log (so a store written by another server is seen).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Kind } from '../model/types.js';
+import type { Snapshot, WatchMessage } from '../model/watch.js';
+import type { Logger } from '../common/log.js';
+import { faults } from './errors.js';
+import type { ResourceDef } from './resource.js';
+import { contextOf, queryOf, type RouteDeps } from './routes.js';
+
+const BATCH = 500;
+
+export function registerWatch(app: FastifyInstance, deps: RouteDeps, defs: readonly ResourceDef<Kind>[], log: Logger): void {
+  const byKind = new Map(defs.map((d) => [d.kind, d]));
+  app.get('/v2.0/watch', async (req, reply) => {
+    const ctx = contextOf(deps, req);
+    if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:watch) is disallowed by policy: admin only');
+    const rawSince = queryOf(req).since?.[0];
+    let since: number | undefined;
+    if (rawSince !== undefined) {
+      since = Number(rawSince);
+      if (!/^\d+$/.test(rawSince)) throw faults.badRequest(`since must be a revision number, not '${rawSince}'`, 'HTTPBadRequest');
+    }
+    const present = (kind: Kind, o: unknown) => {
+      const def = byKind.get(kind);
+      return def?.present ? def.present({ ...ctx, nowMs: deps.clock.now() }, o as never) : o;
+    };
+
+    let wake: (() => void) | undefined;
+    let pending = false;
+    const unsubscribe = deps.store.onCommit(() => {
+      pending = true;
+      wake?.();
+    });
+    let cursor: number;
+    let first: WatchMessage[] = [];
+    try {
+      if (since === undefined) {
+        const snap = await deps.store.read(async (tx) => {
+          const s: Snapshot = {
+            type: 'snapshot',
+            revision: await tx.revision(),
+            networks: await tx.list('network'),
+            subnets: await tx.list('subnet'),
+            ports: await tx.list('port'),
+            security_groups: await tx.list('security_group'),
+            security_group_rules: await tx.list('security_group_rule'),
+            agents: await tx.list('agent'),
+          };
+          return s;
+        });
+        snap.agents = snap.agents.map((a) => present('agent', a) as typeof a);
+        cursor = snap.revision;
+        first = [snap];
+      } else {
+        const r = await deps.store.changesSince(since, 0);
+        if (r.compacted) throw faults.gone('WatchRevisionCompacted', `Revision ${since} is too old (or unknown): history was compacted, resync without since.`);
+        cursor = since;
+      }
+    } catch (e) {
+      unsubscribe();
+      throw e;
+    }
+
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    let closed = false;
+    const stop = () => {
+      closed = true;
+      wake?.();
+    };
+    req.raw.on('close', stop);
+    res.on('close', stop);
+    const send = async (m: WatchMessage) => {
+      if (!res.write(JSON.stringify(m) + '\n')) await new Promise<void>((r) => res.once('drain', r).once('close', r));
+    };
+    try {
+      for (const m of first) await send(m);
+      while (!closed) {
+        pending = false;
+        const r = await deps.store.changesSince(cursor, BATCH);
+        if (r.compacted) break; // fell behind compaction: end the stream, the client's resume gets 410
+        for (const c of r.changes) {
+          await send({ type: 'event', revision: c.revision, kind: c.kind, op: c.op, id: c.id, object: present(c.kind, c.object) as never });
+          cursor = c.revision;
+        }
+        if (r.changes.length === BATCH || pending || closed) continue;
+        const woke = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => resolve(false), deps.config.watchHeartbeatMs);
+          wake = () => {
+            clearTimeout(t);
+            resolve(true);
+          };
+        });
+        wake = undefined;
+        if (!woke && !closed) await send({ type: 'heartbeat', revision: cursor });
+      }
+    } catch (e) {
+      log.warn({ err: e }, 'watch stream failed');
+    } finally {
+      unsubscribe();
+      res.end();
+    }
+  });
+}
