@@ -3,7 +3,8 @@
  * synchronous, so transactions are serialized by an async mutex and bracketed with BEGIN IMMEDIATE /
  * COMMIT (ROLLBACK when the callback throws). Statements are prepared once. Each appended change takes
  * the next revision; after the commit, listeners hear the new revision. Old changes beyond
- * `retention` are compacted away inside the writing transaction.
+ * `retention` are compacted away inside the writing transaction. WAL checkpoints run in a worker
+ * thread (checkpointer.ts) so that a slow fsync never stalls a request.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -11,6 +12,8 @@ import { join } from 'node:path';
 import type { Kind, KindMap } from '../model/types.js';
 import type { AnyObject } from '../model/watch.js';
 import { bigIntToKey, ipToBigInt, keyToBigInt } from '../ipam/keys.js';
+import type { Worker } from 'node:worker_threads';
+import { startCheckpointer } from './checkpointer.js';
 import { Mutex } from './mutex.js';
 import { SCHEMA } from './schema.js';
 import type { Change, ChangeOp, ChangesResult, IpAllocation, KeySpace, ReadTx, Store, WriteTx } from './store.js';
@@ -30,15 +33,19 @@ export class SqliteStore implements Store {
   private readonly listeners = new Set<(revision: number) => void>();
   private readonly retention: number;
   private readonly s: Record<string, Stmt>;
+  private readonly checkpointer: Worker;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
     this.retention = opts.retention ?? 10_000;
-    this.db = new Database(join(opts.dataDir, 'hypernet.db'));
+    const file = join(opts.dataDir, 'hypernet.db');
+    this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('wal_autocheckpoint = 0');
     for (const sql of SCHEMA) this.db.exec(sql);
+    this.checkpointer = startCheckpointer(file);
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
       begin: p('BEGIN'),
@@ -115,7 +122,16 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    await this.mutex.run(async () => this.db.close());
+    await new Promise<void>((resolve) => {
+      this.checkpointer.once('message', () => resolve());
+      this.checkpointer.once('exit', () => resolve());
+      this.checkpointer.postMessage('stop');
+    });
+    await this.checkpointer.terminate();
+    await this.mutex.run(async () => {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.close();
+    });
   }
 
   /** Deletes changes older than the retention window (called inside a write transaction). */
