@@ -21,11 +21,14 @@ const BIN = new URL('../../../bin/hypernet.js', import.meta.url).pathname;
 const prefix = runPrefix('e');
 const dir = join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`);
 const sock = join(dir, 'server.sock');
+/** Process logs are kept (artifacts/) so a failure can be read after the run. */
+const logDir = new URL(`../../../artifacts/agent-e2e/`, import.meta.url).pathname;
 const serverAvailable = async (): Promise<boolean> => (await realExec('node', [BIN, 'server', '--help'], { allowFail: true })).code === 0;
 
 const children: ChildProcess[] = [];
 function start(args: string[], logName: string): ChildProcess {
-  const out = openSync(join(dir, `${logName}.log`), 'a');
+  mkdirSync(logDir, { recursive: true });
+  const out = openSync(join(logDir, `${logName}.log`), 'a');
   const c = spawn(args[0], args.slice(1), { stdio: ['ignore', out, out] });
   children.push(c);
   return c;
@@ -77,6 +80,7 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
     }
     await sweepStale();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(logDir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     server = start(['node', BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', dir], 'server');
     assert.ok(await eventually(async () => existsSync(sock) && (await api.list('networks'), true), 15_000), 'server up');
