@@ -1,0 +1,210 @@
+/**
+ * Runs the per-agentless-port OpenVPN servers of one hyperswitch (see ./server-config.ts for the
+ * design). Level-triggered: `sync(specs)` makes the running set equal to `specs` (start missing,
+ * restart changed, stop the rest); `ensure`/`remove` do it for one port. Each server gets a
+ * directory `DIR/ports/<port id>/` (config, pid file, log, management socket) and a persistent TAP
+ * `tap<port id[0:11]>` that survives restarts, so its bridge membership and firewall stay put.
+ * Only PIDs read from our own pid files, whose command line names our directory, are ever signalled.
+ * Shared by all servers in DIR: ca.crt, server.crt, server.key, crl.pem (re-read by OpenVPN at each
+ * handshake, so `setCrl` takes effect for new connections at once), admit.sh.
+ */
+import { readFile, readdir, rm, mkdir, chmod } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../../common/clock.js';
+import { realClock } from '../../common/clock.js';
+import { inNetns, type Exec } from '../../common/exec.js';
+import type { Logger } from '../../common/log.js';
+import { writeFileAtomic } from '../pki/storage.js';
+import { managementCommand, parseStatus, type VpnClient } from './management.js';
+import {
+  ADMISSION_HOOK,
+  assertWord,
+  compileServerConfig,
+  fingerprint,
+  tapName,
+  type VpnServerFiles,
+  type VpnServerSpec,
+} from './server-config.js';
+
+export interface VpnDriverOptions {
+  exec: Exec;
+  log: Logger;
+  /** Directory owned by this driver (absolute, no whitespace). */
+  dir: string;
+  /** Network namespace the servers and TAPs live in (the lab's hyperswitch); host when absent. */
+  netns?: string;
+  clock?: Clock;
+  openvpnBin?: string;
+}
+
+/** The hyperswitch's server identity and the current CRL, from the CA. */
+export interface ServerCredentials {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+  crlPem: string;
+}
+
+export interface EnsureOptions {
+  /** Enslave the TAP to this bridge (otherwise the agent does it, as for any `tap…` port). */
+  bridge?: string;
+}
+
+export type EnsureResult = 'started' | 'restarted' | 'unchanged';
+
+export class OpenVpnServers {
+  private readonly exec: Exec;
+  private readonly clock: Clock;
+  private certFingerprint = '';
+
+  constructor(private readonly opts: VpnDriverOptions) {
+    assertWord('dir', opts.dir);
+    this.exec = inNetns(opts.exec, opts.netns);
+    this.clock = opts.clock ?? realClock;
+  }
+
+  private shared(): Omit<VpnServerFiles, 'management'> {
+    const d = this.opts.dir;
+    return {
+      ca: join(d, 'ca.crt'),
+      cert: join(d, 'server.crt'),
+      key: join(d, 'server.key'),
+      crl: join(d, 'crl.pem'),
+      hook: join(d, 'admit.sh'),
+    };
+  }
+
+  private portDir(portId: string): string {
+    return join(this.opts.dir, 'ports', assertWord('portId', portId));
+  }
+
+  /** Writes the shared files. A new server certificate makes the next `ensure` restart each server. */
+  async setCredentials(c: ServerCredentials): Promise<void> {
+    const f = this.shared();
+    await mkdir(join(this.opts.dir, 'ports'), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(f.ca, c.caPem, 0o644);
+    await writeFileAtomic(f.cert, c.certPem, 0o644);
+    await writeFileAtomic(f.key, c.keyPem);
+    await writeFileAtomic(f.hook, ADMISSION_HOOK, 0o755);
+    await chmod(f.hook, 0o755);
+    await this.setCrl(c.crlPem);
+    this.certFingerprint = fingerprint(c.certPem);
+  }
+
+  /** Replaces the CRL; new handshakes see it at once (drop connected clients with `dropClient`). */
+  async setCrl(crlPem: string): Promise<void> {
+    await writeFileAtomic(this.shared().crl, crlPem, 0o644);
+  }
+
+  /** Makes the server of one port run with exactly this spec. */
+  async ensure(spec: VpnServerSpec, options: EnsureOptions = {}): Promise<EnsureResult> {
+    if (!this.certFingerprint) throw new Error('setCredentials() first');
+    const dir = this.portDir(spec.portId);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const files: VpnServerFiles = { ...this.shared(), management: join(dir, 'mgmt.sock') };
+    const conf = compileServerConfig(spec, files, this.certFingerprint);
+    const confPath = join(dir, 'server.conf');
+    const old = await readFile(confPath, 'utf8').catch(() => '');
+    await this.ensureTap(tapName(spec.portId), spec.mtu, options.bridge);
+    const pid = await this.pidOf(spec.portId);
+    if (pid && old === conf) return 'unchanged';
+    if (pid) await this.stop(spec.portId, pid);
+    await writeFileAtomic(confPath, conf);
+    await this.start(spec.portId);
+    this.opts.log.info({ portId: spec.portId, port: spec.listenPort }, pid ? 'openvpn restarted' : 'openvpn started');
+    return pid ? 'restarted' : 'started';
+  }
+
+  /** Stops a port's server, deletes its TAP and its directory. */
+  async remove(portId: string): Promise<void> {
+    const pid = await this.pidOf(portId);
+    if (pid) await this.stop(portId, pid);
+    await this.exec('ip', ['link', 'del', 'dev', tapName(portId)], { allowFail: true });
+    await rm(this.portDir(portId), { recursive: true, force: true });
+    this.opts.log.info({ portId }, 'openvpn removed');
+  }
+
+  /** Port ids that have a directory here (running or not). */
+  async ports(): Promise<string[]> {
+    return readdir(join(this.opts.dir, 'ports')).catch(() => []);
+  }
+
+  /** Level-triggered: servers for exactly `specs`; every other port of this driver is removed. */
+  async sync(specs: readonly VpnServerSpec[], options: EnsureOptions = {}): Promise<void> {
+    const want = new Set(specs.map((s) => s.portId));
+    const errors: Error[] = [];
+    for (const s of specs) await this.ensure(s, options).catch((e: Error) => errors.push(e));
+    for (const p of await this.ports()) if (!want.has(p)) await this.remove(p).catch((e: Error) => errors.push(e));
+    if (errors.length) throw new AggregateError(errors, `openvpn sync: ${errors.map((e) => e.message).join('; ')}`);
+  }
+
+  /** The live PID of a port's server, only if it is our openvpn (its command line names our dir). */
+  async pidOf(portId: string): Promise<number | undefined> {
+    const dir = this.portDir(portId);
+    const pid = Number((await readFile(join(dir, 'openvpn.pid'), 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    const argv = cmdline.split('\0');
+    return argv.some((a) => a.endsWith('openvpn')) && argv.includes(dir) ? pid : undefined;
+  }
+
+  /** Clients connected to a port's server (at most one passes admission). */
+  async clients(portId: string): Promise<VpnClient[]> {
+    return parseStatus(await managementCommand(join(this.portDir(portId), 'mgmt.sock'), 'status 2'));
+  }
+
+  /**
+   * Drops the connected clients of a port's server at once (`client-kill`): they are told RESTART
+   * and reconnect, so a revoked certificate (after `setCrl`) is refused at the new handshake;
+   * `halt` tells the client to exit instead. Returns how many clients were dropped.
+   */
+  async dropClient(portId: string, options: { halt?: boolean } = {}): Promise<number> {
+    const sock = join(this.portDir(portId), 'mgmt.sock');
+    let n = 0;
+    for (const c of parseStatus(await managementCommand(sock, 'status 2'))) {
+      const reply = await managementCommand(sock, `client-kill ${assertWord('clientId', c.clientId)}${options.halt ? ' HALT' : ''}`);
+      if (reply.some((l) => l.startsWith('SUCCESS:'))) n++;
+    }
+    return n;
+  }
+
+  /** Stops every server of this driver (TAPs and directories stay: `remove` or `sync([])` clean up). */
+  async stopAll(): Promise<void> {
+    for (const p of await this.ports()) {
+      const pid = await this.pidOf(p);
+      if (pid) await this.stop(p, pid);
+    }
+  }
+
+  private async ensureTap(name: string, mtu: number, bridge?: string): Promise<void> {
+    const have = await this.exec('ip', ['link', 'show', 'dev', name], { allowFail: true });
+    if (have.code !== 0) await this.exec('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap']);
+    await this.exec('ip', ['link', 'set', 'dev', name, 'mtu', String(mtu), ...(bridge ? ['master', bridge] : []), 'up']);
+  }
+
+  private async start(portId: string): Promise<void> {
+    const dir = this.portDir(portId);
+    await rm(join(dir, 'openvpn.pid'), { force: true });
+    const bin = this.opts.openvpnBin ?? 'openvpn';
+    const args = ['--daemon', `hypernet-vpn-${portId.slice(0, 11)}`, '--writepid', join(dir, 'openvpn.pid'),
+      '--log-append', join(dir, 'openvpn.log'), '--cd', dir, '--config', 'server.conf'];
+    const r = await this.exec(bin, args, { allowFail: true, timeoutMs: 15_000 });
+    if (r.code === 0) {
+      for (let i = 0; i < 50; i++) {
+        if (await this.pidOf(portId)) return;
+        await this.clock.sleep(100);
+      }
+    }
+    const tail = (await readFile(join(dir, 'openvpn.log'), 'utf8').catch(() => '')).split('\n').slice(-8).join('\n');
+    throw new Error(`openvpn for port ${portId} did not start (exit ${r.code}): ${r.stderr.trim()}\n${tail}`);
+  }
+
+  private async stop(portId: string, pid: number): Promise<void> {
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 50; i++) {
+      if (!(await this.pidOf(portId))) return;
+      await this.clock.sleep(100);
+    }
+    if (await this.pidOf(portId)) process.kill(pid, 'SIGKILL');
+  }
+}

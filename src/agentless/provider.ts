@@ -1,0 +1,86 @@
+/**
+ * The seed's ProviderDriver interface, in TypeScript. Method names are the seed's, camelCased
+ * (get_sgs → getSgs, launch_hyperswitch → launchHyperswitch, …); keyword arguments become one
+ * options object with the seed's snake_case keys, so the mapping to the spec stays one-to-one.
+ * Implementations: `lab` (namespaces), later `aws` (EC2 tags) and `openstack` (port fields, VM metadata).
+ * The entities themselves live only at the provider (seed: "not kept in the Neutron DB").
+ */
+import type { Flavor } from './config.js';
+import type { Hyperswitch } from './model.js';
+
+/** A hyperswitch as the provider knows it: the API entity plus the provider's VM state. */
+export interface ProviderHyperswitch extends Hyperswitch {
+  /** Provider state, e.g. 'running', 'stopped'. */
+  state: string;
+}
+
+/** A provider network interface created for an agentless port. */
+export interface ProviderNetworkInterface {
+  /** Provider interface id: the agentlessport id. */
+  id: string;
+  /** The neutron (hyper) port id. */
+  port_id: string;
+  device_id: string;
+  tenant_id: string;
+  index: number;
+  /** The provider IP: how the hyperswitch recognises the VM's VPN client. */
+  private_ip: string;
+  mac_address: string;
+}
+
+/** One NIC of a hyperswitch to launch: a provider network/subnet and its security group. */
+export interface NetSpec {
+  network: string;
+  security_group: string;
+  /** A fixed IP on that network, if the caller picked one. */
+  ip?: string;
+}
+
+/** The owner of a hyperswitch: a device (level vm) or a tenant (level tenant). */
+export interface HyperswitchOwner {
+  hybrid_cloud_device_id?: string;
+  hybrid_cloud_tenant_id?: string;
+}
+
+export interface ProviderDriver {
+  /** get_sgs: the security groups for hyperswitch vms NICs and for agentless NICs (ids). */
+  getSgs(): Promise<{ hs_sg: string | null; vm_sg: string | null }>;
+  /** get_vms_subnet: the provider subnets of the vms NICs, by index. */
+  getVmsSubnet(): Promise<string[]>;
+  /** get_hyperswitch_host_name: the name a hyperswitch for this owner gets. */
+  getHyperswitchHostName(owner: HyperswitchOwner): string;
+  /** launch_hyperswitch: create the provider VM booting from `user_data`. */
+  launchHyperswitch(
+    args: { user_data: string; flavor: Flavor; net_list: NetSpec[] } & HyperswitchOwner,
+  ): Promise<ProviderHyperswitch>;
+  /** get_hyperswitchs: filters are ANDed, each one a list of accepted values. */
+  getHyperswitchs(filter?: {
+    names?: string[];
+    hyperswitch_ids?: string[];
+    device_ids?: string[];
+    tenant_ids?: string[];
+  }): Promise<ProviderHyperswitch[]>;
+  /** start_hyperswitchs: start stopped hyperswitch VMs. */
+  startHyperswitchs(hyperswitchs: ProviderHyperswitch[]): Promise<void>;
+  deleteHyperswitch(hyperswitch_id: string): Promise<void>;
+  /** create_network_interface: the provider NIC an agentless VM gets for hyper port `port_id`. */
+  createNetworkInterface(args: {
+    port_id: string;
+    device_id: string;
+    tenant_id: string;
+    index: number;
+    subnet: string;
+    security_group: string;
+  }): Promise<ProviderNetworkInterface>;
+  /** get_network_interfaces: by name (id) and private_ip must work on every provider; the rest optional. */
+  getNetworkInterfaces(filter?: {
+    names?: string[];
+    port_ids?: string[];
+    device_ids?: string[];
+    private_ips?: string[];
+    tenant_ids?: string[];
+    indexes?: number[];
+  }): Promise<ProviderNetworkInterface[]>;
+  /** Not in the seed's listing but needed by "Delete agentlessport": remove the provider NIC. */
+  deleteNetworkInterface(id: string): Promise<void>;
+}
