@@ -8,6 +8,7 @@ import { realExec, type Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { DatapathReconciler } from './datapath.js';
 import { DhcpReconciler } from './dhcp-reconciler.js';
+import { FirewallReconciler } from './firewall/reconciler.js';
 import { ModelCache } from './model-cache.js';
 import { PortStatusReporter } from './port-status.js';
 import { Reconciler, type SubReconciler } from './reconcile.js';
@@ -50,10 +51,11 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const cache = new ModelCache();
 
   const subs: SubReconciler[] = [
+    // First: filters are keyed by interface name, so a new port's are in place before its tap is enslaved.
+    new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' })),
     new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log)),
     // After the datapath: DHCP needs the bridges.
     new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir }),
-    // INTEGRATION POINT (firewall): src/agent/firewall/ adds its SubReconciler here (nft, fail closed).
   ];
 
   const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: ['vxlan', 'dhcp'], intervalMs: cfg.heartbeatMs });

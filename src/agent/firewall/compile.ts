@@ -3,11 +3,13 @@
  * one nft transaction that replaces the agent's tables `bridge hypernet` and `inet hypernet`.
  *
  * Layout (bridge table; docs/security-groups.md has the why):
- *  - prerouting -300: `iifname vmap @spoof_ports` → as_<port>: anti-spoofing, before conntrack sees it.
- *  - forward 10 (port_egress): DHCP never into a tunnel (`hnv-*`); established/related accept;
- *    `iifname vmap @egress_ports` → eg_<port> → jump sg_<group>_eg … → drop.
- *  - forward 20 (port_ingress): established/related accept; `oifname vmap @ingress_ports` →
- *    in_<port> → jump sg_<group>_in … → drop.
+ *  - prerouting -300: `iifname @spoof_ports jump spoof`: anti-spoofing against sets keyed by
+ *    interface (port_macs, port_src_v4/v6), before conntrack sees the frame.
+ *  - forward 10 (port_egress): DHCP never into a tunnel (`hnv-*`); established/related, ARP, DHCP
+ *    client, ND accept; `iifname vmap @egress_ports` → eg_<port> → jump sg_<group>_eg … → drop.
+ *  - forward 20 (port_ingress): established/related, ARP, DHCP replies, ND accept;
+ *    `oifname vmap @ingress_ports` → in_<port> → jump sg_<group>_in … → drop.
+ *  Per-port chains hold no anonymous sets: with thousands of ports those dominate nft -f time.
  *  - sets sg_<group>_v4/_v6: a remote group's member addresses; rules refer to them, so a
  *    membership change only rewrites set elements.
  * Ports with port security off (and network service ports) are in no map: nothing filters them.
@@ -28,7 +30,8 @@ import {
   type FirewallMode,
 } from './model.js';
 import { ruleText } from './rules.js';
-import { spoofChainRules } from './spoof.js';
+import { BRIDGE_PREFIX, VXLAN_PREFIX } from '../names.js';
+import { SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements } from './spoof.js';
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -54,6 +57,10 @@ function block(head: string, lines: readonly string[]): string {
   return [`\t${head} {`, ...lines.map((l) => `\t\t${l}`), '\t}'].join('\n');
 }
 
+function elements(xs: readonly string[]): string[] {
+  return xs.length ? [`elements = { ${xs.join(',\n\t\t\t     ')} }`] : [];
+}
+
 function vmap(name: string, entries: [string, string][]): string {
   const lines = ['type ifname : verdict'];
   if (entries.length) lines.push(`elements = { ${entries.map(([k, c]) => `"${k}" : jump ${c}`).join(',\n\t\t\t     ')} }`);
@@ -77,33 +84,17 @@ export function compileFirewall(input: FirewallInput): CompiledFirewall {
     ]);
 
   const chains: [string, string[]][] = [];
-  for (const { port } of filtered) {
+  const spoof = new Map<string, string[]>(SPOOF_SETS.map(([n]) => [n, []]));
+  for (const { port, ifname } of filtered) {
     const sgs = port.security_groups.filter((g) => groups.has(g)).sort();
-    chains.push([portChainName(port.id, 'spoof'), spoofChainRules(port)]);
-    chains.push([
-      portChainName(port.id, 'egress'),
-      [
-        state.invalid,
-        'udp sport 68 udp dport 67 accept',
-        'udp sport 546 udp dport 547 accept',
-        'ether type arp accept',
-        'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept',
-        ...sgs.map((g) => `jump ${groupChainName(g, 'egress')}`),
-        'counter drop',
-      ],
-    ]);
-    chains.push([
-      portChainName(port.id, 'ingress'),
-      [
-        state.invalid,
-        'udp sport 67 udp dport 68 accept',
-        'udp sport 547 udp dport 546 accept',
-        'ether type arp accept',
-        'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query } accept',
-        ...sgs.map((g) => `jump ${groupChainName(g, 'ingress')}`),
-        'counter drop',
-      ],
-    ]);
+    const el = spoofElements(port, ifname);
+    spoof.get('spoof_ports')!.push(`"${ifname}"`);
+    spoof.get('port_macs')!.push(...el.macs);
+    spoof.get('port_src_v4')!.push(...el.v4);
+    spoof.get('port_src_v6')!.push(...el.v6);
+    for (const dir of ['egress', 'ingress'] as const) {
+      chains.push([portChainName(port.id, dir), [state.invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop']]);
+    }
   }
   for (const g of usedGroups) {
     for (const dir of ['egress', 'ingress'] as const) {
@@ -112,22 +103,37 @@ export function compileFirewall(input: FirewallInput): CompiledFirewall {
     }
   }
 
-  const entries = (kind: 'egress' | 'ingress' | 'spoof'): [string, string][] =>
+  const entries = (kind: 'egress' | 'ingress'): [string, string][] =>
     filtered.map((lp) => [lp.ifname, portChainName(lp.port.id, kind)]);
   const bridgeBody = (withElements: boolean) =>
     [
       ...[...sets].map(([name, elems]) => setDecl(name, withElements ? elems : null)),
-      vmap('spoof_ports', entries('spoof')),
+      ...SPOOF_SETS.map(([name, type, interval]) =>
+        block(`set ${name}`, [`type ${type}`, ...(interval ? ['flags interval'] : []), ...elements(spoof.get(name)!)]),
+      ),
       vmap('egress_ports', entries('egress')),
       vmap('ingress_ports', entries('ingress')),
-      block('chain port_spoof', ['type filter hook prerouting priority -300; policy accept;', 'iifname vmap @spoof_ports']),
+      block('chain port_spoof', ['type filter hook prerouting priority -300; policy accept;', 'iifname @spoof_ports jump spoof']),
+      block('chain spoof', SPOOF_CHAIN_RULES),
       block('chain port_egress', [
         'type filter hook forward priority 10; policy accept;',
-        'oifname "hnv-*" udp dport { 67, 68, 546, 547 } counter drop',
+        `oifname "${VXLAN_PREFIX}*" udp dport { 67, 68, 546, 547 } counter drop`,
         state.established,
+        'udp sport 68 udp dport 67 accept',
+        'udp sport 546 udp dport 547 accept',
+        'ether type arp accept',
+        'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept',
         'iifname vmap @egress_ports',
       ]),
-      block('chain port_ingress', ['type filter hook forward priority 20; policy accept;', state.established, 'oifname vmap @ingress_ports']),
+      block('chain port_ingress', [
+        'type filter hook forward priority 20; policy accept;',
+        state.established,
+        'udp sport 67 udp dport 68 accept',
+        'udp sport 547 udp dport 546 accept',
+        'ether type arp accept',
+        'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query } accept',
+        'oifname vmap @ingress_ports',
+      ]),
       ...chains.map(([name, rules]) => block(`chain ${name}`, rules)),
     ].join('\n');
 
@@ -137,9 +143,9 @@ export function compileFirewall(input: FirewallInput): CompiledFirewall {
           `table inet ${TABLE} {`,
           block('chain bridged_state', [
             'type filter hook forward priority 0; policy accept;',
-            `iifname "hnb-*" meta mark set meta mark & ${hex(~(MARK_ESTABLISHED | MARK_INVALID) >>> 0)}`,
-            `iifname "hnb-*" ct state established,related meta mark set meta mark | ${hex(MARK_ESTABLISHED)}`,
-            `iifname "hnb-*" ct state invalid meta mark set meta mark | ${hex(MARK_INVALID)}`,
+            `iifname "${BRIDGE_PREFIX}*" meta mark set meta mark & ${hex(~(MARK_ESTABLISHED | MARK_INVALID) >>> 0)}`,
+            `iifname "${BRIDGE_PREFIX}*" ct state established,related meta mark set meta mark | ${hex(MARK_ESTABLISHED)}`,
+            `iifname "${BRIDGE_PREFIX}*" ct state invalid meta mark set meta mark | ${hex(MARK_INVALID)}`,
           ]),
           '}',
         ]
@@ -162,6 +168,6 @@ export function compileFirewall(input: FirewallInput): CompiledFirewall {
     text: doc(true),
     skeleton: doc(false),
     sets,
-    chains: ['port_egress', 'port_ingress', 'port_spoof', ...chains.map(([n]) => n)].sort(),
+    chains: ['port_egress', 'port_ingress', 'port_spoof', 'spoof', ...chains.map(([n]) => n)].sort(),
   };
 }

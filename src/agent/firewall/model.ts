@@ -47,14 +47,11 @@ export const TABLE = 'hypernet';
 export const MARK_ESTABLISHED = 0x00010000;
 export const MARK_INVALID = 0x00020000;
 
-/** The bridge-port interface of a workload port, as Neutron names it: `tap` + 11 chars of the id. */
-export const portIfname = (portId: string): string => `tap${portId.slice(0, 11)}`;
 /** Named set of a remote group's member addresses. */
 export const groupSetName = (sgId: string, v: 4 | 6): string => `sg_${sgId}_v${v}`;
 export const groupChainName = (sgId: string, dir: 'ingress' | 'egress'): string =>
   `sg_${sgId}_${dir === 'ingress' ? 'in' : 'eg'}`;
-export const portChainName = (portId: string, kind: 'ingress' | 'egress' | 'spoof'): string =>
-  `${kind === 'ingress' ? 'in' : kind === 'egress' ? 'eg' : 'as'}_${portId}`;
+export const portChainName = (portId: string, dir: 'ingress' | 'egress'): string => `${dir === 'ingress' ? 'in' : 'eg'}_${portId}`;
 
 /** Ports the firewall leaves alone: port security off, or a network service port (DHCP, router). */
 export function isTrusted(port: Port): boolean {

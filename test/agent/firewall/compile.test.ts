@@ -8,7 +8,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { compileFirewall, groupMembers } from '../../../src/agent/firewall/compile.js';
 import { setUpdateText } from '../../../src/agent/firewall/driver.js';
-import { portIfname, type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
+import { type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
+import { tapName } from '../../../src/agent/names.js';
 import { ruleText } from '../../../src/agent/firewall/rules.js';
 import { linkLocalOf, mergeCidrs } from '../../../src/agent/firewall/addresses.js';
 import { defaultGroup, makeGroup, makePort, makeRule } from './fixtures.js';
@@ -42,7 +43,7 @@ function model(mode: FirewallMode): FirewallInput {
   const local = [b, a, off, dhcp];
   return {
     mode,
-    localPorts: local.map((port) => ({ port, ifname: portIfname(port.id) })),
+    localPorts: local.map((port) => ({ port, ifname: tapName(port.id) })),
     securityGroups: [web, defaultGroup('default')],
     allPorts: [...local, remote],
   };

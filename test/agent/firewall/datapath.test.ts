@@ -5,11 +5,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { realExec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { compileFirewall } from '../../../src/agent/firewall/compile.js';
 import { FirewallDriver } from '../../../src/agent/firewall/driver.js';
-import { portIfname, type FirewallMode } from '../../../src/agent/firewall/model.js';
+import { type FirewallMode } from '../../../src/agent/firewall/model.js';
+import { tapName } from '../../../src/agent/names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
 import { defaultGroup, makeGroup, makePort } from './fixtures.js';
 import { NodeEnv, chainDrops, echoOnce, pingOnce, startEcho, sweepStale, type Workload } from './netenv.js';
@@ -37,7 +37,7 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
     ]);
 
   async function apply() {
-    const c = compileFirewall({ mode, localPorts: ports.map((port) => ({ port, ifname: portIfname(port.id) })), securityGroups: groups, allPorts: ports });
+    const c = compileFirewall({ mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id) })), securityGroups: groups, allPorts: ports });
     return driver.apply(c);
   }
   const setPort = (i: number, patch: Partial<Port>) => (ports[i] = { ...ports[i]!, ...patch });
@@ -45,7 +45,7 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   before(async () => {
     await sweepStale();
     await env.create();
-    for (let i = 0; i < 3; i++) w.push(await env.addWorkload(i + 1, portIfname(ID[i]!), MAC[i]!, IP[i]!));
+    for (let i = 0; i < 3; i++) w.push(await env.addWorkload(i + 1, tapName(ID[i]!), MAC[i]!, IP[i]!));
     driver = new FirewallDriver(env.node, silentLogger());
     mode = await driver.detectMode();
     await driver.prepare(mode);
@@ -118,7 +118,7 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
 
   it('a port bound elsewhere joining a remote group only rewrites the set', async () => {
     const remote = makePort({ id: 'd4d4d4d4-0000-4000-8000-000000000004', mac_address: 'fa:16:3e:00:00:04', security_groups: ['client'], 'binding:host_id': 'node2' }, ['10.0.1.44']);
-    const localPorts = ports.map((port) => ({ port, ifname: portIfname(port.id) }));
+    const localPorts = ports.map((port) => ({ port, ifname: tapName(port.id) }));
     const c = compileFirewall({ mode, localPorts, securityGroups: groups, allPorts: [...ports, remote] });
     assert.equal(await driver.apply(c), 'sets');
     const set = (await env.node('nft', ['list', 'set', 'bridge', 'hypernet', 'sg_client_v4'])).stdout;
@@ -130,31 +130,31 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   it('drops a spoofed source IP before it reaches the far side', async () => {
     await w[0]!.exec('ip', ['addr', 'add', '10.0.1.99/32', 'dev', 'eth0']);
     await w[0]!.exec('ip', ['neigh', 'replace', IP[2]!, 'lladdr', MAC[2]!, 'dev', 'eth0']);
-    const before = await chainDrops(env.node, 'bridge', 'hypernet', `as_${ID[0]}`);
+    const before = await chainDrops(env.node, 'bridge', 'hypernet', 'spoof');
     assert.equal(await pingOnce(w[0]!, IP[2]!, '10.0.1.99'), false);
-    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', `as_${ID[0]}`)) > before, 'anti-spoofing counter moved');
+    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', 'spoof')) > before, 'anti-spoofing counter moved');
     assert.equal(await farCounter('spoofip'), 0, 'nothing from 10.0.1.99 arrived at w3');
     await w[0]!.exec('ip', ['addr', 'del', '10.0.1.99/32', 'dev', 'eth0']);
   });
 
   it('drops a spoofed MAC before it reaches the far side', async () => {
-    const before = await chainDrops(env.node, 'bridge', 'hypernet', `as_${ID[0]}`);
+    const before = await chainDrops(env.node, 'bridge', 'hypernet', 'spoof');
     await w[0]!.exec('ip', ['link', 'set', 'eth0', 'address', 'fa:16:3e:00:00:77']);
     try {
       assert.equal(await pingOnce(w[0]!, IP[2]!), false);
     } finally {
       await w[0]!.exec('ip', ['link', 'set', 'eth0', 'address', MAC[0]!]);
     }
-    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', `as_${ID[0]}`)) > before, 'anti-spoofing counter moved');
+    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', 'spoof')) > before, 'anti-spoofing counter moved');
     assert.equal(await farCounter('spoofmac'), 0, 'no frame from the spoofed MAC arrived at w3');
     assert.equal(await pingOnce(w[0]!, IP[2]!), true, 'the real MAC works again');
   });
 
   it('blocks a port answering DHCP (udp sport 67)', async () => {
-    const before = await chainDrops(env.node, 'bridge', 'hypernet', `as_${ID[0]}`);
+    const before = await chainDrops(env.node, 'bridge', 'hypernet', 'spoof');
     const code = `const u=require('dgram').createSocket('udp4');u.bind(67,'${IP[0]}',()=>{u.setBroadcast(true);u.send('x',68,'10.0.1.255',()=>process.exit(0))})`;
     await w[0]!.exec(process.execPath, ['-e', code], { timeoutMs: 5000 });
-    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', `as_${ID[0]}`)) > before);
+    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', 'spoof')) > before);
   });
 
   it('allowed_address_pairs lets a VIP through', async () => {
@@ -194,7 +194,7 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
 
   it('a failed apply leaves the previous ruleset in force', async () => {
     const chains = await driver.readChains();
-    const good = compileFirewall({ mode, localPorts: ports.map((port) => ({ port, ifname: portIfname(port.id) })), securityGroups: groups, allPorts: ports });
+    const good = compileFirewall({ mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id) })), securityGroups: groups, allPorts: ports });
     const broken = { ...good, text: good.text.replace('counter drop\n\t}\n\tchain sg_', 'counter drop\n\t\tbogus statement\n\t}\n\tchain sg_'), skeleton: 'broken' };
     await assert.rejects(driver.apply(broken));
     assert.deepEqual(await driver.readChains(), chains);

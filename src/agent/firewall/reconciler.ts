@@ -1,0 +1,60 @@
+/**
+ * The firewall sub-reconciler: glue between the agent's model view and compileFirewall →
+ * FirewallDriver. On first use it detects the conntrack mode and prepares the node namespace
+ * (br_netfilter sysctls); every run compiles the whole ruleset and applies it in one transaction.
+ * A failure throws (the agent's loop retries with backoff) and leaves the last ruleset in force.
+ */
+import type { Exec } from '../../common/exec.js';
+import type { Logger } from '../../common/log.js';
+import type { SecurityGroup } from '../../model/types.js';
+import type { ModelView } from '../model-cache.js';
+import { tapName } from '../names.js';
+import type { SubReconciler } from '../reconcile.js';
+import { compileFirewall } from './compile.js';
+import { FirewallDriver } from './driver.js';
+import type { FirewallInput, FirewallMode } from './model.js';
+
+/** Security groups with their rules, merged from the groups' embedded lists and the rules table. */
+export function groupsWithRules(model: ModelView): SecurityGroup[] {
+  return [...model.security_groups.values()].map((g) => {
+    const rules = new Map(g.security_group_rules.map((r) => [r.id, r]));
+    for (const r of model.security_group_rules.values()) if (r.security_group_id === g.id) rules.set(r.id, r);
+    return { ...g, security_group_rules: [...rules.values()] };
+  });
+}
+
+/** The compiler's input for `host`: ports bound there (on their tap), every group and port. */
+export function firewallInput(host: string, model: ModelView, mode: FirewallMode): FirewallInput {
+  const allPorts = [...model.ports.values()];
+  return {
+    mode,
+    localPorts: allPorts.filter((p) => p['binding:host_id'] === host).map((port) => ({ port, ifname: tapName(port.id) })),
+    securityGroups: groupsWithRules(model),
+    allPorts,
+  };
+}
+
+export class FirewallReconciler implements SubReconciler {
+  readonly name = 'firewall';
+  private readonly driver: FirewallDriver;
+  private mode: FirewallMode | null = null;
+
+  /** `exec` runs in the node's namespace (the agent's own, or wrapped with inNetns). */
+  constructor(
+    private readonly host: string,
+    exec: Exec,
+    private readonly log: Logger,
+  ) {
+    this.driver = new FirewallDriver(exec, log);
+  }
+
+  async reconcile(model: ModelView): Promise<void> {
+    if (!this.mode) {
+      const mode = await this.driver.detectMode();
+      await this.driver.prepare(mode);
+      this.mode = mode;
+      this.log.info({ mode }, 'firewall conntrack mode');
+    }
+    await this.driver.apply(compileFirewall(firewallInput(this.host, model, this.mode)));
+  }
+}
