@@ -12,6 +12,7 @@ const program = new Command('hypernet')
 // Subsystems register their commands here, one line each.
 (await import('./agent/command.js')).register(program);
 (await import('./ctl/command.js')).register(program);
+(await import('./lab/command.js')).register(program);
 (await import('./server/command.js')).register(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,174 @@
+/**
+ * `hypernet lab up|status|exec|down`: the CLI over the world builder. `up` builds the lab, prints
+ * progress, the VM table and a cross-cloud ping matrix, and returns with the daemons running detached;
+ * `down` removes everything the lab made (also after a crash).
+ */
+import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { realClock } from '../common/clock.js';
+import { realExec } from '../common/exec.js';
+import { DEFAULT_OPTIONS, planLab } from './plan.js';
+import { isOurs, pidFile, readPidFile } from './processes.js';
+import { countFailures, openstackHint, pingMatrixTable, stepLine, vmTable } from './report.js';
+import { readState } from './state.js';
+import { labStatus, renderStatus } from './status.js';
+import { downLab, World } from './world.js';
+
+const int = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
+  return n;
+};
+
+function needRoot(): void {
+  if (process.getuid?.() !== 0) {
+    console.error('hypernet lab: needs root (network namespaces)');
+    process.exit(2);
+  }
+}
+
+/** A free TCP port on loopback (for `--api-port 0`). */
+function freePort(host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once('error', rej);
+    s.listen(0, host, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** True when the lab recorded in `stateDir` still has its server running. */
+function labRunning(stateDir: string): boolean {
+  const state = readState(resolve(stateDir, 'lab.json'));
+  if (!state) return false;
+  const pid = readPidFile(pidFile(state.plan.paths.pidDir, 'server'));
+  return !!pid && isOurs(pid, state.plan.paths.marker);
+}
+
+async function up(o: { stateDir: string; prefix: string; clouds: number; vmsPerCloud: number; apiPort: number; underlayMtu: number }): Promise<number> {
+  needRoot();
+  const stateDir = resolve(o.stateDir);
+  const deps = { exec: realExec, clock: realClock };
+  if (labRunning(stateDir)) {
+    console.log(`lab already up (state dir ${stateDir}); see \`hypernet lab status --state-dir ${stateDir}\`, or \`hypernet lab down --state-dir ${stateDir}\` first`);
+    return 1;
+  }
+  const stale = readState(resolve(stateDir, 'lab.json'));
+  if (stale) {
+    console.log(`found the remains of a lab that is no longer running in ${stateDir}; cleaning them up first`);
+    await downLab(stateDir, stale.plan.prefix, deps, true);
+  }
+  const apiPort = o.apiPort === 0 ? await freePort(DEFAULT_OPTIONS.apiHost) : o.apiPort;
+  const plan = planLab({ stateDir, prefix: o.prefix, clouds: o.clouds, vmsPerCloud: o.vmsPerCloud, apiPort, underlayMtu: o.underlayMtu });
+  const t0 = realClock.now();
+  console.log(`building the lab: ${plan.clouds.length} clouds, ${plan.vms.length} VMs, prefix ${plan.prefix}, state ${stateDir}`);
+  const world = new World(plan, { ...deps, onStep: (step, ms) => console.log(stepLine(step, ms, realClock.now() - t0)) });
+  try {
+    await world.up();
+  } catch (e) {
+    console.error(`\nlab up failed: ${(e as Error).message}`);
+    console.error(`logs are in ${plan.paths.logDir}; clean up with: hypernet lab down --state-dir ${stateDir}`);
+    return 1;
+  }
+  const vms = world.state.vms.slice().sort((a, b) => a.name.localeCompare(b.name));
+  const matrix = await world.step('ping matrix (every VM to every other)', () => world.pingMatrix(vms));
+  console.log(`\n${vmTable(plan, vms)}\n`);
+  const failures = countFailures(matrix);
+  console.log(`ping matrix (${failures === 0 ? 'all reachable' : `${failures} FAILED`}):`);
+  console.log(pingMatrixTable(vms.map((v) => v.name), matrix));
+  console.log(`\nlab up in ${((realClock.now() - t0) / 1000).toFixed(1)} s; daemons run in the background (pids in ${plan.paths.pidDir}, logs in ${plan.paths.logDir}).`);
+  console.log(`API for the openstack CLI:\n  ${openstackHint(world.state.apiUrl)}`);
+  console.log(`try: hypernet lab exec ${vms[0]?.name ?? 'vm-a1'} -- ping -c 3 ${vms[vms.length - 1]?.ip ?? '10.0.1.x'}   ·   hypernet lab status   ·   hypernet lab down`);
+  return failures === 0 ? 0 : 1;
+}
+
+async function status(o: { stateDir: string }): Promise<number> {
+  needRoot();
+  const state = readState(resolve(o.stateDir, 'lab.json'));
+  if (!state) {
+    console.log(`no lab in ${resolve(o.stateDir)}`);
+    return 1;
+  }
+  const s = await labStatus(state, realExec);
+  console.log(renderStatus(s));
+  return s.healthy ? 0 : 1;
+}
+
+function execIn(vm: string, cmd: string[], o: { stateDir: string }): number {
+  needRoot();
+  const state = readState(resolve(o.stateDir, 'lab.json'));
+  if (!state) {
+    console.error(`no lab in ${resolve(o.stateDir)}`);
+    return 1;
+  }
+  const { plan } = state;
+  const known = new Map<string, string>([
+    ['inet', plan.internetNs],
+    ['internet', plan.internetNs],
+    ...plan.vms.map((v) => [v.name, v.ns] as [string, string]),
+    ...plan.clouds.map((c) => [c.hostId, c.hyperswitchNs] as [string, string]),
+  ]);
+  const ns = known.get(vm) ?? (vm.startsWith(plan.prefix) ? vm : undefined);
+  if (!ns) {
+    console.error(`unknown VM "${vm}"; one of: ${[...known.keys()].join(', ')}`);
+    return 1;
+  }
+  if (cmd.length === 0) cmd = ['bash'];
+  const r = spawnSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+async function down(o: { stateDir: string; prefix?: string }): Promise<number> {
+  needRoot();
+  const stateDir = resolve(o.stateDir);
+  const state = readState(resolve(stateDir, 'lab.json'));
+  const prefix = o.prefix ?? state?.plan.prefix ?? DEFAULT_OPTIONS.prefix;
+  const r = await downLab(stateDir, prefix, { exec: realExec, clock: realClock });
+  const stopped = [...r.processes].map(([n, how]) => `${n}: ${how}`);
+  console.log(`lab down: processes ${stopped.length ? stopped.join(', ') : 'none'}; namespaces removed: ${r.namespaces.length ? r.namespaces.join(', ') : 'none'}`);
+  return 0;
+}
+
+export function register(program: Command): void {
+  const lab = program.command('lab').description('a multi-cloud world on this machine, in network namespaces (root)');
+  const stateOpt = ['--state-dir <dir>', 'the lab state directory', DEFAULT_OPTIONS.stateDir] as const;
+  lab
+    .command('up')
+    .description('build the lab: server, clouds, hyperswitches with agents, a tenant network, VMs with DHCP')
+    .option(...stateOpt)
+    .option('--prefix <prefix>', 'prefix of every namespace the lab makes', DEFAULT_OPTIONS.prefix)
+    .option('--clouds <n>', 'number of clouds', int, DEFAULT_OPTIONS.clouds)
+    .option('--vms-per-cloud <n>', 'VMs in each cloud', int, DEFAULT_OPTIONS.vmsPerCloud)
+    .option('--api-port <port>', 'TCP port of the API on 127.0.0.1 (0 = a free one)', int, DEFAULT_OPTIONS.apiPort)
+    .option('--underlay-mtu <mtu>', 'MTU of the clouds underlay links', int, DEFAULT_OPTIONS.underlayMtu)
+    .action(async (o) => {
+      process.exitCode = await up(o);
+    });
+  lab
+    .command('status')
+    .description('processes, namespaces, VM addresses and agent liveness of the running lab')
+    .option(...stateOpt)
+    .action(async (o) => {
+      process.exitCode = await status(o);
+    });
+  lab
+    .command('exec <vm> [cmd...]')
+    .description('run a command inside a lab VM (or hs-a…, inet): hypernet lab exec vm-a1 -- ping -c 3 10.0.1.5')
+    .option(...stateOpt)
+    .action((vm: string, cmd: string[], o) => {
+      process.exitCode = execIn(vm, cmd, o);
+    });
+  lab
+    .command('down')
+    .description('remove every namespace, process and file the lab made (idempotent, works after a crash)')
+    .option(...stateOpt)
+    .option('--prefix <prefix>', 'namespace prefix to sweep (default: the recorded one, else hnlab-)')
+    .action(async (o) => {
+      process.exitCode = await down(o);
+    });
+}
+

@@ -1,0 +1,43 @@
+/**
+ * Network namespace primitives over an injected Exec: list (by prefix), create, delete, run a
+ * command inside, and find the processes living in one. Used by the topology builder, `lab down`
+ * and the tests' sweeps, so every namespace the lab touches goes through here.
+ */
+import type { Exec } from '../common/exec.js';
+
+/** Names of all network namespaces, as `ip netns list` reports them. */
+export async function listNetns(exec: Exec): Promise<string[]> {
+  const r = await exec('ip', ['-json', 'netns', 'list'], { allowFail: true });
+  if (r.code !== 0 || !r.stdout.trim()) return [];
+  return (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name);
+}
+
+export async function listNetnsWithPrefix(exec: Exec, prefix: string): Promise<string[]> {
+  if (!prefix) throw new Error('refusing to match namespaces with an empty prefix');
+  return (await listNetns(exec)).filter((n) => n.startsWith(prefix));
+}
+
+/** Creates a namespace with its loopback up. */
+export async function addNetns(exec: Exec, ns: string): Promise<void> {
+  await exec('ip', ['netns', 'add', ns]);
+  await exec('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+}
+
+/** PIDs of the processes whose network namespace is `ns`. */
+export async function netnsPids(exec: Exec, ns: string): Promise<number[]> {
+  const r = await exec('ip', ['netns', 'pids', ns], { allowFail: true });
+  return r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+export async function delNetns(exec: Exec, ns: string): Promise<void> {
+  await exec('ip', ['netns', 'del', ns], { allowFail: true });
+}
+
+/** Sets a sysctl inside a namespace. */
+export async function sysctlIn(exec: Exec, ns: string, key: string, value: string | number): Promise<void> {
+  await exec('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${key}=${value}`]);
+}

@@ -1,0 +1,216 @@
+/**
+ * The lab's world plan: a pure function from options to a frozen description of everything the lab
+ * builds — namespace and interface names, underlay subnets carved from the documentation ranges,
+ * addresses, MTUs, agent host ids, file paths. Nothing here touches the machine, so it is unit-tested
+ * without root and every other lab module (topology, processes, VMs, status, down) reads names from it.
+ */
+import { join } from 'node:path';
+import { VXLAN_OVERHEAD } from '../agent/names.js';
+import { bigIntToIp } from '../ipam/keys.js';
+import { parseCidr } from '../ipam/cidr.js';
+
+
+export interface LabOptions {
+  /** Prefix of every namespace the lab (and its agents) create, e.g. `hnlab-`. */
+  prefix: string;
+  stateDir: string;
+  clouds: number;
+  vmsPerCloud: number;
+  /** TCP port of the server's API on 127.0.0.1 in the root namespace (0 = none/any, decided by the caller). */
+  apiPort: number;
+  apiHost: string;
+  underlayMtu: number;
+  /** The tenant ("hyper") network's CIDR. */
+  hyperCidr: string;
+}
+
+export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
+  prefix: 'hnlab-',
+  stateDir: '/var/lib/hypernet-lab',
+  clouds: 2,
+  vmsPerCloud: 2,
+  apiPort: 9696,
+  apiHost: '127.0.0.1',
+  underlayMtu: 1500,
+  hyperCidr: '10.0.1.0/24',
+});
+
+/** The documentation ranges (RFC 5737): the only underlay addresses the lab uses. */
+export const DOC_RANGES: readonly string[] = ['192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24'];
+
+export interface VmPlan {
+  /** Display name, e.g. `vm-a1`. */
+  name: string;
+  cloud: string;
+  ns: string;
+  /** The hyperswitch (agent host id) this VM's port is bound to. */
+  hostId: string;
+  hyperswitchNs: string;
+  /** An underlay-routed address for native (no overlay) paths, or null when the cloud's range is full. */
+  nativeIp: string | null;
+  /** Host-side name of the native veth (in the hyperswitch namespace). */
+  nativeHostIf: string;
+}
+
+export interface CloudPlan {
+  index: number;
+  /** Cloud label, e.g. `cloud-a`. */
+  label: string;
+  /** The whole underlay subnet of this cloud. */
+  subnet: string;
+  /** Lower half: the link between the internet and the hyperswitch. */
+  transitCidr: string;
+  transitPrefixLen: number;
+  /** Upper half: cloud-local workload addresses, routed by the hyperswitch (native paths). */
+  workloadCidr: string;
+  /** The internet's address on this cloud's link (the hyperswitch's default gateway). */
+  gatewayIp: string;
+  /** The hyperswitch's underlay IP: VXLAN tunnels end here. */
+  underlayIp: string;
+  /** Agent host id (`binding:host_id` of this cloud's ports). */
+  hostId: string;
+  hyperswitchNs: string;
+  /** Interface names: in the internet namespace, and in the hyperswitch namespace. */
+  internetIf: string;
+  hyperswitchIf: string;
+  /** Prefix the agent gives the namespaces it creates (DHCP), inside the lab prefix. */
+  agentNetnsPrefix: string;
+  agentStateDir: string;
+  vms: VmPlan[];
+}
+
+export interface LabPaths {
+  stateDir: string;
+  /** `stateDir/`: every process the lab (or its agents) starts names it; how `down` knows them. */
+  marker: string;
+  stateFile: string;
+  socket: string;
+  serverDataDir: string;
+  logDir: string;
+  pidDir: string;
+  dhcpDir: string;
+  dhclientScript: string;
+  dhclientConf: string;
+}
+
+export interface LabPlan {
+  prefix: string;
+  paths: LabPaths;
+  internetNs: string;
+  underlayMtu: number;
+  overlayMtu: number;
+  api: { host: string; port: number };
+  hyperCidr: string;
+  clouds: CloudPlan[];
+  vms: VmPlan[];
+}
+
+const intToIp = (n: number): string => bigIntToIp(BigInt(n), 4);
+
+/** Splits the documentation ranges into `n` equal subnets, as large as possible (/24 for n ≤ 3). */
+export function carveUnderlays(n: number): string[] {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`clouds must be a positive integer, got ${n}`);
+  let extra = 0;
+  while (DOC_RANGES.length << extra < n) extra++;
+  const len = 24 + extra;
+  if (len > 28) throw new Error(`too many clouds (${n}): at most ${DOC_RANGES.length << 4}`);
+  const out: string[] = [];
+  for (const range of DOC_RANGES) {
+    const base = Number(parseCidr(range).network);
+    for (let k = 0; k < 1 << extra && out.length < n; k++) out.push(`${intToIp(base + k * (1 << (32 - len)))}/${len}`);
+  }
+  return out;
+}
+
+/** Cloud letters: a…z, then a0, a1 … so names stay short. */
+function cloudLetter(i: number): string {
+  return i < 26 ? String.fromCharCode(97 + i) : `${String.fromCharCode(97 + Math.floor(i / 26) - 1)}${i % 26}`;
+}
+
+export function labMarker(stateDir: string): string {
+  return `${stateDir.replace(/\/+$/, '')}/`;
+}
+
+export function labPaths(stateDir: string): LabPaths {
+  return Object.freeze({
+    stateDir,
+    marker: labMarker(stateDir),
+    stateFile: join(stateDir, 'lab.json'),
+    socket: join(stateDir, 'server.sock'),
+    serverDataDir: join(stateDir, 'server'),
+    logDir: join(stateDir, 'logs'),
+    pidDir: join(stateDir, 'pids'),
+    dhcpDir: join(stateDir, 'dhcp'),
+    dhclientScript: join(stateDir, 'dhcp', 'dhclient-script.sh'),
+    dhclientConf: join(stateDir, 'dhcp', 'dhclient.conf'),
+  });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** Builds the frozen plan. Throws on options that cannot make a world (bad counts, long prefix). */
+export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
+  const o: LabOptions = { ...DEFAULT_OPTIONS, ...partial };
+  if (!/^[a-z0-9-]{1,12}$/.test(o.prefix)) throw new Error(`prefix must be 1–12 of [a-z0-9-], got "${o.prefix}"`);
+  if (!Number.isInteger(o.vmsPerCloud) || o.vmsPerCloud < 0 || o.vmsPerCloud > 50) throw new Error(`vms per cloud must be 0…50, got ${o.vmsPerCloud}`);
+  if (!Number.isInteger(o.underlayMtu) || o.underlayMtu < 1280 || o.underlayMtu > 65535) throw new Error(`underlay MTU must be 1280…65535, got ${o.underlayMtu}`);
+  parseCidr(o.hyperCidr);
+  if (!Number.isInteger(o.apiPort) || o.apiPort < 0 || o.apiPort > 65535) throw new Error(`bad API port ${o.apiPort}`);
+  const paths = labPaths(o.stateDir);
+  const clouds: CloudPlan[] = carveUnderlays(o.clouds).map((subnet, index) => {
+    const { network, prefix: len } = parseCidr(subnet);
+    const base = Number(network);
+    const half = 1 << (32 - len - 1);
+    const letter = cloudLetter(index);
+    const label = `cloud-${letter}`;
+    const hyperswitchNs = `${o.prefix}hs-${letter}`;
+    const hostId = `hs-${letter}`;
+    const workloadBase = base + half;
+    const vms: VmPlan[] = [];
+    for (let v = 1; v <= o.vmsPerCloud; v++) {
+      const name = `vm-${letter}${v}`;
+      // Native addresses: the workload half without its network and broadcast addresses.
+      const native = v <= half - 2 ? intToIp(workloadBase + v) : null;
+      vms.push({ name, cloud: label, ns: `${o.prefix}${name}`, hostId, hyperswitchNs, nativeIp: native, nativeHostIf: `nat-${letter}${v}` });
+    }
+    return {
+      index,
+      label,
+      subnet,
+      transitCidr: `${intToIp(base)}/${len + 1}`,
+      transitPrefixLen: len + 1,
+      workloadCidr: `${intToIp(workloadBase)}/${len + 1}`,
+      gatewayIp: intToIp(base + 1),
+      underlayIp: intToIp(base + 2),
+      hostId,
+      hyperswitchNs,
+      internetIf: `to-${letter}`,
+      hyperswitchIf: 'ul0',
+      agentNetnsPrefix: `${o.prefix}${letter}-`,
+      agentStateDir: join(o.stateDir, 'agents', hostId),
+      vms,
+    };
+  });
+  return deepFreeze({
+    prefix: o.prefix,
+    paths,
+    internetNs: `${o.prefix}inet`,
+    underlayMtu: o.underlayMtu,
+    overlayMtu: o.underlayMtu - VXLAN_OVERHEAD,
+    api: { host: o.apiHost, port: o.apiPort },
+    hyperCidr: o.hyperCidr,
+    clouds,
+    vms: clouds.flatMap((c) => c.vms),
+  });
+}
+
+/** Every namespace name the plan itself creates (agents may add more under the same prefix). */
+export function planNamespaces(plan: LabPlan): string[] {
+  return [plan.internetNs, ...plan.clouds.map((c) => c.hyperswitchNs), ...plan.vms.map((v) => v.ns)];
+}

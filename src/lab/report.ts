@@ -1,0 +1,37 @@
+/**
+ * What `lab up` and `lab status` print, as pure functions of plain data: step lines with timing,
+ * the VM table, the ping matrix and the openstack CLI hint. Pure, so the text is unit-tested.
+ */
+import { textTable } from '../ctl/format.js';
+import type { LabPlan } from './plan.js';
+import type { LabVmRecord } from './state.js';
+
+/** One progress line: `[  1.23s] ✓ server (412 ms)`. */
+export function stepLine(step: string, ms: number, sinceStartMs: number): string {
+  return `[${(sinceStartMs / 1000).toFixed(2).padStart(6)}s] ✓ ${step} (${ms} ms)`;
+}
+
+export function vmTable(plan: LabPlan, vms: readonly LabVmRecord[]): string {
+  const byHost = new Map(plan.clouds.map((c) => [c.hostId, c]));
+  return textTable(
+    ['VM', 'cloud', 'hyper IP', 'MAC', 'hyperswitch', 'underlay IP'],
+    vms.map((v) => [v.name, v.cloud, v.ip, v.mac, v.hostId, byHost.get(v.hostId)?.underlayIp ?? '?']),
+  );
+}
+
+/** Rows: from; columns: to. ✓ reached, ✗ not, · self. */
+export function pingMatrixTable(names: readonly string[], matrix: readonly (readonly boolean[])[]): string {
+  return textTable(
+    ['from \\ to', ...names],
+    names.map((n, i) => [n, ...names.map((_, j) => (i === j ? '·' : matrix[i][j] ? '✓' : '✗'))]),
+  );
+}
+
+export function countFailures(matrix: readonly (readonly boolean[])[]): number {
+  return matrix.reduce((sum, row, i) => sum + row.filter((ok, j) => i !== j && !ok).length, 0);
+}
+
+export function openstackHint(apiUrl: string | null): string {
+  if (!apiUrl) return 'the API listens only on the Unix socket (no TCP port)';
+  return `openstack --os-auth-type none --os-endpoint ${apiUrl} network list`;
+}

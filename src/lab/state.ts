@@ -1,0 +1,48 @@
+/**
+ * The lab's record of itself, `STATE/lab.json`: the plan it was built from and what it made at run
+ * time (network, ports, VM addresses). `lab status`, `lab exec` and `lab down` read it; `lab down`
+ * also works without it (sweep by prefix, pid files).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { LabPlan } from './plan.js';
+
+export interface LabVmRecord {
+  name: string;
+  cloud: string;
+  ns: string;
+  hostId: string;
+  portId: string;
+  mac: string;
+  /** The hyper IP the API allocated (and DHCP handed out). */
+  ip: string;
+  tap: string;
+}
+
+export interface LabState {
+  version: 1;
+  createdAt: string;
+  plan: LabPlan;
+  /** `http://127.0.0.1:PORT` when the server listens on TCP, else null. */
+  apiUrl: string | null;
+  networkId?: string;
+  subnetId?: string;
+  vms: LabVmRecord[];
+}
+
+export function readState(file: string): LabState | null {
+  if (!existsSync(file)) return null;
+  try {
+    const s = JSON.parse(readFileSync(file, 'utf8')) as LabState;
+    return s.version === 1 && s.plan ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes atomically (temp file + rename). */
+export function writeState(file: string, state: LabState): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
+  renameSync(`${file}.tmp`, file);
+}

@@ -1,0 +1,67 @@
+/**
+ * `hypernet lab status`: what is running compared with what the lab made — recorded processes alive
+ * (and still ours), the plan's namespaces present (plus the ones agents made), each VM's address on
+ * eth0, and the agents' liveness as the API reports it.
+ */
+import { ApiClient } from '../client/api.js';
+import type { Exec } from '../common/exec.js';
+import { textTable } from '../ctl/format.js';
+import type { Agent } from '../model/types.js';
+import { listNetnsWithPrefix } from './netns.js';
+import { planNamespaces } from './plan.js';
+import { isOurs, readPidDir } from './processes.js';
+import type { LabState } from './state.js';
+import { vmInterface } from './vms.js';
+
+export interface LabStatus {
+  processes: { name: string; pid: number; alive: boolean }[];
+  namespaces: { name: string; present: boolean }[];
+  /** Namespaces under the prefix that the plan does not name (made by agents, e.g. DHCP). */
+  extraNamespaces: string[];
+  vms: { name: string; expectedIp: string; ip: string | null; ok: boolean }[];
+  agents: { host: string; alive: boolean | null }[];
+  apiError: string | null;
+  healthy: boolean;
+}
+
+export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus> {
+  const { plan } = state;
+  const processes = [...readPidDir(plan.paths.pidDir)].map(([name, pid]) => ({ name, pid, alive: isOurs(pid, plan.paths.marker) }));
+  const present = new Set(await listNetnsWithPrefix(exec, plan.prefix));
+  const planned = planNamespaces(plan);
+  const namespaces = planned.map((name) => ({ name, present: present.has(name) }));
+  const extraNamespaces = [...present].filter((n) => !planned.includes(n)).sort();
+  const vms = await Promise.all(
+    state.vms.map(async (v) => {
+      const ip = present.has(v.ns) ? (await vmInterface(exec, v.ns)).ip : null;
+      return { name: v.name, expectedIp: v.ip, ip, ok: ip === v.ip };
+    }),
+  );
+  let apiError: string | null = null;
+  let apiAgents: Agent[] = [];
+  try {
+    apiAgents = await new ApiClient({ url: `unix:${plan.paths.socket}`, timeoutMs: 5000 }).list<Agent>('agents');
+  } catch (e) {
+    apiError = (e as Error).message;
+  }
+  const agents = plan.clouds.map((c) => ({ host: c.hostId, alive: apiError ? null : (apiAgents.find((a) => a.host === c.hostId)?.alive ?? false) }));
+  const healthy =
+    processes.length > 0 && processes.every((p) => p.alive) && namespaces.every((n) => n.present) && vms.every((v) => v.ok) && agents.every((a) => a.alive === true);
+  return { processes, namespaces, extraNamespaces, vms, agents, apiError, healthy };
+}
+
+const yes = (b: boolean | null): string => (b === null ? '?' : b ? 'yes' : 'NO');
+
+export function renderStatus(s: LabStatus): string {
+  const out: string[] = [];
+  out.push('processes:', textTable(['name', 'pid', 'alive'], s.processes.map((p) => [p.name, String(p.pid), yes(p.alive)])));
+  out.push(
+    'namespaces:',
+    textTable(['namespace', 'present'], [...s.namespaces.map((n) => [n.name, yes(n.present)]), ...s.extraNamespaces.map((n) => [n, 'yes (agent)'])]),
+  );
+  out.push('VMs:', textTable(['VM', 'hyper IP (API)', 'eth0 IP', 'ok'], s.vms.map((v) => [v.name, v.expectedIp, v.ip ?? '-', yes(v.ok)])));
+  out.push('agents (per the API):', textTable(['host', 'alive'], s.agents.map((a) => [a.host, yes(a.alive)])));
+  if (s.apiError) out.push(`API unreachable: ${s.apiError}`);
+  out.push(s.healthy ? 'lab is healthy' : 'lab is NOT healthy');
+  return out.join('\n');
+}

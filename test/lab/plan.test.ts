@@ -1,0 +1,84 @@
+/** Unit tests of the lab's pure world plan: names, subnets carved from the documentation ranges, MTUs. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { carveUnderlays, planLab, planNamespaces, DOC_RANGES } from '../../src/lab/plan.js';
+
+test('default plan: two clouds, two VMs each, /24 underlays, overlay MTU = underlay - 50', () => {
+  const p = planLab();
+  assert.equal(p.prefix, 'hnlab-');
+  assert.equal(p.clouds.length, 2);
+  assert.deepEqual(p.clouds.map((c) => c.subnet), ['192.0.2.0/24', '198.51.100.0/24']);
+  assert.deepEqual(p.clouds.map((c) => c.label), ['cloud-a', 'cloud-b']);
+  assert.deepEqual(p.vms.map((v) => v.name), ['vm-a1', 'vm-a2', 'vm-b1', 'vm-b2']);
+  assert.equal(p.underlayMtu, 1500);
+  assert.equal(p.overlayMtu, 1450);
+  const a = p.clouds[0];
+  assert.equal(a.gatewayIp, '192.0.2.1');
+  assert.equal(a.underlayIp, '192.0.2.2');
+  assert.equal(a.transitCidr, '192.0.2.0/25');
+  assert.equal(a.workloadCidr, '192.0.2.128/25');
+  assert.equal(a.hostId, 'hs-a');
+  assert.equal(a.hyperswitchNs, 'hnlab-hs-a');
+  assert.equal(a.agentNetnsPrefix, 'hnlab-a-');
+  assert.equal(p.vms[0].nativeIp, '192.0.2.129');
+  assert.equal(p.vms[3].nativeIp, '198.51.100.130');
+  assert.equal(p.paths.socket, '/var/lib/hypernet-lab/server.sock');
+  assert.equal(p.paths.marker, '/var/lib/hypernet-lab/');
+  assert.equal(p.hyperCidr, '10.0.1.0/24');
+});
+
+test('the plan is frozen all the way down', () => {
+  const p = planLab();
+  assert.ok(Object.isFrozen(p) && Object.isFrozen(p.clouds) && Object.isFrozen(p.clouds[0].vms[0]) && Object.isFrozen(p.paths));
+  assert.throws(() => {
+    (p.clouds[0] as { label: string }).label = 'x';
+  });
+});
+
+test('every name the lab creates starts with the prefix, is unique, and interface names fit 15 chars', () => {
+  const p = planLab({ prefix: 'hnt12345-', clouds: 5, vmsPerCloud: 3, stateDir: '/tmp/x' });
+  const ns = planNamespaces(p);
+  assert.equal(ns.length, 1 + 5 + 15);
+  assert.equal(new Set(ns).size, ns.length);
+  for (const n of ns) assert.ok(n.startsWith('hnt12345-'), n);
+  for (const c of p.clouds) {
+    assert.ok(c.agentNetnsPrefix.startsWith('hnt12345-'));
+    assert.ok(c.internetIf.length <= 15 && c.hyperswitchIf.length <= 15);
+    for (const v of c.vms) assert.ok(v.nativeHostIf.length <= 15);
+  }
+  // Agent DHCP namespaces (`agentNetnsPrefix` + VNI) never collide with the plan's own names.
+  for (const c of p.clouds) for (const n of ns) assert.ok(!/^\d+$/.test(n.slice(c.agentNetnsPrefix.length)) || !n.startsWith(c.agentNetnsPrefix));
+});
+
+test('more clouds carve smaller subnets out of the three documentation ranges, without overlap', () => {
+  assert.deepEqual(carveUnderlays(3), DOC_RANGES);
+  assert.deepEqual(carveUnderlays(4), ['192.0.2.0/25', '192.0.2.128/25', '198.51.100.0/25', '198.51.100.128/25']);
+  const twelve = carveUnderlays(12);
+  assert.equal(twelve.length, 12);
+  assert.ok(twelve.every((s) => s.endsWith('/26')));
+  assert.equal(new Set(twelve).size, 12);
+  const p = planLab({ clouds: 7, vmsPerCloud: 1 });
+  assert.equal(p.clouds[6].subnet, '198.51.100.128/26');
+  assert.equal(p.clouds[6].workloadCidr, '198.51.100.160/27');
+  assert.equal(p.clouds[6].underlayIp, '198.51.100.130');
+  assert.throws(() => carveUnderlays(0));
+  assert.throws(() => carveUnderlays(49), /too many clouds/);
+});
+
+test('native addresses run out gracefully in small clouds', () => {
+  const p = planLab({ clouds: 24, vmsPerCloud: 15 });
+  const c = p.clouds[0];
+  assert.equal(c.subnet, '192.0.2.0/27');
+  assert.equal(c.workloadCidr, '192.0.2.16/28');
+  assert.equal(c.vms[0].nativeIp, '192.0.2.17');
+  assert.equal(c.vms[13].nativeIp, '192.0.2.30');
+  assert.equal(c.vms[14].nativeIp, null); // a /28 holds 14 workloads
+});
+
+test('bad options are refused', () => {
+  assert.throws(() => planLab({ prefix: '' }), /prefix/);
+  assert.throws(() => planLab({ prefix: 'Bad_Prefix' }), /prefix/);
+  assert.throws(() => planLab({ vmsPerCloud: -1 }), /vms per cloud/);
+  assert.throws(() => planLab({ underlayMtu: 500 }), /MTU/);
+  assert.throws(() => planLab({ apiPort: 70000 }), /port/);
+});

@@ -1,0 +1,75 @@
+/**
+ * Shared fixture of the network tests (DESIGN.md §6): a per-run prefix (`hn<letter><pid>-`) and state
+ * directory, a sweep of stale runs (their PID is gone) before starting, and a World built with the lab
+ * library whose teardown runs in `after()` even when a test failed. The server listens on TCP port 0
+ * on loopback plus its Unix socket, so nothing is added to the root namespace.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { realClock } from '../../src/common/clock.js';
+import { realExec } from '../../src/common/exec.js';
+import { listNetns } from '../../src/lab/netns.js';
+import { planLab, type LabOptions } from '../../src/lab/plan.js';
+import { downLab, World } from '../../src/lab/world.js';
+
+export const deps = { exec: realExec, clock: realClock };
+export const TEST_ROOT = join(tmpdir(), 'hypernet-test');
+const RUN_PREFIX = /^hn([a-z])(\d+)-/;
+
+export const isRoot = (): boolean => process.getuid?.() === 0;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Per-run prefix and state directory for one test file (`letter` tells files apart). */
+export function runNames(letter: string): { prefix: string; stateDir: string } {
+  const prefix = `hn${letter}${process.pid}-`;
+  return { prefix, stateDir: join(TEST_ROOT, prefix.slice(0, -1)) };
+}
+
+/** Removes what earlier runs of these tests left behind when they crashed (their PID is gone). */
+export async function sweepStaleRuns(): Promise<void> {
+  const stale = new Set<string>();
+  for (const ns of await listNetns(realExec)) {
+    const m = RUN_PREFIX.exec(ns);
+    if (m && !alive(Number(m[2]))) stale.add(m[0]);
+  }
+  if (existsSync(TEST_ROOT)) {
+    for (const d of readdirSync(TEST_ROOT)) {
+      const m = RUN_PREFIX.exec(`${d}-`);
+      if (m && !alive(Number(m[2]))) stale.add(m[0]);
+    }
+  }
+  for (const prefix of stale) await downLab(join(TEST_ROOT, prefix.slice(0, -1)), prefix, deps);
+}
+
+/** Plans a world for this run (server on TCP port 0). */
+export function testPlan(letter: string, o: Partial<LabOptions> = {}) {
+  return planLab({ ...runNames(letter), apiPort: 0, ...o });
+}
+
+export function newWorld(letter: string, o: Partial<LabOptions> = {}): World {
+  return new World(testPlan(letter, o), deps);
+}
+
+/** Runs a command in a namespace (bounded by `timeoutMs`); never throws on exit status. */
+export function nsRun(ns: string, cmd: string, args: string[], timeoutMs = 20_000) {
+  return realExec('ip', ['netns', 'exec', ns, cmd, ...args], { allowFail: true, timeoutMs });
+}
+
+/** Polls `probe` every 50 ms until it is true or `ms` pass; returns the elapsed time or -1. */
+export async function eventually(probe: () => Promise<boolean>, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (await probe().catch(() => false)) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return -1;
+}
