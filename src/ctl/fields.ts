@@ -60,16 +60,17 @@ export async function buildBody(
   opts: Record<string, unknown>,
   resolve: RefResolver,
 ): Promise<Record<string, unknown>> {
-  const body: Record<string, unknown> = {};
+  const given: [FieldSpec, unknown][] = [];
   for (const f of fields) {
     if (f.on && !f.on.includes(verb)) continue;
-    let v = fieldValue(f, opts);
-    if (v === undefined) {
-      if (verb === 'create' && f.required) throw new UsageError(`missing required option --${f.flag}`);
-      continue;
-    }
-    if (f.ref && v !== null) v = Array.isArray(v) ? await Promise.all(v.map((x: string) => resolve(f.ref!, x))) : await resolve(f.ref, String(v));
-    body[f.attr] = v;
+    const v = fieldValue(f, opts);
+    if (v !== undefined) given.push([f, v]);
+    else if (verb === 'create' && f.required) throw new UsageError(`missing required option --${f.flag}`);
+  }
+  // Only once the command line is known to be complete: look up the references.
+  const body: Record<string, unknown> = {};
+  for (const [f, v] of given) {
+    body[f.attr] = f.ref && v !== null ? (Array.isArray(v) ? await Promise.all(v.map((x: string) => resolve(f.ref!, x))) : await resolve(f.ref, String(v))) : v;
   }
   return body;
 }

@@ -61,6 +61,7 @@ export async function registerUi(app: FastifyInstance, opts: UiOptions = {}): Pr
       .type(TYPES[extname(file)] ?? 'application/octet-stream')
       .send(body);
   };
-  app.get('/ui', (_req, reply) => reply.redirect('/ui/'));
+  // '/ui' → '/ui/' (an app with ignoreTrailingSlash routes both here, so look at the URL itself)
+  app.get('/ui', (req, reply) => (req.url.split('?')[0] === '/ui' ? reply.redirect('/ui/') : send(reply, '')));
   app.get('/ui/*', (req, reply) => send(reply, (req.params as { '*': string })['*'] ?? ''));
 }

@@ -1,7 +1,11 @@
-/** Small model objects for the pure CLI and dashboard tests (not a fake server: plain data). */
-import type { Agent, Network, Port, Subnet } from '../../src/model/types.js';
+/**
+ * Small model objects for the pure CLI and dashboard tests (plain data, not a fake server), built on
+ * the agent tests' fixtures; agents are added here.
+ */
+import type { Agent, Network, Port } from '../../src/model/types.js';
+import { network as baseNetwork, port as basePort, subnet } from '../agent/dhcp/fixtures.js';
 
-const base = { project_id: 'p', tenant_id: 'p', description: '', tags: [], revision_number: 1, created_at: '', updated_at: '' };
+export { subnet };
 
 export function agent(host: string, cloud: string, alive: boolean, heartbeat = '2026-11-21T05:00:00Z'): Agent {
   return {
@@ -22,63 +26,9 @@ export function agent(host: string, cloud: string, alive: boolean, heartbeat = '
 }
 
 export function network(id: string, name: string, subnets: string[] = []): Network {
-  return {
-    ...base,
-    id,
-    name,
-    admin_state_up: true,
-    status: 'ACTIVE',
-    subnets,
-    shared: false,
-    mtu: 1450,
-    port_security_enabled: true,
-    'provider:network_type': 'vxlan',
-    'provider:physical_network': null,
-    'provider:segmentation_id': 100,
-    'router:external': false,
-    availability_zone_hints: [],
-    availability_zones: [],
-  };
-}
-
-export function subnet(id: string, networkId: string, cidr: string): Subnet {
-  return {
-    ...base,
-    id,
-    name: id,
-    network_id: networkId,
-    cidr,
-    ip_version: 4,
-    gateway_ip: null,
-    allocation_pools: [],
-    enable_dhcp: true,
-    dns_nameservers: [],
-    host_routes: [],
-    ipv6_ra_mode: null,
-    ipv6_address_mode: null,
-    subnetpool_id: null,
-  };
+  return { ...baseNetwork(id, 100), name, subnets };
 }
 
 export function port(id: string, networkId: string, host: string, status: Port['status'], ip = '10.0.1.5'): Port {
-  return {
-    ...base,
-    id,
-    name: id,
-    network_id: networkId,
-    admin_state_up: true,
-    mac_address: 'fa:16:3e:00:00:01',
-    fixed_ips: [{ subnet_id: 's1', ip_address: ip }],
-    allowed_address_pairs: [],
-    port_security_enabled: true,
-    security_groups: [],
-    device_id: '',
-    device_owner: '',
-    status,
-    'binding:host_id': host,
-    'binding:profile': {},
-    'binding:vif_type': host ? 'tap' : 'unbound',
-    'binding:vif_details': {},
-    'binding:vnic_type': 'normal',
-  };
+  return basePort(id, networkId, 'fa:16:3e:00:00:01', [['s1', ip]], host, { status });
 }

@@ -33,6 +33,14 @@ test('model: snapshot, then events in revision order; stale events ignored', () 
   m.apply({ type: 'event', revision: 12, kind: 'network', op: 'delete', id: 'n1', object: network('n1', 'blue') });
   assert.equal(m.list('network').length, 0);
   assert.deepEqual(m.apply({ type: 'heartbeat', revision: 12 }), []);
+  // polled agents give the fresher alive flag; a later agent event wins again
+  m.setAgents([agent('hs-a', 'cloud-a', false)]);
+  assert.equal(m.get('agent', 'agent-hs-a')?.alive, false);
+  m.apply({ type: 'event', revision: 13, kind: 'agent', op: 'update', id: 'agent-hs-a', object: agent('hs-a', 'cloud-a', true) });
+  assert.equal(m.get('agent', 'agent-hs-a')?.alive, true);
+  m.apply({ type: 'event', revision: 14, kind: 'agent', op: 'delete', id: 'agent-hs-a', object: agent('hs-a', 'cloud-a', true) });
+  m.setAgents([agent('hs-a', 'cloud-a', false)]); // a poll answered before the delete arrived
+  assert.equal(m.list('agent').length, 0, 'a deleted agent does not come back from a stale poll');
 });
 
 test('ndjson: lines split across chunks', () => {

@@ -20,7 +20,7 @@ test('serves index, assets with content types, 404 and 503 when not built', asyn
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>hypernet</title>');
   writeFileSync(join(dir, 'assets', 'x.js'), 'console.log(1)');
   writeFileSync(join(dir, 'assets', 'x.css'), 'body{}');
-  const app = Fastify();
+  const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } }); // as the server's app
   await registerUi(app, { dir });
   const empty = Fastify();
   await registerUi(empty, { dir: join(dir, 'nothing') });

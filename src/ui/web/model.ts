@@ -1,13 +1,13 @@
 /**
- * The dashboard's copy of the server's model, kept current from the watch stream (snapshot, then
- * revisioned events; see src/model/watch.ts). Pure: no DOM, so it is unit tested under Node.
+ * The dashboard's copy of the server's model: the agent's ModelCache (snapshot, then revisioned
+ * events from the watch stream) plus the agents list polled from the API, whose `alive` flag
+ * changes without an event. Pure: no DOM, so it is unit tested under Node.
  */
+import { ModelCache, type ModelView } from '../../agent/model-cache.js';
 import type { Agent, Kind, KindMap } from '../../model/types.js';
-import { KINDS } from '../../model/types.js';
-import type { AnyObject, Snapshot, WatchMessage } from '../../model/watch.js';
+import type { WatchMessage } from '../../model/watch.js';
 
-/** The snapshot's field for each kind. */
-export const SNAPSHOT_KEY: { [K in Kind]: keyof Snapshot } = {
+const VIEW_KEY: { [K in Kind]: keyof Omit<ModelView, 'revision'> } = {
   network: 'networks',
   subnet: 'subnets',
   port: 'ports',
@@ -17,42 +17,45 @@ export const SNAPSHOT_KEY: { [K in Kind]: keyof Snapshot } = {
 };
 
 export class Model {
-  revision = -1;
-  private readonly maps = new Map<Kind, Map<string, AnyObject>>(KINDS.map((k) => [k, new Map()]));
+  private readonly cache = new ModelCache();
+  /** Agents as last polled (fresher `alive`); an agent event afterwards wins over its entry. */
+  private polled = new Map<string, Agent>();
+
+  /** The revision followed, -1 before the first snapshot. */
+  get revision(): number {
+    return this.cache.ready ? this.cache.revision : -1;
+  }
 
   /** Applies one watch line; returns the kinds that changed (empty for heartbeats and stale events). */
   apply(m: WatchMessage): Kind[] {
     if (m.type === 'heartbeat') return [];
     if (m.type === 'snapshot') {
-      for (const k of KINDS) {
-        const map = this.maps.get(k)!;
-        map.clear();
-        for (const o of (m[SNAPSHOT_KEY[k]] as AnyObject[] | undefined) ?? []) map.set(o.id, o);
-      }
-      this.revision = m.revision;
-      return [...KINDS];
+      this.cache.applySnapshot(m);
+      this.polled.clear();
+      return Object.keys(VIEW_KEY) as Kind[];
     }
-    if (m.revision <= this.revision) return [];
-    this.revision = m.revision;
-    const map = this.maps.get(m.kind);
-    if (!map) return [];
-    if (m.op === 'delete') map.delete(m.id);
-    else map.set(m.id, m.object);
+    if (!this.cache.applyEvent(m)) return [];
+    if (m.kind === 'agent') this.polled.delete(m.id);
     return [m.kind];
   }
 
-  /** Replaces the agents with a fresh list (their `alive` flag changes without events). */
   setAgents(agents: readonly Agent[]): void {
-    const map = this.maps.get('agent')!;
-    map.clear();
-    for (const a of agents) map.set(a.id, a);
+    this.polled = new Map(agents.map((a) => [a.id, a]));
+  }
+
+  private map<K extends Kind>(kind: K): ReadonlyMap<string, KindMap[K]> {
+    const own = this.cache.view()[VIEW_KEY[kind]] as ReadonlyMap<string, KindMap[K]>;
+    if (kind !== 'agent') return own;
+    const merged = new Map(own as ReadonlyMap<string, Agent>);
+    for (const [id, a] of this.polled) if (merged.has(id) || !this.cache.ready) merged.set(id, a);
+    return merged as unknown as ReadonlyMap<string, KindMap[K]>;
   }
 
   list<K extends Kind>(kind: K): KindMap[K][] {
-    return [...this.maps.get(kind)!.values()] as KindMap[K][];
+    return [...this.map(kind).values()];
   }
 
   get<K extends Kind>(kind: K, id: string): KindMap[K] | undefined {
-    return this.maps.get(kind)!.get(id) as KindMap[K] | undefined;
+    return this.map(kind).get(id);
   }
 }
