@@ -36,4 +36,4 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 echo "setup: building"
-npx tsc -p tsconfig.json
+npm run build --silent
