@@ -4,17 +4,11 @@
  * changes without an event. Pure: no DOM, so it is unit tested under Node.
  */
 import { ModelCache, type ModelView } from '../../agent/model-cache.js';
-import type { Agent, Kind, KindMap } from '../../model/types.js';
+import { KINDS, type Agent, type Kind, type KindMap } from '../../model/types.js';
 import type { WatchMessage } from '../../model/watch.js';
 
-const VIEW_KEY: { [K in Kind]: keyof Omit<ModelView, 'revision'> } = {
-  network: 'networks',
-  subnet: 'subnets',
-  port: 'ports',
-  security_group: 'security_groups',
-  security_group_rule: 'security_group_rules',
-  agent: 'agents',
-};
+/** The view's map for a kind: its plural ('security_group' → 'security_groups'). */
+const viewKey = (kind: Kind) => `${kind}s` as keyof Omit<ModelView, 'revision'>;
 
 export class Model {
   private readonly cache = new ModelCache();
@@ -32,7 +26,7 @@ export class Model {
     if (m.type === 'snapshot') {
       this.cache.applySnapshot(m);
       this.polled.clear();
-      return Object.keys(VIEW_KEY) as Kind[];
+      return [...KINDS];
     }
     if (!this.cache.applyEvent(m)) return [];
     if (m.kind === 'agent') this.polled.delete(m.id);
@@ -44,7 +38,7 @@ export class Model {
   }
 
   private map<K extends Kind>(kind: K): ReadonlyMap<string, KindMap[K]> {
-    const own = this.cache.view()[VIEW_KEY[kind]] as ReadonlyMap<string, KindMap[K]>;
+    const own = this.cache.view()[viewKey(kind)] as ReadonlyMap<string, KindMap[K]>;
     if (kind !== 'agent') return own;
     const merged = new Map(own as ReadonlyMap<string, Agent>);
     for (const [id, a] of this.polled) if (merged.has(id) || !this.cache.ready) merged.set(id, a);
