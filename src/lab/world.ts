@@ -170,13 +170,25 @@ export class World {
     await stopPid(pid, this.plan.paths.marker, this.clock);
   }
 
+  /** Starts the agents and waits until each has registered (a heartbeat since its start). */
   async startAgents(clouds: readonly CloudPlan[] = this.plan.clouds): Promise<void> {
+    const since = this.clock.now();
     const pids = clouds.map((c) => this.startAgent(c));
-    await this.waitAgentsAlive(clouds, pids);
+    await this.waitAgentsAlive(clouds, pids, 20_000, since);
   }
 
-  /** Waits until every cloud's agent is registered and alive in the API. */
-  async waitAgentsAlive(clouds: readonly CloudPlan[] = this.plan.clouds, pids?: number[], timeoutMs = 20_000): Promise<Agent[]> {
+  /** True when the cloud's agent process (recorded PID) runs. */
+  agentRunning(c: CloudPlan): boolean {
+    const pid = readPidFile(pidFile(this.plan.paths.pidDir, `${AGENT_PID_PREFIX}${c.hostId}`));
+    return !!pid && isOurs(pid, this.plan.paths.marker);
+  }
+
+  /**
+   * Waits until every cloud's agent is registered and alive in the API (with a heartbeat at or after
+   * `sinceMs` when given, so a restarted agent is not mistaken for its predecessor).
+   */
+  async waitAgentsAlive(clouds: readonly CloudPlan[] = this.plan.clouds, pids?: number[], timeoutMs = 20_000, sinceMs?: number): Promise<Agent[]> {
+    const since = sinceMs === undefined ? 0 : Math.floor(sinceMs / 1000) * 1000;
     return waitFor(
       'agents to register',
       async () => {
@@ -184,7 +196,7 @@ export class World {
           if (!isOurs(pid, this.plan.paths.marker)) throw new Error(`agent ${clouds[i].hostId} exited; its log:\n${tailLog(this.agentLog(clouds[i]))}`);
         });
         const agents = await this.api.list<Agent>('agents');
-        const found = clouds.map((c) => agents.find((a) => a.host === c.hostId && a.alive));
+        const found = clouds.map((c) => agents.find((a) => a.host === c.hostId && a.alive && Date.parse(a.heartbeat_timestamp) >= since));
         return found.every(Boolean) ? (found as Agent[]) : undefined;
       },
       this.clock,

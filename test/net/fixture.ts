@@ -4,7 +4,7 @@
  * library whose teardown runs in `after()` even when a test failed. The server listens on TCP port 0
  * on loopback plus its Unix socket, so nothing is added to the root namespace.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realClock } from '../../src/common/clock.js';
@@ -15,6 +15,7 @@ import { downLab, World } from '../../src/lab/world.js';
 
 export const deps = { exec: realExec, clock: realClock };
 export const TEST_ROOT = join(tmpdir(), 'hypernet-test');
+const ARTIFACTS = join(process.cwd(), 'artifacts', 'lab-logs');
 const RUN_PREFIX = /^hn([a-z])(\d+)-/;
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
@@ -57,6 +58,20 @@ export function testPlan(letter: string, o: Partial<LabOptions> = {}) {
 
 export function newWorld(letter: string, o: Partial<LabOptions> = {}): World {
   return new World(testPlan(letter, o), deps);
+}
+
+/** Tears a test world down, first keeping its logs in artifacts/lab-logs/NAME for post-mortems. */
+export async function teardown(world: World, name: string): Promise<void> {
+  const dest = join(ARTIFACTS, name);
+  rmSync(dest, { recursive: true, force: true });
+  if (existsSync(world.plan.paths.logDir)) cpSync(world.plan.paths.logDir, dest, { recursive: true });
+  for (const c of world.plan.clouds) {
+    for (const f of ['dnsmasq.log']) {
+      const dirs = existsSync(c.agentStateDir) ? readdirSync(c.agentStateDir) : [];
+      for (const d of dirs) if (existsSync(join(c.agentStateDir, d, f))) cpSync(join(c.agentStateDir, d, f), join(dest, `${c.hostId}-${d}-${f}`));
+    }
+  }
+  await world.down();
 }
 
 /** Runs a command in a namespace (bounded by `timeoutMs`); never throws on exit status. */

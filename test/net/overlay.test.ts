@@ -14,7 +14,7 @@ import { bridgeName, vxlanName } from '../../src/agent/names.js';
 import type { Network, Port } from '../../src/model/types.js';
 import type { LabVm } from '../../src/lab/world.js';
 import { vmInterface } from '../../src/lab/vms.js';
-import { eventually, isRoot, newWorld, nsRun, sweepStaleRuns } from './fixture.js';
+import { eventually, isRoot, newWorld, nsRun, sweepStaleRuns, teardown } from './fixture.js';
 
 const world = newWorld('o');
 let vms: LabVm[] = [];
@@ -28,7 +28,7 @@ before(async () => {
   vni = (await world.api.show<Network>('networks', 'network', world.state.networkId!))['provider:segmentation_id'];
 });
 after(async () => {
-  if (isRoot()) await world.down();
+  if (isRoot()) await teardown(world, 'overlay');
 });
 
 /** Output of a command in a namespace that runs in the background while `during` runs. */
