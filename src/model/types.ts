@@ -85,6 +85,21 @@ export interface Port extends Base {
   'binding:vif_type': string;
   'binding:vif_details': Record<string, unknown>;
   'binding:vnic_type': string;
+  /**
+   * Inactive bindings (Neutron's `binding-extended`): hosts a live migration prepares. The ACTIVE
+   * binding is the port's own `binding:*` attributes. Absent on ports stored before this existed.
+   */
+  'binding:inactive'?: PortBinding[];
+}
+
+/** One binding of a port to a host, in Neutron's wire format (`/v2.0/ports/{id}/bindings`). */
+export interface PortBinding {
+  host: string;
+  vif_type: string;
+  vif_details: Record<string, unknown>;
+  vnic_type: string;
+  profile: Record<string, unknown>;
+  status: 'ACTIVE' | 'INACTIVE';
 }
 
 export interface SecurityGroupRule {

@@ -11,6 +11,7 @@ import type { AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults, toNeutronError } from './errors.js';
 import { registerMeta } from './meta.js';
+import { registerPortBindings } from './port-bindings.js';
 import { RESOURCES } from './resources/index.js';
 import { registerResource, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
@@ -45,6 +46,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   registerMeta(app, deps, RESOURCES);
   for (const def of RESOURCES) registerResource(app, deps, def);
+  registerPortBindings(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);
   await registerUi(app);
   await app.ready();

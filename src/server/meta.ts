@@ -15,6 +15,7 @@ export const EXTENSIONS: readonly { alias: string; name: string; description: st
   { alias: 'agent', name: 'agent', description: 'The agent management extension (with registration by the hypernet agent).' },
   { alias: 'allowed-address-pairs', name: 'Allowed Address Pairs', description: 'Provides allowed address pairs' },
   { alias: 'binding', name: 'Port Binding', description: 'Expose port bindings of a virtual port to external application' },
+  { alias: 'binding-extended', name: 'Port Bindings Extended', description: 'Expose port bindings of a virtual port to external application' },
   { alias: 'filter-validation', name: 'Filter parameters validation', description: 'Unknown filter parameters are rejected' },
   { alias: 'net-mtu', name: 'Network MTU', description: 'Provides MTU attribute for a network resource.' },
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },

@@ -37,7 +37,7 @@ export function queryOf(req: FastifyRequest): Query {
 }
 
 /** Validates one object body; the first zod issue becomes the 400 message. */
-function validate(schema: z.ZodType<Body>, value: unknown, what: string): Body {
+export function validate(schema: z.ZodType<Body>, value: unknown, what: string): Body {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw faults.badRequest(`Invalid input for ${what}. Reason: the body must be a JSON object.`, 'HTTPBadRequest');
   }
@@ -52,7 +52,7 @@ function validate(schema: z.ZodType<Body>, value: unknown, what: string): Body {
 }
 
 /** The inner object of `{"<singular>": {...}}`. */
-function envelope(body: unknown, key: string): unknown {
+export function envelope(body: unknown, key: string): unknown {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.badRequest('Resource body required', 'HTTPBadRequest');
   const b = body as Record<string, unknown>;
   if (!(key in b)) throw faults.badRequest(`Unable to find '${key}' in request body`, 'HTTPBadRequest');
@@ -84,7 +84,7 @@ async function loadForWrite<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: W
 }
 
 /** Stores a changed object as an update: revision_number + 1, updated_at now. */
-async function storeUpdate<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: WriteTx, obj: KindMap[K]): Promise<KindMap[K]> {
+export async function storeUpdate<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: WriteTx, obj: KindMap[K]): Promise<KindMap[K]> {
   const o = obj as KindMap[K] & { revision_number?: number; updated_at?: string };
   if (typeof o.revision_number === 'number') {
     o.revision_number += 1;

@@ -150,7 +150,7 @@ export const ports: ResourceDef<'port'> = {
     'id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number', 'created_at', 'updated_at',
     'network_id', 'admin_state_up', 'mac_address', 'fixed_ips', 'allowed_address_pairs', 'port_security_enabled',
     'security_groups', 'device_id', 'device_owner', 'status', 'binding:host_id', 'binding:profile', 'binding:vif_type',
-    'binding:vif_details', 'binding:vnic_type',
+    'binding:vif_details', 'binding:vnic_type', 'binding:inactive',
   ]),
   createSchema,
   updateSchema,
@@ -190,6 +190,7 @@ export const ports: ResourceDef<'port'> = {
       'binding:vif_type': (body['binding:vif_type'] as string | undefined) ?? 'unbound',
       'binding:vif_details': (body['binding:vif_details'] as Record<string, unknown> | null | undefined) ?? {},
       'binding:vnic_type': (body['binding:vnic_type'] as string | undefined) ?? 'normal',
+      'binding:inactive': [],
     };
     checkPortSecurity(port, true);
     await tx.put('port', port, 'create', net.id);
@@ -205,6 +206,10 @@ export const ports: ResourceDef<'port'> = {
     ]);
     if (body['binding:profile'] !== undefined) next['binding:profile'] = (body['binding:profile'] as Record<string, unknown> | null) ?? {};
     if (body['binding:vif_details'] !== undefined) next['binding:vif_details'] = (body['binding:vif_details'] as Record<string, unknown> | null) ?? {};
+    // A plain host change (cold move) takes over an inactive binding prepared for the new host.
+    if (next['binding:host_id'] !== current['binding:host_id'] && current['binding:inactive']?.length) {
+      next['binding:inactive'] = current['binding:inactive'].filter((b) => b.host !== next['binding:host_id']);
+    }
     if (body.mac_address !== undefined) {
       const mac = canonicalMac(body.mac_address as string);
       if (mac !== current.mac_address) {

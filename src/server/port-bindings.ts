@@ -1,0 +1,134 @@
+/**
+ * Neutron's port bindings extension (`binding-extended`), admin only like Neutron's policy:
+ *   GET    /v2.0/ports/{id}/bindings                 → {"bindings": [...]} (filters: host, status, vif_type, vnic_type)
+ *   GET    /v2.0/ports/{id}/bindings/{host}          → {"binding": {...}}
+ *   POST   /v2.0/ports/{id}/bindings                 {"binding": {"host", "vnic_type"?, "profile"?}} → 201
+ *   PUT    /v2.0/ports/{id}/bindings/{host}/activate → 200 {"binding": {...}} (status ACTIVE)
+ *   DELETE /v2.0/ports/{id}/bindings/{host}          → 204 (inactive bindings only)
+ * A new binding is INACTIVE when the port already has an active host (a migration target the host's
+ * agent prepares), ACTIVE otherwise. Activation makes the target the port's `binding:*` and the
+ * previous active binding INACTIVE (the caller deletes it once the move is done), in one update of
+ * the port, so the watch stream carries it as one port event.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { activeBinding, inactiveBindings, portBindings } from '../model/bindings.js';
+import type { Port, PortBinding } from '../model/types.js';
+import type { WriteTx } from '../store/store.js';
+import { faults, NeutronFault } from './errors.js';
+import { mustGet, type Ctx } from './resource.js';
+import { ports } from './resources/ports.js';
+import { contextOf, envelope, queryOf, storeUpdate, validate, type RouteDeps } from './routes.js';
+
+const createSchema = z.strictObject({
+  host: z.string().min(1).max(255),
+  vnic_type: z.enum(['normal', 'direct', 'macvtap', 'baremetal', 'direct-physical', 'virtio-forwarder', 'smart-nic', 'remote-managed']).optional(),
+  profile: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+const FILTERS = ['host', 'status', 'vif_type', 'vnic_type'] as const;
+
+export const bindingFaults = {
+  notFound: (portId: string, host: string) => new NeutronFault(404, 'PortBindingNotFound', `Binding for port ${portId} for host ${host} could not be found.`),
+  exists: (portId: string, host: string) => new NeutronFault(409, 'PortBindingAlreadyExists', `Binding for port ${portId} on host ${host} already exists.`),
+  active: (portId: string, host: string) => new NeutronFault(409, 'PortBindingAlreadyActive', `Binding for port ${portId} on host ${host} is already active.`),
+};
+
+/** The VIF type a new binding gets: `tap` when a hypernet agent serves the host. */
+async function vifTypeFor(tx: WriteTx, host: string): Promise<string> {
+  return (await tx.list('agent')).some((a) => a.host === host) ? 'tap' : 'unbound';
+}
+
+/** Port with its active binding replaced by `b` and the inactive list given. */
+function withBindings(p: Port, active: PortBinding | undefined, inactive: PortBinding[]): Port {
+  return {
+    ...p,
+    'binding:host_id': active?.host ?? '',
+    'binding:vif_type': active?.vif_type ?? 'unbound',
+    'binding:vif_details': active?.vif_details ?? {},
+    'binding:vnic_type': active?.vnic_type ?? p['binding:vnic_type'],
+    'binding:profile': active?.profile ?? {},
+    'binding:inactive': inactive,
+  };
+}
+
+export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): void {
+  const base = '/v2.0/ports/:id/bindings';
+  type P = { Params: { id: string; host?: string } };
+  const adminCtx = (req: Parameters<typeof contextOf>[1]): Ctx => {
+    const ctx = contextOf(deps, req);
+    if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:port_binding) is disallowed by policy: admin only');
+    return ctx;
+  };
+  /** One write on the port: `fn` returns the changed port (stored as an update) and the answer. */
+  const change = <T>(ctx: Ctx, id: string, fn: (tx: WriteTx, p: Port) => Promise<{ port: Port; out: T }>): Promise<T> =>
+    deps.store.write(async (tx) => {
+      const { port, out } = await fn(tx, await mustGet(tx, 'port', id));
+      await storeUpdate(ports, ctx, tx, port);
+      return out;
+    });
+
+  app.get<P>(base, async (req) => {
+    adminCtx(req);
+    const port = await deps.store.read((tx) => mustGet(tx, 'port', req.params.id));
+    const q = queryOf(req);
+    for (const k of Object.keys(q)) {
+      if (k !== 'fields' && !(FILTERS as readonly string[]).includes(k)) throw faults.badRequest(`${k} is invalid attribute for filtering`, 'HTTPBadRequest');
+    }
+    const bindings = portBindings(port).filter((b) => FILTERS.every((k) => q[k] === undefined || q[k]!.includes(String(b[k]))));
+    return { bindings };
+  });
+
+  app.get<P>(`${base}/:host`, async (req) => {
+    adminCtx(req);
+    const port = await deps.store.read((tx) => mustGet(tx, 'port', req.params.id));
+    const b = portBindings(port).find((x) => x.host === req.params.host);
+    if (!b) throw bindingFaults.notFound(port.id, req.params.host!);
+    return { binding: b };
+  });
+
+  app.post<P>(base, async (req, reply) => {
+    const ctx = adminCtx(req);
+    const body = validate(createSchema, envelope(req.body, 'binding'), 'binding') as z.infer<typeof createSchema>;
+    const binding = await change(ctx, req.params.id, async (tx, port) => {
+      if (portBindings(port).some((b) => b.host === body.host)) throw bindingFaults.exists(port.id, body.host);
+      const b: PortBinding = {
+        host: body.host,
+        vif_type: await vifTypeFor(tx, body.host),
+        vif_details: {},
+        vnic_type: body.vnic_type ?? port['binding:vnic_type'],
+        profile: body.profile ?? {},
+        status: activeBinding(port) ? 'INACTIVE' : 'ACTIVE',
+      };
+      const inactive = [...inactiveBindings(port)];
+      const next = b.status === 'ACTIVE' ? withBindings(port, b, inactive) : withBindings(port, activeBinding(port), [...inactive, b]);
+      return { port: next, out: b };
+    });
+    return reply.code(201).send({ binding });
+  });
+
+  app.put<P>(`${base}/:host/activate`, async (req) => {
+    const ctx = adminCtx(req);
+    const host = req.params.host!;
+    const binding = await change(ctx, req.params.id, async (_tx, port) => {
+      if (port['binding:host_id'] === host) throw bindingFaults.active(port.id, host);
+      const target = inactiveBindings(port).find((b) => b.host === host);
+      if (!target) throw bindingFaults.notFound(port.id, host);
+      const old = activeBinding(port);
+      const active: PortBinding = { ...target, status: 'ACTIVE' };
+      const inactive = [...inactiveBindings(port).filter((b) => b.host !== host), ...(old ? [{ ...old, status: 'INACTIVE' as const }] : [])];
+      return { port: withBindings(port, active, inactive), out: active };
+    });
+    return { binding };
+  });
+
+  app.delete<P>(`${base}/:host`, async (req, reply) => {
+    const ctx = adminCtx(req);
+    const host = req.params.host!;
+    await change(ctx, req.params.id, async (_tx, port) => {
+      if (!inactiveBindings(port).some((b) => b.host === host)) throw bindingFaults.notFound(port.id, host);
+      return { port: withBindings(port, activeBinding(port), inactiveBindings(port).filter((b) => b.host !== host)), out: undefined };
+    });
+    return reply.code(204).send();
+  });
+}
