@@ -17,6 +17,7 @@ want tcpdump tcpdump
 want ping iputils-ping
 want nc netcat-openbsd
 want ps procps
+want arping arping
 want chromium chromium
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

@@ -2,7 +2,14 @@
  * Pure: (this node, the watched model) → the frozen desired datapath. Per network with a port bound
  * here: bridge + VXLAN, the local taps, head-end replication toward every remote VTEP of the
  * network, and static FDB + permanent neighbour entries for every remote port.
+ *
+ * Live migration (port bindings): a port with an INACTIVE binding for this node is *prepared* here —
+ * its network and tap are wired like a local port's (marked `prepared`, so it is neither reported nor
+ * announced) and its MAC gets no static FDB entry toward its active host: unknown unicast floods to
+ * every VTEP, so traffic finds the port on either side of the move without waiting for an agent.
+ * Hosts holding an inactive binding count as VTEPs of the port's network (they get the flood).
  */
+import { inactiveBindings, preparedOn, wiredOn } from '../model/bindings.js';
 import type { Port } from '../model/types.js';
 import type { ModelView } from './model-cache.js';
 import { isDhcpPort } from './dhcp/dhcp-port.js';
@@ -41,7 +48,7 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
   const vteps = vtepsByHost(model);
   // DHCP never crosses a tunnel: other nodes' DHCP ports get no FDB/neighbour entries here.
   const allPorts = [...model.ports.values()].filter((p) => !isDhcpPort(p)).sort(byId);
-  const local = allPorts.filter((p) => p['binding:host_id'] === node.host && isWorkloadPort(p));
+  const local = allPorts.filter((p) => wiredOn(p, node.host) && isWorkloadPort(p));
   const netIds = [...new Set(local.map((p) => p.network_id))].filter((id) => model.networks.has(id));
 
   const networks: DesiredNetwork[] = [];
@@ -57,20 +64,29 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
     networks.push(dn);
 
     for (const p of local.filter((q) => q.network_id === netId)) {
-      ports.push({ portId: p.id, networkId: netId, tap: tapName(p.id), bridge: dn.bridge, mtu, mac: p.mac_address.toLowerCase(), up: p.admin_state_up });
+      const dp: DesiredPort = { portId: p.id, networkId: netId, tap: tapName(p.id), bridge: dn.bridge, mtu, mac: p.mac_address.toLowerCase(), up: p.admin_state_up };
+      ports.push(p['binding:host_id'] === node.host ? dp : { ...dp, prepared: true });
     }
 
     const flood = new Set<string>();
     const macs = new Map<string, string>(); // mac → vtep (first port wins)
     const ips = new Map<string, string>(); // ip → mac (first port wins)
+    const remoteVtep = (h: string): string | undefined => {
+      const vtep = h && h !== node.host ? vteps.get(h) : undefined;
+      return vtep === node.underlayIp ? undefined : vtep;
+    };
     for (const p of allPorts) {
-      const h = p['binding:host_id'];
-      if (p.network_id !== netId || !h || h === node.host) continue;
-      const vtep = vteps.get(h);
-      if (!vtep || vtep === node.underlayIp) continue;
+      if (p.network_id !== netId) continue;
+      for (const b of inactiveBindings(p)) {
+        const v = remoteVtep(b.host);
+        if (v) flood.add(v);
+      }
+      const vtep = remoteVtep(p['binding:host_id']);
+      if (!vtep) continue;
       flood.add(vtep);
+      const preparedHere = preparedOn(p, node.host);
       for (const a of portAddresses(p)) {
-        if (!macs.has(a.mac)) macs.set(a.mac, vtep);
+        if (!macs.has(a.mac) && !preparedHere) macs.set(a.mac, vtep);
         if (!ips.has(a.ip)) ips.set(a.ip, a.mac);
       }
     }

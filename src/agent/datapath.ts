@@ -1,10 +1,11 @@
 /**
  * The datapath sub-reconciler: compile → read kernel → diff → apply, then report port status from a
- * fresh read. `converge` is the driver step on its own (used by the driver tests too).
+ * fresh read, and announce ports that became active here. `converge` is the driver step on its own (used by the driver tests too).
  */
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { applyOps, type ApplyResult } from './apply.js';
+import { announceTargets, type Announcer } from './announce.js';
 import { compileDatapath } from './compile.js';
 import { diffDatapath } from './diff.js';
 import { readKernel } from './kernel/read.js';
@@ -38,6 +39,7 @@ export class DatapathReconciler implements SubReconciler {
     private readonly node: NodeInfo,
     private readonly log: Logger,
     private readonly reporter?: PortStatusReporter,
+    private readonly announcer?: Announcer,
   ) {}
 
   async reconcile(model: ModelView): Promise<void> {
@@ -45,6 +47,7 @@ export class DatapathReconciler implements SubReconciler {
     const { ops, result, after } = await converge(this.exec, desired);
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');
+    this.announcer?.announce(announceTargets(desired, after, model));
     const reportFailures = this.reporter ? await this.reporter.report(portStatusUpdates(desired, after, model)) : 0;
     if (result.failed.length || reportFailures) {
       throw new Error(`datapath: ${result.failed.length} operation(s) and ${reportFailures} status report(s) failed`);

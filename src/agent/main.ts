@@ -6,6 +6,7 @@ import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
 import { realExec, type Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
+import { Announcer } from './announce.js';
 import { DatapathReconciler } from './datapath.js';
 import { DhcpReconciler } from './dhcp-reconciler.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
@@ -53,7 +54,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const subs: SubReconciler[] = [
     // First: filters are keyed by interface name, so a new port's are in place before its tap is enslaved.
     new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' })),
-    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log)),
+    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log), new Announcer(exec, log.child({ sub: 'announce' }))),
     // After the datapath: DHCP needs the bridges.
     new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir }),
   ];

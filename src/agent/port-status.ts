@@ -8,7 +8,7 @@ import type { Logger } from '../common/log.js';
 import type { Clock } from '../common/clock.js';
 import type { ApiClient } from '../client/api.js';
 import type { ModelView } from './model-cache.js';
-import type { ActualState, DesiredState } from './state.js';
+import type { ActualState, DesiredPort, DesiredState } from './state.js';
 
 export interface PortStatusUpdate {
   portId: string;
@@ -16,13 +16,18 @@ export interface PortStatusUpdate {
   vifType?: 'tap';
 }
 
+/** The port's tap is in the kernel, enslaved to its bridge and up (and the port is admin up). */
+export function isWired(p: DesiredPort, actual: ActualState): boolean {
+  const tap = actual.links.get(p.tap);
+  return !!tap && tap.master === p.bridge && tap.up && p.up;
+}
+
 export function portStatusUpdates(desired: DesiredState, actual: ActualState, model: ModelView): PortStatusUpdate[] {
   const out: PortStatusUpdate[] = [];
   for (const p of desired.ports) {
     const port = model.ports.get(p.portId);
-    if (!port) continue;
-    const tap = actual.links.get(p.tap);
-    const wired = !!tap && tap.master === p.bridge && tap.up && p.up;
+    if (!port || p.prepared) continue;
+    const wired = isWired(p, actual);
     if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap')) out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap' });
     else if (!wired && port.status === 'ACTIVE') out.push({ portId: p.portId, status: 'DOWN' });
   }

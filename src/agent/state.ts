@@ -25,6 +25,8 @@ export interface DesiredPort {
   mac: string;
   /** admin_state_up of the port: the tap is set up, or down. */
   up: boolean;
+  /** Only a migration target here (INACTIVE binding): wired, but not reported or announced. */
+  prepared?: true;
 }
 
 /** A forwarding entry on a VXLAN device. `dst` set: the device's own table (MAC → remote VTEP,

@@ -4,6 +4,7 @@
  * ports' MACs. Ports bound to other hosts never appear, so this node never answers for them.
  */
 import ipaddr from 'ipaddr.js';
+import { wiredOn } from '../../model/bindings.js';
 import type { Network, Port, Subnet } from '../../model/types.js';
 import { findDhcpPort } from './dhcp-port.js';
 import { renderDnsmasqConf, renderDnsmasqHosts, type DhcpHostEntry } from './dnsmasq-conf.js';
@@ -25,9 +26,9 @@ export interface DhcpCompileInput {
 const VXLAN_OVERHEAD = 50;
 export const DEFAULT_LEASE_SECONDS = 86400;
 
-/** A workload port wired on this host (not a network:* service port such as DHCP or router). */
+/** A workload port wired (or prepared as a migration target) on this host, not a network:* service port. */
 const isLocalWorkloadPort = (p: Port, host: string): boolean =>
-  p['binding:host_id'] === host && !p.device_owner.startsWith('network:');
+  wiredOn(p, host) && !p.device_owner.startsWith('network:');
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -6,6 +6,7 @@
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
+import { wiredOn } from '../../model/bindings.js';
 import type { SecurityGroup } from '../../model/types.js';
 import type { ModelView } from '../model-cache.js';
 import { tapName } from '../names.js';
@@ -23,12 +24,12 @@ export function groupsWithRules(model: ModelView): SecurityGroup[] {
   });
 }
 
-/** The compiler's input for `host`: ports bound there (on their tap), every group and port. */
+/** The compiler's input for `host`: ports bound or being prepared there (on their tap), every group and port. */
 export function firewallInput(host: string, model: ModelView, mode: FirewallMode): FirewallInput {
   const allPorts = [...model.ports.values()];
   return {
     mode,
-    localPorts: allPorts.filter((p) => p['binding:host_id'] === host).map((port) => ({ port, ifname: tapName(port.id) })),
+    localPorts: allPorts.filter((p) => wiredOn(p, host)).map((port) => ({ port, ifname: tapName(port.id) })),
     securityGroups: groupsWithRules(model),
     allPorts,
   };

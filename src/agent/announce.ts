@@ -1,0 +1,76 @@
+/**
+ * Announcing a port that became active on this node (the end of a live migration, or a fresh port):
+ * the node sends a gratuitous ARP (request and reply forms) on the network's bridge with the port's
+ * MAC as source and its IPv4 addresses as sender, so every peer on the segment — local taps and,
+ * through head-end replication, every remote VTEP — refreshes at once. `announceTargets` is pure;
+ * the `Announcer` remembers which ports it announced (forgetting those no longer active here, so a
+ * port that leaves and comes back is announced again) and never blocks the reconcile loop.
+ * Prepared ports (INACTIVE binding) are never announced. Needs `arping` (Debian package arping).
+ */
+import type { Exec } from '../common/exec.js';
+import type { Logger } from '../common/log.js';
+import type { ModelView } from './model-cache.js';
+import { isWired } from './port-status.js';
+import type { ActualState, DesiredState } from './state.js';
+
+export interface Announcement {
+  portId: string;
+  bridge: string;
+  mac: string;
+  ips: string[];
+}
+
+/** Ports active on this node whose tap is wired, with their IPv4 addresses. */
+export function announceTargets(desired: DesiredState, actual: ActualState, model: ModelView): Announcement[] {
+  const out: Announcement[] = [];
+  for (const p of desired.ports) {
+    const port = model.ports.get(p.portId);
+    if (!port || p.prepared || !isWired(p, actual)) continue;
+    const ips = port.fixed_ips.map((f) => f.ip_address).filter((ip) => !ip.includes(':'));
+    out.push({ portId: p.portId, bridge: p.bridge, mac: p.mac, ips });
+  }
+  return out;
+}
+
+/** The arping command lines (Thomas Habets' arping: `-s` source MAC, `-S` sender IP) for one announcement. */
+export function garpCommands(a: Announcement): string[][] {
+  return a.ips.flatMap((ip) => [
+    ['-q', '-U', '-c', '1', '-w', '0', '-i', a.bridge, '-S', ip, '-s', a.mac, ip],
+    ['-q', '-U', '-P', '-c', '1', '-w', '0', '-i', a.bridge, '-S', ip, '-s', a.mac, ip],
+  ]);
+}
+
+export class Announcer {
+  private readonly announced = new Set<string>();
+  private missingTool = false;
+
+  constructor(
+    private readonly exec: Exec,
+    private readonly log: Logger,
+  ) {}
+
+  /** Announces the targets not announced yet (in the background); forgets ports no longer listed. */
+  announce(targets: readonly Announcement[]): void {
+    const ids = new Set(targets.map((t) => t.portId));
+    for (const id of this.announced) if (!ids.has(id)) this.announced.delete(id);
+    for (const t of targets) {
+      if (this.announced.has(t.portId)) continue;
+      this.announced.add(t.portId);
+      void this.send(t);
+    }
+  }
+
+  private async send(a: Announcement): Promise<void> {
+    if (this.missingTool) return;
+    try {
+      // arping exits 1 when nothing answers: expected for a gratuitous ARP.
+      await Promise.all(garpCommands(a).map((args) => this.exec('arping', args, { allowFail: true, timeoutMs: 2_000 })));
+      this.log.info({ port: a.portId, ips: a.ips }, 'port announced (gratuitous ARP)');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        this.missingTool = true;
+        this.log.warn('arping not installed: ports are not announced (install the Debian package arping)');
+      } else this.log.warn({ port: a.portId, err: (e as Error).message }, 'announcement failed');
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Live migration in the pure agent code: a port with an INACTIVE binding for a node is prepared there
+ * (network, tap, firewall, DHCP host entry; no status report, no announcement, no static FDB toward
+ * its active host), other nodes flood to the target too, and activation moves every node's FDB entry
+ * for the MAC to the new VTEP.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { announceTargets, garpCommands } from '../../src/agent/announce.js';
+import { compileDatapath } from '../../src/agent/compile.js';
+import { compileDhcp } from '../../src/agent/dhcp/compile.js';
+import { firewallInput } from '../../src/agent/firewall/reconciler.js';
+import { portStatusUpdates } from '../../src/agent/port-status.js';
+import type { ActualLink, ActualState } from '../../src/agent/state.js';
+import type { Port, PortBinding } from '../../src/model/types.js';
+import { agent, net, port, view } from './fixtures.js';
+
+const A = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
+const B = { host: 'hostB', underlayIp: '198.51.100.2', underlayMtu: 1500 };
+const C = { host: 'hostC', underlayIp: '203.0.113.3', underlayMtu: 1500 };
+const agents = [agent('a', 'hostA', A.underlayIp), agent('b', 'hostB', B.underlayIp), agent('c', 'hostC', C.underlayIp)];
+const MAC = 'fa:16:3e:00:00:01';
+const inactive = (host: string): PortBinding => ({ host, vif_type: 'tap', vif_details: {}, vnic_type: 'normal', profile: {}, status: 'INACTIVE' });
+const vmPort = (host: string, prepared: string[]): Port => port('p1', 'n1', host, MAC, ['10.0.1.1'], { 'binding:inactive': prepared.map(inactive) });
+const peer = port('p3', 'n1', 'hostC', 'fa:16:3e:00:00:03', ['10.0.1.3']);
+const modelWith = (p: Port) => view({ networks: [net('n1', 100)], agents, ports: [p, peer] });
+
+test('prepare: the target wires the network and the tap but installs no static FDB toward the old host', () => {
+  const d = compileDatapath(B, modelWith(vmPort('hostA', ['hostB'])));
+  assert.deepEqual(d.networks.map((n) => n.bridge), ['hnb-100']);
+  assert.deepEqual(d.ports, [{ portId: 'p1', networkId: 'n1', tap: 'tapp1', bridge: 'hnb-100', mtu: 1450, mac: MAC, up: true, prepared: true }]);
+  assert.ok(!d.fdb.some((e) => e.mac === MAC), 'no static entry: unknown unicast floods to both sides');
+  assert.deepEqual(d.fdb.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst), [A.underlayIp, C.underlayIp]);
+  assert.ok(d.neigh.some((n) => n.ip === '10.0.1.1' && n.mac === MAC), 'ARP is still answered locally');
+});
+
+test('prepare: other nodes flood to the target and still send the MAC to the active host', () => {
+  const d = compileDatapath(C, modelWith(vmPort('hostA', ['hostB'])));
+  assert.deepEqual(d.fdb.filter((e) => e.mac === '00:00:00:00:00:00').map((e) => e.dst), [A.underlayIp, B.underlayIp]);
+  assert.deepEqual(d.fdb.filter((e) => e.mac === MAC && e.dst !== null).map((e) => e.dst), [A.underlayIp]);
+});
+
+test('activation: every other node points the MAC at the new VTEP; the old host keeps only its prepared side', () => {
+  const moved = vmPort('hostB', ['hostA']);
+  assert.deepEqual(compileDatapath(C, modelWith(moved)).fdb.filter((e) => e.mac === MAC && e.dst !== null).map((e) => e.dst), [B.underlayIp]);
+  const onB = compileDatapath(B, modelWith(moved));
+  assert.equal(onB.ports[0].prepared, undefined);
+  assert.ok(!onB.fdb.some((e) => e.mac === MAC));
+  const onA = compileDatapath(A, modelWith(moved));
+  assert.equal(onA.ports[0].prepared, true);
+  // Once the old binding is deleted, A sends the MAC to B like any remote port.
+  const other = port('p2', 'n1', 'hostA', 'fa:16:3e:00:00:02', ['10.0.1.2']);
+  const done = compileDatapath(A, view({ networks: [net('n1', 100)], agents, ports: [vmPort('hostB', []), other, peer] }));
+  assert.deepEqual(done.ports.map((p) => p.portId), ['p2']);
+  assert.deepEqual(done.fdb.filter((e) => e.mac === MAC && e.dst !== null).map((e) => e.dst), [B.underlayIp]);
+});
+
+test('prepare: filters and the DHCP host entry are in place on the target', () => {
+  const m = modelWith(vmPort('hostA', ['hostB']));
+  assert.deepEqual(firewallInput('hostB', m, 'br-netfilter').localPorts.map((l) => l.ifname), ['tapp1']);
+  assert.deepEqual(firewallInput('hostC', m, 'br-netfilter').localPorts.map((l) => l.ifname), ['tapp3']);
+  const dhcpPort = port('d1', 'n1', 'hostB', 'fa:16:3e:00:00:99', ['10.0.1.2'], { device_owner: 'network:dhcp', device_id: 'dhcp-hostB' });
+  const out = compileDhcp({
+    host: 'hostB',
+    networks: [net('n1', 100)],
+    subnets: [{ id: 's', network_id: 'n1', cidr: '10.0.1.0/24', ip_version: 4, gateway_ip: null, allocation_pools: [], enable_dhcp: true, dns_nameservers: [], host_routes: [], ipv6_ra_mode: null, ipv6_address_mode: null, subnetpool_id: null, project_id: 'p', tenant_id: 'p', name: '', description: '', tags: [], revision_number: 1, created_at: '', updated_at: '' }],
+    ports: [vmPort('hostA', ['hostB']), dhcpPort],
+    underlayMtu: 1500,
+    netnsPrefix: 'x-',
+  });
+  assert.match(out.networks[0]?.hostsText ?? '', /fa:16:3e:00:00:01,10\.0\.1\.1/i);
+});
+
+test('a prepared port is neither reported nor announced; an active wired one is announced once', () => {
+  const link = (name: string): ActualLink => ({ name, kind: 'veth', mtu: 1450, up: true, master: 'hnb-100', vxlan: null });
+  const actual: ActualState = { links: new Map([['tapp1', link('tapp1')]]), bridgePorts: new Map(), fdb: [], neigh: [] };
+  const m = modelWith(vmPort('hostA', ['hostB']));
+  const prepared = compileDatapath(B, m);
+  assert.deepEqual(portStatusUpdates(prepared, actual, m), []);
+  assert.deepEqual(announceTargets(prepared, actual, m), []);
+  const m2 = modelWith(vmPort('hostB', ['hostA']));
+  const active = compileDatapath(B, m2);
+  const t = announceTargets(active, actual, m2);
+  assert.deepEqual(t, [{ portId: 'p1', bridge: 'hnb-100', mac: MAC, ips: ['10.0.1.1'] }]);
+  assert.deepEqual(garpCommands(t[0])[0], ['-q', '-U', '-c', '1', '-w', '0', '-i', 'hnb-100', '-S', '10.0.1.1', '-s', MAC, '10.0.1.1']);
+  assert.deepEqual(portStatusUpdates(active, actual, m2), [{ portId: 'p1', status: 'ACTIVE', vifType: 'tap' }]);
+});
