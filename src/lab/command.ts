@@ -13,6 +13,7 @@ import { DEFAULT_OPTIONS, planLab } from './plan.js';
 import { isOurs, pidFile, readPidFile } from './processes.js';
 import { countFailures, openstackHint, pingMatrixTable, stepLine, vmTable } from './report.js';
 import { readState } from './state.js';
+import { registerMigrate } from './migrate-command.js';
 import { labStatus, renderStatus } from './status.js';
 import { downLab, World } from './world.js';
 
@@ -162,6 +163,7 @@ export function register(program: Command): void {
     .action((vm: string, cmd: string[], o) => {
       process.exitCode = execIn(vm, cmd, o);
     });
+  registerMigrate(lab);
   lab
     .command('down')
     .description('remove every namespace, process and file the lab made (idempotent, works after a crash)')
