@@ -10,6 +10,7 @@ want ip iproute2
 want nft nftables
 want openvpn openvpn
 want dnsmasq dnsmasq-base
+want dhcp_release dnsmasq-utils
 want dhclient isc-dhcp-client
 want iperf3 iperf3
 want openstack python3-openstackclient

@@ -2,8 +2,10 @@
  * diffDhcp: pure. Compares the desired DHCP servers with what the driver found and says, per
  * network, what to create, fix, write, and whether dnsmasq must start, restart (config or address
  * changed) or only reload (hosts changed: SIGHUP). A dnsmasq already running with the same config
- * and command line is adopted untouched, so an agent restart causes no DHCP gap.
+ * and command line is adopted untouched, so an agent restart causes no DHCP gap. Leases of MAC/IP
+ * pairs that left the hosts file are listed for release (see leases.ts).
  */
+import { staleLeases } from './leases.js';
 import type { DhcpActual, DhcpDesired, DhcpNetworkActual, DhcpNetworkPlan, DhcpPlan, DhcpProcessAction } from './types.js';
 
 export function diffDhcp(desired: DhcpDesired, actual: DhcpActual): DhcpPlan {
@@ -45,6 +47,7 @@ export function diffDhcp(desired: DhcpDesired, actual: DhcpActual): DhcpPlan {
       writeConf,
       writeHosts,
       process,
+      releaseLeases: staleLeases(a?.leasesText ?? null, d.hostsText),
     };
   });
   const wanted = new Set(desired.networks.map((d) => d.vni));

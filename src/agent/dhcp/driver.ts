@@ -45,6 +45,8 @@ export interface DhcpDriverOptions {
   netnsPrefix: string;
   /** Default /usr/sbin/dnsmasq. */
   dnsmasqPath?: string;
+  /** Default /usr/bin/dhcp_release (Debian's dnsmasq-utils). */
+  dhcpReleasePath?: string;
   clock?: Clock;
   proc?: ProcessOps;
 }
@@ -56,6 +58,7 @@ export class DhcpDriver {
   private readonly clock: Clock;
   private readonly proc: ProcessOps;
   private readonly dnsmasqPath: string;
+  private readonly dhcpReleasePath: string;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly o: DhcpDriverOptions) {
@@ -65,6 +68,7 @@ export class DhcpDriver {
     this.clock = o.clock ?? realClock;
     this.proc = o.proc ?? realProcessOps;
     this.dnsmasqPath = o.dnsmasqPath ?? '/usr/sbin/dnsmasq';
+    this.dhcpReleasePath = o.dhcpReleasePath ?? '/usr/bin/dhcp_release';
   }
 
   /** What is there now, for every VNI with any trace (namespace, node veth, state files). */
@@ -119,6 +123,7 @@ export class DhcpDriver {
         vethNs: inNs ? { mac: inNs.mac, up: inNs.up, mtu: inNs.mtu, addresses: inNs.addresses } : null,
         confText: await readTextOrNull(f.conf),
         hostsText: await readTextOrNull(f.hosts),
+        leasesText: await readTextOrNull(f.leases),
         pid: proc?.pid ?? null,
         cmdlineMatches: !!proc && proc.argv.length === expected.length && proc.argv.every((a, i) => a === expected[i]),
       });
@@ -192,6 +197,11 @@ export class DhcpDriver {
       reloadDnsmasq(this.proc, pid);
     }
     if (p.process !== 'none') this.log.info({ vni: d.vni, action: p.process, pid: nowPid }, 'dhcp: dnsmasq');
+    for (const l of p.releaseLeases) {
+      // Like Neutron: tell the running dnsmasq the lease is gone, so IPAM may hand the IP to a new port.
+      await this.exec('ip', ['netns', 'exec', d.netns, this.dhcpReleasePath, d.vethNs, l.ip, l.mac], { timeoutMs: 5_000 });
+      this.log.info({ vni: d.vni, ip: l.ip, mac: l.mac }, 'dhcp: released stale lease');
+    }
     return { ...base, status: 'ok', process: p.process, pid: nowPid };
   }
 

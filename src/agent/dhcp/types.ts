@@ -50,6 +50,8 @@ export interface DhcpNetworkActual {
   } | null;
   readonly confText: string | null;
   readonly hostsText: string | null;
+  /** dnsmasq's lease file, null when absent. */
+  readonly leasesText: string | null;
   /** PID of our running dnsmasq for this VNI (verified by /proc/PID/cmdline), or null. */
   readonly pid: number | null;
   /** True when that dnsmasq runs with exactly the command line the driver would use. */
@@ -79,6 +81,8 @@ export interface DhcpNetworkPlan {
   readonly writeConf: boolean;
   readonly writeHosts: boolean;
   readonly process: DhcpProcessAction;
+  /** Leases held by MAC/IP pairs no longer in the hosts file: released with dhcp_release. */
+  readonly releaseLeases: readonly { mac: string; ip: string }[];
 }
 
 export interface DhcpPlan {

@@ -25,6 +25,7 @@ const inSync: DhcpNetworkActual = {
   vethNs: { mac: d.mac, up: true, mtu: 1450, addresses: [...d.addresses] },
   confText: d.confText,
   hostsText: d.hostsText,
+  leasesText: null,
   pid: 4242,
   cmdlineMatches: true,
 };
@@ -48,6 +49,7 @@ test('everything in place: nothing to do (adopt the running dnsmasq)', () => {
     writeConf: false,
     writeHosts: false,
     process: 'none',
+    releaseLeases: [],
   });
 });
 
@@ -79,4 +81,20 @@ test('bridge missing is reported; stale VNIs are removed; empty desired removes 
   const stale = { ...inSync, vni: 7 };
   assert.deepEqual(diffDhcp(desired, actual({}, [stale])).remove, [7]);
   assert.deepEqual(diffDhcp({ ...desired, networks: [] }, actual({}, [stale])).remove, [7, 1001]);
+});
+
+test('leases of MAC/IP pairs no longer in the hosts file are released, others kept', () => {
+  const [host] = d.hostsText.split('\n');
+  const [mac, ip] = host.split(',');
+  const leases = [
+    `1900000000 ${mac} ${ip} * 01:${mac}`,
+    '1900000000 fa:16:3e:99:99:99 10.0.1.77 * *', // port deleted: its lease must go
+    `1900000000 fa:16:3e:99:99:98 ${ip} * *`, // the same IP now belongs to another MAC
+  ].join('\n');
+  const p = diffDhcp(desired, actual({ leasesText: leases }));
+  assert.deepEqual(p.networks[0].releaseLeases, [
+    { mac: 'fa:16:3e:99:99:99', ip: '10.0.1.77' },
+    { mac: 'fa:16:3e:99:99:98', ip },
+  ]);
+  assert.equal(p.networks[0].process, 'none');
 });

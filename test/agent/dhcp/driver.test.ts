@@ -163,6 +163,24 @@ test('hosts-only change reloads the same dnsmasq and the new port gets its lease
   assert.equal(await cmdline(firstPid).then((c) => c.includes('dnsmasq')), true);
 });
 
+test("a deleted port's lease is released, so its IP can go to a new port with another MAC", { timeout: 40_000 }, async (t) => {
+  if (!isRoot) return t.skip('needs root');
+  // wl1 (MAC1) holds a lease on 10.0.1.11. Nova deletes its port (no DHCPRELEASE) and IPAM gives
+  // 10.0.1.11 to a new port whose workload has MAC2.
+  const reused = { ...p2Here, fixed_ips: [{ subnet_id: 'sub-a', ip_address: '10.0.1.11' }] };
+  const r = await driver.apply(model({ ports: [dp, reused, b[1], b[2]] }));
+  const a = r.networks.find((n) => n.vni === 1001)!;
+  assert.deepEqual([a.status, a.process, a.pid], ['ok', 'reload', firstPid]);
+  const leases = await readFile(join(STATE, '1001', 'leases'), 'utf8');
+  assert.ok(!leases.includes(MAC1), `lease of the deleted port still held:\n${leases}`);
+  const l = await runDhclient(TMP, WL2, 'wl2-reuse', 15);
+  dhclientPids.push(l.pid);
+  assert.equal(l.env?.new_ip_address, '10.0.1.11');
+  // Back to the earlier model for the next tests (wl2's new lease on .11 is released again).
+  const back = await driver.apply(model({ ports: [dp, p1, p2Here, b[1], b[2]] }));
+  assert.equal(back.networks.find((n) => n.vni === 1001)!.status, 'ok');
+});
+
 test('an option change restarts dnsmasq; a lost veth is repaired', { timeout: 30_000 }, async (t) => {
   if (!isRoot) return t.skip('needs root');
   const changed = { ...baseSubnet, dns_nameservers: ['198.51.100.53'] };
