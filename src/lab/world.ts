@@ -4,7 +4,7 @@
  * networks through the API and VMs plugged the way nova would. `hypernet lab up`, the network tests and
  * the datapath benchmark all build their worlds with it, each with its own prefix and state directory.
  */
-import { existsSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import type { Clock } from '../common/clock.js';
@@ -17,6 +17,7 @@ import { labMarker, type CloudPlan, type LabPlan, type VmPlan } from './plan.js'
 import { HYPERNET_BIN, isOurs, pidFile, pidsMentioning, readPidFile, startDaemon, stopAllRecorded, stopPid, waitFor } from './processes.js';
 import { readState, writeState, type LabState } from './state.js';
 import { buildTopology, sweepNamespaces } from './topology.js';
+import { addAgentlessVm, CLIENT_TAP, writeAgentlessServerConfig } from './agentless.js';
 import { createVmPort, dhcpVm, plugPort, stopDhclient, unplugPort, vmInterface, type VmSite } from './vms.js';
 
 export interface WorldDeps {
@@ -98,8 +99,12 @@ export class World {
     this.state.subnetId = subnet.id;
     this.save();
     const vms = await this.step(`VMs (${this.plan.vms.length}): ports, veth, DHCP`, () =>
-      Promise.all(this.plan.vms.map((vm) => this.addVm(vm, network.id))),
+      Promise.all(this.plan.vms.filter((vm) => !vm.agentless).map((vm) => this.addVm(vm, network.id))),
     );
+    // One after the other: the first creates the tenant's hyperswitch, the others reuse it.
+    for (const vm of this.plan.vms.filter((v) => v.agentless)) {
+      await this.step(`agentless ${vm.name}: agentless port, hyperswitch, OpenVPN client, DHCP`, () => this.addAgentlessVm(vm, network.id));
+    }
     return vms;
   }
 
@@ -119,7 +124,8 @@ export class World {
     const pid = startDaemon({
       name: 'server',
       cmd: process.execPath,
-      args: [HYPERNET_BIN, 'server', '--host', this.plan.api.host, '--port', String(this.plan.api.port), '--unix-socket', p.socket, '--data-dir', p.serverDataDir],
+      args: [HYPERNET_BIN, 'server', '--host', this.plan.api.host, '--port', String(this.plan.api.port), '--unix-socket', p.socket, '--data-dir', p.serverDataDir,
+        ...(this.plan.agentless ? ['--config', writeAgentlessServerConfig(this.plan)] : [])],
       logFile,
       pidDir: p.pidDir,
     });
@@ -234,6 +240,15 @@ export class World {
     return vm;
   }
 
+  /** An agentless VM (src/lab/agentless.ts), recorded in lab.json with its hyperswitch as host. */
+  async addAgentlessVm(vm: VmPlan, networkId: string): Promise<void> {
+    const a = await addAgentlessVm({ api: this.api, exec: this.exec, clock: this.clock, plan: this.plan }, siteOf(vm), networkId);
+    this.state.vms = this.state.vms.filter((v) => v.name !== vm.name);
+    this.state.vms.push({ name: vm.name, cloud: vm.cloud, ns: vm.ns, hostId: a.agentlessPort.hyperswitch_id, portId: a.port.id, mac: a.port.mac_address, ip: a.ip, tap: CLIENT_TAP });
+    this.state.vms.sort((x, y) => x.name.localeCompare(y.name));
+    this.save();
+  }
+
   /** A new, empty VM namespace in a cloud (beyond the plan's VMs; swept with the prefix). */
   async newVmSite(cloud: CloudPlan, name: string): Promise<VmSite> {
     const site = { name, ns: `${this.plan.prefix}${name}`, hyperswitchNs: cloud.hyperswitchNs, hostId: cloud.hostId };
@@ -269,6 +284,21 @@ export class World {
     return Promise.all(vms.map((a, i) => Promise.all(vms.map((b, j) => (i === j ? Promise.resolve(true) : this.pingRetry(a.ns, b.ip))))));
   }
 
+  /** Copies the lab's logs (server, agents, dnsmasq) to `dest` for post-mortems; returns `dest`. */
+  copyLogs(dest: string): string {
+    rmSync(dest, { recursive: true, force: true });
+    mkdirSync(dest, { recursive: true });
+    if (existsSync(this.plan.paths.logDir)) cpSync(this.plan.paths.logDir, dest, { recursive: true });
+    for (const c of this.plan.clouds) {
+      const dirs = existsSync(c.agentStateDir) ? readdirSync(c.agentStateDir) : [];
+      for (const d of dirs) {
+        const f = join(c.agentStateDir, d, 'dnsmasq.log');
+        if (existsSync(f)) cpSync(f, join(dest, `${c.hostId}-${d}-dnsmasq.log`));
+      }
+    }
+    return dest;
+  }
+
   /** Tears the whole lab down (see downLab). */
   down(): Promise<DownReport> {
     return downLab(this.plan.paths.stateDir, this.plan.prefix, this.deps);
@@ -285,7 +315,7 @@ export interface DownReport {
 }
 
 /** Files and directories a lab makes in its state directory; `down` removes exactly these. */
-const LAB_FILES = ['lab.json', 'lab.json.tmp', 'server.sock', 'server', 'logs', 'pids', 'dhcp', 'agents'];
+const LAB_FILES = ['lab.json', 'lab.json.tmp', 'server.sock', 'server', 'logs', 'pids', 'dhcp', 'agents', 'agentless-vms'];
 
 /**
  * Removes everything a lab made: its processes (by recorded PID, verified), every namespace with its

@@ -4,7 +4,7 @@
  * library whose teardown runs in `after()` even when a test failed. The server listens on TCP port 0
  * on loopback plus its Unix socket, so nothing is added to the root namespace.
  */
-import { cpSync, existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realClock } from '../../src/common/clock.js';
@@ -62,15 +62,7 @@ export function newWorld(letter: string, o: Partial<LabOptions> = {}): World {
 
 /** Tears a test world down, first keeping its logs in artifacts/lab-logs/NAME for post-mortems. */
 export async function teardown(world: World, name: string): Promise<void> {
-  const dest = join(ARTIFACTS, name);
-  rmSync(dest, { recursive: true, force: true });
-  if (existsSync(world.plan.paths.logDir)) cpSync(world.plan.paths.logDir, dest, { recursive: true });
-  for (const c of world.plan.clouds) {
-    for (const f of ['dnsmasq.log']) {
-      const dirs = existsSync(c.agentStateDir) ? readdirSync(c.agentStateDir) : [];
-      for (const d of dirs) if (existsSync(join(c.agentStateDir, d, f))) cpSync(join(c.agentStateDir, d, f), join(dest, `${c.hostId}-${d}-${f}`));
-    }
-  }
+  world.copyLogs(join(ARTIFACTS, name));
   await world.down();
 }
 

@@ -1,0 +1,216 @@
+/**
+ * Datapath benchmark (`npm run bench:datapath`, root). On one lab world (real server and agents, two
+ * clouds): one TCP flow with iperf3 (-t 5, several runs, median) between VMs in the two clouds through
+ * the VXLAN overlay and the same flow routed natively over the same topology (no overlay), their
+ * ratio and ping RTT on both paths; then convergence: time from a port-create API call returning to
+ * the first ping reply from a VM in the other cloud (the new VM plugged as nova does), p50/p99 over 100
+ * ports, and again with 1,000 ports on the node. Prints a summary at the end.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { tapName } from '../src/agent/names.js';
+import { realClock } from '../src/common/clock.js';
+import { realExec } from '../src/common/exec.js';
+import { addNetns } from '../src/lab/netns.js';
+import { planLab } from '../src/lab/plan.js';
+import { plugNative } from '../src/lab/topology.js';
+import { createVmPort, plugPort } from '../src/lab/vms.js';
+import { downLab, World, type LabVm } from '../src/lab/world.js';
+import type { Port } from '../src/model/types.js';
+
+const REPS = Number(process.env.BENCH_REPS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const PORTS = Number(process.env.BENCH_PORTS ?? 100);
+const BULK = Number(process.env.BENCH_BULK ?? 1000);
+
+const exec = realExec;
+const clock = realClock;
+/** Underlay MTUs to measure throughput at (the lab default 1500, and jumbo frames). */
+const MTUS = (process.env.BENCH_MTUS ?? '1500,9000').split(',').map(Number);
+const prefix = `hnx${process.pid}-`;
+/** A /20 hyper subnet: room for the 1,000 bulk ports; convergence ports take fixed, never reused IPs from 10.0.10.0 up. */
+const planFor = (underlayMtu: number) =>
+  planLab({ prefix, stateDir: `/tmp/hypernet-bench/${prefix.slice(0, -1)}`, apiPort: 0, vmsPerCloud: 1, underlayMtu, hyperCidr: '10.0.0.0/20' });
+let plan = planFor(MTUS[0]);
+let world = new World(plan, { exec, clock });
+const ns = (vm: LabVm) => vm.site.ns;
+const run = (n: string, cmd: string, args: string[], timeoutMs = 60_000) => exec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+
+/** One iperf3 TCP flow, bits per second received. */
+async function iperf(from: string, to: string): Promise<number> {
+  const r = await run(from, 'iperf3', ['-4', '-c', to, '-t', String(SECONDS), '-J', '--connect-timeout', '3000'], (SECONDS + 15) * 1000);
+  const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
+  if (!j.end?.sum_received) throw new Error(`iperf3 ${from} → ${to}: ${j.error ?? r.stderr}`);
+  return j.end.sum_received.bits_per_second;
+}
+
+/** Average RTT in ms of 50 pings at 10 ms intervals. */
+async function rtt(from: string, to: string): Promise<number> {
+  const r = await run(from, 'ping', ['-n', '-q', '-c', '50', '-i', '0.01', '-W', '1', to], 20_000);
+  const m = /= [\d.]+\/([\d.]+)\//.exec(r.stdout);
+  if (!m) throw new Error(`ping ${to}: ${r.stdout}`);
+  return Number(m[1]);
+}
+
+/**
+ * One convergence sample: create a port bound to hs-b (API), then — timed from the API's answer —
+ * plug it (veth, port MAC) into a fresh VM namespace with the port's address configured, and ping it
+ * from vm-a1 every 5 ms until the first reply.
+ */
+async function convergence(a: LabVm, i: number, networkId: string): Promise<number> {
+  const cb = plan.clouds[1];
+  const site = { name: `cv${i}`, ns: `${prefix}cv${i}`, hyperswitchNs: cb.hyperswitchNs, hostId: cb.hostId };
+  await addNetns(exec, site.ns);
+  const fixedIp = `10.0.${10 + Math.floor(i / 250)}.${2 + (i % 250)}`;
+  const port = await createVmPort(world.api, site, { networkId, fixedIp });
+  const t0 = performance.now();
+  const ip = port.fixed_ips[0].ip_address;
+  const pinger = run(ns(a), 'ping', ['-n', '-q', '-c', '1', '-i', '0.005', '-w', '5', ip], 10_000);
+  await plugPort(exec, site, port);
+  await exec('ip', ['-n', site.ns, 'addr', 'add', `${ip}/${plan.hyperCidr.split('/')[1]}`, 'dev', 'eth0']);
+  const r = await pinger;
+  const ms = performance.now() - t0;
+  if (r.code !== 0) throw new Error(`port ${i} (${ip}) never answered within 5 s`);
+  await world.api.delete('ports', port.id);
+  await exec('ip', ['netns', 'del', site.ns]);
+  return ms;
+}
+
+let samples = 0;
+async function convergenceRun(a: LabVm, networkId: string, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await convergence(a, samples++, networkId));
+  return out;
+}
+
+/** `count` more ports bound to hs-b, plugged into one sink namespace (veth peers v0…), no DHCP. */
+async function addBulkPorts(count: number, networkId: string): Promise<void> {
+  const cb = plan.clouds[1];
+  const sink = `${prefix}sink`;
+  await addNetns(exec, sink);
+  const site = { name: 'bulk', ns: sink, hyperswitchNs: cb.hyperswitchNs, hostId: cb.hostId };
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < count; i = next++) {
+      const port: Port = await createVmPort(world.api, site, { networkId, name: `bulk-${i}` });
+      await exec('ip', ['-n', cb.hyperswitchNs, 'link', 'add', tapName(port.id), 'type', 'veth', 'peer', 'name', `v${i}`, 'address', port.mac_address, 'netns', sink]);
+      await exec('ip', ['-n', sink, 'link', 'set', `v${i}`, 'up']);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+async function waitActive(count: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const ports = await world.api.list<Port>('ports', { 'binding:host_id': plan.clouds[1].hostId });
+    const active = ports.filter((p) => p['binding:host_id'] === plan.clouds[1].hostId && p.status === 'ACTIVE').length;
+    if (active >= count) return performance.now() - t0;
+    if (performance.now() - t0 > 120_000) throw new Error(`only ${active}/${count} ports ACTIVE after 120 s`);
+    await clock.sleep(500);
+  }
+}
+
+const fmt = (bps: number) => `${(bps / 1e9).toFixed(2)} Gbit/s`;
+const stats = (xs: number[]) =>
+  `p50 ${percentile(xs, 50).toFixed(1)} ms, p99 ${percentile(xs, 99).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms, first ${xs[0].toFixed(1)} ms (n=${xs.length})`;
+
+interface PathFigures {
+  mtu: number;
+  overlayMtu: number;
+  native: number[];
+  overlay: number[];
+  rttNative: number;
+  rttOverlay: number;
+}
+
+/** Builds a world at one underlay MTU and measures both paths; leaves the world up for more. */
+async function measurePaths(underlayMtu: number): Promise<{ a: LabVm; b: LabVm; figures: PathFigures }> {
+  plan = planFor(underlayMtu);
+  world = new World(plan, { exec, clock, onStep: (s, ms) => console.log(`  ✓ ${s} (${ms} ms)`) });
+  console.log(`world with underlay MTU ${underlayMtu} (overlay MTU ${plan.overlayMtu}):`);
+  const [a, b] = await world.up();
+  for (const vm of [a, b]) await plugNative(exec, plan, plan.vms.find((v) => v.name === vm.site.name)!);
+  const nativeB = plan.vms.find((v) => v.name === b.site.name)!.nativeIp!;
+  const tables = (await run(plan.clouds[0].hyperswitchNs, 'nft', ['list', 'tables'])).stdout.trim().split('\n').filter(Boolean);
+  console.log(`  netfilter on hs-a: ${tables.length ? tables.join(', ') : 'no nft tables'}`);
+  const server = spawn('ip', ['netns', 'exec', ns(b), 'iperf3', '-s', '-4'], { stdio: 'ignore' });
+  try {
+    await clock.sleep(500);
+    const overlay: number[] = [];
+    const native: number[] = [];
+    for (let i = 0; i < REPS; i++) {
+      native.push(await iperf(ns(a), nativeB));
+      overlay.push(await iperf(ns(a), b.ip));
+      console.log(`  run ${i + 1}/${REPS}: native ${fmt(native[i])}, overlay ${fmt(overlay[i])}`);
+    }
+    const rttNative = await rtt(ns(a), nativeB);
+    const rttOverlay = await rtt(ns(a), b.ip);
+    return { a, b, figures: { mtu: underlayMtu, overlayMtu: plan.overlayMtu, native, overlay, rttNative, rttOverlay } };
+  } finally {
+    server.kill();
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    console.error('bench:datapath needs root (network namespaces)');
+    process.exit(2);
+  }
+  console.log(`datapath benchmark: 2 clouds, prefix ${prefix}, underlay MTUs ${MTUS.join(', ')}`);
+  await downLab(plan.paths.stateDir, prefix, { exec, clock });
+  const paths: PathFigures[] = [];
+  try {
+    let a: LabVm | undefined;
+    for (const [k, mtu] of MTUS.entries()) {
+      const m = await measurePaths(mtu);
+      paths.push(m.figures);
+      a = m.a;
+      if (k < MTUS.length - 1) await world.down();
+    }
+    // Convergence on the last world. The measuring VM re-probes ARP every 10 ms (default 1 s), so an
+    // ARP miss before the port is wired does not dominate what is measured (the control plane).
+    await run(ns(a!), 'sysctl', ['-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=10', 'net.ipv4.neigh.eth0.mcast_solicit=50']);
+    const networkId = world.state.networkId!;
+    console.log(`convergence: ${PORTS} ports …`);
+    const conv = await convergenceRun(a!, networkId, PORTS);
+    console.log(`  ${stats(conv)}`);
+    console.log(`adding ${BULK} ports on hs-b …`);
+    const t0 = performance.now();
+    await addBulkPorts(BULK, networkId);
+    const activeMs = await waitActive(BULK);
+    console.log(`  ${BULK} ports created and plugged in ${((performance.now() - t0 - activeMs) / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s after the last`);
+    const convBulk = await convergenceRun(a!, networkId, PORTS);
+    console.log(`  ${stats(convBulk)}`);
+
+    console.log('\n=== datapath benchmark summary ===');
+    console.log(`one TCP flow (iperf3 -t ${SECONDS}, median of ${REPS}), VM in cloud-a → VM in cloud-b, ${paths.length} underlay MTU(s)`);
+    for (const f of paths) {
+      const ratio = median(f.overlay) / median(f.native);
+      console.log(`  underlay MTU ${f.mtu}:`);
+      console.log(`    native (routed, no overlay):      ${fmt(median(f.native))}   ping RTT avg ${f.rttNative.toFixed(3)} ms`);
+      console.log(`    overlay (VXLAN, VM MTU ${String(f.overlayMtu).padEnd(4)}):    ${fmt(median(f.overlay))}   ping RTT avg ${f.rttOverlay.toFixed(3)} ms`);
+      console.log(`    overlay / native: ${ratio.toFixed(2)}  (target ≥ 0.85: ${ratio >= 0.85 ? 'met' : 'NOT met'})`);
+    }
+    const p99 = percentile(conv, 99);
+    const p99b = percentile(convBulk, 99);
+    console.log(`convergence, port-create API answer → first ping reply from the other cloud:`);
+    console.log(`  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${p99 <= 200 ? 'met' : 'NOT met'})`);
+    console.log(`  with ${BULK} more ports on the node: ${stats(convBulk)}  (target p99 ≤ 200 ms: ${p99b <= 200 ? 'met' : 'NOT met'})`);
+  } finally {
+    console.log(`logs kept in ${world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'))}`);
+    const r = await world.down();
+    console.log(`cleaned up: ${r.namespaces.length} namespaces, ${r.processes.size} processes`);
+  }
+}
+
+await main();
