@@ -1,6 +1,7 @@
 /**
  * The datapath sub-reconciler: compile → read kernel → diff → apply, then report port status from a
  * fresh read, and announce ports that became active here. `converge` is the driver step on its own (used by the driver tests too).
+ * An optional `portGate` (the firewall's `portReady`) keeps a tap out of its bridge until it opens (fail closed).
  */
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
@@ -40,10 +41,13 @@ export class DatapathReconciler implements SubReconciler {
     private readonly log: Logger,
     private readonly reporter?: PortStatusReporter,
     private readonly announcer?: Announcer,
+    private readonly portGate?: (portId: string) => boolean,
   ) {}
 
   async reconcile(model: ModelView): Promise<void> {
-    const desired = compileDatapath(this.node, model);
+    const all = compileDatapath(this.node, model);
+    const gate = this.portGate;
+    const desired = gate ? { ...all, ports: all.ports.filter((p) => gate(p.portId)) } : all;
     const { ops, result, after } = await converge(this.exec, desired);
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');

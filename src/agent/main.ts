@@ -51,10 +51,11 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const api = new ApiClient({ url: cfg.server, token: cfg.token });
   const cache = new ModelCache();
 
+  // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
+  const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }));
   const subs: SubReconciler[] = [
-    // First: filters are keyed by interface name, so a new port's are in place before its tap is enslaved.
-    new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' })),
-    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log), new Announcer(exec, log.child({ sub: 'announce' }))),
+    firewall,
+    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id)),
     // After the datapath: DHCP needs the bridges.
     new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir }),
   ];

@@ -1,15 +1,19 @@
 /**
  * Applies a compiled firewall to the kernel of one node namespace (the Exec may be wrapped with
  * inNetns). Every apply is one `nft -f -` transaction, so a failed apply leaves the previous ruleset
- * in force (fail closed). When only remote-group memberships changed (equal skeletons), the
- * transaction only flushes and refills those sets, rewriting no rule. After each apply the chains
- * are read back (`nft -j list chains bridge`) and compared; the last good compilation is kept.
+ * in force (fail closed). When the hooked chains are unchanged and our tables are still the ones we
+ * wrote (same kernel handles), the transaction is only the delta (render.ts): a rule change rewrites
+ * one group's chains, a membership change one set. Otherwise both tables are replaced wholesale.
+ * The driver owns the ruleset generation (state.ts): a new one whenever the ruleset loses a rule or
+ * element, so established connections are re-checked against the rules.
  */
+import { randomInt } from 'node:crypto';
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { TABLE, type CompiledFirewall, type FirewallMode } from './model.js';
+import { deltaText, fullText, hasRemovals } from './render.js';
 
-export type ApplyKind = 'full' | 'sets' | 'unchanged';
+export type ApplyKind = 'full' | 'delta' | 'unchanged';
 
 const PROBE = `table bridge ${TABLE}_probe {
 \tchain probe {
@@ -19,24 +23,20 @@ const PROBE = `table bridge ${TABLE}_probe {
 }
 `;
 
-/** The transaction that turns `from`'s set contents into `to`'s (same skeleton), or '' if none. */
-export function setUpdateText(from: CompiledFirewall, to: CompiledFirewall): string {
-  const lines: string[] = [];
-  for (const [name, elems] of to.sets) {
-    const old = from.sets.get(name);
-    if (old && old.length === elems.length && old.every((e, i) => e === elems[i])) continue;
-    lines.push(`flush set bridge ${TABLE} ${name}`);
-    if (elems.length) lines.push(`add element bridge ${TABLE} ${name} { ${elems.join(', ')} }`);
-  }
-  return lines.length ? lines.join('\n') + '\n' : '';
+interface Applied {
+  c: CompiledFirewall;
+  gen: number;
+  handles: string;
 }
 
 export class FirewallDriver {
-  private lastGood: CompiledFirewall | null = null;
+  private last: Applied | null = null;
 
   constructor(
     private readonly exec: Exec,
     private readonly log: Logger,
+    /** A fresh ruleset generation (31 bits, non-zero); injectable for tests. */
+    private readonly newGeneration: () => number = () => randomInt(1, 0x7fffffff),
   ) {}
 
   /** 'bridge-ct' when the kernel accepts `ct state` in a bridge table (checked with `nft -c`, no change made). */
@@ -54,27 +54,33 @@ export class FirewallDriver {
     await this.exec('sysctl', ['-q', '-w', ...keys.map((k) => `${k}=1`)]);
   }
 
-  /** Applies `c` (one transaction) and checks it; throws with the previous ruleset still in force. */
+  /** The generation in force (0 before the first apply). */
+  get generation(): number {
+    return this.last?.gen ?? 0;
+  }
+
+  /** Applies `c` (one transaction); throws with the previous ruleset still in force. */
   async apply(c: CompiledFirewall): Promise<ApplyKind> {
-    const prev = this.lastGood;
+    const prev = this.last;
+    const gen = !prev || hasRemovals(prev.c, c) ? this.newGeneration() : prev.gen;
+    const delta = prev && prev.c.baseKey === c.baseKey && (await this.handles()) === prev.handles;
     let kind: ApplyKind = 'full';
-    if (prev && prev.skeleton === c.skeleton) kind = prev.text === c.text ? 'unchanged' : 'sets';
-    if (kind !== 'full' && !(await this.matches(c))) kind = 'full'; // someone changed our table: replace it
-    if (kind === 'sets') await this.nft(setUpdateText(prev!, c));
-    if (kind === 'full') await this.nft(c.text);
-    if (kind !== 'unchanged' && !(await this.matches(c))) {
-      this.lastGood = null;
-      throw new Error('firewall: ruleset read back from the kernel differs from the one applied');
+    if (delta) {
+      const text = deltaText(prev.c, c, prev.gen, gen);
+      kind = text ? 'delta' : 'unchanged';
+      if (text) await this.nft(text);
+    } else {
+      await this.nft(fullText(c, gen));
     }
-    this.lastGood = c;
-    if (kind !== 'unchanged') this.log.debug({ kind, chains: c.chains.length }, 'firewall applied');
+    this.last = { c, gen, handles: kind === 'unchanged' ? prev!.handles : await this.handles() };
+    if (kind !== 'unchanged') this.log.debug({ kind, chains: c.chains.size, gen }, 'firewall applied');
     return kind;
   }
 
   /** Removes the owned tables (empty desired state). */
   async teardown(): Promise<void> {
+    this.last = null;
     await this.nft(`table bridge ${TABLE}\ndelete table bridge ${TABLE}\ntable inet ${TABLE}\ndelete table inet ${TABLE}\n`);
-    this.lastGood = null;
   }
 
   /** Chain names of our bridge table as the kernel reports them, sorted. */
@@ -84,9 +90,11 @@ export class FirewallDriver {
     return items.flatMap((i) => (i.chain && i.chain.table === TABLE ? [i.chain.name] : [])).sort();
   }
 
-  private async matches(c: CompiledFirewall): Promise<boolean> {
-    const got = await this.readChains();
-    return got.length === c.chains.length && got.every((n, i) => n === c.chains[i]);
+  /** Kernel handles of our tables ("family:handle …"): a replaced or deleted table shows here. */
+  private async handles(): Promise<string> {
+    const r = await this.exec('nft', ['-j', 'list', 'tables']);
+    const items = (JSON.parse(r.stdout) as { nftables: Array<{ table?: { family: string; name: string; handle: number } }> }).nftables;
+    return items.flatMap((i) => (i.table && i.table.name === TABLE ? [`${i.table.family}:${i.table.handle}`] : [])).sort().join(' ');
   }
 
   private async nft(text: string): Promise<void> {

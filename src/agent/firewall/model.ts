@@ -17,6 +17,8 @@ export type FirewallMode = 'bridge-ct' | 'br-netfilter';
 export interface LocalPort {
   port: Port;
   ifname: string;
+  /** VNI of the port's network (its bridge `hnb-<vni>`): picks the conntrack zone. */
+  vni?: number;
 }
 
 export interface FirewallInput {
@@ -29,16 +31,37 @@ export interface FirewallInput {
   allPorts: readonly Port[];
 }
 
-/** What compile produces: the whole ruleset, and the same without set contents (see driver). */
+/** A named set or map of one of the owned tables, with its elements (sorted). */
+export interface NftSet {
+  readonly family: 'bridge' | 'inet';
+  readonly kind: 'set' | 'map';
+  /** Declaration lines (`type …`, `flags …`), without elements. */
+  readonly decl: readonly string[];
+  readonly elements: readonly string[];
+}
+
+/** A chain that hooks into the packet path; its rules may hold GENERATION (see state.ts). */
+export interface BaseChain {
+  readonly family: 'bridge' | 'inet';
+  readonly name: string;
+  readonly hook: string;
+  readonly rules: readonly string[];
+}
+
+/**
+ * What compile produces, structured so the driver can write either the whole ruleset or only the
+ * delta from the last one applied (render.ts).
+ */
 export interface CompiledFirewall {
-  /** One `nft -f` transaction replacing the owned tables wholesale. */
-  readonly text: string;
-  /** `text` with every set's elements left out: equal skeletons mean only memberships changed. */
-  readonly skeleton: string;
-  /** Named member sets (bridge table) and their elements, sorted. */
-  readonly sets: ReadonlyMap<string, readonly string[]>;
-  /** Chains of the bridge table, sorted (the driver checks them after apply). */
-  readonly chains: readonly string[];
+  readonly mode: FirewallMode;
+  /** Hooked chains (anti-spoofing, the forward filters, conntrack zone/state). */
+  readonly base: readonly BaseChain[];
+  /** `base` as text: equal keys mean the delta path may be used. */
+  readonly baseKey: string;
+  /** Named sets and maps by name (names are unique across both tables). */
+  readonly sets: ReadonlyMap<string, NftSet>;
+  /** Regular chains of the bridge table (per port, per group) by name, with their rules. */
+  readonly chains: ReadonlyMap<string, readonly string[]>;
 }
 
 /** The tables the agent owns wholesale. */
@@ -46,12 +69,22 @@ export const TABLE = 'hypernet';
 /** Packet-mark bits the inet table sets for the bridge table in br-netfilter mode. */
 export const MARK_ESTABLISHED = 0x00010000;
 export const MARK_INVALID = 0x00020000;
+/** Set on bridged packets that went through the rules: if they leave, their ct mark gets the generation. */
+export const MARK_REEVAL = 0x00040000;
+/** Placeholder in base-chain rules for the ruleset generation (the driver substitutes it). */
+export const GENERATION = '@GENERATION@';
 
 /** Named set of a remote group's member addresses. */
 export const groupSetName = (sgId: string, v: 4 | 6): string => `sg_${sgId}_v${v}`;
 export const groupChainName = (sgId: string, dir: 'ingress' | 'egress'): string =>
   `sg_${sgId}_${dir === 'ingress' ? 'in' : 'eg'}`;
 export const portChainName = (portId: string, dir: 'ingress' | 'egress'): string => `${dir === 'ingress' ? 'in' : 'eg'}_${portId}`;
+
+/** A port whose groups are all `stateful: false` (Neutron forbids mixing): replies need rules. */
+export function isStateless(port: Port, groups: ReadonlyMap<string, { stateful: boolean }>): boolean {
+  const gs = port.security_groups.flatMap((g) => (groups.has(g) ? [groups.get(g)!] : []));
+  return gs.length > 0 && gs.every((g) => g.stateful === false);
+}
 
 /** Ports the firewall leaves alone: port security off, or a network service port (DHCP, router). */
 export function isTrusted(port: Port): boolean {

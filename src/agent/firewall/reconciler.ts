@@ -1,8 +1,10 @@
 /**
  * The firewall sub-reconciler: glue between the agent's model view and compileFirewall →
  * FirewallDriver. On first use it detects the conntrack mode and prepares the node namespace
- * (br_netfilter sysctls); every run compiles the whole ruleset and applies it in one transaction.
- * A failure throws (the agent's loop retries with backoff) and leaves the last ruleset in force.
+ * (br_netfilter sysctls); every run compiles the whole ruleset (memoised) and the driver applies
+ * it, or only its delta, in one transaction. A failure throws (the agent's loop retries with
+ * backoff) and leaves the last ruleset in force. `portReady` is the fail-closed gate the datapath
+ * checks before it plugs a tap into a bridge: true only for ports that a successful apply covered.
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
@@ -11,7 +13,7 @@ import type { SecurityGroup } from '../../model/types.js';
 import type { ModelView } from '../model-cache.js';
 import { tapName } from '../names.js';
 import type { SubReconciler } from '../reconcile.js';
-import { compileFirewall } from './compile.js';
+import { FirewallCompiler } from './compile.js';
 import { FirewallDriver } from './driver.js';
 import type { FirewallInput, FirewallMode } from './model.js';
 
@@ -29,7 +31,9 @@ export function firewallInput(host: string, model: ModelView, mode: FirewallMode
   const allPorts = [...model.ports.values()];
   return {
     mode,
-    localPorts: allPorts.filter((p) => wiredOn(p, host)).map((port) => ({ port, ifname: tapName(port.id) })),
+    localPorts: allPorts
+      .filter((p) => wiredOn(p, host))
+      .map((port) => ({ port, ifname: tapName(port.id), vni: model.networks.get(port.network_id)?.['provider:segmentation_id'] })),
     securityGroups: groupsWithRules(model),
     allPorts,
   };
@@ -38,7 +42,9 @@ export function firewallInput(host: string, model: ModelView, mode: FirewallMode
 export class FirewallReconciler implements SubReconciler {
   readonly name = 'firewall';
   private readonly driver: FirewallDriver;
+  private readonly compiler = new FirewallCompiler();
   private mode: FirewallMode | null = null;
+  private ready = new Set<string>();
 
   /** `exec` runs in the node's namespace (the agent's own, or wrapped with inNetns). */
   constructor(
@@ -56,6 +62,13 @@ export class FirewallReconciler implements SubReconciler {
       this.mode = mode;
       this.log.info({ mode }, 'firewall conntrack mode');
     }
-    await this.driver.apply(compileFirewall(firewallInput(this.host, model, this.mode)));
+    const input = firewallInput(this.host, model, this.mode);
+    await this.driver.apply(this.compiler.compile(input));
+    this.ready = new Set(input.localPorts.map((lp) => lp.port.id));
+  }
+
+  /** True once a successful apply covered the port (its filters, anti-spoofing and zone are in force). */
+  portReady(portId: string): boolean {
+    return this.ready.has(portId);
   }
 }

@@ -34,14 +34,18 @@ export const SPOOF_SETS: ReadonlyArray<[name: string, type: string, interval: bo
   ['port_src_v6', 'ifname . ether_addr . ipv6_addr', true],
 ];
 
-/** The shared chain every protected port's frames jump to. */
+/**
+ * The shared chain every protected port's frames jump to. Ordered for the common case: an IPv4
+ * packet from a known interface . MAC . address returns after one lookup (the triple implies the MAC).
+ */
 export const SPOOF_CHAIN_RULES: readonly string[] = [
+  'udp sport { 67, 547 } counter drop',
+  'ether type ip iifname . ether saddr . ip saddr @port_src_v4 return',
+  'ether type ip counter drop',
   'iifname . ether saddr != @port_macs counter drop',
   'ether type arp iifname . arp saddr ether . arp saddr ip != @port_src_v4 counter drop',
-  'ether type ip iifname . ether saddr . ip saddr != @port_src_v4 counter drop',
   'ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return',
   'ether type ip6 iifname . ether saddr . ip6 saddr != @port_src_v6 counter drop',
-  'udp sport { 67, 547 } counter drop',
   'icmpv6 type { nd-router-advert, nd-redirect } counter drop',
   'ether type != { ip, ip6, arp } counter drop',
 ];

@@ -1,13 +1,15 @@
 /**
- * compileFirewall without root: golden nft text for both conntrack modes (UPDATE_GOLDEN=1 rewrites
- * the files), rule translation, remote-group membership, port-security exemptions, determinism.
+ * compileFirewall and render without root: golden nft text for both conntrack modes
+ * (UPDATE_GOLDEN=1 rewrites the files), rule translation, remote-group membership, port-security
+ * exemptions, determinism, deltas (a rule change touches one chain), removals, zones, stateless.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { compileFirewall, groupMembers } from '../../../src/agent/firewall/compile.js';
-import { setUpdateText } from '../../../src/agent/firewall/driver.js';
+import { deltaText, fullText, hasRemovals } from '../../../src/agent/firewall/render.js';
+import { zonesFor } from '../../../src/agent/firewall/state.js';
 import { type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/agent/names.js';
 import { ruleText } from '../../../src/agent/firewall/rules.js';
@@ -43,7 +45,7 @@ function model(mode: FirewallMode): FirewallInput {
   const local = [b, a, off, dhcp];
   return {
     mode,
-    localPorts: local.map((port) => ({ port, ifname: tapName(port.id) })),
+    localPorts: local.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })),
     securityGroups: [web, defaultGroup('default')],
     allPorts: [...local, remote],
   };
@@ -52,7 +54,7 @@ function model(mode: FirewallMode): FirewallInput {
 for (const mode of ['br-netfilter', 'bridge-ct'] as const) {
   test(`golden ruleset (${mode})`, () => {
     const file = `${GOLDEN}${mode}.nft`;
-    const text = compileFirewall(model(mode)).text;
+    const text = fullText(compileFirewall(model(mode)), 0x1234);
     if (process.env.UPDATE_GOLDEN || !existsSync(file)) writeFileSync(file, text);
     assert.equal(text, readFileSync(file, 'utf8'));
   });
@@ -61,14 +63,15 @@ for (const mode of ['br-netfilter', 'bridge-ct'] as const) {
 test('deterministic: input order does not matter', () => {
   const m = model('br-netfilter');
   const shuffled = { ...m, localPorts: [...m.localPorts].reverse(), allPorts: [...m.allPorts].reverse(), securityGroups: [...m.securityGroups].reverse() };
-  assert.equal(compileFirewall(shuffled).text, compileFirewall(m).text);
+  assert.equal(fullText(compileFirewall(shuffled), 1), fullText(compileFirewall(m), 1));
 });
 
 test('ports with port security off and network service ports get no chains', () => {
   const c = compileFirewall(model('br-netfilter'));
-  assert.ok(!c.text.includes('cccccccc'));
-  assert.ok(!c.text.includes('dddddddd'));
-  assert.ok(c.chains.includes('eg_aaaaaaaa-0000-4000-8000-000000000001'));
+  const text = fullText(c, 1);
+  assert.ok(!text.includes('cccccccc'));
+  assert.ok(!text.includes('dddddddd'));
+  assert.ok(c.chains.has('eg_aaaaaaaa-0000-4000-8000-000000000001'));
 });
 
 test('remote group members: fixed IPs and address pairs of every port, wherever bound', () => {
@@ -78,17 +81,71 @@ test('remote group members: fixed IPs and address pairs of every port, wherever 
   assert.deepEqual(sets.get('sg_default_v6'), ['fd00::11']);
 });
 
-test('a membership change leaves the skeleton alone and updates only that set', () => {
+test('a membership change is a delta of that set only, and a removal', () => {
   const m = model('br-netfilter');
   const before = compileFirewall(m);
   const moved = m.allPorts.map((p) => (p.id.startsWith('eeee') ? { ...p, fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.22' }] } : p));
   const after = compileFirewall({ ...m, allPorts: moved });
-  assert.equal(after.skeleton, before.skeleton);
-  assert.notEqual(after.text, before.text);
+  assert.equal(after.baseKey, before.baseKey);
   assert.equal(
-    setUpdateText(before, after),
+    deltaText(before, after, 7, 7),
     'flush set bridge hypernet sg_default_v4\nadd element bridge hypernet sg_default_v4 { 10.0.1.11, 10.0.1.12, 10.0.1.22, 10.0.1.100, 10.0.9.0/24 }\n',
   );
+  assert.equal(hasRemovals(before, after), true, '10.0.1.21 left the group');
+  assert.equal(deltaText(before, before, 7, 7), '');
+});
+
+test('a rule change rewrites only its group chain; adding is no removal, removing is', () => {
+  const m = model('br-netfilter');
+  const web = m.securityGroups.find((g) => g.id === 'web')!;
+  const more = { ...web, security_group_rules: [...web.security_group_rules, makeRule('web', { id: 'w5', direction: 'ingress', protocol: 'tcp', port_range_min: 22 })] };
+  const before = compileFirewall(m);
+  const after = compileFirewall({ ...m, securityGroups: m.securityGroups.map((g) => (g.id === 'web' ? more : g)) });
+  const delta = deltaText(before, after, 7, 7);
+  assert.deepEqual(
+    delta.split('\n').filter((l) => l).map((l) => l.split(' ').slice(0, 4).join(' ')),
+    ['flush chain bridge hypernet', ...Array(4).fill('add rule bridge hypernet')],
+  );
+  assert.match(delta, /^flush chain bridge hypernet sg_web_in\n/);
+  assert.equal(hasRemovals(before, after), false);
+  assert.equal(hasRemovals(after, before), true);
+  assert.match(deltaText(after, before, 7, 8), /flush chain inet hypernet ct_state\n(add rule inet hypernet ct_state .*\n)+/, 'a new generation rewrites the state chains');
+  assert.match(deltaText(after, before, 7, 8), /ct mark 0x00000008/);
+});
+
+test('ports and groups appear and vanish in the delta in a valid order', () => {
+  const m = model('br-netfilter');
+  const before = compileFirewall(m);
+  const after = compileFirewall({ ...m, localPorts: m.localPorts.filter((lp) => !lp.port.id.startsWith('aaaa')) });
+  const lines = deltaText(before, after, 1, 2).split('\n');
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  assert.ok(at(/^flush map bridge hypernet egress_ports/) < at(/^delete chain bridge hypernet eg_aaaa/), 'map emptied before its chain goes');
+  assert.ok(at(/^flush chain bridge hypernet eg_aaaa/) < at(/^delete chain bridge hypernet sg_web_eg/), 'jumps gone before their target');
+  const back = deltaText(after, before, 2, 2).split('\n');
+  const pos = (re: RegExp) => back.findIndex((l) => re.test(l));
+  assert.ok(pos(/^add chain bridge hypernet sg_web_in$/) < pos(/^add element bridge hypernet ingress_ports/), 'chains declared before the map jumps to them');
+});
+
+test('conntrack zones: one per VNI, every bridge port of the network mapped', () => {
+  assert.deepEqual([...zonesFor([1001, 66537, 5, 65536])], [[5, 5], [1001, 1001], [65536, 1], [66537, 1002]]);
+  const zones = compileFirewall(model('br-netfilter')).sets.get('port_zones')!;
+  assert.equal(zones.family, 'inet');
+  assert.deepEqual(zones.elements, ['"hnb-1001" : 1001'], 'br_netfilter: inet prerouting sees the bridge');
+  const ports = compileFirewall(model('bridge-ct')).sets.get('port_zones')!;
+  assert.equal(ports.family, 'bridge');
+  for (const n of ['"hnv-1001" : 1001', '"hnd-1001" : 1001', '"tapcccccccc-00" : 1001', '"tapdddddddd-00" : 1001']) assert.ok(ports.elements.includes(n), n);
+});
+
+test('a port of stateless groups: no invalid drop, no established fast path for it', () => {
+  const m = model('br-netfilter');
+  const sl = { ...defaultGroup('sl'), stateful: false };
+  const ports = m.localPorts.map((lp) => (lp.port.id.startsWith('bbbb') ? { ...lp, port: { ...lp.port, security_groups: ['sl'] } } : lp));
+  const c = compileFirewall({ ...m, localPorts: ports, securityGroups: [...m.securityGroups, sl] });
+  assert.deepEqual(c.sets.get('stateless_ports')!.elements, ['"tapbbbbbbbb-00"']);
+  assert.deepEqual(c.chains.get('in_bbbbbbbb-0000-4000-8000-000000000002'), ['jump sg_sl_in', 'counter drop']);
+  const egress = c.base.find((b) => b.name === 'port_egress')!;
+  assert.equal(egress.rules[0], 'meta mark & 0x00010000 != 0 iifname != @stateless_ports accept');
+  assert.notEqual(c.baseKey, compileFirewall(m).baseKey, 'the hooked chains change: a full replace');
 });
 
 test('rule translation', () => {

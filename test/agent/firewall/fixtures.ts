@@ -1,8 +1,11 @@
 /**
  * Hand-made model objects in the types.ts shape for the firewall tests and benchmark: ports,
- * security groups and rules with only the fields that matter set, the rest filled with defaults.
+ * security groups and rules with only the fields that matter set, the rest filled with defaults;
+ * and the benchmark-scale model (n ports x 10 rules) shared by the benchmark and the tests.
  */
 import type { Port, SecurityGroup, SecurityGroupRule } from '../../../src/model/types.js';
+import type { FirewallInput, FirewallMode } from '../../../src/agent/firewall/model.js';
+import { tapName } from '../../../src/agent/names.js';
 
 const BASE = {
   project_id: 'p1',
@@ -71,3 +74,33 @@ export function defaultGroup(id: string): SecurityGroup {
     { id: `${id}-i6`, direction: 'ingress', ethertype: 'IPv6', remote_group_id: id },
   ]);
 }
+
+/** Benchmark-scale model: ports 1..n, each in default and its own 10-rule group; 10.0.x.y addresses. */
+const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+export const portId = (i: number) => `${String(i).padStart(8, '0')}-0000-4000-8000-${String(i).padStart(12, '0')}`;
+
+export function scaleModel(n: number, mode: FirewallMode, extraRule = false): FirewallInput {
+  const ports: Port[] = [];
+  const groups: SecurityGroup[] = [defaultGroup('default')];
+  for (let i = 1; i <= n; i++) {
+    const sg = `sg${i}`;
+    ports.push(makePort({ id: portId(i), mac_address: `fa:16:3e:00:${hex2(i >> 8)}:${hex2(i & 255)}`, security_groups: ['default', sg] }, [`10.0.${i >> 8}.${(i & 255) + 1}`]));
+    groups.push(
+      makeGroup(sg, [
+        { id: `${sg}-1`, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 },
+        { id: `${sg}-2`, direction: 'ingress', protocol: 'tcp', port_range_min: 80, port_range_max: 80, remote_ip_prefix: '10.0.0.0/8' },
+        { id: `${sg}-3`, direction: 'ingress', protocol: 'tcp', port_range_min: 443, port_range_max: 443 },
+        { id: `${sg}-4`, direction: 'ingress', protocol: 'udp', port_range_min: 53, port_range_max: 53 },
+        { id: `${sg}-5`, direction: 'ingress', protocol: 'udp', port_range_min: 5000, port_range_max: 5100, remote_group_id: sg },
+        { id: `${sg}-6`, direction: 'ingress', protocol: 'icmp', port_range_min: 8, port_range_max: 0 },
+        { id: `${sg}-7`, direction: 'ingress', protocol: 'tcp', port_range_min: 5201, port_range_max: 5201 },
+        { id: `${sg}-8`, direction: 'ingress', ethertype: 'IPv6', protocol: 'tcp', port_range_min: 22, port_range_max: 22 },
+        { id: `${sg}-9`, direction: 'egress', ethertype: 'IPv4' },
+        { id: `${sg}-10`, direction: 'egress', ethertype: 'IPv6' },
+        ...(extraRule && i === 1 ? [{ id: `${sg}-11`, direction: 'ingress' as const, protocol: 'tcp', port_range_min: 8080, port_range_max: 8080 }] : []),
+      ]),
+    );
+  }
+  return { mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id) })), securityGroups: groups, allPorts: ports };
+}
+

@@ -41,20 +41,22 @@ export class NodeEnv {
   readonly workloads: Workload[] = [];
   private children: ChildProcess[] = [];
 
-  async create(): Promise<void> {
+  async create(bridges: readonly string[] = ['hnb-1001']): Promise<void> {
     await realExec('ip', ['netns', 'add', this.nodeNs]);
     await this.node('ip', ['link', 'set', 'lo', 'up']);
-    await this.node('ip', ['link', 'add', 'hnb-1001', 'type', 'bridge']);
-    await this.node('ip', ['link', 'set', 'hnb-1001', 'up']);
+    for (const b of bridges) {
+      await this.node('ip', ['link', 'add', b, 'type', 'bridge']);
+      await this.node('ip', ['link', 'set', b, 'up']);
+    }
   }
 
-  /** Adds a workload namespace `w<i>` plugged into the bridge by `tap`. */
-  async addWorkload(i: number, tap: string, mac: string, ip: string): Promise<Workload> {
+  /** Adds a workload namespace `w<i>` plugged into `bridge` by `tap`. */
+  async addWorkload(i: number, tap: string, mac: string, ip: string, bridge = 'hnb-1001'): Promise<Workload> {
     const ns = `${this.prefix}w${i}`;
     await realExec('ip', ['netns', 'add', ns]);
     const exec = inNetns(realExec, ns);
     await this.node('ip', ['link', 'add', tap, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
-    await this.node('ip', ['link', 'set', tap, 'master', 'hnb-1001', 'up']);
+    await this.node('ip', ['link', 'set', tap, 'master', bridge, 'up']);
     await exec('ip', ['link', 'set', 'lo', 'up']);
     await exec('ip', ['link', 'set', 'eth0', 'address', mac, 'up']);
     await exec('ip', ['addr', 'add', `${ip}/24`, 'dev', 'eth0']);
@@ -91,13 +93,16 @@ const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send(m,r.port,r.addre
   return child;
 }
 
-/** One request/reply over TCP or UDP from `w` to ip:port within 1 s: true when the echo came back. */
-export async function echoOnce(w: Workload, proto: 'tcp' | 'udp', ip: string, port: number): Promise<boolean> {
+/**
+ * One request/reply over TCP or UDP from `w` to ip:port within 1 s: true when the echo came back.
+ * `srcPort` (UDP) fixes the source port, to send on a given conntrack tuple.
+ */
+export async function echoOnce(w: Workload, proto: 'tcp' | 'udp', ip: string, port: number, srcPort = 0): Promise<boolean> {
   const code = `
-const [proto,ip,port]=process.argv.slice(1);const done=ok=>{process.stdout.write(ok?'ok':'no');process.exit(0)};setTimeout(()=>done(false),1000);
+const [proto,ip,port,src]=process.argv.slice(1);const done=ok=>{process.stdout.write(ok?'ok':'no');process.exit(0)};setTimeout(()=>done(false),1000);
 if(proto==='tcp'){const s=require('net').connect(+port,ip,()=>s.write('hi'));s.on('data',()=>done(true));s.on('error',()=>done(false))}
-else{const u=require('dgram').createSocket('udp4');u.on('message',()=>done(true));u.send('hi',+port,ip)}`;
-  const r = await w.exec(process.execPath, ['-e', code, proto, ip, String(port)], { timeoutMs: 5000, allowFail: true });
+else{const u=require('dgram').createSocket('udp4');u.on('message',()=>done(true));u.bind(+src,()=>u.send('hi',+port,ip))}`;
+  const r = await w.exec(process.execPath, ['-e', code, proto, ip, String(port), String(srcPort)], { timeoutMs: 5000, allowFail: true });
   return r.stdout === 'ok';
 }
 
