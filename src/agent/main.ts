@@ -8,6 +8,7 @@ import { realExec, type Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { Announcer } from './announce.js';
 import { DatapathReconciler } from './datapath.js';
+import { FastEntriesReconciler } from './fast-entries.js';
 import { DhcpReconciler } from './dhcp-reconciler.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
 import { ModelCache } from './model-cache.js';
@@ -54,6 +55,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }));
   const subs: SubReconciler[] = [
+    // FDB/neighbour entries on existing devices first: a migrated port is repointed without waiting for nft.
+    new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' })),
     firewall,
     new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id)),
     // After the datapath: DHCP needs the bridges.
@@ -67,7 +70,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     clock,
     log,
     resyncMs: cfg.resyncMs ?? 2_000,
-    coalesceMs: 20,
+    coalesceMs: 5,
     // Leave the datapath alone until the first snapshot, and while the server is unreachable.
     model: () => (cache.ready && watch.connected ? cache.view() : null),
   });

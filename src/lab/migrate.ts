@@ -28,18 +28,37 @@ export interface ProbeResult {
   received: number;
   /** Longest time without a reply, beyond the probe interval (0 when nothing was lost), ms. */
   blackoutMs: number;
+  /** Missing sequence numbers as ranges `a-b` (for post-mortems). */
+  missing: string[];
 }
 
-/** Pure: reads `ping -D` output (per-reply `[epoch] … icmp_seq=N` lines and the summary). */
-export function parsePing(out: string, intervalMs: number): ProbeResult {
-  const times = [...out.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=\d+/gm)].map((m) => Number(m[1]) * 1000);
+/**
+ * Pure: reads `ping -D` output (per-reply `[epoch] … icmp_seq=N` lines and the summary). The gaps
+ * counted run between consecutive replies, and from the last reply to `stoppedAtMs` (a tail without
+ * replies is a blackout too).
+ */
+export function parsePing(out: string, intervalMs: number, stoppedAtMs?: number): ProbeResult {
+  const replies = [...out.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=(\d+)/gm)].map((m) => ({ at: Number(m[1]) * 1000, seq: Number(m[2]) }));
   const sum = /(\d+) packets transmitted, (\d+) received/.exec(out);
+  const sent = sum ? Number(sum[1]) : replies.length;
+  const times = replies.map((r) => r.at);
+  if (stoppedAtMs !== undefined && times.length) times.push(Math.max(stoppedAtMs, times[times.length - 1]));
   let gap = 0;
   for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
+  const got = new Set(replies.map((r) => r.seq));
+  const missing: string[] = [];
+  for (let q = 1; q <= sent; q++) {
+    if (got.has(q)) continue;
+    let e = q;
+    while (e + 1 <= sent && !got.has(e + 1)) e++;
+    missing.push(e === q ? `${q}` : `${q}-${e}`);
+    q = e;
+  }
   return {
-    sent: sum ? Number(sum[1]) : 0,
-    received: sum ? Number(sum[2]) : times.length,
-    blackoutMs: times.length < 2 ? Infinity : Math.max(0, Math.round(gap - intervalMs)),
+    sent,
+    received: sum ? Number(sum[2]) : replies.length,
+    blackoutMs: replies.length < 2 ? Infinity : Math.max(0, Math.round(gap - intervalMs)),
+    missing,
   };
 }
 
@@ -56,9 +75,10 @@ export class Prober {
   }
 
   async stop(): Promise<ProbeResult> {
+    const at = Date.now();
     if (this.child.exitCode === null && this.child.pid) this.child.kill('SIGINT');
     await this.done;
-    return parsePing(this.out, this.intervalMs);
+    return parsePing(this.out, this.intervalMs, at);
   }
 }
 

@@ -85,3 +85,27 @@ test('a prepared port is neither reported nor announced; an active wired one is 
   assert.deepEqual(garpCommands(t[0])[0], ['-q', '-U', '-c', '1', '-w', '0', '-i', 'hnb-100', '-S', '10.0.1.1', '-s', MAC, '10.0.1.1']);
   assert.deepEqual(portStatusUpdates(active, actual, m2), [{ portId: 'p1', status: 'ACTIVE', vifType: 'tap' }]);
 });
+
+test('fast path: only FDB/neighbour operations on devices that exist', async () => {
+  const { entryOps } = await import('../../src/agent/fast-entries.js');
+  const link = (name: string): ActualLink => ({ name, kind: 'vxlan', mtu: 1450, up: true, master: null, vxlan: null });
+  const actual: ActualState = { links: new Map([['hnv-100', link('hnv-100')]]), bridgePorts: new Map(), fdb: [], neigh: [] };
+  const ops = entryOps(
+    [
+      { op: 'bridge-add', name: 'hnb-200', mtu: 1450 },
+      { op: 'fdb-add', mac: MAC, dev: 'hnv-100', dst: B.underlayIp },
+      { op: 'fdb-add', mac: MAC, dev: 'hnv-200', dst: B.underlayIp },
+      { op: 'link-set', name: 'tapp1', master: 'hnb-100' },
+    ],
+    actual,
+  );
+  assert.deepEqual(ops, [{ op: 'fdb-add', mac: MAC, dev: 'hnv-100', dst: B.underlayIp }]);
+});
+
+test('prober: blackout is the longest gap without replies (tail included), missing sequences as ranges', async () => {
+  const { parsePing } = await import('../../src/lab/migrate.js');
+  const line = (t: number, seq: number) => `[${(t / 1000).toFixed(6)}] 64 bytes from 10.0.1.2: icmp_seq=${seq} ttl=64 time=0.1 ms`;
+  const out = [line(1000, 1), line(1010, 2), line(1080, 6), line(1090, 7), '', '--- 10.0.1.2 ping statistics ---', '8 packets transmitted, 4 received, 50% packet loss, time 80ms'].join('\n');
+  assert.deepEqual(parsePing(out, 10, 1095), { sent: 8, received: 4, blackoutMs: 60, missing: ['3-5', '8'] });
+  assert.equal(parsePing(out, 10, 1300).blackoutMs, 200, 'replies that stop count until the prober stops');
+});

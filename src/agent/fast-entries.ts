@@ -1,0 +1,44 @@
+/**
+ * The fast path for remote entries: runs first in every reconcile pass (before the firewall, whose
+ * transaction is the slow part) and applies only the FDB and neighbour operations of the datapath
+ * diff on devices that already exist. A port that moved to another node (live migration) is
+ * repointed to its new VTEP within one read → diff → apply, without waiting for the rest of the
+ * pass. It never creates devices or enslaves a tap, so filters still come before a new port is
+ * wired; the datapath sub-reconciler that follows converges everything else.
+ */
+import type { Exec } from '../common/exec.js';
+import type { Logger } from '../common/log.js';
+import { applyOps } from './apply.js';
+import { compileDatapath } from './compile.js';
+import { diffDatapath } from './diff.js';
+import { readKernel } from './kernel/read.js';
+import type { ModelView } from './model-cache.js';
+import type { Op } from './ops.js';
+import type { SubReconciler } from './reconcile.js';
+import type { ActualState, NodeInfo } from './state.js';
+
+const ENTRY_OPS = new Set<Op['op']>(['fdb-add', 'fdb-del', 'neigh-set', 'neigh-del']);
+
+/** Pure: the entry operations of a diff whose device is already in the kernel. */
+export function entryOps(ops: readonly Op[], actual: ActualState): Op[] {
+  return ops.filter((o) => ENTRY_OPS.has(o.op) && 'dev' in o && actual.links.has(o.dev));
+}
+
+export class FastEntriesReconciler implements SubReconciler {
+  readonly name = 'fast-entries';
+
+  constructor(
+    private readonly exec: Exec,
+    private readonly node: NodeInfo,
+    private readonly log: Logger,
+  ) {}
+
+  async reconcile(model: ModelView): Promise<void> {
+    const before = await readKernel(this.exec);
+    const ops = entryOps(diffDatapath(compileDatapath(this.node, model), before), before);
+    if (ops.length === 0) return;
+    const r = await applyOps(this.exec, ops);
+    // Failures are left to the datapath sub-reconciler, which retries with backoff.
+    this.log.info({ ops: ops.length, failed: r.failed.length }, 'remote entries applied');
+  }
+}
