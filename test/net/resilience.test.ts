@@ -13,8 +13,6 @@ import type { LabVm } from '../../src/lab/world.js';
 import { eventually, isRoot, newWorld, nsRun, sweepStaleRuns, teardown } from './fixture.js';
 
 const world = newWorld('r', { vmsPerCloud: 1 });
-// VMs added by these tests take fixed IPs that are never reused: the agent's dnsmasq keeps the lease
-// of a deleted port, so a new port given the same IP by IPAM would get no DHCP answer (reported).
 let a: LabVm;
 let b: LabVm;
 let vni = 0;
@@ -46,17 +44,19 @@ test('agent restart with the model unchanged: a 300-packet ping stream loses not
 test('agent restart after the model changed while it was down: it converges', async (t) => {
   if (!isRoot()) return t.skip('needs root');
   const [ca, cb] = world.plan.clouds;
-  const oldB = await world.addVm(await world.newVmSite(cb, 'old-b'), world.state.networkId!, { fixedIp: '10.0.1.100' });
+  const oldB = await world.addVm(await world.newVmSite(cb, 'old-b'), world.state.networkId!);
   assert.ok((await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(oldB.port.mac_address), 5000)) >= 0);
   await world.stopAgent(ca);
   let local: LabVm | undefined;
   let newB: LabVm | undefined;
   try {
-    // While hs-a's agent is down: a remote port comes, another goes, and a local port is created.
-    newB = await world.addVm(await world.newVmSite(cb, 'new-b'), world.state.networkId!, { fixedIp: '10.0.1.101' });
+    // While hs-a's agent is down: a remote port goes, another comes (IPAM reuses the freed IP, with a
+    // new MAC: hs-b's DHCP must have released the old lease), and a local port is created.
     await world.removeVm(oldB);
+    newB = await world.addVm(await world.newVmSite(cb, 'new-b'), world.state.networkId!);
+    assert.equal(newB.ip, oldB.ip);
     const localSite = await world.newVmSite(ca, 'late-a');
-    const localPending = world.addVm(localSite, world.state.networkId!, { fixedIp: '10.0.1.102' }); // DHCP waits for the agent
+    const localPending = world.addVm(localSite, world.state.networkId!); // DHCP waits for the agent
     await new Promise((r) => setTimeout(r, 500));
     await world.startAgents([ca]);
     local = await localPending;
@@ -100,8 +100,14 @@ test('server restart: agents resync and a port created after the restart becomes
   const restarted = Date.now();
   await world.startServer();
   await world.waitAgentsAlive(world.plan.clouds, undefined, 20_000, restarted);
-  const vm = await world.addVm(await world.newVmSite(cb, 'after-b'), world.state.networkId!, { fixedIp: '10.0.1.103' });
+  // A never-used IP: this is about the agents resyncing, not about vm-a1's ARP cache still holding
+  // the MAC of an earlier port with the same IP.
+  const vm = await world.addVm(await world.newVmSite(cb, 'after-b'), world.state.networkId!, { fixedIp: '10.0.1.200' });
   const ms = await eventually(() => world.ping(a.site.ns, vm.ip), 8000);
   assert.ok(ms >= 0, 'the port created after the server restart is not reachable');
+  // hs-b wired it (so it resynced); hs-a must learn it too (static FDB entry toward hs-b).
+  const [ca] = world.plan.clouds;
+  const learned = await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(`${vm.port.mac_address} dst ${cb.underlayIp}`), 8000);
+  assert.ok(learned >= 0, 'hs-a did not resync the new port after the server restart');
   assert.ok(await world.pingRetry(a.site.ns, b.ip));
 });
