@@ -6,8 +6,9 @@
  *      spare interface with the same MAC, down, in the VM) — wait until it is enslaved;
  *   2. cutover in the VM in one `ip -batch`: delete the old interface (its tap goes with it), rename the
  *      spare to it, same address, MTU and routes, up — the VM now "runs" on the target;
- *   3. activate the target binding (every agent moves its FDB for the MAC, the target announces it),
- *      then delete the old, now inactive, binding (the old node removes its side last).
+ *   3. activate the target binding, in parallel with the cutover (every agent moves its FDB for the
+ *      MAC, the target announces it), then delete the old, now inactive, binding (the old node
+ *      removes its side last).
  * While it moves, a `Prober` pings the VM every 10 ms from another VM and reports the blackout: the
  * longest time without a reply beyond the probe interval, and the probes lost.
  */
@@ -129,8 +130,11 @@ export async function migrateVm(world: World, vm: LabVmRecord, to: CloudPlan, if
   // The VM "resumes" on the target: the DHCP client of the old interface goes with it.
   await stopDhclient(world.plan.paths, vm.name, clock);
   const batch = [`link del ${ifname}`, `link set ${SPARE_IF} name ${ifname}`, `addr add ${iface.ip}/${iface.prefixLen} dev ${ifname}`, `link set ${ifname} up`, ...routes];
-  await exec('ip', ['-n', vm.ns, '-batch', '-'], { input: batch.join('\n') + '\n' });
-  await api.call('PUT', `/v2.0/ports/${port.id}/bindings/${encodeURIComponent(to.hostId)}/activate`);
+  // The VM resumes on the target while the binding is activated (as nova does once the guest runs there).
+  await Promise.all([
+    exec('ip', ['-n', vm.ns, '-batch', '-'], { input: batch.join('\n') + '\n' }),
+    api.call('PUT', `/v2.0/ports/${port.id}/bindings/${encodeURIComponent(to.hostId)}/activate`),
+  ]);
   await api.call('DELETE', `/v2.0/ports/${port.id}/bindings/${encodeURIComponent(from)}`);
   const t2 = clock.now();
 
