@@ -4,13 +4,9 @@
  * and the tests' sweeps, so every namespace the lab touches goes through here.
  */
 import type { Exec } from '../common/exec.js';
+import { listNetns } from '../agent/dhcp/kernel.js';
 
-/** Names of all network namespaces, as `ip netns list` reports them. */
-export async function listNetns(exec: Exec): Promise<string[]> {
-  const r = await exec('ip', ['-json', 'netns', 'list'], { allowFail: true });
-  if (r.code !== 0 || !r.stdout.trim()) return [];
-  return (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name);
-}
+export { listNetns };
 
 export async function listNetnsWithPrefix(exec: Exec, prefix: string): Promise<string[]> {
   if (!prefix) throw new Error('refusing to match namespaces with an empty prefix');

@@ -11,7 +11,9 @@ import { realClock } from '../../src/common/clock.js';
 import { realExec } from '../../src/common/exec.js';
 import { listNetns } from '../../src/lab/netns.js';
 import { planLab, type LabOptions } from '../../src/lab/plan.js';
-import { downLab, World } from '../../src/lab/world.js';
+import { downLab, World, type LabVm } from '../../src/lab/world.js';
+import type { Network } from '../../src/model/types.js';
+import { after, before } from 'node:test';
 
 export const deps = { exec: realExec, clock: realClock };
 export const TEST_ROOT = join(tmpdir(), 'hypernet-test');
@@ -64,6 +66,26 @@ export function newWorld(letter: string, o: Partial<LabOptions> = {}): World {
 export async function teardown(world: World, name: string): Promise<void> {
   world.copyLogs(join(ARTIFACTS, name));
   await world.down();
+}
+
+/**
+ * Registers the file's before/after hooks for a world: sweep stale runs, build it (server, agents,
+ * network, VMs) before the tests, keep logs and tear it down after them. `vms` and `vni` (the tenant
+ * network's VXLAN id) are filled in by the time tests run.
+ */
+export function useWorld(letter: string, name: string, o: Partial<LabOptions> = {}): { world: World; vms: LabVm[]; vni: number } {
+  const ctx = { world: newWorld(letter, o), vms: [] as LabVm[], vni: 0 };
+  before(async () => {
+    if (!isRoot()) return;
+    await sweepStaleRuns();
+    await ctx.world.down();
+    ctx.vms = await ctx.world.up();
+    ctx.vni = (await ctx.world.api.show<Network>('networks', 'network', ctx.world.state.networkId!))['provider:segmentation_id'];
+  });
+  after(async () => {
+    if (isRoot()) await teardown(ctx.world, name);
+  });
+  return ctx;
 }
 
 /** Runs a command in a namespace (bounded by `timeoutMs`); never throws on exit status. */

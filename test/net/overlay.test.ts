@@ -5,7 +5,7 @@
  * port delete removes its FDB, neighbour and DHCP entries on every node; a network delete removes its
  * bridge and VXLAN device.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,22 +14,10 @@ import { bridgeName, vxlanName } from '../../src/agent/names.js';
 import type { Network, Port } from '../../src/model/types.js';
 import type { LabVm } from '../../src/lab/world.js';
 import { vmInterface } from '../../src/lab/vms.js';
-import { eventually, isRoot, newWorld, nsRun, sweepStaleRuns, teardown } from './fixture.js';
+import { eventually, isRoot, nsRun, useWorld } from './fixture.js';
 
-const world = newWorld('o');
-let vms: LabVm[] = [];
-let vni = 0;
-
-before(async () => {
-  if (!isRoot()) return;
-  await sweepStaleRuns();
-  await world.down();
-  vms = await world.up();
-  vni = (await world.api.show<Network>('networks', 'network', world.state.networkId!))['provider:segmentation_id'];
-});
-after(async () => {
-  if (isRoot()) await teardown(world, 'overlay');
-});
+const ctx = useWorld('o', 'overlay');
+const world = ctx.world;
 
 /** Output of a command in a namespace that runs in the background while `during` runs. */
 function background(ns: string, cmd: string, args: string[]): { done: Promise<string>; ready: Promise<void> } {
@@ -58,8 +46,8 @@ const linkExists = async (ns: string, dev: string) => (await nsRun(ns, 'ip', ['l
 
 test('every VM got its port address by DHCP, with the overlay MTU', async (t) => {
   if (!isRoot()) return t.skip('needs root');
-  assert.equal(vms.length, 4);
-  for (const vm of vms) {
+  assert.equal(ctx.vms.length, 4);
+  for (const vm of ctx.vms) {
     const got = await vmInterface(world.exec, vm.site.ns);
     assert.equal(got.ip, vm.ip, vm.site.name);
     assert.equal(got.mac, vm.port.mac_address);
@@ -69,14 +57,14 @@ test('every VM got its port address by DHCP, with the overlay MTU', async (t) =>
 
 test('cross-cloud ping: every VM reaches every other', async (t) => {
   if (!isRoot()) return t.skip('needs root');
-  const matrix = await world.pingMatrix(vms.map((v) => ({ ns: v.site.ns, ip: v.ip })));
+  const matrix = await world.pingMatrix(ctx.vms.map((v) => ({ ns: v.site.ns, ip: v.ip })));
   assert.ok(matrix.every((row) => row.every(Boolean)), JSON.stringify(matrix));
 });
 
 test('cross-cloud TCP: 2 MB through the overlay arrive whole', async (t) => {
   if (!isRoot()) return t.skip('needs root');
-  const [a] = vms.filter((v) => v.site.hostId === 'hs-a');
-  const [b] = vms.filter((v) => v.site.hostId === 'hs-b');
+  const [a] = ctx.vms.filter((v) => v.site.hostId === 'hs-a');
+  const [b] = ctx.vms.filter((v) => v.site.hostId === 'hs-b');
   const listener = background(b.site.ns, 'timeout', ['15', 'sh', '-c', 'nc -l -p 5001 -w 10 | wc -c']);
   await new Promise((r) => setTimeout(r, 300));
   const send = await nsRun(a.site.ns, 'sh', ['-c', `head -c 2000000 /dev/zero | timeout 10 nc -N -w 5 ${b.ip} 5001`]);
@@ -127,16 +115,16 @@ test('port delete removes its FDB, neighbour and DHCP entries on every node', as
   const vm = await world.addVm(site, world.state.networkId!);
   const mac = vm.port.mac_address.toLowerCase();
   const present = async () =>
-    (await fdbMacs(ca.hyperswitchNs, vxlanName(vni))).includes(mac) &&
-    (await neighs(ca.hyperswitchNs, bridgeName(vni))).includes(vm.ip + ' ') &&
-    hostsFile(cb.agentStateDir, vni).includes(mac);
+    (await fdbMacs(ca.hyperswitchNs, vxlanName(ctx.vni))).includes(mac) &&
+    (await neighs(ca.hyperswitchNs, bridgeName(ctx.vni))).includes(vm.ip + ' ') &&
+    hostsFile(cb.agentStateDir, ctx.vni).includes(mac);
   assert.ok((await eventually(present, 5000)) >= 0, 'entries for the new port never appeared');
   await world.removeVm(vm);
   const gone = async () => {
     for (const c of world.plan.clouds) {
-      if ((await fdbMacs(c.hyperswitchNs, vxlanName(vni))).includes(mac)) return false;
-      if ((await neighs(c.hyperswitchNs, bridgeName(vni))).includes(vm.ip + ' ')) return false;
-      if (hostsFile(c.agentStateDir, vni).includes(mac)) return false;
+      if ((await fdbMacs(c.hyperswitchNs, vxlanName(ctx.vni))).includes(mac)) return false;
+      if ((await neighs(c.hyperswitchNs, bridgeName(ctx.vni))).includes(vm.ip + ' ')) return false;
+      if (hostsFile(c.agentStateDir, ctx.vni).includes(mac)) return false;
     }
     return true;
   };
@@ -162,6 +150,6 @@ test('network delete removes its bridge and VXLAN device on every node', async (
   };
   assert.ok((await eventually(gone, 6000)) >= 0, 'bridge or vxlan of the deleted network remain');
   // The first network is untouched.
-  for (const c of world.plan.clouds) assert.ok(await linkExists(c.hyperswitchNs, vxlanName(vni)));
+  for (const c of world.plan.clouds) assert.ok(await linkExists(c.hyperswitchNs, vxlanName(ctx.vni)));
 });
 

@@ -5,35 +5,22 @@
  * or the VXLAN device deleted by hand) is repaired within seconds; after a server restart the agents
  * resync and a port created after the restart becomes reachable.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bridgeName, vxlanName } from '../../src/agent/names.js';
-import type { Network } from '../../src/model/types.js';
 import type { LabVm } from '../../src/lab/world.js';
-import { eventually, isRoot, newWorld, nsRun, sweepStaleRuns, teardown } from './fixture.js';
+import { eventually, isRoot, nsRun, useWorld } from './fixture.js';
 
-const world = newWorld('r', { vmsPerCloud: 1 });
-let a: LabVm;
-let b: LabVm;
-let vni = 0;
+/** ctx.vms = [vm-a1 (cloud-a), vm-b1 (cloud-b)]. */
+const ctx = useWorld('r', 'resilience', { vmsPerCloud: 1 });
+const world = ctx.world;
 
-before(async () => {
-  if (!isRoot()) return;
-  await sweepStaleRuns();
-  await world.down();
-  [a, b] = await world.up();
-  vni = (await world.api.show<Network>('networks', 'network', world.state.networkId!))['provider:segmentation_id'];
-});
-after(async () => {
-  if (isRoot()) await teardown(world, 'resilience');
-});
-
-const fdb = async (ns: string) => (await nsRun(ns, 'bridge', ['fdb', 'show', 'dev', vxlanName(vni)])).stdout.toLowerCase();
+const fdb = async (ns: string) => (await nsRun(ns, 'bridge', ['fdb', 'show', 'dev', vxlanName(ctx.vni)])).stdout.toLowerCase();
 
 test('agent restart with the model unchanged: a 300-packet ping stream loses nothing', async (t) => {
   if (!isRoot()) return t.skip('needs root');
   const [ca] = world.plan.clouds;
-  const stream = nsRun(a.site.ns, 'ping', ['-i', '0.01', '-c', '300', '-W', '1', '-q', b.ip], 30_000);
+  const stream = nsRun(ctx.vms[0].site.ns, 'ping', ['-i', '0.01', '-c', '300', '-W', '1', '-q', ctx.vms[1].ip], 30_000);
   await new Promise((r) => setTimeout(r, 300));
   await world.stopAgent(ca);
   await world.startAgents([ca]);
@@ -69,7 +56,7 @@ test('agent restart after the model changed while it was down: it converges', as
   };
   assert.ok((await eventually(converged, 8000)) >= 0, 'hs-a FDB did not converge');
   assert.ok(await world.pingRetry(local!.site.ns, newB!.ip, 5), 'new local VM cannot reach the new remote VM');
-  assert.ok(await world.pingRetry(a.site.ns, newB!.ip, 5));
+  assert.ok(await world.pingRetry(ctx.vms[0].site.ns, newB!.ip, 5));
   await world.removeVm(newB!);
   await world.removeVm(local!);
 });
@@ -77,19 +64,19 @@ test('agent restart after the model changed while it was down: it converges', as
 test('kernel drift: a deleted FDB entry and a deleted VXLAN device are repaired within seconds', async (t) => {
   if (!isRoot()) return t.skip('needs root');
   const [ca, cb] = world.plan.clouds;
-  const mac = b.port.mac_address.toLowerCase();
-  await nsRun(ca.hyperswitchNs, 'bridge', ['fdb', 'del', mac, 'dev', vxlanName(vni), 'dst', cb.underlayIp]);
+  const mac = ctx.vms[1].port.mac_address.toLowerCase();
+  await nsRun(ca.hyperswitchNs, 'bridge', ['fdb', 'del', mac, 'dev', vxlanName(ctx.vni), 'dst', cb.underlayIp]);
   assert.ok(!(await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${cb.underlayIp}`), 'fdb entry was not deleted');
   const fdbMs = await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${cb.underlayIp}`), 6000);
   assert.ok(fdbMs >= 0, 'FDB entry not repaired within 6 s');
 
-  assert.equal((await nsRun(cb.hyperswitchNs, 'ip', ['link', 'del', vxlanName(vni)])).code, 0);
+  assert.equal((await nsRun(cb.hyperswitchNs, 'ip', ['link', 'del', vxlanName(ctx.vni)])).code, 0);
   const linkMs = await eventually(async () => {
-    const r = await nsRun(cb.hyperswitchNs, 'ip', ['-d', 'link', 'show', 'dev', vxlanName(vni)]);
-    return r.code === 0 && r.stdout.includes(`master ${bridgeName(vni)}`);
+    const r = await nsRun(cb.hyperswitchNs, 'ip', ['-d', 'link', 'show', 'dev', vxlanName(ctx.vni)]);
+    return r.code === 0 && r.stdout.includes(`master ${bridgeName(ctx.vni)}`);
   }, 6000);
   assert.ok(linkMs >= 0, 'VXLAN device not repaired within 6 s');
-  assert.ok(await world.pingRetry(a.site.ns, b.ip, 5), 'no connectivity after the repair');
+  assert.ok(await world.pingRetry(ctx.vms[0].site.ns, ctx.vms[1].ip, 5), 'no connectivity after the repair');
   t.diagnostic(`fdb repaired in ${fdbMs} ms, vxlan in ${linkMs} ms`);
 });
 
@@ -103,11 +90,11 @@ test('server restart: agents resync and a port created after the restart becomes
   // A never-used IP: this is about the agents resyncing, not about vm-a1's ARP cache still holding
   // the MAC of an earlier port with the same IP.
   const vm = await world.addVm(await world.newVmSite(cb, 'after-b'), world.state.networkId!, { fixedIp: '10.0.1.200' });
-  const ms = await eventually(() => world.ping(a.site.ns, vm.ip), 8000);
+  const ms = await eventually(() => world.ping(ctx.vms[0].site.ns, vm.ip), 8000);
   assert.ok(ms >= 0, 'the port created after the server restart is not reachable');
   // hs-b wired it (so it resynced); hs-a must learn it too (static FDB entry toward hs-b).
   const [ca] = world.plan.clouds;
   const learned = await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(`${vm.port.mac_address} dst ${cb.underlayIp}`), 8000);
   assert.ok(learned >= 0, 'hs-a did not resync the new port after the server restart');
-  assert.ok(await world.pingRetry(a.site.ns, b.ip));
+  assert.ok(await world.pingRetry(ctx.vms[0].site.ns, ctx.vms[1].ip));
 });

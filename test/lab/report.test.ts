@@ -1,0 +1,33 @@
+/** Unit tests of what `lab up` prints: step lines, the VM table, the ping matrix, the openstack hint. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planLab } from '../../src/lab/plan.js';
+import { countFailures, openstackHint, pingMatrixTable, stepLine, vmTable } from '../../src/lab/report.js';
+
+test('step lines carry the elapsed time and the step duration', () => {
+  assert.equal(stepLine('server', 412, 1234), '[  1.23s] ✓ server (412 ms)');
+});
+
+test('the VM table shows cloud, hyper IP, MAC, hyperswitch and its underlay IP', () => {
+  const plan = planLab();
+  const t = vmTable(plan, [{ name: 'vm-b1', cloud: 'cloud-b', ns: 'hnlab-vm-b1', hostId: 'hs-b', portId: 'p', mac: 'fa:16:3e:00:00:01', ip: '10.0.1.4', tap: 'tapp' }]);
+  assert.match(t, /VM\s+│?.*cloud.*hyper IP.*MAC.*hyperswitch.*underlay IP/);
+  assert.match(t, /vm-b1 .*cloud-b .*10\.0\.1\.4 .*fa:16:3e:00:00:01 .*hs-b .*198\.51\.100\.2/);
+});
+
+test('the ping matrix marks reached, failed and self, and failures are counted', () => {
+  const m = [
+    [true, true, false],
+    [true, true, true],
+    [true, true, true],
+  ];
+  const t = pingMatrixTable(['a', 'b', 'c'], m);
+  assert.match(t, /\| a +\| · +\| ✓ +\| ✗ +\|/);
+  assert.equal(countFailures(m), 1);
+  assert.equal(countFailures([[false]]), 0); // the diagonal does not count
+});
+
+test('the openstack hint points at the TCP endpoint', () => {
+  assert.equal(openstackHint('http://127.0.0.1:9696'), 'openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 network list');
+  assert.match(openstackHint(null), /Unix socket/);
+});
