@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .option('--underlay-mtu <n>', 'MTU of the underlay', '1500')
     .option('--netns-prefix <p>', 'prefix of namespaces the agent creates (DHCP)', 'hn-')
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
+    .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
     .action(async (o: Record<string, string>) => {
       const log = createLogger('agent');
       const mtu = Number(o.underlayMtu);
@@ -27,6 +28,7 @@ export function register(program: Command): void {
           cloud: o.cloud,
           netnsPrefix: o.netnsPrefix,
           stateDir: o.stateDir,
+          agentless: Boolean(o.agentless),
         },
         { log },
       );

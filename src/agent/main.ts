@@ -1,11 +1,14 @@
 /**
  * Wires the agent together: API client, registration + heartbeats, watch → model cache, and the
- * reconcile loop over the sub-reconcilers (datapath; DHCP and firewall plug in here).
+ * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, datapath, DHCP).
  */
+import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
 import { realExec, type Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
+import { OpenVpnServers } from '../agentless/openvpn/driver.js';
+import { AgentlessReconciler } from './agentless-reconciler.js';
 import { Announcer } from './announce.js';
 import { DatapathReconciler } from './datapath.js';
 import { FastEntriesReconciler } from './fast-entries.js';
@@ -29,6 +32,8 @@ export interface AgentConfig {
   stateDir: string;
   resyncMs?: number;
   heartbeatMs?: number;
+  /** A hyperswitch of agentless mode: also run the OpenVPN servers of its agentless ports. */
+  agentless?: boolean;
 }
 
 export interface AgentDeps {
@@ -58,12 +63,17 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     // FDB/neighbour entries on existing devices first: a migrated port is repointed without waiting for nft.
     new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' })),
     firewall,
+    // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
+    ...(cfg.agentless
+      ? [new AgentlessReconciler({ api, host: cfg.node.host, log: log.child({ sub: 'agentless' }),
+          servers: new OpenVpnServers({ exec, clock, log: log.child({ sub: 'openvpn' }), dir: join(cfg.stateDir, 'openvpn') }) })]
+      : []),
     new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id)),
     // After the datapath: DHCP needs the bridges.
     new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir }),
   ];
 
-  const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: ['vxlan', 'dhcp'], intervalMs: cfg.heartbeatMs });
+  const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'], intervalMs: cfg.heartbeatMs });
   let reconciler: Reconciler | null = null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markDirty() });
   reconciler = new Reconciler(subs, {

@@ -45,6 +45,20 @@ export const agentlessConfigSchema = z
     vpn_port_max: z.number().int().min(1).max(65535).default(1693),
     /** hypernet: MTU of the provider network the VPN runs over (the VM's NIC). */
     underlay_mtu: z.number().int().min(1280).max(9001).default(1500),
+    /** hypernet: the server URL a hyperswitch's agent uses (written into its user_data). */
+    agent_server_url: z.string().default('http://127.0.0.1:9696'),
+    /** hypernet: cloud label the hyperswitch agents register with. */
+    cloud: z.string().default('agentless'),
+    /** lab provider: directory of its "cloud" record (default: `<server data dir>/lab-provider`). */
+    lab_state_dir: z.string().default(''),
+    /** lab provider: prefix of the namespaces it creates (hyperswitches; VM namespaces are prefix + device_id). */
+    lab_netns_prefix: z.string().regex(/^[a-z0-9-]{1,16}$/).default('hnl-'),
+    /** lab provider: a VM's namespace is this prefix + its device_id (created when missing). */
+    lab_vm_netns_prefix: z.string().default(''),
+    /** lab provider: the namespace routing the clouds (the hyperswitch data NICs are plugged into it). */
+    lab_internet_ns: z.string().default(''),
+    /** lab provider: addresses of the hyperswitch mgnt and data NICs (routed /32s in the internet namespace). */
+    lab_data_cidr: cidr.default('203.0.113.0/25'),
   })
   .refine((c) => c.vpn_port_min <= c.vpn_port_max, 'vpn_port_min > vpn_port_max');
 

@@ -26,7 +26,12 @@ export interface ProviderNetworkInterface {
   /** The provider IP: how the hyperswitch recognises the VM's VPN client. */
   private_ip: string;
   mac_address: string;
+  /** Provider tags (AWS ENI tags, OpenStack port fields): hypernet keeps its own facts here. */
+  tags: Record<string, string>;
 }
+
+/** Tags hypernet puts on an agentless port's network interface. */
+export const NIC_TAGS = { hyperswitch: 'hypernet:hyperswitch_id', vpnPort: 'hypernet:vpn_port', flavor: 'hypernet:flavor' } as const;
 
 /** One NIC of a hyperswitch to launch: a provider network/subnet and its security group. */
 export interface NetSpec {
@@ -71,6 +76,8 @@ export interface ProviderDriver {
     index: number;
     subnet: string;
     security_group: string;
+    /** hypernet: tags to put on the interface (which hyperswitch serves it, its VPN port). */
+    tags?: Record<string, string>;
   }): Promise<ProviderNetworkInterface>;
   /** get_network_interfaces: by name (id) and private_ip must work on every provider; the rest optional. */
   getNetworkInterfaces(filter?: {

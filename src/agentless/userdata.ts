@@ -84,3 +84,20 @@ export function labClientArgv(dir: string, boot: LabBoot, pidFile: string, logFi
   return ['openvpn', '--suppress-timestamps', '--nobind', '--cd', dir, '--config', boot.configName,
     '--daemon', `hypernet-client`, '--writepid', pidFile, '--log', logFile];
 }
+
+/**
+ * The `user_data` of a hyperswitch VM: a `#cloud-config` whose runcmd starts the hypernet agent in
+ * agentless mode, pointed at the server and named as the hyperswitch (its agent host id).
+ */
+export function buildHyperswitchUserData(a: { server: string; host: string; cloud: string }): string {
+  const argv = ['hypernet', 'agent', '--server', a.server, '--host', a.host, '--cloud', a.cloud, '--agentless'];
+  return '#cloud-config\n' + stringify({ runcmd: [argv] }, { lineWidth: 0 });
+}
+
+/** The agent command line (after `hypernet`) a hyperswitch user_data runs; throws when it has none. */
+export function agentArgvFromUserData(userData: string): string[] {
+  const doc = parse(userData) as { runcmd?: unknown[] } | null;
+  const cmd = (doc?.runcmd ?? []).find((c): c is string[] => Array.isArray(c) && c[0] === 'hypernet' && c[1] === 'agent');
+  if (!cmd) throw new Error('hyperswitch user_data starts no hypernet agent');
+  return cmd.slice(1).map(String);
+}

@@ -50,7 +50,7 @@ function labRunning(stateDir: string): boolean {
   return !!pid && isOurs(pid, state.plan.paths.marker);
 }
 
-async function up(o: { stateDir: string; prefix: string; clouds: number; vmsPerCloud: number; apiPort: number; underlayMtu: number }): Promise<number> {
+async function up(o: { stateDir: string; prefix: string; clouds: number; vmsPerCloud: number; apiPort: number; underlayMtu: number; agentlessVms: number }): Promise<number> {
   needRoot();
   const stateDir = resolve(o.stateDir);
   const deps = { exec: realExec, clock: realClock };
@@ -64,7 +64,7 @@ async function up(o: { stateDir: string; prefix: string; clouds: number; vmsPerC
     await downLab(stateDir, stale.plan.prefix, deps, true);
   }
   const apiPort = o.apiPort === 0 ? await freePort(DEFAULT_OPTIONS.apiHost) : o.apiPort;
-  const plan = planLab({ stateDir, prefix: o.prefix, clouds: o.clouds, vmsPerCloud: o.vmsPerCloud, apiPort, underlayMtu: o.underlayMtu });
+  const plan = planLab({ stateDir, prefix: o.prefix, clouds: o.clouds, vmsPerCloud: o.vmsPerCloud, apiPort, underlayMtu: o.underlayMtu, agentlessVms: o.agentlessVms });
   const t0 = realClock.now();
   console.log(`building the lab: ${plan.clouds.length} clouds, ${plan.vms.length} VMs, prefix ${plan.prefix}, state ${stateDir}`);
   const world = new World(plan, { ...deps, onStep: (step, ms) => console.log(stepLine(step, ms, realClock.now() - t0)) });
@@ -146,7 +146,10 @@ export function register(program: Command): void {
     .option('--vms-per-cloud <n>', 'VMs in each cloud', int, DEFAULT_OPTIONS.vmsPerCloud)
     .option('--api-port <port>', 'TCP port of the API on 127.0.0.1 (0 = a free one)', int, DEFAULT_OPTIONS.apiPort)
     .option('--underlay-mtu <mtu>', 'MTU of the clouds underlay links', int, DEFAULT_OPTIONS.underlayMtu)
+    .option('--agentless-vms <n>', 'VMs of the last cloud with no agent, only the stock OpenVPN client (agentless mode)', int, DEFAULT_OPTIONS.agentlessVms)
+    .option('--agentless', 'same as --agentless-vms 1')
     .action(async (o) => {
+      if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;
       process.exitCode = await up(o);
     });
   lab

@@ -22,6 +22,8 @@ export interface LabOptions {
   underlayMtu: number;
   /** The tenant ("hyper") network's CIDR. */
   hyperCidr: string;
+  /** How many VMs of the last cloud run no agent, only the stock OpenVPN client (agentless mode). */
+  agentlessVms: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
@@ -33,6 +35,7 @@ export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
   apiHost: '127.0.0.1',
   underlayMtu: 1500,
   hyperCidr: '10.0.1.0/24',
+  agentlessVms: 0,
 });
 
 /** The documentation ranges (RFC 5737): the only underlay addresses the lab uses. */
@@ -50,6 +53,8 @@ export interface VmPlan {
   nativeIp: string | null;
   /** Host-side name of the native veth (in the hyperswitch namespace). */
   nativeHostIf: string;
+  /** No agent: the VM reaches the hyper network through a hyperswitch by OpenVPN (src/lab/agentless.ts). */
+  agentless?: boolean;
 }
 
 export interface CloudPlan {
@@ -103,6 +108,27 @@ export interface LabPlan {
   hyperCidr: string;
   clouds: CloudPlan[];
   vms: VmPlan[];
+  /** Agentless mode (when some VMs are agentless): the lab provider's addresses (see agentlessPlan). */
+  agentless: AgentlessLabPlan | null;
+}
+
+export interface AgentlessLabPlan {
+  /** Cloud the agentless hyperswitches register in. */
+  cloud: string;
+  /** mgnt and data IPs of the hyperswitches. */
+  dataCidr: string;
+  /** The provider subnets of the VMs' OpenVPN NICs (index 0, 1, 2); they exist only inside namespaces. */
+  vmsCidr: string[];
+}
+
+/**
+ * Agentless addresses come from the documentation range no cloud uses (203.0.113.0/24 with at most
+ * two clouds): data /26, then three /27 vms subnets.
+ */
+function agentlessPlan(clouds: number, n: number, cloud: string): AgentlessLabPlan | null {
+  if (n === 0) return null;
+  if (clouds > 2) throw new Error('agentless VMs need at most 2 clouds (203.0.113.0/24 holds the hyperswitch and vms addresses)');
+  return { cloud, dataCidr: '203.0.113.0/26', vmsCidr: ['203.0.113.64/27', '203.0.113.96/27', '203.0.113.128/27'] };
 }
 
 const intToIp = (n: number): string => bigIntToIp(BigInt(n), 4);
@@ -162,6 +188,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
   if (!Number.isInteger(o.underlayMtu) || o.underlayMtu < 1280 || o.underlayMtu > 65535) throw new Error(`underlay MTU must be 1280…65535, got ${o.underlayMtu}`);
   parseCidr(o.hyperCidr);
   if (!Number.isInteger(o.apiPort) || o.apiPort < 0 || o.apiPort > 65535) throw new Error(`bad API port ${o.apiPort}`);
+  if (!Number.isInteger(o.agentlessVms) || o.agentlessVms < 0 || o.agentlessVms > o.vmsPerCloud) throw new Error(`agentless VMs must be 0…${o.vmsPerCloud} (VMs per cloud), got ${o.agentlessVms}`);
   const paths = labPaths(o.stateDir);
   const clouds: CloudPlan[] = carveUnderlays(o.clouds).map((subnet, index) => {
     const { network, prefix: len } = parseCidr(subnet);
@@ -177,7 +204,8 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
       const name = `vm-${letter}${v}`;
       // Native addresses: the workload half without its network and broadcast addresses.
       const native = v <= half - 2 ? intToIp(workloadBase + v) : null;
-      vms.push({ name, cloud: label, ns: `${o.prefix}${name}`, hostId, hyperswitchNs, nativeIp: native, nativeHostIf: `nat-${letter}${v}` });
+      const agentless = index === o.clouds - 1 && v > o.vmsPerCloud - o.agentlessVms;
+      vms.push({ name, cloud: label, ns: `${o.prefix}${name}`, hostId, hyperswitchNs, nativeIp: native, nativeHostIf: `nat-${letter}${v}`, ...(agentless ? { agentless } : {}) });
     }
     return {
       index,
@@ -207,6 +235,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     hyperCidr: o.hyperCidr,
     clouds,
     vms: clouds.flatMap((c) => c.vms),
+    agentless: agentlessPlan(clouds.length, o.agentlessVms, clouds[clouds.length - 1]!.label),
   });
 }
 

@@ -328,6 +328,10 @@ export async function downLab(stateDir: string, prefix: string, deps: { exec: Ex
   // Processes the agents started (dnsmasq) name files in the state directory.
   const strays = pidsMentioning(marker);
   await Promise.all(strays.map((pid) => stopPid(pid, marker, deps.clock, 1500)));
+  // Once more: an agent that was still running may have started one (dnsmasq) while it was stopped.
+  const late = pidsMentioning(marker);
+  await Promise.all(late.map((pid) => stopPid(pid, marker, deps.clock, 1500)));
+  strays.push(...late);
   if (strays.length) processes.set(`others (${strays.length})`, 'stopped');
   const namespaces = await sweepNamespaces(deps.exec, deps.clock, prefix);
   for (const f of LAB_FILES) rmSync(join(stateDir, f), { recursive: true, force: true });

@@ -16,6 +16,8 @@ import { RESOURCES } from './resources/index.js';
 import { registerResource, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
 import { registerUi } from '../ui/serve.js';
+import { AGENTLESS_EXTENSIONS, AGENTLESS_RESOURCES, registerAgentless } from './agentless/routes.js';
+import type { AgentlessService } from './agentless/service.js';
 
 export interface AppOptions {
   store: Store;
@@ -23,6 +25,8 @@ export interface AppOptions {
   logger: Logger;
   config: ServerConfig;
   auth: AuthConfig;
+  /** The agentless plugin, when the config has an `agentless:` section. */
+  agentless?: AgentlessService;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -44,7 +48,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send(body);
   });
 
-  registerMeta(app, deps, RESOURCES);
+  registerMeta(app, deps, RESOURCES, opts.agentless ? { extensions: AGENTLESS_EXTENSIONS, resources: AGENTLESS_RESOURCES } : undefined);
+  if (opts.agentless) registerAgentless(app, deps, opts.agentless);
   for (const def of RESOURCES) registerResource(app, deps, def);
   registerPortBindings(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);

@@ -1,12 +1,14 @@
 /**
  * Server settings: defaults, and loading from a YAML/JSON `--config` file (snake_case keys, as in
  * neutron.conf: global_physnet_mtu, agent_down_time, base_mac, vni_ranges "1001:16000000",
- * change_retention, watch_heartbeat_interval, default_project_id).
+ * change_retention, watch_heartbeat_interval, default_project_id) and the `agentless:` section
+ * (the seed options of src/agentless/config.ts; absent = agentless mode off).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { DEFAULT_VNI_RANGE, type VniRange } from '../ipam/allocate.js';
 import { DEFAULT_BASE_MAC } from '../ipam/mac.js';
+import { parseAgentlessConfig, type AgentlessConfig } from '../agentless/config.js';
 
 export interface ServerConfig {
   /** Underlay MTU; networks get this minus the 50 bytes of VXLAN. */
@@ -21,6 +23,8 @@ export interface ServerConfig {
   watchHeartbeatMs: number;
   /** Project of requests in noauth mode that name none. */
   defaultProjectId: string;
+  /** The `agentless:` section (seed options, defaults filled in); absent: agentless mode off. */
+  agentless?: AgentlessConfig;
 }
 
 export const VXLAN_OVERHEAD = 50;
@@ -66,6 +70,9 @@ export function loadConfig(file?: string): ServerConfig {
         break;
       case 'default_project_id':
         cfg.defaultProjectId = String(v);
+        break;
+      case 'agentless':
+        cfg.agentless = parseAgentlessConfig(v);
         break;
       default:
         throw new Error(`config ${file}: unknown key ${k}`);

@@ -36,23 +36,31 @@ function extension(e: (typeof EXTENSIONS)[number]) {
   return { ...e, updated: UPDATED, links: [] };
 }
 
-export function registerMeta(app: FastifyInstance, deps: RouteDeps, defs: readonly ResourceDef<Kind>[]): void {
+/** Extensions and collections served outside the generic resource table (e.g. agentless, when enabled). */
+export interface MetaExtras {
+  extensions: readonly (typeof EXTENSIONS)[number][];
+  resources: readonly { singular: string; plural: string; path: string }[];
+}
+
+export function registerMeta(app: FastifyInstance, deps: RouteDeps, defs: readonly ResourceDef<Kind>[], extras: MetaExtras = { extensions: [], resources: [] }): void {
+  const allExtensions = [...EXTENSIONS, ...extras.extensions].sort((a, b) => a.alias.localeCompare(b.alias));
+  const collections = [...defs, ...extras.resources];
   const versions = (href: string) => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${href}/v2.0/`, rel: 'self' }] }] });
   app.get('/', async (req) => versions(hrefBase(req)));
   const resources = async (req: Parameters<typeof hrefBase>[0]) => {
     contextOf(deps, req);
     return {
-      resources: defs.map((d) => ({ name: d.singular, collection: d.plural, links: [{ href: `${hrefBase(req)}/v2.0/${d.path}`, rel: 'self' }] })),
+      resources: collections.map((d) => ({ name: d.singular, collection: d.plural, links: [{ href: `${hrefBase(req)}/v2.0/${d.path}`, rel: 'self' }] })),
     };
   };
   app.get('/v2.0', resources);
   app.get('/v2.0/extensions', async (req) => {
     contextOf(deps, req);
-    return { extensions: EXTENSIONS.map(extension) };
+    return { extensions: allExtensions.map(extension) };
   });
   app.get<{ Params: { alias: string } }>('/v2.0/extensions/:alias', async (req) => {
     contextOf(deps, req);
-    const e = EXTENSIONS.find((x) => x.alias === req.params.alias);
+    const e = allExtensions.find((x) => x.alias === req.params.alias);
     if (!e) throw faults.resourceNotFound(req.url);
     return { extension: extension(e) };
   });

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import { rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { realClock, type Clock } from '../common/clock.js';
@@ -14,6 +15,11 @@ import type { Store } from '../store/store.js';
 import { buildApp } from './app.js';
 import type { AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { realExec } from '../common/exec.js';
+import { CertificateAuthority } from '../agentless/pki/ca.js';
+import { dirStorage } from '../agentless/pki/storage.js';
+import { createProvider } from '../agentless/providers/index.js';
+import { AgentlessService } from './agentless/service.js';
 
 export interface ServeOptions {
   host: string;
@@ -35,7 +41,9 @@ export interface RunningServer {
 
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const store = new SqliteStore({ dataDir: opts.dataDir, retention: opts.config.changeRetention });
-  const app = await buildApp({ store, clock: opts.clock ?? realClock, logger: opts.logger, config: opts.config, auth: opts.auth });
+  const clock = opts.clock ?? realClock;
+  const agentless = await agentlessService(opts, store, clock);
+  const app = await buildApp({ store, clock, logger: opts.logger, config: opts.config, auth: opts.auth, agentless });
   await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
@@ -60,4 +68,15 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       await store.close();
     },
   };
+}
+
+/** The agentless plugin when configured: the CA under `<data dir>/pki`, the provider's state under its own dir. */
+async function agentlessService(opts: ServeOptions, store: Store, clock: Clock): Promise<AgentlessService | undefined> {
+  const config = opts.config.agentless;
+  if (!config) return undefined;
+  const log = opts.logger.child({ part: 'agentless' });
+  const ca = await CertificateAuthority.open(dirStorage(join(opts.dataDir, 'pki')), { clock });
+  const stateDir = resolve(config.lab_state_dir || join(opts.dataDir, 'lab-provider'));
+  const provider = createProvider(config, { stateDir, exec: realExec, clock, log });
+  return new AgentlessService({ config, provider, ca, store, log });
 }

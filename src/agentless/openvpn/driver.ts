@@ -2,7 +2,7 @@
  * Runs the per-agentless-port OpenVPN servers of one hyperswitch (see ./server-config.ts for the
  * design). Level-triggered: `sync(specs)` makes the running set equal to `specs` (start missing,
  * restart changed, stop the rest); `ensure`/`remove` do it for one port. Each server gets a
- * directory `DIR/ports/<port id>/` (config, pid file, log, management socket) and a persistent TAP
+ * directory `DIR/ports/<port id>/` (config, pid file, log; the management socket is in DIR/mgmt/) and a persistent TAP
  * `tap<port id[0:11]>` that survives restarts, so its bridge membership and firewall stay put.
  * Only PIDs read from our own pid files, whose command line names our directory, are ever signalled.
  * Shared by all servers in DIR: ca.crt, server.crt, server.key, crl.pem (re-read by OpenVPN at each
@@ -78,9 +78,21 @@ export class OpenVpnServers {
     return join(this.opts.dir, 'ports', assertWord('portId', portId));
   }
 
+  /**
+   * The management socket of a port's server: `DIR/mgmt/tap<id[0:11]>.sock`, short because a Unix
+   * socket path is at most 107 bytes (OpenVPN silently truncates a longer one).
+   */
+  private mgmtSocket(portId: string): string {
+    const path = join(this.opts.dir, 'mgmt', `${tapName(portId)}.sock`);
+    if (Buffer.byteLength(path) > 107) throw new Error(`openvpn management socket path too long (${path}): use a shorter driver dir`);
+    return path;
+  }
+
   /** Writes the shared files. A new server certificate makes the next `ensure` restart each server. */
   async setCredentials(c: ServerCredentials): Promise<void> {
     const f = this.shared();
+    // Parents with the default mode (other daemons, e.g. dnsmasq as nobody, read siblings), ours 0700.
+    await mkdir(this.opts.dir, { recursive: true });
     await mkdir(join(this.opts.dir, 'ports'), { recursive: true, mode: 0o700 });
     await writeFileAtomic(f.ca, c.caPem, 0o644);
     await writeFileAtomic(f.cert, c.certPem, 0o644);
@@ -101,7 +113,8 @@ export class OpenVpnServers {
     if (!this.certFingerprint) throw new Error('setCredentials() first');
     const dir = this.portDir(spec.portId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const files: VpnServerFiles = { ...this.shared(), management: join(dir, 'mgmt.sock') };
+    await mkdir(join(this.opts.dir, 'mgmt'), { recursive: true, mode: 0o700 });
+    const files: VpnServerFiles = { ...this.shared(), management: this.mgmtSocket(spec.portId) };
     const conf = compileServerConfig(spec, files, this.certFingerprint);
     const confPath = join(dir, 'server.conf');
     const old = await readFile(confPath, 'utf8').catch(() => '');
@@ -121,12 +134,14 @@ export class OpenVpnServers {
     if (pid) await this.stop(portId, pid);
     await this.exec('ip', ['link', 'del', 'dev', tapName(portId)], { allowFail: true });
     await rm(this.portDir(portId), { recursive: true, force: true });
+    await rm(join(this.opts.dir, 'mgmt', `${tapName(portId)}.sock`), { force: true });
     this.opts.log.info({ portId }, 'openvpn removed');
   }
 
   /** Port ids that have a directory here (running or not). */
   async ports(): Promise<string[]> {
-    return readdir(join(this.opts.dir, 'ports')).catch(() => []);
+    const entries = await readdir(join(this.opts.dir, 'ports'), { withFileTypes: true }).catch(() => []);
+    return entries.filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
   /** Level-triggered: servers for exactly `specs`; every other port of this driver is removed. */
@@ -150,7 +165,7 @@ export class OpenVpnServers {
 
   /** Clients connected to a port's server (at most one passes admission). */
   async clients(portId: string): Promise<VpnClient[]> {
-    return parseStatus(await managementCommand(join(this.portDir(portId), 'mgmt.sock'), 'status 2'));
+    return parseStatus(await managementCommand(this.mgmtSocket(portId), 'status 2'));
   }
 
   /**
@@ -159,7 +174,7 @@ export class OpenVpnServers {
    * `halt` tells the client to exit instead. Returns how many clients were dropped.
    */
   async dropClient(portId: string, options: { halt?: boolean } = {}): Promise<number> {
-    const sock = join(this.portDir(portId), 'mgmt.sock');
+    const sock = this.mgmtSocket(portId);
     let n = 0;
     for (const c of parseStatus(await managementCommand(sock, 'status 2'))) {
       const reply = await managementCommand(sock, `client-kill ${assertWord('clientId', c.clientId)}${options.halt ? ' HALT' : ''}`);

@@ -1,0 +1,129 @@
+/**
+ * The hypernet agentless extensions on the wire, in Neutron's conventions (reusing the generic layer's
+ * envelope, validation, sorting, pagination and `fields=`):
+ *   /v2.0/agentlessports[/{id}]   POST 201 · GET list/show · DELETE 204 (no update: PUT is 405)
+ *   /v2.0/hyperswitches[/{id}]    same
+ *   /v2.0/hyperswitches/{id}/vpn  GET, admin only: the VPN configuration the hyperswitch's agent polls
+ * List filters named by the seed go down to the provider (agentless ports: name/id, port_id,
+ * device_id, private_ip, tenant_id/project_id, index; hyperswitches: name/id, tenant_id/project_id,
+ * device_id); any other attribute filters as usual, unknown ones are a 400.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { FLAVORS, type Flavor } from '../../agentless/config.js';
+import { faults } from '../errors.js';
+import { applyFields, applyFilters, applyPagination, applySort, type Query } from '../query.js';
+import { zId } from '../resource.js';
+import { contextOf, envelope, hrefBase, queryOf, validate, type RouteDeps } from '../routes.js';
+import type { AgentlessService } from './service.js';
+
+export const AGENTLESS_EXTENSIONS = [
+  { alias: 'agentlessport', name: 'Agentless ports', description: 'Hyper ports reached by a stock OpenVPN client from a provider VM (hypernet agentless).' },
+  { alias: 'hyperswitch', name: 'Hyperswitches', description: 'Provider VMs running the hypernet agent and the OpenVPN servers of agentless ports.' },
+] as const;
+
+export const AGENTLESS_RESOURCES = [
+  { singular: 'agentlessport', plural: 'agentlessports', path: 'agentlessports' },
+  { singular: 'hyperswitch', plural: 'hyperswitches', path: 'hyperswitches' },
+] as const;
+
+const PORT_ATTRS = new Set(['id', 'port_id', 'flavor', 'device_id', 'index', 'user_data', 'project_id', 'tenant_id', 'private_ip', 'hyperswitch_id']);
+const HS_ATTRS = new Set(['id', 'flavor', 'device_id', 'tenant_id', 'project_id', 'instance_id', 'instance_type', 'private_ip',
+  'mgnt_ip', 'data_ip', 'vms_ip_0', 'vms_ip_1', 'vms_ip_2', 'status']);
+
+const zProjectIds = { project_id: zId.optional(), tenant_id: zId.optional() };
+const portCreate = z.strictObject({
+  port_id: zId,
+  flavor: z.enum(FLAVORS).optional(),
+  device_id: zId.optional(),
+  index: z.number().int().min(0).max(2).optional(),
+  ...zProjectIds,
+});
+const hsCreate = z.strictObject({ flavor: z.enum(FLAVORS).optional(), device_id: zId.optional(), ...zProjectIds });
+
+/** Takes the pushed-down filters out of the query: key → provider filter name. */
+function pushDown(q: Query, map: Record<string, string>, numeric: readonly string[] = []): { filter: Record<string, (string | number)[]>; rest: Query } {
+  const filter: Record<string, (string | number)[]> = {};
+  const rest: Query = {};
+  for (const [k, vs] of Object.entries(q)) {
+    const to = map[k];
+    if (!to) {
+      rest[k] = vs;
+      continue;
+    }
+    const values = vs.flatMap((v) => v.split(',')).filter((v) => v !== '');
+    for (const v of values) {
+      if (numeric.includes(k) && !/^\d+$/.test(v)) throw faults.badRequest(`${v} is not a valid value for ${k}`, 'HTTPBadRequest');
+    }
+    const parsed = numeric.includes(k) ? values.map(Number) : values;
+    // Two query keys for one provider filter (id and name) must both hold: intersect.
+    filter[to] = filter[to] ? filter[to].filter((x) => parsed.includes(x as never)) : parsed;
+  }
+  return { filter, rest };
+}
+
+function listReply<T extends { id: string }>(req: FastifyRequest, items: T[], rest: Query, attrs: ReadonlySet<string>, plural: string, path: string) {
+  const filtered = applyFilters(items, rest, attrs);
+  const sorted = applySort(filtered, rest, attrs);
+  const page = applyPagination(sorted, rest, `${hrefBase(req)}/v2.0/${path}`);
+  const body: Record<string, unknown> = { [plural]: rest.fields ? page.items.map((o) => applyFields(o, rest)) : page.items };
+  if (page.links.length) body[`${plural}_links`] = page.links;
+  return body;
+}
+
+export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: AgentlessService): void {
+  const ctxOf = (req: FastifyRequest) => contextOf(deps, req);
+  type Id = { Params: { id: string } };
+
+  // ---- agentless ports
+  app.post('/v2.0/agentlessports', async (req, reply) => {
+    const ctx = ctxOf(req);
+    const body = validate(portCreate, envelope(req.body, 'agentlessport'), 'agentlessport') as z.infer<typeof portCreate>;
+    return reply.code(201).send({ agentlessport: await svc.createPort(ctx, body) });
+  });
+  app.get('/v2.0/agentlessports', async (req) => {
+    const ctx = ctxOf(req);
+    const { filter, rest } = pushDown(queryOf(req), {
+      id: 'names', name: 'names', port_id: 'port_ids', device_id: 'device_ids', private_ip: 'private_ips',
+      tenant_id: 'tenant_ids', project_id: 'tenant_ids', index: 'indexes',
+    }, ['index']);
+    return listReply(req, await svc.listPorts(ctx, filter), rest, PORT_ATTRS, 'agentlessports', 'agentlessports');
+  });
+  app.get<Id>('/v2.0/agentlessports/:id', async (req) => ({ agentlessport: applyFields(await svc.showPort(ctxOf(req), req.params.id), queryOf(req)) }));
+  app.delete<Id>('/v2.0/agentlessports/:id', async (req, reply) => {
+    await svc.deletePort(ctxOf(req), req.params.id);
+    return reply.code(204).send();
+  });
+
+  // ---- hyperswitches
+  app.post('/v2.0/hyperswitches', async (req, reply) => {
+    const ctx = ctxOf(req);
+    const body = validate(hsCreate, envelope(req.body, 'hyperswitch'), 'hyperswitch') as { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string };
+    return reply.code(201).send({ hyperswitch: await svc.createHyperswitch(ctx, body) });
+  });
+  app.get('/v2.0/hyperswitches', async (req) => {
+    const ctx = ctxOf(req);
+    const { filter, rest } = pushDown(queryOf(req), {
+      id: 'hyperswitch_ids', name: 'names', tenant_id: 'tenant_ids', project_id: 'tenant_ids', device_id: 'device_ids',
+    });
+    return listReply(req, await svc.listHyperswitchs(ctx, filter), rest, HS_ATTRS, 'hyperswitches', 'hyperswitches');
+  });
+  app.get<Id>('/v2.0/hyperswitches/:id', async (req) => ({ hyperswitch: applyFields(await svc.showHyperswitch(ctxOf(req), req.params.id), queryOf(req)) }));
+  app.delete<Id>('/v2.0/hyperswitches/:id', async (req, reply) => {
+    await svc.deleteHyperswitch(ctxOf(req), req.params.id);
+    return reply.code(204).send();
+  });
+  app.get<Id>('/v2.0/hyperswitches/:id/vpn', async (req) => {
+    const ctx = ctxOf(req);
+    if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:get_hyperswitch_vpn) is disallowed by policy: admin only');
+    return { vpn: await svc.vpnConfig(req.params.id) };
+  });
+
+  // Neither entity can be changed in place.
+  for (const p of ['/v2.0/agentlessports/:id', '/v2.0/hyperswitches/:id']) {
+    app.put(p, async (req) => {
+      ctxOf(req);
+      throw faults.methodNotAllowed();
+    });
+  }
+}
