@@ -1,17 +1,25 @@
 /**
  * Security-group benchmark (root): full ruleset for 1,000 ports × 10 rules (compile + one nft -f,
- * median of 5), a single rule change and a remote-group membership change, and iperf3 throughput
- * through one bridge: unfiltered vs security groups on (200 ports × 10 rules) vs br_netfilter on with
- * the two ports unfiltered. Namespaces carry a per-run prefix and are removed at the end.
+ * median of 5), a single rule change and a remote-group membership change (delta applies), the
+ * agent side of a rule event (model cache → FirewallReconciler), and iperf3 throughput through one
+ * bridge, configurations interleaved over ROUNDS rounds: unfiltered, br_netfilter alone, security
+ * groups on (200 ports × 10 rules), tables on with the two ports unfiltered. Namespaces carry a
+ * per-run prefix and are removed at the end.
  */
-import { compileFirewall } from '../src/agent/firewall/compile.js';
+import { FirewallCompiler, compileFirewall } from '../src/agent/firewall/compile.js';
+import { FirewallReconciler } from '../src/agent/firewall/reconciler.js';
+import { ModelCache } from '../src/agent/model-cache.js';
+import type { Port, SecurityGroup } from '../src/model/types.js';
+import { net } from '../test/agent/fixtures.js';
 import { FirewallDriver } from '../src/agent/firewall/driver.js';
 import { fullText } from '../src/agent/firewall/render.js';
 import { tapName } from '../src/agent/names.js';
 import { silentLogger } from '../src/common/log.js';
-import { makePort, portId, scaleModel } from '../test/agent/firewall/fixtures.js';
+import { makePort, makeRule, portId, scaleModel } from '../test/agent/firewall/fixtures.js';
 import { NodeEnv, sweepStale } from '../test/agent/firewall/netenv.js';
 
+/** Throughput rounds: every configuration once per round (2 s of iperf3 each), medians over rounds. */
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = process.hrtime.bigint();
@@ -55,42 +63,69 @@ async function main(): Promise<void> {
     const big = compileFirewall(scaleModel(1000, mode));
     out.push(`full apply 1000 ports x 10 rules: median ${median(totalMs).toFixed(0)} ms (compile ${median(compileMs).toFixed(0)} ms; ${fullText(big, 1).split('\n').length} lines, ${big.chains.size + big.base.length} chains) target <= 1000 ms`);
 
-    // 2. one rule change (full replace) and one membership change (set update only)
+    // 2. one rule change and one membership change at 1,000 ports: memoised compile + delta apply
+    const m = scaleModel(1000, mode);
+    const compiler = new FirewallCompiler();
     const drv = new FirewallDriver(env.node, silentLogger());
-    await drv.apply(big);
+    await drv.apply(compiler.compile(m));
+    const sg1 = m.securityGroups.find((g) => g.id === 'sg1')!;
+    const sg1more = { ...sg1, security_group_rules: [...sg1.security_group_rules, makeRule('sg1', { id: 'sg1-extra', direction: 'ingress', protocol: 'tcp', port_range_min: 8080, port_range_max: 8080 })] };
     const ruleMs: number[] = [];
     const setMs: number[] = [];
-    for (let k = 0; k < 5; k++) {
-      ruleMs.push((await timed(() => drv.apply(compileFirewall(scaleModel(1000, mode, k % 2 === 0)))))[1]);
+    for (let k = 0; k < 6; k++) {
+      const groups = m.securityGroups.map((g) => (g.id === 'sg1' && k % 2 === 0 ? sg1more : g));
+      const [kind, ms] = await timed(() => drv.apply(compiler.compile({ ...m, securityGroups: groups })));
+      if (kind !== 'delta') throw new Error(`expected a delta, got ${kind}`);
+      ruleMs.push(ms);
     }
-    await drv.apply(big);
-    for (let k = 0; k < 5; k++) {
-      const m = scaleModel(1000, mode);
-      if (k % 2 === 0) m.allPorts = [...m.allPorts, makePort({ id: 'remote', mac_address: 'fa:16:3e:ff:00:01', security_groups: ['sg7'] }, ['10.9.0.1'])];
-      const [kind, ms] = await timed(() => drv.apply(compileFirewall(m)));
-      if (kind !== 'delta') throw new Error(`expected a set update, got ${kind}`);
+    const remote = makePort({ id: 'remote', mac_address: 'fa:16:3e:ff:00:01', security_groups: ['sg7'] }, ['10.9.0.1']);
+    for (let k = 0; k < 6; k++) {
+      const [kind, ms] = await timed(() => drv.apply(compiler.compile({ ...m, allPorts: k % 2 === 0 ? [...m.allPorts, remote] : m.allPorts })));
+      if (kind !== 'delta') throw new Error(`expected a delta, got ${kind}`);
       setMs.push(ms);
     }
-    out.push(`single rule change (1000 ports): median ${median(ruleMs).toFixed(0)} ms; membership change (set only): median ${median(setMs).toFixed(0)} ms`);
+    out.push(`single rule change (1000 ports, add/remove alternating; compile + delta apply): median ${median(ruleMs).toFixed(0)} ms (max ${Math.max(...ruleMs).toFixed(0)}); membership change: median ${median(setMs).toFixed(0)} ms; target <= 200 ms`);
 
-    // 3. throughput through the same bridge
+    // 2b. the agent side: a rule event in the model cache → FirewallReconciler.reconcile done
+    const cache = new ModelCache();
+    cache.applySnapshot({ type: 'snapshot', revision: 1, networks: [net('net1', 1001)], subnets: [], ports: m.allPorts as Port[], security_groups: m.securityGroups as SecurityGroup[], security_group_rules: [], agents: [] });
+    const rec = new FirewallReconciler('node1', env.node, silentLogger());
+    await rec.reconcile(cache.view());
+    const extra = makeRule('sg2', { id: 'sg2-extra', direction: 'ingress', protocol: 'tcp', port_range_min: 8080, port_range_max: 8080 });
+    const agentMs: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      const op = k % 2 === 0 ? 'create' : 'delete';
+      cache.applyEvent({ type: 'event', revision: k + 2, kind: 'security_group_rule', op, id: extra.id, object: extra });
+      agentMs.push((await timed(() => rec.reconcile(cache.view())))[1]);
+    }
+    out.push(`agent side, rule event -> firewall reconciled (1000 ports, groupsWithRules + compile + delta apply): median ${median(agentMs).toFixed(0)} ms (max ${Math.max(...agentMs).toFixed(0)})`);
+
+    // 3. throughput through the same bridge, every configuration once per round, rounds interleaved
     const iperfSrv = env.spawnIn(w2.ns, 'iperf3', ['-s']);
     await new Promise((r) => setTimeout(r, 300));
-    const runs = async () => median([await iperf(env, w1.ns, w2.ip), await iperf(env, w1.ns, w2.ip), await iperf(env, w1.ns, w2.ip)]);
-    await drv.teardown();
-    await env.node('sysctl', ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0']);
-    const base = await runs();
-    await drv.prepare(mode);
+    const brnf = (on: boolean) => env.node('sysctl', ['-q', '-w', `net.bridge.bridge-nf-call-iptables=${on ? 1 : 0}`, `net.bridge.bridge-nf-call-ip6tables=${on ? 1 : 0}`]);
     const sg200 = scaleModel(200, mode);
-    await drv.apply(compileFirewall(sg200));
-    const filtered = await runs();
     const off = { ...sg200, localPorts: sg200.localPorts.map((lp, i) => (i < 2 ? { ...lp, port: { ...lp.port, port_security_enabled: false } } : lp)) };
-    await drv.apply(compileFirewall(off));
-    const unfilteredBrnf = await runs();
+    const configs: Array<[string, () => Promise<unknown>]> = [
+      ['unfiltered (no tables, br_netfilter off)', async () => (await drv.teardown(), brnf(false))],
+      ['br_netfilter on, no tables', async () => (await drv.teardown(), brnf(true))],
+      ['security groups on (200 ports x 10 rules)', async () => (await brnf(true), drv.apply(compiler.compile(sg200)))],
+      ['tables on, both ports port-security off', async () => (await brnf(true), drv.apply(compiler.compile(off)))],
+    ];
+    const gbps = new Map<string, number[]>(configs.map(([n]) => [n, []]));
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, setup] of configs) {
+        await setup();
+        gbps.get(name)!.push(await iperf(env, w1.ns, w2.ip));
+      }
+    }
     iperfSrv.kill('SIGKILL');
-    out.push(`throughput unfiltered (no tables, br_netfilter off): ${base.toFixed(2)} Gbit/s`);
-    out.push(`throughput security groups on (200 ports x 10 rules): ${filtered.toFixed(2)} Gbit/s = ${(filtered / base).toFixed(3)}x (target >= 0.95x)`);
-    out.push(`throughput br_netfilter on, both ports port-security off: ${unfilteredBrnf.toFixed(2)} Gbit/s = ${(unfilteredBrnf / base).toFixed(3)}x`);
+    const base = median(gbps.get(configs[0]![0])!);
+    for (const [name] of configs) {
+      const xs = gbps.get(name)!;
+      const ratio = name === configs[0]![0] ? '' : ` = ${(median(xs) / base).toFixed(3)}x${name.startsWith('security') ? ' (target >= 0.95x)' : ''}`;
+      out.push(`throughput ${name}: median ${median(xs).toFixed(2)} Gbit/s${ratio} [runs: ${xs.map((x) => x.toFixed(2)).join(' ')}]`);
+    }
   } finally {
     await env.destroy();
   }

@@ -19,7 +19,7 @@
  * mutated, on change), so recompiling 1,000 ports after one rule change is cheap.
  */
 import type { Port, SecurityGroup, SecurityGroupRule } from '../../model/types.js';
-import { mergeCidrs, ipVersion } from './addresses.js';
+import { mergeCidrs } from './addresses.js';
 import {
   MARK_ESTABLISHED,
   MARK_INVALID,
@@ -53,7 +53,7 @@ export function groupMembers(groupIds: Iterable<string>, allPorts: readonly Port
   const out = new Map<string, string[]>();
   for (const g of [...wanted].sort()) {
     const all = addrs.get(g)!;
-    for (const v of [4, 6] as const) out.set(groupSetName(g, v), merge(all.filter((a) => ipVersion(a) === v)));
+    for (const v of [4, 6] as const) out.set(groupSetName(g, v), merge(all.filter((a) => (a.includes(':') ? 6 : 4) === v)));
   }
   return out;
 }

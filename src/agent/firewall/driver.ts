@@ -2,8 +2,9 @@
  * Applies a compiled firewall to the kernel of one node namespace (the Exec may be wrapped with
  * inNetns). Every apply is one `nft -f -` transaction, so a failed apply leaves the previous ruleset
  * in force (fail closed). When the hooked chains are unchanged and our tables are still the ones we
- * wrote (same kernel handles), the transaction is only the delta (render.ts): a rule change rewrites
- * one group's chains, a membership change one set. Otherwise both tables are replaced wholesale.
+ * wrote (identity(): cheap, listing our big table costs ~0.3 s), the transaction is only the delta
+ * (render.ts): a rule change rewrites one group's chains, a membership change one set. Otherwise,
+ * when a delta fails, and every `fullEveryMs` (drift inside our tables), both are replaced wholesale.
  * The driver owns the ruleset generation (state.ts): a new one whenever the ruleset loses a rule or
  * element, so established connections are re-checked against the rules.
  */
@@ -26,7 +27,9 @@ const PROBE = `table bridge ${TABLE}_probe {
 interface Applied {
   c: CompiledFirewall;
   gen: number;
-  handles: string;
+  /** When the tables were last replaced wholesale (repairs drift inside them). */
+  fullAt: number;
+  identity: string;
 }
 
 export class FirewallDriver {
@@ -37,6 +40,9 @@ export class FirewallDriver {
     private readonly log: Logger,
     /** A fresh ruleset generation (31 bits, non-zero); injectable for tests. */
     private readonly newGeneration: () => number = () => randomInt(1, 0x7fffffff),
+    private readonly now: () => number = Date.now,
+    /** Replace wholesale at least this often, so changes made inside our tables by others go away. */
+    private readonly fullEveryMs = 10 * 60_000,
   ) {}
 
   /** 'bridge-ct' when the kernel accepts `ct state` in a bridge table (checked with `nft -c`, no change made). */
@@ -63,16 +69,18 @@ export class FirewallDriver {
   async apply(c: CompiledFirewall): Promise<ApplyKind> {
     const prev = this.last;
     const gen = !prev || hasRemovals(prev.c, c) ? this.newGeneration() : prev.gen;
-    const delta = prev && prev.c.baseKey === c.baseKey && (await this.handles()) === prev.handles;
+    const fresh = !prev || this.now() - prev.fullAt > this.fullEveryMs;
+    const delta = !fresh && prev.c.baseKey === c.baseKey && (await this.identity(c.mode)) === prev.identity;
     let kind: ApplyKind = 'full';
     if (delta) {
       const text = deltaText(prev.c, c, prev.gen, gen);
       kind = text ? 'delta' : 'unchanged';
-      if (text) await this.nft(text);
-    } else {
-      await this.nft(fullText(c, gen));
+      // A delta that fails (someone changed our table under us) is retried as a full replace.
+      if (text) await this.nft(text).catch(() => (kind = 'full'));
     }
-    this.last = { c, gen, handles: kind === 'unchanged' ? prev!.handles : await this.handles() };
+    if (kind === 'full') await this.nft(fullText(c, gen));
+    const fullAt = kind === 'full' ? this.now() : prev!.fullAt;
+    this.last = { c, gen, fullAt, identity: kind === 'full' ? await this.identity(c.mode) : prev!.identity };
     if (kind !== 'unchanged') this.log.debug({ kind, chains: c.chains.size, gen }, 'firewall applied');
     return kind;
   }
@@ -90,11 +98,18 @@ export class FirewallDriver {
     return items.flatMap((i) => (i.chain && i.chain.table === TABLE ? [i.chain.name] : [])).sort();
   }
 
-  /** Kernel handles of our tables ("family:handle …"): a replaced or deleted table shows here. */
-  private async handles(): Promise<string> {
-    const r = await this.exec('nft', ['-j', 'list', 'tables']);
-    const items = (JSON.parse(r.stdout) as { nftables: Array<{ table?: { family: string; name: string; handle: number } }> }).nftables;
-    return items.flatMap((i) => (i.table && i.table.name === TABLE ? [`${i.table.family}:${i.table.handle}`] : [])).sort().join(' ');
+  /**
+   * Identity of the tables we wrote, cheaply (listing the big bridge table costs ~0.3 s at 1,000
+   * ports): the kernel handle of the small `inet hypernet` table (br-netfilter mode; a replaced or
+   * deleted table shows here) and whether the bridge table still has its spoof_ports set.
+   */
+  private async identity(mode: FirewallMode): Promise<string> {
+    // Two calls: nft 1.0.6 fails the second of two list commands in one -f input.
+    const bridge = await this.exec('nft', ['list', 'set', 'bridge', TABLE, 'spoof_ports'], { allowFail: true });
+    if (bridge.code !== 0) return 'missing';
+    if (mode !== 'br-netfilter') return 'present';
+    const inet = await this.exec('nft', ['-a', 'list', 'table', 'inet', TABLE], { allowFail: true });
+    return /# handle (\d+)/.exec(inet.stdout)?.[1] ?? 'missing';
   }
 
   private async nft(text: string): Promise<void> {

@@ -202,6 +202,13 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
     assert.equal(await apply(), 'unchanged', 'the kernel still holds the last good ruleset');
   });
 
+  it('a table deleted by someone else is restored by the next apply', async () => {
+    await env.node('nft', ['delete', 'table', 'bridge', 'hypernet']);
+    assert.equal(await apply(), 'full');
+    assert.equal(await echoOnce(w[0]!, 'tcp', IP[1]!, 5003), false, 'filtered again');
+    assert.equal(await apply(), 'unchanged');
+  });
+
   it('port_security_enabled=false lifts filtering and anti-spoofing', async () => {
     assert.equal(await echoOnce(w[2]!, 'tcp', IP[1]!, 5003), false);
     setPort(1, { port_security_enabled: false });

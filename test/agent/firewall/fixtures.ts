@@ -101,6 +101,6 @@ export function scaleModel(n: number, mode: FirewallMode, extraRule = false): Fi
       ]),
     );
   }
-  return { mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id) })), securityGroups: groups, allPorts: ports };
+  return { mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })), securityGroups: groups, allPorts: ports };
 }
 
