@@ -41,9 +41,12 @@ export function mergeCidrs(texts: Iterable<string>): string[] {
   const parsed = [...new Set(texts)].map(parseCidr).filter((c): c is Cidr => c !== null);
   parsed.sort((a, b) => a.bits - b.bits);
   const kept: Cidr[] = [];
+  const nets: Cidr[] = []; // kept entries wider than one host: only these can cover another entry
   for (const c of parsed) {
-    const covered = kept.some((k) => k.v === c.v && (c.addr as ipaddr.IPv4).match(k.addr as ipaddr.IPv4, k.bits));
-    if (!covered) kept.push(c);
+    const covered = nets.some((k) => k.v === c.v && (c.addr as ipaddr.IPv4).match(k.addr as ipaddr.IPv4, k.bits));
+    if (covered) continue;
+    kept.push(c);
+    if (c.bits < (c.v === 4 ? 32 : 128)) nets.push(c);
   }
   return [...new Set(kept.map(cidrText))].sort(compareAddr);
 }

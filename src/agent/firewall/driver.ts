@@ -1,10 +1,11 @@
 /**
  * Applies a compiled firewall to the kernel of one node namespace (the Exec may be wrapped with
  * inNetns). Every apply is one `nft -f -` transaction, so a failed apply leaves the previous ruleset
- * in force (fail closed). When the hooked chains are unchanged and our tables are still the ones we
- * wrote (identity(): cheap, listing our big table costs ~0.3 s), the transaction is only the delta
+ * in force (fail closed). When the hooked chains are unchanged, the transaction is only the delta
  * (render.ts): a rule change rewrites one group's chains, a membership change one set. Otherwise,
- * when a delta fails, and every `fullEveryMs` (drift inside our tables), both are replaced wholesale.
+ * when a delta fails, when a run with nothing to change finds our tables gone or replaced
+ * (identity(): cheap, listing our big table costs ~0.3 s), and every `fullEveryMs` (drift inside
+ * our tables), both tables are replaced wholesale.
  * The driver owns the ruleset generation (state.ts): a new one whenever the ruleset loses a rule or
  * element, so established connections are re-checked against the rules.
  */
@@ -70,13 +71,13 @@ export class FirewallDriver {
     const prev = this.last;
     const gen = !prev || hasRemovals(prev.c, c) ? this.newGeneration() : prev.gen;
     const fresh = !prev || this.now() - prev.fullAt > this.fullEveryMs;
-    const delta = !fresh && prev.c.baseKey === c.baseKey && (await this.identity(c.mode)) === prev.identity;
     let kind: ApplyKind = 'full';
-    if (delta) {
+    if (!fresh && prev.c.baseKey === c.baseKey) {
       const text = deltaText(prev.c, c, prev.gen, gen);
-      kind = text ? 'delta' : 'unchanged';
-      // A delta that fails (someone changed our table under us) is retried as a full replace.
-      if (text) await this.nft(text).catch(() => (kind = 'full'));
+      // Nothing to change: make sure our tables are still there. A delta that fails (a table gone
+      // or changed under us) is retried as a full replace; one that applies needs no extra check.
+      if (!text) kind = (await this.identity(c.mode)) === prev.identity ? 'unchanged' : 'full';
+      else kind = await this.nft(text).then(() => 'delta' as const, () => 'full' as const);
     }
     if (kind === 'full') await this.nft(fullText(c, gen));
     const fullAt = kind === 'full' ? this.now() : prev!.fullAt;
