@@ -3,9 +3,17 @@
  * median of 5), a single rule change and a remote-group membership change (delta applies), the
  * agent side of a rule event (model cache → FirewallReconciler), and iperf3 throughput through one
  * bridge, configurations interleaved over ROUNDS rounds: unfiltered, br_netfilter alone, security
- * groups on (200 ports × 10 rules), tables on with the two ports unfiltered. Namespaces carry a
+ * groups on (200 ports × 10 rules), tables on with the two ports unfiltered; and end to end, a rule
+ * POST/DELETE on a real server → the in-process agent applied it (E2E=0 skips). Namespaces carry a
  * per-run prefix and are removed at the end.
  */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ApiClient } from '../src/client/api.js';
+import { startAgent, type RunningAgent } from '../src/agent/main.js';
 import { FirewallCompiler, compileFirewall } from '../src/agent/firewall/compile.js';
 import { FirewallReconciler } from '../src/agent/firewall/reconciler.js';
 import { ModelCache } from '../src/agent/model-cache.js';
@@ -39,6 +47,96 @@ async function iperf(env: NodeEnv, client: string, server: string): Promise<{ gb
   const gbps = end.sum_received.bits_per_second / 1e9;
   const cpu = (end.cpu_utilization_percent.host_total + end.cpu_utilization_percent.remote_total) / 100;
   return { gbps, perCpu: gbps / cpu };
+}
+
+/** Waits until `pred` holds (polled every 5 ms) or `ms` pass; throws on timeout. */
+async function until(pred: () => boolean, ms: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * End to end at 1,000 ports: a real `hypernet server` (Unix socket, temp data dir), 1,000 groups ×
+ * 10 rules and 1,000 ports bound to this node created by bulk POSTs, an in-process agent whose
+ * commands run in the node namespace; then a rule POST / DELETE and the time until the agent's
+ * firewall logged the applied delta (after the API call returned, and from the call's start).
+ */
+async function endToEnd(env: NodeEnv, out: string[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hnfw-bench-'));
+  const sock = join(dir, 'server.sock');
+  const bin = new URL('../../bin/hypernet.js', import.meta.url).pathname;
+  const server = spawn(process.execPath, [bin, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', join(dir, 'data')], { stdio: 'ignore' });
+  const applied: Array<{ at: number; kind: string }> = [];
+  const sink = { write: (line: string) => void (JSON.parse(line).msg === 'firewall applied' && applied.push({ at: performance.now(), kind: JSON.parse(line).kind })) };
+  let agent: RunningAgent | null = null;
+  try {
+    const api = new ApiClient({ url: `unix:${sock}`, timeoutMs: 60_000 });
+    const t0 = Date.now();
+    while (!existsSync(sock) || !(await api.list('networks').then(() => true, () => false))) {
+      if (Date.now() - t0 > 15_000) throw new Error('server did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const netw = await api.create<{ id: string }>('networks', 'network', { name: 'bench' });
+    await api.create('subnets', 'subnet', { network_id: netw.id, cidr: '10.0.0.0/16', ip_version: 4, enable_dhcp: false });
+    const N = 1000;
+    // 8 ingress rules here + the 2 egress rules (IPv4, IPv6) Neutron gives every new group = 10
+    const rules = (sg: string) => [22, 80, 443, 53, 5000, 8, 5201, 22].map((p, k) => ({
+      security_group_id: sg, direction: 'ingress', ethertype: k === 7 ? 'IPv6' : 'IPv4',
+      protocol: k === 3 || k === 4 ? 'udp' : k === 5 ? 'icmp' : 'tcp', port_range_min: p, port_range_max: k === 4 ? 5100 : p,
+      ...(k === 4 ? { remote_group_id: sg } : {}),
+    }));
+    const groups: string[] = [];
+    for (let i = 0; i < N; i += 250) {
+      const body = { security_groups: Array.from({ length: 250 }, (_, k) => ({ name: `sg${i + k}` })) };
+      groups.push(...(await api.call<{ security_groups: Array<{ id: string }> }>('POST', '/v2.0/security-groups', body)).security_groups.map((g) => g.id));
+    }
+    for (let i = 0; i < N; i += 100) {
+      const body = { security_group_rules: groups.slice(i, i + 100).flatMap(rules) };
+      await api.call('POST', '/v2.0/security-group-rules', body);
+    }
+    for (let i = 0; i < N; i += 250) {
+      const body = { ports: groups.slice(i, i + 250).map((sg) => ({ network_id: netw.id, security_groups: [sg], 'binding:host_id': 'bench-node' })) };
+      await api.call('POST', '/v2.0/ports', body);
+    }
+    const log = pino({ level: 'debug' }, sink);
+    agent = startAgent(
+      { server: `unix:${sock}`, node: { host: 'bench-node', underlayIp: '192.0.2.1', underlayMtu: 1500 }, cloud: 'bench', netnsPrefix: `${env.prefix}dhcp-`, stateDir: join(dir, 'agent') },
+      { exec: env.node, log },
+    );
+    await until(() => applied.some((a) => a.kind === 'full'), 60_000, 'the first full apply');
+    await new Promise((r) => setTimeout(r, 2_500)); // let the first reconcile rounds settle
+    const afterReturn: number[] = [];
+    const fromCall: number[] = [];
+    let ruleId = '';
+    for (let k = 0; k < 6; k++) {
+      const seen = applied.length;
+      const start = performance.now();
+      if (k % 2 === 0) {
+        const r = await api.create<{ id: string }>('security-group-rules', 'security_group_rule', { security_group_id: groups[1], direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 9000, port_range_max: 9000 });
+        ruleId = r.id;
+      } else {
+        await api.delete('security-group-rules', ruleId);
+      }
+      const returned = performance.now();
+      await until(() => applied.slice(seen).some((a) => a.kind === 'delta'), 10_000, 'the delta');
+      const done = applied.slice(seen).find((a) => a.kind === 'delta')!.at;
+      afterReturn.push(Math.max(0, done - returned));
+      fromCall.push(done - start);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    out.push(
+      `end to end, rule POST/DELETE -> agent applied (1000 ports x 10 rules, in-process agent): median ${median(afterReturn).toFixed(0)} ms after the API call returned (max ${Math.max(...afterReturn).toFixed(0)}); ${median(fromCall).toFixed(0)} ms from the call's start; target <= 200 ms`,
+    );
+  } finally {
+    await agent?.stop();
+    server.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    if (server.exitCode === null) server.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function main(): Promise<void> {
@@ -139,6 +237,8 @@ async function main(): Promise<void> {
       const ratio = name === configs[0]![0] ? '' : ` = ${(median(xs) / base).toFixed(3)}x${name.startsWith('security') ? ' (target >= 0.95x)' : ''}`;
       out.push(`throughput ${name}: median ${median(xs).toFixed(2)} Gbit/s${ratio} [runs: ${xs.map((x) => x.toFixed(2)).join(' ')}]; ${eff.toFixed(2)} Gbit per CPU-s = ${(eff / baseCpu).toFixed(3)}x`);
     }
+    // 4. end to end through the API (server + agent)
+    if (process.env.E2E !== '0') await endToEnd(env, out);
   } finally {
     await env.destroy();
   }

@@ -9,7 +9,7 @@
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { wiredOn } from '../../model/bindings.js';
-import type { SecurityGroup } from '../../model/types.js';
+import type { SecurityGroup, SecurityGroupRule } from '../../model/types.js';
 import type { ModelView } from '../model-cache.js';
 import { tapName } from '../names.js';
 import type { SubReconciler } from '../reconcile.js';
@@ -19,9 +19,17 @@ import type { FirewallInput, FirewallMode } from './model.js';
 
 /** Security groups with their rules, merged from the groups' embedded lists and the rules table. */
 export function groupsWithRules(model: ModelView): SecurityGroup[] {
+  const byGroup = new Map<string, SecurityGroupRule[]>();
+  for (const r of model.security_group_rules.values()) {
+    const list = byGroup.get(r.security_group_id);
+    if (list) list.push(r);
+    else byGroup.set(r.security_group_id, [r]);
+  }
   return [...model.security_groups.values()].map((g) => {
+    const extra = byGroup.get(g.id);
+    if (!extra) return g;
     const rules = new Map(g.security_group_rules.map((r) => [r.id, r]));
-    for (const r of model.security_group_rules.values()) if (r.security_group_id === g.id) rules.set(r.id, r);
+    for (const r of extra) rules.set(r.id, r);
     return { ...g, security_group_rules: [...rules.values()] };
   });
 }
