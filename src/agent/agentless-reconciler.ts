@@ -4,7 +4,8 @@
  * server certificate, CRL, agentless ports with provider IP, MAC, listen IP/port, MTU) and makes the
  * OpenVPN servers exactly that (`OpenVpnServers.sync`). Level-triggered: a port that left the list is
  * stopped (its client dropped, its TAP deleted), the CRL is rewritten when it changed. A port is served
- * only once the model shows its Neutron port bound to this host, and runs before the datapath so the
+ * only once the model shows its Neutron port bound to this host, actively or as a move's INACTIVE
+ * target (so the new tunnel is up before the binding is activated), and runs before the datapath so the
  * TAP `tap<port id[0:11]>` exists when the datapath enslaves it like any local port (firewall and DHCP
  * then apply as for a VM's veth). When the server says the hyperswitch does not exist (404) every
  * server is removed; when the server is unreachable nothing is touched.
@@ -13,6 +14,7 @@ import { ApiError, type ApiClient } from '../client/api.js';
 import type { Logger } from '../common/log.js';
 import { OpenVpnServers } from '../agentless/openvpn/driver.js';
 import { fingerprint, type VpnServerSpec } from '../agentless/openvpn/server-config.js';
+import { wiredOn } from '../model/bindings.js';
 import type { VpnAgentConfig } from '../server/agentless/service.js';
 import type { ModelView } from './model-cache.js';
 import type { SubReconciler } from './reconcile.js';
@@ -24,10 +26,13 @@ export interface AgentlessReconcilerOptions {
   log: Logger;
 }
 
-/** The server specs of the ports bound to `host` in the model (pure). */
+/** The server specs of the ports bound (or being prepared) on `host` in the model (pure). */
 export function compileVpnSpecs(cfg: VpnAgentConfig, model: ModelView, host: string): VpnServerSpec[] {
   return cfg.ports
-    .filter((p) => model.ports.get(p.port_id)?.['binding:host_id'] === host)
+    .filter((p) => {
+      const port = model.ports.get(p.port_id);
+      return !!port && wiredOn(port, host);
+    })
     .map((p) => ({
       portId: p.port_id, providerIp: p.provider_ip, macAddress: p.mac_address, listenIp: p.listen_ip,
       listenPort: p.listen_port, mtu: p.mtu, underlayMtu: p.underlay_mtu,

@@ -49,6 +49,13 @@ export const agentlessConfigSchema = z
     agent_server_url: z.string().default('http://127.0.0.1:9696'),
     /** hypernet: cloud label the hyperswitch agents register with. */
     cloud: z.string().default('agentless'),
+    /**
+     * hypernet: the other clouds agentless ports can be created in or moved to (`cloud` of POST/PUT
+     * /v2.0/agentlessports): name → options overriding this section's. This section is the cloud `cloud`.
+     */
+    clouds: z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), z.record(z.string(), z.unknown())).default({}),
+    /** lab provider: name prefix of a VM's provider NICs in its namespace (`eth` → eth0…eth2). */
+    lab_vm_nic_prefix: z.string().regex(/^[a-z]{1,10}$/).default('eth'),
     /** lab provider: directory of its "cloud" record (default: `<server data dir>/lab-provider`). */
     lab_state_dir: z.string().default(''),
     /** lab provider: prefix of the namespaces it creates (hyperswitches; VM namespaces are prefix + device_id). */

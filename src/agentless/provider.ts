@@ -12,6 +12,8 @@ import type { Hyperswitch } from './model.js';
 export interface ProviderHyperswitch extends Hyperswitch {
   /** Provider state, e.g. 'running', 'stopped'. */
   state: string;
+  /** hypernet: the cloud (providers/clouds.ts) the hyperswitch runs in. */
+  cloud?: string;
 }
 
 /** A provider network interface created for an agentless port. */
@@ -28,6 +30,8 @@ export interface ProviderNetworkInterface {
   mac_address: string;
   /** Provider tags (AWS ENI tags, OpenStack port fields): hypernet keeps its own facts here. */
   tags: Record<string, string>;
+  /** hypernet: the cloud (providers/clouds.ts) the interface lives in. */
+  cloud?: string;
 }
 
 /** Tags hypernet puts on an agentless port's network interface. */
@@ -45,13 +49,15 @@ export interface NetSpec {
 export interface HyperswitchOwner {
   hybrid_cloud_device_id?: string;
   hybrid_cloud_tenant_id?: string;
+  /** hypernet: the cloud to launch in (default: the configured `cloud`). */
+  cloud?: string;
 }
 
 export interface ProviderDriver {
   /** get_sgs: the security groups for hyperswitch vms NICs and for agentless NICs (ids). */
-  getSgs(): Promise<{ hs_sg: string | null; vm_sg: string | null }>;
+  getSgs(cloud?: string): Promise<{ hs_sg: string | null; vm_sg: string | null }>;
   /** get_vms_subnet: the provider subnets of the vms NICs, by index. */
-  getVmsSubnet(): Promise<string[]>;
+  getVmsSubnet(cloud?: string): Promise<string[]>;
   /** get_hyperswitch_host_name: the name a hyperswitch for this owner gets. */
   getHyperswitchHostName(owner: HyperswitchOwner): string;
   /** launch_hyperswitch: create the provider VM booting from `user_data`. */
@@ -64,6 +70,8 @@ export interface ProviderDriver {
     hyperswitch_ids?: string[];
     device_ids?: string[];
     tenant_ids?: string[];
+    /** hypernet: only these clouds. */
+    clouds?: string[];
   }): Promise<ProviderHyperswitch[]>;
   /** start_hyperswitchs: start stopped hyperswitch VMs. */
   startHyperswitchs(hyperswitchs: ProviderHyperswitch[]): Promise<void>;
@@ -78,6 +86,8 @@ export interface ProviderDriver {
     security_group: string;
     /** hypernet: tags to put on the interface (which hyperswitch serves it, its VPN port). */
     tags?: Record<string, string>;
+    /** hypernet: the cloud to create it in (default: the configured `cloud`). */
+    cloud?: string;
   }): Promise<ProviderNetworkInterface>;
   /** get_network_interfaces: by name (id) and private_ip must work on every provider; the rest optional. */
   getNetworkInterfaces(filter?: {

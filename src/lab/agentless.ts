@@ -40,6 +40,8 @@ export function writeAgentlessServerConfig(plan: LabPlan): string {
     lab_vm_netns_prefix: plan.prefix,
     lab_internet_ns: plan.internetNs,
     lab_data_cidr: a.dataCidr,
+    // The other cloud(s) a VM can move to: own addresses, own NIC names in the VM namespace.
+    clouds: Object.fromEntries(a.others.map((o) => [o.cloud, { cloud: o.cloud, vms_cidr: o.vmsCidr, lab_data_cidr: o.dataCidr, lab_vm_nic_prefix: o.nicPrefix }])),
   };
   writeFileSync(file, stringify({ agentless }));
   return file;
@@ -85,12 +87,18 @@ export async function addAgentlessVm(
   const dir = clientDir(deps.plan, site.name);
   await bootFromUserData(deps.exec, site.ns, dir, agentlessPort.user_data);
   const ip = port.fixed_ips[0]?.ip_address ?? '';
+  await waitForLease(deps, site, dir, ip, opts.timeoutMs ?? 45_000);
+  return { port, agentlessPort, dir, ip };
+}
+
+/** Waits until the client's TAP holds `ip` (DHCP over the tunnel); the error carries the client log's tail. */
+export async function waitForLease(deps: { exec: Exec; clock: Clock }, site: { name: string; ns: string }, dir: string, ip: string, timeoutMs: number, pollMs = 100): Promise<void> {
   await waitFor(
     `${site.name} to get ${ip} by DHCP over OpenVPN`,
     async () => (await vmInterface(deps.exec, site.ns, CLIENT_TAP)).ip === ip,
     deps.clock,
-    opts.timeoutMs ?? 45_000,
-    100,
+    timeoutMs,
+    pollMs,
   ).catch((e: Error) => {
     const log = (() => {
       try {
@@ -101,5 +109,4 @@ export async function addAgentlessVm(
     })();
     throw new Error(`${e.message}\nclient log:\n${log}`);
   });
-  return { port, agentlessPort, dir, ip };
 }

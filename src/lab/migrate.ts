@@ -9,6 +9,8 @@
  *   3. activate the target binding, in parallel with the cutover (every agent moves its FDB for the
  *      MAC, the target announces it), then delete the old, now inactive, binding (the old node
  *      removes its side last).
+ * An agentless VM (no agent, a stock OpenVPN client) moves through its agentless port instead
+ * (./agentless-migrate.ts); the same prober measures its blackout.
  * While it moves, a `Prober` pings the VM every 10 ms from another VM and reports the blackout: the
  * longest time without a reply beyond the probe interval, and the probes lost.
  */
@@ -17,6 +19,7 @@ import type { Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
 import type { Port } from '../model/types.js';
 import { bridgeName, tapName } from '../agent/names.js';
+import { isAgentlessVm, migrateAgentlessVm } from './agentless-migrate.js';
 import type { CloudPlan } from './plan.js';
 import type { LabVmRecord } from './state.js';
 import { stopDhclient, vmInterface } from './vms.js';
@@ -107,6 +110,10 @@ async function vmRoutes(exec: Exec, ns: string, ifname: string): Promise<string[
 
 /** Moves one lab VM's attachment to `to` (see the module comment). Updates lab.json. */
 export async function migrateVm(world: World, vm: LabVmRecord, to: CloudPlan, ifname = 'eth0'): Promise<MigrationTimings> {
+  if (isAgentlessVm(vm)) {
+    const { prepareMs, switchMs } = await migrateAgentlessVm(world, vm, to);
+    return { prepareMs, switchMs };
+  }
   const { api, exec, clock } = world;
   const from = vm.hostId;
   if (from === to.hostId) throw new Error(`${vm.name} is already on ${to.label}`);

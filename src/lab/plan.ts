@@ -112,23 +112,34 @@ export interface LabPlan {
   agentless: AgentlessLabPlan | null;
 }
 
-export interface AgentlessLabPlan {
+export interface AgentlessCloudPlan {
   /** Cloud the agentless hyperswitches register in. */
   cloud: string;
   /** mgnt and data IPs of the hyperswitches. */
   dataCidr: string;
   /** The provider subnets of the VMs' OpenVPN NICs (index 0, 1, 2); they exist only inside namespaces. */
   vmsCidr: string[];
+  /** Name prefix of a VM's provider NICs of this cloud (`eth` → eth0). */
+  nicPrefix: string;
+}
+
+/** The last cloud's agentless provider (where agentless VMs start), and the other cloud's (where they can move). */
+export interface AgentlessLabPlan extends AgentlessCloudPlan {
+  others: AgentlessCloudPlan[];
 }
 
 /**
  * Agentless addresses come from the documentation range no cloud uses (203.0.113.0/24 with at most
- * two clouds): data /26, then three /27 vms subnets.
+ * two clouds), in /27s: data of the last cloud, data of the first, the last cloud's three vms subnets,
+ * then the first cloud's (so a VM can move there: another provider NIC, another VPN endpoint).
  */
-function agentlessPlan(clouds: number, n: number, cloud: string): AgentlessLabPlan | null {
+function agentlessPlan(labels: string[], n: number): AgentlessLabPlan | null {
   if (n === 0) return null;
-  if (clouds > 2) throw new Error('agentless VMs need at most 2 clouds (203.0.113.0/24 holds the hyperswitch and vms addresses)');
-  return { cloud, dataCidr: '203.0.113.0/26', vmsCidr: ['203.0.113.64/27', '203.0.113.96/27', '203.0.113.128/27'] };
+  if (labels.length > 2) throw new Error('agentless VMs need at most 2 clouds (203.0.113.0/24 holds the hyperswitch and vms addresses)');
+  const vms = (k: number) => [0, 1, 2].map((i) => `203.0.113.${64 + 96 * k + 32 * i}/27`);
+  const home = labels[labels.length - 1]!;
+  const others = labels.slice(0, -1).map((cloud) => ({ cloud, dataCidr: '203.0.113.32/27', vmsCidr: vms(1), nicPrefix: `eth${cloud.slice(-1)}` }));
+  return { cloud: home, dataCidr: '203.0.113.0/27', vmsCidr: vms(0), nicPrefix: 'eth', others };
 }
 
 const intToIp = (n: number): string => bigIntToIp(BigInt(n), 4);
@@ -235,7 +246,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     hyperCidr: o.hyperCidr,
     clouds,
     vms: clouds.flatMap((c) => c.vms),
-    agentless: agentlessPlan(clouds.length, o.agentlessVms, clouds[clouds.length - 1]!.label),
+    agentless: agentlessPlan(clouds.map((c) => c.label), o.agentlessVms),
   });
 }
 

@@ -35,12 +35,12 @@ export const bindingFaults = {
 };
 
 /** The VIF type a new binding gets: `tap` when a hypernet agent serves the host. */
-async function vifTypeFor(tx: WriteTx, host: string): Promise<string> {
+export async function vifTypeFor(tx: WriteTx, host: string): Promise<string> {
   return (await tx.list('agent')).some((a) => a.host === host) ? 'tap' : 'unbound';
 }
 
 /** Port with its active binding replaced by `b` and the inactive list given. */
-function withBindings(p: Port, active: PortBinding | undefined, inactive: PortBinding[]): Port {
+export function withBindings(p: Port, active: PortBinding | undefined, inactive: PortBinding[]): Port {
   return {
     ...p,
     'binding:host_id': active?.host ?? '',
@@ -50,6 +50,20 @@ function withBindings(p: Port, active: PortBinding | undefined, inactive: PortBi
     'binding:profile': active?.profile ?? {},
     'binding:inactive': inactive,
   };
+}
+
+/**
+ * The port once `host`'s inactive binding is activated: it becomes the port's `binding:*`, the previous
+ * active binding becomes INACTIVE (Neutron's activate; the agentless move uses it too).
+ */
+export function activateBinding(port: Port, host: string): { port: Port; active: PortBinding } {
+  if (port['binding:host_id'] === host) throw bindingFaults.active(port.id, host);
+  const target = inactiveBindings(port).find((b) => b.host === host);
+  if (!target) throw bindingFaults.notFound(port.id, host);
+  const old = activeBinding(port);
+  const active: PortBinding = { ...target, status: 'ACTIVE' };
+  const inactive = [...inactiveBindings(port).filter((b) => b.host !== host), ...(old ? [{ ...old, status: 'INACTIVE' as const }] : [])];
+  return { port: withBindings(port, active, inactive), active };
 }
 
 export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): void {
@@ -111,13 +125,8 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
     const ctx = adminCtx(req);
     const host = req.params.host!;
     const binding = await change(ctx, req.params.id, async (_tx, port) => {
-      if (port['binding:host_id'] === host) throw bindingFaults.active(port.id, host);
-      const target = inactiveBindings(port).find((b) => b.host === host);
-      if (!target) throw bindingFaults.notFound(port.id, host);
-      const old = activeBinding(port);
-      const active: PortBinding = { ...target, status: 'ACTIVE' };
-      const inactive = [...inactiveBindings(port).filter((b) => b.host !== host), ...(old ? [{ ...old, status: 'INACTIVE' as const }] : [])];
-      return { port: withBindings(port, active, inactive), out: active };
+      const r = activateBinding(port, host);
+      return { port: r.port, out: r.active };
     });
     return { binding };
   });

@@ -7,8 +7,11 @@
  *  - `vms0..2`: one bridge per NIC index with vms_ip_N from vms_cidr[N] (the provider subnets the
  *    agentless VMs' NICs sit on; they exist only inside these namespaces),
  *  - a REAL `hypernet agent --agentless`, started from the command line in the hyperswitch's user_data.
- * A network interface is a veth: `n<id>` on the hyperswitch's `vms<index>` bridge and `eth<index>`
- * (its MAC and private IP) in the VM namespace `<lab_vm_netns_prefix><device_id>`.
+ * A network interface is a veth: `n<id>` on the hyperswitch's `vms<index>` bridge and
+ * `<lab_vm_nic_prefix><index>` (its MAC and private IP; `eth0` by default) in the VM namespace
+ * `<lab_vm_netns_prefix><device_id>`, so one VM can hold NICs of several lab clouds (a move between
+ * clouds); only its first NIC gets the VM's default route. Hyperswitch names hash the cloud too, so
+ * they are unique across clouds.
  * Both entities are kept as provider state (seed: not in the Neutron DB): `cloud.json` in the
  * provider's state directory, like instance and ENI tags at AWS.
  */
@@ -79,8 +82,9 @@ export class LabProvider implements ProviderDriver {
   }
 
   getHyperswitchHostName(owner: HyperswitchOwner): string {
-    if (owner.hybrid_cloud_device_id) return `hsv-${short(owner.hybrid_cloud_device_id)}`;
-    if (owner.hybrid_cloud_tenant_id) return `hst-${short(owner.hybrid_cloud_tenant_id)}`;
+    const cloud = this.c.cloud;
+    if (owner.hybrid_cloud_device_id) return `hsv-${short(`${cloud}/${owner.hybrid_cloud_device_id}`)}`;
+    if (owner.hybrid_cloud_tenant_id) return `hst-${short(`${cloud}/${owner.hybrid_cloud_tenant_id}`)}`;
     throw new Error('a hyperswitch needs a device or a tenant');
   }
 
@@ -238,14 +242,15 @@ export class LabProvider implements ProviderDriver {
     const { exec } = this.o;
     const vm = this.vmNs(nic.device_id);
     if (!(await listNetns(exec)).includes(vm)) await addNetns(exec, vm);
-    const inner = `eth${nic.index}`;
+    const inner = `${this.c.lab_vm_nic_prefix}${nic.index}`;
     const mtu = String(this.c.underlay_mtu);
     const gw = [hs.vms_ip_0, hs.vms_ip_1, hs.vms_ip_2][nic.index];
     await exec('ip', ['-n', hs.ns, 'link', 'add', nicLink(nic.id), 'mtu', mtu, 'type', 'veth', 'peer', 'name', inner, 'address', nic.mac_address, 'mtu', mtu, 'netns', vm]);
     await exec('ip', ['-n', hs.ns, 'link', 'set', nicLink(nic.id), 'master', `vms${nic.index}`, 'up']);
     await exec('ip', ['-n', vm, 'addr', 'add', `${nic.private_ip}/${prefixLen(subnet)}`, 'dev', inner]);
     await exec('ip', ['-n', vm, 'link', 'set', inner, 'up']);
-    if (gw) await exec('ip', ['-n', vm, 'route', 'replace', 'default', 'via', gw, 'dev', inner], { allowFail: true });
+    // `add`, not `replace`: a second NIC (another cloud's) leaves the VM's default route alone.
+    if (gw) await exec('ip', ['-n', vm, 'route', 'add', 'default', 'via', gw, 'dev', inner], { allowFail: true });
   }
 
   async getNetworkInterfaces(filter?: {

@@ -1,8 +1,9 @@
 /**
  * The hypernet agentless extensions on the wire, in Neutron's conventions (reusing the generic layer's
  * envelope, validation, sorting, pagination and `fields=`):
- *   /v2.0/agentlessports[/{id}]   POST 201 · GET list/show · DELETE 204 (no update: PUT is 405)
- *   /v2.0/hyperswitches[/{id}]    same
+ *   /v2.0/agentlessports[/{id}]   POST 201 · GET list/show · DELETE 204 · PUT {"cloud"[, "flavor"]}: move
+ *                                 the port to another cloud (200, the new user_data); other updates 400
+ *   /v2.0/hyperswitches[/{id}]    POST 201 · GET list/show · DELETE 204 (no update: PUT is 405)
  *   /v2.0/hyperswitches/{id}/vpn  GET, admin only: the VPN configuration the hyperswitch's agent polls
  * List filters named by the seed go down to the provider (agentless ports: name/id, port_id,
  * device_id, private_ip, tenant_id/project_id, index; hyperswitches: name/id, tenant_id/project_id,
@@ -27,9 +28,9 @@ export const AGENTLESS_RESOURCES = [
   { singular: 'hyperswitch', plural: 'hyperswitches', path: 'hyperswitches' },
 ] as const;
 
-const PORT_ATTRS = new Set(['id', 'port_id', 'flavor', 'device_id', 'index', 'user_data', 'project_id', 'tenant_id', 'private_ip', 'hyperswitch_id']);
+const PORT_ATTRS = new Set(['id', 'port_id', 'flavor', 'device_id', 'index', 'user_data', 'project_id', 'tenant_id', 'private_ip', 'hyperswitch_id', 'cloud']);
 const HS_ATTRS = new Set(['id', 'flavor', 'device_id', 'tenant_id', 'project_id', 'instance_id', 'instance_type', 'private_ip',
-  'mgnt_ip', 'data_ip', 'vms_ip_0', 'vms_ip_1', 'vms_ip_2', 'status']);
+  'mgnt_ip', 'data_ip', 'vms_ip_0', 'vms_ip_1', 'vms_ip_2', 'status', 'cloud']);
 
 const zProjectIds = { project_id: zId.optional(), tenant_id: zId.optional() };
 const portCreate = z.strictObject({
@@ -37,9 +38,11 @@ const portCreate = z.strictObject({
   flavor: z.enum(FLAVORS).optional(),
   device_id: zId.optional(),
   index: z.number().int().min(0).max(2).optional(),
+  cloud: zId.optional(),
   ...zProjectIds,
 });
-const hsCreate = z.strictObject({ flavor: z.enum(FLAVORS).optional(), device_id: zId.optional(), ...zProjectIds });
+const portMove = z.strictObject({ cloud: zId, flavor: z.enum(FLAVORS).optional() });
+const hsCreate = z.strictObject({ flavor: z.enum(FLAVORS).optional(), device_id: zId.optional(), cloud: zId.optional(), ...zProjectIds });
 
 /** Takes the pushed-down filters out of the query: key → provider filter name. */
 function pushDown(q: Query, map: Record<string, string>, numeric: readonly string[] = []): { filter: Record<string, (string | number)[]>; rest: Query } {
@@ -90,6 +93,11 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
     return listReply(req, await svc.listPorts(ctx, filter), rest, PORT_ATTRS, 'agentlessports', 'agentlessports');
   });
   app.get<Id>('/v2.0/agentlessports/:id', async (req) => ({ agentlessport: applyFields(await svc.showPort(ctxOf(req), req.params.id), queryOf(req)) }));
+  app.put<Id>('/v2.0/agentlessports/:id', async (req) => {
+    const ctx = ctxOf(req);
+    const body = validate(portMove, envelope(req.body, 'agentlessport'), 'agentlessport') as z.infer<typeof portMove>;
+    return { agentlessport: await svc.movePort(ctx, req.params.id, body) };
+  });
   app.delete<Id>('/v2.0/agentlessports/:id', async (req, reply) => {
     await svc.deletePort(ctxOf(req), req.params.id);
     return reply.code(204).send();
@@ -98,7 +106,7 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
   // ---- hyperswitches
   app.post('/v2.0/hyperswitches', async (req, reply) => {
     const ctx = ctxOf(req);
-    const body = validate(hsCreate, envelope(req.body, 'hyperswitch'), 'hyperswitch') as { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string };
+    const body = validate(hsCreate, envelope(req.body, 'hyperswitch'), 'hyperswitch') as { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string; cloud?: string };
     return reply.code(201).send({ hyperswitch: await svc.createHyperswitch(ctx, body) });
   });
   app.get('/v2.0/hyperswitches', async (req) => {
@@ -119,11 +127,9 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
     return { vpn: await svc.vpnConfig(req.params.id) };
   });
 
-  // Neither entity can be changed in place.
-  for (const p of ['/v2.0/agentlessports/:id', '/v2.0/hyperswitches/:id']) {
-    app.put(p, async (req) => {
-      ctxOf(req);
-      throw faults.methodNotAllowed();
-    });
-  }
+  // A hyperswitch cannot be changed in place.
+  app.put('/v2.0/hyperswitches/:id', async (req) => {
+    ctxOf(req);
+    throw faults.methodNotAllowed();
+  });
 }

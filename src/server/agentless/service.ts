@@ -6,20 +6,25 @@
  * network interface, tagged with the hyperswitch that serves it and its VPN UDP port; a hyperswitch
  * is the provider VM. What the server does keep is the Neutron side: the hyper port is bound
  * (`binding:host_id`) to the hyperswitch's agent host, so that agent wires it like a local port.
- * Creates and deletes run one at a time (a hyperswitch is created by the first port of its level and
- * removed with the last), reads go to the provider.
+ * Creates, moves and deletes run one at a time (a hyperswitch is created by the first port of its
+ * level and removed with the last), reads go to the provider. Several clouds can be configured
+ * (providers/clouds.ts): `movePort` moves a port to another cloud's hyperswitch through Neutron's port
+ * bindings (an INACTIVE binding on the target host, then activation), keeping its hyper IP and MAC.
  */
 import type { Logger } from '../../common/log.js';
 import { FLAVORS, type AgentlessConfig, type Flavor } from '../../agentless/config.js';
 import type { AgentlessPort, Hyperswitch } from '../../agentless/model.js';
 import { allocateVpnPort } from '../../agentless/openvpn/server-config.js';
 import type { CertificateAuthority } from '../../agentless/pki/ca.js';
+import { cloudConfigs, cloudNames } from '../../agentless/providers/clouds.js';
 import { NIC_TAGS, type HyperswitchOwner, type ProviderDriver, type ProviderHyperswitch, type ProviderNetworkInterface } from '../../agentless/provider.js';
 import { buildHyperswitchUserData, buildUserData } from '../../agentless/userdata.js';
-import type { Port } from '../../model/types.js';
+import { activeBinding, inactiveBindings } from '../../model/bindings.js';
+import type { Port, PortBinding } from '../../model/types.js';
 import type { Store } from '../../store/store.js';
 import { Mutex } from '../../store/mutex.js';
 import { faults, NeutronFault } from '../errors.js';
+import { activateBinding, vifTypeFor, withBindings } from '../port-bindings.js';
 import type { Ctx } from '../resource.js';
 import { ports as portsDef } from '../resources/ports.js';
 import { storeUpdate } from '../routes.js';
@@ -30,12 +35,16 @@ export interface AgentlessPortWire extends AgentlessPort {
   tenant_id: string;
   private_ip: string;
   hyperswitch_id: string;
+  /** hypernet: the cloud of its provider NIC and hyperswitch. */
+  cloud: string;
 }
 
 /** A hyperswitch on the wire: the seed's attributes plus project_id (= tenant_id) and the VM state. */
 export interface HyperswitchWire extends Hyperswitch {
   project_id: string | null;
   status: string;
+  /** hypernet: the cloud it runs in. */
+  cloud: string;
 }
 
 /** What the agent of a hyperswitch needs to run its OpenVPN servers. */
@@ -81,9 +90,10 @@ export class AgentlessService {
 
   // ---------------------------------------------------------------- agentless ports
 
-  async createPort(ctx: Ctx, body: { port_id: string; flavor?: Flavor; device_id?: string; index?: number }): Promise<AgentlessPortWire> {
+  async createPort(ctx: Ctx, body: { port_id: string; flavor?: Flavor; device_id?: string; index?: number; cloud?: string }): Promise<AgentlessPortWire> {
     return this.mutex.run(async () => {
       const { provider, config } = this.o;
+      const cloud = this.knownCloud(body.cloud);
       const port = await this.visiblePort(ctx, body.port_id);
       if (!port) throw faults.notFound('port', body.port_id);
       if ((await provider.getNetworkInterfaces({ port_ids: [port.id] })).length) {
@@ -94,30 +104,49 @@ export class AgentlessService {
       const perVm = body.device_id !== undefined || config.level === 'vm';
       if (perVm && !device) throw faults.invalidInput('level vm needs a device_id (given, or the port\'s)');
       const owner: HyperswitchOwner = perVm
-        ? { hybrid_cloud_device_id: device, hybrid_cloud_tenant_id: port.project_id }
-        : { hybrid_cloud_tenant_id: port.project_id };
-      const flavor = body.flavor ?? config.default_flavor;
-      const hs = (await this.findHyperswitch(owner)) ?? (await this.launch(owner, flavor));
-      const listenIp = vmsIp(hs, index);
-      if (!listenIp) throw faults.invalidInput(`hyperswitch ${hs.id} has no vms NIC for index ${index}`);
-      const onHs = await provider.getNetworkInterfaces();
-      const used = onHs.filter((n) => n.tags[NIC_TAGS.hyperswitch] === hs.id).map((n) => Number(n.tags[NIC_TAGS.vpnPort]));
-      const vpnPort = allocateVpnPort(used, config.vpn_port_min, config.vpn_port_max);
-      const subnet = (await provider.getVmsSubnet())[index];
-      if (!subnet) throw faults.invalidInput(`no vms subnet for index ${index}`);
-      const sgs = await provider.getSgs();
-      const nic = await provider.createNetworkInterface({
-        port_id: port.id,
-        device_id: device,
-        tenant_id: port.project_id,
-        index,
-        subnet,
-        security_group: sgs.vm_sg ?? config.vm_sg_name,
-        tags: { [NIC_TAGS.hyperswitch]: hs.id, [NIC_TAGS.vpnPort]: String(vpnPort), [NIC_TAGS.flavor]: hs.flavor },
-      });
+        ? { hybrid_cloud_device_id: device, hybrid_cloud_tenant_id: port.project_id, cloud }
+        : { hybrid_cloud_tenant_id: port.project_id, cloud };
+      const { nic, hs } = await this.placeNic({ port_id: port.id, device_id: device, tenant_id: port.project_id, index }, owner, body.flavor ?? config.default_flavor);
       await this.bind(ctx, port.id, hs.id);
-      this.o.log.info({ port: port.id, nic: nic.id, hyperswitch: hs.id }, 'agentless port created');
+      this.o.log.info({ port: port.id, nic: nic.id, hyperswitch: hs.id, cloud }, 'agentless port created');
       return this.present(nic, [hs]);
+    });
+  }
+
+  /**
+   * Moves an agentless port to another cloud, keeping its hyper IP and MAC: a provider NIC in the
+   * target cloud, the target hyperswitch ensured (same level as the port's current one), the hyper port
+   * prepared there (INACTIVE binding: the target agent wires bridge, filters, DHCP entry and starts
+   * the port's OpenVPN server), the old client certificate revoked and a new one issued for the new
+   * provider IP (in the returned user_data, with the new VPN endpoint), the binding activated (the old
+   * one dropped: the old hyperswitch's agent stops the old tunnel), then the old NIC removed, and the
+   * old hyperswitch with it when it served no other port.
+   */
+  async movePort(ctx: Ctx, id: string, body: { cloud: string; flavor?: Flavor }): Promise<AgentlessPortWire> {
+    return this.mutex.run(async () => {
+      const { provider, ca, config } = this.o;
+      const [old] = await provider.getNetworkInterfaces(this.scopeTenants(ctx, { names: [id] } as { names: string[]; tenant_ids?: string[] }));
+      if (!old) throw notFound('Agentlessport', id);
+      const cloud = this.knownCloud(body.cloud);
+      if (cloud === (old.cloud ?? config.cloud)) throw faults.conflict('AgentlessportInCloud', `Agentlessport ${id} is already in cloud ${cloud}.`);
+      const oldHsId = old.tags[NIC_TAGS.hyperswitch] ?? '';
+      const [oldHs] = await provider.getHyperswitchs({ hyperswitch_ids: [oldHsId] });
+      const perVm = config.level === 'vm' || !!oldHs?.device_id;
+      const owner: HyperswitchOwner = perVm
+        ? { hybrid_cloud_device_id: old.device_id, hybrid_cloud_tenant_id: old.tenant_id, cloud }
+        : { hybrid_cloud_tenant_id: old.tenant_id, cloud };
+      const flavor = body.flavor ?? (old.tags[NIC_TAGS.flavor] as Flavor | undefined) ?? config.default_flavor;
+      const { nic, hs } = await this.placeNic({ port_id: old.port_id, device_id: old.device_id, tenant_id: old.tenant_id, index: old.index }, owner, flavor);
+      await this.prepareBinding(ctx, old.port_id, hs.id);
+      // The old certificate names the old provider IP: revoke it (the CRL reaches every hyperswitch);
+      // present() issues the new one for the new NIC's IP.
+      if ((await ca.revokeClient(old.port_id)).length) this.crl = null;
+      const moved = await this.present(nic, [hs]);
+      await this.activate(ctx, old.port_id, hs.id);
+      await provider.deleteNetworkInterface(old.id);
+      await this.removeIfUnused(oldHsId);
+      this.o.log.info({ port: old.port_id, from: old.id, to: nic.id, hyperswitch: hs.id, cloud }, 'agentless port moved');
+      return moved;
     });
   }
 
@@ -143,26 +172,21 @@ export class AgentlessService {
       if ((await ca.revokeClient(nic.port_id)).length) this.crl = null;
       const hsId = nic.tags[NIC_TAGS.hyperswitch] ?? '';
       await this.bind(ctx, nic.port_id, '', hsId);
-      const left = (await provider.getNetworkInterfaces()).filter((n) => n.tags[NIC_TAGS.hyperswitch] === hsId);
-      // vm level: the VM's last port (its only one, in the usual case) takes its hyperswitch with it;
-      // tenant level: only the tenant's last port does.
-      if (hsId && left.length === 0) {
-        await provider.deleteHyperswitch(hsId);
-        this.o.log.info({ hyperswitch: hsId }, 'hyperswitch removed with its last agentless port');
-      }
+      await this.removeIfUnused(hsId);
       this.o.log.info({ id, port: nic.port_id }, 'agentless port deleted');
     });
   }
 
   // ---------------------------------------------------------------- hyperswitches
 
-  async createHyperswitch(ctx: Ctx, body: { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string }): Promise<HyperswitchWire> {
+  async createHyperswitch(ctx: Ctx, body: { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string; cloud?: string }): Promise<HyperswitchWire> {
     return this.mutex.run(async () => {
       const tenant = body.tenant_id ?? body.project_id ?? ctx.caller.projectId;
       if (!ctx.caller.isAdmin && tenant !== ctx.caller.projectId) throw faults.forbidden('(rule:create_hyperswitch:tenant_id) is disallowed by policy');
+      const cloud = this.knownCloud(body.cloud);
       const owner: HyperswitchOwner = body.device_id
-        ? { hybrid_cloud_device_id: body.device_id, hybrid_cloud_tenant_id: tenant }
-        : { hybrid_cloud_tenant_id: tenant };
+        ? { hybrid_cloud_device_id: body.device_id, hybrid_cloud_tenant_id: tenant, cloud }
+        : { hybrid_cloud_tenant_id: tenant, cloud };
       if (await this.findHyperswitch(owner)) throw faults.conflict('HyperswitchExists', `A hyperswitch for ${body.device_id ? `device ${body.device_id}` : `tenant ${tenant}`} exists.`);
       return presentHs(await this.launch(owner, body.flavor ?? this.o.config.default_flavor));
     });
@@ -192,9 +216,10 @@ export class AgentlessService {
 
   /** The VPN configuration of one hyperswitch's agent: its server certificate, the CRL and its ports. */
   async vpnConfig(hyperswitchId: string): Promise<VpnAgentConfig> {
-    const { provider, ca, config } = this.o;
+    const { provider, ca } = this.o;
     const [hs] = await provider.getHyperswitchs({ hyperswitch_ids: [hyperswitchId] });
     if (!hs) throw notFound('Hyperswitch', hyperswitchId);
+    const config = this.cloudConfig(hs.cloud);
     const ips = [hs.vms_ip_0, hs.vms_ip_1, hs.vms_ip_2].filter((x): x is string => !!x);
     const server = await ca.issueServer({ name: hs.id, ips });
     this.crl ??= await ca.crlPem();
@@ -213,6 +238,56 @@ export class AgentlessService {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** The cloud named (default: home); 400 when it is not configured. */
+  private knownCloud(cloud: string | undefined): string {
+    const names = cloudNames(this.o.config);
+    if (cloud !== undefined && !names.includes(cloud)) throw faults.invalidInput(`unknown cloud '${cloud}'; configured: ${names.join(', ')}`);
+    return cloud ?? this.o.config.cloud;
+  }
+
+  /** The options of one cloud (default: home). */
+  private cloudConfig(cloud: string | undefined): AgentlessConfig {
+    return cloudConfigs(this.o.config).find((c) => c.cloud === (cloud ?? this.o.config.cloud)) ?? this.o.config;
+  }
+
+  /**
+   * Places a provider NIC for a hyper port: the owner's hyperswitch in its cloud (launched when there
+   * is none), a free VPN UDP port on it, the NIC on the cloud's vms subnet of `index`, tagged with both.
+   */
+  private async placeNic(
+    n: { port_id: string; device_id: string; tenant_id: string; index: number },
+    owner: HyperswitchOwner,
+    flavor: Flavor,
+  ): Promise<{ nic: ProviderNetworkInterface; hs: ProviderHyperswitch }> {
+    const { provider } = this.o;
+    const config = this.cloudConfig(owner.cloud);
+    const hs = (await this.findHyperswitch(owner)) ?? (await this.launch(owner, flavor));
+    if (!vmsIp(hs, n.index)) throw faults.invalidInput(`hyperswitch ${hs.id} has no vms NIC for index ${n.index}`);
+    const onHs = await provider.getNetworkInterfaces();
+    const used = onHs.filter((x) => x.tags[NIC_TAGS.hyperswitch] === hs.id).map((x) => Number(x.tags[NIC_TAGS.vpnPort]));
+    const vpnPort = allocateVpnPort(used, config.vpn_port_min, config.vpn_port_max);
+    const subnet = (await provider.getVmsSubnet(owner.cloud))[n.index];
+    if (!subnet) throw faults.invalidInput(`no vms subnet for index ${n.index}`);
+    const sgs = await provider.getSgs(owner.cloud);
+    const nic = await provider.createNetworkInterface({
+      ...n,
+      subnet,
+      security_group: sgs.vm_sg ?? config.vm_sg_name,
+      tags: { [NIC_TAGS.hyperswitch]: hs.id, [NIC_TAGS.vpnPort]: String(vpnPort), [NIC_TAGS.flavor]: hs.flavor },
+      cloud: owner.cloud,
+    });
+    return { nic, hs };
+  }
+
+  /** Removes hyperswitch `hsId` when no NIC uses it any more (vm level: the VM's last port; tenant level: the tenant's). */
+  private async removeIfUnused(hsId: string): Promise<void> {
+    if (!hsId) return;
+    const left = (await this.o.provider.getNetworkInterfaces()).filter((n) => n.tags[NIC_TAGS.hyperswitch] === hsId);
+    if (left.length) return;
+    await this.o.provider.deleteHyperswitch(hsId);
+    this.o.log.info({ hyperswitch: hsId }, 'hyperswitch removed with its last agentless port');
+  }
 
   /** Non-admins see only their own tenant's entities. */
   private scopeTenants<F extends { tenant_ids?: string[] }>(ctx: Ctx, f: F): F {
@@ -236,16 +311,18 @@ export class AgentlessService {
 
   private async findHyperswitch(owner: HyperswitchOwner): Promise<ProviderHyperswitch | undefined> {
     const { provider } = this.o;
-    if (owner.hybrid_cloud_device_id) return (await provider.getHyperswitchs({ device_ids: [owner.hybrid_cloud_device_id] }))[0];
-    return (await provider.getHyperswitchs({ tenant_ids: [owner.hybrid_cloud_tenant_id!] })).find((h) => !h.device_id);
+    const clouds = [owner.cloud ?? this.o.config.cloud];
+    if (owner.hybrid_cloud_device_id) return (await provider.getHyperswitchs({ device_ids: [owner.hybrid_cloud_device_id], clouds }))[0];
+    return (await provider.getHyperswitchs({ tenant_ids: [owner.hybrid_cloud_tenant_id!], clouds })).find((h) => !h.device_id);
   }
 
   private async launch(owner: HyperswitchOwner, flavor: Flavor): Promise<ProviderHyperswitch> {
-    const { provider, config } = this.o;
+    const { provider } = this.o;
+    const config = this.cloudConfig(owner.cloud);
     if (!FLAVORS.includes(flavor)) throw faults.invalidInput(`flavor must be one of ${FLAVORS.join(', ')}`);
     const host = provider.getHyperswitchHostName(owner);
-    const sgs = await provider.getSgs();
-    const vms = await provider.getVmsSubnet();
+    const sgs = await provider.getSgs(owner.cloud);
+    const vms = await provider.getVmsSubnet(owner.cloud);
     const hs = await provider.launchHyperswitch({
       user_data: buildHyperswitchUserData({ server: config.agent_server_url, host, cloud: config.cloud }),
       flavor,
@@ -270,6 +347,32 @@ export class AgentlessService {
     });
   }
 
+  /** Adds an INACTIVE binding of the hyper port for `host` (a move's target; plain bind when unbound). */
+  private async prepareBinding(ctx: Ctx, portId: string, host: string): Promise<void> {
+    await this.o.store.write(async (tx) => {
+      const port = await tx.get('port', portId);
+      if (!port) return;
+      const active = activeBinding(port);
+      const b: PortBinding = {
+        host, vif_type: await vifTypeFor(tx, host), vif_details: {}, vnic_type: port['binding:vnic_type'], profile: {},
+        status: active ? 'INACTIVE' : 'ACTIVE',
+      };
+      const rest = inactiveBindings(port).filter((x) => x.host !== host);
+      await storeUpdate(portsDef, ctx, tx, active ? withBindings(port, active, [...rest, b]) : withBindings(port, b, rest));
+    });
+  }
+
+  /** Activates `host`'s binding and drops the previous active one (what nova does after a move), in one update. */
+  private async activate(ctx: Ctx, portId: string, host: string): Promise<void> {
+    await this.o.store.write(async (tx) => {
+      const port = await tx.get('port', portId);
+      if (!port || port['binding:host_id'] === host) return;
+      const old = port['binding:host_id'];
+      const { port: next } = activateBinding(port, host);
+      await storeUpdate(portsDef, ctx, tx, withBindings(next, activeBinding(next), inactiveBindings(next).filter((b) => b.host !== old)));
+    });
+  }
+
   private async present(nic: ProviderNetworkInterface, hss: readonly ProviderHyperswitch[]): Promise<AgentlessPortWire> {
     const hsId = nic.tags[NIC_TAGS.hyperswitch] ?? '';
     const hs = hss.find((h) => h.id === hsId);
@@ -285,6 +388,7 @@ export class AgentlessService {
       tenant_id: nic.tenant_id,
       private_ip: nic.private_ip,
       hyperswitch_id: hsId,
+      cloud: nic.cloud ?? this.o.config.cloud,
     };
   }
 
@@ -296,7 +400,7 @@ export class AgentlessService {
     const cert = await this.o.ca.issueClient({ portId: nic.port_id, providerIp: nic.private_ip });
     return buildUserData({
       portId: nic.port_id, macAddress: facts.mac, remoteIp: remote, remotePort: Number(nic.tags[NIC_TAGS.vpnPort]),
-      mtu: facts.mtu, underlayMtu: this.o.config.underlay_mtu, serverName: hs.id,
+      mtu: facts.mtu, underlayMtu: this.cloudConfig(nic.cloud).underlay_mtu, serverName: hs.id,
       caPem: cert.caPem, certPem: cert.certPem, keyPem: cert.keyPem,
     });
   }
@@ -304,5 +408,5 @@ export class AgentlessService {
 
 function presentHs(h: ProviderHyperswitch): HyperswitchWire {
   const { state, ...rest } = h;
-  return { ...rest, project_id: h.tenant_id, status: state };
+  return { ...rest, project_id: h.tenant_id, status: state, cloud: h.cloud ?? '' };
 }
