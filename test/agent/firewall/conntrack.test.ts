@@ -13,7 +13,7 @@ import type { FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/agent/names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
 import { makeGroup, makePort } from './fixtures.js';
-import { NodeEnv, echoOnce, startEcho, sweepStale, type Workload } from './netenv.js';
+import { NodeEnv, echoOnce, startEcho, sweepStale, tcpSession, type Workload } from './netenv.js';
 
 const isRoot = process.getuid?.() === 0;
 const IP = ['10.0.1.11', '10.0.1.12'];
@@ -97,14 +97,7 @@ describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? fa
   });
 
   it('removing the rule that allowed an established TCP connection cuts it; an unrelated removal does not', async () => {
-    const nc = env.spawnIn(w[0]![0]!.ns, 'nc', ['-w', '10', IP[1]!, '5001']);
-    let got = '';
-    nc.stdout!.on('data', (d) => (got += String(d)));
-    const exchange = async (msg: string) => {
-      nc.stdin!.write(msg + '\n');
-      for (let i = 0; i < 20 && !got.includes(msg); i++) await new Promise((r) => setTimeout(r, 50));
-      return got.includes(msg);
-    };
+    const { exchange, close } = tcpSession(env, w[0]![0]!.ns, IP[1]!, 5001);
     try {
       assert.equal(await exchange('before'), true);
       const gen = driver.generation;
@@ -116,7 +109,7 @@ describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? fa
       assert.equal(await apply(), 'delta');
       assert.equal(await exchange('after-removal'), false, 'the rule that allowed it is gone');
     } finally {
-      nc.kill('SIGKILL');
+      close();
     }
     groups = [client, server(true, true), closed];
     await apply();

@@ -12,7 +12,7 @@ import { type FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/agent/names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
 import { defaultGroup, makeGroup, makePort } from './fixtures.js';
-import { NodeEnv, chainDrops, echoOnce, pingOnce, startEcho, sweepStale, type Workload } from './netenv.js';
+import { NodeEnv, chainDrops, echoOnce, pingOnce, startEcho, sweepStale, tcpSession, type Workload } from './netenv.js';
 
 const isRoot = process.getuid?.() === 0;
 const ID = ['a1a1a1a1-0000-4000-8000-000000000001', 'b2b2b2b2-0000-4000-8000-000000000002', 'c3c3c3c3-0000-4000-8000-000000000003'];
@@ -177,19 +177,12 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   });
 
   it('an established TCP connection survives an unrelated rule change', async () => {
-    const nc = env.spawnIn(w[0]!.ns, 'nc', ['-w', '10', IP[1]!, '5001']);
-    let got = '';
-    nc.stdout!.on('data', (d) => (got += String(d)));
-    const exchange = async (msg: string) => {
-      nc.stdin!.write(msg + '\n');
-      for (let i = 0; i < 20 && !got.includes(msg); i++) await new Promise((r) => setTimeout(r, 50));
-      return got.includes(msg);
-    };
+    const { exchange, close } = tcpSession(env, w[0]!.ns, IP[1]!, 5001);
     assert.equal(await exchange('before'), true);
     groups = [groups[0]!, groups[1]!, serverGroup(true)];
     assert.equal(await apply(), 'delta', 'one group chain rewritten');
     assert.equal(await exchange('after-change'), true, 'conntrack kept the connection');
-    nc.kill('SIGKILL');
+    close();
   });
 
   it('a failed apply leaves the previous ruleset in force', async () => {

@@ -106,6 +106,21 @@ else{const u=require('dgram').createSocket('udp4');u.on('message',()=>done(true)
   return r.stdout === 'ok';
 }
 
+/** A TCP session (nc, 10 s idle bound) from namespace `ns`: `exchange` sends a line and says whether the echo came back within 1 s. */
+export function tcpSession(env: NodeEnv, ns: string, ip: string, port: number): { exchange: (msg: string) => Promise<boolean>; close: () => void } {
+  const nc = env.spawnIn(ns, 'nc', ['-w', '10', ip, String(port)]);
+  let got = '';
+  nc.stdout!.on('data', (d) => (got += String(d)));
+  return {
+    async exchange(msg: string) {
+      nc.stdin!.write(msg + '\n');
+      for (let i = 0; i < 20 && !got.includes(msg); i++) await new Promise((r) => setTimeout(r, 50));
+      return got.includes(msg);
+    },
+    close: () => void nc.kill('SIGKILL'),
+  };
+}
+
 /** One ping (1 s bound), optionally from a given source address. */
 export async function pingOnce(w: Workload, ip: string, from?: string): Promise<boolean> {
   const args = ['-c', '1', '-W', '1', ...(from ? ['-I', from] : []), ip];
