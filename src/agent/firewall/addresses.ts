@@ -36,9 +36,17 @@ export function ipVersion(text: string): 4 | 6 | null {
   return parseCidr(text)?.v ?? null;
 }
 
+const DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** Canonical, sorted, without duplicates and without entries inside another entry. */
 export function mergeCidrs(texts: Iterable<string>): string[] {
-  const parsed = [...new Set(texts)].map(parseCidr).filter((c): c is Cidr => c !== null);
+  const unique = [...new Set(texts)];
+  // Fast path (the common case: fixed IPs): plain IPv4 host addresses in canonical form need no parsing.
+  if (unique.every((t) => DOTTED.test(t))) {
+    const num = (t: string) => t.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+    return unique.map((t) => [num(t), t] as const).sort((a, b) => a[0] - b[0]).map(([, t]) => t);
+  }
+  const parsed = unique.map(parseCidr).filter((c): c is Cidr => c !== null);
   parsed.sort((a, b) => a.bits - b.bits);
   const kept: Cidr[] = [];
   const nets: Cidr[] = []; // kept entries wider than one host: only these can cover another entry
@@ -70,7 +78,9 @@ export const normMac = (mac: string): string => mac.trim().toLowerCase();
 export function linkLocalOf(mac: string): string {
   const b = normMac(mac).split(':').map((h) => parseInt(h, 16));
   const eui = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
-  const parts = [0xfe80, 0, 0, 0];
-  for (let i = 0; i < 8; i += 2) parts.push((eui[i]! << 8) | eui[i + 1]!);
-  return new ipaddr.IPv6(parts).toString();
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i += 2) groups.push((eui[i]! << 8) | eui[i + 1]!);
+  // groups 2 and 3 (xxff, fexx) are never 0, so the only zero run to compress is fe80:0:0:0[:0].
+  const tail = groups[0] === 0 ? groups.slice(1) : groups;
+  return `fe80::${tail.map((g) => g.toString(16)).join(':')}`;
 }
