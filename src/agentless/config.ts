@@ -5,9 +5,9 @@
  */
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { FLAVORS, type Flavor } from './model.js';
 
-export const FLAVORS = ['0G', '1G', '10G'] as const;
-export type Flavor = (typeof FLAVORS)[number];
+export { FLAVORS, type Flavor };
 
 const cidr = z.string().refine((s) => {
   try {

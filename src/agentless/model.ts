@@ -3,7 +3,10 @@
  * names them). They are provider entities, not Neutron DB rows; the server serves them under
  * `/v2.0/agentlessports` and `/v2.0/hyperswitchs` (to be moved next to src/model/types.ts when wired).
  */
-import type { Flavor } from './config.js';
+
+/** Hyperswitch flavors (bandwidth classes). Here, free of zod, so the dashboard can bundle them too. */
+export const FLAVORS = ['0G', '1G', '10G'] as const;
+export type Flavor = (typeof FLAVORS)[number];
 
 export interface AgentlessPort {
   /** The provider port / network interface id. */

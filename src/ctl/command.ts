@@ -4,7 +4,9 @@
  * Exit codes: 0 ok, 1 API error, 2 usage error, 3 cannot connect (errors.ts).
  */
 import { Command } from 'commander';
+import { ApiError, type ApiClient } from '../client/api.js';
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../server/agentless/service.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { UsageError } from './errors.js';
 import { RESOURCES } from './resources.js';
@@ -14,19 +16,31 @@ import { computeStatus } from './status.js';
 import { renderStatus } from './status-render.js';
 import { formatObject } from './format.js';
 
+/** A list of an optional extension's collection: [] when the server does not serve it (404). */
+async function listIfServed<T>(client: ApiClient, plural: string): Promise<T[]> {
+  try {
+    return await client.list<T>(plural);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return [];
+    throw e;
+  }
+}
+
 function statusCommand(): Command {
-  const c = new Command('status').description('clouds, agents up/down, networks and port counts, problems');
+  const c = new Command('status').description('clouds, agents up/down, networks and port counts, hyperswitches, problems');
   return withOutput(withConnection(c)).action(
     action(async (opts: Record<string, unknown>) => {
       const format = formatFrom(opts);
       const client = clientFrom(opts);
-      const [agents, networks, subnets, ports] = await Promise.all([
+      const [agents, networks, subnets, ports, hyperswitches, agentlessPorts] = await Promise.all([
         client.list<Agent>('agents'),
         client.list<Network>('networks'),
         client.list<Subnet>('subnets'),
         client.list<Port>('ports'),
+        listIfServed<HyperswitchWire>(client, 'hyperswitches'),
+        listIfServed<AgentlessPortWire>(client, 'agentlessports'),
       ]);
-      const report = computeStatus({ agents, networks, subnets, ports }, Date.now());
+      const report = computeStatus({ agents, networks, subnets, ports, hyperswitches, agentlessPorts }, Date.now());
       print(format === 'table' ? renderStatus(report) : formatObject(report as unknown as Record<string, unknown>, format));
     }),
   );

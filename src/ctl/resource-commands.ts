@@ -1,7 +1,9 @@
 /**
  * Builds `hypernet <resource> list|show|create|set|delete` from one ResourceSpec (resources.ts):
  * flags from its FieldSpecs, bodies through fields.ts, output through format.ts, bulk create and
- * delete through progress.ts.
+ * delete through progress.ts. A spec's `secretOut` adds a create flag writing that attribute to a
+ * 0600 file (secret-file.ts) instead of the terminal; `immutable` gives a hidden `set` that says why
+ * there is none.
  */
 import { Command, Option } from 'commander';
 import type { ApiClient } from '../client/api.js';
@@ -12,6 +14,7 @@ import { findObject, resolveId, type Obj } from './resolve.js';
 import type { FieldSpec, ResourceSpec } from './resources.js';
 import { action, clientFrom, formatFrom, print, withConnection, withOutput } from './run.js';
 import { EXIT, errorLine, UsageError } from './errors.js';
+import { writeSecretFile } from './secret-file.js';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -83,10 +86,12 @@ export function resourceCommand(spec: ResourceSpec): Command {
   }
 
   if (spec.verbs.includes('create')) {
-    const c = group.command('create').description(`create a ${spec.title}`);
+    const c = group.command('create').description(`create ${/^[aeiou]/i.test(spec.title) ? 'an' : 'a'} ${spec.title}`);
     if (spec.nameArg) c.argument('[name]', `name of the ${spec.title}`);
     addFieldOptions(c, spec.fields, 'create');
     c.option('--count <n>', `create N ${spec.title}s (names get -1 … -N)`, '1');
+    const secret = spec.secretOut;
+    if (secret) c.option(`--${secret.flag} <file>`, secret.help);
     withOutput(withConnection(c)).action(
       action(async (...args: unknown[]) => {
         const opts = args[spec.nameArg ? 1 : 0] as Obj;
@@ -94,13 +99,24 @@ export function resourceCommand(spec: ResourceSpec): Command {
         const format = formatFrom(opts);
         const count = parseInt10('count', String(opts.count));
         if (count < 1) throw new UsageError('--count: must be at least 1');
+        const secretFile = secret && (opts[optionKey(secret.flag)] as string | undefined);
+        if (secretFile !== undefined && count !== 1) throw new UsageError(`--${secret!.flag} writes one ${spec.title}'s ${secret!.attr}: use it without --count`);
         const client = clientFrom(opts);
         const body = await buildBody(spec.fields, 'create', opts, resolver(client));
         const names = Array.from({ length: count }, (_, i) => (count === 1 ? (name ?? '') : `${name ?? spec.command}-${i + 1}`));
         const made = await bulk(names, 'creating', (n) =>
           client.create<Obj>(spec.plural, spec.singular, spec.nameArg && n !== '' ? { ...body, [spec.nameAttr ?? 'name']: n } : body),
         );
-        if (count === 1 && made.length === 1) print(formatObject(made[0], format));
+        if (count === 1 && made.length === 1 && secretFile !== undefined) {
+          const { [secret!.attr]: text, ...rest } = made[0];
+          let where: string;
+          try {
+            where = writeSecretFile(secretFile, String(text ?? ''));
+          } catch (e) {
+            throw new Error(`${spec.title} ${String(rest.id)} created, but writing ${secretFile} failed (hypernet ${spec.command} show ${String(rest.id)} -o json has it): ${(e as Error).message}`);
+          }
+          print(formatObject({ ...rest, [`${secret!.attr}_file`]: where }, format));
+        } else if (count === 1 && made.length === 1) print(formatObject(made[0], format));
         else if (made.length) print(formatList(made, spec.columns, format));
       }),
     );
@@ -119,6 +135,18 @@ export function resourceCommand(spec: ResourceSpec): Command {
         print(formatObject(await client.update<Obj>(spec.plural, spec.singular, String(obj.id), body), format));
       }),
     );
+  }
+
+  if (spec.immutable && !spec.verbs.includes('set')) {
+    group
+      .command('set', { hidden: true })
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(
+        action(async () => {
+          throw new UsageError(`hypernet ${spec.command} set: ${spec.immutable}`);
+        }),
+      );
   }
 
   if (spec.verbs.includes('delete')) {

@@ -1,9 +1,10 @@
 /**
  * The resource table: one entry per API resource the CLI (`hypernet network …`) and the dashboard
  * tables know. Commands, flags, list columns and request bodies are all built from these entries,
- * so a new resource (hyperswitches, agentless ports, once the server has them) is one entry here.
+ * so a new resource is one entry here (hyperswitches and agentless ports are two of them).
  * Pure data and small functions; no Node or browser APIs (the dashboard bundles it).
  */
+import { FLAVORS } from '../agentless/model.js';
 import { addressesText, cellText } from './cells.js';
 
 export type Verb = 'list' | 'show' | 'create' | 'set' | 'delete';
@@ -59,6 +60,18 @@ export interface ResourceSpec {
   verbs: readonly Verb[];
   columns: readonly Column[];
   fields: readonly FieldSpec[];
+  /** Why there is no `set` (the API has no update): a hidden `set` prints this and exits 2. */
+  immutable?: string;
+  /**
+   * A create flag writing one attribute of the answer to a file (mode 0600) instead of the
+   * terminal, for secrets such as an agentless port's user_data (it holds a private key).
+   */
+  secretOut?: { flag: string; attr: string; help: string };
+  /**
+   * Served only when the server has this API extension, kept at the provider (no watch events):
+   * the dashboard polls these and hides them when the extension is absent.
+   */
+  extension?: string;
 }
 
 const enable: FieldSpec = { flag: 'enable', negFlag: 'disable', attr: 'admin_state_up', type: 'bool', help: 'administrative state up (--disable: down)' };
@@ -70,6 +83,8 @@ const portSecurity: FieldSpec = {
   type: 'bool',
   help: 'port security (anti-spoofing, security groups); --no-port-security turns it off',
 };
+
+const flavor = (help: string): FieldSpec => ({ flag: 'flavor', attr: 'flavor', type: 'string', help, choices: FLAVORS });
 
 const id: Column = { header: 'ID', attr: 'id' };
 const name: Column = { header: 'Name', attr: 'name' };
@@ -202,6 +217,55 @@ export const RESOURCES: readonly ResourceSpec[] = [
       { header: 'Last Heartbeat', attr: 'heartbeat_timestamp' },
     ],
     fields: [],
+  },
+  {
+    command: 'hyperswitch',
+    plural: 'hyperswitches',
+    singular: 'hyperswitch',
+    title: 'hyperswitch',
+    verbs: ['list', 'show', 'create', 'delete'],
+    immutable: 'a hyperswitch is a provider VM and cannot be changed (the API answers PUT with 405): delete it and create it again',
+    extension: 'hyperswitch',
+    columns: [
+      id,
+      { header: 'Tenant', attr: 'tenant_id' },
+      { header: 'Device', attr: 'device_id' },
+      { header: 'Flavor', attr: 'flavor' },
+      { header: 'Data IP', attr: 'data_ip' },
+      { header: 'VPN IPs', attr: 'vms_ip_0', text: (o) => cellText([o.vms_ip_0, o.vms_ip_1, o.vms_ip_2].filter((x) => x)) },
+      { header: 'Status', attr: 'status' },
+    ],
+    fields: [
+      { flag: 'project', attr: 'tenant_id', type: 'string', help: "tenant (project) it serves (default: the caller's)" },
+      { flag: 'device-id', attr: 'device_id', type: 'string', help: 'serve one VM only (level vm)' },
+      flavor('flavor: 0G, 1G or 10G (default: the server\'s default_flavor)'),
+    ],
+  },
+  {
+    command: 'agentless',
+    plural: 'agentlessports',
+    singular: 'agentlessport',
+    title: 'agentless port',
+    verbs: ['list', 'show', 'create', 'delete'],
+    immutable:
+      'an agentless port cannot be changed by the CLI: delete it and create it again (its VM then boots from the new user_data); a move to another cloud is PUT /v2.0/agentlessports/{id} {"agentlessport": {"cloud": …}}, not yet a CLI command',
+    extension: 'agentlessport',
+    secretOut: { flag: 'user-data-out', attr: 'user_data', help: "write the VM's user_data (holds its private key) to this file, mode 0600" },
+    columns: [
+      id,
+      { header: 'Port', attr: 'port_id' },
+      { header: 'Device', attr: 'device_id' },
+      { header: 'Index', attr: 'index' },
+      { header: 'Flavor', attr: 'flavor' },
+      { header: 'Provider IP', attr: 'private_ip' },
+      { header: 'Hyperswitch', attr: 'hyperswitch_id' },
+    ],
+    fields: [
+      { flag: 'port', attr: 'port_id', type: 'string', help: 'the hyper port the VM gets (name or ID)', required: true, ref: 'port' },
+      flavor("hyperswitch flavor if one is launched: 0G, 1G or 10G (default: the server's default_flavor)"),
+      { flag: 'device-id', attr: 'device_id', type: 'string', help: "the VM (default: the port's device_id); gives it its own hyperswitch" },
+      { flag: 'index', attr: 'index', type: 'int', help: 'which of the VM NICs, 0…2 (default 0)', choices: ['0', '1', '2'] },
+    ],
   },
 ];
 

@@ -1,4 +1,4 @@
-/** `hypernet status` as text: four short sections (clouds, agents, networks, problems). Pure. */
+/** `hypernet status` as text: short sections (clouds, agents, networks, hyperswitches when any, problems). Pure. */
 import { textTable } from './format.js';
 import type { StatusReport } from './status.js';
 
@@ -20,6 +20,15 @@ export function renderStatus(r: StatusReport): string {
       r.networks.map((n) => [n.name, n.id, String(n.vni ?? ''), n.cidrs.join(', '), String(n.ports), String(n.ports_active), String(n.ports_down), n.clouds.join(', ')]),
     ),
   );
+  if (r.hyperswitches.length) {
+    out.push('', `Hyperswitches (${r.hyperswitches.length})`);
+    out.push(
+      textTable(
+        ['ID', 'Serves', 'Flavor', 'Data IP', 'VM', 'Agent', 'Agentless ports', 'Ports active'],
+        r.hyperswitches.map((h) => [h.id, h.serves, h.flavor, h.data_ip, h.status, h.agent, String(h.agentless_ports), `${h.ports_active}/${h.ports}`]),
+      ),
+    );
+  }
   out.push('', r.problems.length ? `Problems (${r.problems.length})` : 'Problems: none');
   for (const p of r.problems) out.push(`  - ${p.message}`);
   return out.join('\n');

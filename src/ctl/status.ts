@@ -2,15 +2,20 @@
  * What `hypernet status` (and the dashboard's problems panel) reports, computed from the API's
  * agents, networks, subnets and ports: the clouds (agents' `configurations.cloud`), each agent /
  * hyperswitch up or down with its last heartbeat, networks with their port counts and the clouds
- * they span, and the problems (ports DOWN or ERROR, agents silent). Pure.
+ * they span, the hyperswitches (agentless mode, when the server has it) with their agent and ports,
+ * and the problems (ports DOWN or ERROR, agents silent, hyperswitches without an agent). Pure.
  */
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../server/agentless/service.js';
 
 export interface StatusInput {
   agents: readonly Agent[];
   networks: readonly Network[];
   subnets: readonly Subnet[];
   ports: readonly Port[];
+  /** Agentless mode only (absent or empty otherwise). */
+  hyperswitches?: readonly HyperswitchWire[];
+  agentlessPorts?: readonly AgentlessPortWire[];
 }
 
 export interface CloudStatus {
@@ -44,8 +49,24 @@ export interface NetworkStatus {
   clouds: string[];
 }
 
+export interface HyperswitchStatus {
+  id: string;
+  /** 'tenant T' or 'vm D': whom it serves. */
+  serves: string;
+  flavor: string;
+  data_ip: string;
+  /** The provider VM's state. */
+  status: string;
+  /** Its agent (host = the hyperswitch id): UP, DOWN, or missing (not registered). */
+  agent: 'UP' | 'DOWN' | 'missing';
+  agentless_ports: number;
+  /** Hyper ports bound to it that are ACTIVE / all of them. */
+  ports_active: number;
+  ports: number;
+}
+
 export interface Problem {
-  kind: 'port-down' | 'port-error' | 'agent-silent';
+  kind: 'port-down' | 'port-error' | 'agent-silent' | 'hyperswitch-no-agent';
   id: string;
   message: string;
 }
@@ -54,6 +75,7 @@ export interface StatusReport {
   clouds: CloudStatus[];
   agents: AgentStatus[];
   networks: NetworkStatus[];
+  hyperswitches: HyperswitchStatus[];
   problems: Problem[];
 }
 
@@ -153,11 +175,32 @@ export function computeStatus(input: StatusInput, nowMs: number): StatusReport {
     const since = a.silent_seconds === null ? 'never heard from' : `silent for ${a.silent_seconds}s (last heartbeat ${a.last_heartbeat})`;
     problems.push({ kind: 'agent-silent', id: a.id, message: `agent ${a.host} (${a.cloud}) is down: ${since}` });
   }
+  const hyperswitches = (input.hyperswitches ?? []).map((h) => hyperswitchStatus(h, input, byHost));
+  for (const h of hyperswitches) {
+    if (h.agent === 'missing') problems.push({ kind: 'hyperswitch-no-agent', id: h.id, message: `hyperswitch ${h.id} (${h.serves}) has no registered agent (VM ${h.status})` });
+  }
   for (const n of networks) n.clouds.sort();
   return {
     clouds: [...clouds.values()].sort((a, b) => a.cloud.localeCompare(b.cloud)),
     agents: agents.sort((a, b) => a.cloud.localeCompare(b.cloud) || a.host.localeCompare(b.host)),
     networks,
+    hyperswitches: hyperswitches.sort((a, b) => a.id.localeCompare(b.id)),
     problems,
+  };
+}
+
+function hyperswitchStatus(h: HyperswitchWire, input: StatusInput, byHost: Map<string, Agent>): HyperswitchStatus {
+  const agent = byHost.get(h.id);
+  const bound = input.ports.filter((p) => p['binding:host_id'] === h.id);
+  return {
+    id: h.id,
+    serves: h.device_id ? `vm ${h.device_id}` : `tenant ${h.tenant_id ?? ''}`,
+    flavor: h.flavor,
+    data_ip: h.data_ip,
+    status: h.status,
+    agent: agent ? (agent.alive ? 'UP' : 'DOWN') : 'missing',
+    agentless_ports: (input.agentlessPorts ?? []).filter((p) => p.hyperswitch_id === h.id).length,
+    ports_active: bound.filter((p) => p.status === 'ACTIVE').length,
+    ports: bound.length,
   };
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ApiError } from '../../src/client/api.js';
-import { hypernet, registerAgent, startServer, type TestServer } from './server.js';
+import { cliRunner, hypernet, registerAgent, startServer, type TestServer } from './server.js';
 
 let srv: TestServer;
 let env: Record<string, string>;
@@ -22,15 +22,7 @@ before(async () => {
 });
 after(async () => srv?.close());
 
-async function ok(args: string[]): Promise<string> {
-  const r = await hypernet(args, env);
-  assert.equal(r.code, 0, `hypernet ${args.join(' ')} → ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function json<T = Record<string, unknown>>(args: string[]): Promise<T> {
-  return JSON.parse(await ok([...args, '-o', 'json'])) as T;
-}
+const { ok, json } = cliRunner(() => env);
 
 test('network: create, list, show by name and id, set, delete', async () => {
   const net = await json(['network', 'create', 'blue', '--description', 'first', '--mtu', '1400']);

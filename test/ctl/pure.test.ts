@@ -1,7 +1,7 @@
 /** Unit tests of the CLI's pure parts: config resolution, flags → body, output formats, progress. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -13,6 +13,7 @@ import { formatList, formatObject, parseFormat } from '../../src/ctl/format.js';
 import { resourceByCommand, RESOURCES } from '../../src/ctl/resources.js';
 import { progressLine, runBulk } from '../../src/ctl/progress.js';
 import { cellText, ruleSummary } from '../../src/ctl/cells.js';
+import { writeSecretFile } from '../../src/ctl/secret-file.js';
 
 test('connection: flags beat environment beat config file beat default', () => {
   const home = mkdtempSync(join(tmpdir(), 'hn-ctl-'));
@@ -116,4 +117,17 @@ test('bulk: progress bar on a terminal, failures reported and collected, none hi
   const plain: string[] = [];
   await runBulk(['a', 'b'], 'x', async () => 1, { isTTY: false, write: (s: string) => plain.push(s) }, errorLine);
   assert.deepEqual(plain, [], 'no progress bar when not on a terminal');
+});
+
+test('secret file: mode 0600 also over an existing wider file, exact content', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hn-secret-'));
+  try {
+    const f = join(dir, 'ud');
+    writeFileSync(f, 'a much longer old content that must not survive', { mode: 0o644 });
+    assert.equal(writeSecretFile(f, 'key'), f);
+    assert.equal(readFileSync(f, 'utf8'), 'key');
+    assert.equal(statSync(f).mode & 0o777, 0o600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -24,11 +24,20 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(opts: { tokens?: Record<string, TokenInfo>; config?: Partial<ServerConfig> } = {}): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'hn-ctl-server-'));
+export interface StartOptions {
+  tokens?: Record<string, TokenInfo>;
+  config?: Partial<ServerConfig>;
+  /** Data directory (default: a fresh temp dir); removed on close either way. */
+  dataDir?: string;
+  /** Also serve on this Unix socket (how agents in other namespaces reach the server). */
+  unixSocket?: string;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hn-ctl-server-'));
   const config = { ...defaultConfig(), ...opts.config };
   const auth = opts.tokens ? { mode: 'token' as const, tokens: opts.tokens } : { mode: 'noauth' as const, defaultProjectId: config.defaultProjectId };
-  const server = await serve({ host: '127.0.0.1', port: 0, dataDir, config, auth, logger: silentLogger() });
+  const server = await serve({ host: '127.0.0.1', port: 0, unixSocket: opts.unixSocket, dataDir, config, auth, logger: silentLogger() });
   const adminToken = opts.tokens ? Object.entries(opts.tokens).find(([, v]) => v.roles.includes('admin'))?.[0] : undefined;
   return {
     url: server.url,
@@ -69,4 +78,15 @@ export async function registerAgent(admin: ApiClient, host: string, cloud: strin
     binary: 'hypernet-agent',
     configurations: { tunneling_ip: tunnelingIp, cloud, underlay_mtu: 1500, capabilities: ['vxlan'] },
   }) as Promise<{ id: string }>;
+}
+
+/** `ok(args)`: stdout of a run that must exit 0; `json(args)`: the same with `-o json`, parsed. */
+export function cliRunner(env: () => Record<string, string>) {
+  const ok = async (args: string[]): Promise<string> => {
+    const r = await hypernet(args, env());
+    if (r.code !== 0) throw new Error(`hypernet ${args.join(' ')} → ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  };
+  const json = async <T = Record<string, unknown>>(args: string[]): Promise<T> => JSON.parse(await ok([...args, '-o', 'json'])) as T;
+  return { ok, json };
 }

@@ -46,3 +46,34 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
   assert.match(text, /Problems \(4\)\n  - port p2/);
   assert.match(renderStatus(computeStatus({ agents: [], networks: [], subnets: [], ports: [] }, now)), /Problems: none/);
 });
+
+test('status: hyperswitches with their agent and ports; one without an agent is a problem', () => {
+  const now = Date.parse('2026-11-21T05:01:00Z');
+  const hs = (id: string, device: string | null, status = 'running') =>
+    ({ id, flavor: '1G' as const, device_id: device, tenant_id: 't1', project_id: 't1', instance_id: 'i-1', instance_type: 'lab.1G', private_ip: '203.0.113.1',
+      mgnt_ip: '203.0.113.1', data_ip: '203.0.113.2', vms_ip_0: '203.0.113.65', vms_ip_1: null, vms_ip_2: null, status, cloud: 'agentless' });
+  const eni = { id: 'eni-1', port_id: 'p1', flavor: '1G', device_id: 'vm-1', index: 0, user_data: '', project_id: 't1', tenant_id: 't1', private_ip: '203.0.113.70', hyperswitch_id: 'hst-1', cloud: 'agentless' } as const;
+  const report = computeStatus(
+    {
+      agents: [agent('hst-1', 'agentless', true, '2026-11-21T05:00:59Z')],
+      networks: [network('n1', 'blue')],
+      subnets: [],
+      ports: [port('p1', 'n1', 'hst-1', 'ACTIVE'), port('p2', 'n1', 'hst-1', 'BUILD')],
+      hyperswitches: [hs('hst-1', null), hs('hsv-2', 'vm-9', 'pending')],
+      agentlessPorts: [eni],
+    },
+    now,
+  );
+  assert.deepEqual(
+    report.hyperswitches.map((h) => [h.id, h.serves, h.agent, h.agentless_ports, h.ports_active, h.ports]),
+    [
+      ['hst-1', 'tenant t1', 'UP', 1, 1, 2],
+      ['hsv-2', 'vm vm-9', 'missing', 0, 0, 0],
+    ],
+  );
+  assert.deepEqual(report.problems.map((p) => p.kind), ['hyperswitch-no-agent']);
+  const text = renderStatus(report);
+  assert.match(text, /Hyperswitches \(2\)/);
+  assert.match(text, /\| hsv-2 +\| vm vm-9 +\| 1G +\| 203\.0\.113\.2 +\| pending +\| missing +\| 0 +\| 0\/0 +\|/);
+  assert.doesNotMatch(renderStatus(computeStatus({ agents: [], networks: [], subnets: [], ports: [] }, now)), /Hyperswitches/);
+});
