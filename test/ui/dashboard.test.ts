@@ -7,15 +7,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { REPO, registerAgent, startServer, type TestServer } from '../ctl/server.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = join(REPO, 'artifacts');
-const haveChromium = existsSync(CHROMIUM);
+import type { Browser, Page } from 'playwright-core';
+import { registerAgent, startServer, type TestServer } from '../ctl/server.js';
+import { ARTIFACTS, buildUi, CHROMIUM, haveChromium, launchChromium } from './browser.js';
 const skip = haveChromium ? false : `needs ${CHROMIUM} (apt-get install chromium; scripts/setup.sh does it)`;
 
 let srv: TestServer;
@@ -23,15 +18,9 @@ let browser: Browser;
 
 before(async () => {
   if (!haveChromium) return;
-  // Build the dashboard from the current source (fast), so the test never sees a stale bundle.
-  execFileSync(process.execPath, [join(REPO, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'src/ui/vite.config.ts'], { cwd: REPO, stdio: 'pipe' });
-  mkdirSync(ARTIFACTS, { recursive: true });
+  buildUi();
   srv = await startServer();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -66,6 +55,9 @@ test('topology, live port status, form, port page, search', { skip }, async () =
   // 2 clouds + 2 agents + 1 network + 2 ports = 7 nodes, 2 edges
   await page.waitForFunction(() => document.querySelector('#topology')?.getAttribute('data-nodes') === '7');
   assert.equal(await page.getAttribute('#topology', 'data-edges'), '2');
+  // no agentless mode on this server: neither its form nor its tables
+  assert.ok(await page.isHidden('#agentless-form'));
+  assert.equal(await page.locator('button.tab[data-resource="agentless"], button.tab[data-resource="hyperswitch"]').count(), 0);
   assert.equal(await nodeData(page, 'port:' + pa.id, 'parent'), 'agent:hs-aws-1');
   assert.equal(await nodeData(page, 'agent:hs-aws-1', 'parent'), 'cloud:aws');
   assert.equal(await nodeData(page, 'agent:hs-os-1', 'parent'), 'cloud:openstack');

@@ -89,3 +89,25 @@ test('table search: every word must match some cell', () => {
   assert.deepEqual(matchRows(rows, 'web active'), [rows[0]]);
   assert.deepEqual(matchRows(rows, 'web down'), []);
 });
+
+test('topology: a hyperswitch agent is labelled as one; its agentless ports sit in it, marked', () => {
+  const hs = { id: 'hsv-1', flavor: '1G', device_id: 'vm-9', tenant_id: 't1', project_id: 't1', instance_id: 'i-1', instance_type: 'lab.1G', private_ip: '203.0.113.1',
+    mgnt_ip: '203.0.113.1', data_ip: '203.0.113.2', vms_ip_0: '203.0.113.65', vms_ip_1: null, vms_ip_2: null, status: 'running', cloud: 'agentless' } as const;
+  const al = { id: 'eni-1', port_id: 'p1', flavor: '1G', device_id: 'vm-9', index: 0, user_data: '', project_id: 't1', tenant_id: 't1', private_ip: '203.0.113.70', hyperswitch_id: 'hsv-1', cloud: 'agentless' } as const;
+  const els = topologyElements({
+    agents: [agent('hsv-1', 'agentless', true), agent('hs-a', 'cloud-a', true)],
+    networks: [network('n1', 'blue')],
+    subnets: [],
+    ports: [port('p1', 'n1', 'hsv-1', 'ACTIVE', '10.0.1.5'), port('p2', 'n1', 'hs-a', 'ACTIVE', '10.0.1.6')],
+    hyperswitches: [hs],
+    agentlessPorts: [al],
+  });
+  const byId = new Map(els.map((e) => [e.data.id, e.data]));
+  assert.equal(byId.get('agent:hsv-1')?.role, 'hyperswitch');
+  assert.match(String(byId.get('agent:hsv-1')?.label), /^hyperswitch hsv-1\nvm vm-9\n/);
+  assert.equal(byId.get('agent:hs-a')?.role, undefined);
+  assert.equal(byId.get('port:p1')?.parent, 'agent:hsv-1');
+  assert.equal(byId.get('port:p1')?.agentless, 'eni-1');
+  assert.equal(byId.get('port:p1')?.label, '10.0.1.5\n203.0.113.70 (VPN)');
+  assert.equal(byId.get('port:p2')?.agentless, undefined);
+});

@@ -14,9 +14,11 @@ const STYLE: cytoscape.StylesheetJson = [
     selector: 'node[kind = "agent"]',
     style: { 'background-color': '#ffffff', 'border-color': '#7b8794', 'border-width': 1, shape: 'round-rectangle', 'text-valign': 'top', 'text-halign': 'center', padding: '12px' },
   },
+  { selector: 'node[kind = "agent"][role = "hyperswitch"]', style: { 'background-color': '#effcf6', 'border-color': '#199473', 'border-width': 2 } },
   { selector: 'node[kind = "agent"][alive = "down"]', style: { 'border-color': '#d64545', 'border-style': 'dashed', 'border-width': 2 } },
   { selector: 'node[kind = "network"]', style: { shape: 'hexagon', 'background-color': '#7c5cc4', width: 46, height: 40, 'text-valign': 'bottom', 'text-margin-y': 4, 'font-weight': 'bold' } },
   { selector: 'node[kind = "port"]', style: { shape: 'ellipse', width: 22, height: 22, 'background-color': '#9aa5b1', 'text-valign': 'bottom', 'font-size': 10 } },
+  { selector: 'node[kind = "port"][agentless]', style: { shape: 'diamond', width: 26, height: 26 } },
   { selector: 'node[kind = "port"][status = "ACTIVE"]', style: { 'background-color': '#3f9142' } },
   { selector: 'node[kind = "port"][status = "DOWN"]', style: { 'background-color': '#d64545' } },
   { selector: 'node[kind = "port"][status = "BUILD"]', style: { 'background-color': '#e0a526' } },
@@ -53,6 +55,8 @@ export class TopologyGraph {
         if (have.empty()) add.push(e);
         else {
           const { id: _id, parent: _p, source: _s, target: _t, ...rest } = e.data;
+          const stale = Object.keys(have.data()).filter((k) => !(k in e.data));
+          if (stale.length) have.removeData(stale.join(' '));
           have.data(rest);
         }
       }

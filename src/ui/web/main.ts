@@ -1,12 +1,17 @@
 /**
  * The dashboard's entry: asks for a token when the server wants one, follows the watch stream into
  * the model, and renders the views from it (topology, resource tables, port page, problems, forms).
+ * Agentless mode's hyperswitches and agentless ports have no watch events: they are polled every
+ * 10 s and right after the page creates or deletes one; their form and tables show only when served.
  * For tests and curious operators, `window.__hypernet` exposes the cytoscape instance and the model,
  * and #topology carries data-nodes / data-edges / data-revision.
  */
 import type { Agent } from '../../model/types.js';
 import { computeStatus } from '../../ctl/status.js';
-import { api, AuthRequired, follow, setToken } from './api.js';
+import type { ResourceSpec } from '../../ctl/resources.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../../server/agentless/service.js';
+import { agentlessForm } from './agentless-form.js';
+import { api, AuthRequired, follow, HttpError, setToken } from './api.js';
 import { h } from './dom.js';
 import { networkForm } from './forms.js';
 import { TopologyGraph } from './graph.js';
@@ -27,11 +32,20 @@ const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as
 const model = new Model();
 let graph: TopologyGraph | undefined;
 let tables: ResourceTables | undefined;
+const alForm = agentlessForm(() => void refreshProvider());
 let renders = 0;
 let pending = false;
 
 function topologyInput() {
-  return { agents: model.list('agent'), networks: model.list('network'), subnets: model.list('subnet'), ports: model.list('port') };
+  const p = model.provider;
+  return {
+    agents: model.list('agent'),
+    networks: model.list('network'),
+    subnets: model.list('subnet'),
+    ports: model.list('port'),
+    hyperswitches: p?.hyperswitch ?? [],
+    agentlessPorts: p?.agentlessport ?? [],
+  };
 }
 
 function render(): void {
@@ -46,7 +60,10 @@ function render(): void {
     h('span', {}, `${up}/${report.agents.length} agents up`),
     h('span', {}, `${input.networks.length} networks`),
     h('span', {}, `${active}/${input.ports.length} ports active`),
+    ...(model.provider ? [h('span', {}, `${input.hyperswitches.length} hyperswitches, ${input.agentlessPorts.length} agentless ports`)] : []),
   );
+  alForm.el.hidden = !model.provider;
+  alForm.update(input.ports, new Set(input.agentlessPorts.map((a) => a.port_id)));
   $('#problems').replaceChildren(
     h('h3', {}, report.problems.length ? `Problems (${report.problems.length})` : 'Problems: none'),
     h('ul', {}, ...report.problems.map((p) => h('li', { class: p.kind }, p.message))),
@@ -99,9 +116,35 @@ async function refreshAgents(): Promise<void> {
   schedule();
 }
 
+/** Polls the agentless entities; a 404 means the server has no agentless mode (hidden). */
+async function refreshProvider(): Promise<void> {
+  try {
+    const [{ hyperswitches }, { agentlessports }] = await Promise.all([
+      api<{ hyperswitches: HyperswitchWire[] }>('GET', '/v2.0/hyperswitches'),
+      api<{ agentlessports: AgentlessPortWire[] }>('GET', '/v2.0/agentlessports'),
+    ]);
+    model.setProvider({ hyperswitch: hyperswitches, agentlessport: agentlessports });
+  } catch (e) {
+    if (!(e instanceof HttpError && e.status === 404)) throw e;
+    model.setProvider(null);
+  }
+  schedule();
+}
+
+async function removeProvided(spec: ResourceSpec, id: string): Promise<void> {
+  if (!confirm(`Delete ${spec.title} ${id}?`)) return;
+  try {
+    await api('DELETE', `/v2.0/${spec.plural}/${encodeURIComponent(id)}`);
+  } catch (e) {
+    alert((e as Error).message);
+  }
+  await refreshProvider();
+}
+
 async function start(): Promise<void> {
   try {
     await refreshAgents();
+    await refreshProvider();
   } catch (e) {
     if (e instanceof AuthRequired) return setState('auth');
     setState('connecting');
@@ -122,16 +165,17 @@ function boot(): void {
   const topo = h('div', { id: 'topology' });
   app.replaceChildren(
     h('header', {}, h('h1', {}, 'hypernet'), h('span', { id: 'conn', class: 'conn' }, '○ connecting…'), h('div', { id: 'summary' }), h('button', { id: 'signout', title: 'forget the token', onclick: () => (setToken(''), location.reload()) }, 'sign out')),
-    h('main', {}, h('div', { class: 'topology-wrap' }, topo, h('div', { id: 'legend' }, ...['ACTIVE', 'BUILD', 'DOWN', 'ERROR'].map((s) => h('span', { class: `badge status-${s}` }, s)))), h('aside', {}, networkForm(() => schedule()), h('div', { id: 'problems' }))),
+    h('main', {}, h('div', { class: 'topology-wrap' }, topo, h('div', { id: 'legend' }, ...['ACTIVE', 'BUILD', 'DOWN', 'ERROR'].map((s) => h('span', { class: `badge status-${s}` }, s)))), h('aside', {}, networkForm(() => schedule()), alForm.el, h('div', { id: 'problems' }))),
     h('div', { id: 'page', hidden: true }),
     h('dialog', { id: 'token-dialog' }),
   );
   graph = new TopologyGraph(topo, openPort);
-  tables = new ResourceTables(model, openPort);
+  tables = new ResourceTables(model, openPort, (spec, id) => void removeProvided(spec, id));
   app.append(tables.el);
   window.__hypernet = { cy: graph.cy, model, renders };
   window.addEventListener('hashchange', schedule);
   setInterval(() => void refreshAgents().catch(() => undefined), 10_000);
+  setInterval(() => void refreshProvider().catch(() => undefined), 10_000);
   render();
   void start();
 }

@@ -1,11 +1,20 @@
 /**
  * The dashboard's copy of the server's model: the agent's ModelCache (snapshot, then revisioned
  * events from the watch stream) plus the agents list polled from the API, whose `alive` flag
- * changes without an event. Pure: no DOM, so it is unit tested under Node.
+ * changes without an event, plus the provider-side entities of agentless mode (hyperswitches,
+ * agentless ports), polled as well since they have no watch events. Pure: no DOM, so it is unit
+ * tested under Node.
  */
 import { ModelCache, type ModelView } from '../../agent/model-cache.js';
 import { KINDS, type Agent, type Kind, type KindMap } from '../../model/types.js';
 import type { WatchMessage } from '../../model/watch.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../../server/agentless/service.js';
+
+/** Agentless mode's entities as last polled; null while unknown or when the server does not serve them. */
+export interface ProviderLists {
+  hyperswitch: HyperswitchWire[];
+  agentlessport: AgentlessPortWire[];
+}
 
 /** The view's map for a kind: its plural ('security_group' → 'security_groups'). */
 const viewKey = (kind: Kind) => `${kind}s` as keyof Omit<ModelView, 'revision'>;
@@ -14,6 +23,7 @@ export class Model {
   private readonly cache = new ModelCache();
   /** Agents as last polled (fresher `alive`); an agent event afterwards wins over its entry. */
   private polled = new Map<string, Agent>();
+  private providerLists: ProviderLists | null = null;
 
   /** The revision followed, -1 before the first snapshot. */
   get revision(): number {
@@ -35,6 +45,15 @@ export class Model {
 
   setAgents(agents: readonly Agent[]): void {
     this.polled = new Map(agents.map((a) => [a.id, a]));
+  }
+
+  setProvider(lists: ProviderLists | null): void {
+    this.providerLists = lists;
+  }
+
+  /** The polled agentless entities, or null when the server has no agentless mode. */
+  get provider(): Readonly<ProviderLists> | null {
+    return this.providerLists;
   }
 
   private map<K extends Kind>(kind: K): ReadonlyMap<string, KindMap[K]> {

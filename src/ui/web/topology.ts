@@ -5,9 +5,12 @@
  *
  * A network is one node outside every cloud, joined by edges to its ports wherever they are wired,
  * so a network stretched across clouds shows as ONE thing. Unbound ports sit outside the clouds.
+ * Agentless mode: the agent of a hyperswitch (its host is the hyperswitch id) is labelled and marked
+ * `role: hyperswitch`; the hyper ports its agentless ports carry sit in it, marked `agentless`.
  */
 import type { ElementDefinition } from 'cytoscape';
 import type { Agent, Network, Port, Subnet } from '../../model/types.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../../server/agentless/service.js';
 import { addressesText } from '../../ctl/cells.js';
 import { agentCloud } from '../../ctl/status.js';
 
@@ -16,6 +19,8 @@ export interface TopologyInput {
   networks: readonly Network[];
   subnets: readonly Subnet[];
   ports: readonly Port[];
+  hyperswitches?: readonly HyperswitchWire[];
+  agentlessPorts?: readonly AgentlessPortWire[];
 }
 
 export const cloudNodeId = (cloud: string) => `cloud:${cloud}`;
@@ -27,6 +32,8 @@ export function topologyElements(input: TopologyInput): ElementDefinition[] {
   const els: ElementDefinition[] = [];
   const clouds = new Set<string>();
   const hosts = new Set<string>();
+  const hyperswitches = new Map((input.hyperswitches ?? []).map((h) => [h.id, h]));
+  const agentless = new Map((input.agentlessPorts ?? []).map((a) => [a.port_id, a]));
   for (const a of input.agents) {
     const cloud = agentCloud(a);
     if (!clouds.has(cloud)) {
@@ -34,15 +41,17 @@ export function topologyElements(input: TopologyInput): ElementDefinition[] {
       els.push({ group: 'nodes', data: { id: cloudNodeId(cloud), kind: 'cloud', label: cloud } });
     }
     hosts.add(a.host);
+    const hs = hyperswitches.get(a.host);
     els.push({
       group: 'nodes',
       data: {
         id: agentNodeId(a.host),
         parent: cloudNodeId(cloud),
         kind: 'agent',
-        label: `${a.host}\n${a.configurations?.tunneling_ip ?? ''}`,
+        label: `${hs ? `hyperswitch ${a.host}\n${hs.device_id ? `vm ${hs.device_id}` : `tenant ${hs.tenant_id ?? ''}`}` : a.host}\n${a.configurations?.tunneling_ip ?? ''}`,
         alive: a.alive ? 'up' : 'down',
         ref: a.id,
+        ...(hs ? { role: 'hyperswitch', hyperswitch: hs.id } : {}),
       },
     });
   }
@@ -62,6 +71,11 @@ export function topologyElements(input: TopologyInput): ElementDefinition[] {
       status: p.status,
       ref: p.id,
     };
+    const al = agentless.get(p.id);
+    if (al) {
+      data.agentless = al.id;
+      data.label = `${String(data.label)}\n${al.private_ip} (VPN)`;
+    }
     if (host && hosts.has(host)) data.parent = agentNodeId(host);
     els.push({ group: 'nodes', data });
     if (netIds.has(p.network_id)) {
