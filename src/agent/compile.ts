@@ -12,6 +12,7 @@
 import { inactiveBindings, preparedOn, wiredOn } from '../model/bindings.js';
 import type { Port } from '../model/types.js';
 import type { ModelView } from './model-cache.js';
+import { deepFreeze } from '../common/freeze.js';
 import { isDhcpPort } from './dhcp/dhcp-port.js';
 import { VXLAN_OVERHEAD, ZERO_MAC, bridgeName, tapName, vxlanName } from './names.js';
 import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, NodeInfo } from './state.js';
@@ -102,10 +103,3 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
   return deepFreeze({ networks, ports, fdb, neigh });
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
-}

@@ -8,8 +8,7 @@ export const VXLAN_PREFIX = 'hnv-';
 export const TAP_PREFIX = 'tap';
 /** IANA VXLAN port. */
 export const VXLAN_DSTPORT = 4789;
-/** Outer IPv4 + UDP + VXLAN + inner Ethernet headers. */
-export const VXLAN_OVERHEAD = 50;
+export { VXLAN_OVERHEAD } from '../model/vxlan.js';
 /** The all-zero MAC: VXLAN default destination (head-end replication of BUM traffic). */
 export const ZERO_MAC = '00:00:00:00:00:00';
 

@@ -5,7 +5,8 @@
  * without root and every other lab module (topology, processes, VMs, status, down) reads names from it.
  */
 import { join } from 'node:path';
-import { VXLAN_OVERHEAD } from '../agent/names.js';
+import { VXLAN_OVERHEAD } from '../model/vxlan.js';
+import { deepFreeze } from '../common/freeze.js';
 import { bigIntToIp } from '../ipam/keys.js';
 import { parseCidr } from '../ipam/cidr.js';
 
@@ -183,13 +184,6 @@ export function labPaths(stateDir: string): LabPaths {
   });
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as object)) deepFreeze(v);
-  }
-  return o;
-}
 
 /** Builds the frozen plan. Throws on options that cannot make a world (bad counts, long prefix). */
 export function planLab(partial: Partial<LabOptions> = {}): LabPlan {

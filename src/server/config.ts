@@ -27,7 +27,7 @@ export interface ServerConfig {
   agentless?: AgentlessConfig;
 }
 
-export const VXLAN_OVERHEAD = 50;
+export { VXLAN_OVERHEAD } from '../model/vxlan.js';
 
 export function defaultConfig(): ServerConfig {
   return {

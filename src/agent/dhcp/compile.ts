@@ -8,6 +8,8 @@ import { wiredOn } from '../../model/bindings.js';
 import type { Network, Port, Subnet } from '../../model/types.js';
 import { findDhcpPort } from './dhcp-port.js';
 import { renderDnsmasqConf, renderDnsmasqHosts, type DhcpHostEntry } from './dnsmasq-conf.js';
+import { deepFreeze } from '../../common/freeze.js';
+import { VXLAN_OVERHEAD } from '../../model/vxlan.js';
 import { bridgeName, dhcpNetnsName, vethNodeName, vethNsName } from './names.js';
 import type { DhcpDesired, DhcpNetworkDesired } from './types.js';
 
@@ -23,7 +25,6 @@ export interface DhcpCompileInput {
   leaseSeconds?: number;
 }
 
-const VXLAN_OVERHEAD = 50;
 export const DEFAULT_LEASE_SECONDS = 86400;
 
 /** A workload port wired (or prepared as a migration target) on this host, not a network:* service port. */
@@ -32,13 +33,6 @@ const isLocalWorkloadPort = (p: Port, host: string): boolean =>
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
-}
 
 export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
   const lease = input.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
