@@ -37,3 +37,14 @@ export async function delNetns(exec: Exec, ns: string): Promise<void> {
 export async function sysctlIn(exec: Exec, ns: string, key: string, value: string | number): Promise<void> {
   await exec('ip', ['netns', 'exec', ns, 'sysctl', '-qw', `${key}=${value}`]);
 }
+
+/**
+ * Command line that runs `argv` as a daemon inside namespace `ns` (an agent on a hyperswitch).
+ * `nsenter --net` rather than `ip netns exec`: the latter gives the process a private mount
+ * namespace, so namespaces the agent adds for DHCP would be invisible to the host and lost when the
+ * agent restarts. The agent talks to the kernel by netlink and /proc/sys/net, which follow the
+ * network namespace alone.
+ */
+export function daemonInNetns(ns: string, argv: readonly string[]): { cmd: string; args: string[] } {
+  return { cmd: 'nsenter', args: [`--net=/run/netns/${ns}`, '--', ...argv] };
+}

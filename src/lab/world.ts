@@ -12,7 +12,7 @@ import type { Exec } from '../common/exec.js';
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
 import { tapName } from '../agent/names.js';
 import { writeDhclientFiles } from './dhclient.js';
-import { addNetns, listNetnsWithPrefix } from './netns.js';
+import { addNetns, daemonInNetns, listNetnsWithPrefix } from './netns.js';
 import { labMarker, type CloudPlan, type LabPlan, type VmPlan } from './plan.js';
 import { HYPERNET_BIN, isOurs, pidFile, pidsMentioning, readPidFile, startDaemon, stopAllRecorded, stopPid, waitFor } from './processes.js';
 import { readState, writeState, type LabState } from './state.js';
@@ -159,11 +159,10 @@ export class World {
   startAgent(c: CloudPlan): number {
     return startDaemon({
       name: `${AGENT_PID_PREFIX}${c.hostId}`,
-      cmd: 'ip',
-      args: ['netns', 'exec', c.hyperswitchNs, process.execPath, HYPERNET_BIN, 'agent',
+      ...daemonInNetns(c.hyperswitchNs, [process.execPath, HYPERNET_BIN, 'agent',
         '--server', `unix:${this.plan.paths.socket}`, '--host', c.hostId, '--underlay-ip', c.underlayIp,
         '--cloud', c.label, '--underlay-mtu', String(this.plan.underlayMtu), '--netns-prefix', c.agentNetnsPrefix,
-        '--state-dir', c.agentStateDir],
+        '--state-dir', c.agentStateDir]),
       logFile: this.agentLog(c),
       pidDir: this.plan.paths.pidDir,
     });

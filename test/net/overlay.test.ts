@@ -53,6 +53,19 @@ test('every VM got its port address by DHCP, with the overlay MTU', async (t) =>
     assert.equal(got.mac, vm.port.mac_address);
     assert.equal(got.mtu, world.plan.overlayMtu);
   }
+  // The agents' DHCP namespaces are real names on the host (agents keep the host's mount namespace):
+  // an operator can enter them, and a restarted agent adopts them.
+  for (const c of world.plan.clouds) {
+    const dhcpNs = (await world.exec('ip', ['netns', 'list'])).stdout
+      .split('\n')
+      .map((l) => l.split(' ')[0])
+      .filter((n) => n.startsWith(c.agentNetnsPrefix));
+    assert.ok(dhcpNs.length > 0, `no DHCP namespace of ${c.hostId}`);
+    for (const ns of dhcpNs) {
+      const pids = (await world.exec('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.trim();
+      assert.ok(pids.length > 0, `dnsmasq of ${ns} not found from the host`);
+    }
+  }
 });
 
 test('cross-cloud ping: every VM reaches every other', async (t) => {

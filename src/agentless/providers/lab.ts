@@ -22,7 +22,7 @@ import type { Clock } from '../../common/clock.js';
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { generateMac } from '../../ipam/mac.js';
-import { addNetns, listNetns, sysctlIn } from '../../lab/netns.js';
+import { addNetns, daemonInNetns, listNetns, sysctlIn } from '../../lab/netns.js';
 import { HYPERNET_BIN, readPidFile, pidFile, startDaemon, stopPid } from '../../lab/processes.js';
 import { sweepNamespaces } from '../../lab/topology.js';
 import { Mutex } from '../../store/mutex.js';
@@ -175,9 +175,8 @@ export class LabProvider implements ProviderDriver {
     const dir = this.agentDir(hs.id);
     startDaemon({
       name: this.agentName(hs.id),
-      cmd: 'ip',
-      args: ['netns', 'exec', hs.ns, process.execPath, HYPERNET_BIN, ...argv, '--underlay-ip', hs.data_ip,
-        '--underlay-mtu', String(this.c.underlay_mtu), '--netns-prefix', `${hs.ns}-`, '--state-dir', dir],
+      ...daemonInNetns(hs.ns, [process.execPath, HYPERNET_BIN, ...argv, '--underlay-ip', hs.data_ip,
+        '--underlay-mtu', String(this.c.underlay_mtu), '--netns-prefix', `${hs.ns}-`, '--state-dir', dir]),
       logFile: join(this.o.stateDir, 'logs', `${this.agentName(hs.id)}.log`),
       pidDir: join(this.o.stateDir, 'pids'),
     });
