@@ -1,9 +1,10 @@
 /**
  * Writing a compiled firewall as nft text (pure): the full transaction that replaces the owned
  * tables wholesale, or the delta from the last applied one when the hooked chains are unchanged:
- * new sets and chains are declared, changed sets/maps are flushed and refilled, changed chains are
+ * new sets and chains are declared, changed sets/maps get only their removed elements deleted and
+ * their new ones added (flushed and refilled if their declaration changed), changed chains are
  * flushed and their rules re-added, vanished ones deleted — in one order that keeps every
- * reference valid inside the one transaction (declare → fill → rewrite → delete). A rule change
+ * reference valid inside the one transaction (declare → delete elements → add elements → rewrite → delete). A rule change
  * thus touches only its group's chain; a membership change only that group's sets.
  * `hasRemovals` says whether the new ruleset allows less than the old one (the driver then changes
  * the generation, see state.ts).
@@ -48,6 +49,9 @@ export function fullText(c: CompiledFirewall, gen: number): string {
   return out.join('\n') + '\n';
 }
 
+/** The key of a map element (`KEY : VALUE`); what `delete element` takes. */
+const mapKey = (e: string): string => e.split(' : ')[0]!;
+
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** The delta transaction from `prev` (applied with `prevGen`) to `next` with `gen`; '' if nothing changes. */
@@ -55,15 +59,24 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
   if (prev.baseKey !== next.baseKey) throw new Error('firewall: hooked chains differ, a full replace is needed');
   const T = TABLE;
   const declare: string[] = [];
+  const unfill: string[] = [];
   const fill: string[] = [];
   const rewrite: string[] = [];
   const remove: string[] = [];
   for (const [name, s] of next.sets) {
     const old = prev.sets.get(name);
+    let add = s.elements;
     if (!old) declare.push(`add ${s.kind} ${s.family} ${T} ${name} { ${s.decl.join('; ')}; }`);
     else if (same(old.elements, s.elements)) continue;
-    else fill.push(`flush ${s.kind} ${s.family} ${T} ${name}`);
-    if (s.elements.length) fill.push(`add element ${s.family} ${T} ${name} { ${s.elements.join(', ')} }`);
+    else if (same(old.decl, s.decl)) {
+      // Only the elements that changed: one port more is a few lines, not every port's again.
+      const had = new Set(old.elements);
+      const has = new Set(s.elements);
+      const del = old.elements.filter((e) => !has.has(e)).map((e) => (s.kind === 'map' ? mapKey(e) : e));
+      if (del.length) unfill.push(`delete element ${s.family} ${T} ${name} { ${del.join(', ')} }`);
+      add = s.elements.filter((e) => !had.has(e));
+    } else fill.push(`flush ${s.kind} ${s.family} ${T} ${name}`);
+    if (add.length) fill.push(`add element ${s.family} ${T} ${name} { ${add.join(', ')} }`);
   }
   for (const [name, rules] of next.chains) {
     const old = prev.chains.get(name);
@@ -82,7 +95,7 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
   for (const n of gone) rewrite.push(`flush chain bridge ${T} ${n}`);
   for (const n of gone) remove.push(`delete chain bridge ${T} ${n}`);
   for (const [name, s] of prev.sets) if (!next.sets.has(name)) remove.push(`delete ${s.kind} ${s.family} ${T} ${name}`);
-  const lines = [...declare, ...fill, ...rewrite, ...remove];
+  const lines = [...declare, ...unfill, ...fill, ...rewrite, ...remove];
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 

@@ -81,7 +81,7 @@ test('remote group members: fixed IPs and address pairs of every port, wherever 
   assert.deepEqual(sets.get('sg_default_v6'), ['fd00::11']);
 });
 
-test('a membership change is a delta of that set only, and a removal', () => {
+test('a membership change is a delta of that set\'s changed elements only, and a removal', () => {
   const m = model('br-netfilter');
   const before = compileFirewall(m);
   const moved = m.allPorts.map((p) => (p.id.startsWith('eeee') ? { ...p, fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.22' }] } : p));
@@ -89,10 +89,22 @@ test('a membership change is a delta of that set only, and a removal', () => {
   assert.equal(after.baseKey, before.baseKey);
   assert.equal(
     deltaText(before, after, 7, 7),
-    'flush set bridge hypernet sg_default_v4\nadd element bridge hypernet sg_default_v4 { 10.0.1.11, 10.0.1.12, 10.0.1.22, 10.0.1.100, 10.0.9.0/24 }\n',
+    'delete element bridge hypernet sg_default_v4 { 10.0.1.21 }\nadd element bridge hypernet sg_default_v4 { 10.0.1.22 }\n',
+    'only the elements that changed',
   );
   assert.equal(hasRemovals(before, after), true, '10.0.1.21 left the group');
   assert.equal(deltaText(before, before, 7, 7), '');
+});
+
+test('a map element whose value changed is deleted by key and added again, before chains go', () => {
+  const m = model('br-netfilter');
+  const before = compileFirewall(m);
+  const map = [...before.sets].find(([, s]) => s.kind === 'map' && s.elements.some((e) => e.includes(' : jump ')))!;
+  const [name, s] = map;
+  const [key] = s.elements[0]!.split(' : ');
+  const changed = { ...before, sets: new Map(before.sets).set(name, { ...s, elements: [`${key} : drop`, ...s.elements.slice(1)] }) };
+  const text = deltaText(before, changed, 7, 7);
+  assert.equal(text, `delete element ${s.family} hypernet ${name} { ${key} }\nadd element ${s.family} hypernet ${name} { ${key} : drop }\n`);
 });
 
 test('a rule change rewrites only its group chain; adding is no removal, removing is', () => {
