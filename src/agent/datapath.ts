@@ -9,11 +9,11 @@ import { applyOps, type ApplyResult } from './apply.js';
 import { announceTargets, type Announcer } from './announce.js';
 import { compileDatapath } from './compile.js';
 import { diffDatapath } from './diff.js';
-import { readKernel } from './kernel/read.js';
+import { readKernel, readLinks } from './kernel/read.js';
 import type { ModelView } from './model-cache.js';
 import type { Op } from './ops.js';
 import { portStatusUpdates, type PortStatusReporter } from './port-status.js';
-import type { SubReconciler } from './reconcile.js';
+import type { PassContext, SubReconciler } from './reconcile.js';
 import type { ActualState, DesiredState, NodeInfo } from './state.js';
 
 export interface ConvergeResult {
@@ -23,17 +23,34 @@ export interface ConvergeResult {
   after: ActualState;
 }
 
-/** One read → diff → apply pass toward `desired`. */
-export async function converge(exec: Exec, desired: DesiredState): Promise<ConvergeResult> {
-  const before = await readKernel(exec);
+/**
+ * One read → diff → apply pass toward `desired`; `before` is a read of this pass already made
+ * (nothing changed since). `readAfter` 'links': after applying only the links are read again (the
+ * rest of `after` is the state before): port status and announcements look at links alone, and the
+ * next pass reads everything anyway.
+ */
+export async function converge(exec: Exec, desired: DesiredState, before?: ActualState, readAfter: 'all' | 'links' = 'all'): Promise<ConvergeResult> {
+  before ??= await readKernel(exec);
   const ops = diffDatapath(desired, before);
   if (ops.length === 0) return { ops, result: { applied: 0, failed: [] }, after: before };
   const result = await applyOps(exec, ops);
-  return { ops, result, after: await readKernel(exec) };
+  const after = readAfter === 'all' ? await readKernel(exec) : { ...before, links: await readLinks(exec) };
+  return { ops, result, after };
+}
+
+/** compileDatapath, memoised on the model revision (the model view changes only with it). */
+export class DatapathCompiler {
+  private last: { revision: number; desired: DesiredState } | null = null;
+  constructor(private readonly node: NodeInfo) {}
+  compile(model: ModelView): DesiredState {
+    if (this.last?.revision !== model.revision) this.last = { revision: model.revision, desired: compileDatapath(this.node, model) };
+    return this.last.desired;
+  }
 }
 
 export class DatapathReconciler implements SubReconciler {
   readonly name = 'datapath';
+  private readonly compiler: DatapathCompiler;
 
   constructor(
     private readonly exec: Exec,
@@ -42,19 +59,21 @@ export class DatapathReconciler implements SubReconciler {
     private readonly reporter?: PortStatusReporter,
     private readonly announcer?: Announcer,
     private readonly portGate?: (portId: string) => boolean,
-  ) {}
+  ) {
+    this.compiler = new DatapathCompiler(node);
+  }
 
-  async reconcile(model: ModelView): Promise<void> {
-    const all = compileDatapath(this.node, model);
+  async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
+    const all = this.compiler.compile(model);
     const gate = this.portGate;
     const desired = gate ? { ...all, ports: all.ports.filter((p) => gate(p.portId)) } : all;
-    const { ops, result, after } = await converge(this.exec, desired);
+    const { ops, result, after } = await converge(this.exec, desired, pass?.kernel, 'links');
+    if (pass) pass.kernel = ops.length ? undefined : after;
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');
     this.announcer?.announce(announceTargets(desired, after, model));
-    const reportFailures = this.reporter ? await this.reporter.report(portStatusUpdates(desired, after, model)) : 0;
-    if (result.failed.length || reportFailures) {
-      throw new Error(`datapath: ${result.failed.length} operation(s) and ${reportFailures} status report(s) failed`);
-    }
+    // In the background: the next pass does not wait for the PUTs (failures come back as a retry).
+    this.reporter?.submit(portStatusUpdates(desired, after, model));
+    if (result.failed.length) throw new Error(`datapath: ${result.failed.length} operation(s) failed`);
   }
 }

@@ -1,7 +1,9 @@
 /**
  * The DHCP sub-reconciler: glue between the model and src/agent/dhcp/ (compileDhcp → DhcpDriver).
  * It asks the server for this host's DHCP port on a network when compile says one is missing (the
- * port comes back by watch), and applies after the datapath so the bridges exist.
+ * port comes back by watch), and applies after the datapath so the bridges exist. A pass that is not
+ * full skips the driver (its per-network namespace, process and file checks) when the compiled
+ * desired state is the one last applied without error; full passes always check.
  */
 import type { ApiClient } from '../client/api.js';
 import type { Clock } from '../common/clock.js';
@@ -9,7 +11,7 @@ import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { compileDhcp, dhcpPortRequest, DhcpDriver } from './dhcp/index.js';
 import type { ModelView } from './model-cache.js';
-import type { SubReconciler } from './reconcile.js';
+import type { PassContext, SubReconciler } from './reconcile.js';
 import type { NodeInfo } from './state.js';
 
 export interface DhcpReconcilerOptions {
@@ -28,12 +30,14 @@ export class DhcpReconciler implements SubReconciler {
   readonly name = 'dhcp';
   private readonly driver: DhcpDriver;
   private readonly requested = new Map<string, number>();
+  /** The desired state last applied without error (JSON), or null. */
+  private appliedKey: string | null = null;
 
   constructor(private readonly o: DhcpReconcilerOptions) {
     this.driver = new DhcpDriver({ exec: o.exec, log: o.log, stateDir: o.stateDir, netnsPrefix: o.netnsPrefix, clock: o.clock });
   }
 
-  async reconcile(model: ModelView): Promise<void> {
+  async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     const { node, clock, log } = this.o;
     const desired = compileDhcp({
       host: node.host,
@@ -56,9 +60,16 @@ export class DhcpReconciler implements SubReconciler {
         errors.push(`dhcp port for ${networkId}: ${(e as Error).message}`);
       }
     }
+    const key = JSON.stringify(desired);
+    if (pass && !pass.full && key === this.appliedKey) {
+      if (errors.length) throw new Error(errors.join('; '));
+      return;
+    }
+    this.appliedKey = null;
     const r = await this.driver.apply(desired);
     for (const n of r.networks) if (n.status !== 'ok') errors.push(`vni ${n.vni}: ${n.status}${n.error ? ` ${n.error}` : ''}`);
     for (const e of r.removeErrors) errors.push(`remove vni ${e.vni}: ${e.error}`);
     if (errors.length) throw new Error(errors.join('; '));
+    this.appliedKey = key;
   }
 }

@@ -9,12 +9,12 @@
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { applyOps } from './apply.js';
-import { compileDatapath } from './compile.js';
+import { DatapathCompiler } from './datapath.js';
 import { diffDatapath } from './diff.js';
 import { readKernel } from './kernel/read.js';
 import type { ModelView } from './model-cache.js';
 import type { Op } from './ops.js';
-import type { SubReconciler } from './reconcile.js';
+import type { PassContext, SubReconciler } from './reconcile.js';
 import type { ActualState, NodeInfo } from './state.js';
 
 const ENTRY_OPS = new Set<Op['op']>(['fdb-add', 'fdb-del', 'neigh-set', 'neigh-del']);
@@ -26,16 +26,21 @@ export function entryOps(ops: readonly Op[], actual: ActualState): Op[] {
 
 export class FastEntriesReconciler implements SubReconciler {
   readonly name = 'fast-entries';
+  private readonly compiler: DatapathCompiler;
 
   constructor(
     private readonly exec: Exec,
-    private readonly node: NodeInfo,
+    node: NodeInfo,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.compiler = new DatapathCompiler(node);
+  }
 
-  async reconcile(model: ModelView): Promise<void> {
+  /** Hands its read on to the datapath sub-reconciler (pass.kernel) when it changed nothing. */
+  async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     const before = await readKernel(this.exec);
-    const ops = entryOps(diffDatapath(compileDatapath(this.node, model), before), before);
+    const ops = entryOps(diffDatapath(this.compiler.compile(model), before), before);
+    if (pass) pass.kernel = ops.length === 0 ? before : undefined;
     if (ops.length === 0) return;
     const r = await applyOps(this.exec, ops);
     // Failures are left to the datapath sub-reconciler, which retries with backoff.

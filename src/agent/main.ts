@@ -14,6 +14,7 @@ import { DatapathReconciler } from './datapath.js';
 import { FastEntriesReconciler } from './fast-entries.js';
 import { DhcpReconciler } from './dhcp-reconciler.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
+import { LinkMonitor } from './link-monitor.js';
 import { ModelCache } from './model-cache.js';
 import { PortStatusReporter } from './port-status.js';
 import { Reconciler, type SubReconciler } from './reconcile.js';
@@ -34,6 +35,8 @@ export interface AgentConfig {
   heartbeatMs?: number;
   /** A hyperswitch of agentless mode: also run the OpenVPN servers of its agentless ports. */
   agentless?: boolean;
+  /** Watch the node's links (`ip -o monitor link`) so a new tap is wired at once (default true). */
+  linkMonitor?: boolean;
 }
 
 export interface AgentDeps {
@@ -47,7 +50,19 @@ export interface RunningAgent {
   reconciler: Reconciler;
   registration: Registration;
   watch: WatchLoop;
+  links: LinkMonitor | null;
   stop(): Promise<void>;
+}
+
+/** A sub-reconciler that makes links (TAPs): a kernel read made before it is stale after it. */
+function changesLinks(sub: SubReconciler): SubReconciler {
+  return {
+    name: sub.name,
+    reconcile: async (model, pass) => {
+      if (pass) pass.kernel = undefined;
+      await sub.reconcile(model, pass);
+    },
+  };
 }
 
 export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
@@ -65,10 +80,10 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     firewall,
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
-      ? [new AgentlessReconciler({ api, host: cfg.node.host, log: log.child({ sub: 'agentless' }),
-          servers: new OpenVpnServers({ exec, clock, log: log.child({ sub: 'openvpn' }), dir: join(cfg.stateDir, 'openvpn') }) })]
+      ? [changesLinks(new AgentlessReconciler({ api, host: cfg.node.host, log: log.child({ sub: 'agentless' }),
+          servers: new OpenVpnServers({ exec, clock, log: log.child({ sub: 'openvpn' }), dir: join(cfg.stateDir, 'openvpn') }) }))]
       : []),
-    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id)),
+    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id)),
     // After the datapath: DHCP needs the bridges.
     new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir }),
   ];
@@ -85,15 +100,21 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     model: () => (cache.ready && watch.connected ? cache.view() : null),
   });
 
+  // A tap that appears (nova plugged a VM) or goes away wakes the loop now, not at the next resync.
+  const links = cfg.linkMonitor === false ? null : new LinkMonitor({ clock, log: log.child({ sub: 'links' }), onTap: () => reconciler?.markDirty() });
+
   registration.start();
   watch.start();
+  links?.start();
   reconciler.start();
   return {
     cache,
     reconciler,
     registration,
     watch,
+    links,
     async stop() {
+      links?.stop();
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
     },
   };

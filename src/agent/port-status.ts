@@ -2,7 +2,9 @@
  * Port status toward the server: pure computation of what each local port's status should be
  * (ACTIVE once its tap is enslaved and up, DOWN otherwise), and a reporter that PUTs only changes
  * (`PUT /v2.0/ports/{id}` with status and `binding:vif_type` 'tap'), not repeating itself while the
- * model has not caught up yet.
+ * model has not caught up yet. `submit` reports in the background (the reconcile pass does not wait
+ * for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round
+ * calls `retry` (the loop's markDirty) after `retryMs`, so the next pass computes and sends again.
  */
 import type { Logger } from '../common/log.js';
 import type { Clock } from '../common/clock.js';
@@ -37,13 +39,40 @@ export function portStatusUpdates(desired: DesiredState, actual: ActualState, mo
 /** Sends updates; an identical update is not re-sent within `quietMs` (the event is on its way). */
 export class PortStatusReporter {
   private readonly sent = new Map<string, { status: string; at: number }>();
+  private waiting: readonly PortStatusUpdate[] | null = null;
+  private running: Promise<void> | null = null;
 
   constructor(
     private readonly api: Pick<ApiClient, 'update'>,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly quietMs = 5_000,
+    private readonly retry?: () => void,
+    private readonly retryMs = 1_000,
   ) {}
+
+  /** Reports `updates` in the background; returns at once. */
+  submit(updates: readonly PortStatusUpdate[]): void {
+    if (updates.length === 0) return;
+    this.waiting = updates;
+    this.running ??= this.drain();
+  }
+
+  /** Resolves when nothing is waiting or being sent (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    let failed = 0;
+    while (this.waiting) {
+      const u = this.waiting;
+      this.waiting = null;
+      failed += await this.report(u);
+    }
+    this.running = null;
+    if (failed && this.retry) void this.clock.sleep(this.retryMs).then(this.retry);
+  }
 
   /** Returns how many failed. */
   async report(updates: readonly PortStatusUpdate[]): Promise<number> {

@@ -6,16 +6,31 @@
  *
  * Sub-reconcilers run in sequence, independently: one failing does not stop the next. Adding one
  * (DHCP, firewall) is one entry in the list given to the constructor (see main.ts).
+ *
+ * Every pass gets a `PassContext`: `full` is true on the first pass and then at least every
+ * `resyncMs` (a sub-reconciler may skip work whose inputs did not change only on passes that are not
+ * full, so drift is still repaired), and `kernel` lets one sub-reconciler hand the datapath state it
+ * read to the next (valid only while nobody changed it). Each pass logs the time of every step
+ * when it took longer than `slowPassMs`.
  */
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import { Backoff } from './backoff.js';
 import type { ModelView } from './model-cache.js';
+import type { ActualState } from './state.js';
+
+/** What the sub-reconcilers of one pass share. */
+export interface PassContext {
+  /** A periodic (or first) pass: re-check everything, skip nothing because its inputs look unchanged. */
+  readonly full: boolean;
+  /** The datapath state as last read in this pass, when nothing has changed it since (else undefined). */
+  kernel?: ActualState;
+}
 
 export interface SubReconciler {
   readonly name: string;
   /** Converge the part of the node this sub-reconciler owns to `model`; throw to be retried. */
-  reconcile(model: ModelView): Promise<void>;
+  reconcile(model: ModelView, pass?: PassContext): Promise<void>;
 }
 
 export interface ReconcilerOptions {
@@ -26,6 +41,8 @@ export interface ReconcilerOptions {
   resyncMs?: number;
   /** Quiet time after a wake-up, so a burst of changes gives one run. */
   coalesceMs?: number;
+  /** Log the step times of passes slower than this (default 100 ms). */
+  slowPassMs?: number;
 }
 
 export class Reconciler {
@@ -34,6 +51,8 @@ export class Reconciler {
   private stopped = false;
   private loop: Promise<void> | null = null;
   private readonly backoff = new Backoff(250, 10_000);
+  /** When the last full pass started (-Infinity: the next pass is full). */
+  private fullAt = -Infinity;
   /** Completed runs (for tests and logs). */
   runs = 0;
 
@@ -48,16 +67,24 @@ export class Reconciler {
   }
 
   /** One pass over every sub-reconciler; true when all succeeded. */
-  async runOnce(model: ModelView): Promise<boolean> {
+  async runOnce(model: ModelView, full = true): Promise<boolean> {
+    const { clock, log } = this.opts;
+    const pass: PassContext = { full };
+    const steps: Record<string, number> = {};
+    const t0 = clock.now();
     let ok = true;
     for (const s of this.subs) {
+      const t = clock.now();
       try {
-        await s.reconcile(model);
+        await s.reconcile(model, pass);
       } catch (e) {
         ok = false;
-        this.opts.log.warn({ reconciler: s.name, err: (e as Error).message }, 'reconcile failed, will retry');
+        log.warn({ reconciler: s.name, err: (e as Error).message }, 'reconcile failed, will retry');
       }
+      steps[s.name] = clock.now() - t;
     }
+    const ms = clock.now() - t0;
+    if (ms >= (this.opts.slowPassMs ?? 100)) log.info({ ms, full, revision: model.revision, steps }, 'reconcile pass');
     this.runs++;
     return ok;
   }
@@ -85,7 +112,9 @@ export class Reconciler {
         waitMs = this.opts.resyncMs ?? 2_000;
         continue;
       }
-      if (await this.runOnce(model)) {
+      const full = clock.now() - this.fullAt >= (this.opts.resyncMs ?? 2_000);
+      if (full) this.fullAt = clock.now();
+      if (await this.runOnce(model, full)) {
         this.backoff.reset();
         waitMs = this.opts.resyncMs ?? 2_000;
       } else {

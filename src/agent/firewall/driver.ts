@@ -17,6 +17,8 @@ import { deltaText, fullText, hasRemovals } from './render.js';
 
 export type ApplyKind = 'full' | 'delta' | 'unchanged';
 
+const BRNF_KEYS = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'];
+
 const PROBE = `table bridge ${TABLE}_probe {
 \tchain probe {
 \t\ttype filter hook forward priority 0; policy accept;
@@ -54,11 +56,28 @@ export class FirewallDriver {
 
   /** br-netfilter mode: load the module if its sysctls are missing, and hand bridged IP to the inet hooks. */
   async prepare(mode: FirewallMode): Promise<void> {
-    if (mode !== 'br-netfilter') return;
-    const keys = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'];
-    const probe = await this.exec('sysctl', ['-n', keys[0]!], { allowFail: true });
-    if (probe.code !== 0) await this.exec('modprobe', ['br_netfilter'], { allowFail: true }).catch(() => undefined);
-    await this.exec('sysctl', ['-q', '-w', ...keys.map((k) => `${k}=1`)]);
+    if (mode === 'br-netfilter') await this.bridgeNetfilter(true);
+  }
+
+  /**
+   * Turns the hand-over of bridged IP to the inet hooks (br_netfilter, this namespace's sysctls) on —
+   * loading the module if its sysctls are missing — or off (nothing to do when the module is absent).
+   * Off costs nothing on the path: with no port needing conntrack, bridged packets skip netfilter.
+   */
+  async bridgeNetfilter(on: boolean): Promise<void> {
+    const probe = await this.exec('sysctl', ['-n', ...BRNF_KEYS], { allowFail: true });
+    if (probe.code !== 0) {
+      if (!on) return;
+      await this.exec('modprobe', ['br_netfilter'], { allowFail: true }).catch(() => undefined);
+    } else if (probe.stdout.trim().split(/\s+/).every((v) => v === (on ? '1' : '0'))) return;
+    await this.exec('sysctl', ['-q', '-w', ...BRNF_KEYS.map((k) => `${k}=${on ? 1 : 0}`)]);
+    this.log.info({ on }, 'br_netfilter sysctls set');
+  }
+
+  /** Whether bridged IP goes to the inet hooks here (false also when the module is not loaded). */
+  async bridgeNetfilterOn(): Promise<boolean> {
+    const probe = await this.exec('sysctl', ['-n', ...BRNF_KEYS], { allowFail: true });
+    return probe.code === 0 && probe.stdout.trim().split(/\s+/).every((v) => v === '1');
   }
 
   /** The generation in force (0 before the first apply). */
@@ -66,8 +85,9 @@ export class FirewallDriver {
     return this.last?.gen ?? 0;
   }
 
-  /** Applies `c` (one transaction); throws with the previous ruleset still in force. */
-  async apply(c: CompiledFirewall): Promise<ApplyKind> {
+  /** Applies `c` (one transaction); throws with the previous ruleset still in force. `verify` false:
+   * with nothing to change, trust that our tables are still there (a pass that is not full). */
+  async apply(c: CompiledFirewall, verify = true): Promise<ApplyKind> {
     const prev = this.last;
     const gen = !prev || hasRemovals(prev.c, c) ? this.newGeneration() : prev.gen;
     const fresh = !prev || this.now() - prev.fullAt > this.fullEveryMs;
@@ -76,7 +96,7 @@ export class FirewallDriver {
       const text = deltaText(prev.c, c, prev.gen, gen);
       // Nothing to change: make sure our tables are still there. A delta that fails (a table gone
       // or changed under us) is retried as a full replace; one that applies needs no extra check.
-      if (!text) kind = (await this.identity(c.mode)) === prev.identity ? 'unchanged' : 'full';
+      if (!text) kind = !verify || (await this.identity(c.mode)) === prev.identity ? 'unchanged' : 'full';
       else kind = await this.nft(text).then(() => 'delta' as const, () => 'full' as const);
     }
     if (kind === 'full') await this.nft(fullText(c, gen));

@@ -1,7 +1,9 @@
 /**
  * The firewall sub-reconciler: glue between the agent's model view and compileFirewall →
- * FirewallDriver. On first use it detects the conntrack mode and prepares the node namespace
- * (br_netfilter sysctls); every run compiles the whole ruleset (memoised) and the driver applies
+ * FirewallDriver. On first use it detects the conntrack mode. In br-netfilter mode the node
+ * namespace's br_netfilter sysctls are on only while some local port needs filtering (port security
+ * on): a node whose ports all have port security off keeps netfilter off the bridged path (turned off
+ * again when the last filtered port goes; re-checked on full passes). Every run compiles the whole ruleset (memoised) and the driver applies
  * it, or only its delta, in one transaction. A failure throws (the agent's loop retries with
  * backoff) and leaves the last ruleset in force. `portReady` is the fail-closed gate the datapath
  * checks before it plugs a tap into a bridge: true only for ports that a successful apply covered.
@@ -12,9 +14,10 @@ import { wiredOn } from '../../model/bindings.js';
 import type { SecurityGroup, SecurityGroupRule } from '../../model/types.js';
 import type { ModelView } from '../model-cache.js';
 import { tapName } from '../names.js';
-import type { SubReconciler } from '../reconcile.js';
+import type { PassContext, SubReconciler } from '../reconcile.js';
 import { FirewallCompiler } from './compile.js';
 import { FirewallDriver } from './driver.js';
+import { isTrusted } from './model.js';
 import type { FirewallInput, FirewallMode } from './model.js';
 
 /** Security groups with their rules, merged from the groups' embedded lists and the rules table. */
@@ -53,6 +56,8 @@ export class FirewallReconciler implements SubReconciler {
   private readonly compiler = new FirewallCompiler();
   private mode: FirewallMode | null = null;
   private ready = new Set<string>();
+  /** br_netfilter as last set here (null: unknown). */
+  private brnf: boolean | null = null;
 
   /** `exec` runs in the node's namespace (the agent's own, or wrapped with inNetns). */
   constructor(
@@ -63,16 +68,25 @@ export class FirewallReconciler implements SubReconciler {
     this.driver = new FirewallDriver(exec, log);
   }
 
-  async reconcile(model: ModelView): Promise<void> {
+  async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     if (!this.mode) {
-      const mode = await this.driver.detectMode();
-      await this.driver.prepare(mode);
-      this.mode = mode;
-      this.log.info({ mode }, 'firewall conntrack mode');
+      this.mode = await this.driver.detectMode();
+      this.log.info({ mode: this.mode }, 'firewall conntrack mode');
     }
     const input = firewallInput(this.host, model, this.mode);
-    await this.driver.apply(this.compiler.compile(input));
+    const full = pass?.full ?? true;
+    // On before the rules that need it are applied (and a port gated in); off after.
+    const brnf = this.mode === 'br-netfilter' && input.localPorts.some((lp) => !isTrusted(lp.port));
+    if (brnf && (full || this.brnf !== true)) await this.setBrnf(true);
+    await this.driver.apply(this.compiler.compile(input), full);
+    if (this.mode === 'br-netfilter' && !brnf && (full || this.brnf !== false)) await this.setBrnf(false);
     this.ready = new Set(input.localPorts.map((lp) => lp.port.id));
+  }
+
+  private async setBrnf(on: boolean): Promise<void> {
+    this.brnf = null;
+    await this.driver.bridgeNetfilter(on);
+    this.brnf = on;
   }
 
   /** True once a successful apply covered the port (its filters, anti-spoofing and zone are in force). */

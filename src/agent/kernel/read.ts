@@ -90,3 +90,8 @@ export async function readKernel(exec: Exec): Promise<ActualState> {
     neigh: parseNeigh(neigh.stdout),
   };
 }
+
+/** Only the links (after an apply: what port status and announcements look at). */
+export async function readLinks(exec: Exec): Promise<Map<string, ActualLink>> {
+  return parseLinks((await exec('ip', ['-json', '-d', 'link', 'show'])).stdout);
+}
