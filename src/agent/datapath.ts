@@ -38,12 +38,14 @@ export async function converge(exec: Exec, desired: DesiredState, before?: Actua
   return { ops, result, after };
 }
 
-/** compileDatapath, memoised on the model revision (the model view changes only with it). */
+/** compileDatapath, memoised on the model revision and tables (the cache's tables change only with
+ * the revision, or are replaced by a snapshot). */
 export class DatapathCompiler {
-  private last: { revision: number; desired: DesiredState } | null = null;
+  private last: { key: readonly unknown[]; desired: DesiredState } | null = null;
   constructor(private readonly node: NodeInfo) {}
   compile(model: ModelView): DesiredState {
-    if (this.last?.revision !== model.revision) this.last = { revision: model.revision, desired: compileDatapath(this.node, model) };
+    const key = [model.revision, model.ports, model.networks, model.agents];
+    if (!this.last || key.some((k, i) => k !== this.last!.key[i])) this.last = { key, desired: compileDatapath(this.node, model) };
     return this.last.desired;
   }
 }
