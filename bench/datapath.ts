@@ -2,7 +2,10 @@
  * Datapath benchmark (`npm run bench:datapath`, root). On one lab world (real server and agents, two
  * clouds): one TCP flow with iperf3 (-t 5, several runs, median) between VMs in the two clouds through
  * the VXLAN overlay and the same flow routed natively over the same topology (no overlay), their
- * ratio and ping RTT on both paths; then convergence: time from a port-create API call returning to
+ * ratio and ping RTT on both paths. The overlay is measured twice per run, interleaved with native:
+ * with the lab's default (port security on: security groups, br_netfilter + conntrack on the path)
+ * and with port security off on both VMs (the agent then turns br_netfilter off: the pure overlay
+ * cost; the security groups' own cost is bench:firewall's); then convergence: time from a port-create API call returning to
  * the first ping reply from a VM in the other cloud (the new VM plugged as nova does), p50/p99 over 100
  * ports, and again with 1,000 ports on the node. Prints a summary at the end.
  */
@@ -129,8 +132,29 @@ interface PathFigures {
   overlayMtu: number;
   native: number[];
   overlay: number[];
+  /** Port security off on both VMs (no netfilter on the path). */
+  pure: number[];
   rttNative: number;
   rttOverlay: number;
+  rttPure: number;
+}
+
+/** br_netfilter hands bridged IP to netfilter in `hsNs` (the agent's sysctl). */
+async function brnfOn(hsNs: string): Promise<boolean> {
+  return (await run(hsNs, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])).stdout.trim() === '1';
+}
+
+/** Port security of both VMs on or off (API), then waits until both agents set br_netfilter to match. */
+async function portSecurity(vms: LabVm[], on: boolean): Promise<void> {
+  for (const vm of vms) {
+    await world.api.update('ports', 'port', vm.port.id, on ? { port_security_enabled: true, security_groups: vm.port.security_groups } : { port_security_enabled: false, security_groups: [] });
+  }
+  const t0 = performance.now();
+  while (!(await Promise.all(plan.clouds.map((c) => brnfOn(c.hyperswitchNs)))).every((v) => v === on)) {
+    if (performance.now() - t0 > 20_000) throw new Error(`br_netfilter not ${on ? 'on' : 'off'} on both nodes after 20 s`);
+    await clock.sleep(50);
+  }
+  await clock.sleep(200);
 }
 
 /** Builds a world at one underlay MTU and measures both paths; leaves the world up for more. */
@@ -147,15 +171,22 @@ async function measurePaths(underlayMtu: number): Promise<{ a: LabVm; b: LabVm; 
   try {
     await clock.sleep(500);
     const overlay: number[] = [];
+    const pure: number[] = [];
     const native: number[] = [];
+    let rttOverlay = 0;
+    let rttPure = 0;
     for (let i = 0; i < REPS; i++) {
       native.push(await iperf(ns(a), nativeB));
       overlay.push(await iperf(ns(a), b.ip));
-      console.log(`  run ${i + 1}/${REPS}: native ${fmt(native[i])}, overlay ${fmt(overlay[i])}`);
+      if (i === 0) rttOverlay = await rtt(ns(a), b.ip);
+      await portSecurity([a, b], false);
+      pure.push(await iperf(ns(a), b.ip));
+      if (i === 0) rttPure = await rtt(ns(a), b.ip);
+      await portSecurity([a, b], true);
+      console.log(`  run ${i + 1}/${REPS}: native ${fmt(native[i])}, overlay (security groups) ${fmt(overlay[i])}, overlay (port security off) ${fmt(pure[i])}`);
     }
     const rttNative = await rtt(ns(a), nativeB);
-    const rttOverlay = await rtt(ns(a), b.ip);
-    return { a, b, figures: { mtu: underlayMtu, overlayMtu: plan.overlayMtu, native, overlay, rttNative, rttOverlay } };
+    return { a, b, figures: { mtu: underlayMtu, overlayMtu: plan.overlayMtu, native, overlay, pure, rttNative, rttOverlay, rttPure } };
   } finally {
     server.kill();
   }
@@ -196,10 +227,12 @@ async function main(): Promise<void> {
     console.log(`one TCP flow (iperf3 -t ${SECONDS}, median of ${REPS}), VM in cloud-a → VM in cloud-b, ${paths.length} underlay MTU(s)`);
     for (const f of paths) {
       const ratio = median(f.overlay) / median(f.native);
-      console.log(`  underlay MTU ${f.mtu}:`);
-      console.log(`    native (routed, no overlay):      ${fmt(median(f.native))}   ping RTT avg ${f.rttNative.toFixed(3)} ms`);
-      console.log(`    overlay (VXLAN, VM MTU ${String(f.overlayMtu).padEnd(4)}):    ${fmt(median(f.overlay))}   ping RTT avg ${f.rttOverlay.toFixed(3)} ms`);
-      console.log(`    overlay / native: ${ratio.toFixed(2)}  (target ≥ 0.85: ${ratio >= 0.85 ? 'met' : 'NOT met'})`);
+      const pureRatio = median(f.pure) / median(f.native);
+      console.log(`  underlay MTU ${f.mtu} (VM MTU ${f.overlayMtu} on the overlay):`);
+      console.log(`    native (routed, no overlay):             ${fmt(median(f.native))}   ping RTT avg ${f.rttNative.toFixed(3)} ms`);
+      console.log(`    overlay, security groups (lab default):  ${fmt(median(f.overlay))}   ping RTT avg ${f.rttOverlay.toFixed(3)} ms`);
+      console.log(`    overlay, port security off (pure VXLAN): ${fmt(median(f.pure))}   ping RTT avg ${f.rttPure.toFixed(3)} ms`);
+      console.log(`    overlay / native: ${ratio.toFixed(2)} with security groups; ${pureRatio.toFixed(2)} pure overlay  (target ≥ 0.85: ${pureRatio >= 0.85 ? 'met' : 'NOT met'} pure, ${ratio >= 0.85 ? 'met' : 'NOT met'} with SGs)`);
     }
     const p99 = percentile(conv, 99);
     const p99b = percentile(convBulk, 99);
