@@ -146,7 +146,8 @@ export class LabProvider implements ProviderDriver {
     await exec('ip', ['-n', inet, 'addr', 'add', `${NEXT_HOP}/32`, 'dev', outer]);
     await exec('ip', ['-n', inet, 'link', 'set', outer, 'up']);
     for (const ip of [hs.mgnt_ip, hs.data_ip]) {
-      await exec('ip', ['-n', inet, 'route', 'add', `${ip}/32`, 'dev', outer]);
+      // replace: a deleted hyperswitch's route may linger while its namespace is still being freed.
+      await exec('ip', ['-n', inet, 'route', 'replace', `${ip}/32`, 'dev', outer]);
       await exec('ip', ['-n', hs.ns, 'addr', 'add', `${ip}/32`, 'dev', DATA_IF]);
     }
     await exec('ip', ['-n', hs.ns, 'link', 'set', DATA_IF, 'up']);
