@@ -8,7 +8,9 @@
  * target (so the new tunnel is up before the binding is activated), and runs before the datapath so the
  * TAP `tap<port id[0:11]>` exists when the datapath enslaves it like any local port (firewall and DHCP
  * then apply as for a VM's veth). When the server says the hyperswitch does not exist (404) every
- * server is removed; when the server is unreachable nothing is touched.
+ * server is removed; when the server is unreachable nothing is touched. After each sync it reports the
+ * ports whose server runs (`PUT …/vpn {"vpn": {"serving": […]}}`, when that set changed): a move
+ * activates the port on this hyperswitch only once its server listens.
  */
 import { ApiError, type ApiClient } from '../client/api.js';
 import type { Logger } from '../common/log.js';
@@ -43,6 +45,8 @@ export class AgentlessReconciler implements SubReconciler {
   readonly name = 'agentless';
   private certPrint = '';
   private crlPrint = '';
+  /** The serving set last reported to the server. */
+  private reported: string | null = null;
 
   constructor(private readonly o: AgentlessReconcilerOptions) {}
 
@@ -70,6 +74,21 @@ export class AgentlessReconciler implements SubReconciler {
       this.crlPrint = fingerprint(cfg.crl_pem);
       log.info({ host }, 'crl updated');
     }
-    await servers.sync(compileVpnSpecs(cfg, model, host));
+    const specs = compileVpnSpecs(cfg, model, host);
+    try {
+      await servers.sync(specs);
+    } finally {
+      await this.report(specs);
+    }
+  }
+
+  /** Tells the server which ports' OpenVPN servers run here (a move activates the port after it). */
+  private async report(specs: readonly VpnServerSpec[]): Promise<void> {
+    const serving: string[] = [];
+    for (const s of specs) if (await this.o.servers.pidOf(s.portId)) serving.push(s.portId);
+    const key = serving.sort().join(',');
+    if (key === this.reported) return;
+    await this.o.api.call('PUT', `/v2.0/hyperswitches/${encodeURIComponent(this.o.host)}/vpn`, { vpn: { serving } });
+    this.reported = key;
   }
 }

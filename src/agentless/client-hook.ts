@@ -71,12 +71,17 @@ clamp_off() {
 
 start_dhcp() {
   if command -v dhclient >/dev/null 2>&1; then
-    echo 'request subnet-mask, broadcast-address, routers, interface-mtu, domain-name-servers;' >"$STATE/dhclient.conf"
+    # No INIT-REBOOT (\`reboot 0\`): after a move the new hyperswitch's DHCP server has no record of
+    # the old lease and, as RFC 2131 asks, stays silent on its REQUEST; dhclient would repeat it for
+    # its default 10 s before falling back to DISCOVER. Retry every 1-2 s (defaults: 10 s, backing
+    # off to 2 min): the tunnel is up when this runs, so a lost packet must not cost a long blackout.
+    printf '%s\\n' 'request subnet-mask, broadcast-address, routers, interface-mtu, domain-name-servers;' \\
+      'reboot 0;' 'initial-interval 1;' 'backoff-cutoff 2;' 'timeout 300;' 'retry 5;' >"$STATE/dhclient.conf"
     dhclient -4 -nw -cf "$STATE/dhclient.conf" -sf "$SELF" -pf "$STATE/dhcp.pid" -lf "$STATE/dhclient.leases" "$1"
   elif command -v udhcpc >/dev/null 2>&1; then
-    udhcpc -b -R -O mtu -i "$1" -s "$SELF" -p "$STATE/dhcp.pid"
+    udhcpc -b -R -t 5 -T 1 -A 2 -O mtu -i "$1" -s "$SELF" -p "$STATE/dhcp.pid"
   elif command -v busybox >/dev/null 2>&1; then
-    busybox udhcpc -b -R -O mtu -i "$1" -s "$SELF" -p "$STATE/dhcp.pid"
+    busybox udhcpc -b -R -t 5 -T 1 -A 2 -O mtu -i "$1" -s "$SELF" -p "$STATE/dhcp.pid"
   else
     log "no DHCP client (dhclient, udhcpc): the TAP gets no hyper IP"
     return 1

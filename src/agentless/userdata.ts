@@ -78,10 +78,12 @@ export function labBootFromUserData(userData: string): LabBoot {
 
 /**
  * The openvpn command line of the distribution's openvpn-client@ unit, for a client directory
- * `dir` (the unit's WorkingDirectory), daemonized with a pid file and a log for the lab.
+ * `dir` (the unit's WorkingDirectory), daemonized with a pid file and a log for the lab. Unlike the
+ * unit (journald stamps its lines) the lab's log file keeps OpenVPN's own timestamps, to line the
+ * client up with the server's and dnsmasq's logs.
  */
 export function labClientArgv(dir: string, boot: LabBoot, pidFile: string, logFile: string): string[] {
-  return ['openvpn', '--suppress-timestamps', '--nobind', '--cd', dir, '--config', boot.configName,
+  return ['openvpn', '--nobind', '--cd', dir, '--config', boot.configName,
     '--daemon', `hypernet-client`, '--writepid', pidFile, '--log', logFile];
 }
 

@@ -33,7 +33,7 @@ describe('agentless OpenVPN compile', () => {
     const l = lines(compileServerConfig(spec, files, 'abc'));
     for (const want of [
       'mode server', 'tls-server', 'proto udp4', 'local 198.51.100.1', 'port 1195', 'dev tap5d6e7f80-11', 'dev-type tap',
-      'tun-mtu 1450', 'mssfix 1500 mtu', 'dh none', 'crl-verify /d/crl.pem', 'remote-cert-tls client',
+      'tun-mtu 1450', 'mssfix 1500 mtu', 'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305', 'fast-io', 'txqueuelen 1000', 'dh none', 'crl-verify /d/crl.pem', 'remote-cert-tls client',
       `verify-x509-name ${PORT} name`, 'script-security 2', `tls-verify "/d/admit.sh ${PORT} 198.51.100.10"`,
       `client-connect "/d/admit.sh ${PORT} 198.51.100.10"`, 'management /d/p/mgmt.sock unix', '# server-cert abc',
     ]) assert.ok(l.includes(want), want);
@@ -50,8 +50,13 @@ describe('agentless OpenVPN compile', () => {
     const text = compileClientConfig({ ...ud, hookName: 'h.sh' });
     const l = lines(text);
     for (const want of ['client', 'dev tap', 'proto udp4', 'remote 198.51.100.1 1195', 'nobind', 'remote-cert-tls server',
-      'verify-x509-name hs-1 name', 'lladdr fa:16:3e:00:00:01', 'tun-mtu 1450', 'mssfix 1500 mtu', 'up ./h.sh', 'down ./h.sh'])
+      'verify-x509-name hs-1 name', 'lladdr fa:16:3e:00:00:01', 'tun-mtu 1450', 'mssfix 1500 mtu',
+      'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305', 'fast-io', 'txqueuelen 1000', 'tls-timeout 1', 'server-poll-timeout 4', 'connect-retry 1 4', 'up ./h.sh', 'down ./h.sh'])
       assert.ok(l.includes(want), want);
+    assert.ok(!l.some((x) => /^fragment\b/.test(x)), 'no OpenVPN fragmentation: mssfix keeps TCP inside the underlay');
+    const hook = compileClientHook('198.51.100.1');
+    for (const want of ["'reboot 0;'", "'initial-interval 1;'", "'backoff-cutoff 2;'", 'udhcpc -b -R -t 5 -T 1 -A 2'])
+      assert.ok(hook.includes(want), `hook DHCP client: ${want}`);
     assert.match(text, /<ca>\n-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n<\/ca>\n<cert>\nCERT\n<\/cert>\n<key>\nKEY\n<\/key>\n$/);
   });
 
@@ -97,7 +102,7 @@ describe('agentless user_data', () => {
     assert.deepEqual(boot.files.map((f) => [f.name, f.mode]), [['hypernet.conf', 0o600], [CLIENT_HOOK_NAME, 0o755]]);
     assert.equal(boot.files[1]?.content, compileClientHook('198.51.100.1'));
     const argv = labClientArgv('/lab/vm1', boot, '/lab/vm1/pid', '/lab/vm1/log');
-    assert.deepEqual(argv.slice(0, 7), ['openvpn', '--suppress-timestamps', '--nobind', '--cd', '/lab/vm1', '--config', 'hypernet.conf']);
+    assert.deepEqual(argv.slice(0, 6), ['openvpn', '--nobind', '--cd', '/lab/vm1', '--config', 'hypernet.conf']);
     assert.throws(() => labBootFromUserData('#!/bin/sh\necho hi\n'));
     assert.throws(() => labBootFromUserData('#cloud-config\nruncmd: []\n'));
   });

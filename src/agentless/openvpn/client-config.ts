@@ -5,7 +5,7 @@
  * the TAP and swaps the routes, see ../userdata.ts). Paths are relative: the client runs with
  * `--cd` its own directory (systemd's openvpn-client@ unit does the same).
  */
-import { assertWord } from './server-config.js';
+import { assertWord, DATA_CHANNEL_TUNING } from './server-config.js';
 
 export interface VpnClientSpec {
   portId: string;
@@ -40,6 +40,12 @@ export function compileClientConfig(s: VpnClientSpec): string {
     `lladdr ${assertWord('macAddress', s.macAddress)}`,
     `tun-mtu ${s.mtu}`,
     `mssfix ${s.underlayMtu} mtu`,
+    ...DATA_CHANNEL_TUNING,
+    // Reach a server that is not listening yet (a move's target) within seconds: retransmit the
+    // handshake every second, restart after 4 s without an answer, and retry 1 s later (at most 4 s).
+    'tls-timeout 1',
+    'server-poll-timeout 4',
+    'connect-retry 1 4',
     'persist-key',
     'persist-tun',
     'explicit-exit-notify 1',

@@ -4,7 +4,8 @@
  *   /v2.0/agentlessports[/{id}]   POST 201 · GET list/show · DELETE 204 · PUT {"cloud"[, "flavor"]}: move
  *                                 the port to another cloud (200, the new user_data); other updates 400
  *   /v2.0/hyperswitches[/{id}]    POST 201 · GET list/show · DELETE 204 (no update: PUT is 405)
- *   /v2.0/hyperswitches/{id}/vpn  GET, admin only: the VPN configuration the hyperswitch's agent polls
+ *   /v2.0/hyperswitches/{id}/vpn  GET, admin only: the VPN configuration the hyperswitch's agent polls;
+ *                                 PUT {"vpn": {"serving": [port ids]}}, admin only: what its agent serves
  * List filters named by the seed go down to the provider (agentless ports: name/id, port_id,
  * device_id, private_ip, tenant_id/project_id, index; hyperswitches: name/id, tenant_id/project_id,
  * device_id); any other attribute filters as usual, unknown ones are a 400.
@@ -125,6 +126,15 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
     const ctx = ctxOf(req);
     if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:get_hyperswitch_vpn) is disallowed by policy: admin only');
     return { vpn: await svc.vpnConfig(req.params.id) };
+  });
+  // The hyperswitch's agent reports the ports whose OpenVPN server runs (a move waits for it).
+  app.put<Id>('/v2.0/hyperswitches/:id/vpn', async (req) => {
+    const ctx = ctxOf(req);
+    if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:update_hyperswitch_vpn) is disallowed by policy: admin only');
+    const serving = (req.body as { vpn?: { serving?: unknown } } | undefined)?.vpn?.serving;
+    if (!Array.isArray(serving) || !serving.every((x) => typeof x === 'string')) throw faults.invalidInput('vpn.serving must be a list of port ids');
+    svc.reportServing(req.params.id, serving as string[]);
+    return { vpn: { serving } };
   });
 
   // A hyperswitch cannot be changed in place.

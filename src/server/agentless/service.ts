@@ -71,6 +71,8 @@ export interface AgentlessServiceOptions {
   ca: CertificateAuthority;
   store: Store;
   log: Logger;
+  /** How long a move waits for the target hyperswitch's agent to serve the port (default 20 s). */
+  prepareTimeoutMs?: number;
 }
 
 const notFound = (what: 'Agentlessport' | 'Hyperswitch', id: string) =>
@@ -81,6 +83,9 @@ const vmsIp = (hs: Hyperswitch, index: number): string | null => [hs.vms_ip_0, h
 export class AgentlessService {
   private readonly mutex = new Mutex();
   private crl: string | null = null;
+  /** Per hyperswitch, the ports its agent last reported serving (PUT …/vpn), and who waits for them. */
+  private readonly serving = new Map<string, Set<string>>();
+  private readonly servingWaiters = new Set<() => void>();
 
   constructor(private readonly o: AgentlessServiceOptions) {}
 
@@ -138,6 +143,11 @@ export class AgentlessService {
       const flavor = body.flavor ?? (old.tags[NIC_TAGS.flavor] as Flavor | undefined) ?? config.default_flavor;
       const { nic, hs } = await this.placeNic({ port_id: old.port_id, device_id: old.device_id, tenant_id: old.tenant_id, index: old.index }, owner, flavor);
       await this.prepareBinding(ctx, old.port_id, hs.id);
+      // Activate only once the target's OpenVPN server runs (bounded): a client started at once then
+      // finds it listening instead of sitting in OpenVPN's handshake retransmit backoff.
+      if (!(await this.waitServing(hs.id, old.port_id, this.o.prepareTimeoutMs ?? 20_000))) {
+        this.o.log.warn({ port: old.port_id, hyperswitch: hs.id }, 'target hyperswitch did not report the port served in time; moving anyway');
+      }
       // The old certificate names the old provider IP: revoke it (the CRL reaches every hyperswitch);
       // present() issues the new one for the new NIC's IP.
       if ((await ca.revokeClient(old.port_id)).length) this.crl = null;
@@ -215,6 +225,28 @@ export class AgentlessService {
   // ---------------------------------------------------------------- agent side
 
   /** The VPN configuration of one hyperswitch's agent: its server certificate, the CRL and its ports. */
+  /** A hyperswitch's agent reports the ports whose OpenVPN server runs. */
+  reportServing(hyperswitchId: string, portIds: readonly string[]): void {
+    this.serving.set(hyperswitchId, new Set(portIds));
+    for (const wake of [...this.servingWaiters]) wake();
+  }
+
+  /** Resolves true once `hyperswitchId` reports `portId` served, false after `timeoutMs`. */
+  private waitServing(hyperswitchId: string, portId: string, timeoutMs: number): Promise<boolean> {
+    const served = () => !!this.serving.get(hyperswitchId)?.has(portId);
+    if (served()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.servingWaiters.delete(wake);
+        resolve(ok);
+      };
+      const wake = () => served() && done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.servingWaiters.add(wake);
+    });
+  }
+
   async vpnConfig(hyperswitchId: string): Promise<VpnAgentConfig> {
     const { provider, ca } = this.o;
     const [hs] = await provider.getHyperswitchs({ hyperswitch_ids: [hyperswitchId] });
