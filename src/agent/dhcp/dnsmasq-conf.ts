@@ -50,6 +50,9 @@ export function renderDnsmasqConf(c: DnsmasqConfInput): string {
     'bind-interfaces',
     `interface=${c.interfaceName}`,
     'dhcp-ignore=tag:!known',
+    // The only DHCP server for its ports: answer a REQUEST for a lease another node gave (a migrated
+    // workload) at once instead of waiting for the client to fall back to DISCOVER.
+    'dhcp-authoritative',
     `dhcp-option=option:mtu,${c.mtu}`,
   ];
   for (const s of c.subnets) {

@@ -56,6 +56,7 @@ test('golden config, hosts and interface for a network with a local port', () =>
       'bind-interfaces',
       'interface=hndi-1001',
       'dhcp-ignore=tag:!known',
+      'dhcp-authoritative',
       'dhcp-option=option:mtu,1450',
       'dhcp-range=set:subnet-sub-a,10.0.1.0,static,255.255.255.0,86400s',
       'dhcp-option=tag:subnet-sub-a,option:router,10.0.1.1',
