@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
 import { DEFAULT_VNI_RANGE, type VniRange } from '../ipam/allocate.js';
 import { DEFAULT_BASE_MAC } from '../ipam/mac.js';
 import { parseAgentlessConfig, type AgentlessConfig } from '../agentless/config.js';
@@ -41,42 +42,44 @@ export function defaultConfig(): ServerConfig {
   };
 }
 
-/** Reads a config file over the defaults; unknown keys are an error (a typo should not pass silently). */
+const positiveInt = z.number().int().positive();
+
+/** The config file's schema: neutron.conf names, all optional, unknown keys refused (a typo must not pass silently). */
+const fileSchema = z
+  .object({
+    global_physnet_mtu: z.number().int().min(1280 + 50).max(65535),
+    agent_down_time: positiveInt,
+    base_mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'a MAC like fa:16:3e:00:00:00'),
+    vni_ranges: z
+      .string()
+      .regex(/^\d+:\d+$/, 'MIN:MAX, e.g. 1001:16000000')
+      .transform((v) => v.split(':').map(Number) as [number, number])
+      .refine(([min, max]) => min >= 1 && min <= max && max <= 16_777_215, 'a VNI range within 1..16777215, MIN <= MAX'),
+    change_retention: positiveInt,
+    watch_heartbeat_interval: z.number().positive(),
+    default_project_id: z.string().min(1),
+    agentless: z.unknown(),
+  })
+  .partial()
+  .strict();
+
+/** Reads a config file over the defaults; a bad file is one clear error naming the key. */
 export function loadConfig(file?: string): ServerConfig {
   const cfg = defaultConfig();
   if (!file) return cfg;
-  const raw = (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
-  for (const [k, v] of Object.entries(raw)) {
-    switch (k) {
-      case 'global_physnet_mtu':
-        cfg.globalPhysnetMtu = Number(v);
-        break;
-      case 'agent_down_time':
-        cfg.agentDownTime = Number(v);
-        break;
-      case 'base_mac':
-        cfg.baseMac = String(v);
-        break;
-      case 'vni_ranges': {
-        const [min, max] = String(v).split(':').map(Number);
-        cfg.vniRange = { min, max };
-        break;
-      }
-      case 'change_retention':
-        cfg.changeRetention = Number(v);
-        break;
-      case 'watch_heartbeat_interval':
-        cfg.watchHeartbeatMs = Number(v) * 1000;
-        break;
-      case 'default_project_id':
-        cfg.defaultProjectId = String(v);
-        break;
-      case 'agentless':
-        cfg.agentless = parseAgentlessConfig(v);
-        break;
-      default:
-        throw new Error(`config ${file}: unknown key ${k}`);
-    }
+  const parsed = fileSchema.safeParse(parseYaml(readFileSync(file, 'utf8')) ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+    throw new Error(`config ${file}: ${issues.join('; ')}`);
   }
+  const f = parsed.data;
+  if (f.global_physnet_mtu !== undefined) cfg.globalPhysnetMtu = f.global_physnet_mtu;
+  if (f.agent_down_time !== undefined) cfg.agentDownTime = f.agent_down_time;
+  if (f.base_mac !== undefined) cfg.baseMac = f.base_mac.toLowerCase();
+  if (f.vni_ranges !== undefined) cfg.vniRange = { min: f.vni_ranges[0], max: f.vni_ranges[1] };
+  if (f.change_retention !== undefined) cfg.changeRetention = f.change_retention;
+  if (f.watch_heartbeat_interval !== undefined) cfg.watchHeartbeatMs = f.watch_heartbeat_interval * 1000;
+  if (f.default_project_id !== undefined) cfg.defaultProjectId = f.default_project_id;
+  if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
   return cfg;
 }

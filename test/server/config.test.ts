@@ -1,0 +1,44 @@
+/** The server's config file: defaults, neutron.conf names, and one clear error per bad key. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig, loadConfig } from '../../src/server/config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hn-config-'));
+const file = (name: string, text: string) => {
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+};
+
+test('no file: the defaults', () => {
+  assert.deepEqual(loadConfig(), defaultConfig());
+});
+
+test('a YAML file sets what it names', () => {
+  const cfg = loadConfig(
+    file('ok.yaml', 'global_physnet_mtu: 9000\nagent_down_time: 30\nbase_mac: FA:16:3E:AA:00:00\nvni_ranges: "5000:6000"\nwatch_heartbeat_interval: 2\n'),
+  );
+  assert.equal(cfg.globalPhysnetMtu, 9000);
+  assert.equal(cfg.agentDownTime, 30);
+  assert.equal(cfg.baseMac, 'fa:16:3e:aa:00:00');
+  assert.deepEqual(cfg.vniRange, { min: 5000, max: 6000 });
+  assert.equal(cfg.watchHeartbeatMs, 2000);
+  assert.equal(cfg.changeRetention, defaultConfig().changeRetention);
+  assert.equal(cfg.agentless, undefined);
+});
+
+test('bad values and unknown keys are refused with the key named', () => {
+  const cases: [string, RegExp][] = [
+    ['agent_down_time: soon\n', /agent_down_time/],
+    ['global_physnet_mtu: 100\n', /global_physnet_mtu/],
+    ['base_mac: not-a-mac\n', /base_mac/],
+    ['vni_ranges: "9:1"\n', /vni_ranges/],
+    ['vni_range: "1:9"\n', /vni_range/],
+  ];
+  for (const [i, [text, re]] of cases.entries()) {
+    assert.throws(() => loadConfig(file(`bad${i}.yaml`, text)), re, text);
+  }
+});
