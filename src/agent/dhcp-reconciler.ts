@@ -3,7 +3,8 @@
  * It asks the server for this host's DHCP port on a network when compile says one is missing (the
  * port comes back by watch), and applies after the datapath so the bridges exist. A pass that is not
  * full skips the driver (its per-network namespace, process and file checks) when the compiled
- * desired state is the one last applied without error; full passes always check.
+ * desired state is the one last applied without error; full passes always check. With `background`
+ * (the agent's setting) the driver runs outside the pass, one apply at a time (see the option).
  */
 import type { ApiClient } from '../client/api.js';
 import type { Clock } from '../common/clock.js';
@@ -24,6 +25,14 @@ export interface DhcpReconcilerOptions {
   stateDir: string;
   /** Do not ask again for a DHCP port within this time (it is on its way). */
   requestQuietMs?: number;
+  /**
+   * Apply in the background: the pass does not wait for the driver (dnsmasq reloads, namespace
+   * checks), so the next pass's datapath is not held up by it. One apply at a time; a newer desired
+   * state waits for the running one and replaces any older waiting one. A failure is reported by
+   * the next pass (which throws it, so the loop retries) and `onBackgroundDone` wakes the loop.
+   */
+  background?: boolean;
+  onBackgroundDone?: (ok: boolean) => void;
 }
 
 export class DhcpReconciler implements SubReconciler {
@@ -32,6 +41,11 @@ export class DhcpReconciler implements SubReconciler {
   private readonly requested = new Map<string, number>();
   /** The desired state last applied without error (JSON), or null. */
   private appliedKey: string | null = null;
+  /** Background mode: the running apply, its key, the one waiting, and the last failure to report. */
+  private running: Promise<void> | null = null;
+  private runningKey: string | null = null;
+  private waiting: { desired: ReturnType<typeof compileDhcp>; key: string } | null = null;
+  private failure: string | null = null;
 
   constructor(private readonly o: DhcpReconcilerOptions) {
     this.driver = new DhcpDriver({ exec: o.exec, log: o.log, stateDir: o.stateDir, netnsPrefix: o.netnsPrefix, clock: o.clock });
@@ -61,15 +75,60 @@ export class DhcpReconciler implements SubReconciler {
       }
     }
     const key = JSON.stringify(desired);
-    if (pass && !pass.full && key === this.appliedKey) {
+    const full = !pass || pass.full;
+    if (this.o.background) {
+      if (this.failure) errors.push(this.failure), (this.failure = null);
+      const pending = this.waiting?.key ?? this.runningKey;
+      // A full pass always applies again (after the running one); else only a desired state not already applied or on its way.
+      if (full || (key !== this.appliedKey && key !== pending) || (pending !== null && key !== pending)) this.queue(desired, key);
+      if (errors.length) throw new Error(errors.join('; '));
+      return;
+    }
+    if (!full && key === this.appliedKey) {
       if (errors.length) throw new Error(errors.join('; '));
       return;
     }
     this.appliedKey = null;
+    errors.push(...(await this.applyNow(desired)));
+    if (errors.length) throw new Error(errors.join('; '));
+    this.appliedKey = key;
+  }
+
+  private async applyNow(desired: ReturnType<typeof compileDhcp>): Promise<string[]> {
+    const errors: string[] = [];
     const r = await this.driver.apply(desired);
     for (const n of r.networks) if (n.status !== 'ok') errors.push(`vni ${n.vni}: ${n.status}${n.error ? ` ${n.error}` : ''}`);
     for (const e of r.removeErrors) errors.push(`remove vni ${e.vni}: ${e.error}`);
-    if (errors.length) throw new Error(errors.join('; '));
-    this.appliedKey = key;
+    return errors;
+  }
+
+  private queue(desired: ReturnType<typeof compileDhcp>, key: string): void {
+    this.waiting = { desired, key };
+    if (this.running) return;
+    this.running = (async () => {
+      while (this.waiting) {
+        const next = this.waiting;
+        this.waiting = null;
+        this.runningKey = next.key;
+        this.appliedKey = null;
+        let errors: string[];
+        try {
+          errors = await this.applyNow(next.desired);
+        } catch (e) {
+          errors = [(e as Error).message];
+        }
+        this.runningKey = null;
+        if (errors.length) this.failure = errors.join('; ');
+        else this.appliedKey = next.key;
+        this.o.onBackgroundDone?.(errors.length === 0);
+      }
+    })().finally(() => {
+      this.running = null;
+    });
+  }
+
+  /** Waits for a background apply in progress (the agent's stop). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
   }
 }

@@ -15,7 +15,7 @@ import { FastEntriesReconciler } from './fast-entries.js';
 import { DhcpReconciler } from './dhcp-reconciler.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
 import { LinkMonitor } from './link-monitor.js';
-import { ModelCache } from './model-cache.js';
+import { ModelCache, type ModelView } from './model-cache.js';
 import { PortStatusReporter } from './port-status.js';
 import { Reconciler, type SubReconciler } from './reconcile.js';
 import { Registration } from './registration.js';
@@ -65,6 +65,26 @@ function changesLinks(sub: SubReconciler): SubReconciler {
   };
 }
 
+/** Port fields the sub-reconcilers do not compile from: what the agents' status reports change. */
+const REPORTED = new Set(['status', 'binding:vif_type', 'updated_at', 'revision_number']);
+
+/**
+ * The model as the sub-reconcilers see it, minus the port fields status reports change: an event that
+ * only carries a port's status (this agent's own ACTIVE report, or another node's) gives the same key,
+ * and the loop skips that pass (full passes still run every resync interval).
+ */
+export function compiledInputsKey(model: ModelView): string {
+  const ports = [...model.ports.values()].map((p) => Object.fromEntries(Object.entries(p).filter(([k]) => !REPORTED.has(k))));
+  return JSON.stringify([
+    [...model.networks.values()],
+    [...model.subnets.values()],
+    ports,
+    [...model.security_groups.values()],
+    [...model.security_group_rules.values()],
+    [...model.agents.values()],
+  ]);
+}
+
 export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const exec = deps.exec ?? realExec;
   const clock = deps.clock ?? realClock;
@@ -74,6 +94,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
 
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }));
+  const dhcp = new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir,
+    background: true, onBackgroundDone: (ok) => { if (!ok) reconciler?.markDirty(); } });
   const subs: SubReconciler[] = [
     // FDB/neighbour entries on existing devices first: a migrated port is repointed without waiting for nft.
     new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' })),
@@ -85,17 +107,19 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       : []),
     new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id)),
     // After the datapath: DHCP needs the bridges.
-    new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir }),
+    // In the background: the next pass (a new tap) does not wait for dnsmasq; a failure wakes the loop.
+    dhcp,
   ];
 
   const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'], intervalMs: cfg.heartbeatMs });
   let reconciler: Reconciler | null = null;
-  const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markDirty() });
+  const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });
   reconciler = new Reconciler(subs, {
     clock,
     log,
     resyncMs: cfg.resyncMs ?? 2_000,
     coalesceMs: 5,
+    inputKey: compiledInputsKey,
     // Leave the datapath alone until the first snapshot, and while the server is unreachable.
     model: () => (cache.ready && watch.connected ? cache.view() : null),
   });
@@ -116,6 +140,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     async stop() {
       links?.stop();
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
+      await dhcp.idle();
     },
   };
 }

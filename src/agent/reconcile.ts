@@ -43,6 +43,13 @@ export interface ReconcilerOptions {
   coalesceMs?: number;
   /** Log the step times of passes slower than this (default 100 ms). */
   slowPassMs?: number;
+  /**
+   * Everything of the model the sub-reconcilers converge from, as a comparable key. A pass that is
+   * not full, woken only by model changes (markModelChanged), is skipped when the key equals that of
+   * the last pass that succeeded: an event that changes nothing this node compiles (e.g. the port
+   * status this agent just reported) costs no pass. Kernel wake-ups (markDirty) always run a pass.
+   */
+  inputKey?: (model: ModelView) => string;
 }
 
 export class Reconciler {
@@ -53,15 +60,29 @@ export class Reconciler {
   private readonly backoff = new Backoff(250, 10_000);
   /** When the last full pass started (-Infinity: the next pass is full). */
   private fullAt = -Infinity;
+  /** A wake-up that is not a model change (a tap, a retry) since the last pass started. */
+  private kernelDirty = true;
+  /** inputKey of the last pass that succeeded (null: none, or it failed since). */
+  private okKey: string | null = null;
   /** Completed runs (for tests and logs). */
   runs = 0;
+  /** Passes skipped because the model's compiled inputs were unchanged (tests and logs). */
+  skipped = 0;
 
   constructor(
     private readonly subs: readonly SubReconciler[],
     private readonly opts: ReconcilerOptions,
   ) {}
 
+  /** Something other than the model may have changed (a tap appeared, a report failed): run a pass. */
   markDirty(): void {
+    this.kernelDirty = true;
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  /** The model changed: run a pass unless its compiled inputs (inputKey) are those of the last good pass. */
+  markModelChanged(): void {
     this.dirty = true;
     this.wake?.();
   }
@@ -113,11 +134,23 @@ export class Reconciler {
         continue;
       }
       const full = clock.now() - this.fullAt >= (this.opts.resyncMs ?? 2_000);
+      const kernelDirty = this.kernelDirty;
+      this.kernelDirty = false;
+      const key = this.opts.inputKey?.(model) ?? null;
+      if (!full && !kernelDirty && key !== null && key === this.okKey) {
+        this.skipped++;
+        // Sleep until the next wake-up, or until the next full pass is due.
+        waitMs = Math.max(1, this.fullAt + (this.opts.resyncMs ?? 2_000) - clock.now());
+        continue;
+      }
       if (full) this.fullAt = clock.now();
+      this.okKey = null;
       if (await this.runOnce(model, full)) {
+        this.okKey = key;
         this.backoff.reset();
         waitMs = this.opts.resyncMs ?? 2_000;
       } else {
+        this.kernelDirty = true;
         waitMs = this.backoff.next();
       }
     }

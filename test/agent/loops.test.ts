@@ -91,6 +91,29 @@ test('reconcile loop: nothing before the model is ready; a failing sub-reconcile
   }
 });
 
+test('reconcile loop: a model change that leaves the compiled inputs alone costs no pass; kernel wake-ups and full passes still run', async () => {
+  let runs = 0;
+  let key = 'a';
+  const m = view({});
+  const r = new Reconciler([{ name: 'count', reconcile: async () => void runs++ }], { clock: realClock, log: silentLogger(), model: () => m, resyncMs: 400, inputKey: () => key });
+  r.start();
+  try {
+    assert.ok(await eventually(async () => runs === 1, 2_000), 'first (full) pass');
+    r.markModelChanged();
+    await new Promise((res) => setTimeout(res, 60));
+    assert.equal(runs, 1, 'same inputs: skipped');
+    assert.ok(r.skipped >= 1);
+    key = 'b';
+    r.markModelChanged();
+    assert.ok(await eventually(async () => runs === 2, 1_000), 'changed inputs: a pass');
+    r.markDirty();
+    assert.ok(await eventually(async () => runs === 3, 1_000), 'a kernel wake-up: a pass even with the same inputs');
+    assert.ok(await eventually(async () => runs >= 4, 2_000), 'the periodic full pass runs anyway');
+  } finally {
+    await r.stop();
+  }
+});
+
 test('port status: ACTIVE once the tap is enslaved and up; DOWN when it goes', () => {
   const P = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
   const model = view({

@@ -1,7 +1,7 @@
 /** read.ts parses real `ip -json` / `bridge -json` output captured on this kernel (samples/). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBridgePorts, parseFdb, parseLinks, parseNeigh } from '../../src/agent/kernel/read.js';
+import { parseBridgePorts, parseDevFdb, parseFdb, parseLinks, parseNeigh, parseSlaveBridgePorts } from '../../src/agent/kernel/read.js';
 import { sample } from './fixtures.js';
 
 test('read: links with kind, mtu, up, master and vxlan attributes', async () => {
@@ -53,4 +53,15 @@ test('read: empty output parses to empty state', () => {
   assert.equal(parseLinks('').size, 0);
   assert.deepEqual(parseFdb('[]'), []);
   assert.deepEqual(parseNeigh(''), []);
+});
+
+test('read: bridge-port flags from a detailed link listing (info_slave_data); fdb of one device', async () => {
+  const bp = parseSlaveBridgePorts(await sample('ip-link.json'));
+  assert.deepEqual(bp.get('hnv-100'), { name: 'hnv-100', master: 'hnb-100', learning: false, neighSuppress: true });
+  assert.equal(bp.has('hnb-100'), false, 'a bridge is no bridge port');
+  const fdb = parseDevFdb('[{"mac":"00:00:00:00:00:00","dst":"192.0.2.2","flags":["self"],"state":"permanent"},{"mac":"FA:16:3E:00:00:03","flags":[],"master":"hnb-100","state":"static"}]', 'hnv-100');
+  assert.deepEqual(fdb, [
+    { mac: '00:00:00:00:00:00', dev: 'hnv-100', dst: '192.0.2.2', master: false, state: 'permanent' },
+    { mac: 'fa:16:3e:00:00:03', dev: 'hnv-100', dst: null, master: true, state: 'static' },
+  ]);
 });

@@ -1,9 +1,12 @@
 /**
- * Reads the kernel's datapath state: parses `ip -json -d link show`, `bridge -json -d link show`,
+ * Reads the kernel's datapath state: parses `ip -json [-d] link show`, `bridge -json -d link show`,
  * `bridge -json fdb show` and `ip -json neigh show` into the ActualState the diff compares with.
- * The parsers are pure (tested on captured samples); `readKernel` runs the four commands.
+ * The parsers are pure (tested on captured samples); `readKernel` reads only what the diff needs
+ * (no details of the taps, the FDB of our VXLAN devices only): on a node with 1,000 taps the full
+ * detailed listing is most of a pass.
  */
 import type { Exec } from '../../common/exec.js';
+import { isOurVxlan } from '../names.js';
 import type { ActualBridgePort, ActualFdb, ActualLink, ActualNeigh, ActualState } from '../state.js';
 
 type Json = Record<string, unknown>;
@@ -75,23 +78,64 @@ export function parseNeigh(text: string): ActualNeigh[] {
   });
 }
 
-/** Runs the four reads (through `exec`, so it works inside a namespace too). */
-export async function readKernel(exec: Exec): Promise<ActualState> {
-  const [links, bports, fdb, neigh] = await Promise.all([
-    exec('ip', ['-json', '-d', 'link', 'show']),
-    exec('bridge', ['-json', '-d', 'link', 'show']),
-    exec('bridge', ['-json', 'fdb', 'show']),
-    exec('ip', ['-json', 'neigh', 'show']),
+/**
+ * The bridge-port flags of links listed with `-d` (`info_slave_data` of a bridge port): what
+ * `bridge -json -d link show` gives, for the listed links only.
+ */
+export function parseSlaveBridgePorts(text: string): Map<string, ActualBridgePort> {
+  const out = new Map<string, ActualBridgePort>();
+  for (const l of arr(text)) {
+    const name = str(l.ifname);
+    const master = str(l.master);
+    const info = (l.linkinfo ?? {}) as Json;
+    if (!name || !master || str(info.info_slave_kind) !== 'bridge') continue;
+    const d = (info.info_slave_data ?? {}) as Json;
+    out.set(name, { name, master, learning: d.learning !== false, neighSuppress: d.neigh_suppress === true });
+  }
+  return out;
+}
+
+/** `bridge -json fdb show dev <dev>` (entries carry no ifname: they are all `dev`'s). */
+export function parseDevFdb(text: string, dev: string): ActualFdb[] {
+  return parseFdb(JSON.stringify(arr(text).map((e) => ({ ...e, ifname: dev }))));
+}
+
+/**
+ * Links without the 1,000 taps' details: a plain listing (name, mtu, flags, master) of every link,
+ * with the details (kind, VXLAN attributes, bridge-port flags) of the bridges and VXLAN devices only
+ * (`-d` of every tap is most of the bytes on a busy node). A tap's kind stays null: the diff and the
+ * port status look only at its name, master, MTU and flags.
+ */
+async function readLinksDetailed(exec: Exec): Promise<{ links: Map<string, ActualLink>; vxlanText: string }> {
+  const [plain, vxlans, bridges] = await Promise.all([
+    exec('ip', ['-json', 'link', 'show']),
+    exec('ip', ['-json', '-d', 'link', 'show', 'type', 'vxlan']),
+    exec('ip', ['-json', '-d', 'link', 'show', 'type', 'bridge']),
   ]);
+  const links = parseLinks(plain.stdout);
+  for (const [n, l] of parseLinks(bridges.stdout)) links.set(n, l);
+  for (const [n, l] of parseLinks(vxlans.stdout)) links.set(n, l);
+  return { links, vxlanText: vxlans.stdout };
+}
+
+/**
+ * Reads the datapath state (through `exec`, so it works inside a namespace too): links as above,
+ * neighbours, the bridge-port flags of the VXLAN devices and the FDB of each of our VXLAN devices
+ * (`bridge fdb show dev`, not the whole table with every tap's entries).
+ */
+export async function readKernel(exec: Exec): Promise<ActualState> {
+  const [{ links, vxlanText }, neigh] = await Promise.all([readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]);
+  const ours = [...links.values()].filter((l) => l.kind === 'vxlan' && isOurVxlan(l.name)).map((l) => l.name);
+  const fdbs = await Promise.all(ours.map(async (dev) => parseDevFdb((await exec('bridge', ['-json', 'fdb', 'show', 'dev', dev], { allowFail: true })).stdout, dev)));
   return {
-    links: parseLinks(links.stdout),
-    bridgePorts: parseBridgePorts(bports.stdout),
-    fdb: parseFdb(fdb.stdout),
+    links,
+    bridgePorts: parseSlaveBridgePorts(vxlanText),
+    fdb: fdbs.flat(),
     neigh: parseNeigh(neigh.stdout),
   };
 }
 
 /** Only the links (after an apply: what port status and announcements look at). */
 export async function readLinks(exec: Exec): Promise<Map<string, ActualLink>> {
-  return parseLinks((await exec('ip', ['-json', '-d', 'link', 'show'])).stdout);
+  return (await readLinksDetailed(exec)).links;
 }
