@@ -9,19 +9,11 @@
  * `role: hyperswitch`; the hyper ports its agentless ports carry sit in it, marked `agentless`.
  */
 import type { ElementDefinition } from 'cytoscape';
-import type { Agent, Network, Port, Subnet } from '../../model/types.js';
-import type { AgentlessPortWire, HyperswitchWire } from '../../server/agentless/service.js';
 import { addressesText } from '../../ctl/cells.js';
-import { agentCloud } from '../../ctl/status.js';
+import { agentCloud, type StatusInput } from '../../ctl/status.js';
 
-export interface TopologyInput {
-  agents: readonly Agent[];
-  networks: readonly Network[];
-  subnets: readonly Subnet[];
-  ports: readonly Port[];
-  hyperswitches?: readonly HyperswitchWire[];
-  agentlessPorts?: readonly AgentlessPortWire[];
-}
+/** The same model slice `hypernet status` reads. */
+export type TopologyInput = StatusInput;
 
 export const cloudNodeId = (cloud: string) => `cloud:${cloud}`;
 export const agentNodeId = (host: string) => `agent:${host}`;
