@@ -4,22 +4,10 @@
  * commands inside. Nothing is created in the root namespace.
  */
 import { inNetns, realExec, type Exec } from '../../src/common/exec.js';
+import { alive, listNetns } from '../support/runs.js';
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
-async function listNetns(): Promise<string[]> {
-  const r = await realExec('ip', ['-json', 'netns', 'list'], { allowFail: true });
-  return r.stdout.trim() ? (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name) : [];
-}
 
 /** The per-run prefix of one test file (`tag` tells files apart). */
 export const runPrefix = (tag: string): string => `hnk${tag}${process.pid}-`;

@@ -14,6 +14,7 @@ import { planLab, type LabOptions } from '../../src/lab/plan.js';
 import { downLab, World, type LabVm } from '../../src/lab/world.js';
 import type { Network } from '../../src/model/types.js';
 import { after, before } from 'node:test';
+import { alive } from '../support/runs.js';
 
 export const deps = { exec: realExec, clock: realClock };
 export const TEST_ROOT = join(tmpdir(), 'hypernet-test');
@@ -22,14 +23,6 @@ const RUN_PREFIX = /^hn([a-z])(\d+)-/;
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Per-run prefix and state directory for one test file (`letter` tells files apart). */
 export function runNames(letter: string): { prefix: string; stateDir: string } {

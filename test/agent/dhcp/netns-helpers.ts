@@ -6,18 +6,13 @@
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { realExec } from '../../../src/common/exec.js';
+import { alive, listNetns } from '../../support/runs.js';
+
+export { listNetns };
 
 export const RUN_TAG = 'hntd';
 export const runPrefix = (pid: number): string => `${RUN_TAG}${pid}-`;
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 async function cmdline(pid: number): Promise<string> {
   return readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.replace(/\0/g, ' '), () => '');
@@ -32,10 +27,6 @@ export async function destroyNetns(ns: string): Promise<void> {
   await realExec('ip', ['netns', 'del', ns], { allowFail: true });
 }
 
-export async function listNetns(): Promise<string[]> {
-  const r = await realExec('ip', ['netns', 'list'], { allowFail: true });
-  return r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-}
 
 /** Removes namespaces and state dirs of earlier runs of this test whose process is gone. */
 export async function sweepStale(): Promise<void> {

@@ -6,23 +6,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realExec, inNetns, type Exec } from '../../../src/common/exec.js';
+import { alive, listNetns } from '../../support/runs.js';
 
 export const PREFIX_ROOT = 'hnfw';
 
 /** Removes namespaces `hnfw<pid>-…` whose pid is gone. */
 export async function sweepStale(): Promise<void> {
-  const out = (await realExec('ip', ['netns', 'list'])).stdout;
-  for (const line of out.split('\n')) {
-    const name = line.split(' ')[0] ?? '';
+  for (const name of await listNetns()) {
     const m = new RegExp(`^${PREFIX_ROOT}(\\d+)-`).exec(name);
     if (!m) continue;
-    let alive = true;
-    try {
-      process.kill(Number(m[1]), 0);
-    } catch {
-      alive = false;
-    }
-    if (!alive || Number(m[1]) === process.pid) await realExec('ip', ['netns', 'del', name], { allowFail: true });
+    if (!alive(Number(m[1])) || Number(m[1]) === process.pid) await realExec('ip', ['netns', 'del', name], { allowFail: true });
   }
 }
 
