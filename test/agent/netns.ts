@@ -40,12 +40,4 @@ export async function sh(exec: Exec, lines: string[]): Promise<void> {
   }
 }
 
-/** Polls `probe` every 50 ms until true or `ms` pass; returns whether it became true. */
-export async function eventually(probe: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (await probe().catch(() => false)) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
-}
+export { eventually } from '../support/wait.js';

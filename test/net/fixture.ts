@@ -86,12 +86,4 @@ export function nsRun(ns: string, cmd: string, args: string[], timeoutMs = 20_00
   return realExec('ip', ['netns', 'exec', ns, cmd, ...args], { allowFail: true, timeoutMs });
 }
 
-/** Polls `probe` every 50 ms until it is true or `ms` pass; returns the elapsed time or -1. */
-export async function eventually(probe: () => Promise<boolean>, ms: number): Promise<number> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < ms) {
-    if (await probe().catch(() => false)) return Date.now() - t0;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return -1;
-}
+export { eventually, msUntil } from '../support/wait.js';

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bridgeName, vxlanName } from '../../src/agent/names.js';
 import type { LabVm } from '../../src/lab/world.js';
-import { eventually, isRoot, nsRun, useWorld } from './fixture.js';
+import { eventually, isRoot, msUntil, nsRun, useWorld } from './fixture.js';
 
 /** ctx.vms = [vm-a1 (cloud-a), vm-b1 (cloud-b)]. */
 const ctx = useWorld('r', 'resilience', { vmsPerCloud: 1 });
@@ -32,7 +32,7 @@ test('agent restart after the model changed while it was down: it converges', as
   if (!isRoot()) return t.skip('needs root');
   const [ca, cb] = world.plan.clouds;
   const oldB = await world.addVm(await world.newVmSite(cb, 'old-b'), world.state.networkId!);
-  assert.ok((await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(oldB.port.mac_address), 5000)) >= 0);
+  assert.ok(await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(oldB.port.mac_address), 5000));
   await world.stopAgent(ca);
   let local: LabVm | undefined;
   let newB: LabVm | undefined;
@@ -54,7 +54,7 @@ test('agent restart after the model changed while it was down: it converges', as
     const f = await fdb(ca.hyperswitchNs);
     return !f.includes(oldB.port.mac_address) && f.includes(newB!.port.mac_address);
   };
-  assert.ok((await eventually(converged, 8000)) >= 0, 'hs-a FDB did not converge');
+  assert.ok(await eventually(converged, 8000), 'hs-a FDB did not converge');
   assert.ok(await world.pingRetry(local!.site.ns, newB!.ip, 5), 'new local VM cannot reach the new remote VM');
   assert.ok(await world.pingRetry(ctx.vms[0].site.ns, newB!.ip, 5));
   await world.removeVm(newB!);
@@ -67,11 +67,11 @@ test('kernel drift: a deleted FDB entry and a deleted VXLAN device are repaired 
   const mac = ctx.vms[1].port.mac_address.toLowerCase();
   await nsRun(ca.hyperswitchNs, 'bridge', ['fdb', 'del', mac, 'dev', vxlanName(ctx.vni), 'dst', cb.underlayIp]);
   assert.ok(!(await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${cb.underlayIp}`), 'fdb entry was not deleted');
-  const fdbMs = await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${cb.underlayIp}`), 6000);
+  const fdbMs = await msUntil(async () => (await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${cb.underlayIp}`), 6000);
   assert.ok(fdbMs >= 0, 'FDB entry not repaired within 6 s');
 
   assert.equal((await nsRun(cb.hyperswitchNs, 'ip', ['link', 'del', vxlanName(ctx.vni)])).code, 0);
-  const linkMs = await eventually(async () => {
+  const linkMs = await msUntil(async () => {
     const r = await nsRun(cb.hyperswitchNs, 'ip', ['-d', 'link', 'show', 'dev', vxlanName(ctx.vni)]);
     return r.code === 0 && r.stdout.includes(`master ${bridgeName(ctx.vni)}`);
   }, 6000);
@@ -90,11 +90,11 @@ test('server restart: agents resync and a port created after the restart becomes
   // A never-used IP: this is about the agents resyncing, not about vm-a1's ARP cache still holding
   // the MAC of an earlier port with the same IP.
   const vm = await world.addVm(await world.newVmSite(cb, 'after-b'), world.state.networkId!, { fixedIp: '10.0.1.200' });
-  const ms = await eventually(() => world.ping(ctx.vms[0].site.ns, vm.ip), 8000);
-  assert.ok(ms >= 0, 'the port created after the server restart is not reachable');
+  const reached = await eventually(() => world.ping(ctx.vms[0].site.ns, vm.ip), 8000);
+  assert.ok(reached, 'the port created after the server restart is not reachable');
   // hs-b wired it (so it resynced); hs-a must learn it too (static FDB entry toward hs-b).
   const [ca] = world.plan.clouds;
   const learned = await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(`${vm.port.mac_address} dst ${cb.underlayIp}`), 8000);
-  assert.ok(learned >= 0, 'hs-a did not resync the new port after the server restart');
+  assert.ok(learned, 'hs-a did not resync the new port after the server restart');
   assert.ok(await world.pingRetry(ctx.vms[0].site.ns, ctx.vms[1].ip));
 });
