@@ -21,6 +21,7 @@ import { createVmPort, plugPort } from '../src/lab/vms.js';
 import { downLab, World, type LabVm } from '../src/lab/world.js';
 import type { Port } from '../src/model/types.js';
 
+/** iperf3 runs per path (0: convergence only). */
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PORTS = Number(process.env.BENCH_PORTS ?? 100);
@@ -226,6 +227,10 @@ async function main(): Promise<void> {
     console.log('\n=== datapath benchmark summary ===');
     console.log(`one TCP flow (iperf3 -t ${SECONDS}, median of ${REPS}), VM in cloud-a → VM in cloud-b, ${paths.length} underlay MTU(s)`);
     for (const f of paths) {
+      if (!f.native.length) {
+        console.log(`  underlay MTU ${f.mtu}: throughput not measured (BENCH_REPS=0)`);
+        continue;
+      }
       const ratio = median(f.overlay) / median(f.native);
       const pureRatio = median(f.pure) / median(f.native);
       console.log(`  underlay MTU ${f.mtu} (VM MTU ${f.overlayMtu} on the overlay):`);

@@ -1,16 +1,18 @@
 /**
- * The fast path for remote entries: runs first in every reconcile pass (before the firewall, whose
- * transaction is the slow part) and applies only the FDB and neighbour operations of the datapath
+ * The fast path for remote entries: runs first in every reconcile pass (alongside the firewall, not
+ * after its transaction) and applies only the FDB and neighbour operations of the datapath
  * diff on devices that already exist. A port that moved to another node (live migration) is
  * repointed to its new VTEP within one read → diff → apply, without waiting for the rest of the
  * pass. It never creates devices or enslaves a tap, so filters still come before a new port is
- * wired; the datapath sub-reconciler that follows converges everything else.
+ * wired; the datapath sub-reconciler that follows converges everything else. The firewall and it
+ * touch disjoint kernel state, so they run at the same time (main.ts).
  */
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { applyOps } from './apply.js';
 import { DatapathCompiler } from './datapath.js';
 import { diffDatapath } from './diff.js';
+import { withEntryOps } from './kernel/predict.js';
 import { readKernel } from './kernel/read.js';
 import type { ModelView } from './model-cache.js';
 import type { Op } from './ops.js';
@@ -36,13 +38,20 @@ export class FastEntriesReconciler implements SubReconciler {
     this.compiler = new DatapathCompiler(node);
   }
 
-  /** Hands its read on to the datapath sub-reconciler (pass.kernel) when it changed nothing. */
+  /**
+   * Hands its read on to the datapath sub-reconciler (pass.kernel): as read when it changed nothing,
+   * with its entries applied (withEntryOps) when all of them went in; none when one failed. Skipped
+   * on a pass that is not full when the model's compiled inputs did not change (a tap woke the loop):
+   * no remote entry can have moved, and the datapath reads the kernel itself.
+   */
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
+    if (pass && !pass.full && !pass.modelChanged) return;
     const before = await readKernel(this.exec);
     const ops = entryOps(diffDatapath(this.compiler.compile(model), before), before);
     if (pass) pass.kernel = ops.length === 0 ? before : undefined;
     if (ops.length === 0) return;
     const r = await applyOps(this.exec, ops);
+    if (pass && r.failed.length === 0) pass.kernel = withEntryOps(before, ops);
     // Failures are left to the datapath sub-reconciler, which retries with backoff.
     this.log.info({ ops: ops.length, failed: r.failed.length }, 'remote entries applied');
   }

@@ -17,7 +17,7 @@ import { FirewallReconciler } from './firewall/reconciler.js';
 import { LinkMonitor } from './link-monitor.js';
 import { ModelCache, type ModelView } from './model-cache.js';
 import { PortStatusReporter } from './port-status.js';
-import { Reconciler, type SubReconciler } from './reconcile.js';
+import { Reconciler, type PassStep, type SubReconciler } from './reconcile.js';
 import { Registration } from './registration.js';
 import type { NodeInfo } from './state.js';
 import { WatchLoop } from './watch-loop.js';
@@ -68,13 +68,24 @@ function changesLinks(sub: SubReconciler): SubReconciler {
 /** Port fields the sub-reconcilers do not compile from: what the agents' status reports change. */
 const REPORTED = new Set(['status', 'binding:vif_type', 'updated_at', 'revision_number']);
 
+/** Each port object's part of the key (port objects are replaced on change, never mutated). */
+const portKeys = new WeakMap<object, string>();
+function portKey(p: object): string {
+  let k = portKeys.get(p);
+  if (k === undefined) {
+    k = JSON.stringify(Object.fromEntries(Object.entries(p).filter(([f]) => !REPORTED.has(f))));
+    portKeys.set(p, k);
+  }
+  return k;
+}
+
 /**
  * The model as the sub-reconcilers see it, minus the port fields status reports change: an event that
  * only carries a port's status (this agent's own ACTIVE report, or another node's) gives the same key,
  * and the loop skips that pass (full passes still run every resync interval).
  */
 export function compiledInputsKey(model: ModelView): string {
-  const ports = [...model.ports.values()].map((p) => Object.fromEntries(Object.entries(p).filter(([k]) => !REPORTED.has(k))));
+  const ports = [...model.ports.values()].map(portKey).join(',');
   return JSON.stringify([
     [...model.networks.values()],
     [...model.subnets.values()],
@@ -96,10 +107,10 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }));
   const dhcp = new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir,
     background: true, onBackgroundDone: (ok) => { if (!ok) reconciler?.markDirty(); } });
-  const subs: SubReconciler[] = [
-    // FDB/neighbour entries on existing devices first: a migrated port is repointed without waiting for nft.
-    new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' })),
-    firewall,
+  const subs: PassStep[] = [
+    // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
+    // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
+    [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' })), firewall],
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
       ? [changesLinks(new AgentlessReconciler({ api, host: cfg.node.host, log: log.child({ sub: 'agentless' }),

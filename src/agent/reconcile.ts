@@ -5,13 +5,15 @@
  * a view (first full snapshot seen, stream connected).
  *
  * Sub-reconcilers run in sequence, independently: one failing does not stop the next. Adding one
- * (DHCP, firewall) is one entry in the list given to the constructor (see main.ts).
+ * (DHCP, firewall) is one entry in the list given to the constructor (see main.ts); an entry that is
+ * itself a list runs its sub-reconcilers at the same time (they must touch disjoint state).
  *
  * Every pass gets a `PassContext`: `full` is true on the first pass and then at least every
  * `resyncMs` (a sub-reconciler may skip work whose inputs did not change only on passes that are not
- * full, so drift is still repaired), and `kernel` lets one sub-reconciler hand the datapath state it
- * read to the next (valid only while nobody changed it). Each pass logs the time of every step
- * when it took longer than `slowPassMs`.
+ * full, so drift is still repaired), `modelChanged` is false when the model's compiled inputs
+ * (inputKey) are those of the last pass that succeeded (a tap, not the model, woke the loop), and
+ * `kernel` lets one sub-reconciler hand the datapath state it read to the next (valid only while
+ * nobody changed it). Each pass logs the time of every step when it took longer than `slowPassMs`.
  */
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
@@ -23,6 +25,8 @@ import type { ActualState } from './state.js';
 export interface PassContext {
   /** A periodic (or first) pass: re-check everything, skip nothing because its inputs look unchanged. */
   readonly full: boolean;
+  /** The compiled inputs differ from those of the last pass that succeeded (or are unknown). */
+  readonly modelChanged: boolean;
   /** The datapath state as last read in this pass, when nothing has changed it since (else undefined). */
   kernel?: ActualState;
 }
@@ -32,6 +36,9 @@ export interface SubReconciler {
   /** Converge the part of the node this sub-reconciler owns to `model`; throw to be retried. */
   reconcile(model: ModelView, pass?: PassContext): Promise<void>;
 }
+
+/** One step of a pass: a sub-reconciler, or several run at the same time. */
+export type PassStep = SubReconciler | readonly SubReconciler[];
 
 export interface ReconcilerOptions {
   clock: Clock;
@@ -70,7 +77,7 @@ export class Reconciler {
   skipped = 0;
 
   constructor(
-    private readonly subs: readonly SubReconciler[],
+    private readonly subs: readonly PassStep[],
     private readonly opts: ReconcilerOptions,
   ) {}
 
@@ -88,13 +95,13 @@ export class Reconciler {
   }
 
   /** One pass over every sub-reconciler; true when all succeeded. */
-  async runOnce(model: ModelView, full = true): Promise<boolean> {
+  async runOnce(model: ModelView, full = true, modelChanged = true): Promise<boolean> {
     const { clock, log } = this.opts;
-    const pass: PassContext = { full };
+    const pass: PassContext = { full, modelChanged };
     const steps: Record<string, number> = {};
     const t0 = clock.now();
     let ok = true;
-    for (const s of this.subs) {
+    const one = async (s: SubReconciler): Promise<void> => {
       const t = clock.now();
       try {
         await s.reconcile(model, pass);
@@ -103,6 +110,10 @@ export class Reconciler {
         log.warn({ reconciler: s.name, err: (e as Error).message }, 'reconcile failed, will retry');
       }
       steps[s.name] = clock.now() - t;
+    };
+    for (const step of this.subs) {
+      if (Array.isArray(step)) await Promise.all(step.map(one));
+      else await one(step as SubReconciler);
     }
     const ms = clock.now() - t0;
     if (ms >= (this.opts.slowPassMs ?? 100)) log.info({ ms, full, revision: model.revision, steps }, 'reconcile pass');
@@ -144,8 +155,9 @@ export class Reconciler {
         continue;
       }
       if (full) this.fullAt = clock.now();
+      const modelChanged = key === null || key !== this.okKey;
       this.okKey = null;
-      if (await this.runOnce(model, full)) {
+      if (await this.runOnce(model, full, modelChanged)) {
         this.okKey = key;
         this.backoff.reset();
         waitMs = this.opts.resyncMs ?? 2_000;

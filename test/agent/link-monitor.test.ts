@@ -91,13 +91,31 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
     const mode = await new FirewallDriver(exec, silentLogger()).detectMode();
     if (mode !== 'br-netfilter') return; // bridge-ct kernels never need it
     const off = modelWith({ port_security_enabled: false });
-    await firewall.reconcile(off, { full: true });
+    await firewall.reconcile(off, { full: true, modelChanged: true });
     assert.ok(['0', 'absent'].includes(await brnf()), 'off with only a port-security-disabled port');
-    await firewall.reconcile(off, { full: false });
+    await firewall.reconcile(off, { full: false, modelChanged: true });
     assert.ok(['0', 'absent'].includes(await brnf()));
-    await firewall.reconcile(modelWith(), { full: false });
+    await firewall.reconcile(modelWith(), { full: false, modelChanged: true });
     assert.equal(await brnf(), '1', 'on for a filtered port');
-    await firewall.reconcile(off, { full: false });
+    await firewall.reconcile(off, { full: false, modelChanged: true });
     assert.equal(await brnf(), '0', 'off again');
+  });
+
+  it('the firewall runs nothing on a pass a tap woke (inputs unchanged), and checks its tables on a full one', async () => {
+    const calls: string[] = [];
+    const counting: Exec = (cmd, args, o) => (calls.push(`${cmd} ${args.join(' ')}`), exec(cmd, args, o));
+    const firewall = new FirewallReconciler('hostA', counting, silentLogger());
+    const model = modelWith();
+    await firewall.reconcile(model, { full: true, modelChanged: true });
+    assert.ok(calls.some((c) => c.startsWith('nft -f')), 'the first pass applies the ruleset');
+    assert.equal(firewall.portReady(P1), true);
+    calls.length = 0;
+    await firewall.reconcile(model, { full: false, modelChanged: false });
+    assert.equal(calls.join('; '), '', 'nothing to compile, nothing run');
+    assert.equal(firewall.portReady(P1), true, 'the gate stays open');
+    await firewall.reconcile(model, { full: true, modelChanged: false });
+    assert.ok(calls.some((c) => c.startsWith('nft list')), 'a full pass checks the tables are still there');
+    await exec('nft', ['delete', 'table', 'bridge', 'hypernet'], { allowFail: true });
+    await exec('nft', ['delete', 'table', 'inet', 'hypernet'], { allowFail: true });
   });
 });

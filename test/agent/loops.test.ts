@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { ModelCache } from '../../src/agent/model-cache.js';
 import { portStatusUpdates } from '../../src/agent/port-status.js';
 import { compileDatapath } from '../../src/agent/compile.js';
-import { Reconciler, type SubReconciler } from '../../src/agent/reconcile.js';
+import { Reconciler, type PassStep, type SubReconciler } from '../../src/agent/reconcile.js';
 import { WatchLoop } from '../../src/agent/watch-loop.js';
 import type { Snapshot, WatchMessage } from '../../src/model/watch.js';
 import type { ActualLink } from '../../src/agent/state.js';
@@ -112,6 +112,47 @@ test('reconcile loop: a model change that leaves the compiled inputs alone costs
   } finally {
     await r.stop();
   }
+});
+
+test('reconcile loop: passes say whether the compiled inputs changed since the last good pass', async () => {
+  const seen: { full: boolean; modelChanged: boolean }[] = [];
+  let key = 'a';
+  const m = view({});
+  const r = new Reconciler([{ name: 'see', reconcile: async (_m, p) => void seen.push({ full: p!.full, modelChanged: p!.modelChanged }) }], {
+    clock: realClock, log: silentLogger(), model: () => m, resyncMs: 60_000, inputKey: () => key,
+  });
+  r.start();
+  try {
+    assert.ok(await eventually(async () => seen.length === 1, 2_000));
+    assert.deepEqual(seen[0], { full: true, modelChanged: true }, 'first pass');
+    r.markDirty();
+    assert.ok(await eventually(async () => seen.length === 2, 1_000));
+    assert.deepEqual(seen[1], { full: false, modelChanged: false }, 'a tap woke it, same inputs');
+    key = 'b';
+    r.markModelChanged();
+    assert.ok(await eventually(async () => seen.length === 3, 1_000));
+    assert.deepEqual(seen[2], { full: false, modelChanged: true }, 'new inputs');
+  } finally {
+    await r.stop();
+  }
+});
+
+test('reconcile loop: sub-reconcilers listed together run at the same time, the next step after both', async () => {
+  const order: string[] = [];
+  let releaseA!: () => void;
+  const aWaits = new Promise<void>((res) => (releaseA = res));
+  const subs: PassStep[] = [
+    [
+      // a finishes only once b has started: run one after the other, this pass would never end.
+      { name: 'a', reconcile: async () => { order.push('a start'); await aWaits; order.push('a end'); } },
+      { name: 'b', reconcile: async () => { order.push('b start'); releaseA(); throw new Error('b fails'); } },
+    ],
+    { name: 'c', reconcile: async () => void order.push('c') },
+  ];
+  const r = new Reconciler(subs, { clock: realClock, log: silentLogger(), model: () => view({}) });
+  const ok = await Promise.race([r.runOnce(view({})), new Promise<string>((res) => setTimeout(() => res('stuck'), 2_000))]);
+  assert.equal(ok, false, 'b failed: the pass reports it');
+  assert.deepEqual(order, ['a start', 'b start', 'a end', 'c']);
 });
 
 test('port status: ACTIVE once the tap is enslaved and up; DOWN when it goes', () => {

@@ -4,7 +4,8 @@
  * namespace's br_netfilter sysctls are on only while some local port needs filtering (port security
  * on): a node whose ports all have port security off keeps netfilter off the bridged path (turned off
  * again when the last filtered port goes; re-checked on full passes). Every run compiles the whole ruleset (memoised) and the driver applies
- * it, or only its delta, in one transaction. A failure throws (the agent's loop retries with
+ * it, or only its delta, in one transaction; a pass that is not full and whose model inputs did not
+ * change (a tap woke the loop) skips both. A failure throws (the agent's loop retries with
  * backoff) and leaves the last ruleset in force. `portReady` is the fail-closed gate the datapath
  * checks before it plugs a tap into a bridge: true only for ports that a successful apply covered.
  */
@@ -69,6 +70,8 @@ export class FirewallReconciler implements SubReconciler {
   }
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
+    // A tap woke the loop, the model's inputs are those of the last good pass: nothing to compile.
+    if (pass && !pass.full && !pass.modelChanged && this.mode) return;
     if (!this.mode) {
       this.mode = await this.driver.detectMode();
       this.log.info({ mode: this.mode }, 'firewall conntrack mode');
