@@ -5,13 +5,17 @@
  * full skips the driver (its per-network namespace, process and file checks) when the compiled
  * desired state is the one last applied without error; full passes always check. With `background`
  * (the agent's setting) the driver runs outside the pass, one apply at a time (see the option).
+ * After every apply, and on every pass, this host's DHCP ports are reported ACTIVE where their
+ * network is served and DOWN where it is not (dhcp/port-status.ts; they have no tap the datapath sees).
  */
 import type { ApiClient } from '../client/api.js';
 import type { Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { compileDhcp, dhcpPortRequest, DhcpDriver } from './dhcp/index.js';
+import { dhcpPortStatusUpdates } from './dhcp/port-status.js';
 import type { ModelView } from './model-cache.js';
+import type { PortStatusUpdate } from './port-status.js';
 import type { PassContext, SubReconciler } from './reconcile.js';
 import type { NodeInfo } from './state.js';
 
@@ -33,6 +37,8 @@ export interface DhcpReconcilerOptions {
    */
   background?: boolean;
   onBackgroundDone?: (ok: boolean) => void;
+  /** Where the DHCP ports' status goes (a PortStatusReporter's submit); not reported without. */
+  report?: (updates: readonly PortStatusUpdate[]) => void;
 }
 
 export class DhcpReconciler implements SubReconciler {
@@ -46,6 +52,10 @@ export class DhcpReconciler implements SubReconciler {
   private runningKey: string | null = null;
   private waiting: { desired: ReturnType<typeof compileDhcp>; key: string } | null = null;
   private failure: string | null = null;
+  /** VNIs the last driver apply served without error. */
+  private readonly served = new Set<number>();
+  /** The model of the latest pass (the cache's live view), for reports after a background apply. */
+  private model: ModelView | null = null;
 
   constructor(private readonly o: DhcpReconcilerOptions) {
     this.driver = new DhcpDriver({ exec: o.exec, log: o.log, stateDir: o.stateDir, netnsPrefix: o.netnsPrefix, clock: o.clock });
@@ -62,6 +72,8 @@ export class DhcpReconciler implements SubReconciler {
       netnsPrefix: this.o.netnsPrefix,
     });
     for (const p of desired.problems) log.warn({ problem: p }, 'dhcp');
+    this.model = model;
+    this.reportStatus(desired);
     const errors: string[] = [];
     for (const networkId of desired.needsDhcpPort) {
       const at = this.requested.get(networkId);
@@ -90,13 +102,20 @@ export class DhcpReconciler implements SubReconciler {
     }
     this.appliedKey = null;
     errors.push(...(await this.applyNow(desired)));
+    this.reportStatus(desired);
     if (errors.length) throw new Error(errors.join('; '));
     this.appliedKey = key;
+  }
+
+  private reportStatus(desired: ReturnType<typeof compileDhcp>): void {
+    if (this.o.report && this.model) this.o.report(dhcpPortStatusUpdates(this.o.node.host, desired, this.served, this.model));
   }
 
   private async applyNow(desired: ReturnType<typeof compileDhcp>): Promise<string[]> {
     const errors: string[] = [];
     const r = await this.driver.apply(desired);
+    this.served.clear();
+    for (const n of r.networks) if (n.status === 'ok') this.served.add(n.vni);
     for (const n of r.networks) if (n.status !== 'ok') errors.push(`vni ${n.vni}: ${n.status}${n.error ? ` ${n.error}` : ''}`);
     for (const e of r.removeErrors) errors.push(`remove vni ${e.vni}: ${e.error}`);
     return errors;
@@ -118,6 +137,7 @@ export class DhcpReconciler implements SubReconciler {
           errors = [(e as Error).message];
         }
         this.runningKey = null;
+        this.reportStatus(next.desired);
         if (errors.length) this.failure = errors.join('; ');
         else this.appliedKey = next.key;
         this.o.onBackgroundDone?.(errors.length === 0);

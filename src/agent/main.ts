@@ -105,8 +105,10 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
 
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }));
+  // DHCP ports have their own reporter: a reporter's waiting updates are replaced by the next submit.
+  const dhcpStatus = new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty());
   const dhcp = new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir,
-    background: true, onBackgroundDone: (ok) => { if (!ok) reconciler?.markDirty(); } });
+    background: true, onBackgroundDone: (ok) => { if (!ok) reconciler?.markDirty(); }, report: (u) => dhcpStatus.submit(u) });
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.

@@ -66,6 +66,11 @@ test('every VM got its port address by DHCP, with the overlay MTU', async (t) =>
       assert.ok(pids.length > 0, `dnsmasq of ${ns} not found from the host`);
     }
   }
+  // Each node's DHCP port is reported ACTIVE by its agent once dnsmasq serves the network.
+  const dhcpPorts = async () => world.api.list<Port>('ports', { device_owner: 'network:dhcp' });
+  assert.deepEqual((await dhcpPorts()).map((p) => p['binding:host_id']).sort(), world.plan.clouds.map((c) => c.hostId).sort());
+  const allActive = await eventually(async () => (await dhcpPorts()).every((p) => p.status === 'ACTIVE'), 10_000);
+  assert.ok(allActive, JSON.stringify((await dhcpPorts()).map((p) => [p['binding:host_id'], p.status])));
 });
 
 test('cross-cloud ping: every VM reaches every other', async (t) => {

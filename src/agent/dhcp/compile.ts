@@ -84,6 +84,7 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
     const iface = vethNsName(vni);
     networks.push({
       networkId: net.id,
+      portId: dhcpPort.id,
       vni,
       bridge: bridgeName(vni),
       netns: dhcpNetnsName(input.netnsPrefix, vni),

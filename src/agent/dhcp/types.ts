@@ -6,6 +6,8 @@
 /** One network's DHCP server on this node, fully resolved. */
 export interface DhcpNetworkDesired {
   readonly networkId: string;
+  /** The DHCP port (this host's, on this network) whose MAC and addresses dnsmasq answers from. */
+  readonly portId: string;
   readonly vni: number;
   /** Bridge the DHCP veth is plugged into (node namespace). */
   readonly bridge: string;

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileDhcp, dhcpPortRequest } from '../../../src/agent/dhcp/index.js';
 import { dhcpPort, network, port, subnet } from './fixtures.js';
+import { view } from '../fixtures.js';
 
 const N = network('net-a', 1001);
 const S = subnet('sub-a', 'net-a', '10.0.1.0/24', {
@@ -34,6 +35,7 @@ test('golden config, hosts and interface for a network with a local port', () =>
     { ...n, confText: undefined, hostsText: undefined },
     {
       networkId: 'net-a',
+      portId: 'dp-1',
       vni: 1001,
       bridge: 'hnb-1001',
       netns: 'hn-dhcp-1001',
@@ -168,4 +170,18 @@ test('deterministic: input order does not change the output', () => {
   assert.equal(a.networks[0].addresses[0], '10.9.0.2/16');
   assert.match(a.networks[0].confText, /10\.9\.0\.0,static,255\.255\.0\.0,/);
   assert.equal(a.networks[1].hostsText, 'fa:16:3e:00:00:01,10.0.1.99\nfa:16:3e:00:00:11,10.0.1.11\n');
+});
+
+test('DHCP port status: ACTIVE where the network is served, DOWN where it is not or no longer needed', async () => {
+  const { dhcpPortStatusUpdates } = await import('../../../src/agent/dhcp/port-status.js');
+  const d = compile();
+  const model = (dhcp: typeof DHCP) => view({ networks: [N], ports: [dhcp, P1, P2] });
+  assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set([1001]), model(DHCP)), [{ portId: 'dp-1', status: 'ACTIVE', vifType: 'tap' }]);
+  const active: typeof DHCP = { ...DHCP, status: 'ACTIVE', 'binding:vif_type': 'tap' };
+  assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set([1001]), model(active)), [], 'already reported');
+  assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set(), model(active)), [{ portId: 'dp-1', status: 'DOWN' }], 'the apply failed');
+  const none = compile({ ports: [active] });
+  assert.deepEqual(none.networks, [], 'no local port to serve');
+  assert.deepEqual(dhcpPortStatusUpdates('node1', none, new Set([1001]), model(active)), [{ portId: 'dp-1', status: 'DOWN' }], 'torn down');
+  assert.deepEqual(dhcpPortStatusUpdates('node2', d, new Set([1001]), model(DHCP)), [], 'another host\'s DHCP port is not ours to report');
 });
