@@ -3,9 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileDatapath } from '../../src/agent/compile.js';
 import { diffDatapath } from '../../src/agent/diff.js';
-import { parseBridgePorts, parseFdb, parseLinks, parseNeigh } from '../../src/agent/kernel/read.js';
 import type { ActualState } from '../../src/agent/state.js';
-import { agent, net, port, sample, view } from './fixtures.js';
+import { agent, captured, net, port, view } from './fixtures.js';
 
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
 const P1 = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
@@ -17,16 +16,6 @@ const model = view({
 const desired = compileDatapath(node, model);
 
 const empty: ActualState = { links: new Map(), bridgePorts: new Map(), fdb: [], neigh: [] };
-
-/** The kernel as captured in samples/ (network 100 wired like `desired`, plus stale objects). */
-async function captured(): Promise<ActualState> {
-  return {
-    links: parseLinks(await sample('ip-link.json')),
-    bridgePorts: parseBridgePorts(await sample('bridge-link.json')),
-    fdb: parseFdb(await sample('bridge-fdb.json')),
-    neigh: parseNeigh(await sample('ip-neigh.json')),
-  };
-}
 
 test('diff: from nothing, in order bridge → vxlan → (tap missing: no op) → fdb/neigh', () => {
   assert.deepEqual(diffDatapath(desired, empty), [

@@ -3,6 +3,8 @@
  */
 import type { Agent, Network, Port } from '../../src/model/types.js';
 import { ModelCache, type ModelView } from '../../src/agent/model-cache.js';
+import { parseBridgePorts, parseFdb, parseLinks, parseNeigh } from '../../src/agent/kernel/read.js';
+import type { ActualState } from '../../src/agent/state.js';
 
 const base = { project_id: 'p', tenant_id: 'p', name: '', description: '', tags: [], revision_number: 1, created_at: '', updated_at: '' };
 
@@ -85,4 +87,14 @@ export function view(o: { networks?: Network[]; ports?: Port[]; agents?: Agent[]
 export async function sample(name: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   return readFile(new URL(`../../../test/agent/samples/${name}`, import.meta.url), 'utf8');
+}
+
+/** The kernel as captured in samples/ (network 100 wired, plus stale objects). */
+export async function captured(): Promise<ActualState> {
+  return {
+    links: parseLinks(await sample('ip-link.json')),
+    bridgePorts: parseBridgePorts(await sample('bridge-link.json')),
+    fdb: parseFdb(await sample('bridge-fdb.json')),
+    neigh: parseNeigh(await sample('ip-neigh.json')),
+  };
 }

@@ -5,22 +5,12 @@ import { compileDatapath } from '../../src/agent/compile.js';
 import { diffDatapath } from '../../src/agent/diff.js';
 import { entryOps } from '../../src/agent/fast-entries.js';
 import { withEntryOps } from '../../src/agent/kernel/predict.js';
-import { parseBridgePorts, parseFdb, parseLinks, parseNeigh } from '../../src/agent/kernel/read.js';
 import type { ActualState } from '../../src/agent/state.js';
-import { agent, net, port, sample, view } from './fixtures.js';
+import { agent, captured, net, port, view } from './fixtures.js';
 
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
 const agents = [agent('a1', 'hostA', '192.0.2.1'), agent('a2', 'hostB', '192.0.2.2'), agent('a3', 'hostC', '192.0.2.3')];
 const P1 = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
-
-async function captured(): Promise<ActualState> {
-  return {
-    links: parseLinks(await sample('ip-link.json')),
-    bridgePorts: parseBridgePorts(await sample('bridge-link.json')),
-    fdb: parseFdb(await sample('bridge-fdb.json')),
-    neigh: parseNeigh(await sample('ip-neigh.json')),
-  };
-}
 
 /** Entry ops toward `model` from `actual`, the predicted state after them, and what a diff still finds. */
 function step(model: ReturnType<typeof view>, actual: ActualState) {
