@@ -47,10 +47,17 @@ export interface VmPlan {
   name: string;
   cloud: string;
   ns: string;
-  /** The hyperswitch (agent host id) this VM's port is bound to. */
+  /**
+   * The cloud's hyperswitch (agent host id): this VM's port is bound to it, and it routes the VM's
+   * native address. An agentless VM's port is bound to an agentless hyperswitch instead (the API
+   * picks it); its cloud's hyperswitch still routes its native address.
+   */
   hostId: string;
   hyperswitchNs: string;
-  /** An underlay-routed address for native (no overlay) paths, or null when the cloud's range is full. */
+  /**
+   * An underlay-routed address for native (no overlay) paths, or null when the cloud's range is full;
+   * agentless VMs have one too (the agentless benchmark's bare tunnel runs between native addresses).
+   */
   nativeIp: string | null;
   /** Host-side name of the native veth (in the hyperswitch namespace). */
   nativeHostIf: string;

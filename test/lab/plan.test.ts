@@ -75,6 +75,17 @@ test('native addresses run out gracefully in small clouds', () => {
   assert.equal(c.vms[14].nativeIp, null); // a /28 holds 14 workloads
 });
 
+test('agentless VMs (the last cloud\'s last ones) keep a native address, routed by their cloud\'s hyperswitch, apart from the agentless provider\'s range', () => {
+  const p = planLab({ clouds: 2, vmsPerCloud: 2, agentlessVms: 1 });
+  const b2 = p.vms.find((v) => v.name === 'vm-b2')!;
+  assert.equal(b2.agentless, true);
+  assert.equal(p.vms.filter((v) => v.agentless).length, 1);
+  assert.equal(b2.nativeIp, '198.51.100.130');
+  assert.equal(b2.hyperswitchNs, 'hnlab-hs-b');
+  assert.equal(b2.nativeHostIf, 'nat-b2');
+  assert.ok(p.agentless && [p.agentless.dataCidr, ...p.agentless.vmsCidr].every((c) => c.startsWith('203.0.113.')));
+});
+
 test('bad options are refused', () => {
   assert.throws(() => planLab({ prefix: '' }), /prefix/);
   assert.throws(() => planLab({ prefix: 'Bad_Prefix' }), /prefix/);
