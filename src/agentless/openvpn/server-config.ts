@@ -47,11 +47,13 @@ export interface VpnServerFiles {
 
 /**
  * UDP receive buffer of both tunnel ends (SO_RCVBUF; the kernel doubles it and caps the request at
- * `net.core.rmem_max`, so a host left at Debian's default of 212992 bytes keeps its 208 KiB). Whichever
- * end decrypts is the slower one, and with the OS default its socket overflowed under one TCP flow:
- * ~25,000 drops per 5 s (≈ 12 % of the packets, each one encrypted and sent for nothing, and as many
- * TCP retransmits). 1 MiB brings that to 0–1,000 (`npm run bench:agentless`; the cost is queueing: ping
- * under load ~7 → ~20 ms). No `sndbuf`: no end ever ran out of send buffer (UdpSndbufErrors 0).
+ * `net.core.rmem_max`, so a host left at Debian's default of 212992 bytes keeps its 208 KiB). The end
+ * that decrypts (and writes into its TAP) falls behind the one that encrypts, and at the OS default
+ * its socket overflowed under one TCP flow: ~25,000 drops per 5 s (≈ 12 % of the packets, each one
+ * encrypted and sent for nothing, and as many TCP retransmits), in either direction. 1 MiB brings
+ * that to a few hundred at most (`npm run bench:agentless`; the cost is queueing: ping under load
+ * ~8 → ~20 ms; docs/agentless.md has the figures). No `sndbuf`: no end ever ran out of send buffer
+ * (UdpSndbufErrors 0).
  */
 export const VPN_RCVBUF = 1048576;
 
