@@ -14,7 +14,7 @@ import type { Port } from '../model/types.js';
 import type { ModelView } from './model-cache.js';
 import { deepFreeze } from '../common/freeze.js';
 import { isDhcpPort } from './dhcp/dhcp-port.js';
-import { VXLAN_OVERHEAD, ZERO_MAC, bridgeName, tapName, vxlanName } from './names.js';
+import { bridgeMac, bridgeName, tapName, VXLAN_OVERHEAD, vxlanName, ZERO_MAC } from './names.js';
 import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, NodeInfo } from './state.js';
 
 /** Service ports (`network:*`, e.g. DHCP) are wired by their own drivers, not as taps. */
@@ -61,7 +61,7 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
     const net = model.networks.get(netId)!;
     const vni = net['provider:segmentation_id'];
     if (!Number.isInteger(vni) || vni <= 0) continue;
-    const dn: DesiredNetwork = { networkId: netId, vni, bridge: bridgeName(vni), vxlan: vxlanName(vni), mtu, local: node.underlayIp };
+    const dn: DesiredNetwork = { networkId: netId, vni, bridge: bridgeName(vni), bridgeMac: bridgeMac(vni), vxlan: vxlanName(vni), mtu, local: node.underlayIp };
     networks.push(dn);
 
     for (const p of local.filter((q) => q.network_id === netId)) {

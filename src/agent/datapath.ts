@@ -1,6 +1,7 @@
 /**
  * The datapath sub-reconciler: compile → read kernel → diff → apply, then report port status from a
- * fresh read, and announce ports that became active here. `converge` is the driver step on its own (used by the driver tests too).
+ * fresh read, and announce ports that became active here. Passes that are not full read with the
+ * link memory of kernel/reader.ts. `converge` is the driver step on its own (used by the driver tests too).
  * An optional `portGate` (the firewall's `portReady`) keeps a tap out of its bridge until it opens (fail closed).
  */
 import type { Exec } from '../common/exec.js';
@@ -9,7 +10,7 @@ import { applyOps, type ApplyResult } from './apply.js';
 import { announceTargets, type Announcer } from './announce.js';
 import { compileDatapath } from './compile.js';
 import { diffDatapath } from './diff.js';
-import { readKernel, readLinks } from './kernel/read.js';
+import { KernelReader } from './kernel/reader.js';
 import type { ModelView } from './model-cache.js';
 import type { Op } from './ops.js';
 import { portStatusUpdates, type PortStatusReporter } from './port-status.js';
@@ -23,18 +24,28 @@ export interface ConvergeResult {
   after: ActualState;
 }
 
-/**
- * One read → diff → apply pass toward `desired`; `before` is a read of this pass already made
- * (nothing changed since). `readAfter` 'links': after applying only the links are read again (the
- * rest of `after` is the state before): port status and announcements look at links alone, and the
- * next pass reads everything anyway.
- */
-export async function converge(exec: Exec, desired: DesiredState, before?: ActualState, readAfter: 'all' | 'links' = 'all'): Promise<ConvergeResult> {
-  before ??= await readKernel(exec);
+export interface ConvergeOptions {
+  /** A read of this pass already made (nothing changed since). */
+  before?: ActualState;
+  /** 'links': after applying only the links are read again (the rest of `after` is the state
+   * before): port status and announcements look at links alone, and the next pass reads anyway. */
+  readAfter?: 'all' | 'links';
+  /** Reads with the reader's link memory (default: a fresh reader, i.e. full reads). */
+  reader?: KernelReader;
+  /** Read every link (a full pass); else enslaved links may come from the reader's memory. */
+  full?: boolean;
+}
+
+/** One read → diff → apply pass toward `desired`. */
+export async function converge(exec: Exec, desired: DesiredState, o: ConvergeOptions = {}): Promise<ConvergeResult> {
+  const reader = o.reader ?? new KernelReader(exec);
+  const full = o.full ?? true;
+  const before = o.before ?? (await reader.read(full));
   const ops = diffDatapath(desired, before);
   if (ops.length === 0) return { ops, result: { applied: 0, failed: [] }, after: before };
   const result = await applyOps(exec, ops);
-  const after = readAfter === 'all' ? await readKernel(exec) : { ...before, links: await readLinks(exec) };
+  reader.applied(before, ops, result.failed.length === 0);
+  const after = (o.readAfter ?? 'all') === 'all' ? await reader.read(full) : { ...before, links: await reader.readLinks(full) };
   return { ops, result, after };
 }
 
@@ -61,6 +72,8 @@ export class DatapathReconciler implements SubReconciler {
     private readonly reporter?: PortStatusReporter,
     private readonly announcer?: Announcer,
     private readonly portGate?: (portId: string) => boolean,
+    /** Shared with the fast path (main.ts), so both read with one link memory. */
+    private readonly reader = new KernelReader(exec),
   ) {
     this.compiler = new DatapathCompiler(node);
   }
@@ -69,7 +82,7 @@ export class DatapathReconciler implements SubReconciler {
     const all = this.compiler.compile(model);
     const gate = this.portGate;
     const desired = gate ? { ...all, ports: all.ports.filter((p) => gate(p.portId)) } : all;
-    const { ops, result, after } = await converge(this.exec, desired, pass?.kernel, 'links');
+    const { ops, result, after } = await converge(this.exec, desired, { before: pass?.kernel, readAfter: 'links', reader: this.reader, full: pass?.full ?? true });
     if (pass) pass.kernel = ops.length ? undefined : after;
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');

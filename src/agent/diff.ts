@@ -34,6 +34,8 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
   const emit = (p: Phase, o: Op): void => void phases[p].push(o);
   /** Devices (re)created or deleted in this run: their kernel entries are gone with them. */
   const fresh = new Set<string>();
+  /** Bridges whose MAC this run sets: the kernel flushes their neighbour entries, permanent ones too. */
+  const neighFlushed = new Set<string>();
 
   // Bridges and VXLAN devices.
   const wantedLinks = new Set<string>();
@@ -42,11 +44,12 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
     const br = actual.links.get(n.bridge);
     if (!br || br.kind !== 'bridge') {
       if (br) emit(Phase.Bridge, { op: 'link-del', name: n.bridge });
-      emit(Phase.Bridge, { op: 'bridge-add', name: n.bridge, mtu: n.mtu });
+      emit(Phase.Bridge, { op: 'bridge-add', name: n.bridge, mtu: n.mtu, mac: n.bridgeMac });
       emit(Phase.Bridge, { op: 'link-set', name: n.bridge, up: true });
       fresh.add(n.bridge);
-    } else if (br.mtu !== n.mtu || !br.up) {
-      emit(Phase.Bridge, { op: 'link-set', name: n.bridge, ...(br.mtu !== n.mtu ? { mtu: n.mtu } : {}), ...(!br.up ? { up: true } : {}) });
+    } else if (br.mtu !== n.mtu || !br.up || br.mac !== n.bridgeMac) {
+      emit(Phase.Bridge, { op: 'link-set', name: n.bridge, ...(br.mtu !== n.mtu ? { mtu: n.mtu } : {}), ...(!br.up ? { up: true } : {}), ...(br.mac !== n.bridgeMac ? { mac: n.bridgeMac } : {}) });
+      if (br.mac !== n.bridgeMac) neighFlushed.add(n.bridge);
     }
 
     const vx = actual.links.get(n.vxlan);
@@ -110,7 +113,7 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
 
   // Neighbours: permanent entries on our bridges.
   const haveNeigh = new Map<string, string | null>();
-  for (const n of actual.neigh) if (n.permanent && isOurBridge(n.dev) && !dead(n.dev)) haveNeigh.set(`${n.ip}|${n.dev}`, n.mac);
+  for (const n of actual.neigh) if (n.permanent && isOurBridge(n.dev) && !dead(n.dev) && !neighFlushed.has(n.dev)) haveNeigh.set(`${n.ip}|${n.dev}`, n.mac);
   const wantNeigh = new Set<string>();
   for (const n of desired.neigh) {
     const k = `${n.ip}|${n.dev}`;

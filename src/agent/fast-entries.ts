@@ -13,7 +13,7 @@ import { applyOps } from './apply.js';
 import { DatapathCompiler } from './datapath.js';
 import { diffDatapath } from './diff.js';
 import { withEntryOps } from './kernel/predict.js';
-import { readKernel } from './kernel/read.js';
+import { KernelReader } from './kernel/reader.js';
 import type { ModelView } from './model-cache.js';
 import type { Op } from './ops.js';
 import type { PassContext, SubReconciler } from './reconcile.js';
@@ -34,6 +34,8 @@ export class FastEntriesReconciler implements SubReconciler {
     private readonly exec: Exec,
     node: NodeInfo,
     private readonly log: Logger,
+    /** Shared with the datapath sub-reconciler (main.ts). */
+    private readonly reader = new KernelReader(exec),
   ) {
     this.compiler = new DatapathCompiler(node);
   }
@@ -46,7 +48,7 @@ export class FastEntriesReconciler implements SubReconciler {
    */
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     if (pass && !pass.full && !pass.modelChanged) return;
-    const before = await readKernel(this.exec);
+    const before = await this.reader.read(pass?.full ?? true);
     const ops = entryOps(diffDatapath(this.compiler.compile(model), before), before);
     if (pass) pass.kernel = ops.length === 0 ? before : undefined;
     if (ops.length === 0) return;

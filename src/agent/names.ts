@@ -16,6 +16,15 @@ export const bridgeName = (vni: number): string => `${BRIDGE_PREFIX}${vni}`;
 export const vxlanName = (vni: number): string => `${VXLAN_PREFIX}${vni}`;
 export const tapName = (portId: string): string => `${TAP_PREFIX}${portId.slice(0, 11)}`;
 
+/**
+ * The fixed MAC of bridge `hnb-N` (locally administered, 02:68:VNI:00). A bridge without one takes
+ * the lowest MAC of its ports, and every change of it flushes the bridge's neighbour entries —
+ * permanent ones too, i.e. the ARP answers of every remote port — whenever a tap with a lower MAC
+ * joins or leaves.
+ */
+export const bridgeMac = (vni: number): string =>
+  ['02', '68', (vni >> 16) & 255, (vni >> 8) & 255, vni & 255, 0].map((b) => (typeof b === 'string' ? b : b.toString(16).padStart(2, '0'))).join(':');
+
 const OURS_BRIDGE = /^hnb-\d+$/;
 const OURS_VXLAN = /^hnv-\d+$/;
 

@@ -1,16 +1,16 @@
 /**
  * The datapath operations the diff emits and how each one is written as a line of
  * `ip -batch -` or `bridge -batch -`. Operations are idempotent where iproute2 allows it
- * (`replace`), so re-running a batch after a partial failure is safe.
+ * (`replace`, `flush`), so re-running a batch after a partial failure is safe.
  */
 import { VXLAN_DSTPORT, ZERO_MAC } from './names.js';
 
 export type Op =
-  | { op: 'bridge-add'; name: string; mtu: number }
+  | { op: 'bridge-add'; name: string; mtu: number; mac: string }
   | { op: 'vxlan-add'; name: string; vni: number; local: string; mtu: number }
   | { op: 'link-del'; name: string }
   /** `master: null` releases the link from its bridge (nomaster). */
-  | { op: 'link-set'; name: string; master?: string | null; mtu?: number; up?: boolean }
+  | { op: 'link-set'; name: string; master?: string | null; mtu?: number; up?: boolean; mac?: string }
   | { op: 'bport-set'; name: string; learning: boolean; neighSuppress: boolean }
   | { op: 'fdb-add'; mac: string; dev: string; dst: string | null }
   | { op: 'fdb-del'; mac: string; dev: string; dst: string | null }
@@ -25,7 +25,7 @@ const onOff = (b: boolean): string => (b ? 'on' : 'off');
 export function renderOp(o: Op): { tool: Tool; line: string } {
   switch (o.op) {
     case 'bridge-add':
-      return { tool: 'ip', line: `link add name ${o.name} mtu ${o.mtu} type bridge` };
+      return { tool: 'ip', line: `link add name ${o.name} address ${o.mac} mtu ${o.mtu} type bridge` };
     case 'vxlan-add':
       return {
         tool: 'ip',
@@ -38,6 +38,7 @@ export function renderOp(o: Op): { tool: Tool; line: string } {
       if (o.master === null) parts.push('nomaster');
       else if (o.master !== undefined) parts.push(`master ${o.master}`);
       if (o.mtu !== undefined) parts.push(`mtu ${o.mtu}`);
+      if (o.mac !== undefined) parts.push(`address ${o.mac}`);
       if (o.up !== undefined) parts.push(o.up ? 'up' : 'down');
       return { tool: 'ip', line: parts.join(' ') };
     }
@@ -53,6 +54,7 @@ export function renderOp(o: Op): { tool: Tool; line: string } {
     case 'neigh-set':
       return { tool: 'ip', line: `neigh replace ${o.ip} lladdr ${o.mac} dev ${o.dev} nud permanent` };
     case 'neigh-del':
-      return { tool: 'ip', line: `neigh del ${o.ip} dev ${o.dev}` };
+      // Not `neigh del`: on an entry already gone it makes ip exit, ending the whole batch (-force or not).
+      return { tool: 'ip', line: `neigh flush to ${o.ip} dev ${o.dev} nud permanent` };
   }
 }

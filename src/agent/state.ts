@@ -8,6 +8,8 @@ export interface DesiredNetwork {
   networkId: string;
   vni: number;
   bridge: string;
+  /** The bridge's fixed MAC (names.ts bridgeMac). */
+  bridgeMac: string;
   vxlan: string;
   /** Overlay MTU (underlay − 50), for bridge, vxlan and taps. */
   mtu: number;
@@ -63,6 +65,8 @@ export interface ActualLink {
   /** linkinfo.info_kind ('bridge', 'vxlan', 'veth', …) or null. */
   kind: string | null;
   mtu: number;
+  /** Lower-case MAC address (`address`), or null. */
+  mac: string | null;
   /** Administratively up (flag UP). */
   up: boolean;
   master: string | null;

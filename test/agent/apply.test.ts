@@ -21,7 +21,7 @@ test('applyOps: consecutive ops of one program share a batch; failures do not st
     return { stdout: '', stderr: '', code: 0 };
   };
   const ops: Op[] = [
-    { op: 'bridge-add', name: 'hnb-7', mtu: 1450 },
+    { op: 'bridge-add', name: 'hnb-7', mtu: 1450, mac: '02:68:00:00:07:00' },
     { op: 'link-set', name: 'hnb-7', up: true },
     { op: 'bport-set', name: 'hnv-7', learning: false, neighSuppress: true },
     { op: 'fdb-add', mac: '00:00:00:00:00:00', dev: 'hnv-7', dst: '192.0.2.2' },
@@ -31,7 +31,7 @@ test('applyOps: consecutive ops of one program share a batch; failures do not st
   assert.deepEqual(
     calls.map((c) => [c.cmd, c.args.join(' '), c.input]),
     [
-      ['ip', '-force -batch -', 'link add name hnb-7 mtu 1450 type bridge\nlink set dev hnb-7 up\n'],
+      ['ip', '-force -batch -', 'link add name hnb-7 address 02:68:00:00:07:00 mtu 1450 type bridge\nlink set dev hnb-7 up\n'],
       ['bridge', '-force -batch -', 'link set dev hnv-7 learning off neigh_suppress on\nfdb append 00:00:00:00:00:00 dev hnv-7 dst 192.0.2.2 self permanent\n'],
       ['ip', '-force -batch -', 'neigh replace 10.0.0.2 lladdr fa:16:3e:00:00:02 dev hnb-7 nud permanent\n'],
     ],

@@ -31,8 +31,8 @@ test('compile: golden desired state for a node with local and remote ports', () 
   const d = compileDatapath(node, model);
   assert.deepEqual(d, {
     networks: [
-      { networkId: 'n1', vni: 100, bridge: 'hnb-100', vxlan: 'hnv-100', mtu: 1450, local: '192.0.2.1' },
-      { networkId: 'n3', vni: 300, bridge: 'hnb-300', vxlan: 'hnv-300', mtu: 1450, local: '192.0.2.1' },
+      { networkId: 'n1', vni: 100, bridge: 'hnb-100', bridgeMac: '02:68:00:00:64:00', vxlan: 'hnv-100', mtu: 1450, local: '192.0.2.1' },
+      { networkId: 'n3', vni: 300, bridge: 'hnb-300', bridgeMac: '02:68:00:01:2c:00', vxlan: 'hnv-300', mtu: 1450, local: '192.0.2.1' },
     ],
     ports: [
       { portId: P1, networkId: 'n1', tap: 'tapaaaaaaaa-bb', bridge: 'hnb-100', mtu: 1450, mac: 'fa:16:3e:00:00:01', up: true },

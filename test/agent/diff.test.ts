@@ -19,7 +19,7 @@ const empty: ActualState = { links: new Map(), bridgePorts: new Map(), fdb: [], 
 
 test('diff: from nothing, in order bridge → vxlan → (tap missing: no op) → fdb/neigh', () => {
   assert.deepEqual(diffDatapath(desired, empty), [
-    { op: 'bridge-add', name: 'hnb-100', mtu: 1450 },
+    { op: 'bridge-add', name: 'hnb-100', mtu: 1450, mac: '02:68:00:00:64:00' },
     { op: 'link-set', name: 'hnb-100', up: true },
     { op: 'vxlan-add', name: 'hnv-100', vni: 100, local: '192.0.2.1', mtu: 1450 },
     { op: 'link-set', name: 'hnv-100', master: 'hnb-100' },
@@ -105,4 +105,15 @@ test('diff: a tap of a deleted port is released from our bridge; foreign links u
   const ops = diffDatapath(onlyRemote, a);
   assert.ok(ops.some((o) => o.op === 'link-set' && o.name === 'tapaaaaaaaa-bb' && o.master === null));
   assert.ok(!ops.some((o) => 'name' in o && ['u0', 'u1', 'wl0', 'lo'].includes(o.name)));
+});
+
+test('diff: a bridge with another MAC gets its fixed one back, and its neighbour entries are written again (the change flushed them)', async () => {
+  const a = await captured();
+  const br = a.links.get('hnb-100')!;
+  const moved: ActualState = { ...a, links: new Map([...a.links, ['hnb-100', { ...br, mac: '02:00:00:00:00:01' }]]) };
+  const ops = diffDatapath(desired, moved);
+  assert.deepEqual(ops.filter((o) => 'name' in o && o.name === 'hnb-100'), [{ op: 'link-set', name: 'hnb-100', mac: '02:68:00:00:64:00' }]);
+  const neigh = ops.filter((o) => o.op === 'neigh-set').map((o) => (o.op === 'neigh-set' ? o.ip : '')).sort();
+  assert.deepEqual(neigh, desired.neigh.map((n) => n.ip).sort(), 'every wanted neighbour entry is set again');
+  assert.ok(ops.findIndex((o) => o.op === 'link-set' && o.name === 'hnb-100') < ops.findIndex((o) => o.op === 'neigh-set'), 'after the MAC change');
 });

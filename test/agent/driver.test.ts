@@ -6,9 +6,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileDatapath } from '../../src/agent/compile.js';
+import { applyOps } from '../../src/agent/apply.js';
 import { converge, DatapathReconciler } from '../../src/agent/datapath.js';
 import { diffDatapath } from '../../src/agent/diff.js';
 import { readKernel } from '../../src/agent/kernel/read.js';
+import { KernelReader } from '../../src/agent/kernel/reader.js';
 import { Reconciler } from '../../src/agent/reconcile.js';
 import { realClock } from '../../src/common/clock.js';
 import type { Exec } from '../../src/common/exec.js';
@@ -62,7 +64,10 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     assert.equal(k.links.get('hnv-100')?.master, 'hnb-100');
     assert.deepEqual(k.bridgePorts.get('hnv-100'), { name: 'hnv-100', master: 'hnb-100', learning: false, neighSuppress: true });
     // Taps are read without details (`ip -json link show`): kind null; bridges and VXLAN devices carry theirs.
-    assert.deepEqual(k.links.get('tapaaaaaaaa-bb'), { name: 'tapaaaaaaaa-bb', kind: null, mtu: 1450, up: true, master: 'hnb-100', vxlan: null });
+    const tapMac = k.links.get('tapaaaaaaaa-bb')?.mac ?? null;
+    assert.deepEqual(k.links.get('tapaaaaaaaa-bb'), { name: 'tapaaaaaaaa-bb', kind: null, mtu: 1450, mac: tapMac, up: true, master: 'hnb-100', vxlan: null });
+    // The bridge keeps its own fixed MAC, whatever its ports' MACs (a change would flush its neighbour entries).
+    assert.equal(k.links.get('hnb-100')?.mac, '02:68:00:00:64:00');
     assert.equal(k.links.get('hnb-100')?.kind, 'bridge');
     const flood = k.fdb.filter((e) => e.dev === 'hnv-100' && e.mac === '00:00:00:00:00:00').map((e) => e.dst).sort();
     assert.deepEqual(flood, ['192.0.2.2', '198.51.100.3']);
@@ -114,6 +119,50 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     for (const name of ['hnb-100', 'hnv-100', 'hnb-200', 'hnv-200', 'tapaaaaaaaa-bb']) assert.equal(now.get(name), idx.get(name), `${name} kept`);
     assert.ok(now.has('hnx-1'));
     assert.ok(!now.has('hnb-999') && !now.has('hnv-999'));
+  });
+
+  test('passes that are not full take enslaved links from memory and list the rest; a full pass sees everything', async () => {
+    const reader = new KernelReader(exec);
+    await sh(exec, ['ip link add tapcccccccc-dd type veth peer name wl2']);
+    const model2 = view({
+      networks: [net('n1', 100)],
+      agents: [agent('a1', 'hostA', '192.0.2.1')],
+      ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']), port('cccccccc-dddd-eeee-ffff-000000000003', 'n1', 'hostA', 'fa:16:3e:00:00:03', ['10.0.1.3'])],
+    });
+    const d2 = compileDatapath(node, model2);
+    const first = await converge(exec, d2, { reader, full: true, readAfter: 'links' });
+    assert.deepEqual(first.result.failed, []);
+    assert.equal(first.after.links.get('tapcccccccc-dd')?.master, 'hnb-100', 'enslaved, and remembered so (no full read after)');
+    // A new tap shows on a light pass, and is wired by it.
+    await sh(exec, ['ip link add tapdddddddd-ee type veth peer name wl3']);
+    const light = await reader.read(false);
+    assert.ok(light.links.has('tapdddddddd-ee'), 'a tap in no bridge is listed');
+    assert.equal(light.links.get('tapcccccccc-dd')?.master, 'hnb-100');
+    // Released by hand: listed again (in no bridge) and re-enslaved by a light pass.
+    await sh(exec, ['ip link set tapcccccccc-dd nomaster']);
+    const r = await converge(exec, d2, { reader, full: false, readAfter: 'links' });
+    assert.deepEqual(r.ops, [{ op: 'link-set', name: 'tapcccccccc-dd', master: 'hnb-100' }]);
+    assert.equal(r.after.links.get('tapcccccccc-dd')?.master, 'hnb-100');
+    // Deleted by hand while enslaved: only a full read notices.
+    await sh(exec, ['ip link del tapcccccccc-dd']);
+    assert.ok((await reader.read(false)).links.has('tapcccccccc-dd'), 'remembered until the next full pass');
+    assert.ok(!(await reader.read(true)).links.has('tapcccccccc-dd'), 'a full read sees it gone');
+    assert.ok(!(await reader.read(false)).links.has('tapcccccccc-dd'), 'and the memory follows the full read');
+    await sh(exec, ['ip link del tapdddddddd-ee']);
+  });
+
+  test('a neighbour entry already gone does not stop the rest of its batch', async () => {
+    const r = await applyOps(exec, [
+      { op: 'neigh-del', ip: '10.0.1.250', dev: 'hnb-100' },
+      { op: 'neigh-set', ip: '10.0.1.251', mac: 'fa:16:3e:00:00:fb', dev: 'hnb-100' },
+      { op: 'neigh-del', ip: '10.0.1.251', dev: 'hnb-100' },
+      { op: 'bridge-add', name: 'hnb-4094', mtu: 1450, mac: '02:68:00:0f:fe:00' },
+    ]);
+    assert.deepEqual(r.failed, []);
+    assert.equal(r.applied, 4);
+    assert.ok(!(await exec('ip', ['neigh', 'show', 'dev', 'hnb-100'])).stdout.includes('10.0.1.251'));
+    assert.ok((await readKernel(exec)).links.has('hnb-4094'), 'the line after the deletes ran');
+    await sh(exec, ['ip link del hnb-4094']);
   });
 
   test('empty desired state tears down our devices, releases the tap, leaves the rest', async () => {

@@ -163,7 +163,7 @@ test('port status: ACTIVE once the tap is enslaved and up; DOWN when it goes', (
     ports: [port(P, 'n1', 'h', 'fa:16:3e:00:00:01', []), port('pB', 'n1', 'h', 'fa:16:3e:00:00:0b', [], { status: 'ACTIVE', 'binding:vif_type': 'tap' })],
   });
   const d = compileDatapath({ host: 'h', underlayIp: '192.0.2.1', underlayMtu: 1500 }, model);
-  const tap: ActualLink = { name: 'tapaaaaaaaa-bb', kind: 'veth', mtu: 1450, up: true, master: 'hnb-100', vxlan: null };
+  const tap: ActualLink = { name: 'tapaaaaaaaa-bb', kind: 'veth', mtu: 1450, mac: null, up: true, master: 'hnb-100', vxlan: null };
   const actual = { links: new Map([[tap.name, tap]]), bridgePorts: new Map(), fdb: [], neigh: [] };
   assert.deepEqual(portStatusUpdates(d, actual, model), [
     { portId: P, status: 'ACTIVE', vifType: 'tap' },

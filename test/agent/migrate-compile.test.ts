@@ -72,7 +72,7 @@ test('prepare: filters and the DHCP host entry are in place on the target', () =
 });
 
 test('a prepared port is neither reported nor announced; an active wired one is announced once', () => {
-  const link = (name: string): ActualLink => ({ name, kind: 'veth', mtu: 1450, up: true, master: 'hnb-100', vxlan: null });
+  const link = (name: string): ActualLink => ({ name, kind: 'veth', mtu: 1450, mac: null, up: true, master: 'hnb-100', vxlan: null });
   const actual: ActualState = { links: new Map([['tapp1', link('tapp1')]]), bridgePorts: new Map(), fdb: [], neigh: [] };
   const m = modelWith(vmPort('hostA', ['hostB']));
   const prepared = compileDatapath(B, m);
@@ -88,11 +88,11 @@ test('a prepared port is neither reported nor announced; an active wired one is 
 
 test('fast path: only FDB/neighbour operations on devices that exist', async () => {
   const { entryOps } = await import('../../src/agent/fast-entries.js');
-  const link = (name: string): ActualLink => ({ name, kind: 'vxlan', mtu: 1450, up: true, master: null, vxlan: null });
+  const link = (name: string): ActualLink => ({ name, kind: 'vxlan', mtu: 1450, mac: null, up: true, master: null, vxlan: null });
   const actual: ActualState = { links: new Map([['hnv-100', link('hnv-100')]]), bridgePorts: new Map(), fdb: [], neigh: [] };
   const ops = entryOps(
     [
-      { op: 'bridge-add', name: 'hnb-200', mtu: 1450 },
+      { op: 'bridge-add', name: 'hnb-200', mtu: 1450, mac: '02:68:00:00:c8:00' },
       { op: 'fdb-add', mac: MAC, dev: 'hnv-100', dst: B.underlayIp },
       { op: 'fdb-add', mac: MAC, dev: 'hnv-200', dst: B.underlayIp },
       { op: 'link-set', name: 'tapp1', master: 'hnb-100' },

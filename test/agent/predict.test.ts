@@ -57,3 +57,20 @@ test('predict: refuses operations that are not entry operations', () => {
   const empty: ActualState = { links: new Map(), bridgePorts: new Map(), fdb: [], neigh: [] };
   assert.throws(() => withEntryOps(empty, [{ op: 'link-del', name: 'hnv-100' }]), /not an entry operation/);
 });
+
+test('link memory: link-set operations that succeeded are applied to the remembered links, deleted links go', async () => {
+  const { withLinkOps } = await import('../../src/agent/kernel/reader.js');
+  const actual = await captured();
+  const [tap] = [...actual.links.values()].filter((l) => l.name.startsWith('tap'));
+  assert.ok(tap && actual.links.has('hnv-100'), 'the sample has a tap and hnv-100');
+  const links = withLinkOps(actual.links, [
+    { op: 'link-set', name: tap.name, master: 'hnb-7', mtu: 1400, up: false },
+    { op: 'link-del', name: 'hnv-100' },
+    { op: 'link-set', name: 'no-such-link', master: 'hnb-7' },
+  ]);
+  assert.deepEqual(links.get(tap.name), { ...tap, master: 'hnb-7', mtu: 1400, up: false });
+  assert.ok(!links.has('hnv-100'));
+  assert.ok(!links.has('no-such-link'), 'a link not known stays unknown');
+  assert.equal(withLinkOps(links, [{ op: 'link-set', name: tap.name, master: null }]).get(tap.name)?.master, null);
+  assert.equal(actual.links.get(tap.name), tap, 'the input is not changed');
+});

@@ -6,18 +6,19 @@ import { sample } from './fixtures.js';
 
 test('read: links with kind, mtu, up, master and vxlan attributes', async () => {
   const links = parseLinks(await sample('ip-link.json'));
-  assert.deepEqual(links.get('hnb-100'), { name: 'hnb-100', kind: 'bridge', mtu: 1450, up: true, master: null, vxlan: null });
+  assert.deepEqual(links.get('hnb-100'), { name: 'hnb-100', kind: 'bridge', mtu: 1450, mac: '02:68:00:00:64:00', up: true, master: null, vxlan: null });
   assert.deepEqual(links.get('hnv-100'), {
     name: 'hnv-100',
     kind: 'vxlan',
     mtu: 1450,
+    mac: '6e:a8:9e:dc:88:9a',
     up: true,
     master: 'hnb-100',
     vxlan: { vni: 100, local: '192.0.2.1', port: 4789, learning: false },
   });
   assert.deepEqual(links.get('hnv-200')?.vxlan, { vni: 200, local: '192.0.2.1', port: 4789, learning: true });
   assert.equal(links.get('hnv-200')?.up, false);
-  assert.deepEqual(links.get('tapaaaaaaaa-bb'), { name: 'tapaaaaaaaa-bb', kind: 'veth', mtu: 1450, up: true, master: 'hnb-100', vxlan: null });
+  assert.deepEqual(links.get('tapaaaaaaaa-bb'), { name: 'tapaaaaaaaa-bb', kind: 'veth', mtu: 1450, mac: 'b2:17:60:6d:ab:1e', up: true, master: 'hnb-100', vxlan: null });
   assert.equal(links.get('lo')?.kind, null);
 });
 

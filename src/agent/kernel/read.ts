@@ -3,7 +3,7 @@
  * `bridge -json fdb show` and `ip -json neigh show` into the ActualState the diff compares with.
  * The parsers are pure (tested on captured samples); `readKernel` reads only what the diff needs
  * (no details of the taps, the FDB of our VXLAN devices only): on a node with 1,000 taps the full
- * detailed listing is most of a pass.
+ * detailed listing is most of a pass. reader.ts decides when the enslaved links come from memory.
  */
 import type { Exec } from '../../common/exec.js';
 import { isOurVxlan } from '../names.js';
@@ -33,6 +33,7 @@ export function parseLinks(text: string): Map<string, ActualLink> {
       name,
       kind,
       mtu: Number(l.mtu ?? 0),
+      mac: str(l.address)?.toLowerCase() ?? null,
       up: flags(l.flags).includes('UP'),
       master: str(l.master),
       vxlan:
@@ -119,12 +120,34 @@ async function readLinksDetailed(exec: Exec): Promise<{ links: Map<string, Actua
 }
 
 /**
- * Reads the datapath state (through `exec`, so it works inside a namespace too): links as above,
- * neighbours, the bridge-port flags of the VXLAN devices and the FDB of each of our VXLAN devices
- * (`bridge fdb show dev`, not the whole table with every tap's entries).
+ * Links from memory and a short listing: the links that were in a bridge at the last read (`known`,
+ * bridges and VXLAN devices aside) are taken as they were, and only the links in no bridge (a new or
+ * released tap), the bridges and the VXLAN devices are listed — at 1,000 enslaved taps `ip link show
+ * nomaster` takes ~2 ms where the full listing takes ~15 ms. What this cannot see (an enslaved tap
+ * deleted or changed by hand) a full read sees.
  */
-export async function readKernel(exec: Exec): Promise<ActualState> {
-  const [{ links, vxlanText }, neigh] = await Promise.all([readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]);
+async function readLinksKnown(exec: Exec, known: ReadonlyMap<string, ActualLink>): Promise<{ links: Map<string, ActualLink>; vxlanText: string }> {
+  const [loose, vxlans, bridges] = await Promise.all([
+    exec('ip', ['-json', 'link', 'show', 'nomaster']),
+    exec('ip', ['-json', '-d', 'link', 'show', 'type', 'vxlan']),
+    exec('ip', ['-json', '-d', 'link', 'show', 'type', 'bridge']),
+  ]);
+  const links = new Map<string, ActualLink>();
+  for (const [n, l] of known) if (l.master !== null && l.kind !== 'vxlan' && l.kind !== 'bridge') links.set(n, l);
+  for (const [n, l] of parseLinks(loose.stdout)) links.set(n, l);
+  for (const [n, l] of parseLinks(bridges.stdout)) links.set(n, l);
+  for (const [n, l] of parseLinks(vxlans.stdout)) links.set(n, l);
+  return { links, vxlanText: vxlans.stdout };
+}
+
+/**
+ * Reads the datapath state (through `exec`, so it works inside a namespace too): links as above
+ * (with `known`: the enslaved ones from memory, see readLinksKnown), neighbours, the bridge-port
+ * flags of the VXLAN devices and the FDB of each of our VXLAN devices (`bridge fdb show dev`, not
+ * the whole table with every tap's entries).
+ */
+export async function readKernel(exec: Exec, known?: ReadonlyMap<string, ActualLink>): Promise<ActualState> {
+  const [{ links, vxlanText }, neigh] = await Promise.all([known ? readLinksKnown(exec, known) : readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]);
   const ours = [...links.values()].filter((l) => l.kind === 'vxlan' && isOurVxlan(l.name)).map((l) => l.name);
   const fdbs = await Promise.all(ours.map(async (dev) => parseDevFdb((await exec('bridge', ['-json', 'fdb', 'show', 'dev', dev], { allowFail: true })).stdout, dev)));
   return {
@@ -135,7 +158,7 @@ export async function readKernel(exec: Exec): Promise<ActualState> {
   };
 }
 
-/** Only the links (after an apply: what port status and announcements look at). */
-export async function readLinks(exec: Exec): Promise<Map<string, ActualLink>> {
-  return (await readLinksDetailed(exec)).links;
+/** Only the links (after an apply: what port status and announcements look at); `known` as in readKernel. */
+export async function readLinks(exec: Exec, known?: ReadonlyMap<string, ActualLink>): Promise<Map<string, ActualLink>> {
+  return (await (known ? readLinksKnown(exec, known) : readLinksDetailed(exec))).links;
 }
