@@ -33,7 +33,7 @@ describe('agentless OpenVPN compile', () => {
     const l = lines(compileServerConfig(spec, files, 'abc'));
     for (const want of [
       'mode server', 'tls-server', 'proto udp4', 'local 198.51.100.1', 'port 1195', 'dev tap5d6e7f80-11', 'dev-type tap',
-      'tun-mtu 1450', 'mssfix 1500 mtu', 'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305', 'fast-io', 'txqueuelen 1000', 'rcvbuf 1048576', 'push "rcvbuf 1048576"', 'dh none', 'crl-verify /d/crl.pem', 'remote-cert-tls client',
+      'tun-mtu 1450', 'mssfix 1500 mtu', 'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305', 'fast-io', 'txqueuelen 1000', 'dh none', 'crl-verify /d/crl.pem', 'remote-cert-tls client',
       `verify-x509-name ${PORT} name`, 'script-security 2', `tls-verify "/d/admit.sh ${PORT} 198.51.100.10"`,
       `client-connect "/d/admit.sh ${PORT} 198.51.100.10"`, 'management /d/p/mgmt.sock unix', '# server-cert abc',
     ]) assert.ok(l.includes(want), want);
@@ -51,10 +51,9 @@ describe('agentless OpenVPN compile', () => {
     const l = lines(text);
     for (const want of ['client', 'dev tap', 'proto udp4', 'remote 198.51.100.1 1195', 'nobind', 'remote-cert-tls server',
       'verify-x509-name hs-1 name', 'lladdr fa:16:3e:00:00:01', 'tun-mtu 1450', 'mssfix 1500 mtu',
-      'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305', 'fast-io', 'txqueuelen 1000', 'rcvbuf 1048576', 'tls-timeout 1', 'server-poll-timeout 4', 'connect-retry 1 4', 'up ./h.sh', 'down ./h.sh'])
+      'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305', 'fast-io', 'txqueuelen 1000', 'tls-timeout 1', 'server-poll-timeout 4', 'connect-retry 1 4', 'up ./h.sh', 'down ./h.sh'])
       assert.ok(l.includes(want), want);
     assert.ok(!l.some((x) => /^fragment\b/.test(x)), 'no OpenVPN fragmentation: mssfix keeps TCP inside the underlay');
-    assert.ok(!l.some((x) => /^(sndbuf|push)\b/.test(x)), 'the client sets its own rcvbuf; no sndbuf, nothing to push');
     const hook = compileClientHook('198.51.100.1');
     for (const want of ["'reboot 0;'", "'initial-interval 1;'", "'backoff-cutoff 2;'", 'udhcpc -b -R -t 5 -T 1 -A 2'])
       assert.ok(hook.includes(want), `hook DHCP client: ${want}`);

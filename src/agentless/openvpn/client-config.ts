@@ -1,9 +1,8 @@
 /**
  * Pure compile of the stock OpenVPN client config of an agentless port: TAP, UDP to the port's own
  * server on the hyperswitch vms IP, certificates inline, the port's MAC on the TAP (`lladdr`), the
- * hyper network MTU, MSS fixed to the underlay, the data-channel tuning shared with the server
- * (DATA_CHANNEL_TUNING: cipher order, fast-io, TAP queue, UDP receive buffer), and the hook script as
- * `up`/`down` (it runs DHCP on the TAP and swaps the routes, see ../userdata.ts). Paths are relative: the client runs with
+ * hyper network MTU, MSS fixed to the underlay, and the hook script as `up`/`down` (it runs DHCP on
+ * the TAP and swaps the routes, see ../userdata.ts). Paths are relative: the client runs with
  * `--cd` its own directory (systemd's openvpn-client@ unit does the same).
  */
 import { assertWord, DATA_CHANNEL_TUNING } from './server-config.js';

@@ -46,29 +46,15 @@ export interface VpnServerFiles {
 }
 
 /**
- * UDP receive buffer of both tunnel ends (SO_RCVBUF; the kernel doubles it and caps the request at
- * `net.core.rmem_max`, so a host left at Debian's default of 212992 bytes keeps its 208 KiB). The end
- * that decrypts (and writes into its TAP) falls behind the one that encrypts, and at the OS default
- * its socket overflowed under one TCP flow: ~25,000 drops per 5 s (≈ 12 % of the packets, each one
- * encrypted and sent for nothing, and as many TCP retransmits), in either direction. 1 MiB brings
- * that to a few hundred at most (`npm run bench:agentless`; the cost is queueing: ping under load
- * ~8 → ~20 ms; docs/agentless.md has the figures). No `sndbuf`: no end ever ran out of send buffer
- * (UdpSndbufErrors 0).
- */
-export const VPN_RCVBUF = 1048576;
-
-/**
  * Data-channel tuning shared by the server and the stock client (both ends of one tunnel): AES-GCM
  * first (AES-NI; 128-bit is the cheaper), CHACHA20 for CPUs without it; `fast-io` writes UDP without
- * a poll first; a TAP queue long enough for a TCP window's burst (OpenVPN's default is 100); a UDP
- * receive buffer that holds a burst (VPN_RCVBUF). `fragment` is never used: `mssfix` keeps TCP
- * inside the underlay instead.
+ * a poll first; a TAP queue long enough for a TCP window's burst (OpenVPN's default is 100).
+ * `fragment` is never used: `mssfix` keeps TCP inside the underlay instead.
  */
 export const DATA_CHANNEL_TUNING: readonly string[] = [
   'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305',
   'fast-io',
   'txqueuelen 1000',
-  `rcvbuf ${VPN_RCVBUF}`,
 ];
 
 /** OpenVPN config words must not contain whitespace or quotes: refuse instead of mis-quoting. */
@@ -99,9 +85,6 @@ export function compileServerConfig(spec: VpnServerSpec, files: VpnServerFiles, 
     `tun-mtu ${spec.mtu}`,
     `mssfix ${spec.underlayMtu} mtu`,
     ...DATA_CHANNEL_TUNING,
-    // Also for clients whose user_data predates `rcvbuf` in the client config (a pushed value
-    // resizes the client's socket; the download direction overflows there otherwise).
-    `push "rcvbuf ${VPN_RCVBUF}"`,
     `ca ${files.ca}`,
     `cert ${files.cert}`,
     `key ${files.key}`,
