@@ -2,10 +2,11 @@
  * Runs datapath operations: consecutive operations for the same program go in one
  * `ip -force -batch -` / `bridge -force -batch -` call (order kept). `-force` keeps going past a
  * failing line, and the "Command failed -:N" lines tell which operations failed, so independent
- * objects still converge; the reconcile loop retries the failed ones with backoff.
+ * objects still converge; the reconcile loop retries the failed ones with backoff. A release or
+ * delete of a link that is gone already counts as done (ops.ts alreadyDone).
  */
 import type { Exec } from '../common/exec.js';
-import { type Op, type Tool, renderOp } from './ops.js';
+import { alreadyDone, type Op, type Tool, renderOp } from './ops.js';
 
 export interface ApplyFailure {
   op: Op;
@@ -52,7 +53,7 @@ export async function applyOps(exec: Exec, ops: readonly Op[]): Promise<ApplyRes
     }
     batch.forEach((b, n) => {
       const err = errors.get(n + 1);
-      if (err) result.failed.push({ ...b, error: err });
+      if (err && !alreadyDone(b.op, err)) result.failed.push({ ...b, error: err });
       else result.applied++;
     });
   }

@@ -22,10 +22,21 @@ export function tapOfMonitorLine(line: string): string | null {
   return m[1] || !/ master /.test(line) ? m[2] : null;
 }
 
+/**
+ * Pure: whether a monitor line reports a link deleted. A bridge port leaving its bridge prints a
+ * "Deleted" line too (the bridge family's message: no qdisc, no group); the link's own deletion
+ * carries both.
+ */
+export function isLinkDeletion(line: string): boolean {
+  const l = line.trim();
+  return /^Deleted\s/.test(l) && / qdisc /.test(l) && / group /.test(l);
+}
+
 export interface LinkMonitorOptions {
   clock: Clock;
   log: Logger;
-  onTap: (ifname: string) => void;
+  /** `gone`: the line says the tap was deleted. */
+  onTap: (ifname: string, gone: boolean) => void;
   /** The command to run (default `ip -o monitor link`); tests may wrap it (e.g. in a namespace). */
   argv?: readonly string[];
 }
@@ -54,7 +65,7 @@ export class LinkMonitor {
       buf = lines.pop() ?? '';
       for (const l of lines) {
         const tap = tapOfMonitorLine(l);
-        if (tap) this.o.onTap(tap);
+        if (tap) this.o.onTap(tap, isLinkDeletion(l));
       }
     });
     const restart = (why: string): void => {

@@ -141,7 +141,10 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   });
 
   // A tap that appears (nova plugged a VM) or goes away wakes the loop now, not at the next resync.
-  const links = cfg.linkMonitor === false ? null : new LinkMonitor({ clock, log: log.child({ sub: 'links' }), onTap: () => reconciler?.markDirty() });
+  const links = cfg.linkMonitor === false ? null : new LinkMonitor({ clock, log: log.child({ sub: 'links' }), onTap: (tap, gone) => {
+    if (gone) reader.forgetLink(tap);
+    reconciler?.markDirty();
+  } });
 
   registration.start();
   watch.start();

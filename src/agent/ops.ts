@@ -19,6 +19,16 @@ export type Op =
 
 export type Tool = 'ip' | 'bridge';
 
+/**
+ * Whether a failed operation's end state holds anyway: a link to release from its bridge, or to
+ * delete, that is gone already (a VM's tap vanishes with its namespace, often between the read and
+ * the apply). Such a failure is no failure: nothing to retry.
+ */
+export function alreadyDone(o: Op, error: string): boolean {
+  const gone = /Cannot find device|No such device/.test(error);
+  return gone && ((o.op === 'link-set' && o.master === null && o.up === undefined && o.mtu === undefined) || o.op === 'link-del');
+}
+
 const onOff = (b: boolean): string => (b ? 'on' : 'off');
 
 /** The program and batch line for one operation. */

@@ -148,7 +148,11 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     assert.ok((await reader.read(false)).links.has('tapcccccccc-dd'), 'remembered until the next full pass');
     assert.ok(!(await reader.read(true)).links.has('tapcccccccc-dd'), 'a full read sees it gone');
     assert.ok(!(await reader.read(false)).links.has('tapcccccccc-dd'), 'and the memory follows the full read');
+    // Or the link monitor tells (it sees the deletion): forgotten at once.
+    await converge(exec, d2, { reader, full: false });
     await sh(exec, ['ip link del tapdddddddd-ee']);
+    reader.forgetLink('tapdddddddd-ee');
+    assert.ok(!(await reader.read(false)).links.has('tapdddddddd-ee'));
   });
 
   test('a neighbour entry already gone does not stop the rest of its batch', async () => {
@@ -157,9 +161,12 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
       { op: 'neigh-set', ip: '10.0.1.251', mac: 'fa:16:3e:00:00:fb', dev: 'hnb-100' },
       { op: 'neigh-del', ip: '10.0.1.251', dev: 'hnb-100' },
       { op: 'bridge-add', name: 'hnb-4094', mtu: 1450, mac: '02:68:00:0f:fe:00' },
+      // Gone already (a VM's tap goes with its namespace): the end state holds, nothing failed.
+      { op: 'link-set', name: 'tapgone00000', master: null },
+      { op: 'link-del', name: 'hnv-4093' },
     ]);
     assert.deepEqual(r.failed, []);
-    assert.equal(r.applied, 4);
+    assert.equal(r.applied, 6);
     assert.ok(!(await exec('ip', ['neigh', 'show', 'dev', 'hnb-100'])).stdout.includes('10.0.1.251'));
     assert.ok((await readKernel(exec)).links.has('hnb-4094'), 'the line after the deletes ran');
     await sh(exec, ['ip link del hnb-4094']);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { DatapathReconciler } from '../../src/agent/datapath.js';
 import { FirewallDriver } from '../../src/agent/firewall/driver.js';
 import { FirewallReconciler } from '../../src/agent/firewall/reconciler.js';
-import { LinkMonitor, tapOfMonitorLine } from '../../src/agent/link-monitor.js';
+import { isLinkDeletion, LinkMonitor, tapOfMonitorLine } from '../../src/agent/link-monitor.js';
 import type { ModelView } from '../../src/agent/model-cache.js';
 import { Reconciler } from '../../src/agent/reconcile.js';
 import { realClock } from '../../src/common/clock.js';
@@ -24,6 +24,16 @@ test('monitor lines: new, released and deleted taps call for a pass; enslaved ta
   assert.equal(tapOfMonitorLine('7: tapaaaaaaaa-bb@if6: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue master hnb-100 state UP'), null);
   assert.equal(tapOfMonitorLine('3: hnb-100: <BROADCAST,MULTICAST> mtu 1450 qdisc noop state DOWN'), null);
   assert.equal(tapOfMonitorLine('garbage'), null);
+});
+
+test('monitor lines: a link deleted, told apart from a port leaving its bridge (both say Deleted)', () => {
+  // As printed by `ip -o monitor link` (iproute2 6.1, kernel 6.18).
+  const left = 'Deleted 4: tapx@wx: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 master hnb-1 state DOWN \\    link/ether 56:e4:5a:47:8c:c4';
+  const gone = 'Deleted 4: tapx@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 56:e4:5a:47:8c:c4 brd ff:ff:ff:ff:ff:ff';
+  const changed = '4: tapx@wx: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN group default \\    link/ether 56:e4:5a:47:8c:c4 brd ff:ff:ff:ff:ff:ff';
+  assert.equal(isLinkDeletion(left), false);
+  assert.equal(isLinkDeletion(gone), true);
+  assert.equal(isLinkDeletion(changed), false);
 });
 
 const prefix = runPrefix('lm');
@@ -60,7 +70,8 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
   it('enslaves a new tap at once, without waiting for the periodic resync', async () => {
     const model = modelWith();
     const loop = new Reconciler([new DatapathReconciler(exec, node, silentLogger())], { clock: realClock, log: silentLogger(), model: () => model, resyncMs: 60_000 });
-    const mon = new LinkMonitor({ clock: realClock, log: silentLogger(), onTap: () => loop.markDirty(), argv: ['ip', 'netns', 'exec', ns, 'ip', '-o', 'monitor', 'link'] });
+    const seen: string[] = [];
+    const mon = new LinkMonitor({ clock: realClock, log: silentLogger(), onTap: (tap, gone) => (seen.push(`${tap} ${gone ? 'gone' : 'here'}`), loop.markDirty()), argv: ['ip', 'netns', 'exec', ns, 'ip', '-o', 'monitor', 'link'] });
     stops.push(() => mon.stop(), () => loop.stop());
     mon.start();
     loop.start();
@@ -78,6 +89,9 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
     await new Promise((r) => setTimeout(r, 300));
     await exec('ip', ['link', 'set', TAP, 'nomaster']);
     assert.ok(await eventually(async () => (await master()) === 'hnb-100', 3_000), 'released tap enslaved again by the restarted monitor');
+    assert.ok(seen.includes(`${TAP} here`) && !seen.includes(`${TAP} gone`), seen.join(', '));
+    await exec('ip', ['link', 'del', TAP]);
+    assert.ok(await eventually(async () => seen.includes(`${TAP} gone`), 3_000), `the deletion is reported as such: ${seen.join(', ')}`);
     await mon.stop();
     await loop.stop();
   });

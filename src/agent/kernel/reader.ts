@@ -3,9 +3,9 @@
  * pass after a failed apply, or before the first read) lists every link; other passes — a tap woke
  * the loop, or the model changed — take the links that were in a bridge from memory and list only
  * the rest (kernel/read.ts, readLinksKnown), so a node with 1,000 taps does not list them all for
- * each new one. The memory follows the agent's own successful link changes (`applied`), and is
- * forgotten when an apply fails; what changed behind the agent's back in an enslaved tap is seen by
- * the next full pass (the resync interval).
+ * each new one. The memory follows the agent's own successful link changes (`applied`) and the
+ * taps the link monitor sees deleted (`forgetLink`), and is forgotten when an apply fails; what else
+ * changed behind the agent's back in an enslaved tap is seen by the next full pass (the resync interval).
  */
 import type { Exec } from '../../common/exec.js';
 import type { Op } from '../ops.js';
@@ -48,6 +48,14 @@ export class KernelReader {
     const links = await readLinks(this.exec, full ? undefined : (this.links ?? undefined));
     this.links = links;
     return links;
+  }
+
+  /** A link was deleted (the link monitor saw it): no longer remembered. */
+  forgetLink(name: string): void {
+    if (!this.links?.has(name)) return;
+    const links = new Map(this.links);
+    links.delete(name);
+    this.links = links;
   }
 
   /** After an apply: `ops` all succeeded (the memory follows them), or one failed (forget it all). */
