@@ -120,24 +120,43 @@ async function readLinksDetailed(exec: Exec): Promise<{ links: Map<string, Actua
 }
 
 /**
+ * Several `ip -json -d` listings in one process (`-batch`: one JSON document per line, in order):
+ * on a busy node a process start costs more than a short listing.
+ */
+async function ipListings(exec: Exec, cmds: readonly string[]): Promise<string[]> {
+  const r = await exec('ip', ['-json', '-d', '-batch', '-'], { input: cmds.join('\n') + '\n' });
+  const docs = r.stdout.split('\n').filter((l) => l.trim());
+  if (docs.length !== cmds.length) throw new Error(`ip -batch: ${docs.length} listings for ${cmds.length} commands: ${r.stderr.trim()}`);
+  return docs;
+}
+
+/**
  * Links from memory and a short listing: the links that were in a bridge at the last read (`known`,
  * bridges and VXLAN devices aside) are taken as they were, and only the links in no bridge (a new or
  * released tap), the bridges and the VXLAN devices are listed — at 1,000 enslaved taps `ip link show
- * nomaster` takes ~2 ms where the full listing takes ~15 ms. What this cannot see (an enslaved tap
- * deleted or changed by hand) a full read sees.
+ * nomaster` takes ~2 ms where the full listing takes ~15 ms — in one `ip` process, with the
+ * neighbours when `neigh` is set. What this cannot see (an enslaved tap deleted or changed by hand)
+ * a full read sees.
  */
-async function readLinksKnown(exec: Exec, known: ReadonlyMap<string, ActualLink>): Promise<{ links: Map<string, ActualLink>; vxlanText: string }> {
-  const [loose, vxlans, bridges] = await Promise.all([
-    exec('ip', ['-json', 'link', 'show', 'nomaster']),
-    exec('ip', ['-json', '-d', 'link', 'show', 'type', 'vxlan']),
-    exec('ip', ['-json', '-d', 'link', 'show', 'type', 'bridge']),
-  ]);
+async function readLinksKnown(exec: Exec, known: ReadonlyMap<string, ActualLink>, neigh = false): Promise<{ links: Map<string, ActualLink>; vxlanText: string; neighText: string }> {
+  const [loose, bridges, vxlans, neighText = ''] = await ipListings(exec, ['link show nomaster', 'link show type bridge', 'link show type vxlan', ...(neigh ? ['neigh show'] : [])]);
   const links = new Map<string, ActualLink>();
   for (const [n, l] of known) if (l.master !== null && l.kind !== 'vxlan' && l.kind !== 'bridge') links.set(n, l);
-  for (const [n, l] of parseLinks(loose.stdout)) links.set(n, l);
-  for (const [n, l] of parseLinks(bridges.stdout)) links.set(n, l);
-  for (const [n, l] of parseLinks(vxlans.stdout)) links.set(n, l);
-  return { links, vxlanText: vxlans.stdout };
+  for (const [n, l] of parseLinks(loose!)) links.set(n, l);
+  for (const [n, l] of parseLinks(bridges!)) links.set(n, l);
+  for (const [n, l] of parseLinks(vxlans!)) links.set(n, l);
+  return { links, vxlanText: vxlans!, neighText };
+}
+
+/** The FDB of each of `devs` (`bridge fdb show dev`), in one `bridge -batch` process when it can. */
+async function readFdb(exec: Exec, devs: readonly string[]): Promise<ActualFdb[]> {
+  if (devs.length === 0) return [];
+  const r = await exec('bridge', ['-json', '-force', '-batch', '-'], { input: devs.map((d) => `fdb show dev ${d}`).join('\n') + '\n', allowFail: true });
+  const docs = r.stdout.split('\n').filter((l) => l.trim());
+  // A device gone meanwhile prints nothing: then which listing is whose is unknown; ask one by one.
+  if (docs.length === devs.length) return docs.flatMap((d, i) => parseDevFdb(d, devs[i]!));
+  const each = await Promise.all(devs.map(async (dev) => parseDevFdb((await exec('bridge', ['-json', 'fdb', 'show', 'dev', dev], { allowFail: true })).stdout, dev)));
+  return each.flat();
 }
 
 /**
@@ -147,14 +166,15 @@ async function readLinksKnown(exec: Exec, known: ReadonlyMap<string, ActualLink>
  * the whole table with every tap's entries).
  */
 export async function readKernel(exec: Exec, known?: ReadonlyMap<string, ActualLink>): Promise<ActualState> {
-  const [{ links, vxlanText }, neigh] = await Promise.all([known ? readLinksKnown(exec, known) : readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]);
+  const { links, vxlanText, neighText } = known
+    ? await readLinksKnown(exec, known, true)
+    : await Promise.all([readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]).then(([l, n]) => ({ ...l, neighText: n.stdout }));
   const ours = [...links.values()].filter((l) => l.kind === 'vxlan' && isOurVxlan(l.name)).map((l) => l.name);
-  const fdbs = await Promise.all(ours.map(async (dev) => parseDevFdb((await exec('bridge', ['-json', 'fdb', 'show', 'dev', dev], { allowFail: true })).stdout, dev)));
   return {
     links,
     bridgePorts: parseSlaveBridgePorts(vxlanText),
-    fdb: fdbs.flat(),
-    neigh: parseNeigh(neigh.stdout),
+    fdb: await readFdb(exec, ours),
+    neigh: parseNeigh(neighText),
   };
 }
 
