@@ -53,6 +53,7 @@ export class FastEntriesReconciler implements SubReconciler {
     if (pass) pass.kernel = ops.length === 0 ? before : undefined;
     if (ops.length === 0) return;
     const r = await applyOps(this.exec, ops);
+    this.reader.applied(before, ops, r.failed.length === 0);
     if (pass && r.failed.length === 0) pass.kernel = withEntryOps(before, ops);
     // Failures are left to the datapath sub-reconciler, which retries with backoff.
     this.log.info({ ops: ops.length, failed: r.failed.length }, 'remote entries applied');

@@ -126,8 +126,12 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     await sh(exec, ['ip link add tapcccccccc-dd type veth peer name wl2']);
     const model2 = view({
       networks: [net('n1', 100)],
-      agents: [agent('a1', 'hostA', '192.0.2.1')],
-      ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']), port('cccccccc-dddd-eeee-ffff-000000000003', 'n1', 'hostA', 'fa:16:3e:00:00:03', ['10.0.1.3'])],
+      agents: [agent('a1', 'hostA', '192.0.2.1'), agent('a2', 'hostB', '192.0.2.2')],
+      ports: [
+        port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+        port('cccccccc-dddd-eeee-ffff-000000000003', 'n1', 'hostA', 'fa:16:3e:00:00:03', ['10.0.1.3']),
+        port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2']),
+      ],
     });
     const d2 = compileDatapath(node, model2);
     const first = await converge(exec, d2, { reader, full: true, readAfter: 'links' });
@@ -143,6 +147,11 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     const r = await converge(exec, d2, { reader, full: false, readAfter: 'links' });
     assert.deepEqual(r.ops, [{ op: 'link-set', name: 'tapcccccccc-dd', master: 'hnb-100' }]);
     assert.equal(r.after.links.get('tapcccccccc-dd')?.master, 'hnb-100');
+    // An FDB entry removed by hand: remembered by light passes, seen and repaired by a full one.
+    await sh(exec, ['bridge fdb del fa:16:3e:00:00:02 dev hnv-100 dst 192.0.2.2 self']);
+    assert.deepEqual((await converge(exec, d2, { reader, full: false })).ops, [], 'a light pass trusts its memory');
+    const repaired = await converge(exec, d2, { reader, full: true });
+    assert.deepEqual(repaired.ops, [{ op: 'fdb-add', mac: 'fa:16:3e:00:00:02', dev: 'hnv-100', dst: '192.0.2.2' }]);
     // Deleted by hand while enslaved: only a full read notices.
     await sh(exec, ['ip link del tapcccccccc-dd']);
     assert.ok((await reader.read(false)).links.has('tapcccccccc-dd'), 'remembered until the next full pass');

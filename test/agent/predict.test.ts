@@ -74,3 +74,19 @@ test('link memory: link-set operations that succeeded are applied to the remembe
   assert.equal(withLinkOps(links, [{ op: 'link-set', name: tap.name, master: null }]).get(tap.name)?.master, null);
   assert.equal(actual.links.get(tap.name), tap, 'the input is not changed');
 });
+
+test('predictAfter: links and entries follow the operations; a created device or bridge-port flags need a read', async () => {
+  const { predictAfter } = await import('../../src/agent/kernel/reader.js');
+  const actual = await captured();
+  const after = predictAfter(actual, [
+    { op: 'link-set', name: 'tapaaaaaaaa-bb', master: 'hnb-100', up: true },
+    { op: 'fdb-add', mac: 'fa:16:3e:00:00:09', dev: 'hnv-100', dst: '192.0.2.9' },
+    { op: 'neigh-set', ip: '10.0.1.9', mac: 'fa:16:3e:00:00:09', dev: 'hnb-100' },
+  ]);
+  assert.ok(after);
+  assert.equal(after.links.get('tapaaaaaaaa-bb')?.master, 'hnb-100');
+  assert.ok(after.fdb.some((e) => e.mac === 'fa:16:3e:00:00:09' && e.dst === '192.0.2.9'));
+  assert.ok(after.neigh.some((n) => n.ip === '10.0.1.9' && n.permanent));
+  assert.equal(predictAfter(actual, [{ op: 'bridge-add', name: 'hnb-7', mtu: 1450, mac: '02:68:00:00:07:00' }]), null);
+  assert.equal(predictAfter(actual, [{ op: 'bport-set', name: 'hnv-100', learning: false, neighSuppress: true }]), null);
+});

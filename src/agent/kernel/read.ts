@@ -3,7 +3,7 @@
  * `bridge -json fdb show` and `ip -json neigh show` into the ActualState the diff compares with.
  * The parsers are pure (tested on captured samples); `readKernel` reads only what the diff needs
  * (no details of the taps, the FDB of our VXLAN devices only): on a node with 1,000 taps the full
- * detailed listing is most of a pass. reader.ts decides when the enslaved links come from memory.
+ * detailed listing is most of a pass. reader.ts decides when a pass reads less (readLinksLight).
  */
 import type { Exec } from '../../common/exec.js';
 import { isOurVxlan } from '../names.js';
@@ -133,19 +133,19 @@ async function ipListings(exec: Exec, cmds: readonly string[]): Promise<string[]
 /**
  * Links from memory and a short listing: the links that were in a bridge at the last read (`known`,
  * bridges and VXLAN devices aside) are taken as they were, and only the links in no bridge (a new or
- * released tap), the bridges and the VXLAN devices are listed — at 1,000 enslaved taps `ip link show
- * nomaster` takes ~2 ms where the full listing takes ~15 ms — in one `ip` process, with the
- * neighbours when `neigh` is set. What this cannot see (an enslaved tap deleted or changed by hand)
+ * released tap), the bridges and the VXLAN devices are listed (with the VXLAN devices' bridge-port
+ * flags), in one `ip` process — at 1,000 enslaved taps `ip link show nomaster` takes ~2 ms where
+ * the full listing takes ~15 ms. What this cannot see (an enslaved tap deleted or changed by hand)
  * a full read sees.
  */
-async function readLinksKnown(exec: Exec, known: ReadonlyMap<string, ActualLink>, neigh = false): Promise<{ links: Map<string, ActualLink>; vxlanText: string; neighText: string }> {
-  const [loose, bridges, vxlans, neighText = ''] = await ipListings(exec, ['link show nomaster', 'link show type bridge', 'link show type vxlan', ...(neigh ? ['neigh show'] : [])]);
+export async function readLinksLight(exec: Exec, known: ReadonlyMap<string, ActualLink>): Promise<Pick<ActualState, 'links' | 'bridgePorts'>> {
+  const [loose, bridges, vxlans] = await ipListings(exec, ['link show nomaster', 'link show type bridge', 'link show type vxlan']);
   const links = new Map<string, ActualLink>();
   for (const [n, l] of known) if (l.master !== null && l.kind !== 'vxlan' && l.kind !== 'bridge') links.set(n, l);
   for (const [n, l] of parseLinks(loose!)) links.set(n, l);
   for (const [n, l] of parseLinks(bridges!)) links.set(n, l);
   for (const [n, l] of parseLinks(vxlans!)) links.set(n, l);
-  return { links, vxlanText: vxlans!, neighText };
+  return { links, bridgePorts: parseSlaveBridgePorts(vxlans!) };
 }
 
 /** The FDB of each of `devs` (`bridge fdb show dev`), in one `bridge -batch` process when it can. */
@@ -160,25 +160,22 @@ async function readFdb(exec: Exec, devs: readonly string[]): Promise<ActualFdb[]
 }
 
 /**
- * Reads the datapath state (through `exec`, so it works inside a namespace too): links as above
- * (with `known`: the enslaved ones from memory, see readLinksKnown), neighbours, the bridge-port
- * flags of the VXLAN devices and the FDB of each of our VXLAN devices (`bridge fdb show dev`, not
- * the whole table with every tap's entries).
+ * Reads the datapath state (through `exec`, so it works inside a namespace too): links as above,
+ * neighbours, the bridge-port flags of the VXLAN devices and the FDB of each of our VXLAN devices
+ * (`bridge fdb show dev`, not the whole table with every tap's entries).
  */
-export async function readKernel(exec: Exec, known?: ReadonlyMap<string, ActualLink>): Promise<ActualState> {
-  const { links, vxlanText, neighText } = known
-    ? await readLinksKnown(exec, known, true)
-    : await Promise.all([readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]).then(([l, n]) => ({ ...l, neighText: n.stdout }));
+export async function readKernel(exec: Exec): Promise<ActualState> {
+  const [{ links, vxlanText }, neigh] = await Promise.all([readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]);
   const ours = [...links.values()].filter((l) => l.kind === 'vxlan' && isOurVxlan(l.name)).map((l) => l.name);
   return {
     links,
     bridgePorts: parseSlaveBridgePorts(vxlanText),
     fdb: await readFdb(exec, ours),
-    neigh: parseNeigh(neighText),
+    neigh: parseNeigh(neigh.stdout),
   };
 }
 
-/** Only the links (after an apply: what port status and announcements look at); `known` as in readKernel. */
-export async function readLinks(exec: Exec, known?: ReadonlyMap<string, ActualLink>): Promise<Map<string, ActualLink>> {
-  return (await (known ? readLinksKnown(exec, known) : readLinksDetailed(exec))).links;
+/** Only the links, all of them (after an apply: what port status and announcements look at). */
+export async function readLinks(exec: Exec): Promise<Map<string, ActualLink>> {
+  return (await readLinksDetailed(exec)).links;
 }

@@ -1,16 +1,21 @@
 /**
- * The agent's reads of the datapath for its passes, with a memory of the links. A full pass (and any
- * pass after a failed apply, or before the first read) lists every link; other passes — a tap woke
- * the loop, or the model changed — take the links that were in a bridge from memory and list only
- * the rest (kernel/read.ts, readLinksKnown), so a node with 1,000 taps does not list them all for
- * each new one. The memory follows the agent's own successful link changes (`applied`) and the
- * taps the link monitor sees deleted (`forgetLink`), and is forgotten when an apply fails; what else
- * changed behind the agent's back in an enslaved tap is seen by the next full pass (the resync interval).
+ * The agent's reads of the datapath for its passes, with a memory of what it read and did. A full
+ * pass (and any pass after a failed apply, one that created devices, or before the first read)
+ * reads everything; other passes — a tap woke the loop, or the model changed — list only the links
+ * in no bridge (new taps), the bridges and the VXLAN devices (kernel/read.ts readLinksLight, one
+ * process) and take the rest from memory: the enslaved taps, the FDB and the neighbour entries,
+ * which on a node with 1,000 ports (or 1,000 remote ones) are most of a read. The memory follows the
+ * agent's own successful changes (`applied`: predict.ts) and the taps the link monitor sees deleted
+ * (`forgetLink`), and is forgotten when an apply fails. What changed behind the agent's back (an FDB
+ * entry or an enslaved tap removed by hand) is seen by the next full pass: the resync interval.
  */
 import type { Exec } from '../../common/exec.js';
 import type { Op } from '../ops.js';
 import type { ActualLink, ActualState } from '../state.js';
-import { readKernel, readLinks } from './read.js';
+import { withEntryOps } from './predict.js';
+import { readKernel, readLinks, readLinksLight } from './read.js';
+
+const ENTRY_OPS = new Set<Op['op']>(['fdb-add', 'fdb-del', 'neigh-set', 'neigh-del']);
 
 /** Pure: `links` after link operations that all succeeded (`set` fields applied, deleted links gone). */
 export function withLinkOps(links: ReadonlyMap<string, ActualLink>, ops: readonly Op[]): Map<string, ActualLink> {
@@ -31,35 +36,52 @@ export function withLinkOps(links: ReadonlyMap<string, ActualLink>, ops: readonl
   return out;
 }
 
+/**
+ * Pure: the state after `ops` all succeeded, or null when they include what cannot be predicted
+ * from the operation alone (a device created, bridge-port flags set: read it back). A link MAC set
+ * on a bridge flushes its neighbour entries: the diff re-adds them in the same batch, so they hold.
+ */
+export function predictAfter(before: ActualState, ops: readonly Op[]): ActualState | null {
+  if (ops.some((o) => o.op === 'bridge-add' || o.op === 'vxlan-add' || o.op === 'bport-set')) return null;
+  const entries = ops.filter((o) => ENTRY_OPS.has(o.op));
+  const links = withLinkOps(before.links, ops.filter((o) => !ENTRY_OPS.has(o.op)));
+  return withEntryOps({ ...before, links }, entries);
+}
+
 export class KernelReader {
-  private links: ReadonlyMap<string, ActualLink> | null = null;
+  private state: ActualState | null = null;
 
   constructor(private readonly exec: Exec) {}
 
-  /** The whole datapath state; links in full when `full` or when nothing is remembered. */
+  /** The datapath state: read in full when `full` or when nothing is remembered, else the light read. */
   async read(full: boolean): Promise<ActualState> {
-    const s = await readKernel(this.exec, full ? undefined : (this.links ?? undefined));
-    this.links = s.links;
+    const s = full || !this.state ? await readKernel(this.exec) : { ...this.state, ...(await readLinksLight(this.exec, this.state.links)) };
+    this.state = s;
     return s;
   }
 
   /** The links only (after an apply), as `read`. */
-  async readLinks(full: boolean): Promise<Map<string, ActualLink>> {
-    const links = await readLinks(this.exec, full ? undefined : (this.links ?? undefined));
-    this.links = links;
-    return links;
+  async readLinks(full: boolean): Promise<ReadonlyMap<string, ActualLink>> {
+    if (full || !this.state) {
+      const links = await readLinks(this.exec);
+      if (this.state) this.state = { ...this.state, links };
+      return links;
+    }
+    const light = await readLinksLight(this.exec, this.state.links);
+    this.state = { ...this.state, ...light };
+    return light.links;
   }
 
   /** A link was deleted (the link monitor saw it): no longer remembered. */
   forgetLink(name: string): void {
-    if (!this.links?.has(name)) return;
-    const links = new Map(this.links);
+    if (!this.state?.links.has(name)) return;
+    const links = new Map(this.state.links);
     links.delete(name);
-    this.links = links;
+    this.state = { ...this.state, links };
   }
 
   /** After an apply: `ops` all succeeded (the memory follows them), or one failed (forget it all). */
   applied(before: ActualState, ops: readonly Op[], ok: boolean): void {
-    this.links = ok ? withLinkOps(before.links, ops) : null;
+    this.state = ok ? predictAfter(before, ops) : null;
   }
 }
