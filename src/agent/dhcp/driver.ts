@@ -91,7 +91,7 @@ export class DhcpDriver {
     const prefix = this.o.netnsPrefix;
     const [namespaces, nodeLinks, dirs] = await Promise.all([
       kernel.listNetns(this.exec),
-      kernel.listLinks(this.exec),
+      kernel.listNodeLinks(this.exec),
       readdir(this.o.stateDir).catch(() => [] as string[]),
     ]);
     const vnis = new Set<number>();

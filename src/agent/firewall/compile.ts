@@ -64,6 +64,9 @@ const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], ele
 export class FirewallCompiler {
   private readonly rules = new WeakMap<SecurityGroupRule, string | null>();
   private readonly spoof = new WeakMap<Port, { ifname: string; el: ReturnType<typeof spoofElements> }>();
+  /** A port's two chains, the same arrays while its groups and statefulness stay (delta and
+   * hasRemovals then skip them by identity, not by comparing 2,000 chains rule by rule). */
+  private readonly portChains = new WeakMap<Port, { key: string; egress: string[]; ingress: string[] }>();
   private merged = new Map<string, string[]>();
 
   compile(input: FirewallInput): CompiledFirewall {
@@ -98,10 +101,8 @@ export class FirewallCompiler {
       spoof.get('port_src_v6')!.push(...el.v6);
       const sl = isStateless(port, groups);
       if (sl) stateless.push(`"${ifname}"`);
-      for (const dir of DIRS) {
-        const invalid = sl ? [] : [`meta mark & ${hex(MARK_INVALID)} != 0 drop`];
-        chains.set(portChainName(port.id, dir), [...invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop']);
-      }
+      const pc = this.portChainsOf(port, sgs, sl);
+      for (const dir of DIRS) chains.set(portChainName(port.id, dir), pc[dir]);
     }
     for (const g of usedGroups) {
       for (const dir of DIRS) {
@@ -119,6 +120,17 @@ export class FirewallCompiler {
 
     const base = baseChains(mode, stateless.length > 0);
     return { mode, base, baseKey: renderBase(base), sets, chains };
+  }
+
+  private portChainsOf(port: Port, sgs: readonly string[], stateless: boolean): { egress: string[]; ingress: string[] } {
+    const key = `${sgs.join(',')}|${stateless}`;
+    const hit = this.portChains.get(port);
+    if (hit && hit.key === key) return hit;
+    const invalid = stateless ? [] : [`meta mark & ${hex(MARK_INVALID)} != 0 drop`];
+    const chain = (dir: (typeof DIRS)[number]) => [...invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop'];
+    const made = { key, egress: chain('egress'), ingress: chain('ingress') };
+    this.portChains.set(port, made);
+    return made;
   }
 
   private ruleOf(r: SecurityGroupRule): string | null {

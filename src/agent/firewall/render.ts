@@ -52,7 +52,7 @@ export function fullText(c: CompiledFirewall, gen: number): string {
 /** The key of a map element (`KEY : VALUE`); what `delete element` takes. */
 const mapKey = (e: string): string => e.split(' : ')[0]!;
 
-const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+const same = (a: readonly string[], b: readonly string[]) => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 
 /** The delta transaction from `prev` (applied with `prevGen`) to `next` with `gen`; '' if nothing changes. */
 export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGen: number, gen: number): string {
@@ -104,12 +104,14 @@ export function hasRemovals(prev: CompiledFirewall, next: CompiledFirewall): boo
   for (const [name, rules] of prev.chains) {
     const now = next.chains.get(name);
     if (!now) continue; // a vanished chain's references vanished too, and those are checked
+    if (same(rules, now)) continue;
     const have = new Set(now);
     if (rules.some((r) => !have.has(r))) return true;
   }
   for (const [name, s] of prev.sets) {
     const now = next.sets.get(name);
     if (!now) continue;
+    if (same(s.elements, now.elements)) continue;
     const have = new Set(now.elements);
     if (s.elements.some((e) => !have.has(e))) return true;
   }
