@@ -1,8 +1,8 @@
 /**
  * Builds `hypernet <resource> list|show|create|set|delete` from one ResourceSpec (resources.ts):
  * flags from its FieldSpecs, bodies through fields.ts, output through format.ts, bulk create and
- * delete through progress.ts. A spec's `secretOut` adds a create flag writing that attribute to a
- * 0600 file (secret-file.ts) instead of the terminal; `immutable` gives a hidden `set` that says why
+ * delete through progress.ts. A spec's `secretOut` adds a create (and set) flag writing that attribute
+ * to a 0600 file (secret-file.ts) instead of the terminal; `immutable` gives a hidden `set` that says why
  * there is none.
  */
 import { Command, Option } from 'commander';
@@ -107,24 +107,18 @@ export function resourceCommand(spec: ResourceSpec): Command {
         const made = await bulk(names, 'creating', (n) =>
           client.create<Obj>(spec.plural, spec.singular, spec.nameArg && n !== '' ? { ...body, [spec.nameAttr ?? 'name']: n } : body),
         );
-        if (count === 1 && made.length === 1 && secretFile !== undefined) {
-          const { [secret!.attr]: text, ...rest } = made[0];
-          let where: string;
-          try {
-            where = writeSecretFile(secretFile, String(text ?? ''));
-          } catch (e) {
-            throw new Error(`${spec.title} ${String(rest.id)} created, but writing ${secretFile} failed (hypernet ${spec.command} show ${String(rest.id)} -o json has it): ${(e as Error).message}`);
-          }
-          print(formatObject({ ...rest, [`${secret!.attr}_file`]: where }, format));
-        } else if (count === 1 && made.length === 1) print(formatObject(made[0], format));
+        if (count === 1 && made.length === 1 && secretFile !== undefined) printWithSecret(spec, made[0], secretFile, 'created', format);
+        else if (count === 1 && made.length === 1) print(formatObject(made[0], format));
         else if (made.length) print(formatList(made, spec.columns, format));
       }),
     );
   }
 
   if (spec.verbs.includes('set')) {
-    const c = group.command('set').description(`change a ${spec.title}`).argument('<name-or-id>');
+    const c = group.command('set').description(`change ${article(spec.title)} ${spec.title}`).argument('<name-or-id>');
     addFieldOptions(c, spec.fields, 'set');
+    const secret = spec.secretOut;
+    if (secret) c.option(`--${secret.flag} <file>`, secret.help);
     withOutput(withConnection(c)).action(
       action(async (nameOrId: string, opts: Obj) => {
         const format = formatFrom(opts);
@@ -132,7 +126,10 @@ export function resourceCommand(spec: ResourceSpec): Command {
         const body = await buildBody(spec.fields, 'set', opts, resolver(client));
         if (Object.keys(body).length === 0) throw new UsageError(`nothing to set: give at least one option (see hypernet ${spec.command} set --help)`);
         const obj = await findObject(client, spec, nameOrId);
-        print(formatObject(await client.update<Obj>(spec.plural, spec.singular, String(obj.id), body), format));
+        const changed = await client.update<Obj>(spec.plural, spec.singular, String(obj.id), body);
+        const secretFile = secret && (opts[optionKey(secret.flag)] as string | undefined);
+        if (secretFile !== undefined) printWithSecret(spec, changed, secretFile, 'changed', format);
+        else print(formatObject(changed, format));
       }),
     );
   }
@@ -160,4 +157,22 @@ export function resourceCommand(spec: ResourceSpec): Command {
     );
   }
   return group;
+}
+
+/** "a" or "an" before a title. */
+function article(title: string): string {
+  return /^[aeiou]/i.test(title) ? 'an' : 'a';
+}
+
+/** Prints `obj` with its secret attribute written to `file` (mode 0600) instead, named by `<attr>_file`. */
+function printWithSecret(spec: ResourceSpec, obj: Obj, file: string, done: string, format: ReturnType<typeof formatFrom>): void {
+  const secret = spec.secretOut!;
+  const { [secret.attr]: text, ...rest } = obj;
+  let where: string;
+  try {
+    where = writeSecretFile(file, String(text ?? ''));
+  } catch (e) {
+    throw new Error(`${spec.title} ${String(rest.id)} ${done}, but writing ${file} failed (hypernet ${spec.command} show ${String(rest.id)} -o json has it): ${(e as Error).message}`);
+  }
+  print(formatObject({ ...rest, [`${secret.attr}_file`]: where }, format));
 }

@@ -246,9 +246,7 @@ export const RESOURCES: readonly ResourceSpec[] = [
     plural: 'agentlessports',
     singular: 'agentlessport',
     title: 'agentless port',
-    verbs: ['list', 'show', 'create', 'delete'],
-    immutable:
-      'an agentless port cannot be changed by the CLI: delete it and create it again (its VM then boots from the new user_data); a move to another cloud is PUT /v2.0/agentlessports/{id} {"agentlessport": {"cloud": …}}, not yet a CLI command',
+    verbs: ['list', 'show', 'create', 'set', 'delete'],
     extension: 'agentlessport',
     secretOut: { flag: 'user-data-out', attr: 'user_data', help: "write the VM's user_data (holds its private key) to this file, mode 0600" },
     columns: [
@@ -261,10 +259,17 @@ export const RESOURCES: readonly ResourceSpec[] = [
       { header: 'Hyperswitch', attr: 'hyperswitch_id' },
     ],
     fields: [
-      { flag: 'port', attr: 'port_id', type: 'string', help: 'the hyper port the VM gets (name or ID)', required: true, ref: 'port' },
-      flavor("hyperswitch flavor if one is launched: 0G, 1G or 10G (default: the server's default_flavor)"),
-      { flag: 'device-id', attr: 'device_id', type: 'string', help: "the VM (default: the port's device_id); gives it its own hyperswitch" },
-      { flag: 'index', attr: 'index', type: 'int', help: 'which of the VM NICs, 0…2 (default 0)', choices: ['0', '1', '2'] },
+      { flag: 'port', attr: 'port_id', type: 'string', help: 'the hyper port the VM gets (name or ID)', required: true, ref: 'port', on: ['create'] },
+      { ...flavor("hyperswitch flavor if one is launched: 0G, 1G or 10G (default: the server's default_flavor)"), on: ['create'] },
+      { flag: 'device-id', attr: 'device_id', type: 'string', help: "the VM (default: the port's device_id); gives it its own hyperswitch", on: ['create'] },
+      { flag: 'index', attr: 'index', type: 'int', help: 'which of the VM NICs, 0…2 (default 0)', choices: ['0', '1', '2'], on: ['create'] },
+      {
+        flag: 'cloud',
+        attr: 'cloud',
+        type: 'string',
+        help: 'move the VM to this cloud: same hyper IP and MAC, a new provider NIC, user_data and VPN endpoint, the old certificate revoked (waits until the new hyperswitch serves it)',
+        on: ['set'],
+      },
     ],
   },
 ];

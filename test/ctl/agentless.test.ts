@@ -3,7 +3,7 @@
  * agentless plugin with the lab provider (agentless-server.ts). `hypernet agentless` and
  * `hypernet hyperswitch` create/list/show/delete, filters, `--user-data-out` (the file holds exactly
  * the API's user_data, mode 0600 even over an existing wider file, and the private key is not
- * printed), no `set`, HyperswitchInUse, and `hypernet status` showing the hyperswitches and their agents.
+ * printed), `set` only for a move (--cloud; hyperswitches have none), HyperswitchInUse, and `hypernet status` showing the hyperswitches and their agents.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +42,7 @@ after(async () => {
 
 const { ok, json } = cliRunner(() => env);
 
-test('agentless create --user-data-out, list with filters, show, no set, delete; hyperswitches follow', { skip, timeout: 300_000 }, async () => {
+test('agentless create --user-data-out, list with filters, show, set only --cloud, delete; hyperswitches follow', { skip, timeout: 300_000 }, async () => {
   const [pa, pb, pc] = ports as [Port, Port, Port];
   // An existing, world-readable file: it must come out 0600 with exactly the user_data.
   const out = join(dir, 'vm-a.user-data');
@@ -98,12 +98,20 @@ test('agentless create --user-data-out, list with filters, show, no set, delete;
   assert.match(await ok(['hyperswitch', 'list']), /\| ID +\| Tenant +\| Device +\| Flavor +\| Data IP +\| VPN IPs +\| Status +\|/);
   assert.equal((await json<HyperswitchWire>(['hyperswitch', 'show', hsA.id])).data_ip, hsA.data_ip);
 
-  // no update: a clear usage error, for both
-  for (const [cmd, id] of [['agentless', String(made.id)], ['hyperswitch', hsA.id]] as const) {
-    const r = await hypernet([cmd, 'set', id, '--flavor', '1G'], env);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, new RegExp(`^Error: hypernet ${cmd} set: .*cannot be .*: delete it and create it again`));
-  }
+  // a hyperswitch has no update: a clear usage error; an agentless port's only change is a move (--cloud)
+  const hsSet = await hypernet(['hyperswitch', 'set', hsA.id, '--flavor', '1G'], env);
+  assert.equal(hsSet.code, 2, hsSet.stderr);
+  assert.match(hsSet.stderr, /^Error: hypernet hyperswitch set: .*cannot be .*: delete it and create it again/);
+  const alSet = await hypernet(['agentless', 'set', String(made.id), '--flavor', '1G'], env);
+  assert.equal(alSet.code, 2, alSet.stderr);
+  assert.match(alSet.stderr, /unknown option '--flavor'/);
+  const nothing = await hypernet(['agentless', 'set', String(made.id)], env);
+  assert.equal(nothing.code, 2);
+  assert.match(nothing.stderr, /^Error: nothing to set/);
+  // this server's provider knows one cloud only: a move is refused with the API's error
+  const nowhere = await hypernet(['agentless', 'set', String(made.id), '--cloud', 'nowhere'], env);
+  assert.equal(nowhere.code, 1, nowhere.stderr);
+  assert.match(nowhere.stderr, /^Error: /);
   // in use
   const busy = await hypernet(['hyperswitch', 'delete', hsA.id], env);
   assert.equal(busy.code, 1);

@@ -6,20 +6,22 @@
  * the client restarted from the new user_data) while vm-b1 pings it every 10 ms: it keeps its hyper
  * IP (by DHCP) and MAC, reaches VMs of both clouds, the old hyperswitch stays (vm-b3 still uses it)
  * but serves vm-b2 no more, and its old certificate is refused by the new hyperswitch (revoked). Then
- * vm-b3 moves too: the tenant's cloud-a hyperswitch is reused and the old one, now unused, is removed.
+ * vm-b3 moves too: the tenant's cloud-a hyperswitch is reused and the old one, now unused, is removed;
+ * then the CLI (`hypernet agentless set --cloud … --user-data-out FILE`) moves it home again.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiClient } from '../../src/client/api.js';
 import { buildUserData, labBootFromUserData } from '../../src/agentless/userdata.js';
-import { addAgentlessVm, bootFromUserData, CLIENT_TAP, stopClient } from '../../src/lab/agentless.js';
+import { addAgentlessVm, bootFromUserData, CLIENT_TAP, clientDir, stopClient, waitForLease } from '../../src/lab/agentless.js';
 import { migrateMeasured } from '../../src/lab/migrate.js';
 import { listNetns } from '../../src/lab/netns.js';
 import { vmInterface } from '../../src/lab/vms.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../../src/server/agentless/service.js';
 import type { Port } from '../../src/model/types.js';
+import { hypernet } from '../ctl/server.js';
 import { deps, eventually, isRoot, newWorld, sweepStaleRuns, teardown } from './fixture.js';
 
 /** Longest the moved VM may stay unreachable (ping blackout) and the client switch may take. */
@@ -155,5 +157,31 @@ describe('agentless ports move across clouds', { skip: !isRoot() && 'needs root'
     assert.equal((await vmInterface(deps.exec, b3.ns, CLIENT_TAP)).ip, b3.ip);
     assert.ok(await world.pingRetry(b3.ns, vm('vm-b2').ip, 5), 'vm-b3 → vm-b2 on the same hyperswitch');
     assert.ok(await world.pingRetry(vm('vm-b1').ns, b3.ip, 5), 'vm-b1 (cloud-b) → vm-b3');
+  });
+
+  it('the CLI moves vm-b3 home again: hypernet agentless set --cloud, the new user_data to a 0600 file', async () => {
+    const b3 = vm('vm-b3');
+    const [before] = await api.list<AgentlessPortWire>('agentlessports', { port_id: b3.portId });
+    const file = join(plan.paths.stateDir, 'vm-b3.user-data');
+    const r = await hypernet(['agentless', 'set', before!.id, '--cloud', home(), '--user-data-out', file, '-o', 'json'], { HYPERNET_URL: `unix:${plan.paths.socket}` });
+    assert.equal(r.code, 0, r.stderr);
+    const printed = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(printed.user_data_file, file);
+    assert.ok(!('user_data' in printed), 'the private key is not printed');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    const [after] = await api.list<AgentlessPortWire>('agentlessports', { port_id: b3.portId });
+    assert.equal(readFileSync(file, 'utf8'), after!.user_data);
+    assert.notEqual(after!.hyperswitch_id, before!.hyperswitch_id);
+    assert.equal((await api.show<HyperswitchWire>('hyperswitches', 'hyperswitch', after!.hyperswitch_id)).tenant_id, before!.tenant_id);
+    // The VM boots its stock client from the new file: same hyper IP, reachable from the other cloud.
+    const dir = clientDir(plan, b3.name);
+    await stopClient(dir, deps.clock);
+    await bootFromUserData(deps.exec, b3.ns, dir, readFileSync(file, 'utf8'));
+    await waitForLease(deps, b3, dir, b3.ip, 30_000, 10);
+    assert.equal((await vmInterface(deps.exec, b3.ns, CLIENT_TAP)).ip, b3.ip);
+    assert.ok(await world.pingRetry(vm('vm-a1').ns, b3.ip, 5), 'vm-a1 (cloud-a) → vm-b3 back home');
+    const bad = await hypernet(['agentless', 'set', before!.id, '--cloud', 'nowhere'], { HYPERNET_URL: `unix:${plan.paths.socket}` });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^Error: /);
   });
 });
