@@ -63,20 +63,17 @@ export class DatapathCompiler {
 
 export class DatapathReconciler implements SubReconciler {
   readonly name = 'datapath';
-  private readonly compiler: DatapathCompiler;
-
   constructor(
     private readonly exec: Exec,
-    private readonly node: NodeInfo,
+    node: NodeInfo,
     private readonly log: Logger,
     private readonly reporter?: PortStatusReporter,
     private readonly announcer?: Announcer,
     private readonly portGate?: (portId: string) => boolean,
-    /** Shared with the fast path (main.ts), so both read with one link memory. */
+    /** Shared with the fast path (main.ts): one link memory, one compile per model. */
     private readonly reader = new KernelReader(exec),
-  ) {
-    this.compiler = new DatapathCompiler(node);
-  }
+    private readonly compiler = new DatapathCompiler(node),
+  ) {}
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     const all = this.compiler.compile(model);

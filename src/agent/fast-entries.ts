@@ -12,37 +12,31 @@ import type { Logger } from '../common/log.js';
 import { applyOps } from './apply.js';
 import { DatapathCompiler } from './datapath.js';
 import { diffDatapath } from './diff.js';
-import { withEntryOps } from './kernel/predict.js';
 import { KernelReader } from './kernel/reader.js';
 import type { ModelView } from './model-cache.js';
-import type { Op } from './ops.js';
+import { isEntryOp, type Op } from './ops.js';
 import type { PassContext, SubReconciler } from './reconcile.js';
 import type { ActualState, NodeInfo } from './state.js';
 
-const ENTRY_OPS = new Set<Op['op']>(['fdb-add', 'fdb-del', 'neigh-set', 'neigh-del']);
-
 /** Pure: the entry operations of a diff whose device is already in the kernel. */
 export function entryOps(ops: readonly Op[], actual: ActualState): Op[] {
-  return ops.filter((o) => ENTRY_OPS.has(o.op) && 'dev' in o && actual.links.has(o.dev));
+  return ops.filter((o) => isEntryOp(o) && 'dev' in o && actual.links.has(o.dev));
 }
 
 export class FastEntriesReconciler implements SubReconciler {
   readonly name = 'fast-entries';
-  private readonly compiler: DatapathCompiler;
-
   constructor(
     private readonly exec: Exec,
     node: NodeInfo,
     private readonly log: Logger,
-    /** Shared with the datapath sub-reconciler (main.ts). */
+    /** Shared with the datapath sub-reconciler (main.ts): one link memory, one compile per model. */
     private readonly reader = new KernelReader(exec),
-  ) {
-    this.compiler = new DatapathCompiler(node);
-  }
+    private readonly compiler = new DatapathCompiler(node),
+  ) {}
 
   /**
    * Hands its read on to the datapath sub-reconciler (pass.kernel): as read when it changed nothing,
-   * with its entries applied (withEntryOps) when all of them went in; none when one failed. Skipped
+   * as the reader predicts it after its entries when all of them went in; none when one failed. Skipped
    * on a pass that is not full when the model's compiled inputs did not change (a tap woke the loop):
    * no remote entry can have moved, and the datapath reads the kernel itself.
    */
@@ -53,8 +47,8 @@ export class FastEntriesReconciler implements SubReconciler {
     if (pass) pass.kernel = ops.length === 0 ? before : undefined;
     if (ops.length === 0) return;
     const r = await applyOps(this.exec, ops);
-    this.reader.applied(before, ops, r.failed.length === 0);
-    if (pass && r.failed.length === 0) pass.kernel = withEntryOps(before, ops);
+    const after = this.reader.applied(before, ops, r.failed.length === 0);
+    if (pass) pass.kernel = after ?? undefined;
     // Failures are left to the datapath sub-reconciler, which retries with backoff.
     this.log.info({ ops: ops.length, failed: r.failed.length }, 'remote entries applied');
   }

@@ -10,7 +10,7 @@ import type { Logger } from '../common/log.js';
 import { OpenVpnServers } from '../agentless/openvpn/driver.js';
 import { AgentlessReconciler } from './agentless-reconciler.js';
 import { Announcer } from './announce.js';
-import { DatapathReconciler } from './datapath.js';
+import { DatapathCompiler, DatapathReconciler } from './datapath.js';
 import { FastEntriesReconciler } from './fast-entries.js';
 import { KernelReader } from './kernel/reader.js';
 import { DhcpReconciler } from './dhcp-reconciler.js';
@@ -105,8 +105,9 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const cache = new ModelCache();
 
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
-  // One memory of the node's links for the fast path and the datapath (kernel/reader.ts).
+  // One memory of the node's datapath (kernel/reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
+  const compiler = new DatapathCompiler(cfg.node);
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }));
   // DHCP ports have their own reporter: a reporter's waiting updates are replaced by the next submit.
   const dhcpStatus = new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty());
@@ -115,13 +116,13 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
-    [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader), firewall],
+    [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler), firewall],
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
       ? [changesLinks(new AgentlessReconciler({ api, host: cfg.node.host, log: log.child({ sub: 'agentless' }),
           servers: new OpenVpnServers({ exec, clock, log: log.child({ sub: 'openvpn' }), dir: join(cfg.stateDir, 'openvpn') }) }))]
       : []),
-    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id), reader),
+    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id), reader, compiler),
     // After the datapath: DHCP needs the bridges.
     // In the background: the next pass (a new tap) does not wait for dnsmasq; a failure wakes the loop.
     dhcp,

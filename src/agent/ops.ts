@@ -19,6 +19,11 @@ export type Op =
 
 export type Tool = 'ip' | 'bridge';
 
+const ENTRY_OPS = new Set<Op['op']>(['fdb-add', 'fdb-del', 'neigh-set', 'neigh-del']);
+
+/** An FDB or neighbour entry operation (on a device that must exist; it creates no device). */
+export const isEntryOp = (o: Op): boolean => ENTRY_OPS.has(o.op);
+
 /**
  * Whether a failed operation's end state holds anyway: a link to release from its bridge, or to
  * delete, that is gone already (a VM's tap vanishes with its namespace, often between the read and

@@ -22,7 +22,7 @@ import { vmInterface } from '../../src/lab/vms.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../../src/server/agentless/service.js';
 import type { Port } from '../../src/model/types.js';
 import { hypernet } from '../ctl/server.js';
-import { deps, eventually, isRoot, newWorld, sweepStaleRuns, teardown } from './fixture.js';
+import { deps, eventually, expectStatus, isRoot, newWorld, readLog, sweepStaleRuns, teardown } from './fixture.js';
 
 /** Longest the moved VM may stay unreachable (ping blackout) and the client switch may take. */
 const BLACKOUT_BOUND_MS = 5000;
@@ -30,21 +30,12 @@ const world = newWorld('w', { clouds: 2, vmsPerCloud: 2, agentlessVms: 1 });
 const plan = world.plan;
 const providerDir = (cloud: string) => join(plan.paths.serverDataDir, cloud === plan.agentless!.cloud ? 'lab-provider' : `lab-provider-${cloud}`);
 const vpnLog = (cloud: string, hs: string, portId: string) => join(providerDir(cloud), 'a', hs, 'openvpn', 'ports', portId, 'openvpn.log');
-const readLog = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 const vm = (name: string) => world.state.vms.find((v) => v.name === name)!;
 const block = (conf: string, tag: string) => new RegExp(`<${tag}>\\n([\\s\\S]*?)\\n</${tag}>`).exec(conf)![1]!;
 const clientConf = (userData: string) => {
   const boot = labBootFromUserData(userData);
   return boot.files.find((f) => f.name === boot.configName)!.content;
 };
-
-async function expectStatus(p: Promise<unknown>, status: number, type?: string): Promise<void> {
-  await assert.rejects(p, (e: { status?: number; type?: string }) => {
-    assert.equal(e.status, status);
-    if (type) assert.equal(e.type, type);
-    return true;
-  });
-}
 
 describe('agentless ports move across clouds', { skip: !isRoot() && 'needs root', timeout: 300_000 }, () => {
   let api: ApiClient;

@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/client/api.js';
 import { CertificateAuthority } from '../../src/agentless/pki/ca.js';
@@ -19,21 +19,12 @@ import { addAgentlessVm, bootFromUserData, CLIENT_TAP, clientDir, stopClient } f
 import { vmInterface } from '../../src/lab/vms.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../../src/server/agentless/service.js';
 import type { Port } from '../../src/model/types.js';
-import { deps, eventually, isRoot, newWorld, nsRun, sweepStaleRuns } from './fixture.js';
+import { deps, eventually, expectStatus, isRoot, newWorld, nsRun, readLog, sweepStaleRuns } from './fixture.js';
 
 const world = newWorld('g', { clouds: 2, vmsPerCloud: 2, agentlessVms: 1 });
 const plan = world.plan;
 const providerDir = join(plan.paths.serverDataDir, 'lab-provider');
 const vpnLog = (hs: string, portId: string) => join(providerDir, 'a', hs, 'openvpn', 'ports', portId, 'openvpn.log');
-const readLog = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-
-async function expectStatus(p: Promise<unknown>, status: number, type?: string): Promise<void> {
-  await assert.rejects(p, (e: { status?: number; type?: string }) => {
-    assert.equal(e.status, status);
-    if (type) assert.equal(e.type, type);
-    return true;
-  });
-}
 
 describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 300_000 }, () => {
   let api: ApiClient;

@@ -4,7 +4,8 @@
  * library whose teardown runs in `after()` even when a test failed. The server listens on TCP port 0
  * on loopback plus its Unix socket, so nothing is added to the root namespace.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realClock } from '../../src/common/clock.js';
@@ -87,3 +88,15 @@ export function nsRun(ns: string, cmd: string, args: string[], timeoutMs = 20_00
 }
 
 export { eventually, msUntil } from '../support/wait.js';
+
+/** A log file's text so far ('' before it exists). */
+export const readLog = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+
+/** `p` is refused by the API with HTTP `status` (and NeutronError `type`, when given). */
+export async function expectStatus(p: Promise<unknown>, status: number, type?: string): Promise<void> {
+  await assert.rejects(p, (e: { status?: number; type?: string }) => {
+    assert.equal(e.status, status);
+    if (type) assert.equal(e.type, type);
+    return true;
+  });
+}

@@ -10,12 +10,10 @@
  * entry or an enslaved tap removed by hand) is seen by the next full pass: the resync interval.
  */
 import type { Exec } from '../../common/exec.js';
-import type { Op } from '../ops.js';
+import { isEntryOp, type Op } from '../ops.js';
 import type { ActualLink, ActualState } from '../state.js';
 import { withEntryOps } from './predict.js';
 import { readKernel, readLinks, readLinksLight } from './read.js';
-
-const ENTRY_OPS = new Set<Op['op']>(['fdb-add', 'fdb-del', 'neigh-set', 'neigh-del']);
 
 /** Pure: `links` after link operations that all succeeded (`set` fields applied, deleted links gone). */
 export function withLinkOps(links: ReadonlyMap<string, ActualLink>, ops: readonly Op[]): Map<string, ActualLink> {
@@ -43,8 +41,8 @@ export function withLinkOps(links: ReadonlyMap<string, ActualLink>, ops: readonl
  */
 export function predictAfter(before: ActualState, ops: readonly Op[]): ActualState | null {
   if (ops.some((o) => o.op === 'bridge-add' || o.op === 'vxlan-add' || o.op === 'bport-set')) return null;
-  const entries = ops.filter((o) => ENTRY_OPS.has(o.op));
-  const links = withLinkOps(before.links, ops.filter((o) => !ENTRY_OPS.has(o.op)));
+  const entries = ops.filter(isEntryOp);
+  const links = withLinkOps(before.links, ops.filter((o) => !isEntryOp(o)));
   return withEntryOps({ ...before, links }, entries);
 }
 
@@ -80,8 +78,12 @@ export class KernelReader {
     this.state = { ...this.state, links };
   }
 
-  /** After an apply: `ops` all succeeded (the memory follows them), or one failed (forget it all). */
-  applied(before: ActualState, ops: readonly Op[], ok: boolean): void {
+  /**
+   * After an apply: `ops` all succeeded (the memory follows them), or one failed (forget it all).
+   * Returns the state remembered (null: the next read is a full one).
+   */
+  applied(before: ActualState, ops: readonly Op[], ok: boolean): ActualState | null {
     this.state = ok ? predictAfter(before, ops) : null;
+    return this.state;
   }
 }
