@@ -19,6 +19,9 @@ want ping iputils-ping
 want nc netcat-openbsd
 want ps procps
 want arping arping
+want openssl openssl
+want modprobe kmod
+want nsenter util-linux
 want chromium chromium
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
