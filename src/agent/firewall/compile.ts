@@ -5,11 +5,16 @@
  *
  * Layout (bridge table; docs/security-groups.md has the why):
  *  - port_spoof (prerouting -300): `iifname @spoof_ports jump spoof`: anti-spoofing against sets
- *    keyed by interface (port_macs, port_src_v4/v6), before conntrack sees the frame.
+ *    keyed by interface (port_macs, port_src_v4/v6 for hosts, port_net_v4/v6 for networks),
+ *    before conntrack sees the frame.
  *  - port_egress (forward 10): established first (MARK_ESTABLISHED, see state.ts; not for ports of
  *    stateless groups); DHCP never into a tunnel (`hnv-*`); ARP, DHCP client, ND accept;
- *    `iifname vmap @egress_ports` → eg_<port> → jump sg_<group>_eg … → drop.
- *  - port_ingress (forward 20): the same towards ports: `oifname vmap @ingress_ports` → in_<port>.
+ *    `iifname vmap @egress_ports` → pf_<profile>_eg → jump sg_<group>_eg … → drop.
+ *  - port_ingress (forward 20): the same towards ports: `oifname vmap @ingress_ports` → pf_<profile>_in.
+ *  - chains pf_<profile>_in/_eg are shared by every port with the same profile (its sorted groups
+ *    and statefulness), so wiring a port only adds map and set elements: no chain, and the
+ *    table keeps a handful of chains however many ports the node has (nft and the kernel's
+ *    transaction check walk every chain on each apply).
  *  - sets sg_<group>_v4/_v6: a remote group's member addresses; a membership change only rewrites
  *    set elements, a rule change only that group's chains.
  *  Per-port chains hold no anonymous sets: with thousands of ports those dominate nft -f time.
@@ -27,7 +32,7 @@ import {
   groupSetName,
   isStateless,
   isTrusted,
-  portChainName,
+  profileChainName,
   type BaseChain,
   type CompiledFirewall,
   type FirewallInput,
@@ -36,7 +41,7 @@ import {
 import { renderBase } from './render.js';
 import { ruleText } from './rules.js';
 import { VXLAN_PREFIX } from '../names.js';
-import { SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements } from './spoof.js';
+import { SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements, type SpoofElements } from './spoof.js';
 import { hex, stateChains, zoneMap } from './state.js';
 
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -58,15 +63,22 @@ export function groupMembers(groupIds: Iterable<string>, allPorts: readonly Port
   return out;
 }
 
+/** A port profile's two chains (rules) and their names. */
+interface Profile {
+  readonly names: { readonly egress: string; readonly ingress: string };
+  readonly egress: string[];
+  readonly ingress: string[];
+}
+
 const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], elements: string[]): NftSet => ({ family, kind, decl, elements });
 
 /** Compiles with memo tables that live as long as the instance (the reconciler keeps one). */
 export class FirewallCompiler {
   private readonly rules = new WeakMap<SecurityGroupRule, string | null>();
-  private readonly spoof = new WeakMap<Port, { ifname: string; el: ReturnType<typeof spoofElements> }>();
-  /** A port's two chains, the same arrays while its groups and statefulness stay (delta and
-   * hasRemovals then skip them by identity, not by comparing 2,000 chains rule by rule). */
-  private readonly portChains = new WeakMap<Port, { key: string; egress: string[]; ingress: string[] }>();
+  private readonly spoof = new WeakMap<Port, { ifname: string; el: SpoofElements }>();
+  /** Each profile's two chains, the same arrays from one compile to the next while the profile is
+   * in use (delta and hasRemovals then skip them by identity). */
+  private profiles = new Map<string, Profile>();
   private merged = new Map<string, string[]>();
 
   compile(input: FirewallInput): CompiledFirewall {
@@ -92,17 +104,18 @@ export class FirewallCompiler {
     const spoof = new Map<string, string[]>(SPOOF_SETS.map(([n]) => [n, []]));
     const chains = new Map<string, string[]>();
     const stateless: string[] = [];
+    const lastProfiles = this.profiles;
+    this.profiles = new Map();
+    const profileOf = new Map<string, Profile>();
     for (const { port, ifname } of filtered) {
       const sgs = port.security_groups.filter((g) => groups.has(g)).sort();
       const el = this.spoofOf(port, ifname);
-      spoof.get('spoof_ports')!.push(`"${ifname}"`);
-      spoof.get('port_macs')!.push(...el.macs);
-      spoof.get('port_src_v4')!.push(...el.v4);
-      spoof.get('port_src_v6')!.push(...el.v6);
+      for (const [name, , , field] of SPOOF_SETS) spoof.get(name)!.push(...(field ? el[field] : [`"${ifname}"`]));
       const sl = isStateless(port, groups);
       if (sl) stateless.push(`"${ifname}"`);
-      const pc = this.portChainsOf(port, sgs, sl);
-      for (const dir of DIRS) chains.set(portChainName(port.id, dir), pc[dir]);
+      const pf = this.profileOf(lastProfiles, sgs, sl);
+      profileOf.set(ifname, pf);
+      for (const dir of DIRS) chains.set(pf.names[dir], pf[dir]);
     }
     for (const g of usedGroups) {
       for (const dir of DIRS) {
@@ -113,7 +126,7 @@ export class FirewallCompiler {
     for (const [name, type, interval] of SPOOF_SETS) sets.set(name, set('bridge', 'set', [`type ${type}`, ...(interval ? ['flags interval'] : [])], spoof.get(name)!));
     if (stateless.length) sets.set('stateless_ports', set('bridge', 'set', ['type ifname'], stateless));
     for (const kind of DIRS) {
-      const entries = filtered.map((lp) => `"${lp.ifname}" : jump ${portChainName(lp.port.id, kind)}`);
+      const entries = filtered.map((lp) => `"${lp.ifname}" : jump ${profileOf.get(lp.ifname)!.names[kind]}`);
       sets.set(`${kind}_ports`, set('bridge', 'map', ['type ifname : verdict'], entries));
     }
     sets.set('port_zones', zoneMap(mode, input.localPorts));
@@ -122,15 +135,17 @@ export class FirewallCompiler {
     return { mode, base, baseKey: renderBase(base), sets, chains };
   }
 
-  private portChainsOf(port: Port, sgs: readonly string[], stateless: boolean): { egress: string[]; ingress: string[] } {
+  /** The profile of a port with groups `sgs` (sorted): reused from this or the last compile. */
+  private profileOf(last: Map<string, Profile>, sgs: readonly string[], stateless: boolean): Profile {
     const key = `${sgs.join(',')}|${stateless}`;
-    const hit = this.portChains.get(port);
-    if (hit && hit.key === key) return hit;
-    const invalid = stateless ? [] : [`meta mark & ${hex(MARK_INVALID)} != 0 drop`];
-    const chain = (dir: (typeof DIRS)[number]) => [...invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop'];
-    const made = { key, egress: chain('egress'), ingress: chain('ingress') };
-    this.portChains.set(port, made);
-    return made;
+    let pf = this.profiles.get(key) ?? last.get(key);
+    if (!pf) {
+      const invalid = stateless ? [] : [`meta mark & ${hex(MARK_INVALID)} != 0 drop`];
+      const chain = (dir: (typeof DIRS)[number]) => [...invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop'];
+      pf = { names: { egress: profileChainName(key, 'egress'), ingress: profileChainName(key, 'ingress') }, egress: chain('egress'), ingress: chain('ingress') };
+    }
+    this.profiles.set(key, pf);
+    return pf;
   }
 
   private ruleOf(r: SecurityGroupRule): string | null {
@@ -138,7 +153,7 @@ export class FirewallCompiler {
     return this.rules.get(r)!;
   }
 
-  private spoofOf(port: Port, ifname: string): ReturnType<typeof spoofElements> {
+  private spoofOf(port: Port, ifname: string): SpoofElements {
     const hit = this.spoof.get(port);
     if (hit && hit.ifname === ifname) return hit.el;
     const el = spoofElements(port, ifname);

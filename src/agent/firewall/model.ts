@@ -3,6 +3,7 @@
  * rules they use, every port (for remote-group membership), and the conntrack mode the kernel offers.
  * Also the names of the nft objects, in one place so compile, driver and tests agree.
  */
+import { createHash } from 'node:crypto';
 import type { Port, SecurityGroup } from '../../model/types.js';
 
 /**
@@ -78,7 +79,12 @@ export const GENERATION = '@GENERATION@';
 export const groupSetName = (sgId: string, v: 4 | 6): string => `sg_${sgId}_v${v}`;
 export const groupChainName = (sgId: string, dir: 'ingress' | 'egress'): string =>
   `sg_${sgId}_${dir === 'ingress' ? 'in' : 'eg'}`;
-export const portChainName = (portId: string, dir: 'ingress' | 'egress'): string => `${dir === 'ingress' ? 'in' : 'eg'}_${portId}`;
+/**
+ * Chain of a port profile (`key`: the port's sorted group ids and statefulness), shared by every
+ * port with that profile: a stable 12-hex-digit digest of the key, as group ids are long.
+ */
+export const profileChainName = (key: string, dir: 'ingress' | 'egress'): string =>
+  `pf_${createHash('sha256').update(key).digest('hex').slice(0, 12)}_${dir === 'ingress' ? 'in' : 'eg'}`;
 
 /** A port whose groups are all `stateful: false` (Neutron forbids mixing): replies need rules. */
 export function isStateless(port: Port, groups: ReadonlyMap<string, { stateful: boolean }>): boolean {

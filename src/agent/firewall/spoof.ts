@@ -9,8 +9,20 @@
 import type { Port } from '../../model/types.js';
 import { ipVersion, linkLocalOf, mergeCidrs, normMac } from './addresses.js';
 
-/** Set elements `"ifname" . mac [. address]` of one port, for port_macs, port_src_v4, port_src_v6. */
-export function spoofElements(port: Port, ifname: string): { macs: string[]; v4: string[]; v6: string[] } {
+/** A port's elements of each anti-spoofing set (see SPOOF_SETS). */
+export interface SpoofElements {
+  macs: string[];
+  v4: string[];
+  v4net: string[];
+  v6: string[];
+  v6net: string[];
+}
+
+/**
+ * Set elements `"ifname" . mac [. address]` of one port: host addresses go to the exact-match sets
+ * (port_src_v4/v6), networks from allowed address pairs to the interval sets (port_net_v4/v6).
+ */
+export function spoofElements(port: Port, ifname: string): SpoofElements {
   const mac = normMac(port.mac_address);
   const byMac = new Map<string, string[]>([[mac, port.fixed_ips.map((f) => f.ip_address)]]);
   for (const p of port.allowed_address_pairs ?? []) {
@@ -18,34 +30,45 @@ export function spoofElements(port: Port, ifname: string): { macs: string[]; v4:
     byMac.set(m, [...(byMac.get(m) ?? []), p.ip_address]);
   }
   const macs = [...byMac.keys()].sort();
-  const v4: string[] = [];
-  const v6: string[] = [];
+  const el: SpoofElements = { macs: macs.map((m) => `"${ifname}" . ${m}`), v4: [], v4net: [], v6: [], v6net: [] };
   for (const m of macs) {
-    for (const ip of mergeCidrs([...byMac.get(m)!, '0.0.0.0', linkLocalOf(m)])) (ipVersion(ip) === 4 ? v4 : v6).push(`"${ifname}" . ${m} . ${ip}`);
+    for (const ip of mergeCidrs([...byMac.get(m)!, '0.0.0.0', linkLocalOf(m)])) {
+      const key = `${ipVersion(ip) === 4 ? 'v4' : 'v6'}${ip.includes('/') ? 'net' : ''}` as 'v4' | 'v4net' | 'v6' | 'v6net';
+      el[key].push(`"${ifname}" . ${m} . ${ip}`);
+    }
   }
-  return { macs: macs.map((m) => `"${ifname}" . ${m}`), v4, v6 };
+  return el;
 }
 
-/** Declarations of the shared anti-spoofing sets (elements given). */
-export const SPOOF_SETS: ReadonlyArray<[name: string, type: string, interval: boolean]> = [
-  ['spoof_ports', 'ifname', false],
-  ['port_macs', 'ifname . ether_addr', false],
-  ['port_src_v4', 'ifname . ether_addr . ipv4_addr', true],
-  ['port_src_v6', 'ifname . ether_addr . ipv6_addr', true],
+/**
+ * Declarations of the shared anti-spoofing sets (elements given), with the SpoofElements field
+ * that fills each. Host addresses live in hash sets: a lookup there is cheaper than in a concat
+ * interval set, and nft 1.0.6 deletes from a concat interval set of 2,000 elements in ~55 ms (it
+ * fetches them all) against ~2 ms from a hash set; only networks need the interval sets.
+ */
+export const SPOOF_SETS: ReadonlyArray<[name: string, type: string, interval: boolean, field: keyof SpoofElements | null]> = [
+  ['spoof_ports', 'ifname', false, null],
+  ['port_macs', 'ifname . ether_addr', false, 'macs'],
+  ['port_src_v4', 'ifname . ether_addr . ipv4_addr', false, 'v4'],
+  ['port_net_v4', 'ifname . ether_addr . ipv4_addr', true, 'v4net'],
+  ['port_src_v6', 'ifname . ether_addr . ipv6_addr', false, 'v6'],
+  ['port_net_v6', 'ifname . ether_addr . ipv6_addr', true, 'v6net'],
 ];
 
 /**
  * The shared chain every protected port's frames jump to. Ordered for the common case: an IPv4
- * packet from a known interface . MAC . address returns after one lookup (the triple implies the MAC).
+ * packet from a known interface . MAC . host address returns after one hash lookup (the triple
+ * implies the MAC).
  */
 export const SPOOF_CHAIN_RULES: readonly string[] = [
   'udp sport { 67, 547 } counter drop',
   'ether type ip iifname . ether saddr . ip saddr @port_src_v4 return',
+  'ether type ip iifname . ether saddr . ip saddr @port_net_v4 return',
   'ether type ip counter drop',
   'iifname . ether saddr != @port_macs counter drop',
-  'ether type arp iifname . arp saddr ether . arp saddr ip != @port_src_v4 counter drop',
+  'ether type arp iifname . arp saddr ether . arp saddr ip != @port_src_v4 iifname . arp saddr ether . arp saddr ip != @port_net_v4 counter drop',
   'ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return',
-  'ether type ip6 iifname . ether saddr . ip6 saddr != @port_src_v6 counter drop',
+  'ether type ip6 iifname . ether saddr . ip6 saddr != @port_src_v6 iifname . ether saddr . ip6 saddr != @port_net_v6 counter drop',
   'icmpv6 type { nd-router-advert, nd-redirect } counter drop',
   'ether type != { ip, ip6, arp } counter drop',
 ];

@@ -17,9 +17,14 @@
  *  connection they no longer allow is cut (Neutron deletes its conntrack entries instead).
  * In 'br-netfilter' mode these chains live in `inet hypernet` (guarded to bridged packets); in
  * 'bridge-ct' mode in the bridge table.
+ *
+ * In 'br-netfilter' mode the inet ct expressions switch conntrack on for the whole node
+ * namespace, underlay included: every encapsulated VXLAN packet would be tracked too (and carry
+ * the inner packet's mark into a ct entry). The node's own VXLAN traffic (UDP to VXLAN_DSTPORT,
+ * not bridged) is exempt: in ct_zone on the way in, in tunnel_notrack (output -300) on the way out.
  */
 import { vethNodeName } from '../dhcp/names.js';
-import { BRIDGE_PREFIX, bridgeName, vxlanName } from '../names.js';
+import { BRIDGE_PREFIX, VXLAN_DSTPORT, bridgeName, vxlanName } from '../names.js';
 import { GENERATION, MARK_ESTABLISHED, MARK_INVALID, MARK_REEVAL, type BaseChain, type FirewallMode, type LocalPort, type NftSet } from './model.js';
 
 export const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
@@ -55,11 +60,18 @@ export function zoneMap(mode: FirewallMode, ports: readonly LocalPort[]): NftSet
 
 /** The zone, state and allow chains (rules hold GENERATION). */
 export function stateChains(mode: FirewallMode): BaseChain[] {
-  const family = mode === 'br-netfilter' ? 'inet' : 'bridge';
+  const family: BaseChain['family'] = mode === 'br-netfilter' ? 'inet' : 'bridge';
   const clear = hex(~(MARK_ESTABLISHED | MARK_INVALID | MARK_REEVAL));
   const est = `meta mark set meta mark | ${hex(MARK_ESTABLISHED)} return`;
+  const inet = family === 'inet';
   return [
-    { family, name: 'ct_zone', hook: 'type filter hook prerouting priority -300; policy accept;', rules: ['ct zone set iifname map @port_zones'] },
+    {
+      family,
+      name: 'ct_zone',
+      hook: 'type filter hook prerouting priority -300; policy accept;',
+      rules: [...(inet ? [`iifname != "${BRIDGE_PREFIX}*" udp dport ${VXLAN_DSTPORT} notrack accept`] : []), 'ct zone set iifname map @port_zones'],
+    },
+    ...(inet ? [{ family, name: 'tunnel_notrack', hook: 'type filter hook output priority -300; policy accept;', rules: [`udp dport ${VXLAN_DSTPORT} notrack`] }] : []),
     {
       family,
       name: 'ct_state',

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { compileFirewall, groupMembers } from '../../../src/agent/firewall/compile.js';
 import { deltaText, fullText, hasRemovals } from '../../../src/agent/firewall/render.js';
 import { zonesFor } from '../../../src/agent/firewall/state.js';
-import { type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
+import { type CompiledFirewall, type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/agent/names.js';
 import { ruleText } from '../../../src/agent/firewall/rules.js';
 import { linkLocalOf, mergeCidrs } from '../../../src/agent/firewall/addresses.js';
@@ -66,12 +66,32 @@ test('deterministic: input order does not matter', () => {
   assert.equal(fullText(compileFirewall(shuffled), 1), fullText(compileFirewall(m), 1));
 });
 
+/** The profile chain a port's tap jumps to, from the egress_ports/ingress_ports map. */
+function profileChain(c: CompiledFirewall, tap: string, dir: 'egress' | 'ingress'): string | undefined {
+  return c.sets.get(`${dir}_ports`)!.elements.find((e) => e.startsWith(`"${tap}" : `))?.split(' : jump ')[1];
+}
+
 test('ports with port security off and network service ports get no chains', () => {
   const c = compileFirewall(model('br-netfilter'));
   const text = fullText(c, 1);
   assert.ok(!text.includes('cccccccc'));
   assert.ok(!text.includes('dddddddd'));
-  assert.ok(c.chains.has('eg_aaaaaaaa-0000-4000-8000-000000000001'));
+  assert.ok(c.chains.has(profileChain(c, 'tapaaaaaaaa-00', 'egress')!));
+});
+
+test('ports with the same groups share one profile; wiring one more adds only set and map elements', () => {
+  const m = model('br-netfilter');
+  const before = compileFirewall(m);
+  const a = m.localPorts.find((lp) => lp.port.id.startsWith('aaaa'))!;
+  const twin = { ...a.port, id: 'abababab-0000-4000-8000-000000000009', mac_address: 'fa:16:3e:00:00:09', fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.19' }], allowed_address_pairs: [] };
+  const after = compileFirewall({ ...m, localPorts: [...m.localPorts, { ...a, port: twin, ifname: 'tapabababab-00' }], allPorts: [...m.allPorts, twin] });
+  for (const dir of ['egress', 'ingress'] as const) assert.equal(profileChain(after, 'tapabababab-00', dir), profileChain(after, 'tapaaaaaaaa-00', dir));
+  assert.equal(after.chains.size, before.chains.size, 'no new chain');
+  const delta = deltaText(before, after, 3, 3);
+  assert.deepEqual([...new Set(delta.trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' ')))], ['add element']);
+  assert.match(delta, /^add element bridge hypernet port_src_v4 \{ "tapabababab-00" \. fa:16:3e:00:00:09 \. 0\.0\.0\.0, "tapabababab-00" \. fa:16:3e:00:00:09 \. 10\.0\.1\.19 \}$/m, 'host addresses: the hash set');
+  assert.equal(hasRemovals(before, after), false);
+  assert.match(deltaText(after, before, 3, 4), /^delete element bridge hypernet port_src_v4 /m, 'unwired again: its elements go');
 });
 
 test('remote group members: fixed IPs and address pairs of every port, wherever bound', () => {
@@ -131,8 +151,11 @@ test('ports and groups appear and vanish in the delta in a valid order', () => {
   const after = compileFirewall({ ...m, localPorts: m.localPorts.filter((lp) => !lp.port.id.startsWith('aaaa')) });
   const lines = deltaText(before, after, 1, 2).split('\n');
   const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
-  assert.ok(at(/^flush map bridge hypernet egress_ports/) < at(/^delete chain bridge hypernet eg_aaaa/), 'map emptied before its chain goes');
-  assert.ok(at(/^flush chain bridge hypernet eg_aaaa/) < at(/^delete chain bridge hypernet sg_web_eg/), 'jumps gone before their target');
+  const profile = profileChain(before, 'tapaaaaaaaa-00', 'egress')!;
+  assert.ok(!after.chains.has(profile), 'the only port of its profile: the profile goes');
+  assert.ok(at(/^delete element bridge hypernet egress_ports \{ "tapaaaaaaaa-00" \}/) >= 0);
+  assert.ok(at(/^delete element bridge hypernet egress_ports/) < at(new RegExp(`^delete chain bridge hypernet ${profile}$`)), 'map element gone before its chain goes');
+  assert.ok(at(new RegExp(`^flush chain bridge hypernet ${profile}$`)) < at(/^delete chain bridge hypernet sg_web_eg/), 'jumps gone before their target');
   const back = deltaText(after, before, 2, 2).split('\n');
   const pos = (re: RegExp) => back.findIndex((l) => re.test(l));
   assert.ok(pos(/^add chain bridge hypernet sg_web_in$/) < pos(/^add element bridge hypernet ingress_ports/), 'chains declared before the map jumps to them');
@@ -154,7 +177,7 @@ test('a port of stateless groups: no invalid drop, no established fast path for 
   const ports = m.localPorts.map((lp) => (lp.port.id.startsWith('bbbb') ? { ...lp, port: { ...lp.port, security_groups: ['sl'] } } : lp));
   const c = compileFirewall({ ...m, localPorts: ports, securityGroups: [...m.securityGroups, sl] });
   assert.deepEqual(c.sets.get('stateless_ports')!.elements, ['"tapbbbbbbbb-00"']);
-  assert.deepEqual(c.chains.get('in_bbbbbbbb-0000-4000-8000-000000000002'), ['jump sg_sl_in', 'counter drop']);
+  assert.deepEqual(c.chains.get(profileChain(c, 'tapbbbbbbbb-00', 'ingress')!), ['jump sg_sl_in', 'counter drop']);
   const egress = c.base.find((b) => b.name === 'port_egress')!;
   assert.equal(egress.rules[0], 'meta mark & 0x00010000 != 0 iifname != @stateless_ports accept');
   assert.notEqual(c.baseKey, compileFirewall(m).baseKey, 'the hooked chains change: a full replace');
