@@ -2,7 +2,8 @@
  * Applies a compiled firewall to the kernel of one node namespace (the Exec may be wrapped with
  * inNetns). Every apply is one `nft -f -` transaction, so a failed apply leaves the previous ruleset
  * in force (fail closed). When the hooked chains are unchanged, the transaction is only the delta
- * (render.ts): a rule change rewrites one group's chains, a membership change one set. Otherwise,
+ * (render.ts): a rule change rewrites one group's chains, a membership change one set; given an
+ * NftSession, deltas go through its long-lived `nft -i` (no process exit per apply). Otherwise,
  * when a delta fails, when a run with nothing to change finds our tables gone or replaced
  * (identity(): cheap, listing our big table costs ~0.3 s), and every `fullEveryMs` (drift inside
  * our tables), both tables are replaced wholesale.
@@ -13,6 +14,7 @@ import { randomInt } from 'node:crypto';
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { TABLE, type CompiledFirewall, type FirewallMode } from './model.js';
+import type { NftSession } from './nft-session.js';
 import { deltaText, fullText, hasRemovals } from './render.js';
 
 export type ApplyKind = 'full' | 'delta' | 'unchanged';
@@ -46,6 +48,8 @@ export class FirewallDriver {
     private readonly now: () => number = Date.now,
     /** Replace wholesale at least this often, so changes made inside our tables by others go away. */
     private readonly fullEveryMs = 10 * 60_000,
+    /** Applies deltas when given (a long-lived `nft -i`, see nft-session.ts); else `nft -f` each time. */
+    private readonly session: NftSession | null = null,
   ) {}
 
   /** 'bridge-ct' when the kernel accepts `ct state` in a bridge table (checked with `nft -c`, no change made). */
@@ -97,7 +101,7 @@ export class FirewallDriver {
       // Nothing to change: make sure our tables are still there. A delta that fails (a table gone
       // or changed under us) is retried as a full replace; one that applies needs no extra check.
       if (!text) kind = !verify || (await this.identity(c.mode)) === prev.identity ? 'unchanged' : 'full';
-      else kind = await this.nft(text).then(() => 'delta' as const, () => 'full' as const);
+      else kind = await (this.session ? this.session.run(text) : this.nft(text)).then(() => 'delta' as const, () => 'full' as const);
     }
     if (kind === 'full') await this.nft(fullText(c, gen));
     const fullAt = kind === 'full' ? this.now() : prev!.fullAt;

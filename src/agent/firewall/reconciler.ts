@@ -18,6 +18,7 @@ import { tapName } from '../names.js';
 import type { PassContext, SubReconciler } from '../reconcile.js';
 import { FirewallCompiler } from './compile.js';
 import { FirewallDriver } from './driver.js';
+import type { NftSession } from './nft-session.js';
 import { isTrusted } from './model.js';
 import type { FirewallInput, FirewallMode } from './model.js';
 
@@ -60,13 +61,14 @@ export class FirewallReconciler implements SubReconciler {
   /** br_netfilter as last set here (null: unknown). */
   private brnf: boolean | null = null;
 
-  /** `exec` runs in the node's namespace (the agent's own, or wrapped with inNetns). */
+  /** `exec` runs in the node's namespace (the agent's own, or wrapped with inNetns); so must `session`'s nft. */
   constructor(
     private readonly host: string,
     exec: Exec,
     private readonly log: Logger,
+    session: NftSession | null = null,
   ) {
-    this.driver = new FirewallDriver(exec, log);
+    this.driver = new FirewallDriver(exec, log, undefined, undefined, undefined, session);
   }
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {

@@ -1,13 +1,15 @@
 /**
  * Security groups on real kernel objects: a node namespace with bridge hnb-1001 and three workload
  * namespaces; the compiled ruleset is applied by the driver and checked with real traffic and with
- * nft counters on both sides (spoofed frames must not reach the far side). Needs root.
+ * nft counters on both sides (spoofed frames must not reach the far side). Deltas go through a
+ * long-lived `nft -i` (NftSession) as in the agent; conntrack.test.ts covers `nft -f`. Needs root.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../src/common/log.js';
 import { compileFirewall } from '../../../src/agent/firewall/compile.js';
 import { FirewallDriver } from '../../../src/agent/firewall/driver.js';
+import { NftSession } from '../../../src/agent/firewall/nft-session.js';
 import { type FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/agent/names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
@@ -22,6 +24,7 @@ const IP = ['10.0.1.11', '10.0.1.12', '10.0.1.13'];
 describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   const env = new NodeEnv();
   let driver: FirewallDriver;
+  const session = new NftSession(['ip', 'netns', 'exec', env.nodeNs, 'nft', '-i']);
   let mode: FirewallMode;
   let w: Workload[] = [];
   let ports: Port[];
@@ -46,7 +49,7 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
     await sweepStale();
     await env.create();
     for (let i = 0; i < 3; i++) w.push(await env.addWorkload(i + 1, tapName(ID[i]!), MAC[i]!, IP[i]!));
-    driver = new FirewallDriver(env.node, silentLogger());
+    driver = new FirewallDriver(env.node, silentLogger(), undefined, undefined, undefined, session);
     mode = await driver.detectMode();
     await driver.prepare(mode);
     ports = [
@@ -75,6 +78,7 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   });
 
   after(async () => {
+    session.close();
     await env.destroy();
   });
 
