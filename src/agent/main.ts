@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
-import { realExec, type Exec } from '../common/exec.js';
+import { type Exec } from '../common/exec.js';
+import { ExecBroker } from '../common/exec-broker.js';
 import type { Logger } from '../common/log.js';
 import { OpenVpnServers } from '../agentless/openvpn/driver.js';
 import { AgentlessReconciler } from './agentless-reconciler.js';
@@ -14,6 +15,7 @@ import { DatapathCompiler, DatapathReconciler } from './datapath.js';
 import { FastEntriesReconciler } from './fast-entries.js';
 import { KernelReader } from './kernel/reader.js';
 import { DhcpReconciler } from './dhcp-reconciler.js';
+import { DEFAULT_NFT_ARGV, NftSession } from './firewall/nft-session.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
 import { LinkMonitor } from './link-monitor.js';
 import { ModelCache, type ModelView } from './model-cache.js';
@@ -42,6 +44,11 @@ export interface AgentConfig {
 
 export interface AgentDeps {
   exec?: Exec;
+  /**
+   * The firewall's long-lived `nft -i` (nft-session.ts), run where `exec` runs its commands. Default:
+   * `nft -i` when `exec` is the real one; none (`nft -f` per apply) when `exec` is injected without it.
+   */
+  nftArgv?: readonly string[] | null;
   clock?: Clock;
   log: Logger;
 }
@@ -98,7 +105,9 @@ export function compiledInputsKey(model: ModelView): string {
 }
 
 export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
-  const exec = deps.exec ?? realExec;
+  // Programs are started from a small broker process: a fork of the agent itself stalls its loop.
+  const broker = deps.exec ? null : new ExecBroker();
+  const exec = deps.exec ?? broker!.exec;
   const clock = deps.clock ?? realClock;
   const log = deps.log;
   const api = new ApiClient({ url: cfg.server, token: cfg.token });
@@ -108,7 +117,9 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // One memory of the node's datapath (kernel/reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
   const compiler = new DatapathCompiler(cfg.node);
-  const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }));
+  const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;
+  const nftSession = nftArgv ? new NftSession(nftArgv) : null;
+  const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }), nftSession);
   // DHCP ports have their own reporter: a reporter's waiting updates are replaced by the next submit.
   const dhcpStatus = new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty());
   const dhcp = new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir,
@@ -161,6 +172,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       links?.stop();
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
       await dhcp.idle();
+      nftSession?.close();
+      broker?.close();
     },
   };
 }
