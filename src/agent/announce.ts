@@ -4,7 +4,10 @@
  * MAC as source and its IPv4 addresses as sender, so every peer on the segment — local taps and,
  * through head-end replication, every remote VTEP — refreshes at once. `announceTargets` is pure;
  * the `Announcer` remembers which ports it announced (forgetting those no longer active here, so a
- * port that leaves and comes back is announced again) and never blocks the reconcile loop.
+ * port that leaves and comes back is announced again) and never blocks the reconcile loop: the
+ * arping runs go through a queue, one at a time and after the pass that wired the port (starting
+ * a program blocks the agent's event loop for milliseconds; 2,000 at once when 1,000 ports come up
+ * held it for seconds).
  * Prepared ports (INACTIVE binding) are never announced. Needs `arping` (Debian package arping).
  */
 import type { Exec } from '../common/exec.js';
@@ -43,6 +46,8 @@ export function garpCommands(a: Announcement): string[][] {
 export class Announcer {
   private readonly announced = new Set<string>();
   private missingTool = false;
+  private readonly queue: Announcement[] = [];
+  private draining = false;
 
   constructor(
     private readonly exec: Exec,
@@ -56,7 +61,27 @@ export class Announcer {
     for (const t of targets) {
       if (this.announced.has(t.portId)) continue;
       this.announced.add(t.portId);
-      void this.send(t);
+      this.queue.push(t);
+    }
+    if (this.queue.length && !this.draining) {
+      this.draining = true;
+      setImmediate(() => void this.drain());
+    }
+  }
+
+  /** Resolves once every queued announcement was sent (tests). */
+  async idle(): Promise<void> {
+    while (this.draining) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let a = this.queue.shift(); a; a = this.queue.shift()) {
+        // A port that left again before its turn is not announced.
+        if (this.announced.has(a.portId)) await this.send(a);
+      }
+    } finally {
+      this.draining = false;
     }
   }
 
@@ -64,7 +89,7 @@ export class Announcer {
     if (this.missingTool) return;
     try {
       // arping exits 1 when nothing answers: expected for a gratuitous ARP.
-      await Promise.all(garpCommands(a).map((args) => this.exec('arping', args, { allowFail: true, timeoutMs: 2_000 })));
+      for (const args of garpCommands(a)) await this.exec('arping', args, { allowFail: true, timeoutMs: 2_000 });
       this.log.info({ port: a.portId, ips: a.ips }, 'port announced (gratuitous ARP)');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
