@@ -28,7 +28,8 @@
  * Everything lives in namespaces with a per-run prefix and is removed at the end (also on failure).
  * Run: npm run bench:agentless. Knobs: BENCH_VETH=0 leaves the veth reference out; experiments, not
  * what users run: BENCH_REVERSE=1 sends every flow towards the agentless VM (iperf3 -R),
- * BENCH_NOTRACK=1 takes the outer UDP out of conntrack in the agentless hyperswitch.
+ * BENCH_NOTRACK=1 takes the outer UDP out of conntrack in the agentless hyperswitch, BENCH_NOSG=1
+ * turns port security off on both VMs (no filters, no br_netfilter on the path).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -175,6 +176,15 @@ async function agentlessPath(world: World, a1: VmPlan, b1: VmPlan): Promise<Path
     // in the hyperswitch namespace, to see what the firewall's conntrack costs this path.
     await inNetns(realExec, hsNs)('nft', ['-f', '-'], { input: 'table inet hnbench {\n chain pre { type filter hook prerouting priority -310; udp dport != { 67, 68 } notrack; }\n' +
       ' chain out { type filter hook output priority -310; udp dport != { 67, 68 } notrack; }\n}\n' });
+  }
+  if (process.env.BENCH_NOSG) {
+    // Experiment only: port security off on both ends (the agents then drop br_netfilter and the
+    // filters from the path), to see what the security groups cost this path.
+    for (const vm of [a1.name, b1.name]) {
+      const port = world.state.vms.find((v) => v.name === vm)!.portId;
+      await world.api.update('ports', 'port', port, { port_security_enabled: false, security_groups: [] });
+    }
+    await realClock.sleep(3_000);
   }
   const [serverPid] = await serverPids();
   if (!clientPid || !serverPid) throw new Error('agentless path: openvpn client or server not found');
