@@ -129,10 +129,23 @@ export class FirewallDriver {
    * deleted table shows here) and whether the bridge table still has its spoof_ports set.
    */
   private async identity(mode: FirewallMode): Promise<string> {
+    if (this.session) {
+      // Through the long-lived child: no nft process exits (see nft-session.ts). Two queries: nft
+      // 1.0.6 fails the second of two list commands in one input.
+      const has = await this.session.query(`list set bridge ${TABLE} spoof_ports`).then(() => true, () => false);
+      if (!has) return 'missing';
+      if (mode !== 'br-netfilter') return 'present';
+      const inet = await this.session.query(`list table inet ${TABLE}`).catch(() => '');
+      const handle = /# handle (\d+)/.exec(inet)?.[1];
+      if (handle || !inet) return handle ?? 'missing';
+      // A child started without -a prints no handles: ask a process.
+    }
     // Two calls: nft 1.0.6 fails the second of two list commands in one -f input.
-    const bridge = await this.exec('nft', ['list', 'set', 'bridge', TABLE, 'spoof_ports'], { allowFail: true });
-    if (bridge.code !== 0) return 'missing';
-    if (mode !== 'br-netfilter') return 'present';
+    if (!this.session) {
+      const bridge = await this.exec('nft', ['list', 'set', 'bridge', TABLE, 'spoof_ports'], { allowFail: true });
+      if (bridge.code !== 0) return 'missing';
+      if (mode !== 'br-netfilter') return 'present';
+    }
     const inet = await this.exec('nft', ['-a', 'list', 'table', 'inet', TABLE], { allowFail: true });
     return /# handle (\d+)/.exec(inet.stdout)?.[1] ?? 'missing';
   }

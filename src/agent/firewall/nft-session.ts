@@ -19,8 +19,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 const MARKER_CMD = 'describe meta mark';
 const MARKER_LINE = 'meta expression, datatype mark (packet mark) (basetype integer), 32 bits';
 
-/** Runs `argv` (e.g. `['nft', '-i']`, or wrapped in `ip netns exec NS`) with stderr merged into stdout. */
-export const DEFAULT_NFT_ARGV: readonly string[] = ['nft', '-i'];
+/** The default child: `-a` so listings carry handles (the driver's table identity reads them). */
+export const DEFAULT_NFT_ARGV: readonly string[] = ['nft', '-a', '-i'];
 
 /** Pure: a transaction of one command per line as one `nft -i` input line ('' for none). */
 export function oneLine(text: string): string {
@@ -35,7 +35,7 @@ export function answerErrors(answer: string): string {
 }
 
 interface Pending {
-  resolve: () => void;
+  resolve: (answer: string) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
 }
@@ -56,11 +56,19 @@ export class NftSession {
   ) {}
 
   /** Applies one transaction given as one command per line; rejects with nft's error. */
-  run(text: string): Promise<void> {
+  async run(text: string): Promise<void> {
     const line = oneLine(text);
-    if (!line) return Promise.resolve();
+    if (line) await this.enqueue(line);
+  }
+
+  /** Runs one command (e.g. a `list`) and resolves with what nft printed; rejects with its error. */
+  query(command: string): Promise<string> {
+    return this.enqueue(oneLine(command));
+  }
+
+  private enqueue(line: string): Promise<string> {
     const next = this.queue.then(() => this.send(line));
-    this.queue = next.catch(() => undefined);
+    this.queue = next.then(() => undefined, () => undefined);
     return next;
   }
 
@@ -71,10 +79,10 @@ export class NftSession {
     this.child = null;
   }
 
-  private send(line: string): Promise<void> {
+  private send(line: string): Promise<string> {
     if (this.closed) return Promise.reject(new Error('nft session closed'));
     const child = this.child ?? this.start();
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(child, new Error(`nft session: no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
       this.pending = { resolve, reject, timer };
       this.answer = [];
@@ -110,9 +118,10 @@ export class NftSession {
       this.pending = null;
       if (!p) continue;
       clearTimeout(p.timer);
-      const err = answerErrors(this.answer.join('\n'));
+      const answer = this.answer.join('\n');
+      const err = answerErrors(answer);
       if (err) p.reject(new Error(err));
-      else p.resolve();
+      else p.resolve(answer);
     }
   }
 

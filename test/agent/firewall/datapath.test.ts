@@ -24,7 +24,7 @@ const IP = ['10.0.1.11', '10.0.1.12', '10.0.1.13'];
 describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   const env = new NodeEnv();
   let driver: FirewallDriver;
-  const session = new NftSession(['ip', 'netns', 'exec', env.nodeNs, 'nft', '-i']);
+  const session = new NftSession(['ip', 'netns', 'exec', env.nodeNs, 'nft', '-a', '-i']);
   let mode: FirewallMode;
   let w: Workload[] = [];
   let ports: Port[];

@@ -55,6 +55,13 @@ describe('NftSession on the kernel', { skip: isRoot ? false : 'needs root' }, ()
     assert.equal(session.starts, 1, 'one child for all of it');
   });
 
+  it('answers a query with what nft printed, and rejects a failing one', async () => {
+    assert.match((await session.query('list set bridge t s')).replace(/\s+/g, ' '), /elements = \{ 10\.0\.0\.1, 10\.0\.1\.0\/24, 10\.0\.2\.1 \}/);
+    await assert.rejects(session.query('list set bridge t nosuchset'), /Error: /);
+    await session.run('add element bridge t s { 10.0.2.2 }');
+    assert.match(await session.query('list set bridge t s'), /10\.0\.2\.2/, 'answers stay in order after an error');
+  });
+
   it('starts a new child when the old one died, and refuses work once closed', async () => {
     const pids = (await realExec('ip', ['netns', 'pids', env.nodeNs])).stdout.trim().split('\n').filter(Boolean);
     assert.equal(pids.length, 1, 'the nft -i child lives in the namespace');
