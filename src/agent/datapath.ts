@@ -28,7 +28,9 @@ export interface ConvergeOptions {
   /** A read of this pass already made (nothing changed since). */
   before?: ActualState;
   /** 'links': after applying only the links are read again (the rest of `after` is the state
-   * before): port status and announcements look at links alone, and the next pass reads anyway. */
+   * before): port status and announcements look at links alone, and the next pass reads anyway.
+   * When the operations all applied and are predictable, not even those: `after` is the reader's
+   * prediction. */
   readAfter?: 'all' | 'links';
   /** Reads with the reader's link memory (default: a fresh reader, i.e. full reads). */
   reader?: KernelReader;
@@ -44,8 +46,12 @@ export async function converge(exec: Exec, desired: DesiredState, o: ConvergeOpt
   const ops = diffDatapath(desired, before);
   if (ops.length === 0) return { ops, result: { applied: 0, failed: [] }, after: before };
   const result = await applyOps(exec, ops);
-  reader.applied(before, ops, result.failed.length === 0);
-  const after = (o.readAfter ?? 'all') === 'all' ? await reader.read(full) : { ...before, links: await reader.readLinks(full) };
+  const predicted = reader.applied(before, ops, result.failed.length === 0);
+  // Changes that all applied and are predictable: the memory is what a read would give (it was read
+  // this pass or follows the agent's own changes), so no read after the apply; else read back.
+  const readAfter = o.readAfter ?? 'all';
+  const after =
+    readAfter === 'links' && predicted ? predicted : readAfter === 'all' ? await reader.read(full) : { ...before, links: await reader.readLinks(full) };
   return { ops, result, after };
 }
 
