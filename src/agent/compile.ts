@@ -21,6 +21,7 @@ import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, N
 const isWorkloadPort = (p: Port): boolean => !p.device_owner.startsWith('network:');
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byKey = (a: readonly [string, string], b: readonly [string, string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /** Underlay IP of every host that has an agent. */
 export function vtepsByHost(model: ModelView): Map<string, string> {
@@ -92,11 +93,12 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
       }
     }
     for (const dst of [...flood].sort()) fdb.push({ mac: ZERO_MAC, dev: dn.vxlan, dst });
-    for (const [mac, dst] of [...macs].sort()) {
+    // By key with a comparator (keys are unique): sort() without one stringifies each pair per comparison.
+    for (const [mac, dst] of [...macs].sort(byKey)) {
       fdb.push({ mac, dev: dn.vxlan, dst });
       fdb.push({ mac, dev: dn.vxlan, dst: null });
     }
-    for (const [ip, mac] of [...ips].sort()) neigh.push({ ip, mac, dev: dn.bridge });
+    for (const [ip, mac] of [...ips].sort(byKey)) neigh.push({ ip, mac, dev: dn.bridge });
   }
 
   networks.sort((a, b) => a.vni - b.vni);
