@@ -7,7 +7,8 @@
  * and with port security off on both VMs (the agent then turns br_netfilter off: the pure overlay
  * cost; the security groups' own cost is bench:firewall's); then convergence: time from a port-create API call returning to
  * the first ping reply from a VM in the other cloud (the new VM plugged as nova does), p50/p99 over 100
- * ports, and again with 1,000 ports on the node. Prints a summary at the end.
+ * ports, and again with 1,000 ports on the node (from BENCH_SETTLE seconds, default 5, after they are
+ * all ACTIVE). Prints a summary at the end.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -26,6 +27,10 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const PORTS = Number(process.env.BENCH_PORTS ?? 100);
 const BULK = Number(process.env.BENCH_BULK ?? 1000);
+/** Seconds to let the node settle after the bulk ports are ACTIVE (their last status reports,
+ * DHCP reloads and announcements), so the second run measures a node that holds them, not one
+ * still busy bringing them up. */
+const SETTLE_S = Number(process.env.BENCH_SETTLE ?? 5);
 
 const exec = realExec;
 const clock = realClock;
@@ -221,6 +226,7 @@ async function main(): Promise<void> {
     await addBulkPorts(BULK, networkId);
     const activeMs = await waitActive(BULK);
     console.log(`  ${BULK} ports created and plugged in ${((performance.now() - t0 - activeMs) / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s after the last`);
+    await clock.sleep(SETTLE_S * 1000);
     const convBulk = await convergenceRun(a!, networkId, PORTS);
     console.log(`  ${stats(convBulk)}`);
 
@@ -243,7 +249,7 @@ async function main(): Promise<void> {
     const p99b = percentile(convBulk, 99);
     console.log(`convergence, port-create API answer → first ping reply from the other cloud:`);
     console.log(`  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${p99 <= 200 ? 'met' : 'NOT met'})`);
-    console.log(`  with ${BULK} more ports on the node: ${stats(convBulk)}  (target p99 ≤ 200 ms: ${p99b <= 200 ? 'met' : 'NOT met'})`);
+    console.log(`  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE): ${stats(convBulk)}  (target p99 ≤ 200 ms: ${p99b <= 200 ? 'met' : 'NOT met'})`);
   } finally {
     console.log(`logs kept in ${world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'))}`);
     const r = await world.down();
