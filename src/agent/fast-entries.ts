@@ -35,20 +35,27 @@ export class FastEntriesReconciler implements SubReconciler {
   ) {}
 
   /**
-   * Hands its read on to the datapath sub-reconciler (pass.kernel): as read when it changed nothing,
-   * as the reader predicts it after its entries when all of them went in; none when one failed. Skipped
+   * Hands its full read on to the datapath sub-reconciler (pass.kernel): as read when it changed nothing,
+   * as the reader predicts it after its entries when all of them went in; none when one failed or
+   * when it worked from memory (a pass that is not full). Skipped
    * on a pass that is not full when the model's compiled inputs did not change (a tap woke the loop):
    * no remote entry can have moved, and the datapath reads the kernel itself.
    */
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     if (pass && !pass.full && !pass.modelChanged) return;
-    const before = await this.reader.read(pass?.full ?? true);
+    // A pass that is not full works from the reader's memory (entries follow the agent's own
+    // changes; the devices they need are checked there): no read before the remote entries go
+    // in. The datapath step reads the links itself (pass.kernel stays unset).
+    const remembered = pass && !pass.full ? this.reader.remembered : null;
+    const before = remembered ?? (await this.reader.read(pass?.full ?? true));
     const ops = entryOps(diffDatapath(this.compiler.compile(model), before), before);
-    if (pass) pass.kernel = ops.length === 0 ? before : undefined;
+    if (pass) pass.kernel = ops.length === 0 && !remembered ? before : undefined;
     if (ops.length === 0) return;
-    const r = await applyOps(this.exec, ops);
+    // FDB (bridge) and neighbour (ip) entries are independent: both batches at once.
+    const [fdb, neigh] = await Promise.all([applyOps(this.exec, ops.filter((o) => !o.op.startsWith('neigh'))), applyOps(this.exec, ops.filter((o) => o.op.startsWith('neigh')))]);
+    const r = { applied: fdb.applied + neigh.applied, failed: [...fdb.failed, ...neigh.failed] };
     const after = this.reader.applied(before, ops, r.failed.length === 0);
-    if (pass) pass.kernel = after ?? undefined;
+    if (pass) pass.kernel = remembered ? undefined : (after ?? undefined);
     // Failures are left to the datapath sub-reconciler, which retries with backoff.
     this.log.info({ ops: ops.length, failed: r.failed.length }, 'remote entries applied');
   }

@@ -58,6 +58,11 @@ export class KernelReader {
     return s;
   }
 
+  /** What is remembered (null: nothing, or it was dropped after a failure; the next read is full). */
+  get remembered(): ActualState | null {
+    return this.state;
+  }
+
   /** The links only (after an apply), as `read`. */
   async readLinks(full: boolean): Promise<ReadonlyMap<string, ActualLink>> {
     if (full || !this.state) {
