@@ -69,11 +69,6 @@ export class Announcer {
     }
   }
 
-  /** Resolves once every queued announcement was sent (tests). */
-  async idle(): Promise<void> {
-    while (this.draining) await new Promise((r) => setTimeout(r, 5));
-  }
-
   private async drain(): Promise<void> {
     try {
       for (let a = this.queue.shift(); a; a = this.queue.shift()) {

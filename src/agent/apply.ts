@@ -33,6 +33,20 @@ export function parseBatchErrors(stderr: string): Map<number, string> {
   return out;
 }
 
+/**
+ * Applies operations that do not depend on each other's order (FDB and neighbour entries): one
+ * batch per program, the batches at the same time.
+ */
+export async function applyIndependentOps(exec: Exec, ops: readonly Op[]): Promise<ApplyResult> {
+  const byTool = new Map<Tool, Op[]>();
+  for (const o of ops) {
+    const tool = renderOp(o).tool;
+    byTool.set(tool, [...(byTool.get(tool) ?? []), o]);
+  }
+  const results = await Promise.all([...byTool.values()].map((batch) => applyOps(exec, batch)));
+  return { applied: results.reduce((n, r) => n + r.applied, 0), failed: results.flatMap((r) => r.failed) };
+}
+
 export async function applyOps(exec: Exec, ops: readonly Op[]): Promise<ApplyResult> {
   const result: ApplyResult = { applied: 0, failed: [] };
   let i = 0;

@@ -9,7 +9,7 @@
  */
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
-import { applyOps } from './apply.js';
+import { applyIndependentOps } from './apply.js';
 import { DatapathCompiler } from './datapath.js';
 import { diffDatapath } from './diff.js';
 import { KernelReader } from './kernel/reader.js';
@@ -52,8 +52,7 @@ export class FastEntriesReconciler implements SubReconciler {
     if (pass) pass.kernel = ops.length === 0 && !remembered ? before : undefined;
     if (ops.length === 0) return;
     // FDB (bridge) and neighbour (ip) entries are independent: both batches at once.
-    const [fdb, neigh] = await Promise.all([applyOps(this.exec, ops.filter((o) => !o.op.startsWith('neigh'))), applyOps(this.exec, ops.filter((o) => o.op.startsWith('neigh')))]);
-    const r = { applied: fdb.applied + neigh.applied, failed: [...fdb.failed, ...neigh.failed] };
+    const r = await applyIndependentOps(this.exec, ops);
     const after = this.reader.applied(before, ops, r.failed.length === 0);
     if (pass) pass.kernel = remembered ? undefined : (after ?? undefined);
     // Failures are left to the datapath sub-reconciler, which retries with backoff.

@@ -43,13 +43,16 @@ export class FirewallDriver {
   constructor(
     private readonly exec: Exec,
     private readonly log: Logger,
+    /**
+     * Applies deltas and lists when given (a long-lived `nft -a -i`, see nft-session.ts: `-a`, the
+     * identity check reads handles); else an `nft` process each time.
+     */
+    private readonly session: NftSession | null = null,
     /** A fresh ruleset generation (31 bits, non-zero); injectable for tests. */
     private readonly newGeneration: () => number = () => randomInt(1, 0x7fffffff),
     private readonly now: () => number = Date.now,
     /** Replace wholesale at least this often, so changes made inside our tables by others go away. */
     private readonly fullEveryMs = 10 * 60_000,
-    /** Applies deltas when given (a long-lived `nft -i`, see nft-session.ts); else `nft -f` each time. */
-    private readonly session: NftSession | null = null,
   ) {}
 
   /** 'bridge-ct' when the kernel accepts `ct state` in a bridge table (checked with `nft -c`, no change made). */
@@ -129,25 +132,18 @@ export class FirewallDriver {
    * deleted table shows here) and whether the bridge table still has its spoof_ports set.
    */
   private async identity(mode: FirewallMode): Promise<string> {
-    if (this.session) {
-      // Through the long-lived child: no nft process exits (see nft-session.ts). Two queries: nft
-      // 1.0.6 fails the second of two list commands in one input.
-      const has = await this.session.query(`list set bridge ${TABLE} spoof_ports`).then(() => true, () => false);
-      if (!has) return 'missing';
-      if (mode !== 'br-netfilter') return 'present';
-      const inet = await this.session.query(`list table inet ${TABLE}`).catch(() => '');
-      const handle = /# handle (\d+)/.exec(inet)?.[1];
-      if (handle || !inet) return handle ?? 'missing';
-      // A child started without -a prints no handles: ask a process.
-    }
-    // Two calls: nft 1.0.6 fails the second of two list commands in one -f input.
-    if (!this.session) {
-      const bridge = await this.exec('nft', ['list', 'set', 'bridge', TABLE, 'spoof_ports'], { allowFail: true });
-      if (bridge.code !== 0) return 'missing';
-      if (mode !== 'br-netfilter') return 'present';
-    }
-    const inet = await this.exec('nft', ['-a', 'list', 'table', 'inet', TABLE], { allowFail: true });
-    return /# handle (\d+)/.exec(inet.stdout)?.[1] ?? 'missing';
+    // One listing at a time: nft 1.0.6 fails the second of two list commands in one input.
+    if ((await this.list(['list', 'set', 'bridge', TABLE, 'spoof_ports'])) === null) return 'missing';
+    if (mode !== 'br-netfilter') return 'present';
+    return /# handle (\d+)/.exec((await this.list(['-a', 'list', 'table', 'inet', TABLE])) ?? '')?.[1] ?? 'missing';
+  }
+
+  /** What `nft ARGS` prints, or null when it fails. Through the session when there is one (it runs
+   * with -a already): no nft process exits (see nft-session.ts). */
+  private async list(args: readonly string[]): Promise<string | null> {
+    if (this.session) return this.session.query(args.filter((a) => a !== '-a').join(' ')).catch(() => null);
+    const r = await this.exec('nft', args, { allowFail: true });
+    return r.code === 0 ? r.stdout : null;
   }
 
   private async nft(text: string): Promise<void> {

@@ -68,7 +68,7 @@ export class FirewallReconciler implements SubReconciler {
     private readonly log: Logger,
     session: NftSession | null = null,
   ) {
-    this.driver = new FirewallDriver(exec, log, undefined, undefined, undefined, session);
+    this.driver = new FirewallDriver(exec, log, session);
   }
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {

@@ -49,7 +49,7 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
     await sweepStale();
     await env.create();
     for (let i = 0; i < 3; i++) w.push(await env.addWorkload(i + 1, tapName(ID[i]!), MAC[i]!, IP[i]!));
-    driver = new FirewallDriver(env.node, silentLogger(), undefined, undefined, undefined, session);
+    driver = new FirewallDriver(env.node, silentLogger(), session);
     mode = await driver.detectMode();
     await driver.prepare(mode);
     ports = [
