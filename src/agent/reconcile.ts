@@ -14,6 +14,12 @@
  * (inputKey) are those of the last pass that succeeded (a tap, not the model, woke the loop), and
  * `kernel` lets one sub-reconciler hand the datapath state it read to the next (valid only while
  * nobody changed it). Each pass logs the time of every step when it took longer than `slowPassMs`.
+ *
+ * A full pass that is due is first prepared: every sub-reconciler with `prepareFull` does the slow
+ * reads of its full check (the whole kernel state, at 1,000 ports most of a full pass) in the
+ * background while passes that are not full keep running, and the full pass follows once they are
+ * done. So a new port is not held up behind a full read: with one every 2 s on a busy node, that
+ * wait was the tail of the convergence time. (The first pass, with nothing to overlap, reads inline.)
  */
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
@@ -35,6 +41,11 @@ export interface SubReconciler {
   readonly name: string;
   /** Converge the part of the node this sub-reconciler owns to `model`; throw to be retried. */
   reconcile(model: ModelView, pass?: PassContext): Promise<void>;
+  /**
+   * Before a full pass, alongside other passes: the reads its full check needs, kept for that pass
+   * (which must still be right when the sub-reconciler's own changes happen meanwhile). Must not throw.
+   */
+  prepareFull?(): Promise<void>;
 }
 
 /** One step of a pass: a sub-reconciler, or several run at the same time. */
@@ -71,6 +82,10 @@ export class Reconciler {
   private kernelDirty = true;
   /** inputKey of the last pass that succeeded (null: none, or it failed since). */
   private okKey: string | null = null;
+  /** The running preparation of the next full pass (prepareFull of every sub-reconciler). */
+  private preparing: Promise<void> | null = null;
+  /** A preparation finished: the next pass is the full one. */
+  private prepared = false;
   /** Completed runs (for tests and logs). */
   runs = 0;
   /** Passes skipped because the model's compiled inputs were unchanged (tests and logs). */
@@ -138,23 +153,32 @@ export class Reconciler {
       if (!this.dirty && waitMs > 0) await this.sleep(waitMs);
       if (this.stopped) break;
       if (this.opts.coalesceMs) await clock.sleep(this.opts.coalesceMs);
+      const woken = this.dirty;
       this.dirty = false;
       const model = this.opts.model();
       if (!model) {
         waitMs = this.opts.resyncMs ?? 2_000;
         continue;
       }
-      const full = clock.now() - this.fullAt >= (this.opts.resyncMs ?? 2_000);
+      const full = this.fullDue();
+      if (!full && !woken && this.preparing) {
+        // Woken by the clock while the full pass is being prepared: wait for it (or a change).
+        waitMs = this.opts.resyncMs ?? 2_000;
+        continue;
+      }
       const kernelDirty = this.kernelDirty;
       this.kernelDirty = false;
       const key = this.opts.inputKey?.(model) ?? null;
       if (!full && !kernelDirty && key !== null && key === this.okKey) {
         this.skipped++;
-        // Sleep until the next wake-up, or until the next full pass is due.
-        waitMs = Math.max(1, this.fullAt + (this.opts.resyncMs ?? 2_000) - clock.now());
+        // Sleep until the next wake-up, or until the next full pass is due (or prepared).
+        waitMs = this.preparing ? (this.opts.resyncMs ?? 2_000) : Math.max(1, this.fullAt + (this.opts.resyncMs ?? 2_000) - clock.now());
         continue;
       }
-      if (full) this.fullAt = clock.now();
+      if (full) {
+        this.fullAt = clock.now();
+        this.prepared = false;
+      }
       const modelChanged = key === null || key !== this.okKey;
       this.okKey = null;
       if (await this.runOnce(model, full, modelChanged)) {
@@ -165,21 +189,42 @@ export class Reconciler {
         this.kernelDirty = true;
         waitMs = this.backoff.next();
       }
+      if (!full) waitMs = Math.min(waitMs, Math.max(1, this.fullAt + (this.opts.resyncMs ?? 2_000) - clock.now()));
     }
   }
 
-  /** Sleeps `ms` unless markDirty/stop wakes it first. */
+  /**
+   * Whether this pass is the full one: the first pass; else, once `resyncMs` have passed since the
+   * last, when its preparation is done (started here, in the background, when there is any).
+   */
+  private fullDue(): boolean {
+    if (this.fullAt === -Infinity || this.prepared) return true;
+    if (this.opts.clock.now() - this.fullAt < (this.opts.resyncMs ?? 2_000)) return false;
+    const preps = this.subs.flatMap((s) => (Array.isArray(s) ? s : [s as SubReconciler])).filter((s) => s.prepareFull);
+    if (preps.length === 0) return true;
+    this.preparing ??= Promise.all(preps.map((s) => s.prepareFull!().catch(() => undefined))).then(() => {
+      this.preparing = null;
+      this.prepared = true;
+      this.dirty = true;
+      this.wake?.();
+    });
+    return false;
+  }
+
+  /** Sleeps `ms` unless markDirty/stop wakes it first (the timer goes with it: a stopped loop keeps nothing alive). */
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       let done = false;
+      const timer = new AbortController();
       const finish = (): void => {
         if (done) return;
         done = true;
         this.wake = null;
+        timer.abort();
         resolve();
       };
       this.wake = finish;
-      void this.opts.clock.sleep(ms).then(finish);
+      void this.opts.clock.sleep(ms, timer.signal).then(finish);
     });
   }
 }

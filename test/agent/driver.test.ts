@@ -164,6 +164,57 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     assert.ok(!(await reader.read(false)).links.has('tapdddddddd-ee'));
   });
 
+  test('a full read made ahead gets the agent\'s changes made meanwhile (seen by its listings or not); a failed change spoils it', async () => {
+    // The prefetch's listings run at once, but their answers are held until the change below is made:
+    // the link and neighbour listings predate it, the FDB listing (after the links) follows it.
+    let hold: Promise<void> | null = null;
+    const neighSeen: string[] = [];
+    const held: Exec = async (cmd, args, o) => {
+      const r = await exec(cmd, args, o);
+      if (cmd === 'ip' && args.includes('neigh')) neighSeen.push(r.stdout);
+      if (hold) await hold;
+      return r;
+    };
+    const reader = new KernelReader(held);
+    const before = await readKernel(exec);
+    let release!: () => void;
+    hold = new Promise<void>((res) => (release = res));
+    const ahead = reader.prefetchFull();
+    await eventually(async () => neighSeen.length === 1, 2_000);
+    const ops = [
+      { op: 'neigh-set', ip: '10.0.1.77', mac: 'fa:16:3e:00:00:77', dev: 'hnb-100' },
+      { op: 'fdb-add', mac: 'fa:16:3e:00:00:77', dev: 'hnv-100', dst: '192.0.2.2' },
+    ] as const;
+    assert.deepEqual((await applyOps(exec, [...ops])).failed, []);
+    reader.applied(before, [...ops], true);
+    hold = null;
+    release();
+    await ahead;
+    assert.ok(!neighSeen[0]!.includes('10.0.1.77'), 'the neighbour listing predates the change');
+    const got = await reader.read(true);
+    assert.ok(got.neigh.some((n) => n.ip === '10.0.1.77' && n.mac === 'fa:16:3e:00:00:77' && n.permanent), 'the recorded change is applied to the read');
+    assert.equal(got.fdb.filter((e) => e.mac === 'fa:16:3e:00:00:77' && e.dst === '192.0.2.2').length, 1, 'seen by the listing and recorded: once');
+    const now = await readKernel(exec);
+    const sorted = <T>(xs: readonly T[]) => xs.map((x) => JSON.stringify(x)).sort();
+    assert.deepEqual(sorted(got.fdb), sorted(now.fdb), 'the FDB a read now gives');
+    assert.deepEqual(sorted(got.neigh.filter((n) => n.permanent)), sorted(now.neigh.filter((n) => n.permanent)), 'the permanent neighbours a read now gives');
+    // A change that failed (or is unknown) spoils the prefetched read: the full read is made inline.
+    await reader.prefetchFull();
+    const undo = [{ op: 'neigh-del', ip: '10.0.1.77', dev: 'hnb-100' }, { op: 'fdb-del', mac: 'fa:16:3e:00:00:77', dev: 'hnv-100', dst: '192.0.2.2' }] as const;
+    await applyOps(exec, [...undo]);
+    reader.applied(got, [...undo], false);
+    const calls = neighSeen.length;
+    const fresh = await reader.read(true);
+    assert.equal(neighSeen.length, calls + 1, 'read again');
+    assert.ok(!fresh.neigh.some((n) => n.ip === '10.0.1.77'));
+    // A tap the link monitor saw go while the read waited is gone from it.
+    await sh(exec, ['ip link add tapeeeeeeee-ff type veth peer name wl4']);
+    await reader.prefetchFull();
+    await sh(exec, ['ip link del tapeeeeeeee-ff']);
+    reader.forgetLink('tapeeeeeeee-ff');
+    assert.ok(!(await reader.read(true)).links.has('tapeeeeeeee-ff'));
+  });
+
   test('a neighbour entry already gone does not stop the rest of its batch', async () => {
     const r = await applyOps(exec, [
       { op: 'neigh-del', ip: '10.0.1.250', dev: 'hnb-100' },

@@ -137,6 +137,41 @@ test('reconcile loop: passes say whether the compiled inputs changed since the l
   }
 });
 
+test('reconcile loop: a full pass that is due is prepared first, alongside passes that are not full, and follows once ready', async () => {
+  const seen: string[] = [];
+  let prepares = 0;
+  let release!: () => void;
+  const sub: SubReconciler = {
+    name: 'prep',
+    reconcile: async (_m, p) => void seen.push(p!.full ? 'full' : 'light'),
+    prepareFull: () => {
+      prepares++;
+      seen.push('prepare');
+      return new Promise<void>((res) => (release = res));
+    },
+  };
+  const r = new Reconciler([sub], { clock: realClock, log: silentLogger(), model: () => view({}), resyncMs: 150 });
+  r.start();
+  try {
+    assert.ok(await eventually(async () => seen.length === 1, 2_000));
+    assert.deepEqual(seen, ['full'], 'the first pass reads inline: nothing to overlap');
+    assert.ok(await eventually(async () => prepares === 1, 2_000), 'the next full pass is prepared once due');
+    // Due but not prepared: nothing runs by itself; a wake-up gets a pass that is not full.
+    await new Promise((res) => setTimeout(res, 300));
+    assert.deepEqual(seen, ['full', 'prepare']);
+    r.markDirty();
+    assert.ok(await eventually(async () => seen.length === 3, 1_000));
+    assert.equal(seen[2], 'light');
+    assert.equal(prepares, 1, 'one preparation at a time');
+    release();
+    assert.ok(await eventually(async () => seen.length === 4, 1_000));
+    assert.equal(seen[3], 'full', 'the full pass follows its preparation');
+  } finally {
+    release?.();
+    await r.stop();
+  }
+});
+
 test('reconcile loop: sub-reconcilers listed together run at the same time, the next step after both', async () => {
   const order: string[] = [];
   let releaseA!: () => void;

@@ -8,6 +8,12 @@
  * agent's own successful changes (`applied`: predict.ts) and the taps the link monitor sees deleted
  * (`forgetLink`), and is forgotten when an apply fails. What changed behind the agent's back (an FDB
  * entry or an enslaved tap removed by hand) is seen by the next full pass: the resync interval.
+ *
+ * The full read of a full pass can be made ahead, alongside other passes (`prefetchFull`, the
+ * reconcile loop's preparation): the agent's own changes made while (and after) it reads are
+ * recorded and applied to it the way `applied` predicts them, so what the full pass gets is the
+ * kernel as read plus what the agent did since — a change seen by the read or not, the result is
+ * the same. One that cannot be predicted (or failed) spoils it: the full pass then reads inline.
  */
 import type { Exec } from '../../common/exec.js';
 import { isEntryOp, type Op } from '../ops.js';
@@ -46,16 +52,55 @@ export function predictAfter(before: ActualState, ops: readonly Op[]): ActualSta
   return withEntryOps({ ...before, links }, entries);
 }
 
+/** A full read made ahead, and the agent's own changes since it started (null: unpredictable). */
+interface Prefetch {
+  read: Promise<ActualState | null>;
+  since: Op[] | null;
+}
+
 export class KernelReader {
   private state: ActualState | null = null;
+  private prefetch: Prefetch | null = null;
 
   constructor(private readonly exec: Exec) {}
 
-  /** The datapath state: read in full when `full` or when nothing is remembered, else the light read. */
+  /** The datapath state: read in full when `full` or when nothing is remembered, else the light read.
+   * A full read is the prefetched one when there is one still good (see prefetchFull). */
   async read(full: boolean): Promise<ActualState> {
-    const s = full || !this.state ? await readKernel(this.exec) : { ...this.state, ...(await readLinksLight(this.exec, this.state.links)) };
+    const ahead = full ? await this.takePrefetch() : null;
+    const s = ahead ?? (full || !this.state ? await readKernel(this.exec) : { ...this.state, ...(await readLinksLight(this.exec, this.state.links)) });
     this.state = s;
     return s;
+  }
+
+  /** Reads the whole state now, for the next full read (alongside other reads and applies). Never throws. */
+  async prefetchFull(): Promise<void> {
+    if (this.prefetch) return;
+    const p: Prefetch = { read: readKernel(this.exec).catch(() => null), since: [] };
+    this.prefetch = p;
+    await p.read;
+  }
+
+  /**
+   * The prefetched read with the agent's changes since applied, or null (none, or spoilt); with the
+   * short listing of the light read on top, so a tap that appeared since (a kernel wake-up this full
+   * pass answers) is seen.
+   */
+  private async takePrefetch(): Promise<ActualState | null> {
+    const p = this.prefetch;
+    if (!p) return null;
+    const read = await p.read;
+    this.prefetch = null;
+    const s = read && p.since ? predictAfter(read, p.since) : null;
+    return s && { ...s, ...(await readLinksLight(this.exec, s.links)) };
+  }
+
+  /** Records changes the agent made while a prefetched read waits for its full pass. */
+  private record(ops: readonly Op[] | null): void {
+    const p = this.prefetch;
+    if (!p) return;
+    if (ops && p.since) p.since.push(...ops);
+    else p.since = null;
   }
 
   /** What is remembered (null: nothing, or it was dropped after a failure; the next read is full). */
@@ -77,6 +122,7 @@ export class KernelReader {
 
   /** A link was deleted (the link monitor saw it): no longer remembered. */
   forgetLink(name: string): void {
+    this.record([{ op: 'link-del', name }]);
     if (!this.state?.links.has(name)) return;
     const links = new Map(this.state.links);
     links.delete(name);
@@ -88,6 +134,7 @@ export class KernelReader {
    * Returns the state remembered (null: the next read is a full one).
    */
   applied(before: ActualState, ops: readonly Op[], ok: boolean): ActualState | null {
+    this.record(ok ? ops : null);
     this.state = ok ? predictAfter(before, ops) : null;
     return this.state;
   }
