@@ -65,9 +65,23 @@ export function groupMembers(groupIds: Iterable<string>, allPorts: readonly Port
 
 /** A port profile's two chains (rules) and their names. */
 interface Profile {
+  readonly key: string;
+  /** The groups (sorted) whose chains it jumps to. */
+  readonly groups: readonly string[];
   readonly names: { readonly egress: string; readonly ingress: string };
   readonly egress: string[];
   readonly ingress: string[];
+}
+
+/** What one port contributes beyond its anti-spoofing elements, for one version of the groups. */
+interface PortPart {
+  readonly groupsVersion: number;
+  readonly ifname: string;
+  readonly stateless: boolean;
+  readonly profile: Profile;
+  /** Its `egress_ports` and `ingress_ports` map elements. */
+  readonly egress: string;
+  readonly ingress: string;
 }
 
 const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], elements: string[]): NftSet => ({ family, kind, decl, elements });
@@ -76,6 +90,12 @@ const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], ele
 export class FirewallCompiler {
   private readonly rules = new WeakMap<SecurityGroupRule, string | null>();
   private readonly spoof = new WeakMap<Port, { ifname: string; el: SpoofElements }>();
+  /** Per port object: its profile and map elements, valid while the groups are those of `groupsVersion`. */
+  private readonly parts = new WeakMap<Port, PortPart>();
+  /** The groups input last compiled (the reconciler hands the same array while no group or rule changed). */
+  private groupsInput: readonly SecurityGroup[] | null = null;
+  private groups = new Map<string, SecurityGroup>();
+  private groupsVersion = 0;
   /** Each profile's two chains, the same arrays from one compile to the next while the profile is
    * in use (delta and hasRemovals then skip them by identity). */
   private profiles = new Map<string, Profile>();
@@ -84,10 +104,13 @@ export class FirewallCompiler {
   compile(input: FirewallInput): CompiledFirewall {
     const mode = input.mode;
     const filtered = [...input.localPorts].filter((lp) => !isTrusted(lp.port)).sort((a, b) => byId(a.port, b.port));
-    const groups = new Map<string, SecurityGroup>(input.securityGroups.map((g) => [g.id, g]));
-    const usedGroups = [...new Set(filtered.flatMap((lp) => lp.port.security_groups))].filter((g) => groups.has(g)).sort();
+    if (input.securityGroups !== this.groupsInput) {
+      this.groupsInput = input.securityGroups;
+      this.groups = new Map<string, SecurityGroup>(input.securityGroups.map((g) => [g.id, g]));
+      this.groupsVersion++;
+    }
+    const groups = this.groups;
     const rulesOf = (g: string) => [...groups.get(g)!.security_group_rules].sort(byId);
-    const remoteGroups = usedGroups.flatMap((g) => rulesOf(g).flatMap((r) => (r.remote_group_id ? [r.remote_group_id] : [])));
     const lastMerged = this.merged;
     this.merged = new Map();
     const merge = (xs: string[]) => {
@@ -97,25 +120,31 @@ export class FirewallCompiler {
       return got;
     };
 
-    const sets = new Map<string, NftSet>();
-    for (const [name, elems] of groupMembers(remoteGroups, input.allPorts, merge)) {
-      sets.set(name, set('bridge', 'set', [`type ${name.endsWith('_v4') ? 'ipv4_addr' : 'ipv6_addr'}`, 'flags interval'], elems));
-    }
     const spoof = new Map<string, string[]>(SPOOF_SETS.map(([n]) => [n, []]));
     const chains = new Map<string, string[]>();
     const stateless: string[] = [];
+    const vmaps = { egress: [] as string[], ingress: [] as string[] };
     const lastProfiles = this.profiles;
     this.profiles = new Map();
-    const profileOf = new Map<string, Profile>();
     for (const { port, ifname } of filtered) {
-      const sgs = port.security_groups.filter((g) => groups.has(g)).sort();
       const el = this.spoofOf(port, ifname);
       for (const [name, , , field] of SPOOF_SETS) spoof.get(name)!.push(...(field ? el[field] : [`"${ifname}"`]));
-      const sl = isStateless(port, groups);
-      if (sl) stateless.push(`"${ifname}"`);
-      const pf = this.profileOf(lastProfiles, sgs, sl);
-      profileOf.set(ifname, pf);
-      for (const dir of DIRS) chains.set(pf.names[dir], pf[dir]);
+      const part = this.partOf(port, ifname, lastProfiles);
+      if (part.stateless) stateless.push(`"${ifname}"`);
+      const pf = part.profile;
+      if (!this.profiles.has(pf.key)) {
+        this.profiles.set(pf.key, pf);
+        for (const dir of DIRS) chains.set(pf.names[dir], pf[dir]);
+      }
+      vmaps.egress.push(part.egress);
+      vmaps.ingress.push(part.ingress);
+    }
+    const usedGroups = [...new Set([...this.profiles.values()].flatMap((pf) => pf.groups))].sort();
+    const remoteGroups = usedGroups.flatMap((g) => rulesOf(g).flatMap((r) => (r.remote_group_id ? [r.remote_group_id] : [])));
+
+    const sets = new Map<string, NftSet>();
+    for (const [name, elems] of groupMembers(remoteGroups, input.allPorts, merge)) {
+      sets.set(name, set('bridge', 'set', [`type ${name.endsWith('_v4') ? 'ipv4_addr' : 'ipv6_addr'}`, 'flags interval'], elems));
     }
     for (const g of usedGroups) {
       for (const dir of DIRS) {
@@ -125,27 +154,40 @@ export class FirewallCompiler {
     }
     for (const [name, type, interval] of SPOOF_SETS) sets.set(name, set('bridge', 'set', [`type ${type}`, ...(interval ? ['flags interval'] : [])], spoof.get(name)!));
     if (stateless.length) sets.set('stateless_ports', set('bridge', 'set', ['type ifname'], stateless));
-    for (const kind of DIRS) {
-      const entries = filtered.map((lp) => `"${lp.ifname}" : jump ${profileOf.get(lp.ifname)!.names[kind]}`);
-      sets.set(`${kind}_ports`, set('bridge', 'map', ['type ifname : verdict'], entries));
-    }
+    for (const kind of DIRS) sets.set(`${kind}_ports`, set('bridge', 'map', ['type ifname : verdict'], vmaps[kind]));
     sets.set('port_zones', zoneMap(mode, input.localPorts));
 
     const base = baseChains(mode, stateless.length > 0);
     return { mode, base, baseKey: renderBase(base), sets, chains };
   }
 
+  /** A port's profile and map elements: memoised per port object while the groups are unchanged. */
+  private partOf(port: Port, ifname: string, lastProfiles: Map<string, Profile>): PortPart {
+    const hit = this.parts.get(port);
+    if (hit && hit.groupsVersion === this.groupsVersion && hit.ifname === ifname) return hit;
+    const sgs = port.security_groups.filter((g) => this.groups.has(g)).sort();
+    const sl = isStateless(port, this.groups);
+    const profile = this.profileOf(lastProfiles, sgs, sl);
+    const part: PortPart = {
+      groupsVersion: this.groupsVersion,
+      ifname,
+      stateless: sl,
+      profile,
+      egress: `"${ifname}" : jump ${profile.names.egress}`,
+      ingress: `"${ifname}" : jump ${profile.names.ingress}`,
+    };
+    this.parts.set(port, part);
+    return part;
+  }
+
   /** The profile of a port with groups `sgs` (sorted): reused from this or the last compile. */
   private profileOf(last: Map<string, Profile>, sgs: readonly string[], stateless: boolean): Profile {
     const key = `${sgs.join(',')}|${stateless}`;
-    let pf = this.profiles.get(key) ?? last.get(key);
-    if (!pf) {
-      const invalid = stateless ? [] : [`meta mark & ${hex(MARK_INVALID)} != 0 drop`];
-      const chain = (dir: (typeof DIRS)[number]) => [...invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop'];
-      pf = { names: { egress: profileChainName(key, 'egress'), ingress: profileChainName(key, 'ingress') }, egress: chain('egress'), ingress: chain('ingress') };
-    }
-    this.profiles.set(key, pf);
-    return pf;
+    const known = this.profiles.get(key) ?? last.get(key);
+    if (known) return known;
+    const invalid = stateless ? [] : [`meta mark & ${hex(MARK_INVALID)} != 0 drop`];
+    const chain = (dir: (typeof DIRS)[number]) => [...invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop'];
+    return { key, groups: sgs, names: { egress: profileChainName(key, 'egress'), ingress: profileChainName(key, 'ingress') }, egress: chain('egress'), ingress: chain('ingress') };
   }
 
   private ruleOf(r: SecurityGroupRule): string | null {

@@ -5,7 +5,8 @@
  * on): a node whose ports all have port security off keeps netfilter off the bridged path (turned off
  * again when the last filtered port goes; re-checked on full passes). Every run compiles the whole ruleset (memoised) and the driver applies
  * it, or only its delta, in one transaction; a pass that is not full and whose model inputs did not
- * change (a tap woke the loop) skips both. A failure throws (the agent's loop retries with
+ * change (a tap woke the loop) skips both, and a full one with those inputs re-applies (checks) the
+ * last ruleset without compiling it again. A failure throws (the agent's loop retries with
  * backoff) and leaves the last ruleset in force. `portReady` is the fail-closed gate the datapath
  * checks before it plugs a tap into a bridge: true only for ports that a successful apply covered.
  */
@@ -20,7 +21,7 @@ import { FirewallCompiler } from './compile.js';
 import { FirewallDriver } from './driver.js';
 import type { NftSession } from './nft-session.js';
 import { isTrusted } from './model.js';
-import type { FirewallInput, FirewallMode } from './model.js';
+import type { CompiledFirewall, FirewallInput, FirewallMode } from './model.js';
 
 /** Security groups with their rules, merged from the groups' embedded lists and the rules table. */
 export function groupsWithRules(model: ModelView): SecurityGroup[] {
@@ -40,14 +41,14 @@ export function groupsWithRules(model: ModelView): SecurityGroup[] {
 }
 
 /** The compiler's input for `host`: ports bound or being prepared there (on their tap), every group and port. */
-export function firewallInput(host: string, model: ModelView, mode: FirewallMode): FirewallInput {
+export function firewallInput(host: string, model: ModelView, mode: FirewallMode, securityGroups: readonly SecurityGroup[] = groupsWithRules(model)): FirewallInput {
   const allPorts = [...model.ports.values()];
   return {
     mode,
     localPorts: allPorts
       .filter((p) => wiredOn(p, host))
       .map((port) => ({ port, ifname: tapName(port.id), vni: model.networks.get(port.network_id)?.['provider:segmentation_id'] })),
-    securityGroups: groupsWithRules(model),
+    securityGroups,
     allPorts,
   };
 }
@@ -58,6 +59,9 @@ export class FirewallReconciler implements SubReconciler {
   private readonly compiler = new FirewallCompiler();
   private mode: FirewallMode | null = null;
   private ready = new Set<string>();
+  /** What the last apply that succeeded compiled from its model (null after a failure). */
+  private last: { compiled: CompiledFirewall; brnf: boolean } | null = null;
+  private groupsMemo: { sgs: readonly object[]; rules: readonly object[]; out: SecurityGroup[] } | null = null;
   /** br_netfilter as last set here (null: unknown). */
   private brnf: boolean | null = null;
 
@@ -78,14 +82,32 @@ export class FirewallReconciler implements SubReconciler {
       this.mode = await this.driver.detectMode();
       this.log.info({ mode: this.mode }, 'firewall conntrack mode');
     }
-    const input = firewallInput(this.host, model, this.mode);
     const full = pass?.full ?? true;
+    // A full pass with the inputs of the last good pass: the same ruleset, checked in the kernel
+    // (the driver's identity check), not compiled again.
+    const same = pass && !pass.modelChanged ? this.last : null;
+    const input = same ? null : firewallInput(this.host, model, this.mode, this.groupsOf(model));
+    const compiled = same?.compiled ?? this.compiler.compile(input!);
+    const brnf = same?.brnf ?? (this.mode === 'br-netfilter' && input!.localPorts.some((lp) => !isTrusted(lp.port)));
     // On before the rules that need it are applied (and a port gated in); off after.
-    const brnf = this.mode === 'br-netfilter' && input.localPorts.some((lp) => !isTrusted(lp.port));
     if (brnf && (full || this.brnf !== true)) await this.setBrnf(true);
-    await this.driver.apply(this.compiler.compile(input), full);
+    this.last = null;
+    await this.driver.apply(compiled, full);
     if (this.mode === 'br-netfilter' && !brnf && (full || this.brnf !== false)) await this.setBrnf(false);
-    this.ready = new Set(input.localPorts.map((lp) => lp.port.id));
+    if (input) this.ready = new Set(input.localPorts.map((lp) => lp.port.id));
+    this.last = { compiled, brnf };
+  }
+
+  /** groupsWithRules, the same array while no group or rule object changed (the compiler's memo keys on it). */
+  private groupsOf(model: ModelView): SecurityGroup[] {
+    const sgs = [...model.security_groups.values()];
+    const rules = [...model.security_group_rules.values()];
+    const m = this.groupsMemo;
+    const same = (a: readonly object[], b: readonly object[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+    if (m && same(m.sgs, sgs) && same(m.rules, rules)) return m.out;
+    const out = groupsWithRules(model);
+    this.groupsMemo = { sgs, rules, out };
+    return out;
   }
 
   private async setBrnf(on: boolean): Promise<void> {

@@ -54,6 +54,38 @@ const mapKey = (e: string): string => e.split(' : ')[0]!;
 
 const same = (a: readonly string[], b: readonly string[]) => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 
+/**
+ * The elements of `prev` that `next` lacks and those it adds (as sets), computed on the part between
+ * their common head and tail: a port wired or gone changes a few elements among thousands, in
+ * the same order (the compiler lists ports in a fixed order), so this hashes a few strings per set
+ * instead of every element twice. A candidate is checked against the whole other list, so any order
+ * gives the exact answer (only more slowly).
+ */
+export function elementChanges(prev: readonly string[], next: readonly string[]): { del: string[]; add: string[] } {
+  if (prev === next) return { del: [], add: [] };
+  let head = 0;
+  const max = Math.min(prev.length, next.length);
+  while (head < max && prev[head] === next[head]) head++;
+  let tail = 0;
+  while (tail < max - head && prev[prev.length - 1 - tail] === next[next.length - 1 - tail]) tail++;
+  const oldMid = prev.slice(head, prev.length - tail);
+  const newMid = next.slice(head, next.length - tail);
+  const inOld = new Set(oldMid);
+  const inNew = new Set(newMid);
+  const outside = (xs: readonly string[], mid: number, x: string): boolean => {
+    for (let i = 0; i < head; i++) if (xs[i] === x) return true;
+    for (let i = head + mid; i < xs.length; i++) if (xs[i] === x) return true;
+    return false;
+  };
+  // Few candidates: check each against the rest of the other list; many: one set of it.
+  const big = oldMid.length + newMid.length > 64;
+  const allNew = big ? new Set(next) : null;
+  const allOld = big ? new Set(prev) : null;
+  const del = [...inOld].filter((x) => !inNew.has(x) && !(allNew ? allNew.has(x) : outside(next, newMid.length, x)));
+  const add = [...inNew].filter((x) => !inOld.has(x) && !(allOld ? allOld.has(x) : outside(prev, oldMid.length, x)));
+  return { del, add };
+}
+
 /** The delta transaction from `prev` (applied with `prevGen`) to `next` with `gen`; '' if nothing changes. */
 export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGen: number, gen: number): string {
   if (prev.baseKey !== next.baseKey) throw new Error('firewall: hooked chains differ, a full replace is needed');
@@ -70,11 +102,10 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
     else if (same(old.elements, s.elements)) continue;
     else if (same(old.decl, s.decl)) {
       // Only the elements that changed: one port more is a few lines, not every port's again.
-      const had = new Set(old.elements);
-      const has = new Set(s.elements);
-      const del = old.elements.filter((e) => !has.has(e)).map((e) => (s.kind === 'map' ? mapKey(e) : e));
+      const ch = elementChanges(old.elements, s.elements);
+      const del = ch.del.map((e) => (s.kind === 'map' ? mapKey(e) : e));
       if (del.length) unfill.push(`delete element ${s.family} ${T} ${name} { ${del.join(', ')} }`);
-      add = s.elements.filter((e) => !had.has(e));
+      add = ch.add;
     } else fill.push(`flush ${s.kind} ${s.family} ${T} ${name}`);
     if (add.length) fill.push(`add element ${s.family} ${T} ${name} { ${add.join(', ')} }`);
   }
@@ -112,8 +143,7 @@ export function hasRemovals(prev: CompiledFirewall, next: CompiledFirewall): boo
     const now = next.sets.get(name);
     if (!now) continue;
     if (same(s.elements, now.elements)) continue;
-    const have = new Set(now.elements);
-    if (s.elements.some((e) => !have.has(e))) return true;
+    if (elementChanges(s.elements, now.elements).del.length) return true;
   }
   return false;
 }

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileFirewall, groupMembers } from '../../../src/agent/firewall/compile.js';
-import { deltaText, fullText, hasRemovals } from '../../../src/agent/firewall/render.js';
+import { compileFirewall, FirewallCompiler, groupMembers } from '../../../src/agent/firewall/compile.js';
+import { deltaText, elementChanges, fullText, hasRemovals } from '../../../src/agent/firewall/render.js';
 import { zonesFor } from '../../../src/agent/firewall/state.js';
 import { type CompiledFirewall, type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/agent/names.js';
@@ -59,6 +59,24 @@ for (const mode of ['br-netfilter', 'bridge-ct'] as const) {
     assert.equal(text, readFileSync(file, 'utf8'));
   });
 }
+
+test('one compiler over changing inputs gives what a fresh compile gives (its per-port memo follows ports and groups)', () => {
+  const c = new FirewallCompiler();
+  const m = model('br-netfilter');
+  const text = (x: FirewallInput, comp: FirewallCompiler) => fullText(comp.compile(x), 1);
+  assert.equal(text(m, c), text(m, new FirewallCompiler()));
+  // A port's groups change (a new port object), the groups array stays the same object.
+  const b2 = { ...m.localPorts[0]!.port, security_groups: ['web'] };
+  const m2: FirewallInput = { ...m, localPorts: [{ ...m.localPorts[0]!, port: b2 }, ...m.localPorts.slice(1)], allPorts: [b2, ...m.allPorts.slice(1)] };
+  assert.equal(text(m2, c), text(m2, new FirewallCompiler()));
+  assert.notEqual(text(m2, new FirewallCompiler()), text(m, new FirewallCompiler()));
+  // The groups change (a new array: 'web' becomes stateless), the port objects stay the same.
+  const m3: FirewallInput = { ...m2, securityGroups: m2.securityGroups.map((g) => (g.id === 'web' ? { ...g, stateful: false } : g)) };
+  assert.equal(text(m3, c), text(m3, new FirewallCompiler()));
+  assert.match(text(m3, c), /stateless_ports/);
+  // And back: nothing of the later inputs sticks.
+  assert.equal(text(m, c), text(m, new FirewallCompiler()));
+});
 
 test('deterministic: input order does not matter', () => {
   const m = model('br-netfilter');
@@ -114,6 +132,33 @@ test('a membership change is a delta of that set\'s changed elements only, and a
   );
   assert.equal(hasRemovals(before, after), true, '10.0.1.21 left the group');
   assert.equal(deltaText(before, before, 7, 7), '');
+});
+
+test('element changes: exactly the set difference both ways, whatever the order (checked against sets on random lists)', () => {
+  let seed = 7;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const naive = (a: string[], b: string[]) => ({ del: [...new Set(a)].filter((x) => !b.includes(x)).sort(), add: [...new Set(b)].filter((x) => !a.includes(x)).sort() });
+  for (let t = 0; t < 500; t++) {
+    const prev = Array.from({ length: rnd(40) }, () => `e${rnd(30)}`);
+    const next = [...prev];
+    // A few edits (insert, delete, replace, move), or a reshuffle now and then.
+    for (let k = rnd(4); k > 0; k--) {
+      const i = rnd(next.length + 1);
+      const op = rnd(4);
+      if (op === 0) next.splice(i, 0, `e${rnd(40)}`);
+      else if (op === 1) next.splice(i, 1);
+      else if (op === 2) next[i] = `e${rnd(40)}`;
+      else next.push(...next.splice(i, 1));
+    }
+    if (t % 50 === 0) next.reverse();
+    const got = elementChanges(prev, next);
+    assert.deepEqual({ del: [...got.del].sort(), add: [...got.add].sort() }, naive(prev, next), `${prev} → ${next}`);
+  }
+  const big = Array.from({ length: 3000 }, (_, i) => `"tap${i}" . fa:16:3e:00:00:01 . 10.0.${i >> 8}.${i & 255}`);
+  const withOne = [...big.slice(0, 1500), 'new', ...big.slice(1500)];
+  assert.deepEqual(elementChanges(big, withOne), { del: [], add: ['new'] });
+  assert.deepEqual(elementChanges(withOne, big), { del: ['new'], add: [] });
+  assert.deepEqual(elementChanges(big, big), { del: [], add: [] });
 });
 
 test('a map element whose value changed is deleted by key and added again, before chains go', () => {
