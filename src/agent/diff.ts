@@ -6,7 +6,7 @@
  */
 import { VXLAN_DSTPORT, ZERO_MAC, isOurBridge, isOurVxlan, isTap } from './names.js';
 import type { Op } from './ops.js';
-import type { ActualFdb, ActualState, DesiredState, FdbEntry } from './state.js';
+import type { ActualFdb, ActualNeigh, ActualState, DesiredState, FdbEntry, NeighEntry } from './state.js';
 
 /** The phases, in execution order. */
 const enum Phase {
@@ -21,7 +21,35 @@ const enum Phase {
 }
 const PHASES = 8;
 
-const fdbKey = (e: { mac: string; dev: string; dst: string | null }): string => `${e.mac}|${e.dev}|${e.dst ?? 'master'}`;
+/** Keys of entry objects, and key tables of entry lists, by identity: desired lists live as long as
+ * their model revision, kernel ones as long as nothing changed, and at 1,000 remote ports building
+ * them twice a pass was most of a diff. Entries and lists are never mutated (frozen, or rebuilt). */
+const keys = new WeakMap<object, string>();
+const fdbKey = (e: { mac: string; dev: string; dst: string | null }): string => {
+  let k = keys.get(e);
+  if (k === undefined) keys.set(e, (k = `${e.mac}|${e.dev}|${e.dst ?? 'master'}`));
+  return k;
+};
+
+function byList<T extends object, R>(build: (list: readonly T[]) => R): (list: readonly T[]) => R {
+  const memo = new WeakMap<readonly T[], R>();
+  return (list) => {
+    let r = memo.get(list);
+    if (r === undefined) memo.set(list, (r = build(list)));
+    return r;
+  };
+}
+const ownedFdbKeys = byList((l: readonly ActualFdb[]) => new Set(l.filter(ownedFdb).map(fdbKey)));
+const fdbKeys = byList((l: readonly FdbEntry[]) => new Set(l.map(fdbKey)));
+const unicastMacDevs = byList((l: readonly FdbEntry[]) => new Set(l.filter((e) => e.dst !== null && e.mac !== ZERO_MAC).map((e) => `${e.mac}|${e.dev}`)));
+const neighKey = (n: { ip: string; dev: string }): string => {
+  let k = keys.get(n);
+  if (k === undefined) keys.set(n, (k = `${n.ip}|${n.dev}`));
+  return k;
+};
+const neighKeys = byList((l: readonly NeighEntry[]) => new Set(l.map(neighKey)));
+/** Permanent neighbours on our bridges, `ip|dev` → MAC. */
+const permanentNeigh = byList((l: readonly ActualNeigh[]) => new Map(l.filter((n) => n.permanent && isOurBridge(n.dev)).map((n) => [neighKey(n), n.mac])));
 
 /** FDB entries of ours in the kernel: on our vxlan devices, with a VTEP (`self`) or bridge `static`. */
 export function ownedFdb(e: ActualFdb): boolean {
@@ -100,9 +128,9 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
 
   // FDB: add what is missing, delete ours that is not wanted (unless its device goes anyway).
   const dead = (dev: string): boolean => fresh.has(dev) || gone.has(dev);
-  const have = new Set(actual.fdb.filter((e) => ownedFdb(e) && !dead(e.dev)).map(fdbKey));
-  const want = new Set(desired.fdb.map(fdbKey));
-  const wantMacDev = new Set(desired.fdb.filter((e) => e.dst !== null && e.mac !== ZERO_MAC).map((e) => `${e.mac}|${e.dev}`));
+  const have = fresh.size || gone.size ? new Set(actual.fdb.filter((e) => ownedFdb(e) && !dead(e.dev)).map(fdbKey)) : ownedFdbKeys(actual.fdb);
+  const want = fdbKeys(desired.fdb);
+  const wantMacDev = unicastMacDevs(desired.fdb);
   for (const e of desired.fdb) if (!have.has(fdbKey(e))) emit(Phase.AddEntries, { op: 'fdb-add', ...pickFdb(e) });
   for (const e of actual.fdb) {
     if (!ownedFdb(e) || dead(e.dev) || want.has(fdbKey(e))) continue;
@@ -112,13 +140,13 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
   }
 
   // Neighbours: permanent entries on our bridges.
-  const haveNeigh = new Map<string, string | null>();
-  for (const n of actual.neigh) if (n.permanent && isOurBridge(n.dev) && !dead(n.dev) && !neighFlushed.has(n.dev)) haveNeigh.set(`${n.ip}|${n.dev}`, n.mac);
-  const wantNeigh = new Set<string>();
+  const haveNeigh =
+    fresh.size || gone.size || neighFlushed.size
+      ? new Map(actual.neigh.filter((n) => n.permanent && isOurBridge(n.dev) && !dead(n.dev) && !neighFlushed.has(n.dev)).map((n) => [`${n.ip}|${n.dev}`, n.mac]))
+      : permanentNeigh(actual.neigh);
+  const wantNeigh = neighKeys(desired.neigh);
   for (const n of desired.neigh) {
-    const k = `${n.ip}|${n.dev}`;
-    wantNeigh.add(k);
-    if (haveNeigh.get(k) !== n.mac) emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
+    if (haveNeigh.get(neighKey(n)) !== n.mac) emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
   }
   for (const [k] of haveNeigh) {
     if (wantNeigh.has(k)) continue;
