@@ -2,6 +2,7 @@
  * Wires the agent together: API client, registration + heartbeats, watch → model cache, and the
  * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, datapath, DHCP).
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
@@ -76,12 +77,13 @@ function changesLinks(sub: SubReconciler): SubReconciler {
 /** Port fields the sub-reconcilers do not compile from: what the agents' status reports change. */
 const REPORTED = new Set(['status', 'binding:vif_type', 'updated_at', 'revision_number']);
 
-/** Each port object's part of the key (port objects are replaced on change, never mutated). */
+/** Each port object's part of the key, a digest of its fields (port objects are replaced on change,
+ * never mutated): at 1,000 ports the key stays short, so building and comparing it on every wake-up is cheap. */
 const portKeys = new WeakMap<object, string>();
 function portKey(p: object): string {
   let k = portKeys.get(p);
   if (k === undefined) {
-    k = JSON.stringify(Object.fromEntries(Object.entries(p).filter(([f]) => !REPORTED.has(f))));
+    k = createHash('sha256').update(JSON.stringify(Object.fromEntries(Object.entries(p).filter(([f]) => !REPORTED.has(f))))).digest('base64');
     portKeys.set(p, k);
   }
   return k;
