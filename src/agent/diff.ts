@@ -21,16 +21,15 @@ const enum Phase {
 }
 const PHASES = 8;
 
-/** Keys of entry objects, and key tables of entry lists, by identity: desired lists live as long as
- * their model revision, kernel ones as long as nothing changed, and at 1,000 remote ports building
- * them twice a pass was most of a diff. Entries and lists are never mutated (frozen, or rebuilt). */
-const keys = new WeakMap<object, string>();
-const fdbKey = (e: { mac: string; dev: string; dst: string | null }): string => {
-  let k = keys.get(e);
-  if (k === undefined) keys.set(e, (k = `${e.mac}|${e.dev}|${e.dst ?? 'master'}`));
-  return k;
-};
+const fdbKey = (e: { mac: string; dev: string; dst: string | null }): string => `${e.mac}|${e.dev}|${e.dst ?? 'master'}`;
+const neighKey = (n: { ip: string; dev: string }): string => `${n.ip}|${n.dev}`;
 
+/**
+ * Key tables of entry lists, memoised by list identity: a desired list lives as long as its model
+ * revision, a kernel one until the agent changes something (the datapath step diffs the list the
+ * fast path left), and at 1,000 remote ports building them on every diff was most of a pass.
+ * Lists are never mutated (frozen, or rebuilt on change).
+ */
 function byList<T extends object, R>(build: (list: readonly T[]) => R): (list: readonly T[]) => R {
   const memo = new WeakMap<readonly T[], R>();
   return (list) => {
@@ -39,17 +38,20 @@ function byList<T extends object, R>(build: (list: readonly T[]) => R): (list: r
     return r;
   };
 }
-const ownedFdbKeys = byList((l: readonly ActualFdb[]) => new Set(l.filter(ownedFdb).map(fdbKey)));
-const fdbKeys = byList((l: readonly FdbEntry[]) => new Set(l.map(fdbKey)));
+/** Our FDB entries in the kernel by key. */
+const ownedFdbByKey = byList((l: readonly ActualFdb[]) => new Map(l.filter(ownedFdb).map((e) => [fdbKey(e), e])));
+/** Desired FDB keys, in list order, and as a set. */
+const fdbKeys = byList((l: readonly FdbEntry[]) => {
+  const list = l.map(fdbKey);
+  return { list, set: new Set(list) };
+});
 const unicastMacDevs = byList((l: readonly FdbEntry[]) => new Set(l.filter((e) => e.dst !== null && e.mac !== ZERO_MAC).map((e) => `${e.mac}|${e.dev}`)));
-const neighKey = (n: { ip: string; dev: string }): string => {
-  let k = keys.get(n);
-  if (k === undefined) keys.set(n, (k = `${n.ip}|${n.dev}`));
-  return k;
-};
-const neighKeys = byList((l: readonly NeighEntry[]) => new Set(l.map(neighKey)));
-/** Permanent neighbours on our bridges, `ip|dev` → MAC. */
+/** Permanent neighbours on our bridges, key → MAC. */
 const permanentNeigh = byList((l: readonly ActualNeigh[]) => new Map(l.filter((n) => n.permanent && isOurBridge(n.dev)).map((n) => [neighKey(n), n.mac])));
+const neighKeys = byList((l: readonly NeighEntry[]) => {
+  const list = l.map(neighKey);
+  return { list, set: new Set(list) };
+});
 
 /** FDB entries of ours in the kernel: on our vxlan devices, with a VTEP (`self`) or bridge `static`. */
 export function ownedFdb(e: ActualFdb): boolean {
@@ -128,12 +130,14 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
 
   // FDB: add what is missing, delete ours that is not wanted (unless its device goes anyway).
   const dead = (dev: string): boolean => fresh.has(dev) || gone.has(dev);
-  const have = fresh.size || gone.size ? new Set(actual.fdb.filter((e) => ownedFdb(e) && !dead(e.dev)).map(fdbKey)) : ownedFdbKeys(actual.fdb);
+  const owned = fresh.size || gone.size ? new Map([...ownedFdbByKey(actual.fdb)].filter(([, e]) => !dead(e.dev))) : ownedFdbByKey(actual.fdb);
   const want = fdbKeys(desired.fdb);
   const wantMacDev = unicastMacDevs(desired.fdb);
-  for (const e of desired.fdb) if (!have.has(fdbKey(e))) emit(Phase.AddEntries, { op: 'fdb-add', ...pickFdb(e) });
-  for (const e of actual.fdb) {
-    if (!ownedFdb(e) || dead(e.dev) || want.has(fdbKey(e))) continue;
+  desired.fdb.forEach((e, i) => {
+    if (!owned.has(want.list[i]!)) emit(Phase.AddEntries, { op: 'fdb-add', ...pickFdb(e) });
+  });
+  for (const [k, e] of owned) {
+    if (want.set.has(k)) continue;
     // A unicast MAC moved to another VTEP is rewritten by `replace`; deleting the old dst would fail.
     if (e.dst !== null && e.mac !== ZERO_MAC && wantMacDev.has(`${e.mac}|${e.dev}`)) continue;
     emit(Phase.DelEntries, { op: 'fdb-del', mac: e.mac, dev: e.dev, dst: e.dst });
@@ -142,14 +146,14 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
   // Neighbours: permanent entries on our bridges.
   const haveNeigh =
     fresh.size || gone.size || neighFlushed.size
-      ? new Map(actual.neigh.filter((n) => n.permanent && isOurBridge(n.dev) && !dead(n.dev) && !neighFlushed.has(n.dev)).map((n) => [`${n.ip}|${n.dev}`, n.mac]))
+      ? new Map([...permanentNeigh(actual.neigh)].filter(([k]) => { const dev = k.slice(k.indexOf('|') + 1); return !dead(dev) && !neighFlushed.has(dev); }))
       : permanentNeigh(actual.neigh);
   const wantNeigh = neighKeys(desired.neigh);
-  for (const n of desired.neigh) {
-    if (haveNeigh.get(neighKey(n)) !== n.mac) emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
-  }
+  desired.neigh.forEach((n, i) => {
+    if (haveNeigh.get(wantNeigh.list[i]!) !== n.mac) emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
+  });
   for (const [k] of haveNeigh) {
-    if (wantNeigh.has(k)) continue;
+    if (wantNeigh.set.has(k)) continue;
     const [ip, dev] = k.split('|');
     emit(Phase.DelEntries, { op: 'neigh-del', ip, dev });
   }
