@@ -34,6 +34,11 @@ export class FastEntriesReconciler implements SubReconciler {
     private readonly compiler = new DatapathCompiler(node),
   ) {}
 
+  /** The full pass's kernel read, made ahead alongside other passes (kernel/reader.ts). */
+  prepareFull(): Promise<void> {
+    return this.reader.prefetchFull();
+  }
+
   /**
    * Hands its full read on to the datapath sub-reconciler (pass.kernel): as read when it changed nothing,
    * as the reader predicts it after its entries when all of them went in; none when one failed or
@@ -41,11 +46,6 @@ export class FastEntriesReconciler implements SubReconciler {
    * on a pass that is not full when the model's compiled inputs did not change (a tap woke the loop):
    * no remote entry can have moved, and the datapath reads the kernel itself.
    */
-  /** The full pass's kernel read, made ahead alongside other passes (kernel/reader.ts). */
-  prepareFull(): Promise<void> {
-    return this.reader.prefetchFull();
-  }
-
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     if (pass && !pass.full && !pass.modelChanged) return;
     // A pass that is not full works from the reader's memory (entries follow the agent's own
