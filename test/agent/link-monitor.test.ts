@@ -96,23 +96,29 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
     await loop.stop();
   });
 
-  it('keeps br_netfilter off while the only port has port security off, on for a filtered port, off again after', async () => {
+  it('keeps br_netfilter off and no tables while the only port has port security off, both for a filtered port, off again after', async () => {
     const brnf = async (): Promise<string> => {
       const r = await exec('sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'], { allowFail: true });
       return r.code === 0 ? r.stdout.trim() : 'absent';
     };
+    const tables = async (): Promise<string> => (await exec('nft', ['list', 'tables'])).stdout.trim().split('\n').filter((l) => l.includes('hypernet')).join(', ');
     const firewall = new FirewallReconciler('hostA', exec, silentLogger());
     const mode = await new FirewallDriver(exec, silentLogger()).detectMode();
     if (mode !== 'br-netfilter') return; // bridge-ct kernels never need it
     const off = modelWith({ port_security_enabled: false });
+    await exec('nft', ['add', 'table', 'bridge', 'hypernet']); // left by an earlier run: swept
     await firewall.reconcile(off, { full: true, modelChanged: true });
     assert.ok(['0', 'absent'].includes(await brnf()), 'off with only a port-security-disabled port');
+    assert.equal(await tables(), '', 'no tables of ours: nothing to filter');
+    assert.equal(firewall.portReady(P1), true, 'the unfiltered port is not held back');
     await firewall.reconcile(off, { full: false, modelChanged: true });
     assert.ok(['0', 'absent'].includes(await brnf()));
     await firewall.reconcile(modelWith(), { full: false, modelChanged: true });
     assert.equal(await brnf(), '1', 'on for a filtered port');
+    assert.equal(await tables(), 'table bridge hypernet, table inet hypernet', 'and the tables back');
     await firewall.reconcile(off, { full: false, modelChanged: true });
     assert.equal(await brnf(), '0', 'off again');
+    assert.equal(await tables(), '', 'tables gone again');
   });
 
   it('the firewall runs nothing on a pass a tap woke (inputs unchanged), and checks its tables on a full one', async () => {

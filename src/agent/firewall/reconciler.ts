@@ -3,7 +3,8 @@
  * FirewallDriver. On first use it detects the conntrack mode. In br-netfilter mode the node
  * namespace's br_netfilter sysctls are on only while some local port needs filtering (port security
  * on): a node whose ports all have port security off keeps netfilter off the bridged path (turned off
- * again when the last filtered port goes; re-checked on full passes). Every run compiles the whole ruleset (memoised) and the driver applies
+ * again when the last filtered port goes; re-checked on full passes), and has no tables of ours at
+ * all, so not even its own VXLAN packets meet a hook or conntrack. Every run compiles the whole ruleset (memoised) and the driver applies
  * it, or only its delta, in one transaction; a pass that is not full and whose model inputs did not
  * change (a tap woke the loop) skips both, and a full one with those inputs re-applies (checks) the
  * last ruleset without compiling it again. A failure throws (the agent's loop retries with
@@ -59,8 +60,9 @@ export class FirewallReconciler implements SubReconciler {
   private readonly compiler = new FirewallCompiler();
   private mode: FirewallMode | null = null;
   private ready = new Set<string>();
-  /** What the last apply that succeeded compiled from its model (null after a failure). */
-  private last: { compiled: CompiledFirewall; brnf: boolean } | null = null;
+  /** What the last apply that succeeded compiled from its model (null after a failure; no ruleset
+   * when no local port needed filtering). */
+  private last: { compiled: CompiledFirewall | null; filtering: boolean } | null = null;
   private groupsMemo: { sgs: readonly object[]; rules: readonly object[]; out: SecurityGroup[] } | null = null;
   /** br_netfilter as last set here (null: unknown). */
   private brnf: boolean | null = null;
@@ -87,15 +89,23 @@ export class FirewallReconciler implements SubReconciler {
     // (the driver's identity check), not compiled again.
     const same = pass && !pass.modelChanged ? this.last : null;
     const input = same ? null : firewallInput(this.host, model, this.mode, this.groupsOf(model));
-    const compiled = same?.compiled ?? this.compiler.compile(input!);
-    const brnf = same?.brnf ?? (this.mode === 'br-netfilter' && input!.localPorts.some((lp) => !isTrusted(lp.port)));
+    const filtering = same?.filtering ?? input!.localPorts.some((lp) => !isTrusted(lp.port));
+    const brnf = this.mode === 'br-netfilter' && filtering;
     // On before the rules that need it are applied (and a port gated in); off after.
     if (brnf && (full || this.brnf !== true)) await this.setBrnf(true);
     this.last = null;
-    await this.driver.apply(compiled, full);
+    let compiled: CompiledFirewall | null = null;
+    if (filtering) {
+      compiled = same?.compiled ?? this.compiler.compile(input!);
+      await this.driver.apply(compiled, full);
+    } else if (full || this.driver.generation !== 0) {
+      // No local port to filter: no tables at all, so nothing in this namespace (its own VXLAN
+      // packets included) meets a netfilter hook or conntrack.
+      await this.driver.teardown();
+    }
     if (this.mode === 'br-netfilter' && !brnf && (full || this.brnf !== false)) await this.setBrnf(false);
     if (input) this.ready = new Set(input.localPorts.map((lp) => lp.port.id));
-    this.last = { compiled, brnf };
+    this.last = { compiled, filtering };
   }
 
   /** groupsWithRules, the same array while no group or rule object changed (the compiler's memo keys on it). */
