@@ -154,9 +154,14 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     model: () => (cache.ready && watch.connected ? cache.view() : null),
   });
 
-  // A tap that appears (nova plugged a VM) or goes away wakes the loop now, not at the next resync.
+  // A tap that appears (nova plugged a VM) or goes away wakes the loop now, not at the next resync —
+  // when it is the tap of a port wired here: the agent's own release of a deleted port's tap, and
+  // that tap going with its VM, call for no pass (at 1,000 ports each pass costs tens of ms). A tap
+  // whose port event is still on its way is wired by the pass that event starts (it lists loose taps).
   const links = cfg.linkMonitor === false ? null : new LinkMonitor({ clock, log: log.child({ sub: 'links' }), onTap: (tap, gone) => {
     if (gone) reader.forgetLink(tap);
+    const model = cache.ready ? cache.view() : null;
+    if (model && !compiler.compile(model).ports.some((p) => p.tap === tap)) return;
     reconciler?.markDirty();
   } });
 
