@@ -207,6 +207,20 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     const fresh = await reader.read(true);
     assert.equal(neighSeen.length, calls + 1, 'read again');
     assert.ok(!fresh.neigh.some((n) => n.ip === '10.0.1.77'));
+    // A tap that appeared after the links were listed and was wired meanwhile: not lost.
+    hold = new Promise<void>((res) => (release = res));
+    neighSeen.length = 0;
+    const ahead2 = reader.prefetchFull();
+    await eventually(async () => neighSeen.length === 1, 2_000);
+    await sh(exec, ['ip link add tapffffffff-00 type veth peer name wl5', 'ip link set tapffffffff-00 up']);
+    const wire = [{ op: 'link-set', name: 'tapffffffff-00', master: 'hnb-100' }] as const;
+    assert.deepEqual((await applyOps(exec, [...wire])).failed, []);
+    reader.applied(await readKernel(exec), [...wire], true);
+    hold = null;
+    release();
+    await ahead2;
+    assert.equal((await reader.read(true)).links.get('tapffffffff-00')?.master, 'hnb-100', 'the wired tap is seen enslaved');
+    await sh(exec, ['ip link del tapffffffff-00']);
     // A tap the link monitor saw go while the read waited is gone from it.
     await sh(exec, ['ip link add tapeeeeeeee-ff type veth peer name wl4']);
     await reader.prefetchFull();

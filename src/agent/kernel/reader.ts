@@ -91,7 +91,10 @@ export class KernelReader {
     if (!p) return null;
     const read = await p.read;
     this.prefetch = null;
-    const s = read && p.since ? predictAfter(read, p.since) : null;
+    // A link the agent changed that the read does not know (a tap that appeared and was wired after
+    // the links were listed) cannot be predicted onto it: read again.
+    const since = p.since?.some((o) => o.op === 'link-set' && !read?.links.has(o.name)) ? null : p.since;
+    const s = read && since ? predictAfter(read, since) : null;
     return s && { ...s, ...(await readLinksLight(this.exec, s.links)) };
   }
 
