@@ -6,7 +6,7 @@
  */
 import { VXLAN_DSTPORT, ZERO_MAC, isOurBridge, isOurVxlan, isTap } from './names.js';
 import type { Op } from './ops.js';
-import type { ActualFdb, ActualNeigh, ActualState, DesiredState, FdbEntry, NeighEntry } from './state.js';
+import type { ActualFdb, ActualNeigh, ActualState, DesiredState, FdbEntry } from './state.js';
 
 /** The phases, in execution order. */
 const enum Phase {
@@ -40,18 +40,17 @@ function byList<T extends object, R>(build: (list: readonly T[]) => R): (list: r
 }
 /** Our FDB entries in the kernel by key. */
 const ownedFdbByKey = byList((l: readonly ActualFdb[]) => new Map(l.filter(ownedFdb).map((e) => [fdbKey(e), e])));
-/** Desired FDB keys, in list order, and as a set. */
-const fdbKeys = byList((l: readonly FdbEntry[]) => {
-  const list = l.map(fdbKey);
-  return { list, set: new Set(list) };
-});
+/** Keys of a desired list, in list order and as a set. */
+const keysBy = <T extends object>(key: (e: T) => string) =>
+  byList((l: readonly T[]) => {
+    const list = l.map(key);
+    return { list, set: new Set(list) };
+  });
+const fdbKeys = keysBy(fdbKey);
+const neighKeys = keysBy(neighKey);
 const unicastMacDevs = byList((l: readonly FdbEntry[]) => new Set(l.filter((e) => e.dst !== null && e.mac !== ZERO_MAC).map((e) => `${e.mac}|${e.dev}`)));
-/** Permanent neighbours on our bridges, key → MAC. */
-const permanentNeigh = byList((l: readonly ActualNeigh[]) => new Map(l.filter((n) => n.permanent && isOurBridge(n.dev)).map((n) => [neighKey(n), n.mac])));
-const neighKeys = byList((l: readonly NeighEntry[]) => {
-  const list = l.map(neighKey);
-  return { list, set: new Set(list) };
-});
+/** Permanent neighbours on our bridges by key. */
+const permanentNeigh = byList((l: readonly ActualNeigh[]) => new Map(l.filter((n) => n.permanent && isOurBridge(n.dev)).map((n) => [neighKey(n), n])));
 
 /** FDB entries of ours in the kernel: on our vxlan devices, with a VTEP (`self`) or bridge `static`. */
 export function ownedFdb(e: ActualFdb): boolean {
@@ -146,16 +145,15 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
   // Neighbours: permanent entries on our bridges.
   const haveNeigh =
     fresh.size || gone.size || neighFlushed.size
-      ? new Map([...permanentNeigh(actual.neigh)].filter(([k]) => { const dev = k.slice(k.indexOf('|') + 1); return !dead(dev) && !neighFlushed.has(dev); }))
+      ? new Map([...permanentNeigh(actual.neigh)].filter(([, n]) => !dead(n.dev) && !neighFlushed.has(n.dev)))
       : permanentNeigh(actual.neigh);
   const wantNeigh = neighKeys(desired.neigh);
   desired.neigh.forEach((n, i) => {
-    if (haveNeigh.get(wantNeigh.list[i]!) !== n.mac) emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
+    if (haveNeigh.get(wantNeigh.list[i]!)?.mac !== n.mac) emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
   });
-  for (const [k] of haveNeigh) {
+  for (const [k, n] of haveNeigh) {
     if (wantNeigh.set.has(k)) continue;
-    const [ip, dev] = k.split('|');
-    emit(Phase.DelEntries, { op: 'neigh-del', ip, dev });
+    emit(Phase.DelEntries, { op: 'neigh-del', ip: n.ip, dev: n.dev });
   }
 
   return phases.flat();

@@ -82,6 +82,8 @@ export class Reconciler {
   private kernelDirty = true;
   /** inputKey of the last pass that succeeded (null: none, or it failed since). */
   private okKey: string | null = null;
+  /** The sub-reconcilers that prepare a full pass. */
+  private readonly preparers: readonly SubReconciler[];
   /** The running preparation of the next full pass (prepareFull of every sub-reconciler). */
   private preparing: Promise<void> | null = null;
   /** A preparation finished: the next pass is the full one. */
@@ -94,7 +96,13 @@ export class Reconciler {
   constructor(
     private readonly subs: readonly PassStep[],
     private readonly opts: ReconcilerOptions,
-  ) {}
+  ) {
+    this.preparers = subs.flatMap((s) => (Array.isArray(s) ? s : [s as SubReconciler])).filter((s) => s.prepareFull);
+  }
+
+  private get resyncMs(): number {
+    return this.opts.resyncMs ?? 2_000;
+  }
 
   /** Something other than the model may have changed (a tap appeared, a report failed): run a pass. */
   markDirty(): void {
@@ -157,13 +165,13 @@ export class Reconciler {
       this.dirty = false;
       const model = this.opts.model();
       if (!model) {
-        waitMs = this.opts.resyncMs ?? 2_000;
+        waitMs = this.resyncMs;
         continue;
       }
       const full = this.fullDue();
       if (!full && !woken && this.preparing) {
         // Woken by the clock while the full pass is being prepared: wait for it (or a change).
-        waitMs = this.opts.resyncMs ?? 2_000;
+        waitMs = this.resyncMs;
         continue;
       }
       const kernelDirty = this.kernelDirty;
@@ -172,7 +180,7 @@ export class Reconciler {
       if (!full && !kernelDirty && key !== null && key === this.okKey) {
         this.skipped++;
         // Sleep until the next wake-up, or until the next full pass is due (or prepared).
-        waitMs = this.preparing ? (this.opts.resyncMs ?? 2_000) : Math.max(1, this.fullAt + (this.opts.resyncMs ?? 2_000) - clock.now());
+        waitMs = this.preparing ? this.resyncMs : Math.max(1, this.fullAt + this.resyncMs - clock.now());
         continue;
       }
       if (full) {
@@ -184,12 +192,12 @@ export class Reconciler {
       if (await this.runOnce(model, full, modelChanged)) {
         this.okKey = key;
         this.backoff.reset();
-        waitMs = this.opts.resyncMs ?? 2_000;
+        waitMs = this.resyncMs;
       } else {
         this.kernelDirty = true;
         waitMs = this.backoff.next();
       }
-      if (!full) waitMs = Math.min(waitMs, Math.max(1, this.fullAt + (this.opts.resyncMs ?? 2_000) - clock.now()));
+      if (!full) waitMs = Math.min(waitMs, Math.max(1, this.fullAt + this.resyncMs - clock.now()));
     }
   }
 
@@ -199,10 +207,9 @@ export class Reconciler {
    */
   private fullDue(): boolean {
     if (this.fullAt === -Infinity || this.prepared) return true;
-    if (this.opts.clock.now() - this.fullAt < (this.opts.resyncMs ?? 2_000)) return false;
-    const preps = this.subs.flatMap((s) => (Array.isArray(s) ? s : [s as SubReconciler])).filter((s) => s.prepareFull);
-    if (preps.length === 0) return true;
-    this.preparing ??= Promise.all(preps.map((s) => s.prepareFull!().catch(() => undefined))).then(() => {
+    if (this.opts.clock.now() - this.fullAt < this.resyncMs) return false;
+    if (this.preparers.length === 0) return true;
+    this.preparing ??= Promise.all(this.preparers.map((s) => s.prepareFull!().catch(() => undefined))).then(() => {
       this.preparing = null;
       this.prepared = true;
       this.dirty = true;

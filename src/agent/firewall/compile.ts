@@ -73,9 +73,9 @@ interface Profile {
   readonly ingress: string[];
 }
 
-/** What one port contributes beyond its anti-spoofing elements, for one version of the groups. */
+/** What one port contributes beyond its anti-spoofing elements, for one groups map. */
 interface PortPart {
-  readonly groupsVersion: number;
+  readonly groups: ReadonlyMap<string, SecurityGroup>;
   readonly ifname: string;
   readonly stateless: boolean;
   readonly profile: Profile;
@@ -90,12 +90,12 @@ const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], ele
 export class FirewallCompiler {
   private readonly rules = new WeakMap<SecurityGroupRule, string | null>();
   private readonly spoof = new WeakMap<Port, { ifname: string; el: SpoofElements }>();
-  /** Per port object: its profile and map elements, valid while the groups are those of `groupsVersion`. */
+  /** Per port object: its profile and map elements, valid while `groups` is the map they were made from. */
   private readonly parts = new WeakMap<Port, PortPart>();
   /** The groups input last compiled (the reconciler hands the same array while no group or rule changed). */
   private groupsInput: readonly SecurityGroup[] | null = null;
+  /** By id, rebuilt (a new map) when the groups input changes. */
   private groups = new Map<string, SecurityGroup>();
-  private groupsVersion = 0;
   /** Each profile's two chains, the same arrays from one compile to the next while the profile is
    * in use (delta and hasRemovals then skip them by identity). */
   private profiles = new Map<string, Profile>();
@@ -107,7 +107,6 @@ export class FirewallCompiler {
     if (input.securityGroups !== this.groupsInput) {
       this.groupsInput = input.securityGroups;
       this.groups = new Map<string, SecurityGroup>(input.securityGroups.map((g) => [g.id, g]));
-      this.groupsVersion++;
     }
     const groups = this.groups;
     const rulesOf = (g: string) => [...groups.get(g)!.security_group_rules].sort(byId);
@@ -164,12 +163,12 @@ export class FirewallCompiler {
   /** A port's profile and map elements: memoised per port object while the groups are unchanged. */
   private partOf(port: Port, ifname: string, lastProfiles: Map<string, Profile>): PortPart {
     const hit = this.parts.get(port);
-    if (hit && hit.groupsVersion === this.groupsVersion && hit.ifname === ifname) return hit;
+    if (hit && hit.groups === this.groups && hit.ifname === ifname) return hit;
     const sgs = port.security_groups.filter((g) => this.groups.has(g)).sort();
     const sl = isStateless(port, this.groups);
     const profile = this.profileOf(lastProfiles, sgs, sl);
     const part: PortPart = {
-      groupsVersion: this.groupsVersion,
+      groups: this.groups,
       ifname,
       stateless: sl,
       profile,

@@ -15,7 +15,7 @@ import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { TABLE, type CompiledFirewall, type FirewallMode } from './model.js';
 import type { NftSession } from './nft-session.js';
-import { deltaText, fullText, hasRemovals } from './render.js';
+import { deltaText, fullText, hasRemovals, setChanges } from './render.js';
 
 export type ApplyKind = 'full' | 'delta' | 'unchanged';
 
@@ -96,11 +96,12 @@ export class FirewallDriver {
    * with nothing to change, trust that our tables are still there (a pass that is not full). */
   async apply(c: CompiledFirewall, verify = true): Promise<ApplyKind> {
     const prev = this.last;
-    const gen = !prev || hasRemovals(prev.c, c) ? this.newGeneration() : prev.gen;
+    const changes = prev && setChanges(prev.c, c);
+    const gen = !prev || hasRemovals(prev.c, c, changes!) ? this.newGeneration() : prev.gen;
     const fresh = !prev || this.now() - prev.fullAt > this.fullEveryMs;
     let kind: ApplyKind = 'full';
     if (!fresh && prev.c.baseKey === c.baseKey) {
-      const text = deltaText(prev.c, c, prev.gen, gen);
+      const text = deltaText(prev.c, c, prev.gen, gen, changes!);
       // Nothing to change: make sure our tables are still there. A delta that fails (a table gone
       // or changed under us) is retried as a full replace; one that applies needs no extra check.
       if (!text) kind = !verify || (await this.identity(c.mode)) === prev.identity ? 'unchanged' : 'full';

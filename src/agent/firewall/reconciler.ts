@@ -21,6 +21,7 @@ import type { PassContext, SubReconciler } from '../reconcile.js';
 import { FirewallCompiler } from './compile.js';
 import { FirewallDriver } from './driver.js';
 import type { NftSession } from './nft-session.js';
+import { sameItems } from './render.js';
 import { isTrusted } from './model.js';
 import type { CompiledFirewall, FirewallInput, FirewallMode } from './model.js';
 
@@ -113,8 +114,7 @@ export class FirewallReconciler implements SubReconciler {
     const sgs = [...model.security_groups.values()];
     const rules = [...model.security_group_rules.values()];
     const m = this.groupsMemo;
-    const same = (a: readonly object[], b: readonly object[]) => a.length === b.length && a.every((x, i) => x === b[i]);
-    if (m && same(m.sgs, sgs) && same(m.rules, rules)) return m.out;
+    if (m && sameItems(m.sgs, sgs) && sameItems(m.rules, rules)) return m.out;
     const out = groupsWithRules(model);
     this.groupsMemo = { sgs, rules, out };
     return out;

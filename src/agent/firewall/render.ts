@@ -52,7 +52,9 @@ export function fullText(c: CompiledFirewall, gen: number): string {
 /** The key of a map element (`KEY : VALUE`); what `delete element` takes. */
 const mapKey = (e: string): string => e.split(' : ')[0]!;
 
-const same = (a: readonly string[], b: readonly string[]) => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+/** Same items in the same order (by identity for objects). */
+export const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+const same = sameItems<string>;
 
 /**
  * The elements of `prev` that `next` lacks and those it adds (as sets), computed on the part between
@@ -86,8 +88,21 @@ export function elementChanges(prev: readonly string[], next: readonly string[])
   return { del, add };
 }
 
+/** Element changes of each set or map both rulesets have whose elements differ, by name. */
+export type SetChanges = ReadonlyMap<string, { readonly del: string[]; readonly add: string[] }>;
+
+/** Computed once per apply: both hasRemovals and deltaText need them. */
+export function setChanges(prev: CompiledFirewall, next: CompiledFirewall): SetChanges {
+  const out = new Map<string, { del: string[]; add: string[] }>();
+  for (const [name, s] of next.sets) {
+    const old = prev.sets.get(name);
+    if (old && !same(old.elements, s.elements)) out.set(name, elementChanges(old.elements, s.elements));
+  }
+  return out;
+}
+
 /** The delta transaction from `prev` (applied with `prevGen`) to `next` with `gen`; '' if nothing changes. */
-export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGen: number, gen: number): string {
+export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGen: number, gen: number, changes: SetChanges = setChanges(prev, next)): string {
   if (prev.baseKey !== next.baseKey) throw new Error('firewall: hooked chains differ, a full replace is needed');
   const T = TABLE;
   const declare: string[] = [];
@@ -99,10 +114,10 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
     const old = prev.sets.get(name);
     let add = s.elements;
     if (!old) declare.push(`add ${s.kind} ${s.family} ${T} ${name} { ${s.decl.join('; ')}; }`);
-    else if (same(old.elements, s.elements)) continue;
+    else if (!changes.has(name)) continue; // the same elements
     else if (same(old.decl, s.decl)) {
       // Only the elements that changed: one port more is a few lines, not every port's again.
-      const ch = elementChanges(old.elements, s.elements);
+      const ch = changes.get(name)!;
       const del = ch.del.map((e) => (s.kind === 'map' ? mapKey(e) : e));
       if (del.length) unfill.push(`delete element ${s.family} ${T} ${name} { ${del.join(', ')} }`);
       add = ch.add;
@@ -131,7 +146,7 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
 }
 
 /** True when `next` drops a rule or a set/map element that `prev` had: established flows need re-checking. */
-export function hasRemovals(prev: CompiledFirewall, next: CompiledFirewall): boolean {
+export function hasRemovals(prev: CompiledFirewall, next: CompiledFirewall, changes: SetChanges = setChanges(prev, next)): boolean {
   for (const [name, rules] of prev.chains) {
     const now = next.chains.get(name);
     if (!now) continue; // a vanished chain's references vanished too, and those are checked
@@ -139,11 +154,6 @@ export function hasRemovals(prev: CompiledFirewall, next: CompiledFirewall): boo
     const have = new Set(now);
     if (rules.some((r) => !have.has(r))) return true;
   }
-  for (const [name, s] of prev.sets) {
-    const now = next.sets.get(name);
-    if (!now) continue;
-    if (same(s.elements, now.elements)) continue;
-    if (elementChanges(s.elements, now.elements).del.length) return true;
-  }
+  for (const ch of changes.values()) if (ch.del.length) return true;
   return false;
 }
