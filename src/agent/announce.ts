@@ -23,10 +23,12 @@ export interface Announcement {
   ips: string[];
 }
 
-/** Ports active on this node whose tap is wired, with their IPv4 addresses. */
-export function announceTargets(desired: DesiredState, actual: ActualState, model: ModelView): Announcement[] {
+/** Ports active on this node whose tap is wired, with their IPv4 addresses; `skip` leaves ports out
+ * before anything is looked up (the Announcer's ports already announced). */
+export function announceTargets(desired: DesiredState, actual: ActualState, model: ModelView, skip?: (portId: string) => boolean): Announcement[] {
   const out: Announcement[] = [];
   for (const p of desired.ports) {
+    if (skip?.(p.portId)) continue;
     const port = model.ports.get(p.portId);
     if (!port || p.prepared || !isWired(p, actual)) continue;
     const ips = port.fixed_ips.map((f) => f.ip_address).filter((ip) => !ip.includes(':'));
@@ -44,7 +46,9 @@ export function garpCommands(a: Announcement): string[][] {
 }
 
 export class Announcer {
-  private readonly announced = new Set<string>();
+  /** Ports announced, with the last `announce` call that found them still active and wired here. */
+  private readonly announced = new Map<string, number>();
+  private round = 0;
   private missingTool = false;
   private readonly queue: Announcement[] = [];
   private draining = false;
@@ -54,13 +58,19 @@ export class Announcer {
     private readonly log: Logger,
   ) {}
 
-  /** Announces the targets not announced yet (in the background); forgets ports no longer listed. */
-  announce(targets: readonly Announcement[]): void {
-    const ids = new Set(targets.map((t) => t.portId));
-    for (const id of this.announced) if (!ids.has(id)) this.announced.delete(id);
-    for (const t of targets) {
-      if (this.announced.has(t.portId)) continue;
-      this.announced.add(t.portId);
+  /**
+   * Announces the ports active and wired here that are not announced yet (in the background); forgets
+   * ports no longer active and wired here. Targets, with their addresses, are built only for ports not
+   * announced yet (at 1,000 ports, building all of them on every pass was a visible part of a pass).
+   */
+  announce(desired: DesiredState, actual: ActualState, model: ModelView): void {
+    const round = ++this.round;
+    for (const p of desired.ports) {
+      if (this.announced.has(p.portId) && !p.prepared && model.ports.has(p.portId) && isWired(p, actual)) this.announced.set(p.portId, round);
+    }
+    for (const [id, seen] of this.announced) if (seen !== round) this.announced.delete(id);
+    for (const t of announceTargets(desired, actual, model, (id) => this.announced.has(id))) {
+      this.announced.set(t.portId, round);
       this.queue.push(t);
     }
     if (this.queue.length && !this.draining) {

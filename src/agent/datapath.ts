@@ -7,7 +7,7 @@
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import { applyOps, type ApplyResult } from './apply.js';
-import { announceTargets, type Announcer } from './announce.js';
+import type { Announcer } from './announce.js';
 import { compileDatapath } from './compile.js';
 import { diffDatapath } from './diff.js';
 import { KernelReader } from './kernel/reader.js';
@@ -58,12 +58,23 @@ export async function converge(exec: Exec, desired: DesiredState, o: ConvergeOpt
 /** compileDatapath, memoised on the model revision and tables (the cache's tables change only with
  * the revision, or are replaced by a snapshot). */
 export class DatapathCompiler {
-  private last: { key: readonly unknown[]; desired: DesiredState } | null = null;
+  private last: { key: readonly unknown[]; desired: DesiredState; taps?: Set<string> } | null = null;
   constructor(private readonly node: NodeInfo) {}
   compile(model: ModelView): DesiredState {
     const key = [model.revision, model.ports, model.networks, model.agents];
     if (!this.last || key.some((k, i) => k !== this.last!.key[i])) this.last = { key, desired: compileDatapath(this.node, model) };
     return this.last.desired;
+  }
+
+  /**
+   * Whether `tap` belongs to a port of the last compiled state, without compiling (true before the
+   * first compile). A port newer than that compile comes with a model change, which runs a pass anyway.
+   */
+  knowsTap(tap: string): boolean {
+    const last = this.last;
+    if (!last) return true;
+    last.taps ??= new Set(last.desired.ports.map((p) => p.tap));
+    return last.taps.has(tap);
   }
 }
 
@@ -89,7 +100,7 @@ export class DatapathReconciler implements SubReconciler {
     if (pass) pass.kernel = ops.length ? undefined : after;
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');
-    this.announcer?.announce(announceTargets(desired, after, model));
+    this.announcer?.announce(desired, after, model);
     // In the background: the next pass does not wait for the PUTs (failures come back as a retry).
     this.reporter?.submit(portStatusUpdates(desired, after, model));
     if (result.failed.length) throw new Error(`datapath: ${result.failed.length} operation(s) failed`);

@@ -156,12 +156,12 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
 
   // A tap that appears (nova plugged a VM) or goes away wakes the loop now, not at the next resync —
   // when it is the tap of a port wired here: the agent's own release of a deleted port's tap, and
-  // that tap going with its VM, call for no pass (at 1,000 ports each pass costs tens of ms). A tap
-  // whose port event is still on its way is wired by the pass that event starts (it lists loose taps).
+  // that tap going with its VM, call for no pass (at 1,000 ports each pass costs tens of ms). The
+  // check uses the last compiled state, no compile of its own. A tap whose port is newer than that
+  // (its event on the way, or its pass not compiled yet) is wired by the pass that event starts (it lists loose taps).
   const links = cfg.linkMonitor === false ? null : new LinkMonitor({ clock, log: log.child({ sub: 'links' }), onTap: (tap, gone) => {
     if (gone) reader.forgetLink(tap);
-    const model = cache.ready ? cache.view() : null;
-    if (model && !compiler.compile(model).ports.some((p) => p.tap === tap)) return;
+    if (!compiler.knowsTap(tap)) return;
     reconciler?.markDirty();
   } });
 

@@ -109,3 +109,37 @@ test('prober: blackout is the longest gap without replies (tail included), missi
   assert.deepEqual(parsePing(out, 10, 1095), { sent: 8, received: 4, blackoutMs: 60, missing: ['3-5', '8'] });
   assert.equal(parsePing(out, 10, 1300).blackoutMs, 200, 'replies that stop count until the prober stops');
 });
+
+test('the Announcer announces a wired port once, forgets it when unwired or gone, and announces it again when it is back', async () => {
+  const { Announcer } = await import('../../src/agent/announce.js');
+  const calls: string[][] = [];
+  const exec = async (cmd: string, args: readonly string[]) => (calls.push([cmd, ...args]), { code: 0, stdout: '', stderr: '' });
+  const log = { info() {}, warn() {} } as never;
+  const announcer = new Announcer(exec as never, log);
+  const link = (up: boolean, master: string | null): ActualLink => ({ name: 'tapp1', kind: 'veth', mtu: 1450, mac: null, up, master, vxlan: null });
+  const state = (l: ActualLink | null): ActualState => ({ links: new Map(l ? [['tapp1', l]] : []), bridgePorts: new Map(), fdb: [], neigh: [] });
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  const m = modelWith(vmPort('hostB', []));
+  const d = compileDatapath(B, m);
+  const garps = () => calls.filter((c) => c[0] === 'arping').length;
+
+  announcer.announce(d, state(link(true, 'hnb-100')), m);
+  await settle();
+  assert.equal(garps(), 2, 'request and reply forms for its one IPv4 address');
+  announcer.announce(d, state(link(true, 'hnb-100')), m);
+  await settle();
+  assert.equal(garps(), 2, 'not again while it stays wired');
+  announcer.announce(d, state(link(true, null)), m);
+  announcer.announce(d, state(link(true, 'hnb-100')), m);
+  await settle();
+  assert.equal(garps(), 4, 'released from its bridge, then wired again: announced again');
+  const gone = modelWith(peer);
+  announcer.announce(compileDatapath(B, gone), state(link(true, 'hnb-100')), gone);
+  announcer.announce(d, state(link(true, 'hnb-100')), m);
+  await settle();
+  assert.equal(garps(), 6, 'gone from the model, then back: announced again');
+  const prepared = modelWith(vmPort('hostA', ['hostB']));
+  announcer.announce(compileDatapath(B, prepared), state(link(true, 'hnb-100')), prepared);
+  await settle();
+  assert.equal(garps(), 6, 'a prepared port is not announced');
+});

@@ -7,7 +7,7 @@ import ipaddr from 'ipaddr.js';
 import { wiredOn } from '../../model/bindings.js';
 import type { Network, Port, Subnet } from '../../model/types.js';
 import { findDhcpPort } from './dhcp-port.js';
-import { renderDnsmasqConf, renderDnsmasqHosts, type DhcpHostEntry } from './dnsmasq-conf.js';
+import { hostLines, joinHostLines, renderDnsmasqConf, type DhcpHostEntry } from './dnsmasq-conf.js';
 import { deepFreeze } from '../../common/freeze.js';
 import { VXLAN_OVERHEAD } from '../../model/vxlan.js';
 import { bridgeName, dhcpNetnsName, vethNodeName, vethNsName } from './names.js';
@@ -33,6 +33,37 @@ const isLocalWorkloadPort = (p: Port, host: string): boolean =>
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+/** A port's `MAC,IP` host lines for the served subnets, memoised per port object (ports are replaced, never mutated). */
+const portLines = new WeakMap<Port, { served: ReadonlySet<string>; lines: readonly string[] }>();
+function hostLinesOf(p: Port, served: ReadonlySet<string>): readonly string[] {
+  const hit = portLines.get(p);
+  if (hit && sameSet(hit.served, served)) return hit.lines;
+  const entries: DhcpHostEntry[] = p.fixed_ips.filter((f) => served.has(f.subnet_id)).map((f) => ({ mac: p.mac_address, ip: f.ip_address }));
+  const lines = hostLines(entries);
+  portLines.set(p, { served, lines });
+  return lines;
+}
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a === b) return true;
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+/**
+ * The hosts file of a network's local ports: the last text again when the lines are the same (at
+ * 1,000 ports, building, sorting and joining them on every pass was a visible part of a pass).
+ * A cache by network id; compileDhcp drops the networks it no longer serves.
+ */
+const lastHosts = new Map<string, { lines: string[]; text: string }>();
+function hostsText(networkId: string, locals: readonly Port[], served: ReadonlySet<string>): string {
+  const lines = locals.flatMap((p) => hostLinesOf(p, served));
+  const last = lastHosts.get(networkId);
+  if (last && last.lines.length === lines.length && last.lines.every((l, i) => l === lines[i])) return last.text;
+  const text = joinHostLines(lines);
+  lastHosts.set(networkId, { lines, text });
+  return text;
+}
 
 export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
   const lease = input.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
@@ -59,11 +90,8 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
       .filter((s) => s.network_id === net.id && s.enable_dhcp && s.ip_version === 4)
       .sort((a, b) => byString(a.id, b.id));
     const locals = localByNet.get(net.id)!;
-    const wanted = (subnetIds: Set<string>): DhcpHostEntry[] =>
-      locals.flatMap((p) =>
-        p.fixed_ips.filter((f) => subnetIds.has(f.subnet_id)).map((f) => ({ mac: p.mac_address, ip: f.ip_address })),
-      );
-    if (wanted(new Set(dhcpSubnets.map((s) => s.id))).length === 0) continue;
+    const dhcpIds = new Set(dhcpSubnets.map((s) => s.id));
+    if (!locals.some((p) => p.fixed_ips.some((f) => dhcpIds.has(f.subnet_id)))) continue;
 
     const dhcpPort = findDhcpPort(input.ports, net.id, input.host);
     if (!dhcpPort) {
@@ -107,8 +135,9 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
           hostRoutes: s.host_routes,
         })),
       }),
-      hostsText: renderDnsmasqHosts(wanted(servedIds)),
+      hostsText: hostsText(net.id, locals, servedIds),
     });
   }
+  for (const id of lastHosts.keys()) if (!networks.some((n) => n.networkId === id)) lastHosts.delete(id);
   return deepFreeze({ netnsPrefix: input.netnsPrefix, networks, needsDhcpPort: needsDhcpPort.sort(byString), problems });
 }

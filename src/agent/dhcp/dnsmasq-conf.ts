@@ -70,9 +70,11 @@ export function renderDnsmasqConf(c: DnsmasqConfInput): string {
   return lines.join('\n') + '\n';
 }
 
-/** One `MAC,IP` line per entry, sorted, lower-case MACs. */
-export function renderDnsmasqHosts(entries: readonly DhcpHostEntry[]): string {
-  const lines = entries.map((e) => `${e.mac.toLowerCase()},${e.ip}`);
-  lines.sort();
-  return lines.length ? lines.join('\n') + '\n' : '';
+/** The `MAC,IP` lines of some entries (lower-case MACs), in entry order. */
+export const hostLines = (entries: readonly DhcpHostEntry[]): string[] => entries.map((e) => `${e.mac.toLowerCase()},${e.ip}`);
+
+/** The hosts file of some lines: sorted, one per line. */
+export function joinHostLines(lines: readonly string[]): string {
+  const sorted = [...lines].sort();
+  return sorted.length ? sorted.join('\n') + '\n' : '';
 }

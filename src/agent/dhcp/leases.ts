@@ -21,7 +21,7 @@ export function parseLeases(text: string): Lease[] {
   return out;
 }
 
-/** Leases whose MAC → IP pair is not in the hosts file (rendered by renderDnsmasqHosts: `mac,ip`). */
+/** Leases whose MAC → IP pair is not in the hosts file (`mac,ip` lines, see dnsmasq-conf.ts). */
 export function staleLeases(leasesText: string | null, hostsText: string): Lease[] {
   if (!leasesText) return [];
   const wanted = new Set(hostsText.split('\n').filter(Boolean).map((l) => l.toLowerCase()));

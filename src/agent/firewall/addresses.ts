@@ -38,13 +38,30 @@ export function ipVersion(text: string): 4 | 6 | null {
 
 const DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/**
+ * The number of a canonical dotted IPv4 host address, or -1: remembered per text (member sets are
+ * merged again on every membership change, the same 1,000 addresses each time), forgotten in bulk
+ * past 65,536 texts.
+ */
+const v4Numbers = new Map<string, number>();
+function v4Number(t: string): number {
+  let n = v4Numbers.get(t);
+  if (n === undefined) {
+    n = DOTTED.test(t) ? t.split('.').reduce((acc, o) => acc * 256 + Number(o), 0) : -1;
+    if (v4Numbers.size >= 65_536) v4Numbers.clear();
+    v4Numbers.set(t, n);
+  }
+  return n;
+}
+
 /** Canonical, sorted, without duplicates and without entries inside another entry. */
 export function mergeCidrs(texts: Iterable<string>): string[] {
   const unique = [...new Set(texts)];
   // Fast path (the common case: fixed IPs): plain IPv4 host addresses in canonical form need no parsing.
-  if (unique.every((t) => DOTTED.test(t))) {
-    const num = (t: string) => t.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-    return unique.map((t) => [num(t), t] as const).sort((a, b) => a[0] - b[0]).map(([, t]) => t);
+  const nums = unique.map(v4Number);
+  if (nums.every((n) => n >= 0)) {
+    const order = unique.map((_, i) => i).sort((a, b) => nums[a]! - nums[b]!);
+    return order.map((i) => unique[i]!);
   }
   const parsed = unique.map(parseCidr).filter((c): c is Cidr => c !== null);
   parsed.sort((a, b) => a.bits - b.bits);

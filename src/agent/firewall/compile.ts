@@ -47,8 +47,14 @@ import { hex, stateChains, zoneMap } from './state.js';
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const DIRS = ['egress', 'ingress'] as const;
 
-/** Addresses a port contributes to its groups' member sets: fixed IPs and allowed address pairs. */
-const memberAddresses = (p: Port): string[] => [...p.fixed_ips.map((f) => f.ip_address), ...(p.allowed_address_pairs ?? []).map((a) => a.ip_address)];
+/** Addresses a port contributes to its groups' member sets: fixed IPs and allowed address pairs
+ * (memoised per port object: ports are replaced, never mutated). */
+const memberMemo = new WeakMap<Port, readonly string[]>();
+function memberAddresses(p: Port): readonly string[] {
+  let a = memberMemo.get(p);
+  if (!a) memberMemo.set(p, (a = [...p.fixed_ips.map((f) => f.ip_address), ...(p.allowed_address_pairs ?? []).map((x) => x.ip_address)]));
+  return a;
+}
 
 /** Member addresses of every group in `groupIds`, by set name (sorted, merged). */
 export function groupMembers(groupIds: Iterable<string>, allPorts: readonly Port[], merge: (xs: string[]) => string[] = mergeCidrs): Map<string, string[]> {

@@ -185,3 +185,22 @@ test('DHCP port status: ACTIVE where the network is served, DOWN where it is not
   assert.deepEqual(dhcpPortStatusUpdates('node1', none, new Set([1001]), model(active)), [{ portId: 'dp-1', status: 'DOWN' }], 'torn down');
   assert.deepEqual(dhcpPortStatusUpdates('node2', d, new Set([1001]), model(DHCP)), [], 'another host\'s DHCP port is not ours to report');
 });
+
+test('hosts text follows every change of the local ports, also when port objects are replaced with the same content', () => {
+  const P3 = port('p3', 'net-a', 'fa:16:3e:00:00:13', [['sub-a', '10.0.1.13']], 'node1');
+  const first = compile({ ports: [DHCP, P1, P3, P2] }).networks[0]!.hostsText;
+  assert.equal(first, 'fa:16:3e:00:00:11,10.0.1.11\nfa:16:3e:00:00:13,10.0.1.13\n');
+  // A status report replaces the port objects; the content is the same.
+  const again = compile({ ports: [DHCP, { ...P1, status: 'ACTIVE' }, { ...P3, status: 'ACTIVE' }, P2] }).networks[0]!.hostsText;
+  assert.equal(again, first);
+  const moved = compile({ ports: [DHCP, P1, { ...P3, fixed_ips: [{ subnet_id: 'sub-a', ip_address: '10.0.1.99' }] }, P2] }).networks[0]!.hostsText;
+  assert.equal(moved, 'fa:16:3e:00:00:11,10.0.1.11\nfa:16:3e:00:00:13,10.0.1.99\n');
+  assert.equal(compile({ ports: [DHCP, P1, P2] }).networks[0]!.hostsText, 'fa:16:3e:00:00:11,10.0.1.11\n');
+  // A second network on the node keeps its own hosts file.
+  const N2 = network('net-b', 1002);
+  const S2 = subnet('sub-b', 'net-b', '10.0.2.0/24');
+  const D2 = dhcpPort('dp-2', 'net-b', 'fa:16:3e:00:00:22', [['sub-b', '10.0.2.2']], 'node1');
+  const Q1 = port('q1', 'net-b', 'fa:16:3e:00:00:21', [['sub-b', '10.0.2.21']], 'node1');
+  const both = compile({ networks: [N, N2], subnets: [S, S2], ports: [DHCP, P1, D2, Q1] });
+  assert.deepEqual(both.networks.map((n) => n.hostsText), ['fa:16:3e:00:00:11,10.0.1.11\n', 'fa:16:3e:00:00:21,10.0.2.21\n']);
+});
