@@ -140,8 +140,11 @@ export class LabProvider implements ProviderDriver {
     const inet = this.c.lab_internet_ns;
     if (!inet) throw new Error('lab provider: lab_internet_ns is not configured');
     const mtu = String(this.c.underlay_mtu);
-    const outer = `x${short(hs.id)}`;
+    const outer = this.outerLink(hs.id);
     await addNetns(exec, hs.ns);
+    // A deleted hyperswitch of the same id may still hold this name: the kernel frees a deleted
+    // namespace (and the veth pair with it) in the background. Deleting the outer end removes the pair now.
+    await exec('ip', ['-n', inet, 'link', 'del', outer], { allowFail: true });
     await exec('ip', ['-n', inet, 'link', 'add', outer, 'mtu', mtu, 'type', 'veth', 'peer', 'name', DATA_IF, 'mtu', mtu, 'netns', hs.ns]);
     await exec('ip', ['-n', inet, 'addr', 'add', `${NEXT_HOP}/32`, 'dev', outer]);
     await exec('ip', ['-n', inet, 'link', 'set', outer, 'up']);
@@ -160,6 +163,11 @@ export class LabProvider implements ProviderDriver {
       await exec('ip', ['-n', hs.ns, 'link', 'set', `vms${i}`, 'up']);
     }
     await sysctlIn(exec, hs.ns, 'net.ipv4.ip_forward', 1);
+  }
+
+  /** The hyperswitch's veth end in the lab's internet namespace. */
+  private outerLink(id: string): string {
+    return `x${short(id)}`;
   }
 
   /** The agent's state directory (kept short: OpenVPN's management sockets live below it). */
@@ -189,7 +197,9 @@ export class LabProvider implements ProviderDriver {
     const pid = readPidFile(pidFile(pids, this.agentName(hs.id)));
     if (pid) await stopPid(pid, this.marker, this.o.clock);
     rmSync(pidFile(pids, this.agentName(hs.id)), { force: true });
-    // The hyperswitch namespace and the agent's DHCP namespaces (`<ns>-…`); their veths go with them.
+    // The hyperswitch namespace and the agent's DHCP namespaces (`<ns>-…`); their veths go with them
+    // once the kernel has freed them, the outer one at once here (the same id may be launched again soon).
+    if (this.c.lab_internet_ns) await this.o.exec('ip', ['-n', this.c.lab_internet_ns, 'link', 'del', this.outerLink(hs.id)], { allowFail: true });
     await sweepNamespaces(this.o.exec, this.o.clock, hs.ns);
     rmSync(this.agentDir(hs.id), { recursive: true, force: true });
   }
