@@ -41,7 +41,9 @@ export async function applyIndependentOps(exec: Exec, ops: readonly Op[]): Promi
   const byTool = new Map<Tool, Op[]>();
   for (const o of ops) {
     const tool = renderOp(o).tool;
-    byTool.set(tool, [...(byTool.get(tool) ?? []), o]);
+    const batch = byTool.get(tool);
+    if (batch) batch.push(o);
+    else byTool.set(tool, [o]);
   }
   const results = await Promise.all([...byTool.values()].map((batch) => applyOps(exec, batch)));
   return { applied: results.reduce((n, r) => n + r.applied, 0), failed: results.flatMap((r) => r.failed) };
