@@ -22,6 +22,7 @@ want arping arping
 want openssl openssl
 want modprobe kmod
 want nsenter util-linux
+want ethtool ethtool
 want chromium chromium
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then

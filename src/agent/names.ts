@@ -1,11 +1,15 @@
 /**
  * Kernel naming of everything the agent owns (docs/CONVENTIONS.md "Kernel naming"): bridge `hnb-N`,
- * VXLAN `hnv-N` for VNI N, workload interface `tap` + port id[0:11]. Ownership is decided here only.
+ * VXLAN `hnv-N` for VNI N, workload interface `tap` + port id[0:11], an agentless port's OpenVPN TAP
+ * `vpn` + port id[0:11] and its veth shim `vps` + port id[0:11]. Ownership is decided here only.
  */
 
 export const BRIDGE_PREFIX = 'hnb-';
 export const VXLAN_PREFIX = 'hnv-';
 export const TAP_PREFIX = 'tap';
+/** An agentless port's OpenVPN TAP, and its veth shim to the port interface (../agentless/openvpn/port-links.ts). */
+export const VPN_TAP_PREFIX = 'vpn';
+export const VPN_SHIM_PREFIX = 'vps';
 /** IANA VXLAN port. */
 export const VXLAN_DSTPORT = 4789;
 export { VXLAN_OVERHEAD } from '../model/vxlan.js';
@@ -15,6 +19,8 @@ export const ZERO_MAC = '00:00:00:00:00:00';
 export const bridgeName = (vni: number): string => `${BRIDGE_PREFIX}${vni}`;
 export const vxlanName = (vni: number): string => `${VXLAN_PREFIX}${vni}`;
 export const tapName = (portId: string): string => `${TAP_PREFIX}${portId.slice(0, 11)}`;
+export const vpnTapName = (portId: string): string => `${VPN_TAP_PREFIX}${portId.slice(0, 11)}`;
+export const vpnShimName = (portId: string): string => `${VPN_SHIM_PREFIX}${portId.slice(0, 11)}`;
 
 /**
  * The fixed MAC of bridge `hnb-N` (locally administered, 02:68:VNI:00). A bridge without one takes

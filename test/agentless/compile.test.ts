@@ -32,7 +32,7 @@ describe('agentless OpenVPN compile', () => {
   it('server: one port, its own TAP, bound to the vms IP, CRL and admission by CN and provider IP', () => {
     const l = lines(compileServerConfig(spec, files, 'abc'));
     for (const want of [
-      'mode server', 'tls-server', 'proto udp4', 'local 198.51.100.1', 'port 1195', 'dev tap5d6e7f80-11', 'dev-type tap',
+      'mode server', 'tls-server', 'proto udp4', 'local 198.51.100.1', 'port 1195', 'dev vpn5d6e7f80-11', 'dev-type tap',
       'tun-mtu 1450', 'mssfix 1500 mtu', 'data-ciphers AES-128-GCM:AES-256-GCM:CHACHA20-POLY1305', 'fast-io', 'txqueuelen 1000', 'dh none', 'crl-verify /d/crl.pem', 'remote-cert-tls client',
       `verify-x509-name ${PORT} name`, 'script-security 2', `tls-verify "/d/admit.sh ${PORT} 198.51.100.10"`,
       `client-connect "/d/admit.sh ${PORT} 198.51.100.10"`, 'management /d/p/mgmt.sock unix', '# server-cert abc',

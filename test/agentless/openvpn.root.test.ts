@@ -3,8 +3,10 @@
  * bridge (198.51.100.1/24) and the network bridge hnb-100 (hyper 10.0.1.0/24, a tiny dnsmasq standing
  * in for the agent's DHCP), one OpenVPN server run by OpenVpnServers with certificates from our CA,
  * and "VM" namespaces running Debian's stock openvpn client from the files of the port's user_data.
- * Checks: DHCP hyper IP + MAC + MTU + routes on the client, ping across the bridge, refusal of a
- * wrong source IP and of a foreign CA, and revocation dropping the connected client for good.
+ * Checks: the port's links (OpenVPN's TAP, tc redirects, the GRO veth pair, repaired when changed),
+ * DHCP hyper IP + MAC + MTU + routes on the client, ping across the bridge, GRO coalescing a TCP flow
+ * from the tunnel, refusal of a wrong source IP and of a foreign CA, and revocation dropping the
+ * connected client for good.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -111,12 +113,39 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
 
   let vmDir = '';
 
-  it('starts the port server on its own TAP in the bridge; ensure is idempotent', async () => {
+  const id11 = PORT_ID.slice(0, 11);
+  const linkOf = async (name: string) => JSON.parse((await ex.hs!('ip', ['-d', '-json', 'link', 'show', 'dev', name])).stdout)[0];
+  const redirectOf = async (dev: string) => {
+    const filters = JSON.parse((await ex.hs!('tc', ['-json', 'filter', 'show', 'dev', dev, 'ingress'])).stdout) as { options?: { actions?: { kind: string; to_dev: string }[] } }[];
+    return filters.flatMap((f) => f.options?.actions ?? []).map((a) => `${a.kind}:${a.to_dev}`);
+  };
+  const counter = async (dev: string, what: string) => Number((await ex.hs!('cat', [`/sys/class/net/${dev}/statistics/${what}`])).stdout);
+
+  it('starts the port server on its TAP, joined by a GRO veth pair to the port interface in the bridge; ensure is idempotent and repairs', async () => {
+    // An older layout made the port interface OpenVPN's TAP itself: ensure converts it.
+    await ex.hs!('ip', ['tuntap', 'add', 'dev', `tap${id11}`, 'mode', 'tap']);
     assert.equal(await servers.ensure(spec, { bridge: 'hnb-100' }), 'started');
     assert.equal(await servers.ensure(spec, { bridge: 'hnb-100' }), 'unchanged');
-    const link = JSON.parse((await ex.hs!('ip', ['-json', 'link', 'show', 'dev', `tap${PORT_ID.slice(0, 11)}`])).stdout)[0];
-    assert.equal(link.master, 'hnb-100');
-    assert.equal(link.mtu, 1450);
+    const port = await linkOf(`tap${id11}`);
+    assert.equal(port.linkinfo.info_kind, 'veth');
+    assert.equal(port.master, 'hnb-100');
+    assert.equal(port.mtu, 1450);
+    const vpn = await linkOf(`vpn${id11}`);
+    assert.equal(vpn.linkinfo.info_kind, 'tun');
+    assert.equal(vpn.mtu, 1450);
+    assert.equal((await linkOf(`vps${id11}`)).linkinfo.info_kind, 'veth');
+    assert.deepEqual(await redirectOf(`vpn${id11}`), [`mirred:vps${id11}`]);
+    assert.deepEqual(await redirectOf(`vps${id11}`), [`mirred:vpn${id11}`]);
+    assert.match((await ex.hs!('ethtool', ['-k', `tap${id11}`])).stdout, /generic-receive-offload: on/);
+    assert.match((await ex.hs!('ethtool', ['-k', `vps${id11}`])).stdout, /tcp-segmentation-offload: off/);
+    assert.equal((await ex.hs!('cat', [`/sys/class/net/tap${id11}/threaded`])).stdout.trim(), '1');
+    assert.match((await readFile(join(tmp, 'hs', 'ports', PORT_ID, 'server.conf'), 'utf8')), new RegExp(`^dev vpn${id11}$`, 'm'));
+    // Drift: a redirect removed and the shim taken down by hand are put back.
+    await ex.hs!('tc', ['filter', 'del', 'dev', `vps${id11}`, 'ingress']);
+    await ex.hs!('ip', ['link', 'set', 'dev', `vps${id11}`, 'down']);
+    assert.equal(await servers.ensure(spec, { bridge: 'hnb-100' }), 'unchanged');
+    assert.deepEqual(await redirectOf(`vps${id11}`), [`mirred:vpn${id11}`]);
+    assert.ok((await linkOf(`tap${id11}`)).flags.includes('LOWER_UP'));
     assert.ok(await servers.pidOf(PORT_ID));
   });
 
@@ -135,6 +164,19 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     assert.deepEqual(clients.map((c) => [c.commonName, c.realAddress.split(':')[0]]), [[PORT_ID, VM_IP]]);
     const nft = await ex.vm!('nft', ['list', 'table', 'inet', 'hypernet_vpn'], { allowFail: true });
     assert.match(nft.stdout, /maxseg size set rt mtu/);
+  });
+
+  it('GRO coalesces a TCP flow from the tunnel before the bridge', async () => {
+    await ex.peer!('timeout', ['15', 'iperf3', '-s', '-1', '-D', '-B', '10.0.1.20', '-p', '5301']);
+    const frames0 = await counter(`vps${id11}`, 'tx_packets');
+    const skbs0 = await counter('p-peer', 'tx_packets');
+    const r = await ex.vm!('timeout', ['15', 'iperf3', '-c', '10.0.1.20', '-p', '5301', '-t', '2', '-J'], { allowFail: true });
+    assert.equal(r.code, 0, r.stdout.slice(-500) + r.stderr);
+    const frames = (await counter(`vps${id11}`, 'tx_packets')) - frames0;
+    const skbs = (await counter('p-peer', 'tx_packets')) - skbs0;
+    // Every frame OpenVPN wrote crossed the shim; the bridge forwarded them to the peer in fewer skbs.
+    assert.ok(frames > 1000, `only ${frames} frames crossed the shim`);
+    assert.ok(skbs * 1.5 < frames, `no coalescing: ${frames} frames from the tunnel, ${skbs} skbs to the peer`);
   });
 
   it('refuses the right certificate from the wrong provider IP', async () => {
@@ -175,13 +217,15 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     assert.match((await ex.vm!('ip', ['-4', 'route', 'show', 'default'])).stdout, new RegExp(`default via ${VMS_IP.replace(/\./g, '\\.')} dev eth0`));
   });
 
-  it('remove() stops the server and deletes its TAP', async () => {
+  it('remove() stops the server and deletes its TAP and veth pair', async () => {
     const pid = await servers.pidOf(PORT_ID);
     assert.ok(pid);
     await servers.sync([]);
     assert.equal(await servers.pidOf(PORT_ID), undefined);
-    const link = await ex.hs!('ip', ['link', 'show', 'dev', `tap${PORT_ID.slice(0, 11)}`], { allowFail: true });
-    assert.notEqual(link.code, 0);
+    for (const name of [`tap${id11}`, `vpn${id11}`, `vps${id11}`]) {
+      const link = await ex.hs!('ip', ['link', 'show', 'dev', name], { allowFail: true });
+      assert.notEqual(link.code, 0, `${name} is still there`);
+    }
     assert.deepEqual(await servers.ports(), []);
   });
 });

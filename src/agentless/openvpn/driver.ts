@@ -2,8 +2,10 @@
  * Runs the per-agentless-port OpenVPN servers of one hyperswitch (see ./server-config.ts for the
  * design). Level-triggered: `sync(specs)` makes the running set equal to `specs` (start missing,
  * restart changed, stop the rest); `ensure`/`remove` do it for one port. Each server gets a
- * directory `DIR/ports/<port id>/` (config, pid file, log; the management socket is in DIR/mgmt/) and a persistent TAP
- * `tap<port id[0:11]>` that survives restarts, so its bridge membership and firewall stay put.
+ * directory `DIR/ports/<port id>/` (config, pid file, log; the management socket is in DIR/mgmt/) and
+ * persistent links that survive restarts, so the port's bridge membership and firewall stay put:
+ * OpenVPN's TAP `vpn<port id[0:11]>`, joined to the port interface `tap<port id[0:11]>` through a veth
+ * pair with GRO (./port-links.ts).
  * Only PIDs read from our own pid files, whose command line names our directory, are ever signalled.
  * Shared by all servers in DIR: ca.crt, server.crt, server.key, crl.pem (re-read by OpenVPN at each
  * handshake, so `setCrl` takes effect for new connections at once), admit.sh.
@@ -16,6 +18,7 @@ import { inNetns, type Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { writeFileAtomic } from '../pki/storage.js';
 import { managementCommand, parseStatus, type VpnClient } from './management.js';
+import { ensurePortLinks, removePortLinks } from './port-links.js';
 import {
   ADMISSION_HOOK,
   assertWord,
@@ -46,7 +49,7 @@ export interface ServerCredentials {
 }
 
 export interface EnsureOptions {
-  /** Enslave the TAP to this bridge (otherwise the agent does it, as for any `tap…` port). */
+  /** Enslave the port interface to this bridge (otherwise the agent does it, as for any `tap…` port). */
   bridge?: string;
 }
 
@@ -118,21 +121,22 @@ export class OpenVpnServers {
     const conf = compileServerConfig(spec, files, this.certFingerprint);
     const confPath = join(dir, 'server.conf');
     const old = await readFile(confPath, 'utf8').catch(() => '');
-    await this.ensureTap(tapName(spec.portId), spec.mtu, options.bridge);
     const pid = await this.pidOf(spec.portId);
+    // A changed config may name another TAP (an older layout): stop the server before its links change.
+    if (pid && old !== conf) await this.stop(spec.portId, pid);
+    await ensurePortLinks(this.exec, this.opts.log, spec.portId, spec.mtu, options.bridge);
     if (pid && old === conf) return 'unchanged';
-    if (pid) await this.stop(spec.portId, pid);
     await writeFileAtomic(confPath, conf);
     await this.start(spec.portId);
     this.opts.log.info({ portId: spec.portId, port: spec.listenPort }, pid ? 'openvpn restarted' : 'openvpn started');
     return pid ? 'restarted' : 'started';
   }
 
-  /** Stops a port's server, deletes its TAP and its directory. */
+  /** Stops a port's server, deletes its links and its directory. */
   async remove(portId: string): Promise<void> {
     const pid = await this.pidOf(portId);
     if (pid) await this.stop(portId, pid);
-    await this.exec('ip', ['link', 'del', 'dev', tapName(portId)], { allowFail: true });
+    await removePortLinks(this.exec, portId);
     await rm(this.portDir(portId), { recursive: true, force: true });
     await rm(join(this.opts.dir, 'mgmt', `${tapName(portId)}.sock`), { force: true });
     this.opts.log.info({ portId }, 'openvpn removed');
@@ -189,12 +193,6 @@ export class OpenVpnServers {
       const pid = await this.pidOf(p);
       if (pid) await this.stop(p, pid);
     }
-  }
-
-  private async ensureTap(name: string, mtu: number, bridge?: string): Promise<void> {
-    const have = await this.exec('ip', ['link', 'show', 'dev', name], { allowFail: true });
-    if (have.code !== 0) await this.exec('ip', ['tuntap', 'add', 'dev', name, 'mode', 'tap']);
-    await this.exec('ip', ['link', 'set', 'dev', name, 'mtu', String(mtu), ...(bridge ? ['master', bridge] : []), 'up']);
   }
 
   private async start(portId: string): Promise<void> {

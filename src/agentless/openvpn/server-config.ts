@@ -2,10 +2,11 @@
  * Pure compile of the OpenVPN server of ONE agentless port on a hyperswitch vms NIC.
  *
  * Design: one `openvpn` process per agentless port, listening on its own UDP port of the vms IP,
- * with its own persistent TAP named like any port interface (`tap` + port id[0:11]). The TAP is
- * then an ordinary bridge port of the port's network bridge (`hnb-N`): the agent enslaves it,
- * applies MTU and the nftables anti-spoofing (port MAC/IP) exactly as for a VM's veth, and DHCP
- * (dnsmasq per network) answers the client like any local port. Per-port processes also make
+ * with its own persistent TAP `vpn` + port id[0:11], joined through a veth pair (./port-links.ts) to
+ * the port interface named like any other (`tap` + port id[0:11]). That is an ordinary bridge port
+ * of the port's network bridge (`hnb-N`): the agent enslaves it, applies MTU and the nftables
+ * anti-spoofing (port MAC/IP) exactly as for a VM's veth, and DHCP (dnsmasq per network) answers the
+ * client like any local port. Per-port processes also make
  * admission trivial (one CN, one provider IP per process) and dropping a client means stopping
  * one process or `kill CN` on its management socket.
  *
@@ -14,10 +15,10 @@
  * client-connect) accepts only CN = port id coming from `untrusted_ip` = the port's provider IP.
  */
 import { createHash } from 'node:crypto';
-import { tapName } from '../../agent/names.js';
+import { tapName, vpnTapName } from '../../agent/names.js';
 
-/** The TAP of a port, named as every port interface is (docs/CONVENTIONS.md). */
-export { tapName };
+/** The port interface (named as every port interface is, docs/CONVENTIONS.md) and OpenVPN's TAP. */
+export { tapName, vpnTapName };
 
 export interface VpnServerSpec {
   /** The hyper (neutron) port id: the client certificate's CN. */
@@ -80,7 +81,7 @@ export function compileServerConfig(spec: VpnServerSpec, files: VpnServerFiles, 
     'proto udp4',
     `local ${assertWord('listenIp', spec.listenIp)}`,
     `port ${spec.listenPort}`,
-    `dev ${tapName(id)}`,
+    `dev ${vpnTapName(id)}`,
     'dev-type tap',
     `tun-mtu ${spec.mtu}`,
     `mssfix ${spec.underlayMtu} mtu`,
