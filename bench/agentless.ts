@@ -7,11 +7,15 @@
  *    cloud by hyper IP, through the hyperswitch (OpenVPN TAP → bridge → VXLAN → the other cloud's
  *    agent → vm-a1's veth);
  *  - bare tunnel, same two VMs (the target's reference): the same OpenVPN server (OpenVpnServers,
- *    same certificates, config and MTUs) run IN vm-a1's namespace, and the same stock client config
+ *    same certificates, config, MTUs and links: its TAP joined to the interface holding the tunnel
+ *    address by the same GRO veth pair as an agentless port's) run IN vm-a1's namespace, and the
+ *    same stock client config
  *    (a second client in vm-b1, its TAP next to the agentless one), the tunnel's UDP carried between
  *    the two VMs' native routed addresses (`plugNative`: nat0 → the cloud's hyperswitch → the lab
  *    internet → the other cloud's hyperswitch → nat0), static IPs on the TAPs, no overlay; iperf3
  *    runs inside the tunnel (server on vm-a1's TAP address);
+ *  - the same bare tunnel with a plain TAP (a reference line: the address on OpenVPN's TAP itself,
+ *    the tc redirect to the veth pair taken off, as a stock OpenVPN server runs);
  *  - bare tunnel over one veth (a reference line only, the benchmark's old baseline): the same server
  *    and client in two extra namespaces joined by one veth.
  * The bare clients' hook starts a DHCP client on their TAP like the agentless one; there is no DHCP
@@ -39,7 +43,7 @@ import { realClock } from '../src/common/clock.js';
 import { inNetns, realExec } from '../src/common/exec.js';
 import { silentLogger } from '../src/common/log.js';
 import { OpenVpnServers } from '../src/agentless/openvpn/driver.js';
-import { tapName } from '../src/agentless/openvpn/server-config.js';
+import { tapName, vpnTapName } from '../src/agentless/openvpn/server-config.js';
 import { CertificateAuthority } from '../src/agentless/pki/ca.js';
 import { memoryStorage } from '../src/agentless/pki/storage.js';
 import { buildUserData } from '../src/agentless/userdata.js';
@@ -203,12 +207,16 @@ interface BareTunnel {
 }
 
 /**
- * A bare tunnel: the product's OpenVPN server (OpenVpnServers: same certificates, config, MTUs) in
- * `serverNs` listening on `listenIp`, the product's stock client config (from buildUserData) in
- * `clientNs` connecting from `clientIp`, static addresses 10.9.0.1/.2 on the two TAPs, no overlay.
+ * A bare tunnel: the product's OpenVPN server (OpenVpnServers: same certificates, config, MTUs,
+ * links) in `serverNs` listening on `listenIp`, the product's stock client config (from
+ * buildUserData) in `clientNs` connecting from `clientIp`, static addresses 10.9.N.1/.2 on the two
+ * ends (N = `index`, so that tunnels can share a namespace), no overlay. `plainTap`: the server's
+ * address goes on OpenVPN's TAP itself, with no redirect to the GRO veth pair.
  */
-async function bareTunnel(o: { name: string; dir: string; serverNs: string; clientNs: string; listenIp: string; clientIp: string; mtu: number; underlayMtu: number; iperfPort: number }): Promise<BareTunnel> {
-  const portId = '00000000-0000-4000-8000-00000000beef';
+async function bareTunnel(o: { name: string; index: number; plainTap?: boolean; dir: string; serverNs: string; clientNs: string; listenIp: string; clientIp: string; mtu: number; underlayMtu: number; iperfPort: number }): Promise<BareTunnel> {
+  const portId = `${o.index}0000000-0000-4000-8000-00000000beef`;
+  const net = `10.9.${o.index}`;
+  const listenPort = 1194 + o.index;
   const ca = await CertificateAuthority.open(memoryStorage());
   const server = await ca.issueServer({ name: 'hs-bare', ips: [o.listenIp] });
   const client = await ca.issueClient({ portId, providerIp: o.clientIp });
@@ -221,21 +229,23 @@ async function bareTunnel(o: { name: string; dir: string; serverNs: string; clie
   try {
     await servers.setCredentials({ caPem: server.caPem, certPem: server.certPem, keyPem: server.keyPem, crlPem: await ca.crlPem() });
     const mac = 'fa:16:3e:00:be:ef';
-    await servers.ensure({ portId, providerIp: o.clientIp, macAddress: mac, listenIp: o.listenIp, listenPort: 1194, mtu: o.mtu, underlayMtu: o.underlayMtu });
-    await inNetns(realExec, o.serverNs)('ip', ['addr', 'add', '10.9.0.1/24', 'dev', tapName(portId)]);
+    await servers.ensure({ portId, providerIp: o.clientIp, macAddress: mac, listenIp: o.listenIp, listenPort, mtu: o.mtu, underlayMtu: o.underlayMtu });
+    const serverExec = inNetns(realExec, o.serverNs);
+    if (o.plainTap) await serverExec('tc', ['qdisc', 'del', 'dev', vpnTapName(portId), 'clsact']);
+    await serverExec('ip', ['addr', 'add', `${net}.1/24`, 'dev', o.plainTap ? vpnTapName(portId) : tapName(portId)]);
     const before = new Set(await taps(o.clientNs));
-    await bootFromUserData(realExec, o.clientNs, dir, buildUserData({ portId, macAddress: mac, remoteIp: o.listenIp, remotePort: 1194, mtu: o.mtu, underlayMtu: o.underlayMtu,
+    await bootFromUserData(realExec, o.clientNs, dir, buildUserData({ portId, macAddress: mac, remoteIp: o.listenIp, remotePort: listenPort, mtu: o.mtu, underlayMtu: o.underlayMtu,
       serverName: 'hs-bare', caPem: client.caPem, certPem: client.certPem, keyPem: client.keyPem }));
     // `dev tap`: the kernel names the client's TAP (tap1 beside the agentless client's tap0).
     const tap = await waitFor(`the ${o.name} client TAP`, async () => (await taps(o.clientNs)).find((t) => !before.has(t)), realClock, 20_000);
     // The hook's DHCP client has no server to talk to here: stop it (ours: its command line names `dir`).
     const dhcpPid = await waitFor(`the ${o.name} hook's DHCP client`, async () => readPidFile(join(dir, 'hypernet.state', 'dhcp.pid')), realClock, 20_000);
     await stopPid(dhcpPid, dir, realClock, 1000);
-    await realExec('ip', ['-n', o.clientNs, 'addr', 'add', '10.9.0.2/24', 'dev', tap]);
-    await waitFor(`the ${o.name} tunnel`, async () => (await realExec('ip', ['netns', 'exec', o.clientNs, 'ping', '-c', '1', '-W', '1', '10.9.0.1'], { allowFail: true })).code === 0, realClock, 20_000);
+    await realExec('ip', ['-n', o.clientNs, 'addr', 'add', `${net}.2/24`, 'dev', tap]);
+    await waitFor(`the ${o.name} tunnel`, async () => (await realExec('ip', ['netns', 'exec', o.clientNs, 'ping', '-c', '1', '-W', '1', `${net}.1`], { allowFail: true })).code === 0, realClock, 20_000);
     const [clientPid, serverPid] = [readPidFile(join(dir, 'client.pid')), await servers.pidOf(portId)];
     if (!clientPid || !serverPid) throw new Error(`${o.name} tunnel: openvpn client or server not found`);
-    return { path: { name: o.name, fromNs: o.clientNs, serverNs: o.serverNs, toNs: o.serverNs, toIp: '10.9.0.1', iperfPort: o.iperfPort, clientTap: tap, clientPid, serverPid }, stop };
+    return { path: { name: o.name, fromNs: o.clientNs, serverNs: o.serverNs, toNs: o.serverNs, toIp: `${net}.1`, iperfPort: o.iperfPort, clientTap: tap, clientPid, serverPid }, stop };
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;
@@ -252,7 +262,7 @@ async function vethTunnel(tmp: string, mtu: number, underlayMtu: number): Promis
     await realExec('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     await realExec('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
   }
-  return bareTunnel({ name: 'veth', dir: join(tmp, 'veth'), serverNs: s, clientNs: c, listenIp: '203.0.113.1', clientIp: '203.0.113.2', mtu, underlayMtu, iperfPort: 5201 });
+  return bareTunnel({ name: 'veth', index: 0, dir: join(tmp, 'veth'), serverNs: s, clientNs: c, listenIp: '203.0.113.1', clientIp: '203.0.113.2', mtu, underlayMtu, iperfPort: 5201 });
 }
 
 async function killNs(ns: string): Promise<void> {
@@ -292,19 +302,23 @@ async function main(): Promise<void> {
     // The two VMs' native routed addresses carry the same-VMs bare tunnel's UDP between the clouds.
     const [a1Native, b1Native] = [await plugNative(realExec, world.plan, a1), await plugNative(realExec, world.plan, b1)];
     const { overlayMtu: mtu, underlayMtu } = world.plan;
-    tunnels.push(await bareTunnel({ name: 'bare', dir: join(tmp, 'bare'), serverNs: a1.ns, clientNs: b1.ns, listenIp: a1Native, clientIp: b1Native, mtu, underlayMtu, iperfPort: 5202 }));
+    const sameVms = { serverNs: a1.ns, clientNs: b1.ns, listenIp: a1Native, clientIp: b1Native, mtu, underlayMtu };
+    tunnels.push(await bareTunnel({ name: 'bare', index: 0, dir: join(tmp, 'bare'), ...sameVms, iperfPort: 5202 }));
+    tunnels.push(await bareTunnel({ name: 'bare-plain', index: 1, plainTap: true, dir: join(tmp, 'bare-plain'), ...sameVms, iperfPort: 5203 }));
     if (WITH_VETH) tunnels.push(await vethTunnel(tmp, mtu, underlayMtu));
     paths.push(agentless, ...tunnels.map((t) => t.path));
     for (const p of paths) await startServer(p);
     const runs: Run[][] = paths.map(() => []);
     for (let i = 0; i < REPS; i++) for (const [k, p] of paths.entries()) runs[k]!.push(await iperfOnce(p));
-    const [a, b] = runs.map((rs) => median(rs.map((r) => r.bps))) as [number, number];
+    const [a, b, plain] = runs.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number];
     const ratio = a / b;
     console.log(`\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, median of ${REPS}, interleaved), TAP MTU ${mtu}`);
     console.log(`  agentless VM → VM in the other cloud         : ${summary(runs[0]!)}`);
     console.log(`  bare OpenVPN tunnel, same two VMs, no overlay : ${summary(runs[1]!)}`);
-    if (WITH_VETH) console.log(`  (reference) bare tunnel over one veth         : ${summary(runs[2]!)}`);
+    console.log(`  (reference) the same, OpenVPN's plain TAP     : ${summary(runs[2]!)}`);
+    if (WITH_VETH) console.log(`  (reference) bare tunnel over one veth         : ${summary(runs[3]!)}`);
     console.log(`  ratio agentless / bare (same two VMs)         : ${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ratio >= 0.9 ? 'met' : 'NOT met'})`);
+    console.log(`  ratio agentless / bare with a plain TAP       : ${(a / plain).toFixed(2)}×`);
   } finally {
     for (const p of paths) p.server?.kill('SIGTERM');
     for (const t of tunnels) await t.stop().catch(() => undefined);
