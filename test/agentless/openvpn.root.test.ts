@@ -140,13 +140,21 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     assert.match((await ex.hs!('ethtool', ['-k', `vps${id11}`])).stdout, /tcp-segmentation-offload: off/);
     assert.equal((await ex.hs!('cat', [`/sys/class/net/tap${id11}/threaded`])).stdout.trim(), '1');
     assert.match((await readFile(join(tmp, 'hs', 'ports', PORT_ID, 'server.conf'), 'utf8')), new RegExp(`^dev vpn${id11}$`, 'm'));
-    // Drift: a redirect removed and the shim taken down by hand are put back.
+    // Drift: a redirect removed and the shim taken down by hand are put back, by ensure and by sync
+    // (which reads the namespace's links once for all its ports), without restarting the server.
+    const pid = await servers.pidOf(PORT_ID);
+    assert.ok(pid);
     await ex.hs!('tc', ['filter', 'del', 'dev', `vps${id11}`, 'ingress']);
     await ex.hs!('ip', ['link', 'set', 'dev', `vps${id11}`, 'down']);
     assert.equal(await servers.ensure(spec, { bridge: 'hnb-100' }), 'unchanged');
     assert.deepEqual(await redirectOf(`vps${id11}`), [`mirred:vpn${id11}`]);
     assert.ok((await linkOf(`tap${id11}`)).flags.includes('LOWER_UP'));
-    assert.ok(await servers.pidOf(PORT_ID));
+    await ex.hs!('tc', ['filter', 'del', 'dev', `vpn${id11}`, 'ingress']);
+    await ex.hs!('ip', ['link', 'set', 'dev', `tap${id11}`, 'nomaster']);
+    await servers.sync([spec], { bridge: 'hnb-100' });
+    assert.deepEqual(await redirectOf(`vpn${id11}`), [`mirred:vps${id11}`]);
+    assert.equal((await linkOf(`tap${id11}`)).master, 'hnb-100');
+    assert.equal(await servers.pidOf(PORT_ID), pid);
   });
 
   it('a VM booted from the user_data gets its hyper IP by DHCP, its MAC, MTU and routes, and pings the peer', async () => {

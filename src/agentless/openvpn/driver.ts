@@ -18,7 +18,7 @@ import { inNetns, type Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { writeFileAtomic } from '../pki/storage.js';
 import { managementCommand, parseStatus, type VpnClient } from './management.js';
-import { ensurePortLinks, removePortLinks } from './port-links.js';
+import { ensurePortLinks, listLinks, removePortLinks, type IpLink } from './port-links.js';
 import {
   ADMISSION_HOOK,
   assertWord,
@@ -51,6 +51,11 @@ export interface ServerCredentials {
 export interface EnsureOptions {
   /** Enslave the port interface to this bridge (otherwise the agent does it, as for any `tap…` port). */
   bridge?: string;
+}
+
+interface EnsureContext extends EnsureOptions {
+  /** The namespace's links, read once by `sync` for all its ports. */
+  links?: Map<string, IpLink>;
 }
 
 export type EnsureResult = 'started' | 'restarted' | 'unchanged';
@@ -112,7 +117,7 @@ export class OpenVpnServers {
   }
 
   /** Makes the server of one port run with exactly this spec. */
-  async ensure(spec: VpnServerSpec, options: EnsureOptions = {}): Promise<EnsureResult> {
+  async ensure(spec: VpnServerSpec, options: EnsureContext = {}): Promise<EnsureResult> {
     if (!this.certFingerprint) throw new Error('setCredentials() first');
     const dir = this.portDir(spec.portId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -124,7 +129,7 @@ export class OpenVpnServers {
     const pid = await this.pidOf(spec.portId);
     // A changed config may name another TAP (an older layout): stop the server before its links change.
     if (pid && old !== conf) await this.stop(spec.portId, pid);
-    await ensurePortLinks(this.exec, this.opts.log, spec.portId, spec.mtu, options.bridge);
+    await ensurePortLinks(this.exec, this.opts.log, spec.portId, spec.mtu, options.bridge, options.links);
     if (pid && old === conf) return 'unchanged';
     await writeFileAtomic(confPath, conf);
     await this.start(spec.portId);
@@ -152,7 +157,8 @@ export class OpenVpnServers {
   async sync(specs: readonly VpnServerSpec[], options: EnsureOptions = {}): Promise<void> {
     const want = new Set(specs.map((s) => s.portId));
     const errors: Error[] = [];
-    for (const s of specs) await this.ensure(s, options).catch((e: Error) => errors.push(e));
+    const links = specs.length ? await listLinks(this.exec) : undefined;
+    for (const s of specs) await this.ensure(s, { ...options, links }).catch((e: Error) => errors.push(e));
     for (const p of await this.ports()) if (!want.has(p)) await this.remove(p).catch((e: Error) => errors.push(e));
     if (errors.length) throw new AggregateError(errors, `openvpn sync: ${errors.map((e) => e.message).join('; ')}`);
   }

@@ -12,8 +12,8 @@
  * back through OpenVPN), and the OpenVPN server's write returns at once. veth hands a frame to NAPI
  * only when its sender has no TSO, hence `tso off` on `vps<id>`.
  *
- * Level-triggered: `ensurePortLinks` checks the layout (two `ip -d -json link` reads, and a tc read
- * per direction) and repairs what differs, including a port interface that is still OpenVPN's TAP
+ * Level-triggered: `ensurePortLinks` checks the layout (the port's links, from one `ip -d -json
+ * link` read of the namespace per pass, and a tc read per direction) and repairs what differs, including a port interface that is still OpenVPN's TAP
  * (the older layout). The GRO tuning is applied when the veth pair is made; where it fails (no
  * ethtool, a kernel without threaded NAPI) the port works untuned and a warning says why.
  */
@@ -36,7 +36,7 @@ export const portLinkNames = (portId: string): PortLinkNames => ({
   port: tapName(portId),
 });
 
-interface IpLink {
+export interface IpLink {
   ifname: string;
   mtu: number;
   master?: string;
@@ -48,6 +48,12 @@ async function showLink(exec: Exec, name: string): Promise<IpLink | undefined> {
   const r = await exec('ip', ['-d', '-json', 'link', 'show', 'dev', name], { allowFail: true });
   if (r.code !== 0) return undefined;
   return (JSON.parse(r.stdout) as IpLink[])[0];
+}
+
+/** Every link of the namespace by name, in one read (for a pass over many ports). */
+export async function listLinks(exec: Exec): Promise<Map<string, IpLink>> {
+  const r = await exec('ip', ['-d', '-json', 'link', 'show']);
+  return new Map((JSON.parse(r.stdout || '[]') as IpLink[]).map((l) => [l.ifname, l]));
 }
 
 /** tc filters redirecting everything from `from`'s ingress to `to`'s egress (clsact, one u32 match-all). */
@@ -96,12 +102,14 @@ async function tuneVeth(exec: Exec, n: PortLinkNames): Promise<void> {
 
 /**
  * Makes the links of one port exactly the layout above, with `mtu` on all three, all up, and the
- * port interface in `bridge` when one is given (otherwise the agent enslaves it).
+ * port interface in `bridge` when one is given (otherwise the agent enslaves it). `links`: the
+ * namespace's links read once for many ports (`listLinks`); each port's are read otherwise.
  */
-export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, mtu: number, bridge?: string): Promise<void> {
+export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, mtu: number, bridge?: string, links?: Map<string, IpLink>): Promise<void> {
   const n = portLinkNames(portId);
-  let tap = await showLink(exec, n.vpnTap);
-  let port = await showLink(exec, n.port);
+  const read = (name: string) => (links ? links.get(name) : showLink(exec, name));
+  let tap = await read(n.vpnTap);
+  let port = await read(n.port);
   if (tap && tap.linkinfo?.info_kind !== 'tun') {
     await exec('ip', ['link', 'del', 'dev', n.vpnTap]);
     tap = undefined;
