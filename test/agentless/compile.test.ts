@@ -14,6 +14,7 @@ import {
 } from '../../src/agentless/openvpn/server-config.js';
 import { compileClientConfig } from '../../src/agentless/openvpn/client-config.js';
 import { parseStatus } from '../../src/agentless/openvpn/management.js';
+import { portLinkNames, redirectsTo } from '../../src/agentless/openvpn/port-links.js';
 import { CLIENT_HOOK_NAME, compileClientHook } from '../../src/agentless/client-hook.js';
 import { buildUserData, labBootFromUserData, labClientArgv, type UserDataSpec } from '../../src/agentless/userdata.js';
 
@@ -58,6 +59,19 @@ describe('agentless OpenVPN compile', () => {
     for (const want of ["'reboot 0;'", "'initial-interval 1;'", "'backoff-cutoff 2;'", 'udhcpc -b -R -t 5 -T 1 -A 2'])
       assert.ok(hook.includes(want), `hook DHCP client: ${want}`);
     assert.match(text, /<ca>\n-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n<\/ca>\n<cert>\nCERT\n<\/cert>\n<key>\nKEY\n<\/key>\n$/);
+  });
+
+  it("names a port's links and reads its tc redirect (tc -json filter show)", () => {
+    assert.deepEqual(portLinkNames('5d6e7f80-1122-4000-8000-000000000001'), { vpnTap: 'vpn5d6e7f80-11', shim: 'vps5d6e7f80-11', port: 'tap5d6e7f80-11' });
+    const mirred = (to: string, direction = 'egress') => ({ protocol: 'all', pref: 1, kind: 'u32', options: { fh: '800::800', match: { value: '0', mask: '0' },
+      actions: [{ order: 1, kind: 'mirred', mirred_action: 'redirect', direction, to_dev: to, control_action: { type: 'stolen' } }] } });
+    const head = [{ protocol: 'all', pref: 1, kind: 'u32' }, { protocol: 'all', pref: 1, kind: 'u32', options: { fh: '800:', ht_divisor: 1 } }];
+    assert.equal(redirectsTo(JSON.stringify([...head, mirred('vpsX')]), 'vpsX'), true);
+    assert.equal(redirectsTo(JSON.stringify([...head, mirred('other')]), 'vpsX'), false);
+    assert.equal(redirectsTo(JSON.stringify([...head, mirred('vpsX', 'ingress')]), 'vpsX'), false);
+    assert.equal(redirectsTo(JSON.stringify([...head, mirred('vpsX'), mirred('vpsX')]), 'vpsX'), false, 'a duplicate filter is rewritten');
+    assert.equal(redirectsTo('', 'vpsX'), false);
+    assert.equal(redirectsTo('[]', 'vpsX'), false);
   });
 
   it('allocates the lowest free VPN port', () => {

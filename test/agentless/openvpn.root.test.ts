@@ -155,6 +155,13 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     assert.deepEqual(await redirectOf(`vpn${id11}`), [`mirred:vps${id11}`]);
     assert.equal((await linkOf(`tap${id11}`)).master, 'hnb-100');
     assert.equal(await servers.pidOf(PORT_ID), pid);
+    // Without a bridge to set, the port interface's state is the agent's (admin_state_up=false).
+    await ex.hs!('ip', ['link', 'set', 'dev', `tap${id11}`, 'down']);
+    assert.equal(await servers.ensure(spec), 'unchanged');
+    await servers.sync([spec]);
+    assert.ok(!(await linkOf(`tap${id11}`)).flags.includes('UP'));
+    assert.equal(await servers.ensure(spec, { bridge: 'hnb-100' }), 'unchanged');
+    assert.ok((await linkOf(`tap${id11}`)).flags.includes('UP'));
   });
 
   it('a VM booted from the user_data gets its hyper IP by DHCP, its MAC, MTU and routes, and pings the peer', async () => {

@@ -57,7 +57,7 @@ export async function listLinks(exec: Exec): Promise<Map<string, IpLink>> {
 }
 
 /** tc filters redirecting everything from `from`'s ingress to `to`'s egress (clsact, one u32 match-all). */
-export function redirectCommands(from: string, to: string): string[][] {
+function redirectCommands(from: string, to: string): string[][] {
   return [
     ['qdisc', 'replace', 'dev', from, 'clsact'],
     ['filter', 'del', 'dev', from, 'ingress'],
@@ -102,7 +102,8 @@ async function tuneVeth(exec: Exec, n: PortLinkNames): Promise<void> {
 
 /**
  * Makes the links of one port exactly the layout above, with `mtu` on all three, all up, and the
- * port interface in `bridge` when one is given (otherwise the agent enslaves it). `links`: the
+ * port interface in `bridge` when one is given (otherwise the agent enslaves it and, once the pair
+ * is made, keeps its MTU and state). `links`: the
  * namespace's links read once for many ports (`listLinks`); each port's are read otherwise.
  */
 export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, mtu: number, bridge?: string, links?: Map<string, IpLink>): Promise<void> {
@@ -126,9 +127,15 @@ export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, m
   }
   const up = (l: IpLink | undefined, master?: string) => !!l && l.mtu === mtu && l.flags.includes('UP') && (!master || l.master === master);
   if (!up(tap)) await exec('ip', ['link', 'set', 'dev', n.vpnTap, 'mtu', String(mtu), 'up']);
-  // A veth end shows LOWER_UP only while its peer is up: the port's flags tell the shim's state.
-  if (fresh || !port!.flags.includes('LOWER_UP')) await exec('ip', ['link', 'set', 'dev', n.shim, 'mtu', String(mtu), 'up']);
-  if (!up(port, bridge)) await exec('ip', ['link', 'set', 'dev', n.port, 'mtu', String(mtu), ...(bridge ? ['master', bridge] : []), 'up']);
+  // A veth end shows LOWER_UP only while both ends are up: an admin-up port without it has its shim down.
+  if (fresh || (port!.flags.includes('UP') && !port!.flags.includes('LOWER_UP'))) {
+    await exec('ip', ['link', 'set', 'dev', n.shim, 'mtu', String(mtu), 'up']);
+  }
+  // After it is made, the port interface's MTU and state are the agent's (admin_state_up may take it
+  // down), unless the bridge is ours to set.
+  if (fresh || (bridge && !up(port, bridge))) {
+    await exec('ip', ['link', 'set', 'dev', n.port, 'mtu', String(mtu), ...(bridge ? ['master', bridge] : []), 'up']);
+  }
   if (fresh) {
     await tuneVeth(exec, n).catch((e: Error) =>
       log.warn({ portId, err: e.message }, 'agentless port without GRO (works, slower): tuning its veth failed'));
