@@ -15,7 +15,7 @@ export function vmTable(plan: LabPlan, vms: readonly LabVmRecord[]): string {
   const byHost = new Map(plan.clouds.map((c) => [c.hostId, c]));
   return textTable(
     ['VM', 'cloud', 'hyper IP', 'MAC', 'hyperswitch', 'underlay IP'],
-    vms.map((v) => [v.name, v.cloud, v.ip, v.mac, v.hostId, byHost.get(v.hostId)?.underlayIp ?? '?']),
+    vms.map((v) => [v.name, v.cloud, v.ip, v.mac, v.hostId, byHost.get(v.hostId)?.underlayIp ?? v.underlayIp ?? '?']),
   );
 }
 

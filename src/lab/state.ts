@@ -17,6 +17,8 @@ export interface LabVmRecord {
   /** The hyper IP the API allocated (and DHCP handed out). */
   ip: string;
   tap: string;
+  /** The underlay IP of a hyperswitch that is not one of the plan's clouds' (an agentless VM's). */
+  underlayIp?: string;
 }
 
 export interface LabState {

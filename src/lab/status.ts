@@ -1,7 +1,8 @@
 /**
  * `hypernet lab status`: what is running compared with what the lab made — recorded processes alive
- * (and still ours), the plan's namespaces present (plus the ones agents made), each VM's address on
- * eth0, and the agents' liveness as the API reports it.
+ * (and still ours), the plan's namespaces present (plus the ones agents made), each VM's hyper address
+ * on its interface (eth0, or an agentless VM's OpenVPN TAP), and the agents' liveness as the API
+ * reports it.
  */
 import { ApiClient } from '../client/api.js';
 import type { Exec } from '../common/exec.js';
@@ -10,15 +11,19 @@ import type { Agent } from '../model/types.js';
 import { listNetnsWithPrefix } from './netns.js';
 import { planNamespaces } from './plan.js';
 import { isOurs, readPidDir } from './processes.js';
-import type { LabState } from './state.js';
+import { CLIENT_TAP } from './agentless.js';
+import type { LabState, LabVmRecord } from './state.js';
 import { vmInterface } from './vms.js';
+
+/** The VM-side interface that holds the hyper IP: an agentless VM's OpenVPN TAP, else eth0. */
+const hyperInterface = (v: LabVmRecord): string => (v.tap === CLIENT_TAP ? CLIENT_TAP : 'eth0');
 
 export interface LabStatus {
   processes: { name: string; pid: number; alive: boolean }[];
   namespaces: { name: string; present: boolean }[];
   /** Namespaces under the prefix that the plan does not name (made by agents, e.g. DHCP). */
   extraNamespaces: string[];
-  vms: { name: string; expectedIp: string; ip: string | null; ok: boolean }[];
+  vms: { name: string; expectedIp: string; ifname: string; ip: string | null; ok: boolean }[];
   agents: { host: string; alive: boolean | null }[];
   apiError: string | null;
   healthy: boolean;
@@ -33,8 +38,9 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
   const extraNamespaces = [...present].filter((n) => !planned.includes(n)).sort();
   const vms = await Promise.all(
     state.vms.map(async (v) => {
-      const ip = present.has(v.ns) ? (await vmInterface(exec, v.ns)).ip : null;
-      return { name: v.name, expectedIp: v.ip, ip, ok: ip === v.ip };
+      const ifname = hyperInterface(v);
+      const ip = present.has(v.ns) ? (await vmInterface(exec, v.ns, ifname)).ip : null;
+      return { name: v.name, expectedIp: v.ip, ifname, ip, ok: ip === v.ip };
     }),
   );
   let apiError: string | null = null;
@@ -44,7 +50,9 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
   } catch (e) {
     apiError = (e as Error).message;
   }
-  const agents = plan.clouds.map((c) => ({ host: c.hostId, alive: apiError ? null : (apiAgents.find((a) => a.host === c.hostId)?.alive ?? false) }));
+  // The clouds' hyperswitches, and those the provider launched for agentless VMs.
+  const hosts = [...new Set([...plan.clouds.map((c) => c.hostId), ...state.vms.map((v) => v.hostId)])];
+  const agents = hosts.map((host) => ({ host, alive: apiError ? null : (apiAgents.find((a) => a.host === host)?.alive ?? false) }));
   const healthy =
     processes.length > 0 && processes.every((p) => p.alive) && namespaces.every((n) => n.present) && vms.every((v) => v.ok) && agents.every((a) => a.alive === true);
   return { processes, namespaces, extraNamespaces, vms, agents, apiError, healthy };
@@ -59,7 +67,7 @@ export function renderStatus(s: LabStatus): string {
     'namespaces:',
     textTable(['namespace', 'present'], [...s.namespaces.map((n) => [n.name, yes(n.present)]), ...s.extraNamespaces.map((n) => [n, 'yes (agent)'])]),
   );
-  out.push('VMs:', textTable(['VM', 'hyper IP (API)', 'eth0 IP', 'ok'], s.vms.map((v) => [v.name, v.expectedIp, v.ip ?? '-', yes(v.ok)])));
+  out.push('VMs:', textTable(['VM', 'hyper IP (API)', 'interface', 'its IP', 'ok'], s.vms.map((v) => [v.name, v.expectedIp, v.ifname, v.ip ?? '-', yes(v.ok)])));
   out.push('agents (per the API):', textTable(['host', 'alive'], s.agents.map((a) => [a.host, yes(a.alive)])));
   if (s.apiError) out.push(`API unreachable: ${s.apiError}`);
   out.push(s.healthy ? 'lab is healthy' : 'lab is NOT healthy');

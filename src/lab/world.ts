@@ -243,7 +243,9 @@ export class World {
   async addAgentlessVm(vm: VmPlan, networkId: string): Promise<void> {
     const a = await addAgentlessVm({ api: this.api, exec: this.exec, clock: this.clock, plan: this.plan }, siteOf(vm), networkId);
     this.state.vms = this.state.vms.filter((v) => v.name !== vm.name);
-    this.state.vms.push({ name: vm.name, cloud: vm.cloud, ns: vm.ns, hostId: a.agentlessPort.hyperswitch_id, portId: a.port.id, mac: a.port.mac_address, ip: a.ip, tap: CLIENT_TAP });
+    const hostId = a.agentlessPort.hyperswitch_id;
+    const hs = await this.api.show<{ data_ip?: string }>('hyperswitches', 'hyperswitch', hostId);
+    this.state.vms.push({ name: vm.name, cloud: vm.cloud, ns: vm.ns, hostId, portId: a.port.id, mac: a.port.mac_address, ip: a.ip, tap: CLIENT_TAP, underlayIp: hs.data_ip });
     this.state.vms.sort((x, y) => x.name.localeCompare(y.name));
     this.save();
   }

@@ -17,6 +17,8 @@ import { buildUserData, labBootFromUserData } from '../../src/agentless/userdata
 import { listNetns } from '../../src/lab/netns.js';
 import { addAgentlessVm, bootFromUserData, CLIENT_TAP, clientDir, stopClient } from '../../src/lab/agentless.js';
 import { vmInterface } from '../../src/lab/vms.js';
+import { vmTable } from '../../src/lab/report.js';
+import { labStatus } from '../../src/lab/status.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../../src/server/agentless/service.js';
 import type { Port } from '../../src/model/types.js';
 import { deps, eventually, expectStatus, isRoot, newWorld, nsRun, readLog, sweepStaleRuns } from './fixture.js';
@@ -67,6 +69,13 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     // The tunnel runs over the VM's provider NIC only.
     const nic = JSON.parse((await nsRun(b2Vm().ns, 'ip', ['-json', 'addr', 'show', 'dev', 'eth0'])).stdout)[0];
     assert.equal(nic.addr_info[0].local, b2.al.private_ip);
+    // `lab up`'s table and `lab status` know the agentless VM: its hyperswitch's underlay IP, its hyper
+    // IP on the OpenVPN TAP, the hyperswitch's agent alive.
+    assert.match(vmTable(plan, world.state.vms), new RegExp(`vm-b2 .*${hs.id} .*${hs.data_ip!.replace(/\./g, '\\.')}`));
+    const status = await labStatus(world.state, deps.exec);
+    assert.deepEqual(status.vms.find((v) => v.name === 'vm-b2'), { name: 'vm-b2', expectedIp: b2.port.fixed_ips[0]!.ip_address, ifname: CLIENT_TAP, ip: b2.port.fixed_ips[0]!.ip_address, ok: true });
+    assert.deepEqual(status.agents.find((a) => a.host === hs.id), { host: hs.id, alive: true });
+    assert.ok(status.vms.every((v) => v.ok), JSON.stringify(status.vms));
   });
 
   it('the hyperswitch: seed attributes, a real agent registered in its cloud', async () => {
