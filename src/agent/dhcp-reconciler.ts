@@ -3,7 +3,9 @@
  * It asks the server for this host's DHCP port on a network when compile says one is missing (the
  * port comes back by watch), and applies after the datapath so the bridges exist. A pass that is not
  * full skips the driver (its per-network namespace, process and file checks) when the compiled
- * desired state is the one last applied without error; full passes always check. With `background`
+ * desired state is the one last applied without error, and otherwise lets the driver reuse its
+ * remembered kernel read (`reuseKernel`: a port came or went, only hosts files change); full passes
+ * always check everything. With `background`
  * (the agent's setting) the driver runs outside the pass, one apply at a time (see the option).
  * After every apply, and on every pass, this host's DHCP ports are reported ACTIVE where their
  * network is served and DOWN where it is not (dhcp/port-status.ts; they have no tap the datapath sees).
@@ -50,7 +52,7 @@ export class DhcpReconciler implements SubReconciler {
   /** Background mode: the running apply, its key, the one waiting, and the last failure to report. */
   private running: Promise<void> | null = null;
   private runningKey: string | null = null;
-  private waiting: { desired: ReturnType<typeof compileDhcp>; key: string } | null = null;
+  private waiting: { desired: ReturnType<typeof compileDhcp>; key: string; full: boolean } | null = null;
   private failure: string | null = null;
   /** VNIs the last driver apply served without error. */
   private readonly served = new Set<number>();
@@ -92,7 +94,7 @@ export class DhcpReconciler implements SubReconciler {
       if (this.failure) errors.push(this.failure), (this.failure = null);
       const pending = this.waiting?.key ?? this.runningKey;
       // A full pass always applies again (after the running one); else only a desired state not already applied or on its way.
-      if (full || (key !== this.appliedKey && key !== pending) || (pending !== null && key !== pending)) this.queue(desired, key);
+      if (full || (key !== this.appliedKey && key !== pending) || (pending !== null && key !== pending)) this.queue(desired, key, full);
       if (errors.length) throw new Error(errors.join('; '));
       return;
     }
@@ -101,7 +103,7 @@ export class DhcpReconciler implements SubReconciler {
       return;
     }
     this.appliedKey = null;
-    errors.push(...(await this.applyNow(desired)));
+    errors.push(...(await this.applyNow(desired, full)));
     this.reportStatus(desired);
     if (errors.length) throw new Error(errors.join('; '));
     this.appliedKey = key;
@@ -111,9 +113,9 @@ export class DhcpReconciler implements SubReconciler {
     if (this.o.report && this.model) this.o.report(dhcpPortStatusUpdates(this.o.node.host, desired, this.served, this.model));
   }
 
-  private async applyNow(desired: ReturnType<typeof compileDhcp>): Promise<string[]> {
+  private async applyNow(desired: ReturnType<typeof compileDhcp>, full: boolean): Promise<string[]> {
     const errors: string[] = [];
-    const r = await this.driver.apply(desired);
+    const r = await this.driver.apply(desired, { reuseKernel: !full });
     this.served.clear();
     for (const n of r.networks) if (n.status === 'ok') this.served.add(n.vni);
     for (const n of r.networks) if (n.status !== 'ok') errors.push(`vni ${n.vni}: ${n.status}${n.error ? ` ${n.error}` : ''}`);
@@ -121,8 +123,9 @@ export class DhcpReconciler implements SubReconciler {
     return errors;
   }
 
-  private queue(desired: ReturnType<typeof compileDhcp>, key: string): void {
-    this.waiting = { desired, key };
+  private queue(desired: ReturnType<typeof compileDhcp>, key: string, full: boolean): void {
+    // A full check still owed is not dropped by a newer desired state from a lighter pass.
+    this.waiting = { desired, key, full: full || (this.waiting?.full ?? false) };
     if (this.running) return;
     this.running = (async () => {
       while (this.waiting) {
@@ -132,7 +135,7 @@ export class DhcpReconciler implements SubReconciler {
         this.appliedKey = null;
         let errors: string[];
         try {
-          errors = await this.applyNow(next.desired);
+          errors = await this.applyNow(next.desired, next.full);
         } catch (e) {
           errors = [(e as Error).message];
         }

@@ -3,6 +3,13 @@
  * dnsmasq processes; apply() diffs (diffDhcp) and executes the plan, per network independently
  * (one failing network does not stop the others), then removes networks no longer desired.
  * Idempotent; calls are serialised.
+ *
+ * Kernel memory: an apply that found the kernel side right (no namespace, veth or address to change,
+ * nothing to remove, every bridge there, no error) remembers its kernel read with the kernel side of
+ * the desired state (`kernelKey`). An apply with `reuseKernel` whose desired state has the same
+ * kernel side (a port came or went: only hosts files change) takes that read instead of listing
+ * namespaces and links again (five `ip` processes, one of them listing every veth of a node with
+ * 1,000 taps); files and dnsmasq processes are always read. Any other apply reads the kernel.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { realClock, type Clock } from '../../common/clock.js';
@@ -29,6 +36,7 @@ import type {
   DhcpNetworkDesired,
   DhcpNetworkPlan,
   DhcpNetworkResult,
+  DhcpPlan,
 } from './types.js';
 
 export interface DhcpDriverOptions {
@@ -51,6 +59,30 @@ export interface DhcpDriverOptions {
   proc?: ProcessOps;
 }
 
+/** What readActual lists through iproute2 (the part the kernel memory keeps). */
+interface KernelRead {
+  namespaces: string[];
+  nodeLinks: kernel.LinkInfo[];
+  /** Links of our DHCP namespaces, by VNI. */
+  nsLinks: Map<number, kernel.LinkInfo[]>;
+}
+
+/** The kernel side of a desired state: what the kernel listings are checked against (pure). */
+export function kernelKey(d: DhcpDesired): string {
+  return JSON.stringify(d.networks.map((n) => [n.vni, n.bridge, n.netns, n.vethNode, n.vethNs, n.mac, n.addresses, n.mtu]));
+}
+
+/** Whether a plan leaves the kernel side as it was read, with every network's bridge there (pure). */
+export function kernelSettled(plan: DhcpPlan): boolean {
+  return plan.remove.length === 0 && plan.networks.every((p) =>
+    !p.bridgeMissing && !p.createNetns && !p.createVeth && !p.configureVeth && p.addAddresses.length === 0 && p.delAddresses.length === 0);
+}
+
+export interface DhcpApplyOptions {
+  /** Take the remembered kernel read when the desired state's kernel side is the remembered one. */
+  reuseKernel?: boolean;
+}
+
 export class DhcpDriver {
   private readonly exec: Exec;
   private readonly netnsExec: Exec;
@@ -60,6 +92,7 @@ export class DhcpDriver {
   private readonly dnsmasqPath: string;
   private readonly dhcpReleasePath: string;
   private queue: Promise<unknown> = Promise.resolve();
+  private settled: { key: string; kernel: KernelRead } | null = null;
 
   constructor(private readonly o: DhcpDriverOptions) {
     this.exec = o.exec;
@@ -73,12 +106,12 @@ export class DhcpDriver {
 
   /** What is there now, for every VNI with any trace (namespace, node veth, state files). */
   actual(): Promise<DhcpActual> {
-    return this.serial(() => this.readActual());
+    return this.serial(async () => (await this.readActual()).actual);
   }
 
   /** Converges to `desired`; networks not in it are torn down (empty desired = remove all). */
-  apply(desired: DhcpDesired): Promise<DhcpApplyResult> {
-    return this.serial(() => this.doApply(desired));
+  apply(desired: DhcpDesired, options: DhcpApplyOptions = {}): Promise<DhcpApplyResult> {
+    return this.serial(() => this.doApply(desired, options));
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -87,13 +120,15 @@ export class DhcpDriver {
     return run;
   }
 
-  private async readActual(): Promise<DhcpActual> {
+  /** The node's DHCP state; the kernel listings are `remembered` when given. */
+  private async readActual(remembered?: KernelRead): Promise<{ actual: DhcpActual; kernel: KernelRead }> {
     const prefix = this.o.netnsPrefix;
     const [namespaces, nodeLinks, dirs] = await Promise.all([
-      kernel.listNetns(this.exec),
-      kernel.listNodeLinks(this.exec),
+      remembered?.namespaces ?? kernel.listNetns(this.exec),
+      remembered?.nodeLinks ?? kernel.listNodeLinks(this.exec),
       readdir(this.o.stateDir).catch(() => [] as string[]),
     ]);
+    const nsLinksByVni = new Map<number, kernel.LinkInfo[]>();
     const vnis = new Set<number>();
     const ourNs = new Set<number>();
     for (const n of namespaces) {
@@ -109,7 +144,8 @@ export class DhcpDriver {
     const networks: DhcpNetworkActual[] = [];
     for (const vni of [...vnis].sort((a, b) => a - b)) {
       const f = dhcpFiles(this.o.stateDir, vni);
-      const nsLinks = ourNs.has(vni) ? await kernel.listLinks(this.exec, dhcpNetnsName(prefix, vni)) : [];
+      const nsLinks = !ourNs.has(vni) ? [] : (remembered?.nsLinks.get(vni) ?? (await kernel.listLinks(this.exec, dhcpNetnsName(prefix, vni))));
+      nsLinksByVni.set(vni, nsLinks);
       // A name whose bind mount is gone (made in a mount namespace that ended) lists but cannot be entered.
       const netnsExists = nsLinks.some((l) => l.ifname === 'lo');
       const node = nodeLinks.find((l) => l.ifname === vethNodeName(vni));
@@ -129,16 +165,19 @@ export class DhcpDriver {
       });
     }
     return {
-      bridges: nodeLinks.filter((l) => l.ifname.startsWith('hnb-')).map((l) => l.ifname).sort(),
-      networks,
+      actual: { bridges: nodeLinks.filter((l) => l.ifname.startsWith('hnb-')).map((l) => l.ifname).sort(), networks },
+      kernel: { namespaces, nodeLinks, nsLinks: nsLinksByVni },
     };
   }
 
-  private async doApply(desired: DhcpDesired): Promise<DhcpApplyResult> {
+  private async doApply(desired: DhcpDesired, options: DhcpApplyOptions): Promise<DhcpApplyResult> {
     if (desired.netnsPrefix !== this.o.netnsPrefix) {
       throw new Error(`DhcpDesired prefix ${desired.netnsPrefix} differs from the driver's ${this.o.netnsPrefix}`);
     }
-    const actual = await this.readActual();
+    const key = kernelKey(desired);
+    const remembered = options.reuseKernel && this.settled?.key === key ? this.settled.kernel : undefined;
+    this.settled = null;
+    const { actual, kernel: read } = await this.readActual(remembered);
     const plan = diffDhcp(desired, actual);
     const results: DhcpNetworkResult[] = [];
     for (const p of plan.networks) {
@@ -162,6 +201,7 @@ export class DhcpDriver {
         removeErrors.push({ vni, error: String(e) });
       }
     }
+    if (kernelSettled(plan) && removeErrors.length === 0 && results.every((r) => r.status === 'ok')) this.settled = { key, kernel: read };
     return { networks: results, removed, removeErrors };
   }
 

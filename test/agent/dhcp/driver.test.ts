@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { inNetns, realExec } from '../../../src/common/exec.js';
+import { inNetns, realExec, type Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { compileDhcp, DhcpDriver, type DhcpCompileInput } from '../../../src/agent/dhcp/index.js';
 import { dhcpPort, network, port, subnet } from './fixtures.js';
@@ -201,6 +201,38 @@ test('an option change restarts dnsmasq; a lost veth is repaired', { timeout: 30
   dhclientPids.push(l.pid);
   assert.equal(l.env?.new_domain_name_servers, '198.51.100.53');
   firstPid = fixed.pid!;
+});
+
+test('with its kernel side settled, a hosts-only change lists no namespaces or links (reuseKernel); other changes and full applies do', { timeout: 40_000 }, async (t) => {
+  if (!isRoot) return t.skip('needs root');
+  const calls: string[] = [];
+  const counting: Exec = (cmd, args, opts) => (calls.push(`${cmd} ${args.join(' ')}`), nodeExec(cmd, args, opts));
+  const drv = new DhcpDriver({ exec: counting, netnsExec: realExec, log: silentLogger(), stateDir: STATE, netnsPrefix: DHCP_PREFIX });
+  const subnets = [{ ...baseSubnet, dns_nameservers: ['198.51.100.53'] }];
+  const only = (ports: typeof p1[], underlayMtu = 1500) => model({ networks: [net], subnets, ports: [dp, ...ports], underlayMtu });
+  const listings = () => calls.filter((c) => /^ip (netns list|-o link show|-json link show|-n \S+ -json addr show)/.test(c));
+  const settle = await drv.apply(only([p1, p2Here]), { reuseKernel: true }); // nothing remembered yet: reads
+  assert.equal(settle.networks[0]!.status, 'ok', settle.networks[0]!.error);
+  assert.ok(listings().length >= 3, calls.join('\n'));
+  calls.length = 0;
+  const hostsOnly = await drv.apply(only([p1]), { reuseKernel: true });
+  assert.deepEqual(hostsOnly.networks.map((n) => [n.status, n.process]), [['ok', 'reload']]);
+  assert.deepEqual(listings(), [], 'a hosts-only change read the kernel');
+  assert.doesNotMatch(await readFile(join(STATE, '1001', 'hosts'), 'utf8'), new RegExp(MAC2));
+  // Without reuseKernel (a full pass) it reads again.
+  calls.length = 0;
+  assert.equal((await drv.apply(only([p1, p2Here]))).networks[0]!.process, 'reload');
+  assert.ok(listings().length >= 3);
+  // A change of the kernel side (the MTU of the veth) reads again even with reuseKernel, and applies it.
+  calls.length = 0;
+  const mtu = (await drv.apply(only([p1, p2Here], 1400), { reuseKernel: true })).networks[0]!;
+  assert.equal(mtu.status, 'ok', mtu.error);
+  assert.ok(listings().length >= 3);
+  assert.equal((await drv.actual()).networks.find((n) => n.vni === 1001)!.vethNode?.mtu, 1350);
+  const back = (await drv.apply(only([p1, p2Here]), { reuseKernel: true })).networks[0]!;
+  assert.equal(back.status, 'ok', back.error);
+  assert.equal((await drv.actual()).networks.find((n) => n.vni === 1001)!.vethNode?.mtu, 1450);
+  firstPid = back.pid!;
 });
 
 test('a namespace name that lost its mount (agent restarted under ip netns exec) is rebuilt', { timeout: 40_000 }, async (t) => {
