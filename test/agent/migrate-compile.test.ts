@@ -143,3 +143,35 @@ test('the Announcer announces a wired port once, forgets it when unwired or gone
   await settle();
   assert.equal(garps(), 6, 'a prepared port is not announced');
 });
+
+test('the Announcer announces the newest ports first, one arping at a time', async () => {
+  const { Announcer } = await import('../../src/agent/announce.js');
+  const started: string[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const exec = async (_cmd: string, args: readonly string[]) => {
+    started.push(`${args[args.length - 1]}${args.includes('-P') ? ' reply' : ''}`);
+    maxInFlight = Math.max(maxInFlight, ++inFlight);
+    await new Promise((r) => setTimeout(r, 15));
+    inFlight--;
+    return { code: 0, stdout: '', stderr: '' };
+  };
+  const announcer = new Announcer(exec as never, { info() {}, warn() {} } as never);
+  const ports = [1, 2, 3, 4].map((i) => port(`p${i}`, 'n1', 'hostB', `fa:16:3e:00:00:1${i}`, [`10.0.1.1${i}`]));
+  const wired = (ids: number[]): ActualState => ({
+    links: new Map(ids.map((i) => [`tapp${i}`, { name: `tapp${i}`, kind: 'veth', mtu: 1450, mac: null, up: true, master: 'hnb-100', vxlan: null } as ActualLink])),
+    bridgePorts: new Map(), fdb: [], neigh: [],
+  });
+  const m = view({ networks: [net('n1', 100)], agents, ports });
+  const d = compileDatapath(B, m);
+  announcer.announce(d, wired([1, 2, 3]), m);
+  await new Promise((r) => setTimeout(r, 5)); // the first port's first arping is running
+  announcer.announce(d, wired([1, 2, 3, 4]), m); // p4 wired meanwhile: next, before p2 and p3
+  await new Promise((r) => setTimeout(r, 200));
+  const order = started.filter((s) => !s.endsWith('reply'));
+  assert.equal(order[0], '10.0.1.11', 'one of the first round went first');
+  assert.equal(order[1], '10.0.1.14', 'the newest port went next');
+  assert.deepEqual([...order].sort(), ['10.0.1.11', '10.0.1.12', '10.0.1.13', '10.0.1.14']);
+  assert.equal(started.length, 8);
+  assert.equal(maxInFlight, 1);
+});
