@@ -68,12 +68,12 @@ interface KernelRead {
 }
 
 /** The kernel side of a desired state: what the kernel listings are checked against (pure). */
-export function kernelKey(d: DhcpDesired): string {
+function kernelKey(d: DhcpDesired): string {
   return JSON.stringify(d.networks.map((n) => [n.vni, n.bridge, n.netns, n.vethNode, n.vethNs, n.mac, n.addresses, n.mtu]));
 }
 
 /** Whether a plan leaves the kernel side as it was read, with every network's bridge there (pure). */
-export function kernelSettled(plan: DhcpPlan): boolean {
+function kernelSettled(plan: DhcpPlan): boolean {
   return plan.remove.length === 0 && plan.networks.every((p) =>
     !p.bridgeMissing && !p.createNetns && !p.createVeth && !p.configureVeth && p.addAddresses.length === 0 && p.delAddresses.length === 0);
 }
