@@ -18,7 +18,8 @@ import { inNetns, type Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { writeFileAtomic } from '../pki/storage.js';
 import { managementCommand, parseStatus, type VpnClient } from './management.js';
-import { ensurePortLinks, listLinks, removePortLinks, type IpLink } from './port-links.js';
+import type { ActualLink } from '../../agent/state.js';
+import { ensurePortLinks, listLinks, removePortLinks } from './port-links.js';
 import {
   ADMISSION_HOOK,
   assertWord,
@@ -55,7 +56,7 @@ export interface EnsureOptions {
 
 interface EnsureContext extends EnsureOptions {
   /** The namespace's links, read once by `sync` for all its ports. */
-  links?: Map<string, IpLink>;
+  links?: Map<string, ActualLink>;
 }
 
 export type EnsureResult = 'started' | 'restarted' | 'unchanged';

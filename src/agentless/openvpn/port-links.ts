@@ -12,14 +12,16 @@
  * back through OpenVPN), and the OpenVPN server's write returns at once. veth hands a frame to NAPI
  * only when its sender has no TSO, hence `tso off` on `vps<id>`.
  *
- * Level-triggered: `ensurePortLinks` checks the layout (the port's links, from one `ip -d -json
- * link` read of the namespace per pass, and a tc read per direction) and repairs what differs, including a port interface that is still OpenVPN's TAP
+ * Level-triggered: `ensurePortLinks` checks the layout (the port's three links, from one `ip -d
+ * -json link` read of the namespace per pass, and a tc read per direction) and repairs what differs, including a port interface that is still OpenVPN's TAP
  * (the older layout). The GRO tuning is applied when the veth pair is made; where it fails (no
  * ethtool, a kernel without threaded NAPI) the port works untuned and a warning says why.
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
+import { parseLinks } from '../../agent/kernel/read.js';
 import { tapName, vpnShimName, vpnTapName } from '../../agent/names.js';
+import type { ActualLink } from '../../agent/state.js';
 
 export interface PortLinkNames {
   /** OpenVPN's TAP (`dev` in the server config). */
@@ -36,24 +38,14 @@ export const portLinkNames = (portId: string): PortLinkNames => ({
   port: tapName(portId),
 });
 
-export interface IpLink {
-  ifname: string;
-  mtu: number;
-  master?: string;
-  flags: string[];
-  linkinfo?: { info_kind?: string };
-}
-
-async function showLink(exec: Exec, name: string): Promise<IpLink | undefined> {
+async function showLink(exec: Exec, name: string): Promise<ActualLink | undefined> {
   const r = await exec('ip', ['-d', '-json', 'link', 'show', 'dev', name], { allowFail: true });
-  if (r.code !== 0) return undefined;
-  return (JSON.parse(r.stdout) as IpLink[])[0];
+  return r.code === 0 ? parseLinks(r.stdout).get(name) : undefined;
 }
 
 /** Every link of the namespace by name, in one read (for a pass over many ports). */
-export async function listLinks(exec: Exec): Promise<Map<string, IpLink>> {
-  const r = await exec('ip', ['-d', '-json', 'link', 'show']);
-  return new Map((JSON.parse(r.stdout || '[]') as IpLink[]).map((l) => [l.ifname, l]));
+export async function listLinks(exec: Exec): Promise<Map<string, ActualLink>> {
+  return parseLinks((await exec('ip', ['-d', '-json', 'link', 'show'])).stdout);
 }
 
 /** tc filters redirecting everything from `from`'s ingress to `to`'s egress (clsact, one u32 match-all). */
@@ -72,7 +64,7 @@ interface TcFilter {
 
 /** Whether `from`'s ingress redirects to `to`'s egress, and only there (pure, on `tc -json filter show`). */
 export function redirectsTo(tcJson: string, to: string): boolean {
-  const actions = ((JSON.parse(tcJson || '[]') as TcFilter[]) ?? []).flatMap((f) => f.options?.actions ?? []);
+  const actions = (JSON.parse(tcJson || '[]') as TcFilter[]).flatMap((f) => f.options?.actions ?? []);
   return actions.length === 1 && actions[0]!.kind === 'mirred' && actions[0]!.mirred_action === 'redirect' &&
     actions[0]!.direction === 'egress' && actions[0]!.to_dev === to;
 }
@@ -103,19 +95,19 @@ async function tuneVeth(exec: Exec, n: PortLinkNames): Promise<void> {
 /**
  * Makes the links of one port exactly the layout above, with `mtu` on all three, all up, and the
  * port interface in `bridge` when one is given (otherwise the agent enslaves it and, once the pair
- * is made, keeps its MTU and state). `links`: the
- * namespace's links read once for many ports (`listLinks`); each port's are read otherwise.
+ * is made, keeps its MTU and state). `links`: the namespace's links read once for many ports
+ * (`listLinks`); each link is read on its own otherwise.
  */
-export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, mtu: number, bridge?: string, links?: Map<string, IpLink>): Promise<void> {
+export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, mtu: number, bridge?: string, links?: Map<string, ActualLink>): Promise<void> {
   const n = portLinkNames(portId);
   const read = (name: string) => (links ? links.get(name) : showLink(exec, name));
   let tap = await read(n.vpnTap);
   let port = await read(n.port);
-  if (tap && tap.linkinfo?.info_kind !== 'tun') {
+  if (tap && tap.kind !== 'tun') {
     await exec('ip', ['link', 'del', 'dev', n.vpnTap]);
     tap = undefined;
   }
-  if (port && port.linkinfo?.info_kind !== 'veth') {
+  if (port && port.kind !== 'veth') {
     await exec('ip', ['link', 'del', 'dev', n.port]);
     port = undefined;
   }
@@ -125,12 +117,9 @@ export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, m
     await exec('ip', ['link', 'del', 'dev', n.shim], { allowFail: true });
     await exec('ip', ['link', 'add', n.port, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', n.shim, 'mtu', String(mtu)]);
   }
-  const up = (l: IpLink | undefined, master?: string) => !!l && l.mtu === mtu && l.flags.includes('UP') && (!master || l.master === master);
+  const up = (l: ActualLink | undefined, master?: string) => !!l && l.mtu === mtu && l.up && (!master || l.master === master);
   if (!up(tap)) await exec('ip', ['link', 'set', 'dev', n.vpnTap, 'mtu', String(mtu), 'up']);
-  // A veth end shows LOWER_UP only while both ends are up: an admin-up port without it has its shim down.
-  if (fresh || (port!.flags.includes('UP') && !port!.flags.includes('LOWER_UP'))) {
-    await exec('ip', ['link', 'set', 'dev', n.shim, 'mtu', String(mtu), 'up']);
-  }
+  if (fresh || !up(await read(n.shim))) await exec('ip', ['link', 'set', 'dev', n.shim, 'mtu', String(mtu), 'up']);
   // After it is made, the port interface's MTU and state are the agent's (admin_state_up may take it
   // down), unless the bridge is ours to set.
   if (fresh || (bridge && !up(port, bridge))) {
