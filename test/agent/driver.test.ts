@@ -220,6 +220,7 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     release();
     await ahead2;
     assert.equal((await reader.read(true)).links.get('tapffffffff-00')?.master, 'hnb-100', 'the wired tap is seen enslaved');
+    assert.equal(neighSeen.length, 1, 'taken from memory, not read again inline');
     await sh(exec, ['ip link del tapffffffff-00']);
     // A tap the link monitor saw go while the read waited is gone from it.
     await sh(exec, ['ip link add tapeeeeeeee-ff type veth peer name wl4']);

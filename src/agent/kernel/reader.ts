@@ -91,11 +91,29 @@ export class KernelReader {
     if (!p) return null;
     const read = await p.read;
     this.prefetch = null;
-    // A link the agent changed that the read does not know (a tap that appeared and was wired after
-    // the links were listed) cannot be predicted onto it: read again.
-    const since = p.since?.some((o) => o.op === 'link-set' && !read?.links.has(o.name)) ? null : p.since;
-    const s = read && since ? predictAfter(read, since) : null;
-    return s && { ...s, ...(await readLinksLight(this.exec, s.links)) };
+    const s = read && p.since ? predictAfter(read, p.since) : null;
+    const links = s && this.withLinksFromMemory(s.links, read!.links, p.since!);
+    return links ? { ...s, ...(await readLinksLight(this.exec, links)) } : null;
+  }
+
+  /**
+   * The links the agent changed that the prefetched read does not know (a tap that appeared, was
+   * listed by a light read and wired while the read ran: on a node where ports come every few
+   * hundred ms that is most full passes) cannot be predicted onto it: they are taken as remembered,
+   * as a pass that is not full takes them. Null (read again) when one is not remembered at all.
+   */
+  private withLinksFromMemory(predicted: ReadonlyMap<string, ActualLink>, read: ReadonlyMap<string, ActualLink>, since: readonly Op[]): ReadonlyMap<string, ActualLink> | null {
+    const unknown = new Set(since.filter((o) => o.op === 'link-set' && !read.has(o.name)).map((o) => (o as { name: string }).name));
+    if (unknown.size === 0) return predicted;
+    const memory = this.state?.links;
+    const out = new Map(predicted);
+    for (const name of unknown) {
+      const l = memory?.get(name);
+      // Not remembered: deleted since (forgetLink), or the memory is gone (a failure): read again.
+      if (!l) return null;
+      out.set(name, l);
+    }
+    return out;
   }
 
   /** Records changes the agent made while a prefetched read waits for its full pass. */
