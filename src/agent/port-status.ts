@@ -5,10 +5,12 @@
  * model has not caught up yet. `submit` reports in the background (the reconcile pass does not wait
  * for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round
  * calls `retry` (the loop's markDirty) after `retryMs`, so the next pass computes and sends again.
+ * A port the server no longer has (deleted while its report was on the way: a VM and its port go
+ * together) is not a failure: there is nothing left to report, and nothing to retry.
  */
 import type { Logger } from '../common/log.js';
 import type { Clock } from '../common/clock.js';
-import type { ApiClient } from '../client/api.js';
+import { ApiError, type ApiClient } from '../client/api.js';
 import type { ModelView } from './model-cache.js';
 import type { ActualState, DesiredPort, DesiredState } from './state.js';
 
@@ -77,6 +79,8 @@ export class PortStatusReporter {
   /** Returns how many failed. */
   async report(updates: readonly PortStatusUpdate[]): Promise<number> {
     let failed = 0;
+    // What was sent longer ago than quietMs is not needed any more (it only holds back repeats).
+    for (const [id, s] of this.sent) if (this.clock.now() - s.at >= this.quietMs) this.sent.delete(id);
     for (const u of updates) {
       const last = this.sent.get(u.portId);
       if (last && last.status === u.status && this.clock.now() - last.at < this.quietMs) continue;
@@ -87,6 +91,10 @@ export class PortStatusReporter {
         this.sent.set(u.portId, { status: u.status, at: this.clock.now() });
         this.log.info({ port: u.portId, status: u.status }, 'port status reported');
       } catch (e) {
+        if (e instanceof ApiError && e.status === 404) {
+          this.log.debug({ port: u.portId, status: u.status }, 'port status not reported: the port is gone');
+          continue;
+        }
         failed++;
         this.log.warn({ port: u.portId, err: (e as Error).message }, 'port status report failed');
       }

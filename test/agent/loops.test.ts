@@ -5,7 +5,7 @@ import { ApiError } from '../../src/client/api.js';
 import { realClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
 import { ModelCache } from '../../src/agent/model-cache.js';
-import { portStatusUpdates } from '../../src/agent/port-status.js';
+import { PortStatusReporter, portStatusUpdates } from '../../src/agent/port-status.js';
 import { compileDatapath } from '../../src/agent/compile.js';
 import { Reconciler, type PassStep, type SubReconciler } from '../../src/agent/reconcile.js';
 import { WatchLoop } from '../../src/agent/watch-loop.js';
@@ -204,4 +204,28 @@ test('port status: ACTIVE once the tap is enslaved and up; DOWN when it goes', (
     { portId: P, status: 'ACTIVE', vifType: 'tap' },
     { portId: 'pB', status: 'DOWN' },
   ]);
+});
+
+test('port status reporter: a port deleted meanwhile (404) is no failure and calls for no retry; a server error does', async () => {
+  const sent: string[] = [];
+  let down = false;
+  const api = {
+    update: async (_kind: string, _one: string, id: string) => {
+      if (id === 'gone') throw new ApiError(404, 'PortNotFound', `Port ${id} could not be found.`);
+      if (down) throw new ApiError(503, 'ServiceUnavailable', 'busy');
+      sent.push(id);
+      return {};
+    },
+  } as unknown as ConstructorParameters<typeof PortStatusReporter>[0];
+  let retries = 0;
+  const r = new PortStatusReporter(api, realClock, silentLogger(), 5_000, () => retries++, 10);
+  r.submit([{ portId: 'gone', status: 'DOWN' }, { portId: 'p1', status: 'ACTIVE', vifType: 'tap' }]);
+  await r.idle();
+  await new Promise((res) => setTimeout(res, 50));
+  assert.deepEqual(sent, ['p1'], 'the port that exists is reported, after the one that is gone');
+  assert.equal(retries, 0, 'nothing to retry');
+  down = true;
+  r.submit([{ portId: 'p2', status: 'ACTIVE', vifType: 'tap' }]);
+  await r.idle();
+  await eventually(async () => retries === 1, 1_000);
 });
