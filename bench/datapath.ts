@@ -8,9 +8,12 @@
  * cost; the security groups' own cost is bench:firewall's); then convergence: time from a port-create API call returning to
  * the first ping reply from a VM in the other cloud (the new VM plugged as nova does), p50/p99 over 100
  * ports, and again with 1,000 ports on the node (from BENCH_SETTLE seconds, default 5, after they are
- * all ACTIVE). Prints a summary at the end.
+ * all ACTIVE). Prints a summary at the end. Every convergence sample (its wall-clock start, time, port)
+ * goes to artifacts/bench-datapath/convergence-samples.jsonl beside the agents' logs, so a slow one can be
+ * lined up with what the agents did.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tapName } from '../src/agent/names.js';
 import { realClock } from '../src/common/clock.js';
@@ -82,12 +85,15 @@ async function convergence(a: LabVm, i: number, networkId: string): Promise<numb
   const fixedIp = `10.0.${10 + Math.floor(i / 250)}.${2 + (i % 250)}`;
   const port = await createVmPort(world.api, site, { networkId, fixedIp });
   const t0 = performance.now();
+  const at = Date.now();
   const ip = port.fixed_ips[0].ip_address;
   const pinger = run(ns(a), 'ping', ['-n', '-q', '-c', '1', '-i', '0.005', '-w', '5', ip], 10_000);
   await plugPort(exec, site, port);
+  const plugged = performance.now() - t0;
   await exec('ip', ['-n', site.ns, 'addr', 'add', `${ip}/${plan.hyperCidr.split('/')[1]}`, 'dev', 'eth0']);
   const r = await pinger;
   const ms = performance.now() - t0;
+  sampleLog.push({ sample: i, at, ms: Math.round(ms * 10) / 10, pluggedMs: Math.round(plugged * 10) / 10, port: port.id, mac: port.mac_address, ip });
   if (r.code !== 0) throw new Error(`port ${i} (${ip}) never answered within 5 s`);
   await world.api.delete('ports', port.id);
   await exec('ip', ['netns', 'del', site.ns]);
@@ -95,6 +101,8 @@ async function convergence(a: LabVm, i: number, networkId: string): Promise<numb
 }
 
 let samples = 0;
+/** Every convergence sample (wall-clock start = the API's answer), written next to the agents' logs to line them up. */
+const sampleLog: Array<Record<string, unknown>> = [];
 async function convergenceRun(a: LabVm, networkId: string, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(await convergence(a, samples++, networkId));
@@ -251,7 +259,9 @@ async function main(): Promise<void> {
     console.log(`  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${p99 <= 200 ? 'met' : 'NOT met'})`);
     console.log(`  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE): ${stats(convBulk)}  (target p99 ≤ 200 ms: ${p99b <= 200 ? 'met' : 'NOT met'})`);
   } finally {
-    console.log(`logs kept in ${world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'))}`);
+    const logs = world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'));
+    writeFileSync(join(logs, 'convergence-samples.jsonl'), sampleLog.map((x) => JSON.stringify(x) + '\n').join(''));
+    console.log(`logs kept in ${logs} (convergence samples: convergence-samples.jsonl)`);
     const r = await world.down();
     console.log(`cleaned up: ${r.namespaces.length} namespaces, ${r.processes.size} processes`);
   }
