@@ -205,7 +205,9 @@ export class LabProvider implements ProviderDriver {
   }
 
   async getHyperswitchs(filter?: { names?: string[]; hyperswitch_ids?: string[]; device_ids?: string[]; tenant_ids?: string[] }): Promise<ProviderHyperswitch[]> {
-    return this.mutex.run(async () => filterHyperswitchs(readCloud(this.file).hyperswitches, filter).map(strip));
+    // Reads take no lock: writeCloud replaces the file whole (rename), so a read sees one state, and it
+    // does not wait behind a change that takes seconds (a hyperswitch's teardown).
+    return filterHyperswitchs(readCloud(this.file).hyperswitches, filter).map(strip);
   }
 
   async startHyperswitchs(hyperswitchs: ProviderHyperswitch[]): Promise<void> {
@@ -266,7 +268,7 @@ export class LabProvider implements ProviderDriver {
   async getNetworkInterfaces(filter?: {
     names?: string[]; port_ids?: string[]; device_ids?: string[]; private_ips?: string[]; tenant_ids?: string[]; indexes?: number[];
   }): Promise<ProviderNetworkInterface[]> {
-    return this.mutex.run(async () => filterInterfaces(readCloud(this.file).interfaces, filter));
+    return filterInterfaces(readCloud(this.file).interfaces, filter);
   }
 
   async deleteNetworkInterface(id: string): Promise<void> {

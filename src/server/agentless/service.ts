@@ -86,6 +86,8 @@ export class AgentlessService {
   /** Per hyperswitch, the ports its agent last reported serving (PUT …/vpn), and who waits for them. */
   private readonly serving = new Map<string, Set<string>>();
   private readonly servingWaiters = new Set<() => void>();
+  /** Work queued to run after an answer (removeLater). */
+  private readonly background = new Set<Promise<unknown>>();
 
   constructor(private readonly o: AgentlessServiceOptions) {}
 
@@ -154,7 +156,10 @@ export class AgentlessService {
       const moved = await this.present(nic, [hs]);
       await this.activate(ctx, old.port_id, hs.id);
       await provider.deleteNetworkInterface(old.id);
-      await this.removeIfUnused(oldHsId);
+      // The old hyperswitch, if now unused, goes after the answer: its teardown takes seconds (in the
+      // lab ~4 s: agent, OpenVPN servers, namespaces), the VM's client waits for this answer to switch,
+      // and nothing of the move depends on it.
+      this.removeLater(oldHsId);
       this.o.log.info({ port: old.port_id, from: old.id, to: nic.id, hyperswitch: hs.id, cloud }, 'agentless port moved');
       return moved;
     });
@@ -313,6 +318,23 @@ export class AgentlessService {
   }
 
   /** Removes hyperswitch `hsId` when no NIC uses it any more (vm level: the VM's last port; tenant level: the tenant's). */
+  /**
+   * removeIfUnused after the critical section that calls this (queued on the mutex, so a request that
+   * comes next sees the hyperswitch gone or still in use, never half removed); a failure is logged.
+   */
+  private removeLater(hsId: string): void {
+    const p = this.mutex
+      .run(() => this.removeIfUnused(hsId))
+      .catch((e) => this.o.log.error({ hyperswitch: hsId, err: (e as Error).message }, 'removing the unused hyperswitch failed'))
+      .finally(() => this.background.delete(p));
+    this.background.add(p);
+  }
+
+  /** Resolves when the work started after an answer (removeLater) is done (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.background.size) await Promise.all([...this.background]);
+  }
+
   private async removeIfUnused(hsId: string): Promise<void> {
     if (!hsId) return;
     const left = (await this.o.provider.getNetworkInterfaces()).filter((n) => n.tags[NIC_TAGS.hyperswitch] === hsId);
