@@ -65,6 +65,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
       app.server.closeAllConnections();
       await app.close();
+      // Work an answer left behind (an unused hyperswitch's teardown after a move) finishes first.
+      await agentless?.idle();
       await store.close();
     },
   };
