@@ -317,10 +317,10 @@ export class AgentlessService {
     return { nic, hs };
   }
 
-  /** Removes hyperswitch `hsId` when no NIC uses it any more (vm level: the VM's last port; tenant level: the tenant's). */
   /**
-   * removeIfUnused after the critical section that calls this (queued on the mutex, so a request that
-   * comes next sees the hyperswitch gone or still in use, never half removed); a failure is logged.
+   * removeIfUnused after the critical section that calls this, queued on the mutex: a change request
+   * that comes next (a move back, a new port for the tenant) waits for it, so it finds the hyperswitch
+   * either in use or gone. A failure is logged.
    */
   private removeLater(hsId: string): void {
     const p = this.mutex
@@ -335,6 +335,7 @@ export class AgentlessService {
     while (this.background.size) await Promise.all([...this.background]);
   }
 
+  /** Removes hyperswitch `hsId` when no NIC uses it any more (vm level: the VM's last port; tenant level: the tenant's). */
   private async removeIfUnused(hsId: string): Promise<void> {
     if (!hsId) return;
     const left = (await this.o.provider.getNetworkInterfaces()).filter((n) => n.tags[NIC_TAGS.hyperswitch] === hsId);
