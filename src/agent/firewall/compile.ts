@@ -4,9 +4,10 @@
  * br-netfilter mode); render.ts writes it as a full replace or as the delta from the last one.
  *
  * Layout (bridge table; docs/security-groups.md has the why):
- *  - port_spoof (prerouting -300): `iifname @spoof_ports jump spoof`: anti-spoofing against sets
- *    keyed by interface (port_macs, port_src_v4/v6 for hosts, port_net_v4/v6 for networks),
- *    before conntrack sees the frame.
+ *  - port_spoof (prerouting -300): anti-spoofing against sets keyed by interface (port_macs,
+ *    port_src_v4/v6 for hosts, port_net_v4/v6 for networks), before conntrack sees the frame: IPv4
+ *    from a protected port's host address is accepted after one lookup, the rest of a protected
+ *    port's frames `jump spoof` (spoof.ts).
  *  - port_egress (forward 10): established first (MARK_ESTABLISHED, see state.ts; not for ports of
  *    stateless groups); DHCP never into a tunnel (`hnv-*`); ARP, DHCP client, ND accept;
  *    `iifname vmap @egress_ports` → pf_<profile>_eg → jump sg_<group>_eg … → drop.
@@ -41,7 +42,7 @@ import {
 import { renderBase } from './render.js';
 import { ruleText } from './rules.js';
 import { VXLAN_PREFIX } from '../names.js';
-import { SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements, type SpoofElements } from './spoof.js';
+import { SPOOF_BASE_RULES, SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements, type SpoofElements } from './spoof.js';
 import { hex, stateChains, zoneMap } from './state.js';
 
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -213,7 +214,7 @@ export class FirewallCompiler {
 function baseChains(mode: FirewallInput['mode'], withStateless: boolean): BaseChain[] {
   const fast = (dir: 'iifname' | 'oifname') => `meta mark & ${hex(MARK_ESTABLISHED)} != 0 ${withStateless ? `${dir} != @stateless_ports ` : ''}accept`;
   return [
-    { family: 'bridge', name: 'port_spoof', hook: 'type filter hook prerouting priority -300; policy accept;', rules: ['iifname @spoof_ports jump spoof'] },
+    { family: 'bridge', name: 'port_spoof', hook: 'type filter hook prerouting priority -300; policy accept;', rules: SPOOF_BASE_RULES },
     { family: 'bridge', name: 'spoof', hook: '', rules: SPOOF_CHAIN_RULES },
     {
       family: 'bridge',

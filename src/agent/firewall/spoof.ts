@@ -56,13 +56,26 @@ export const SPOOF_SETS: ReadonlyArray<[name: string, type: string, interval: bo
 ];
 
 /**
- * The shared chain every protected port's frames jump to. Ordered for the common case: an IPv4
- * packet from a known interface . MAC . host address returns after one hash lookup (the triple
- * implies the MAC).
+ * The prerouting base chain (port_spoof), ordered for the common case: an IPv4 packet whose
+ * interface . MAC . address is a protected port's host address is accepted after one hash lookup
+ * (the triple implies the port and its MAC; only protected ports have elements), with no jump and no
+ * spoof_ports lookup. An accept in a base chain ends only that chain: the other hooks still run.
+ * DHCP and DHCPv6 server replies from protected ports are dropped before it, so it cannot pass one.
+ * Every other frame of a protected port goes through the spoof chain. (Measured on one node,
+ * 15 interleaved iperf3 rounds: security groups 0.881x of unfiltered with the jump first, 0.901x
+ * so, 0.916x with no anti-spoofing at all.)
+ */
+export const SPOOF_BASE_RULES: readonly string[] = [
+  'udp sport { 67, 547 } iifname @spoof_ports counter drop',
+  'ether type ip iifname . ether saddr . ip saddr @port_src_v4 accept',
+  'iifname @spoof_ports jump spoof',
+];
+
+/**
+ * The shared chain the rest of a protected port's frames jump to (see SPOOF_BASE_RULES: IPv4 from a
+ * host address, and DHCP server replies, never get here).
  */
 export const SPOOF_CHAIN_RULES: readonly string[] = [
-  'udp sport { 67, 547 } counter drop',
-  'ether type ip iifname . ether saddr . ip saddr @port_src_v4 return',
   'ether type ip iifname . ether saddr . ip saddr @port_net_v4 return',
   'ether type ip counter drop',
   'iifname . ether saddr != @port_macs counter drop',

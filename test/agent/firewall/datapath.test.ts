@@ -155,10 +155,11 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   });
 
   it('blocks a port answering DHCP (udp sport 67)', async () => {
-    const before = await chainDrops(env.node, 'bridge', 'hypernet', 'spoof');
+    // Dropped in the prerouting base chain, before its accept of a port's own IPv4 address (spoof.ts).
+    const before = await chainDrops(env.node, 'bridge', 'hypernet', 'port_spoof');
     const code = `const u=require('dgram').createSocket('udp4');u.bind(67,'${IP[0]}',()=>{u.setBroadcast(true);u.send('x',68,'10.0.1.255',()=>process.exit(0))})`;
     await w[0]!.exec(process.execPath, ['-e', code], { timeoutMs: 5000 });
-    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', 'spoof')) > before);
+    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', 'port_spoof')) > before);
   });
 
   it('allowed_address_pairs lets a VIP through', async () => {
