@@ -91,8 +91,9 @@ export class KernelReader {
     if (!p) return null;
     const read = await p.read;
     this.prefetch = null;
-    const s = read && p.since ? predictAfter(read, p.since) : null;
-    const links = s && this.withLinksFromMemory(s.links, read!.links, p.since!);
+    if (!read || !p.since) return null;
+    const s = predictAfter(read, p.since);
+    const links = s && this.withLinksFromMemory(s.links, read.links, p.since);
     return links ? { ...s, ...(await readLinksLight(this.exec, links)) } : null;
   }
 
@@ -103,7 +104,7 @@ export class KernelReader {
    * as a pass that is not full takes them. Null (read again) when one is not remembered at all.
    */
   private withLinksFromMemory(predicted: ReadonlyMap<string, ActualLink>, read: ReadonlyMap<string, ActualLink>, since: readonly Op[]): ReadonlyMap<string, ActualLink> | null {
-    const unknown = new Set(since.filter((o) => o.op === 'link-set' && !read.has(o.name)).map((o) => (o as { name: string }).name));
+    const unknown = new Set(since.flatMap((o) => (o.op === 'link-set' && !read.has(o.name) ? [o.name] : [])));
     if (unknown.size === 0) return predicted;
     const memory = this.state?.links;
     const out = new Map(predicted);

@@ -48,16 +48,6 @@ export async function listLinks(exec: Exec): Promise<Map<string, ActualLink>> {
   return parseLinks((await exec('ip', ['-d', '-json', 'link', 'show'])).stdout);
 }
 
-/** tc filters redirecting everything from `from`'s ingress to `to`'s egress (clsact, one u32 match-all). */
-function redirectCommands(from: string, to: string): string[][] {
-  return [
-    ['qdisc', 'replace', 'dev', from, 'clsact'],
-    ['filter', 'del', 'dev', from, 'ingress'],
-    ['filter', 'add', 'dev', from, 'ingress', 'pref', '1', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0',
-      'action', 'mirred', 'egress', 'redirect', 'dev', to],
-  ];
-}
-
 interface TcFilter {
   options?: { actions?: { kind?: string; mirred_action?: string; direction?: string; to_dev?: string }[] };
 }
@@ -69,13 +59,14 @@ export function redirectsTo(tcJson: string, to: string): boolean {
     actions[0]!.direction === 'egress' && actions[0]!.to_dev === to;
 }
 
+/** Makes `from`'s ingress redirect everything to `to`'s egress (clsact, one u32 match-all), unless it does. */
 async function ensureRedirect(exec: Exec, from: string, to: string): Promise<void> {
   const have = await exec('tc', ['-json', 'filter', 'show', 'dev', from, 'ingress'], { allowFail: true });
   if (have.code === 0 && redirectsTo(have.stdout, to)) return;
-  const [qdisc, del, add] = redirectCommands(from, to);
-  await exec('tc', qdisc!);
-  await exec('tc', del!, { allowFail: true });
-  await exec('tc', add!);
+  await exec('tc', ['qdisc', 'replace', 'dev', from, 'clsact']);
+  await exec('tc', ['filter', 'del', 'dev', from, 'ingress'], { allowFail: true });
+  await exec('tc', ['filter', 'add', 'dev', from, 'ingress', 'pref', '1', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0',
+    'action', 'mirred', 'egress', 'redirect', 'dev', to]);
 }
 
 const THREADED_SCRIPT = 'd=$(mktemp -d) || exit 1; mount -t sysfs none "$d" && echo 1 > "$d/class/net/$1/threaded"; ' +

@@ -144,7 +144,7 @@ export class LabProvider implements ProviderDriver {
     await addNetns(exec, hs.ns);
     // A deleted hyperswitch of the same id may still hold this name: the kernel frees a deleted
     // namespace (and the veth pair with it) in the background. Deleting the outer end removes the pair now.
-    await exec('ip', ['-n', inet, 'link', 'del', outer], { allowFail: true });
+    await this.dropOuterLink(hs.id);
     await exec('ip', ['-n', inet, 'link', 'add', outer, 'mtu', mtu, 'type', 'veth', 'peer', 'name', DATA_IF, 'mtu', mtu, 'netns', hs.ns]);
     await exec('ip', ['-n', inet, 'addr', 'add', `${NEXT_HOP}/32`, 'dev', outer]);
     await exec('ip', ['-n', inet, 'link', 'set', outer, 'up']);
@@ -168,6 +168,12 @@ export class LabProvider implements ProviderDriver {
   /** The hyperswitch's veth end in the lab's internet namespace. */
   private outerLink(id: string): string {
     return `x${short(id)}`;
+  }
+
+  /** Deletes that veth end, and the pair with it, now (absent is fine). */
+  private async dropOuterLink(id: string): Promise<void> {
+    const inet = this.c.lab_internet_ns;
+    if (inet) await this.o.exec('ip', ['-n', inet, 'link', 'del', this.outerLink(id)], { allowFail: true });
   }
 
   /** The agent's state directory (kept short: OpenVPN's management sockets live below it). */
@@ -199,7 +205,7 @@ export class LabProvider implements ProviderDriver {
     rmSync(pidFile(pids, this.agentName(hs.id)), { force: true });
     // The hyperswitch namespace and the agent's DHCP namespaces (`<ns>-…`); their veths go with them
     // once the kernel has freed them, the outer one at once here (the same id may be launched again soon).
-    if (this.c.lab_internet_ns) await this.o.exec('ip', ['-n', this.c.lab_internet_ns, 'link', 'del', this.outerLink(hs.id)], { allowFail: true });
+    await this.dropOuterLink(hs.id);
     await sweepNamespaces(this.o.exec, this.o.clock, hs.ns);
     rmSync(this.agentDir(hs.id), { recursive: true, force: true });
   }
