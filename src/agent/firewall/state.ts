@@ -9,7 +9,11 @@
  *    of the network (taps, `hnv-<vni>`, `hnd-<vni>`); this kernel lacks `meta ibrname`.
  *  - ct_state (forward 0): MARK_ESTABLISHED for related packets, replies, and original-direction
  *    packets of connections whose ct mark is the current GENERATION; MARK_INVALID; else
- *    MARK_REEVAL: the packet goes through the rules.
+ *    MARK_REEVAL: the packet goes through the rules. Every bridged packet passes this chain, so
+ *    its common case (an established connection of this generation, either direction) is the
+ *    first rule and each verdict is one bitwise that clears our bits and sets its own. That rule
+ *    comes before the bridged-only guard: only ct_allow writes the generation into a ct mark, and
+ *    only for bridged packets.
  *  - ct_allow (postrouting 0): a MARK_REEVAL packet that got this far was accepted by the rules,
  *    so its connection's ct mark becomes the GENERATION (fast path from the next packet on).
  *  When a rule or member is removed, the driver changes the generation in the same transaction:
@@ -61,15 +65,17 @@ export function zoneMap(mode: FirewallMode, ports: readonly LocalPort[]): NftSet
 /** The zone, state and allow chains (rules hold GENERATION). */
 export function stateChains(mode: FirewallMode): BaseChain[] {
   const family: BaseChain['family'] = mode === 'br-netfilter' ? 'inet' : 'bridge';
-  const clear = hex(~(MARK_ESTABLISHED | MARK_INVALID | MARK_REEVAL));
-  const est = `meta mark set meta mark | ${hex(MARK_ESTABLISHED)} return`;
+  const keep = hex(~(MARK_ESTABLISHED | MARK_INVALID | MARK_REEVAL));
+  // One bitwise per verdict: our bits cleared and the state's bit set (not a separate clearing rule).
+  const mark = (bit: number): string => `meta mark set meta mark & ${keep} | ${hex(bit)}`;
+  const est = `${mark(MARK_ESTABLISHED)} return`;
   const inet = family === 'inet';
   return [
     {
       family,
       name: 'ct_zone',
       hook: 'type filter hook prerouting priority -300; policy accept;',
-      rules: [...(inet ? [`iifname != "${BRIDGE_PREFIX}*" udp dport ${VXLAN_DSTPORT} notrack accept`] : []), 'ct zone set iifname map @port_zones'],
+      rules: [...(inet ? [`udp dport ${VXLAN_DSTPORT} iifname != "${BRIDGE_PREFIX}*" notrack accept`] : []), 'ct zone set iifname map @port_zones'],
     },
     ...(inet ? [{ family, name: 'tunnel_notrack', hook: 'type filter hook output priority -300; policy accept;', rules: [`udp dport ${VXLAN_DSTPORT} notrack`] }] : []),
     {
@@ -77,13 +83,12 @@ export function stateChains(mode: FirewallMode): BaseChain[] {
       name: 'ct_state',
       hook: 'type filter hook forward priority 0; policy accept;',
       rules: [
-        ...(family === 'inet' ? [`iifname != "${BRIDGE_PREFIX}*" return`] : []),
-        `meta mark set meta mark & ${clear}`,
+        `ct mark ${GENERATION} ct state established ${est}`,
+        ...(inet ? [`iifname != "${BRIDGE_PREFIX}*" return`] : []),
         `ct state established ct direction reply ${est}`,
-        `ct state established ct mark ${GENERATION} ${est}`,
         `ct state related ${est}`,
-        `ct state invalid meta mark set meta mark | ${hex(MARK_INVALID)} return`,
-        `meta mark set meta mark | ${hex(MARK_REEVAL)}`,
+        `ct state invalid ${mark(MARK_INVALID)} return`,
+        mark(MARK_REEVAL),
       ],
     },
     {
