@@ -2,8 +2,9 @@
  * Security-group benchmark (root): full ruleset for 1,000 ports × 10 rules (compile + one nft -f,
  * median of 5), a single rule change and a remote-group membership change (delta applies), the
  * agent side of a rule event (model cache → FirewallReconciler), and iperf3 throughput through one
- * bridge, configurations interleaved over ROUNDS rounds: unfiltered, br_netfilter alone, security
- * groups on (200 ports × 10 rules), tables on with the two ports unfiltered; and end to end, a rule
+ * bridge, configurations interleaved over ROUNDS rounds: unfiltered, br_netfilter alone, the
+ * kernel's floor (br_netfilter + zoned conntrack, no rules), security groups on (200 ports × 10
+ * rules), tables on with the two ports unfiltered, also as per-round ratios; and end to end, a rule
  * POST/DELETE on a real server → the in-process agent applied it (E2E=0 skips). Namespaces carry a
  * per-run prefix and are removed at the end.
  */
@@ -27,7 +28,7 @@ import { makePort, makeRule, portId, scaleModel } from '../test/agent/firewall/f
 import { NodeEnv, sweepStale } from '../test/agent/firewall/netenv.js';
 
 /** Throughput rounds: every configuration once per round (2 s of iperf3 each), medians over rounds. */
-const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = process.hrtime.bigint();
@@ -214,10 +215,16 @@ async function main(): Promise<void> {
     const brnf = (on: boolean) => env.node('sysctl', ['-q', '-w', `net.bridge.bridge-nf-call-iptables=${on ? 1 : 0}`, `net.bridge.bridge-nf-call-ip6tables=${on ? 1 : 0}`]);
     const sg200 = scaleModel(200, mode);
     const off = { ...sg200, localPorts: sg200.localPorts.map((lp, i) => (i < 2 ? { ...lp, port: { ...lp.port, port_security_enabled: false } } : lp)) };
+    // The kernel's own floor for stateful filtering of bridged traffic here: br_netfilter and a
+    // zoned conntrack lookup per packet, with the least nftables that turns them on.
+    const floorTable = 'table inet bench_floor {\n chain ct_zone {\n  type filter hook prerouting priority -300; policy accept;\n  ct zone set 1\n }\n chain ct_fwd {\n  type filter hook forward priority 0; policy accept;\n  ct state established accept\n }\n}\n';
+    const dropFloor = () => env.node('nft', ['delete', 'table', 'inet', 'bench_floor'], { allowFail: true });
+    const FLOOR = 'br_netfilter + conntrack floor (no rules, no tables of ours)';
     const configs: Array<[string, () => Promise<unknown>]> = [
-      ['unfiltered (no tables, br_netfilter off)', async () => (await drv.teardown(), brnf(false))],
+      ['unfiltered (no tables, br_netfilter off)', async () => (await dropFloor(), await drv.teardown(), brnf(false))],
       ['br_netfilter on, no tables', async () => (await drv.teardown(), brnf(true))],
-      ['security groups on (200 ports x 10 rules)', async () => (await brnf(true), drv.apply(compiler.compile(sg200)))],
+      [FLOOR, async () => (await brnf(true), env.node('nft', ['-f', '-'], { input: floorTable }))],
+      ['security groups on (200 ports x 10 rules)', async () => (await dropFloor(), await brnf(true), drv.apply(compiler.compile(sg200)))],
       ['tables on, both ports port-security off', async () => (await brnf(true), drv.apply(compiler.compile(off)))],
     ];
     const gbps = new Map<string, number[]>(configs.map(([n]) => [n, []]));
@@ -239,6 +246,11 @@ async function main(): Promise<void> {
       const ratio = name === configs[0]![0] ? '' : ` = ${(median(xs) / base).toFixed(3)}x${name.startsWith('security') ? ' (target >= 0.95x)' : ''}`;
       out.push(`throughput ${name}: median ${median(xs).toFixed(2)} Gbit/s${ratio} [runs: ${xs.map((x) => x.toFixed(2)).join(' ')}]; ${eff.toFixed(2)} Gbit per CPU-s = ${(eff / baseCpu).toFixed(3)}x`);
     }
+    // Paired: each round's security-group run against that round's unfiltered and floor runs (the
+    // runs of one round are seconds apart, so a load swing on the shared machine hits both).
+    const paired = (a: string, b: string) => median(gbps.get(a)!.map((x, i) => x / gbps.get(b)![i]!)).toFixed(3);
+    const sgName = configs[3]![0];
+    out.push(`throughput per round, median of ratios: security groups / unfiltered ${paired(sgName, configs[0]![0])}x (target >= 0.95x); floor / unfiltered ${paired(FLOOR, configs[0]![0])}x; security groups / floor ${paired(sgName, FLOOR)}x (what our rules add)`);
     // 4. end to end through the API (server + agent)
     if (process.env.E2E !== '0') await endToEnd(env, out);
   } finally {
