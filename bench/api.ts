@@ -13,7 +13,7 @@ import { ApiClient } from '../src/client/api.js';
 
 const PORTS = Number(process.env.BENCH_PORTS ?? 10_000);
 const here = dirname(fileURLToPath(import.meta.url));
-const serverMain = join(here, '..', 'src', 'server', 'main.js');
+const serverMain = join(here, '..', 'src', 'server-main.js');
 
 /** Sequential JSON requests over one keep-alive connection. */
 function request(agent: http.Agent, port: number, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {

@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tapName } from '../src/agent/names.js';
+import { tapName } from '../src/model/kernel-names.js';
 import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
 import { addNetns } from '../src/lab/netns.js';

@@ -17,15 +17,15 @@ import { ApiClient } from '../src/client/api.js';
 import { startAgent, type RunningAgent } from '../src/agent/main.js';
 import { FirewallCompiler, compileFirewall } from '../src/agent/firewall/compile.js';
 import { FirewallReconciler } from '../src/agent/firewall/reconciler.js';
-import { ModelCache } from '../src/agent/model-cache.js';
+import { ModelCache } from '../src/model/model-cache.js';
 import type { Port, SecurityGroup } from '../src/model/types.js';
-import { net } from '../test/agent/fixtures.js';
+import { net } from '../testkit/model-fixtures.js';
 import { FirewallDriver } from '../src/agent/firewall/driver.js';
 import { fullText } from '../src/agent/firewall/render.js';
-import { tapName } from '../src/agent/names.js';
+import { tapName } from '../src/model/kernel-names.js';
 import { silentLogger } from '../src/common/log.js';
-import { makePort, makeRule, portId, scaleModel } from '../test/agent/firewall/fixtures.js';
-import { NodeEnv, sweepStale } from '../test/agent/firewall/netenv.js';
+import { makePort, makeRule, portId, scaleModel } from '../testkit/firewall-fixtures.js';
+import { NodeEnv, sweepStale } from '../testkit/firewall-netenv.js';
 
 /** Throughput rounds: every configuration once per round (2 s of iperf3 each), medians over rounds. */
 const ROUNDS = Number(process.env.ROUNDS ?? 7);

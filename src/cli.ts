@@ -13,6 +13,6 @@ const program = new Command('hypernet')
 (await import('./agent/command.js')).register(program);
 (await import('./ctl/command.js')).register(program);
 (await import('./lab/command.js')).register(program);
-(await import('./server/command.js')).register(program);
+(await import('./server/command.js')).register(program, { providers: (await import('./providers.js')).PROVIDERS });
 
 await program.parseAsync(process.argv);

@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { ApiError, type ApiClient } from '../client/api.js';
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
-import type { AgentlessPortWire, HyperswitchWire } from '../server/agentless/service.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../model/agentless.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { UsageError } from './errors.js';
 import { RESOURCES } from './resources.js';

@@ -3,7 +3,7 @@
  * per object with the resource's columns; a single object prints as Field/Value rows. JSON and
  * YAML carry the whole objects as the API returned them, for scripts.
  */
-import Table from 'cli-table3';
+import { textTable } from '../common/text-table.js';
 import { stringify } from 'yaml';
 import { cellText } from './cells.js';
 import { rowCells, type Column } from './resources.js';
@@ -18,23 +18,6 @@ export function parseFormat(text: string | undefined): Format {
   return f as Format;
 }
 
-/** ASCII borders like the openstack CLI. */
-const CHARS = {
-  top: '-', 'top-mid': '+', 'top-left': '+', 'top-right': '+',
-  bottom: '-', 'bottom-mid': '+', 'bottom-left': '+', 'bottom-right': '+',
-  left: '|', 'left-mid': '+', mid: '-', 'mid-mid': '+', right: '|', 'right-mid': '+', middle: '|',
-};
-const RULE = /^\+[-+]+\+$/;
-
-/** A plain text table (no colours, so scripts and tests see stable text). */
-export function textTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
-  const t = new Table({ head: [...head], chars: CHARS, style: { head: [], border: [] } });
-  for (const r of rows) t.push([...r]);
-  // Keep the rules above and below the header and at the bottom; drop those between rows.
-  const lines = t.toString().split('\n');
-  const headerEnd = lines.findIndex((l, i) => i > 0 && RULE.test(l));
-  return lines.filter((l, i) => i <= headerEnd || i === lines.length - 1 || !RULE.test(l)).join('\n');
-}
 
 function data(value: unknown, format: 'json' | 'yaml'): string {
   return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();

@@ -4,7 +4,7 @@
  * so a new resource is one entry here (hyperswitches and agentless ports are two of them).
  * Pure data and small functions; no Node or browser APIs (the dashboard bundles it).
  */
-import { FLAVORS } from '../agentless/model.js';
+import { FLAVORS } from '../model/agentless.js';
 import { addressesText, cellText } from './cells.js';
 
 export type Verb = 'list' | 'show' | 'create' | 'set' | 'delete';

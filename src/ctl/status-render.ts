@@ -1,5 +1,5 @@
 /** `hypernet status` as text: short sections (clouds, agents, networks, hyperswitches when any, problems). Pure. */
-import { textTable } from './format.js';
+import { textTable } from '../common/text-table.js';
 import type { StatusReport } from './status.js';
 
 export function renderStatus(r: StatusReport): string {

@@ -6,7 +6,7 @@
  * and the problems (ports DOWN or ERROR, agents silent, hyperswitches without an agent). Pure.
  */
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
-import type { AgentlessPortWire, HyperswitchWire } from '../server/agentless/service.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../model/agentless.js';
 
 export interface StatusInput {
   agents: readonly Agent[];

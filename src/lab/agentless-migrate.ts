@@ -6,7 +6,7 @@
  * the new files in its place and start it; the hyper IP comes back by DHCP over the new tunnel, the MAC
  * is the port's, in the client config. `hypernet lab migrate` dispatches here for agentless VMs.
  */
-import type { AgentlessPortWire } from '../server/agentless/service.js';
+import type { AgentlessPortWire } from '../model/agentless.js';
 import { bootFromUserData, CLIENT_TAP, clientDir, stopClient, waitForLease } from './agentless.js';
 import type { CloudPlan } from './plan.js';
 import type { LabVmRecord } from './state.js';

@@ -18,7 +18,7 @@ import { spawn } from 'node:child_process';
 import type { Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
 import type { Port } from '../model/types.js';
-import { bridgeName, tapName } from '../agent/names.js';
+import { bridgeName, tapName } from '../model/kernel-names.js';
 import { isAgentlessVm, migrateAgentlessVm } from './agentless-migrate.js';
 import type { CloudPlan } from './plan.js';
 import type { LabVmRecord } from './state.js';

@@ -4,7 +4,7 @@
  * and the tests' sweeps, so every namespace the lab touches goes through here.
  */
 import type { Exec } from '../common/exec.js';
-import { listNetns } from '../agent/dhcp/kernel.js';
+import { listNetns } from '../common/netns.js';
 
 export { listNetns };
 

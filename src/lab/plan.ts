@@ -7,8 +7,7 @@
 import { join } from 'node:path';
 import { VXLAN_OVERHEAD } from '../model/vxlan.js';
 import { deepFreeze } from '../common/freeze.js';
-import { bigIntToIp } from '../ipam/keys.js';
-import { parseCidr } from '../ipam/cidr.js';
+import { bigIntToIp, parseCidr } from '../model/grammar/addresses.js';
 
 
 export interface LabOptions {

@@ -2,7 +2,7 @@
  * What `lab up` and `lab status` print, as pure functions of plain data: step lines with timing,
  * the VM table, the ping matrix and the openstack CLI hint. Pure, so the text is unit-tested.
  */
-import { textTable } from '../ctl/format.js';
+import { textTable } from '../common/text-table.js';
 import type { LabPlan } from './plan.js';
 import type { LabVmRecord } from './state.js';
 

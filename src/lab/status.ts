@@ -6,7 +6,7 @@
  */
 import { ApiClient } from '../client/api.js';
 import type { Exec } from '../common/exec.js';
-import { textTable } from '../ctl/format.js';
+import { textTable } from '../common/text-table.js';
 import type { Agent } from '../model/types.js';
 import { listNetnsWithPrefix } from './netns.js';
 import { planNamespaces } from './plan.js';

@@ -9,7 +9,7 @@ import type { Exec } from '../common/exec.js';
 import type { Clock } from '../common/clock.js';
 import type { Port } from '../model/types.js';
 import { dhclientPidFile, runDhclient } from './dhclient.js';
-import { tapName } from '../agent/names.js';
+import { tapName } from '../model/kernel-names.js';
 import type { LabPaths } from './plan.js';
 import { readPidFile, stopPid } from './processes.js';
 

@@ -10,7 +10,7 @@ import { ApiClient } from '../client/api.js';
 import type { Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
-import { tapName } from '../agent/names.js';
+import { tapName } from '../model/kernel-names.js';
 import { writeDhclientFiles } from './dhclient.js';
 import { addNetns, daemonInNetns, listNetnsWithPrefix } from './netns.js';
 import { labMarker, type CloudPlan, type LabPlan, type VmPlan } from './plan.js';

@@ -6,7 +6,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
-import type { Store } from '../store/store.js';
+import type { Store } from './store/store.js';
 import type { AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults, toNeutronError } from './errors.js';
@@ -15,7 +15,7 @@ import { registerPortBindings } from './port-bindings.js';
 import { RESOURCES } from './resources/index.js';
 import { registerResource, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
-import { registerUi } from '../ui/serve.js';
+import { registerUi } from './ui-static.js';
 import { AGENTLESS_EXTENSIONS, AGENTLESS_RESOURCES, registerAgentless } from './agentless/routes.js';
 import type { AgentlessService } from './agentless/service.js';
 

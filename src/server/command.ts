@@ -4,6 +4,7 @@ import { createLogger } from '../common/log.js';
 import { loadTokens, type AuthConfig } from './auth.js';
 import { loadConfig } from './config.js';
 import { serve } from './serve.js';
+import type { ProviderFactories } from '../model/provider.js';
 
 interface Flags {
   host: string;
@@ -15,7 +16,8 @@ interface Flags {
   config?: string;
 }
 
-export function register(program: Command): void {
+/** `providers`: the provider drivers the agentless plugin may use (src/providers.ts). */
+export function register(program: Command, opts: { providers?: ProviderFactories } = {}): void {
   program
     .command('server')
     .description('run the hypernet API server (Neutron v2.0 API, watch stream)')
@@ -35,7 +37,7 @@ export function register(program: Command): void {
         if (!flags.tokensFile) throw new Error('--auth token needs --tokens-file');
         auth = { mode: 'token', tokens: loadTokens(flags.tokensFile) };
       } else throw new Error(`unknown --auth ${flags.auth}`);
-      const server = await serve({ host: flags.host, port: Number(flags.port), unixSocket: flags.unixSocket, dataDir: flags.dataDir, config, auth, logger });
+      const server = await serve({ host: flags.host, port: Number(flags.port), unixSocket: flags.unixSocket, dataDir: flags.dataDir, config, auth, logger, providers: opts.providers });
       process.stdout.write(`hypernet server listening on ${server.url}${flags.unixSocket ? ` and unix:${flags.unixSocket}` : ''}\n`);
       const stop = () => {
         server.close().then(

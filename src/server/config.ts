@@ -7,9 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_VNI_RANGE, type VniRange } from '../ipam/allocate.js';
-import { DEFAULT_BASE_MAC } from '../ipam/mac.js';
-import { parseAgentlessConfig, type AgentlessConfig } from '../agentless/config.js';
+import { DEFAULT_VNI_RANGE, type VniRange } from './ipam/allocate.js';
+import { DEFAULT_BASE_MAC } from './ipam/mac.js';
+import { parseAgentlessConfig, type AgentlessConfig } from '../model/agentless-config.js';
 
 export interface ServerConfig {
   /** Underlay MTU; networks get this minus the 50 bytes of VXLAN. */

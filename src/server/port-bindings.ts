@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { activeBinding, inactiveBindings, portBindings } from '../model/bindings.js';
 import type { Port, PortBinding } from '../model/types.js';
-import type { WriteTx } from '../store/store.js';
+import type { WriteTx } from './store/store.js';
 import { faults, NeutronFault } from './errors.js';
 import { mustGet, type Ctx } from './resource.js';
 import { ports } from './resources/ports.js';

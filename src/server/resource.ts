@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Base, Kind, KindMap } from '../model/types.js';
-import type { ReadTx, WriteTx } from '../store/store.js';
+import type { ReadTx, WriteTx } from './store/store.js';
 import { neutronTime } from '../common/clock.js';
 import type { Caller } from './auth.js';
 import { owningProject } from './auth.js';

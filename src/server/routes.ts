@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Kind, KindMap } from '../model/types.js';
-import type { Store, WriteTx } from '../store/store.js';
+import type { Store, WriteTx } from './store/store.js';
 import type { Clock } from '../common/clock.js';
 import { neutronTime } from '../common/clock.js';
 import { authenticate, type AuthConfig } from './auth.js';

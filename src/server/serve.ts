@@ -10,16 +10,17 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { realClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
-import { SqliteStore } from '../store/sqlite.js';
-import type { Store } from '../store/store.js';
+import { SqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
 import { buildApp } from './app.js';
 import type { AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { realExec } from '../common/exec.js';
-import { CertificateAuthority } from '../agentless/pki/ca.js';
-import { dirStorage } from '../agentless/pki/storage.js';
-import { createProvider } from '../agentless/providers/index.js';
+import { CertificateAuthority } from './agentless/pki/ca.js';
+import { dirStorage } from './agentless/pki/storage.js';
+import { createProvider } from './agentless/providers/index.js';
 import { AgentlessService } from './agentless/service.js';
+import type { ProviderFactories } from '../model/provider.js';
 
 export interface ServeOptions {
   host: string;
@@ -30,6 +31,8 @@ export interface ServeOptions {
   auth: AuthConfig;
   logger: Logger;
   clock?: Clock;
+  /** Provider drivers by kind, for the `agentless:` section (src/providers.ts). */
+  providers?: ProviderFactories;
 }
 
 export interface RunningServer {
@@ -79,6 +82,6 @@ async function agentlessService(opts: ServeOptions, store: Store, clock: Clock):
   const log = opts.logger.child({ part: 'agentless' });
   const ca = await CertificateAuthority.open(dirStorage(join(opts.dataDir, 'pki')), { clock });
   const stateDir = resolve(config.lab_state_dir || join(opts.dataDir, 'lab-provider'));
-  const provider = createProvider(config, { stateDir, exec: realExec, clock, log });
+  const provider = createProvider(config, { stateDir, exec: realExec, clock, log }, opts.providers ?? {});
   return new AgentlessService({ config, provider, ca, store, log });
 }

@@ -5,17 +5,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileDatapath } from '../../src/agent/compile.js';
-import { applyOps } from '../../src/agent/apply.js';
-import { converge, DatapathReconciler } from '../../src/agent/datapath.js';
-import { diffDatapath } from '../../src/agent/diff.js';
-import { readKernel } from '../../src/agent/kernel/read.js';
-import { KernelReader } from '../../src/agent/kernel/reader.js';
-import { Reconciler } from '../../src/agent/reconcile.js';
+import { compileDatapath } from '../../src/agent/datapath/compile.js';
+import { applyOps } from '../../src/agent/datapath/driver.js';
+import { converge, DatapathReconciler } from '../../src/agent/datapath/reconciler.js';
+import { diffDatapath } from '../../src/agent/datapath/diff.js';
+import { readKernel } from '../../src/agent/datapath/kernel-parse.js';
+import { KernelReader } from '../../src/agent/datapath/kernel-reader.js';
+import { Reconciler } from '../../src/agent/loop/reconciler.js';
 import { realClock } from '../../src/common/clock.js';
 import type { Exec } from '../../src/common/exec.js';
 import { silentLogger } from '../../src/common/log.js';
-import { agent, net, port, view } from './fixtures.js';
+import { agent, net, port, view } from '../../testkit/model-fixtures.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
 
 const prefix = runPrefix('d');

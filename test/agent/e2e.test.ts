@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/client/api.js';
 import { realExec } from '../../src/common/exec.js';
-import { readKernel } from '../../src/agent/kernel/read.js';
-import { tapName } from '../../src/agent/names.js';
+import { readKernel } from '../../src/agent/datapath/kernel-parse.js';
+import { tapName } from '../../src/model/kernel-names.js';
 import type { Network, Port, Subnet } from '../../src/model/types.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
 

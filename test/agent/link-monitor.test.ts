@@ -6,16 +6,16 @@
  */
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatapathReconciler } from '../../src/agent/datapath.js';
+import { DatapathReconciler } from '../../src/agent/datapath/reconciler.js';
 import { FirewallDriver } from '../../src/agent/firewall/driver.js';
 import { FirewallReconciler } from '../../src/agent/firewall/reconciler.js';
-import { isLinkDeletion, LinkMonitor, tapOfMonitorLine } from '../../src/agent/link-monitor.js';
-import type { ModelView } from '../../src/agent/model-cache.js';
-import { Reconciler } from '../../src/agent/reconcile.js';
+import { isLinkDeletion, LinkMonitor, tapOfMonitorLine } from '../../src/agent/loop/link-monitor.js';
+import type { ModelView } from '../../src/model/model-cache.js';
+import { Reconciler } from '../../src/agent/loop/reconciler.js';
 import { realClock } from '../../src/common/clock.js';
 import type { Exec } from '../../src/common/exec.js';
 import { silentLogger } from '../../src/common/log.js';
-import { agent, net, port, view } from './fixtures.js';
+import { agent, net, port, view } from '../../testkit/model-fixtures.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
 
 test('monitor lines: new, released and deleted taps call for a pass; enslaved taps and other links do not', () => {

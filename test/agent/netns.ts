@@ -4,7 +4,7 @@
  * commands inside. Nothing is created in the root namespace.
  */
 import { inNetns, realExec, type Exec } from '../../src/common/exec.js';
-import { alive, listNetns } from '../support/runs.js';
+import { alive, listNetns } from '../../testkit/runs.js';
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
@@ -40,4 +40,4 @@ export async function sh(exec: Exec, lines: string[]): Promise<void> {
   }
 }
 
-export { eventually } from '../support/wait.js';
+export { eventually } from '../../testkit/wait.js';

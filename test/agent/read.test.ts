@@ -1,8 +1,8 @@
 /** read.ts parses real `ip -json` / `bridge -json` output captured on this kernel (samples/). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBridgePorts, parseDevFdb, parseFdb, parseLinks, parseNeigh, parseSlaveBridgePorts } from '../../src/agent/kernel/read.js';
-import { sample } from './fixtures.js';
+import { parseBridgePorts, parseDevFdb, parseFdb, parseLinks, parseNeigh, parseSlaveBridgePorts } from '../../src/agent/datapath/kernel-parse.js';
+import { sample } from '../../testkit/model-fixtures.js';
 
 test('read: links with kind, mtu, up, master and vxlan attributes', async () => {
   const links = parseLinks(await sample('ip-link.json'));

@@ -8,15 +8,16 @@ import { parse } from 'yaml';
 import { realExec } from '../../src/common/exec.js';
 import {
   ADMISSION_HOOK,
-  allocateVpnPort,
   compileServerConfig,
   type VpnServerSpec,
-} from '../../src/agentless/openvpn/server-config.js';
-import { compileClientConfig } from '../../src/agentless/openvpn/client-config.js';
-import { parseStatus } from '../../src/agentless/openvpn/management.js';
-import { portLinkNames, redirectsTo } from '../../src/agentless/openvpn/port-links.js';
-import { CLIENT_HOOK_NAME, compileClientHook } from '../../src/agentless/client-hook.js';
-import { buildUserData, labBootFromUserData, labClientArgv, type UserDataSpec } from '../../src/agentless/userdata.js';
+} from '../../src/agent/vpn/server-config.js';
+import { compileClientConfig } from '../../src/server/agentless/client-config.js';
+import { allocateVpnPort } from '../../src/server/agentless/vpn-ports.js';
+import { parseStatus } from '../../src/agent/vpn/management.js';
+import { portLinkNames, redirectsTo } from '../../src/agent/vpn/port-links.js';
+import { CLIENT_HOOK_NAME, compileClientHook } from '../../src/server/agentless/client-hook.js';
+import { buildUserData, type UserDataSpec } from '../../src/server/agentless/userdata.js';
+import { labBootFromUserData, labClientArgv } from '../../src/lab/cloud-init.js';
 
 const PORT = '5d6e7f80-1111-4222-8333-944455556666';
 const spec: VpnServerSpec = {

@@ -1,7 +1,7 @@
 /** Agentless options: the seed's defaults, and refusal of bad values. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { awsInstanceType, parseAgentlessConfig } from '../../src/agentless/config.js';
+import { awsInstanceType, parseAgentlessConfig } from '../../src/model/agentless-config.js';
 
 describe('agentless config', () => {
   it('fills in the seed defaults', () => {

@@ -16,11 +16,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realExec, inNetns, type Exec } from '../../src/common/exec.js';
 import { silentLogger } from '../../src/common/log.js';
-import { CertificateAuthority } from '../../src/agentless/pki/ca.js';
-import { dirStorage, memoryStorage } from '../../src/agentless/pki/storage.js';
-import { OpenVpnServers } from '../../src/agentless/openvpn/driver.js';
-import type { VpnServerSpec } from '../../src/agentless/openvpn/server-config.js';
-import { buildUserData, labBootFromUserData, labClientArgv, type UserDataSpec } from '../../src/agentless/userdata.js';
+import { CertificateAuthority } from '../../src/server/agentless/pki/ca.js';
+import { dirStorage, memoryStorage } from '../../src/server/agentless/pki/storage.js';
+import { OpenVpnServers } from '../../src/agent/vpn/driver.js';
+import type { VpnServerSpec } from '../../src/agent/vpn/server-config.js';
+import { buildUserData, type UserDataSpec } from '../../src/server/agentless/userdata.js';
+import { labBootFromUserData, labClientArgv } from '../../src/lab/cloud-init.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from '../agent/netns.js';
 
 const P = runPrefix('vpn');

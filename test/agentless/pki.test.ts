@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { realExec } from '../../src/common/exec.js';
-import { CertificateAuthority } from '../../src/agentless/pki/ca.js';
-import { dirStorage, memoryStorage } from '../../src/agentless/pki/storage.js';
+import { CertificateAuthority } from '../../src/server/agentless/pki/ca.js';
+import { dirStorage, memoryStorage } from '../../src/server/agentless/pki/storage.js';
 
 const PORT = '5d6e7f80-1111-4222-8333-944455556666';
 

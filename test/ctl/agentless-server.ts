@@ -9,7 +9,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAgentlessConfig } from '../../src/agentless/config.js';
+import { parseAgentlessConfig } from '../../src/model/agentless-config.js';
 import { addNetns, sysctlIn } from '../../src/lab/netns.js';
 import { downLab } from '../../src/lab/world.js';
 import { deps, runNames, sweepStaleRuns } from '../net/fixture.js';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AgentlessPortWire, HyperswitchWire } from '../../src/server/agentless/service.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../../src/model/agentless.js';
 import type { Port } from '../../src/model/types.js';
 import { startAgentlessServer, type AgentlessServer } from './agentless-server.js';
 import { cliRunner, hypernet } from './server.js';

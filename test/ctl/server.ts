@@ -3,6 +3,7 @@
  * (src/server/serve.ts: SQLite store in a temp data dir, fastify on a free TCP port, /ui included),
  * run in this process; plus a runner for the real `hypernet` executable as a child process.
  */
+import { PROVIDERS } from '../../src/providers.js';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,7 +38,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hn-ctl-server-'));
   const config = { ...defaultConfig(), ...opts.config };
   const auth = opts.tokens ? { mode: 'token' as const, tokens: opts.tokens } : { mode: 'noauth' as const, defaultProjectId: config.defaultProjectId };
-  const server = await serve({ host: '127.0.0.1', port: 0, unixSocket: opts.unixSocket, dataDir, config, auth, logger: silentLogger() });
+  const server = await serve({ host: '127.0.0.1', port: 0, unixSocket: opts.unixSocket, dataDir, config, auth, logger: silentLogger(), providers: PROVIDERS });
   const adminToken = opts.tokens ? Object.entries(opts.tokens).find(([, v]) => v.roles.includes('admin'))?.[0] : undefined;
   return {
     url: server.url,

@@ -1,10 +1,10 @@
 /** Pure IPAM: CIDR parsing, default gateway and pools, pool validation, gap search, MACs. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultGateway, defaultPools, parseCidr, validatePools } from '../../src/ipam/cidr.js';
-import { bigIntToIp, ipToBigInt } from '../../src/ipam/keys.js';
-import { generateMac } from '../../src/ipam/mac.js';
-import { firstFree } from '../../src/ipam/range.js';
+import { defaultGateway, defaultPools, parseCidr, validatePools } from '../../src/server/ipam/cidr.js';
+import { bigIntToIp, ipToBigInt } from '../../src/server/ipam/keys.js';
+import { generateMac } from '../../src/server/ipam/mac.js';
+import { firstFree } from '../../src/server/ipam/range.js';
 
 const fault = (type: string) => (e: { type?: string }) => e.type === type;
 

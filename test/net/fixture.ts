@@ -15,7 +15,7 @@ import { planLab, type LabOptions } from '../../src/lab/plan.js';
 import { downLab, World, type LabVm } from '../../src/lab/world.js';
 import type { Network } from '../../src/model/types.js';
 import { after, before } from 'node:test';
-import { alive } from '../support/runs.js';
+import { alive } from '../../testkit/runs.js';
 
 export const deps = { exec: realExec, clock: realClock };
 export const TEST_ROOT = join(tmpdir(), 'hypernet-test');
@@ -87,7 +87,7 @@ export function nsRun(ns: string, cmd: string, args: string[], timeoutMs = 20_00
   return realExec('ip', ['netns', 'exec', ns, cmd, ...args], { allowFail: true, timeoutMs });
 }
 
-export { eventually, msUntil } from '../support/wait.js';
+export { eventually, msUntil } from '../../testkit/wait.js';
 
 /** A log file's text so far ('' before it exists). */
 export const readLog = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dhcpFiles } from '../../src/agent/dhcp/names.js';
-import { bridgeName, vxlanName } from '../../src/agent/names.js';
+import { bridgeName, vxlanName } from '../../src/model/kernel-names.js';
 import type { Network, Port } from '../../src/model/types.js';
 import type { LabVm } from '../../src/lab/world.js';
 import { vmInterface } from '../../src/lab/vms.js';

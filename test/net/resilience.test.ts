@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bridgeName, vxlanName } from '../../src/agent/names.js';
+import { bridgeName, vxlanName } from '../../src/model/kernel-names.js';
 import type { LabVm } from '../../src/lab/world.js';
 import { eventually, isRoot, msUntil, nsRun, useWorld } from './fixture.js';
 

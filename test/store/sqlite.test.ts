@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Network } from '../../src/model/types.js';
-import { SqliteStore } from '../../src/store/sqlite.js';
+import { SqliteStore } from '../../src/server/store/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hn-store-'));
 const net = (id: string) => ({ id, name: id, project_id: 'p', revision_number: 1 }) as unknown as Network;

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import type { Port } from '../../src/model/types.js';
-import type { AgentlessPortWire } from '../../src/server/agentless/service.js';
+import type { AgentlessPortWire } from '../../src/model/agentless.js';
 import { startAgentlessServer, type AgentlessServer } from '../ctl/agentless-server.js';
 import { ARTIFACTS, buildUi, CHROMIUM, haveChromium, launchChromium } from './browser.js';
 

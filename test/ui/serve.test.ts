@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { registerUi, uiFile } from '../../src/ui/serve.js';
+import { registerUi, uiFile } from '../../src/server/ui-static.js';
 
 test('uiFile keeps requests inside the directory', () => {
   assert.equal(uiFile('/srv/ui', ''), '/srv/ui/index.html');

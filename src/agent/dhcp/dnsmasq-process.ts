@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import type { Exec } from '../../common/exec.js';
 import type { DhcpFiles } from './names.js';
-import { readTextOrNull } from './files.js';
+import { readTextOrNull } from '../../common/files.js';
 
 /** Process access, injectable for tests. */
 export interface ProcessOps {

@@ -16,7 +16,7 @@ import { realClock, type Clock } from '../../common/clock.js';
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { diffDhcp } from './diff.js';
-import { readTextOrNull, writeFileAtomic } from './files.js';
+import { readTextOrNull, writeFileAtomic } from '../../common/files.js';
 import {
   dnsmasqArgv,
   findDnsmasq,
@@ -27,6 +27,7 @@ import {
   type ProcessOps,
 } from './dnsmasq-process.js';
 import * as kernel from './kernel.js';
+import { listNetns } from '../../common/netns.js';
 import { dhcpFiles, dhcpNetnsName, vethNodeName, vethNsName, vniOfNetns } from './names.js';
 import type {
   DhcpActual,
@@ -124,7 +125,7 @@ export class DhcpDriver {
   private async readActual(remembered?: KernelRead): Promise<{ actual: DhcpActual; kernel: KernelRead }> {
     const prefix = this.o.netnsPrefix;
     const [namespaces, nodeLinks, dirs] = await Promise.all([
-      remembered?.namespaces ?? kernel.listNetns(this.exec),
+      remembered?.namespaces ?? listNetns(this.exec),
       remembered?.nodeLinks ?? kernel.listNodeLinks(this.exec),
       readdir(this.o.stateDir).catch(() => [] as string[]),
     ]);
@@ -228,8 +229,8 @@ export class DhcpDriver {
     for (const a of p.addAddresses) await kernel.addAddress(this.exec, d.netns, d.vethNs, a);
     for (const a of p.delAddresses) await kernel.delAddress(this.exec, d.netns, d.vethNs, a);
     await mkdir(f.dir, { recursive: true, mode: 0o755 });
-    if (p.writeConf) await writeFileAtomic(f.conf, d.confText);
-    if (p.writeHosts) await writeFileAtomic(f.hosts, d.hostsText);
+    if (p.writeConf) await writeFileAtomic(f.conf, d.confText, 0o644);
+    if (p.writeHosts) await writeFileAtomic(f.hosts, d.hostsText, 0o644);
     let nowPid = pid;
     if (p.process === 'start' || p.process === 'restart') {
       nowPid = await startDnsmasq(this.exec, this.proc, this.clock, d.netns, this.dnsmasqPath, f);

@@ -4,6 +4,7 @@
  * node namespace (where the bridge is); `ip -n NS` reaches into the DHCP namespace.
  */
 import type { Exec } from '../../common/exec.js';
+import { listNetns } from '../../common/netns.js';
 
 export interface LinkInfo {
   ifname: string;
@@ -35,16 +36,6 @@ const toLinkInfo = (l: IpJsonLink): LinkInfo => ({
     .map((a) => `${a.local}/${a.prefixlen}`)
     .sort(),
 });
-
-/** Names of the named network namespaces (`ip netns list`). */
-export async function listNetns(exec: Exec): Promise<string[]> {
-  const r = await exec('ip', ['netns', 'list'], { allowFail: true });
-  if (r.code !== 0) return [];
-  return r.stdout
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/)[0])
-    .filter((n): n is string => !!n);
-}
 
 /** Links (with IPv4 addresses) of the namespace `ns`, or of the Exec's own namespace when undefined. */
 export async function listLinks(exec: Exec, ns?: string): Promise<LinkInfo[]> {

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 
 /** The network's bridge in the node namespace (created by the agent's bridge code, not here). */
-export { bridgeName } from '../names.js';
+export { bridgeName } from '../../model/kernel-names.js';
 /** The veth end plugged into the bridge, in the node namespace. */
 export const vethNodeName = (vni: number): string => `hnd-${vni}`;
 /** The veth end inside the DHCP namespace; dnsmasq serves on it. */

@@ -41,9 +41,9 @@ import {
 } from './model.js';
 import { renderBase } from './render.js';
 import { ruleText } from './rules.js';
-import { VXLAN_PREFIX } from '../names.js';
+import { VXLAN_PREFIX } from '../../model/kernel-names.js';
 import { SPOOF_BASE_RULES, SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements, type SpoofElements } from './spoof.js';
-import { hex, stateChains, zoneMap } from './state.js';
+import { hex, stateChains, zoneMap } from './conntrack.js';
 
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const DIRS = ['egress', 'ingress'] as const;

@@ -7,7 +7,7 @@
  * by interface keeps per-port data out of rules (thousands of anonymous sets make nft -f slow).
  */
 import type { Port } from '../../model/types.js';
-import { VXLAN_PREFIX } from '../names.js';
+import { VXLAN_PREFIX } from '../../model/kernel-names.js';
 import { ipVersion, linkLocalOf, mergeCidrs, normMac } from './addresses.js';
 
 /** A port's elements of each anti-spoofing set (see SPOOF_SETS). */

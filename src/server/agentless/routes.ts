@@ -12,7 +12,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { FLAVORS, type Flavor } from '../../agentless/config.js';
+import { FLAVORS, type Flavor } from '../../model/agentless-config.js';
 import { faults } from '../errors.js';
 import { applyFields, applyFilters, applyPagination, applySort, type Query } from '../query.js';
 import { zId } from '../resource.js';

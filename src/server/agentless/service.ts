@@ -12,58 +12,22 @@
  * bindings (an INACTIVE binding on the target host, then activation), keeping its hyper IP and MAC.
  */
 import type { Logger } from '../../common/log.js';
-import { FLAVORS, type AgentlessConfig, type Flavor } from '../../agentless/config.js';
-import type { AgentlessPort, Hyperswitch } from '../../agentless/model.js';
-import { allocateVpnPort } from '../../agentless/openvpn/server-config.js';
-import type { CertificateAuthority } from '../../agentless/pki/ca.js';
-import { cloudConfigs, cloudNames } from '../../agentless/providers/clouds.js';
-import { NIC_TAGS, type HyperswitchOwner, type ProviderDriver, type ProviderHyperswitch, type ProviderNetworkInterface } from '../../agentless/provider.js';
-import { buildHyperswitchUserData, buildUserData } from '../../agentless/userdata.js';
+import { FLAVORS, type AgentlessConfig, type Flavor } from '../../model/agentless-config.js';
+import type { AgentlessPortWire, Hyperswitch, HyperswitchWire, VpnAgentConfig } from '../../model/agentless.js';
+import { allocateVpnPort } from './vpn-ports.js';
+import type { CertificateAuthority } from './pki/ca.js';
+import { cloudConfigs, cloudNames } from './providers/clouds.js';
+import { NIC_TAGS, type HyperswitchOwner, type ProviderDriver, type ProviderHyperswitch, type ProviderNetworkInterface } from '../../model/provider.js';
+import { buildHyperswitchUserData, buildUserData } from './userdata.js';
 import { activeBinding, inactiveBindings } from '../../model/bindings.js';
 import type { Port, PortBinding } from '../../model/types.js';
-import type { Store } from '../../store/store.js';
-import { Mutex } from '../../store/mutex.js';
+import type { Store } from '../store/store.js';
+import { Mutex } from '../../common/mutex.js';
 import { faults, NeutronFault } from '../errors.js';
 import { activateBinding, vifTypeFor, withBindings } from '../port-bindings.js';
 import type { Ctx } from '../resource.js';
 import { ports as portsDef } from '../resources/ports.js';
 import { storeUpdate } from '../routes.js';
-
-/** An agentless port on the wire: the seed's attributes plus its owner and provider IP. */
-export interface AgentlessPortWire extends AgentlessPort {
-  project_id: string;
-  tenant_id: string;
-  private_ip: string;
-  hyperswitch_id: string;
-  /** hypernet: the cloud of its provider NIC and hyperswitch. */
-  cloud: string;
-}
-
-/** A hyperswitch on the wire: the seed's attributes plus project_id (= tenant_id) and the VM state. */
-export interface HyperswitchWire extends Hyperswitch {
-  project_id: string | null;
-  status: string;
-  /** hypernet: the cloud it runs in. */
-  cloud: string;
-}
-
-/** What the agent of a hyperswitch needs to run its OpenVPN servers. */
-export interface VpnAgentConfig {
-  hyperswitch_id: string;
-  ca_pem: string;
-  cert_pem: string;
-  key_pem: string;
-  crl_pem: string;
-  ports: {
-    port_id: string;
-    provider_ip: string;
-    mac_address: string;
-    listen_ip: string;
-    listen_port: number;
-    mtu: number;
-    underlay_mtu: number;
-  }[];
-}
 
 export interface AgentlessServiceOptions {
   config: AgentlessConfig;

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { Network } from '../../model/types.js';
-import { allocateVni } from '../../ipam/allocate.js';
+import { allocateVni } from '../ipam/allocate.js';
 import { VXLAN_OVERHEAD } from '../config.js';
 import { faults } from '../errors.js';
 import { assignPresent, newBase, requireAdminFor, zCommon, zDescription, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';

@@ -5,10 +5,10 @@
  */
 import { z } from 'zod';
 import type { FixedIp, Network, Port, Subnet } from '../../model/types.js';
-import type { WriteTx } from '../../store/store.js';
-import { allocateMac, allocateNextIp, allocateSpecificIp } from '../../ipam/allocate.js';
-import { canonicalIp, cidrContains, isIp, parseCidr } from '../../ipam/cidr.js';
-import { canonicalMac } from '../../ipam/mac.js';
+import type { WriteTx } from '../store/store.js';
+import { allocateMac, allocateNextIp, allocateSpecificIp } from '../ipam/allocate.js';
+import { canonicalIp, cidrContains, isIp, parseCidr } from '../ipam/cidr.js';
+import { canonicalMac } from '../ipam/mac.js';
 import { faults } from '../errors.js';
 import { assignPresent, mustGet, newBase, requireAdminFor, zCommon, zDescription, zId, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';
 import { ensureDefaultSecurityGroup } from './security-groups.js';

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { SecurityGroupRule } from '../../model/types.js';
-import { parseCidr } from '../../ipam/cidr.js';
+import { parseCidr } from '../ipam/cidr.js';
 import { faults } from '../errors.js';
 import { mustGet, ownedOrAdmin, zDescription, zId, zProject, type ResourceDef } from '../resource.js';
 import { addRuleInTx, ensureDefaultSecurityGroup, makeRule, removeRuleInTx } from './security-groups.js';

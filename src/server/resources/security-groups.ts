@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { SecurityGroup, SecurityGroupRule } from '../../model/types.js';
-import type { WriteTx } from '../../store/store.js';
+import type { WriteTx } from '../store/store.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
 import { assignPresent, newBase, ownedOrAdmin, zCommon, zDescription, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';

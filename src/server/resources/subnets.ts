@@ -5,9 +5,9 @@
  */
 import { z } from 'zod';
 import type { Network, Subnet } from '../../model/types.js';
-import type { WriteTx } from '../../store/store.js';
-import { canonicalIp, cidrContains, defaultGateway, defaultPools, isIp, parseCidr, validatePools, type Cidr } from '../../ipam/cidr.js';
-import { ipToBigInt } from '../../ipam/keys.js';
+import type { WriteTx } from '../store/store.js';
+import { canonicalIp, cidrContains, defaultGateway, defaultPools, isIp, parseCidr, validatePools, type Cidr } from '../ipam/cidr.js';
+import { ipToBigInt } from '../ipam/keys.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
 import { assignPresent, mustGet, newBase, zCommon, zDescription, zId, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';

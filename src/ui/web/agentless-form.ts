@@ -5,7 +5,7 @@
  * The flavors come from the CLI's resource table entry, so both offer the same choices.
  */
 import type { Port } from '../../model/types.js';
-import type { AgentlessPortWire } from '../../server/agentless/service.js';
+import type { AgentlessPortWire } from '../../model/agentless.js';
 import { resourceByCommand } from '../../ctl/resources.js';
 import { addressesText } from '../../ctl/cells.js';
 import { api } from './api.js';

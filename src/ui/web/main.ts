@@ -9,7 +9,7 @@
 import type { Agent } from '../../model/types.js';
 import { computeStatus } from '../../ctl/status.js';
 import type { ResourceSpec } from '../../ctl/resources.js';
-import type { AgentlessPortWire, HyperswitchWire } from '../../server/agentless/service.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../../model/agentless.js';
 import { agentlessForm } from './agentless-form.js';
 import { api, AuthRequired, follow, HttpError, setToken } from './api.js';
 import { h } from './dom.js';

@@ -5,10 +5,10 @@
  * agentless ports), polled as well since they have no watch events. Pure: no DOM, so it is unit
  * tested under Node.
  */
-import { ModelCache, type ModelView } from '../../agent/model-cache.js';
+import { ModelCache, type ModelView } from '../../model/model-cache.js';
 import { KINDS, type Agent, type Kind, type KindMap } from '../../model/types.js';
 import type { WatchMessage } from '../../model/watch.js';
-import type { AgentlessPortWire, HyperswitchWire } from '../../server/agentless/service.js';
+import type { AgentlessPortWire, HyperswitchWire } from '../../model/agentless.js';
 
 /** Agentless mode's entities as last polled; null while unknown or when the server does not serve them. */
 export interface ProviderLists {

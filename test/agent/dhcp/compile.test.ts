@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileDhcp, dhcpPortRequest } from '../../../src/agent/dhcp/index.js';
 import { dhcpPort, network, port, subnet } from './fixtures.js';
-import { view } from '../fixtures.js';
+import { view } from '../../../testkit/model-fixtures.js';
 
 const N = network('net-a', 1001);
 const S = subnet('sub-a', 'net-a', '10.0.1.0/24', {
@@ -173,7 +173,7 @@ test('deterministic: input order does not change the output', () => {
 });
 
 test('DHCP port status: ACTIVE where the network is served, DOWN where it is not or no longer needed', async () => {
-  const { dhcpPortStatusUpdates } = await import('../../../src/agent/dhcp/port-status.js');
+  const { dhcpPortStatusUpdates } = await import('../../../src/agent/dhcp/status.js');
   const d = compile();
   const model = (dhcp: typeof DHCP) => view({ networks: [N], ports: [dhcp, P1, P2] });
   assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set([1001]), model(DHCP)), [{ portId: 'dp-1', status: 'ACTIVE', vifType: 'tap' }]);

@@ -6,7 +6,7 @@
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { realExec } from '../../../src/common/exec.js';
-import { alive, listNetns } from '../../support/runs.js';
+import { alive, listNetns } from '../../../testkit/runs.js';
 
 export { listNetns };
 

@@ -9,12 +9,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { compileFirewall, FirewallCompiler, groupMembers } from '../../../src/agent/firewall/compile.js';
 import { deltaText, elementChanges, fullText, hasRemovals } from '../../../src/agent/firewall/render.js';
-import { zonesFor } from '../../../src/agent/firewall/state.js';
+import { zonesFor } from '../../../src/agent/firewall/conntrack.js';
 import { type CompiledFirewall, type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
-import { tapName } from '../../../src/agent/names.js';
+import { tapName } from '../../../src/model/kernel-names.js';
 import { ruleText } from '../../../src/agent/firewall/rules.js';
 import { linkLocalOf, mergeCidrs } from '../../../src/agent/firewall/addresses.js';
-import { defaultGroup, makeGroup, makePort, makeRule } from './fixtures.js';
+import { defaultGroup, makeGroup, makePort, makeRule } from '../../../testkit/firewall-fixtures.js';
 
 // dist/test/agent/firewall → test/agent/firewall/golden in the source tree
 const GOLDEN = fileURLToPath(new URL('../../../../test/agent/firewall/golden/', import.meta.url));

@@ -10,10 +10,10 @@ import { silentLogger } from '../../../src/common/log.js';
 import { compileFirewall } from '../../../src/agent/firewall/compile.js';
 import { FirewallDriver } from '../../../src/agent/firewall/driver.js';
 import type { FirewallMode } from '../../../src/agent/firewall/model.js';
-import { tapName } from '../../../src/agent/names.js';
+import { tapName } from '../../../src/model/kernel-names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
-import { makeGroup, makePort } from './fixtures.js';
-import { NodeEnv, echoOnce, startEcho, sweepStale, tcpSession, type Workload } from './netenv.js';
+import { makeGroup, makePort } from '../../../testkit/firewall-fixtures.js';
+import { NodeEnv, echoOnce, startEcho, sweepStale, tcpSession, type Workload } from '../../../testkit/firewall-netenv.js';
 
 const isRoot = process.getuid?.() === 0;
 const IP = ['10.0.1.11', '10.0.1.12'];

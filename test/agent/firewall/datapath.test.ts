@@ -11,10 +11,10 @@ import { compileFirewall } from '../../../src/agent/firewall/compile.js';
 import { FirewallDriver } from '../../../src/agent/firewall/driver.js';
 import { NftSession } from '../../../src/agent/firewall/nft-session.js';
 import { type FirewallMode } from '../../../src/agent/firewall/model.js';
-import { tapName } from '../../../src/agent/names.js';
+import { tapName } from '../../../src/model/kernel-names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
-import { defaultGroup, makeGroup, makePort } from './fixtures.js';
-import { NodeEnv, chainDrops, echoOnce, pingOnce, startEcho, sweepStale, tcpSession, type Workload } from './netenv.js';
+import { defaultGroup, makeGroup, makePort } from '../../../testkit/firewall-fixtures.js';
+import { NodeEnv, chainDrops, echoOnce, pingOnce, startEcho, sweepStale, tcpSession, type Workload } from '../../../testkit/firewall-netenv.js';
 
 const isRoot = process.getuid?.() === 0;
 const ID = ['a1a1a1a1-0000-4000-8000-000000000001', 'b2b2b2b2-0000-4000-8000-000000000002', 'c3c3c3c3-0000-4000-8000-000000000003'];

@@ -5,13 +5,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatapathReconciler } from '../../../src/agent/datapath.js';
+import { DatapathReconciler } from '../../../src/agent/datapath/reconciler.js';
 import { FirewallReconciler } from '../../../src/agent/firewall/reconciler.js';
-import { Reconciler } from '../../../src/agent/reconcile.js';
+import { Reconciler } from '../../../src/agent/loop/reconciler.js';
 import { realClock } from '../../../src/common/clock.js';
 import type { Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
-import { agent, net, port, view } from '../fixtures.js';
+import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
 import { addNetns, isRoot, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
 
 const prefix = runPrefix('g');

@@ -8,7 +8,7 @@ import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { answerErrors, NftSession, oneLine } from '../../../src/agent/firewall/nft-session.js';
 import { realExec } from '../../../src/common/exec.js';
-import { NodeEnv, sweepStale } from './netenv.js';
+import { NodeEnv, sweepStale } from '../../../testkit/firewall-netenv.js';
 
 const isRoot = process.getuid?.() === 0;
 

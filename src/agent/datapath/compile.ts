@@ -1,0 +1,107 @@
+/**
+ * Pure: (this node, the watched model) → the frozen desired datapath. Per network with a port bound
+ * here: bridge + VXLAN, the local taps, head-end replication toward every remote VTEP of the
+ * network, and static FDB + permanent neighbour entries for every remote port.
+ *
+ * Live migration (port bindings): a port with an INACTIVE binding for this node is *prepared* here —
+ * its network and tap are wired like a local port's (marked `prepared`, so it is neither reported nor
+ * announced) and its MAC gets no static FDB entry toward its active host: unknown unicast floods to
+ * every VTEP, so traffic finds the port on either side of the move without waiting for an agent.
+ * Hosts holding an inactive binding count as VTEPs of the port's network (they get the flood).
+ */
+import { inactiveBindings, preparedOn, wiredOn } from '../../model/bindings.js';
+import type { Port } from '../../model/types.js';
+import type { ModelView } from '../../model/model-cache.js';
+import { deepFreeze } from '../../common/freeze.js';
+import { isDhcpPort } from '../dhcp/dhcp-port.js';
+import { bridgeMac, bridgeName, tapName, VXLAN_OVERHEAD, vxlanName, ZERO_MAC } from '../../model/kernel-names.js';
+import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, NodeInfo } from './types.js';
+
+/** Service ports (`network:*`, e.g. DHCP) are wired by their own drivers, not as taps. */
+const isWorkloadPort = (p: Port): boolean => !p.device_owner.startsWith('network:');
+
+const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byKey = (a: readonly [string, string], b: readonly [string, string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/** Underlay IP of every host that has an agent. */
+export function vtepsByHost(model: ModelView): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of [...model.agents.values()].sort(byId)) {
+    const ip = a.configurations?.tunneling_ip;
+    if (typeof ip === 'string' && ip && !out.has(a.host)) out.set(a.host, ip);
+  }
+  return out;
+}
+
+/** Addresses a port answers for: fixed IPs and single-address allowed pairs (CIDRs other than a host prefix skipped). */
+function portAddresses(p: Port): { ip: string; mac: string }[] {
+  const mac = p.mac_address.toLowerCase();
+  const out = p.fixed_ips.map((f) => ({ ip: f.ip_address, mac }));
+  for (const pair of p.allowed_address_pairs ?? []) {
+    const [ip, len] = pair.ip_address.split('/');
+    if (len !== undefined && len !== '32' && len !== '128') continue;
+    out.push({ ip, mac: (pair.mac_address || mac).toLowerCase() });
+  }
+  return out;
+}
+
+export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState {
+  const mtu = node.underlayMtu - VXLAN_OVERHEAD;
+  const vteps = vtepsByHost(model);
+  // DHCP never crosses a tunnel: other nodes' DHCP ports get no FDB/neighbour entries here.
+  const allPorts = [...model.ports.values()].filter((p) => !isDhcpPort(p)).sort(byId);
+  const local = allPorts.filter((p) => wiredOn(p, node.host) && isWorkloadPort(p));
+  const netIds = [...new Set(local.map((p) => p.network_id))].filter((id) => model.networks.has(id));
+
+  const networks: DesiredNetwork[] = [];
+  const ports: DesiredPort[] = [];
+  const fdb: FdbEntry[] = [];
+  const neigh: NeighEntry[] = [];
+
+  for (const netId of netIds) {
+    const net = model.networks.get(netId)!;
+    const vni = net['provider:segmentation_id'];
+    if (!Number.isInteger(vni) || vni <= 0) continue;
+    const dn: DesiredNetwork = { networkId: netId, vni, bridge: bridgeName(vni), bridgeMac: bridgeMac(vni), vxlan: vxlanName(vni), mtu, local: node.underlayIp };
+    networks.push(dn);
+
+    for (const p of local.filter((q) => q.network_id === netId)) {
+      const dp: DesiredPort = { portId: p.id, networkId: netId, tap: tapName(p.id), bridge: dn.bridge, mtu, mac: p.mac_address.toLowerCase(), up: p.admin_state_up };
+      ports.push(p['binding:host_id'] === node.host ? dp : { ...dp, prepared: true });
+    }
+
+    const flood = new Set<string>();
+    const macs = new Map<string, string>(); // mac → vtep (first port wins)
+    const ips = new Map<string, string>(); // ip → mac (first port wins)
+    const remoteVtep = (h: string): string | undefined => {
+      const vtep = h && h !== node.host ? vteps.get(h) : undefined;
+      return vtep === node.underlayIp ? undefined : vtep;
+    };
+    for (const p of allPorts) {
+      if (p.network_id !== netId) continue;
+      for (const b of inactiveBindings(p)) {
+        const v = remoteVtep(b.host);
+        if (v) flood.add(v);
+      }
+      const vtep = remoteVtep(p['binding:host_id']);
+      if (!vtep) continue;
+      flood.add(vtep);
+      const preparedHere = preparedOn(p, node.host);
+      for (const a of portAddresses(p)) {
+        if (!macs.has(a.mac) && !preparedHere) macs.set(a.mac, vtep);
+        if (!ips.has(a.ip)) ips.set(a.ip, a.mac);
+      }
+    }
+    for (const dst of [...flood].sort()) fdb.push({ mac: ZERO_MAC, dev: dn.vxlan, dst });
+    // By key with a comparator (keys are unique): sort() without one stringifies each pair per comparison.
+    for (const [mac, dst] of [...macs].sort(byKey)) {
+      fdb.push({ mac, dev: dn.vxlan, dst });
+      fdb.push({ mac, dev: dn.vxlan, dst: null });
+    }
+    for (const [ip, mac] of [...ips].sort(byKey)) neigh.push({ ip, mac, dev: dn.bridge });
+  }
+
+  networks.sort((a, b) => a.vni - b.vni);
+  return deepFreeze({ networks, ports, fdb, neigh });
+}
+

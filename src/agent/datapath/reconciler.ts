@@ -1,0 +1,108 @@
+/**
+ * The datapath sub-reconciler: compile → read kernel → diff → apply, then report port status from a
+ * fresh read, and announce ports that became active here. Passes that are not full read with the
+ * link memory of kernel/reader.ts. `converge` is the driver step on its own (used by the driver tests too).
+ * An optional `portGate` (the firewall's `portReady`) keeps a tap out of its bridge until it opens (fail closed).
+ */
+import type { Exec } from '../../common/exec.js';
+import type { Logger } from '../../common/log.js';
+import { applyOps, type ApplyResult } from './driver.js';
+import type { Announcer } from './announce.js';
+import { compileDatapath } from './compile.js';
+import { diffDatapath } from './diff.js';
+import { KernelReader } from './kernel-reader.js';
+import type { ModelView } from '../../model/model-cache.js';
+import type { Op } from './ops.js';
+import { portStatusUpdates, type PortStatusReporter } from '../status-reporter.js';
+import type { PassContext, SubReconciler } from '../loop/reconciler.js';
+import type { ActualState, DesiredState, NodeInfo } from './types.js';
+
+export interface ConvergeResult {
+  ops: Op[];
+  result: ApplyResult;
+  /** The kernel as read after applying (or before, when nothing had to change). */
+  after: ActualState;
+}
+
+export interface ConvergeOptions {
+  /** A read of this pass already made (nothing changed since). */
+  before?: ActualState;
+  /** 'links': after applying only the links are read again (the rest of `after` is the state
+   * before): port status and announcements look at links alone, and the next pass reads anyway.
+   * When the operations all applied and are predictable, not even those: `after` is the reader's
+   * prediction. */
+  readAfter?: 'all' | 'links';
+  /** Reads with the reader's link memory (default: a fresh reader, i.e. full reads). */
+  reader?: KernelReader;
+  /** Read every link (a full pass); else enslaved links may come from the reader's memory. */
+  full?: boolean;
+}
+
+/** One read → diff → apply pass toward `desired`. */
+export async function converge(exec: Exec, desired: DesiredState, o: ConvergeOptions = {}): Promise<ConvergeResult> {
+  const reader = o.reader ?? new KernelReader(exec);
+  const full = o.full ?? true;
+  const before = o.before ?? (await reader.read(full));
+  const ops = diffDatapath(desired, before);
+  if (ops.length === 0) return { ops, result: { applied: 0, failed: [] }, after: before };
+  const result = await applyOps(exec, ops);
+  const predicted = reader.applied(before, ops, result.failed.length === 0);
+  // Changes that all applied and are predictable: the memory is what a read would give (it was read
+  // this pass or follows the agent's own changes), so no read after the apply; else read back.
+  const readAfter = o.readAfter ?? 'all';
+  const after =
+    readAfter === 'links' && predicted ? predicted : readAfter === 'all' ? await reader.read(full) : { ...before, links: await reader.readLinks(full) };
+  return { ops, result, after };
+}
+
+/** compileDatapath, memoised on the model revision and tables (the cache's tables change only with
+ * the revision, or are replaced by a snapshot). */
+export class DatapathCompiler {
+  private last: { key: readonly unknown[]; desired: DesiredState; taps?: Set<string> } | null = null;
+  constructor(private readonly node: NodeInfo) {}
+  compile(model: ModelView): DesiredState {
+    const key = [model.revision, model.ports, model.networks, model.agents];
+    if (!this.last || key.some((k, i) => k !== this.last!.key[i])) this.last = { key, desired: compileDatapath(this.node, model) };
+    return this.last.desired;
+  }
+
+  /**
+   * Whether `tap` belongs to a port of the last compiled state, without compiling (true before the
+   * first compile). A port newer than that compile comes with a model change, which runs a pass anyway.
+   */
+  knowsTap(tap: string): boolean {
+    const last = this.last;
+    if (!last) return true;
+    last.taps ??= new Set(last.desired.ports.map((p) => p.tap));
+    return last.taps.has(tap);
+  }
+}
+
+export class DatapathReconciler implements SubReconciler {
+  readonly name = 'datapath';
+  constructor(
+    private readonly exec: Exec,
+    node: NodeInfo,
+    private readonly log: Logger,
+    private readonly reporter?: PortStatusReporter,
+    private readonly announcer?: Announcer,
+    private readonly portGate?: (portId: string) => boolean,
+    /** Shared with the fast path (main.ts): one link memory, one compile per model. */
+    private readonly reader = new KernelReader(exec),
+    private readonly compiler = new DatapathCompiler(node),
+  ) {}
+
+  async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
+    const all = this.compiler.compile(model);
+    const gate = this.portGate;
+    const desired = gate ? { ...all, ports: all.ports.filter((p) => gate(p.portId)) } : all;
+    const { ops, result, after } = await converge(this.exec, desired, { before: pass?.kernel, readAfter: 'links', reader: this.reader, full: pass?.full ?? true });
+    if (pass) pass.kernel = ops.length ? undefined : after;
+    if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
+    for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');
+    this.announcer?.announce(desired, after, model);
+    // In the background: the next pass does not wait for the PUTs (failures come back as a retry).
+    this.reporter?.submit(portStatusUpdates(desired, after, model));
+    if (result.failed.length) throw new Error(`datapath: ${result.failed.length} operation(s) failed`);
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * The level-triggered reconcile loop. Changes only set a "dirty" flag (never queue events); a run
+ * takes the current model, and every sub-reconciler re-reads the kernel itself. Runs coalesce, repeat
+ * every `resyncMs` to repair drift, and back off after failures. Nothing runs until `model()` returns
+ * a view (first full snapshot seen, stream connected).
+ *
+ * Sub-reconcilers run in sequence, independently: one failing does not stop the next. Adding one
+ * (DHCP, firewall) is one entry in the list given to the constructor (see main.ts); an entry that is
+ * itself a list runs its sub-reconcilers at the same time (they must touch disjoint state).
+ *
+ * Every pass gets a `PassContext`: `full` is true on the first pass and then at least every
+ * `resyncMs` (a sub-reconciler may skip work whose inputs did not change only on passes that are not
+ * full, so drift is still repaired), `modelChanged` is false when the model's compiled inputs
+ * (inputKey) are those of the last pass that succeeded (a tap, not the model, woke the loop), and
+ * `kernel` lets one sub-reconciler hand the datapath state it read to the next (valid only while
+ * nobody changed it). Each pass logs the time of every step when it took longer than `slowPassMs`.
+ *
+ * A full pass that is due is first prepared: every sub-reconciler with `prepareFull` does the slow
+ * reads of its full check (the whole kernel state, at 1,000 ports most of a full pass) in the
+ * background while passes that are not full keep running, and the full pass follows once they are
+ * done. So a new port is not held up behind a full read: with one every 2 s on a busy node, that
+ * wait was the tail of the convergence time. (The first pass, with nothing to overlap, reads inline.)
+ */
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/log.js';
+import { Backoff } from './backoff.js';
+import type { ModelView } from '../../model/model-cache.js';
+import type { ActualState } from '../datapath/types.js';
+
+/** What the sub-reconcilers of one pass share. */
+export interface PassContext {
+  /** A periodic (or first) pass: re-check everything, skip nothing because its inputs look unchanged. */
+  readonly full: boolean;
+  /** The compiled inputs differ from those of the last pass that succeeded (or are unknown). */
+  readonly modelChanged: boolean;
+  /** The datapath state as last read in this pass, when nothing has changed it since (else undefined). */
+  kernel?: ActualState;
+}
+
+export interface SubReconciler {
+  readonly name: string;
+  /** Converge the part of the node this sub-reconciler owns to `model`; throw to be retried. */
+  reconcile(model: ModelView, pass?: PassContext): Promise<void>;
+  /**
+   * Before a full pass, alongside other passes: the reads its full check needs, kept for that pass
+   * (which must still be right when the sub-reconciler's own changes happen meanwhile). Must not throw.
+   */
+  prepareFull?(): Promise<void>;
+}
+
+/** One step of a pass: a sub-reconciler, or several run at the same time. */
+export type PassStep = SubReconciler | readonly SubReconciler[];
+
+export interface ReconcilerOptions {
+  clock: Clock;
+  log: Logger;
+  /** The model to converge to, or null while not ready / server unreachable (kernel left alone). */
+  model: () => ModelView | null;
+  resyncMs?: number;
+  /** Quiet time after a wake-up, so a burst of changes gives one run. */
+  coalesceMs?: number;
+  /** Log the step times of passes slower than this (default 100 ms). */
+  slowPassMs?: number;
+  /**
+   * Everything of the model the sub-reconcilers converge from, as a comparable key. A pass that is
+   * not full, woken only by model changes (markModelChanged), is skipped when the key equals that of
+   * the last pass that succeeded: an event that changes nothing this node compiles (e.g. the port
+   * status this agent just reported) costs no pass. Kernel wake-ups (markDirty) always run a pass.
+   */
+  inputKey?: (model: ModelView) => string;
+}
+
+export class Reconciler {
+  private dirty = true;
+  private wake: (() => void) | null = null;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+  private readonly backoff = new Backoff(250, 10_000);
+  /** When the last full pass started (-Infinity: the next pass is full). */
+  private fullAt = -Infinity;
+  /** A wake-up that is not a model change (a tap, a retry) since the last pass started. */
+  private kernelDirty = true;
+  /** inputKey of the last pass that succeeded (null: none, or it failed since). */
+  private okKey: string | null = null;
+  /** The sub-reconcilers that prepare a full pass. */
+  private readonly preparers: readonly SubReconciler[];
+  /** The running preparation of the next full pass (prepareFull of every sub-reconciler). */
+  private preparing: Promise<void> | null = null;
+  /** A preparation finished: the next pass is the full one. */
+  private prepared = false;
+  /** Completed runs (for tests and logs). */
+  runs = 0;
+  /** Passes skipped because the model's compiled inputs were unchanged (tests and logs). */
+  skipped = 0;
+
+  constructor(
+    private readonly subs: readonly PassStep[],
+    private readonly opts: ReconcilerOptions,
+  ) {
+    this.preparers = subs.flatMap((s) => (Array.isArray(s) ? s : [s as SubReconciler])).filter((s) => s.prepareFull);
+  }
+
+  private get resyncMs(): number {
+    return this.opts.resyncMs ?? 2_000;
+  }
+
+  /** Something other than the model may have changed (a tap appeared, a report failed): run a pass. */
+  markDirty(): void {
+    this.kernelDirty = true;
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  /** The model changed: run a pass unless its compiled inputs (inputKey) are those of the last good pass. */
+  markModelChanged(): void {
+    this.dirty = true;
+    this.wake?.();
+  }
+
+  /** One pass over every sub-reconciler; true when all succeeded. */
+  async runOnce(model: ModelView, full = true, modelChanged = true): Promise<boolean> {
+    const { clock, log } = this.opts;
+    const pass: PassContext = { full, modelChanged };
+    const steps: Record<string, number> = {};
+    const t0 = clock.now();
+    let ok = true;
+    const one = async (s: SubReconciler): Promise<void> => {
+      const t = clock.now();
+      try {
+        await s.reconcile(model, pass);
+      } catch (e) {
+        ok = false;
+        log.warn({ reconciler: s.name, err: (e as Error).message }, 'reconcile failed, will retry');
+      }
+      steps[s.name] = clock.now() - t;
+    };
+    for (const step of this.subs) {
+      if (Array.isArray(step)) await Promise.all(step.map(one));
+      else await one(step as SubReconciler);
+    }
+    const ms = clock.now() - t0;
+    if (ms >= (this.opts.slowPassMs ?? 100)) log.info({ ms, full, revision: model.revision, steps }, 'reconcile pass');
+    this.runs++;
+    return ok;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { clock } = this.opts;
+    let waitMs = 0;
+    while (!this.stopped) {
+      if (!this.dirty && waitMs > 0) await this.sleep(waitMs);
+      if (this.stopped) break;
+      if (this.opts.coalesceMs) await clock.sleep(this.opts.coalesceMs);
+      const woken = this.dirty;
+      this.dirty = false;
+      const model = this.opts.model();
+      if (!model) {
+        waitMs = this.resyncMs;
+        continue;
+      }
+      const full = this.fullDue();
+      if (!full && !woken && this.preparing) {
+        // Woken by the clock while the full pass is being prepared: wait for it (or a change).
+        waitMs = this.resyncMs;
+        continue;
+      }
+      const kernelDirty = this.kernelDirty;
+      this.kernelDirty = false;
+      const key = this.opts.inputKey?.(model) ?? null;
+      if (!full && !kernelDirty && key !== null && key === this.okKey) {
+        this.skipped++;
+        // Sleep until the next wake-up, or until the next full pass is due (or prepared).
+        waitMs = this.preparing ? this.resyncMs : Math.max(1, this.fullAt + this.resyncMs - clock.now());
+        continue;
+      }
+      if (full) {
+        this.fullAt = clock.now();
+        this.prepared = false;
+      }
+      const modelChanged = key === null || key !== this.okKey;
+      this.okKey = null;
+      if (await this.runOnce(model, full, modelChanged)) {
+        this.okKey = key;
+        this.backoff.reset();
+        waitMs = this.resyncMs;
+      } else {
+        this.kernelDirty = true;
+        waitMs = this.backoff.next();
+      }
+      if (!full) waitMs = Math.min(waitMs, Math.max(1, this.fullAt + this.resyncMs - clock.now()));
+    }
+  }
+
+  /**
+   * Whether this pass is the full one: the first pass; else, once `resyncMs` have passed since the
+   * last, when its preparation is done (started here, in the background, when there is any).
+   */
+  private fullDue(): boolean {
+    if (this.fullAt === -Infinity || this.prepared) return true;
+    if (this.opts.clock.now() - this.fullAt < this.resyncMs) return false;
+    if (this.preparers.length === 0) return true;
+    this.preparing ??= Promise.all(this.preparers.map((s) => s.prepareFull!().catch(() => undefined))).then(() => {
+      this.preparing = null;
+      this.prepared = true;
+      this.dirty = true;
+      this.wake?.();
+    });
+    return false;
+  }
+
+  /** Sleeps `ms` unless markDirty/stop wakes it first (the timer goes with it: a stopped loop keeps nothing alive). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let done = false;
+      const timer = new AbortController();
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        this.wake = null;
+        timer.abort();
+        resolve();
+      };
+      this.wake = finish;
+      void this.opts.clock.sleep(ms, timer.signal).then(finish);
+    });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * Registration and heartbeats: `POST /v2.0/agents` (idempotent per host, retried with backoff until
+ * the server answers), then `PUT /v2.0/agents/{id}` `{heartbeat: true}` every few seconds; a 404
+ * (agent deleted on the server) registers again.
+ */
+import { ApiError, type ApiClient } from '../../client/api.js';
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/log.js';
+import type { Agent } from '../../model/types.js';
+import { Backoff } from './backoff.js';
+import type { NodeInfo } from '../datapath/types.js';
+
+export const AGENT_TYPE = 'hypernet agent';
+export const AGENT_BINARY = 'hypernet-agent';
+
+export interface RegistrationOptions {
+  api: Pick<ApiClient, 'create' | 'update'>;
+  clock: Clock;
+  log: Logger;
+  node: NodeInfo;
+  cloud: string;
+  capabilities: string[];
+  intervalMs?: number;
+}
+
+export class Registration {
+  agentId: string | null = null;
+  private stopped = false;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly o: RegistrationOptions) {}
+
+  /** Registers once (throws on failure). */
+  async register(): Promise<Agent> {
+    const { node } = this.o;
+    const agent = await this.o.api.create<Agent>('agents', 'agent', {
+      host: node.host,
+      agent_type: AGENT_TYPE,
+      binary: AGENT_BINARY,
+      configurations: {
+        tunneling_ip: node.underlayIp,
+        cloud: this.o.cloud,
+        underlay_mtu: node.underlayMtu,
+        capabilities: this.o.capabilities,
+      },
+    });
+    this.agentId = agent.id;
+    this.o.log.info({ agent: agent.id, host: node.host }, 'registered');
+    return agent;
+  }
+
+  /** Registers (retrying until it works or stop), then heartbeats until stop. */
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { clock, log } = this.o;
+    const backoff = new Backoff(250, 5_000);
+    const interval = this.o.intervalMs ?? 3_000;
+    while (!this.stopped) {
+      try {
+        if (!this.agentId) await this.register();
+        else await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true });
+        backoff.reset();
+        await clock.sleep(interval);
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) this.agentId = null;
+        log.warn({ err: (e as Error).message }, this.agentId ? 'heartbeat failed' : 'registration failed');
+        await clock.sleep(backoff.next());
+      }
+    }
+  }
+}

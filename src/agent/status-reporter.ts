@@ -1,0 +1,104 @@
+/**
+ * Port status toward the server: pure computation of what each local port's status should be
+ * (ACTIVE once its tap is enslaved and up, DOWN otherwise), and a reporter that PUTs only changes
+ * (`PUT /v2.0/ports/{id}` with status and `binding:vif_type` 'tap'), not repeating itself while the
+ * model has not caught up yet. `submit` reports in the background (the reconcile pass does not wait
+ * for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round
+ * calls `retry` (the loop's markDirty) after `retryMs`, so the next pass computes and sends again.
+ * A port the server no longer has (deleted while its report was on the way: a VM and its port go
+ * together) is not a failure: there is nothing left to report, and nothing to retry.
+ */
+import type { Logger } from '../common/log.js';
+import type { Clock } from '../common/clock.js';
+import { ApiError, type ApiClient } from '../client/api.js';
+import type { ModelView } from '../model/model-cache.js';
+import type { ActualState, DesiredPort, DesiredState } from './datapath/types.js';
+
+export interface PortStatusUpdate {
+  portId: string;
+  status: 'ACTIVE' | 'DOWN';
+  vifType?: 'tap';
+}
+
+/** The port's tap is in the kernel, enslaved to its bridge and up (and the port is admin up). */
+export function isWired(p: DesiredPort, actual: ActualState): boolean {
+  const tap = actual.links.get(p.tap);
+  return !!tap && tap.master === p.bridge && tap.up && p.up;
+}
+
+export function portStatusUpdates(desired: DesiredState, actual: ActualState, model: ModelView): PortStatusUpdate[] {
+  const out: PortStatusUpdate[] = [];
+  for (const p of desired.ports) {
+    const port = model.ports.get(p.portId);
+    if (!port || p.prepared) continue;
+    const wired = isWired(p, actual);
+    if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap')) out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap' });
+    else if (!wired && port.status === 'ACTIVE') out.push({ portId: p.portId, status: 'DOWN' });
+  }
+  return out;
+}
+
+/** Sends updates; an identical update is not re-sent within `quietMs` (the event is on its way). */
+export class PortStatusReporter {
+  private readonly sent = new Map<string, { status: string; at: number }>();
+  private waiting: readonly PortStatusUpdate[] | null = null;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    private readonly api: Pick<ApiClient, 'update'>,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly quietMs = 5_000,
+    private readonly retry?: () => void,
+    private readonly retryMs = 1_000,
+  ) {}
+
+  /** Reports `updates` in the background; returns at once. */
+  submit(updates: readonly PortStatusUpdate[]): void {
+    if (updates.length === 0) return;
+    this.waiting = updates;
+    this.running ??= this.drain();
+  }
+
+  /** Resolves when nothing is waiting or being sent (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private async drain(): Promise<void> {
+    let failed = 0;
+    while (this.waiting) {
+      const u = this.waiting;
+      this.waiting = null;
+      failed += await this.report(u);
+    }
+    this.running = null;
+    if (failed && this.retry) void this.clock.sleep(this.retryMs).then(this.retry);
+  }
+
+  /** Returns how many failed. */
+  async report(updates: readonly PortStatusUpdate[]): Promise<number> {
+    let failed = 0;
+    // What was sent longer ago than quietMs is not needed any more (it only holds back repeats).
+    for (const [id, s] of this.sent) if (this.clock.now() - s.at >= this.quietMs) this.sent.delete(id);
+    for (const u of updates) {
+      const last = this.sent.get(u.portId);
+      if (last && last.status === u.status && this.clock.now() - last.at < this.quietMs) continue;
+      const body: Record<string, unknown> = { status: u.status };
+      if (u.vifType) body['binding:vif_type'] = u.vifType;
+      try {
+        await this.api.update('ports', 'port', u.portId, body);
+        this.sent.set(u.portId, { status: u.status, at: this.clock.now() });
+        this.log.info({ port: u.portId, status: u.status }, 'port status reported');
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) {
+          this.log.debug({ port: u.portId, status: u.status }, 'port status not reported: the port is gone');
+          continue;
+        }
+        failed++;
+        this.log.warn({ port: u.portId, err: (e as Error).message }, 'port status report failed');
+      }
+    }
+    return failed;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * IP addresses and CIDRs as the whole system reads them (server, agent, lab): strict dotted-quad
+ * IPv4, IPv6 without zone IDs, prefixes with zero host bits unless asked otherwise. Addresses as
+ * bigints for arithmetic. Errors are plain `AddressError`s; the server turns them into Neutron's
+ * InvalidInput (server/ipam/cidr.ts).
+ */
+import ipaddr from 'ipaddr.js';
+
+export class AddressError extends Error {
+  override readonly name = 'AddressError';
+}
+
+export interface Cidr {
+  version: 4 | 6;
+  prefix: number;
+  /** Network address. */
+  network: bigint;
+  /** Last address of the CIDR (the broadcast address for IPv4). */
+  last: bigint;
+  /** Canonical text, e.g. 10.0.0.0/24. */
+  text: string;
+}
+
+/** A range of addresses as numbers, inclusive. */
+export interface Range {
+  start: bigint;
+  end: bigint;
+}
+
+export function ipToBigInt(ip: string): bigint {
+  const bytes = ipaddr.parse(ip).toByteArray();
+  let n = 0n;
+  for (const b of bytes) n = (n << 8n) | BigInt(b);
+  return n;
+}
+
+export function bigIntToIp(n: bigint, version: 4 | 6): string {
+  const len = version === 4 ? 4 : 16;
+  const bytes: number[] = new Array(len);
+  for (let i = len - 1; i >= 0; i--) {
+    bytes[i] = Number(n & 0xffn);
+    n >>= 8n;
+  }
+  return ipaddr.fromByteArray(bytes).toString();
+}
+
+export function isIp(ip: unknown, version?: 4 | 6): ip is string {
+  if (typeof ip !== 'string') return false;
+  if (version === 4) return ipaddr.IPv4.isValidFourPartDecimal(ip);
+  if (version === 6) return ipaddr.IPv6.isValid(ip) && ip.includes(':');
+  return ipaddr.IPv4.isValidFourPartDecimal(ip) || (ipaddr.IPv6.isValid(ip) && ip.includes(':'));
+}
+
+export function ipVersion(ip: string): 4 | 6 {
+  return ip.includes(':') ? 6 : 4;
+}
+
+/** Canonical text form of an address (IPv6 compressed, lower case). */
+export function canonicalIp(ip: string): string {
+  return ipaddr.parse(ip).toString();
+}
+
+/** Parses a CIDR; host bits must be zero unless `strict` is false (remote_ip_prefix). */
+export function parseCidr(text: string, strict = true): Cidr {
+  let addr: ipaddr.IPv4 | ipaddr.IPv6;
+  let prefix: number;
+  try {
+    if (typeof text !== 'string' || !text.includes('/')) throw new Error('no prefix');
+    [addr, prefix] = ipaddr.parseCIDR(text);
+    if (addr.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0])) throw new Error('short form');
+  } catch {
+    throw new AddressError(`'${text}' is not a valid IP subnet`);
+  }
+  const version = addr.kind() === 'ipv4' ? 4 : 6;
+  const bits = version === 4 ? 32 : 128;
+  const value = ipToBigInt(addr.toString());
+  const hostMask = (1n << BigInt(bits - prefix)) - 1n;
+  const network = value & ~hostMask;
+  if (strict && network !== value) {
+    throw new AddressError(`'${text}' isn't a recommended CIDR, use ${bigIntToIp(network, version)}/${prefix} instead`);
+  }
+  return { version, prefix, network, last: network | hostMask, text: `${bigIntToIp(network, version)}/${prefix}` };
+}
+
+/** Addresses a port may hold: all but the network address and, for IPv4, the broadcast address. */
+export function usableRange(c: Cidr): Range {
+  return { start: c.network + 1n, end: c.version === 4 ? c.last - 1n : c.last };
+}
+
+export function cidrContains(c: Cidr, ip: string): boolean {
+  if (!isIp(ip, c.version)) return false;
+  const n = ipToBigInt(ip);
+  return n >= c.network && n <= c.last;
+}

@@ -1,0 +1,41 @@
+/**
+ * The `user_data` of an agentless port: a `#cloud-config` document a stock Linux VM (Debian,
+ * Ubuntu) boots with. It installs the stock `openvpn` package, writes the client config (certificates
+ * inline) and the hook script (./client-hook.ts) into /etc/openvpn/client, and enables the
+ * distribution's own `openvpn-client@hypernet` systemd unit, so the tunnel also comes back after a
+ * reboot. The lab runs the very same files (src/lab/cloud-init.ts takes them back out).
+ */
+import { stringify } from 'yaml';
+import { CLIENT_DIR, CLIENT_NAME } from '../../model/agentless.js';
+import { CLIENT_HOOK_NAME, compileClientHook } from './client-hook.js';
+import { compileClientConfig, type VpnClientSpec } from './client-config.js';
+
+
+export type UserDataSpec = Omit<VpnClientSpec, 'hookName'>;
+
+export function buildUserData(spec: UserDataSpec): string {
+  const config = compileClientConfig({ ...spec, hookName: CLIENT_HOOK_NAME });
+  const doc = {
+    packages: ['openvpn'],
+    write_files: [
+      { path: `${CLIENT_DIR}/${CLIENT_NAME}.conf`, owner: 'root:root', permissions: '0600', content: config },
+      {
+        path: `${CLIENT_DIR}/${CLIENT_HOOK_NAME}`,
+        owner: 'root:root',
+        permissions: '0755',
+        content: compileClientHook(spec.remoteIp),
+      },
+    ],
+    runcmd: [['systemctl', 'enable', '--now', `openvpn-client@${CLIENT_NAME}`]],
+  };
+  return '#cloud-config\n' + stringify(doc, { lineWidth: 0 });
+}
+
+/**
+ * The `user_data` of a hyperswitch VM: a `#cloud-config` whose runcmd starts the hypernet agent in
+ * agentless mode, pointed at the server and named as the hyperswitch (its agent host id).
+ */
+export function buildHyperswitchUserData(a: { server: string; host: string; cloud: string }): string {
+  const argv = ['hypernet', 'agent', '--server', a.server, '--host', a.host, '--cloud', a.cloud, '--agentless'];
+  return '#cloud-config\n' + stringify({ runcmd: [argv] }, { lineWidth: 0 });
+}

@@ -1,0 +1,78 @@
+/**
+ * The Store contract: every backend (SQLite now, PostgreSQL later) implements it, so the API layer
+ * never sees SQL. All access goes through transactions: `write` runs its callback in ONE transaction
+ * (all or nothing), every object change appends a change-log row with the next global revision (the
+ * watch stream reads it), and uniqueness (VNI, MAC per network, IP per subnet) is enforced by the
+ * database itself, so a lost race shows up as a failed claim, never as a duplicate.
+ */
+import type { Kind, KindMap } from '../../model/types.js';
+import type { AnyObject } from '../../model/watch.js';
+
+export type ChangeOp = 'create' | 'update' | 'delete';
+
+export interface Change {
+  revision: number;
+  kind: Kind;
+  id: string;
+  op: ChangeOp;
+  object: AnyObject;
+}
+
+/** An IP allocation row: one address of one subnet held by one port. */
+export interface IpAllocation {
+  subnet_id: string;
+  ip_address: string;
+  port_id: string;
+}
+
+export interface ReadTx {
+  /** The revision of the last committed change. */
+  revision(): Promise<number>;
+  get<K extends Kind>(kind: K, id: string): Promise<KindMap[K] | undefined>;
+  /** Objects of a kind in creation order, optionally only those with the given parent (network, group, host). */
+  list<K extends Kind>(kind: K, parentId?: string): Promise<KindMap[K][]>;
+  /** Allocations of a subnet (`subnetId`) or held by a port (`portId`). */
+  ipAllocations(by: { subnetId?: string; portId?: string }): Promise<IpAllocation[]>;
+  /** The default security group of a project, if created. */
+  defaultSecurityGroup(projectId: string): Promise<string | undefined>;
+  /** Sorted allocated keys of a range (see ipam/keys.ts); `from` inclusive, at most `limit`. */
+  allocatedKeys(space: KeySpace, from: bigint, to: bigint, limit: number): Promise<bigint[]>;
+  /** The highest allocated key in [from, to], or undefined. */
+  maxAllocatedKey(space: KeySpace, from: bigint, to: bigint): Promise<bigint | undefined>;
+}
+
+/** A uniqueness domain for numbered things: the VNI space, or one subnet's addresses. */
+export type KeySpace = { kind: 'vni' } | { kind: 'ip'; subnetId: string; version: 4 | 6 };
+
+export interface WriteTx extends ReadTx {
+  /** Creates or replaces an object and appends a change (create/update). Returns its revision. */
+  put<K extends Kind>(kind: K, obj: KindMap[K], op: 'create' | 'update', parentId?: string): Promise<number>;
+  /** Removes an object and appends a delete change carrying its last state. */
+  remove<K extends Kind>(kind: K, obj: KindMap[K]): Promise<number>;
+  /** Claims a VNI for a network; false when taken. */
+  claimVni(vni: number, networkId: string): Promise<boolean>;
+  releaseVni(networkId: string): Promise<void>;
+  /** Claims a MAC on a network; false when taken. */
+  claimMac(networkId: string, mac: string, portId: string): Promise<boolean>;
+  releaseMac(networkId: string, mac: string): Promise<void>;
+  /** Claims an address of a subnet; false when taken. */
+  claimIp(subnetId: string, version: 4 | 6, ip: string, portId: string): Promise<boolean>;
+  releaseIp(subnetId: string, ip: string): Promise<void>;
+  setDefaultSecurityGroup(projectId: string, sgId: string): Promise<boolean>;
+  clearDefaultSecurityGroup(sgId: string): Promise<void>;
+  /** Writes a field without a change-log row (agent heartbeats; see docs/watch.md). */
+  putQuiet<K extends Kind>(kind: K, obj: KindMap[K]): Promise<void>;
+}
+
+export type ChangesResult = { compacted: true } | { compacted: false; changes: Change[]; revision: number };
+
+export interface Store {
+  read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
+  /** One transaction: if `fn` throws, nothing it did is kept. */
+  write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
+  /** Changes with revision > `since` (at most `limit`), or `compacted` when history no longer reaches back. */
+  changesSince(since: number, limit: number): Promise<ChangesResult>;
+  /** Called after every commit that appended changes, with the new revision. Returns an unsubscribe. */
+  onCommit(listener: (revision: number) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,19 @@
+/**
+ * What every root test's sweep of crashed earlier runs needs: whether a run's process still lives,
+ * and the host's namespace names (the agent's own reader). Each test family keeps its own prefix.
+ */
+import { realExec } from '../src/common/exec.js';
+import { listNetns as listNetnsWith } from '../src/common/netns.js';
+
+/** True while process `pid` exists (EPERM: it exists, owned by someone else). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Every namespace name on the host. */
+export const listNetns = (): Promise<string[]> => listNetnsWith(realExec);
