@@ -130,10 +130,13 @@ async function tapTxDropped(ns: string, tap: string): Promise<number> {
   return (JSON.parse(r.stdout || '[]') as { stats64?: { tx?: { dropped?: number } } }[])[0]?.stats64?.tx?.dropped ?? 0;
 }
 
-const udpDrops = async (p: Path): Promise<number> => (await nstat(p.fromNs, 'UdpRcvbufErrors')) + (await nstat(p.serverNs, 'UdpRcvbufErrors'));
+const udpDrops = async (p: Path): Promise<number> =>
+  (await nstat(p.fromNs, 'UdpRcvbufErrors')) + (await nstat(p.serverNs, 'UdpRcvbufErrors'));
 
 async function startServer(p: Path): Promise<void> {
-  p.server = spawn('ip', ['netns', 'exec', p.toNs, 'iperf3', '-s', '-4', '-B', p.toIp, '-p', String(p.iperfPort)], { stdio: 'ignore' });
+  p.server = spawn('ip', ['netns', 'exec', p.toNs, 'iperf3', '-s', '-4', '-B', p.toIp, '-p', String(p.iperfPort)], {
+    stdio: 'ignore',
+  });
   await new Promise((r) => setTimeout(r, 500));
 }
 
@@ -142,14 +145,43 @@ async function iperfOnce(p: Path): Promise<Run> {
   const frag0 = await nstat(p.fromNs, 'IpFragCreates');
   const [tap0, udp0] = [await tapTxDropped(p.fromNs, p.clientTap), await udpDrops(p)];
   // 10 pings at 0.2 s from 2 s into the flow: the queueing delay the flow builds up in the tunnel.
-  const loadedRtt = new Promise<number>((res) => setTimeout(() => {
-    void realExec('ip', ['netns', 'exec', p.fromNs, 'ping', '-n', '-q', '-c', '10', '-i', '0.2', '-W', '1', p.toIp], { allowFail: true, timeoutMs: 10_000 })
-      .then((x) => res(Number(/= [\d.]+\/([\d.]+)\//.exec(x.stdout)?.[1] ?? NaN)), () => res(NaN));
-  }, 2000));
-  const r = await realExec('ip', ['netns', 'exec', p.fromNs, 'iperf3', '-4', '-c', p.toIp, '-p', String(p.iperfPort), '-t', String(SECONDS), ...(REVERSE ? ['-R'] : []), '-J', '--connect-timeout', '3000'],
-    { allowFail: true, timeoutMs: (SECONDS + 15) * 1000 });
+  const loadedRtt = new Promise<number>((res) =>
+    setTimeout(() => {
+      void realExec('ip', ['netns', 'exec', p.fromNs, 'ping', '-n', '-q', '-c', '10', '-i', '0.2', '-W', '1', p.toIp], {
+        allowFail: true,
+        timeoutMs: 10_000,
+      }).then(
+        (x) => res(Number(/= [\d.]+\/([\d.]+)\//.exec(x.stdout)?.[1] ?? NaN)),
+        () => res(NaN),
+      );
+    }, 2000),
+  );
+  const r = await realExec(
+    'ip',
+    [
+      'netns',
+      'exec',
+      p.fromNs,
+      'iperf3',
+      '-4',
+      '-c',
+      p.toIp,
+      '-p',
+      String(p.iperfPort),
+      '-t',
+      String(SECONDS),
+      ...(REVERSE ? ['-R'] : []),
+      '-J',
+      '--connect-timeout',
+      '3000',
+    ],
+    { allowFail: true, timeoutMs: (SECONDS + 15) * 1000 },
+  );
   const [c1, s1, m1, t1] = [cpuTicks(p.clientPid), cpuTicks(p.serverPid), machineBusy(), Date.now()];
-  const j = JSON.parse(r.stdout || '{}') as { end?: { sum_received?: { bits_per_second: number; bytes: number }; sum_sent?: { retransmits?: number } }; error?: string };
+  const j = JSON.parse(r.stdout || '{}') as {
+    end?: { sum_received?: { bits_per_second: number; bytes: number }; sum_sent?: { retransmits?: number } };
+    error?: string;
+  };
   if (!j.end?.sum_received) throw new Error(`iperf3 ${p.fromNs} → ${p.toIp}: ${j.error ?? r.stderr}`);
   const gbits = (j.end.sum_received.bytes * 8) / 1e9;
   return {
@@ -173,13 +205,26 @@ async function agentlessPath(world: World, a1: VmPlan, b1: VmPlan): Promise<Path
   if (!(await world.pingRetry(b1.ns, a1Ip, 5))) throw new Error('agentless VM cannot reach vm-a1');
   const clientPid = readPidFile(join(clientDir(world.plan, b1.name), 'client.pid'));
   const hsNs = `${prefix}${b1State.hostId}`;
-  const serverPids = async () => (await realExec('ip', ['netns', 'pids', hsNs], { allowFail: true })).stdout.split(/\s+/).filter(Boolean).map(Number)
-    .filter((pid) => { try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'openvpn'; } catch { return false; } });
+  const serverPids = async () =>
+    (await realExec('ip', ['netns', 'pids', hsNs], { allowFail: true })).stdout
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'openvpn';
+        } catch {
+          return false;
+        }
+      });
   if (process.env.BENCH_NOTRACK) {
     // Experiment only (not what users run): take the tunnel's and VXLAN's outer UDP out of conntrack
     // in the hyperswitch namespace, to see what the firewall's conntrack costs this path.
-    await inNetns(realExec, hsNs)('nft', ['-f', '-'], { input: 'table inet hnbench {\n chain pre { type filter hook prerouting priority -310; udp dport != { 67, 68 } notrack; }\n' +
-      ' chain out { type filter hook output priority -310; udp dport != { 67, 68 } notrack; }\n}\n' });
+    await inNetns(realExec, hsNs)('nft', ['-f', '-'], {
+      input:
+        'table inet hnbench {\n chain pre { type filter hook prerouting priority -310; udp dport != { 67, 68 } notrack; }\n' +
+        ' chain out { type filter hook output priority -310; udp dport != { 67, 68 } notrack; }\n}\n',
+    });
   }
   if (process.env.BENCH_NOSG) {
     // Experiment only: port security off on both ends (the agents then drop br_netfilter and the
@@ -192,7 +237,17 @@ async function agentlessPath(world: World, a1: VmPlan, b1: VmPlan): Promise<Path
   }
   const [serverPid] = await serverPids();
   if (!clientPid || !serverPid) throw new Error('agentless path: openvpn client or server not found');
-  return { name: 'agentless', fromNs: b1.ns, serverNs: hsNs, toNs: a1.ns, toIp: a1Ip, iperfPort: 5201, clientTap: CLIENT_TAP, clientPid, serverPid };
+  return {
+    name: 'agentless',
+    fromNs: b1.ns,
+    serverNs: hsNs,
+    toNs: a1.ns,
+    toIp: a1Ip,
+    iperfPort: 5201,
+    clientTap: CLIENT_TAP,
+    clientPid,
+    serverPid,
+  };
 }
 
 /** TAP devices in a namespace. */
@@ -213,39 +268,117 @@ interface BareTunnel {
  * ends (N = `index`, so that tunnels can share a namespace), no overlay. `plainTap`: the server's
  * address goes on OpenVPN's TAP itself, with no redirect to the GRO veth pair.
  */
-async function bareTunnel(o: { name: string; index: number; plainTap?: boolean; dir: string; serverNs: string; clientNs: string; listenIp: string; clientIp: string; mtu: number; underlayMtu: number; iperfPort: number }): Promise<BareTunnel> {
+async function bareTunnel(o: {
+  name: string;
+  index: number;
+  plainTap?: boolean;
+  dir: string;
+  serverNs: string;
+  clientNs: string;
+  listenIp: string;
+  clientIp: string;
+  mtu: number;
+  underlayMtu: number;
+  iperfPort: number;
+}): Promise<BareTunnel> {
   const portId = `${o.index}0000000-0000-4000-8000-00000000beef`;
   const net = `10.9.${o.index}`;
   const listenPort = 1194 + o.index;
   const ca = await CertificateAuthority.open(memoryStorage());
   const server = await ca.issueServer({ name: 'hs-bare', ips: [o.listenIp] });
   const client = await ca.issueClient({ portId, providerIp: o.clientIp });
-  const servers = new OpenVpnServers({ exec: realExec, log: silentLogger(), dir: join(o.dir, 'hs'), netns: o.serverNs });
+  const servers = new OpenVpnServers({
+    exec: realExec,
+    log: silentLogger(),
+    dir: join(o.dir, 'hs'),
+    netns: o.serverNs,
+  });
   const dir = join(o.dir, 'client');
   const stop = async () => {
     await stopClient(dir, realClock);
     await servers.sync([]);
   };
   try {
-    await servers.setCredentials({ caPem: server.caPem, certPem: server.certPem, keyPem: server.keyPem, crlPem: await ca.crlPem() });
+    await servers.setCredentials({
+      caPem: server.caPem,
+      certPem: server.certPem,
+      keyPem: server.keyPem,
+      crlPem: await ca.crlPem(),
+    });
     const mac = 'fa:16:3e:00:be:ef';
-    await servers.ensure({ portId, providerIp: o.clientIp, macAddress: mac, listenIp: o.listenIp, listenPort, mtu: o.mtu, underlayMtu: o.underlayMtu });
+    await servers.ensure({
+      portId,
+      providerIp: o.clientIp,
+      macAddress: mac,
+      listenIp: o.listenIp,
+      listenPort,
+      mtu: o.mtu,
+      underlayMtu: o.underlayMtu,
+    });
     const serverExec = inNetns(realExec, o.serverNs);
     if (o.plainTap) await serverExec('tc', ['qdisc', 'del', 'dev', vpnTapName(portId), 'clsact']);
     await serverExec('ip', ['addr', 'add', `${net}.1/24`, 'dev', o.plainTap ? vpnTapName(portId) : tapName(portId)]);
     const before = new Set(await taps(o.clientNs));
-    await bootFromUserData(realExec, o.clientNs, dir, buildUserData({ portId, macAddress: mac, remoteIp: o.listenIp, remotePort: listenPort, mtu: o.mtu, underlayMtu: o.underlayMtu,
-      serverName: 'hs-bare', caPem: client.caPem, certPem: client.certPem, keyPem: client.keyPem }));
+    await bootFromUserData(
+      realExec,
+      o.clientNs,
+      dir,
+      buildUserData({
+        portId,
+        macAddress: mac,
+        remoteIp: o.listenIp,
+        remotePort: listenPort,
+        mtu: o.mtu,
+        underlayMtu: o.underlayMtu,
+        serverName: 'hs-bare',
+        caPem: client.caPem,
+        certPem: client.certPem,
+        keyPem: client.keyPem,
+      }),
+    );
     // `dev tap`: the kernel names the client's TAP (tap1 beside the agentless client's tap0).
-    const tap = await waitFor(`the ${o.name} client TAP`, async () => (await taps(o.clientNs)).find((t) => !before.has(t)), realClock, 20_000);
+    const tap = await waitFor(
+      `the ${o.name} client TAP`,
+      async () => (await taps(o.clientNs)).find((t) => !before.has(t)),
+      realClock,
+      20_000,
+    );
     // The hook's DHCP client has no server to talk to here: stop it (ours: its command line names `dir`).
-    const dhcpPid = await waitFor(`the ${o.name} hook's DHCP client`, async () => readPidFile(join(dir, 'hypernet.state', 'dhcp.pid')), realClock, 20_000);
+    const dhcpPid = await waitFor(
+      `the ${o.name} hook's DHCP client`,
+      async () => readPidFile(join(dir, 'hypernet.state', 'dhcp.pid')),
+      realClock,
+      20_000,
+    );
     await stopPid(dhcpPid, dir, realClock, 1000);
     await realExec('ip', ['-n', o.clientNs, 'addr', 'add', `${net}.2/24`, 'dev', tap]);
-    await waitFor(`the ${o.name} tunnel`, async () => (await realExec('ip', ['netns', 'exec', o.clientNs, 'ping', '-c', '1', '-W', '1', `${net}.1`], { allowFail: true })).code === 0, realClock, 20_000);
+    await waitFor(
+      `the ${o.name} tunnel`,
+      async () =>
+        (
+          await realExec('ip', ['netns', 'exec', o.clientNs, 'ping', '-c', '1', '-W', '1', `${net}.1`], {
+            allowFail: true,
+          })
+        ).code === 0,
+      realClock,
+      20_000,
+    );
     const [clientPid, serverPid] = [readPidFile(join(dir, 'client.pid')), await servers.pidOf(portId)];
     if (!clientPid || !serverPid) throw new Error(`${o.name} tunnel: openvpn client or server not found`);
-    return { path: { name: o.name, fromNs: o.clientNs, serverNs: o.serverNs, toNs: o.serverNs, toIp: `${net}.1`, iperfPort: o.iperfPort, clientTap: tap, clientPid, serverPid }, stop };
+    return {
+      path: {
+        name: o.name,
+        fromNs: o.clientNs,
+        serverNs: o.serverNs,
+        toNs: o.serverNs,
+        toIp: `${net}.1`,
+        iperfPort: o.iperfPort,
+        clientTap: tap,
+        clientPid,
+        serverPid,
+      },
+      stop,
+    };
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;
@@ -257,16 +390,50 @@ async function vethTunnel(tmp: string, mtu: number, underlayMtu: number): Promis
   const [s, c] = VETH_NS as [string, string];
   await addNetns(realExec, s);
   await addNetns(realExec, c);
-  await realExec('ip', ['-n', s, 'link', 'add', 'eth0', 'mtu', String(underlayMtu), 'type', 'veth', 'peer', 'name', 'eth0', 'mtu', String(underlayMtu), 'netns', c]);
-  for (const [ns, ip] of [[s, '203.0.113.1'], [c, '203.0.113.2']] as const) {
+  await realExec('ip', [
+    '-n',
+    s,
+    'link',
+    'add',
+    'eth0',
+    'mtu',
+    String(underlayMtu),
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'mtu',
+    String(underlayMtu),
+    'netns',
+    c,
+  ]);
+  for (const [ns, ip] of [
+    [s, '203.0.113.1'],
+    [c, '203.0.113.2'],
+  ] as const) {
     await realExec('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
     await realExec('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
   }
-  return bareTunnel({ name: 'veth', index: 0, dir: join(tmp, 'veth'), serverNs: s, clientNs: c, listenIp: '203.0.113.1', clientIp: '203.0.113.2', mtu, underlayMtu, iperfPort: 5201 });
+  return bareTunnel({
+    name: 'veth',
+    index: 0,
+    dir: join(tmp, 'veth'),
+    serverNs: s,
+    clientNs: c,
+    listenIp: '203.0.113.1',
+    clientIp: '203.0.113.2',
+    mtu,
+    underlayMtu,
+    iperfPort: 5201,
+  });
 }
 
 async function killNs(ns: string): Promise<void> {
-  const pids = (await realExec('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.split(/\s+/).filter(Boolean).map(Number);
+  const pids = (await realExec('ip', ['netns', 'pids', ns], { allowFail: true })).stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number);
   for (const pid of pids) {
     try {
       process.kill(pid, 'SIGKILL'); // only processes this benchmark started live in its namespaces
@@ -277,7 +444,8 @@ async function killNs(ns: string): Promise<void> {
   await realExec('ip', ['netns', 'del', ns], { allowFail: true });
 }
 
-const med = (runs: Run[], k: 'clientCpuPerGbit' | 'serverCpuPerGbit' | 'serverCores' | 'machineCpuPerGbit') => median(runs.map((r) => r[k])).toFixed(2);
+const med = (runs: Run[], k: 'clientCpuPerGbit' | 'serverCpuPerGbit' | 'serverCores' | 'machineCpuPerGbit') =>
+  median(runs.map((r) => r[k])).toFixed(2);
 const summary = (runs: Run[]) =>
   `${gbit(median(runs.map((r) => r.bps)))}  (runs: ${runs.map((r) => gbit(r.bps)).join(', ')}; retransmits ${runs.map((r) => r.retransmits).join('/')}; ` +
   `\n      CPU s/Gbit: openvpn client ${med(runs, 'clientCpuPerGbit')}, server ${med(runs, 'serverCpuPerGbit')} (server busy ${med(runs, 'serverCores')} cores), whole machine ${med(runs, 'machineCpuPerGbit')};\n      ` +
@@ -300,11 +468,23 @@ async function main(): Promise<void> {
     const b1 = world.plan.vms.find((v) => v.name === 'vm-b1')!;
     const agentless = await agentlessPath(world, a1, b1);
     // The two VMs' native routed addresses carry the same-VMs bare tunnel's UDP between the clouds.
-    const [a1Native, b1Native] = [await plugNative(realExec, world.plan, a1), await plugNative(realExec, world.plan, b1)];
+    const [a1Native, b1Native] = [
+      await plugNative(realExec, world.plan, a1),
+      await plugNative(realExec, world.plan, b1),
+    ];
     const { overlayMtu: mtu, underlayMtu } = world.plan;
     const sameVms = { serverNs: a1.ns, clientNs: b1.ns, listenIp: a1Native, clientIp: b1Native, mtu, underlayMtu };
     tunnels.push(await bareTunnel({ name: 'bare', index: 0, dir: join(tmp, 'bare'), ...sameVms, iperfPort: 5202 }));
-    tunnels.push(await bareTunnel({ name: 'bare-plain', index: 1, plainTap: true, dir: join(tmp, 'bare-plain'), ...sameVms, iperfPort: 5203 }));
+    tunnels.push(
+      await bareTunnel({
+        name: 'bare-plain',
+        index: 1,
+        plainTap: true,
+        dir: join(tmp, 'bare-plain'),
+        ...sameVms,
+        iperfPort: 5203,
+      }),
+    );
     if (WITH_VETH) tunnels.push(await vethTunnel(tmp, mtu, underlayMtu));
     paths.push(agentless, ...tunnels.map((t) => t.path));
     for (const p of paths) await startServer(p);
@@ -312,12 +492,16 @@ async function main(): Promise<void> {
     for (let i = 0; i < REPS; i++) for (const [k, p] of paths.entries()) runs[k]!.push(await iperfOnce(p));
     const [a, b, plain] = runs.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number];
     const ratio = a / b;
-    console.log(`\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, median of ${REPS}, interleaved), TAP MTU ${mtu}`);
+    console.log(
+      `\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, median of ${REPS}, interleaved), TAP MTU ${mtu}`,
+    );
     console.log(`  agentless VM → VM in the other cloud         : ${summary(runs[0]!)}`);
     console.log(`  bare OpenVPN tunnel, same two VMs, no overlay : ${summary(runs[1]!)}`);
     console.log(`  (reference) the same, OpenVPN's plain TAP     : ${summary(runs[2]!)}`);
     if (WITH_VETH) console.log(`  (reference) bare tunnel over one veth         : ${summary(runs[3]!)}`);
-    console.log(`  ratio agentless / bare (same two VMs)         : ${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ratio >= 0.9 ? 'met' : 'NOT met'})`);
+    console.log(
+      `  ratio agentless / bare (same two VMs)         : ${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ratio >= 0.9 ? 'met' : 'NOT met'})`,
+    );
     console.log(`  ratio agentless / bare with a plain TAP       : ${(a / plain).toFixed(2)}×`);
   } finally {
     for (const p of paths) p.server?.kill('SIGTERM');

@@ -16,14 +16,23 @@ const here = dirname(fileURLToPath(import.meta.url));
 const serverMain = join(here, '..', 'src', 'server-main.js');
 
 /** Sequential JSON requests over one keep-alive connection. */
-function request(agent: http.Agent, port: number, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+function request(
+  agent: http.Agent,
+  port: number,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ host: '127.0.0.1', port, method, path, agent, headers: payload ? { 'content-type': 'application/json' } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path, agent, headers: payload ? { 'content-type': 'application/json' } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -77,7 +86,9 @@ async function main(): Promise<void> {
     const p99 = percentile(lat, 99);
     console.log(`created ${PORTS} ports in ${total.toFixed(2)} s: ${rate.toFixed(0)} ports/s`);
     const slow = lat.filter((l) => l > 50);
-    console.log(`create latency p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${lat[lat.length - 1].toFixed(1)} ms (${slow.length} over 50 ms, ${(slow.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s in them)`);
+    console.log(
+      `create latency p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${lat[lat.length - 1].toFixed(1)} ms (${slow.length} over 50 ms, ${(slow.reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s in them)`,
+    );
     console.log(`list of ${count} ports: ${listMs.toFixed(0)} ms (${(list.text.length / 1e6).toFixed(1)} MB)`);
     console.log(`server peak RSS (VmHWM): ${rssMb.toFixed(0)} MB`);
     const rows: [string, string, string, boolean][] = [

@@ -5,7 +5,8 @@
  * ratio and ping RTT on both paths. The overlay is measured twice per run, interleaved with native:
  * with the lab's default (port security on: security groups, br_netfilter + conntrack on the path)
  * and with port security off on both VMs (the agent then turns br_netfilter off: the pure overlay
- * cost; the security groups' own cost is bench:firewall's); then convergence: time from a port-create API call returning to
+ * cost; the security groups' own cost is bench:firewall's); then convergence: time from a port-create API call
+ * returning to
  * the first ping reply from a VM in the other cloud (the new VM plugged as nova does), p50/p99 over 100
  * ports, and again with 1,000 ports on the node (from BENCH_SETTLE seconds, default 5, after they are
  * all ACTIVE). Prints a summary at the end. Every convergence sample (its wall-clock start, time, port)
@@ -42,11 +43,19 @@ const MTUS = (process.env.BENCH_MTUS ?? '1500,9000').split(',').map(Number);
 const prefix = `hnx${process.pid}-`;
 /** A /20 hyper subnet: room for the 1,000 bulk ports; convergence ports take fixed, never reused IPs from 10.0.10.0 up. */
 const planFor = (underlayMtu: number) =>
-  planLab({ prefix, stateDir: `/tmp/hypernet-bench/${prefix.slice(0, -1)}`, apiPort: 0, vmsPerCloud: 1, underlayMtu, hyperCidr: '10.0.0.0/20' });
+  planLab({
+    prefix,
+    stateDir: `/tmp/hypernet-bench/${prefix.slice(0, -1)}`,
+    apiPort: 0,
+    vmsPerCloud: 1,
+    underlayMtu,
+    hyperCidr: '10.0.0.0/20',
+  });
 let plan = planFor(MTUS[0]);
 let world = new World(plan, { exec, clock });
 const ns = (vm: LabVm) => vm.site.ns;
-const run = (n: string, cmd: string, args: string[], timeoutMs = 60_000) => exec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
+const run = (n: string, cmd: string, args: string[], timeoutMs = 60_000) =>
+  exec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -59,7 +68,12 @@ const percentile = (xs: number[], p: number) => {
 
 /** One iperf3 TCP flow, bits per second received. */
 async function iperf(from: string, to: string): Promise<number> {
-  const r = await run(from, 'iperf3', ['-4', '-c', to, '-t', String(SECONDS), '-J', '--connect-timeout', '3000'], (SECONDS + 15) * 1000);
+  const r = await run(
+    from,
+    'iperf3',
+    ['-4', '-c', to, '-t', String(SECONDS), '-J', '--connect-timeout', '3000'],
+    (SECONDS + 15) * 1000,
+  );
   const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
   if (!j.end?.sum_received) throw new Error(`iperf3 ${from} → ${to}: ${j.error ?? r.stderr}`);
   return j.end.sum_received.bits_per_second;
@@ -93,7 +107,15 @@ async function convergence(a: LabVm, i: number, networkId: string): Promise<numb
   await exec('ip', ['-n', site.ns, 'addr', 'add', `${ip}/${plan.hyperCidr.split('/')[1]}`, 'dev', 'eth0']);
   const r = await pinger;
   const ms = performance.now() - t0;
-  sampleLog.push({ sample: i, at, ms: Math.round(ms * 10) / 10, pluggedMs: Math.round(plugged * 10) / 10, port: port.id, mac: port.mac_address, ip });
+  sampleLog.push({
+    sample: i,
+    at,
+    ms: Math.round(ms * 10) / 10,
+    pluggedMs: Math.round(plugged * 10) / 10,
+    port: port.id,
+    mac: port.mac_address,
+    ip,
+  });
   if (r.code !== 0) throw new Error(`port ${i} (${ip}) never answered within 5 s`);
   await world.api.delete('ports', port.id);
   await exec('ip', ['netns', 'del', site.ns]);
@@ -119,7 +141,22 @@ async function addBulkPorts(count: number, networkId: string): Promise<void> {
   const worker = async () => {
     for (let i = next++; i < count; i = next++) {
       const port: Port = await createVmPort(world.api, site, { networkId, name: `bulk-${i}` });
-      await exec('ip', ['-n', cb.hyperswitchNs, 'link', 'add', tapName(port.id), 'type', 'veth', 'peer', 'name', `v${i}`, 'address', port.mac_address, 'netns', sink]);
+      await exec('ip', [
+        '-n',
+        cb.hyperswitchNs,
+        'link',
+        'add',
+        tapName(port.id),
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `v${i}`,
+        'address',
+        port.mac_address,
+        'netns',
+        sink,
+      ]);
       await exec('ip', ['-n', sink, 'link', 'set', `v${i}`, 'up']);
     }
   };
@@ -161,11 +198,19 @@ async function brnfOn(hsNs: string): Promise<boolean> {
 /** Port security of both VMs on or off (API), then waits until both agents set br_netfilter to match. */
 async function portSecurity(vms: LabVm[], on: boolean): Promise<void> {
   for (const vm of vms) {
-    await world.api.update('ports', 'port', vm.port.id, on ? { port_security_enabled: true, security_groups: vm.port.security_groups } : { port_security_enabled: false, security_groups: [] });
+    await world.api.update(
+      'ports',
+      'port',
+      vm.port.id,
+      on
+        ? { port_security_enabled: true, security_groups: vm.port.security_groups }
+        : { port_security_enabled: false, security_groups: [] },
+    );
   }
   const t0 = performance.now();
   while (!(await Promise.all(plan.clouds.map((c) => brnfOn(c.hyperswitchNs)))).every((v) => v === on)) {
-    if (performance.now() - t0 > 20_000) throw new Error(`br_netfilter not ${on ? 'on' : 'off'} on both nodes after 20 s`);
+    if (performance.now() - t0 > 20_000)
+      throw new Error(`br_netfilter not ${on ? 'on' : 'off'} on both nodes after 20 s`);
     await clock.sleep(50);
   }
   await clock.sleep(200);
@@ -179,7 +224,10 @@ async function measurePaths(underlayMtu: number): Promise<{ a: LabVm; b: LabVm; 
   const [a, b] = await world.up();
   for (const vm of [a, b]) await plugNative(exec, plan, plan.vms.find((v) => v.name === vm.site.name)!);
   const nativeB = plan.vms.find((v) => v.name === b.site.name)!.nativeIp!;
-  const tables = (await run(plan.clouds[0].hyperswitchNs, 'nft', ['list', 'tables'])).stdout.trim().split('\n').filter(Boolean);
+  const tables = (await run(plan.clouds[0].hyperswitchNs, 'nft', ['list', 'tables'])).stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean);
   console.log(`  netfilter on hs-a: ${tables.length ? tables.join(', ') : 'no nft tables'}`);
   const server = spawn('ip', ['netns', 'exec', ns(b), 'iperf3', '-s', '-4'], { stdio: 'ignore' });
   try {
@@ -197,10 +245,16 @@ async function measurePaths(underlayMtu: number): Promise<{ a: LabVm; b: LabVm; 
       pure.push(await iperf(ns(a), b.ip));
       if (i === 0) rttPure = await rtt(ns(a), b.ip);
       await portSecurity([a, b], true);
-      console.log(`  run ${i + 1}/${REPS}: native ${fmt(native[i])}, overlay (security groups) ${fmt(overlay[i])}, overlay (port security off) ${fmt(pure[i])}`);
+      console.log(
+        `  run ${i + 1}/${REPS}: native ${fmt(native[i])}, overlay (security groups) ${fmt(overlay[i])}, overlay (port security off) ${fmt(pure[i])}`,
+      );
     }
     const rttNative = await rtt(ns(a), nativeB);
-    return { a, b, figures: { mtu: underlayMtu, overlayMtu: plan.overlayMtu, native, overlay, pure, rttNative, rttOverlay, rttPure } };
+    return {
+      a,
+      b,
+      figures: { mtu: underlayMtu, overlayMtu: plan.overlayMtu, native, overlay, pure, rttNative, rttOverlay, rttPure },
+    };
   } finally {
     server.kill();
   }
@@ -224,7 +278,11 @@ async function main(): Promise<void> {
     }
     // Convergence on the last world. The measuring VM re-probes ARP every 10 ms (default 1 s), so an
     // ARP miss before the port is wired does not dominate what is measured (the control plane).
-    await run(ns(a!), 'sysctl', ['-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=10', 'net.ipv4.neigh.eth0.mcast_solicit=50']);
+    await run(ns(a!), 'sysctl', [
+      '-qw',
+      'net.ipv4.neigh.eth0.retrans_time_ms=10',
+      'net.ipv4.neigh.eth0.mcast_solicit=50',
+    ]);
     const networkId = world.state.networkId!;
     console.log(`convergence: ${PORTS} ports …`);
     const conv = await convergenceRun(a!, networkId, PORTS);
@@ -233,13 +291,17 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await addBulkPorts(BULK, networkId);
     const activeMs = await waitActive(BULK);
-    console.log(`  ${BULK} ports created and plugged in ${((performance.now() - t0 - activeMs) / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s after the last`);
+    console.log(
+      `  ${BULK} ports created and plugged in ${((performance.now() - t0 - activeMs) / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s after the last`,
+    );
     await clock.sleep(SETTLE_S * 1000);
     const convBulk = await convergenceRun(a!, networkId, PORTS);
     console.log(`  ${stats(convBulk)}`);
 
     console.log('\n=== datapath benchmark summary ===');
-    console.log(`one TCP flow (iperf3 -t ${SECONDS}, median of ${REPS}), VM in cloud-a → VM in cloud-b, ${paths.length} underlay MTU(s)`);
+    console.log(
+      `one TCP flow (iperf3 -t ${SECONDS}, median of ${REPS}), VM in cloud-a → VM in cloud-b, ${paths.length} underlay MTU(s)`,
+    );
     for (const f of paths) {
       if (!f.native.length) {
         console.log(`  underlay MTU ${f.mtu}: throughput not measured (BENCH_REPS=0)`);
@@ -248,21 +310,35 @@ async function main(): Promise<void> {
       const ratio = median(f.overlay) / median(f.native);
       const pureRatio = median(f.pure) / median(f.native);
       console.log(`  underlay MTU ${f.mtu} (VM MTU ${f.overlayMtu} on the overlay):`);
-      console.log(`    native (routed, no overlay):             ${fmt(median(f.native))}   ping RTT avg ${f.rttNative.toFixed(3)} ms`);
-      console.log(`    overlay, security groups (lab default):  ${fmt(median(f.overlay))}   ping RTT avg ${f.rttOverlay.toFixed(3)} ms`);
-      console.log(`    overlay, port security off (pure VXLAN): ${fmt(median(f.pure))}   ping RTT avg ${f.rttPure.toFixed(3)} ms`);
-      console.log(`    overlay / native: ${ratio.toFixed(2)} with security groups; ${pureRatio.toFixed(2)} pure overlay  (target ≥ 0.85: ${pureRatio >= 0.85 ? 'met' : 'NOT met'} pure, ${ratio >= 0.85 ? 'met' : 'NOT met'} with SGs)`);
+      console.log(
+        `    native (routed, no overlay):             ${fmt(median(f.native))}   ping RTT avg ${f.rttNative.toFixed(3)} ms`,
+      );
+      console.log(
+        `    overlay, security groups (lab default):  ${fmt(median(f.overlay))}   ping RTT avg ${f.rttOverlay.toFixed(3)} ms`,
+      );
+      console.log(
+        `    overlay, port security off (pure VXLAN): ${fmt(median(f.pure))}   ping RTT avg ${f.rttPure.toFixed(3)} ms`,
+      );
+      console.log(
+        `    overlay / native: ${ratio.toFixed(2)} with security groups; ${pureRatio.toFixed(2)} pure overlay  (target ≥ 0.85: ${pureRatio >= 0.85 ? 'met' : 'NOT met'} pure, ${ratio >= 0.85 ? 'met' : 'NOT met'} with SGs)`,
+      );
       const sgRatio = median(f.overlay) / median(f.pure);
-      console.log(`    security groups / pure overlay: ${sgRatio.toFixed(3)} (both nodes filter, the lab's default group; security-group target ≥ 0.95: ${sgRatio >= 0.95 ? 'met' : 'NOT met'})`);
+      console.log(
+        `    security groups / pure overlay: ${sgRatio.toFixed(3)} (both nodes filter, the lab's default group; security-group target ≥ 0.95: ${sgRatio >= 0.95 ? 'met' : 'NOT met'})`,
+      );
     }
     const p99 = percentile(conv, 99);
     const p99b = percentile(convBulk, 99);
     console.log(`convergence, port-create API answer → first ping reply from the other cloud:`);
-    console.log(`  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${p99 <= 200 ? 'met' : 'NOT met'})`);
-    console.log(`  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE): ${stats(convBulk)}  (target p99 ≤ 200 ms: ${p99b <= 200 ? 'met' : 'NOT met'})`);
+    console.log(
+      `  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${p99 <= 200 ? 'met' : 'NOT met'})`,
+    );
+    console.log(
+      `  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE): ${stats(convBulk)}  (target p99 ≤ 200 ms: ${p99b <= 200 ? 'met' : 'NOT met'})`,
+    );
   } finally {
     const logs = world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'));
-    writeFileSync(join(logs, 'convergence-samples.jsonl'), sampleLog.map((x) => JSON.stringify(x) + '\n').join(''));
+    writeFileSync(join(logs, 'convergence-samples.jsonl'), sampleLog.map((x) => `${JSON.stringify(x)}\n`).join(''));
     console.log(`logs kept in ${logs} (convergence samples: convergence-samples.jsonl)`);
     const r = await world.down();
     console.log(`cleaned up: ${r.namespaces.length} namespaces, ${r.processes.size} processes`);

@@ -24,7 +24,13 @@ async function main(): Promise<number> {
     console.log('bench:migrate needs root (network namespaces); skipped');
     return 0;
   }
-  const plan = planLab({ prefix, stateDir: `/tmp/hypernet-bench/${prefix.slice(0, -1)}`, apiPort: 0, clouds: 3, vmsPerCloud: 1 });
+  const plan = planLab({
+    prefix,
+    stateDir: `/tmp/hypernet-bench/${prefix.slice(0, -1)}`,
+    apiPort: 0,
+    clouds: 3,
+    vmsPerCloud: 1,
+  });
   await downLab(plan.paths.stateDir, prefix, deps);
   const world = new World(plan, deps);
   const blackouts: number[] = [];
@@ -34,14 +40,18 @@ async function main(): Promise<number> {
     const vm = world.state.vms.find((v) => v.name === 'vm-a1')!;
     const probe = world.state.vms.find((v) => v.name === 'vm-c1')!;
     const [a, b] = plan.clouds;
-    console.log(`migration benchmark: ${MOVES} moves of ${vm.name} (${vm.ip}) between ${a.label} and ${b.label}, probed every 10 ms from ${probe.name} (${probe.cloud})`);
+    console.log(
+      `migration benchmark: ${MOVES} moves of ${vm.name} (${vm.ip}) between ${a.label} and ${b.label}, probed every 10 ms from ${probe.name} (${probe.cloud})`,
+    );
     for (let i = 0; i < MOVES; i++) {
       const to = vm.hostId === a.hostId ? b : a;
       const r = await migrateMeasured(world, vm, to, probe, 400);
       const p = r.probe!;
       blackouts.push(p.blackoutMs);
       lost.push(p.sent - p.received);
-      console.log(`move ${String(i + 1).padStart(2)} → ${to.label}: blackout ${String(p.blackoutMs).padStart(4)} ms, lost ${p.sent - p.received}/${p.sent}, prepare ${r.prepareMs} ms, switch ${r.switchMs} ms`);
+      console.log(
+        `move ${String(i + 1).padStart(2)} → ${to.label}: blackout ${String(p.blackoutMs).padStart(4)} ms, lost ${p.sent - p.received}/${p.sent}, prepare ${r.prepareMs} ms, switch ${r.switchMs} ms`,
+      );
     }
   } finally {
     await world.down();
@@ -49,8 +59,12 @@ async function main(): Promise<number> {
   const p50 = pct(blackouts, 50);
   const max = Math.max(...blackouts);
   console.log('\nsummary (blackout = ms without replies at 10 ms probing, seen from the third cloud):');
-  console.log(`  moves ${blackouts.length}   p50 ${p50} ms   max ${max} ms   mean lost probes ${(lost.reduce((x, y) => x + y, 0) / lost.length).toFixed(1)}`);
-  console.log(`  targets: p50 ≤ 100 ms ${p50 <= 100 ? 'MET' : 'MISSED'}, max ≤ 300 ms ${max <= 300 ? 'MET' : 'MISSED'}`);
+  console.log(
+    `  moves ${blackouts.length}   p50 ${p50} ms   max ${max} ms   mean lost probes ${(lost.reduce((x, y) => x + y, 0) / lost.length).toFixed(1)}`,
+  );
+  console.log(
+    `  targets: p50 ≤ 100 ms ${p50 <= 100 ? 'MET' : 'MISSED'}, max ≤ 300 ms ${max <= 300 ? 'MET' : 'MISSED'}`,
+  );
   return 0;
 }
 

@@ -40,7 +40,10 @@ export function makePort(p: Partial<Port> & { id: string; mac_address: string },
 }
 
 let ruleSeq = 0;
-export function makeRule(sg: string, r: Partial<SecurityGroupRule> & Pick<SecurityGroupRule, 'direction'>): SecurityGroupRule {
+export function makeRule(
+  sg: string,
+  r: Partial<SecurityGroupRule> & Pick<SecurityGroupRule, 'direction'>,
+): SecurityGroupRule {
   ruleSeq++;
   return {
     id: r.id ?? `r-${sg}-${String(ruleSeq).padStart(5, '0')}`,
@@ -61,7 +64,10 @@ export function makeRule(sg: string, r: Partial<SecurityGroupRule> & Pick<Securi
   };
 }
 
-export function makeGroup(id: string, rules: Array<Partial<SecurityGroupRule> & Pick<SecurityGroupRule, 'direction'>>): SecurityGroup {
+export function makeGroup(
+  id: string,
+  rules: Array<Partial<SecurityGroupRule> & Pick<SecurityGroupRule, 'direction'>>,
+): SecurityGroup {
   return { ...BASE, id, name: id, stateful: true, security_group_rules: rules.map((r) => makeRule(id, r)) };
 }
 
@@ -84,23 +90,67 @@ export function scaleModel(n: number, mode: FirewallMode, extraRule = false): Fi
   const groups: SecurityGroup[] = [defaultGroup('default')];
   for (let i = 1; i <= n; i++) {
     const sg = `sg${i}`;
-    ports.push(makePort({ id: portId(i), mac_address: `fa:16:3e:00:${hex2(i >> 8)}:${hex2(i & 255)}`, security_groups: ['default', sg] }, [`10.0.${i >> 8}.${(i & 255) + 1}`]));
+    ports.push(
+      makePort(
+        {
+          id: portId(i),
+          mac_address: `fa:16:3e:00:${hex2(i >> 8)}:${hex2(i & 255)}`,
+          security_groups: ['default', sg],
+        },
+        [`10.0.${i >> 8}.${(i & 255) + 1}`],
+      ),
+    );
     groups.push(
       makeGroup(sg, [
         { id: `${sg}-1`, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 },
-        { id: `${sg}-2`, direction: 'ingress', protocol: 'tcp', port_range_min: 80, port_range_max: 80, remote_ip_prefix: '10.0.0.0/8' },
+        {
+          id: `${sg}-2`,
+          direction: 'ingress',
+          protocol: 'tcp',
+          port_range_min: 80,
+          port_range_max: 80,
+          remote_ip_prefix: '10.0.0.0/8',
+        },
         { id: `${sg}-3`, direction: 'ingress', protocol: 'tcp', port_range_min: 443, port_range_max: 443 },
         { id: `${sg}-4`, direction: 'ingress', protocol: 'udp', port_range_min: 53, port_range_max: 53 },
-        { id: `${sg}-5`, direction: 'ingress', protocol: 'udp', port_range_min: 5000, port_range_max: 5100, remote_group_id: sg },
+        {
+          id: `${sg}-5`,
+          direction: 'ingress',
+          protocol: 'udp',
+          port_range_min: 5000,
+          port_range_max: 5100,
+          remote_group_id: sg,
+        },
         { id: `${sg}-6`, direction: 'ingress', protocol: 'icmp', port_range_min: 8, port_range_max: 0 },
         { id: `${sg}-7`, direction: 'ingress', protocol: 'tcp', port_range_min: 5201, port_range_max: 5201 },
-        { id: `${sg}-8`, direction: 'ingress', ethertype: 'IPv6', protocol: 'tcp', port_range_min: 22, port_range_max: 22 },
+        {
+          id: `${sg}-8`,
+          direction: 'ingress',
+          ethertype: 'IPv6',
+          protocol: 'tcp',
+          port_range_min: 22,
+          port_range_max: 22,
+        },
         { id: `${sg}-9`, direction: 'egress', ethertype: 'IPv4' },
         { id: `${sg}-10`, direction: 'egress', ethertype: 'IPv6' },
-        ...(extraRule && i === 1 ? [{ id: `${sg}-11`, direction: 'ingress' as const, protocol: 'tcp', port_range_min: 8080, port_range_max: 8080 }] : []),
+        ...(extraRule && i === 1
+          ? [
+              {
+                id: `${sg}-11`,
+                direction: 'ingress' as const,
+                protocol: 'tcp',
+                port_range_min: 8080,
+                port_range_max: 8080,
+              },
+            ]
+          : []),
       ]),
     );
   }
-  return { mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })), securityGroups: groups, allPorts: ports };
+  return {
+    mode,
+    localPorts: ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })),
+    securityGroups: groups,
+    allPorts: ports,
+  };
 }
-

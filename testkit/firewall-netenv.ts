@@ -15,7 +15,8 @@ export async function sweepStale(): Promise<void> {
   for (const name of await listNetns()) {
     const m = new RegExp(`^${PREFIX_ROOT}(\\d+)-`).exec(name);
     if (!m) continue;
-    if (!alive(Number(m[1])) || Number(m[1]) === process.pid) await realExec('ip', ['netns', 'del', name], { allowFail: true });
+    if (!alive(Number(m[1])) || Number(m[1]) === process.pid)
+      await realExec('ip', ['netns', 'del', name], { allowFail: true });
   }
 }
 
@@ -90,23 +91,37 @@ const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send(m,r.port,r.addre
  * One request/reply over TCP or UDP from `w` to ip:port within 1 s: true when the echo came back.
  * `srcPort` (UDP) fixes the source port, to send on a given conntrack tuple.
  */
-export async function echoOnce(w: Workload, proto: 'tcp' | 'udp', ip: string, port: number, srcPort = 0): Promise<boolean> {
+export async function echoOnce(
+  w: Workload,
+  proto: 'tcp' | 'udp',
+  ip: string,
+  port: number,
+  srcPort = 0,
+): Promise<boolean> {
   const code = `
 const [proto,ip,port,src]=process.argv.slice(1);const done=ok=>{process.stdout.write(ok?'ok':'no');process.exit(0)};setTimeout(()=>done(false),1000);
 if(proto==='tcp'){const s=require('net').connect(+port,ip,()=>s.write('hi'));s.on('data',()=>done(true));s.on('error',()=>done(false))}
 else{const u=require('dgram').createSocket('udp4');u.on('message',()=>done(true));u.bind(+src,()=>u.send('hi',+port,ip))}`;
-  const r = await w.exec(process.execPath, ['-e', code, proto, ip, String(port), String(srcPort)], { timeoutMs: 5000, allowFail: true });
+  const r = await w.exec(process.execPath, ['-e', code, proto, ip, String(port), String(srcPort)], {
+    timeoutMs: 5000,
+    allowFail: true,
+  });
   return r.stdout === 'ok';
 }
 
 /** A TCP session (nc, 10 s idle bound) from namespace `ns`: `exchange` sends a line and says whether the echo came back within 1 s. */
-export function tcpSession(env: NodeEnv, ns: string, ip: string, port: number): { exchange: (msg: string) => Promise<boolean>; close: () => void } {
+export function tcpSession(
+  env: NodeEnv,
+  ns: string,
+  ip: string,
+  port: number,
+): { exchange: (msg: string) => Promise<boolean>; close: () => void } {
   const nc = env.spawnIn(ns, 'nc', ['-w', '10', ip, String(port)]);
   let got = '';
   nc.stdout!.on('data', (d) => (got += String(d)));
   return {
     async exchange(msg: string) {
-      nc.stdin!.write(msg + '\n');
+      nc.stdin!.write(`${msg}\n`);
       for (let i = 0; i < 20 && !got.includes(msg); i++) await new Promise((r) => setTimeout(r, 50));
       return got.includes(msg);
     },
@@ -123,7 +138,9 @@ export async function pingOnce(w: Workload, ip: string, from?: string): Promise<
 /** Sum of counter packets over the rules of `chain` in `family hypernet`-like tables. */
 export async function chainDrops(exec: Exec, family: string, table: string, chain: string): Promise<number> {
   const r = await exec('nft', ['-j', 'list', 'chain', family, table, chain]);
-  const items = (JSON.parse(r.stdout) as { nftables: Array<{ rule?: { expr: Array<Record<string, { packets?: number }>> } }> }).nftables;
+  const items = (
+    JSON.parse(r.stdout) as { nftables: Array<{ rule?: { expr: Array<Record<string, { packets?: number }>> } }> }
+  ).nftables;
   let sum = 0;
   for (const i of items) for (const e of i.rule?.expr ?? []) if (e.counter) sum += e.counter.packets ?? 0;
   return sum;

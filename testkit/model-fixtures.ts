@@ -6,7 +6,16 @@ import { ModelCache, type ModelView } from '../src/model/model-cache.js';
 import { parseBridgePorts, parseFdb, parseLinks, parseNeigh } from '../src/agent/datapath/kernel-parse.js';
 import type { ActualState } from '../src/agent/datapath/types.js';
 
-const base = { project_id: 'p', tenant_id: 'p', name: '', description: '', tags: [], revision_number: 1, created_at: '', updated_at: '' };
+const base = {
+  project_id: 'p',
+  tenant_id: 'p',
+  name: '',
+  description: '',
+  tags: [],
+  revision_number: 1,
+  created_at: '',
+  updated_at: '',
+};
 
 export function net(id: string, vni: number): Network {
   return {
@@ -27,7 +36,14 @@ export function net(id: string, vni: number): Network {
   };
 }
 
-export function port(id: string, network_id: string, host: string, mac: string, ips: string[], extra: Partial<Port> = {}): Port {
+export function port(
+  id: string,
+  network_id: string,
+  host: string,
+  mac: string,
+  ips: string[],
+  extra: Partial<Port> = {},
+): Port {
   return {
     ...base,
     id,

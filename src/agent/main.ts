@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
-import { type Exec } from '../common/exec.js';
+import type { Exec } from '../common/exec.js';
 import { ExecBroker } from '../common/exec-broker.js';
 import type { Logger } from '../common/log.js';
 import { OpenVpnServers } from './vpn/driver.js';
@@ -83,7 +83,9 @@ const portKeys = new WeakMap<object, string>();
 function portKey(p: object): string {
   let k = portKeys.get(p);
   if (k === undefined) {
-    k = createHash('sha256').update(JSON.stringify(Object.fromEntries(Object.entries(p).filter(([f]) => !REPORTED.has(f))))).digest('base64');
+    k = createHash('sha256')
+      .update(JSON.stringify(Object.fromEntries(Object.entries(p).filter(([f]) => !REPORTED.has(f)))))
+      .digest('base64');
     portKeys.set(p, k);
   }
   return k;
@@ -124,24 +126,66 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }), nftSession);
   // DHCP ports have their own reporter: a reporter's waiting updates are replaced by the next submit.
   const dhcpStatus = new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty());
-  const dhcp = new DhcpReconciler({ api, exec, clock, log: log.child({ sub: 'dhcp' }), node: cfg.node, netnsPrefix: cfg.netnsPrefix, stateDir: cfg.stateDir,
-    background: true, onBackgroundDone: (ok) => { if (!ok) reconciler?.markDirty(); }, report: (u) => dhcpStatus.submit(u) });
+  const dhcp = new DhcpReconciler({
+    api,
+    exec,
+    clock,
+    log: log.child({ sub: 'dhcp' }),
+    node: cfg.node,
+    netnsPrefix: cfg.netnsPrefix,
+    stateDir: cfg.stateDir,
+    background: true,
+    onBackgroundDone: (ok) => {
+      if (!ok) reconciler?.markDirty();
+    },
+    report: (u) => dhcpStatus.submit(u),
+  });
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
     [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler), firewall],
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
-      ? [changesLinks(new AgentlessReconciler({ api, host: cfg.node.host, log: log.child({ sub: 'agentless' }),
-          servers: new OpenVpnServers({ exec, clock, log: log.child({ sub: 'openvpn' }), dir: join(cfg.stateDir, 'openvpn') }) }))]
+      ? [
+          changesLinks(
+            new AgentlessReconciler({
+              api,
+              host: cfg.node.host,
+              log: log.child({ sub: 'agentless' }),
+              servers: new OpenVpnServers({
+                exec,
+                clock,
+                log: log.child({ sub: 'openvpn' }),
+                dir: join(cfg.stateDir, 'openvpn'),
+              }),
+            }),
+          ),
+        ]
       : []),
-    new DatapathReconciler(exec, cfg.node, log.child({ sub: 'datapath' }), new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()), new Announcer(exec, log.child({ sub: 'announce' })), (id) => firewall.portReady(id), reader, compiler),
+    new DatapathReconciler(
+      exec,
+      cfg.node,
+      log.child({ sub: 'datapath' }),
+      new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
+      new Announcer(exec, log.child({ sub: 'announce' })),
+      (id) => firewall.portReady(id),
+      reader,
+      compiler,
+    ),
     // After the datapath: DHCP needs the bridges.
     // In the background: the next pass (a new tap) does not wait for dnsmasq; a failure wakes the loop.
     dhcp,
   ];
 
-  const registration = new Registration({ api, clock, log, node: cfg.node, cloud: cfg.cloud, capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'], intervalMs: cfg.heartbeatMs });
+  const registration = new Registration({
+    api,
+    clock,
+    log,
+    node: cfg.node,
+    cloud: cfg.cloud,
+    capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'],
+    intervalMs: cfg.heartbeatMs,
+  });
   let reconciler: Reconciler | null = null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });
   reconciler = new Reconciler(subs, {
@@ -159,11 +203,18 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // that tap going with its VM, call for no pass (at 1,000 ports each pass costs tens of ms). The
   // check uses the last compiled state, no compile of its own. A tap whose port is newer than that
   // (its event on the way, or its pass not compiled yet) is wired by the pass that event starts (it lists loose taps).
-  const links = cfg.linkMonitor === false ? null : new LinkMonitor({ clock, log: log.child({ sub: 'links' }), onTap: (tap, gone) => {
-    if (gone) reader.forgetLink(tap);
-    if (!compiler.knowsTap(tap)) return;
-    reconciler?.markDirty();
-  } });
+  const links =
+    cfg.linkMonitor === false
+      ? null
+      : new LinkMonitor({
+          clock,
+          log: log.child({ sub: 'links' }),
+          onTap: (tap, gone) => {
+            if (gone) reader.forgetLink(tap);
+            if (!compiler.knowsTap(tap)) return;
+            reconciler?.markDirty();
+          },
+        });
 
   registration.start();
   watch.start();

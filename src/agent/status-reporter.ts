@@ -32,7 +32,8 @@ export function portStatusUpdates(desired: DesiredState, actual: ActualState, mo
     const port = model.ports.get(p.portId);
     if (!port || p.prepared) continue;
     const wired = isWired(p, actual);
-    if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap')) out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap' });
+    if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap'))
+      out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap' });
     else if (!wired && port.status === 'ACTIVE') out.push({ portId: p.portId, status: 'DOWN' });
   }
   return out;

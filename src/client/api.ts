@@ -111,8 +111,14 @@ export class ApiClient {
       throw new ApiError(0, 'ConnectionFailed', `cannot reach ${this.opts.url}: ${(e as Error).message}`);
     }
     if (res.status >= 200 && res.status < 300) return res.body as T;
-    const ne = (res.body as { NeutronError?: { type?: string; message?: string; detail?: string } } | undefined)?.NeutronError;
-    throw new ApiError(res.status, ne?.type ?? `HTTP${res.status}`, ne?.message ?? String(res.body ?? `HTTP ${res.status}`), ne?.detail ?? '');
+    const ne = (res.body as { NeutronError?: { type?: string; message?: string; detail?: string } } | undefined)
+      ?.NeutronError;
+    throw new ApiError(
+      res.status,
+      ne?.type ?? `HTTP${res.status}`,
+      ne?.message ?? String(res.body ?? `HTTP ${res.status}`),
+      ne?.detail ?? '',
+    );
   }
 
   async list<T = Record<string, unknown>>(plural: string, query?: Query): Promise<T[]> {
@@ -124,12 +130,23 @@ export class ApiClient {
     return (await this.call<Record<string, T>>('GET', `/v2.0/${plural}/${encodeURIComponent(id)}`))[singular];
   }
 
-  async create<T = Record<string, unknown>>(plural: string, singular: string, obj: Record<string, unknown>): Promise<T> {
+  async create<T = Record<string, unknown>>(
+    plural: string,
+    singular: string,
+    obj: Record<string, unknown>,
+  ): Promise<T> {
     return (await this.call<Record<string, T>>('POST', `/v2.0/${plural}`, { [singular]: obj }))[singular];
   }
 
-  async update<T = Record<string, unknown>>(plural: string, singular: string, id: string, obj: Record<string, unknown>): Promise<T> {
-    return (await this.call<Record<string, T>>('PUT', `/v2.0/${plural}/${encodeURIComponent(id)}`, { [singular]: obj }))[singular];
+  async update<T = Record<string, unknown>>(
+    plural: string,
+    singular: string,
+    id: string,
+    obj: Record<string, unknown>,
+  ): Promise<T> {
+    return (
+      await this.call<Record<string, T>>('PUT', `/v2.0/${plural}/${encodeURIComponent(id)}`, { [singular]: obj })
+    )[singular];
   }
 
   async delete(plural: string, id: string): Promise<void> {
@@ -155,7 +172,13 @@ export class ApiClient {
             } catch {
               /* not JSON */
             }
-            reject(new ApiError(res.statusCode ?? 0, ne?.type ?? 'WatchFailed', ne?.message ?? `watch: HTTP ${res.statusCode}`));
+            reject(
+              new ApiError(
+                res.statusCode ?? 0,
+                ne?.type ?? 'WatchFailed',
+                ne?.message ?? `watch: HTTP ${res.statusCode}`,
+              ),
+            );
           });
           return;
         }
@@ -163,8 +186,7 @@ export class ApiClient {
         let buf = '';
         res.on('data', (chunk: string) => {
           buf += chunk;
-          let nl: number;
-          while ((nl = buf.indexOf('\n')) >= 0) {
+          for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
             const line = buf.slice(0, nl).trim();
             buf = buf.slice(nl + 1);
             if (!line) continue;

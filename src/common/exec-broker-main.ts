@@ -14,7 +14,14 @@ process.on('message', (req: BrokerRequest) => {
     (result) => answer({ id: req.id, ok: true, result }),
     (e: unknown) => {
       if (e instanceof ExecError) answer({ id: req.id, ok: false, kind: 'exec', result: e.result });
-      else answer({ id: req.id, ok: false, kind: 'error', message: (e as Error).message, code: (e as NodeJS.ErrnoException).code });
+      else
+        answer({
+          id: req.id,
+          ok: false,
+          kind: 'error',
+          message: (e as Error).message,
+          code: (e as NodeJS.ErrnoException).code,
+        });
     },
   );
 });

@@ -39,7 +39,10 @@ export function fromAnswer(req: Pick<BrokerRequest, 'cmd' | 'args'>, a: BrokerAn
 export class ExecBroker {
   private child: ChildProcess | null = null;
   private nextId = 1;
-  private readonly pending = new Map<number, { req: BrokerRequest; resolve: (r: ExecResult) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { req: BrokerRequest; resolve: (r: ExecResult) => void; reject: (e: Error) => void }
+  >();
   private closed = false;
   /** Broker processes started (for tests). */
   starts = 0;
@@ -66,7 +69,11 @@ export class ExecBroker {
   }
 
   private start(): ChildProcess {
-    const child = fork(MAIN, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'], execArgv: [] });
+    const child = fork(MAIN, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      execArgv: [],
+    });
     this.child = child;
     this.starts++;
     child.on('message', (a: BrokerAnswer) => {

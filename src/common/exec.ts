@@ -61,7 +61,11 @@ export const realExec: Exec = (cmd, args, opts = {}) =>
       args as string[],
       { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 0, maxBuffer: 256 * 1024 * 1024 },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
         const result = { stdout: String(stdout), stderr: String(stderr), code };
         if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') return reject(err);
         if (code !== 0 && !opts.allowFail) return reject(new ExecError(cmd, args, result));

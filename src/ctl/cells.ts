@@ -24,13 +24,23 @@ export function cellText(value: unknown): string {
 /** Just the addresses of a port's fixed IPs ("hyper IPs"), comma separated. */
 export function addressesText(fixedIps: unknown): string {
   if (!Array.isArray(fixedIps)) return '';
-  return fixedIps.map((f) => (f && typeof f === 'object' ? String((f as { ip_address?: unknown }).ip_address ?? '') : '')).join(', ');
+  return fixedIps
+    .map((f) => (f && typeof f === 'object' ? String((f as { ip_address?: unknown }).ip_address ?? '') : ''))
+    .join(', ');
 }
 
 /** A security group rule in a few words, e.g. "ingress IPv4 tcp 22 from 0.0.0.0/0". */
 export function ruleSummary(r: Record<string, unknown>): string {
   const range =
-    r.port_range_min == null ? '' : r.port_range_min === r.port_range_max ? String(r.port_range_min) : `${r.port_range_min}-${r.port_range_max ?? ''}`;
-  const remote = r.remote_ip_prefix ? `${r.direction === 'egress' ? 'to' : 'from'} ${r.remote_ip_prefix}` : r.remote_group_id ? `group ${r.remote_group_id}` : '';
+    r.port_range_min == null
+      ? ''
+      : r.port_range_min === r.port_range_max
+        ? String(r.port_range_min)
+        : `${r.port_range_min}-${r.port_range_max ?? ''}`;
+  const remote = r.remote_ip_prefix
+    ? `${r.direction === 'egress' ? 'to' : 'from'} ${r.remote_ip_prefix}`
+    : r.remote_group_id
+      ? `group ${r.remote_group_id}`
+      : '';
   return [r.direction, r.ethertype, r.protocol ?? 'any', range, remote].filter((x) => x !== '' && x != null).join(' ');
 }

@@ -27,7 +27,9 @@ async function listIfServed<T>(client: ApiClient, plural: string): Promise<T[]> 
 }
 
 function statusCommand(): Command {
-  const c = new Command('status').description('clouds, agents up/down, networks and port counts, hyperswitches, problems');
+  const c = new Command('status').description(
+    'clouds, agents up/down, networks and port counts, hyperswitches, problems',
+  );
   return withOutput(withConnection(c)).action(
     action(async (opts: Record<string, unknown>) => {
       const format = formatFrom(opts);
@@ -41,7 +43,9 @@ function statusCommand(): Command {
         listIfServed<AgentlessPortWire>(client, 'agentlessports'),
       ]);
       const report = computeStatus({ agents, networks, subnets, ports, hyperswitches, agentlessPorts }, Date.now());
-      print(format === 'table' ? renderStatus(report) : formatObject(report as unknown as Record<string, unknown>, format));
+      print(
+        format === 'table' ? renderStatus(report) : formatObject(report as unknown as Record<string, unknown>, format),
+      );
     }),
   );
 }

@@ -40,10 +40,12 @@ function readConfigFile(path: string, explicit: boolean): Connection | Partial<C
     throw new UsageError(`cannot read config file ${path}: ${(e as Error).message}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new UsageError(`config file ${path}: expected a mapping with url and token`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new UsageError(`config file ${path}: expected a mapping with url and token`);
   const { url, token } = doc as Record<string, unknown>;
   if (url !== undefined && typeof url !== 'string') throw new UsageError(`config file ${path}: url must be a string`);
-  if (token !== undefined && typeof token !== 'string') throw new UsageError(`config file ${path}: token must be a string`);
+  if (token !== undefined && typeof token !== 'string')
+    throw new UsageError(`config file ${path}: token must be a string`);
   return { url, token };
 }
 

@@ -47,7 +47,8 @@ export function fieldValue(f: FieldSpec, opts: Record<string, unknown>): unknown
   if (f.type === 'kv-list') return (raw as string[]).map((t) => parseKv(f.flag, t));
   const text = String(raw);
   if (f.nullWord !== undefined && text === f.nullWord) return null;
-  if (f.choices && !f.choices.includes(text)) throw new UsageError(`--${f.flag}: expected one of ${f.choices.join(', ')}, got ${JSON.stringify(text)}`);
+  if (f.choices && !f.choices.includes(text))
+    throw new UsageError(`--${f.flag}: expected one of ${f.choices.join(', ')}, got ${JSON.stringify(text)}`);
   return f.type === 'int' ? parseInt10(f.flag, text) : text;
 }
 
@@ -70,7 +71,12 @@ export async function buildBody(
   // Only once the command line is known to be complete: look up the references.
   const body: Record<string, unknown> = {};
   for (const [f, v] of given) {
-    body[f.attr] = f.ref && v !== null ? (Array.isArray(v) ? await Promise.all(v.map((x: string) => resolve(f.ref!, x))) : await resolve(f.ref, String(v))) : v;
+    body[f.attr] =
+      f.ref && v !== null
+        ? Array.isArray(v)
+          ? await Promise.all(v.map((x: string) => resolve(f.ref!, x)))
+          : await resolve(f.ref, String(v))
+        : v;
   }
   return body;
 }

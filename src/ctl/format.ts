@@ -14,16 +14,20 @@ export type Format = (typeof FORMATS)[number];
 
 export function parseFormat(text: string | undefined): Format {
   const f = text ?? 'table';
-  if (!(FORMATS as readonly string[]).includes(f)) throw new UsageError(`-o: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(f)}`);
+  if (!(FORMATS as readonly string[]).includes(f))
+    throw new UsageError(`-o: expected one of ${FORMATS.join(', ')}, got ${JSON.stringify(f)}`);
   return f as Format;
 }
-
 
 function data(value: unknown, format: 'json' | 'yaml'): string {
   return format === 'json' ? JSON.stringify(value, null, 2) : stringify(value).trimEnd();
 }
 
-export function formatList(objs: readonly Record<string, unknown>[], columns: readonly Column[], format: Format): string {
+export function formatList(
+  objs: readonly Record<string, unknown>[],
+  columns: readonly Column[],
+  format: Format,
+): string {
   if (format !== 'table') return data(objs, format);
   return textTable(
     columns.map((c) => c.header),

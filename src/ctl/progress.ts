@@ -38,7 +38,12 @@ export async function runBulk<R>(
   const cols = Math.max(40, stream.columns ?? 80);
   let done = 0;
   const draw = (label: string) => {
-    if (tty) stream.write(`\r${progressLine(done, items.length, label).slice(0, cols - 1).padEnd(cols - 1)}`);
+    if (tty)
+      stream.write(
+        `\r${progressLine(done, items.length, label)
+          .slice(0, cols - 1)
+          .padEnd(cols - 1)}`,
+      );
   };
   let next = 0;
   const worker = async () => {

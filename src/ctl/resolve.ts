@@ -2,7 +2,7 @@
  * Finding an object by ID or by name (like the openstack CLI): the ID is tried first; on 404 the
  * name is looked up; if nothing matches, the server's own NeutronError (404) is what the user sees.
  */
-import { ApiClient, ApiError } from '../client/api.js';
+import { type ApiClient, ApiError } from '../client/api.js';
 import { resourceByCommand, type ResourceSpec } from './resources.js';
 
 export type Obj = Record<string, unknown>;
@@ -15,7 +15,8 @@ export async function findObject(client: ApiClient, spec: ResourceSpec, nameOrId
     const attr = spec.nameAttr;
     const hits = (await client.list<Obj>(spec.plural, { [attr]: nameOrId })).filter((o) => o[attr] === nameOrId);
     if (hits.length === 1) return hits[0];
-    if (hits.length > 1) throw new ApiError(409, 'NameConflict', `More than one ${spec.title} is named ${nameOrId}; use its ID.`);
+    if (hits.length > 1)
+      throw new ApiError(409, 'NameConflict', `More than one ${spec.title} is named ${nameOrId}; use its ID.`);
     throw e;
   }
 }

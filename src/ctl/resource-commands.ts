@@ -24,7 +24,10 @@ function addFieldOptions(cmd: Command, fields: readonly FieldSpec[], verb: 'crea
     const req = verb === 'create' && f.required ? ' (required)' : '';
     if (f.type === 'bool') {
       cmd.option(`--${f.flag}`, f.help + req);
-      cmd.option(`--${f.negFlag ?? `no-${f.flag}`}`, isNegatedPair(f) ? `turn ${f.flag} off` : `opposite of --${f.flag}`);
+      cmd.option(
+        `--${f.negFlag ?? `no-${f.flag}`}`,
+        isNegatedPair(f) ? `turn ${f.flag} off` : `opposite of --${f.flag}`,
+      );
     } else if (f.type === 'list' || f.type === 'kv-list') {
       cmd.option(`--${f.flag} <value>`, f.help + req, collect);
       if (f.type === 'list') cmd.option(`--no-${f.flag}`, `empty ${f.attr}`);
@@ -40,13 +43,18 @@ function filterFields(spec: ResourceSpec): FieldSpec[] {
   return spec.fields.filter((f) => f.ref && f.type === 'string' && f.attr.endsWith('_id'));
 }
 
-async function bulk(items: string[], verb: string, fn: (item: string, i: number) => Promise<Obj | void>): Promise<Obj[]> {
+async function bulk(
+  items: string[],
+  verb: string,
+  fn: (item: string, i: number) => Promise<Obj | undefined>,
+): Promise<Obj[]> {
   if (items.length === 1) {
     const r = await fn(items[0], 0);
     return r ? [r] : [];
   }
   const res = await runBulk(items, verb, fn, process.stderr, errorLine);
-  if (res.failed.length) process.exitCode = Math.max(...res.failed.map((f) => (f.error instanceof UsageError ? EXIT.USAGE : EXIT.API)));
+  if (res.failed.length)
+    process.exitCode = Math.max(...res.failed.map((f) => (f.error instanceof UsageError ? EXIT.USAGE : EXIT.API)));
   return res.ok.filter((x): x is Obj => !!x);
 }
 
@@ -70,14 +78,18 @@ export function resourceCommand(spec: ResourceSpec): Command {
         }
         const objs = await client.list<Obj>(spec.plural, query);
         // Filter here too: the answer is right even if the server ignores a filter.
-        const shown = objs.filter((o) => Object.entries(query).every(([k, v]) => o[k] === undefined || String(o[k]) === v));
+        const shown = objs.filter((o) =>
+          Object.entries(query).every(([k, v]) => o[k] === undefined || String(o[k]) === v),
+        );
         print(formatList(shown, spec.columns, format));
       }),
     );
   }
 
   if (spec.verbs.includes('show')) {
-    withOutput(withConnection(group.command('show').description(`show one ${spec.title}`).argument('<name-or-id>'))).action(
+    withOutput(
+      withConnection(group.command('show').description(`show one ${spec.title}`).argument('<name-or-id>')),
+    ).action(
       action(async (nameOrId: string, opts: Obj) => {
         const format = formatFrom(opts);
         print(formatObject(await findObject(clientFrom(opts), spec, nameOrId), format));
@@ -100,14 +112,22 @@ export function resourceCommand(spec: ResourceSpec): Command {
         const count = parseInt10('count', String(opts.count));
         if (count < 1) throw new UsageError('--count: must be at least 1');
         const secretFile = secret && (opts[optionKey(secret.flag)] as string | undefined);
-        if (secretFile !== undefined && count !== 1) throw new UsageError(`--${secret!.flag} writes one ${spec.title}'s ${secret!.attr}: use it without --count`);
+        if (secretFile !== undefined && count !== 1)
+          throw new UsageError(`--${secret!.flag} writes one ${spec.title}'s ${secret!.attr}: use it without --count`);
         const client = clientFrom(opts);
         const body = await buildBody(spec.fields, 'create', opts, resolver(client));
-        const names = Array.from({ length: count }, (_, i) => (count === 1 ? (name ?? '') : `${name ?? spec.command}-${i + 1}`));
-        const made = await bulk(names, 'creating', (n) =>
-          client.create<Obj>(spec.plural, spec.singular, spec.nameArg && n !== '' ? { ...body, [spec.nameAttr ?? 'name']: n } : body),
+        const names = Array.from({ length: count }, (_, i) =>
+          count === 1 ? (name ?? '') : `${name ?? spec.command}-${i + 1}`,
         );
-        if (count === 1 && made.length === 1 && secretFile !== undefined) printWithSecret(spec, made[0], secretFile, 'created', format);
+        const made = await bulk(names, 'creating', (n) =>
+          client.create<Obj>(
+            spec.plural,
+            spec.singular,
+            spec.nameArg && n !== '' ? { ...body, [spec.nameAttr ?? 'name']: n } : body,
+          ),
+        );
+        if (count === 1 && made.length === 1 && secretFile !== undefined)
+          printWithSecret(spec, made[0], secretFile, 'created', format);
         else if (count === 1 && made.length === 1) print(formatObject(made[0], format));
         else if (made.length) print(formatList(made, spec.columns, format));
       }),
@@ -115,7 +135,10 @@ export function resourceCommand(spec: ResourceSpec): Command {
   }
 
   if (spec.verbs.includes('set')) {
-    const c = group.command('set').description(`change ${article(spec.title)} ${spec.title}`).argument('<name-or-id>');
+    const c = group
+      .command('set')
+      .description(`change ${article(spec.title)} ${spec.title}`)
+      .argument('<name-or-id>');
     addFieldOptions(c, spec.fields, 'set');
     const secret = spec.secretOut;
     if (secret) c.option(`--${secret.flag} <file>`, secret.help);
@@ -124,7 +147,8 @@ export function resourceCommand(spec: ResourceSpec): Command {
         const format = formatFrom(opts);
         const client = clientFrom(opts);
         const body = await buildBody(spec.fields, 'set', opts, resolver(client));
-        if (Object.keys(body).length === 0) throw new UsageError(`nothing to set: give at least one option (see hypernet ${spec.command} set --help)`);
+        if (Object.keys(body).length === 0)
+          throw new UsageError(`nothing to set: give at least one option (see hypernet ${spec.command} set --help)`);
         const obj = await findObject(client, spec, nameOrId);
         const changed = await client.update<Obj>(spec.plural, spec.singular, String(obj.id), body);
         const secretFile = secret && (opts[optionKey(secret.flag)] as string | undefined);
@@ -152,6 +176,7 @@ export function resourceCommand(spec: ResourceSpec): Command {
         const client = clientFrom(opts);
         await bulk(items, 'deleting', async (item) => {
           await client.delete(spec.plural, String((await findObject(client, spec, item)).id));
+          return undefined;
         });
       }),
     );
@@ -165,14 +190,22 @@ function article(title: string): string {
 }
 
 /** Prints `obj` with its secret attribute written to `file` (mode 0600) instead, named by `<attr>_file`. */
-function printWithSecret(spec: ResourceSpec, obj: Obj, file: string, done: string, format: ReturnType<typeof formatFrom>): void {
+function printWithSecret(
+  spec: ResourceSpec,
+  obj: Obj,
+  file: string,
+  done: string,
+  format: ReturnType<typeof formatFrom>,
+): void {
   const secret = spec.secretOut!;
   const { [secret.attr]: text, ...rest } = obj;
   let where: string;
   try {
     where = writeSecretFile(file, String(text ?? ''));
   } catch (e) {
-    throw new Error(`${spec.title} ${String(rest.id)} ${done}, but writing ${file} failed (hypernet ${spec.command} show ${String(rest.id)} -o json has it): ${(e as Error).message}`);
+    throw new Error(
+      `${spec.title} ${String(rest.id)} ${done}, but writing ${file} failed (hypernet ${spec.command} show ${String(rest.id)} -o json has it): ${(e as Error).message}`,
+    );
   }
   print(formatObject({ ...rest, [`${secret.attr}_file`]: where }, format));
 }

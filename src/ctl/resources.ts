@@ -74,7 +74,13 @@ export interface ResourceSpec {
   extension?: string;
 }
 
-const enable: FieldSpec = { flag: 'enable', negFlag: 'disable', attr: 'admin_state_up', type: 'bool', help: 'administrative state up (--disable: down)' };
+const enable: FieldSpec = {
+  flag: 'enable',
+  negFlag: 'disable',
+  attr: 'admin_state_up',
+  type: 'bool',
+  help: 'administrative state up (--disable: down)',
+};
 const description: FieldSpec = { flag: 'description', attr: 'description', type: 'string', help: 'description' };
 const rename: FieldSpec = { flag: 'name', attr: 'name', type: 'string', help: 'new name', on: ['set'] };
 const portSecurity: FieldSpec = {
@@ -84,7 +90,13 @@ const portSecurity: FieldSpec = {
   help: 'port security (anti-spoofing, security groups); --no-port-security turns it off',
 };
 
-const flavor = (help: string): FieldSpec => ({ flag: 'flavor', attr: 'flavor', type: 'string', help, choices: FLAVORS });
+const flavor = (help: string): FieldSpec => ({
+  flag: 'flavor',
+  attr: 'flavor',
+  type: 'string',
+  help,
+  choices: FLAVORS,
+});
 
 const id: Column = { header: 'ID', attr: 'id' };
 const name: Column = { header: 'Name', attr: 'name' };
@@ -98,7 +110,14 @@ export const RESOURCES: readonly ResourceSpec[] = [
     nameAttr: 'name',
     nameArg: true,
     verbs: ['list', 'show', 'create', 'set', 'delete'],
-    columns: [id, name, { header: 'VNI', attr: 'provider:segmentation_id' }, { header: 'Subnets', attr: 'subnets' }, { header: 'MTU', attr: 'mtu' }, { header: 'Status', attr: 'status' }],
+    columns: [
+      id,
+      name,
+      { header: 'VNI', attr: 'provider:segmentation_id' },
+      { header: 'Subnets', attr: 'subnets' },
+      { header: 'MTU', attr: 'mtu' },
+      { header: 'Status', attr: 'status' },
+    ],
     fields: [
       rename,
       description,
@@ -116,17 +135,51 @@ export const RESOURCES: readonly ResourceSpec[] = [
     nameAttr: 'name',
     nameArg: true,
     verbs: ['list', 'show', 'create', 'set', 'delete'],
-    columns: [id, name, { header: 'Network', attr: 'network_id' }, { header: 'Subnet', attr: 'cidr' }, { header: 'Gateway', attr: 'gateway_ip' }, { header: 'DHCP', attr: 'enable_dhcp' }],
+    columns: [
+      id,
+      name,
+      { header: 'Network', attr: 'network_id' },
+      { header: 'Subnet', attr: 'cidr' },
+      { header: 'Gateway', attr: 'gateway_ip' },
+      { header: 'DHCP', attr: 'enable_dhcp' },
+    ],
     fields: [
       rename,
-      { flag: 'network', attr: 'network_id', type: 'string', help: 'network (name or ID)', required: true, ref: 'network', on: ['create'] },
-      { flag: 'subnet-range', attr: 'cidr', type: 'string', help: 'the hyper subnet, e.g. 10.0.1.0/24', required: true, on: ['create'] },
-      { flag: 'ip-version', attr: 'ip_version', type: 'int', help: 'IP version (4 or 6)', choices: ['4', '6'], on: ['create'] },
+      {
+        flag: 'network',
+        attr: 'network_id',
+        type: 'string',
+        help: 'network (name or ID)',
+        required: true,
+        ref: 'network',
+        on: ['create'],
+      },
+      {
+        flag: 'subnet-range',
+        attr: 'cidr',
+        type: 'string',
+        help: 'the hyper subnet, e.g. 10.0.1.0/24',
+        required: true,
+        on: ['create'],
+      },
+      {
+        flag: 'ip-version',
+        attr: 'ip_version',
+        type: 'int',
+        help: 'IP version (4 or 6)',
+        choices: ['4', '6'],
+        on: ['create'],
+      },
       { flag: 'gateway', attr: 'gateway_ip', type: 'string', help: "gateway IP, or 'none'", nullWord: 'none' },
       { flag: 'dhcp', attr: 'enable_dhcp', type: 'bool', help: 'DHCP on (--no-dhcp: off)' },
       { flag: 'dns-nameserver', attr: 'dns_nameservers', type: 'list', help: 'DNS server (repeat for more)' },
       { flag: 'allocation-pool', attr: 'allocation_pools', type: 'kv-list', help: 'start=IP,end=IP (repeat for more)' },
-      { flag: 'host-route', attr: 'host_routes', type: 'kv-list', help: 'destination=CIDR,nexthop=IP (repeat for more)' },
+      {
+        flag: 'host-route',
+        attr: 'host_routes',
+        type: 'kv-list',
+        help: 'destination=CIDR,nexthop=IP (repeat for more)',
+      },
       description,
     ],
   },
@@ -149,14 +202,35 @@ export const RESOURCES: readonly ResourceSpec[] = [
     ],
     fields: [
       rename,
-      { flag: 'network', attr: 'network_id', type: 'string', help: 'network (name or ID)', required: true, ref: 'network', on: ['create'] },
+      {
+        flag: 'network',
+        attr: 'network_id',
+        type: 'string',
+        help: 'network (name or ID)',
+        required: true,
+        ref: 'network',
+        on: ['create'],
+      },
       { flag: 'fixed-ip', attr: 'fixed_ips', type: 'kv-list', help: 'subnet_id=ID,ip_address=IP (repeat for more)' },
       { flag: 'mac-address', attr: 'mac_address', type: 'string', help: 'MAC address', on: ['create'] },
-      { flag: 'security-group', attr: 'security_groups', type: 'list', help: 'security group (name or ID; repeat for more)', ref: 'security-group' },
+      {
+        flag: 'security-group',
+        attr: 'security_groups',
+        type: 'list',
+        help: 'security group (name or ID; repeat for more)',
+        ref: 'security-group',
+      },
       { flag: 'host', attr: 'binding:host_id', type: 'string', help: 'agent host the port is wired on' },
       { flag: 'device-id', attr: 'device_id', type: 'string', help: 'device (workload) ID' },
       { flag: 'device-owner', attr: 'device_owner', type: 'string', help: 'device owner, e.g. compute:nova' },
-      { flag: 'status', attr: 'status', type: 'string', help: 'status (admin only)', choices: ['ACTIVE', 'DOWN', 'BUILD', 'ERROR'], on: ['set'] },
+      {
+        flag: 'status',
+        attr: 'status',
+        type: 'string',
+        help: 'status (admin only)',
+        choices: ['ACTIVE', 'DOWN', 'BUILD', 'ERROR'],
+        on: ['set'],
+      },
       enable,
       portSecurity,
       description,
@@ -170,8 +244,21 @@ export const RESOURCES: readonly ResourceSpec[] = [
     nameAttr: 'name',
     nameArg: true,
     verbs: ['list', 'show', 'create', 'set', 'delete'],
-    columns: [id, name, { header: 'Description', attr: 'description' }, { header: 'Rules', attr: 'security_group_rules', text: (o) => String((o.security_group_rules as unknown[] | undefined)?.length ?? 0) }],
-    fields: [rename, description, { flag: 'stateful', negFlag: 'stateless', attr: 'stateful', type: 'bool', help: 'stateful (--stateless: not)' }],
+    columns: [
+      id,
+      name,
+      { header: 'Description', attr: 'description' },
+      {
+        header: 'Rules',
+        attr: 'security_group_rules',
+        text: (o) => String((o.security_group_rules as unknown[] | undefined)?.length ?? 0),
+      },
+    ],
+    fields: [
+      rename,
+      description,
+      { flag: 'stateful', negFlag: 'stateless', attr: 'stateful', type: 'bool', help: 'stateful (--stateless: not)' },
+    ],
   },
   {
     command: 'security-group-rule',
@@ -185,18 +272,41 @@ export const RESOURCES: readonly ResourceSpec[] = [
       { header: 'Direction', attr: 'direction' },
       { header: 'Ethertype', attr: 'ethertype' },
       { header: 'Protocol', attr: 'protocol' },
-      { header: 'Ports', attr: 'port_range_min', text: (o) => (o.port_range_min == null ? '' : `${o.port_range_min}:${o.port_range_max ?? ''}`) },
+      {
+        header: 'Ports',
+        attr: 'port_range_min',
+        text: (o) => (o.port_range_min == null ? '' : `${o.port_range_min}:${o.port_range_max ?? ''}`),
+      },
       { header: 'Remote', attr: 'remote_ip_prefix', text: (o) => cellText(o.remote_ip_prefix ?? o.remote_group_id) },
     ],
     fields: [
-      { flag: 'security-group', attr: 'security_group_id', type: 'string', help: 'security group (name or ID)', required: true, ref: 'security-group' },
-      { flag: 'direction', attr: 'direction', type: 'string', help: 'ingress or egress', choices: ['ingress', 'egress'] },
+      {
+        flag: 'security-group',
+        attr: 'security_group_id',
+        type: 'string',
+        help: 'security group (name or ID)',
+        required: true,
+        ref: 'security-group',
+      },
+      {
+        flag: 'direction',
+        attr: 'direction',
+        type: 'string',
+        help: 'ingress or egress',
+        choices: ['ingress', 'egress'],
+      },
       { flag: 'ethertype', attr: 'ethertype', type: 'string', help: 'IPv4 or IPv6', choices: ['IPv4', 'IPv6'] },
       { flag: 'protocol', attr: 'protocol', type: 'string', help: 'tcp, udp, icmp, … or a number' },
       { flag: 'port-range-min', attr: 'port_range_min', type: 'int', help: 'first port (or ICMP type)' },
       { flag: 'port-range-max', attr: 'port_range_max', type: 'int', help: 'last port (or ICMP code)' },
       { flag: 'remote-ip', attr: 'remote_ip_prefix', type: 'string', help: 'remote CIDR' },
-      { flag: 'remote-group', attr: 'remote_group_id', type: 'string', help: 'remote security group (name or ID)', ref: 'security-group' },
+      {
+        flag: 'remote-group',
+        attr: 'remote_group_id',
+        type: 'string',
+        help: 'remote security group (name or ID)',
+        ref: 'security-group',
+      },
       description,
     ],
   },
@@ -210,8 +320,16 @@ export const RESOURCES: readonly ResourceSpec[] = [
     columns: [
       id,
       { header: 'Host', attr: 'host' },
-      { header: 'Cloud', attr: 'configurations', text: (o) => cellText((o.configurations as Record<string, unknown> | undefined)?.cloud) },
-      { header: 'Tunnel IP', attr: 'configurations', text: (o) => cellText((o.configurations as Record<string, unknown> | undefined)?.tunneling_ip) },
+      {
+        header: 'Cloud',
+        attr: 'configurations',
+        text: (o) => cellText((o.configurations as Record<string, unknown> | undefined)?.cloud),
+      },
+      {
+        header: 'Tunnel IP',
+        attr: 'configurations',
+        text: (o) => cellText((o.configurations as Record<string, unknown> | undefined)?.tunneling_ip),
+      },
       { header: 'Alive', attr: 'alive', text: (o) => (o.alive ? 'UP' : 'DOWN') },
       { header: 'Admin', attr: 'admin_state_up', text: (o) => (o.admin_state_up === false ? 'disabled' : 'enabled') },
       { header: 'Last Heartbeat', attr: 'heartbeat_timestamp' },
@@ -224,7 +342,8 @@ export const RESOURCES: readonly ResourceSpec[] = [
     singular: 'hyperswitch',
     title: 'hyperswitch',
     verbs: ['list', 'show', 'create', 'delete'],
-    immutable: 'a hyperswitch is a provider VM and cannot be changed (the API answers PUT with 405): delete it and create it again',
+    immutable:
+      'a hyperswitch is a provider VM and cannot be changed (the API answers PUT with 405): delete it and create it again',
     extension: 'hyperswitch',
     columns: [
       id,
@@ -232,13 +351,22 @@ export const RESOURCES: readonly ResourceSpec[] = [
       { header: 'Device', attr: 'device_id' },
       { header: 'Flavor', attr: 'flavor' },
       { header: 'Data IP', attr: 'data_ip' },
-      { header: 'VPN IPs', attr: 'vms_ip_0', text: (o) => cellText([o.vms_ip_0, o.vms_ip_1, o.vms_ip_2].filter((x) => x)) },
+      {
+        header: 'VPN IPs',
+        attr: 'vms_ip_0',
+        text: (o) => cellText([o.vms_ip_0, o.vms_ip_1, o.vms_ip_2].filter((x) => x)),
+      },
       { header: 'Status', attr: 'status' },
     ],
     fields: [
-      { flag: 'project', attr: 'tenant_id', type: 'string', help: "tenant (project) it serves (default: the caller's)" },
+      {
+        flag: 'project',
+        attr: 'tenant_id',
+        type: 'string',
+        help: "tenant (project) it serves (default: the caller's)",
+      },
       { flag: 'device-id', attr: 'device_id', type: 'string', help: 'serve one VM only (level vm)' },
-      flavor('flavor: 0G, 1G or 10G (default: the server\'s default_flavor)'),
+      flavor("flavor: 0G, 1G or 10G (default: the server's default_flavor)"),
     ],
   },
   {
@@ -248,7 +376,11 @@ export const RESOURCES: readonly ResourceSpec[] = [
     title: 'agentless port',
     verbs: ['list', 'show', 'create', 'set', 'delete'],
     extension: 'agentlessport',
-    secretOut: { flag: 'user-data-out', attr: 'user_data', help: "write the VM's user_data (holds its private key) to this file, mode 0600" },
+    secretOut: {
+      flag: 'user-data-out',
+      attr: 'user_data',
+      help: "write the VM's user_data (holds its private key) to this file, mode 0600",
+    },
     columns: [
       id,
       { header: 'Port', attr: 'port_id' },
@@ -259,10 +391,34 @@ export const RESOURCES: readonly ResourceSpec[] = [
       { header: 'Hyperswitch', attr: 'hyperswitch_id' },
     ],
     fields: [
-      { flag: 'port', attr: 'port_id', type: 'string', help: 'the hyper port the VM gets (name or ID)', required: true, ref: 'port', on: ['create'] },
-      { ...flavor("hyperswitch flavor if one is launched: 0G, 1G or 10G (default: the server's default_flavor)"), on: ['create'] },
-      { flag: 'device-id', attr: 'device_id', type: 'string', help: "the VM (default: the port's device_id); gives it its own hyperswitch", on: ['create'] },
-      { flag: 'index', attr: 'index', type: 'int', help: 'which of the VM NICs, 0…2 (default 0)', choices: ['0', '1', '2'], on: ['create'] },
+      {
+        flag: 'port',
+        attr: 'port_id',
+        type: 'string',
+        help: 'the hyper port the VM gets (name or ID)',
+        required: true,
+        ref: 'port',
+        on: ['create'],
+      },
+      {
+        ...flavor("hyperswitch flavor if one is launched: 0G, 1G or 10G (default: the server's default_flavor)"),
+        on: ['create'],
+      },
+      {
+        flag: 'device-id',
+        attr: 'device_id',
+        type: 'string',
+        help: "the VM (default: the port's device_id); gives it its own hyperswitch",
+        on: ['create'],
+      },
+      {
+        flag: 'index',
+        attr: 'index',
+        type: 'int',
+        help: 'which of the VM NICs, 0…2 (default 0)',
+        choices: ['0', '1', '2'],
+        on: ['create'],
+      },
       {
         flag: 'cloud',
         attr: 'cloud',

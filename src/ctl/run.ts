@@ -2,7 +2,7 @@
  * Shared plumbing of every resource command: the connection and output flags, the API client
  * from them, and the action wrapper that prints failures on one line and sets the exit code.
  */
-import { Command, Option, type CommanderError } from 'commander';
+import { type Command, Option, type CommanderError } from 'commander';
 import { ApiClient } from '../client/api.js';
 import { resolveConnection } from './config.js';
 import { EXIT, errorLine, exitCodeFor } from './errors.js';
@@ -20,7 +20,11 @@ export function withOutput(cmd: Command): Command {
 }
 
 export function clientFrom(opts: Record<string, unknown>): ApiClient {
-  const conn = resolveConnection({ url: opts.url as string | undefined, token: opts.token as string | undefined, config: opts.config as string | undefined });
+  const conn = resolveConnection({
+    url: opts.url as string | undefined,
+    token: opts.token as string | undefined,
+    config: opts.config as string | undefined,
+  });
   return new ApiClient({ url: conn.url, token: conn.token, timeoutMs: 30_000 });
 }
 

@@ -5,19 +5,39 @@ import type { StatusReport } from './status.js';
 export function renderStatus(r: StatusReport): string {
   const out: string[] = [];
   out.push(`Clouds (${r.clouds.length})`);
-  out.push(textTable(['Cloud', 'Agents up', 'Ports active'], r.clouds.map((c) => [c.cloud, `${c.agents_up}/${c.agents}`, `${c.ports_active}/${c.ports}`])));
+  out.push(
+    textTable(
+      ['Cloud', 'Agents up', 'Ports active'],
+      r.clouds.map((c) => [c.cloud, `${c.agents_up}/${c.agents}`, `${c.ports_active}/${c.ports}`]),
+    ),
+  );
   out.push('', `Agents / hyperswitches (${r.agents.length})`);
   out.push(
     textTable(
       ['Host', 'Cloud', 'Tunnel IP', 'State', 'Last heartbeat'],
-      r.agents.map((a) => [a.host, a.cloud, a.tunneling_ip, a.alive ? 'UP' : 'DOWN', a.last_heartbeat ? `${a.last_heartbeat} (${a.silent_seconds}s ago)` : 'never']),
+      r.agents.map((a) => [
+        a.host,
+        a.cloud,
+        a.tunneling_ip,
+        a.alive ? 'UP' : 'DOWN',
+        a.last_heartbeat ? `${a.last_heartbeat} (${a.silent_seconds}s ago)` : 'never',
+      ]),
     ),
   );
   out.push('', `Networks (${r.networks.length})`);
   out.push(
     textTable(
       ['Name', 'ID', 'VNI', 'Subnets', 'Ports', 'Active', 'Down', 'Clouds'],
-      r.networks.map((n) => [n.name, n.id, String(n.vni ?? ''), n.cidrs.join(', '), String(n.ports), String(n.ports_active), String(n.ports_down), n.clouds.join(', ')]),
+      r.networks.map((n) => [
+        n.name,
+        n.id,
+        String(n.vni ?? ''),
+        n.cidrs.join(', '),
+        String(n.ports),
+        String(n.ports_active),
+        String(n.ports_down),
+        n.clouds.join(', '),
+      ]),
     ),
   );
   if (r.hyperswitches.length) {
@@ -25,7 +45,16 @@ export function renderStatus(r: StatusReport): string {
     out.push(
       textTable(
         ['ID', 'Serves', 'Flavor', 'Data IP', 'VM', 'Agent', 'Agentless ports', 'Ports active'],
-        r.hyperswitches.map((h) => [h.id, h.serves, h.flavor, h.data_ip, h.status, h.agent, String(h.agentless_ports), `${h.ports_active}/${h.ports}`]),
+        r.hyperswitches.map((h) => [
+          h.id,
+          h.serves,
+          h.flavor,
+          h.data_ip,
+          h.status,
+          h.agent,
+          String(h.agentless_ports),
+          `${h.ports_active}/${h.ports}`,
+        ]),
       ),
     );
   }

@@ -111,8 +111,10 @@ export function computeStatus(input: StatusInput, nowMs: number): StatusReport {
   const byHost = agentsByHost(input.agents);
   const clouds = new Map<string, CloudStatus>();
   const cloud = (name: string) => {
-    let c = clouds.get(name);
-    if (!c) clouds.set(name, (c = { cloud: name, agents: 0, agents_up: 0, ports: 0, ports_active: 0 }));
+    const hit = clouds.get(name);
+    if (hit) return hit;
+    const c = { cloud: name, agents: 0, agents_up: 0, ports: 0, ports_active: 0 };
+    clouds.set(name, c);
     return c;
   };
   const agents = input.agents.map((a): AgentStatus => {
@@ -172,12 +174,20 @@ export function computeStatus(input: StatusInput, nowMs: number): StatusReport {
   }
   for (const a of agents) {
     if (a.alive) continue;
-    const since = a.silent_seconds === null ? 'never heard from' : `silent for ${a.silent_seconds}s (last heartbeat ${a.last_heartbeat})`;
+    const since =
+      a.silent_seconds === null
+        ? 'never heard from'
+        : `silent for ${a.silent_seconds}s (last heartbeat ${a.last_heartbeat})`;
     problems.push({ kind: 'agent-silent', id: a.id, message: `agent ${a.host} (${a.cloud}) is down: ${since}` });
   }
   const hyperswitches = (input.hyperswitches ?? []).map((h) => hyperswitchStatus(h, input, byHost));
   for (const h of hyperswitches) {
-    if (h.agent === 'missing') problems.push({ kind: 'hyperswitch-no-agent', id: h.id, message: `hyperswitch ${h.id} (${h.serves}) has no registered agent (VM ${h.status})` });
+    if (h.agent === 'missing')
+      problems.push({
+        kind: 'hyperswitch-no-agent',
+        id: h.id,
+        message: `hyperswitch ${h.id} (${h.serves}) has no registered agent (VM ${h.status})`,
+      });
   }
   for (const n of networks) n.clouds.sort();
   return {

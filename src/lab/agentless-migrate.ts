@@ -16,7 +16,11 @@ import type { World } from './world.js';
 export const isAgentlessVm = (vm: LabVmRecord): boolean => vm.tap === CLIENT_TAP;
 
 /** Moves agentless VM `vm` to cloud `to`; prepareMs = the API call, switchMs = client restart until DHCP. */
-export async function migrateAgentlessVm(world: World, vm: LabVmRecord, to: CloudPlan): Promise<{ prepareMs: number; switchMs: number; moved: AgentlessPortWire }> {
+export async function migrateAgentlessVm(
+  world: World,
+  vm: LabVmRecord,
+  to: CloudPlan,
+): Promise<{ prepareMs: number; switchMs: number; moved: AgentlessPortWire }> {
   const { api, exec, clock } = world;
   if (vm.cloud === to.label) throw new Error(`${vm.name} is already in ${to.label}`);
   const [al] = await api.list<AgentlessPortWire>('agentlessports', { port_id: vm.portId });

@@ -41,7 +41,12 @@ export function writeAgentlessServerConfig(plan: LabPlan): string {
     lab_internet_ns: plan.internetNs,
     lab_data_cidr: a.dataCidr,
     // The other cloud(s) a VM can move to: own addresses, own NIC names in the VM namespace.
-    clouds: Object.fromEntries(a.others.map((o) => [o.cloud, { cloud: o.cloud, vms_cidr: o.vmsCidr, lab_data_cidr: o.dataCidr, lab_vm_nic_prefix: o.nicPrefix }])),
+    clouds: Object.fromEntries(
+      a.others.map((o) => [
+        o.cloud,
+        { cloud: o.cloud, vms_cidr: o.vmsCidr, lab_data_cidr: o.dataCidr, lab_vm_nic_prefix: o.nicPrefix },
+      ]),
+    ),
   };
   writeFileSync(file, stringify({ agentless }));
   return file;
@@ -92,7 +97,14 @@ export async function addAgentlessVm(
 }
 
 /** Waits until the client's TAP holds `ip` (DHCP over the tunnel); the error carries the client log's tail. */
-export async function waitForLease(deps: { exec: Exec; clock: Clock }, site: { name: string; ns: string }, dir: string, ip: string, timeoutMs: number, pollMs = 100): Promise<void> {
+export async function waitForLease(
+  deps: { exec: Exec; clock: Clock },
+  site: { name: string; ns: string },
+  dir: string,
+  ip: string,
+  timeoutMs: number,
+  pollMs = 100,
+): Promise<void> {
   await waitFor(
     `${site.name} to get ${ip} by DHCP over OpenVPN`,
     async () => (await vmInterface(deps.exec, site.ns, CLIENT_TAP)).ip === ip,

@@ -54,14 +54,28 @@ export function labBootFromUserData(userData: string): LabBoot {
  * client up with the server's and dnsmasq's logs.
  */
 export function labClientArgv(dir: string, boot: LabBoot, pidFile: string, logFile: string): string[] {
-  return ['openvpn', '--nobind', '--cd', dir, '--config', boot.configName,
-    '--daemon', `hypernet-client`, '--writepid', pidFile, '--log', logFile];
+  return [
+    'openvpn',
+    '--nobind',
+    '--cd',
+    dir,
+    '--config',
+    boot.configName,
+    '--daemon',
+    `hypernet-client`,
+    '--writepid',
+    pidFile,
+    '--log',
+    logFile,
+  ];
 }
 
 /** The agent command line (after `hypernet`) a hyperswitch user_data runs; throws when it has none. */
 export function agentArgvFromUserData(userData: string): string[] {
   const doc = parse(userData) as { runcmd?: unknown[] } | null;
-  const cmd = (doc?.runcmd ?? []).find((c): c is string[] => Array.isArray(c) && c[0] === 'hypernet' && c[1] === 'agent');
+  const cmd = (doc?.runcmd ?? []).find(
+    (c): c is string[] => Array.isArray(c) && c[0] === 'hypernet' && c[1] === 'agent',
+  );
   if (!cmd) throw new Error('hyperswitch user_data starts no hypernet agent');
   return cmd.slice(1).map(String);
 }

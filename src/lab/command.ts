@@ -50,12 +50,22 @@ function labRunning(stateDir: string): boolean {
   return !!pid && isOurs(pid, state.plan.paths.marker);
 }
 
-async function up(o: { stateDir: string; prefix: string; clouds: number; vmsPerCloud: number; apiPort: number; underlayMtu: number; agentlessVms: number }): Promise<number> {
+async function up(o: {
+  stateDir: string;
+  prefix: string;
+  clouds: number;
+  vmsPerCloud: number;
+  apiPort: number;
+  underlayMtu: number;
+  agentlessVms: number;
+}): Promise<number> {
   needRoot();
   const stateDir = resolve(o.stateDir);
   const deps = { exec: realExec, clock: realClock };
   if (labRunning(stateDir)) {
-    console.log(`lab already up (state dir ${stateDir}); see \`hypernet lab status --state-dir ${stateDir}\`, or \`hypernet lab down --state-dir ${stateDir}\` first`);
+    console.log(
+      `lab already up (state dir ${stateDir}); see \`hypernet lab status --state-dir ${stateDir}\`, or \`hypernet lab down --state-dir ${stateDir}\` first`,
+    );
     return 1;
   }
   const stale = readState(resolve(stateDir, 'lab.json'));
@@ -64,10 +74,23 @@ async function up(o: { stateDir: string; prefix: string; clouds: number; vmsPerC
     await downLab(stateDir, stale.plan.prefix, deps, true);
   }
   const apiPort = o.apiPort === 0 ? await freePort(DEFAULT_OPTIONS.apiHost) : o.apiPort;
-  const plan = planLab({ stateDir, prefix: o.prefix, clouds: o.clouds, vmsPerCloud: o.vmsPerCloud, apiPort, underlayMtu: o.underlayMtu, agentlessVms: o.agentlessVms });
+  const plan = planLab({
+    stateDir,
+    prefix: o.prefix,
+    clouds: o.clouds,
+    vmsPerCloud: o.vmsPerCloud,
+    apiPort,
+    underlayMtu: o.underlayMtu,
+    agentlessVms: o.agentlessVms,
+  });
   const t0 = realClock.now();
-  console.log(`building the lab: ${plan.clouds.length} clouds, ${plan.vms.length} VMs, prefix ${plan.prefix}, state ${stateDir}`);
-  const world = new World(plan, { ...deps, onStep: (step, ms) => console.log(stepLine(step, ms, realClock.now() - t0)) });
+  console.log(
+    `building the lab: ${plan.clouds.length} clouds, ${plan.vms.length} VMs, prefix ${plan.prefix}, state ${stateDir}`,
+  );
+  const world = new World(plan, {
+    ...deps,
+    onStep: (step, ms) => console.log(stepLine(step, ms, realClock.now() - t0)),
+  });
   try {
     await world.up();
   } catch (e) {
@@ -80,10 +103,19 @@ async function up(o: { stateDir: string; prefix: string; clouds: number; vmsPerC
   console.log(`\n${vmTable(plan, vms)}\n`);
   const failures = countFailures(matrix);
   console.log(`ping matrix (${failures === 0 ? 'all reachable' : `${failures} FAILED`}):`);
-  console.log(pingMatrixTable(vms.map((v) => v.name), matrix));
-  console.log(`\nlab up in ${((realClock.now() - t0) / 1000).toFixed(1)} s; daemons run in the background (pids in ${plan.paths.pidDir}, logs in ${plan.paths.logDir}).`);
+  console.log(
+    pingMatrixTable(
+      vms.map((v) => v.name),
+      matrix,
+    ),
+  );
+  console.log(
+    `\nlab up in ${((realClock.now() - t0) / 1000).toFixed(1)} s; daemons run in the background (pids in ${plan.paths.pidDir}, logs in ${plan.paths.logDir}).`,
+  );
   console.log(`API for the openstack CLI:\n  ${openstackHint(world.state.apiUrl)}`);
-  console.log(`try: hypernet lab exec ${vms[0]?.name ?? 'vm-a1'} -- ping -c 3 ${vms[vms.length - 1]?.ip ?? '10.0.1.x'}   ·   hypernet lab status   ·   hypernet lab down`);
+  console.log(
+    `try: hypernet lab exec ${vms[0]?.name ?? 'vm-a1'} -- ping -c 3 ${vms[vms.length - 1]?.ip ?? '10.0.1.x'}   ·   hypernet lab status   ·   hypernet lab down`,
+  );
   return failures === 0 ? 0 : 1;
 }
 
@@ -130,7 +162,9 @@ async function down(o: { stateDir: string; prefix?: string }): Promise<number> {
   const prefix = o.prefix ?? state?.plan.prefix ?? DEFAULT_OPTIONS.prefix;
   const r = await downLab(stateDir, prefix, { exec: realExec, clock: realClock });
   const stopped = [...r.processes].map(([n, how]) => `${n}: ${how}`);
-  console.log(`lab down: processes ${stopped.length ? stopped.join(', ') : 'none'}; namespaces removed: ${r.namespaces.length ? r.namespaces.join(', ') : 'none'}`);
+  console.log(
+    `lab down: processes ${stopped.length ? stopped.join(', ') : 'none'}; namespaces removed: ${r.namespaces.length ? r.namespaces.join(', ') : 'none'}`,
+  );
   return 0;
 }
 
@@ -146,7 +180,12 @@ export function register(program: Command): void {
     .option('--vms-per-cloud <n>', 'VMs in each cloud', int, DEFAULT_OPTIONS.vmsPerCloud)
     .option('--api-port <port>', 'TCP port of the API on 127.0.0.1 (0 = a free one)', int, DEFAULT_OPTIONS.apiPort)
     .option('--underlay-mtu <mtu>', 'MTU of the clouds underlay links', int, DEFAULT_OPTIONS.underlayMtu)
-    .option('--agentless-vms <n>', 'VMs of the last cloud with no agent, only the stock OpenVPN client (agentless mode)', int, DEFAULT_OPTIONS.agentlessVms)
+    .option(
+      '--agentless-vms <n>',
+      'VMs of the last cloud with no agent, only the stock OpenVPN client (agentless mode)',
+      int,
+      DEFAULT_OPTIONS.agentlessVms,
+    )
     .option('--agentless', 'same as --agentless-vms 1')
     .action(async (o) => {
       if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;
@@ -176,4 +215,3 @@ export function register(program: Command): void {
       process.exitCode = await down(o);
     });
 }
-

@@ -85,12 +85,34 @@ export function dhclientPidFile(paths: LabPaths, vmName: string): string {
  * Runs dhclient in the VM namespace on `ifname` and waits until it has a lease (it then goes to the
  * background and keeps renewing). Throws when no lease comes within dhclient's timeout.
  */
-export async function runDhclient(exec: Exec, paths: LabPaths, vmName: string, ns: string, ifname = 'eth0', timeoutMs = 45_000): Promise<void> {
+export async function runDhclient(
+  exec: Exec,
+  paths: LabPaths,
+  vmName: string,
+  ns: string,
+  ifname = 'eth0',
+  timeoutMs = 45_000,
+): Promise<void> {
   mkdirSync(paths.pidDir, { recursive: true });
   await exec(
     'ip',
-    ['netns', 'exec', ns, 'dhclient', '-4', '-1', '-cf', paths.dhclientConf, '-sf', paths.dhclientScript,
-      '-pf', dhclientPidFile(paths, vmName), '-lf', join(paths.dhcpDir, `${vmName}.leases`), ifname],
+    [
+      'netns',
+      'exec',
+      ns,
+      'dhclient',
+      '-4',
+      '-1',
+      '-cf',
+      paths.dhclientConf,
+      '-sf',
+      paths.dhclientScript,
+      '-pf',
+      dhclientPidFile(paths, vmName),
+      '-lf',
+      join(paths.dhcpDir, `${vmName}.leases`),
+      ifname,
+    ],
     { timeoutMs },
   );
 }

@@ -22,16 +22,24 @@ async function migrate(vmName: string, o: { to: string; stateDir: string; probeF
   }
   const vm = world.state.vms.find((v) => v.name === vmName);
   const to = world.plan.clouds.find((c) => c.label === o.to || c.label === `cloud-${o.to}` || c.hostId === o.to);
-  if (!vm) return console.error(`unknown VM "${vmName}"; one of: ${world.state.vms.map((v) => v.name).join(', ')}`), 1;
-  if (!to) return console.error(`unknown cloud "${o.to}"; one of: ${world.plan.clouds.map((c) => c.label).join(', ')}`), 1;
+  const fail = (message: string): number => {
+    console.error(message);
+    return 1;
+  };
+  if (!vm) return fail(`unknown VM "${vmName}"; one of: ${world.state.vms.map((v) => v.name).join(', ')}`);
+  if (!to) return fail(`unknown cloud "${o.to}"; one of: ${world.plan.clouds.map((c) => c.label).join(', ')}`);
   const probe = o.probeFrom ? world.state.vms.find((v) => v.name === o.probeFrom) : pickProbe(world.state.vms, vm, to);
-  if (o.probeFrom && !probe) return console.error(`unknown VM "${o.probeFrom}"`), 1;
+  if (o.probeFrom && !probe) return fail(`unknown VM "${o.probeFrom}"`);
   const from = vm.cloud;
   const r = await migrateMeasured(world, vm, to, probe);
-  console.log(`${vm.name} (${vm.ip}, ${vm.mac}) moved ${from} → ${to.label}: prepared in ${r.prepareMs} ms, switched in ${r.switchMs} ms`);
+  console.log(
+    `${vm.name} (${vm.ip}, ${vm.mac}) moved ${from} → ${to.label}: prepared in ${r.prepareMs} ms, switched in ${r.switchMs} ms`,
+  );
   if (r.probe) {
     const lost = r.probe.sent - r.probe.received;
-    console.log(`blackout seen from ${r.probe.from} (ping every 10 ms): ${r.probe.blackoutMs} ms without replies, ${lost} of ${r.probe.sent} probes lost`);
+    console.log(
+      `blackout seen from ${r.probe.from} (ping every 10 ms): ${r.probe.blackoutMs} ms without replies, ${lost} of ${r.probe.sent} probes lost`,
+    );
   }
   return 0;
 }
@@ -39,7 +47,9 @@ async function migrate(vmName: string, o: { to: string; stateDir: string; probeF
 export function registerMigrate(lab: Command): void {
   lab
     .command('migrate <vm>')
-    .description('live-migrate a lab VM to another cloud (port bindings: prepare, cutover, activate); prints the blackout')
+    .description(
+      'live-migrate a lab VM to another cloud (port bindings: prepare, cutover, activate); prints the blackout',
+    )
     .requiredOption('--to <cloud>', 'target cloud: cloud-b, b or its hyperswitch hs-b')
     .option('--probe-from <vm>', 'VM that pings the moving one every 10 ms (default: one in a third cloud)')
     .option('--state-dir <dir>', 'the lab state directory', DEFAULT_OPTIONS.stateDir)

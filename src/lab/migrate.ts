@@ -42,7 +42,10 @@ export interface ProbeResult {
  * replies is a blackout too).
  */
 export function parsePing(out: string, intervalMs: number, stoppedAtMs?: number): ProbeResult {
-  const replies = [...out.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=(\d+)/gm)].map((m) => ({ at: Number(m[1]) * 1000, seq: Number(m[2]) }));
+  const replies = [...out.matchAll(/^\[(\d+\.\d+)\] .*icmp_seq=(\d+)/gm)].map((m) => ({
+    at: Number(m[1]) * 1000,
+    seq: Number(m[2]),
+  }));
   const sum = /(\d+) packets transmitted, (\d+) received/.exec(out);
   const sent = sum ? Number(sum[1]) : replies.length;
   const times = replies.map((r) => r.at);
@@ -72,8 +75,31 @@ export class Prober {
   private readonly done: Promise<void>;
   private readonly child;
 
-  constructor(ns: string, ip: string, private readonly intervalMs = 10, maxSeconds = 60) {
-    this.child = spawn('ip', ['netns', 'exec', ns, 'ping', '-n', '-D', '-i', String(intervalMs / 1000), '-W', '1', '-w', String(maxSeconds), ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(
+    ns: string,
+    ip: string,
+    private readonly intervalMs = 10,
+    maxSeconds = 60,
+  ) {
+    this.child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        'ping',
+        '-n',
+        '-D',
+        '-i',
+        String(intervalMs / 1000),
+        '-W',
+        '1',
+        '-w',
+        String(maxSeconds),
+        ip,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.child.stdout.on('data', (d: Buffer) => (this.out += d.toString()));
     this.done = new Promise((r) => this.child.once('close', () => r()));
   }
@@ -105,11 +131,18 @@ async function waitUntil(clock: Clock, what: string, ms: number, probe: () => Pr
 async function vmRoutes(exec: Exec, ns: string, ifname: string): Promise<string[]> {
   const r = await exec('ip', ['-n', ns, '-json', 'route', 'show', 'dev', ifname]);
   const routes = JSON.parse(r.stdout || '[]') as { dst: string; gateway?: string; protocol?: string }[];
-  return routes.filter((x) => x.protocol !== 'kernel').map((x) => `route add ${x.dst} ${x.gateway ? `via ${x.gateway} ` : ''}dev ${ifname}`);
+  return routes
+    .filter((x) => x.protocol !== 'kernel')
+    .map((x) => `route add ${x.dst} ${x.gateway ? `via ${x.gateway} ` : ''}dev ${ifname}`);
 }
 
 /** Moves one lab VM's attachment to `to` (see the module comment). Updates lab.json. */
-export async function migrateVm(world: World, vm: LabVmRecord, to: CloudPlan, ifname = 'eth0'): Promise<MigrationTimings> {
+export async function migrateVm(
+  world: World,
+  vm: LabVmRecord,
+  to: CloudPlan,
+  ifname = 'eth0',
+): Promise<MigrationTimings> {
   if (isAgentlessVm(vm)) {
     const { prepareMs, switchMs } = await migrateAgentlessVm(world, vm, to);
     return { prepareMs, switchMs };
@@ -127,7 +160,24 @@ export async function migrateVm(world: World, vm: LabVmRecord, to: CloudPlan, if
 
   const t0 = clock.now();
   await api.call('POST', `/v2.0/ports/${port.id}/bindings`, { binding: { host: to.hostId } });
-  await exec('ip', ['-n', to.hyperswitchNs, 'link', 'add', tap, 'type', 'veth', 'peer', 'name', SPARE_IF, 'address', port.mac_address, 'mtu', String(iface.mtu ?? 1450), 'netns', vm.ns]);
+  await exec('ip', [
+    '-n',
+    to.hyperswitchNs,
+    'link',
+    'add',
+    tap,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    SPARE_IF,
+    'address',
+    port.mac_address,
+    'mtu',
+    String(iface.mtu ?? 1450),
+    'netns',
+    vm.ns,
+  ]);
   await waitUntil(clock, `${to.hostId} to prepare ${tap}`, 15_000, async () => {
     const r = await exec('ip', ['-n', to.hyperswitchNs, '-json', 'link', 'show', 'dev', tap], { allowFail: true });
     return r.code === 0 && (JSON.parse(r.stdout) as { master?: string }[])[0]?.master === bridge;
@@ -136,10 +186,16 @@ export async function migrateVm(world: World, vm: LabVmRecord, to: CloudPlan, if
 
   // The VM "resumes" on the target: the DHCP client of the old interface goes with it.
   await stopDhclient(world.plan.paths, vm.name, clock);
-  const batch = [`link del ${ifname}`, `link set ${SPARE_IF} name ${ifname}`, `addr add ${iface.ip}/${iface.prefixLen} dev ${ifname}`, `link set ${ifname} up`, ...routes];
+  const batch = [
+    `link del ${ifname}`,
+    `link set ${SPARE_IF} name ${ifname}`,
+    `addr add ${iface.ip}/${iface.prefixLen} dev ${ifname}`,
+    `link set ${ifname} up`,
+    ...routes,
+  ];
   // The VM resumes on the target while the binding is activated (as nova does once the guest runs there).
   await Promise.all([
-    exec('ip', ['-n', vm.ns, '-batch', '-'], { input: batch.join('\n') + '\n' }),
+    exec('ip', ['-n', vm.ns, '-batch', '-'], { input: `${batch.join('\n')}\n` }),
     api.call('PUT', `/v2.0/ports/${port.id}/bindings/${encodeURIComponent(to.hostId)}/activate`),
   ]);
   await api.call('DELETE', `/v2.0/ports/${port.id}/bindings/${encodeURIComponent(from)}`);
@@ -162,9 +218,16 @@ export interface MigrationReport extends MigrationTimings {
 }
 
 /** Migrates with a 10 ms prober running from `probeVm` (if any), settling `settleMs` after the move. */
-export async function migrateMeasured(world: World, vm: LabVmRecord, to: CloudPlan, probeVm: LabVmRecord | undefined, settleMs = 500): Promise<MigrationReport> {
+export async function migrateMeasured(
+  world: World,
+  vm: LabVmRecord,
+  to: CloudPlan,
+  probeVm: LabVmRecord | undefined,
+  settleMs = 500,
+): Promise<MigrationReport> {
   if (!probeVm) return { ...(await migrateVm(world, vm, to)), probe: null };
-  if (!(await world.pingRetry(probeVm.ns, vm.ip, 5))) throw new Error(`${probeVm.name} cannot reach ${vm.name} before the move`);
+  if (!(await world.pingRetry(probeVm.ns, vm.ip, 5)))
+    throw new Error(`${probeVm.name} cannot reach ${vm.name} before the move`);
   const prober = new Prober(probeVm.ns, vm.ip);
   await world.clock.sleep(200);
   try {

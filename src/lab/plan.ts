@@ -9,7 +9,6 @@ import { VXLAN_OVERHEAD } from '../model/vxlan.js';
 import { deepFreeze } from '../common/freeze.js';
 import { bigIntToIp, parseCidr } from '../model/grammar/addresses.js';
 
-
 export interface LabOptions {
   /** Prefix of every namespace the lab (and its agents) create, e.g. `hnlab-`. */
   prefix: string;
@@ -142,10 +141,13 @@ export interface AgentlessLabPlan extends AgentlessCloudPlan {
  */
 function agentlessPlan(labels: string[], n: number): AgentlessLabPlan | null {
   if (n === 0) return null;
-  if (labels.length > 2) throw new Error('agentless VMs need at most 2 clouds (203.0.113.0/24 holds the hyperswitch and vms addresses)');
+  if (labels.length > 2)
+    throw new Error('agentless VMs need at most 2 clouds (203.0.113.0/24 holds the hyperswitch and vms addresses)');
   const vms = (k: number) => [0, 1, 2].map((i) => `203.0.113.${64 + 96 * k + 32 * i}/27`);
   const home = labels[labels.length - 1]!;
-  const others = labels.slice(0, -1).map((cloud) => ({ cloud, dataCidr: '203.0.113.32/27', vmsCidr: vms(1), nicPrefix: `eth${cloud.slice(-1)}` }));
+  const others = labels
+    .slice(0, -1)
+    .map((cloud) => ({ cloud, dataCidr: '203.0.113.32/27', vmsCidr: vms(1), nicPrefix: `eth${cloud.slice(-1)}` }));
   return { cloud: home, dataCidr: '203.0.113.0/27', vmsCidr: vms(0), nicPrefix: 'eth', others };
 }
 
@@ -190,16 +192,18 @@ export function labPaths(stateDir: string): LabPaths {
   });
 }
 
-
 /** Builds the frozen plan. Throws on options that cannot make a world (bad counts, long prefix). */
 export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
   const o: LabOptions = { ...DEFAULT_OPTIONS, ...partial };
   if (!/^[a-z0-9-]{1,12}$/.test(o.prefix)) throw new Error(`prefix must be 1–12 of [a-z0-9-], got "${o.prefix}"`);
-  if (!Number.isInteger(o.vmsPerCloud) || o.vmsPerCloud < 0 || o.vmsPerCloud > 50) throw new Error(`vms per cloud must be 0…50, got ${o.vmsPerCloud}`);
-  if (!Number.isInteger(o.underlayMtu) || o.underlayMtu < 1280 || o.underlayMtu > 65535) throw new Error(`underlay MTU must be 1280…65535, got ${o.underlayMtu}`);
+  if (!Number.isInteger(o.vmsPerCloud) || o.vmsPerCloud < 0 || o.vmsPerCloud > 50)
+    throw new Error(`vms per cloud must be 0…50, got ${o.vmsPerCloud}`);
+  if (!Number.isInteger(o.underlayMtu) || o.underlayMtu < 1280 || o.underlayMtu > 65535)
+    throw new Error(`underlay MTU must be 1280…65535, got ${o.underlayMtu}`);
   parseCidr(o.hyperCidr);
   if (!Number.isInteger(o.apiPort) || o.apiPort < 0 || o.apiPort > 65535) throw new Error(`bad API port ${o.apiPort}`);
-  if (!Number.isInteger(o.agentlessVms) || o.agentlessVms < 0 || o.agentlessVms > o.vmsPerCloud) throw new Error(`agentless VMs must be 0…${o.vmsPerCloud} (VMs per cloud), got ${o.agentlessVms}`);
+  if (!Number.isInteger(o.agentlessVms) || o.agentlessVms < 0 || o.agentlessVms > o.vmsPerCloud)
+    throw new Error(`agentless VMs must be 0…${o.vmsPerCloud} (VMs per cloud), got ${o.agentlessVms}`);
   const paths = labPaths(o.stateDir);
   const clouds: CloudPlan[] = carveUnderlays(o.clouds).map((subnet, index) => {
     const { network, prefix: len } = parseCidr(subnet);
@@ -216,7 +220,16 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
       // Native addresses: the workload half without its network and broadcast addresses.
       const native = v <= half - 2 ? intToIp(workloadBase + v) : null;
       const agentless = index === o.clouds - 1 && v > o.vmsPerCloud - o.agentlessVms;
-      vms.push({ name, cloud: label, ns: `${o.prefix}${name}`, hostId, hyperswitchNs, nativeIp: native, nativeHostIf: `nat-${letter}${v}`, ...(agentless ? { agentless } : {}) });
+      vms.push({
+        name,
+        cloud: label,
+        ns: `${o.prefix}${name}`,
+        hostId,
+        hyperswitchNs,
+        nativeIp: native,
+        nativeHostIf: `nat-${letter}${v}`,
+        ...(agentless ? { agentless } : {}),
+      });
     }
     return {
       index,
@@ -246,7 +259,10 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     hyperCidr: o.hyperCidr,
     clouds,
     vms: clouds.flatMap((c) => c.vms),
-    agentless: agentlessPlan(clouds.map((c) => c.label), o.agentlessVms),
+    agentless: agentlessPlan(
+      clouds.map((c) => c.label),
+      o.agentlessVms,
+    ),
   });
 }
 

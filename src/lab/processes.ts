@@ -28,7 +28,11 @@ export function startDaemon(spec: DaemonSpec): number {
   mkdirSync(spec.pidDir, { recursive: true });
   const fd = openSync(spec.logFile, 'a');
   try {
-    const child = spawn(spec.cmd, spec.args, { detached: true, stdio: ['ignore', fd, fd], env: spec.env ?? process.env });
+    const child = spawn(spec.cmd, spec.args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: spec.env ?? process.env,
+    });
     if (child.pid === undefined) throw new Error(`cannot start ${spec.cmd}`);
     child.unref();
     writeFileSync(pidFile(spec.pidDir, spec.name), `${child.pid}\n`);
@@ -85,7 +89,12 @@ export function isOurs(pid: number, marker: string): boolean {
  * Stops a process the lab started: verifies it is ours, sends SIGTERM, waits up to `graceMs`, then
  * SIGKILL. Returns what happened.
  */
-export async function stopPid(pid: number, marker: string | null, clock: Clock, graceMs = 3000): Promise<'stopped' | 'gone' | 'not-ours'> {
+export async function stopPid(
+  pid: number,
+  marker: string | null,
+  clock: Clock,
+  graceMs = 3000,
+): Promise<'stopped' | 'gone' | 'not-ours'> {
   if (!cmdlineOf(pid)) return 'gone';
   if (marker !== null && !isOurs(pid, marker)) return 'not-ours';
   try {
@@ -133,7 +142,13 @@ export function pidsMentioning(marker: string): number[] {
 }
 
 /** Polls `probe` until it returns a truthy value or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | null | false>, clock: Clock, timeoutMs: number, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  clock: Clock,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = clock.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
@@ -143,7 +158,10 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (e) {
       lastError = e;
     }
-    if (clock.now() >= deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    if (clock.now() >= deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+      );
     await clock.sleep(intervalMs);
   }
 }

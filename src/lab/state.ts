@@ -45,6 +45,6 @@ export function readState(file: string): LabState | null {
 /** Writes atomically (temp file + rename). */
 export function writeState(file: string, state: LabState): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(state, null, 2) + '\n');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }

@@ -31,7 +31,11 @@ export interface LabStatus {
 
 export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus> {
   const { plan } = state;
-  const processes = [...readPidDir(plan.paths.pidDir)].map(([name, pid]) => ({ name, pid, alive: isOurs(pid, plan.paths.marker) }));
+  const processes = [...readPidDir(plan.paths.pidDir)].map(([name, pid]) => ({
+    name,
+    pid,
+    alive: isOurs(pid, plan.paths.marker),
+  }));
   const present = new Set(await listNetnsWithPrefix(exec, plan.prefix));
   const planned = planNamespaces(plan);
   const namespaces = planned.map((name) => ({ name, present: present.has(name) }));
@@ -52,9 +56,16 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
   }
   // The clouds' hyperswitches, and those the provider launched for agentless VMs.
   const hosts = [...new Set([...plan.clouds.map((c) => c.hostId), ...state.vms.map((v) => v.hostId)])];
-  const agents = hosts.map((host) => ({ host, alive: apiError ? null : (apiAgents.find((a) => a.host === host)?.alive ?? false) }));
+  const agents = hosts.map((host) => ({
+    host,
+    alive: apiError ? null : (apiAgents.find((a) => a.host === host)?.alive ?? false),
+  }));
   const healthy =
-    processes.length > 0 && processes.every((p) => p.alive) && namespaces.every((n) => n.present) && vms.every((v) => v.ok) && agents.every((a) => a.alive === true);
+    processes.length > 0 &&
+    processes.every((p) => p.alive) &&
+    namespaces.every((n) => n.present) &&
+    vms.every((v) => v.ok) &&
+    agents.every((a) => a.alive === true);
   return { processes, namespaces, extraNamespaces, vms, agents, apiError, healthy };
 }
 
@@ -62,13 +73,34 @@ const yes = (b: boolean | null): string => (b === null ? '?' : b ? 'yes' : 'NO')
 
 export function renderStatus(s: LabStatus): string {
   const out: string[] = [];
-  out.push('processes:', textTable(['name', 'pid', 'alive'], s.processes.map((p) => [p.name, String(p.pid), yes(p.alive)])));
+  out.push(
+    'processes:',
+    textTable(
+      ['name', 'pid', 'alive'],
+      s.processes.map((p) => [p.name, String(p.pid), yes(p.alive)]),
+    ),
+  );
   out.push(
     'namespaces:',
-    textTable(['namespace', 'present'], [...s.namespaces.map((n) => [n.name, yes(n.present)]), ...s.extraNamespaces.map((n) => [n, 'yes (agent)'])]),
+    textTable(
+      ['namespace', 'present'],
+      [...s.namespaces.map((n) => [n.name, yes(n.present)]), ...s.extraNamespaces.map((n) => [n, 'yes (agent)'])],
+    ),
   );
-  out.push('VMs:', textTable(['VM', 'hyper IP (API)', 'interface', 'its IP', 'ok'], s.vms.map((v) => [v.name, v.expectedIp, v.ifname, v.ip ?? '-', yes(v.ok)])));
-  out.push('agents (per the API):', textTable(['host', 'alive'], s.agents.map((a) => [a.host, yes(a.alive)])));
+  out.push(
+    'VMs:',
+    textTable(
+      ['VM', 'hyper IP (API)', 'interface', 'its IP', 'ok'],
+      s.vms.map((v) => [v.name, v.expectedIp, v.ifname, v.ip ?? '-', yes(v.ok)]),
+    ),
+  );
+  out.push(
+    'agents (per the API):',
+    textTable(
+      ['host', 'alive'],
+      s.agents.map((a) => [a.host, yes(a.alive)]),
+    ),
+  );
   if (s.apiError) out.push(`API unreachable: ${s.apiError}`);
   out.push(s.healthy ? 'lab is healthy' : 'lab is NOT healthy');
   return out.join('\n');

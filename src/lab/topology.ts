@@ -18,7 +18,24 @@ async function buildCloudLink(exec: Exec, plan: LabPlan, c: CloudPlan): Promise<
   const mtu = String(plan.underlayMtu);
   const inet = plan.internetNs;
   const hs = c.hyperswitchNs;
-  await exec('ip', ['-n', inet, 'link', 'add', c.internetIf, 'mtu', mtu, 'type', 'veth', 'peer', 'name', c.hyperswitchIf, 'mtu', mtu, 'netns', hs]);
+  await exec('ip', [
+    '-n',
+    inet,
+    'link',
+    'add',
+    c.internetIf,
+    'mtu',
+    mtu,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    c.hyperswitchIf,
+    'mtu',
+    mtu,
+    'netns',
+    hs,
+  ]);
   await exec('ip', ['-n', inet, 'addr', 'add', `${c.gatewayIp}/${c.transitPrefixLen}`, 'dev', c.internetIf]);
   await exec('ip', ['-n', inet, 'link', 'set', c.internetIf, 'up']);
   await exec('ip', ['-n', hs, 'addr', 'add', `${c.underlayIp}/${c.transitPrefixLen}`, 'dev', c.hyperswitchIf]);
@@ -44,14 +61,32 @@ export async function plugNative(exec: Exec, plan: LabPlan, vm: VmPlan, mtu = pl
   if (!vm.nativeIp) throw new Error(`${vm.name} has no native address in the plan`);
   const hs = vm.hyperswitchNs;
   const m = String(mtu);
-  await exec('ip', ['-n', hs, 'link', 'add', vm.nativeHostIf, 'mtu', m, 'type', 'veth', 'peer', 'name', NATIVE_IF, 'mtu', m, 'netns', vm.ns]);
+  await exec('ip', [
+    '-n',
+    hs,
+    'link',
+    'add',
+    vm.nativeHostIf,
+    'mtu',
+    m,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    NATIVE_IF,
+    'mtu',
+    m,
+    'netns',
+    vm.ns,
+  ]);
   await exec('ip', ['-n', hs, 'addr', 'add', `${NATIVE_NEXT_HOP}/32`, 'dev', vm.nativeHostIf]);
   await exec('ip', ['-n', hs, 'link', 'set', vm.nativeHostIf, 'up']);
   await exec('ip', ['-n', hs, 'route', 'add', `${vm.nativeIp}/32`, 'dev', vm.nativeHostIf]);
   await exec('ip', ['-n', vm.ns, 'addr', 'add', `${vm.nativeIp}/32`, 'dev', NATIVE_IF]);
   await exec('ip', ['-n', vm.ns, 'link', 'set', NATIVE_IF, 'up']);
   await exec('ip', ['-n', vm.ns, 'route', 'add', NATIVE_NEXT_HOP, 'dev', NATIVE_IF]);
-  for (const c of plan.clouds) await exec('ip', ['-n', vm.ns, 'route', 'add', c.workloadCidr, 'via', NATIVE_NEXT_HOP, 'dev', NATIVE_IF]);
+  for (const c of plan.clouds)
+    await exec('ip', ['-n', vm.ns, 'route', 'add', c.workloadCidr, 'via', NATIVE_NEXT_HOP, 'dev', NATIVE_IF]);
   return vm.nativeIp;
 }
 

@@ -45,7 +45,22 @@ export async function createVmPort(api: ApiClient, vm: VmSite, req: PortRequest)
 /** Creates the veth pair for a port: tap in the hyperswitch, `ifname` with the port's MAC in the VM. */
 export async function plugPort(exec: Exec, vm: VmSite, port: Port, ifname = 'eth0'): Promise<string> {
   const tap = tapName(port.id);
-  await exec('ip', ['-n', vm.hyperswitchNs, 'link', 'add', tap, 'type', 'veth', 'peer', 'name', ifname, 'address', port.mac_address, 'netns', vm.ns]);
+  await exec('ip', [
+    '-n',
+    vm.hyperswitchNs,
+    'link',
+    'add',
+    tap,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    ifname,
+    'address',
+    port.mac_address,
+    'netns',
+    vm.ns,
+  ]);
   await exec('ip', ['-n', vm.ns, 'link', 'set', ifname, 'up']);
   return tap;
 }
@@ -77,7 +92,11 @@ export interface IfaceInfo {
 export async function vmInterface(exec: Exec, ns: string, ifname = 'eth0'): Promise<IfaceInfo> {
   const r = await exec('ip', ['-n', ns, '-json', 'addr', 'show', 'dev', ifname], { allowFail: true });
   if (r.code !== 0 || !r.stdout.trim()) return { ip: null, prefixLen: null, mac: null, mtu: null };
-  const [link] = JSON.parse(r.stdout) as { address?: string; mtu?: number; addr_info?: { family: string; local: string; prefixlen: number }[] }[];
+  const [link] = JSON.parse(r.stdout) as {
+    address?: string;
+    mtu?: number;
+    addr_info?: { family: string; local: string; prefixlen: number }[];
+  }[];
   const a = link?.addr_info?.find((x) => x.family === 'inet');
   return { ip: a?.local ?? null, prefixLen: a?.prefixlen ?? null, mac: link?.address ?? null, mtu: link?.mtu ?? null };
 }

@@ -14,7 +14,17 @@ import { tapName } from '../model/kernel-names.js';
 import { writeDhclientFiles } from './dhclient.js';
 import { addNetns, daemonInNetns, listNetnsWithPrefix } from './netns.js';
 import { labMarker, type CloudPlan, type LabPlan, type VmPlan } from './plan.js';
-import { HYPERNET_BIN, isOurs, pidFile, pidsMentioning, readPidFile, startDaemon, stopAllRecorded, stopPid, waitFor } from './processes.js';
+import {
+  HYPERNET_BIN,
+  isOurs,
+  pidFile,
+  pidsMentioning,
+  readPidFile,
+  startDaemon,
+  stopAllRecorded,
+  stopPid,
+  waitFor,
+} from './processes.js';
 import { readState, writeState, type LabState } from './state.js';
 import { buildTopology, sweepNamespaces } from './topology.js';
 import { addAgentlessVm, CLIENT_TAP, writeAgentlessServerConfig } from './agentless.js';
@@ -94,7 +104,9 @@ export class World {
     await this.step('namespaces and underlay', () => this.buildTopology());
     await this.step('server', () => this.startServer());
     await this.step(`agents (${this.plan.clouds.length})`, () => this.startAgents());
-    const { network, subnet } = await this.step(`tenant network ${this.plan.hyperCidr}`, () => this.createNetwork('hyper-net', this.plan.hyperCidr));
+    const { network, subnet } = await this.step(`tenant network ${this.plan.hyperCidr}`, () =>
+      this.createNetwork('hyper-net', this.plan.hyperCidr),
+    );
     this.state.networkId = network.id;
     this.state.subnetId = subnet.id;
     this.save();
@@ -103,14 +115,19 @@ export class World {
     );
     // One after the other: the first creates the tenant's hyperswitch, the others reuse it.
     for (const vm of this.plan.vms.filter((v) => v.agentless)) {
-      await this.step(`agentless ${vm.name}: agentless port, hyperswitch, OpenVPN client, DHCP`, () => this.addAgentlessVm(vm, network.id));
+      await this.step(`agentless ${vm.name}: agentless port, hyperswitch, OpenVPN client, DHCP`, () =>
+        this.addAgentlessVm(vm, network.id),
+      );
     }
     return vms;
   }
 
   async buildTopology(): Promise<void> {
     const stale = await listNetnsWithPrefix(this.exec, this.plan.prefix);
-    if (stale.length) throw new Error(`namespaces with prefix ${this.plan.prefix} already exist (${stale.join(', ')}): run \`hypernet lab down\` first`);
+    if (stale.length)
+      throw new Error(
+        `namespaces with prefix ${this.plan.prefix} already exist (${stale.join(', ')}): run \`hypernet lab down\` first`,
+      );
     this.save();
     writeDhclientFiles(this.plan.paths);
     await buildTopology(this.exec, this.plan);
@@ -124,8 +141,19 @@ export class World {
     const pid = startDaemon({
       name: 'server',
       cmd: process.execPath,
-      args: [HYPERNET_BIN, 'server', '--host', this.plan.api.host, '--port', String(this.plan.api.port), '--unix-socket', p.socket, '--data-dir', p.serverDataDir,
-        ...(this.plan.agentless ? ['--config', writeAgentlessServerConfig(this.plan)] : [])],
+      args: [
+        HYPERNET_BIN,
+        'server',
+        '--host',
+        this.plan.api.host,
+        '--port',
+        String(this.plan.api.port),
+        '--unix-socket',
+        p.socket,
+        '--data-dir',
+        p.serverDataDir,
+        ...(this.plan.agentless ? ['--config', writeAgentlessServerConfig(this.plan)] : []),
+      ],
       logFile,
       pidDir: p.pidDir,
     });
@@ -159,10 +187,25 @@ export class World {
   startAgent(c: CloudPlan): number {
     return startDaemon({
       name: `${AGENT_PID_PREFIX}${c.hostId}`,
-      ...daemonInNetns(c.hyperswitchNs, [process.execPath, HYPERNET_BIN, 'agent',
-        '--server', `unix:${this.plan.paths.socket}`, '--host', c.hostId, '--underlay-ip', c.underlayIp,
-        '--cloud', c.label, '--underlay-mtu', String(this.plan.underlayMtu), '--netns-prefix', c.agentNetnsPrefix,
-        '--state-dir', c.agentStateDir]),
+      ...daemonInNetns(c.hyperswitchNs, [
+        process.execPath,
+        HYPERNET_BIN,
+        'agent',
+        '--server',
+        `unix:${this.plan.paths.socket}`,
+        '--host',
+        c.hostId,
+        '--underlay-ip',
+        c.underlayIp,
+        '--cloud',
+        c.label,
+        '--underlay-mtu',
+        String(this.plan.underlayMtu),
+        '--netns-prefix',
+        c.agentNetnsPrefix,
+        '--state-dir',
+        c.agentStateDir,
+      ]),
       logFile: this.agentLog(c),
       pidDir: this.plan.paths.pidDir,
     });
@@ -192,16 +235,24 @@ export class World {
    * Waits until every cloud's agent is registered and alive in the API (with a heartbeat at or after
    * `sinceMs` when given, so a restarted agent is not mistaken for its predecessor).
    */
-  async waitAgentsAlive(clouds: readonly CloudPlan[] = this.plan.clouds, pids?: number[], timeoutMs = 20_000, sinceMs?: number): Promise<Agent[]> {
+  async waitAgentsAlive(
+    clouds: readonly CloudPlan[] = this.plan.clouds,
+    pids?: number[],
+    timeoutMs = 20_000,
+    sinceMs?: number,
+  ): Promise<Agent[]> {
     const since = sinceMs === undefined ? 0 : Math.floor(sinceMs / 1000) * 1000;
     return waitFor(
       'agents to register',
       async () => {
         pids?.forEach((pid, i) => {
-          if (!isOurs(pid, this.plan.paths.marker)) throw new Error(`agent ${clouds[i].hostId} exited; its log:\n${tailLog(this.agentLog(clouds[i]))}`);
+          if (!isOurs(pid, this.plan.paths.marker))
+            throw new Error(`agent ${clouds[i].hostId} exited; its log:\n${tailLog(this.agentLog(clouds[i]))}`);
         });
         const agents = await this.api.list<Agent>('agents');
-        const found = clouds.map((c) => agents.find((a) => a.host === c.hostId && a.alive && Date.parse(a.heartbeat_timestamp) >= since));
+        const found = clouds.map((c) =>
+          agents.find((a) => a.host === c.hostId && a.alive && Date.parse(a.heartbeat_timestamp) >= since),
+        );
         return found.every(Boolean) ? (found as Agent[]) : undefined;
       },
       this.clock,
@@ -213,7 +264,13 @@ export class World {
   async createNetwork(name: string, cidr: string, projectId?: string): Promise<{ network: Network; subnet: Subnet }> {
     const owner = projectId ? { project_id: projectId } : {};
     const network = await this.api.create<Network>('networks', 'network', { name, ...owner });
-    const subnet = await this.api.create<Subnet>('subnets', 'subnet', { network_id: network.id, cidr, ip_version: 4, name: `${name}-subnet`, ...owner });
+    const subnet = await this.api.create<Subnet>('subnets', 'subnet', {
+      network_id: network.id,
+      cidr,
+      ip_version: 4,
+      name: `${name}-subnet`,
+      ...owner,
+    });
     return { network, subnet };
   }
 
@@ -221,7 +278,11 @@ export class World {
    * Plays nova for one VM: creates the port via the API (bound to the VM's hyperswitch), plugs the
    * veth pair, runs dhclient, and checks that the VM got the port's address. Records it in lab.json.
    */
-  async addVm(site: VmSite, networkId: string, opts: { projectId?: string; fixedIp?: string; dhcp?: boolean; ifname?: string } = {}): Promise<LabVm> {
+  async addVm(
+    site: VmSite,
+    networkId: string,
+    opts: { projectId?: string; fixedIp?: string; dhcp?: boolean; ifname?: string } = {},
+  ): Promise<LabVm> {
     const port = await createVmPort(this.api, site, { networkId, projectId: opts.projectId, fixedIp: opts.fixedIp });
     const tap = await plugPort(this.exec, site, port, opts.ifname);
     const ip = port.fixed_ips[0]?.ip_address ?? '';
@@ -233,7 +294,16 @@ export class World {
     }
     const cloud = this.plan.clouds.find((c) => c.hostId === site.hostId)?.label ?? '';
     this.state.vms = this.state.vms.filter((v) => v.name !== site.name);
-    this.state.vms.push({ name: site.name, cloud, ns: site.ns, hostId: site.hostId, portId: port.id, mac: port.mac_address, ip, tap: tapName(port.id) });
+    this.state.vms.push({
+      name: site.name,
+      cloud,
+      ns: site.ns,
+      hostId: site.hostId,
+      portId: port.id,
+      mac: port.mac_address,
+      ip,
+      tap: tapName(port.id),
+    });
     this.state.vms.sort((x, y) => x.name.localeCompare(y.name));
     this.save();
     return vm;
@@ -241,11 +311,25 @@ export class World {
 
   /** An agentless VM (src/lab/agentless.ts), recorded in lab.json with its hyperswitch as host. */
   async addAgentlessVm(vm: VmPlan, networkId: string): Promise<void> {
-    const a = await addAgentlessVm({ api: this.api, exec: this.exec, clock: this.clock, plan: this.plan }, siteOf(vm), networkId);
+    const a = await addAgentlessVm(
+      { api: this.api, exec: this.exec, clock: this.clock, plan: this.plan },
+      siteOf(vm),
+      networkId,
+    );
     this.state.vms = this.state.vms.filter((v) => v.name !== vm.name);
     const hostId = a.agentlessPort.hyperswitch_id;
     const hs = await this.api.show<{ data_ip?: string }>('hyperswitches', 'hyperswitch', hostId);
-    this.state.vms.push({ name: vm.name, cloud: vm.cloud, ns: vm.ns, hostId, portId: a.port.id, mac: a.port.mac_address, ip: a.ip, tap: CLIENT_TAP, underlayIp: hs.data_ip });
+    this.state.vms.push({
+      name: vm.name,
+      cloud: vm.cloud,
+      ns: vm.ns,
+      hostId,
+      portId: a.port.id,
+      mac: a.port.mac_address,
+      ip: a.ip,
+      tap: CLIENT_TAP,
+      underlayIp: hs.data_ip,
+    });
     this.state.vms.sort((x, y) => x.name.localeCompare(y.name));
     this.save();
   }
@@ -267,10 +351,28 @@ export class World {
   }
 
   /** One bounded ping from a namespace; true when a reply came. */
-  async ping(fromNs: string, ip: string, opts: { count?: number; waitS?: number; interval?: number } = {}): Promise<boolean> {
-    const args = ['netns', 'exec', fromNs, 'ping', '-n', '-q', '-c', String(opts.count ?? 1), '-W', String(opts.waitS ?? 1)];
+  async ping(
+    fromNs: string,
+    ip: string,
+    opts: { count?: number; waitS?: number; interval?: number } = {},
+  ): Promise<boolean> {
+    const args = [
+      'netns',
+      'exec',
+      fromNs,
+      'ping',
+      '-n',
+      '-q',
+      '-c',
+      String(opts.count ?? 1),
+      '-W',
+      String(opts.waitS ?? 1),
+    ];
     if (opts.interval) args.push('-i', String(opts.interval));
-    const r = await this.exec('ip', [...args, ip], { allowFail: true, timeoutMs: ((opts.count ?? 1) * (opts.interval ?? 1) + (opts.waitS ?? 1) + 5) * 1000 });
+    const r = await this.exec('ip', [...args, ip], {
+      allowFail: true,
+      timeoutMs: ((opts.count ?? 1) * (opts.interval ?? 1) + (opts.waitS ?? 1) + 5) * 1000,
+    });
     return r.code === 0;
   }
 
@@ -282,7 +384,9 @@ export class World {
 
   /** Every VM pings every other: matrix[i][j] is true when VM i reached VM j. */
   async pingMatrix(vms: readonly { ns: string; ip: string }[]): Promise<boolean[][]> {
-    return Promise.all(vms.map((a, i) => Promise.all(vms.map((b, j) => (i === j ? Promise.resolve(true) : this.pingRetry(a.ns, b.ip))))));
+    return Promise.all(
+      vms.map((a, i) => Promise.all(vms.map((b, j) => (i === j ? Promise.resolve(true) : this.pingRetry(a.ns, b.ip))))),
+    );
   }
 
   /** Copies the lab's logs (server, agents, dnsmasq) to `dest` for post-mortems; returns `dest`. */
@@ -316,14 +420,29 @@ export interface DownReport {
 }
 
 /** Files and directories a lab makes in its state directory; `down` removes exactly these. */
-const LAB_FILES = ['lab.json', 'lab.json.tmp', 'server.sock', 'server', 'logs', 'pids', 'dhcp', 'agents', 'agentless-vms'];
+const LAB_FILES = [
+  'lab.json',
+  'lab.json.tmp',
+  'server.sock',
+  'server',
+  'logs',
+  'pids',
+  'dhcp',
+  'agents',
+  'agentless-vms',
+];
 
 /**
  * Removes everything a lab made: its processes (by recorded PID, verified), every namespace with its
  * prefix (also those its agents made, and the processes in them), and its files. Idempotent, works
  * after a crash (no lab.json needed when `prefix` is given).
  */
-export async function downLab(stateDir: string, prefix: string, deps: { exec: Exec; clock: Clock }, keepStateDir = false): Promise<DownReport> {
+export async function downLab(
+  stateDir: string,
+  prefix: string,
+  deps: { exec: Exec; clock: Clock },
+  keepStateDir = false,
+): Promise<DownReport> {
   const marker = labMarker(stateDir);
   const processes = await stopAllRecorded(join(stateDir, 'pids'), marker, deps.clock);
   // Processes the agents started (dnsmasq) name files in the state directory.

@@ -55,11 +55,17 @@ export const agentlessConfigSchema = z
      */
     clouds: z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), z.record(z.string(), z.unknown())).default({}),
     /** lab provider: name prefix of a VM's provider NICs in its namespace (`eth` → eth0…eth2). */
-    lab_vm_nic_prefix: z.string().regex(/^[a-z]{1,10}$/).default('eth'),
+    lab_vm_nic_prefix: z
+      .string()
+      .regex(/^[a-z]{1,10}$/)
+      .default('eth'),
     /** lab provider: directory of its "cloud" record (default: `<server data dir>/lab-provider`). */
     lab_state_dir: z.string().default(''),
     /** lab provider: prefix of the namespaces it creates (hyperswitches; VM namespaces are prefix + device_id). */
-    lab_netns_prefix: z.string().regex(/^[a-z0-9-]{1,16}$/).default('hnl-'),
+    lab_netns_prefix: z
+      .string()
+      .regex(/^[a-z0-9-]{1,16}$/)
+      .default('hnl-'),
     /** lab provider: a VM's namespace is this prefix + its device_id (created when missing). */
     lab_vm_netns_prefix: z.string().default(''),
     /** lab provider: the namespace routing the clouds (the hyperswitch data NICs are plugged into it). */

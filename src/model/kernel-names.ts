@@ -29,7 +29,9 @@ export const vpnShimName = (portId: string): string => `${VPN_SHIM_PREFIX}${port
  * joins or leaves.
  */
 export const bridgeMac = (vni: number): string =>
-  ['02', '68', (vni >> 16) & 255, (vni >> 8) & 255, vni & 255, 0].map((b) => (typeof b === 'string' ? b : b.toString(16).padStart(2, '0'))).join(':');
+  ['02', '68', (vni >> 16) & 255, (vni >> 8) & 255, vni & 255, 0]
+    .map((b) => (typeof b === 'string' ? b : b.toString(16).padStart(2, '0')))
+    .join(':');
 
 const OURS_BRIDGE = /^hnb-\d+$/;
 const OURS_VXLAN = /^hnv-\d+$/;

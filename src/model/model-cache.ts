@@ -29,7 +29,14 @@ const PLURAL: Record<Kind, keyof Omit<Snapshot, 'type' | 'revision'>> = {
 };
 
 function emptyTables(): Tables {
-  return { network: new Map(), subnet: new Map(), port: new Map(), security_group: new Map(), security_group_rule: new Map(), agent: new Map() };
+  return {
+    network: new Map(),
+    subnet: new Map(),
+    port: new Map(),
+    security_group: new Map(),
+    security_group_rule: new Map(),
+    agent: new Map(),
+  };
 }
 
 export class ModelCache {

@@ -38,7 +38,11 @@ export interface ProviderNetworkInterface {
 }
 
 /** Tags hypernet puts on an agentless port's network interface. */
-export const NIC_TAGS = { hyperswitch: 'hypernet:hyperswitch_id', vpnPort: 'hypernet:vpn_port', flavor: 'hypernet:flavor' } as const;
+export const NIC_TAGS = {
+  hyperswitch: 'hypernet:hyperswitch_id',
+  vpnPort: 'hypernet:vpn_port',
+  flavor: 'hypernet:flavor',
+} as const;
 
 /** One NIC of a hyperswitch to launch: a provider network/subnet and its security group. */
 export interface NetSpec {

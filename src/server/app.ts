@@ -48,7 +48,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send(body);
   });
 
-  registerMeta(app, deps, RESOURCES, opts.agentless ? { extensions: AGENTLESS_EXTENSIONS, resources: AGENTLESS_RESOURCES } : undefined);
+  registerMeta(
+    app,
+    deps,
+    RESOURCES,
+    opts.agentless ? { extensions: AGENTLESS_EXTENSIONS, resources: AGENTLESS_RESOURCES } : undefined,
+  );
   if (opts.agentless) registerAgentless(app, deps, opts.agentless);
   for (const def of RESOURCES) registerResource(app, deps, def);
   registerPortBindings(app, deps);

@@ -11,7 +11,9 @@ export interface TokenInfo {
   roles: string[];
 }
 
-export type AuthConfig = { mode: 'noauth'; defaultProjectId: string } | { mode: 'token'; tokens: Record<string, TokenInfo> };
+export type AuthConfig =
+  | { mode: 'noauth'; defaultProjectId: string }
+  | { mode: 'token'; tokens: Record<string, TokenInfo> };
 
 export interface Caller {
   isAdmin: boolean;
@@ -33,11 +35,14 @@ export function authenticate(auth: AuthConfig, token: string | undefined): Calle
 /** The project a new object belongs to: the body's project_id/tenant_id (admin only if foreign) or the caller's. */
 export function owningProject(caller: Caller, body: { project_id?: string; tenant_id?: string }): string {
   const { project_id: p, tenant_id: t } = body;
-  if (p !== undefined && t !== undefined && p !== t) throw faults.badRequest("'project_id' and 'tenant_id' do not match");
+  if (p !== undefined && t !== undefined && p !== t)
+    throw faults.badRequest("'project_id' and 'tenant_id' do not match");
   const wanted = p ?? t;
   if (wanted === undefined) return caller.projectId;
   if (wanted !== caller.projectId && !caller.isAdmin) {
-    throw faults.badRequest("Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges");
+    throw faults.badRequest(
+      "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges",
+    );
   }
   return wanted;
 }

@@ -37,8 +37,19 @@ export function register(program: Command, opts: { providers?: ProviderFactories
         if (!flags.tokensFile) throw new Error('--auth token needs --tokens-file');
         auth = { mode: 'token', tokens: loadTokens(flags.tokensFile) };
       } else throw new Error(`unknown --auth ${flags.auth}`);
-      const server = await serve({ host: flags.host, port: Number(flags.port), unixSocket: flags.unixSocket, dataDir: flags.dataDir, config, auth, logger, providers: opts.providers });
-      process.stdout.write(`hypernet server listening on ${server.url}${flags.unixSocket ? ` and unix:${flags.unixSocket}` : ''}\n`);
+      const server = await serve({
+        host: flags.host,
+        port: Number(flags.port),
+        unixSocket: flags.unixSocket,
+        dataDir: flags.dataDir,
+        config,
+        auth,
+        logger,
+        providers: opts.providers,
+      });
+      process.stdout.write(
+        `hypernet server listening on ${server.url}${flags.unixSocket ? ` and unix:${flags.unixSocket}` : ''}\n`,
+      );
       const stop = () => {
         server.close().then(
           () => process.exit(0),

@@ -47,14 +47,21 @@ const positiveInt = z.number().int().positive();
 /** The config file's schema: neutron.conf names, all optional, unknown keys refused (a typo must not pass silently). */
 const fileSchema = z
   .object({
-    global_physnet_mtu: z.number().int().min(1280 + 50).max(65535),
+    global_physnet_mtu: z
+      .number()
+      .int()
+      .min(1280 + 50)
+      .max(65535),
     agent_down_time: positiveInt,
     base_mac: z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i, 'a MAC like fa:16:3e:00:00:00'),
     vni_ranges: z
       .string()
       .regex(/^\d+:\d+$/, 'MIN:MAX, e.g. 1001:16000000')
       .transform((v) => v.split(':').map(Number) as [number, number])
-      .refine(([min, max]) => min >= 1 && min <= max && max <= 16_777_215, 'a VNI range within 1..16777215, MIN <= MAX'),
+      .refine(
+        ([min, max]) => min >= 1 && min <= max && max <= 16_777_215,
+        'a VNI range within 1..16777215, MIN <= MAX',
+      ),
     change_retention: positiveInt,
     watch_heartbeat_interval: z.number().positive(),
     default_project_id: z.string().min(1),

@@ -37,11 +37,16 @@ export const faults = {
     return new NeutronFault(404, `${name}NotFound`, `${label} ${id} could not be found.`);
   },
   resourceNotFound: (path: string) => new NeutronFault(404, 'HTTPNotFound', `The resource could not be found: ${path}`),
-  tagNotFound: (tag: string, id: string) => new NeutronFault(404, 'TagNotFound', `Tag ${tag} could not be found for resource ${id}.`),
+  tagNotFound: (tag: string, id: string) =>
+    new NeutronFault(404, 'TagNotFound', `Tag ${tag} could not be found for resource ${id}.`),
   methodNotAllowed: () => new NeutronFault(405, 'HTTPMethodNotAllowed', 'The method is not allowed for this resource.'),
   conflict: (type: string, message: string) => new NeutronFault(409, type, message),
   preconditionFailed: (expected: number, actual: number) =>
-    new NeutronFault(412, 'RevisionNumberConstraintFailed', `Constrained to ${expected}, but current revision is ${actual}`),
+    new NeutronFault(
+      412,
+      'RevisionNumberConstraintFailed',
+      `Constrained to ${expected}, but current revision is ${actual}`,
+    ),
   gone: (type: string, message: string) => new NeutronFault(410, type, message),
 };
 
@@ -57,11 +62,18 @@ export function toNeutronError(err: unknown): { status: number; body: NeutronErr
   const e = err as { statusCode?: number; code?: string; message?: string };
   // fastify's own errors: malformed JSON, unsupported media type, body too large.
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const type = e.statusCode === 404 ? 'HTTPNotFound' : e.statusCode === 415 ? 'HTTPUnsupportedMediaType' : 'BadRequest';
+    const type =
+      e.statusCode === 404 ? 'HTTPNotFound' : e.statusCode === 415 ? 'HTTPUnsupportedMediaType' : 'BadRequest';
     return { status: e.statusCode, body: { NeutronError: { type, message: e.message ?? 'Bad request', detail: '' } } };
   }
   return {
     status: 500,
-    body: { NeutronError: { type: 'HTTPInternalServerError', message: 'Request Failed: internal server error while processing your request.', detail: '' } },
+    body: {
+      NeutronError: {
+        type: 'HTTPInternalServerError',
+        message: 'Request Failed: internal server error while processing your request.',
+        detail: '',
+      },
+    },
   };
 }

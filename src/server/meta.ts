@@ -12,24 +12,77 @@ import type { Kind } from '../model/types.js';
 const UPDATED = '2026-11-21T00:00:00-00:00';
 
 export const EXTENSIONS: readonly { alias: string; name: string; description: string }[] = [
-  { alias: 'agent', name: 'agent', description: 'The agent management extension (with registration by the hypernet agent).' },
+  {
+    alias: 'agent',
+    name: 'agent',
+    description: 'The agent management extension (with registration by the hypernet agent).',
+  },
   { alias: 'allowed-address-pairs', name: 'Allowed Address Pairs', description: 'Provides allowed address pairs' },
-  { alias: 'binding', name: 'Port Binding', description: 'Expose port bindings of a virtual port to external application' },
-  { alias: 'binding-extended', name: 'Port Bindings Extended', description: 'Expose port bindings of a virtual port to external application' },
-  { alias: 'filter-validation', name: 'Filter parameters validation', description: 'Unknown filter parameters are rejected' },
+  {
+    alias: 'binding',
+    name: 'Port Binding',
+    description: 'Expose port bindings of a virtual port to external application',
+  },
+  {
+    alias: 'binding-extended',
+    name: 'Port Bindings Extended',
+    description: 'Expose port bindings of a virtual port to external application',
+  },
+  {
+    alias: 'filter-validation',
+    name: 'Filter parameters validation',
+    description: 'Unknown filter parameters are rejected',
+  },
   { alias: 'net-mtu', name: 'Network MTU', description: 'Provides MTU attribute for a network resource.' },
-  { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },
+  {
+    alias: 'pagination',
+    name: 'Pagination support',
+    description: 'Extension that indicates that pagination is enabled.',
+  },
   { alias: 'port-security', name: 'Port Security', description: 'Provides port security' },
-  { alias: 'project-id', name: 'project_id field enabled', description: 'Extension that indicates that project_id field is enabled.' },
-  { alias: 'provider', name: 'Provider Network', description: 'Expose mapping of virtual networks to physical networks (VXLAN only)' },
-  { alias: 'revision-if-match', name: 'If-Match constraints based on revision_number', description: 'Extension indicating that If-Match based on revision_number is supported.' },
+  {
+    alias: 'project-id',
+    name: 'project_id field enabled',
+    description: 'Extension that indicates that project_id field is enabled.',
+  },
+  {
+    alias: 'provider',
+    name: 'Provider Network',
+    description: 'Expose mapping of virtual networks to physical networks (VXLAN only)',
+  },
+  {
+    alias: 'revision-if-match',
+    name: 'If-Match constraints based on revision_number',
+    description: 'Extension indicating that If-Match based on revision_number is supported.',
+  },
   { alias: 'security-group', name: 'security-group', description: 'The security groups extension.' },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
-  { alias: 'standard-attr-description', name: 'standard-attr-description', description: 'Extension to add descriptions to standard attributes' },
-  { alias: 'standard-attr-revisions', name: 'Resource revision numbers', description: 'This extension will display the revision number of neutron resources.' },
-  { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute', description: 'Enables to set tag on resources with standard attribute.' },
-  { alias: 'standard-attr-timestamp', name: 'Resource timestamps', description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.' },
-  { alias: 'stateful-security-group', name: 'Stateful security group', description: 'Indicates if the security group is stateful or not' },
+  {
+    alias: 'standard-attr-description',
+    name: 'standard-attr-description',
+    description: 'Extension to add descriptions to standard attributes',
+  },
+  {
+    alias: 'standard-attr-revisions',
+    name: 'Resource revision numbers',
+    description: 'This extension will display the revision number of neutron resources.',
+  },
+  {
+    alias: 'standard-attr-tag',
+    name: 'Tag support for resources with standard attribute',
+    description: 'Enables to set tag on resources with standard attribute.',
+  },
+  {
+    alias: 'standard-attr-timestamp',
+    name: 'Resource timestamps',
+    description:
+      'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.',
+  },
+  {
+    alias: 'stateful-security-group',
+    name: 'Stateful security group',
+    description: 'Indicates if the security group is stateful or not',
+  },
 ];
 
 function extension(e: (typeof EXTENSIONS)[number]) {
@@ -42,15 +95,26 @@ export interface MetaExtras {
   resources: readonly { singular: string; plural: string; path: string }[];
 }
 
-export function registerMeta(app: FastifyInstance, deps: RouteDeps, defs: readonly ResourceDef<Kind>[], extras: MetaExtras = { extensions: [], resources: [] }): void {
+export function registerMeta(
+  app: FastifyInstance,
+  deps: RouteDeps,
+  defs: readonly ResourceDef<Kind>[],
+  extras: MetaExtras = { extensions: [], resources: [] },
+): void {
   const allExtensions = [...EXTENSIONS, ...extras.extensions].sort((a, b) => a.alias.localeCompare(b.alias));
   const collections = [...defs, ...extras.resources];
-  const versions = (href: string) => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${href}/v2.0/`, rel: 'self' }] }] });
+  const versions = (href: string) => ({
+    versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${href}/v2.0/`, rel: 'self' }] }],
+  });
   app.get('/', async (req) => versions(hrefBase(req)));
   const resources = async (req: Parameters<typeof hrefBase>[0]) => {
     contextOf(deps, req);
     return {
-      resources: collections.map((d) => ({ name: d.singular, collection: d.plural, links: [{ href: `${hrefBase(req)}/v2.0/${d.path}`, rel: 'self' }] })),
+      resources: collections.map((d) => ({
+        name: d.singular,
+        collection: d.plural,
+        links: [{ href: `${hrefBase(req)}/v2.0/${d.path}`, rel: 'self' }],
+      })),
     };
   };
   app.get('/v2.0', resources);

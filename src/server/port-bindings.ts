@@ -22,16 +22,30 @@ import { contextOf, envelope, queryOf, storeUpdate, validate, type RouteDeps } f
 
 const createSchema = z.strictObject({
   host: z.string().min(1).max(255),
-  vnic_type: z.enum(['normal', 'direct', 'macvtap', 'baremetal', 'direct-physical', 'virtio-forwarder', 'smart-nic', 'remote-managed']).optional(),
+  vnic_type: z
+    .enum([
+      'normal',
+      'direct',
+      'macvtap',
+      'baremetal',
+      'direct-physical',
+      'virtio-forwarder',
+      'smart-nic',
+      'remote-managed',
+    ])
+    .optional(),
   profile: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 
 const FILTERS = ['host', 'status', 'vif_type', 'vnic_type'] as const;
 
 export const bindingFaults = {
-  notFound: (portId: string, host: string) => new NeutronFault(404, 'PortBindingNotFound', `Binding for port ${portId} for host ${host} could not be found.`),
-  exists: (portId: string, host: string) => new NeutronFault(409, 'PortBindingAlreadyExists', `Binding for port ${portId} on host ${host} already exists.`),
-  active: (portId: string, host: string) => new NeutronFault(409, 'PortBindingAlreadyActive', `Binding for port ${portId} on host ${host} is already active.`),
+  notFound: (portId: string, host: string) =>
+    new NeutronFault(404, 'PortBindingNotFound', `Binding for port ${portId} for host ${host} could not be found.`),
+  exists: (portId: string, host: string) =>
+    new NeutronFault(409, 'PortBindingAlreadyExists', `Binding for port ${portId} on host ${host} already exists.`),
+  active: (portId: string, host: string) =>
+    new NeutronFault(409, 'PortBindingAlreadyActive', `Binding for port ${portId} on host ${host} is already active.`),
 };
 
 /** The VIF type a new binding gets: `tap` when a hypernet agent serves the host. */
@@ -62,7 +76,10 @@ export function activateBinding(port: Port, host: string): { port: Port; active:
   if (!target) throw bindingFaults.notFound(port.id, host);
   const old = activeBinding(port);
   const active: PortBinding = { ...target, status: 'ACTIVE' };
-  const inactive = [...inactiveBindings(port).filter((b) => b.host !== host), ...(old ? [{ ...old, status: 'INACTIVE' as const }] : [])];
+  const inactive = [
+    ...inactiveBindings(port).filter((b) => b.host !== host),
+    ...(old ? [{ ...old, status: 'INACTIVE' as const }] : []),
+  ];
   return { port: withBindings(port, active, inactive), active };
 }
 
@@ -87,9 +104,12 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
     const port = await deps.store.read((tx) => mustGet(tx, 'port', req.params.id));
     const q = queryOf(req);
     for (const k of Object.keys(q)) {
-      if (k !== 'fields' && !(FILTERS as readonly string[]).includes(k)) throw faults.badRequest(`${k} is invalid attribute for filtering`, 'HTTPBadRequest');
+      if (k !== 'fields' && !(FILTERS as readonly string[]).includes(k))
+        throw faults.badRequest(`${k} is invalid attribute for filtering`, 'HTTPBadRequest');
     }
-    const bindings = portBindings(port).filter((b) => FILTERS.every((k) => q[k] === undefined || q[k]!.includes(String(b[k]))));
+    const bindings = portBindings(port).filter((b) =>
+      FILTERS.every((k) => q[k] === undefined || q[k]!.includes(String(b[k]))),
+    );
     return { bindings };
   });
 
@@ -115,7 +135,10 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
         status: activeBinding(port) ? 'INACTIVE' : 'ACTIVE',
       };
       const inactive = [...inactiveBindings(port)];
-      const next = b.status === 'ACTIVE' ? withBindings(port, b, inactive) : withBindings(port, activeBinding(port), [...inactive, b]);
+      const next =
+        b.status === 'ACTIVE'
+          ? withBindings(port, b, inactive)
+          : withBindings(port, activeBinding(port), [...inactive, b]);
       return { port: next, out: b };
     });
     return reply.code(201).send({ binding });
@@ -136,7 +159,14 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
     const host = req.params.host!;
     await change(ctx, req.params.id, async (_tx, port) => {
       if (!inactiveBindings(port).some((b) => b.host === host)) throw bindingFaults.notFound(port.id, host);
-      return { port: withBindings(port, activeBinding(port), inactiveBindings(port).filter((b) => b.host !== host)), out: undefined };
+      return {
+        port: withBindings(
+          port,
+          activeBinding(port),
+          inactiveBindings(port).filter((b) => b.host !== host),
+        ),
+        out: undefined,
+      };
     });
     return reply.code(204).send();
   });

@@ -9,12 +9,26 @@ import { faults } from './errors.js';
 export type Query = Record<string, string[]>;
 type Obj = Record<string, unknown>;
 
-const RESERVED = new Set(['fields', 'limit', 'marker', 'page_reverse', 'sort_key', 'sort_dir', 'tags', 'tags-any', 'not-tags', 'not-tags-any']);
+const RESERVED = new Set([
+  'fields',
+  'limit',
+  'marker',
+  'page_reverse',
+  'sort_key',
+  'sort_dir',
+  'tags',
+  'tags-any',
+  'not-tags',
+  'not-tags-any',
+]);
 
 /** Parses a raw query string into key → values (repeated keys kept in order). */
 export function parseQuery(search: string): Query {
   const q: Query = {};
-  for (const [k, v] of new URLSearchParams(search)) (q[k] ??= []).push(v);
+  for (const [k, v] of new URLSearchParams(search)) {
+    q[k] ??= [];
+    q[k].push(v);
+  }
   return q;
 }
 
@@ -67,8 +81,8 @@ export function applyFilters<T extends object>(items: T[], q: Query, attributes:
     const tags = (o.tags as string[] | undefined) ?? [];
     if (tagsAll && !tagsAll.every((t) => tags.includes(t))) return false;
     if (tagsAny && !tagsAny.some((t) => tags.includes(t))) return false;
-    if (notAll && notAll.every((t) => tags.includes(t))) return false;
-    if (notAny && notAny.some((t) => tags.includes(t))) return false;
+    if (notAll?.every((t) => tags.includes(t))) return false;
+    if (notAny?.some((t) => tags.includes(t))) return false;
     return true;
   });
 }
@@ -89,11 +103,17 @@ export function applySort<T extends object>(items: T[], q: Query, attributes: Re
   const keys = q.sort_key ?? [];
   const dirs = q.sort_dir ?? [];
   if (keys.length === 0) return items;
-  if (dirs.length > 0 && dirs.length !== keys.length) throw faults.badRequest('The number of sort_keys and sort_dirs must be same', 'HTTPBadRequest');
-  for (const k of keys) if (!attributes.has(k)) throw faults.badRequest(`${k} is an invalid attribute for sort_key`, 'HTTPBadRequest');
+  if (dirs.length > 0 && dirs.length !== keys.length)
+    throw faults.badRequest('The number of sort_keys and sort_dirs must be same', 'HTTPBadRequest');
+  for (const k of keys)
+    if (!attributes.has(k)) throw faults.badRequest(`${k} is an invalid attribute for sort_key`, 'HTTPBadRequest');
   const sign = keys.map((_, i) => {
     const d = (dirs[i] ?? 'asc').toLowerCase();
-    if (d !== 'asc' && d !== 'desc') throw faults.badRequest(`${dirs[i]} is an invalid value for sort_dir, valid value is 'asc' and 'desc'`, 'HTTPBadRequest');
+    if (d !== 'asc' && d !== 'desc')
+      throw faults.badRequest(
+        `${dirs[i]} is an invalid value for sort_dir, valid value is 'asc' and 'desc'`,
+        'HTTPBadRequest',
+      );
     return d === 'desc' ? -1 : 1;
   });
   const allKeys = keys.includes('id') ? keys : [...keys, 'id'];
@@ -119,7 +139,8 @@ export function applyPagination<T extends { id: string }>(items: T[], q: Query, 
   let limit = 0;
   if (rawLimit !== undefined) {
     limit = Number(rawLimit);
-    if (!Number.isInteger(limit) || limit < 0) throw faults.badRequest(`Limit must be an integer 0 or greater and not '${rawLimit}'`, 'HTTPBadRequest');
+    if (!Number.isInteger(limit) || limit < 0)
+      throw faults.badRequest(`Limit must be an integer 0 or greater and not '${rawLimit}'`, 'HTTPBadRequest');
   }
   if (!limit && marker === undefined) return { items, links: [] };
   const ordered = reverse ? [...items].reverse() : items;

@@ -60,7 +60,12 @@ export const zDescription = z.string().max(255);
 export const zId = z.string().min(1).max(255);
 export const zTags = z.array(z.string().min(1).max(60)).max(50);
 export const zProject = { project_id: zId.optional(), tenant_id: zId.optional() };
-export const zCommon = { name: zName.optional(), description: zDescription.optional(), tags: zTags.optional(), ...zProject };
+export const zCommon = {
+  name: zName.optional(),
+  description: zDescription.optional(),
+  tags: zTags.optional(),
+  ...zProject,
+};
 
 /** Common attributes of a new object. */
 export function newBase(ctx: Ctx, body: Body, id: string = randomUUID()): Base {
@@ -99,7 +104,12 @@ export function requireAdminFor(ctx: Ctx, body: Body, keys: readonly string[], a
 }
 
 /** Loads an object or fails with <Kind>NotFound (also when the caller may not see it). */
-export async function mustGet<K extends Kind>(tx: ReadTx, kind: K, id: string, visible?: (o: KindMap[K]) => boolean): Promise<KindMap[K]> {
+export async function mustGet<K extends Kind>(
+  tx: ReadTx,
+  kind: K,
+  id: string,
+  visible?: (o: KindMap[K]) => boolean,
+): Promise<KindMap[K]> {
   const o = await tx.get(kind, id);
   if (!o || (visible && !visible(o))) throw faults.notFound(kind, id);
   return o;

@@ -53,10 +53,17 @@ export function validate(schema: z.ZodType<Body>, value: unknown, what: string):
 
 /** The inner object of `{"<singular>": {...}}`. */
 export function envelope(body: unknown, key: string): unknown {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw faults.badRequest('Resource body required', 'HTTPBadRequest');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw faults.badRequest('Resource body required', 'HTTPBadRequest');
   const b = body as Record<string, unknown>;
   if (!(key in b)) throw faults.badRequest(`Unable to find '${key}' in request body`, 'HTTPBadRequest');
-  if (Object.keys(b).length !== 1) throw faults.badRequest(`Unrecognized attribute(s) '${Object.keys(b).filter((k) => k !== key).join(', ')}'`, 'HTTPBadRequest');
+  if (Object.keys(b).length !== 1)
+    throw faults.badRequest(
+      `Unrecognized attribute(s) '${Object.keys(b)
+        .filter((k) => k !== key)
+        .join(', ')}'`,
+      'HTTPBadRequest',
+    );
   return b[key];
 }
 
@@ -73,7 +80,13 @@ function present<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, o: KindMap[K]): 
 }
 
 /** Loads an object the caller may change: invisible → 404, visible but someone else's → 403. */
-async function loadForWrite<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: WriteTx, id: string, action: string): Promise<KindMap[K]> {
+async function loadForWrite<K extends Kind>(
+  def: ResourceDef<K>,
+  ctx: Ctx,
+  tx: WriteTx,
+  id: string,
+  action: string,
+): Promise<KindMap[K]> {
   const visible = await def.visibility(ctx, tx);
   const obj = await mustGet(tx, def.kind, id, visible);
   const owner = (obj as { project_id?: string }).project_id;
@@ -84,7 +97,12 @@ async function loadForWrite<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: W
 }
 
 /** Stores a changed object as an update: revision_number + 1, updated_at now. */
-export async function storeUpdate<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, tx: WriteTx, obj: KindMap[K]): Promise<KindMap[K]> {
+export async function storeUpdate<K extends Kind>(
+  def: ResourceDef<K>,
+  ctx: Ctx,
+  tx: WriteTx,
+  obj: KindMap[K],
+): Promise<KindMap[K]> {
   const o = obj as KindMap[K] & { revision_number?: number; updated_at?: string };
   if (typeof o.revision_number === 'number') {
     o.revision_number += 1;
@@ -106,7 +124,8 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
   const base = `/v2.0/${def.path}`;
   const ctxOf = (req: FastifyRequest): Ctx => {
     const ctx = contextOf(deps, req);
-    if (def.adminOnly && !ctx.caller.isAdmin) throw faults.forbidden(`(rule:${def.singular}) is disallowed by policy: admin only`);
+    if (def.adminOnly && !ctx.caller.isAdmin)
+      throw faults.forbidden(`(rule:${def.singular}) is disallowed by policy: admin only`);
     return ctx;
   };
 
@@ -122,7 +141,9 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
     const filtered = applyFilters(shown, q, def.attributes);
     const sorted = applySort(filtered, q, def.attributes);
     const page = applyPagination(sorted, q, `${hrefBase(req)}${base}`);
-    const body: Record<string, unknown> = { [def.plural]: q.fields ? page.items.map((o) => applyFields(o, q)) : page.items };
+    const body: Record<string, unknown> = {
+      [def.plural]: q.fields ? page.items.map((o) => applyFields(o, q)) : page.items,
+    };
     if (page.links.length > 0) body[`${def.plural}_links`] = page.links;
     return reply.send(body);
   });
@@ -138,7 +159,8 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
     const b = req.body as Record<string, unknown> | undefined;
     const bulk = typeof b === 'object' && b !== null && !Array.isArray(b) && def.plural in b;
     const raw = bulk ? envelope(b, def.plural) : envelope(b, def.singular);
-    if (bulk && (!Array.isArray(raw) || raw.length === 0)) throw faults.badRequest(`Resources required: '${def.plural}' must be a non-empty list`, 'HTTPBadRequest');
+    if (bulk && (!Array.isArray(raw) || raw.length === 0))
+      throw faults.badRequest(`Resources required: '${def.plural}' must be a non-empty list`, 'HTTPBadRequest');
     const bodies = (bulk ? (raw as unknown[]) : [raw]).map((o) => validate(def.createSchema, o, def.singular));
     const created = await store.write(async (tx) => {
       const out: KindMap[K][] = [];
@@ -176,7 +198,12 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
 }
 
 /** `/tags` sub-resource: GET/PUT/DELETE all tags, GET/PUT/DELETE one tag (each PUT/DELETE is an update). */
-function registerTags<K extends Kind>(app: FastifyInstance, deps: RouteDeps, def: ResourceDef<K>, ctxOf: (req: FastifyRequest) => Ctx): void {
+function registerTags<K extends Kind>(
+  app: FastifyInstance,
+  deps: RouteDeps,
+  def: ResourceDef<K>,
+  ctxOf: (req: FastifyRequest) => Ctx,
+): void {
   const base = `/v2.0/${def.path}/:id/tags`;
   type P = { Params: { id: string; tag?: string } };
   const tagsOf = (o: KindMap[K]) => (o as unknown as { tags: string[] }).tags;
@@ -191,17 +218,21 @@ function registerTags<K extends Kind>(app: FastifyInstance, deps: RouteDeps, def
     });
   };
   const checkTag = (t: string) => {
-    if (t.length === 0 || t.length > 60 || t.includes(',') || t.includes('/')) throw faults.invalidInput(`'${t}' is not a valid tag`);
+    if (t.length === 0 || t.length > 60 || t.includes(',') || t.includes('/'))
+      throw faults.invalidInput(`'${t}' is not a valid tag`);
     return t;
   };
   const show = async (req: FastifyRequest<P>) => {
     const ctx = ctxOf(req);
-    return deps.store.read(async (tx) => tagsOf(await mustGet(tx, def.kind, req.params.id, await def.visibility(ctx, tx))));
+    return deps.store.read(async (tx) =>
+      tagsOf(await mustGet(tx, def.kind, req.params.id, await def.visibility(ctx, tx))),
+    );
   };
   app.get<P>(base, async (req, reply) => reply.send({ tags: await show(req) }));
   app.put<P>(base, async (req, reply) => {
     const b = req.body as { tags?: unknown } | undefined;
-    if (!b || !Array.isArray(b.tags) || Object.keys(b).length !== 1) throw faults.badRequest("Invalid tags body: expected {'tags': [...]}", 'HTTPBadRequest');
+    if (!b || !Array.isArray(b.tags) || Object.keys(b).length !== 1)
+      throw faults.badRequest("Invalid tags body: expected {'tags': [...]}", 'HTTPBadRequest');
     const wanted = [...new Set((b.tags as unknown[]).map((t) => checkTag(String(t))))];
     return reply.send({ tags: await change(req, () => wanted) });
   });
@@ -232,4 +263,3 @@ export function hrefBase(req: FastifyRequest): string {
   const proto = (req.headers['x-forwarded-proto'] as string | undefined) ?? 'http';
   return `${proto}://${req.headers.host ?? 'localhost'}`;
 }
-

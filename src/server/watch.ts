@@ -15,7 +15,12 @@ import { contextOf, queryOf, type RouteDeps } from './routes.js';
 
 const BATCH = 500;
 
-export function registerWatch(app: FastifyInstance, deps: RouteDeps, defs: readonly ResourceDef<Kind>[], log: Logger): void {
+export function registerWatch(
+  app: FastifyInstance,
+  deps: RouteDeps,
+  defs: readonly ResourceDef<Kind>[],
+  log: Logger,
+): void {
   const byKind = new Map(defs.map((d) => [d.kind, d]));
   app.get('/v2.0/watch', async (req, reply) => {
     const ctx = contextOf(deps, req);
@@ -24,7 +29,8 @@ export function registerWatch(app: FastifyInstance, deps: RouteDeps, defs: reado
     let since: number | undefined;
     if (rawSince !== undefined) {
       since = Number(rawSince);
-      if (!/^\d+$/.test(rawSince)) throw faults.badRequest(`since must be a revision number, not '${rawSince}'`, 'HTTPBadRequest');
+      if (!/^\d+$/.test(rawSince))
+        throw faults.badRequest(`since must be a revision number, not '${rawSince}'`, 'HTTPBadRequest');
     }
     const present = (kind: Kind, o: unknown) => {
       const def = byKind.get(kind);
@@ -59,7 +65,11 @@ export function registerWatch(app: FastifyInstance, deps: RouteDeps, defs: reado
         first = [snap];
       } else {
         const r = await deps.store.changesSince(since, 0);
-        if (r.compacted) throw faults.gone('WatchRevisionCompacted', `Revision ${since} is too old (or unknown): history was compacted, resync without since.`);
+        if (r.compacted)
+          throw faults.gone(
+            'WatchRevisionCompacted',
+            `Revision ${since} is too old (or unknown): history was compacted, resync without since.`,
+          );
         cursor = since;
       }
     } catch (e) {
@@ -78,7 +88,7 @@ export function registerWatch(app: FastifyInstance, deps: RouteDeps, defs: reado
     req.raw.on('close', stop);
     res.on('close', stop);
     const send = async (m: WatchMessage) => {
-      if (!res.write(JSON.stringify(m) + '\n')) await new Promise<void>((r) => res.once('drain', r).once('close', r));
+      if (!res.write(`${JSON.stringify(m)}\n`)) await new Promise<void>((r) => res.once('drain', r).once('close', r));
     };
     try {
       for (const m of first) await send(m);
@@ -87,7 +97,14 @@ export function registerWatch(app: FastifyInstance, deps: RouteDeps, defs: reado
         const r = await deps.store.changesSince(cursor, BATCH);
         if (r.compacted) break; // fell behind compaction: end the stream, the client's resume gets 410
         for (const c of r.changes) {
-          await send({ type: 'event', revision: c.revision, kind: c.kind, op: c.op, id: c.id, object: present(c.kind, c.object) as never });
+          await send({
+            type: 'event',
+            revision: c.revision,
+            kind: c.kind,
+            op: c.op,
+            id: c.id,
+            object: present(c.kind, c.object) as never,
+          });
           cursor = c.revision;
         }
         if (r.changes.length === BATCH || pending || closed) continue;

@@ -31,12 +31,44 @@ test('compile: golden desired state for a node with local and remote ports', () 
   const d = compileDatapath(node, model);
   assert.deepEqual(d, {
     networks: [
-      { networkId: 'n1', vni: 100, bridge: 'hnb-100', bridgeMac: '02:68:00:00:64:00', vxlan: 'hnv-100', mtu: 1450, local: '192.0.2.1' },
-      { networkId: 'n3', vni: 300, bridge: 'hnb-300', bridgeMac: '02:68:00:01:2c:00', vxlan: 'hnv-300', mtu: 1450, local: '192.0.2.1' },
+      {
+        networkId: 'n1',
+        vni: 100,
+        bridge: 'hnb-100',
+        bridgeMac: '02:68:00:00:64:00',
+        vxlan: 'hnv-100',
+        mtu: 1450,
+        local: '192.0.2.1',
+      },
+      {
+        networkId: 'n3',
+        vni: 300,
+        bridge: 'hnb-300',
+        bridgeMac: '02:68:00:01:2c:00',
+        vxlan: 'hnv-300',
+        mtu: 1450,
+        local: '192.0.2.1',
+      },
     ],
     ports: [
-      { portId: P1, networkId: 'n1', tap: 'tapaaaaaaaa-bb', bridge: 'hnb-100', mtu: 1450, mac: 'fa:16:3e:00:00:01', up: true },
-      { portId: 'p8', networkId: 'n3', tap: 'tapp8', bridge: 'hnb-300', mtu: 1450, mac: 'fa:16:3e:00:00:08', up: false },
+      {
+        portId: P1,
+        networkId: 'n1',
+        tap: 'tapaaaaaaaa-bb',
+        bridge: 'hnb-100',
+        mtu: 1450,
+        mac: 'fa:16:3e:00:00:01',
+        up: true,
+      },
+      {
+        portId: 'p8',
+        networkId: 'n3',
+        tap: 'tapp8',
+        bridge: 'hnb-300',
+        mtu: 1450,
+        mac: 'fa:16:3e:00:00:08',
+        up: false,
+      },
     ],
     fdb: [
       { mac: '00:00:00:00:00:00', dev: 'hnv-100', dst: '192.0.2.2' },
@@ -68,7 +100,10 @@ test('compile: remote port on a host with the same underlay IP gets no tunnel', 
   const v = view({
     networks: [net('n1', 100)],
     agents: [agent('a1', 'hostA', '192.0.2.1'), agent('a9', 'hostA-twin', '192.0.2.1')],
-    ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']), port('p2', 'n1', 'hostA-twin', 'fa:16:3e:00:00:02', ['10.0.1.2'])],
+    ports: [
+      port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+      port('p2', 'n1', 'hostA-twin', 'fa:16:3e:00:00:02', ['10.0.1.2']),
+    ],
   });
   const d = compileDatapath(node, v);
   assert.equal(d.fdb.length, 0);
@@ -76,7 +111,11 @@ test('compile: remote port on a host with the same underlay IP gets no tunnel', 
 });
 
 test('compile: no local ports → empty desired state (teardown)', () => {
-  const v = view({ networks: [net('n1', 100)], agents: [agent('a2', 'hostB', '192.0.2.2')], ports: [port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2'])] });
+  const v = view({
+    networks: [net('n1', 100)],
+    agents: [agent('a2', 'hostB', '192.0.2.2')],
+    ports: [port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2'])],
+  });
   assert.deepEqual(compileDatapath(node, v), { networks: [], ports: [], fdb: [], neigh: [] });
   assert.deepEqual(compileDatapath(node, view({})), { networks: [], ports: [], fdb: [], neigh: [] });
 });

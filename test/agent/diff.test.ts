@@ -11,7 +11,10 @@ const P1 = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
 const model = view({
   networks: [net('n1', 100)],
   agents: [agent('a1', 'hostA', '192.0.2.1'), agent('a2', 'hostB', '192.0.2.2')],
-  ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']), port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2'])],
+  ports: [
+    port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+    port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2']),
+  ],
 });
 const desired = compileDatapath(node, model);
 
@@ -100,7 +103,10 @@ test('diff: a remote MAC moved to another VTEP is replaced, not deleted', async 
 });
 
 test('diff: a tap of a deleted port is released from our bridge; foreign links untouched', async () => {
-  const onlyRemote = compileDatapath(node, view({ networks: [net('n1', 100)], ports: [port('px', 'n1', 'hostA', 'fa:16:3e:00:00:09', [])] }));
+  const onlyRemote = compileDatapath(
+    node,
+    view({ networks: [net('n1', 100)], ports: [port('px', 'n1', 'hostA', 'fa:16:3e:00:00:09', [])] }),
+  );
   const a = await captured();
   const ops = diffDatapath(onlyRemote, a);
   assert.ok(ops.some((o) => o.op === 'link-set' && o.name === 'tapaaaaaaaa-bb' && o.master === null));
@@ -112,8 +118,17 @@ test('diff: a bridge with another MAC gets its fixed one back, and its neighbour
   const br = a.links.get('hnb-100')!;
   const moved: ActualState = { ...a, links: new Map([...a.links, ['hnb-100', { ...br, mac: '02:00:00:00:00:01' }]]) };
   const ops = diffDatapath(desired, moved);
-  assert.deepEqual(ops.filter((o) => 'name' in o && o.name === 'hnb-100'), [{ op: 'link-set', name: 'hnb-100', mac: '02:68:00:00:64:00' }]);
-  const neigh = ops.filter((o) => o.op === 'neigh-set').map((o) => (o.op === 'neigh-set' ? o.ip : '')).sort();
+  assert.deepEqual(
+    ops.filter((o) => 'name' in o && o.name === 'hnb-100'),
+    [{ op: 'link-set', name: 'hnb-100', mac: '02:68:00:00:64:00' }],
+  );
+  const neigh = ops
+    .filter((o) => o.op === 'neigh-set')
+    .map((o) => (o.op === 'neigh-set' ? o.ip : ''))
+    .sort();
   assert.deepEqual(neigh, desired.neigh.map((n) => n.ip).sort(), 'every wanted neighbour entry is set again');
-  assert.ok(ops.findIndex((o) => o.op === 'link-set' && o.name === 'hnb-100') < ops.findIndex((o) => o.op === 'neigh-set'), 'after the MAC change');
+  assert.ok(
+    ops.findIndex((o) => o.op === 'link-set' && o.name === 'hnb-100') < ops.findIndex((o) => o.op === 'neigh-set'),
+    'after the MAC change',
+  );
 });

@@ -62,17 +62,39 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     const k = r.after;
     assert.deepEqual(k.links.get('hnv-100')?.vxlan, { vni: 100, local: '192.0.2.1', port: 4789, learning: false });
     assert.equal(k.links.get('hnv-100')?.master, 'hnb-100');
-    assert.deepEqual(k.bridgePorts.get('hnv-100'), { name: 'hnv-100', master: 'hnb-100', learning: false, neighSuppress: true });
+    assert.deepEqual(k.bridgePorts.get('hnv-100'), {
+      name: 'hnv-100',
+      master: 'hnb-100',
+      learning: false,
+      neighSuppress: true,
+    });
     // Taps are read without details (`ip -json link show`): kind null; bridges and VXLAN devices carry theirs.
     const tapMac = k.links.get('tapaaaaaaaa-bb')?.mac ?? null;
-    assert.deepEqual(k.links.get('tapaaaaaaaa-bb'), { name: 'tapaaaaaaaa-bb', kind: null, mtu: 1450, mac: tapMac, up: true, master: 'hnb-100', vxlan: null });
+    assert.deepEqual(k.links.get('tapaaaaaaaa-bb'), {
+      name: 'tapaaaaaaaa-bb',
+      kind: null,
+      mtu: 1450,
+      mac: tapMac,
+      up: true,
+      master: 'hnb-100',
+      vxlan: null,
+    });
     // The bridge keeps its own fixed MAC, whatever its ports' MACs (a change would flush its neighbour entries).
     assert.equal(k.links.get('hnb-100')?.mac, '02:68:00:00:64:00');
     assert.equal(k.links.get('hnb-100')?.kind, 'bridge');
-    const flood = k.fdb.filter((e) => e.dev === 'hnv-100' && e.mac === '00:00:00:00:00:00').map((e) => e.dst).sort();
+    const flood = k.fdb
+      .filter((e) => e.dev === 'hnv-100' && e.mac === '00:00:00:00:00:00')
+      .map((e) => e.dst)
+      .sort();
     assert.deepEqual(flood, ['192.0.2.2', '198.51.100.3']);
-    assert.ok(k.neigh.some((n) => n.dev === 'hnb-100' && n.ip === '10.0.1.3' && n.mac === 'fa:16:3e:00:00:03' && n.permanent));
-    assert.equal(k.links.get('hnb-200')?.kind, 'bridge', 'network with a local port whose tap is missing still gets its bridge');
+    assert.ok(
+      k.neigh.some((n) => n.dev === 'hnb-100' && n.ip === '10.0.1.3' && n.mac === 'fa:16:3e:00:00:03' && n.permanent),
+    );
+    assert.equal(
+      k.links.get('hnb-200')?.kind,
+      'bridge',
+      'network with a local port whose tap is missing still gets its bridge',
+    );
   });
 
   test('converge again is a no-op (zero operations)', async () => {
@@ -90,10 +112,16 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     rec.start();
     try {
       await eventually(async () => rec.runs > 0, 5_000);
-      await sh(exec, ['bridge fdb del fa:16:3e:00:00:02 dev hnv-100 dst 192.0.2.2 self', 'ip neigh del 10.0.1.2 dev hnb-100']);
+      await sh(exec, [
+        'bridge fdb del fa:16:3e:00:00:02 dev hnv-100 dst 192.0.2.2 self',
+        'ip neigh del 10.0.1.2 dev hnb-100',
+      ]);
       const before = await readKernel(exec);
       assert.equal(diffDatapath(desired, before).length, 2, 'the hand-made drift is visible');
-      assert.ok(await eventually(async () => diffDatapath(desired, await readKernel(exec)).length === 0, 5_000), 'restored');
+      assert.ok(
+        await eventually(async () => diffDatapath(desired, await readKernel(exec)).length === 0, 5_000),
+        'restored',
+      );
     } finally {
       await rec.stop();
     }
@@ -112,11 +140,12 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     const r = await converge(exec, fresh);
     assert.deepEqual(r.result.failed, []);
     assert.deepEqual(
-      r.ops.map((o) => o.op + ' ' + ('name' in o ? o.name : `${o.dev} ${'dst' in o ? o.dst : o.ip}`)).sort(),
+      r.ops.map((o) => `${o.op} ${'name' in o ? o.name : `${o.dev} ${'dst' in o ? o.dst : o.ip}`}`).sort(),
       ['fdb-del hnv-100 203.0.113.9', 'link-del hnb-999', 'link-del hnv-999', 'neigh-del hnb-100 10.0.1.99'],
     );
     const now = await ifindexes(exec);
-    for (const name of ['hnb-100', 'hnv-100', 'hnb-200', 'hnv-200', 'tapaaaaaaaa-bb']) assert.equal(now.get(name), idx.get(name), `${name} kept`);
+    for (const name of ['hnb-100', 'hnv-100', 'hnb-200', 'hnv-200', 'tapaaaaaaaa-bb'])
+      assert.equal(now.get(name), idx.get(name), `${name} kept`);
     assert.ok(now.has('hnx-1'));
     assert.ok(!now.has('hnb-999') && !now.has('hnv-999'));
   });
@@ -136,7 +165,11 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     const d2 = compileDatapath(node, model2);
     const first = await converge(exec, d2, { reader, full: true, readAfter: 'links' });
     assert.deepEqual(first.result.failed, []);
-    assert.equal(first.after.links.get('tapcccccccc-dd')?.master, 'hnb-100', 'enslaved, and remembered so (no full read after)');
+    assert.equal(
+      first.after.links.get('tapcccccccc-dd')?.master,
+      'hnb-100',
+      'enslaved, and remembered so (no full read after)',
+    );
     // A new tap shows on a light pass, and is wired by it.
     await sh(exec, ['ip link add tapdddddddd-ee type veth peer name wl3']);
     const light = await reader.read(false);
@@ -164,7 +197,7 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     assert.ok(!(await reader.read(false)).links.has('tapdddddddd-ee'));
   });
 
-  test('a full read made ahead gets the agent\'s changes made meanwhile (seen by its listings or not); a failed change spoils it', async () => {
+  test("a full read made ahead gets the agent's changes made meanwhile (seen by its listings or not); a failed change spoils it", async () => {
     // The prefetch's listings run at once, but their answers are held until the change below is made:
     // the link and neighbour listings predate it, the FDB listing (after the links) follows it.
     let hold: Promise<void> | null = null;
@@ -192,15 +225,29 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     await ahead;
     assert.ok(!neighSeen[0]!.includes('10.0.1.77'), 'the neighbour listing predates the change');
     const got = await reader.read(true);
-    assert.ok(got.neigh.some((n) => n.ip === '10.0.1.77' && n.mac === 'fa:16:3e:00:00:77' && n.permanent), 'the recorded change is applied to the read');
-    assert.equal(got.fdb.filter((e) => e.mac === 'fa:16:3e:00:00:77' && e.dst === '192.0.2.2').length, 1, 'seen by the listing and recorded: once');
+    assert.ok(
+      got.neigh.some((n) => n.ip === '10.0.1.77' && n.mac === 'fa:16:3e:00:00:77' && n.permanent),
+      'the recorded change is applied to the read',
+    );
+    assert.equal(
+      got.fdb.filter((e) => e.mac === 'fa:16:3e:00:00:77' && e.dst === '192.0.2.2').length,
+      1,
+      'seen by the listing and recorded: once',
+    );
     const now = await readKernel(exec);
     const sorted = <T>(xs: readonly T[]) => xs.map((x) => JSON.stringify(x)).sort();
     assert.deepEqual(sorted(got.fdb), sorted(now.fdb), 'the FDB a read now gives');
-    assert.deepEqual(sorted(got.neigh.filter((n) => n.permanent)), sorted(now.neigh.filter((n) => n.permanent)), 'the permanent neighbours a read now gives');
+    assert.deepEqual(
+      sorted(got.neigh.filter((n) => n.permanent)),
+      sorted(now.neigh.filter((n) => n.permanent)),
+      'the permanent neighbours a read now gives',
+    );
     // A change that failed (or is unknown) spoils the prefetched read: the full read is made inline.
     await reader.prefetchFull();
-    const undo = [{ op: 'neigh-del', ip: '10.0.1.77', dev: 'hnb-100' }, { op: 'fdb-del', mac: 'fa:16:3e:00:00:77', dev: 'hnv-100', dst: '192.0.2.2' }] as const;
+    const undo = [
+      { op: 'neigh-del', ip: '10.0.1.77', dev: 'hnb-100' },
+      { op: 'fdb-del', mac: 'fa:16:3e:00:00:77', dev: 'hnv-100', dst: '192.0.2.2' },
+    ] as const;
     await applyOps(exec, [...undo]);
     reader.applied(got, [...undo], false);
     const calls = neighSeen.length;
@@ -219,7 +266,11 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     hold = null;
     release();
     await ahead2;
-    assert.equal((await reader.read(true)).links.get('tapffffffff-00')?.master, 'hnb-100', 'the wired tap is seen enslaved');
+    assert.equal(
+      (await reader.read(true)).links.get('tapffffffff-00')?.master,
+      'hnb-100',
+      'the wired tap is seen enslaved',
+    );
     assert.equal(neighSeen.length, 1, 'taken from memory, not read again inline');
     await sh(exec, ['ip link del tapffffffff-00']);
     // A tap the link monitor saw go while the read waited is gone from it.
@@ -251,7 +302,10 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
     const r = await converge(exec, compileDatapath(node, view({})));
     assert.deepEqual(r.result.failed, []);
     const names = [...r.after.links.keys()];
-    assert.deepEqual(names.filter((n) => /^hn[bv]-/.test(n)), []);
+    assert.deepEqual(
+      names.filter((n) => /^hn[bv]-/.test(n)),
+      [],
+    );
     assert.equal(r.after.links.get('tapaaaaaaaa-bb')?.master, null);
     assert.ok(names.includes('hnx-1') && names.includes('u0'));
     assert.deepEqual((await converge(exec, compileDatapath(node, view({})))).ops, []);

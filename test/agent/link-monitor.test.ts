@@ -19,18 +19,34 @@ import { agent, net, port, view } from '../../testkit/model-fixtures.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
 
 test('monitor lines: new, released and deleted taps call for a pass; enslaved taps and other links do not', () => {
-  assert.equal(tapOfMonitorLine('7: tapaaaaaaaa-bb@if6: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether fa:16:3e:00:00:01'), 'tapaaaaaaaa-bb');
-  assert.equal(tapOfMonitorLine('Deleted 7: tapaaaaaaaa-bb@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN'), 'tapaaaaaaaa-bb');
-  assert.equal(tapOfMonitorLine('7: tapaaaaaaaa-bb@if6: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue master hnb-100 state UP'), null);
+  assert.equal(
+    tapOfMonitorLine(
+      '7: tapaaaaaaaa-bb@if6: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether fa:16:3e:00:00:01',
+    ),
+    'tapaaaaaaaa-bb',
+  );
+  assert.equal(
+    tapOfMonitorLine('Deleted 7: tapaaaaaaaa-bb@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN'),
+    'tapaaaaaaaa-bb',
+  );
+  assert.equal(
+    tapOfMonitorLine(
+      '7: tapaaaaaaaa-bb@if6: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue master hnb-100 state UP',
+    ),
+    null,
+  );
   assert.equal(tapOfMonitorLine('3: hnb-100: <BROADCAST,MULTICAST> mtu 1450 qdisc noop state DOWN'), null);
   assert.equal(tapOfMonitorLine('garbage'), null);
 });
 
 test('monitor lines: a link deleted, told apart from a port leaving its bridge (both say Deleted)', () => {
   // As printed by `ip -o monitor link` (iproute2 6.1, kernel 6.18).
-  const left = 'Deleted 4: tapx@wx: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 master hnb-1 state DOWN \\    link/ether 56:e4:5a:47:8c:c4';
-  const gone = 'Deleted 4: tapx@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 56:e4:5a:47:8c:c4 brd ff:ff:ff:ff:ff:ff';
-  const changed = '4: tapx@wx: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN group default \\    link/ether 56:e4:5a:47:8c:c4 brd ff:ff:ff:ff:ff:ff';
+  const left =
+    'Deleted 4: tapx@wx: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 master hnb-1 state DOWN \\    link/ether 56:e4:5a:47:8c:c4';
+  const gone =
+    'Deleted 4: tapx@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 56:e4:5a:47:8c:c4 brd ff:ff:ff:ff:ff:ff';
+  const changed =
+    '4: tapx@wx: <BROADCAST,MULTICAST,M-DOWN> mtu 1500 qdisc noop state DOWN group default \\    link/ether 56:e4:5a:47:8c:c4 brd ff:ff:ff:ff:ff:ff';
   assert.equal(isLinkDeletion(left), false);
   assert.equal(isLinkDeletion(gone), true);
   assert.equal(isLinkDeletion(changed), false);
@@ -55,7 +71,12 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
   before(async () => {
     await sweepStale();
     exec = await addNetns(ns);
-    await sh(exec, ['ip link add u0 type veth peer name u1', 'ip addr add 192.0.2.1/24 dev u0', 'ip link set u0 up', 'ip link set u1 up']);
+    await sh(exec, [
+      'ip link add u0 type veth peer name u1',
+      'ip addr add 192.0.2.1/24 dev u0',
+      'ip link set u0 up',
+      'ip link set u1 up',
+    ]);
   });
   after(async () => {
     for (const s of stops) await s();
@@ -69,29 +90,63 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
 
   it('enslaves a new tap at once, without waiting for the periodic resync', async () => {
     const model = modelWith();
-    const loop = new Reconciler([new DatapathReconciler(exec, node, silentLogger())], { clock: realClock, log: silentLogger(), model: () => model, resyncMs: 60_000 });
+    const loop = new Reconciler([new DatapathReconciler(exec, node, silentLogger())], {
+      clock: realClock,
+      log: silentLogger(),
+      model: () => model,
+      resyncMs: 60_000,
+    });
     const seen: string[] = [];
-    const mon = new LinkMonitor({ clock: realClock, log: silentLogger(), onTap: (tap, gone) => (seen.push(`${tap} ${gone ? 'gone' : 'here'}`), loop.markDirty()), argv: ['ip', 'netns', 'exec', ns, 'ip', '-o', 'monitor', 'link'] });
-    stops.push(() => mon.stop(), () => loop.stop());
+    const mon = new LinkMonitor({
+      clock: realClock,
+      log: silentLogger(),
+      onTap: (tap, gone) => {
+        seen.push(`${tap} ${gone ? 'gone' : 'here'}`);
+        loop.markDirty();
+      },
+      argv: ['ip', 'netns', 'exec', ns, 'ip', '-o', 'monitor', 'link'],
+    });
+    stops.push(
+      () => mon.stop(),
+      () => loop.stop(),
+    );
     mon.start();
     loop.start();
-    assert.ok(await eventually(async () => loop.runs >= 1 && (await exec('ip', ['link', 'show', 'hnb-100'], { allowFail: true })).code === 0, 5_000), 'first pass built the bridge');
+    assert.ok(
+      await eventually(
+        async () => loop.runs >= 1 && (await exec('ip', ['link', 'show', 'hnb-100'], { allowFail: true })).code === 0,
+        5_000,
+      ),
+      'first pass built the bridge',
+    );
     await new Promise((r) => setTimeout(r, 300)); // the monitor child is listening
     const runs = loop.runs;
     await exec('ip', ['link', 'add', TAP, 'type', 'veth', 'peer', 'name', 'wl0']);
-    assert.ok(await eventually(async () => (await master()) === 'hnb-100', 3_000), 'tap enslaved within 3 s (resync is 60 s)');
+    assert.ok(
+      await eventually(async () => (await master()) === 'hnb-100', 3_000),
+      'tap enslaved within 3 s (resync is 60 s)',
+    );
     assert.ok(loop.runs > runs, 'a pass ran because of the tap');
 
     // The child dies: it is started again, and still wakes the loop.
     const pid = mon.pid!;
     process.kill(pid, 'SIGKILL');
-    assert.ok(await eventually(async () => mon.starts >= 2 && mon.pid !== undefined && mon.pid !== pid, 5_000), 'monitor restarted');
+    assert.ok(
+      await eventually(async () => mon.starts >= 2 && mon.pid !== undefined && mon.pid !== pid, 5_000),
+      'monitor restarted',
+    );
     await new Promise((r) => setTimeout(r, 300));
     await exec('ip', ['link', 'set', TAP, 'nomaster']);
-    assert.ok(await eventually(async () => (await master()) === 'hnb-100', 3_000), 'released tap enslaved again by the restarted monitor');
+    assert.ok(
+      await eventually(async () => (await master()) === 'hnb-100', 3_000),
+      'released tap enslaved again by the restarted monitor',
+    );
     assert.ok(seen.includes(`${TAP} here`) && !seen.includes(`${TAP} gone`), seen.join(', '));
     await exec('ip', ['link', 'del', TAP]);
-    assert.ok(await eventually(async () => seen.includes(`${TAP} gone`), 3_000), `the deletion is reported as such: ${seen.join(', ')}`);
+    assert.ok(
+      await eventually(async () => seen.includes(`${TAP} gone`), 3_000),
+      `the deletion is reported as such: ${seen.join(', ')}`,
+    );
     await mon.stop();
     await loop.stop();
   });
@@ -101,7 +156,12 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
       const r = await exec('sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'], { allowFail: true });
       return r.code === 0 ? r.stdout.trim() : 'absent';
     };
-    const tables = async (): Promise<string> => (await exec('nft', ['list', 'tables'])).stdout.trim().split('\n').filter((l) => l.includes('hypernet')).join(', ');
+    const tables = async (): Promise<string> =>
+      (await exec('nft', ['list', 'tables'])).stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l.includes('hypernet'))
+        .join(', ');
     const firewall = new FirewallReconciler('hostA', exec, silentLogger());
     const mode = await new FirewallDriver(exec, silentLogger()).detectMode();
     if (mode !== 'br-netfilter') return; // bridge-ct kernels never need it
@@ -123,18 +183,27 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
 
   it('the firewall runs nothing on a pass a tap woke (inputs unchanged), and checks its tables on a full one', async () => {
     const calls: string[] = [];
-    const counting: Exec = (cmd, args, o) => (calls.push(`${cmd} ${args.join(' ')}`), exec(cmd, args, o));
+    const counting: Exec = (cmd, args, o) => {
+      calls.push(`${cmd} ${args.join(' ')}`);
+      return exec(cmd, args, o);
+    };
     const firewall = new FirewallReconciler('hostA', counting, silentLogger());
     const model = modelWith();
     await firewall.reconcile(model, { full: true, modelChanged: true });
-    assert.ok(calls.some((c) => c.startsWith('nft -f')), 'the first pass applies the ruleset');
+    assert.ok(
+      calls.some((c) => c.startsWith('nft -f')),
+      'the first pass applies the ruleset',
+    );
     assert.equal(firewall.portReady(P1), true);
     calls.length = 0;
     await firewall.reconcile(model, { full: false, modelChanged: false });
     assert.equal(calls.join('; '), '', 'nothing to compile, nothing run');
     assert.equal(firewall.portReady(P1), true, 'the gate stays open');
     await firewall.reconcile(model, { full: true, modelChanged: false });
-    assert.ok(calls.some((c) => c.startsWith('nft list')), 'a full pass checks the tables are still there');
+    assert.ok(
+      calls.some((c) => c.startsWith('nft list')),
+      'a full pass checks the tables are still there',
+    );
     await exec('nft', ['delete', 'table', 'bridge', 'hypernet'], { allowFail: true });
     await exec('nft', ['delete', 'table', 'inet', 'hypernet'], { allowFail: true });
   });

@@ -73,18 +73,32 @@ test('reconcile loop: nothing before the model is ready; a failing sub-reconcile
   let ready = false;
   const seen: string[] = [];
   const subs: SubReconciler[] = [
-    { name: 'bad', reconcile: async () => { seen.push('bad'); throw new Error('boom'); } },
+    {
+      name: 'bad',
+      reconcile: async () => {
+        seen.push('bad');
+        throw new Error('boom');
+      },
+    },
     { name: 'good', reconcile: async () => void seen.push('good') },
   ];
   const m = view({});
-  const r = new Reconciler(subs, { clock: realClock, log: silentLogger(), model: () => (ready ? m : null), resyncMs: 50 });
+  const r = new Reconciler(subs, {
+    clock: realClock,
+    log: silentLogger(),
+    model: () => (ready ? m : null),
+    resyncMs: 50,
+  });
   r.start();
   try {
     await new Promise((res) => setTimeout(res, 150));
     assert.deepEqual(seen, [], 'no run before the first snapshot');
     ready = true;
     r.markDirty();
-    assert.ok(await eventually(async () => seen.filter((s) => s === 'good').length >= 2, 3_000), 'retried with backoff');
+    assert.ok(
+      await eventually(async () => seen.filter((s) => s === 'good').length >= 2, 3_000),
+      'retried with backoff',
+    );
     assert.deepEqual(seen.slice(0, 2), ['bad', 'good']);
   } finally {
     await r.stop();
@@ -95,7 +109,13 @@ test('reconcile loop: a model change that leaves the compiled inputs alone costs
   let runs = 0;
   let key = 'a';
   const m = view({});
-  const r = new Reconciler([{ name: 'count', reconcile: async () => void runs++ }], { clock: realClock, log: silentLogger(), model: () => m, resyncMs: 400, inputKey: () => key });
+  const r = new Reconciler([{ name: 'count', reconcile: async () => void runs++ }], {
+    clock: realClock,
+    log: silentLogger(),
+    model: () => m,
+    resyncMs: 400,
+    inputKey: () => key,
+  });
   r.start();
   try {
     assert.ok(await eventually(async () => runs === 1, 2_000), 'first (full) pass');
@@ -118,9 +138,16 @@ test('reconcile loop: passes say whether the compiled inputs changed since the l
   const seen: { full: boolean; modelChanged: boolean }[] = [];
   let key = 'a';
   const m = view({});
-  const r = new Reconciler([{ name: 'see', reconcile: async (_m, p) => void seen.push({ full: p!.full, modelChanged: p!.modelChanged }) }], {
-    clock: realClock, log: silentLogger(), model: () => m, resyncMs: 60_000, inputKey: () => key,
-  });
+  const r = new Reconciler(
+    [{ name: 'see', reconcile: async (_m, p) => void seen.push({ full: p!.full, modelChanged: p!.modelChanged }) }],
+    {
+      clock: realClock,
+      log: silentLogger(),
+      model: () => m,
+      resyncMs: 60_000,
+      inputKey: () => key,
+    },
+  );
   r.start();
   try {
     assert.ok(await eventually(async () => seen.length === 1, 2_000));
@@ -179,13 +206,30 @@ test('reconcile loop: sub-reconcilers listed together run at the same time, the 
   const subs: PassStep[] = [
     [
       // a finishes only once b has started: run one after the other, this pass would never end.
-      { name: 'a', reconcile: async () => { order.push('a start'); await aWaits; order.push('a end'); } },
-      { name: 'b', reconcile: async () => { order.push('b start'); releaseA(); throw new Error('b fails'); } },
+      {
+        name: 'a',
+        reconcile: async () => {
+          order.push('a start');
+          await aWaits;
+          order.push('a end');
+        },
+      },
+      {
+        name: 'b',
+        reconcile: async () => {
+          order.push('b start');
+          releaseA();
+          throw new Error('b fails');
+        },
+      },
     ],
     { name: 'c', reconcile: async () => void order.push('c') },
   ];
   const r = new Reconciler(subs, { clock: realClock, log: silentLogger(), model: () => view({}) });
-  const ok = await Promise.race([r.runOnce(view({})), new Promise<string>((res) => setTimeout(() => res('stuck'), 2_000))]);
+  const ok = await Promise.race([
+    r.runOnce(view({})),
+    new Promise<string>((res) => setTimeout(() => res('stuck'), 2_000)),
+  ]);
   assert.equal(ok, false, 'b failed: the pass reports it');
   assert.deepEqual(order, ['a start', 'b start', 'a end', 'c']);
 });
@@ -195,10 +239,21 @@ test('port status: ACTIVE once the tap is enslaved and up; DOWN when it goes', (
   const model = view({
     networks: [net('n1', 100)],
     agents: [agent('a', 'h', '192.0.2.1')],
-    ports: [port(P, 'n1', 'h', 'fa:16:3e:00:00:01', []), port('pB', 'n1', 'h', 'fa:16:3e:00:00:0b', [], { status: 'ACTIVE', 'binding:vif_type': 'tap' })],
+    ports: [
+      port(P, 'n1', 'h', 'fa:16:3e:00:00:01', []),
+      port('pB', 'n1', 'h', 'fa:16:3e:00:00:0b', [], { status: 'ACTIVE', 'binding:vif_type': 'tap' }),
+    ],
   });
   const d = compileDatapath({ host: 'h', underlayIp: '192.0.2.1', underlayMtu: 1500 }, model);
-  const tap: ActualLink = { name: 'tapaaaaaaaa-bb', kind: 'veth', mtu: 1450, mac: null, up: true, master: 'hnb-100', vxlan: null };
+  const tap: ActualLink = {
+    name: 'tapaaaaaaaa-bb',
+    kind: 'veth',
+    mtu: 1450,
+    mac: null,
+    up: true,
+    master: 'hnb-100',
+    vxlan: null,
+  };
   const actual = { links: new Map([[tap.name, tap]]), bridgePorts: new Map(), fdb: [], neigh: [] };
   assert.deepEqual(portStatusUpdates(d, actual, model), [
     { portId: P, status: 'ACTIVE', vifType: 'tap' },
@@ -219,7 +274,10 @@ test('port status reporter: a port deleted meanwhile (404) is no failure and cal
   } as unknown as ConstructorParameters<typeof PortStatusReporter>[0];
   let retries = 0;
   const r = new PortStatusReporter(api, realClock, silentLogger(), 5_000, () => retries++, 10);
-  r.submit([{ portId: 'gone', status: 'DOWN' }, { portId: 'p1', status: 'ACTIVE', vifType: 'tap' }]);
+  r.submit([
+    { portId: 'gone', status: 'DOWN' },
+    { portId: 'p1', status: 'ACTIVE', vifType: 'tap' },
+  ]);
   await r.idle();
   await new Promise((res) => setTimeout(res, 50));
   assert.deepEqual(sent, ['p1'], 'the port that exists is reported, after the one that is gone');

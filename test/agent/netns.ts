@@ -8,7 +8,6 @@ import { alive, listNetns } from '../../testkit/runs.js';
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
-
 /** The per-run prefix of one test file (`tag` tells files apart). */
 export const runPrefix = (tag: string): string => `hnk${tag}${process.pid}-`;
 
@@ -22,7 +21,8 @@ export async function sweepStale(): Promise<void> {
 
 /** Deletes every namespace with this run's prefix. */
 export async function removeRun(prefix: string): Promise<void> {
-  for (const ns of await listNetns()) if (ns.startsWith(prefix)) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+  for (const ns of await listNetns())
+    if (ns.startsWith(prefix)) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
 }
 
 export async function addNetns(ns: string): Promise<Exec> {

@@ -9,7 +9,11 @@ import type { ActualState } from '../../src/agent/datapath/types.js';
 import { agent, captured, net, port, view } from '../../testkit/model-fixtures.js';
 
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
-const agents = [agent('a1', 'hostA', '192.0.2.1'), agent('a2', 'hostB', '192.0.2.2'), agent('a3', 'hostC', '192.0.2.3')];
+const agents = [
+  agent('a1', 'hostA', '192.0.2.1'),
+  agent('a2', 'hostB', '192.0.2.2'),
+  agent('a3', 'hostC', '192.0.2.3'),
+];
 const P1 = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
 
 /** Entry ops toward `model` from `actual`, the predicted state after them, and what a diff still finds. */
@@ -24,11 +28,18 @@ test('predict: after the entry ops of a diff, the same diff finds no entry to ch
   const model = view({
     networks: [net('n1', 100)],
     agents,
-    ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']), port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2']), port('p3', 'n1', 'hostC', 'fa:16:3e:00:00:03', ['10.0.1.3'])],
+    ports: [
+      port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+      port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2']),
+      port('p3', 'n1', 'hostC', 'fa:16:3e:00:00:03', ['10.0.1.3']),
+    ],
   });
   const actual = await captured();
   const { ops, after, left } = step(model, actual);
-  assert.ok(ops.some((o) => o.op === 'fdb-add') && ops.some((o) => o.op === 'fdb-del' || o.op === 'neigh-del'), 'the sample differs from the model both ways');
+  assert.ok(
+    ops.some((o) => o.op === 'fdb-add') && ops.some((o) => o.op === 'fdb-del' || o.op === 'neigh-del'),
+    'the sample differs from the model both ways',
+  );
   assert.deepEqual(left, []);
   // Links and bridge ports are never touched by entry operations.
   assert.equal(after.links, actual.links);
@@ -37,17 +48,45 @@ test('predict: after the entry ops of a diff, the same diff finds no entry to ch
 
 test('predict: a MAC moved to another VTEP keeps one entry (replace), the flood list gets one more (append), deletes and neighbours follow', async () => {
   const before = step(
-    view({ networks: [net('n1', 100)], agents, ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']), port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2']), port('p4', 'n1', 'hostB', 'fa:16:3e:00:00:04', ['10.0.1.4'])] }),
+    view({
+      networks: [net('n1', 100)],
+      agents,
+      ports: [
+        port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+        port('p2', 'n1', 'hostB', 'fa:16:3e:00:00:02', ['10.0.1.2']),
+        port('p4', 'n1', 'hostB', 'fa:16:3e:00:00:04', ['10.0.1.4']),
+      ],
+    }),
     await captured(),
   ).after;
-  const moved = view({ networks: [net('n1', 100)], agents, ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']), port('p2', 'n1', 'hostC', 'fa:16:3e:00:00:02', ['10.0.1.2'])] });
+  const moved = view({
+    networks: [net('n1', 100)],
+    agents,
+    ports: [
+      port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+      port('p2', 'n1', 'hostC', 'fa:16:3e:00:00:02', ['10.0.1.2']),
+    ],
+  });
   const { ops, after, left } = step(moved, before);
   assert.deepEqual(left, []);
-  assert.ok(ops.some((o) => o.op === 'fdb-add' && o.mac === 'fa:16:3e:00:00:02' && o.dst === '192.0.2.3'), 'p2 repointed');
-  assert.ok(ops.some((o) => o.op === 'neigh-del' && o.ip === '10.0.1.4'), 'p4 neighbour removed');
+  assert.ok(
+    ops.some((o) => o.op === 'fdb-add' && o.mac === 'fa:16:3e:00:00:02' && o.dst === '192.0.2.3'),
+    'p2 repointed',
+  );
+  assert.ok(
+    ops.some((o) => o.op === 'neigh-del' && o.ip === '10.0.1.4'),
+    'p4 neighbour removed',
+  );
   const p2 = after.fdb.filter((e) => e.mac === 'fa:16:3e:00:00:02' && e.dev === 'hnv-100' && !e.master);
-  assert.deepEqual(p2.map((e) => e.dst), ['192.0.2.3'], 'one VTEP entry for the moved MAC');
-  const flood = after.fdb.filter((e) => e.mac === '00:00:00:00:00:00' && e.dev === 'hnv-100').map((e) => e.dst).sort();
+  assert.deepEqual(
+    p2.map((e) => e.dst),
+    ['192.0.2.3'],
+    'one VTEP entry for the moved MAC',
+  );
+  const flood = after.fdb
+    .filter((e) => e.mac === '00:00:00:00:00:00' && e.dev === 'hnv-100')
+    .map((e) => e.dst)
+    .sort();
   assert.ok(flood.includes('192.0.2.3'), 'flood entry toward hostC appended');
   assert.ok(!after.fdb.some((e) => e.mac === 'fa:16:3e:00:00:04'), 'p4 FDB entry gone');
   assert.ok(!after.neigh.some((n) => n.ip === '10.0.1.4'));
@@ -88,5 +127,8 @@ test('predictAfter: links and entries follow the operations; a created device or
   assert.ok(after.fdb.some((e) => e.mac === 'fa:16:3e:00:00:09' && e.dst === '192.0.2.9'));
   assert.ok(after.neigh.some((n) => n.ip === '10.0.1.9' && n.permanent));
   assert.equal(predictAfter(actual, [{ op: 'bridge-add', name: 'hnb-7', mtu: 1450, mac: '02:68:00:00:07:00' }]), null);
-  assert.equal(predictAfter(actual, [{ op: 'bport-set', name: 'hnv-100', learning: false, neighSuppress: true }]), null);
+  assert.equal(
+    predictAfter(actual, [{ op: 'bport-set', name: 'hnv-100', learning: false, neighSuppress: true }]),
+    null,
+  );
 });

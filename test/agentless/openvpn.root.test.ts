@@ -72,28 +72,71 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     for (const [k, ns] of Object.entries(NS)) ex[k] = await addNetns(ns);
     // Underlay: the hyperswitch namespace bridges the VMs' provider NICs (and routes for them).
     await sh(ex.hs!, ['ip link add ul type bridge', `ip addr add ${VMS_IP}/24 dev ul`, 'ip link set ul up']);
-    for (const [k, ip] of [['vm', VM_IP], ['bad', BAD_IP]] as const) {
-      await sh(ex.hs!, [`ip link add u-${k} type veth peer name eth0 netns ${NS[k]}`, `ip link set u-${k} master ul up`]);
+    for (const [k, ip] of [
+      ['vm', VM_IP],
+      ['bad', BAD_IP],
+    ] as const) {
+      await sh(ex.hs!, [
+        `ip link add u-${k} type veth peer name eth0 netns ${NS[k]}`,
+        `ip link set u-${k} master ul up`,
+      ]);
       await sh(ex[k]!, [`ip addr add ${ip}/24 dev eth0`, 'ip link set eth0 up', `ip route add default via ${VMS_IP}`]);
     }
     // Hyper network bridge with a gateway address, a peer "VM" wired directly, and DHCP.
-    await sh(ex.hs!, ['ip link add hnb-100 type bridge', 'ip link set hnb-100 mtu 1450',
-      'ip addr add 10.0.1.1/24 dev hnb-100', 'ip link set hnb-100 up',
-      `ip link add p-peer type veth peer name eth0 netns ${NS.peer}`, 'ip link set p-peer mtu 1450 master hnb-100 up']);
+    await sh(ex.hs!, [
+      'ip link add hnb-100 type bridge',
+      'ip link set hnb-100 mtu 1450',
+      'ip addr add 10.0.1.1/24 dev hnb-100',
+      'ip link set hnb-100 up',
+      `ip link add p-peer type veth peer name eth0 netns ${NS.peer}`,
+      'ip link set p-peer mtu 1450 master hnb-100 up',
+    ]);
     await sh(ex.peer!, ['ip addr add 10.0.1.20/24 dev eth0', 'ip link set eth0 mtu 1450 up']);
-    await ex.hs!('dnsmasq', ['--conf-file=/dev/null', '--port=0', '--interface=hnb-100', '--bind-interfaces',
-      '--except-interface=lo', '--dhcp-range=10.0.1.0,static,255.255.255.0,10m', `--dhcp-host=${MAC},${HYPER_IP}`,
-      '--dhcp-option=option:router,10.0.1.1', '--dhcp-option=option:mtu,1450',
-      `--dhcp-leasefile=${join(tmp, 'leases')}`, `--pid-file=${join(tmp, 'dnsmasq.pid')}`]);
+    await ex.hs!('dnsmasq', [
+      '--conf-file=/dev/null',
+      '--port=0',
+      '--interface=hnb-100',
+      '--bind-interfaces',
+      '--except-interface=lo',
+      '--dhcp-range=10.0.1.0,static,255.255.255.0,10m',
+      `--dhcp-host=${MAC},${HYPER_IP}`,
+      '--dhcp-option=option:router,10.0.1.1',
+      '--dhcp-option=option:mtu,1450',
+      `--dhcp-leasefile=${join(tmp, 'leases')}`,
+      `--pid-file=${join(tmp, 'dnsmasq.pid')}`,
+    ]);
 
     ca = await CertificateAuthority.open(dirStorage(join(tmp, 'pki')));
     const server = await ca.issueServer({ name: 'hs-test', ips: [VMS_IP] });
     servers = new OpenVpnServers({ exec: realExec, log: silentLogger(), dir: join(tmp, 'hs'), netns: NS.hs });
-    await servers.setCredentials({ caPem: server.caPem, certPem: server.certPem, keyPem: server.keyPem, crlPem: await ca.crlPem() });
-    spec = { portId: PORT_ID, providerIp: VM_IP, macAddress: MAC, listenIp: VMS_IP, listenPort: 1194, mtu: 1450, underlayMtu: 1500 };
+    await servers.setCredentials({
+      caPem: server.caPem,
+      certPem: server.certPem,
+      keyPem: server.keyPem,
+      crlPem: await ca.crlPem(),
+    });
+    spec = {
+      portId: PORT_ID,
+      providerIp: VM_IP,
+      macAddress: MAC,
+      listenIp: VMS_IP,
+      listenPort: 1194,
+      mtu: 1450,
+      underlayMtu: 1500,
+    };
     const client = await ca.issueClient({ portId: PORT_ID, providerIp: VM_IP });
-    udSpec = { portId: PORT_ID, macAddress: MAC, remoteIp: VMS_IP, remotePort: 1194, mtu: 1450, underlayMtu: 1500,
-      serverName: 'hs-test', caPem: client.caPem, certPem: client.certPem, keyPem: client.keyPem };
+    udSpec = {
+      portId: PORT_ID,
+      macAddress: MAC,
+      remoteIp: VMS_IP,
+      remotePort: 1194,
+      mtu: 1450,
+      underlayMtu: 1500,
+      serverName: 'hs-test',
+      caPem: client.caPem,
+      certPem: client.certPem,
+      keyPem: client.keyPem,
+    };
   });
 
   after(async () => {
@@ -115,12 +158,16 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
   let vmDir = '';
 
   const id11 = PORT_ID.slice(0, 11);
-  const linkOf = async (name: string) => JSON.parse((await ex.hs!('ip', ['-d', '-json', 'link', 'show', 'dev', name])).stdout)[0];
+  const linkOf = async (name: string) =>
+    JSON.parse((await ex.hs!('ip', ['-d', '-json', 'link', 'show', 'dev', name])).stdout)[0];
   const redirectOf = async (dev: string) => {
-    const filters = JSON.parse((await ex.hs!('tc', ['-json', 'filter', 'show', 'dev', dev, 'ingress'])).stdout) as { options?: { actions?: { kind: string; to_dev: string }[] } }[];
+    const filters = JSON.parse((await ex.hs!('tc', ['-json', 'filter', 'show', 'dev', dev, 'ingress'])).stdout) as {
+      options?: { actions?: { kind: string; to_dev: string }[] };
+    }[];
     return filters.flatMap((f) => f.options?.actions ?? []).map((a) => `${a.kind}:${a.to_dev}`);
   };
-  const counter = async (dev: string, what: string) => Number((await ex.hs!('cat', [`/sys/class/net/${dev}/statistics/${what}`])).stdout);
+  const counter = async (dev: string, what: string) =>
+    Number((await ex.hs!('cat', [`/sys/class/net/${dev}/statistics/${what}`])).stdout);
 
   it('starts the port server on its TAP, joined by a GRO veth pair to the port interface in the bridge; ensure is idempotent and repairs', async () => {
     // An older layout made the port interface OpenVPN's TAP itself: ensure converts it.
@@ -140,7 +187,10 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     assert.match((await ex.hs!('ethtool', ['-k', `tap${id11}`])).stdout, /generic-receive-offload: on/);
     assert.match((await ex.hs!('ethtool', ['-k', `vps${id11}`])).stdout, /tcp-segmentation-offload: off/);
     assert.equal((await ex.hs!('cat', [`/sys/class/net/tap${id11}/threaded`])).stdout.trim(), '1');
-    assert.match((await readFile(join(tmp, 'hs', 'ports', PORT_ID, 'server.conf'), 'utf8')), new RegExp(`^dev vpn${id11}$`, 'm'));
+    assert.match(
+      await readFile(join(tmp, 'hs', 'ports', PORT_ID, 'server.conf'), 'utf8'),
+      new RegExp(`^dev vpn${id11}$`, 'm'),
+    );
     // Drift: a redirect removed and the shim taken down by hand are put back, by ensure and by sync
     // (which reads the namespace's links once for all its ports), without restarting the server.
     const pid = await servers.pidOf(PORT_ID);
@@ -167,17 +217,28 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
 
   it('a VM booted from the user_data gets its hyper IP by DHCP, its MAC, MTU and routes, and pings the peer', async () => {
     vmDir = await startClient(NS.vm, 'vm', buildUserData(udSpec));
-    const got = await eventually(async () => (await ex.vm!('ip', ['-4', '-o', 'addr', 'show', 'dev', 'tap0'])).stdout.includes(`${HYPER_IP}/24`), 30_000);
-    assert.ok(got, `no DHCP address on tap0; client log:\n${await readFile(join(vmDir, 'client.log'), 'utf8').catch(() => '')}`);
+    const got = await eventually(
+      async () => (await ex.vm!('ip', ['-4', '-o', 'addr', 'show', 'dev', 'tap0'])).stdout.includes(`${HYPER_IP}/24`),
+      30_000,
+    );
+    assert.ok(
+      got,
+      `no DHCP address on tap0; client log:\n${await readFile(join(vmDir, 'client.log'), 'utf8').catch(() => '')}`,
+    );
     const link = JSON.parse((await ex.vm!('ip', ['-json', 'link', 'show', 'dev', 'tap0'])).stdout)[0];
     assert.equal(link.address, MAC);
     assert.equal(link.mtu, 1450);
     assert.match((await ex.vm!('ip', ['-4', 'route', 'show', 'default'])).stdout, /default via 10\.0\.1\.1 dev tap0/);
     assert.match((await ex.vm!('ip', ['-4', 'route', 'get', VMS_IP])).stdout, /dev eth0/);
-    const ping = await ex.vm!('ping', ['-c', '3', '-i', '0.2', '-W', '2', '-w', '10', '10.0.1.20'], { allowFail: true });
+    const ping = await ex.vm!('ping', ['-c', '3', '-i', '0.2', '-W', '2', '-w', '10', '10.0.1.20'], {
+      allowFail: true,
+    });
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     const clients = await servers.clients(PORT_ID);
-    assert.deepEqual(clients.map((c) => [c.commonName, c.realAddress.split(':')[0]]), [[PORT_ID, VM_IP]]);
+    assert.deepEqual(
+      clients.map((c) => [c.commonName, c.realAddress.split(':')[0]]),
+      [[PORT_ID, VM_IP]],
+    );
     const nft = await ex.vm!('nft', ['list', 'table', 'inet', 'hypernet_vpn'], { allowFail: true });
     assert.match(nft.stdout, /maxseg size set rt mtu/);
   });
@@ -186,7 +247,9 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     await ex.peer!('timeout', ['15', 'iperf3', '-s', '-1', '-D', '-B', '10.0.1.20', '-p', '5301']);
     const frames0 = await counter(`vps${id11}`, 'tx_packets');
     const skbs0 = await counter('p-peer', 'tx_packets');
-    const r = await ex.vm!('timeout', ['15', 'iperf3', '-c', '10.0.1.20', '-p', '5301', '-t', '2', '-J'], { allowFail: true });
+    const r = await ex.vm!('timeout', ['15', 'iperf3', '-c', '10.0.1.20', '-p', '5301', '-t', '2', '-J'], {
+      allowFail: true,
+    });
     assert.equal(r.code, 0, r.stdout.slice(-500) + r.stderr);
     const frames = (await counter(`vps${id11}`, 'tx_packets')) - frames0;
     const skbs = (await counter('p-peer', 'tx_packets')) - skbs0;
@@ -197,19 +260,32 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
 
   it('refuses the right certificate from the wrong provider IP', async () => {
     const dir = await startClient(NS.bad, 'bad', buildUserData(udSpec));
-    const refused = await eventually(async () => (await serverLog()).includes(`refused tls-verify cn='${PORT_ID}' from '${BAD_IP}'`), 20_000);
+    const refused = await eventually(
+      async () => (await serverLog()).includes(`refused tls-verify cn='${PORT_ID}' from '${BAD_IP}'`),
+      20_000,
+    );
     await stopClient(dir);
     assert.ok(refused, `no refusal in the server log:\n${(await serverLog()).slice(-2000)}`);
     const clients = await servers.clients(PORT_ID);
-    assert.deepEqual(clients.map((c) => c.realAddress.split(':')[0]), [VM_IP]);
+    assert.deepEqual(
+      clients.map((c) => c.realAddress.split(':')[0]),
+      [VM_IP],
+    );
   });
 
   it('refuses a certificate from a foreign CA, even with the right CN and source', async () => {
     const foreign = await CertificateAuthority.open(memoryStorage(), { name: 'hypernet agentless CA' });
     const cert = await foreign.issueClient({ portId: PORT_ID, providerIp: VM_IP });
     const before = (await serverLog()).length;
-    const dir = await startClient(NS.vm, 'foreign', buildUserData({ ...udSpec, certPem: cert.certPem, keyPem: cert.keyPem }));
-    const refused = await eventually(async () => /VERIFY ERROR|certificate verify failed/.test((await serverLog()).slice(before)), 20_000);
+    const dir = await startClient(
+      NS.vm,
+      'foreign',
+      buildUserData({ ...udSpec, certPem: cert.certPem, keyPem: cert.keyPem }),
+    );
+    const refused = await eventually(
+      async () => /VERIFY ERROR|certificate verify failed/.test((await serverLog()).slice(before)),
+      20_000,
+    );
     await stopClient(dir);
     assert.ok(refused, `no verify error in the server log:\n${(await serverLog()).slice(before, before + 3000)}`);
     assert.equal((await servers.clients(PORT_ID)).length, 1);
@@ -230,7 +306,10 @@ describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', t
     assert.notEqual(ping.code, 0);
     await stopClient(vmDir);
     // The client's down hook restored the provider default route.
-    assert.match((await ex.vm!('ip', ['-4', 'route', 'show', 'default'])).stdout, new RegExp(`default via ${VMS_IP.replace(/\./g, '\\.')} dev eth0`));
+    assert.match(
+      (await ex.vm!('ip', ['-4', 'route', 'show', 'default'])).stdout,
+      new RegExp(`default via ${VMS_IP.replace(/\./g, '\\.')} dev eth0`),
+    );
   });
 
   it('remove() stops the server and deletes its TAP and veth pair', async () => {

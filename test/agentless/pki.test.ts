@@ -42,8 +42,13 @@ describe('agentless PKI', () => {
     const cert = new x509.X509Certificate(b.certPem);
     assert.equal(cert.subject, `CN=${PORT}`);
     assert.equal(cert.serialNumber.toLowerCase(), b.serial);
-    assert.deepEqual(cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON(), [{ type: 'ip', value: '198.51.100.10' }]);
-    assert.deepEqual([...(cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [])], [x509.ExtendedKeyUsage.clientAuth]);
+    assert.deepEqual(cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON(), [
+      { type: 'ip', value: '198.51.100.10' },
+    ]);
+    assert.deepEqual(
+      [...(cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [])],
+      [x509.ExtendedKeyUsage.clientAuth],
+    );
     assert.ok(await cert.verify({ publicKey: new x509.X509Certificate(ca.caPem).publicKey }));
     assert.match(b.keyPem, /^-----BEGIN PRIVATE KEY-----/);
     // idempotent for the same port and IP; a new provider IP means a new certificate
@@ -56,9 +61,15 @@ describe('agentless PKI', () => {
     const b = await ca.issueServer({ name: 'hs-1', ips: ['198.51.100.1', '192.0.2.1'] });
     const cert = new x509.X509Certificate(b.certPem);
     assert.equal(cert.subject, 'CN=hs-1');
-    assert.deepEqual([...(cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [])], [x509.ExtendedKeyUsage.serverAuth]);
     assert.deepEqual(
-      cert.getExtension(x509.SubjectAlternativeNameExtension)?.names.toJSON().map((n) => n.value),
+      [...(cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [])],
+      [x509.ExtendedKeyUsage.serverAuth],
+    );
+    assert.deepEqual(
+      cert
+        .getExtension(x509.SubjectAlternativeNameExtension)
+        ?.names.toJSON()
+        .map((n) => n.value),
       ['hs-1', '192.0.2.1', '198.51.100.1'],
     );
   });
@@ -88,7 +99,11 @@ describe('agentless PKI', () => {
       await writeFile(join(dir, 'revoked.pem'), b.certPem);
       await writeFile(join(dir, 'kept.pem'), keep.certPem);
       const verify = (crl: string, cert: string) =>
-        realExec('openssl', ['verify', '-crl_check', '-CAfile', join(dir, 'ca.pem'), '-CRLfile', join(dir, crl), join(dir, cert)], { allowFail: true });
+        realExec(
+          'openssl',
+          ['verify', '-crl_check', '-CAfile', join(dir, 'ca.pem'), '-CRLfile', join(dir, crl), join(dir, cert)],
+          { allowFail: true },
+        );
       assert.equal((await verify('crl0.pem', 'revoked.pem')).code, 0, 'valid before revocation');
       const r = await verify('crl.pem', 'revoked.pem');
       assert.notEqual(r.code, 0);

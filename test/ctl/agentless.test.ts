@@ -3,7 +3,8 @@
  * agentless plugin with the lab provider (agentless-server.ts). `hypernet agentless` and
  * `hypernet hyperswitch` create/list/show/delete, filters, `--user-data-out` (the file holds exactly
  * the API's user_data, mode 0600 even over an existing wider file, and the private key is not
- * printed), `set` only for a move (--cloud; hyperswitches have none), HyperswitchInUse, and `hypernet status` showing the hyperswitches and their agents.
+ * printed), `set` only for a move (--cloud; hyperswitches have none), HyperswitchInUse, and `hypernet status` showing
+ * the hyperswitches and their agents.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -31,7 +32,9 @@ before(async () => {
   const net = await srv.admin.create<{ id: string }>('networks', 'network', { name: 'al-net' });
   await srv.admin.create('subnets', 'subnet', { network_id: net.id, cidr: '10.0.7.0/24', ip_version: 4 });
   ports = await Promise.all(
-    ['vm-a', 'vm-b', 'vm-c'].map((d) => srv.admin.create<Port>('ports', 'port', { network_id: net.id, name: `${d}-port`, device_id: d })),
+    ['vm-a', 'vm-b', 'vm-c'].map((d) =>
+      srv.admin.create<Port>('ports', 'port', { network_id: net.id, name: `${d}-port`, device_id: d }),
+    ),
   );
 });
 
@@ -42,12 +45,26 @@ after(async () => {
 
 const { ok, json } = cliRunner(() => env);
 
-test('agentless create --user-data-out, list with filters, show, set only --cloud, delete; hyperswitches follow', { skip, timeout: 300_000 }, async () => {
+test('agentless create --user-data-out, list with filters, show, set only --cloud, delete; hyperswitches follow', {
+  skip,
+  timeout: 300_000,
+}, async () => {
   const [pa, pb, pc] = ports as [Port, Port, Port];
   // An existing, world-readable file: it must come out 0600 with exactly the user_data.
   const out = join(dir, 'vm-a.user-data');
   writeFileSync(out, 'old content', { mode: 0o644 });
-  const made = await json<Record<string, unknown>>(['agentless', 'create', '--port', 'vm-a-port', '--device-id', 'vm-a', '--flavor', '0G', '--user-data-out', out]);
+  const made = await json<Record<string, unknown>>([
+    'agentless',
+    'create',
+    '--port',
+    'vm-a-port',
+    '--device-id',
+    'vm-a',
+    '--flavor',
+    '0G',
+    '--user-data-out',
+    out,
+  ]);
   assert.match(String(made.id), /^eni-/);
   assert.equal(made.port_id, pa.id);
   assert.equal(made.user_data_file, out);
@@ -69,15 +86,27 @@ test('agentless create --user-data-out, list with filters, show, set only --clou
 
   // without --user-data-out the object is printed whole (scripts: -o json)
   const c = await json<AgentlessPortWire>(['agentless', 'create', '--port', 'vm-c-port', '--device-id', 'vm-c']);
-  assert.equal(c.user_data, (await srv.admin.show<AgentlessPortWire>('agentlessports', 'agentlessport', c.id)).user_data);
+  assert.equal(
+    c.user_data,
+    (await srv.admin.show<AgentlessPortWire>('agentlessports', 'agentlessport', c.id)).user_data,
+  );
 
   // list and filters
   const list = await ok(['agentless', 'list']);
   assert.match(list, /\| ID +\| Port +\| Device +\| Index +\| Flavor +\| Provider IP +\| Hyperswitch +\|/);
   for (const id of [made.id, b!.id, c.id]) assert.match(list, new RegExp(`\\| ${id} \\|`));
-  assert.deepEqual((await json<AgentlessPortWire[]>(['agentless', 'list', '--port', 'vm-b-port'])).map((x) => x.id), [b!.id]);
-  assert.deepEqual((await json<AgentlessPortWire[]>(['agentless', 'list', '--filter', 'device_id=vm-c'])).map((x) => x.id), [c.id]);
-  assert.deepEqual((await json<AgentlessPortWire[]>(['agentless', 'list', '--filter', 'index=1'])).map((x) => x.id), [b!.id]);
+  assert.deepEqual(
+    (await json<AgentlessPortWire[]>(['agentless', 'list', '--port', 'vm-b-port'])).map((x) => x.id),
+    [b!.id],
+  );
+  assert.deepEqual(
+    (await json<AgentlessPortWire[]>(['agentless', 'list', '--filter', 'device_id=vm-c'])).map((x) => x.id),
+    [c.id],
+  );
+  assert.deepEqual(
+    (await json<AgentlessPortWire[]>(['agentless', 'list', '--filter', 'index=1'])).map((x) => x.id),
+    [b!.id],
+  );
   assert.deepEqual(await json(['agentless', 'list', '--filter', 'device_id=nobody']), []);
   const shown = await json<AgentlessPortWire>(['agentless', 'show', String(made.id)]);
   assert.equal(shown.user_data, api.user_data);
@@ -94,8 +123,14 @@ test('agentless create --user-data-out, list with filters, show, set only --clou
   assert.equal(hsA.flavor, '0G');
   const tenantHs = hss.find((h) => h.device_id === null)!;
   assert.equal(tenantHs.id, b!.hyperswitch_id);
-  assert.deepEqual((await json<HyperswitchWire[]>(['hyperswitch', 'list', '--filter', 'device_id=vm-c'])).map((h) => h.id), [c.hyperswitch_id]);
-  assert.match(await ok(['hyperswitch', 'list']), /\| ID +\| Tenant +\| Device +\| Flavor +\| Data IP +\| VPN IPs +\| Status +\|/);
+  assert.deepEqual(
+    (await json<HyperswitchWire[]>(['hyperswitch', 'list', '--filter', 'device_id=vm-c'])).map((h) => h.id),
+    [c.hyperswitch_id],
+  );
+  assert.match(
+    await ok(['hyperswitch', 'list']),
+    /\| ID +\| Tenant +\| Device +\| Flavor +\| Data IP +\| VPN IPs +\| Status +\|/,
+  );
   assert.equal((await json<HyperswitchWire>(['hyperswitch', 'show', hsA.id])).data_ip, hsA.data_ip);
 
   // a hyperswitch has no update: a clear usage error; an agentless port's only change is a move (--cloud)
@@ -126,15 +161,30 @@ test('agentless create --user-data-out, list with filters, show, set only --clou
     await new Promise((r) => setTimeout(r, 1000));
   }
   assert.match(status, /Hyperswitches \(3\)/);
-  assert.match(status, new RegExp(`\\| ${hsA.id} +\\| vm vm-a +\\| 0G +\\| ${hsA.data_ip.replace(/\./g, '\\.')} +\\| running +\\| UP +\\| 1 +\\|`), status);
+  assert.match(
+    status,
+    new RegExp(
+      `\\| ${hsA.id} +\\| vm vm-a +\\| 0G +\\| ${hsA.data_ip.replace(/\./g, '\\.')} +\\| running +\\| UP +\\| 1 +\\|`,
+    ),
+    status,
+  );
   assert.match(status, new RegExp(`\\| ${tenantHs.id} +\\| tenant ${tenantHs.tenant_id} +\\|`));
   const report = await json<{ hyperswitches: { id: string; agent: string; agentless_ports: number }[] }>(['status']);
-  assert.deepEqual(report.hyperswitches.map((h) => [h.id, h.agent, h.agentless_ports]).sort(), hss.map((h) => [h.id, 'UP', 1]).sort());
+  assert.deepEqual(
+    report.hyperswitches.map((h) => [h.id, h.agent, h.agentless_ports]).sort(),
+    hss.map((h) => [h.id, 'UP', 1]).sort(),
+  );
 
   // delete two at once; each level's last port takes its hyperswitch along
   assert.equal((await ok(['agentless', 'delete', String(made.id), b!.id])).trim(), '');
-  assert.deepEqual((await json<AgentlessPortWire[]>(['agentless', 'list'])).map((x) => x.id), [c.id]);
-  assert.deepEqual((await json<HyperswitchWire[]>(['hyperswitch', 'list'])).map((h) => h.id), [c.hyperswitch_id]);
+  assert.deepEqual(
+    (await json<AgentlessPortWire[]>(['agentless', 'list'])).map((x) => x.id),
+    [c.id],
+  );
+  assert.deepEqual(
+    (await json<HyperswitchWire[]>(['hyperswitch', 'list'])).map((h) => h.id),
+    [c.hyperswitch_id],
+  );
   assert.equal((await srv.admin.show<Port>('ports', 'port', pa.id))['binding:host_id'], '');
   const gone = await hypernet(['agentless', 'show', String(made.id)], env);
   assert.equal(gone.code, 1);
@@ -147,7 +197,10 @@ test('hyperswitch create and delete by the CLI; usage errors', { skip, timeout: 
   assert.equal(hs.tenant_id, 'other-tenant');
   assert.equal(hs.flavor, '10G');
   assert.equal(hs.device_id, null);
-  assert.deepEqual((await json<HyperswitchWire[]>(['hyperswitch', 'list', '--filter', 'tenant_id=other-tenant'])).map((h) => h.id), [hs.id]);
+  assert.deepEqual(
+    (await json<HyperswitchWire[]>(['hyperswitch', 'list', '--filter', 'tenant_id=other-tenant'])).map((h) => h.id),
+    [hs.id],
+  );
   const dup = await hypernet(['hyperswitch', 'create', '--project', 'other-tenant'], env);
   assert.equal(dup.code, 1);
   assert.match(dup.stderr, /A hyperswitch for tenant other-tenant exists/);
@@ -159,7 +212,10 @@ test('hyperswitch create and delete by the CLI; usage errors', { skip, timeout: 
   const missing = await hypernet(['agentless', 'create', '--user-data-out', join(dir, 'never')], env);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /missing required option --port/);
-  const counted = await hypernet(['agentless', 'create', '--port', 'x', '--count', '2', '--user-data-out', join(dir, 'never')], env);
+  const counted = await hypernet(
+    ['agentless', 'create', '--port', 'x', '--count', '2', '--user-data-out', join(dir, 'never')],
+    env,
+  );
   assert.equal(counted.code, 2);
   assert.match(counted.stderr, /--user-data-out writes one agentless port's user_data/);
   const noPort = await hypernet(['agentless', 'create', '--port', 'no-such-port'], env);

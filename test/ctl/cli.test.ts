@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ApiError } from '../../src/client/api.js';
+import type { ApiError } from '../../src/client/api.js';
 import { cliRunner, hypernet, registerAgent, startServer, type TestServer } from './server.js';
 
 let srv: TestServer;
@@ -47,18 +47,44 @@ test('network: create, list, show by name and id, set, delete', async () => {
 
 test('subnet and port: create with references by name, filters, set, delete', async () => {
   const net = await json(['network', 'create', 'red']);
-  const sub = await json(['subnet', 'create', 'red-v4', '--network', 'red', '--subnet-range', '10.0.1.0/24', '--dns-nameserver', '192.0.2.53', '--allocation-pool', 'start=10.0.1.10,end=10.0.1.100']);
+  const sub = await json([
+    'subnet',
+    'create',
+    'red-v4',
+    '--network',
+    'red',
+    '--subnet-range',
+    '10.0.1.0/24',
+    '--dns-nameserver',
+    '192.0.2.53',
+    '--allocation-pool',
+    'start=10.0.1.10,end=10.0.1.100',
+  ]);
   assert.equal(sub.network_id, net.id);
   assert.equal(sub.cidr, '10.0.1.0/24');
   assert.deepEqual(sub.dns_nameservers, ['192.0.2.53']);
   assert.deepEqual(sub.allocation_pools, [{ start: '10.0.1.10', end: '10.0.1.100' }]);
   const subs = await json<Record<string, unknown>[]>(['subnet', 'list', '--network', 'red']);
-  assert.deepEqual(subs.map((s) => s.id), [sub.id]);
+  assert.deepEqual(
+    subs.map((s) => s.id),
+    [sub.id],
+  );
   assert.equal((await json(['subnet', 'set', 'red-v4', '--no-dhcp', '--name', 'red-sub'])).enable_dhcp, false);
 
-  const port = await json(['port', 'create', 'web', '--network', 'red', '--fixed-ip', `subnet_id=${sub.id},ip_address=10.0.1.42`]);
+  const port = await json([
+    'port',
+    'create',
+    'web',
+    '--network',
+    'red',
+    '--fixed-ip',
+    `subnet_id=${sub.id},ip_address=10.0.1.42`,
+  ]);
   assert.equal(port.network_id, net.id);
-  assert.deepEqual((port.fixed_ips as { ip_address: string }[]).map((f) => f.ip_address), ['10.0.1.42']);
+  assert.deepEqual(
+    (port.fixed_ips as { ip_address: string }[]).map((f) => f.ip_address),
+    ['10.0.1.42'],
+  );
   assert.match(await ok(['port', 'list', '--network', String(net.id)]), /\| web +\| .* \| 10\.0\.1\.42 +\|/);
   const active = await json(['port', 'set', 'web', '--status', 'ACTIVE', '--host', 'hs-a']);
   assert.equal(active.status, 'ACTIVE');
@@ -76,7 +102,24 @@ test('subnet and port: create with references by name, filters, set, delete', as
 
 test('security group and rule: create, list, show, set, delete', async () => {
   const sg = await json(['security-group', 'create', 'web-sg', '--description', 'web servers']);
-  const rule = await json(['security-group-rule', 'create', '--security-group', 'web-sg', '--direction', 'ingress', '--ethertype', 'IPv4', '--protocol', 'tcp', '--port-range-min', '22', '--port-range-max', '22', '--remote-ip', '0.0.0.0/0']);
+  const rule = await json([
+    'security-group-rule',
+    'create',
+    '--security-group',
+    'web-sg',
+    '--direction',
+    'ingress',
+    '--ethertype',
+    'IPv4',
+    '--protocol',
+    'tcp',
+    '--port-range-min',
+    '22',
+    '--port-range-max',
+    '22',
+    '--remote-ip',
+    '0.0.0.0/0',
+  ]);
   assert.equal(rule.security_group_id, sg.id);
   assert.equal(rule.port_range_min, 22);
   const rules = await json<Record<string, unknown>[]>(['security-group-rule', 'list', '--security-group', 'web-sg']);
@@ -106,11 +149,17 @@ test('exit 1: API error, the NeutronError message on one line', async () => {
   assert.equal(r.code, 1);
   assert.equal(r.stdout, '');
   assert.equal(r.stderr, `Error: ${apiMessage}\n`);
-  const bad = await hypernet(['subnet', 'create', 'x', '--network', 'no-such-network', '--subnet-range', '10.9.0.0/24'], env);
+  const bad = await hypernet(
+    ['subnet', 'create', 'x', '--network', 'no-such-network', '--subnet-range', '10.9.0.0/24'],
+    env,
+  );
   assert.equal(bad.code, 1);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
   const net = await json(['network', 'create', 'cidr-test']);
-  const cidr = await hypernet(['subnet', 'create', 'x', '--network', String(net.id), '--subnet-range', 'not-a-cidr'], env);
+  const cidr = await hypernet(
+    ['subnet', 'create', 'x', '--network', String(net.id), '--subnet-range', 'not-a-cidr'],
+    env,
+  );
   assert.equal(cidr.code, 1);
   assert.match(cidr.stderr, /^Error: .+\n$/);
   // bulk delete with one bad id: the others are deleted, exit 1
@@ -159,13 +208,21 @@ test('connection from the config file (default path and --config)', async () => 
 });
 
 test('token auth: no token is an API error; flag, env and config file tokens work', async () => {
-  const tsrv = await startServer({ tokens: { 'admin-secret': { project_id: 'admin', roles: ['admin'] }, 'user-secret': { project_id: 'p1', roles: ['member'] } } });
+  const tsrv = await startServer({
+    tokens: {
+      'admin-secret': { project_id: 'admin', roles: ['admin'] },
+      'user-secret': { project_id: 'p1', roles: ['member'] },
+    },
+  });
   try {
     const no = await hypernet(['network', 'list', '--url', tsrv.url]);
     assert.equal(no.code, 1);
     assert.equal(no.stderr.trim().split('\n').length, 1);
     assert.equal((await hypernet(['network', 'create', 'tok', '--url', tsrv.url, '--token', 'user-secret'])).code, 0);
-    assert.equal((await hypernet(['network', 'show', 'tok'], { HYPERNET_URL: tsrv.url, HYPERNET_TOKEN: 'user-secret' })).code, 0);
+    assert.equal(
+      (await hypernet(['network', 'show', 'tok'], { HYPERNET_URL: tsrv.url, HYPERNET_TOKEN: 'user-secret' })).code,
+      0,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'hn-ctl-tok-'));
     writeFileSync(join(dir, 'c.yaml'), `url: ${tsrv.url}\ntoken: admin-secret\n`);
     const r = await hypernet(['network', 'list', '--config', join(dir, 'c.yaml'), '-o', 'json']);
@@ -187,14 +244,24 @@ test('status: clouds, agents up and down, networks with port counts, problems', 
   // hs-west goes silent: hs-east keeps heartbeating past agent_down_time (2 s)
   for (let i = 0; i < 6; i++) {
     await new Promise((r) => setTimeout(r, 500));
-    await srv.admin.update('agents', 'agent', (await srv.admin.list<{ id: string; host: string }>('agents')).find((a) => a.host === 'hs-east')!.id, { heartbeat: true });
+    await srv.admin.update(
+      'agents',
+      'agent',
+      (await srv.admin.list<{ id: string; host: string }>('agents')).find((a) => a.host === 'hs-east')!.id,
+      { heartbeat: true },
+    );
   }
   const text = await ok(['status']);
   assert.match(text, /Clouds \(\d+\)/);
   assert.match(text, /\| cloud-east +\| 1\/1 +\| 1\/1 +\|/);
   assert.match(text, /\| cloud-west +\| 0\/1 +\| 0\/1 +\|/);
   assert.match(text, /\| hs-west +\| cloud-west +\| 198\.51\.100\.10 +\| DOWN +\|/);
-  assert.match(text, new RegExp(`\\| stretch +\\| ${net.id} \\| \\d+ +\\| 10\\.0\\.7\\.0/24 \\| 2 +\\| 1 +\\| 1 +\\| cloud-east, cloud-west \\|`));
+  assert.match(
+    text,
+    new RegExp(
+      `\\| stretch +\\| ${net.id} \\| \\d+ +\\| 10\\.0\\.7\\.0/24 \\| 2 +\\| 1 +\\| 1 +\\| cloud-east, cloud-west \\|`,
+    ),
+  );
   assert.match(text, /- port west-vm \(.+\) on network stretch is DOWN, on host hs-west \(cloud-west\)/);
   assert.match(text, /- agent hs-west \(cloud-west\) is down: silent for \d+s/);
   const report = JSON.parse(await ok(['status', '-o', 'json'])) as { problems: { kind: string; id: string }[] };

@@ -17,13 +17,28 @@ function complete(words: string[]): string[] {
   const script = bashCompletion(program());
   const cword = words.length - 1;
   const arr = words.map((w) => `'${w}'`).join(' ');
-  const out = execFileSync('bash', ['-c', `${script}\nCOMP_WORDS=(${arr}); COMP_CWORD=${cword}; _hypernet; printf '%s\\n' "\${COMPREPLY[@]}"`], { encoding: 'utf8' });
+  const out = execFileSync(
+    'bash',
+    ['-c', `${script}\nCOMP_WORDS=(${arr}); COMP_CWORD=${cword}; _hypernet; printf '%s\\n' "\${COMPREPLY[@]}"`],
+    { encoding: 'utf8' },
+  );
   return out.split('\n').filter(Boolean).sort();
 }
 
 test('completion table covers every resource command and its flags', () => {
   const t = completionTable(program());
-  for (const w of ['network', 'subnet', 'port', 'security-group', 'security-group-rule', 'agents', 'status', 'completion', 'server']) assert.ok(t.get('hypernet')!.includes(w), w);
+  for (const w of [
+    'network',
+    'subnet',
+    'port',
+    'security-group',
+    'security-group-rule',
+    'agents',
+    'status',
+    'completion',
+    'server',
+  ])
+    assert.ok(t.get('hypernet')!.includes(w), w);
   assert.ok(t.get('hypernet subnet create')!.includes('--subnet-range'));
   assert.deepEqual(t.get('hypernet network list|-o'), ['table', 'json', 'yaml']);
 });

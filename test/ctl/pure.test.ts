@@ -24,7 +24,10 @@ test('connection: flags beat environment beat config file beat default', () => {
   assert.deepEqual(resolveConnection({}, env), { url: 'http://10.9.9.9:1', token: 'filetok' });
   const env2 = { ...env, HYPERNET_URL: 'http://envhost:2', HYPERNET_TOKEN: 'envtok' };
   assert.deepEqual(resolveConnection({}, env2), { url: 'http://envhost:2', token: 'envtok' });
-  assert.deepEqual(resolveConnection({ url: 'unix:/run/x.sock', token: 'flag' }, env2), { url: 'unix:/run/x.sock', token: 'flag' });
+  assert.deepEqual(resolveConnection({ url: 'unix:/run/x.sock', token: 'flag' }, env2), {
+    url: 'unix:/run/x.sock',
+    token: 'flag',
+  });
   const other = join(home, 'other.yaml');
   writeFileSync(other, 'url: http://other:3\n');
   assert.deepEqual(resolveConnection({ config: other }, env), { url: 'http://other:3' });
@@ -44,11 +47,22 @@ test('exit codes and one-line errors', () => {
 test('flags become a request body: refs resolved, bool pairs, lists, kv lists, null words', async () => {
   const subnet = resourceByCommand('subnet');
   const seen: string[] = [];
-  const resolve = async (kind: string, v: string) => (seen.push(`${kind}:${v}`), `id-of-${v}`);
+  const resolve = async (kind: string, v: string) => {
+    seen.push(`${kind}:${v}`);
+    return `id-of-${v}`;
+  };
   const body = await buildBody(
     subnet.fields,
     'create',
-    { network: 'net1', subnetRange: '10.0.1.0/24', gateway: 'none', dhcp: false, dnsNameserver: ['1.1.1.1', '8.8.8.8'], allocationPool: ['start=10.0.1.10,end=10.0.1.20'], ipVersion: '4' },
+    {
+      network: 'net1',
+      subnetRange: '10.0.1.0/24',
+      gateway: 'none',
+      dhcp: false,
+      dnsNameserver: ['1.1.1.1', '8.8.8.8'],
+      allocationPool: ['start=10.0.1.10,end=10.0.1.20'],
+      ipVersion: '4',
+    },
     resolve,
   );
   assert.deepEqual(body, {
@@ -61,16 +75,25 @@ test('flags become a request body: refs resolved, bool pairs, lists, kv lists, n
     allocation_pools: [{ start: '10.0.1.10', end: '10.0.1.20' }],
   });
   assert.deepEqual(seen, ['network:net1']);
-  await assert.rejects(buildBody(subnet.fields, 'create', { network: 'n' }, resolve), /missing required option --subnet-range/);
+  await assert.rejects(
+    buildBody(subnet.fields, 'create', { network: 'n' }, resolve),
+    /missing required option --subnet-range/,
+  );
   // set: create-only flags are not taken, rename is
   assert.deepEqual(await buildBody(subnet.fields, 'set', { name: 'x', network: 'n' }, resolve), { name: 'x' });
   const net = resourceByCommand('network');
-  assert.deepEqual(await buildBody(net.fields, 'set', { disable: true, share: true }, resolve), { admin_state_up: false, shared: true });
+  assert.deepEqual(await buildBody(net.fields, 'set', { disable: true, share: true }, resolve), {
+    admin_state_up: false,
+    shared: true,
+  });
   await assert.rejects(buildBody(net.fields, 'set', { enable: true, disable: true }, resolve), /exclude each other/);
   await assert.rejects(buildBody(net.fields, 'set', { mtu: '15x' }, resolve), /expected an integer/);
   const port = resourceByCommand('port');
   assert.deepEqual(await buildBody(port.fields, 'set', { securityGroup: false }, resolve), { security_groups: [] });
-  assert.throws(() => fieldValue(port.fields.find((f) => f.flag === 'status')!, { status: 'UP' }), /expected one of ACTIVE/);
+  assert.throws(
+    () => fieldValue(port.fields.find((f) => f.flag === 'status')!, { status: 'UP' }),
+    /expected one of ACTIVE/,
+  );
 });
 
 test('resource table: every entry is consistent', () => {
@@ -79,13 +102,28 @@ test('resource table: every entry is consistent', () => {
     if (r.nameArg) assert.ok(r.nameAttr, r.command);
     const flags = r.fields.map((f) => f.flag);
     assert.equal(new Set(flags).size, flags.length, `${r.command}: duplicate flag`);
-    for (const f of r.fields) if (f.ref) assert.ok(RESOURCES.some((x) => x.command === f.ref), `${r.command} --${f.flag} refers to ${f.ref}`);
+    for (const f of r.fields)
+      if (f.ref)
+        assert.ok(
+          RESOURCES.some((x) => x.command === f.ref),
+          `${r.command} --${f.flag} refers to ${f.ref}`,
+        );
   }
 });
 
 test('output: table, json and yaml of a list and of one object', () => {
   const spec = resourceByCommand('port');
-  const objs = [{ id: 'p1', name: 'web', network_id: 'n1', mac_address: 'fa:16:3e:00:00:01', fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.5' }], 'binding:host_id': 'hs1', status: 'ACTIVE' }];
+  const objs = [
+    {
+      id: 'p1',
+      name: 'web',
+      network_id: 'n1',
+      mac_address: 'fa:16:3e:00:00:01',
+      fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.5' }],
+      'binding:host_id': 'hs1',
+      status: 'ACTIVE',
+    },
+  ];
   const table = formatList(objs, spec.columns, 'table');
   assert.match(table, /\| ID +\| Name +\| Network +\| MAC Address +\| Fixed IPs +\| Host +\| Status +\|/);
   assert.match(table, /\| p1 +\| web +\| n1 +\| fa:16:3e:00:00:01 \| 10\.0\.1\.5 +\| hs1 +\| ACTIVE +\|/);
@@ -98,19 +136,39 @@ test('output: table, json and yaml of a list and of one object', () => {
   assert.throws(() => parseFormat('xml'), UsageError);
   assert.equal(cellText(null), '');
   assert.equal(cellText([{ start: 'a', end: 'b' }]), 'a-b');
-  assert.equal(ruleSummary({ direction: 'ingress', ethertype: 'IPv4', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '0.0.0.0/0' }), 'ingress IPv4 tcp 22 from 0.0.0.0/0');
+  assert.equal(
+    ruleSummary({
+      direction: 'ingress',
+      ethertype: 'IPv4',
+      protocol: 'tcp',
+      port_range_min: 22,
+      port_range_max: 22,
+      remote_ip_prefix: '0.0.0.0/0',
+    }),
+    'ingress IPv4 tcp 22 from 0.0.0.0/0',
+  );
 });
 
 test('bulk: progress bar on a terminal, failures reported and collected, none hidden', async () => {
   assert.equal(progressLine(1, 4, 'x', 8), '[##      ] 1/4 x');
   const written: string[] = [];
   const tty = { isTTY: true, columns: 60, write: (s: string) => written.push(s) };
-  const res = await runBulk(['a', 'bad', 'c'], 'deleting', async (x) => {
-    if (x === 'bad') throw new Error('no such thing');
-    return x.toUpperCase();
-  }, tty, errorLine, 2);
+  const res = await runBulk(
+    ['a', 'bad', 'c'],
+    'deleting',
+    async (x) => {
+      if (x === 'bad') throw new Error('no such thing');
+      return x.toUpperCase();
+    },
+    tty,
+    errorLine,
+    2,
+  );
   assert.deepEqual(res.ok.sort(), ['A', 'C']);
-  assert.deepEqual(res.failed.map((f) => f.item), ['bad']);
+  assert.deepEqual(
+    res.failed.map((f) => f.item),
+    ['bad'],
+  );
   const all = written.join('');
   assert.match(all, /\[#{20}\] 3\/3/);
   assert.match(all, /Error: no such thing \(bad\)\n/);

@@ -37,9 +37,22 @@ export interface StartOptions {
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hn-ctl-server-'));
   const config = { ...defaultConfig(), ...opts.config };
-  const auth = opts.tokens ? { mode: 'token' as const, tokens: opts.tokens } : { mode: 'noauth' as const, defaultProjectId: config.defaultProjectId };
-  const server = await serve({ host: '127.0.0.1', port: 0, unixSocket: opts.unixSocket, dataDir, config, auth, logger: silentLogger(), providers: PROVIDERS });
-  const adminToken = opts.tokens ? Object.entries(opts.tokens).find(([, v]) => v.roles.includes('admin'))?.[0] : undefined;
+  const auth = opts.tokens
+    ? { mode: 'token' as const, tokens: opts.tokens }
+    : { mode: 'noauth' as const, defaultProjectId: config.defaultProjectId };
+  const server = await serve({
+    host: '127.0.0.1',
+    port: 0,
+    unixSocket: opts.unixSocket,
+    dataDir,
+    config,
+    auth,
+    logger: silentLogger(),
+    providers: PROVIDERS,
+  });
+  const adminToken = opts.tokens
+    ? Object.entries(opts.tokens).find(([, v]) => v.roles.includes('admin'))?.[0]
+    : undefined;
   return {
     url: server.url,
     admin: new ApiClient({ url: server.url, token: adminToken }),
@@ -63,16 +76,30 @@ export function hypernet(args: string[], env: Record<string, string> = {}): Prom
   delete clean.HYPERNET_URL;
   delete clean.HYPERNET_TOKEN;
   return new Promise((resolve) => {
-    execFile(process.execPath, [HYPERNET, ...args], { env: { ...clean, HOME: home, XDG_CONFIG_HOME: '', ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      rmSync(home, { recursive: true, force: true });
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [HYPERNET, ...args],
+      { env: { ...clean, HOME: home, XDG_CONFIG_HOME: '', ...env }, timeout: 60_000 },
+      (err, stdout, stderr) => {
+        rmSync(home, { recursive: true, force: true });
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 /** Agent registration as the agent does it (CONVENTIONS.md). */
-export async function registerAgent(admin: ApiClient, host: string, cloud: string, tunnelingIp: string): Promise<{ id: string }> {
+export async function registerAgent(
+  admin: ApiClient,
+  host: string,
+  cloud: string,
+  tunnelingIp: string,
+): Promise<{ id: string }> {
   return admin.create('agents', 'agent', {
     host,
     agent_type: 'hypernet agent',
@@ -88,6 +115,7 @@ export function cliRunner(env: () => Record<string, string>) {
     if (r.code !== 0) throw new Error(`hypernet ${args.join(' ')} → ${r.code}: ${r.stderr}`);
     return r.stdout;
   };
-  const json = async <T = Record<string, unknown>>(args: string[]): Promise<T> => JSON.parse(await ok([...args, '-o', 'json'])) as T;
+  const json = async <T = Record<string, unknown>>(args: string[]): Promise<T> =>
+    JSON.parse(await ok([...args, '-o', 'json'])) as T;
   return { ok, json };
 }

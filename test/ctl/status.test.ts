@@ -9,10 +9,19 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
   const now = Date.parse('2026-11-21T05:01:00Z');
   const report = computeStatus(
     {
-      agents: [agent('hs-a', 'cloud-a', true, '2026-11-21T05:00:58Z'), agent('hs-b', 'cloud-b', false, '2026-11-21T05:00:00Z'), agent('hs-c', 'cloud-a', true)],
+      agents: [
+        agent('hs-a', 'cloud-a', true, '2026-11-21T05:00:58Z'),
+        agent('hs-b', 'cloud-b', false, '2026-11-21T05:00:00Z'),
+        agent('hs-c', 'cloud-a', true),
+      ],
       networks: [network('n1', 'blue', ['s1']), network('n2', 'empty')],
       subnets: [subnet('s1', 'n1', '10.0.1.0/24')],
-      ports: [port('p1', 'n1', 'hs-a', 'ACTIVE'), port('p2', 'n1', 'hs-b', 'DOWN'), port('p3', 'n1', '', 'DOWN'), port('p4', 'n1', 'hs-c', 'ERROR')],
+      ports: [
+        port('p1', 'n1', 'hs-a', 'ACTIVE'),
+        port('p2', 'n1', 'hs-b', 'DOWN'),
+        port('p3', 'n1', '', 'DOWN'),
+        port('p4', 'n1', 'hs-c', 'ERROR'),
+      ],
     },
     now,
   );
@@ -28,7 +37,16 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
       ['hs-b', false, 60],
     ],
   );
-  assert.deepEqual(report.networks[0], { id: 'n1', name: 'blue', vni: 100, cidrs: ['10.0.1.0/24'], ports: 4, ports_active: 1, ports_down: 2, clouds: ['cloud-a', 'cloud-b'] });
+  assert.deepEqual(report.networks[0], {
+    id: 'n1',
+    name: 'blue',
+    vni: 100,
+    cidrs: ['10.0.1.0/24'],
+    ports: 4,
+    ports_active: 1,
+    ports_down: 2,
+    clouds: ['cloud-a', 'cloud-b'],
+  });
   assert.equal(report.networks[1].ports, 0);
   assert.deepEqual(
     report.problems.map((p) => p.message),
@@ -43,16 +61,45 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
   assert.match(text, /Clouds \(2\)/);
   assert.match(text, /\| cloud-b +\| 0\/1 +\| 0\/1 +\|/);
   assert.match(text, /\| hs-b +\| cloud-b +\| 192\.0\.2\.4 +\| DOWN +\| 2026-11-21T05:00:00Z \(60s ago\) \|/);
-  assert.match(text, /Problems \(4\)\n  - port p2/);
-  assert.match(renderStatus(computeStatus({ agents: [], networks: [], subnets: [], ports: [] }, now)), /Problems: none/);
+  assert.match(text, /Problems \(4\)\n {2}- port p2/);
+  assert.match(
+    renderStatus(computeStatus({ agents: [], networks: [], subnets: [], ports: [] }, now)),
+    /Problems: none/,
+  );
 });
 
 test('status: hyperswitches with their agent and ports; one without an agent is a problem', () => {
   const now = Date.parse('2026-11-21T05:01:00Z');
-  const hs = (id: string, device: string | null, status = 'running') =>
-    ({ id, flavor: '1G' as const, device_id: device, tenant_id: 't1', project_id: 't1', instance_id: 'i-1', instance_type: 'lab.1G', private_ip: '203.0.113.1',
-      mgnt_ip: '203.0.113.1', data_ip: '203.0.113.2', vms_ip_0: '203.0.113.65', vms_ip_1: null, vms_ip_2: null, status, cloud: 'agentless' });
-  const eni = { id: 'eni-1', port_id: 'p1', flavor: '1G', device_id: 'vm-1', index: 0, user_data: '', project_id: 't1', tenant_id: 't1', private_ip: '203.0.113.70', hyperswitch_id: 'hst-1', cloud: 'agentless' } as const;
+  const hs = (id: string, device: string | null, status = 'running') => ({
+    id,
+    flavor: '1G' as const,
+    device_id: device,
+    tenant_id: 't1',
+    project_id: 't1',
+    instance_id: 'i-1',
+    instance_type: 'lab.1G',
+    private_ip: '203.0.113.1',
+    mgnt_ip: '203.0.113.1',
+    data_ip: '203.0.113.2',
+    vms_ip_0: '203.0.113.65',
+    vms_ip_1: null,
+    vms_ip_2: null,
+    status,
+    cloud: 'agentless',
+  });
+  const eni = {
+    id: 'eni-1',
+    port_id: 'p1',
+    flavor: '1G',
+    device_id: 'vm-1',
+    index: 0,
+    user_data: '',
+    project_id: 't1',
+    tenant_id: 't1',
+    private_ip: '203.0.113.70',
+    hyperswitch_id: 'hst-1',
+    cloud: 'agentless',
+  } as const;
   const report = computeStatus(
     {
       agents: [agent('hst-1', 'agentless', true, '2026-11-21T05:00:59Z')],
@@ -71,9 +118,15 @@ test('status: hyperswitches with their agent and ports; one without an agent is 
       ['hsv-2', 'vm vm-9', 'missing', 0, 0, 0],
     ],
   );
-  assert.deepEqual(report.problems.map((p) => p.kind), ['hyperswitch-no-agent']);
+  assert.deepEqual(
+    report.problems.map((p) => p.kind),
+    ['hyperswitch-no-agent'],
+  );
   const text = renderStatus(report);
   assert.match(text, /Hyperswitches \(2\)/);
   assert.match(text, /\| hsv-2 +\| vm vm-9 +\| 1G +\| 203\.0\.113\.2 +\| pending +\| missing +\| 0 +\| 0\/0 +\|/);
-  assert.doesNotMatch(renderStatus(computeStatus({ agents: [], networks: [], subnets: [], ports: [] }, now)), /Hyperswitches/);
+  assert.doesNotMatch(
+    renderStatus(computeStatus({ agents: [], networks: [], subnets: [], ports: [] }, now)),
+    /Hyperswitches/,
+  );
 });

@@ -22,19 +22,55 @@ describe('ipam', () => {
     const c = parseCidr('192.168.1.0/24');
     assert.equal(defaultGateway(c), '192.168.1.1');
     assert.deepEqual(defaultPools(c, '192.168.1.1'), [{ start: '192.168.1.2', end: '192.168.1.254' }]);
-    assert.deepEqual(defaultPools(c, '192.168.1.100'), [{ start: '192.168.1.1', end: '192.168.1.99' }, { start: '192.168.1.101', end: '192.168.1.254' }]);
+    assert.deepEqual(defaultPools(c, '192.168.1.100'), [
+      { start: '192.168.1.1', end: '192.168.1.99' },
+      { start: '192.168.1.101', end: '192.168.1.254' },
+    ]);
     assert.deepEqual(defaultPools(c, null), [{ start: '192.168.1.1', end: '192.168.1.254' }]);
     assert.deepEqual(defaultPools(parseCidr('fd00::/120'), 'fd00::1'), [{ start: 'fd00::2', end: 'fd00::ff' }]);
   });
 
   it('validates pools: inside, no overlap, gateway outside', () => {
     const c = parseCidr('10.0.0.0/24');
-    assert.deepEqual(validatePools(c, [{ start: '10.0.0.20', end: '10.0.0.30' }, { start: '10.0.0.2', end: '10.0.0.10' }], '10.0.0.1').map((p) => p.start), ['10.0.0.2', '10.0.0.20']);
-    assert.throws(() => validatePools(c, [{ start: '10.0.0.0', end: '10.0.0.10' }], null), fault('OutOfBoundsAllocationPool'));
-    assert.throws(() => validatePools(c, [{ start: '10.0.0.5', end: '10.0.0.255' }], null), fault('OutOfBoundsAllocationPool'));
-    assert.throws(() => validatePools(c, [{ start: '10.0.0.5', end: '10.0.0.2' }], null), fault('InvalidAllocationPool'));
-    assert.throws(() => validatePools(c, [{ start: '10.0.0.2', end: '10.0.0.9' }, { start: '10.0.0.9', end: '10.0.0.12' }], null), fault('OverlappingAllocationPools'));
-    assert.throws(() => validatePools(c, [{ start: '10.0.0.1', end: '10.0.0.9' }], '10.0.0.1'), fault('GatewayConflictWithAllocationPools'));
+    assert.deepEqual(
+      validatePools(
+        c,
+        [
+          { start: '10.0.0.20', end: '10.0.0.30' },
+          { start: '10.0.0.2', end: '10.0.0.10' },
+        ],
+        '10.0.0.1',
+      ).map((p) => p.start),
+      ['10.0.0.2', '10.0.0.20'],
+    );
+    assert.throws(
+      () => validatePools(c, [{ start: '10.0.0.0', end: '10.0.0.10' }], null),
+      fault('OutOfBoundsAllocationPool'),
+    );
+    assert.throws(
+      () => validatePools(c, [{ start: '10.0.0.5', end: '10.0.0.255' }], null),
+      fault('OutOfBoundsAllocationPool'),
+    );
+    assert.throws(
+      () => validatePools(c, [{ start: '10.0.0.5', end: '10.0.0.2' }], null),
+      fault('InvalidAllocationPool'),
+    );
+    assert.throws(
+      () =>
+        validatePools(
+          c,
+          [
+            { start: '10.0.0.2', end: '10.0.0.9' },
+            { start: '10.0.0.9', end: '10.0.0.12' },
+          ],
+          null,
+        ),
+      fault('OverlappingAllocationPools'),
+    );
+    assert.throws(
+      () => validatePools(c, [{ start: '10.0.0.1', end: '10.0.0.9' }], '10.0.0.1'),
+      fault('GatewayConflictWithAllocationPools'),
+    );
     assert.throws(() => validatePools(c, [{ start: 'fd00::1', end: 'fd00::9' }], null), fault('InvalidAllocationPool'));
   });
 
@@ -47,10 +83,17 @@ describe('ipam', () => {
     const used = new Set([10n, 11n, 12n, 14n, 20n]);
     let listed = 0;
     const src = {
-      max: async (a: bigint, b: bigint) => [...used].filter((x) => x >= a && x <= b).sort((x, y) => (x < y ? -1 : 1)).pop(),
+      max: async (a: bigint, b: bigint) =>
+        [...used]
+          .filter((x) => x >= a && x <= b)
+          .sort((x, y) => (x < y ? -1 : 1))
+          .pop(),
       list: async (a: bigint, b: bigint, limit: number) => {
         listed++;
-        return [...used].filter((x) => x >= a && x <= b).sort((x, y) => (x < y ? -1 : 1)).slice(0, limit);
+        return [...used]
+          .filter((x) => x >= a && x <= b)
+          .sort((x, y) => (x < y ? -1 : 1))
+          .slice(0, limit);
       },
     };
     assert.equal(await firstFree(10n, 30n, src), 21n);
@@ -69,7 +112,13 @@ describe('ipam', () => {
       seen.add(m);
     }
     assert.ok(seen.size > 490);
-    assert.equal(generateMac('fa:16:3e:aa:00:00', () => new Uint8Array([1, 2, 3])), 'fa:16:3e:aa:02:03');
-    assert.equal(generateMac('fa:16:3e:00:00:00', () => new Uint8Array([1, 2, 3])), 'fa:16:3e:01:02:03');
+    assert.equal(
+      generateMac('fa:16:3e:aa:00:00', () => new Uint8Array([1, 2, 3])),
+      'fa:16:3e:aa:02:03',
+    );
+    assert.equal(
+      generateMac('fa:16:3e:00:00:00', () => new Uint8Array([1, 2, 3])),
+      'fa:16:3e:01:02:03',
+    );
   });
 });

@@ -42,7 +42,18 @@ after(async () => {
 
 test('lab up builds the world, prints table and matrix, and returns', async (t) => {
   if (!isRoot()) return t.skip('needs root');
-  const r = await hypernet(['lab', 'up', '--state-dir', stateDir, '--prefix', prefix, '--api-port', '0', '--vms-per-cloud', '1']);
+  const r = await hypernet([
+    'lab',
+    'up',
+    '--state-dir',
+    stateDir,
+    '--prefix',
+    prefix,
+    '--api-port',
+    '0',
+    '--vms-per-cloud',
+    '1',
+  ]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /✓ namespaces and underlay \(\d+ ms\)/);
   assert.match(r.out, /✓ agents \(2\)/);
@@ -72,7 +83,22 @@ test('lab exec runs a command in a VM: cross-cloud ping', async (t) => {
   if (!isRoot()) return t.skip('needs root');
   const state = readState(`${stateDir}/lab.json`)!;
   const b1 = state.vms.find((v) => v.name === 'vm-b1')!;
-  const r = await hypernet(['lab', 'exec', '--state-dir', stateDir, 'vm-a1', '--', 'ping', '-c', '2', '-i', '0.2', '-W', '2', b1.ip]);
+  const r = await hypernet([
+    'lab',
+    'exec',
+    '--state-dir',
+    stateDir,
+    'vm-a1',
+    '--',
+    'ping',
+    '-c',
+    '2',
+    '-i',
+    '0.2',
+    '-W',
+    '2',
+    b1.ip,
+  ]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /2 received/);
 });
@@ -80,10 +106,14 @@ test('lab exec runs a command in a VM: cross-cloud ping', async (t) => {
 test('the openstack CLI lists the lab network through the TCP API', async (t) => {
   if (!isRoot()) return t.skip('needs root');
   const state = readState(`${stateDir}/lab.json`)!;
-  const r = await realExec('openstack', ['--os-auth-type', 'none', '--os-endpoint', state.apiUrl!, 'network', 'list', '-f', 'value', '-c', 'Name'], {
-    allowFail: true,
-    timeoutMs: 60_000,
-  });
+  const r = await realExec(
+    'openstack',
+    ['--os-auth-type', 'none', '--os-endpoint', state.apiUrl!, 'network', 'list', '-f', 'value', '-c', 'Name'],
+    {
+      allowFail: true,
+      timeoutMs: 60_000,
+    },
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /hyper-net/);
 });

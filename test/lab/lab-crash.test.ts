@@ -31,7 +31,11 @@ test('lab down cleans up a crashed lab without its lab.json', async (t) => {
   // The crash: the server dies hard and the record is lost.
   process.kill(readPidFile(pidFile(paths.pidDir, 'server'))!, 'SIGKILL');
   rmSync(paths.stateFile);
-  const r = spawnSync(process.execPath, [HYPERNET_BIN, 'lab', 'down', '--state-dir', paths.stateDir, '--prefix', prefix], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    process.execPath,
+    [HYPERNET_BIN, 'lab', 'down', '--state-dir', paths.stateDir, '--prefix', prefix],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(await listNetnsWithPrefix(realExec, prefix), []);
   assert.deepEqual(pidsMentioning(paths.marker), []);

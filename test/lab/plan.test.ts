@@ -7,9 +7,18 @@ test('default plan: two clouds, two VMs each, /24 underlays, overlay MTU = under
   const p = planLab();
   assert.equal(p.prefix, 'hnlab-');
   assert.equal(p.clouds.length, 2);
-  assert.deepEqual(p.clouds.map((c) => c.subnet), ['192.0.2.0/24', '198.51.100.0/24']);
-  assert.deepEqual(p.clouds.map((c) => c.label), ['cloud-a', 'cloud-b']);
-  assert.deepEqual(p.vms.map((v) => v.name), ['vm-a1', 'vm-a2', 'vm-b1', 'vm-b2']);
+  assert.deepEqual(
+    p.clouds.map((c) => c.subnet),
+    ['192.0.2.0/24', '198.51.100.0/24'],
+  );
+  assert.deepEqual(
+    p.clouds.map((c) => c.label),
+    ['cloud-a', 'cloud-b'],
+  );
+  assert.deepEqual(
+    p.vms.map((v) => v.name),
+    ['vm-a1', 'vm-a2', 'vm-b1', 'vm-b2'],
+  );
   assert.equal(p.underlayMtu, 1500);
   assert.equal(p.overlayMtu, 1450);
   const a = p.clouds[0];
@@ -29,7 +38,9 @@ test('default plan: two clouds, two VMs each, /24 underlays, overlay MTU = under
 
 test('the plan is frozen all the way down', () => {
   const p = planLab();
-  assert.ok(Object.isFrozen(p) && Object.isFrozen(p.clouds) && Object.isFrozen(p.clouds[0].vms[0]) && Object.isFrozen(p.paths));
+  assert.ok(
+    Object.isFrozen(p) && Object.isFrozen(p.clouds) && Object.isFrozen(p.clouds[0].vms[0]) && Object.isFrozen(p.paths),
+  );
   assert.throws(() => {
     (p.clouds[0] as { label: string }).label = 'x';
   });
@@ -47,7 +58,9 @@ test('every name the lab creates starts with the prefix, is unique, and interfac
     for (const v of c.vms) assert.ok(v.nativeHostIf.length <= 15);
   }
   // Agent DHCP namespaces (`agentNetnsPrefix` + VNI) never collide with the plan's own names.
-  for (const c of p.clouds) for (const n of ns) assert.ok(!/^\d+$/.test(n.slice(c.agentNetnsPrefix.length)) || !n.startsWith(c.agentNetnsPrefix));
+  for (const c of p.clouds)
+    for (const n of ns)
+      assert.ok(!/^\d+$/.test(n.slice(c.agentNetnsPrefix.length)) || !n.startsWith(c.agentNetnsPrefix));
 });
 
 test('more clouds carve smaller subnets out of the three documentation ranges, without overlap', () => {
@@ -75,7 +88,7 @@ test('native addresses run out gracefully in small clouds', () => {
   assert.equal(c.vms[14].nativeIp, null); // a /28 holds 14 workloads
 });
 
-test('agentless VMs (the last cloud\'s last ones) keep a native address, routed by their cloud\'s hyperswitch, apart from the agentless provider\'s range', () => {
+test("agentless VMs (the last cloud's last ones) keep a native address, routed by their cloud's hyperswitch, apart from the agentless provider's range", () => {
   const p = planLab({ clouds: 2, vmsPerCloud: 2, agentlessVms: 1 });
   const b2 = p.vms.find((v) => v.name === 'vm-b2')!;
   assert.equal(b2.agentless, true);

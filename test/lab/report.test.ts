@@ -10,11 +10,34 @@ test('step lines carry the elapsed time and the step duration', () => {
 
 test('the VM table shows cloud, hyper IP, MAC, hyperswitch and its underlay IP', () => {
   const plan = planLab();
-  const t = vmTable(plan, [{ name: 'vm-b1', cloud: 'cloud-b', ns: 'hnlab-vm-b1', hostId: 'hs-b', portId: 'p', mac: 'fa:16:3e:00:00:01', ip: '10.0.1.4', tap: 'tapp' }]);
+  const t = vmTable(plan, [
+    {
+      name: 'vm-b1',
+      cloud: 'cloud-b',
+      ns: 'hnlab-vm-b1',
+      hostId: 'hs-b',
+      portId: 'p',
+      mac: 'fa:16:3e:00:00:01',
+      ip: '10.0.1.4',
+      tap: 'tapp',
+    },
+  ]);
   assert.match(t, /VM\s+│?.*cloud.*hyper IP.*MAC.*hyperswitch.*underlay IP/);
   assert.match(t, /vm-b1 .*cloud-b .*10\.0\.1\.4 .*fa:16:3e:00:00:01 .*hs-b .*198\.51\.100\.2/);
   // An agentless VM's hyperswitch is no cloud's: its own recorded underlay (data) IP.
-  const u = vmTable(plan, [{ name: 'vm-b2', cloud: 'cloud-b', ns: 'hnlab-vm-b2', hostId: 'hst-1', portId: 'q', mac: 'fa:16:3e:00:00:02', ip: '10.0.1.5', tap: 'tap0', underlayIp: '203.0.113.2' }]);
+  const u = vmTable(plan, [
+    {
+      name: 'vm-b2',
+      cloud: 'cloud-b',
+      ns: 'hnlab-vm-b2',
+      hostId: 'hst-1',
+      portId: 'q',
+      mac: 'fa:16:3e:00:00:02',
+      ip: '10.0.1.5',
+      tap: 'tap0',
+      underlayIp: '203.0.113.2',
+    },
+  ]);
   assert.match(u, /vm-b2 .*hst-1 .*203\.0\.113\.2/);
 });
 
@@ -31,6 +54,9 @@ test('the ping matrix marks reached, failed and self, and failures are counted',
 });
 
 test('the openstack hint points at the TCP endpoint', () => {
-  assert.equal(openstackHint('http://127.0.0.1:9696'), 'openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 network list');
+  assert.equal(
+    openstackHint('http://127.0.0.1:9696'),
+    'openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 network list',
+  );
   assert.match(openstackHint(null), /Unix socket/);
 });

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiClient } from '../../src/client/api.js';
+import type { ApiClient } from '../../src/client/api.js';
 import { CertificateAuthority } from '../../src/server/agentless/pki/ca.js';
 import { memoryStorage } from '../../src/server/agentless/pki/storage.js';
 import { buildUserData } from '../../src/server/agentless/userdata.js';
@@ -51,7 +51,10 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     const dest = join(process.cwd(), 'artifacts', 'agentless');
     rmSync(dest, { recursive: true, force: true });
     mkdirSync(dest, { recursive: true });
-    for (const [from, to] of [[plan.paths.logDir, 'lab'], [join(providerDir, 'logs'), 'hyperswitches']] as const) {
+    for (const [from, to] of [
+      [plan.paths.logDir, 'lab'],
+      [join(providerDir, 'logs'), 'hyperswitches'],
+    ] as const) {
       if (existsSync(from)) cpSync(from, join(dest, to), { recursive: true });
     }
     await world.down();
@@ -64,7 +67,9 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     assert.equal(got.mtu, plan.overlayMtu);
     // No agent for it: its port is bound to the hyperswitch's agent, which reports it ACTIVE.
     assert.equal(b2.port['binding:host_id'], hs.id);
-    assert.ok(await eventually(async () => (await api.show<Port>('ports', 'port', b2.port.id)).status === 'ACTIVE', 15_000));
+    assert.ok(
+      await eventually(async () => (await api.show<Port>('ports', 'port', b2.port.id)).status === 'ACTIVE', 15_000),
+    );
     assert.ok(await world.pingRetry(b2Vm().ns, a1().ip, 5), 'vm-b2 → vm-a1');
     assert.ok(await world.pingRetry(a1().ns, b2.port.fixed_ips[0]!.ip_address, 5), 'vm-a1 → vm-b2');
     // The tunnel runs over the VM's provider NIC only.
@@ -74,20 +79,50 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     // IP on the OpenVPN TAP, the hyperswitch's agent alive.
     assert.match(vmTable(plan, world.state.vms), new RegExp(`vm-b2 .*${hs.id} .*${hs.data_ip!.replace(/\./g, '\\.')}`));
     const status = await labStatus(world.state, deps.exec);
-    assert.deepEqual(status.vms.find((v) => v.name === 'vm-b2'), { name: 'vm-b2', expectedIp: b2.port.fixed_ips[0]!.ip_address, ifname: CLIENT_TAP, ip: b2.port.fixed_ips[0]!.ip_address, ok: true });
-    assert.deepEqual(status.agents.find((a) => a.host === hs.id), { host: hs.id, alive: true });
-    assert.ok(status.vms.every((v) => v.ok), JSON.stringify(status.vms));
+    assert.deepEqual(
+      status.vms.find((v) => v.name === 'vm-b2'),
+      {
+        name: 'vm-b2',
+        expectedIp: b2.port.fixed_ips[0]!.ip_address,
+        ifname: CLIENT_TAP,
+        ip: b2.port.fixed_ips[0]!.ip_address,
+        ok: true,
+      },
+    );
+    assert.deepEqual(
+      status.agents.find((a) => a.host === hs.id),
+      { host: hs.id, alive: true },
+    );
+    assert.ok(
+      status.vms.every((v) => v.ok),
+      JSON.stringify(status.vms),
+    );
   });
 
   it('the hyperswitch: seed attributes, a real agent registered in its cloud', async () => {
-    for (const k of ['id', 'flavor', 'device_id', 'tenant_id', 'instance_id', 'instance_type', 'private_ip', 'mgnt_ip', 'data_ip', 'vms_ip_0', 'vms_ip_1', 'vms_ip_2']) {
+    for (const k of [
+      'id',
+      'flavor',
+      'device_id',
+      'tenant_id',
+      'instance_id',
+      'instance_type',
+      'private_ip',
+      'mgnt_ip',
+      'data_ip',
+      'vms_ip_0',
+      'vms_ip_1',
+      'vms_ip_2',
+    ]) {
       assert.ok(k in hs, k);
     }
     assert.equal(hs.flavor, '1G');
     assert.equal(hs.device_id, null);
     assert.equal(hs.tenant_id, b2.port.project_id);
     assert.match(hs.vms_ip_0!, /^203\.0\.113\./);
-    const agents = await api.list<{ host: string; alive: boolean; configurations: { cloud: string } }>('agents', { host: hs.id });
+    const agents = await api.list<{ host: string; alive: boolean; configurations: { cloud: string } }>('agents', {
+      host: hs.id,
+    });
     assert.equal(agents.length, 1);
     assert.equal(agents[0]!.configurations.cloud, plan.agentless!.cloud);
   });
@@ -102,7 +137,10 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     const dir = join(plan.paths.stateDir, 'agentless-vms', 'bad');
     await bootFromUserData(deps.exec, bad.ns, dir, b2.al.user_data);
     const log = vpnLog(hs.id, b2.port.id);
-    const refused = await eventually(async () => readLog(log).includes(`refused tls-verify cn='${b2.port.id}' from '203.0.113.94'`), 20_000);
+    const refused = await eventually(
+      async () => readLog(log).includes(`refused tls-verify cn='${b2.port.id}' from '203.0.113.94'`),
+      20_000,
+    );
     const tap = await vmInterface(deps.exec, bad.ns, CLIENT_TAP);
     await stopClient(dir, deps.clock);
     assert.ok(refused, readLog(log).slice(-2000));
@@ -119,14 +157,25 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     // The real CA stays the client's trust anchor (so the client accepts the server and shows its cert).
     const realCa = /<ca>\n([\s\S]*?)\n<\/ca>/.exec(conf)![1]!;
     const ud = buildUserData({
-      portId: b2.port.id, macAddress: '02:00:00:00:00:99', remoteIp: remote[1]!, remotePort: Number(remote[2]), mtu: plan.overlayMtu,
-      underlayMtu: plan.underlayMtu, serverName: hs.id, caPem: realCa, certPem: cert.certPem, keyPem: cert.keyPem,
+      portId: b2.port.id,
+      macAddress: '02:00:00:00:00:99',
+      remoteIp: remote[1]!,
+      remotePort: Number(remote[2]),
+      mtu: plan.overlayMtu,
+      underlayMtu: plan.underlayMtu,
+      serverName: hs.id,
+      caPem: realCa,
+      certPem: cert.certPem,
+      keyPem: cert.keyPem,
     });
     const log = vpnLog(hs.id, b2.port.id);
     const before = readLog(log).length;
     const dir = join(plan.paths.stateDir, 'agentless-vms', 'foreign');
     await bootFromUserData(deps.exec, b2Vm().ns, dir, ud);
-    const refused = await eventually(async () => /VERIFY ERROR|certificate verify failed/.test(readLog(log).slice(before)), 20_000);
+    const refused = await eventually(
+      async () => /VERIFY ERROR|certificate verify failed/.test(readLog(log).slice(before)),
+      20_000,
+    );
     await stopClient(dir, deps.clock);
     assert.ok(refused, readLog(log).slice(before, before + 3000));
     assert.ok(await world.pingRetry(b2Vm().ns, a1().ip, 3));
@@ -145,7 +194,11 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     const cut = await eventually(async () => !(await world.ping(site.ns, a1().ip)), 15_000);
     assert.ok(cut, 'the deleted port still passes traffic');
     assert.ok(existsSync(join(plan.paths.stateDir)));
-    assert.equal((await api.list('hyperswitches', { id: hs.id })).length, 1, 'the tenant still has vm-b2: the hyperswitch stays');
+    assert.equal(
+      (await api.list('hyperswitches', { id: hs.id })).length,
+      1,
+      'the tenant still has vm-b2: the hyperswitch stays',
+    );
     await stopClient(b3.dir, deps.clock);
 
     // Same hyper port made agentless again: same provider IP and VPN port, new certificate.
@@ -162,7 +215,10 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
       await bootFromUserData(deps.exec, site.ns, oldDir, oldUserData);
       const revoked = await eventually(async () => /revoked/i.test(readLog(log).slice(before)), 30_000);
       await stopClient(oldDir, deps.clock);
-      assert.ok(revoked, `the revoked certificate was not refused:\n${readLog(log).slice(before, before + 3000)}\nclient:\n${readLog(join(oldDir, 'client.log')).slice(-1500)}`);
+      assert.ok(
+        revoked,
+        `the revoked certificate was not refused:\n${readLog(log).slice(before, before + 3000)}\nclient:\n${readLog(join(oldDir, 'client.log')).slice(-1500)}`,
+      );
       assert.equal((await vmInterface(deps.exec, site.ns, CLIENT_TAP)).ip, null);
     } finally {
       await api.delete('agentlessports', again.id);
@@ -171,32 +227,62 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
 
   it('vm level: a port with device_id gets its own hyperswitch, removed with it', async () => {
     const site = await world.newVmSite(plan.clouds[1]!, 'vm-b4');
-    const b4 = await addAgentlessVm({ api, exec: deps.exec, clock: deps.clock, plan }, site, world.state.networkId!, { deviceLevel: true });
+    const b4 = await addAgentlessVm({ api, exec: deps.exec, clock: deps.clock, plan }, site, world.state.networkId!, {
+      deviceLevel: true,
+    });
     const [own] = await api.list<HyperswitchWire>('hyperswitches', { device_id: 'vm-b4' });
     assert.ok(own);
     assert.equal(b4.agentlessPort.hyperswitch_id, own.id);
     assert.notEqual(own.id, hs.id);
     assert.ok(await world.pingRetry(site.ns, a1().ip, 5));
-    assert.ok(await world.pingRetry(site.ns, b2.port.fixed_ips[0]!.ip_address, 5), 'two agentless VMs of two hyperswitches');
+    assert.ok(
+      await world.pingRetry(site.ns, b2.port.fixed_ips[0]!.ip_address, 5),
+      'two agentless VMs of two hyperswitches',
+    );
     await api.delete('agentlessports', b4.agentlessPort.id);
     await stopClient(b4.dir, deps.clock);
     assert.equal((await api.list('hyperswitches', { device_id: 'vm-b4' })).length, 0);
-    assert.ok(!(await listNetns(deps.exec)).includes(`${plan.prefix}${own.id}`), 'namespace of the vm-level hyperswitch removed');
+    assert.ok(
+      !(await listNetns(deps.exec)).includes(`${plan.prefix}${own.id}`),
+      'namespace of the vm-level hyperswitch removed',
+    );
     assert.equal((await api.show<Port>('ports', 'port', b4.port.id))['binding:host_id'], '');
   });
 
   describe('API over HTTP', () => {
     it('lists with the seed filters, shows, and 404s', async () => {
       const all = await api.list<AgentlessPortWire>('agentlessports');
-      assert.deepEqual(all.map((p) => p.id), [b2.al.id]);
-      for (const [k, v] of [['port_id', b2.port.id], ['device_id', 'vm-b2'], ['private_ip', b2.al.private_ip], ['tenant_id', b2.port.project_id], ['index', '0'], ['name', b2.al.id], ['id', b2.al.id]] as const) {
-        assert.deepEqual((await api.list<AgentlessPortWire>('agentlessports', { [k]: v })).map((p) => p.id), [b2.al.id], k);
+      assert.deepEqual(
+        all.map((p) => p.id),
+        [b2.al.id],
+      );
+      for (const [k, v] of [
+        ['port_id', b2.port.id],
+        ['device_id', 'vm-b2'],
+        ['private_ip', b2.al.private_ip],
+        ['tenant_id', b2.port.project_id],
+        ['index', '0'],
+        ['name', b2.al.id],
+        ['id', b2.al.id],
+      ] as const) {
+        assert.deepEqual(
+          (await api.list<AgentlessPortWire>('agentlessports', { [k]: v })).map((p) => p.id),
+          [b2.al.id],
+          k,
+        );
       }
-      for (const [k, v] of [['port_id', 'nope'], ['device_id', 'nope'], ['private_ip', '203.0.113.99'], ['tenant_id', 'nope'], ['index', '2']] as const) {
+      for (const [k, v] of [
+        ['port_id', 'nope'],
+        ['device_id', 'nope'],
+        ['private_ip', '203.0.113.99'],
+        ['tenant_id', 'nope'],
+        ['index', '2'],
+      ] as const) {
         assert.deepEqual(await api.list('agentlessports', { [k]: v }), [], k);
       }
       const shown = await api.show<AgentlessPortWire>('agentlessports', 'agentlessport', b2.al.id);
-      for (const k of ['id', 'port_id', 'flavor', 'device_id', 'index', 'user_data', 'project_id']) assert.ok(k in shown, k);
+      for (const k of ['id', 'port_id', 'flavor', 'device_id', 'index', 'user_data', 'project_id'])
+        assert.ok(k in shown, k);
       assert.match(shown.user_data, /^#cloud-config\n/);
       assert.deepEqual((await api.list('hyperswitches', { name: hs.id })).length, 1);
       assert.deepEqual((await api.list('hyperswitches', { tenant_id: 'nope' })).length, 0);
@@ -215,16 +301,31 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
       await expectStatus(api.create('agentlessports', 'agentlessport', { port_id: b2.port.id, flavor: '5G' }), 400);
       await expectStatus(api.create('agentlessports', 'agentlessport', { port_id: b2.port.id, index: 3 }), 400);
       await expectStatus(api.create('agentlessports', 'agentlessport', { port_id: b2.port.id, user_data: 'x' }), 400);
-      await expectStatus(api.create('agentlessports', 'agentlessport', { port_id: 'no-such-port' }), 404, 'PortNotFound');
-      await expectStatus(api.create('agentlessports', 'agentlessport', { port_id: b2.port.id }), 409, 'AgentlessportExists');
+      await expectStatus(
+        api.create('agentlessports', 'agentlessport', { port_id: 'no-such-port' }),
+        404,
+        'PortNotFound',
+      );
+      await expectStatus(
+        api.create('agentlessports', 'agentlessport', { port_id: b2.port.id }),
+        409,
+        'AgentlessportExists',
+      );
       await expectStatus(api.create('hyperswitches', 'hyperswitch', { instance_id: 'i-1' }), 400);
-      await expectStatus(api.create('hyperswitches', 'hyperswitch', { tenant_id: hs.tenant_id }), 409, 'HyperswitchExists');
+      await expectStatus(
+        api.create('hyperswitches', 'hyperswitch', { tenant_id: hs.tenant_id }),
+        409,
+        'HyperswitchExists',
+      );
       await expectStatus(api.delete('hyperswitches', hs.id), 409, 'HyperswitchInUse');
       await expectStatus(api.update('agentlessports', 'agentlessport', b2.al.id, { index: 1 }), 400); // PUT moves a port (cloud) only
     });
 
     it('creates and deletes a hyperswitch directly', async () => {
-      const h = await api.create<HyperswitchWire>('hyperswitches', 'hyperswitch', { tenant_id: 'tenant-x', flavor: '0G' });
+      const h = await api.create<HyperswitchWire>('hyperswitches', 'hyperswitch', {
+        tenant_id: 'tenant-x',
+        flavor: '0G',
+      });
       assert.equal(h.flavor, '0G');
       assert.equal(h.tenant_id, 'tenant-x');
       assert.ok((await listNetns(deps.exec)).includes(`${plan.prefix}${h.id}`));
@@ -238,6 +339,10 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     await api.delete('agentlessports', b2.al.id);
     await stopClient(clientDir(plan, 'vm-b2'), deps.clock);
     assert.deepEqual(await api.list('hyperswitches'), []);
-    assert.ok(!(await listNetns(deps.exec)).some((n) => n.startsWith(`${plan.prefix}hst-`) || n.startsWith(`${plan.prefix}hsv-`)));
+    assert.ok(
+      !(await listNetns(deps.exec)).some(
+        (n) => n.startsWith(`${plan.prefix}hst-`) || n.startsWith(`${plan.prefix}hsv-`),
+      ),
+    );
   });
 });

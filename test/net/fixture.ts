@@ -24,7 +24,6 @@ const RUN_PREFIX = /^hn([a-z])(\d+)-/;
 
 export const isRoot = (): boolean => process.getuid?.() === 0;
 
-
 /** Per-run prefix and state directory for one test file (`letter` tells files apart). */
 export function runNames(letter: string): { prefix: string; stateDir: string } {
   const prefix = `hn${letter}${process.pid}-`;
@@ -67,14 +66,20 @@ export async function teardown(world: World, name: string): Promise<void> {
  * network, VMs) before the tests, keep logs and tear it down after them. `vms` and `vni` (the tenant
  * network's VXLAN id) are filled in by the time tests run.
  */
-export function useWorld(letter: string, name: string, o: Partial<LabOptions> = {}): { world: World; vms: LabVm[]; vni: number } {
+export function useWorld(
+  letter: string,
+  name: string,
+  o: Partial<LabOptions> = {},
+): { world: World; vms: LabVm[]; vni: number } {
   const ctx = { world: newWorld(letter, o), vms: [] as LabVm[], vni: 0 };
   before(async () => {
     if (!isRoot()) return;
     await sweepStaleRuns();
     await ctx.world.down();
     ctx.vms = await ctx.world.up();
-    ctx.vni = (await ctx.world.api.show<Network>('networks', 'network', ctx.world.state.networkId!))['provider:segmentation_id'];
+    ctx.vni = (await ctx.world.api.show<Network>('networks', 'network', ctx.world.state.networkId!))[
+      'provider:segmentation_id'
+    ];
   });
   after(async () => {
     if (isRoot()) await teardown(ctx.world, name);

@@ -19,12 +19,15 @@ const vm = (name: string) => world.state.vms.find((v) => v.name === name)!;
 
 /** A process in a namespace that this test started (killed by PID in after()). */
 function bg(ns: string, cmd: string, args: string[]): ChildProcess & { exited: Promise<number> } {
-  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { exited: Promise<number> };
+  const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & {
+    exited: Promise<number>;
+  };
   c.exited = new Promise((r) => c.once('close', (code) => r(code ?? -1)));
   started.push(c);
   return c;
 }
-const tcpOpen = async (fromNs: string, ip: string, port: number) => (await nsRun(fromNs, 'nc', ['-z', '-w', '1', ip, String(port)], 5_000)).code === 0;
+const tcpOpen = async (fromNs: string, ip: string, port: number) =>
+  (await nsRun(fromNs, 'nc', ['-z', '-w', '1', ip, String(port)], 5_000)).code === 0;
 
 before(async () => {
   if (!isRoot()) return;
@@ -42,8 +45,18 @@ test('migrate: a VM moves to another cloud keeping IP, MAC and security group, w
   const [, cloudB] = world.plan.clouds;
   // A group that allows ping, 8080 and iperf3 (5201) from anywhere; 9090 is denied.
   const sg = await world.api.create<SecurityGroup>('security-groups', 'security_group', { name: 'mig-web' });
-  for (const r of [{ protocol: 'icmp' }, { protocol: 'tcp', port_range_min: 8080, port_range_max: 8080 }, { protocol: 'tcp', port_range_min: 5201, port_range_max: 5201 }]) {
-    await world.api.create('security-group-rules', 'security_group_rule', { security_group_id: sg.id, direction: 'ingress', ethertype: 'IPv4', remote_ip_prefix: '0.0.0.0/0', ...r });
+  for (const r of [
+    { protocol: 'icmp' },
+    { protocol: 'tcp', port_range_min: 8080, port_range_max: 8080 },
+    { protocol: 'tcp', port_range_min: 5201, port_range_max: 5201 },
+  ]) {
+    await world.api.create('security-group-rules', 'security_group_rule', {
+      security_group_id: sg.id,
+      direction: 'ingress',
+      ethertype: 'IPv4',
+      remote_ip_prefix: '0.0.0.0/0',
+      ...r,
+    });
   }
   await world.api.update('ports', 'port', a1.portId, { security_groups: [sg.id] });
   bg(a1.ns, 'nc', ['-l', '-k', '8080']);
@@ -62,7 +75,10 @@ test('migrate: a VM moves to another cloud keeping IP, MAC and security group, w
   assert.equal(clientCode, 0, 'the iperf3 TCP session survived the move');
   assert.equal(serverCode, 0);
   assert.ok(report.probe && report.probe.received > 30, 'the prober got replies');
-  assert.ok(report.probe!.sent - report.probe!.received <= 15, `lost ${report.probe!.sent - report.probe!.received} probes`);
+  assert.ok(
+    report.probe!.sent - report.probe!.received <= 15,
+    `lost ${report.probe!.sent - report.probe!.received} probes`,
+  );
   assert.ok(report.probe!.blackoutMs <= 300, `blackout ${report.probe!.blackoutMs} ms`);
 
   const afterIf = await vmInterface(world.exec, a1.ns);
@@ -70,11 +86,19 @@ test('migrate: a VM moves to another cloud keeping IP, MAC and security group, w
   assert.equal(afterIf.mac, before.mac);
   const port = await world.api.show<Port>('ports', 'port', a1.portId);
   assert.equal(port['binding:host_id'], cloudB.hostId);
-  const bindings = ((await world.api.call('GET', `/v2.0/ports/${a1.portId}/bindings`)) as { bindings: PortBinding[] }).bindings;
-  assert.deepEqual(bindings.map((b) => [b.host, b.status]), [[cloudB.hostId, 'ACTIVE']]);
-  const tapB = await world.exec('ip', ['-n', cloudB.hyperswitchNs, '-br', 'link', 'show', 'dev', a1.tap], { allowFail: true });
+  const bindings = ((await world.api.call('GET', `/v2.0/ports/${a1.portId}/bindings`)) as { bindings: PortBinding[] })
+    .bindings;
+  assert.deepEqual(
+    bindings.map((b) => [b.host, b.status]),
+    [[cloudB.hostId, 'ACTIVE']],
+  );
+  const tapB = await world.exec('ip', ['-n', cloudB.hyperswitchNs, '-br', 'link', 'show', 'dev', a1.tap], {
+    allowFail: true,
+  });
   assert.equal(tapB.code, 0, 'the tap is on the new hyperswitch');
-  const tapA = await world.exec('ip', ['-n', world.plan.clouds[0].hyperswitchNs, 'link', 'show', 'dev', a1.tap], { allowFail: true });
+  const tapA = await world.exec('ip', ['-n', world.plan.clouds[0].hyperswitchNs, 'link', 'show', 'dev', a1.tap], {
+    allowFail: true,
+  });
   assert.notEqual(tapA.code, 0, 'the old hyperswitch has no tap left');
 
   for (const from of [b1, c1]) {
@@ -92,6 +116,9 @@ test('migrate: and back again, probed from the cloud it leaves', async (t) => {
   const report = await migrateMeasured(world, a1, world.plan.clouds[0], vm('vm-b1'));
   t.diagnostic(`prepare ${report.prepareMs} ms, switch ${report.switchMs} ms, probe ${JSON.stringify(report.probe)}`);
   assert.ok(report.probe!.blackoutMs <= 300, `blackout ${report.probe!.blackoutMs} ms`);
-  assert.equal((await world.api.show<Port>('ports', 'port', a1.portId))['binding:host_id'], world.plan.clouds[0].hostId);
+  assert.equal(
+    (await world.api.show<Port>('ports', 'port', a1.portId))['binding:host_id'],
+    world.plan.clouds[0].hostId,
+  );
   assert.ok(await world.pingRetry(vm('vm-c1').ns, a1.ip));
 });

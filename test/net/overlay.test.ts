@@ -12,7 +12,6 @@ import { readFileSync } from 'node:fs';
 import { dhcpFiles } from '../../src/agent/dhcp/names.js';
 import { bridgeName, vxlanName } from '../../src/model/kernel-names.js';
 import type { Network, Port } from '../../src/model/types.js';
-import type { LabVm } from '../../src/lab/world.js';
 import { vmInterface } from '../../src/lab/vms.js';
 import { eventually, isRoot, nsRun, useWorld } from './fixture.js';
 
@@ -33,8 +32,10 @@ function background(ns: string, cmd: string, args: string[]): { done: Promise<st
   return { done: new Promise((r) => child.on('close', () => r(out + err))), ready };
 }
 
-const fdbMacs = async (ns: string, dev: string) => (await nsRun(ns, 'bridge', ['fdb', 'show', 'dev', dev])).stdout.toLowerCase();
-const neighs = async (ns: string, dev: string) => (await nsRun(ns, 'ip', ['neigh', 'show', 'dev', dev])).stdout.toLowerCase();
+const fdbMacs = async (ns: string, dev: string) =>
+  (await nsRun(ns, 'bridge', ['fdb', 'show', 'dev', dev])).stdout.toLowerCase();
+const neighs = async (ns: string, dev: string) =>
+  (await nsRun(ns, 'ip', ['neigh', 'show', 'dev', dev])).stdout.toLowerCase();
 const hostsFile = (hostState: string, v: number) => {
   try {
     return readFileSync(dhcpFiles(hostState, v).hosts, 'utf8').toLowerCase();
@@ -68,7 +69,10 @@ test('every VM got its port address by DHCP, with the overlay MTU', async (t) =>
   }
   // Each node's DHCP port is reported ACTIVE by its agent once dnsmasq serves the network.
   const dhcpPorts = async () => world.api.list<Port>('ports', { device_owner: 'network:dhcp' });
-  assert.deepEqual((await dhcpPorts()).map((p) => p['binding:host_id']).sort(), world.plan.clouds.map((c) => c.hostId).sort());
+  assert.deepEqual(
+    (await dhcpPorts()).map((p) => p['binding:host_id']).sort(),
+    world.plan.clouds.map((c) => c.hostId).sort(),
+  );
   const allActive = await eventually(async () => (await dhcpPorts()).every((p) => p.status === 'ACTIVE'), 10_000);
   assert.ok(allActive, JSON.stringify((await dhcpPorts()).map((p) => [p['binding:host_id'], p.status])));
 });
@@ -76,7 +80,10 @@ test('every VM got its port address by DHCP, with the overlay MTU', async (t) =>
 test('cross-cloud ping: every VM reaches every other', async (t) => {
   if (!isRoot()) return t.skip('needs root');
   const matrix = await world.pingMatrix(ctx.vms.map((v) => ({ ns: v.site.ns, ip: v.ip })));
-  assert.ok(matrix.every((row) => row.every(Boolean)), JSON.stringify(matrix));
+  assert.ok(
+    matrix.every((row) => row.every(Boolean)),
+    JSON.stringify(matrix),
+  );
 });
 
 test('cross-cloud TCP: 2 MB through the overlay arrive whole', async (t) => {
@@ -96,10 +103,19 @@ test('tenant isolation: two projects on the same 10.0.1.0/24 with the same IPs e
   const tenants = ['tenant-red', 'tenant-blue'];
   const nets = await Promise.all(tenants.map((p) => world.createNetwork(`${p}-net`, '10.0.1.0/24', p)));
   const sites = await Promise.all(
-    tenants.flatMap((p, i) => [world.newVmSite(ca, `${p.slice(7, 10)}-a`), world.newVmSite(cb, `${p.slice(7, 10)}-b`)].map((s) => s.then((site) => ({ site, i, p })))),
+    tenants.flatMap((p, i) =>
+      [world.newVmSite(ca, `${p.slice(7, 10)}-a`), world.newVmSite(cb, `${p.slice(7, 10)}-b`)].map((s) =>
+        s.then((site) => ({ site, i, p })),
+      ),
+    ),
   );
   const tvms = await Promise.all(
-    sites.map(({ site, i, p }) => world.addVm(site, nets[i].network.id, { projectId: p, fixedIp: site.name.endsWith('-a') ? '10.0.1.50' : '10.0.1.51' })),
+    sites.map(({ site, i, p }) =>
+      world.addVm(site, nets[i].network.id, {
+        projectId: p,
+        fixedIp: site.name.endsWith('-a') ? '10.0.1.50' : '10.0.1.51',
+      }),
+    ),
   );
   const [redA, redB, blueA, blueB] = tvms;
   assert.equal(redB.ip, blueB.ip);
@@ -108,13 +124,28 @@ test('tenant isolation: two projects on the same 10.0.1.0/24 with the same IPs e
   // Red pings its own 10.0.1.51 (cross-cloud) while blue's 10.0.1.51 captures everything on eth0.
   // Anything inbound that carries a red MAC, or any ICMP at all (blue pings nothing meanwhile).
   const filter = `ether host ${redA.port.mac_address} or ether host ${redB.port.mac_address} or icmp`;
-  const capture = background(blueB.site.ns, 'timeout', ['6', 'tcpdump', '-n', '-e', '-l', '-Q', 'in', '-i', 'eth0', '-c', '20', filter]);
+  const capture = background(blueB.site.ns, 'timeout', [
+    '6',
+    'tcpdump',
+    '-n',
+    '-e',
+    '-l',
+    '-Q',
+    'in',
+    '-i',
+    'eth0',
+    '-c',
+    '20',
+    filter,
+  ]);
   await capture.ready;
   const ping = await nsRun(redA.site.ns, 'ping', ['-c', '20', '-i', '0.05', '-W', '1', '-q', redB.ip]);
   assert.equal(ping.code, 0, `red could not reach its own peer: ${ping.stdout}`);
   assert.match(ping.stdout, /20 received/);
   const captured = await capture.done;
-  const ports = (await world.api.list<Port>('ports')).map((p) => `${p.project_id} ${p.mac_address} ${p.fixed_ips.map((f) => f.ip_address)} ${p.device_owner}`);
+  const ports = (await world.api.list<Port>('ports')).map(
+    (p) => `${p.project_id} ${p.mac_address} ${p.fixed_ips.map((f) => f.ip_address)} ${p.device_owner}`,
+  );
   assert.match(captured, /0 packets captured/, `blue saw red's traffic:\n${captured}\nports:\n${ports.join('\n')}`);
 
   // The capture itself works: blue's own traffic is seen.
@@ -134,14 +165,14 @@ test('port delete removes its FDB, neighbour and DHCP entries on every node', as
   const mac = vm.port.mac_address.toLowerCase();
   const present = async () =>
     (await fdbMacs(ca.hyperswitchNs, vxlanName(ctx.vni))).includes(mac) &&
-    (await neighs(ca.hyperswitchNs, bridgeName(ctx.vni))).includes(vm.ip + ' ') &&
+    (await neighs(ca.hyperswitchNs, bridgeName(ctx.vni))).includes(`${vm.ip} `) &&
     hostsFile(cb.agentStateDir, ctx.vni).includes(mac);
   assert.ok(await eventually(present, 5000), 'entries for the new port never appeared');
   await world.removeVm(vm);
   const gone = async () => {
     for (const c of world.plan.clouds) {
       if ((await fdbMacs(c.hyperswitchNs, vxlanName(ctx.vni))).includes(mac)) return false;
-      if ((await neighs(c.hyperswitchNs, bridgeName(ctx.vni))).includes(vm.ip + ' ')) return false;
+      if ((await neighs(c.hyperswitchNs, bridgeName(ctx.vni))).includes(`${vm.ip} `)) return false;
       if (hostsFile(c.agentStateDir, ctx.vni).includes(mac)) return false;
     }
     return true;
@@ -163,11 +194,12 @@ test('network delete removes its bridge and VXLAN device on every node', async (
   for (const v of svms) await world.removeVm(v);
   await world.api.delete('networks', network.id);
   const gone = async () => {
-    for (const c of world.plan.clouds) if ((await linkExists(c.hyperswitchNs, bridgeName(v2))) || (await linkExists(c.hyperswitchNs, vxlanName(v2)))) return false;
+    for (const c of world.plan.clouds)
+      if ((await linkExists(c.hyperswitchNs, bridgeName(v2))) || (await linkExists(c.hyperswitchNs, vxlanName(v2))))
+        return false;
     return true;
   };
   assert.ok(await eventually(gone, 6000), 'bridge or vxlan of the deleted network remain');
   // The first network is untouched.
   for (const c of world.plan.clouds) assert.ok(await linkExists(c.hyperswitchNs, vxlanName(ctx.vni)));
 });
-

@@ -15,7 +15,8 @@ import { eventually, isRoot, msUntil, nsRun, useWorld } from './fixture.js';
 const ctx = useWorld('r', 'resilience', { vmsPerCloud: 1 });
 const world = ctx.world;
 
-const fdb = async (ns: string) => (await nsRun(ns, 'bridge', ['fdb', 'show', 'dev', vxlanName(ctx.vni)])).stdout.toLowerCase();
+const fdb = async (ns: string) =>
+  (await nsRun(ns, 'bridge', ['fdb', 'show', 'dev', vxlanName(ctx.vni)])).stdout.toLowerCase();
 
 test('agent restart with the model unchanged: a 300-packet ping stream loses nothing', async (t) => {
   if (!isRoot()) return t.skip('needs root');
@@ -94,7 +95,10 @@ test('server restart: agents resync and a port created after the restart becomes
   assert.ok(reached, 'the port created after the server restart is not reachable');
   // hs-b wired it (so it resynced); hs-a must learn it too (static FDB entry toward hs-b).
   const [ca] = world.plan.clouds;
-  const learned = await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(`${vm.port.mac_address} dst ${cb.underlayIp}`), 8000);
+  const learned = await eventually(
+    async () => (await fdb(ca.hyperswitchNs)).includes(`${vm.port.mac_address} dst ${cb.underlayIp}`),
+    8000,
+  );
   assert.ok(learned, 'hs-a did not resync the new port after the server restart');
   assert.ok(await world.pingRetry(ctx.vms[0].site.ns, ctx.vms[1].ip));
 });

@@ -36,7 +36,11 @@ test('topology: every planned namespace exists, the root namespace gets nothing'
 test('topology: hyperswitches of different clouds reach each other through the internet only', async (t) => {
   if (!isRoot()) return t.skip('needs root');
   const [a, b, c] = plan.clouds;
-  for (const [from, to] of [[a, b], [b, c], [c, a]]) {
+  for (const [from, to] of [
+    [a, b],
+    [b, c],
+    [c, a],
+  ]) {
     const r = await nsRun(from.hyperswitchNs, 'ping', ['-c', '1', '-W', '2', to.underlayIp]);
     assert.equal(r.code, 0, `${from.hostId} → ${to.underlayIp}: ${r.stdout}`);
   }

@@ -19,7 +19,10 @@ test('no file: the defaults', () => {
 
 test('a YAML file sets what it names', () => {
   const cfg = loadConfig(
-    file('ok.yaml', 'global_physnet_mtu: 9000\nagent_down_time: 30\nbase_mac: FA:16:3E:AA:00:00\nvni_ranges: "5000:6000"\nwatch_heartbeat_interval: 2\n'),
+    file(
+      'ok.yaml',
+      'global_physnet_mtu: 9000\nagent_down_time: 30\nbase_mac: FA:16:3E:AA:00:00\nvni_ranges: "5000:6000"\nwatch_heartbeat_interval: 2\n',
+    ),
   );
   assert.equal(cfg.globalPhysnetMtu, 9000);
   assert.equal(cfg.agentDownTime, 30);

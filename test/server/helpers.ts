@@ -17,10 +17,14 @@ export interface TestServer extends RunningServer {
   stop(): Promise<void>;
 }
 
-export async function startTestServer(opts: { config?: Partial<ServerConfig>; tokens?: Record<string, TokenInfo>; unixSocket?: boolean } = {}): Promise<TestServer> {
+export async function startTestServer(
+  opts: { config?: Partial<ServerConfig>; tokens?: Record<string, TokenInfo>; unixSocket?: boolean } = {},
+): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'hn-server-'));
   const config = { ...defaultConfig(), ...opts.config };
-  const auth: AuthConfig = opts.tokens ? { mode: 'token', tokens: opts.tokens } : { mode: 'noauth', defaultProjectId: config.defaultProjectId };
+  const auth: AuthConfig = opts.tokens
+    ? { mode: 'token', tokens: opts.tokens }
+    : { mode: 'noauth', defaultProjectId: config.defaultProjectId };
   if (opts.tokens) writeFileSync(join(dir, 'tokens.json'), JSON.stringify(opts.tokens));
   const server = await serve({
     host: '127.0.0.1',
@@ -56,14 +60,20 @@ export async function expectFault(fn: () => Promise<unknown>, status: number, ty
   } catch (err) {
     const e = err as { status?: number; type?: string; message: string };
     if (e.status === undefined) throw err;
-    if (e.status !== status || e.type !== type) throw new Error(`expected ${status} ${type}, got ${e.status} ${e.type}: ${e.message}`);
+    if (e.status !== status || e.type !== type)
+      throw new Error(`expected ${status} ${type}, got ${e.status} ${e.type}: ${e.message}`);
     return;
   }
   throw new Error(`expected ${status} ${type}, but the request succeeded`);
 }
 
 /** Asserts the request fails as given AND leaves the store untouched (same revision, same listing). */
-export async function expectRejectedUnchanged(s: TestServer, fn: () => Promise<unknown>, status: number, type: string): Promise<void> {
+export async function expectRejectedUnchanged(
+  s: TestServer,
+  fn: () => Promise<unknown>,
+  status: number,
+  type: string,
+): Promise<void> {
   const c = s.client(Object.keys(adminTokenHolder).length ? adminTokenHolder.token : undefined);
   const before = { state: await fullState(c), revision: await s.store.read((tx) => tx.revision()) };
   await expectFault(fn, status, type);
@@ -76,8 +86,15 @@ export const adminTokenHolder: { token?: string } = {};
 
 /** Sends raw text (e.g. malformed JSON); throws {status, type} like ApiClient on an error answer. */
 export async function postText(s: TestServer, path: string, text: string): Promise<unknown> {
-  const res = await fetch(s.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+  const res = await fetch(s.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: text,
+  });
   const body = (await res.json()) as { NeutronError?: { type: string; message: string } };
   if (res.ok) return body;
-  throw Object.assign(new Error(body.NeutronError?.message ?? 'failed'), { status: res.status, type: body.NeutronError?.type });
+  throw Object.assign(new Error(body.NeutronError?.message ?? 'failed'), {
+    status: res.status,
+    type: body.NeutronError?.type,
+  });
 }

@@ -19,7 +19,11 @@ const haveCli = (() => {
 
 function cli(auth: string[]) {
   return async (args: string[], allowFail = false): Promise<{ code: number; json: unknown; stderr: string }> => {
-    const r = await realExec('openstack', [...auth, ...args], { allowFail: true, timeoutMs: 60_000, env: { ...process.env, OS_CLOUD: '', OS_AUTH_URL: '' } });
+    const r = await realExec('openstack', [...auth, ...args], {
+      allowFail: true,
+      timeoutMs: 60_000,
+      env: { ...process.env, OS_CLOUD: '', OS_AUTH_URL: '' },
+    });
     if (r.code !== 0 && !allowFail) throw new Error(`openstack ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
     let json: unknown;
     try {
@@ -46,25 +50,73 @@ describe('openstack CLI (noauth)', { skip: haveCli ? false : 'openstack CLI not 
     const net = (await os(['network', 'create', 'hn-net', '--description', 'cli test', '-f', 'json'])).json as J;
     assert.equal(net.name, 'hn-net');
     assert.equal(net['provider:network_type'], 'vxlan');
-    const sub = (await os(['subnet', 'create', 'hn-sub', '--network', 'hn-net', '--subnet-range', '10.30.0.0/24',
-      '--allocation-pool', 'start=10.30.0.10,end=10.30.0.20', '-f', 'json'])).json as J;
+    const sub = (
+      await os([
+        'subnet',
+        'create',
+        'hn-sub',
+        '--network',
+        'hn-net',
+        '--subnet-range',
+        '10.30.0.0/24',
+        '--allocation-pool',
+        'start=10.30.0.10,end=10.30.0.20',
+        '-f',
+        'json',
+      ])
+    ).json as J;
     assert.equal(sub.cidr, '10.30.0.0/24');
     assert.equal(sub.gateway_ip, '10.30.0.1');
     const sg = (await os(['security', 'group', 'create', 'hn-sg', '-f', 'json'])).json as J;
     assert.equal(sg.name, 'hn-sg');
-    const rule = (await os(['security', 'group', 'rule', 'create', 'hn-sg', '--ingress', '--protocol', 'tcp', '--dst-port', '22:23', '-f', 'json'])).json as J;
+    const rule = (
+      await os([
+        'security',
+        'group',
+        'rule',
+        'create',
+        'hn-sg',
+        '--ingress',
+        '--protocol',
+        'tcp',
+        '--dst-port',
+        '22:23',
+        '-f',
+        'json',
+      ])
+    ).json as J;
     assert.equal(rule.port_range_min, 22);
     assert.equal(rule.port_range_max, 23);
-    const dup = await os(['security', 'group', 'rule', 'create', 'hn-sg', '--ingress', '--protocol', 'tcp', '--dst-port', '22:23'], true);
+    const dup = await os(
+      ['security', 'group', 'rule', 'create', 'hn-sg', '--ingress', '--protocol', 'tcp', '--dst-port', '22:23'],
+      true,
+    );
     assert.notEqual(dup.code, 0);
     assert.match(dup.stderr, /already exists|Conflict|409/);
-    const port = (await os(['port', 'create', 'hn-port', '--network', 'hn-net', '--fixed-ip', 'subnet=hn-sub,ip-address=10.30.0.15', '--security-group', 'hn-sg', '-f', 'json'])).json as J;
+    const port = (
+      await os([
+        'port',
+        'create',
+        'hn-port',
+        '--network',
+        'hn-net',
+        '--fixed-ip',
+        'subnet=hn-sub,ip-address=10.30.0.15',
+        '--security-group',
+        'hn-sg',
+        '-f',
+        'json',
+      ])
+    ).json as J;
     assert.deepEqual(port.fixed_ips, [{ subnet_id: sub.id, ip_address: '10.30.0.15' }]);
     assert.deepEqual(port.security_group_ids, [sg.id]);
     assert.equal(port.status, 'DOWN');
 
     const nets = (await os(['network', 'list', '-f', 'json'])).json as J[];
-    assert.deepEqual(nets.map((n) => n.Name), ['hn-net']);
+    assert.deepEqual(
+      nets.map((n) => n.Name),
+      ['hn-net'],
+    );
     const ports = (await os(['port', 'list', '--network', 'hn-net', '-f', 'json'])).json as J[];
     assert.equal(ports.length, 1);
     const rules = (await os(['security', 'group', 'rule', 'list', 'hn-sg', '-f', 'json'])).json as J[];
@@ -78,7 +130,9 @@ describe('openstack CLI (noauth)', { skip: haveCli ? false : 'openstack CLI not 
     const p2 = (await os(['port', 'show', 'hn-port2', '-f', 'json'])).json as J;
     assert.equal((p2.fixed_ips as J[]).length, 2);
     await os(['subnet', 'set', 'hn-sub', '--dns-nameserver', '192.0.2.53']);
-    assert.deepEqual(((await os(['subnet', 'show', 'hn-sub', '-f', 'json'])).json as J).dns_nameservers, ['192.0.2.53']);
+    assert.deepEqual(((await os(['subnet', 'show', 'hn-sub', '-f', 'json'])).json as J).dns_nameservers, [
+      '192.0.2.53',
+    ]);
     await os(['security', 'group', 'set', 'hn-sg', '--description', 'web']);
     assert.equal(((await os(['security', 'group', 'show', 'hn-sg', '-f', 'json'])).json as J).description, 'web');
 
@@ -98,7 +152,9 @@ describe('openstack CLI (noauth)', { skip: haveCli ? false : 'openstack CLI not 
 describe('openstack CLI (token auth)', { skip: haveCli ? false : 'openstack CLI not installed' }, () => {
   let s: TestServer;
   before(async () => {
-    s = await startTestServer({ tokens: { ADMIN: { project_id: 'ops', roles: ['admin'] }, ALICE: { project_id: 'pa', roles: ['member'] } } });
+    s = await startTestServer({
+      tokens: { ADMIN: { project_id: 'ops', roles: ['admin'] }, ALICE: { project_id: 'pa', roles: ['member'] } },
+    });
   });
   after(async () => s?.stop());
 
@@ -107,7 +163,10 @@ describe('openstack CLI (token auth)', { skip: haveCli ? false : 'openstack CLI 
     const net = (await as('ALICE')(['network', 'create', 'alice-net', '-f', 'json'])).json as J;
     assert.equal(net.project_id, 'pa');
     const sgs = (await as('ALICE')(['security', 'group', 'list', '-f', 'json'])).json as J[];
-    assert.deepEqual(sgs.map((g) => g.Name), ['default']);
+    assert.deepEqual(
+      sgs.map((g) => g.Name),
+      ['default'],
+    );
     const adminView = (await as('ADMIN')(['network', 'list', '--long', '-f', 'json'])).json as J[];
     assert.equal(adminView.length, 1);
     const bad = await as('NOPE')(['network', 'list', '-f', 'json'], true);

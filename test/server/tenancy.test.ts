@@ -11,7 +11,11 @@ describe('token auth and tenancy', () => {
   let s: TestServer;
   before(async () => {
     s = await startTestServer({
-      tokens: { ADMIN: { project_id: 'ops', roles: ['admin'] }, ALICE: { project_id: 'pa', roles: ['member'] }, BOB: { project_id: 'pb', roles: ['member'] } },
+      tokens: {
+        ADMIN: { project_id: 'ops', roles: ['admin'] },
+        ALICE: { project_id: 'pa', roles: ['member'] },
+        BOB: { project_id: 'pb', roles: ['member'] },
+      },
     });
     adminTokenHolder.token = 'ADMIN';
   });
@@ -31,19 +35,50 @@ describe('token auth and tenancy', () => {
     const admin = s.client('ADMIN');
     const priv = await alice.create<Network>('networks', 'network', { name: 'alice-private' });
     await alice.create('subnets', 'subnet', { network_id: priv.id, cidr: '10.10.0.0/24' });
-    await expectFault(() => alice.create('networks', 'network', { name: 'x', shared: true }), 403, 'PolicyNotAuthorized');
-    const shared = await admin.create<Network>('networks', 'network', { name: 'public', shared: true, project_id: 'ops' });
+    await expectFault(
+      () => alice.create('networks', 'network', { name: 'x', shared: true }),
+      403,
+      'PolicyNotAuthorized',
+    );
+    const shared = await admin.create<Network>('networks', 'network', {
+      name: 'public',
+      shared: true,
+      project_id: 'ops',
+    });
     await admin.create('subnets', 'subnet', { network_id: shared.id, cidr: '10.20.0.0/24' });
-    assert.deepEqual((await bob.list<Network>('networks')).map((n) => n.name), ['public']);
+    assert.deepEqual(
+      (await bob.list<Network>('networks')).map((n) => n.name),
+      ['public'],
+    );
     assert.equal((await admin.list('networks')).length, 2);
     await expectFault(() => bob.show('networks', 'network', priv.id), 404, 'NetworkNotFound');
-    await expectRejectedUnchanged(s, () => bob.create('ports', 'port', { network_id: priv.id }), 404, 'NetworkNotFound');
-    await expectRejectedUnchanged(s, () => bob.update('networks', 'network', shared.id, { name: 'mine' }), 403, 'PolicyNotAuthorized');
+    await expectRejectedUnchanged(
+      s,
+      () => bob.create('ports', 'port', { network_id: priv.id }),
+      404,
+      'NetworkNotFound',
+    );
+    await expectRejectedUnchanged(
+      s,
+      () => bob.update('networks', 'network', shared.id, { name: 'mine' }),
+      403,
+      'PolicyNotAuthorized',
+    );
     const bp = await bob.create<Port>('ports', 'port', { network_id: shared.id });
     assert.equal(bp.project_id, 'pb');
     await expectFault(() => alice.show('ports', 'port', bp.id), 404, 'PortNotFound');
-    await expectRejectedUnchanged(s, () => bob.create('ports', 'port', { network_id: shared.id, fixed_ips: [{ ip_address: '10.20.0.99' }] }), 403, 'PolicyNotAuthorized');
-    await expectRejectedUnchanged(s, () => bob.create('ports', 'port', { network_id: shared.id, project_id: 'pa' }), 400, 'BadRequest');
+    await expectRejectedUnchanged(
+      s,
+      () => bob.create('ports', 'port', { network_id: shared.id, fixed_ips: [{ ip_address: '10.20.0.99' }] }),
+      403,
+      'PolicyNotAuthorized',
+    );
+    await expectRejectedUnchanged(
+      s,
+      () => bob.create('ports', 'port', { network_id: shared.id, project_id: 'pa' }),
+      400,
+      'BadRequest',
+    );
   });
 
   it("cannot use another project's security group; only admin sets status", async () => {
@@ -52,13 +87,37 @@ describe('token auth and tenancy', () => {
     const [aliceDefault] = await alice.list<SecurityGroup>('security-groups', { name: 'default' });
     assert.equal(aliceDefault.project_id, 'pa');
     const bobGroups = await bob.list<SecurityGroup>('security-groups');
-    assert.deepEqual(bobGroups.map((g) => g.project_id), ['pb']);
+    assert.deepEqual(
+      bobGroups.map((g) => g.project_id),
+      ['pb'],
+    );
     const [shared] = await bob.list<Network>('networks', { name: 'public' });
-    await expectRejectedUnchanged(s, () => bob.create('ports', 'port', { network_id: shared.id, security_groups: [aliceDefault.id] }), 404, 'SecurityGroupNotFound');
-    await expectRejectedUnchanged(s, () => bob.create('security-group-rules', 'security_group_rule', { security_group_id: aliceDefault.id, direction: 'ingress' }), 404, 'SecurityGroupNotFound');
+    await expectRejectedUnchanged(
+      s,
+      () => bob.create('ports', 'port', { network_id: shared.id, security_groups: [aliceDefault.id] }),
+      404,
+      'SecurityGroupNotFound',
+    );
+    await expectRejectedUnchanged(
+      s,
+      () =>
+        bob.create('security-group-rules', 'security_group_rule', {
+          security_group_id: aliceDefault.id,
+          direction: 'ingress',
+        }),
+      404,
+      'SecurityGroupNotFound',
+    );
     const [port] = await bob.list<Port>('ports');
-    await expectRejectedUnchanged(s, () => bob.update('ports', 'port', port.id, { status: 'ACTIVE' }), 403, 'PolicyNotAuthorized');
-    const up = await s.client('ADMIN').update<Port>('ports', 'port', port.id, { status: 'ACTIVE', 'binding:vif_type': 'tap' });
+    await expectRejectedUnchanged(
+      s,
+      () => bob.update('ports', 'port', port.id, { status: 'ACTIVE' }),
+      403,
+      'PolicyNotAuthorized',
+    );
+    const up = await s
+      .client('ADMIN')
+      .update<Port>('ports', 'port', port.id, { status: 'ACTIVE', 'binding:vif_type': 'tap' });
     assert.equal(up.status, 'ACTIVE');
     await expectFault(() => bob.list('agents'), 403, 'PolicyNotAuthorized');
     await expectFault(() => bob.call('GET', '/v2.0/watch'), 403, 'PolicyNotAuthorized');

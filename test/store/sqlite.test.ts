@@ -23,11 +23,13 @@ describe('SqliteStore', () => {
 
   it('a failed write leaves nothing (rows, claims, revision)', async () => {
     const before = await store.read((tx) => tx.revision());
-    await assert.rejects(store.write(async (tx) => {
-      await tx.put('network', net('a'), 'create');
-      assert.equal(await tx.claimVni(5000, 'a'), true);
-      throw new Error('boom');
-    }));
+    await assert.rejects(
+      store.write(async (tx) => {
+        await tx.put('network', net('a'), 'create');
+        assert.equal(await tx.claimVni(5000, 'a'), true);
+        throw new Error('boom');
+      }),
+    );
     assert.equal(await store.read((tx) => tx.revision()), before);
     assert.equal(await store.read((tx) => tx.get('network', 'a')), undefined);
     assert.equal(await store.write((tx) => tx.claimVni(5000, 'x')), true);
@@ -44,7 +46,14 @@ describe('SqliteStore', () => {
     off();
     const r = await store.changesSince(start, 10);
     assert.equal(r.compacted, false);
-    if (!r.compacted) assert.deepEqual(r.changes.map((c) => [c.revision, c.op]), [[start + 1, 'create'], [start + 2, 'update']]);
+    if (!r.compacted)
+      assert.deepEqual(
+        r.changes.map((c) => [c.revision, c.op]),
+        [
+          [start + 1, 'create'],
+          [start + 2, 'update'],
+        ],
+      );
     assert.deepEqual(heard, [start + 2]);
   });
 
@@ -60,7 +69,8 @@ describe('SqliteStore', () => {
   });
 
   it('compacts old history', async () => {
-    for (let i = 0; i < 30; i++) await store.write((tx) => tx.put('network', { ...net('c'), name: `c${i}` }, i === 0 ? 'create' : 'update'));
+    for (let i = 0; i < 30; i++)
+      await store.write((tx) => tx.put('network', { ...net('c'), name: `c${i}` }, i === 0 ? 'create' : 'update'));
     assert.deepEqual(await store.changesSince(1, 10), { compacted: true });
     const now = await store.read((tx) => tx.revision());
     const r = await store.changesSince(now - 5, 10);

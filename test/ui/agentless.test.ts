@@ -34,12 +34,19 @@ after(async () => {
   await srv?.close();
 });
 
-test('agentless port from the form, user_data download, tables, topology, poll, delete', { skip, timeout: 300_000 }, async () => {
+test('agentless port from the form, user_data download, tables, topology, poll, delete', {
+  skip,
+  timeout: 300_000,
+}, async () => {
   const admin = srv.admin;
   const net = await admin.create<{ id: string }>('networks', 'network', { name: 'al-ui' });
   await admin.create('subnets', 'subnet', { network_id: net.id, cidr: '10.0.8.0/24', ip_version: 4 });
   const p1 = await admin.create<Port>('ports', 'port', { network_id: net.id, name: 'vm-ui-port', device_id: 'vm-ui' });
-  const p2 = await admin.create<Port>('ports', 'port', { network_id: net.id, name: 'other-port', device_id: 'vm-other' });
+  const p2 = await admin.create<Port>('ports', 'port', {
+    network_id: net.id,
+    name: 'other-port',
+    device_id: 'vm-other',
+  });
 
   const page = await browser.newPage({ viewport: { width: 1400, height: 1100 }, acceptDownloads: true });
   const errors: string[] = [];
@@ -61,7 +68,10 @@ test('agentless port from the form, user_data download, tables, topology, poll, 
   assert.equal(id, made!.id);
   assert.equal(made!.flavor, '0G');
   assert.equal(made!.device_id, 'vm-ui');
-  assert.match((await page.textContent('#agentless-form .form-msg')) ?? '', new RegExp(`agentless port ${made!.id} created on hyperswitch ${made!.hyperswitch_id}`));
+  assert.match(
+    (await page.textContent('#agentless-form .form-msg')) ?? '',
+    new RegExp(`agentless port ${made!.id} created on hyperswitch ${made!.hyperswitch_id}`),
+  );
   assert.doesNotMatch((await page.textContent('body')) ?? '', /PRIVATE KEY/, 'the key is only in the download');
   const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
   assert.equal(download.suggestedFilename(), `user-data-${p1.id}.yaml`);
@@ -75,30 +85,57 @@ test('agentless port from the form, user_data download, tables, topology, poll, 
   await page.click('button.tab[data-resource="agentless"]');
   await page.waitForSelector(`table.resources[data-resource="agentless"] tbody tr[data-id="${made!.id}"]`);
   const row = (await page.textContent(`table.resources tbody tr[data-id="${made!.id}"]`)) ?? '';
-  for (const s of [p1.id, 'vm-ui', '0G', made!.private_ip, made!.hyperswitch_id]) assert.ok(row.includes(s), `${s} in ${row}`);
+  for (const s of [p1.id, 'vm-ui', '0G', made!.private_ip, made!.hyperswitch_id])
+    assert.ok(row.includes(s), `${s} in ${row}`);
   await page.click('button.tab[data-resource="hyperswitch"]');
-  await page.waitForSelector(`table.resources[data-resource="hyperswitch"] tbody tr[data-id="${made!.hyperswitch_id}"]`);
-  assert.match((await page.textContent(`table.resources tbody tr[data-id="${made!.hyperswitch_id}"]`)) ?? '', /vm-ui.*0G.*203\.0\.113\./s);
+  await page.waitForSelector(
+    `table.resources[data-resource="hyperswitch"] tbody tr[data-id="${made!.hyperswitch_id}"]`,
+  );
+  assert.match(
+    (await page.textContent(`table.resources tbody tr[data-id="${made!.hyperswitch_id}"]`)) ?? '',
+    /vm-ui.*0G.*203\.0\.113\./s,
+  );
 
   // topology: the hyperswitch's agent (real, registering over the Unix socket) labelled, the port in it
   const hsNode = `agent:${made!.hyperswitch_id}`;
-  await page.waitForFunction((n) => window.__hypernet!.cy.getElementById(n).data('role') === 'hyperswitch', hsNode, { timeout: 60_000 });
-  assert.match(String(await page.evaluate((n) => window.__hypernet!.cy.getElementById(n).data('label'), hsNode)), /^hyperswitch hsv-[0-9a-f]{8}\nvm vm-ui\n/);
-  await page.waitForFunction(([p, n]) => window.__hypernet!.cy.getElementById(p).data('parent') === n, [`port:${p1.id}`, hsNode] as const, { timeout: 20_000 });
-  assert.equal(await page.evaluate((p) => window.__hypernet!.cy.getElementById(p).data('agentless'), `port:${p1.id}`), made!.id);
+  await page.waitForFunction((n) => window.__hypernet!.cy.getElementById(n).data('role') === 'hyperswitch', hsNode, {
+    timeout: 60_000,
+  });
+  assert.match(
+    String(await page.evaluate((n) => window.__hypernet!.cy.getElementById(n).data('label'), hsNode)),
+    /^hyperswitch hsv-[0-9a-f]{8}\nvm vm-ui\n/,
+  );
+  await page.waitForFunction(
+    ([p, n]) => window.__hypernet!.cy.getElementById(p).data('parent') === n,
+    [`port:${p1.id}`, hsNode] as const,
+    { timeout: 20_000 },
+  );
+  assert.equal(
+    await page.evaluate((p) => window.__hypernet!.cy.getElementById(p).data('agentless'), `port:${p1.id}`),
+    made!.id,
+  );
   await page.screenshot({ path: join(ARTIFACTS, 'ui-agentless.png') });
 
   // made elsewhere (the API): shows by the poll, no watch event involved
-  const other = await admin.create<AgentlessPortWire>('agentlessports', 'agentlessport', { port_id: p2.id, device_id: 'vm-other' });
+  const other = await admin.create<AgentlessPortWire>('agentlessports', 'agentlessport', {
+    port_id: p2.id,
+    device_id: 'vm-other',
+  });
   await page.click('button.tab[data-resource="agentless"]');
   await page.waitForSelector(`table.resources tbody tr[data-id="${other.id}"]`, { timeout: 15_000 });
 
   // delete from the table: the row goes, and the VM's hyperswitch with its last port
   await page.click(`table.resources tbody tr[data-id="${made!.id}"] button.delete`);
   await page.waitForSelector(`table.resources tbody tr[data-id="${made!.id}"]`, { state: 'detached', timeout: 30_000 });
-  assert.deepEqual((await admin.list<AgentlessPortWire>('agentlessports')).map((a) => a.id), [other.id]);
+  assert.deepEqual(
+    (await admin.list<AgentlessPortWire>('agentlessports')).map((a) => a.id),
+    [other.id],
+  );
   await page.click('button.tab[data-resource="hyperswitch"]');
-  await page.waitForSelector(`table.resources tbody tr[data-id="${made!.hyperswitch_id}"]`, { state: 'detached', timeout: 5_000 });
+  await page.waitForSelector(`table.resources tbody tr[data-id="${made!.hyperswitch_id}"]`, {
+    state: 'detached',
+    timeout: 5_000,
+  });
   assert.deepEqual(errors, []);
   await page.close();
 });

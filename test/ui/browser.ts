@@ -13,7 +13,11 @@ export const ARTIFACTS = join(REPO, 'artifacts');
 export const haveChromium = existsSync(CHROMIUM);
 
 export function buildUi(): void {
-  execFileSync(process.execPath, [join(REPO, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'src/ui/vite.config.ts'], { cwd: REPO, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [join(REPO, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', 'src/ui/vite.config.ts'],
+    { cwd: REPO, stdio: 'pipe' },
+  );
   mkdirSync(ARTIFACTS, { recursive: true });
 }
 
@@ -21,6 +25,14 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

@@ -46,9 +46,24 @@ test('topology, live port status, form, port page, search', { skip }, async () =
   await registerAgent(admin, 'hs-aws-1', 'aws', '192.0.2.11');
   await registerAgent(admin, 'hs-os-1', 'openstack', '198.51.100.11');
   const net = await admin.create<{ id: string }>('networks', 'network', { name: 'stretched' });
-  const sub = await admin.create<{ id: string }>('subnets', 'subnet', { network_id: net.id, cidr: '10.0.1.0/24', ip_version: 4, name: 'stretched-v4' });
-  const pa = await admin.create<{ id: string }>('ports', 'port', { network_id: net.id, name: 'vm-aws', 'binding:host_id': 'hs-aws-1', fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.1.10' }] });
-  const pb = await admin.create<{ id: string }>('ports', 'port', { network_id: net.id, name: 'vm-os', 'binding:host_id': 'hs-os-1', fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.1.20' }] });
+  const sub = await admin.create<{ id: string }>('subnets', 'subnet', {
+    network_id: net.id,
+    cidr: '10.0.1.0/24',
+    ip_version: 4,
+    name: 'stretched-v4',
+  });
+  const pa = await admin.create<{ id: string }>('ports', 'port', {
+    network_id: net.id,
+    name: 'vm-aws',
+    'binding:host_id': 'hs-aws-1',
+    fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.1.10' }],
+  });
+  const pb = await admin.create<{ id: string }>('ports', 'port', {
+    network_id: net.id,
+    name: 'vm-os',
+    'binding:host_id': 'hs-os-1',
+    fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.1.20' }],
+  });
 
   const page = await openDashboard(srv.url);
   await page.waitForSelector('body[data-conn="live"]');
@@ -57,13 +72,22 @@ test('topology, live port status, form, port page, search', { skip }, async () =
   assert.equal(await page.getAttribute('#topology', 'data-edges'), '2');
   // no agentless mode on this server: neither its form nor its tables
   assert.ok(await page.isHidden('#agentless-form'));
-  assert.equal(await page.locator('button.tab[data-resource="agentless"], button.tab[data-resource="hyperswitch"]').count(), 0);
-  assert.equal(await nodeData(page, 'port:' + pa.id, 'parent'), 'agent:hs-aws-1');
+  assert.equal(
+    await page.locator('button.tab[data-resource="agentless"], button.tab[data-resource="hyperswitch"]').count(),
+    0,
+  );
+  assert.equal(await nodeData(page, `port:${pa.id}`, 'parent'), 'agent:hs-aws-1');
   assert.equal(await nodeData(page, 'agent:hs-aws-1', 'parent'), 'cloud:aws');
   assert.equal(await nodeData(page, 'agent:hs-os-1', 'parent'), 'cloud:openstack');
-  const netNodes = await page.evaluate(() => window.__hypernet!.cy.nodes('[kind = "network"]').map((n) => [n.id(), n.isChild(), n.degree(false)]));
-  assert.deepEqual(netNodes, [[`net:${net.id}`, false, 2]], 'one network node, outside the clouds, joined to both ports');
-  assert.equal(await nodeData(page, 'port:' + pa.id, 'status'), 'DOWN');
+  const netNodes = await page.evaluate(() =>
+    window.__hypernet!.cy.nodes('[kind = "network"]').map((n) => [n.id(), n.isChild(), n.degree(false)]),
+  );
+  assert.deepEqual(
+    netNodes,
+    [[`net:${net.id}`, false, 2]],
+    'one network node, outside the clouds, joined to both ports',
+  );
+  assert.equal(await nodeData(page, `port:${pa.id}`, 'status'), 'DOWN');
   // the nodes are really drawn: the canvas has a size and the graph fits in it
   const box = await page.evaluate(() => window.__hypernet!.cy.elements().renderedBoundingBox());
   assert.ok(box.w > 50 && box.h > 50, JSON.stringify(box));
@@ -72,7 +96,11 @@ test('topology, live port status, form, port page, search', { skip }, async () =
   // live: the port turns ACTIVE through the API; the page follows without a reload
   await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
   await admin.update('ports', 'port', pa.id, { status: 'ACTIVE' });
-  await page.waitForFunction((id) => window.__hypernet!.cy.getElementById(id).data('status') === 'ACTIVE', `port:${pa.id}`, { timeout: 10_000 });
+  await page.waitForFunction(
+    (id) => window.__hypernet!.cy.getElementById(id).data('status') === 'ACTIVE',
+    `port:${pa.id}`,
+    { timeout: 10_000 },
+  );
   assert.equal(await page.evaluate(() => (window as unknown as { marker: number }).marker), 42, 'no reload happened');
   assert.match((await page.textContent('#summary')) ?? '', /1\/2 ports active/);
   await page.screenshot({ path: join(ARTIFACTS, 'ui-port-active.png') });
@@ -81,7 +109,14 @@ test('topology, live port status, form, port page, search', { skip }, async () =
   await page.fill('#network-form input[name="name"]', 'from-form');
   await page.fill('#network-form input[name="cidr"]', '10.0.9.0/24');
   await page.click('#network-form button[type="submit"]');
-  await page.waitForFunction(() => window.__hypernet!.cy.nodes('[kind = "network"]').some((n) => String(n.data('label')).startsWith('from-form\n10.0.9.0/24')), undefined, { timeout: 10_000 });
+  await page.waitForFunction(
+    () =>
+      window
+        .__hypernet!.cy.nodes('[kind = "network"]')
+        .some((n) => String(n.data('label')).startsWith('from-form\n10.0.9.0/24')),
+    undefined,
+    { timeout: 10_000 },
+  );
   assert.match((await page.textContent('#network-form .form-msg')) ?? '', /network from-form created/);
   const made = (await admin.list<{ name: string; subnets: string[] }>('networks')).find((n) => n.name === 'from-form');
   assert.equal(made?.subnets.length, 1);
@@ -109,7 +144,9 @@ test('topology, live port status, form, port page, search', { skip }, async () =
   assert.match((await field('mac_address')) ?? '', /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
   assert.equal(await field('status'), 'DOWN');
   await admin.update('ports', 'port', pb.id, { status: 'ACTIVE' });
-  await page.waitForFunction(() => document.querySelector('#port-status')?.textContent === 'ACTIVE', undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector('#port-status')?.textContent === 'ACTIVE', undefined, {
+    timeout: 10_000,
+  });
   await page.screenshot({ path: join(ARTIFACTS, 'ui-port-page.png') });
   assert.deepEqual((page as unknown as { jsErrors: string[] }).jsErrors, []);
   await page.close();

@@ -26,9 +26,29 @@ test('model: snapshot, then events in revision order; stale events ignored', () 
   assert.equal(m.apply(snapshot()).length, 6);
   assert.equal(m.revision, 10);
   assert.equal(m.get('port', 'p1')?.status, 'DOWN');
-  assert.deepEqual(m.apply({ type: 'event', revision: 11, kind: 'port', op: 'update', id: 'p1', object: port('p1', 'n1', 'hs-a', 'ACTIVE') }), ['port']);
+  assert.deepEqual(
+    m.apply({
+      type: 'event',
+      revision: 11,
+      kind: 'port',
+      op: 'update',
+      id: 'p1',
+      object: port('p1', 'n1', 'hs-a', 'ACTIVE'),
+    }),
+    ['port'],
+  );
   assert.equal(m.get('port', 'p1')?.status, 'ACTIVE');
-  assert.deepEqual(m.apply({ type: 'event', revision: 11, kind: 'port', op: 'update', id: 'p1', object: port('p1', 'n1', 'hs-a', 'DOWN') }), []);
+  assert.deepEqual(
+    m.apply({
+      type: 'event',
+      revision: 11,
+      kind: 'port',
+      op: 'update',
+      id: 'p1',
+      object: port('p1', 'n1', 'hs-a', 'DOWN'),
+    }),
+    [],
+  );
   assert.equal(m.get('port', 'p1')?.status, 'ACTIVE');
   m.apply({ type: 'event', revision: 12, kind: 'network', op: 'delete', id: 'n1', object: network('n1', 'blue') });
   assert.equal(m.list('network').length, 0);
@@ -36,9 +56,23 @@ test('model: snapshot, then events in revision order; stale events ignored', () 
   // polled agents give the fresher alive flag; a later agent event wins again
   m.setAgents([agent('hs-a', 'cloud-a', false)]);
   assert.equal(m.get('agent', 'agent-hs-a')?.alive, false);
-  m.apply({ type: 'event', revision: 13, kind: 'agent', op: 'update', id: 'agent-hs-a', object: agent('hs-a', 'cloud-a', true) });
+  m.apply({
+    type: 'event',
+    revision: 13,
+    kind: 'agent',
+    op: 'update',
+    id: 'agent-hs-a',
+    object: agent('hs-a', 'cloud-a', true),
+  });
   assert.equal(m.get('agent', 'agent-hs-a')?.alive, true);
-  m.apply({ type: 'event', revision: 14, kind: 'agent', op: 'delete', id: 'agent-hs-a', object: agent('hs-a', 'cloud-a', true) });
+  m.apply({
+    type: 'event',
+    revision: 14,
+    kind: 'agent',
+    op: 'delete',
+    id: 'agent-hs-a',
+    object: agent('hs-a', 'cloud-a', true),
+  });
   m.setAgents([agent('hs-a', 'cloud-a', false)]); // a poll answered before the delete arrived
   assert.equal(m.list('agent').length, 0, 'a deleted agent does not come back from a stale poll');
 });
@@ -56,7 +90,11 @@ test('topology: clouds contain agents contain ports; a network across clouds is 
     agents: [agent('hs-a', 'cloud-a', true), agent('hs-b', 'cloud-b', false)],
     networks: [network('n1', 'blue', ['s1'])],
     subnets: [subnet('s1', 'n1', '10.0.1.0/24')],
-    ports: [port('p1', 'n1', 'hs-a', 'ACTIVE', '10.0.1.5'), port('p2', 'n1', 'hs-b', 'DOWN', '10.0.1.6'), port('p3', 'n1', '', 'DOWN', '10.0.1.7')],
+    ports: [
+      port('p1', 'n1', 'hs-a', 'ACTIVE', '10.0.1.5'),
+      port('p2', 'n1', 'hs-b', 'DOWN', '10.0.1.6'),
+      port('p3', 'n1', '', 'DOWN', '10.0.1.7'),
+    ],
   });
   const byId = new Map(els.map((e) => [e.data.id, e.data]));
   assert.equal(byId.get('cloud:cloud-a')?.kind, 'cloud');
@@ -72,11 +110,14 @@ test('topology: clouds contain agents contain ports; a network across clouds is 
   assert.equal(nets[0].data.parent, undefined, 'the network is outside the clouds');
   assert.equal(nets[0].data.label, 'blue\n10.0.1.0/24');
   const edges = els.filter((e) => e.group === 'edges');
-  assert.deepEqual(edges.map((e) => [e.data.source, e.data.target]), [
-    ['port:p1', 'net:n1'],
-    ['port:p2', 'net:n1'],
-    ['port:p3', 'net:n1'],
-  ]);
+  assert.deepEqual(
+    edges.map((e) => [e.data.source, e.data.target]),
+    [
+      ['port:p1', 'net:n1'],
+      ['port:p2', 'net:n1'],
+      ['port:p3', 'net:n1'],
+    ],
+  );
 });
 
 test('table search: every word must match some cell', () => {
@@ -91,9 +132,36 @@ test('table search: every word must match some cell', () => {
 });
 
 test('topology: a hyperswitch agent is labelled as one; its agentless ports sit in it, marked', () => {
-  const hs = { id: 'hsv-1', flavor: '1G', device_id: 'vm-9', tenant_id: 't1', project_id: 't1', instance_id: 'i-1', instance_type: 'lab.1G', private_ip: '203.0.113.1',
-    mgnt_ip: '203.0.113.1', data_ip: '203.0.113.2', vms_ip_0: '203.0.113.65', vms_ip_1: null, vms_ip_2: null, status: 'running', cloud: 'agentless' } as const;
-  const al = { id: 'eni-1', port_id: 'p1', flavor: '1G', device_id: 'vm-9', index: 0, user_data: '', project_id: 't1', tenant_id: 't1', private_ip: '203.0.113.70', hyperswitch_id: 'hsv-1', cloud: 'agentless' } as const;
+  const hs = {
+    id: 'hsv-1',
+    flavor: '1G',
+    device_id: 'vm-9',
+    tenant_id: 't1',
+    project_id: 't1',
+    instance_id: 'i-1',
+    instance_type: 'lab.1G',
+    private_ip: '203.0.113.1',
+    mgnt_ip: '203.0.113.1',
+    data_ip: '203.0.113.2',
+    vms_ip_0: '203.0.113.65',
+    vms_ip_1: null,
+    vms_ip_2: null,
+    status: 'running',
+    cloud: 'agentless',
+  } as const;
+  const al = {
+    id: 'eni-1',
+    port_id: 'p1',
+    flavor: '1G',
+    device_id: 'vm-9',
+    index: 0,
+    user_data: '',
+    project_id: 't1',
+    tenant_id: 't1',
+    private_ip: '203.0.113.70',
+    hyperswitch_id: 'hsv-1',
+    cloud: 'agentless',
+  } as const;
   const els = topologyElements({
     agents: [agent('hsv-1', 'agentless', true), agent('hs-a', 'cloud-a', true)],
     networks: [network('n1', 'blue')],

@@ -28,7 +28,12 @@ export interface Announcement {
 
 /** Ports active on this node whose tap is wired, with their IPv4 addresses; `skip` leaves ports out
  * before anything is looked up (the Announcer's ports already announced). */
-export function announceTargets(desired: DesiredState, actual: ActualState, model: ModelView, skip?: (portId: string) => boolean): Announcement[] {
+export function announceTargets(
+  desired: DesiredState,
+  actual: ActualState,
+  model: ModelView,
+  skip?: (portId: string) => boolean,
+): Announcement[] {
   const out: Announcement[] = [];
   for (const p of desired.ports) {
     if (skip?.(p.portId)) continue;
@@ -69,7 +74,8 @@ export class Announcer {
   announce(desired: DesiredState, actual: ActualState, model: ModelView): void {
     const round = ++this.round;
     for (const p of desired.ports) {
-      if (this.announced.has(p.portId) && !p.prepared && model.ports.has(p.portId) && isWired(p, actual)) this.announced.set(p.portId, round);
+      if (this.announced.has(p.portId) && !p.prepared && model.ports.has(p.portId) && isWired(p, actual))
+        this.announced.set(p.portId, round);
     }
     for (const [id, seen] of this.announced) if (seen !== round) this.announced.delete(id);
     const fresh = announceTargets(desired, actual, model, (id) => this.announced.has(id));

@@ -21,7 +21,8 @@ import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, N
 const isWorkloadPort = (p: Port): boolean => !p.device_owner.startsWith('network:');
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-const byKey = (a: readonly [string, string], b: readonly [string, string]): number => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+const byKey = (a: readonly [string, string], b: readonly [string, string]): number =>
+  a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 
 /** Underlay IP of every host that has an agent. */
 export function vtepsByHost(model: ModelView): Map<string, string> {
@@ -62,11 +63,27 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
     const net = model.networks.get(netId)!;
     const vni = net['provider:segmentation_id'];
     if (!Number.isInteger(vni) || vni <= 0) continue;
-    const dn: DesiredNetwork = { networkId: netId, vni, bridge: bridgeName(vni), bridgeMac: bridgeMac(vni), vxlan: vxlanName(vni), mtu, local: node.underlayIp };
+    const dn: DesiredNetwork = {
+      networkId: netId,
+      vni,
+      bridge: bridgeName(vni),
+      bridgeMac: bridgeMac(vni),
+      vxlan: vxlanName(vni),
+      mtu,
+      local: node.underlayIp,
+    };
     networks.push(dn);
 
     for (const p of local.filter((q) => q.network_id === netId)) {
-      const dp: DesiredPort = { portId: p.id, networkId: netId, tap: tapName(p.id), bridge: dn.bridge, mtu, mac: p.mac_address.toLowerCase(), up: p.admin_state_up };
+      const dp: DesiredPort = {
+        portId: p.id,
+        networkId: netId,
+        tap: tapName(p.id),
+        bridge: dn.bridge,
+        mtu,
+        mac: p.mac_address.toLowerCase(),
+        up: p.admin_state_up,
+      };
       ports.push(p['binding:host_id'] === node.host ? dp : { ...dp, prepared: true });
     }
 
@@ -104,4 +121,3 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
   networks.sort((a, b) => a.vni - b.vni);
   return deepFreeze({ networks, ports, fdb, neigh });
 }
-

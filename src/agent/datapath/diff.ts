@@ -9,7 +9,7 @@ import type { Op } from './ops.js';
 import type { ActualFdb, ActualNeigh, ActualState, DesiredState, FdbEntry } from './types.js';
 
 /** The phases, in execution order. */
-const enum Phase {
+enum Phase {
   Bridge,
   Vxlan,
   Port,
@@ -21,7 +21,8 @@ const enum Phase {
 }
 const PHASES = 8;
 
-const fdbKey = (e: { mac: string; dev: string; dst: string | null }): string => `${e.mac}|${e.dev}|${e.dst ?? 'master'}`;
+const fdbKey = (e: { mac: string; dev: string; dst: string | null }): string =>
+  `${e.mac}|${e.dev}|${e.dst ?? 'master'}`;
 const neighKey = (n: { ip: string; dev: string }): string => `${n.ip}|${n.dev}`;
 
 /**
@@ -33,8 +34,10 @@ const neighKey = (n: { ip: string; dev: string }): string => `${n.ip}|${n.dev}`;
 function byList<T extends object, R>(build: (list: readonly T[]) => R): (list: readonly T[]) => R {
   const memo = new WeakMap<readonly T[], R>();
   return (list) => {
-    let r = memo.get(list);
-    if (r === undefined) memo.set(list, (r = build(list)));
+    const hit = memo.get(list);
+    if (hit !== undefined) return hit;
+    const r = build(list);
+    memo.set(list, r);
     return r;
   };
 }
@@ -48,9 +51,15 @@ const keysBy = <T extends object>(key: (e: T) => string) =>
   });
 const fdbKeys = keysBy(fdbKey);
 const neighKeys = keysBy(neighKey);
-const unicastMacDevs = byList((l: readonly FdbEntry[]) => new Set(l.filter((e) => e.dst !== null && e.mac !== ZERO_MAC).map((e) => `${e.mac}|${e.dev}`)));
+const unicastMacDevs = byList(
+  (l: readonly FdbEntry[]) =>
+    new Set(l.filter((e) => e.dst !== null && e.mac !== ZERO_MAC).map((e) => `${e.mac}|${e.dev}`)),
+);
 /** Permanent neighbours on our bridges by key. */
-const permanentNeigh = byList((l: readonly ActualNeigh[]) => new Map(l.filter((n) => n.permanent && isOurBridge(n.dev)).map((n) => [neighKey(n), n])));
+const permanentNeigh = byList(
+  (l: readonly ActualNeigh[]) =>
+    new Map(l.filter((n) => n.permanent && isOurBridge(n.dev)).map((n) => [neighKey(n), n])),
+);
 
 /** FDB entries of ours in the kernel: on our vxlan devices, with a VTEP (`self`) or bridge `static`. */
 export function ownedFdb(e: ActualFdb): boolean {
@@ -71,19 +80,32 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
   for (const n of desired.networks) {
     wantedLinks.add(n.bridge).add(n.vxlan);
     const br = actual.links.get(n.bridge);
-    if (!br || br.kind !== 'bridge') {
+    if (br?.kind !== 'bridge') {
       if (br) emit(Phase.Bridge, { op: 'link-del', name: n.bridge });
       emit(Phase.Bridge, { op: 'bridge-add', name: n.bridge, mtu: n.mtu, mac: n.bridgeMac });
       emit(Phase.Bridge, { op: 'link-set', name: n.bridge, up: true });
       fresh.add(n.bridge);
     } else if (br.mtu !== n.mtu || !br.up || br.mac !== n.bridgeMac) {
-      emit(Phase.Bridge, { op: 'link-set', name: n.bridge, ...(br.mtu !== n.mtu ? { mtu: n.mtu } : {}), ...(!br.up ? { up: true } : {}), ...(br.mac !== n.bridgeMac ? { mac: n.bridgeMac } : {}) });
+      emit(Phase.Bridge, {
+        op: 'link-set',
+        name: n.bridge,
+        ...(br.mtu !== n.mtu ? { mtu: n.mtu } : {}),
+        ...(!br.up ? { up: true } : {}),
+        ...(br.mac !== n.bridgeMac ? { mac: n.bridgeMac } : {}),
+      });
       if (br.mac !== n.bridgeMac) neighFlushed.add(n.bridge);
     }
 
     const vx = actual.links.get(n.vxlan);
     const x = vx?.vxlan;
-    const matches = vx && vx.kind === 'vxlan' && x && x.vni === n.vni && x.local === n.local && x.port === VXLAN_DSTPORT && !x.learning;
+    const matches =
+      vx &&
+      vx.kind === 'vxlan' &&
+      x &&
+      x.vni === n.vni &&
+      x.local === n.local &&
+      x.port === VXLAN_DSTPORT &&
+      !x.learning;
     if (!matches) {
       if (vx) emit(Phase.Vxlan, { op: 'link-del', name: n.vxlan });
       emit(Phase.Vxlan, { op: 'vxlan-add', name: n.vxlan, vni: n.vni, local: n.local, mtu: n.mtu });
@@ -97,7 +119,8 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
       if (vx.mtu !== n.mtu) set.mtu = n.mtu;
       if (set.master || set.mtu) emit(Phase.Vxlan, set);
       const bp = actual.bridgePorts.get(n.vxlan);
-      if (set.master || !bp || bp.learning || !bp.neighSuppress) emit(Phase.Vxlan, { op: 'bport-set', name: n.vxlan, learning: false, neighSuppress: true });
+      if (set.master || !bp || bp.learning || !bp.neighSuppress)
+        emit(Phase.Vxlan, { op: 'bport-set', name: n.vxlan, learning: false, neighSuppress: true });
       if (!vx.up) emit(Phase.Vxlan, { op: 'link-set', name: n.vxlan, up: true });
     }
   }
@@ -119,8 +142,10 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
   const gone = new Set<string>();
   for (const l of actual.links.values()) {
     if (wantedLinks.has(l.name)) continue;
-    if (isOurVxlan(l.name)) emit(Phase.DelVxlan, { op: 'link-del', name: l.name }), gone.add(l.name);
-    else if (isOurBridge(l.name)) emit(Phase.DelBridge, { op: 'link-del', name: l.name }), gone.add(l.name);
+    const phase = isOurVxlan(l.name) ? Phase.DelVxlan : isOurBridge(l.name) ? Phase.DelBridge : null;
+    if (phase === null) continue;
+    emit(phase, { op: 'link-del', name: l.name });
+    gone.add(l.name);
   }
   for (const l of actual.links.values()) {
     if (!isTap(l.name) || !l.master || !isOurBridge(l.master) || gone.has(l.master)) continue;
@@ -129,7 +154,10 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
 
   // FDB: add what is missing, delete ours that is not wanted (unless its device goes anyway).
   const dead = (dev: string): boolean => fresh.has(dev) || gone.has(dev);
-  const owned = fresh.size || gone.size ? new Map([...ownedFdbByKey(actual.fdb)].filter(([, e]) => !dead(e.dev))) : ownedFdbByKey(actual.fdb);
+  const owned =
+    fresh.size || gone.size
+      ? new Map([...ownedFdbByKey(actual.fdb)].filter(([, e]) => !dead(e.dev)))
+      : ownedFdbByKey(actual.fdb);
   const want = fdbKeys(desired.fdb);
   const wantMacDev = unicastMacDevs(desired.fdb);
   desired.fdb.forEach((e, i) => {
@@ -149,7 +177,8 @@ export function diffDatapath(desired: DesiredState, actual: ActualState): Op[] {
       : permanentNeigh(actual.neigh);
   const wantNeigh = neighKeys(desired.neigh);
   desired.neigh.forEach((n, i) => {
-    if (haveNeigh.get(wantNeigh.list[i]!)?.mac !== n.mac) emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
+    if (haveNeigh.get(wantNeigh.list[i]!)?.mac !== n.mac)
+      emit(Phase.AddEntries, { op: 'neigh-set', ip: n.ip, mac: n.mac, dev: n.dev });
   });
   for (const [k, n] of haveNeigh) {
     if (wantNeigh.set.has(k)) continue;

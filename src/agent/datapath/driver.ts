@@ -59,7 +59,7 @@ export async function applyOps(exec: Exec, ops: readonly Op[]): Promise<ApplyRes
       batch.push({ op: ops[i], line: renderOp(ops[i]).line });
       i++;
     }
-    const input = batch.map((b) => b.line).join('\n') + '\n';
+    const input = `${batch.map((b) => b.line).join('\n')}\n`;
     const r = await exec(tool, ['-force', '-batch', '-'], { input, allowFail: true });
     const errors = parseBatchErrors(r.stderr);
     if (r.code !== 0 && errors.size === 0) {

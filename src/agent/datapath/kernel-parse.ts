@@ -38,7 +38,12 @@ export function parseLinks(text: string): Map<string, ActualLink> {
       master: str(l.master),
       vxlan:
         kind === 'vxlan'
-          ? { vni: Number(data.id), local: str(data.local), port: Number(data.port ?? 0), learning: data.learning === true }
+          ? {
+              vni: Number(data.id),
+              local: str(data.local),
+              port: Number(data.port ?? 0),
+              learning: data.learning === true,
+            }
           : null,
     });
   }
@@ -64,7 +69,15 @@ export function parseFdb(text: string): ActualFdb[] {
     const dev = str(e.ifname);
     if (!mac || !dev) return [];
     const f = flags(e.flags);
-    return [{ mac: mac.toLowerCase(), dev, dst: str(e.dst), master: !f.includes('self') && str(e.master) !== null, state: str(e.state) ?? '' }];
+    return [
+      {
+        mac: mac.toLowerCase(),
+        dev,
+        dst: str(e.dst),
+        master: !f.includes('self') && str(e.master) !== null,
+        state: str(e.state) ?? '',
+      },
+    ];
   });
 }
 
@@ -124,9 +137,10 @@ async function readLinksDetailed(exec: Exec): Promise<{ links: Map<string, Actua
  * on a busy node a process start costs more than a short listing.
  */
 async function ipListings(exec: Exec, cmds: readonly string[]): Promise<string[]> {
-  const r = await exec('ip', ['-json', '-d', '-batch', '-'], { input: cmds.join('\n') + '\n' });
+  const r = await exec('ip', ['-json', '-d', '-batch', '-'], { input: `${cmds.join('\n')}\n` });
   const docs = r.stdout.split('\n').filter((l) => l.trim());
-  if (docs.length !== cmds.length) throw new Error(`ip -batch: ${docs.length} listings for ${cmds.length} commands: ${r.stderr.trim()}`);
+  if (docs.length !== cmds.length)
+    throw new Error(`ip -batch: ${docs.length} listings for ${cmds.length} commands: ${r.stderr.trim()}`);
   return docs;
 }
 
@@ -138,8 +152,15 @@ async function ipListings(exec: Exec, cmds: readonly string[]): Promise<string[]
  * the full listing takes ~15 ms. What this cannot see (an enslaved tap deleted or changed by hand)
  * a full read sees.
  */
-export async function readLinksLight(exec: Exec, known: ReadonlyMap<string, ActualLink>): Promise<Pick<ActualState, 'links' | 'bridgePorts'>> {
-  const [loose, bridges, vxlans] = await ipListings(exec, ['link show nomaster', 'link show type bridge', 'link show type vxlan']);
+export async function readLinksLight(
+  exec: Exec,
+  known: ReadonlyMap<string, ActualLink>,
+): Promise<Pick<ActualState, 'links' | 'bridgePorts'>> {
+  const [loose, bridges, vxlans] = await ipListings(exec, [
+    'link show nomaster',
+    'link show type bridge',
+    'link show type vxlan',
+  ]);
   const links = new Map<string, ActualLink>();
   for (const [n, l] of known) if (l.master !== null && l.kind !== 'vxlan' && l.kind !== 'bridge') links.set(n, l);
   for (const [n, l] of parseLinks(loose!)) links.set(n, l);
@@ -151,11 +172,18 @@ export async function readLinksLight(exec: Exec, known: ReadonlyMap<string, Actu
 /** The FDB of each of `devs` (`bridge fdb show dev`), in one `bridge -batch` process when it can. */
 async function readFdb(exec: Exec, devs: readonly string[]): Promise<ActualFdb[]> {
   if (devs.length === 0) return [];
-  const r = await exec('bridge', ['-json', '-force', '-batch', '-'], { input: devs.map((d) => `fdb show dev ${d}`).join('\n') + '\n', allowFail: true });
+  const r = await exec('bridge', ['-json', '-force', '-batch', '-'], {
+    input: `${devs.map((d) => `fdb show dev ${d}`).join('\n')}\n`,
+    allowFail: true,
+  });
   const docs = r.stdout.split('\n').filter((l) => l.trim());
   // A device gone meanwhile prints nothing: then which listing is whose is unknown; ask one by one.
   if (docs.length === devs.length) return docs.flatMap((d, i) => parseDevFdb(d, devs[i]!));
-  const each = await Promise.all(devs.map(async (dev) => parseDevFdb((await exec('bridge', ['-json', 'fdb', 'show', 'dev', dev], { allowFail: true })).stdout, dev)));
+  const each = await Promise.all(
+    devs.map(async (dev) =>
+      parseDevFdb((await exec('bridge', ['-json', 'fdb', 'show', 'dev', dev], { allowFail: true })).stdout, dev),
+    ),
+  );
   return each.flat();
 }
 
@@ -165,7 +193,10 @@ async function readFdb(exec: Exec, devs: readonly string[]): Promise<ActualFdb[]
  * (`bridge fdb show dev`, not the whole table with every tap's entries).
  */
 export async function readKernel(exec: Exec): Promise<ActualState> {
-  const [{ links, vxlanText }, neigh] = await Promise.all([readLinksDetailed(exec), exec('ip', ['-json', 'neigh', 'show'])]);
+  const [{ links, vxlanText }, neigh] = await Promise.all([
+    readLinksDetailed(exec),
+    exec('ip', ['-json', 'neigh', 'show']),
+  ]);
   const ours = [...links.values()].filter((l) => l.kind === 'vxlan' && isOurVxlan(l.name)).map((l) => l.name);
   return {
     links,

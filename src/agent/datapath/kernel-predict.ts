@@ -25,7 +25,13 @@ export function withEntryOps(actual: ActualState, ops: readonly Op[]): ActualSta
     switch (o.op) {
       case 'fdb-add':
         fdb = fdb.filter((e) => !sameFdb(e, o, true));
-        fdb.push({ mac: o.mac, dev: o.dev, dst: o.dst, master: o.dst === null, state: o.dst !== null && o.mac === ZERO_MAC ? 'permanent' : 'static' });
+        fdb.push({
+          mac: o.mac,
+          dev: o.dev,
+          dst: o.dst,
+          master: o.dst === null,
+          state: o.dst !== null && o.mac === ZERO_MAC ? 'permanent' : 'static',
+        });
         break;
       case 'fdb-del':
         fdb = fdb.filter((e) => !sameFdb(e, o, false));

@@ -48,7 +48,10 @@ export function withLinkOps(links: ReadonlyMap<string, ActualLink>, ops: readonl
 export function predictAfter(before: ActualState, ops: readonly Op[]): ActualState | null {
   if (ops.some((o) => o.op === 'bridge-add' || o.op === 'vxlan-add' || o.op === 'bport-set')) return null;
   const entries = ops.filter(isEntryOp);
-  const links = withLinkOps(before.links, ops.filter((o) => !isEntryOp(o)));
+  const links = withLinkOps(
+    before.links,
+    ops.filter((o) => !isEntryOp(o)),
+  );
   return withEntryOps({ ...before, links }, entries);
 }
 
@@ -68,7 +71,11 @@ export class KernelReader {
    * A full read is the prefetched one when there is one still good (see prefetchFull). */
   async read(full: boolean): Promise<ActualState> {
     const ahead = full ? await this.takePrefetch() : null;
-    const s = ahead ?? (full || !this.state ? await readKernel(this.exec) : { ...this.state, ...(await readLinksLight(this.exec, this.state.links)) });
+    const s =
+      ahead ??
+      (full || !this.state
+        ? await readKernel(this.exec)
+        : { ...this.state, ...(await readLinksLight(this.exec, this.state.links)) });
     this.state = s;
     return s;
   }
@@ -103,7 +110,11 @@ export class KernelReader {
    * hundred ms that is most full passes) cannot be predicted onto it: they are taken as remembered,
    * as a pass that is not full takes them. Null (read again) when one is not remembered at all.
    */
-  private withLinksFromMemory(predicted: ReadonlyMap<string, ActualLink>, read: ReadonlyMap<string, ActualLink>, since: readonly Op[]): ReadonlyMap<string, ActualLink> | null {
+  private withLinksFromMemory(
+    predicted: ReadonlyMap<string, ActualLink>,
+    read: ReadonlyMap<string, ActualLink>,
+    since: readonly Op[],
+  ): ReadonlyMap<string, ActualLink> | null {
     const unknown = new Set(since.flatMap((o) => (o.op === 'link-set' && !read.has(o.name) ? [o.name] : [])));
     if (unknown.size === 0) return predicted;
     const memory = this.state?.links;

@@ -31,7 +31,10 @@ export const isEntryOp = (o: Op): boolean => ENTRY_OPS.has(o.op);
  */
 export function alreadyDone(o: Op, error: string): boolean {
   const gone = /Cannot find device|No such device/.test(error);
-  return gone && ((o.op === 'link-set' && o.master === null && o.up === undefined && o.mtu === undefined) || o.op === 'link-del');
+  return (
+    gone &&
+    ((o.op === 'link-set' && o.master === null && o.up === undefined && o.mtu === undefined) || o.op === 'link-del')
+  );
 }
 
 const onOff = (b: boolean): string => (b ? 'on' : 'off');
@@ -58,10 +61,14 @@ export function renderOp(o: Op): { tool: Tool; line: string } {
       return { tool: 'ip', line: parts.join(' ') };
     }
     case 'bport-set':
-      return { tool: 'bridge', line: `link set dev ${o.name} learning ${onOff(o.learning)} neigh_suppress ${onOff(o.neighSuppress)}` };
+      return {
+        tool: 'bridge',
+        line: `link set dev ${o.name} learning ${onOff(o.learning)} neigh_suppress ${onOff(o.neighSuppress)}`,
+      };
     case 'fdb-add':
       if (o.dst === null) return { tool: 'bridge', line: `fdb replace ${o.mac} dev ${o.dev} master static` };
-      if (o.mac === ZERO_MAC) return { tool: 'bridge', line: `fdb append ${o.mac} dev ${o.dev} dst ${o.dst} self permanent` };
+      if (o.mac === ZERO_MAC)
+        return { tool: 'bridge', line: `fdb append ${o.mac} dev ${o.dev} dst ${o.dst} self permanent` };
       return { tool: 'bridge', line: `fdb replace ${o.mac} dev ${o.dev} dst ${o.dst} self static` };
     case 'fdb-del':
       if (o.dst === null) return { tool: 'bridge', line: `fdb del ${o.mac} dev ${o.dev} master` };

@@ -51,7 +51,11 @@ export async function converge(exec: Exec, desired: DesiredState, o: ConvergeOpt
   // this pass or follows the agent's own changes), so no read after the apply; else read back.
   const readAfter = o.readAfter ?? 'all';
   const after =
-    readAfter === 'links' && predicted ? predicted : readAfter === 'all' ? await reader.read(full) : { ...before, links: await reader.readLinks(full) };
+    readAfter === 'links' && predicted
+      ? predicted
+      : readAfter === 'all'
+        ? await reader.read(full)
+        : { ...before, links: await reader.readLinks(full) };
   return { ops, result, after };
 }
 
@@ -62,7 +66,8 @@ export class DatapathCompiler {
   constructor(private readonly node: NodeInfo) {}
   compile(model: ModelView): DesiredState {
     const key = [model.revision, model.ports, model.networks, model.agents];
-    if (!this.last || key.some((k, i) => k !== this.last!.key[i])) this.last = { key, desired: compileDatapath(this.node, model) };
+    if (!this.last || key.some((k, i) => k !== this.last!.key[i]))
+      this.last = { key, desired: compileDatapath(this.node, model) };
     return this.last.desired;
   }
 
@@ -96,7 +101,12 @@ export class DatapathReconciler implements SubReconciler {
     const all = this.compiler.compile(model);
     const gate = this.portGate;
     const desired = gate ? { ...all, ports: all.ports.filter((p) => gate(p.portId)) } : all;
-    const { ops, result, after } = await converge(this.exec, desired, { before: pass?.kernel, readAfter: 'links', reader: this.reader, full: pass?.full ?? true });
+    const { ops, result, after } = await converge(this.exec, desired, {
+      before: pass?.kernel,
+      readAfter: 'links',
+      reader: this.reader,
+      full: pass?.full ?? true,
+    });
     if (pass) pass.kernel = ops.length ? undefined : after;
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');

@@ -38,7 +38,9 @@ const portLines = new WeakMap<Port, { served: ReadonlySet<string>; lines: readon
 function hostLinesOf(p: Port, served: ReadonlySet<string>): readonly string[] {
   const hit = portLines.get(p);
   if (hit && sameSet(hit.served, served)) return hit.lines;
-  const entries: DhcpHostEntry[] = p.fixed_ips.filter((f) => served.has(f.subnet_id)).map((f) => ({ mac: p.mac_address, ip: f.ip_address }));
+  const entries: DhcpHostEntry[] = p.fixed_ips
+    .filter((f) => served.has(f.subnet_id))
+    .map((f) => ({ mac: p.mac_address, ip: f.ip_address }));
   const lines = hostLines(entries);
   portLines.set(p, { served, lines });
   return lines;
@@ -139,5 +141,10 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
     });
   }
   for (const id of lastHosts.keys()) if (!networks.some((n) => n.networkId === id)) lastHosts.delete(id);
-  return deepFreeze({ netnsPrefix: input.netnsPrefix, networks, needsDhcpPort: needsDhcpPort.sort(byString), problems });
+  return deepFreeze({
+    netnsPrefix: input.netnsPrefix,
+    networks,
+    needsDhcpPort: needsDhcpPort.sort(byString),
+    problems,
+  });
 }

@@ -6,7 +6,14 @@
  * pairs that left the hosts file are listed for release (see leases.ts).
  */
 import { staleLeases } from './leases.js';
-import type { DhcpActual, DhcpDesired, DhcpNetworkActual, DhcpNetworkPlan, DhcpPlan, DhcpProcessAction } from './types.js';
+import type {
+  DhcpActual,
+  DhcpDesired,
+  DhcpNetworkActual,
+  DhcpNetworkPlan,
+  DhcpPlan,
+  DhcpProcessAction,
+} from './types.js';
 
 export function diffDhcp(desired: DhcpDesired, actual: DhcpActual): DhcpPlan {
   const byVni = new Map<number, DhcpNetworkActual>(actual.networks.map((a) => [a.vni, a]));

@@ -67,14 +67,15 @@ export function renderDnsmasqConf(c: DnsmasqConfInput): string {
     const routes = classlessRoutes(s);
     if (routes.length) lines.push(`dhcp-option=tag:${t},option:classless-static-route,${routes.join(',')}`);
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** The `MAC,IP` lines of some entries (lower-case MACs), in entry order. */
-export const hostLines = (entries: readonly DhcpHostEntry[]): string[] => entries.map((e) => `${e.mac.toLowerCase()},${e.ip}`);
+export const hostLines = (entries: readonly DhcpHostEntry[]): string[] =>
+  entries.map((e) => `${e.mac.toLowerCase()},${e.ip}`);
 
 /** The hosts file of some lines: sorted, one per line. */
 export function joinHostLines(lines: readonly string[]): string {
   const sorted = [...lines].sort();
-  return sorted.length ? sorted.join('\n') + '\n' : '';
+  return sorted.length ? `${sorted.join('\n')}\n` : '';
 }

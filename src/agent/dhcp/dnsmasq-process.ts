@@ -78,7 +78,10 @@ export async function startDnsmasq(
   const argv = dnsmasqArgv(dnsmasqPath, f);
   await exec('ip', ['netns', 'exec', netns, ...argv], { timeoutMs: 10_000 });
   let found: { pid: number } | null = null;
-  const ok = await waitFor(clock, 5_000, async () => (found = await findDnsmasq(f, ops)) !== null);
+  const ok = await waitFor(clock, 5_000, async () => {
+    found = await findDnsmasq(f, ops);
+    return found !== null;
+  });
   if (!ok || !found) throw new Error(`dnsmasq for ${netns} did not come up (no live pid in ${f.pid})`);
   return (found as { pid: number }).pid;
 }

@@ -70,13 +70,25 @@ interface KernelRead {
 
 /** The kernel side of a desired state: what the kernel listings are checked against (pure). */
 function kernelKey(d: DhcpDesired): string {
-  return JSON.stringify(d.networks.map((n) => [n.vni, n.bridge, n.netns, n.vethNode, n.vethNs, n.mac, n.addresses, n.mtu]));
+  return JSON.stringify(
+    d.networks.map((n) => [n.vni, n.bridge, n.netns, n.vethNode, n.vethNs, n.mac, n.addresses, n.mtu]),
+  );
 }
 
 /** Whether a plan leaves the kernel side as it was read, with every network's bridge there (pure). */
 function kernelSettled(plan: DhcpPlan): boolean {
-  return plan.remove.length === 0 && plan.networks.every((p) =>
-    !p.bridgeMissing && !p.createNetns && !p.createVeth && !p.configureVeth && p.addAddresses.length === 0 && p.delAddresses.length === 0);
+  return (
+    plan.remove.length === 0 &&
+    plan.networks.every(
+      (p) =>
+        !p.bridgeMissing &&
+        !p.createNetns &&
+        !p.createVeth &&
+        !p.configureVeth &&
+        p.addAddresses.length === 0 &&
+        p.delAddresses.length === 0,
+    )
+  );
 }
 
 export interface DhcpApplyOptions {
@@ -134,7 +146,9 @@ export class DhcpDriver {
     const ourNs = new Set<number>();
     for (const n of namespaces) {
       const v = vniOfNetns(prefix, n);
-      if (v !== null) (vnis.add(v), ourNs.add(v));
+      if (v === null) continue;
+      vnis.add(v);
+      ourNs.add(v);
     }
     for (const l of nodeLinks) {
       const m = /^hnd-(\d+)$/.exec(l.ifname);
@@ -145,7 +159,9 @@ export class DhcpDriver {
     const networks: DhcpNetworkActual[] = [];
     for (const vni of [...vnis].sort((a, b) => a - b)) {
       const f = dhcpFiles(this.o.stateDir, vni);
-      const nsLinks = !ourNs.has(vni) ? [] : (remembered?.nsLinks.get(vni) ?? (await kernel.listLinks(this.exec, dhcpNetnsName(prefix, vni))));
+      const nsLinks = !ourNs.has(vni)
+        ? []
+        : (remembered?.nsLinks.get(vni) ?? (await kernel.listLinks(this.exec, dhcpNetnsName(prefix, vni))));
       nsLinksByVni.set(vni, nsLinks);
       // A name whose bind mount is gone (made in a mount namespace that ended) lists but cannot be entered.
       const netnsExists = nsLinks.some((l) => l.ifname === 'lo');
@@ -166,7 +182,13 @@ export class DhcpDriver {
       });
     }
     return {
-      actual: { bridges: nodeLinks.filter((l) => l.ifname.startsWith('hnb-')).map((l) => l.ifname).sort(), networks },
+      actual: {
+        bridges: nodeLinks
+          .filter((l) => l.ifname.startsWith('hnb-'))
+          .map((l) => l.ifname)
+          .sort(),
+        networks,
+      },
       kernel: { namespaces, nodeLinks, nsLinks: nsLinksByVni },
     };
   }
@@ -188,7 +210,14 @@ export class DhcpDriver {
         results.push(await this.applyNetwork(d, p, pid));
       } catch (e) {
         this.log.error({ vni: p.vni, err: String(e) }, 'dhcp: apply failed');
-        results.push({ vni: p.vni, networkId: p.networkId, status: 'error', process: p.process, pid, error: String(e) });
+        results.push({
+          vni: p.vni,
+          networkId: p.networkId,
+          status: 'error',
+          process: p.process,
+          pid,
+          error: String(e),
+        });
       }
     }
     const removed: number[] = [];
@@ -202,11 +231,16 @@ export class DhcpDriver {
         removeErrors.push({ vni, error: String(e) });
       }
     }
-    if (kernelSettled(plan) && removeErrors.length === 0 && results.every((r) => r.status === 'ok')) this.settled = { key, kernel: read };
+    if (kernelSettled(plan) && removeErrors.length === 0 && results.every((r) => r.status === 'ok'))
+      this.settled = { key, kernel: read };
     return { networks: results, removed, removeErrors };
   }
 
-  private async applyNetwork(d: DhcpNetworkDesired, p: DhcpNetworkPlan, pid: number | null): Promise<DhcpNetworkResult> {
+  private async applyNetwork(
+    d: DhcpNetworkDesired,
+    p: DhcpNetworkPlan,
+    pid: number | null,
+  ): Promise<DhcpNetworkResult> {
     const base = { vni: d.vni, networkId: d.networkId };
     if (p.bridgeMissing) {
       this.log.warn({ vni: d.vni, bridge: d.bridge }, 'dhcp: bridge missing');
@@ -240,7 +274,9 @@ export class DhcpDriver {
     if (p.process !== 'none') this.log.info({ vni: d.vni, action: p.process, pid: nowPid }, 'dhcp: dnsmasq');
     for (const l of p.releaseLeases) {
       // Like Neutron: tell the running dnsmasq the lease is gone, so IPAM may hand the IP to a new port.
-      await this.exec('ip', ['netns', 'exec', d.netns, this.dhcpReleasePath, d.vethNs, l.ip, l.mac], { timeoutMs: 5_000 });
+      await this.exec('ip', ['netns', 'exec', d.netns, this.dhcpReleasePath, d.vethNs, l.ip, l.mac], {
+        timeoutMs: 5_000,
+      });
       this.log.info({ vni: d.vni, ip: l.ip, mac: l.mac }, 'dhcp: released stale lease');
     }
     return { ...base, status: 'ok', process: p.process, pid: nowPid };
@@ -249,7 +285,12 @@ export class DhcpDriver {
   private async removeNetwork(vni: number, pid: number | null): Promise<void> {
     const f = dhcpFiles(this.o.stateDir, vni);
     if (pid) await stopDnsmasq(this.proc, this.clock, pid, f);
-    await kernel.removeNetnsAndVeth(this.netnsExec, this.exec, dhcpNetnsName(this.o.netnsPrefix, vni), vethNodeName(vni));
+    await kernel.removeNetnsAndVeth(
+      this.netnsExec,
+      this.exec,
+      dhcpNetnsName(this.o.netnsPrefix, vni),
+      vethNodeName(vni),
+    );
     await rm(f.dir, { recursive: true, force: true });
     this.log.info({ vni }, 'dhcp: removed');
   }

@@ -52,14 +52,22 @@ export async function listLinks(exec: Exec, ns?: string): Promise<LinkInfo[]> {
  */
 export async function listNodeLinks(exec: Exec): Promise<LinkInfo[]> {
   const json = (text: string): LinkInfo[] =>
-    text.split('\n').filter((l) => l.trim().startsWith('[')).flatMap((l) => (JSON.parse(l) as IpJsonLink[]).map(toLinkInfo));
+    text
+      .split('\n')
+      .filter((l) => l.trim().startsWith('['))
+      .flatMap((l) => (JSON.parse(l) as IpJsonLink[]).map(toLinkInfo));
   const [bridges, veths] = await Promise.all([
     exec('ip', ['-json', 'link', 'show', 'type', 'bridge'], { allowFail: true }),
     exec('ip', ['-o', 'link', 'show', 'type', 'veth'], { allowFail: true }),
   ]);
   const names = [...veths.stdout.matchAll(/^\d+:\s+(hnd-\d+)[@:]/gm)].map((m) => m[1]!);
   // One JSON document per line; a link gone meanwhile prints none.
-  const ours = names.length ? await exec('ip', ['-json', '-force', '-batch', '-'], { input: names.map((n) => `link show dev ${n}`).join('\n') + '\n', allowFail: true }) : null;
+  const ours = names.length
+    ? await exec('ip', ['-json', '-force', '-batch', '-'], {
+        input: `${names.map((n) => `link show dev ${n}`).join('\n')}\n`,
+        allowFail: true,
+      })
+    : null;
   return [...json(bridges.stdout), ...json(ours?.stdout ?? '')];
 }
 

@@ -24,6 +24,11 @@ export function parseLeases(text: string): Lease[] {
 /** Leases whose MAC → IP pair is not in the hosts file (`mac,ip` lines, see dnsmasq-conf.ts). */
 export function staleLeases(leasesText: string | null, hostsText: string): Lease[] {
   if (!leasesText) return [];
-  const wanted = new Set(hostsText.split('\n').filter(Boolean).map((l) => l.toLowerCase()));
+  const wanted = new Set(
+    hostsText
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.toLowerCase()),
+  );
   return parseLeases(leasesText).filter((l) => !wanted.has(`${l.mac},${l.ip}`));
 }

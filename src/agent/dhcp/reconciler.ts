@@ -60,7 +60,13 @@ export class DhcpReconciler implements SubReconciler {
   private model: ModelView | null = null;
 
   constructor(private readonly o: DhcpReconcilerOptions) {
-    this.driver = new DhcpDriver({ exec: o.exec, log: o.log, stateDir: o.stateDir, netnsPrefix: o.netnsPrefix, clock: o.clock });
+    this.driver = new DhcpDriver({
+      exec: o.exec,
+      log: o.log,
+      stateDir: o.stateDir,
+      netnsPrefix: o.netnsPrefix,
+      clock: o.clock,
+    });
   }
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
@@ -91,10 +97,15 @@ export class DhcpReconciler implements SubReconciler {
     const key = JSON.stringify(desired);
     const full = !pass || pass.full;
     if (this.o.background) {
-      if (this.failure) errors.push(this.failure), (this.failure = null);
+      if (this.failure) {
+        errors.push(this.failure);
+        this.failure = null;
+      }
       const pending = this.waiting?.key ?? this.runningKey;
-      // A full pass always applies again (after the running one); else only a desired state not already applied or on its way.
-      if (full || (key !== this.appliedKey && key !== pending) || (pending !== null && key !== pending)) this.queue(desired, key, full);
+      // A full pass always applies again (after the running one); else only a desired state not already applied or on
+      // its way.
+      if (full || (key !== this.appliedKey && key !== pending) || (pending !== null && key !== pending))
+        this.queue(desired, key, full);
       if (errors.length) throw new Error(errors.join('; '));
       return;
     }
@@ -110,7 +121,8 @@ export class DhcpReconciler implements SubReconciler {
   }
 
   private reportStatus(desired: ReturnType<typeof compileDhcp>): void {
-    if (this.o.report && this.model) this.o.report(dhcpPortStatusUpdates(this.o.node.host, desired, this.served, this.model));
+    if (this.o.report && this.model)
+      this.o.report(dhcpPortStatusUpdates(this.o.node.host, desired, this.served, this.model));
   }
 
   private async applyNow(desired: ReturnType<typeof compileDhcp>, full: boolean): Promise<string[]> {
@@ -118,7 +130,8 @@ export class DhcpReconciler implements SubReconciler {
     const r = await this.driver.apply(desired, { reuseKernel: !full });
     this.served.clear();
     for (const n of r.networks) if (n.status === 'ok') this.served.add(n.vni);
-    for (const n of r.networks) if (n.status !== 'ok') errors.push(`vni ${n.vni}: ${n.status}${n.error ? ` ${n.error}` : ''}`);
+    for (const n of r.networks)
+      if (n.status !== 'ok') errors.push(`vni ${n.vni}: ${n.status}${n.error ? ` ${n.error}` : ''}`);
     for (const e of r.removeErrors) errors.push(`remove vni ${e.vni}: ${e.error}`);
     return errors;
   }

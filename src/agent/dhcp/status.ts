@@ -10,13 +10,19 @@ import { dhcpDeviceId, isDhcpPort } from './dhcp-port.js';
 import type { DhcpDesired } from './types.js';
 
 /** Updates for this host's DHCP ports, given the VNIs the last driver apply served without error. */
-export function dhcpPortStatusUpdates(host: string, desired: DhcpDesired, served: ReadonlySet<number>, model: ModelView): PortStatusUpdate[] {
+export function dhcpPortStatusUpdates(
+  host: string,
+  desired: DhcpDesired,
+  served: ReadonlySet<number>,
+  model: ModelView,
+): PortStatusUpdate[] {
   const out: PortStatusUpdate[] = [];
   const servedPorts = new Set(desired.networks.filter((n) => served.has(n.vni)).map((n) => n.portId));
   for (const port of model.ports.values()) {
     if (!isDhcpPort(port) || port['binding:host_id'] !== host || port.device_id !== dhcpDeviceId(host)) continue;
     const up = servedPorts.has(port.id);
-    if (up && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap')) out.push({ portId: port.id, status: 'ACTIVE', vifType: 'tap' });
+    if (up && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap'))
+      out.push({ portId: port.id, status: 'ACTIVE', vifType: 'tap' });
     else if (!up && port.status === 'ACTIVE') out.push({ portId: port.id, status: 'DOWN' });
   }
   return out;

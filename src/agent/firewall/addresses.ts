@@ -27,7 +27,10 @@ export function parseCidr(text: string): Cidr | null {
 export function cidrText(c: Cidr): string {
   const max = c.v === 4 ? 32 : 128;
   if (c.bits === max) return c.addr.toString();
-  const net = c.v === 4 ? ipaddr.IPv4.networkAddressFromCIDR(`${c.addr}/${c.bits}`) : ipaddr.IPv6.networkAddressFromCIDR(`${c.addr}/${c.bits}`);
+  const net =
+    c.v === 4
+      ? ipaddr.IPv4.networkAddressFromCIDR(`${c.addr}/${c.bits}`)
+      : ipaddr.IPv6.networkAddressFromCIDR(`${c.addr}/${c.bits}`);
   return `${net.toString()}/${c.bits}`;
 }
 
@@ -36,7 +39,8 @@ export function ipVersion(text: string): 4 | 6 | null {
   return parseCidr(text)?.v ?? null;
 }
 
-const DOTTED = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const DOTTED =
+  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
 /**
  * The number of a canonical dotted IPv4 host address, or -1: remembered per text (member sets are
@@ -93,7 +97,9 @@ export const normMac = (mac: string): string => mac.trim().toLowerCase();
 
 /** The IPv6 link-local address (fe80::/64 + modified EUI-64) of a MAC. */
 export function linkLocalOf(mac: string): string {
-  const b = normMac(mac).split(':').map((h) => parseInt(h, 16));
+  const b = normMac(mac)
+    .split(':')
+    .map((h) => parseInt(h, 16));
   const eui = [b[0]! ^ 0x02, b[1]!, b[2]!, 0xff, 0xfe, b[3]!, b[4]!, b[5]!];
   const groups: number[] = [];
   for (let i = 0; i < 8; i += 2) groups.push((eui[i]! << 8) | eui[i + 1]!);

@@ -53,19 +53,26 @@ const DIRS = ['egress', 'ingress'] as const;
 const memberMemo = new WeakMap<Port, readonly string[]>();
 function memberAddresses(p: Port): readonly string[] {
   let a = memberMemo.get(p);
-  if (!a) memberMemo.set(p, (a = [...p.fixed_ips.map((f) => f.ip_address), ...(p.allowed_address_pairs ?? []).map((x) => x.ip_address)]));
+  if (!a) a = [...p.fixed_ips.map((f) => f.ip_address), ...(p.allowed_address_pairs ?? []).map((x) => x.ip_address)];
+  memberMemo.set(p, a);
   return a;
 }
 
 /** Member addresses of every group in `groupIds`, by set name (sorted, merged). */
-export function groupMembers(groupIds: Iterable<string>, allPorts: readonly Port[], merge: (xs: string[]) => string[] = mergeCidrs): Map<string, string[]> {
+export function groupMembers(
+  groupIds: Iterable<string>,
+  allPorts: readonly Port[],
+  merge: (xs: string[]) => string[] = mergeCidrs,
+): Map<string, string[]> {
   const wanted = new Set(groupIds);
   const addrs = new Map<string, string[]>([...wanted].map((g) => [g, []]));
-  for (const p of allPorts) for (const g of p.security_groups) if (wanted.has(g)) addrs.get(g)!.push(...memberAddresses(p));
+  for (const p of allPorts)
+    for (const g of p.security_groups) if (wanted.has(g)) addrs.get(g)!.push(...memberAddresses(p));
   const out = new Map<string, string[]>();
   for (const g of [...wanted].sort()) {
     const all = addrs.get(g)!;
-    for (const v of [4, 6] as const) out.set(groupSetName(g, v), merge(all.filter((a) => (a.includes(':') ? 6 : 4) === v)));
+    for (const v of [4, 6] as const)
+      out.set(groupSetName(g, v), merge(all.filter((a) => (a.includes(':') ? 6 : 4) === v)));
   }
   return out;
 }
@@ -91,7 +98,12 @@ interface PortPart {
   readonly ingress: string;
 }
 
-const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], elements: string[]): NftSet => ({ family, kind, decl, elements });
+const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], elements: string[]): NftSet => ({
+  family,
+  kind,
+  decl,
+  elements,
+});
 
 /** Compiles with memo tables that live as long as the instance (the reconciler keeps one). */
 export class FirewallCompiler {
@@ -146,19 +158,30 @@ export class FirewallCompiler {
       vmaps.ingress.push(part.ingress);
     }
     const usedGroups = [...new Set([...this.profiles.values()].flatMap((pf) => pf.groups))].sort();
-    const remoteGroups = usedGroups.flatMap((g) => rulesOf(g).flatMap((r) => (r.remote_group_id ? [r.remote_group_id] : [])));
+    const remoteGroups = usedGroups.flatMap((g) =>
+      rulesOf(g).flatMap((r) => (r.remote_group_id ? [r.remote_group_id] : [])),
+    );
 
     const sets = new Map<string, NftSet>();
     for (const [name, elems] of groupMembers(remoteGroups, input.allPorts, merge)) {
-      sets.set(name, set('bridge', 'set', [`type ${name.endsWith('_v4') ? 'ipv4_addr' : 'ipv6_addr'}`, 'flags interval'], elems));
+      sets.set(
+        name,
+        set('bridge', 'set', [`type ${name.endsWith('_v4') ? 'ipv4_addr' : 'ipv6_addr'}`, 'flags interval'], elems),
+      );
     }
     for (const g of usedGroups) {
       for (const dir of DIRS) {
-        const rules = rulesOf(g).filter((r) => r.direction === dir).map((r) => this.ruleOf(r));
-        chains.set(groupChainName(g, dir), rules.filter((t): t is string => t !== null));
+        const rules = rulesOf(g)
+          .filter((r) => r.direction === dir)
+          .map((r) => this.ruleOf(r));
+        chains.set(
+          groupChainName(g, dir),
+          rules.filter((t): t is string => t !== null),
+        );
       }
     }
-    for (const [name, type, interval] of SPOOF_SETS) sets.set(name, set('bridge', 'set', [`type ${type}`, ...(interval ? ['flags interval'] : [])], spoof.get(name)!));
+    for (const [name, type, interval] of SPOOF_SETS)
+      sets.set(name, set('bridge', 'set', [`type ${type}`, ...(interval ? ['flags interval'] : [])], spoof.get(name)!));
     if (stateless.length) sets.set('stateless_ports', set('bridge', 'set', ['type ifname'], stateless));
     for (const kind of DIRS) sets.set(`${kind}_ports`, set('bridge', 'map', ['type ifname : verdict'], vmaps[kind]));
     sets.set('port_zones', zoneMap(mode, input.localPorts));
@@ -192,8 +215,18 @@ export class FirewallCompiler {
     const known = this.profiles.get(key) ?? last.get(key);
     if (known) return known;
     const invalid = stateless ? [] : [`meta mark & ${hex(MARK_INVALID)} != 0 drop`];
-    const chain = (dir: (typeof DIRS)[number]) => [...invalid, ...sgs.map((g) => `jump ${groupChainName(g, dir)}`), 'counter drop'];
-    return { key, groups: sgs, names: { egress: profileChainName(key, 'egress'), ingress: profileChainName(key, 'ingress') }, egress: chain('egress'), ingress: chain('ingress') };
+    const chain = (dir: (typeof DIRS)[number]) => [
+      ...invalid,
+      ...sgs.map((g) => `jump ${groupChainName(g, dir)}`),
+      'counter drop',
+    ];
+    return {
+      key,
+      groups: sgs,
+      names: { egress: profileChainName(key, 'egress'), ingress: profileChainName(key, 'ingress') },
+      egress: chain('egress'),
+      ingress: chain('ingress'),
+    };
   }
 
   private ruleOf(r: SecurityGroupRule): string | null {
@@ -212,9 +245,15 @@ export class FirewallCompiler {
 
 /** The hooked chains; `withStateless` adds the stateless-port exemption to the fast path. */
 function baseChains(mode: FirewallInput['mode'], withStateless: boolean): BaseChain[] {
-  const fast = (dir: 'iifname' | 'oifname') => `meta mark & ${hex(MARK_ESTABLISHED)} != 0 ${withStateless ? `${dir} != @stateless_ports ` : ''}accept`;
+  const fast = (dir: 'iifname' | 'oifname') =>
+    `meta mark & ${hex(MARK_ESTABLISHED)} != 0 ${withStateless ? `${dir} != @stateless_ports ` : ''}accept`;
   return [
-    { family: 'bridge', name: 'port_spoof', hook: 'type filter hook prerouting priority -300; policy accept;', rules: SPOOF_BASE_RULES },
+    {
+      family: 'bridge',
+      name: 'port_spoof',
+      hook: 'type filter hook prerouting priority -300; policy accept;',
+      rules: SPOOF_BASE_RULES,
+    },
     { family: 'bridge', name: 'spoof', hook: '', rules: SPOOF_CHAIN_RULES },
     {
       family: 'bridge',

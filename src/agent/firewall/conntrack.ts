@@ -29,7 +29,16 @@
  */
 import { vethNodeName } from '../dhcp/names.js';
 import { BRIDGE_PREFIX, VXLAN_DSTPORT, bridgeName, vxlanName } from '../../model/kernel-names.js';
-import { GENERATION, MARK_ESTABLISHED, MARK_INVALID, MARK_REEVAL, type BaseChain, type FirewallMode, type LocalPort, type NftSet } from './model.js';
+import {
+  GENERATION,
+  MARK_ESTABLISHED,
+  MARK_INVALID,
+  MARK_REEVAL,
+  type BaseChain,
+  type FirewallMode,
+  type LocalPort,
+  type NftSet,
+} from './model.js';
 
 export const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -59,7 +68,12 @@ export function zoneMap(mode: FirewallMode, ports: readonly LocalPort[]): NftSet
     for (const p of ports) if (p.vni) elems.push(`"${p.ifname}" : ${zones.get(p.vni)}`);
     for (const [vni, z] of zones) elems.push(`"${vxlanName(vni)}" : ${z}`, `"${vethNodeName(vni)}" : ${z}`);
   }
-  return { family: mode === 'br-netfilter' ? 'inet' : 'bridge', kind: 'map', decl: ['typeof iifname : ct zone'], elements: [...new Set(elems)].sort() };
+  return {
+    family: mode === 'br-netfilter' ? 'inet' : 'bridge',
+    kind: 'map',
+    decl: ['typeof iifname : ct zone'],
+    elements: [...new Set(elems)].sort(),
+  };
 }
 
 /** The zone, state and allow chains (rules hold GENERATION). */
@@ -75,9 +89,21 @@ export function stateChains(mode: FirewallMode): BaseChain[] {
       family,
       name: 'ct_zone',
       hook: 'type filter hook prerouting priority -300; policy accept;',
-      rules: [...(inet ? [`udp dport ${VXLAN_DSTPORT} iifname != "${BRIDGE_PREFIX}*" notrack accept`] : []), 'ct zone set iifname map @port_zones'],
+      rules: [
+        ...(inet ? [`udp dport ${VXLAN_DSTPORT} iifname != "${BRIDGE_PREFIX}*" notrack accept`] : []),
+        'ct zone set iifname map @port_zones',
+      ],
     },
-    ...(inet ? [{ family, name: 'tunnel_notrack', hook: 'type filter hook output priority -300; policy accept;', rules: [`udp dport ${VXLAN_DSTPORT} notrack`] }] : []),
+    ...(inet
+      ? [
+          {
+            family,
+            name: 'tunnel_notrack',
+            hook: 'type filter hook output priority -300; policy accept;',
+            rules: [`udp dport ${VXLAN_DSTPORT} notrack`],
+          },
+        ]
+      : []),
     {
       family,
       name: 'ct_state',

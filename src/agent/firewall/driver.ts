@@ -76,7 +76,13 @@ export class FirewallDriver {
     if (probe.code !== 0) {
       if (!on) return;
       await this.exec('modprobe', ['br_netfilter'], { allowFail: true }).catch(() => undefined);
-    } else if (probe.stdout.trim().split(/\s+/).every((v) => v === (on ? '1' : '0'))) return;
+    } else if (
+      probe.stdout
+        .trim()
+        .split(/\s+/)
+        .every((v) => v === (on ? '1' : '0'))
+    )
+      return;
     await this.exec('sysctl', ['-q', '-w', ...BRNF_KEYS.map((k) => `${k}=${on ? 1 : 0}`)]);
     this.log.info({ on }, 'br_netfilter sysctls set');
   }
@@ -84,7 +90,13 @@ export class FirewallDriver {
   /** Whether bridged IP goes to the inet hooks here (false also when the module is not loaded). */
   async bridgeNetfilterOn(): Promise<boolean> {
     const probe = await this.exec('sysctl', ['-n', ...BRNF_KEYS], { allowFail: true });
-    return probe.code === 0 && probe.stdout.trim().split(/\s+/).every((v) => v === '1');
+    return (
+      probe.code === 0 &&
+      probe.stdout
+        .trim()
+        .split(/\s+/)
+        .every((v) => v === '1')
+    );
   }
 
   /** The generation in force (0 before the first apply). */
@@ -105,7 +117,11 @@ export class FirewallDriver {
       // Nothing to change: make sure our tables are still there. A delta that fails (a table gone
       // or changed under us) is retried as a full replace; one that applies needs no extra check.
       if (!text) kind = !verify || (await this.identity(c.mode)) === prev.identity ? 'unchanged' : 'full';
-      else kind = await (this.session ? this.session.run(text) : this.nft(text)).then(() => 'delta' as const, () => 'full' as const);
+      else
+        kind = await (this.session ? this.session.run(text) : this.nft(text)).then(
+          () => 'delta' as const,
+          () => 'full' as const,
+        );
     }
     if (kind === 'full') await this.nft(fullText(c, gen));
     const fullAt = kind === 'full' ? this.now() : prev!.fullAt;
@@ -117,7 +133,9 @@ export class FirewallDriver {
   /** Removes the owned tables (empty desired state). */
   async teardown(): Promise<void> {
     this.last = null;
-    await this.nft(`table bridge ${TABLE}\ndelete table bridge ${TABLE}\ntable inet ${TABLE}\ndelete table inet ${TABLE}\n`);
+    await this.nft(
+      `table bridge ${TABLE}\ndelete table bridge ${TABLE}\ntable inet ${TABLE}\ndelete table inet ${TABLE}\n`,
+    );
   }
 
   /** Chain names of our bridge table as the kernel reports them, sorted. */

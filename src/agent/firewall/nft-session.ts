@@ -24,8 +24,13 @@ export const DEFAULT_NFT_ARGV: readonly string[] = ['nft', '-a', '-i'];
 
 /** Pure: a transaction of one command per line as one `nft -i` input line ('' for none). */
 export function oneLine(text: string): string {
-  const cmds = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
-  for (const c of cmds) if (c.endsWith('{') || c === '}') throw new Error('nft session: block syntax needs `nft -f` (one command per line only)');
+  const cmds = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+  for (const c of cmds)
+    if (c.endsWith('{') || c === '}')
+      throw new Error('nft session: block syntax needs `nft -f` (one command per line only)');
   return cmds.join('; ');
 }
 
@@ -68,7 +73,10 @@ export class NftSession {
 
   private enqueue(line: string): Promise<string> {
     const next = this.queue.then(() => this.send(line));
-    this.queue = next.then(() => undefined, () => undefined);
+    this.queue = next.then(
+      () => undefined,
+      () => undefined,
+    );
     return next;
   }
 
@@ -83,7 +91,10 @@ export class NftSession {
     if (this.closed) return Promise.reject(new Error('nft session closed'));
     const child = this.child ?? this.start();
     return new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(child, new Error(`nft session: no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(
+        () => this.fail(child, new Error(`nft session: no answer in ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
       this.pending = { resolve, reject, timer };
       this.answer = [];
       child.stdin.write(`${line}\n${MARKER_CMD}\n`);

@@ -4,7 +4,8 @@
  * namespace's br_netfilter sysctls are on only while some local port needs filtering (port security
  * on): a node whose ports all have port security off keeps netfilter off the bridged path (turned off
  * again when the last filtered port goes; re-checked on full passes), and has no tables of ours at
- * all, so not even its own VXLAN packets meet a hook or conntrack. Every run compiles the whole ruleset (memoised) and the driver applies
+ * all, so not even its own VXLAN packets meet a hook or conntrack. Every run compiles the whole ruleset (memoised) and
+ * the driver applies
  * it, or only its delta, in one transaction; a pass that is not full and whose model inputs did not
  * change (a tap woke the loop) skips both, and a full one with those inputs re-applies (checks) the
  * last ruleset without compiling it again. A failure throws (the agent's loop retries with
@@ -43,13 +44,22 @@ export function groupsWithRules(model: ModelView): SecurityGroup[] {
 }
 
 /** The compiler's input for `host`: ports bound or being prepared there (on their tap), every group and port. */
-export function firewallInput(host: string, model: ModelView, mode: FirewallMode, securityGroups: readonly SecurityGroup[] = groupsWithRules(model)): FirewallInput {
+export function firewallInput(
+  host: string,
+  model: ModelView,
+  mode: FirewallMode,
+  securityGroups: readonly SecurityGroup[] = groupsWithRules(model),
+): FirewallInput {
   const allPorts = [...model.ports.values()];
   return {
     mode,
     localPorts: allPorts
       .filter((p) => wiredOn(p, host))
-      .map((port) => ({ port, ifname: tapName(port.id), vni: model.networks.get(port.network_id)?.['provider:segmentation_id'] })),
+      .map((port) => ({
+        port,
+        ifname: tapName(port.id),
+        vni: model.networks.get(port.network_id)?.['provider:segmentation_id'],
+      })),
     securityGroups,
     allPorts,
   };

@@ -4,7 +4,8 @@
  * new sets and chains are declared, changed sets/maps get only their removed elements deleted and
  * their new ones added (flushed and refilled if their declaration changed), changed chains are
  * flushed and their rules re-added, vanished ones deleted — in one order that keeps every
- * reference valid inside the one transaction (declare → delete elements → add elements → rewrite → delete). A rule change
+ * reference valid inside the one transaction (declare → delete elements → add elements → rewrite → delete). A rule
+ * change
  * thus touches only its group's chain; a membership change only that group's sets.
  * `hasRemovals` says whether the new ruleset allows less than the old one (the driver then changes
  * the generation, see state.ts).
@@ -13,7 +14,8 @@ import { GENERATION, TABLE, type BaseChain, type CompiledFirewall, type NftSet }
 
 const FAMILIES = ['bridge', 'inet'] as const;
 
-const withGen = (rule: string, gen: number): string => rule.split(GENERATION).join(`0x${gen.toString(16).padStart(8, '0')}`);
+const withGen = (rule: string, gen: number): string =>
+  rule.split(GENERATION).join(`0x${gen.toString(16).padStart(8, '0')}`);
 
 function block(head: string, lines: readonly string[]): string {
   return [`\t${head} {`, ...lines.map((l) => `\t\t${l}`), '\t}'].join('\n');
@@ -26,7 +28,9 @@ function setBlock(name: string, s: NftSet): string {
 
 /** The hooked chains as text, GENERATION left as is: equal keys allow a delta. */
 export function renderBase(base: readonly BaseChain[]): string {
-  return base.map((b) => `${b.family} ${b.name}\n${block(`chain ${b.name}`, b.hook ? [b.hook, ...b.rules] : b.rules)}`).join('\n');
+  return base
+    .map((b) => `${b.family} ${b.name}\n${block(`chain ${b.name}`, b.hook ? [b.hook, ...b.rules] : b.rules)}`)
+    .join('\n');
 }
 
 /** The transaction replacing both owned tables with `c` (tables without content are just removed). */
@@ -41,19 +45,22 @@ export function fullText(c: CompiledFirewall, gen: number): string {
     out.push(
       `table ${f} ${TABLE} {`,
       ...sets.map(([n, s]) => setBlock(n, s)),
-      ...base.map((b) => block(`chain ${b.name}`, [...(b.hook ? [b.hook] : []), ...b.rules.map((r) => withGen(r, gen))])),
+      ...base.map((b) =>
+        block(`chain ${b.name}`, [...(b.hook ? [b.hook] : []), ...b.rules.map((r) => withGen(r, gen))]),
+      ),
       ...chains.map(([n, rules]) => block(`chain ${n}`, rules)),
       '}',
     );
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** The key of a map element (`KEY : VALUE`); what `delete element` takes. */
 const mapKey = (e: string): string => e.split(' : ')[0]!;
 
 /** Same items in the same order (by identity for objects). */
-export const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean => a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
+export const sameItems = <T>(a: readonly T[], b: readonly T[]): boolean =>
+  a === b || (a.length === b.length && a.every((x, i) => x === b[i]));
 const same = sameItems<string>;
 
 /**
@@ -102,7 +109,13 @@ export function setChanges(prev: CompiledFirewall, next: CompiledFirewall): SetC
 }
 
 /** The delta transaction from `prev` (applied with `prevGen`) to `next` with `gen`; '' if nothing changes. */
-export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGen: number, gen: number, changes: SetChanges = setChanges(prev, next)): string {
+export function deltaText(
+  prev: CompiledFirewall,
+  next: CompiledFirewall,
+  prevGen: number,
+  gen: number,
+  changes: SetChanges = setChanges(prev, next),
+): string {
   if (prev.baseKey !== next.baseKey) throw new Error('firewall: hooked chains differ, a full replace is needed');
   const T = TABLE;
   const declare: string[] = [];
@@ -114,7 +127,8 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
     const old = prev.sets.get(name);
     let add = s.elements;
     if (!old) declare.push(`add ${s.kind} ${s.family} ${T} ${name} { ${s.decl.join('; ')}; }`);
-    else if (!changes.has(name)) continue; // the same elements
+    else if (!changes.has(name))
+      continue; // the same elements
     else if (same(old.decl, s.decl)) {
       // Only the elements that changed: one port more is a few lines, not every port's again.
       const ch = changes.get(name)!;
@@ -134,7 +148,10 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
   if (gen !== prevGen) {
     for (const b of next.base) {
       if (!b.rules.some((r) => r.includes(GENERATION))) continue;
-      rewrite.push(`flush chain ${b.family} ${T} ${b.name}`, ...b.rules.map((r) => `add rule ${b.family} ${T} ${b.name} ${withGen(r, gen)}`));
+      rewrite.push(
+        `flush chain ${b.family} ${T} ${b.name}`,
+        ...b.rules.map((r) => `add rule ${b.family} ${T} ${b.name} ${withGen(r, gen)}`),
+      );
     }
   }
   const gone = [...prev.chains.keys()].filter((n) => !next.chains.has(n));
@@ -142,11 +159,15 @@ export function deltaText(prev: CompiledFirewall, next: CompiledFirewall, prevGe
   for (const n of gone) remove.push(`delete chain bridge ${T} ${n}`);
   for (const [name, s] of prev.sets) if (!next.sets.has(name)) remove.push(`delete ${s.kind} ${s.family} ${T} ${name}`);
   const lines = [...declare, ...unfill, ...fill, ...rewrite, ...remove];
-  return lines.length ? lines.join('\n') + '\n' : '';
+  return lines.length ? `${lines.join('\n')}\n` : '';
 }
 
 /** True when `next` drops a rule or a set/map element that `prev` had: established flows need re-checking. */
-export function hasRemovals(prev: CompiledFirewall, next: CompiledFirewall, changes: SetChanges = setChanges(prev, next)): boolean {
+export function hasRemovals(
+  prev: CompiledFirewall,
+  next: CompiledFirewall,
+  changes: SetChanges = setChanges(prev, next),
+): boolean {
   for (const [name, rules] of prev.chains) {
     const now = next.chains.get(name);
     if (!now) continue; // a vanished chain's references vanished too, and those are checked

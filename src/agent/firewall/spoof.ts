@@ -34,7 +34,11 @@ export function spoofElements(port: Port, ifname: string): SpoofElements {
   const el: SpoofElements = { macs: macs.map((m) => `"${ifname}" . ${m}`), v4: [], v4net: [], v6: [], v6net: [] };
   for (const m of macs) {
     for (const ip of mergeCidrs([...byMac.get(m)!, '0.0.0.0', linkLocalOf(m)])) {
-      const key = `${ipVersion(ip) === 4 ? 'v4' : 'v6'}${ip.includes('/') ? 'net' : ''}` as 'v4' | 'v4net' | 'v6' | 'v6net';
+      const key = `${ipVersion(ip) === 4 ? 'v4' : 'v6'}${ip.includes('/') ? 'net' : ''}` as
+        | 'v4'
+        | 'v4net'
+        | 'v6'
+        | 'v6net';
       el[key].push(`"${ifname}" . ${m} . ${ip}`);
     }
   }
@@ -47,7 +51,9 @@ export function spoofElements(port: Port, ifname: string): SpoofElements {
  * interval set, and nft 1.0.6 deletes from a concat interval set of 2,000 elements in ~55 ms (it
  * fetches them all) against ~2 ms from a hash set; only networks need the interval sets.
  */
-export const SPOOF_SETS: ReadonlyArray<[name: string, type: string, interval: boolean, field: keyof SpoofElements | null]> = [
+export const SPOOF_SETS: ReadonlyArray<
+  [name: string, type: string, interval: boolean, field: keyof SpoofElements | null]
+> = [
   ['spoof_ports', 'ifname', false, null],
   ['port_macs', 'ifname . ether_addr', false, 'macs'],
   ['port_src_v4', 'ifname . ether_addr . ipv4_addr', false, 'v4'],

@@ -18,7 +18,7 @@ import { Backoff } from './backoff.js';
 export function tapOfMonitorLine(line: string): string | null {
   // "7: tapabc@if6: <BROADCAST,…> mtu 1450 … master hnb-1 …" or "Deleted 7: tapabc@if6: …"
   const m = /^(Deleted\s+)?\d+:\s+([^:@\s]+)(?:@[^:\s]*)?:/.exec(line.trim());
-  if (!m || !m[2].startsWith('tap')) return null;
+  if (!m?.[2].startsWith('tap')) return null;
   return m[1] || !/ master /.test(line) ? m[2] : null;
 }
 

@@ -65,12 +65,15 @@ export class WatchLoop {
       const ctrl = new AbortController();
       this.abort = ctrl;
       let last = clock.now();
-      const watchdog = setInterval(() => {
-        if (clock.now() - last > staleMs) {
-          log.warn('watch: stream silent, reconnecting');
-          ctrl.abort();
-        }
-      }, Math.min(1_000, staleMs));
+      const watchdog = setInterval(
+        () => {
+          if (clock.now() - last > staleMs) {
+            log.warn('watch: stream silent, reconnecting');
+            ctrl.abort();
+          }
+        },
+        Math.min(1_000, staleMs),
+      );
       try {
         await api.watch(
           since,

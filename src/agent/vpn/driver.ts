@@ -93,7 +93,8 @@ export class OpenVpnServers {
    */
   private mgmtSocket(portId: string): string {
     const path = join(this.opts.dir, 'mgmt', `${tapName(portId)}.sock`);
-    if (Buffer.byteLength(path) > 107) throw new Error(`openvpn management socket path too long (${path}): use a shorter driver dir`);
+    if (Buffer.byteLength(path) > 107)
+      throw new Error(`openvpn management socket path too long (${path}): use a shorter driver dir`);
     return path;
   }
 
@@ -188,7 +189,10 @@ export class OpenVpnServers {
     const sock = this.mgmtSocket(portId);
     let n = 0;
     for (const c of parseStatus(await managementCommand(sock, 'status 2'))) {
-      const reply = await managementCommand(sock, `client-kill ${assertWord('clientId', c.clientId)}${options.halt ? ' HALT' : ''}`);
+      const reply = await managementCommand(
+        sock,
+        `client-kill ${assertWord('clientId', c.clientId)}${options.halt ? ' HALT' : ''}`,
+      );
       if (reply.some((l) => l.startsWith('SUCCESS:'))) n++;
     }
     return n;
@@ -206,8 +210,18 @@ export class OpenVpnServers {
     const dir = this.portDir(portId);
     await rm(join(dir, 'openvpn.pid'), { force: true });
     const bin = this.opts.openvpnBin ?? 'openvpn';
-    const args = ['--daemon', `hypernet-vpn-${portId.slice(0, 11)}`, '--writepid', join(dir, 'openvpn.pid'),
-      '--log-append', join(dir, 'openvpn.log'), '--cd', dir, '--config', 'server.conf'];
+    const args = [
+      '--daemon',
+      `hypernet-vpn-${portId.slice(0, 11)}`,
+      '--writepid',
+      join(dir, 'openvpn.pid'),
+      '--log-append',
+      join(dir, 'openvpn.log'),
+      '--cd',
+      dir,
+      '--config',
+      'server.conf',
+    ];
     const r = await this.exec(bin, args, { allowFail: true, timeoutMs: 15_000 });
     if (r.code === 0) {
       for (let i = 0; i < 50; i++) {

@@ -25,15 +25,14 @@ export async function managementCommand(socketPath: string, command: string, tim
     sock.on('error', (e) => finish(e));
     sock.on('data', (d) => {
       buf += d.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl).replace(/\r$/, '');
         buf = buf.slice(nl + 1);
         if (line.startsWith('>')) {
           // The greeting (>INFO:…) says the interface is ready; other notifications are ignored.
           if (!sent) {
             sent = true;
-            sock.write(command + '\n');
+            sock.write(`${command}\n`);
           }
           continue;
         }
@@ -55,7 +54,11 @@ export interface VpnClient {
 
 /** Parses the CLIENT_LIST rows of `status 2`, by the column names of its HEADER row. */
 export function parseStatus(lines: readonly string[]): VpnClient[] {
-  const header = lines.find((l) => l.startsWith('HEADER,CLIENT_LIST,'))?.split(',').slice(1) ?? [];
+  const header =
+    lines
+      .find((l) => l.startsWith('HEADER,CLIENT_LIST,'))
+      ?.split(',')
+      .slice(1) ?? [];
   const col = (name: string, fallback: number) => (header.indexOf(name) >= 0 ? header.indexOf(name) : fallback);
   const [cn, real, cid] = [col('Common Name', 1), col('Real Address', 2), col('Client ID', 10)];
   return lines

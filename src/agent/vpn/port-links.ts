@@ -13,7 +13,8 @@
  * only when its sender has no TSO, hence `tso off` on `vps<id>`.
  *
  * Level-triggered: `ensurePortLinks` checks the layout (the port's three links, from one `ip -d
- * -json link` read of the namespace per pass, and a tc read per direction) and repairs what differs, including a port interface that is still OpenVPN's TAP
+ * -json link` read of the namespace per pass, and a tc read per direction) and repairs what differs, including a port
+ * interface that is still OpenVPN's TAP
  * (the older layout). The GRO tuning is applied when the veth pair is made; where it fails (no
  * ethtool, a kernel without threaded NAPI) the port works untuned and a warning says why.
  */
@@ -55,8 +56,13 @@ interface TcFilter {
 /** Whether `from`'s ingress redirects to `to`'s egress, and only there (pure, on `tc -json filter show`). */
 export function redirectsTo(tcJson: string, to: string): boolean {
   const actions = (JSON.parse(tcJson || '[]') as TcFilter[]).flatMap((f) => f.options?.actions ?? []);
-  return actions.length === 1 && actions[0]!.kind === 'mirred' && actions[0]!.mirred_action === 'redirect' &&
-    actions[0]!.direction === 'egress' && actions[0]!.to_dev === to;
+  return (
+    actions.length === 1 &&
+    actions[0]!.kind === 'mirred' &&
+    actions[0]!.mirred_action === 'redirect' &&
+    actions[0]!.direction === 'egress' &&
+    actions[0]!.to_dev === to
+  );
 }
 
 /** Makes `from`'s ingress redirect everything to `to`'s egress (clsact, one u32 match-all), unless it does. */
@@ -65,11 +71,32 @@ async function ensureRedirect(exec: Exec, from: string, to: string): Promise<voi
   if (have.code === 0 && redirectsTo(have.stdout, to)) return;
   await exec('tc', ['qdisc', 'replace', 'dev', from, 'clsact']);
   await exec('tc', ['filter', 'del', 'dev', from, 'ingress'], { allowFail: true });
-  await exec('tc', ['filter', 'add', 'dev', from, 'ingress', 'pref', '1', 'protocol', 'all', 'u32', 'match', 'u32', '0', '0',
-    'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+  await exec('tc', [
+    'filter',
+    'add',
+    'dev',
+    from,
+    'ingress',
+    'pref',
+    '1',
+    'protocol',
+    'all',
+    'u32',
+    'match',
+    'u32',
+    '0',
+    '0',
+    'action',
+    'mirred',
+    'egress',
+    'redirect',
+    'dev',
+    to,
+  ]);
 }
 
-const THREADED_SCRIPT = 'd=$(mktemp -d) || exit 1; mount -t sysfs none "$d" && echo 1 > "$d/class/net/$1/threaded"; ' +
+const THREADED_SCRIPT =
+  'd=$(mktemp -d) || exit 1; mount -t sysfs none "$d" && echo 1 > "$d/class/net/$1/threaded"; ' +
   'r=$?; umount "$d" 2>/dev/null; rmdir "$d"; exit $r';
 
 /** GRO with a threaded NAPI on the port end, no TSO on the shim end (see the module comment). */
@@ -89,7 +116,14 @@ async function tuneVeth(exec: Exec, n: PortLinkNames): Promise<void> {
  * is made, keeps its MTU and state). `links`: the namespace's links read once for many ports
  * (`listLinks`); each link is read on its own otherwise.
  */
-export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, mtu: number, bridge?: string, links?: Map<string, ActualLink>): Promise<void> {
+export async function ensurePortLinks(
+  exec: Exec,
+  log: Logger,
+  portId: string,
+  mtu: number,
+  bridge?: string,
+  links?: Map<string, ActualLink>,
+): Promise<void> {
   const n = portLinkNames(portId);
   const read = (name: string) => (links ? links.get(name) : showLink(exec, name));
   let tap = await read(n.vpnTap);
@@ -106,9 +140,23 @@ export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, m
   const fresh = !port;
   if (fresh) {
     await exec('ip', ['link', 'del', 'dev', n.shim], { allowFail: true });
-    await exec('ip', ['link', 'add', n.port, 'mtu', String(mtu), 'type', 'veth', 'peer', 'name', n.shim, 'mtu', String(mtu)]);
+    await exec('ip', [
+      'link',
+      'add',
+      n.port,
+      'mtu',
+      String(mtu),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      n.shim,
+      'mtu',
+      String(mtu),
+    ]);
   }
-  const up = (l: ActualLink | undefined, master?: string) => !!l && l.mtu === mtu && l.up && (!master || l.master === master);
+  const up = (l: ActualLink | undefined, master?: string) =>
+    !!l && l.mtu === mtu && l.up && (!master || l.master === master);
   if (!up(tap)) await exec('ip', ['link', 'set', 'dev', n.vpnTap, 'mtu', String(mtu), 'up']);
   if (fresh || !up(await read(n.shim))) await exec('ip', ['link', 'set', 'dev', n.shim, 'mtu', String(mtu), 'up']);
   // After it is made, the port interface's MTU and state are the agent's (admin_state_up may take it
@@ -118,7 +166,8 @@ export async function ensurePortLinks(exec: Exec, log: Logger, portId: string, m
   }
   if (fresh) {
     await tuneVeth(exec, n).catch((e: Error) =>
-      log.warn({ portId, err: e.message }, 'agentless port without GRO (works, slower): tuning its veth failed'));
+      log.warn({ portId, err: e.message }, 'agentless port without GRO (works, slower): tuning its veth failed'),
+    );
   }
   await ensureRedirect(exec, n.vpnTap, n.shim);
   await ensureRedirect(exec, n.shim, n.vpnTap);

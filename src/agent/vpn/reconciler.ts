@@ -14,7 +14,7 @@
  */
 import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Logger } from '../../common/log.js';
-import { OpenVpnServers } from './driver.js';
+import type { OpenVpnServers } from './driver.js';
 import { fingerprint, type VpnServerSpec } from './server-config.js';
 import { wiredOn } from '../../model/bindings.js';
 import type { VpnAgentConfig } from '../../model/agentless.js';
@@ -36,8 +36,13 @@ export function compileVpnSpecs(cfg: VpnAgentConfig, model: ModelView, host: str
       return !!port && wiredOn(port, host);
     })
     .map((p) => ({
-      portId: p.port_id, providerIp: p.provider_ip, macAddress: p.mac_address, listenIp: p.listen_ip,
-      listenPort: p.listen_port, mtu: p.mtu, underlayMtu: p.underlay_mtu,
+      portId: p.port_id,
+      providerIp: p.provider_ip,
+      macAddress: p.mac_address,
+      listenIp: p.listen_ip,
+      listenPort: p.listen_port,
+      mtu: p.mtu,
+      underlayMtu: p.underlay_mtu,
     }));
 }
 
@@ -65,7 +70,12 @@ export class AgentlessReconciler implements SubReconciler {
     }
     const certPrint = fingerprint(cfg.cert_pem + cfg.ca_pem + cfg.key_pem);
     if (certPrint !== this.certPrint) {
-      await servers.setCredentials({ caPem: cfg.ca_pem, certPem: cfg.cert_pem, keyPem: cfg.key_pem, crlPem: cfg.crl_pem });
+      await servers.setCredentials({
+        caPem: cfg.ca_pem,
+        certPem: cfg.cert_pem,
+        keyPem: cfg.key_pem,
+        crlPem: cfg.crl_pem,
+      });
       this.certPrint = certPrint;
       this.crlPrint = fingerprint(cfg.crl_pem);
       log.info({ host }, 'vpn credentials written');

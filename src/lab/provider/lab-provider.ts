@@ -18,18 +18,31 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Clock } from '../../common/clock.js';
-import type { Exec } from '../../common/exec.js';
-import type { Logger } from '../../common/log.js';
 import { generateMac } from '../../model/grammar/mac.js';
 import { addNetns, daemonInNetns, listNetns, sysctlIn } from '../netns.js';
 import { HYPERNET_BIN, readPidFile, pidFile, startDaemon, stopPid } from '../processes.js';
 import { sweepNamespaces } from '../topology.js';
 import { Mutex } from '../../common/mutex.js';
 import type { AgentlessConfig, Flavor } from '../../model/agentless-config.js';
-import type { HyperswitchOwner, NetSpec, ProviderDriver, ProviderHyperswitch, ProviderNetworkInterface, ProviderOptions } from '../../model/provider.js';
+import type {
+  HyperswitchOwner,
+  NetSpec,
+  ProviderDriver,
+  ProviderHyperswitch,
+  ProviderNetworkInterface,
+  ProviderOptions,
+} from '../../model/provider.js';
 import { agentArgvFromUserData } from '../cloud-init.js';
-import { filterHyperswitchs, filterInterfaces, freeAddress, prefixLen, readCloud, writeCloud, type LabCloud, type LabHyperswitch } from './records.js';
+import {
+  filterHyperswitchs,
+  filterInterfaces,
+  freeAddress,
+  prefixLen,
+  readCloud,
+  writeCloud,
+  type LabCloud,
+  type LabHyperswitch,
+} from './records.js';
 
 /** Link-local next hop of the data links (as the lab's native paths use). */
 const NEXT_HOP = '169.254.1.1';
@@ -90,7 +103,9 @@ export class LabProvider implements ProviderDriver {
     return `${this.c.lab_vm_netns_prefix}${deviceId}`;
   }
 
-  async launchHyperswitch(args: { user_data: string; flavor: Flavor; net_list: NetSpec[] } & HyperswitchOwner): Promise<ProviderHyperswitch> {
+  async launchHyperswitch(
+    args: { user_data: string; flavor: Flavor; net_list: NetSpec[] } & HyperswitchOwner,
+  ): Promise<ProviderHyperswitch> {
     const argv = agentArgvFromUserData(args.user_data);
     const id = this.getHyperswitchHostName(args);
     return this.change(async (cloud) => {
@@ -98,7 +113,9 @@ export class LabProvider implements ProviderDriver {
       const used = cloud.hyperswitches.flatMap((h) => [h.mgnt_ip, h.data_ip, h.vms_ip_0, h.vms_ip_1, h.vms_ip_2]);
       const mgnt = freeAddress(this.c.lab_data_cidr, used);
       const data = freeAddress(this.c.lab_data_cidr, [...used, mgnt]);
-      const vms = this.c.vms_cidr.slice(0, 3).map((cidr) => freeAddress(cidr, [...used, ...cloud.interfaces.map((n) => n.private_ip)]));
+      const vms = this.c.vms_cidr
+        .slice(0, 3)
+        .map((cidr) => freeAddress(cidr, [...used, ...cloud.interfaces.map((n) => n.private_ip)]));
       const hs: LabHyperswitch = {
         id,
         flavor: args.flavor,
@@ -139,7 +156,24 @@ export class LabProvider implements ProviderDriver {
     // A deleted hyperswitch of the same id may still hold this name: the kernel frees a deleted
     // namespace (and the veth pair with it) in the background. Deleting the outer end removes the pair now.
     await this.dropOuterLink(hs.id);
-    await exec('ip', ['-n', inet, 'link', 'add', outer, 'mtu', mtu, 'type', 'veth', 'peer', 'name', DATA_IF, 'mtu', mtu, 'netns', hs.ns]);
+    await exec('ip', [
+      '-n',
+      inet,
+      'link',
+      'add',
+      outer,
+      'mtu',
+      mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      DATA_IF,
+      'mtu',
+      mtu,
+      'netns',
+      hs.ns,
+    ]);
     await exec('ip', ['-n', inet, 'addr', 'add', `${NEXT_HOP}/32`, 'dev', outer]);
     await exec('ip', ['-n', inet, 'link', 'set', outer, 'up']);
     for (const ip of [hs.mgnt_ip, hs.data_ip]) {
@@ -184,8 +218,19 @@ export class LabProvider implements ProviderDriver {
     const dir = this.agentDir(hs.id);
     startDaemon({
       name: this.agentName(hs.id),
-      ...daemonInNetns(hs.ns, [process.execPath, HYPERNET_BIN, ...argv, '--underlay-ip', hs.data_ip,
-        '--underlay-mtu', String(this.c.underlay_mtu), '--netns-prefix', `${hs.ns}-`, '--state-dir', dir]),
+      ...daemonInNetns(hs.ns, [
+        process.execPath,
+        HYPERNET_BIN,
+        ...argv,
+        '--underlay-ip',
+        hs.data_ip,
+        '--underlay-mtu',
+        String(this.c.underlay_mtu),
+        '--netns-prefix',
+        `${hs.ns}-`,
+        '--state-dir',
+        dir,
+      ]),
       logFile: join(this.o.stateDir, 'logs', `${this.agentName(hs.id)}.log`),
       pidDir: join(this.o.stateDir, 'pids'),
     });
@@ -204,7 +249,12 @@ export class LabProvider implements ProviderDriver {
     rmSync(this.agentDir(hs.id), { recursive: true, force: true });
   }
 
-  async getHyperswitchs(filter?: { names?: string[]; hyperswitch_ids?: string[]; device_ids?: string[]; tenant_ids?: string[] }): Promise<ProviderHyperswitch[]> {
+  async getHyperswitchs(filter?: {
+    names?: string[];
+    hyperswitch_ids?: string[];
+    device_ids?: string[];
+    tenant_ids?: string[];
+  }): Promise<ProviderHyperswitch[]> {
     // Reads take no lock: writeCloud replaces the file whole (rename), so a read sees one state, and it
     // does not wait behind a change that takes seconds (a hyperswitch's teardown).
     return filterHyperswitchs(readCloud(this.file).hyperswitches, filter).map(strip);
@@ -213,7 +263,8 @@ export class LabProvider implements ProviderDriver {
   async startHyperswitchs(hyperswitchs: ProviderHyperswitch[]): Promise<void> {
     // Lab hyperswitches never stop on their own; a missing namespace means the lab was torn down.
     const present = new Set(await listNetns(this.o.exec));
-    for (const h of hyperswitchs) if (!present.has(this.nsOf(h.id))) throw new Error(`hyperswitch ${h.id}: namespace gone`);
+    for (const h of hyperswitchs)
+      if (!present.has(this.nsOf(h.id))) throw new Error(`hyperswitch ${h.id}: namespace gone`);
   }
 
   async deleteHyperswitch(hyperswitch_id: string): Promise<void> {
@@ -227,10 +278,19 @@ export class LabProvider implements ProviderDriver {
   }
 
   async createNetworkInterface(args: {
-    port_id: string; device_id: string; tenant_id: string; index: number; subnet: string; security_group: string; tags?: Record<string, string>;
+    port_id: string;
+    device_id: string;
+    tenant_id: string;
+    index: number;
+    subnet: string;
+    security_group: string;
+    tags?: Record<string, string>;
   }): Promise<ProviderNetworkInterface> {
     return this.change(async (cloud) => {
-      const used = [...cloud.interfaces.map((n) => n.private_ip), ...cloud.hyperswitches.flatMap((h) => [h.vms_ip_0, h.vms_ip_1, h.vms_ip_2] as string[])];
+      const used = [
+        ...cloud.interfaces.map((n) => n.private_ip),
+        ...cloud.hyperswitches.flatMap((h) => [h.vms_ip_0, h.vms_ip_1, h.vms_ip_2] as string[]),
+      ];
       const nic: ProviderNetworkInterface = {
         id: `eni-${randomBytes(6).toString('hex')}`,
         port_id: args.port_id,
@@ -257,7 +317,26 @@ export class LabProvider implements ProviderDriver {
     const inner = `${this.c.lab_vm_nic_prefix}${nic.index}`;
     const mtu = String(this.c.underlay_mtu);
     const gw = [hs.vms_ip_0, hs.vms_ip_1, hs.vms_ip_2][nic.index];
-    await exec('ip', ['-n', hs.ns, 'link', 'add', nicLink(nic.id), 'mtu', mtu, 'type', 'veth', 'peer', 'name', inner, 'address', nic.mac_address, 'mtu', mtu, 'netns', vm]);
+    await exec('ip', [
+      '-n',
+      hs.ns,
+      'link',
+      'add',
+      nicLink(nic.id),
+      'mtu',
+      mtu,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      inner,
+      'address',
+      nic.mac_address,
+      'mtu',
+      mtu,
+      'netns',
+      vm,
+    ]);
     await exec('ip', ['-n', hs.ns, 'link', 'set', nicLink(nic.id), 'master', `vms${nic.index}`, 'up']);
     await exec('ip', ['-n', vm, 'addr', 'add', `${nic.private_ip}/${prefixLen(subnet)}`, 'dev', inner]);
     await exec('ip', ['-n', vm, 'link', 'set', inner, 'up']);
@@ -266,7 +345,12 @@ export class LabProvider implements ProviderDriver {
   }
 
   async getNetworkInterfaces(filter?: {
-    names?: string[]; port_ids?: string[]; device_ids?: string[]; private_ips?: string[]; tenant_ids?: string[]; indexes?: number[];
+    names?: string[];
+    port_ids?: string[];
+    device_ids?: string[];
+    private_ips?: string[];
+    tenant_ids?: string[];
+    indexes?: number[];
   }): Promise<ProviderNetworkInterface[]> {
     return filterInterfaces(readCloud(this.file).interfaces, filter);
   }

@@ -30,7 +30,7 @@ export function readCloud(file: string): LabCloud {
 
 export function writeCloud(file: string, cloud: LabCloud): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.tmp`, JSON.stringify(cloud, null, 1) + '\n');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(cloud, null, 1)}\n`);
   renameSync(`${file}.tmp`, file);
 }
 
@@ -42,18 +42,33 @@ export function filterHyperswitchs<T extends ProviderHyperswitch>(
   f: { names?: string[]; hyperswitch_ids?: string[]; device_ids?: string[]; tenant_ids?: string[] } = {},
 ): T[] {
   return all.filter(
-    (h) => pass(f.names, h.id) && pass(f.hyperswitch_ids, h.id) && pass(f.device_ids, h.device_id ?? '') && pass(f.tenant_ids, h.tenant_id ?? ''),
+    (h) =>
+      pass(f.names, h.id) &&
+      pass(f.hyperswitch_ids, h.id) &&
+      pass(f.device_ids, h.device_id ?? '') &&
+      pass(f.tenant_ids, h.tenant_id ?? ''),
   );
 }
 
 export function filterInterfaces(
   all: readonly ProviderNetworkInterface[],
-  f: { names?: string[]; port_ids?: string[]; device_ids?: string[]; private_ips?: string[]; tenant_ids?: string[]; indexes?: number[] } = {},
+  f: {
+    names?: string[];
+    port_ids?: string[];
+    device_ids?: string[];
+    private_ips?: string[];
+    tenant_ids?: string[];
+    indexes?: number[];
+  } = {},
 ): ProviderNetworkInterface[] {
   return all.filter(
     (n) =>
-      pass(f.names, n.id) && pass(f.port_ids, n.port_id) && pass(f.device_ids, n.device_id) &&
-      pass(f.private_ips, n.private_ip) && pass(f.tenant_ids, n.tenant_id) && pass(f.indexes, n.index),
+      pass(f.names, n.id) &&
+      pass(f.port_ids, n.port_id) &&
+      pass(f.device_ids, n.device_id) &&
+      pass(f.private_ips, n.private_ip) &&
+      pass(f.tenant_ids, n.tenant_id) &&
+      pass(f.indexes, n.index),
   );
 }
 

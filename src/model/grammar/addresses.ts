@@ -67,7 +67,8 @@ export function parseCidr(text: string, strict = true): Cidr {
   try {
     if (typeof text !== 'string' || !text.includes('/')) throw new Error('no prefix');
     [addr, prefix] = ipaddr.parseCIDR(text);
-    if (addr.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0])) throw new Error('short form');
+    if (addr.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0]))
+      throw new Error('short form');
   } catch {
     throw new AddressError(`'${text}' is not a valid IP subnet`);
   }

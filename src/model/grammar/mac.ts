@@ -23,7 +23,10 @@ export function canonicalMac(mac: string): string {
   return m;
 }
 
-export function generateMac(baseMac: string = DEFAULT_BASE_MAC, random: (n: number) => Uint8Array = randomBytes): string {
+export function generateMac(
+  baseMac: string = DEFAULT_BASE_MAC,
+  random: (n: number) => Uint8Array = randomBytes,
+): string {
   const base = canonicalMac(baseMac).split(':');
   const rnd = random(3);
   const out = base.slice(0, 3);

@@ -20,8 +20,16 @@ import { contextOf, envelope, hrefBase, queryOf, validate, type RouteDeps } from
 import type { AgentlessService } from './service.js';
 
 export const AGENTLESS_EXTENSIONS = [
-  { alias: 'agentlessport', name: 'Agentless ports', description: 'Hyper ports reached by a stock OpenVPN client from a provider VM (hypernet agentless).' },
-  { alias: 'hyperswitch', name: 'Hyperswitches', description: 'Provider VMs running the hypernet agent and the OpenVPN servers of agentless ports.' },
+  {
+    alias: 'agentlessport',
+    name: 'Agentless ports',
+    description: 'Hyper ports reached by a stock OpenVPN client from a provider VM (hypernet agentless).',
+  },
+  {
+    alias: 'hyperswitch',
+    name: 'Hyperswitches',
+    description: 'Provider VMs running the hypernet agent and the OpenVPN servers of agentless ports.',
+  },
 ] as const;
 
 export const AGENTLESS_RESOURCES = [
@@ -29,9 +37,36 @@ export const AGENTLESS_RESOURCES = [
   { singular: 'hyperswitch', plural: 'hyperswitches', path: 'hyperswitches' },
 ] as const;
 
-const PORT_ATTRS = new Set(['id', 'port_id', 'flavor', 'device_id', 'index', 'user_data', 'project_id', 'tenant_id', 'private_ip', 'hyperswitch_id', 'cloud']);
-const HS_ATTRS = new Set(['id', 'flavor', 'device_id', 'tenant_id', 'project_id', 'instance_id', 'instance_type', 'private_ip',
-  'mgnt_ip', 'data_ip', 'vms_ip_0', 'vms_ip_1', 'vms_ip_2', 'status', 'cloud']);
+const PORT_ATTRS = new Set([
+  'id',
+  'port_id',
+  'flavor',
+  'device_id',
+  'index',
+  'user_data',
+  'project_id',
+  'tenant_id',
+  'private_ip',
+  'hyperswitch_id',
+  'cloud',
+]);
+const HS_ATTRS = new Set([
+  'id',
+  'flavor',
+  'device_id',
+  'tenant_id',
+  'project_id',
+  'instance_id',
+  'instance_type',
+  'private_ip',
+  'mgnt_ip',
+  'data_ip',
+  'vms_ip_0',
+  'vms_ip_1',
+  'vms_ip_2',
+  'status',
+  'cloud',
+]);
 
 const zProjectIds = { project_id: zId.optional(), tenant_id: zId.optional() };
 const portCreate = z.strictObject({
@@ -43,10 +78,19 @@ const portCreate = z.strictObject({
   ...zProjectIds,
 });
 const portMove = z.strictObject({ cloud: zId, flavor: z.enum(FLAVORS).optional() });
-const hsCreate = z.strictObject({ flavor: z.enum(FLAVORS).optional(), device_id: zId.optional(), cloud: zId.optional(), ...zProjectIds });
+const hsCreate = z.strictObject({
+  flavor: z.enum(FLAVORS).optional(),
+  device_id: zId.optional(),
+  cloud: zId.optional(),
+  ...zProjectIds,
+});
 
 /** Takes the pushed-down filters out of the query: key → provider filter name. */
-function pushDown(q: Query, map: Record<string, string>, numeric: readonly string[] = []): { filter: Record<string, (string | number)[]>; rest: Query } {
+function pushDown(
+  q: Query,
+  map: Record<string, string>,
+  numeric: readonly string[] = [],
+): { filter: Record<string, (string | number)[]>; rest: Query } {
   const filter: Record<string, (string | number)[]> = {};
   const rest: Query = {};
   for (const [k, vs] of Object.entries(q)) {
@@ -57,7 +101,8 @@ function pushDown(q: Query, map: Record<string, string>, numeric: readonly strin
     }
     const values = vs.flatMap((v) => v.split(',')).filter((v) => v !== '');
     for (const v of values) {
-      if (numeric.includes(k) && !/^\d+$/.test(v)) throw faults.badRequest(`${v} is not a valid value for ${k}`, 'HTTPBadRequest');
+      if (numeric.includes(k) && !/^\d+$/.test(v))
+        throw faults.badRequest(`${v} is not a valid value for ${k}`, 'HTTPBadRequest');
     }
     const parsed = numeric.includes(k) ? values.map(Number) : values;
     // Two query keys for one provider filter (id and name) must both hold: intersect.
@@ -66,11 +111,20 @@ function pushDown(q: Query, map: Record<string, string>, numeric: readonly strin
   return { filter, rest };
 }
 
-function listReply<T extends { id: string }>(req: FastifyRequest, items: T[], rest: Query, attrs: ReadonlySet<string>, plural: string, path: string) {
+function listReply<T extends { id: string }>(
+  req: FastifyRequest,
+  items: T[],
+  rest: Query,
+  attrs: ReadonlySet<string>,
+  plural: string,
+  path: string,
+) {
   const filtered = applyFilters(items, rest, attrs);
   const sorted = applySort(filtered, rest, attrs);
   const page = applyPagination(sorted, rest, `${hrefBase(req)}/v2.0/${path}`);
-  const body: Record<string, unknown> = { [plural]: rest.fields ? page.items.map((o) => applyFields(o, rest)) : page.items };
+  const body: Record<string, unknown> = {
+    [plural]: rest.fields ? page.items.map((o) => applyFields(o, rest)) : page.items,
+  };
   if (page.links.length) body[`${plural}_links`] = page.links;
   return body;
 }
@@ -82,18 +136,32 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
   // ---- agentless ports
   app.post('/v2.0/agentlessports', async (req, reply) => {
     const ctx = ctxOf(req);
-    const body = validate(portCreate, envelope(req.body, 'agentlessport'), 'agentlessport') as z.infer<typeof portCreate>;
+    const body = validate(portCreate, envelope(req.body, 'agentlessport'), 'agentlessport') as z.infer<
+      typeof portCreate
+    >;
     return reply.code(201).send({ agentlessport: await svc.createPort(ctx, body) });
   });
   app.get('/v2.0/agentlessports', async (req) => {
     const ctx = ctxOf(req);
-    const { filter, rest } = pushDown(queryOf(req), {
-      id: 'names', name: 'names', port_id: 'port_ids', device_id: 'device_ids', private_ip: 'private_ips',
-      tenant_id: 'tenant_ids', project_id: 'tenant_ids', index: 'indexes',
-    }, ['index']);
+    const { filter, rest } = pushDown(
+      queryOf(req),
+      {
+        id: 'names',
+        name: 'names',
+        port_id: 'port_ids',
+        device_id: 'device_ids',
+        private_ip: 'private_ips',
+        tenant_id: 'tenant_ids',
+        project_id: 'tenant_ids',
+        index: 'indexes',
+      },
+      ['index'],
+    );
     return listReply(req, await svc.listPorts(ctx, filter), rest, PORT_ATTRS, 'agentlessports', 'agentlessports');
   });
-  app.get<Id>('/v2.0/agentlessports/:id', async (req) => ({ agentlessport: applyFields(await svc.showPort(ctxOf(req), req.params.id), queryOf(req)) }));
+  app.get<Id>('/v2.0/agentlessports/:id', async (req) => ({
+    agentlessport: applyFields(await svc.showPort(ctxOf(req), req.params.id), queryOf(req)),
+  }));
   app.put<Id>('/v2.0/agentlessports/:id', async (req) => {
     const ctx = ctxOf(req);
     const body = validate(portMove, envelope(req.body, 'agentlessport'), 'agentlessport') as z.infer<typeof portMove>;
@@ -107,17 +175,29 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
   // ---- hyperswitches
   app.post('/v2.0/hyperswitches', async (req, reply) => {
     const ctx = ctxOf(req);
-    const body = validate(hsCreate, envelope(req.body, 'hyperswitch'), 'hyperswitch') as { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string; cloud?: string };
+    const body = validate(hsCreate, envelope(req.body, 'hyperswitch'), 'hyperswitch') as {
+      flavor?: Flavor;
+      device_id?: string;
+      tenant_id?: string;
+      project_id?: string;
+      cloud?: string;
+    };
     return reply.code(201).send({ hyperswitch: await svc.createHyperswitch(ctx, body) });
   });
   app.get('/v2.0/hyperswitches', async (req) => {
     const ctx = ctxOf(req);
     const { filter, rest } = pushDown(queryOf(req), {
-      id: 'hyperswitch_ids', name: 'names', tenant_id: 'tenant_ids', project_id: 'tenant_ids', device_id: 'device_ids',
+      id: 'hyperswitch_ids',
+      name: 'names',
+      tenant_id: 'tenant_ids',
+      project_id: 'tenant_ids',
+      device_id: 'device_ids',
     });
     return listReply(req, await svc.listHyperswitchs(ctx, filter), rest, HS_ATTRS, 'hyperswitches', 'hyperswitches');
   });
-  app.get<Id>('/v2.0/hyperswitches/:id', async (req) => ({ hyperswitch: applyFields(await svc.showHyperswitch(ctxOf(req), req.params.id), queryOf(req)) }));
+  app.get<Id>('/v2.0/hyperswitches/:id', async (req) => ({
+    hyperswitch: applyFields(await svc.showHyperswitch(ctxOf(req), req.params.id), queryOf(req)),
+  }));
   app.delete<Id>('/v2.0/hyperswitches/:id', async (req, reply) => {
     await svc.deleteHyperswitch(ctxOf(req), req.params.id);
     return reply.code(204).send();
@@ -130,9 +210,11 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
   // The hyperswitch's agent reports the ports whose OpenVPN server runs (a move waits for it).
   app.put<Id>('/v2.0/hyperswitches/:id/vpn', async (req) => {
     const ctx = ctxOf(req);
-    if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:update_hyperswitch_vpn) is disallowed by policy: admin only');
+    if (!ctx.caller.isAdmin)
+      throw faults.forbidden('(rule:update_hyperswitch_vpn) is disallowed by policy: admin only');
     const serving = (req.body as { vpn?: { serving?: unknown } } | undefined)?.vpn?.serving;
-    if (!Array.isArray(serving) || !serving.every((x) => typeof x === 'string')) throw faults.invalidInput('vpn.serving must be a list of port ids');
+    if (!Array.isArray(serving) || !serving.every((x) => typeof x === 'string'))
+      throw faults.invalidInput('vpn.serving must be a list of port ids');
     svc.reportServing(req.params.id, serving as string[]);
     return { vpn: { serving } };
   });

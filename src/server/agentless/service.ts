@@ -17,7 +17,13 @@ import type { AgentlessPortWire, Hyperswitch, HyperswitchWire, VpnAgentConfig } 
 import { allocateVpnPort } from './vpn-ports.js';
 import type { CertificateAuthority } from './pki/ca.js';
 import { cloudConfigs, cloudNames } from './providers/clouds.js';
-import { NIC_TAGS, type HyperswitchOwner, type ProviderDriver, type ProviderHyperswitch, type ProviderNetworkInterface } from '../../model/provider.js';
+import {
+  NIC_TAGS,
+  type HyperswitchOwner,
+  type ProviderDriver,
+  type ProviderHyperswitch,
+  type ProviderNetworkInterface,
+} from '../../model/provider.js';
 import { buildHyperswitchUserData, buildUserData } from './userdata.js';
 import { activeBinding, inactiveBindings } from '../../model/bindings.js';
 import type { Port, PortBinding } from '../../model/types.js';
@@ -61,7 +67,10 @@ export class AgentlessService {
 
   // ---------------------------------------------------------------- agentless ports
 
-  async createPort(ctx: Ctx, body: { port_id: string; flavor?: Flavor; device_id?: string; index?: number; cloud?: string }): Promise<AgentlessPortWire> {
+  async createPort(
+    ctx: Ctx,
+    body: { port_id: string; flavor?: Flavor; device_id?: string; index?: number; cloud?: string },
+  ): Promise<AgentlessPortWire> {
     return this.mutex.run(async () => {
       const { provider, config } = this.o;
       const cloud = this.knownCloud(body.cloud);
@@ -73,11 +82,15 @@ export class AgentlessService {
       const index = body.index ?? 0;
       const device = body.device_id ?? port.device_id;
       const perVm = body.device_id !== undefined || config.level === 'vm';
-      if (perVm && !device) throw faults.invalidInput('level vm needs a device_id (given, or the port\'s)');
+      if (perVm && !device) throw faults.invalidInput("level vm needs a device_id (given, or the port's)");
       const owner: HyperswitchOwner = perVm
         ? { hybrid_cloud_device_id: device, hybrid_cloud_tenant_id: port.project_id, cloud }
         : { hybrid_cloud_tenant_id: port.project_id, cloud };
-      const { nic, hs } = await this.placeNic({ port_id: port.id, device_id: device, tenant_id: port.project_id, index }, owner, body.flavor ?? config.default_flavor);
+      const { nic, hs } = await this.placeNic(
+        { port_id: port.id, device_id: device, tenant_id: port.project_id, index },
+        owner,
+        body.flavor ?? config.default_flavor,
+      );
       await this.bind(ctx, port.id, hs.id);
       this.o.log.info({ port: port.id, nic: nic.id, hyperswitch: hs.id, cloud }, 'agentless port created');
       return this.present(nic, [hs]);
@@ -96,10 +109,13 @@ export class AgentlessService {
   async movePort(ctx: Ctx, id: string, body: { cloud: string; flavor?: Flavor }): Promise<AgentlessPortWire> {
     return this.mutex.run(async () => {
       const { provider, ca, config } = this.o;
-      const [old] = await provider.getNetworkInterfaces(this.scopeTenants(ctx, { names: [id] } as { names: string[]; tenant_ids?: string[] }));
+      const [old] = await provider.getNetworkInterfaces(
+        this.scopeTenants(ctx, { names: [id] } as { names: string[]; tenant_ids?: string[] }),
+      );
       if (!old) throw notFound('Agentlessport', id);
       const cloud = this.knownCloud(body.cloud);
-      if (cloud === (old.cloud ?? config.cloud)) throw faults.conflict('AgentlessportInCloud', `Agentlessport ${id} is already in cloud ${cloud}.`);
+      if (cloud === (old.cloud ?? config.cloud))
+        throw faults.conflict('AgentlessportInCloud', `Agentlessport ${id} is already in cloud ${cloud}.`);
       const oldHsId = old.tags[NIC_TAGS.hyperswitch] ?? '';
       const [oldHs] = await provider.getHyperswitchs({ hyperswitch_ids: [oldHsId] });
       const perVm = config.level === 'vm' || !!oldHs?.device_id;
@@ -107,12 +123,19 @@ export class AgentlessService {
         ? { hybrid_cloud_device_id: old.device_id, hybrid_cloud_tenant_id: old.tenant_id, cloud }
         : { hybrid_cloud_tenant_id: old.tenant_id, cloud };
       const flavor = body.flavor ?? (old.tags[NIC_TAGS.flavor] as Flavor | undefined) ?? config.default_flavor;
-      const { nic, hs } = await this.placeNic({ port_id: old.port_id, device_id: old.device_id, tenant_id: old.tenant_id, index: old.index }, owner, flavor);
+      const { nic, hs } = await this.placeNic(
+        { port_id: old.port_id, device_id: old.device_id, tenant_id: old.tenant_id, index: old.index },
+        owner,
+        flavor,
+      );
       await this.prepareBinding(ctx, old.port_id, hs.id);
       // Activate only once the target's OpenVPN server runs (bounded): a client started at once then
       // finds it listening instead of sitting in OpenVPN's handshake retransmit backoff.
       if (!(await this.waitServing(hs.id, old.port_id, this.o.prepareTimeoutMs ?? 20_000))) {
-        this.o.log.warn({ port: old.port_id, hyperswitch: hs.id }, 'target hyperswitch did not report the port served in time; moving anyway');
+        this.o.log.warn(
+          { port: old.port_id, hyperswitch: hs.id },
+          'target hyperswitch did not report the port served in time; moving anyway',
+        );
       }
       // The old certificate names the old provider IP: revoke it (the CRL reaches every hyperswitch);
       // present() issues the new one for the new NIC's IP.
@@ -124,19 +147,27 @@ export class AgentlessService {
       // lab ~4 s: agent, OpenVPN servers, namespaces), the VM's client waits for this answer to switch,
       // and nothing of the move depends on it.
       this.removeLater(oldHsId);
-      this.o.log.info({ port: old.port_id, from: old.id, to: nic.id, hyperswitch: hs.id, cloud }, 'agentless port moved');
+      this.o.log.info(
+        { port: old.port_id, from: old.id, to: nic.id, hyperswitch: hs.id, cloud },
+        'agentless port moved',
+      );
       return moved;
     });
   }
 
-  async listPorts(ctx: Ctx, filter: Parameters<ProviderDriver['getNetworkInterfaces']>[0] = {}): Promise<AgentlessPortWire[]> {
+  async listPorts(
+    ctx: Ctx,
+    filter: Parameters<ProviderDriver['getNetworkInterfaces']>[0] = {},
+  ): Promise<AgentlessPortWire[]> {
     const nics = await this.o.provider.getNetworkInterfaces(this.scopeTenants(ctx, filter));
     const hss = await this.o.provider.getHyperswitchs();
     return Promise.all(nics.map((n) => this.present(n, hss)));
   }
 
   async showPort(ctx: Ctx, id: string): Promise<AgentlessPortWire> {
-    const [nic] = await this.o.provider.getNetworkInterfaces(this.scopeTenants(ctx, { names: [id] } as { names: string[]; tenant_ids?: string[] }));
+    const [nic] = await this.o.provider.getNetworkInterfaces(
+      this.scopeTenants(ctx, { names: [id] } as { names: string[]; tenant_ids?: string[] }),
+    );
     if (!nic) throw notFound('Agentlessport', id);
     return this.present(nic, await this.o.provider.getHyperswitchs());
   }
@@ -145,7 +176,9 @@ export class AgentlessService {
   async deletePort(ctx: Ctx, id: string): Promise<void> {
     return this.mutex.run(async () => {
       const { provider, ca } = this.o;
-      const [nic] = await provider.getNetworkInterfaces(this.scopeTenants(ctx, { names: [id] } as { names: string[]; tenant_ids?: string[] }));
+      const [nic] = await provider.getNetworkInterfaces(
+        this.scopeTenants(ctx, { names: [id] } as { names: string[]; tenant_ids?: string[] }),
+      );
       if (!nic) throw notFound('Agentlessport', id);
       await provider.deleteNetworkInterface(nic.id);
       if ((await ca.revokeClient(nic.port_id)).length) this.crl = null;
@@ -158,35 +191,54 @@ export class AgentlessService {
 
   // ---------------------------------------------------------------- hyperswitches
 
-  async createHyperswitch(ctx: Ctx, body: { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string; cloud?: string }): Promise<HyperswitchWire> {
+  async createHyperswitch(
+    ctx: Ctx,
+    body: { flavor?: Flavor; device_id?: string; tenant_id?: string; project_id?: string; cloud?: string },
+  ): Promise<HyperswitchWire> {
     return this.mutex.run(async () => {
       const tenant = body.tenant_id ?? body.project_id ?? ctx.caller.projectId;
-      if (!ctx.caller.isAdmin && tenant !== ctx.caller.projectId) throw faults.forbidden('(rule:create_hyperswitch:tenant_id) is disallowed by policy');
+      if (!ctx.caller.isAdmin && tenant !== ctx.caller.projectId)
+        throw faults.forbidden('(rule:create_hyperswitch:tenant_id) is disallowed by policy');
       const cloud = this.knownCloud(body.cloud);
       const owner: HyperswitchOwner = body.device_id
         ? { hybrid_cloud_device_id: body.device_id, hybrid_cloud_tenant_id: tenant, cloud }
         : { hybrid_cloud_tenant_id: tenant, cloud };
-      if (await this.findHyperswitch(owner)) throw faults.conflict('HyperswitchExists', `A hyperswitch for ${body.device_id ? `device ${body.device_id}` : `tenant ${tenant}`} exists.`);
+      if (await this.findHyperswitch(owner))
+        throw faults.conflict(
+          'HyperswitchExists',
+          `A hyperswitch for ${body.device_id ? `device ${body.device_id}` : `tenant ${tenant}`} exists.`,
+        );
       return presentHs(await this.launch(owner, body.flavor ?? this.o.config.default_flavor));
     });
   }
 
-  async listHyperswitchs(ctx: Ctx, filter: Parameters<ProviderDriver['getHyperswitchs']>[0] = {}): Promise<HyperswitchWire[]> {
+  async listHyperswitchs(
+    ctx: Ctx,
+    filter: Parameters<ProviderDriver['getHyperswitchs']>[0] = {},
+  ): Promise<HyperswitchWire[]> {
     return (await this.o.provider.getHyperswitchs(this.scopeTenants(ctx, filter))).map(presentHs);
   }
 
   async showHyperswitch(ctx: Ctx, id: string): Promise<HyperswitchWire> {
-    const [hs] = await this.o.provider.getHyperswitchs(this.scopeTenants(ctx, { hyperswitch_ids: [id] } as { hyperswitch_ids: string[]; tenant_ids?: string[] }));
+    const [hs] = await this.o.provider.getHyperswitchs(
+      this.scopeTenants(ctx, { hyperswitch_ids: [id] } as { hyperswitch_ids: string[]; tenant_ids?: string[] }),
+    );
     if (!hs) throw notFound('Hyperswitch', id);
     return presentHs(hs);
   }
 
   async deleteHyperswitch(ctx: Ctx, id: string): Promise<void> {
     return this.mutex.run(async () => {
-      const [hs] = await this.o.provider.getHyperswitchs(this.scopeTenants(ctx, { hyperswitch_ids: [id] } as { hyperswitch_ids: string[]; tenant_ids?: string[] }));
+      const [hs] = await this.o.provider.getHyperswitchs(
+        this.scopeTenants(ctx, { hyperswitch_ids: [id] } as { hyperswitch_ids: string[]; tenant_ids?: string[] }),
+      );
       if (!hs) throw notFound('Hyperswitch', id);
       const users = (await this.o.provider.getNetworkInterfaces()).filter((n) => n.tags[NIC_TAGS.hyperswitch] === id);
-      if (users.length) throw faults.conflict('HyperswitchInUse', `Hyperswitch ${id} serves agentless ports ${users.map((n) => n.id).join(', ')}.`);
+      if (users.length)
+        throw faults.conflict(
+          'HyperswitchInUse',
+          `Hyperswitch ${id} serves agentless ports ${users.map((n) => n.id).join(', ')}.`,
+        );
       await this.o.provider.deleteHyperswitch(id);
     });
   }
@@ -231,11 +283,23 @@ export class AgentlessService {
       const listen = vmsIp(hs, n.index);
       if (!facts || !listen) continue;
       ports.push({
-        port_id: n.port_id, provider_ip: n.private_ip, mac_address: facts.mac, listen_ip: listen,
-        listen_port: Number(n.tags[NIC_TAGS.vpnPort]), mtu: facts.mtu, underlay_mtu: config.underlay_mtu,
+        port_id: n.port_id,
+        provider_ip: n.private_ip,
+        mac_address: facts.mac,
+        listen_ip: listen,
+        listen_port: Number(n.tags[NIC_TAGS.vpnPort]),
+        mtu: facts.mtu,
+        underlay_mtu: config.underlay_mtu,
       });
     }
-    return { hyperswitch_id: hs.id, ca_pem: server.caPem, cert_pem: server.certPem, key_pem: server.keyPem, crl_pem: this.crl, ports };
+    return {
+      hyperswitch_id: hs.id,
+      ca_pem: server.caPem,
+      cert_pem: server.certPem,
+      key_pem: server.keyPem,
+      crl_pem: this.crl,
+      ports,
+    };
   }
 
   // ---------------------------------------------------------------- helpers
@@ -243,7 +307,8 @@ export class AgentlessService {
   /** The cloud named (default: home); 400 when it is not configured. */
   private knownCloud(cloud: string | undefined): string {
     const names = cloudNames(this.o.config);
-    if (cloud !== undefined && !names.includes(cloud)) throw faults.invalidInput(`unknown cloud '${cloud}'; configured: ${names.join(', ')}`);
+    if (cloud !== undefined && !names.includes(cloud))
+      throw faults.invalidInput(`unknown cloud '${cloud}'; configured: ${names.join(', ')}`);
     return cloud ?? this.o.config.cloud;
   }
 
@@ -266,7 +331,9 @@ export class AgentlessService {
     const hs = (await this.findHyperswitch(owner)) ?? (await this.launch(owner, flavor));
     if (!vmsIp(hs, n.index)) throw faults.invalidInput(`hyperswitch ${hs.id} has no vms NIC for index ${n.index}`);
     const onHs = await provider.getNetworkInterfaces();
-    const used = onHs.filter((x) => x.tags[NIC_TAGS.hyperswitch] === hs.id).map((x) => Number(x.tags[NIC_TAGS.vpnPort]));
+    const used = onHs
+      .filter((x) => x.tags[NIC_TAGS.hyperswitch] === hs.id)
+      .map((x) => Number(x.tags[NIC_TAGS.vpnPort]));
     const vpnPort = allocateVpnPort(used, config.vpn_port_min, config.vpn_port_max);
     const subnet = (await provider.getVmsSubnet(owner.cloud))[n.index];
     if (!subnet) throw faults.invalidInput(`no vms subnet for index ${n.index}`);
@@ -289,7 +356,9 @@ export class AgentlessService {
   private removeLater(hsId: string): void {
     const p = this.mutex
       .run(() => this.removeIfUnused(hsId))
-      .catch((e) => this.o.log.error({ hyperswitch: hsId, err: (e as Error).message }, 'removing the unused hyperswitch failed'))
+      .catch((e) =>
+        this.o.log.error({ hyperswitch: hsId, err: (e as Error).message }, 'removing the unused hyperswitch failed'),
+      )
       .finally(() => this.background.delete(p));
     this.background.add(p);
   }
@@ -331,8 +400,11 @@ export class AgentlessService {
   private async findHyperswitch(owner: HyperswitchOwner): Promise<ProviderHyperswitch | undefined> {
     const { provider } = this.o;
     const clouds = [owner.cloud ?? this.o.config.cloud];
-    if (owner.hybrid_cloud_device_id) return (await provider.getHyperswitchs({ device_ids: [owner.hybrid_cloud_device_id], clouds }))[0];
-    return (await provider.getHyperswitchs({ tenant_ids: [owner.hybrid_cloud_tenant_id!], clouds })).find((h) => !h.device_id);
+    if (owner.hybrid_cloud_device_id)
+      return (await provider.getHyperswitchs({ device_ids: [owner.hybrid_cloud_device_id], clouds }))[0];
+    return (await provider.getHyperswitchs({ tenant_ids: [owner.hybrid_cloud_tenant_id!], clouds })).find(
+      (h) => !h.device_id,
+    );
   }
 
   private async launch(owner: HyperswitchOwner, flavor: Flavor): Promise<ProviderHyperswitch> {
@@ -373,11 +445,20 @@ export class AgentlessService {
       if (!port) return;
       const active = activeBinding(port);
       const b: PortBinding = {
-        host, vif_type: await vifTypeFor(tx, host), vif_details: {}, vnic_type: port['binding:vnic_type'], profile: {},
+        host,
+        vif_type: await vifTypeFor(tx, host),
+        vif_details: {},
+        vnic_type: port['binding:vnic_type'],
+        profile: {},
         status: active ? 'INACTIVE' : 'ACTIVE',
       };
       const rest = inactiveBindings(port).filter((x) => x.host !== host);
-      await storeUpdate(portsDef, ctx, tx, active ? withBindings(port, active, [...rest, b]) : withBindings(port, b, rest));
+      await storeUpdate(
+        portsDef,
+        ctx,
+        tx,
+        active ? withBindings(port, active, [...rest, b]) : withBindings(port, b, rest),
+      );
     });
   }
 
@@ -388,11 +469,23 @@ export class AgentlessService {
       if (!port || port['binding:host_id'] === host) return;
       const old = port['binding:host_id'];
       const { port: next } = activateBinding(port, host);
-      await storeUpdate(portsDef, ctx, tx, withBindings(next, activeBinding(next), inactiveBindings(next).filter((b) => b.host !== old)));
+      await storeUpdate(
+        portsDef,
+        ctx,
+        tx,
+        withBindings(
+          next,
+          activeBinding(next),
+          inactiveBindings(next).filter((b) => b.host !== old),
+        ),
+      );
     });
   }
 
-  private async present(nic: ProviderNetworkInterface, hss: readonly ProviderHyperswitch[]): Promise<AgentlessPortWire> {
+  private async present(
+    nic: ProviderNetworkInterface,
+    hss: readonly ProviderHyperswitch[],
+  ): Promise<AgentlessPortWire> {
     const hsId = nic.tags[NIC_TAGS.hyperswitch] ?? '';
     const hs = hss.find((h) => h.id === hsId);
     const flavor = (nic.tags[NIC_TAGS.flavor] as Flavor | undefined) ?? hs?.flavor ?? this.o.config.default_flavor;
@@ -418,9 +511,16 @@ export class AgentlessService {
     if (!facts || !remote) return '';
     const cert = await this.o.ca.issueClient({ portId: nic.port_id, providerIp: nic.private_ip });
     return buildUserData({
-      portId: nic.port_id, macAddress: facts.mac, remoteIp: remote, remotePort: Number(nic.tags[NIC_TAGS.vpnPort]),
-      mtu: facts.mtu, underlayMtu: this.cloudConfig(nic.cloud).underlay_mtu, serverName: hs.id,
-      caPem: cert.caPem, certPem: cert.certPem, keyPem: cert.keyPem,
+      portId: nic.port_id,
+      macAddress: facts.mac,
+      remoteIp: remote,
+      remotePort: Number(nic.tags[NIC_TAGS.vpnPort]),
+      mtu: facts.mtu,
+      underlayMtu: this.cloudConfig(nic.cloud).underlay_mtu,
+      serverName: hs.id,
+      caPem: cert.caPem,
+      certPem: cert.certPem,
+      keyPem: cert.keyPem,
     });
   }
 }

@@ -10,7 +10,6 @@ import { CLIENT_DIR, CLIENT_NAME } from '../../model/agentless.js';
 import { CLIENT_HOOK_NAME, compileClientHook } from './client-hook.js';
 import { compileClientConfig, type VpnClientSpec } from './client-config.js';
 
-
 export type UserDataSpec = Omit<VpnClientSpec, 'hookName'>;
 
 export function buildUserData(spec: UserDataSpec): string {
@@ -28,7 +27,7 @@ export function buildUserData(spec: UserDataSpec): string {
     ],
     runcmd: [['systemctl', 'enable', '--now', `openvpn-client@${CLIENT_NAME}`]],
   };
-  return '#cloud-config\n' + stringify(doc, { lineWidth: 0 });
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
 /**
@@ -37,5 +36,5 @@ export function buildUserData(spec: UserDataSpec): string {
  */
 export function buildHyperswitchUserData(a: { server: string; host: string; cloud: string }): string {
   const argv = ['hypernet', 'agent', '--server', a.server, '--host', a.host, '--cloud', a.cloud, '--agentless'];
-  return '#cloud-config\n' + stringify({ runcmd: [argv] }, { lineWidth: 0 });
+  return `#cloud-config\n${stringify({ runcmd: [argv] }, { lineWidth: 0 })}`;
 }

@@ -31,19 +31,23 @@ export async function allocateNextIp(tx: WriteTx, subnet: Subnet, portId: string
 }
 
 /** Claims a specific address (anywhere in the CIDR except network/broadcast/gateway). */
-export async function allocateSpecificIp(tx: WriteTx, subnet: Subnet, ip: string, portId: string, mayUseGateway: boolean): Promise<void> {
+export async function allocateSpecificIp(
+  tx: WriteTx,
+  subnet: Subnet,
+  ip: string,
+  portId: string,
+  mayUseGateway: boolean,
+): Promise<void> {
   const c = parseCidr(subnet.cidr);
   if (!cidrContains(c, ip)) {
     throw faults.invalidInput(`IP address ${ip} is not a valid IP for the specified subnet`);
   }
   const isNetwork = bigIntToIp(c.network, c.version) === ip;
   const isBroadcast = c.version === 4 && bigIntToIp(c.last, c.version) === ip;
-  if (isNetwork || isBroadcast) throw faults.invalidInput(`IP address ${ip} is not a valid IP for the specified subnet`);
+  if (isNetwork || isBroadcast)
+    throw faults.invalidInput(`IP address ${ip} is not a valid IP for the specified subnet`);
   if ((ip === subnet.gateway_ip && !mayUseGateway) || !(await tx.claimIp(subnet.id, subnet.ip_version, ip, portId))) {
-    throw faults.conflict(
-      'IpAddressAlreadyAllocated',
-      `IP address ${ip} already allocated in subnet ${subnet.id}`,
-    );
+    throw faults.conflict('IpAddressAlreadyAllocated', `IP address ${ip} already allocated in subnet ${subnet.id}`);
   }
 }
 
@@ -57,16 +61,28 @@ export const DEFAULT_VNI_RANGE: VniRange = { min: 1001, max: 16_000_000 };
 export async function allocateVni(tx: WriteTx, range: VniRange, networkId: string): Promise<number> {
   const n = await firstFree(BigInt(range.min), BigInt(range.max), used(tx, { kind: 'vni' }));
   if (n === undefined || !(await tx.claimVni(Number(n), networkId))) {
-    throw faults.conflict('NoNetworkAvailable', 'Unable to create the network. No tenant network is available for allocation.');
+    throw faults.conflict(
+      'NoNetworkAvailable',
+      'Unable to create the network. No tenant network is available for allocation.',
+    );
   }
   return Number(n);
 }
 
 /** Claims a MAC on the network: the requested one (409 when taken) or a generated one. */
-export async function allocateMac(tx: WriteTx, networkId: string, portId: string, baseMac: string, requested?: string): Promise<string> {
+export async function allocateMac(
+  tx: WriteTx,
+  networkId: string,
+  portId: string,
+  baseMac: string,
+  requested?: string,
+): Promise<string> {
   if (requested !== undefined) {
     if (!(await tx.claimMac(networkId, requested, portId))) {
-      throw faults.conflict('MacAddressInUse', `Unable to complete operation for network ${networkId}. The mac address ${requested} is in use.`);
+      throw faults.conflict(
+        'MacAddressInUse',
+        `Unable to complete operation for network ${networkId}. The mac address ${requested} is in use.`,
+      );
     }
     return requested;
   }

@@ -32,7 +32,6 @@ export function parseCidr(text: string, strict = true): Cidr {
   }
 }
 
-
 export function defaultGateway(c: Cidr): string {
   return bigIntToIp(c.network + 1n, c.version);
 }
@@ -60,9 +59,13 @@ export function validatePools(c: Cidr, pools: readonly AllocationPool[], gateway
     }
     const start = ipToBigInt(p.start);
     const end = ipToBigInt(p.end);
-    if (start > end) throw faults.badRequest(`The allocation pool ${p.start}-${p.end} is not valid.`, 'InvalidAllocationPool');
+    if (start > end)
+      throw faults.badRequest(`The allocation pool ${p.start}-${p.end} is not valid.`, 'InvalidAllocationPool');
     if (start < usable.start || end > usable.end) {
-      throw faults.badRequest(`The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${c.text}.`, 'OutOfBoundsAllocationPool');
+      throw faults.badRequest(
+        `The allocation pool ${p.start}-${p.end} spans beyond the subnet cidr ${c.text}.`,
+        'OutOfBoundsAllocationPool',
+      );
     }
     ranges.push({ start, end });
   }

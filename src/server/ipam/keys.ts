@@ -16,5 +16,5 @@ export function bigIntToKey(n: bigint, version: 4 | 6): string {
 }
 
 export function keyToBigInt(key: string): bigint {
-  return BigInt('0x' + key);
+  return BigInt(`0x${key}`);
 }

@@ -8,4 +8,11 @@ import { securityGroupRules } from './security-group-rules.js';
 import { securityGroups } from './security-groups.js';
 import { subnets } from './subnets.js';
 
-export const RESOURCES = [networks, subnets, ports, securityGroups, securityGroupRules, agents] as unknown as readonly ResourceDef<Kind>[];
+export const RESOURCES = [
+  networks,
+  subnets,
+  ports,
+  securityGroups,
+  securityGroupRules,
+  agents,
+] as unknown as readonly ResourceDef<Kind>[];

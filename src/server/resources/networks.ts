@@ -8,11 +8,26 @@ import type { Network } from '../../model/types.js';
 import { allocateVni } from '../ipam/allocate.js';
 import { VXLAN_OVERHEAD } from '../config.js';
 import { faults } from '../errors.js';
-import { assignPresent, newBase, requireAdminFor, zCommon, zDescription, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';
+import {
+  assignPresent,
+  newBase,
+  requireAdminFor,
+  zCommon,
+  zDescription,
+  zName,
+  zTags,
+  type Ctx,
+  type ResourceDef,
+} from '../resource.js';
 import { deletePortInTx } from './ports.js';
 import { deleteSubnetInTx } from './subnets.js';
 
-const ADMIN_ONLY = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id', 'router:external'];
+const ADMIN_ONLY = [
+  'provider:network_type',
+  'provider:physical_network',
+  'provider:segmentation_id',
+  'router:external',
+];
 
 const createSchema = z.strictObject({
   ...zCommon,
@@ -55,9 +70,27 @@ export const networks: ResourceDef<'network'> = {
   path: 'networks',
   taggable: true,
   attributes: new Set([
-    'id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number', 'created_at', 'updated_at',
-    'admin_state_up', 'status', 'subnets', 'shared', 'mtu', 'port_security_enabled', 'provider:network_type',
-    'provider:physical_network', 'provider:segmentation_id', 'router:external', 'availability_zone_hints', 'availability_zones',
+    'id',
+    'project_id',
+    'tenant_id',
+    'name',
+    'description',
+    'tags',
+    'revision_number',
+    'created_at',
+    'updated_at',
+    'admin_state_up',
+    'status',
+    'subnets',
+    'shared',
+    'mtu',
+    'port_security_enabled',
+    'provider:network_type',
+    'provider:physical_network',
+    'provider:segmentation_id',
+    'router:external',
+    'availability_zone_hints',
+    'availability_zones',
   ]),
   createSchema,
   updateSchema,
@@ -100,7 +133,15 @@ export const networks: ResourceDef<'network'> = {
     requireAdminFor(ctx, body, ['shared', 'router:external'], 'update_network');
     checkMtu(ctx, body.mtu);
     if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
-    return assignPresent({ ...current }, body, ['name', 'description', 'tags', 'admin_state_up', 'shared', 'mtu', 'port_security_enabled']);
+    return assignPresent({ ...current }, body, [
+      'name',
+      'description',
+      'tags',
+      'admin_state_up',
+      'shared',
+      'mtu',
+      'port_security_enabled',
+    ]);
   },
 
   async remove(ctx, tx, current) {

@@ -10,7 +10,19 @@ import { allocateMac, allocateNextIp, allocateSpecificIp } from '../ipam/allocat
 import { canonicalIp, cidrContains, isIp, parseCidr } from '../ipam/cidr.js';
 import { canonicalMac } from '../ipam/mac.js';
 import { faults } from '../errors.js';
-import { assignPresent, mustGet, newBase, requireAdminFor, zCommon, zDescription, zId, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';
+import {
+  assignPresent,
+  mustGet,
+  newBase,
+  requireAdminFor,
+  zCommon,
+  zDescription,
+  zId,
+  zName,
+  zTags,
+  type Ctx,
+  type ResourceDef,
+} from '../resource.js';
 import { ensureDefaultSecurityGroup } from './security-groups.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: z.string().optional() });
@@ -34,14 +46,26 @@ const mutable = {
   'binding:profile': z.record(z.string(), z.unknown()).nullable().optional(),
   'binding:vif_type': z.string().max(255).optional(),
   'binding:vif_details': z.record(z.string(), z.unknown()).nullable().optional(),
-  'binding:vnic_type': z.enum(['normal', 'direct', 'macvtap', 'baremetal', 'direct-physical', 'virtio-forwarder', 'smart-nic', 'remote-managed']).optional(),
+  'binding:vnic_type': z
+    .enum([
+      'normal',
+      'direct',
+      'macvtap',
+      'baremetal',
+      'direct-physical',
+      'virtio-forwarder',
+      'smart-nic',
+      'remote-managed',
+    ])
+    .optional(),
 };
 const createSchema = z.strictObject({ ...zCommon, network_id: zId, ...mutable });
 const updateSchema = z.strictObject(mutable);
 
 const ADMIN_ONLY = ['status', 'binding:host_id', 'binding:profile', 'binding:vif_type', 'binding:vif_details'];
 
-const networkVisible = (ctx: Ctx) => (n: Network) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared;
+const networkVisible = (ctx: Ctx) => (n: Network) =>
+  ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared;
 
 /** Releases a port's addresses and MAC, then removes it. */
 export async function deletePortInTx(tx: WriteTx, port: Port): Promise<void> {
@@ -51,7 +75,15 @@ export async function deletePortInTx(tx: WriteTx, port: Port): Promise<void> {
 }
 
 /** Claims addresses for `wanted` (or, when undefined, the automatic choice); keeps what the port already holds. */
-async function claimFixedIps(ctx: Ctx, tx: WriteTx, net: Network, portId: string, wanted: { subnet_id?: string; ip_address?: string }[] | undefined, held: FixedIp[], isRouter: boolean): Promise<FixedIp[]> {
+async function claimFixedIps(
+  ctx: Ctx,
+  tx: WriteTx,
+  net: Network,
+  portId: string,
+  wanted: { subnet_id?: string; ip_address?: string }[] | undefined,
+  held: FixedIp[],
+  isRouter: boolean,
+): Promise<FixedIp[]> {
   const subnets = await tx.list('subnet', net.id);
   const byId = new Map(subnets.map((s) => [s.id, s]));
   const out: FixedIp[] = [];
@@ -66,32 +98,43 @@ async function claimFixedIps(ctx: Ctx, tx: WriteTx, net: Network, portId: string
           break;
         }
       }
-      if (!got) throw faults.conflict('IpAddressGenerationFailure', `No more IP addresses available on network ${net.id}.`);
+      if (!got)
+        throw faults.conflict('IpAddressGenerationFailure', `No more IP addresses available on network ${net.id}.`);
       out.push(got);
     }
     for (const s of subnets.filter((x) => x.ip_version === 6)) {
       const ip = await allocateNextIp(tx, s, portId);
-      if (!ip) throw faults.conflict('IpAddressGenerationFailure', `No more IP addresses available on network ${net.id}.`);
+      if (!ip)
+        throw faults.conflict('IpAddressGenerationFailure', `No more IP addresses available on network ${net.id}.`);
       out.push({ subnet_id: s.id, ip_address: ip });
     }
     return out;
   }
-  if (!ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId && wanted.some((w) => w.ip_address !== undefined)) {
+  if (
+    !ctx.caller.isAdmin &&
+    net.project_id !== ctx.caller.projectId &&
+    wanted.some((w) => w.ip_address !== undefined)
+  ) {
     throw faults.forbidden('(rule:create_port:fixed_ips:ip_address) is disallowed by policy');
   }
   for (const w of wanted) {
     let subnet: Subnet | undefined;
-    if (w.ip_address !== undefined && !isIp(w.ip_address)) throw faults.invalidInput(`'${w.ip_address}' is not a valid IP address`);
+    if (w.ip_address !== undefined && !isIp(w.ip_address))
+      throw faults.invalidInput(`'${w.ip_address}' is not a valid IP address`);
     const ip = w.ip_address === undefined ? undefined : canonicalIp(w.ip_address);
     if (w.subnet_id !== undefined) {
       subnet = byId.get(w.subnet_id);
       if (!subnet) {
-        if (await tx.get('subnet', w.subnet_id)) throw faults.invalidInput(`Failed to create port on network ${net.id}, because fixed_ips included invalid subnet ${w.subnet_id}`);
+        if (await tx.get('subnet', w.subnet_id))
+          throw faults.invalidInput(
+            `Failed to create port on network ${net.id}, because fixed_ips included invalid subnet ${w.subnet_id}`,
+          );
         throw faults.notFound('subnet', w.subnet_id);
       }
     } else if (ip !== undefined) {
       subnet = subnets.find((s) => s.ip_version === (ip.includes(':') ? 6 : 4) && cidrContains(parseCidr(s.cidr), ip));
-      if (!subnet) throw faults.invalidInput(`IP address ${ip} is not a valid IP for any of the subnets on the specified network`);
+      if (!subnet)
+        throw faults.invalidInput(`IP address ${ip} is not a valid IP for any of the subnets on the specified network`);
     } else {
       throw faults.invalidInput('Exceeded maximum amount of fixed ips per port or missing subnet_id/ip_address');
     }
@@ -99,7 +142,8 @@ async function claimFixedIps(ctx: Ctx, tx: WriteTx, net: Network, portId: string
       throw faults.invalidInput('Duplicate IP address in fixed_ips');
     }
     if (ip !== undefined) {
-      if (held.some((h) => h.subnet_id === subnet!.id && h.ip_address === ip)) out.push({ subnet_id: subnet.id, ip_address: ip });
+      if (held.some((h) => h.subnet_id === subnet!.id && h.ip_address === ip))
+        out.push({ subnet_id: subnet.id, ip_address: ip });
       else {
         await allocateSpecificIp(tx, subnet, ip, portId, isRouter);
         out.push({ subnet_id: subnet.id, ip_address: ip });
@@ -107,7 +151,8 @@ async function claimFixedIps(ctx: Ctx, tx: WriteTx, net: Network, portId: string
     } else {
       const keep = held.find((h) => h.subnet_id === subnet!.id && !out.some((o) => o.ip_address === h.ip_address));
       const got = keep?.ip_address ?? (await allocateNextIp(tx, subnet, portId));
-      if (!got) throw faults.conflict('IpAddressGenerationFailure', `No more IP addresses available on network ${net.id}.`);
+      if (!got)
+        throw faults.conflict('IpAddressGenerationFailure', `No more IP addresses available on network ${net.id}.`);
       out.push({ subnet_id: subnet.id, ip_address: got });
     }
   }
@@ -115,7 +160,8 @@ async function claimFixedIps(ctx: Ctx, tx: WriteTx, net: Network, portId: string
 }
 
 async function resolveSecurityGroups(ctx: Ctx, tx: WriteTx, projectId: string, ids: string[]): Promise<string[]> {
-  for (const id of ids) await mustGet(tx, 'security_group', id, (sg) => ctx.caller.isAdmin || sg.project_id === projectId);
+  for (const id of ids)
+    await mustGet(tx, 'security_group', id, (sg) => ctx.caller.isAdmin || sg.project_id === projectId);
   return [...new Set(ids)];
 }
 
@@ -131,12 +177,21 @@ function checkPortSecurity(p: Port, creating: boolean): void {
   if (p.port_security_enabled) return;
   if (p.security_groups.length > 0) {
     if (creating) {
-      throw faults.badRequest('Port security must be enabled and port must have an IP address in order to use security groups.', 'PortSecurityAndIPRequiredForSecurityGroups');
+      throw faults.badRequest(
+        'Port security must be enabled and port must have an IP address in order to use security groups.',
+        'PortSecurityAndIPRequiredForSecurityGroups',
+      );
     }
-    throw faults.conflict('PortSecurityPortHasSecurityGroup', 'Port has security group associated. Cannot disable port security or ip address until security group is removed');
+    throw faults.conflict(
+      'PortSecurityPortHasSecurityGroup',
+      'Port has security group associated. Cannot disable port security or ip address until security group is removed',
+    );
   }
   if (p.allowed_address_pairs.length > 0) {
-    throw faults.conflict('AddressPairAndPortSecurityRequired', 'Port Security must be enabled in order to have allowed address pairs on a port.');
+    throw faults.conflict(
+      'AddressPairAndPortSecurityRequired',
+      'Port Security must be enabled in order to have allowed address pairs on a port.',
+    );
   }
 }
 
@@ -147,10 +202,31 @@ export const ports: ResourceDef<'port'> = {
   path: 'ports',
   taggable: true,
   attributes: new Set([
-    'id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number', 'created_at', 'updated_at',
-    'network_id', 'admin_state_up', 'mac_address', 'fixed_ips', 'allowed_address_pairs', 'port_security_enabled',
-    'security_groups', 'device_id', 'device_owner', 'status', 'binding:host_id', 'binding:profile', 'binding:vif_type',
-    'binding:vif_details', 'binding:vnic_type', 'binding:inactive',
+    'id',
+    'project_id',
+    'tenant_id',
+    'name',
+    'description',
+    'tags',
+    'revision_number',
+    'created_at',
+    'updated_at',
+    'network_id',
+    'admin_state_up',
+    'mac_address',
+    'fixed_ips',
+    'allowed_address_pairs',
+    'port_security_enabled',
+    'security_groups',
+    'device_id',
+    'device_owner',
+    'status',
+    'binding:host_id',
+    'binding:profile',
+    'binding:vif_type',
+    'binding:vif_details',
+    'binding:vnic_type',
+    'binding:inactive',
   ]),
   createSchema,
   updateSchema,
@@ -171,8 +247,22 @@ export const ports: ResourceDef<'port'> = {
     } else if (portSecurity && !deviceOwner.startsWith('network:')) {
       sgs = [await ensureDefaultSecurityGroup(ctx, tx, base.project_id)];
     } else sgs = [];
-    const mac = await allocateMac(tx, net.id, base.id, ctx.config.baseMac, body.mac_address === undefined ? undefined : canonicalMac(body.mac_address as string));
-    const fixed = await claimFixedIps(ctx, tx, net, base.id, body.fixed_ips as Port['fixed_ips'] | undefined, [], deviceOwner.startsWith('network:router'));
+    const mac = await allocateMac(
+      tx,
+      net.id,
+      base.id,
+      ctx.config.baseMac,
+      body.mac_address === undefined ? undefined : canonicalMac(body.mac_address as string),
+    );
+    const fixed = await claimFixedIps(
+      ctx,
+      tx,
+      net,
+      base.id,
+      body.fixed_ips as Port['fixed_ips'] | undefined,
+      [],
+      deviceOwner.startsWith('network:router'),
+    );
     const port: Port = {
       ...base,
       network_id: net.id,
@@ -201,11 +291,22 @@ export const ports: ResourceDef<'port'> = {
     requireAdminFor(ctx, body, [...ADMIN_ONLY, 'mac_address'], 'update_port');
     const net = await mustGet(tx, 'network', current.network_id);
     const next = assignPresent({ ...current }, body, [
-      'name', 'description', 'tags', 'admin_state_up', 'port_security_enabled', 'device_id', 'device_owner', 'status',
-      'binding:host_id', 'binding:vif_type', 'binding:vnic_type',
+      'name',
+      'description',
+      'tags',
+      'admin_state_up',
+      'port_security_enabled',
+      'device_id',
+      'device_owner',
+      'status',
+      'binding:host_id',
+      'binding:vif_type',
+      'binding:vnic_type',
     ]);
-    if (body['binding:profile'] !== undefined) next['binding:profile'] = (body['binding:profile'] as Record<string, unknown> | null) ?? {};
-    if (body['binding:vif_details'] !== undefined) next['binding:vif_details'] = (body['binding:vif_details'] as Record<string, unknown> | null) ?? {};
+    if (body['binding:profile'] !== undefined)
+      next['binding:profile'] = (body['binding:profile'] as Record<string, unknown> | null) ?? {};
+    if (body['binding:vif_details'] !== undefined)
+      next['binding:vif_details'] = (body['binding:vif_details'] as Record<string, unknown> | null) ?? {};
     // A plain host change (cold move) takes over an inactive binding prepared for the new host.
     if (next['binding:host_id'] !== current['binding:host_id'] && current['binding:inactive']?.length) {
       next['binding:inactive'] = current['binding:inactive'].filter((b) => b.host !== next['binding:host_id']);
@@ -218,15 +319,30 @@ export const ports: ResourceDef<'port'> = {
       }
     }
     if (body.security_groups !== undefined) {
-      next.security_groups = await resolveSecurityGroups(ctx, tx, current.project_id, (body.security_groups as string[] | null) ?? []);
+      next.security_groups = await resolveSecurityGroups(
+        ctx,
+        tx,
+        current.project_id,
+        (body.security_groups as string[] | null) ?? [],
+      );
     }
-    if (body.allowed_address_pairs !== undefined) next.allowed_address_pairs = checkPairs(body.allowed_address_pairs as { ip_address: string }[]);
+    if (body.allowed_address_pairs !== undefined)
+      next.allowed_address_pairs = checkPairs(body.allowed_address_pairs as { ip_address: string }[]);
     if (body.fixed_ips !== undefined) {
       const wanted = body.fixed_ips as { subnet_id?: string; ip_address?: string }[];
       // Release first what is no longer wanted, so an address can move between entries.
-      const fixed = await claimFixedIps(ctx, tx, net, current.id, wanted, current.fixed_ips, next.device_owner.startsWith('network:router'));
+      const fixed = await claimFixedIps(
+        ctx,
+        tx,
+        net,
+        current.id,
+        wanted,
+        current.fixed_ips,
+        next.device_owner.startsWith('network:router'),
+      );
       for (const h of current.fixed_ips) {
-        if (!fixed.some((f) => f.subnet_id === h.subnet_id && f.ip_address === h.ip_address)) await tx.releaseIp(h.subnet_id, h.ip_address);
+        if (!fixed.some((f) => f.subnet_id === h.subnet_id && f.ip_address === h.ip_address))
+          await tx.releaseIp(h.subnet_id, h.ip_address);
       }
       next.fixed_ips = fixed;
     }
@@ -240,7 +356,9 @@ export const ports: ResourceDef<'port'> = {
 
   async visibility(ctx, tx) {
     if (ctx.caller.isAdmin) return () => true;
-    const ownNets = new Set((await tx.list('network')).filter((n) => n.project_id === ctx.caller.projectId).map((n) => n.id));
+    const ownNets = new Set(
+      (await tx.list('network')).filter((n) => n.project_id === ctx.caller.projectId).map((n) => n.id),
+    );
     return (p) => p.project_id === ctx.caller.projectId || ownNets.has(p.network_id);
   },
 };

@@ -11,9 +11,29 @@ import { mustGet, ownedOrAdmin, zDescription, zId, zProject, type ResourceDef } 
 import { addRuleInTx, ensureDefaultSecurityGroup, makeRule, removeRuleInTx } from './security-groups.js';
 
 const PROTOCOLS: Record<string, number> = {
-  ah: 51, dccp: 33, egp: 8, esp: 50, gre: 47, icmp: 1, icmpv6: 58, igmp: 2, ipip: 4, 'ipv6-encap': 41,
-  'ipv6-frag': 44, 'ipv6-icmp': 58, 'ipv6-nonxt': 59, 'ipv6-opts': 60, 'ipv6-route': 43, ospf: 89, pgm: 113,
-  rsvp: 46, sctp: 132, tcp: 6, udp: 17, udplite: 136, vrrp: 112,
+  ah: 51,
+  dccp: 33,
+  egp: 8,
+  esp: 50,
+  gre: 47,
+  icmp: 1,
+  icmpv6: 58,
+  igmp: 2,
+  ipip: 4,
+  'ipv6-encap': 41,
+  'ipv6-frag': 44,
+  'ipv6-icmp': 58,
+  'ipv6-nonxt': 59,
+  'ipv6-opts': 60,
+  'ipv6-route': 43,
+  ospf: 89,
+  pgm: 113,
+  rsvp: 46,
+  sctp: 132,
+  tcp: 6,
+  udp: 17,
+  udplite: 136,
+  vrrp: 112,
 };
 const PORT_PROTOCOLS = new Set([6, 17, 33, 132, 136]);
 const ICMP_PROTOCOLS = new Set([1, 58]);
@@ -40,38 +60,62 @@ function normalizeProtocol(p: unknown): { text: string | null; num: number | nul
   const s = String(p).toLowerCase();
   if (s in PROTOCOLS) return { text: s, num: PROTOCOLS[s] };
   if (/^\d+$/.test(s) && Number(s) <= 255) return { text: s, num: Number(s) };
-  throw faults.badRequest(`Security group rule protocol ${p} not supported. Only protocol values ${Object.keys(PROTOCOLS).join(', ')} and integer representations [0 to 255] are supported.`, 'SecurityGroupRuleInvalidProtocol');
+  throw faults.badRequest(
+    `Security group rule protocol ${p} not supported. Only protocol values ${Object.keys(PROTOCOLS).join(', ')} and integer representations [0 to 255] are supported.`,
+    'SecurityGroupRuleInvalidProtocol',
+  );
 }
 
 function checkPorts(num: number | null, min: number | null, max: number | null): [number | null, number | null] {
   if (min === null && max === null) return [null, null];
   if (num !== null && PORT_PROTOCOLS.has(num)) {
-    if (min === null) throw faults.badRequest('For TCP/UDP protocols, port_range_min must be <= port_range_max', 'SecurityGroupInvalidPortRange');
+    if (min === null)
+      throw faults.badRequest(
+        'For TCP/UDP protocols, port_range_min must be <= port_range_max',
+        'SecurityGroupInvalidPortRange',
+      );
     const hi = max ?? min;
     for (const v of [min, hi]) {
       if (v < 1 || v > 65535) throw faults.badRequest(`Invalid value for port ${v}`, 'SecurityGroupInvalidPortValue');
     }
-    if (min > hi) throw faults.badRequest('For TCP/UDP protocols, port_range_min must be <= port_range_max', 'SecurityGroupInvalidPortRange');
+    if (min > hi)
+      throw faults.badRequest(
+        'For TCP/UDP protocols, port_range_min must be <= port_range_max',
+        'SecurityGroupInvalidPortRange',
+      );
     return [min, hi];
   }
   if (num !== null && ICMP_PROTOCOLS.has(num)) {
-    if (min === null) throw faults.badRequest(`ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`, 'SecurityGroupMissingIcmpType');
+    if (min === null)
+      throw faults.badRequest(
+        `ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`,
+        'SecurityGroupMissingIcmpType',
+      );
     for (const v of [min, max]) {
-      if (v !== null && (v < 0 || v > 255)) throw faults.badRequest(`Invalid value for ICMP ${v}`, 'SecurityGroupInvalidIcmpValue');
+      if (v !== null && (v < 0 || v > 255))
+        throw faults.badRequest(`Invalid value for ICMP ${v}`, 'SecurityGroupInvalidIcmpValue');
     }
     return [min, max];
   }
-  throw faults.badRequest('Ports can only be given for TCP, UDP, SCTP, UDPLite, DCCP and ICMP protocols', 'SecurityGroupInvalidProtocolForPort');
+  throw faults.badRequest(
+    'Ports can only be given for TCP, UDP, SCTP, UDPLite, DCCP and ICMP protocols',
+    'SecurityGroupInvalidProtocolForPort',
+  );
 }
 
 /** Two rules are the same when every matching attribute is (any-prefix equals no prefix). */
 function sameRule(a: SecurityGroupRule, b: SecurityGroupRule): boolean {
   const proto = (p: string | null) => (p === null ? null : String(PROTOCOLS[p] ?? p));
-  const prefix = (r: SecurityGroupRule) => (r.remote_ip_prefix === '0.0.0.0/0' || r.remote_ip_prefix === '::/0' ? null : r.remote_ip_prefix);
+  const prefix = (r: SecurityGroupRule) =>
+    r.remote_ip_prefix === '0.0.0.0/0' || r.remote_ip_prefix === '::/0' ? null : r.remote_ip_prefix;
   return (
-    a.direction === b.direction && a.ethertype === b.ethertype && proto(a.protocol) === proto(b.protocol) &&
-    a.port_range_min === b.port_range_min && a.port_range_max === b.port_range_max &&
-    prefix(a) === prefix(b) && a.remote_group_id === b.remote_group_id
+    a.direction === b.direction &&
+    a.ethertype === b.ethertype &&
+    proto(a.protocol) === proto(b.protocol) &&
+    a.port_range_min === b.port_range_min &&
+    a.port_range_max === b.port_range_max &&
+    prefix(a) === prefix(b) &&
+    a.remote_group_id === b.remote_group_id
   );
 }
 
@@ -82,8 +126,21 @@ export const securityGroupRules: ResourceDef<'security_group_rule'> = {
   path: 'security-group-rules',
   taggable: false,
   attributes: new Set([
-    'id', 'project_id', 'tenant_id', 'security_group_id', 'direction', 'ethertype', 'protocol', 'port_range_min',
-    'port_range_max', 'remote_ip_prefix', 'remote_group_id', 'description', 'revision_number', 'created_at', 'updated_at',
+    'id',
+    'project_id',
+    'tenant_id',
+    'security_group_id',
+    'direction',
+    'ethertype',
+    'protocol',
+    'port_range_min',
+    'port_range_max',
+    'remote_ip_prefix',
+    'remote_group_id',
+    'description',
+    'revision_number',
+    'created_at',
+    'updated_at',
   ]),
   createSchema,
   updateSchema: z.strictObject({}),
@@ -95,16 +152,26 @@ export const securityGroupRules: ResourceDef<'security_group_rule'> = {
     const sg = await mustGet(tx, 'security_group', body.security_group_id as string, visible);
     const ethertype = (body.ethertype as 'IPv4' | 'IPv6' | undefined) ?? 'IPv4';
     const { text: protocol, num } = normalizeProtocol(body.protocol);
-    const [port_range_min, port_range_max] = checkPorts(num, (body.port_range_min as number | null) ?? null, (body.port_range_max as number | null) ?? null);
+    const [port_range_min, port_range_max] = checkPorts(
+      num,
+      (body.port_range_min as number | null) ?? null,
+      (body.port_range_max as number | null) ?? null,
+    );
     const remoteGroup = (body.remote_group_id as string | null | undefined) ?? null;
     let remotePrefix = (body.remote_ip_prefix as string | null | undefined) ?? null;
     if (remoteGroup !== null && remotePrefix !== null) {
-      throw faults.badRequest('Only remote_ip_prefix or remote_group_id may be provided.', 'SecurityGroupRemoteGroupAndRemoteIpPrefix');
+      throw faults.badRequest(
+        'Only remote_ip_prefix or remote_group_id may be provided.',
+        'SecurityGroupRemoteGroupAndRemoteIpPrefix',
+      );
     }
     if (remotePrefix !== null) {
       const c = parseCidr(remotePrefix, false);
       if ((c.version === 4 ? 'IPv4' : 'IPv6') !== ethertype) {
-        throw faults.badRequest(`Conflicting value ethertype ${ethertype} for CIDR ${remotePrefix}`, 'SecurityGroupRuleParameterConflict');
+        throw faults.badRequest(
+          `Conflicting value ethertype ${ethertype} for CIDR ${remotePrefix}`,
+          'SecurityGroupRuleParameterConflict',
+        );
       }
       remotePrefix = c.text;
     }
@@ -120,7 +187,8 @@ export const securityGroupRules: ResourceDef<'security_group_rule'> = {
       description: (body.description as string | undefined) ?? '',
     });
     const dup = sg.security_group_rules.find((r) => sameRule(r, rule));
-    if (dup) throw faults.conflict('SecurityGroupRuleExists', `Security group rule already exists. Rule id is ${dup.id}.`);
+    if (dup)
+      throw faults.conflict('SecurityGroupRuleExists', `Security group rule already exists. Rule id is ${dup.id}.`);
     await addRuleInTx(ctx, tx, sg, rule);
     return rule;
   },

@@ -10,10 +10,25 @@ import type { SecurityGroup, SecurityGroupRule } from '../../model/types.js';
 import type { WriteTx } from '../store/store.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
-import { assignPresent, newBase, ownedOrAdmin, zCommon, zDescription, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';
+import {
+  assignPresent,
+  newBase,
+  ownedOrAdmin,
+  zCommon,
+  zDescription,
+  zName,
+  zTags,
+  type Ctx,
+  type ResourceDef,
+} from '../resource.js';
 
 const createSchema = z.strictObject({ ...zCommon, stateful: z.boolean().optional() });
-const updateSchema = z.strictObject({ name: zName.optional(), description: zDescription.optional(), tags: zTags.optional(), stateful: z.boolean().optional() });
+const updateSchema = z.strictObject({
+  name: zName.optional(),
+  description: zDescription.optional(),
+  tags: zTags.optional(),
+  stateful: z.boolean().optional(),
+});
 
 type RuleSpec = Pick<SecurityGroupRule, 'direction' | 'ethertype' | 'remote_group_id'>;
 
@@ -38,7 +53,12 @@ export function makeRule(ctx: Ctx, sg: SecurityGroup, spec: Partial<SecurityGrou
 }
 
 /** Stores a rule and appends it to its group's list (a group update). */
-export async function addRuleInTx(ctx: Ctx, tx: WriteTx, sg: SecurityGroup, rule: SecurityGroupRule): Promise<SecurityGroup> {
+export async function addRuleInTx(
+  ctx: Ctx,
+  tx: WriteTx,
+  sg: SecurityGroup,
+  rule: SecurityGroupRule,
+): Promise<SecurityGroup> {
   await tx.put('security_group_rule', rule, 'create', sg.id);
   const latest = (await tx.get('security_group', sg.id)) ?? sg;
   const updated: SecurityGroup = {
@@ -58,21 +78,38 @@ export async function removeRuleInTx(ctx: Ctx, tx: WriteTx, rule: SecurityGroupR
   if (!sg) return;
   await tx.put(
     'security_group',
-    { ...sg, security_group_rules: sg.security_group_rules.filter((r) => r.id !== rule.id), revision_number: sg.revision_number + 1, updated_at: neutronTime(ctx.nowMs) },
+    {
+      ...sg,
+      security_group_rules: sg.security_group_rules.filter((r) => r.id !== rule.id),
+      revision_number: sg.revision_number + 1,
+      updated_at: neutronTime(ctx.nowMs),
+    },
     'update',
   );
 }
 
-async function createGroup(ctx: Ctx, tx: WriteTx, body: Record<string, unknown>, isDefault: boolean): Promise<SecurityGroup> {
+async function createGroup(
+  ctx: Ctx,
+  tx: WriteTx,
+  body: Record<string, unknown>,
+  isDefault: boolean,
+): Promise<SecurityGroup> {
   const base = newBase(ctx, body);
-  let sg: SecurityGroup = { ...base, stateful: (body.stateful as boolean | undefined) ?? true, security_group_rules: [] };
+  let sg: SecurityGroup = {
+    ...base,
+    stateful: (body.stateful as boolean | undefined) ?? true,
+    security_group_rules: [],
+  };
   await tx.put('security_group', sg, 'create');
   const specs: RuleSpec[] = [
     { direction: 'egress', ethertype: 'IPv4', remote_group_id: null },
     { direction: 'egress', ethertype: 'IPv6', remote_group_id: null },
   ];
   if (isDefault) {
-    specs.push({ direction: 'ingress', ethertype: 'IPv4', remote_group_id: sg.id }, { direction: 'ingress', ethertype: 'IPv6', remote_group_id: sg.id });
+    specs.push(
+      { direction: 'ingress', ethertype: 'IPv4', remote_group_id: sg.id },
+      { direction: 'ingress', ethertype: 'IPv6', remote_group_id: sg.id },
+    );
   }
   for (const spec of specs) sg = await addRuleInTx(ctx, tx, sg, makeRule(ctx, sg, spec));
   return sg;
@@ -83,8 +120,14 @@ export async function ensureDefaultSecurityGroup(ctx: Ctx, tx: WriteTx, projectI
   const existing = await tx.defaultSecurityGroup(projectId);
   if (existing) return existing;
   const adminCtx: Ctx = { ...ctx, caller: { isAdmin: true, projectId } };
-  const sg = await createGroup(adminCtx, tx, { name: 'default', description: 'Default security group', project_id: projectId }, true);
-  if (!(await tx.setDefaultSecurityGroup(projectId, sg.id))) throw new Error(`default security group race for ${projectId}`);
+  const sg = await createGroup(
+    adminCtx,
+    tx,
+    { name: 'default', description: 'Default security group', project_id: projectId },
+    true,
+  );
+  if (!(await tx.setDefaultSecurityGroup(projectId, sg.id)))
+    throw new Error(`default security group race for ${projectId}`);
   return sg.id;
 }
 
@@ -94,19 +137,36 @@ export const securityGroups: ResourceDef<'security_group'> = {
   plural: 'security_groups',
   path: 'security-groups',
   taggable: true,
-  attributes: new Set(['id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number', 'created_at', 'updated_at', 'stateful', 'security_group_rules']),
+  attributes: new Set([
+    'id',
+    'project_id',
+    'tenant_id',
+    'name',
+    'description',
+    'tags',
+    'revision_number',
+    'created_at',
+    'updated_at',
+    'stateful',
+    'security_group_rules',
+  ]),
   createSchema,
   updateSchema,
 
   async create(ctx, tx, body) {
     const base = newBase(ctx, body);
     await ensureDefaultSecurityGroup(ctx, tx, base.project_id);
-    if (body.name === 'default') throw faults.conflict('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.');
+    if (body.name === 'default')
+      throw faults.conflict('SecurityGroupDefaultAlreadyExists', 'Default security group already exists.');
     return createGroup(ctx, tx, body, false);
   },
 
   async update(_ctx, tx, current, body) {
-    if (body.name !== undefined && body.name !== 'default' && (await tx.defaultSecurityGroup(current.project_id)) === current.id) {
+    if (
+      body.name !== undefined &&
+      body.name !== 'default' &&
+      (await tx.defaultSecurityGroup(current.project_id)) === current.id
+    ) {
       throw faults.conflict('SecurityGroupCannotUpdateDefault', 'Updating default security group not allowed.');
     }
     return assignPresent({ ...current }, body, ['name', 'description', 'tags', 'stateful']);
@@ -114,7 +174,10 @@ export const securityGroups: ResourceDef<'security_group'> = {
 
   async remove(ctx, tx, current) {
     if (!ctx.caller.isAdmin && (await tx.defaultSecurityGroup(current.project_id)) === current.id) {
-      throw faults.conflict('SecurityGroupCannotRemoveDefault', 'Insufficient rights for removing default security group.');
+      throw faults.conflict(
+        'SecurityGroupCannotRemoveDefault',
+        'Insufficient rights for removing default security group.',
+      );
     }
     const inUse = (await tx.list('port')).some((p) => p.security_groups.includes(current.id));
     if (inUse) throw faults.conflict('SecurityGroupInUse', `Security Group ${current.id} in use.`);

@@ -6,11 +6,31 @@
 import { z } from 'zod';
 import type { Network, Subnet } from '../../model/types.js';
 import type { WriteTx } from '../store/store.js';
-import { canonicalIp, cidrContains, defaultGateway, defaultPools, isIp, parseCidr, validatePools, type Cidr } from '../ipam/cidr.js';
+import {
+  canonicalIp,
+  cidrContains,
+  defaultGateway,
+  defaultPools,
+  isIp,
+  parseCidr,
+  validatePools,
+  type Cidr,
+} from '../ipam/cidr.js';
 import { ipToBigInt } from '../ipam/keys.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
-import { assignPresent, mustGet, newBase, zCommon, zDescription, zId, zName, zTags, type Ctx, type ResourceDef } from '../resource.js';
+import {
+  assignPresent,
+  mustGet,
+  newBase,
+  zCommon,
+  zDescription,
+  zId,
+  zName,
+  zTags,
+  type Ctx,
+  type ResourceDef,
+} from '../resource.js';
 
 const zPool = z.strictObject({ start: z.string(), end: z.string() });
 const zRoute = z.strictObject({ destination: z.string(), nexthop: z.string() });
@@ -46,7 +66,8 @@ function checkGateway(c: Cidr, gw: string | null): string | null {
   if (gw === null) return null;
   if (!cidrContains(c, gw)) throw faults.invalidInput(`Gateway IP ${gw} is not a valid IP address of subnet ${c.text}`);
   const n = ipToBigInt(gw);
-  if (n === c.network || (c.version === 4 && n === c.last)) throw faults.invalidInput(`Gateway is not valid on subnet ${c.text}`);
+  if (n === c.network || (c.version === 4 && n === c.last))
+    throw faults.invalidInput(`Gateway is not valid on subnet ${c.text}`);
   return canonicalIp(gw);
 }
 
@@ -69,7 +90,12 @@ async function linkToNetwork(ctx: Ctx, tx: WriteTx, networkId: string, subnetId:
   const net = await tx.get('network', networkId);
   if (!net) return;
   const subnets = add ? [...net.subnets, subnetId] : net.subnets.filter((s) => s !== subnetId);
-  const updated: Network = { ...net, subnets, revision_number: net.revision_number + 1, updated_at: neutronTime(ctx.nowMs) };
+  const updated: Network = {
+    ...net,
+    subnets,
+    revision_number: net.revision_number + 1,
+    updated_at: neutronTime(ctx.nowMs),
+  };
   await tx.put('network', updated, 'update');
 }
 
@@ -79,12 +105,20 @@ export async function deleteSubnetInTx(ctx: Ctx, tx: WriteTx, subnet: Subnet, up
   for (const a of allocs) {
     const port = await tx.get('port', a.port_id);
     if (port && port.device_owner !== 'network:dhcp') {
-      throw faults.conflict('SubnetInUse', `Unable to complete operation on subnet ${subnet.id}: One or more ports have an IP allocation from this subnet.`);
+      throw faults.conflict(
+        'SubnetInUse',
+        `Unable to complete operation on subnet ${subnet.id}: One or more ports have an IP allocation from this subnet.`,
+      );
     }
     await tx.releaseIp(subnet.id, a.ip_address);
     if (port) {
       const fixed_ips = port.fixed_ips.filter((f) => f.subnet_id !== subnet.id);
-      await tx.put('port', { ...port, fixed_ips, revision_number: port.revision_number + 1, updated_at: neutronTime(ctx.nowMs) }, 'update', port.network_id);
+      await tx.put(
+        'port',
+        { ...port, fixed_ips, revision_number: port.revision_number + 1, updated_at: neutronTime(ctx.nowMs) },
+        'update',
+        port.network_id,
+      );
     }
   }
   if (updateNetwork) await linkToNetwork(ctx, tx, subnet.network_id, subnet.id, false);
@@ -98,16 +132,38 @@ export const subnets: ResourceDef<'subnet'> = {
   path: 'subnets',
   taggable: true,
   attributes: new Set([
-    'id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number', 'created_at', 'updated_at',
-    'network_id', 'cidr', 'ip_version', 'gateway_ip', 'allocation_pools', 'enable_dhcp', 'dns_nameservers', 'host_routes',
-    'ipv6_ra_mode', 'ipv6_address_mode', 'subnetpool_id',
+    'id',
+    'project_id',
+    'tenant_id',
+    'name',
+    'description',
+    'tags',
+    'revision_number',
+    'created_at',
+    'updated_at',
+    'network_id',
+    'cidr',
+    'ip_version',
+    'gateway_ip',
+    'allocation_pools',
+    'enable_dhcp',
+    'dns_nameservers',
+    'host_routes',
+    'ipv6_ra_mode',
+    'ipv6_address_mode',
+    'subnetpool_id',
   ]),
   createSchema,
   updateSchema,
   parentOf: (s) => s.network_id,
 
   async create(ctx, tx, body) {
-    const net = await mustGet(tx, 'network', body.network_id as string, (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared);
+    const net = await mustGet(
+      tx,
+      'network',
+      body.network_id as string,
+      (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared,
+    );
     if (!ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId) {
       throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
     }
@@ -118,15 +174,20 @@ export const subnets: ResourceDef<'subnet'> = {
     for (const other of await tx.list('subnet', net.id)) {
       const o = parseCidr(other.cidr);
       if (o.version === c.version && o.network <= c.last && c.network <= o.last) {
-        throw faults.invalidInput(`Requested subnet with cidr: ${c.text} for network: ${net.id} overlaps with another subnet`);
+        throw faults.invalidInput(
+          `Requested subnet with cidr: ${c.text} for network: ${net.id} overlaps with another subnet`,
+        );
       }
     }
-    const gateway = body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip as string | null);
-    const pools = body.allocation_pools === undefined
-      ? defaultPools(c, gateway)
-      : validatePools(c, body.allocation_pools as Subnet['allocation_pools'], gateway);
+    const gateway =
+      body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip as string | null);
+    const pools =
+      body.allocation_pools === undefined
+        ? defaultPools(c, gateway)
+        : validatePools(c, body.allocation_pools as Subnet['allocation_pools'], gateway);
     const base = newBase(ctx, body);
-    if (base.project_id !== net.project_id && !ctx.caller.isAdmin) throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
+    if (base.project_id !== net.project_id && !ctx.caller.isAdmin)
+      throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
     const subnet: Subnet = {
       ...base,
       network_id: net.id,
@@ -153,11 +214,22 @@ export const subnets: ResourceDef<'subnet'> = {
     if (body.host_routes !== undefined) next.host_routes = checkRoutes(body.host_routes as Subnet['host_routes']);
     if (body.gateway_ip !== undefined) {
       next.gateway_ip = checkGateway(c, body.gateway_ip as string | null);
-      const holders = next.gateway_ip === null ? [] : (await tx.ipAllocations({ subnetId: current.id })).filter((a) => a.ip_address === next.gateway_ip);
-      if (holders.length > 0) throw faults.conflict('GatewayIpInUse', `Gateway ip ${next.gateway_ip} is in use by port ${holders[0].port_id}.`);
+      const holders =
+        next.gateway_ip === null
+          ? []
+          : (await tx.ipAllocations({ subnetId: current.id })).filter((a) => a.ip_address === next.gateway_ip);
+      if (holders.length > 0)
+        throw faults.conflict(
+          'GatewayIpInUse',
+          `Gateway ip ${next.gateway_ip} is in use by port ${holders[0].port_id}.`,
+        );
     }
     if (body.allocation_pools !== undefined || body.gateway_ip !== undefined) {
-      next.allocation_pools = validatePools(c, (body.allocation_pools as Subnet['allocation_pools'] | undefined) ?? current.allocation_pools, next.gateway_ip);
+      next.allocation_pools = validatePools(
+        c,
+        (body.allocation_pools as Subnet['allocation_pools'] | undefined) ?? current.allocation_pools,
+        next.gateway_ip,
+      );
     }
     return next;
   },

@@ -62,14 +62,20 @@ export class SqliteStore implements Store {
       updateBody: p('UPDATE resources SET body = ? WHERE kind = ? AND id = ?'),
       delete: p('DELETE FROM resources WHERE kind = ? AND id = ?'),
       addChange: p('INSERT INTO changes (revision, kind, id, op, object) VALUES (?, ?, ?, ?, ?)'),
-      changesSince: p('SELECT revision, kind, id, op, object FROM changes WHERE revision > ? ORDER BY revision LIMIT ?'),
+      changesSince: p(
+        'SELECT revision, kind, id, op, object FROM changes WHERE revision > ? ORDER BY revision LIMIT ?',
+      ),
       compact: p('DELETE FROM changes WHERE revision <= ?'),
       ipBySubnet: p('SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE subnet_id = ? ORDER BY ip_key'),
-      ipByPort: p('SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE port_id = ? ORDER BY subnet_id, ip_key'),
+      ipByPort: p(
+        'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE port_id = ? ORDER BY subnet_id, ip_key',
+      ),
       claimIp: p(`INSERT INTO ip_allocations (subnet_id, ip_key, ip_address, port_id) VALUES (?, ?, ?, ?)
                   ON CONFLICT (subnet_id, ip_key) DO NOTHING`),
       releaseIp: p('DELETE FROM ip_allocations WHERE subnet_id = ? AND ip_address = ?'),
-      ipKeys: p('SELECT ip_key FROM ip_allocations WHERE subnet_id = ? AND ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?').pluck(),
+      ipKeys: p(
+        'SELECT ip_key FROM ip_allocations WHERE subnet_id = ? AND ip_key >= ? AND ip_key <= ? ORDER BY ip_key LIMIT ?',
+      ).pluck(),
       ipMax: p('SELECT max(ip_key) FROM ip_allocations WHERE subnet_id = ? AND ip_key >= ? AND ip_key <= ?').pluck(),
       vniKeys: p('SELECT vni FROM vni_allocations WHERE vni >= ? AND vni <= ? ORDER BY vni LIMIT ?').pluck(),
       vniMax: p('SELECT max(vni) FROM vni_allocations WHERE vni >= ? AND vni <= ?').pluck(),
@@ -78,7 +84,9 @@ export class SqliteStore implements Store {
       claimMac: p('INSERT INTO mac_allocations (network_id, mac, port_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
       releaseMac: p('DELETE FROM mac_allocations WHERE network_id = ? AND mac = ?'),
       getDefaultSg: p('SELECT security_group_id FROM default_security_groups WHERE project_id = ?').pluck(),
-      setDefaultSg: p('INSERT INTO default_security_groups (project_id, security_group_id) VALUES (?, ?) ON CONFLICT DO NOTHING'),
+      setDefaultSg: p(
+        'INSERT INTO default_security_groups (project_id, security_group_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
+      ),
       clearDefaultSg: p('DELETE FROM default_security_groups WHERE security_group_id = ?'),
     };
   }
@@ -109,8 +117,18 @@ export class SqliteStore implements Store {
         const revision = await tx.revision();
         const compacted = Number(this.s.getMeta.get('compacted'));
         if (since < compacted || since > revision) return { compacted: true } as const;
-        const rows = this.s.changesSince.all(since, limit) as { revision: number; kind: Kind; id: string; op: ChangeOp; object: string }[];
-        const changes: Change[] = rows.map((r) => ({ ...r, revision: Number(r.revision), object: JSON.parse(r.object) as AnyObject }));
+        const rows = this.s.changesSince.all(since, limit) as {
+          revision: number;
+          kind: Kind;
+          id: string;
+          op: ChangeOp;
+          object: string;
+        }[];
+        const changes: Change[] = rows.map((r) => ({
+          ...r,
+          revision: Number(r.revision),
+          object: JSON.parse(r.object) as AnyObject,
+        }));
         return { compacted: false, changes, revision } as const;
       }),
     );
@@ -162,6 +180,11 @@ export class SqliteStore implements Store {
     const guard = () => {
       if (!write) throw new Error('write in a read transaction');
     };
+    /** Runs a write statement (refused in a read transaction); returns the rows it changed. */
+    const run = (st: Stmt, ...args: unknown[]): number => {
+      guard();
+      return st.run(...args).changes;
+    };
     const appendChange = (kind: Kind, id: string, op: ChangeOp, body: string): number => {
       revision += 1;
       s.addChange.run(revision, kind, id, op, body);
@@ -171,7 +194,14 @@ export class SqliteStore implements Store {
     const keysOf = (space: KeySpace, from: bigint, to: bigint, limit: number): bigint[] =>
       space.kind === 'vni'
         ? (s.vniKeys.all(Number(from), Number(to), limit) as number[]).map((v) => BigInt(v))
-        : (s.ipKeys.all(space.subnetId, bigIntToKey(from, space.version), bigIntToKey(to, space.version), limit) as string[]).map(keyToBigInt);
+        : (
+            s.ipKeys.all(
+              space.subnetId,
+              bigIntToKey(from, space.version),
+              bigIntToKey(to, space.version),
+              limit,
+            ) as string[]
+          ).map(keyToBigInt);
     return {
       revision: async () => revision,
       get: async <K extends Kind>(kind: K, id: string) => {
@@ -191,7 +221,9 @@ export class SqliteStore implements Store {
           const v = s.vniMax.get(Number(from), Number(to)) as number | null;
           return v === null ? undefined : BigInt(v);
         }
-        const k = s.ipMax.get(space.subnetId, bigIntToKey(from, space.version), bigIntToKey(to, space.version)) as string | null;
+        const k = s.ipMax.get(space.subnetId, bigIntToKey(from, space.version), bigIntToKey(to, space.version)) as
+          | string
+          | null;
         return k === null ? undefined : keyToBigInt(k);
       },
       put: async (kind, obj, op, parentId) => {
@@ -210,17 +242,15 @@ export class SqliteStore implements Store {
         guard();
         s.updateBody.run(JSON.stringify(obj), kind, obj.id);
       },
-      claimVni: async (vni, networkId) => (guard(), s.claimVni.run(vni, networkId).changes === 1),
-      releaseVni: async (networkId) => void (guard(), s.releaseVni.run(networkId)),
-      claimMac: async (networkId, mac, portId) => (guard(), s.claimMac.run(networkId, mac, portId).changes === 1),
-      releaseMac: async (networkId, mac) => void (guard(), s.releaseMac.run(networkId, mac)),
-      claimIp: async (subnetId, version, ip, portId) => {
-        guard();
-        return s.claimIp.run(subnetId, bigIntToKey(ipToBigInt(ip), version), ip, portId).changes === 1;
-      },
-      releaseIp: async (subnetId, ip) => void (guard(), s.releaseIp.run(subnetId, ip)),
-      setDefaultSecurityGroup: async (projectId, sgId) => (guard(), s.setDefaultSg.run(projectId, sgId).changes === 1),
-      clearDefaultSecurityGroup: async (sgId) => void (guard(), s.clearDefaultSg.run(sgId)),
+      claimVni: async (vni, networkId) => run(s.claimVni, vni, networkId) === 1,
+      releaseVni: async (networkId) => void run(s.releaseVni, networkId),
+      claimMac: async (networkId, mac, portId) => run(s.claimMac, networkId, mac, portId) === 1,
+      releaseMac: async (networkId, mac) => void run(s.releaseMac, networkId, mac),
+      claimIp: async (subnetId, version, ip, portId) =>
+        run(s.claimIp, subnetId, bigIntToKey(ipToBigInt(ip), version), ip, portId) === 1,
+      releaseIp: async (subnetId, ip) => void run(s.releaseIp, subnetId, ip),
+      setDefaultSecurityGroup: async (projectId, sgId) => run(s.setDefaultSg, projectId, sgId) === 1,
+      clearDefaultSecurityGroup: async (sgId) => void run(s.clearDefaultSg, sgId),
     };
   }
 }

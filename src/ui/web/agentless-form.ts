@@ -24,9 +24,19 @@ export function agentlessForm(onDone: (made: AgentlessPortWire) => void): Agentl
   const field = (label: string, input: HTMLElement) => h('label', {}, h('span', {}, label), input);
   const option = (value: string, text: string) => h('option', { value }, text);
   const port = h('select', { name: 'port_id', required: true });
-  const flavor = h('select', { name: 'flavor' }, option('', 'server default'), ...choicesOf('flavor').map((f) => option(f, f)));
+  const flavor = h(
+    'select',
+    { name: 'flavor' },
+    option('', 'server default'),
+    ...choicesOf('flavor').map((f) => option(f, f)),
+  );
   const device = h('input', { name: 'device_id', placeholder: "the port's device_id" });
-  const index = h('select', { name: 'index' }, option('', '0 (default)'), ...choicesOf('index').map((i) => option(i, i)));
+  const index = h(
+    'select',
+    { name: 'index' },
+    option('', '0 (default)'),
+    ...choicesOf('index').map((i) => option(i, i)),
+  );
   const msg = h('p', { class: 'form-msg' });
   const download = h('a', { class: 'download', hidden: true }, 'Download user_data');
   const el = h(
@@ -53,7 +63,9 @@ export function agentlessForm(onDone: (made: AgentlessPortWire) => void): Agentl
     if (device.value.trim()) body.device_id = device.value.trim();
     if (index.value) body.index = Number(index.value);
     try {
-      const { agentlessport: made } = await api<{ agentlessport: AgentlessPortWire }>('POST', '/v2.0/agentlessports', { agentlessport: body });
+      const { agentlessport: made } = await api<{ agentlessport: AgentlessPortWire }>('POST', '/v2.0/agentlessports', {
+        agentlessport: body,
+      });
       if (url) URL.revokeObjectURL(url);
       url = URL.createObjectURL(new Blob([made.user_data], { type: 'text/plain' }));
       download.href = url;
@@ -76,7 +88,10 @@ export function agentlessForm(onDone: (made: AgentlessPortWire) => void): Agentl
       const key = free.map((p) => `${p.id} ${p.name} ${addressesText(p.fixed_ips)}`).join('|');
       if (key === shownKey) return; // unchanged: leave an open dropdown alone
       shownKey = key;
-      port.replaceChildren(option('', free.length ? 'choose a port' : 'no port without one'), ...free.map((p) => option(p.id, `${p.name || p.id.slice(0, 8)} ${addressesText(p.fixed_ips)}`.trim())));
+      port.replaceChildren(
+        option('', free.length ? 'choose a port' : 'no port without one'),
+        ...free.map((p) => option(p.id, `${p.name || p.id.slice(0, 8)} ${addressesText(p.fixed_ips)}`.trim())),
+      );
       if (free.some((p) => p.id === keep)) port.value = keep;
     },
   };

@@ -76,7 +76,10 @@ export async function follow(h: WatchHandlers, signal: AbortSignal): Promise<voi
       h.state('connecting');
       const since = resync || h.revision() < 0 ? '' : `?since=${h.revision()}`;
       arm();
-      const res = await fetch(`/v2.0/watch${since}`, { headers: headers({ accept: 'application/x-ndjson' }), signal: silent.signal });
+      const res = await fetch(`/v2.0/watch${since}`, {
+        headers: headers({ accept: 'application/x-ndjson' }),
+        signal: silent.signal,
+      });
       if (res.status === 410) {
         resync = true;
         continue;

@@ -29,8 +29,16 @@ export function networkForm(onDone: (msg: string) => void): HTMLFormElement {
     msg.className = 'form-msg';
     msg.textContent = 'creating…';
     try {
-      const { network } = await api<{ network: { id: string } }>('POST', '/v2.0/networks', { network: { name: name.value } });
-      const subnet: Record<string, unknown> = { network_id: network.id, name: `${name.value}-subnet`, cidr: cidr.value, ip_version: 4, enable_dhcp: dhcp.checked };
+      const { network } = await api<{ network: { id: string } }>('POST', '/v2.0/networks', {
+        network: { name: name.value },
+      });
+      const subnet: Record<string, unknown> = {
+        network_id: network.id,
+        name: `${name.value}-subnet`,
+        cidr: cidr.value,
+        ip_version: 4,
+        enable_dhcp: dhcp.checked,
+      };
       if (gateway.value) subnet.gateway_ip = gateway.value;
       try {
         await api('POST', '/v2.0/subnets', { subnet });

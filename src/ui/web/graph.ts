@@ -8,16 +8,61 @@ const STYLE: cytoscape.StylesheetJson = [
   { selector: 'node', style: { label: 'data(label)', 'font-size': 11, 'text-wrap': 'wrap', color: '#1f2933' } },
   {
     selector: 'node[kind = "cloud"]',
-    style: { 'background-color': '#e8f1fb', 'border-color': '#5b8dd6', 'border-width': 2, shape: 'round-rectangle', 'text-valign': 'top', 'text-halign': 'center', 'font-size': 14, 'font-weight': 'bold', padding: '18px' },
+    style: {
+      'background-color': '#e8f1fb',
+      'border-color': '#5b8dd6',
+      'border-width': 2,
+      shape: 'round-rectangle',
+      'text-valign': 'top',
+      'text-halign': 'center',
+      'font-size': 14,
+      'font-weight': 'bold',
+      padding: '18px',
+    },
   },
   {
     selector: 'node[kind = "agent"]',
-    style: { 'background-color': '#ffffff', 'border-color': '#7b8794', 'border-width': 1, shape: 'round-rectangle', 'text-valign': 'top', 'text-halign': 'center', padding: '12px' },
+    style: {
+      'background-color': '#ffffff',
+      'border-color': '#7b8794',
+      'border-width': 1,
+      shape: 'round-rectangle',
+      'text-valign': 'top',
+      'text-halign': 'center',
+      padding: '12px',
+    },
   },
-  { selector: 'node[kind = "agent"][role = "hyperswitch"]', style: { 'background-color': '#effcf6', 'border-color': '#199473', 'border-width': 2 } },
-  { selector: 'node[kind = "agent"][alive = "down"]', style: { 'border-color': '#d64545', 'border-style': 'dashed', 'border-width': 2 } },
-  { selector: 'node[kind = "network"]', style: { shape: 'hexagon', 'background-color': '#7c5cc4', width: 46, height: 40, 'text-valign': 'bottom', 'text-margin-y': 4, 'font-weight': 'bold' } },
-  { selector: 'node[kind = "port"]', style: { shape: 'ellipse', width: 22, height: 22, 'background-color': '#9aa5b1', 'text-valign': 'bottom', 'font-size': 10 } },
+  {
+    selector: 'node[kind = "agent"][role = "hyperswitch"]',
+    style: { 'background-color': '#effcf6', 'border-color': '#199473', 'border-width': 2 },
+  },
+  {
+    selector: 'node[kind = "agent"][alive = "down"]',
+    style: { 'border-color': '#d64545', 'border-style': 'dashed', 'border-width': 2 },
+  },
+  {
+    selector: 'node[kind = "network"]',
+    style: {
+      shape: 'hexagon',
+      'background-color': '#7c5cc4',
+      width: 46,
+      height: 40,
+      'text-valign': 'bottom',
+      'text-margin-y': 4,
+      'font-weight': 'bold',
+    },
+  },
+  {
+    selector: 'node[kind = "port"]',
+    style: {
+      shape: 'ellipse',
+      width: 22,
+      height: 22,
+      'background-color': '#9aa5b1',
+      'text-valign': 'bottom',
+      'font-size': 10,
+    },
+  },
   { selector: 'node[kind = "port"][agentless]', style: { shape: 'diamond', width: 26, height: 26 } },
   { selector: 'node[kind = "port"][status = "ACTIVE"]', style: { 'background-color': '#3f9142' } },
   { selector: 'node[kind = "port"][status = "DOWN"]', style: { 'background-color': '#d64545' } },
@@ -67,7 +112,15 @@ export class TopologyGraph {
         shaped = true;
       }
     });
-    if (shaped && cy.nodes().length) cy.layout({ name: 'cose', animate: false, padding: 30, nodeRepulsion: () => 9000, idealEdgeLength: () => 60, nestingFactor: 1.2 } as cytoscape.LayoutOptions).run();
+    if (shaped && cy.nodes().length)
+      cy.layout({
+        name: 'cose',
+        animate: false,
+        padding: 30,
+        nodeRepulsion: () => 9000,
+        idealEdgeLength: () => 60,
+        nestingFactor: 1.2,
+      } as cytoscape.LayoutOptions).run();
   }
 }
 

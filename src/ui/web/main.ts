@@ -60,7 +60,9 @@ function render(): void {
     h('span', {}, `${up}/${report.agents.length} agents up`),
     h('span', {}, `${input.networks.length} networks`),
     h('span', {}, `${active}/${input.ports.length} ports active`),
-    ...(model.provider ? [h('span', {}, `${input.hyperswitches.length} hyperswitches, ${input.agentlessPorts.length} agentless ports`)] : []),
+    ...(model.provider
+      ? [h('span', {}, `${input.hyperswitches.length} hyperswitches, ${input.agentlessPorts.length} agentless ports`)]
+      : []),
   );
   alForm.el.hidden = !model.provider;
   alForm.update(input.ports, new Set(input.agentlessPorts.map((a) => a.port_id)));
@@ -97,8 +99,21 @@ function setState(s: 'live' | 'connecting' | 'auth'): void {
 
 function askToken(why: string): void {
   const dlg = $<HTMLDialogElement>('#token-dialog');
-  const input = h('input', { type: 'password', name: 'token', placeholder: 'X-Auth-Token', required: true, autocomplete: 'off' });
-  const form = h('form', { method: 'dialog' }, h('h3', {}, 'Sign in'), h('p', {}, why), input, h('button', { type: 'submit' }, 'Use token'));
+  const input = h('input', {
+    type: 'password',
+    name: 'token',
+    placeholder: 'X-Auth-Token',
+    required: true,
+    autocomplete: 'off',
+  });
+  const form = h(
+    'form',
+    { method: 'dialog' },
+    h('h3', {}, 'Sign in'),
+    h('p', {}, why),
+    input,
+    h('button', { type: 'submit' }, 'Use token'),
+  );
   form.addEventListener('submit', () => {
     setToken(input.value.trim());
     dlg.close();
@@ -153,7 +168,10 @@ async function start(): Promise<void> {
   }
   watching?.abort();
   watching = new AbortController();
-  void follow({ revision: () => model.revision, message: (m) => model.apply(m).length && schedule(), state: setState }, watching.signal);
+  void follow(
+    { revision: () => model.revision, message: (m) => model.apply(m).length && schedule(), state: setState },
+    watching.signal,
+  );
 }
 
 function openPort(id: string): void {
@@ -164,8 +182,46 @@ function boot(): void {
   const app = $('#app');
   const topo = h('div', { id: 'topology' });
   app.replaceChildren(
-    h('header', {}, h('h1', {}, 'hypernet'), h('span', { id: 'conn', class: 'conn' }, '○ connecting…'), h('div', { id: 'summary' }), h('button', { id: 'signout', title: 'forget the token', onclick: () => (setToken(''), location.reload()) }, 'sign out')),
-    h('main', {}, h('div', { class: 'topology-wrap' }, topo, h('div', { id: 'legend' }, ...['ACTIVE', 'BUILD', 'DOWN', 'ERROR'].map((s) => h('span', { class: `badge status-${s}` }, s)))), h('aside', {}, networkForm(() => schedule()), alForm.el, h('div', { id: 'problems' }))),
+    h(
+      'header',
+      {},
+      h('h1', {}, 'hypernet'),
+      h('span', { id: 'conn', class: 'conn' }, '○ connecting…'),
+      h('div', { id: 'summary' }),
+      h(
+        'button',
+        {
+          id: 'signout',
+          title: 'forget the token',
+          onclick: () => {
+            setToken('');
+            location.reload();
+          },
+        },
+        'sign out',
+      ),
+    ),
+    h(
+      'main',
+      {},
+      h(
+        'div',
+        { class: 'topology-wrap' },
+        topo,
+        h(
+          'div',
+          { id: 'legend' },
+          ...['ACTIVE', 'BUILD', 'DOWN', 'ERROR'].map((s) => h('span', { class: `badge status-${s}` }, s)),
+        ),
+      ),
+      h(
+        'aside',
+        {},
+        networkForm(() => schedule()),
+        alForm.el,
+        h('div', { id: 'problems' }),
+      ),
+    ),
     h('div', { id: 'page', hidden: true }),
     h('dialog', { id: 'token-dialog' }),
   );

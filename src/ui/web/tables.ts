@@ -38,7 +38,9 @@ export class ResourceTables {
   private objects(spec: ResourceSpec): Record<string, unknown>[] | null {
     if (!spec.extension) return this.model.list(kindOf(spec)) as unknown as Record<string, unknown>[];
     const lists = this.model.provider;
-    return lists ? ([...(lists[spec.singular as keyof typeof lists] ?? [])] as unknown as Record<string, unknown>[]) : null;
+    return lists
+      ? ([...(lists[spec.singular as keyof typeof lists] ?? [])] as unknown as Record<string, unknown>[])
+      : null;
   }
 
   render(): void {
@@ -48,7 +50,18 @@ export class ResourceTables {
       'nav',
       { class: 'tabs' },
       ...shownSpecs.map((r) =>
-        h('button', { class: r.command === this.current ? 'tab active' : 'tab', 'data-resource': r.command, onclick: () => ((this.current = r.command), this.render()) }, `${r.title}s (${this.objects(r)!.length})`),
+        h(
+          'button',
+          {
+            class: r.command === this.current ? 'tab active' : 'tab',
+            'data-resource': r.command,
+            onclick: () => {
+              this.current = r.command;
+              this.render();
+            },
+          },
+          `${r.title}s (${this.objects(r)!.length})`,
+        ),
       ),
     );
     const spec = RESOURCES.find((r) => r.command === this.current)!;
@@ -57,7 +70,13 @@ export class ResourceTables {
     objs.sort((a, b) => String(a.name ?? a.host ?? a.id).localeCompare(String(b.name ?? b.host ?? b.id)));
     const rows = objs.map((o) => [String(o.id), ...rowCells(spec.columns, o)]);
     const shown = matchRows(rows, query);
-    const search = h('input', { type: 'search', class: 'search', placeholder: `search ${spec.title}s`, value: query, 'data-resource': spec.command });
+    const search = h('input', {
+      type: 'search',
+      class: 'search',
+      placeholder: `search ${spec.title}s`,
+      value: query,
+      'data-resource': spec.command,
+    });
     search.addEventListener('input', () => {
       this.queries.set(spec.command, search.value);
       this.render();
@@ -65,13 +84,32 @@ export class ResourceTables {
     const table = h(
       'table',
       { class: 'resources', 'data-resource': spec.command },
-      h('thead', {}, h('tr', {}, ...spec.columns.map((c) => h('th', {}, c.header)), spec.extension ? h('th', {}, '') : null)),
+      h(
+        'thead',
+        {},
+        h('tr', {}, ...spec.columns.map((c) => h('th', {}, c.header)), spec.extension ? h('th', {}, '') : null),
+      ),
       h(
         'tbody',
         {},
         ...shown.map(([id, ...cells]) => {
           const del = spec.extension
-            ? h('td', {}, h('button', { class: 'delete', 'data-id': id, onclick: (ev: Event) => (ev.stopPropagation(), this.remove(spec, id)) }, 'Delete'))
+            ? h(
+                'td',
+                {},
+                h(
+                  'button',
+                  {
+                    class: 'delete',
+                    'data-id': id,
+                    onclick: (ev: Event) => {
+                      ev.stopPropagation();
+                      return this.remove(spec, id);
+                    },
+                  },
+                  'Delete',
+                ),
+              )
             : null;
           const tr = h('tr', { 'data-id': id }, ...cells.map((c) => h('td', {}, c)), del);
           if (spec.command === 'port') {
@@ -83,7 +121,11 @@ export class ResourceTables {
       ),
     );
     const hadFocus = document.activeElement?.matches('#tables input.search') ?? false;
-    this.el.replaceChildren(tabs, h('div', { class: 'toolbar' }, search, h('span', { class: 'count' }, `${shown.length} of ${rows.length}`)), table);
+    this.el.replaceChildren(
+      tabs,
+      h('div', { class: 'toolbar' }, search, h('span', { class: 'count' }, `${shown.length} of ${rows.length}`)),
+      table,
+    );
     if (hadFocus) {
       search.focus();
       search.setSelectionRange(query.length, query.length);

@@ -51,7 +51,9 @@ export function topologyElements(input: TopologyInput): ElementDefinition[] {
   const netIds = new Set<string>();
   for (const n of input.networks) {
     netIds.add(n.id);
-    const label = [n.name || n.id.slice(0, 8), ...(n.subnets ?? []).map((s) => cidrs.get(s) ?? '')].filter(Boolean).join('\n');
+    const label = [n.name || n.id.slice(0, 8), ...(n.subnets ?? []).map((s) => cidrs.get(s) ?? '')]
+      .filter(Boolean)
+      .join('\n');
     els.push({ group: 'nodes', data: { id: networkNodeId(n.id), kind: 'network', label, ref: n.id } });
   }
   for (const p of input.ports) {
@@ -71,7 +73,10 @@ export function topologyElements(input: TopologyInput): ElementDefinition[] {
     if (host && hosts.has(host)) data.parent = agentNodeId(host);
     els.push({ group: 'nodes', data });
     if (netIds.has(p.network_id)) {
-      els.push({ group: 'edges', data: { id: `edge:${p.id}`, source: portNodeId(p.id), target: networkNodeId(p.network_id), kind: 'attach' } });
+      els.push({
+        group: 'edges',
+        data: { id: `edge:${p.id}`, source: portNodeId(p.id), target: networkNodeId(p.network_id), kind: 'attach' },
+      });
     }
   }
   return els;

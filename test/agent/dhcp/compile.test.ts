@@ -73,7 +73,10 @@ test('golden config, hosts and interface for a network with a local port', () =>
 });
 
 test("another node's ports are ignored; a node with no local ports serves nothing", () => {
-  const d = compile({ host: 'node2', ports: [DHCP, P1, P2, dhcpPort('dp-2', 'net-a', 'fa:16:3e:00:00:03', [['sub-a', '10.0.1.3']], 'node2')] });
+  const d = compile({
+    host: 'node2',
+    ports: [DHCP, P1, P2, dhcpPort('dp-2', 'net-a', 'fa:16:3e:00:00:03', [['sub-a', '10.0.1.3']], 'node2')],
+  });
   assert.equal(d.networks[0].hostsText, 'fa:16:3e:00:00:12,10.0.1.12\n');
   assert.equal(d.networks[0].mac, 'fa:16:3e:00:00:03');
   const none = compile({ host: 'node3' });
@@ -108,12 +111,24 @@ test('no host routes: no option 121', () => {
 test('subnets without DHCP, IPv6 subnets and ports of other networks get no host lines', () => {
   const off = subnet('sub-b', 'net-a', '10.0.2.0/24', { enable_dhcp: false });
   const v6 = subnet('sub-6', 'net-a', 'fd00::/64', { ip_version: 6, gateway_ip: 'fd00::1' });
-  const p = port('p3', 'net-a', 'fa:16:3e:00:00:13', [['sub-b', '10.0.2.13'], ['sub-6', 'fd00::13']], 'node1');
+  const p = port(
+    'p3',
+    'net-a',
+    'fa:16:3e:00:00:13',
+    [
+      ['sub-b', '10.0.2.13'],
+      ['sub-6', 'fd00::13'],
+    ],
+    'node1',
+  );
   const d = compile({ subnets: [S, off, v6], ports: [DHCP, P1, p] });
   assert.equal(d.networks[0].hostsText, 'fa:16:3e:00:00:11,10.0.1.11\n');
   assert.doesNotMatch(d.networks[0].confText, /sub-b|sub-6/);
   // Only non-DHCP subnets: nothing to serve, no DHCP port asked for.
-  const d2 = compile({ subnets: [S, off], ports: [port('p4', 'net-a', 'fa:16:3e:00:00:14', [['sub-b', '10.0.2.14']], 'node1')] });
+  const d2 = compile({
+    subnets: [S, off],
+    ports: [port('p4', 'net-a', 'fa:16:3e:00:00:14', [['sub-b', '10.0.2.14']], 'node1')],
+  });
   assert.deepEqual(d2.networks, []);
   assert.deepEqual(d2.needsDhcpPort, []);
 });
@@ -123,7 +138,11 @@ test('missing DHCP port is reported in needsDhcpPort; dhcpPortRequest gives the 
   assert.deepEqual(d.networks, []);
   assert.deepEqual(d.needsDhcpPort, ['net-a']);
   // Another host's DHCP port does not count.
-  assert.deepEqual(compile({ ports: [dhcpPort('x', 'net-a', 'fa:16:3e:00:00:09', [['sub-a', '10.0.1.9']], 'node2'), P1] }).needsDhcpPort, ['net-a']);
+  assert.deepEqual(
+    compile({ ports: [dhcpPort('x', 'net-a', 'fa:16:3e:00:00:09', [['sub-a', '10.0.1.9']], 'node2'), P1] })
+      .needsDhcpPort,
+    ['net-a'],
+  );
   assert.deepEqual(dhcpPortRequest('net-a', 'node1'), {
     port: {
       network_id: 'net-a',
@@ -139,8 +158,26 @@ test('missing DHCP port is reported in needsDhcpPort; dhcpPortRequest gives the 
 
 test('two subnets: one address each on the interface, per-subnet options, one host line per IP', () => {
   const s2 = subnet('sub-b', 'net-a', '10.0.2.0/24', { gateway_ip: '10.0.2.254', dns_nameservers: ['192.0.2.53'] });
-  const dp = dhcpPort('dp-1', 'net-a', 'fa:16:3e:00:00:02', [['sub-a', '10.0.1.2'], ['sub-b', '10.0.2.2']], 'node1');
-  const p = port('p5', 'net-a', 'fa:16:3e:00:00:15', [['sub-a', '10.0.1.15'], ['sub-b', '10.0.2.15']], 'node1');
+  const dp = dhcpPort(
+    'dp-1',
+    'net-a',
+    'fa:16:3e:00:00:02',
+    [
+      ['sub-a', '10.0.1.2'],
+      ['sub-b', '10.0.2.2'],
+    ],
+    'node1',
+  );
+  const p = port(
+    'p5',
+    'net-a',
+    'fa:16:3e:00:00:15',
+    [
+      ['sub-a', '10.0.1.15'],
+      ['sub-b', '10.0.2.15'],
+    ],
+    'node1',
+  );
   const n = compile({ subnets: [S, s2], ports: [dp, p] }).networks[0];
   assert.deepEqual(n.addresses, ['10.0.1.2/24', '10.0.2.2/24']);
   assert.equal(n.hostsText, 'fa:16:3e:00:00:15,10.0.1.15\nfa:16:3e:00:00:15,10.0.2.15\n');
@@ -166,7 +203,10 @@ test('deterministic: input order does not change the output', () => {
   const a = compile({ networks: [N, n2], subnets: [S, s2], ports });
   const b = compile({ networks: [n2, N], subnets: [s2, S], ports: [...ports].reverse() });
   assert.deepEqual(a, b);
-  assert.deepEqual(a.networks.map((n) => n.vni), [7, 1001]);
+  assert.deepEqual(
+    a.networks.map((n) => n.vni),
+    [7, 1001],
+  );
   assert.equal(a.networks[0].addresses[0], '10.9.0.2/16');
   assert.match(a.networks[0].confText, /10\.9\.0\.0,static,255\.255\.0\.0,/);
   assert.equal(a.networks[1].hostsText, 'fa:16:3e:00:00:01,10.0.1.99\nfa:16:3e:00:00:11,10.0.1.11\n');
@@ -176,14 +216,28 @@ test('DHCP port status: ACTIVE where the network is served, DOWN where it is not
   const { dhcpPortStatusUpdates } = await import('../../../src/agent/dhcp/status.js');
   const d = compile();
   const model = (dhcp: typeof DHCP) => view({ networks: [N], ports: [dhcp, P1, P2] });
-  assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set([1001]), model(DHCP)), [{ portId: 'dp-1', status: 'ACTIVE', vifType: 'tap' }]);
+  assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set([1001]), model(DHCP)), [
+    { portId: 'dp-1', status: 'ACTIVE', vifType: 'tap' },
+  ]);
   const active: typeof DHCP = { ...DHCP, status: 'ACTIVE', 'binding:vif_type': 'tap' };
   assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set([1001]), model(active)), [], 'already reported');
-  assert.deepEqual(dhcpPortStatusUpdates('node1', d, new Set(), model(active)), [{ portId: 'dp-1', status: 'DOWN' }], 'the apply failed');
+  assert.deepEqual(
+    dhcpPortStatusUpdates('node1', d, new Set(), model(active)),
+    [{ portId: 'dp-1', status: 'DOWN' }],
+    'the apply failed',
+  );
   const none = compile({ ports: [active] });
   assert.deepEqual(none.networks, [], 'no local port to serve');
-  assert.deepEqual(dhcpPortStatusUpdates('node1', none, new Set([1001]), model(active)), [{ portId: 'dp-1', status: 'DOWN' }], 'torn down');
-  assert.deepEqual(dhcpPortStatusUpdates('node2', d, new Set([1001]), model(DHCP)), [], 'another host\'s DHCP port is not ours to report');
+  assert.deepEqual(
+    dhcpPortStatusUpdates('node1', none, new Set([1001]), model(active)),
+    [{ portId: 'dp-1', status: 'DOWN' }],
+    'torn down',
+  );
+  assert.deepEqual(
+    dhcpPortStatusUpdates('node2', d, new Set([1001]), model(DHCP)),
+    [],
+    "another host's DHCP port is not ours to report",
+  );
 });
 
 test('hosts text follows every change of the local ports, also when port objects are replaced with the same content', () => {
@@ -191,9 +245,12 @@ test('hosts text follows every change of the local ports, also when port objects
   const first = compile({ ports: [DHCP, P1, P3, P2] }).networks[0]!.hostsText;
   assert.equal(first, 'fa:16:3e:00:00:11,10.0.1.11\nfa:16:3e:00:00:13,10.0.1.13\n');
   // A status report replaces the port objects; the content is the same.
-  const again = compile({ ports: [DHCP, { ...P1, status: 'ACTIVE' }, { ...P3, status: 'ACTIVE' }, P2] }).networks[0]!.hostsText;
+  const again = compile({ ports: [DHCP, { ...P1, status: 'ACTIVE' }, { ...P3, status: 'ACTIVE' }, P2] }).networks[0]!
+    .hostsText;
   assert.equal(again, first);
-  const moved = compile({ ports: [DHCP, P1, { ...P3, fixed_ips: [{ subnet_id: 'sub-a', ip_address: '10.0.1.99' }] }, P2] }).networks[0]!.hostsText;
+  const moved = compile({
+    ports: [DHCP, P1, { ...P3, fixed_ips: [{ subnet_id: 'sub-a', ip_address: '10.0.1.99' }] }, P2],
+  }).networks[0]!.hostsText;
   assert.equal(moved, 'fa:16:3e:00:00:11,10.0.1.11\nfa:16:3e:00:00:13,10.0.1.99\n');
   assert.equal(compile({ ports: [DHCP, P1, P2] }).networks[0]!.hostsText, 'fa:16:3e:00:00:11,10.0.1.11\n');
   // A second network on the node keeps its own hosts file.
@@ -202,5 +259,8 @@ test('hosts text follows every change of the local ports, also when port objects
   const D2 = dhcpPort('dp-2', 'net-b', 'fa:16:3e:00:00:22', [['sub-b', '10.0.2.2']], 'node1');
   const Q1 = port('q1', 'net-b', 'fa:16:3e:00:00:21', [['sub-b', '10.0.2.21']], 'node1');
   const both = compile({ networks: [N, N2], subnets: [S, S2], ports: [DHCP, P1, D2, Q1] });
-  assert.deepEqual(both.networks.map((n) => n.hostsText), ['fa:16:3e:00:00:11,10.0.1.11\n', 'fa:16:3e:00:00:21,10.0.2.21\n']);
+  assert.deepEqual(
+    both.networks.map((n) => n.hostsText),
+    ['fa:16:3e:00:00:11,10.0.1.11\n', 'fa:16:3e:00:00:21,10.0.2.21\n'],
+  );
 });

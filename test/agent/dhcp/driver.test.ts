@@ -56,12 +56,21 @@ const model = (over: Partial<DhcpCompileInput> = {}) =>
   });
 
 const newDriver = () =>
-  new DhcpDriver({ exec: nodeExec, netnsExec: realExec, log: silentLogger(), stateDir: STATE, netnsPrefix: DHCP_PREFIX });
+  new DhcpDriver({
+    exec: nodeExec,
+    netnsExec: realExec,
+    log: silentLogger(),
+    stateDir: STATE,
+    netnsPrefix: DHCP_PREFIX,
+  });
 let driver: DhcpDriver;
 let firstPid = 0;
 
 async function cmdline(pid: number): Promise<string> {
-  return readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.replace(/\0/g, ' '), () => '');
+  return readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+    (s) => s.replace(/\0/g, ' '),
+    () => '',
+  );
 }
 
 async function addWorkload(ns: string, hostEnd: string, mac: string) {
@@ -115,10 +124,18 @@ test('apply builds namespace, veth on the bridge, address, and starts dnsmasq', 
   assert.ok(!(await listNetns()).includes(`${DHCP_PREFIX}1002`));
   // Second apply is a no-op.
   const again = await driver.apply(desired);
-  assert.deepEqual(again.networks.map((n) => [n.vni, n.process, n.pid]), [[1001, 'none', firstPid], [1002, 'none', null]]);
+  assert.deepEqual(
+    again.networks.map((n) => [n.vni, n.process, n.pid]),
+    [
+      [1001, 'none', firstPid],
+      [1002, 'none', null],
+    ],
+  );
 });
 
-test('a real DHCP client gets its fixed IP, router, DNS, MTU 1450, routes and lease time', { timeout: 40_000 }, async (t) => {
+test('a real DHCP client gets its fixed IP, router, DNS, MTU 1450, routes and lease time', {
+  timeout: 40_000,
+}, async (t) => {
   if (!isRoot) return t.skip('needs root');
   const l = await runDhclient(TMP, WL1, 'wl1', 15);
   dhclientPids.push(l.pid);
@@ -133,7 +150,10 @@ test('a real DHCP client gets its fixed IP, router, DNS, MTU 1450, routes and le
   assert.equal(l.env.new_dhcp_lease_time, '600');
   assert.equal(l.env.new_dhcp_server_identifier, '10.0.1.2');
   // The script applied it: the workload reaches the DHCP interface over the bridge.
-  const ping = await realExec('ip', ['netns', 'exec', WL1, 'ping', '-c', '1', '-W', '2', '10.0.1.2'], { allowFail: true, timeoutMs: 5000 });
+  const ping = await realExec('ip', ['netns', 'exec', WL1, 'ping', '-c', '1', '-W', '2', '10.0.1.2'], {
+    allowFail: true,
+    timeoutMs: 5000,
+  });
   assert.equal(ping.code, 0, ping.stdout);
 });
 
@@ -149,7 +169,13 @@ test('a restarted agent adopts the running dnsmasq (no restart)', { timeout: 30_
   if (!isRoot) return t.skip('needs root');
   driver = newDriver();
   const r = await driver.apply(model());
-  assert.deepEqual(r.networks.map((n) => [n.vni, n.process, n.pid]), [[1001, 'none', firstPid], [1002, 'none', null]]);
+  assert.deepEqual(
+    r.networks.map((n) => [n.vni, n.process, n.pid]),
+    [
+      [1001, 'none', firstPid],
+      [1002, 'none', null],
+    ],
+  );
 });
 
 test('hosts-only change reloads the same dnsmasq and the new port gets its lease', { timeout: 40_000 }, async (t) => {
@@ -163,7 +189,9 @@ test('hosts-only change reloads the same dnsmasq and the new port gets its lease
   assert.equal(await cmdline(firstPid).then((c) => c.includes('dnsmasq')), true);
 });
 
-test("a deleted port's lease is released, so its IP can go to a new port with another MAC", { timeout: 40_000 }, async (t) => {
+test("a deleted port's lease is released, so its IP can go to a new port with another MAC", {
+  timeout: 40_000,
+}, async (t) => {
   if (!isRoot) return t.skip('needs root');
   // wl1 (MAC1) holds a lease on 10.0.1.11. Nova deletes its port (no DHCPRELEASE) and IPAM gives
   // 10.0.1.11 to a new port whose workload has MAC2.
@@ -203,20 +231,36 @@ test('an option change restarts dnsmasq; a lost veth is repaired', { timeout: 30
   firstPid = fixed.pid!;
 });
 
-test('with its kernel side settled, a hosts-only change lists no namespaces or links (reuseKernel); other changes and full applies do', { timeout: 40_000 }, async (t) => {
+test('with its kernel side settled, a hosts-only change lists no namespaces or links (reuseKernel); other changes and full applies do', {
+  timeout: 40_000,
+}, async (t) => {
   if (!isRoot) return t.skip('needs root');
   const calls: string[] = [];
-  const counting: Exec = (cmd, args, opts) => (calls.push(`${cmd} ${args.join(' ')}`), nodeExec(cmd, args, opts));
-  const drv = new DhcpDriver({ exec: counting, netnsExec: realExec, log: silentLogger(), stateDir: STATE, netnsPrefix: DHCP_PREFIX });
+  const counting: Exec = (cmd, args, opts) => {
+    calls.push(`${cmd} ${args.join(' ')}`);
+    return nodeExec(cmd, args, opts);
+  };
+  const drv = new DhcpDriver({
+    exec: counting,
+    netnsExec: realExec,
+    log: silentLogger(),
+    stateDir: STATE,
+    netnsPrefix: DHCP_PREFIX,
+  });
   const subnets = [{ ...baseSubnet, dns_nameservers: ['198.51.100.53'] }];
-  const only = (ports: typeof p1[], underlayMtu = 1500) => model({ networks: [net], subnets, ports: [dp, ...ports], underlayMtu });
-  const listings = () => calls.filter((c) => /^ip (netns list|-o link show|-json link show|-n \S+ -json addr show)/.test(c));
+  const only = (ports: (typeof p1)[], underlayMtu = 1500) =>
+    model({ networks: [net], subnets, ports: [dp, ...ports], underlayMtu });
+  const listings = () =>
+    calls.filter((c) => /^ip (netns list|-o link show|-json link show|-n \S+ -json addr show)/.test(c));
   const settle = await drv.apply(only([p1, p2Here]), { reuseKernel: true }); // nothing remembered yet: reads
   assert.equal(settle.networks[0]!.status, 'ok', settle.networks[0]!.error);
   assert.ok(listings().length >= 3, calls.join('\n'));
   calls.length = 0;
   const hostsOnly = await drv.apply(only([p1]), { reuseKernel: true });
-  assert.deepEqual(hostsOnly.networks.map((n) => [n.status, n.process]), [['ok', 'reload']]);
+  assert.deepEqual(
+    hostsOnly.networks.map((n) => [n.status, n.process]),
+    [['ok', 'reload']],
+  );
   assert.deepEqual(listings(), [], 'a hosts-only change read the kernel');
   assert.doesNotMatch(await readFile(join(STATE, '1001', 'hosts'), 'utf8'), new RegExp(MAC2));
   // Without reuseKernel (a full pass) it reads again.
@@ -235,10 +279,15 @@ test('with its kernel side settled, a hosts-only change lists no namespaces or l
   firstPid = back.pid!;
 });
 
-test('a namespace name that lost its mount (agent restarted under ip netns exec) is rebuilt', { timeout: 40_000 }, async (t) => {
+test('a namespace name that lost its mount (agent restarted under ip netns exec) is rebuilt', {
+  timeout: 40_000,
+}, async (t) => {
   if (!isRoot) return t.skip('needs root');
   await realExec('umount', [`/run/netns/${DHCP_PREFIX}1001`]); // the file stays, the name is dead
-  const input = { subnets: [{ ...baseSubnet, dns_nameservers: ['198.51.100.53'] }, b[0]], ports: [dp, p1, p2Here, b[1], b[2]] };
+  const input = {
+    subnets: [{ ...baseSubnet, dns_nameservers: ['198.51.100.53'] }, b[0]],
+    ports: [dp, p1, p2Here, b[1], b[2]],
+  };
   const r = (await driver.apply(model(input))).networks.find((n) => n.vni === 1001)!;
   assert.deepEqual([r.status, r.process, r.error], ['ok', 'restart', undefined]);
   assert.equal(await cmdline(firstPid), '');

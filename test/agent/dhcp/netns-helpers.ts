@@ -13,9 +13,11 @@ export { listNetns };
 export const RUN_TAG = 'hntd';
 export const runPrefix = (pid: number): string => `${RUN_TAG}${pid}-`;
 
-
 async function cmdline(pid: number): Promise<string> {
-  return readFile(`/proc/${pid}/cmdline`, 'utf8').then((s) => s.replace(/\0/g, ' '), () => '');
+  return readFile(`/proc/${pid}/cmdline`, 'utf8').then(
+    (s) => s.replace(/\0/g, ' '),
+    () => '',
+  );
 }
 
 /** Kills dnsmasq/dhclient processes inside `ns` (our test's daemons only) and deletes it. */
@@ -26,7 +28,6 @@ export async function destroyNetns(ns: string): Promise<void> {
   }
   await realExec('ip', ['netns', 'del', ns], { allowFail: true });
 }
-
 
 /** Removes namespaces and state dirs of earlier runs of this test whose process is gone. */
 export async function sweepStale(): Promise<void> {
@@ -86,12 +87,33 @@ export async function runDhclient(dir: string, ns: string, name: string, timeout
   await chmod(script, 0o755);
   const r = await realExec(
     'ip',
-    ['netns', 'exec', ns, 'dhclient', '-1', '-v', '-cf', conf, '-sf', script, '-lf', join(dir, `${name}.lease`), '-pf', pidFile, 'eth0'],
+    [
+      'netns',
+      'exec',
+      ns,
+      'dhclient',
+      '-1',
+      '-v',
+      '-cf',
+      conf,
+      '-sf',
+      script,
+      '-lf',
+      join(dir, `${name}.lease`),
+      '-pf',
+      pidFile,
+      'eth0',
+    ],
     { allowFail: true, timeoutMs: (timeoutSec + 15) * 1000 },
   );
   const text = await readFile(out, 'utf8').catch(() => null);
   const env = text
-    ? Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]))
+    ? Object.fromEntries(
+        text
+          .split('\n')
+          .filter((l) => l.includes('='))
+          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+      )
     : null;
   const pidText = await readFile(pidFile, 'utf8').catch(() => '');
   const pid = Number(pidText.trim()) || null;

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { compileFirewall, FirewallCompiler, groupMembers } from '../../../src/agent/firewall/compile.js';
 import { deltaText, elementChanges, fullText, hasRemovals } from '../../../src/agent/firewall/render.js';
 import { zonesFor } from '../../../src/agent/firewall/conntrack.js';
-import { type CompiledFirewall, type FirewallInput, type FirewallMode } from '../../../src/agent/firewall/model.js';
+import type { CompiledFirewall, FirewallInput, FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/model/kernel-names.js';
 import { ruleText } from '../../../src/agent/firewall/rules.js';
 import { linkLocalOf, mergeCidrs } from '../../../src/agent/firewall/addresses.js';
@@ -22,7 +22,14 @@ const GOLDEN = fileURLToPath(new URL('../../../../test/agent/firewall/golden/', 
 function model(mode: FirewallMode): FirewallInput {
   const web = makeGroup('web', [
     { id: 'w1', direction: 'ingress', protocol: 'tcp', port_range_min: 80, port_range_max: 443 },
-    { id: 'w2', direction: 'ingress', protocol: 'icmp', port_range_min: 8, port_range_max: 0, remote_ip_prefix: '10.0.0.0/8' },
+    {
+      id: 'w2',
+      direction: 'ingress',
+      protocol: 'icmp',
+      port_range_min: 8,
+      port_range_max: 0,
+      remote_ip_prefix: '10.0.0.0/8',
+    },
     { id: 'w3', direction: 'ingress', protocol: 'udp', ethertype: 'IPv6', remote_ip_prefix: 'fd00::/64' },
     { id: 'w4', direction: 'egress', protocol: '47' },
   ]);
@@ -38,10 +45,27 @@ function model(mode: FirewallMode): FirewallInput {
     },
     ['10.0.1.11', 'fd00::11'],
   );
-  const b = makePort({ id: 'bbbbbbbb-0000-4000-8000-000000000002', mac_address: 'fa:16:3e:00:00:02', security_groups: ['default'] }, ['10.0.1.12']);
-  const off = makePort({ id: 'cccccccc-0000-4000-8000-000000000003', mac_address: 'fa:16:3e:00:00:03', port_security_enabled: false }, ['10.0.1.13']);
-  const dhcp = makePort({ id: 'dddddddd-0000-4000-8000-000000000004', mac_address: 'fa:16:3e:00:00:04', device_owner: 'network:dhcp' }, ['10.0.1.2']);
-  const remote = makePort({ id: 'eeeeeeee-0000-4000-8000-000000000005', mac_address: 'fa:16:3e:00:00:05', security_groups: ['default'], 'binding:host_id': 'node2' }, ['10.0.1.21']);
+  const b = makePort(
+    { id: 'bbbbbbbb-0000-4000-8000-000000000002', mac_address: 'fa:16:3e:00:00:02', security_groups: ['default'] },
+    ['10.0.1.12'],
+  );
+  const off = makePort(
+    { id: 'cccccccc-0000-4000-8000-000000000003', mac_address: 'fa:16:3e:00:00:03', port_security_enabled: false },
+    ['10.0.1.13'],
+  );
+  const dhcp = makePort(
+    { id: 'dddddddd-0000-4000-8000-000000000004', mac_address: 'fa:16:3e:00:00:04', device_owner: 'network:dhcp' },
+    ['10.0.1.2'],
+  );
+  const remote = makePort(
+    {
+      id: 'eeeeeeee-0000-4000-8000-000000000005',
+      mac_address: 'fa:16:3e:00:00:05',
+      security_groups: ['default'],
+      'binding:host_id': 'node2',
+    },
+    ['10.0.1.21'],
+  );
   const local = [b, a, off, dhcp];
   return {
     mode,
@@ -67,11 +91,18 @@ test('one compiler over changing inputs gives what a fresh compile gives (its pe
   assert.equal(text(m, c), text(m, new FirewallCompiler()));
   // A port's groups change (a new port object), the groups array stays the same object.
   const b2 = { ...m.localPorts[0]!.port, security_groups: ['web'] };
-  const m2: FirewallInput = { ...m, localPorts: [{ ...m.localPorts[0]!, port: b2 }, ...m.localPorts.slice(1)], allPorts: [b2, ...m.allPorts.slice(1)] };
+  const m2: FirewallInput = {
+    ...m,
+    localPorts: [{ ...m.localPorts[0]!, port: b2 }, ...m.localPorts.slice(1)],
+    allPorts: [b2, ...m.allPorts.slice(1)],
+  };
   assert.equal(text(m2, c), text(m2, new FirewallCompiler()));
   assert.notEqual(text(m2, new FirewallCompiler()), text(m, new FirewallCompiler()));
   // The groups change (a new array: 'web' becomes stateless), the port objects stay the same.
-  const m3: FirewallInput = { ...m2, securityGroups: m2.securityGroups.map((g) => (g.id === 'web' ? { ...g, stateful: false } : g)) };
+  const m3: FirewallInput = {
+    ...m2,
+    securityGroups: m2.securityGroups.map((g) => (g.id === 'web' ? { ...g, stateful: false } : g)),
+  };
   assert.equal(text(m3, c), text(m3, new FirewallCompiler()));
   assert.match(text(m3, c), /stateless_ports/);
   // And back: nothing of the later inputs sticks.
@@ -80,13 +111,21 @@ test('one compiler over changing inputs gives what a fresh compile gives (its pe
 
 test('deterministic: input order does not matter', () => {
   const m = model('br-netfilter');
-  const shuffled = { ...m, localPorts: [...m.localPorts].reverse(), allPorts: [...m.allPorts].reverse(), securityGroups: [...m.securityGroups].reverse() };
+  const shuffled = {
+    ...m,
+    localPorts: [...m.localPorts].reverse(),
+    allPorts: [...m.allPorts].reverse(),
+    securityGroups: [...m.securityGroups].reverse(),
+  };
   assert.equal(fullText(compileFirewall(shuffled), 1), fullText(compileFirewall(m), 1));
 });
 
 /** The profile chain a port's tap jumps to, from the egress_ports/ingress_ports map. */
 function profileChain(c: CompiledFirewall, tap: string, dir: 'egress' | 'ingress'): string | undefined {
-  return c.sets.get(`${dir}_ports`)!.elements.find((e) => e.startsWith(`"${tap}" : `))?.split(' : jump ')[1];
+  return c.sets
+    .get(`${dir}_ports`)!
+    .elements.find((e) => e.startsWith(`"${tap}" : `))
+    ?.split(' : jump ')[1];
 }
 
 test('ports with port security off and network service ports get no chains', () => {
@@ -101,15 +140,44 @@ test('ports with the same groups share one profile; wiring one more adds only se
   const m = model('br-netfilter');
   const before = compileFirewall(m);
   const a = m.localPorts.find((lp) => lp.port.id.startsWith('aaaa'))!;
-  const twin = { ...a.port, id: 'abababab-0000-4000-8000-000000000009', mac_address: 'fa:16:3e:00:00:09', fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.19' }], allowed_address_pairs: [] };
-  const after = compileFirewall({ ...m, localPorts: [...m.localPorts, { ...a, port: twin, ifname: 'tapabababab-00' }], allPorts: [...m.allPorts, twin] });
-  for (const dir of ['egress', 'ingress'] as const) assert.equal(profileChain(after, 'tapabababab-00', dir), profileChain(after, 'tapaaaaaaaa-00', dir));
+  const twin = {
+    ...a.port,
+    id: 'abababab-0000-4000-8000-000000000009',
+    mac_address: 'fa:16:3e:00:00:09',
+    fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.19' }],
+    allowed_address_pairs: [],
+  };
+  const after = compileFirewall({
+    ...m,
+    localPorts: [...m.localPorts, { ...a, port: twin, ifname: 'tapabababab-00' }],
+    allPorts: [...m.allPorts, twin],
+  });
+  for (const dir of ['egress', 'ingress'] as const)
+    assert.equal(profileChain(after, 'tapabababab-00', dir), profileChain(after, 'tapaaaaaaaa-00', dir));
   assert.equal(after.chains.size, before.chains.size, 'no new chain');
   const delta = deltaText(before, after, 3, 3);
-  assert.deepEqual([...new Set(delta.trim().split('\n').map((l) => l.split(' ').slice(0, 2).join(' ')))], ['add element']);
-  assert.match(delta, /^add element bridge hypernet port_src_v4 \{ "tapabababab-00" \. fa:16:3e:00:00:09 \. 0\.0\.0\.0, "tapabababab-00" \. fa:16:3e:00:00:09 \. 10\.0\.1\.19 \}$/m, 'host addresses: the hash set');
+  assert.deepEqual(
+    [
+      ...new Set(
+        delta
+          .trim()
+          .split('\n')
+          .map((l) => l.split(' ').slice(0, 2).join(' ')),
+      ),
+    ],
+    ['add element'],
+  );
+  assert.match(
+    delta,
+    /^add element bridge hypernet port_src_v4 \{ "tapabababab-00" \. fa:16:3e:00:00:09 \. 0\.0\.0\.0, "tapabababab-00" \. fa:16:3e:00:00:09 \. 10\.0\.1\.19 \}$/m,
+    'host addresses: the hash set',
+  );
   assert.equal(hasRemovals(before, after), false);
-  assert.match(deltaText(after, before, 3, 4), /^delete element bridge hypernet port_src_v4 /m, 'unwired again: its elements go');
+  assert.match(
+    deltaText(after, before, 3, 4),
+    /^delete element bridge hypernet port_src_v4 /m,
+    'unwired again: its elements go',
+  );
 });
 
 test('remote group members: fixed IPs and address pairs of every port, wherever bound', () => {
@@ -119,10 +187,12 @@ test('remote group members: fixed IPs and address pairs of every port, wherever 
   assert.deepEqual(sets.get('sg_default_v6'), ['fd00::11']);
 });
 
-test('a membership change is a delta of that set\'s changed elements only, and a removal', () => {
+test("a membership change is a delta of that set's changed elements only, and a removal", () => {
   const m = model('br-netfilter');
   const before = compileFirewall(m);
-  const moved = m.allPorts.map((p) => (p.id.startsWith('eeee') ? { ...p, fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.22' }] } : p));
+  const moved = m.allPorts.map((p) =>
+    p.id.startsWith('eeee') ? { ...p, fixed_ips: [{ subnet_id: 's', ip_address: '10.0.1.22' }] } : p,
+  );
   const after = compileFirewall({ ...m, allPorts: moved });
   assert.equal(after.baseKey, before.baseKey);
   assert.equal(
@@ -136,8 +206,14 @@ test('a membership change is a delta of that set\'s changed elements only, and a
 
 test('element changes: exactly the set difference both ways, whatever the order (checked against sets on random lists)', () => {
   let seed = 7;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
-  const naive = (a: string[], b: string[]) => ({ del: [...new Set(a)].filter((x) => !b.includes(x)).sort(), add: [...new Set(b)].filter((x) => !a.includes(x)).sort() });
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const naive = (a: string[], b: string[]) => ({
+    del: [...new Set(a)].filter((x) => !b.includes(x)).sort(),
+    add: [...new Set(b)].filter((x) => !a.includes(x)).sort(),
+  });
   for (let t = 0; t < 500; t++) {
     const prev = Array.from({ length: rnd(40) }, () => `e${rnd(30)}`);
     const next = [...prev];
@@ -167,26 +243,45 @@ test('a map element whose value changed is deleted by key and added again, befor
   const map = [...before.sets].find(([, s]) => s.kind === 'map' && s.elements.some((e) => e.includes(' : jump ')))!;
   const [name, s] = map;
   const [key] = s.elements[0]!.split(' : ');
-  const changed = { ...before, sets: new Map(before.sets).set(name, { ...s, elements: [`${key} : drop`, ...s.elements.slice(1)] }) };
+  const changed = {
+    ...before,
+    sets: new Map(before.sets).set(name, { ...s, elements: [`${key} : drop`, ...s.elements.slice(1)] }),
+  };
   const text = deltaText(before, changed, 7, 7);
-  assert.equal(text, `delete element ${s.family} hypernet ${name} { ${key} }\nadd element ${s.family} hypernet ${name} { ${key} : drop }\n`);
+  assert.equal(
+    text,
+    `delete element ${s.family} hypernet ${name} { ${key} }\nadd element ${s.family} hypernet ${name} { ${key} : drop }\n`,
+  );
 });
 
 test('a rule change rewrites only its group chain; adding is no removal, removing is', () => {
   const m = model('br-netfilter');
   const web = m.securityGroups.find((g) => g.id === 'web')!;
-  const more = { ...web, security_group_rules: [...web.security_group_rules, makeRule('web', { id: 'w5', direction: 'ingress', protocol: 'tcp', port_range_min: 22 })] };
+  const more = {
+    ...web,
+    security_group_rules: [
+      ...web.security_group_rules,
+      makeRule('web', { id: 'w5', direction: 'ingress', protocol: 'tcp', port_range_min: 22 }),
+    ],
+  };
   const before = compileFirewall(m);
   const after = compileFirewall({ ...m, securityGroups: m.securityGroups.map((g) => (g.id === 'web' ? more : g)) });
   const delta = deltaText(before, after, 7, 7);
   assert.deepEqual(
-    delta.split('\n').filter((l) => l).map((l) => l.split(' ').slice(0, 4).join(' ')),
+    delta
+      .split('\n')
+      .filter((l) => l)
+      .map((l) => l.split(' ').slice(0, 4).join(' ')),
     ['flush chain bridge hypernet', ...Array(4).fill('add rule bridge hypernet')],
   );
   assert.match(delta, /^flush chain bridge hypernet sg_web_in\n/);
   assert.equal(hasRemovals(before, after), false);
   assert.equal(hasRemovals(after, before), true);
-  assert.match(deltaText(after, before, 7, 8), /flush chain inet hypernet ct_state\n(add rule inet hypernet ct_state .*\n)+/, 'a new generation rewrites the state chains');
+  assert.match(
+    deltaText(after, before, 7, 8),
+    /flush chain inet hypernet ct_state\n(add rule inet hypernet ct_state .*\n)+/,
+    'a new generation rewrites the state chains',
+  );
   assert.match(deltaText(after, before, 7, 8), /ct mark 0x00000008/);
 });
 
@@ -199,27 +294,47 @@ test('ports and groups appear and vanish in the delta in a valid order', () => {
   const profile = profileChain(before, 'tapaaaaaaaa-00', 'egress')!;
   assert.ok(!after.chains.has(profile), 'the only port of its profile: the profile goes');
   assert.ok(at(/^delete element bridge hypernet egress_ports \{ "tapaaaaaaaa-00" \}/) >= 0);
-  assert.ok(at(/^delete element bridge hypernet egress_ports/) < at(new RegExp(`^delete chain bridge hypernet ${profile}$`)), 'map element gone before its chain goes');
-  assert.ok(at(new RegExp(`^flush chain bridge hypernet ${profile}$`)) < at(/^delete chain bridge hypernet sg_web_eg/), 'jumps gone before their target');
+  assert.ok(
+    at(/^delete element bridge hypernet egress_ports/) < at(new RegExp(`^delete chain bridge hypernet ${profile}$`)),
+    'map element gone before its chain goes',
+  );
+  assert.ok(
+    at(new RegExp(`^flush chain bridge hypernet ${profile}$`)) < at(/^delete chain bridge hypernet sg_web_eg/),
+    'jumps gone before their target',
+  );
   const back = deltaText(after, before, 2, 2).split('\n');
   const pos = (re: RegExp) => back.findIndex((l) => re.test(l));
-  assert.ok(pos(/^add chain bridge hypernet sg_web_in$/) < pos(/^add element bridge hypernet ingress_ports/), 'chains declared before the map jumps to them');
+  assert.ok(
+    pos(/^add chain bridge hypernet sg_web_in$/) < pos(/^add element bridge hypernet ingress_ports/),
+    'chains declared before the map jumps to them',
+  );
 });
 
 test('conntrack zones: one per VNI, every bridge port of the network mapped', () => {
-  assert.deepEqual([...zonesFor([1001, 66537, 5, 65536])], [[5, 5], [1001, 1001], [65536, 1], [66537, 1002]]);
+  assert.deepEqual(
+    [...zonesFor([1001, 66537, 5, 65536])],
+    [
+      [5, 5],
+      [1001, 1001],
+      [65536, 1],
+      [66537, 1002],
+    ],
+  );
   const zones = compileFirewall(model('br-netfilter')).sets.get('port_zones')!;
   assert.equal(zones.family, 'inet');
   assert.deepEqual(zones.elements, ['"hnb-1001" : 1001'], 'br_netfilter: inet prerouting sees the bridge');
   const ports = compileFirewall(model('bridge-ct')).sets.get('port_zones')!;
   assert.equal(ports.family, 'bridge');
-  for (const n of ['"hnv-1001" : 1001', '"hnd-1001" : 1001', '"tapcccccccc-00" : 1001', '"tapdddddddd-00" : 1001']) assert.ok(ports.elements.includes(n), n);
+  for (const n of ['"hnv-1001" : 1001', '"hnd-1001" : 1001', '"tapcccccccc-00" : 1001', '"tapdddddddd-00" : 1001'])
+    assert.ok(ports.elements.includes(n), n);
 });
 
 test('a port of stateless groups: no invalid drop, no established fast path for it', () => {
   const m = model('br-netfilter');
   const sl = { ...defaultGroup('sl'), stateful: false };
-  const ports = m.localPorts.map((lp) => (lp.port.id.startsWith('bbbb') ? { ...lp, port: { ...lp.port, security_groups: ['sl'] } } : lp));
+  const ports = m.localPorts.map((lp) =>
+    lp.port.id.startsWith('bbbb') ? { ...lp, port: { ...lp.port, security_groups: ['sl'] } } : lp,
+  );
   const c = compileFirewall({ ...m, localPorts: ports, securityGroups: [...m.securityGroups, sl] });
   assert.deepEqual(c.sets.get('stateless_ports')!.elements, ['"tapbbbbbbbb-00"']);
   assert.deepEqual(c.chains.get(profileChain(c, 'tapbbbbbbbb-00', 'ingress')!), ['jump sg_sl_in', 'counter drop']);
@@ -231,17 +346,40 @@ test('a port of stateless groups: no invalid drop, no established fast path for 
 test('rule translation', () => {
   const r = (x: Parameters<typeof makeRule>[1]) => ruleText(makeRule('g', x));
   assert.equal(r({ direction: 'ingress' }), 'ether type ip accept');
-  assert.equal(r({ direction: 'egress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 }), 'ether type ip meta l4proto 6 th dport 22 accept');
-  assert.equal(r({ direction: 'ingress', protocol: '17', port_range_min: 1000, port_range_max: 2000 }), 'ether type ip meta l4proto 17 th dport 1000-2000 accept');
-  assert.equal(r({ direction: 'ingress', ethertype: 'IPv6', protocol: 'icmp', port_range_min: 128 }), 'ether type ip6 meta l4proto 58 icmpv6 type 128 accept');
-  assert.equal(r({ direction: 'egress', remote_ip_prefix: '192.0.2.7/24' }), 'ether type ip ip daddr 192.0.2.0/24 accept');
+  assert.equal(
+    r({ direction: 'egress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 }),
+    'ether type ip meta l4proto 6 th dport 22 accept',
+  );
+  assert.equal(
+    r({ direction: 'ingress', protocol: '17', port_range_min: 1000, port_range_max: 2000 }),
+    'ether type ip meta l4proto 17 th dport 1000-2000 accept',
+  );
+  assert.equal(
+    r({ direction: 'ingress', ethertype: 'IPv6', protocol: 'icmp', port_range_min: 128 }),
+    'ether type ip6 meta l4proto 58 icmpv6 type 128 accept',
+  );
+  assert.equal(
+    r({ direction: 'egress', remote_ip_prefix: '192.0.2.7/24' }),
+    'ether type ip ip daddr 192.0.2.0/24 accept',
+  );
   assert.equal(r({ direction: 'ingress', remote_ip_prefix: '0.0.0.0/0', protocol: 'any' }), 'ether type ip accept');
-  assert.equal(r({ direction: 'ingress', remote_group_id: 'x', ethertype: 'IPv6' }), 'ether type ip6 ip6 saddr @sg_x_v6 accept');
-  assert.equal(r({ direction: 'ingress', remote_ip_prefix: 'fd00::/8' }), null, 'IPv6 prefix in an IPv4 rule never matches');
+  assert.equal(
+    r({ direction: 'ingress', remote_group_id: 'x', ethertype: 'IPv6' }),
+    'ether type ip6 ip6 saddr @sg_x_v6 accept',
+  );
+  assert.equal(
+    r({ direction: 'ingress', remote_ip_prefix: 'fd00::/8' }),
+    null,
+    'IPv6 prefix in an IPv4 rule never matches',
+  );
   assert.throws(() => r({ direction: 'ingress', protocol: 'bogus' }));
 });
 
 test('address helpers', () => {
-  assert.deepEqual(mergeCidrs(['10.0.1.5', '10.0.1.0/24', '10.0.2.1', '10.0.2.1', 'fd00::1']), ['10.0.1.0/24', '10.0.2.1', 'fd00::1']);
+  assert.deepEqual(mergeCidrs(['10.0.1.5', '10.0.1.0/24', '10.0.2.1', '10.0.2.1', 'fd00::1']), [
+    '10.0.1.0/24',
+    '10.0.2.1',
+    'fd00::1',
+  ]);
   assert.equal(linkLocalOf('fa:16:3e:00:00:01'), 'fe80::f816:3eff:fe00:1');
 });

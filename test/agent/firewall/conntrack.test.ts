@@ -13,14 +13,29 @@ import type { FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/model/kernel-names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
 import { makeGroup, makePort } from '../../../testkit/firewall-fixtures.js';
-import { NodeEnv, echoOnce, startEcho, sweepStale, tcpSession, type Workload } from '../../../testkit/firewall-netenv.js';
+import {
+  NodeEnv,
+  echoOnce,
+  startEcho,
+  sweepStale,
+  tcpSession,
+  type Workload,
+} from '../../../testkit/firewall-netenv.js';
 
 const isRoot = process.getuid?.() === 0;
 const IP = ['10.0.1.11', '10.0.1.12'];
 /** Tenant A on VNI 1001 and tenant B on VNI 1002: same addresses, own MACs. */
 const NETS = [
-  { vni: 1001, ids: ['a1a1a1a1-0000-4000-8000-000000000001', 'a2a2a2a2-0000-4000-8000-000000000002'], macs: ['fa:16:3e:00:0a:01', 'fa:16:3e:00:0a:02'] },
-  { vni: 1002, ids: ['b1b1b1b1-0000-4000-8000-000000000001', 'b2b2b2b2-0000-4000-8000-000000000002'], macs: ['fa:16:3e:00:0b:01', 'fa:16:3e:00:0b:02'] },
+  {
+    vni: 1001,
+    ids: ['a1a1a1a1-0000-4000-8000-000000000001', 'a2a2a2a2-0000-4000-8000-000000000002'],
+    macs: ['fa:16:3e:00:0a:01', 'fa:16:3e:00:0a:02'],
+  },
+  {
+    vni: 1002,
+    ids: ['b1b1b1b1-0000-4000-8000-000000000001', 'b2b2b2b2-0000-4000-8000-000000000002'],
+    macs: ['fa:16:3e:00:0b:01', 'fa:16:3e:00:0b:02'],
+  },
 ];
 
 describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? false : 'needs root' }, () => {
@@ -28,15 +43,19 @@ describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? fa
   let driver: FirewallDriver;
   let mode: FirewallMode;
   const w: Workload[][] = [[], []];
-  let ports: { port: Port; vni: number }[] = [];
+  const ports: { port: Port; vni: number }[] = [];
   let groups: SecurityGroup[];
   let zones = true;
 
   const client = makeGroup('client', [{ id: 'c1', direction: 'egress', ethertype: 'IPv4' }]);
   const server = (tcp: boolean, extra: boolean) =>
     makeGroup('server', [
-      ...(tcp ? [{ id: 's1', direction: 'ingress' as const, protocol: 'tcp', port_range_min: 5001, port_range_max: 5001 }] : []),
-      ...(extra ? [{ id: 's2', direction: 'ingress' as const, protocol: 'tcp', port_range_min: 5003, port_range_max: 5003 }] : []),
+      ...(tcp
+        ? [{ id: 's1', direction: 'ingress' as const, protocol: 'tcp', port_range_min: 5001, port_range_max: 5001 }]
+        : []),
+      ...(extra
+        ? [{ id: 's2', direction: 'ingress' as const, protocol: 'tcp', port_range_min: 5003, port_range_max: 5003 }]
+        : []),
       { id: 's3', direction: 'ingress', protocol: 'udp', port_range_min: 5002, port_range_max: 5002 },
       { id: 's4', direction: 'egress', ethertype: 'IPv4' },
     ]);
@@ -63,7 +82,13 @@ describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? fa
       for (let i = 0; i < 2; i++) {
         w[n]!.push(await env.addWorkload(n * 2 + i + 1, tapName(net.ids[i]!), net.macs[i]!, IP[i]!, `hnb-${net.vni}`));
         const sgs = i === 0 ? ['client'] : n === 0 ? ['server'] : ['closed'];
-        ports.push({ port: makePort({ id: net.ids[i]!, mac_address: net.macs[i]!, security_groups: sgs, network_id: `net${net.vni}` }, [IP[i]!]), vni: net.vni });
+        ports.push({
+          port: makePort(
+            { id: net.ids[i]!, mac_address: net.macs[i]!, security_groups: sgs, network_id: `net${net.vni}` },
+            [IP[i]!],
+          ),
+          vni: net.vni,
+        });
       }
     }
     driver = new FirewallDriver(env.node, silentLogger());
@@ -79,11 +104,15 @@ describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? fa
     await env.destroy();
   });
 
-  it('without zones, tenant B rides on tenant A\'s conntrack entry (the control)', async () => {
+  it("without zones, tenant B rides on tenant A's conntrack entry (the control)", async () => {
     zones = false;
     await apply();
     assert.equal(await echoOnce(w[0]![0]!, 'udp', IP[1]!, 5002, 40001), true, 'A: allowed by its group');
-    assert.equal(await echoOnce(w[1]![0]!, 'udp', IP[1]!, 5002, 40001), true, 'B: same tuple, passes as "established" although B2 allows nothing');
+    assert.equal(
+      await echoOnce(w[1]![0]!, 'udp', IP[1]!, 5002, 40001),
+      true,
+      'B: same tuple, passes as "established" although B2 allows nothing',
+    );
     assert.equal(await echoOnce(w[1]![0]!, 'udp', IP[1]!, 5002, 40002), false, 'B: a fresh tuple is dropped');
   });
 
@@ -123,11 +152,17 @@ describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? fa
       ]),
       stateful: false,
     });
-    const inOnly = makeGroup('inonly', [{ id: 'i1', direction: 'ingress', protocol: 'tcp', port_range_min: 5001, port_range_max: 5001 }]);
+    const inOnly = makeGroup('inonly', [
+      { id: 'i1', direction: 'ingress', protocol: 'tcp', port_range_min: 5001, port_range_max: 5001 },
+    ]);
     groups = [client, server(true, true), closed, inOnly, sl(false)];
     setGroups(0, 1, ['inonly']);
     await apply();
-    assert.equal(await echoOnce(w[0]![0]!, 'tcp', IP[1]!, 5001), true, 'stateful: the reply passes without an egress rule');
+    assert.equal(
+      await echoOnce(w[0]![0]!, 'tcp', IP[1]!, 5001),
+      true,
+      'stateful: the reply passes without an egress rule',
+    );
     setGroups(0, 1, ['sl']);
     await apply();
     assert.equal(await echoOnce(w[0]![0]!, 'tcp', IP[1]!, 5001), false, 'stateless: no egress rule, no reply');

@@ -10,14 +10,27 @@ import { silentLogger } from '../../../src/common/log.js';
 import { compileFirewall } from '../../../src/agent/firewall/compile.js';
 import { FirewallDriver } from '../../../src/agent/firewall/driver.js';
 import { NftSession } from '../../../src/agent/firewall/nft-session.js';
-import { type FirewallMode } from '../../../src/agent/firewall/model.js';
+import type { FirewallMode } from '../../../src/agent/firewall/model.js';
 import { tapName } from '../../../src/model/kernel-names.js';
 import type { Port, SecurityGroup } from '../../../src/model/types.js';
 import { defaultGroup, makeGroup, makePort } from '../../../testkit/firewall-fixtures.js';
-import { NodeEnv, chainDrops, echoOnce, pingOnce, startEcho, sweepStale, tcpSession, type Workload } from '../../../testkit/firewall-netenv.js';
+import {
+  NodeEnv,
+  chainDrops,
+  echoOnce,
+  pingOnce,
+  startEcho,
+  sweepStale,
+  tcpSession,
+  type Workload,
+} from '../../../testkit/firewall-netenv.js';
 
 const isRoot = process.getuid?.() === 0;
-const ID = ['a1a1a1a1-0000-4000-8000-000000000001', 'b2b2b2b2-0000-4000-8000-000000000002', 'c3c3c3c3-0000-4000-8000-000000000003'];
+const ID = [
+  'a1a1a1a1-0000-4000-8000-000000000001',
+  'b2b2b2b2-0000-4000-8000-000000000002',
+  'c3c3c3c3-0000-4000-8000-000000000003',
+];
 const MAC = ['fa:16:3e:00:00:01', 'fa:16:3e:00:00:02', 'fa:16:3e:00:00:03'];
 const IP = ['10.0.1.11', '10.0.1.12', '10.0.1.13'];
 
@@ -26,21 +39,35 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   let driver: FirewallDriver;
   const session = new NftSession(['ip', 'netns', 'exec', env.nodeNs, 'nft', '-a', '-i']);
   let mode: FirewallMode;
-  let w: Workload[] = [];
+  const w: Workload[] = [];
   let ports: Port[];
   let groups: SecurityGroup[];
 
   const serverGroup = (extra: boolean) =>
     makeGroup('server', [
       { id: 's1', direction: 'ingress', protocol: 'tcp', port_range_min: 5001, port_range_max: 5001 },
-      { id: 's2', direction: 'ingress', protocol: 'udp', port_range_min: 5002, port_range_max: 5002, remote_ip_prefix: '10.0.1.11/32' },
+      {
+        id: 's2',
+        direction: 'ingress',
+        protocol: 'udp',
+        port_range_min: 5002,
+        port_range_max: 5002,
+        remote_ip_prefix: '10.0.1.11/32',
+      },
       { id: 's3', direction: 'ingress', protocol: 'icmp', remote_group_id: 'client' },
       { id: 's4', direction: 'egress', ethertype: 'IPv4' },
-      ...(extra ? [{ id: 's5', direction: 'ingress' as const, protocol: '132', remote_ip_prefix: '192.0.2.0/24' }] : []),
+      ...(extra
+        ? [{ id: 's5', direction: 'ingress' as const, protocol: '132', remote_ip_prefix: '192.0.2.0/24' }]
+        : []),
     ]);
 
   async function apply() {
-    const c = compileFirewall({ mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })), securityGroups: groups, allPorts: ports });
+    const c = compileFirewall({
+      mode,
+      localPorts: ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })),
+      securityGroups: groups,
+      allPorts: ports,
+    });
     return driver.apply(c);
   }
   const setPort = (i: number, patch: Partial<Port>) => (ports[i] = { ...ports[i]!, ...patch });
@@ -84,7 +111,8 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
 
   async function farCounter(name: string): Promise<number> {
     const r = await w[2]!.exec('nft', ['-j', 'list', 'counter', 'netdev', 'probe', name]);
-    return (JSON.parse(r.stdout).nftables as Array<{ counter?: { packets: number } }>).find((i) => i.counter)!.counter!.packets;
+    return (JSON.parse(r.stdout).nftables as Array<{ counter?: { packets: number } }>).find((i) => i.counter)!.counter!
+      .packets;
   }
 
   it('detects the conntrack mode (this kernel: br-netfilter)', () => {
@@ -92,7 +120,11 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   });
 
   it('allows and denies TCP by port; replies pass statefully', async () => {
-    assert.equal(await echoOnce(w[0]!, 'tcp', IP[1]!, 5001), true, 'tcp 5001 allowed, reply passes although w1 has no ingress rule for it');
+    assert.equal(
+      await echoOnce(w[0]!, 'tcp', IP[1]!, 5001),
+      true,
+      'tcp 5001 allowed, reply passes although w1 has no ingress rule for it',
+    );
     assert.equal(await echoOnce(w[0]!, 'tcp', IP[1]!, 5003), false, 'tcp 5003 has no rule');
   });
 
@@ -121,14 +153,25 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   });
 
   it('a port bound elsewhere joining a remote group only rewrites the set', async () => {
-    const remote = makePort({ id: 'd4d4d4d4-0000-4000-8000-000000000004', mac_address: 'fa:16:3e:00:00:04', security_groups: ['client'], 'binding:host_id': 'node2' }, ['10.0.1.44']);
+    const remote = makePort(
+      {
+        id: 'd4d4d4d4-0000-4000-8000-000000000004',
+        mac_address: 'fa:16:3e:00:00:04',
+        security_groups: ['client'],
+        'binding:host_id': 'node2',
+      },
+      ['10.0.1.44'],
+    );
     const localPorts = ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 }));
     const c = compileFirewall({ mode, localPorts, securityGroups: groups, allPorts: [...ports, remote] });
     assert.equal(await driver.apply(c), 'delta');
     const set = (await env.node('nft', ['list', 'set', 'bridge', 'hypernet', 'sg_client_v4'])).stdout;
     assert.match(set, /10\.0\.1\.44/);
     assert.equal(await apply(), 'delta', 'and leaving it too');
-    assert.doesNotMatch((await env.node('nft', ['list', 'set', 'bridge', 'hypernet', 'sg_client_v4'])).stdout, /10\.0\.1\.44/);
+    assert.doesNotMatch(
+      (await env.node('nft', ['list', 'set', 'bridge', 'hypernet', 'sg_client_v4'])).stdout,
+      /10\.0\.1\.44/,
+    );
   });
 
   it('drops a spoofed source IP before it reaches the far side', async () => {
@@ -173,12 +216,28 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
   });
 
   it('never forwards DHCP into a tunnel port (hnv-*)', async () => {
-    await env.node('ip', ['link', 'add', 'hnv-1001', 'type', 'vxlan', 'id', '1001', 'dstport', '4789', 'local', '192.0.2.1', 'nolearning']);
+    await env.node('ip', [
+      'link',
+      'add',
+      'hnv-1001',
+      'type',
+      'vxlan',
+      'id',
+      '1001',
+      'dstport',
+      '4789',
+      'local',
+      '192.0.2.1',
+      'nolearning',
+    ]);
     await env.node('ip', ['link', 'set', 'hnv-1001', 'master', 'hnb-1001', 'up']);
     const before = await chainDrops(env.node, 'bridge', 'hypernet', 'port_egress');
     const code = `const u=require('dgram').createSocket('udp4');u.bind(68,()=>{u.setBroadcast(true);u.send('x',67,'10.0.1.255',()=>process.exit(0))})`;
     await w[0]!.exec(process.execPath, ['-e', code], { timeoutMs: 5000 });
-    assert.ok((await chainDrops(env.node, 'bridge', 'hypernet', 'port_egress')) > before, 'DHCP towards hnv-1001 counted and dropped');
+    assert.ok(
+      (await chainDrops(env.node, 'bridge', 'hypernet', 'port_egress')) > before,
+      'DHCP towards hnv-1001 counted and dropped',
+    );
   });
 
   it('an established TCP connection survives an unrelated rule change', async () => {
@@ -192,7 +251,12 @@ describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
 
   it('a failed apply leaves the previous ruleset in force', async () => {
     const chains = await driver.readChains();
-    const good = compileFirewall({ mode, localPorts: ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })), securityGroups: groups, allPorts: ports });
+    const good = compileFirewall({
+      mode,
+      localPorts: ports.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })),
+      securityGroups: groups,
+      allPorts: ports,
+    });
     const broken = { ...good, chains: new Map([...good.chains, ['sg_server_in', ['bogus statement']]]) };
     await assert.rejects(driver.apply(broken));
     assert.deepEqual(await driver.readChains(), chains);

@@ -30,24 +30,43 @@ describe('firewall gate: no tap before the first apply', { skip: !isRoot() && 'n
   before(async () => {
     await sweepStale();
     exec = await addNetns(`${prefix}node`);
-    await sh(exec, ['ip link add u0 type veth peer name u1', 'ip addr add 192.0.2.1/24 dev u0', 'ip link set u0 up', 'ip link set u1 up', 'ip link add tapaaaaaaaa-bb type veth peer name wl0']);
+    await sh(exec, [
+      'ip link add u0 type veth peer name u1',
+      'ip addr add 192.0.2.1/24 dev u0',
+      'ip link set u0 up',
+      'ip link set u1 up',
+      'ip link add tapaaaaaaaa-bb type veth peer name wl0',
+    ]);
   });
   after(async () => removeRun(prefix));
 
-  const master = async () => (JSON.parse((await exec('ip', ['-json', 'link', 'show', 'tapaaaaaaaa-bb'])).stdout) as { master?: string }[])[0]!.master ?? null;
+  const master = async () =>
+    (JSON.parse((await exec('ip', ['-json', 'link', 'show', 'tapaaaaaaaa-bb'])).stdout) as { master?: string }[])[0]!
+      .master ?? null;
 
   it('keeps the tap out while the firewall fails, plugs it in once an apply succeeded', async () => {
-    const fwExec: Exec = (cmd, args, opts) => (cmd === 'nft' && args[0] === '-f' && !nftWorks ? Promise.reject(new Error('nft unavailable')) : exec(cmd, args, opts));
+    const fwExec: Exec = (cmd, args, opts) =>
+      cmd === 'nft' && args[0] === '-f' && !nftWorks
+        ? Promise.reject(new Error('nft unavailable'))
+        : exec(cmd, args, opts);
     const firewall = new FirewallReconciler('hostA', fwExec, silentLogger());
-    const loop = new Reconciler([firewall, new DatapathReconciler(exec, node, silentLogger(), undefined, undefined, (id) => firewall.portReady(id))], {
-      clock: realClock,
-      log: silentLogger(),
-      model: () => model,
-    });
+    const loop = new Reconciler(
+      [
+        firewall,
+        new DatapathReconciler(exec, node, silentLogger(), undefined, undefined, (id) => firewall.portReady(id)),
+      ],
+      {
+        clock: realClock,
+        log: silentLogger(),
+        model: () => model,
+      },
+    );
     assert.equal(await loop.runOnce(model), false, 'the firewall failed');
     assert.equal(firewall.portReady(P1), false);
     assert.equal(await master(), null, 'tap not in any bridge');
-    const links = (JSON.parse((await exec('ip', ['-json', 'link', 'show'])).stdout) as { ifname: string }[]).map((l) => l.ifname);
+    const links = (JSON.parse((await exec('ip', ['-json', 'link', 'show'])).stdout) as { ifname: string }[]).map(
+      (l) => l.ifname,
+    );
     assert.ok(links.includes('hnb-100'), 'the rest of the datapath is built');
     nftWorks = true;
     assert.equal(await loop.runOnce(model), true);

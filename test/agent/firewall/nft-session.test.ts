@@ -13,8 +13,14 @@ import { NodeEnv, sweepStale } from '../../../testkit/firewall-netenv.js';
 const isRoot = process.getuid?.() === 0;
 
 test('oneLine joins one command per line, drops comments and blank lines, refuses block syntax', () => {
-  assert.equal(oneLine('# delta\nadd element bridge t s { 1.2.3.4 }\n\nflush chain bridge t c\n'), 'add element bridge t s { 1.2.3.4 }; flush chain bridge t c');
-  assert.equal(oneLine('add set bridge t s { type ipv4_addr; flags interval; }'), 'add set bridge t s { type ipv4_addr; flags interval; }');
+  assert.equal(
+    oneLine('# delta\nadd element bridge t s { 1.2.3.4 }\n\nflush chain bridge t c\n'),
+    'add element bridge t s { 1.2.3.4 }; flush chain bridge t c',
+  );
+  assert.equal(
+    oneLine('add set bridge t s { type ipv4_addr; flags interval; }'),
+    'add set bridge t s { type ipv4_addr; flags interval; }',
+  );
   assert.equal(oneLine(''), '');
   assert.throws(() => oneLine('table bridge t {\n\tchain c {\n\t}\n}\n'), /block syntax/);
 });
@@ -22,7 +28,10 @@ test('oneLine joins one command per line, drops comments and blank lines, refuse
 test('answerErrors: only an answer with an Error line is a failure', () => {
   assert.equal(answerErrors(''), '');
   assert.equal(answerErrors('Warning: something'), '');
-  assert.match(answerErrors('Error: Could not process rule: No such file or directory\nadd rule …\n   ^^^'), /^Error: Could not process rule/);
+  assert.match(
+    answerErrors('Error: Could not process rule: No such file or directory\nadd rule …\n   ^^^'),
+    /^Error: Could not process rule/,
+  );
 });
 
 describe('NftSession on the kernel', { skip: isRoot ? false : 'needs root' }, () => {
@@ -41,22 +50,34 @@ describe('NftSession on the kernel', { skip: isRoot ? false : 'needs root' }, ()
   });
 
   it('applies a transaction of several commands', async () => {
-    await session.run('add table bridge t\nadd set bridge t s { type ipv4_addr; flags interval; }\nadd element bridge t s { 10.0.0.1, 10.0.1.0/24 }\nadd chain bridge t c\nadd rule bridge t c ip saddr @s accept\n');
+    await session.run(
+      'add table bridge t\nadd set bridge t s { type ipv4_addr; flags interval; }\nadd element bridge t s { 10.0.0.1, 10.0.1.0/24 }\nadd chain bridge t c\nadd rule bridge t c ip saddr @s accept\n',
+    );
     const out = (await env.node('nft', ['list', 'table', 'bridge', 't'])).stdout;
     assert.match(out, /elements = \{ 10\.0\.0\.1, 10\.0\.1\.0\/24 \}/);
     assert.match(out, /ip saddr @s accept/);
   });
 
   it('a failing transaction rejects with nft’s error and applies none of its commands', async () => {
-    await assert.rejects(session.run('add table bridge u\nadd rule bridge t nochain accept\n'), /Error: .*No such file or directory/s);
+    await assert.rejects(
+      session.run('add table bridge u\nadd rule bridge t nochain accept\n'),
+      /Error: .*No such file or directory/s,
+    );
     assert.doesNotMatch(await tables(), /table bridge u/, 'the first command of the failed batch was not applied');
     await session.run('add element bridge t s { 10.0.2.1 }');
-    assert.match((await env.node('nft', ['list', 'set', 'bridge', 't', 's'])).stdout, /10\.0\.2\.1/, 'the session still works after an error');
+    assert.match(
+      (await env.node('nft', ['list', 'set', 'bridge', 't', 's'])).stdout,
+      /10\.0\.2\.1/,
+      'the session still works after an error',
+    );
     assert.equal(session.starts, 1, 'one child for all of it');
   });
 
   it('answers a query with what nft printed, and rejects a failing one', async () => {
-    assert.match((await session.query('list set bridge t s')).replace(/\s+/g, ' '), /elements = \{ 10\.0\.0\.1, 10\.0\.1\.0\/24, 10\.0\.2\.1 \}/);
+    assert.match(
+      (await session.query('list set bridge t s')).replace(/\s+/g, ' '),
+      /elements = \{ 10\.0\.0\.1, 10\.0\.1\.0\/24, 10\.0\.2\.1 \}/,
+    );
     await assert.rejects(session.query('list set bridge t nosuchset'), /Error: /);
     await session.run('add element bridge t s { 10.0.2.2 }');
     assert.match(await session.query('list set bridge t s'), /10\.0\.2\.2/, 'answers stay in order after an error');

@@ -144,7 +144,7 @@ export class CertificateAuthority {
           reason: x509.X509CrlReason.cessationOfOperation,
         })),
     });
-    return x509.PemConverter.encode(crl.rawData, 'X509 CRL') + '\n';
+    return `${x509.PemConverter.encode(crl.rawData, 'X509 CRL')}\n`;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -205,5 +205,5 @@ export class CertificateAuthority {
 }
 
 function pem(cert: x509.X509Certificate): string {
-  return cert.toString('pem') + '\n';
+  return `${cert.toString('pem')}\n`;
 }

@@ -18,7 +18,7 @@ export async function generateKeyPair(): Promise<CryptoKeyPair> {
 /** PKCS#8 "PRIVATE KEY" PEM, what OpenVPN's `key` / `<key>` reads. */
 export async function privateKeyToPem(key: CryptoKey): Promise<string> {
   const der = await subtle.exportKey('pkcs8', key);
-  return x509.PemConverter.encode(der, 'PRIVATE KEY') + '\n';
+  return `${x509.PemConverter.encode(der, 'PRIVATE KEY')}\n`;
 }
 
 export async function privateKeyFromPem(pem: string): Promise<CryptoKey> {

@@ -56,7 +56,7 @@ export function dirStorage(dir: string): PkiStorage {
     },
     async save(state) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(join(dir, 'issued.json'), JSON.stringify(state.issued, null, 1) + '\n');
+      await writeFileAtomic(join(dir, 'issued.json'), `${JSON.stringify(state.issued, null, 1)}\n`);
       await writeFileAtomic(join(dir, 'ca.crt'), state.caCertPem, 0o644);
       await writeFileAtomic(join(dir, 'ca.key'), state.caKeyPem);
     },

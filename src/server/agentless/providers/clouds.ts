@@ -8,11 +8,22 @@
  * (PUT /v2.0/agentlessports/{id} {"cloud": …}).
  */
 import { parseAgentlessConfig, type AgentlessConfig, type Flavor } from '../../../model/agentless-config.js';
-import type { HyperswitchOwner, NetSpec, ProviderDriver, ProviderHyperswitch, ProviderNetworkInterface } from '../../../model/provider.js';
+import type {
+  HyperswitchOwner,
+  NetSpec,
+  ProviderDriver,
+  ProviderHyperswitch,
+  ProviderNetworkInterface,
+} from '../../../model/provider.js';
 
 /** Every cloud's options: the section itself (home) first, then each of `clouds` over it. */
 export function cloudConfigs(c: AgentlessConfig): AgentlessConfig[] {
-  return [c, ...Object.entries(c.clouds).map(([name, o]) => parseAgentlessConfig({ ...c, lab_state_dir: '', ...o, cloud: name, clouds: {} }))];
+  return [
+    c,
+    ...Object.entries(c.clouds).map(([name, o]) =>
+      parseAgentlessConfig({ ...c, lab_state_dir: '', ...o, cloud: name, clouds: {} }),
+    ),
+  ];
 }
 
 /** The names of the configured clouds, home first. */
@@ -23,7 +34,10 @@ type NicFilter = Parameters<ProviderDriver['getNetworkInterfaces']>[0];
 
 export class MultiCloudProvider implements ProviderDriver {
   /** `clouds`: name → driver, home first. */
-  constructor(private readonly clouds: ReadonlyMap<string, ProviderDriver>, private readonly home: string) {}
+  constructor(
+    private readonly clouds: ReadonlyMap<string, ProviderDriver>,
+    private readonly home: string,
+  ) {}
 
   private pick(cloud?: string): ProviderDriver {
     const p = this.clouds.get(cloud ?? this.home);
@@ -31,7 +45,10 @@ export class MultiCloudProvider implements ProviderDriver {
     return p;
   }
 
-  private async each<T>(names: readonly string[] | undefined, fn: (p: ProviderDriver, cloud: string) => Promise<T[]>): Promise<T[]> {
+  private async each<T>(
+    names: readonly string[] | undefined,
+    fn: (p: ProviderDriver, cloud: string) => Promise<T[]>,
+  ): Promise<T[]> {
     const picked = [...this.clouds].filter(([n]) => !names || names.includes(n));
     return (await Promise.all(picked.map(([n, p]) => fn(p, n)))).flat();
   }
@@ -48,7 +65,9 @@ export class MultiCloudProvider implements ProviderDriver {
     return this.pick(owner.cloud).getHyperswitchHostName(owner);
   }
 
-  async launchHyperswitch(args: { user_data: string; flavor: Flavor; net_list: NetSpec[] } & HyperswitchOwner): Promise<ProviderHyperswitch> {
+  async launchHyperswitch(
+    args: { user_data: string; flavor: Flavor; net_list: NetSpec[] } & HyperswitchOwner,
+  ): Promise<ProviderHyperswitch> {
     return { ...(await this.pick(args.cloud).launchHyperswitch(args)), cloud: args.cloud ?? this.home };
   }
 
@@ -70,12 +89,16 @@ export class MultiCloudProvider implements ProviderDriver {
     }
   }
 
-  async createNetworkInterface(args: Parameters<ProviderDriver['createNetworkInterface']>[0]): Promise<ProviderNetworkInterface> {
+  async createNetworkInterface(
+    args: Parameters<ProviderDriver['createNetworkInterface']>[0],
+  ): Promise<ProviderNetworkInterface> {
     return { ...(await this.pick(args.cloud).createNetworkInterface(args)), cloud: args.cloud ?? this.home };
   }
 
   async getNetworkInterfaces(filter?: NicFilter): Promise<ProviderNetworkInterface[]> {
-    return this.each(undefined, async (p, cloud) => (await p.getNetworkInterfaces(filter)).map((n) => ({ ...n, cloud })));
+    return this.each(undefined, async (p, cloud) =>
+      (await p.getNetworkInterfaces(filter)).map((n) => ({ ...n, cloud })),
+    );
   }
 
   async deleteNetworkInterface(id: string): Promise<void> {

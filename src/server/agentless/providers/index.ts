@@ -18,13 +18,19 @@ export interface ProviderDeps {
   log: Logger;
 }
 
-export function createProvider(config: AgentlessConfig, deps: ProviderDeps, factories: ProviderFactories): ProviderDriver {
+export function createProvider(
+  config: AgentlessConfig,
+  deps: ProviderDeps,
+  factories: ProviderFactories,
+): ProviderDriver {
   const drivers = new Map<string, ProviderDriver>();
   for (const [i, c] of cloudConfigs(config).entries()) {
     const factory = factories[c.provider];
     if (!factory) {
       const known = Object.keys(factories).join(', ') || 'none';
-      throw new Error(`agentless provider '${c.provider}' of cloud '${c.cloud}' is not available (available: ${known})`);
+      throw new Error(
+        `agentless provider '${c.provider}' of cloud '${c.cloud}' is not available (available: ${known})`,
+      );
     }
     const stateDir = i === 0 ? deps.stateDir : c.lab_state_dir || `${deps.stateDir}-${c.cloud}`;
     drivers.set(c.cloud, factory({ config: c, ...deps, stateDir, log: deps.log.child({ cloud: c.cloud }) }));
