@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p artifacts
+# Formatting, lint rules and the folder layering (.dependency-cruiser.cjs) first: they fail fast.
+npm run --silent lint
 files=$(find dist/test -name '*.test.js' | sort)
 exec node --test --test-concurrency=1 --test-reporter=spec $files
