@@ -23,7 +23,14 @@ export interface Ctx {
 
 export type Body = Record<string, unknown>;
 
-export interface ResourceDef<K extends Kind> {
+/** A zod schema for one create or update body. */
+export type BodySchema = z.ZodType<Body>;
+
+/**
+ * Generic over its body schemas, so `create`/`update` receive exactly what the schema parsed
+ * (`z.output<C>`) and need no casts.
+ */
+export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, U extends BodySchema = BodySchema> {
   kind: K;
   /** Body key for one object, e.g. `security_group`. */
   singular: string;
@@ -33,16 +40,16 @@ export interface ResourceDef<K extends Kind> {
   path: string;
   /** Every attribute of the wire object (for filters and sort keys). */
   attributes: ReadonlySet<string>;
-  createSchema: z.ZodType<Body>;
-  updateSchema: z.ZodType<Body>;
+  createSchema: C;
+  updateSchema: U;
   /** Whether the object carries tags (the /tags sub-resource). */
   taggable: boolean;
   /** Only admins may call anything on this resource. */
   adminOnly?: boolean;
   /** Builds (and stores) a new object. */
-  create(ctx: Ctx, tx: WriteTx, body: Body): Promise<KindMap[K]>;
+  create(ctx: Ctx, tx: WriteTx, body: z.output<C>): Promise<KindMap[K]>;
   /** Returns the changed object (the generic layer bumps revision and stores it), or undefined for "quiet" updates it stored itself. */
-  update(ctx: Ctx, tx: WriteTx, current: KindMap[K], body: Body): Promise<KindMap[K] | undefined>;
+  update(ctx: Ctx, tx: WriteTx, current: KindMap[K], body: z.output<U>): Promise<KindMap[K] | undefined>;
   remove(ctx: Ctx, tx: WriteTx, current: KindMap[K]): Promise<void>;
   /** A predicate telling which objects the caller may see (may preload what it needs). */
   visibility(ctx: Ctx, tx: ReadTx): Promise<(obj: KindMap[K]) => boolean>;
@@ -67,26 +74,42 @@ export const zCommon = {
   ...zProject,
 };
 
+/** The common attributes a create body may carry (see zCommon). */
+export interface CommonBody {
+  name?: string;
+  description?: string;
+  tags?: string[];
+  project_id?: string;
+  tenant_id?: string;
+}
+
 /** Common attributes of a new object. */
-export function newBase(ctx: Ctx, body: Body, id: string = randomUUID()): Base {
-  const project = owningProject(ctx.caller, body as { project_id?: string; tenant_id?: string });
+export function newBase(ctx: Ctx, body: CommonBody, id: string = randomUUID()): Base {
+  const project = owningProject(ctx.caller, body);
   const now = neutronTime(ctx.nowMs);
   return {
     id,
     project_id: project,
     tenant_id: project,
-    name: (body.name as string | undefined) ?? '',
-    description: (body.description as string | undefined) ?? '',
-    tags: [...new Set((body.tags as string[] | undefined) ?? [])],
+    name: body.name ?? '',
+    description: body.description ?? '',
+    tags: [...new Set(body.tags ?? [])],
     revision_number: 1,
     created_at: now,
     updated_at: now,
   };
 }
 
-/** Copies the given keys of `body` onto `obj` when present. */
-export function assignPresent<T extends object>(obj: T, body: Body, keys: readonly string[]): T {
-  for (const k of keys) if (k in body && body[k] !== undefined) (obj as Record<string, unknown>)[k] = body[k];
+/** Copies the given keys of `body` onto `obj` when present (each key's body type must fit the object's). */
+export function assignPresent<T extends object, K extends keyof T>(
+  obj: T,
+  body: { [P in K]?: T[P] },
+  keys: readonly K[],
+): T {
+  for (const k of keys) {
+    const v = body[k];
+    if (v !== undefined) obj[k] = v as T[K];
+  }
   return obj;
 }
 

@@ -15,7 +15,7 @@ import { authenticate, type AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
 import { applyFields, applyFilters, applyPagination, applySort, parseQuery, type Query } from './query.js';
-import { mustGet, type Body, type Ctx, type ResourceDef } from './resource.js';
+import { mustGet, type BodySchema, type Ctx, type ResourceDef } from './resource.js';
 
 export interface RouteDeps {
   store: Store;
@@ -37,7 +37,7 @@ export function queryOf(req: FastifyRequest): Query {
 }
 
 /** Validates one object body; the first zod issue becomes the 400 message. */
-export function validate(schema: z.ZodType<Body>, value: unknown, what: string): Body {
+export function validate<S extends BodySchema>(schema: S, value: unknown, what: string): z.output<S> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw faults.badRequest(`Invalid input for ${what}. Reason: the body must be a JSON object.`, 'HTTPBadRequest');
   }

@@ -53,6 +53,7 @@ const createSchema = z.strictObject({
   remote_address_group_id: z.null().optional(),
   description: zDescription.optional(),
 });
+const updateSchema = z.strictObject({});
 
 /** Protocol as stored (lower-case name or number text, null for any) and its number. */
 function normalizeProtocol(p: unknown): { text: string | null; num: number | null } {
@@ -119,7 +120,7 @@ function sameRule(a: SecurityGroupRule, b: SecurityGroupRule): boolean {
   );
 }
 
-export const securityGroupRules: ResourceDef<'security_group_rule'> = {
+export const securityGroupRules: ResourceDef<'security_group_rule', typeof createSchema, typeof updateSchema> = {
   kind: 'security_group_rule',
   singular: 'security_group_rule',
   plural: 'security_group_rules',
@@ -143,22 +144,18 @@ export const securityGroupRules: ResourceDef<'security_group_rule'> = {
     'updated_at',
   ]),
   createSchema,
-  updateSchema: z.strictObject({}),
+  updateSchema,
   parentOf: (r) => r.security_group_id,
 
   async create(ctx, tx, body) {
     await ensureDefaultSecurityGroup(ctx, tx, ctx.caller.projectId);
     const visible = (o: { project_id: string }) => ownedOrAdmin(ctx, o);
-    const sg = await mustGet(tx, 'security_group', body.security_group_id as string, visible);
-    const ethertype = (body.ethertype as 'IPv4' | 'IPv6' | undefined) ?? 'IPv4';
+    const sg = await mustGet(tx, 'security_group', body.security_group_id, visible);
+    const ethertype = body.ethertype ?? 'IPv4';
     const { text: protocol, num } = normalizeProtocol(body.protocol);
-    const [port_range_min, port_range_max] = checkPorts(
-      num,
-      (body.port_range_min as number | null) ?? null,
-      (body.port_range_max as number | null) ?? null,
-    );
-    const remoteGroup = (body.remote_group_id as string | null | undefined) ?? null;
-    let remotePrefix = (body.remote_ip_prefix as string | null | undefined) ?? null;
+    const [port_range_min, port_range_max] = checkPorts(num, body.port_range_min ?? null, body.port_range_max ?? null);
+    const remoteGroup = body.remote_group_id ?? null;
+    let remotePrefix = body.remote_ip_prefix ?? null;
     if (remoteGroup !== null && remotePrefix !== null) {
       throw faults.badRequest(
         'Only remote_ip_prefix or remote_group_id may be provided.',
@@ -177,14 +174,14 @@ export const securityGroupRules: ResourceDef<'security_group_rule'> = {
     }
     if (remoteGroup !== null) await mustGet(tx, 'security_group', remoteGroup, visible);
     const rule = makeRule(ctx, sg, {
-      direction: body.direction as 'ingress' | 'egress',
+      direction: body.direction,
       ethertype,
       protocol,
       port_range_min,
       port_range_max,
       remote_ip_prefix: remotePrefix,
       remote_group_id: remoteGroup,
-      description: (body.description as string | undefined) ?? '',
+      description: body.description ?? '',
     });
     const dup = sg.security_group_rules.find((r) => sameRule(r, rule));
     if (dup)

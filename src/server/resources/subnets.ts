@@ -125,7 +125,7 @@ export async function deleteSubnetInTx(ctx: Ctx, tx: WriteTx, subnet: Subnet, up
   await tx.remove('subnet', subnet);
 }
 
-export const subnets: ResourceDef<'subnet'> = {
+export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSchema> = {
   kind: 'subnet',
   singular: 'subnet',
   plural: 'subnets',
@@ -161,13 +161,13 @@ export const subnets: ResourceDef<'subnet'> = {
     const net = await mustGet(
       tx,
       'network',
-      body.network_id as string,
+      body.network_id,
       (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared,
     );
     if (!ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId) {
       throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
     }
-    const c = parseCidr(body.cidr as string);
+    const c = parseCidr(body.cidr);
     if (body.ip_version !== undefined && body.ip_version !== c.version) {
       throw faults.invalidInput(`Cidr ${body.cidr} does not match ip_version ${body.ip_version}`);
     }
@@ -179,12 +179,9 @@ export const subnets: ResourceDef<'subnet'> = {
         );
       }
     }
-    const gateway =
-      body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip as string | null);
+    const gateway = body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip);
     const pools =
-      body.allocation_pools === undefined
-        ? defaultPools(c, gateway)
-        : validatePools(c, body.allocation_pools as Subnet['allocation_pools'], gateway);
+      body.allocation_pools === undefined ? defaultPools(c, gateway) : validatePools(c, body.allocation_pools, gateway);
     const base = newBase(ctx, body);
     if (base.project_id !== net.project_id && !ctx.caller.isAdmin)
       throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
@@ -195,11 +192,11 @@ export const subnets: ResourceDef<'subnet'> = {
       ip_version: c.version,
       gateway_ip: gateway,
       allocation_pools: pools,
-      enable_dhcp: (body.enable_dhcp as boolean | undefined) ?? true,
-      dns_nameservers: checkDns((body.dns_nameservers as string[] | undefined) ?? []),
-      host_routes: checkRoutes((body.host_routes as Subnet['host_routes'] | undefined) ?? []),
-      ipv6_ra_mode: c.version === 6 ? ((body.ipv6_ra_mode as string | null | undefined) ?? null) : null,
-      ipv6_address_mode: c.version === 6 ? ((body.ipv6_address_mode as string | null | undefined) ?? null) : null,
+      enable_dhcp: body.enable_dhcp ?? true,
+      dns_nameservers: checkDns(body.dns_nameservers ?? []),
+      host_routes: checkRoutes(body.host_routes ?? []),
+      ipv6_ra_mode: c.version === 6 ? (body.ipv6_ra_mode ?? null) : null,
+      ipv6_address_mode: c.version === 6 ? (body.ipv6_address_mode ?? null) : null,
       subnetpool_id: null,
     };
     await tx.put('subnet', subnet, 'create', net.id);
@@ -210,10 +207,10 @@ export const subnets: ResourceDef<'subnet'> = {
   async update(_ctx, tx, current, body) {
     const c = parseCidr(current.cidr);
     const next = assignPresent({ ...current }, body, ['name', 'description', 'tags', 'enable_dhcp']);
-    if (body.dns_nameservers !== undefined) next.dns_nameservers = checkDns(body.dns_nameservers as string[]);
-    if (body.host_routes !== undefined) next.host_routes = checkRoutes(body.host_routes as Subnet['host_routes']);
+    if (body.dns_nameservers !== undefined) next.dns_nameservers = checkDns(body.dns_nameservers);
+    if (body.host_routes !== undefined) next.host_routes = checkRoutes(body.host_routes);
     if (body.gateway_ip !== undefined) {
-      next.gateway_ip = checkGateway(c, body.gateway_ip as string | null);
+      next.gateway_ip = checkGateway(c, body.gateway_ip);
       const holders =
         next.gateway_ip === null
           ? []
@@ -225,11 +222,7 @@ export const subnets: ResourceDef<'subnet'> = {
         );
     }
     if (body.allocation_pools !== undefined || body.gateway_ip !== undefined) {
-      next.allocation_pools = validatePools(
-        c,
-        (body.allocation_pools as Subnet['allocation_pools'] | undefined) ?? current.allocation_pools,
-        next.gateway_ip,
-      );
+      next.allocation_pools = validatePools(c, body.allocation_pools ?? current.allocation_pools, next.gateway_ip);
     }
     return next;
   },
