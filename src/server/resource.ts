@@ -13,6 +13,8 @@ import type { Caller } from './auth.js';
 import { owningProject } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
+import { isIp } from '../model/grammar/addresses.js';
+import { isHostName, isWord, tagProblem } from '../model/grammar/words.js';
 
 export interface Ctx {
   caller: Caller;
@@ -62,10 +64,25 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
 }
 
 // ---- zod building blocks shared by the schemas ----
+// Every string of every body is also checked for lone surrogates in routes.ts (validate).
 export const zName = z.string().max(255);
 export const zDescription = z.string().max(255);
 export const zId = z.string().min(1).max(255);
-export const zTags = z.array(z.string().min(1).max(60)).max(50);
+export const zTag = z.string().superRefine((t, ctx) => {
+  const problem = tagProblem(t);
+  if (problem) ctx.addIssue({ code: 'custom', message: `'${t}' is not a valid tag: ${problem}` });
+});
+export const zTags = z.array(zTag).max(50);
+/** An address in the shared grammar (no zone IDs), of either version. */
+export const zIp = z
+  .string()
+  .refine((v) => isIp(v), { error: (i) => `'${String(i.input)}' is not a valid IP address` });
+/** A plain word (no whitespace, quotes, backslash or control characters). */
+export const zWord = z.string().refine((v) => isWord(v), { error: (i) => `'${String(i.input)}' is not a plain word` });
+/** A host name (agent host, binding:host_id). */
+export const zHost = z
+  .string()
+  .refine((v) => isHostName(v), { error: (i) => `'${String(i.input)}' is not a valid host name` });
 export const zProject = { project_id: zId.optional(), tenant_id: zId.optional() };
 export const zCommon = {
   name: zName.optional(),

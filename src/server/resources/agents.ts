@@ -8,17 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Agent } from '../../model/types.js';
 import { neutronTime } from '../../common/clock.js';
-import { assignPresent, zDescription, type Ctx, type ResourceDef } from '../resource.js';
+import { assignPresent, zDescription, zHost, zIp, zWord, type Ctx, type ResourceDef } from '../resource.js';
 
 const zConfigurations = z.looseObject({
-  tunneling_ip: z.string().default(''),
-  cloud: z.string().default(''),
-  underlay_mtu: z.number().int().optional(),
-  capabilities: z.array(z.string()).optional(),
+  // Both reach agents' command lines and config files: strict grammar, '' for not given.
+  tunneling_ip: z.union([z.literal(''), zIp]).default(''),
+  cloud: z.union([z.literal(''), zHost]).default(''),
+  underlay_mtu: z.number().int().min(68).max(65535).optional(),
+  capabilities: z.array(zWord).optional(),
 });
 
 const createSchema = z.strictObject({
-  host: z.string().min(1).max(255),
+  host: zHost,
   agent_type: z.string().max(255).optional(),
   binary: z.string().max(255).optional(),
   topic: z.string().max(255).optional(),

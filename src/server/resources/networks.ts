@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Network } from '../../model/types.js';
 import { allocateVni } from '../ipam/allocate.js';
+import { VNI_MAX } from '../../model/vxlan.js';
 import { VXLAN_OVERHEAD } from '../config.js';
 import { faults } from '../errors.js';
 import {
@@ -37,7 +38,7 @@ const createSchema = z.strictObject({
   port_security_enabled: z.boolean().optional(),
   'provider:network_type': z.literal('vxlan').optional(),
   'provider:physical_network': z.null().optional(),
-  'provider:segmentation_id': z.number().int().min(1).optional(),
+  'provider:segmentation_id': z.number().int().min(1).max(VNI_MAX).optional(),
   'router:external': z.boolean().optional(),
   availability_zone_hints: z.array(z.string()).optional(),
 });

@@ -8,6 +8,7 @@ import type { FixedIp, Network, Port, Subnet } from '../../model/types.js';
 import type { WriteTx } from '../store/store.js';
 import { allocateMac, allocateNextIp, allocateSpecificIp } from '../ipam/allocate.js';
 import { canonicalIp, cidrContains, isIp, parseCidr } from '../ipam/cidr.js';
+import { canonicalIpOrCidr } from '../../model/grammar/addresses.js';
 import { canonicalMac } from '../ipam/mac.js';
 import { faults } from '../errors.js';
 import {
@@ -19,6 +20,7 @@ import {
   zDescription,
   zId,
   zName,
+  zHost,
   zTags,
   type Ctx,
   type ResourceDef,
@@ -42,7 +44,7 @@ const mutable = {
   device_id: z.string().max(255).optional(),
   device_owner: z.string().max(255).optional(),
   status: zStatus.optional(),
-  'binding:host_id': z.string().max(255).optional(),
+  'binding:host_id': z.union([z.literal(''), zHost]).optional(),
   'binding:profile': z.record(z.string(), z.unknown()).nullable().optional(),
   'binding:vif_type': z.string().max(255).optional(),
   'binding:vif_details': z.record(z.string(), z.unknown()).nullable().optional(),
@@ -167,8 +169,12 @@ async function resolveSecurityGroups(ctx: Ctx, tx: WriteTx, projectId: string, i
 
 function checkPairs(pairs: { ip_address: string; mac_address?: string }[]): Port['allowed_address_pairs'] {
   return pairs.map((p) => {
-    const ip = p.ip_address;
-    if (!isIp(ip.split('/')[0])) throw faults.invalidInput(`'${p.ip_address}' is not a valid IP address`);
+    let ip: string;
+    try {
+      ip = canonicalIpOrCidr(p.ip_address);
+    } catch {
+      throw faults.invalidInput(`'${p.ip_address}' is not a valid IP address or CIDR`);
+    }
     return { ip_address: ip, mac_address: p.mac_address === undefined ? '' : canonicalMac(p.mac_address) };
   });
 }

@@ -6,37 +6,17 @@
 import { z } from 'zod';
 import type { SecurityGroupRule } from '../../model/types.js';
 import { parseCidr } from '../ipam/cidr.js';
+import {
+  checkProtocolFamily,
+  ICMP_PROTOCOLS,
+  parseProtocol,
+  PORT_PROTOCOLS,
+  ProtocolError,
+  type Protocol,
+} from '../../model/grammar/protocols.js';
 import { faults } from '../errors.js';
 import { mustGet, ownedOrAdmin, zDescription, zId, zProject, type ResourceDef } from '../resource.js';
 import { addRuleInTx, ensureDefaultSecurityGroup, makeRule, removeRuleInTx } from './security-groups.js';
-
-const PROTOCOLS: Record<string, number> = {
-  ah: 51,
-  dccp: 33,
-  egp: 8,
-  esp: 50,
-  gre: 47,
-  icmp: 1,
-  icmpv6: 58,
-  igmp: 2,
-  ipip: 4,
-  'ipv6-encap': 41,
-  'ipv6-frag': 44,
-  'ipv6-icmp': 58,
-  'ipv6-nonxt': 59,
-  'ipv6-opts': 60,
-  'ipv6-route': 43,
-  ospf: 89,
-  pgm: 113,
-  rsvp: 46,
-  sctp: 132,
-  tcp: 6,
-  udp: 17,
-  udplite: 136,
-  vrrp: 112,
-};
-const PORT_PROTOCOLS = new Set([6, 17, 33, 132, 136]);
-const ICMP_PROTOCOLS = new Set([1, 58]);
 
 const zPort = z.number().int().nullable().optional();
 
@@ -55,16 +35,17 @@ const createSchema = z.strictObject({
 });
 const updateSchema = z.strictObject({});
 
-/** Protocol as stored (lower-case name or number text, null for any) and its number. */
-function normalizeProtocol(p: unknown): { text: string | null; num: number | null } {
-  if (p === null || p === undefined || p === '' || p === 'any') return { text: null, num: null };
-  const s = String(p).toLowerCase();
-  if (s in PROTOCOLS) return { text: s, num: PROTOCOLS[s] };
-  if (/^\d+$/.test(s) && Number(s) <= 255) return { text: s, num: Number(s) };
-  throw faults.badRequest(
-    `Security group rule protocol ${p} not supported. Only protocol values ${Object.keys(PROTOCOLS).join(', ')} and integer representations [0 to 255] are supported.`,
-    'SecurityGroupRuleInvalidProtocol',
-  );
+/** The rule's protocol in the shared grammar (model/grammar/protocols.ts), with Neutron's faults. */
+function normalizeProtocol(p: unknown, ethertype: 'IPv4' | 'IPv6'): Protocol {
+  try {
+    const proto = parseProtocol(p);
+    checkProtocolFamily(proto, ethertype === 'IPv4' ? 4 : 6);
+    return proto;
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    const type = e.familyConflict ? 'SecurityGroupEthertypeConflictWithProtocol' : 'SecurityGroupRuleInvalidProtocol';
+    throw faults.badRequest(e.message, type);
+  }
 }
 
 function checkPorts(num: number | null, min: number | null, max: number | null): [number | null, number | null] {
@@ -106,7 +87,7 @@ function checkPorts(num: number | null, min: number | null, max: number | null):
 
 /** Two rules are the same when every matching attribute is (any-prefix equals no prefix). */
 function sameRule(a: SecurityGroupRule, b: SecurityGroupRule): boolean {
-  const proto = (p: string | null) => (p === null ? null : String(PROTOCOLS[p] ?? p));
+  const proto = (p: string | null) => parseProtocol(p).num;
   const prefix = (r: SecurityGroupRule) =>
     r.remote_ip_prefix === '0.0.0.0/0' || r.remote_ip_prefix === '::/0' ? null : r.remote_ip_prefix;
   return (
@@ -152,7 +133,7 @@ export const securityGroupRules: ResourceDef<'security_group_rule', typeof creat
     const visible = (o: { project_id: string }) => ownedOrAdmin(ctx, o);
     const sg = await mustGet(tx, 'security_group', body.security_group_id, visible);
     const ethertype = body.ethertype ?? 'IPv4';
-    const { text: protocol, num } = normalizeProtocol(body.protocol);
+    const { text: protocol, num } = normalizeProtocol(body.protocol, ethertype);
     const [port_range_min, port_range_max] = checkPorts(num, body.port_range_min ?? null, body.port_range_max ?? null);
     const remoteGroup = body.remote_group_id ?? null;
     let remotePrefix = body.remote_ip_prefix ?? null;

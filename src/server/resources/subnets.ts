@@ -4,13 +4,15 @@
  * port other than a DHCP port holds an address of it.
  */
 import { z } from 'zod';
-import type { Network, Subnet } from '../../model/types.js';
+import type { HostRoute, Network, Subnet } from '../../model/types.js';
+import { unusableSubnet } from '../../model/grammar/addresses.js';
 import type { WriteTx } from '../store/store.js';
 import {
   canonicalIp,
   cidrContains,
   defaultGateway,
   defaultPools,
+  ipVersion,
   isIp,
   parseCidr,
   validatePools,
@@ -62,8 +64,16 @@ const updateSchema = z.strictObject({
   host_routes: z.array(zRoute).optional(),
 });
 
+/** Neutron's InvalidInput when an address attribute is not of the subnet's IP version. */
+function checkVersion(c: Cidr, what: string, ip: string): void {
+  if (!isIp(ip)) throw faults.invalidInput(`'${ip}' is not a valid IP address`);
+  if (ipVersion(ip) !== c.version)
+    throw faults.invalidInput(`${what} '${ip}' does not match the ip_version '${c.version}'`);
+}
+
 function checkGateway(c: Cidr, gw: string | null): string | null {
   if (gw === null) return null;
+  checkVersion(c, 'gateway_ip', gw);
   if (!cidrContains(c, gw)) throw faults.invalidInput(`Gateway IP ${gw} is not a valid IP address of subnet ${c.text}`);
   const n = ipToBigInt(gw);
   if (n === c.network || (c.version === 4 && n === c.last))
@@ -71,18 +81,41 @@ function checkGateway(c: Cidr, gw: string | null): string | null {
   return canonicalIp(gw);
 }
 
-function checkDns(list: string[]): string[] {
-  for (const d of list) if (!isIp(d)) throw faults.invalidInput(`'${d}' is not a valid IP address`);
-  if (new Set(list).size !== list.length) throw faults.invalidInput('Duplicate nameserver');
-  return list;
+function checkDns(c: Cidr, list: string[]): string[] {
+  const out = list.map((d) => {
+    checkVersion(c, 'dns_nameserver', d);
+    return canonicalIp(d);
+  });
+  if (new Set(out).size !== out.length) throw faults.invalidInput('Duplicate nameserver');
+  return out;
 }
 
-function checkRoutes(routes: { destination: string; nexthop: string }[]): { destination: string; nexthop: string }[] {
+function checkRoutes(c: Cidr, routes: HostRoute[]): HostRoute[] {
   return routes.map((r) => {
     const d = parseCidr(r.destination);
-    if (!isIp(r.nexthop)) throw faults.invalidInput(`'${r.nexthop}' is not a valid IP address`);
+    if (d.version !== c.version)
+      throw faults.invalidInput(`destination '${r.destination}' does not match the ip_version '${c.version}'`);
+    checkVersion(c, 'nexthop', r.nexthop);
     return { destination: d.text, nexthop: canonicalIp(r.nexthop) };
   });
+}
+
+/**
+ * A subnet CIDR must leave room for a gateway and a port (Neutron's limit for DHCP, applied to every
+ * subnet: smaller ones gave pools outside the CIDR or none, and an IPv6 subnet without a free
+ * address fails every port create on its network), and may not be a default route, multicast or
+ * loopback range.
+ */
+function checkSubnetCidr(c: Cidr, dhcp: boolean): void {
+  const why = unusableSubnet(c);
+  if (why) throw faults.invalidInput(why);
+  if (c.prefix > (c.version === 4 ? 30 : 126)) {
+    throw faults.invalidInput(
+      dhcp
+        ? 'Subnet has a prefix length that is incompatible with DHCP service enabled'
+        : `Subnet ${c.text} is too small: it needs room for a gateway and a port`,
+    );
+  }
 }
 
 /** Adds or removes a subnet id in its network's `subnets` (a network update change). */
@@ -171,6 +204,7 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
     if (body.ip_version !== undefined && body.ip_version !== c.version) {
       throw faults.invalidInput(`Cidr ${body.cidr} does not match ip_version ${body.ip_version}`);
     }
+    checkSubnetCidr(c, body.enable_dhcp ?? true);
     for (const other of await tx.list('subnet', net.id)) {
       const o = parseCidr(other.cidr);
       if (o.version === c.version && o.network <= c.last && c.network <= o.last) {
@@ -193,8 +227,8 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
       gateway_ip: gateway,
       allocation_pools: pools,
       enable_dhcp: body.enable_dhcp ?? true,
-      dns_nameservers: checkDns(body.dns_nameservers ?? []),
-      host_routes: checkRoutes(body.host_routes ?? []),
+      dns_nameservers: checkDns(c, body.dns_nameservers ?? []),
+      host_routes: checkRoutes(c, body.host_routes ?? []),
       ipv6_ra_mode: c.version === 6 ? (body.ipv6_ra_mode ?? null) : null,
       ipv6_address_mode: c.version === 6 ? (body.ipv6_address_mode ?? null) : null,
       subnetpool_id: null,
@@ -207,8 +241,8 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
   async update(_ctx, tx, current, body) {
     const c = parseCidr(current.cidr);
     const next = assignPresent({ ...current }, body, ['name', 'description', 'tags', 'enable_dhcp']);
-    if (body.dns_nameservers !== undefined) next.dns_nameservers = checkDns(body.dns_nameservers);
-    if (body.host_routes !== undefined) next.host_routes = checkRoutes(body.host_routes);
+    if (body.dns_nameservers !== undefined) next.dns_nameservers = checkDns(c, body.dns_nameservers);
+    if (body.host_routes !== undefined) next.host_routes = checkRoutes(c, body.host_routes);
     if (body.gateway_ip !== undefined) {
       next.gateway_ip = checkGateway(c, body.gateway_ip);
       const holders =
