@@ -3,7 +3,7 @@
  * and the `hypernet server` command assemble it the same way. All errors, including fastify's own
  * (malformed JSON, unknown route), leave as a NeutronError body through `toNeutronError`.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { Store } from './store/store.js';
@@ -34,7 +34,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 16 * 1024 * 1024,
-    routerOptions: { ignoreTrailingSlash: true },
+    // IDs up to 1 KiB reach the routes (and get Neutron's NotFound); longer ones and bad URL escapes
+    // are refused by the router, through frameworkErrors, still as a NeutronError.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const { status, body } = toNeutronError(err);
+      reply.code(status).type('application/json').send(body);
+    },
   });
   const deps: RouteDeps = { store: opts.store, clock: opts.clock, config: opts.config, auth: opts.auth };
 

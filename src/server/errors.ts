@@ -60,10 +60,15 @@ export function toNeutronError(err: unknown): { status: number; body: NeutronErr
     return { status: err.status, body: { NeutronError: { type: err.type, message: err.message, detail: err.detail } } };
   }
   const e = err as { statusCode?: number; code?: string; message?: string };
-  // fastify's own errors: malformed JSON, unsupported media type, body too large.
+  // fastify's own errors: malformed JSON, unsupported media type, body too large, bad URL, long parameter.
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-    const type =
-      e.statusCode === 404 ? 'HTTPNotFound' : e.statusCode === 415 ? 'HTTPUnsupportedMediaType' : 'BadRequest';
+    const named: Record<number, string> = {
+      404: 'HTTPNotFound',
+      413: 'HTTPRequestEntityTooLarge',
+      414: 'HTTPRequestURITooLong',
+      415: 'HTTPUnsupportedMediaType',
+    };
+    const type = named[e.statusCode] ?? 'BadRequest';
     return { status: e.statusCode, body: { NeutronError: { type, message: e.message ?? 'Bad request', detail: '' } } };
   }
   return {

@@ -123,7 +123,7 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
 
   app.post<P>(base, async (req, reply) => {
     const ctx = adminCtx(req);
-    const body = validate(createSchema, envelope(req.body, 'binding'), 'binding') as z.infer<typeof createSchema>;
+    const body = validate(createSchema, envelope(req.body, 'binding'), 'binding');
     const binding = await change(ctx, req.params.id, async (tx, port) => {
       if (portBindings(port).some((b) => b.host === body.host)) throw bindingFaults.exists(port.id, body.host);
       const b: PortBinding = {

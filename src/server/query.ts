@@ -24,7 +24,8 @@ const RESERVED = new Set([
 
 /** Parses a raw query string into key → values (repeated keys kept in order). */
 export function parseQuery(search: string): Query {
-  const q: Query = {};
+  // No prototype: keys such as `toString`, `constructor` or `__proto__` are plain (unknown) filters.
+  const q: Query = Object.create(null);
   for (const [k, v] of new URLSearchParams(search)) {
     q[k] ??= [];
     q[k].push(v);
@@ -178,6 +179,6 @@ export function applyFields<T extends object>(item: T, q: Query): Partial<T> | T
   const fields = q.fields ? q.fields.flatMap((f) => f.split(',')).filter((f) => f !== '') : [];
   if (fields.length === 0) return item;
   const out: Obj = {};
-  for (const f of fields) if (f in item) out[f] = (item as Obj)[f];
+  for (const f of fields) if (Object.hasOwn(item, f)) out[f] = (item as Obj)[f];
   return out as Partial<T>;
 }

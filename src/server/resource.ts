@@ -13,6 +13,8 @@ import type { Caller } from './auth.js';
 import { owningProject } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
+import { isIp } from '../model/grammar/addresses.js';
+import { isHostName, isWord, tagProblem } from '../model/grammar/words.js';
 
 export interface Ctx {
   caller: Caller;
@@ -23,7 +25,14 @@ export interface Ctx {
 
 export type Body = Record<string, unknown>;
 
-export interface ResourceDef<K extends Kind> {
+/** A zod schema for one create or update body. */
+export type BodySchema = z.ZodType<Body>;
+
+/**
+ * Generic over its body schemas, so `create`/`update` receive exactly what the schema parsed
+ * (`z.output<C>`) and need no casts.
+ */
+export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, U extends BodySchema = BodySchema> {
   kind: K;
   /** Body key for one object, e.g. `security_group`. */
   singular: string;
@@ -33,16 +42,16 @@ export interface ResourceDef<K extends Kind> {
   path: string;
   /** Every attribute of the wire object (for filters and sort keys). */
   attributes: ReadonlySet<string>;
-  createSchema: z.ZodType<Body>;
-  updateSchema: z.ZodType<Body>;
+  createSchema: C;
+  updateSchema: U;
   /** Whether the object carries tags (the /tags sub-resource). */
   taggable: boolean;
   /** Only admins may call anything on this resource. */
   adminOnly?: boolean;
   /** Builds (and stores) a new object. */
-  create(ctx: Ctx, tx: WriteTx, body: Body): Promise<KindMap[K]>;
+  create(ctx: Ctx, tx: WriteTx, body: z.output<C>): Promise<KindMap[K]>;
   /** Returns the changed object (the generic layer bumps revision and stores it), or undefined for "quiet" updates it stored itself. */
-  update(ctx: Ctx, tx: WriteTx, current: KindMap[K], body: Body): Promise<KindMap[K] | undefined>;
+  update(ctx: Ctx, tx: WriteTx, current: KindMap[K], body: z.output<U>): Promise<KindMap[K] | undefined>;
   remove(ctx: Ctx, tx: WriteTx, current: KindMap[K]): Promise<void>;
   /** A predicate telling which objects the caller may see (may preload what it needs). */
   visibility(ctx: Ctx, tx: ReadTx): Promise<(obj: KindMap[K]) => boolean>;
@@ -55,10 +64,25 @@ export interface ResourceDef<K extends Kind> {
 }
 
 // ---- zod building blocks shared by the schemas ----
+// Every string of every body is also checked for lone surrogates in routes.ts (validate).
 export const zName = z.string().max(255);
 export const zDescription = z.string().max(255);
 export const zId = z.string().min(1).max(255);
-export const zTags = z.array(z.string().min(1).max(60)).max(50);
+export const zTag = z.string().superRefine((t, ctx) => {
+  const problem = tagProblem(t);
+  if (problem) ctx.addIssue({ code: 'custom', message: `'${t}' is not a valid tag: ${problem}` });
+});
+export const zTags = z.array(zTag).max(50);
+/** An address in the shared grammar (no zone IDs), of either version. */
+export const zIp = z
+  .string()
+  .refine((v) => isIp(v), { error: (i) => `'${String(i.input)}' is not a valid IP address` });
+/** A plain word (no whitespace, quotes, backslash or control characters). */
+export const zWord = z.string().refine((v) => isWord(v), { error: (i) => `'${String(i.input)}' is not a plain word` });
+/** A host name (agent host, binding:host_id). */
+export const zHost = z
+  .string()
+  .refine((v) => isHostName(v), { error: (i) => `'${String(i.input)}' is not a valid host name` });
 export const zProject = { project_id: zId.optional(), tenant_id: zId.optional() };
 export const zCommon = {
   name: zName.optional(),
@@ -67,26 +91,42 @@ export const zCommon = {
   ...zProject,
 };
 
+/** The common attributes a create body may carry (see zCommon). */
+export interface CommonBody {
+  name?: string;
+  description?: string;
+  tags?: string[];
+  project_id?: string;
+  tenant_id?: string;
+}
+
 /** Common attributes of a new object. */
-export function newBase(ctx: Ctx, body: Body, id: string = randomUUID()): Base {
-  const project = owningProject(ctx.caller, body as { project_id?: string; tenant_id?: string });
+export function newBase(ctx: Ctx, body: CommonBody, id: string = randomUUID()): Base {
+  const project = owningProject(ctx.caller, body);
   const now = neutronTime(ctx.nowMs);
   return {
     id,
     project_id: project,
     tenant_id: project,
-    name: (body.name as string | undefined) ?? '',
-    description: (body.description as string | undefined) ?? '',
-    tags: [...new Set((body.tags as string[] | undefined) ?? [])],
+    name: body.name ?? '',
+    description: body.description ?? '',
+    tags: [...new Set(body.tags ?? [])],
     revision_number: 1,
     created_at: now,
     updated_at: now,
   };
 }
 
-/** Copies the given keys of `body` onto `obj` when present. */
-export function assignPresent<T extends object>(obj: T, body: Body, keys: readonly string[]): T {
-  for (const k of keys) if (k in body && body[k] !== undefined) (obj as Record<string, unknown>)[k] = body[k];
+/** Copies the given keys of `body` onto `obj` when present (each key's body type must fit the object's). */
+export function assignPresent<T extends object, K extends keyof T>(
+  obj: T,
+  body: { [P in K]?: T[P] },
+  keys: readonly K[],
+): T {
+  for (const k of keys) {
+    const v = body[k];
+    if (v !== undefined) obj[k] = v as T[K];
+  }
   return obj;
 }
 

@@ -14,8 +14,9 @@ import { neutronTime } from '../common/clock.js';
 import { authenticate, type AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
+import { isWellFormed, tagProblem } from '../model/grammar/words.js';
 import { applyFields, applyFilters, applyPagination, applySort, parseQuery, type Query } from './query.js';
-import { mustGet, type Body, type Ctx, type ResourceDef } from './resource.js';
+import { mustGet, type BodySchema, type Ctx, type ResourceDef } from './resource.js';
 
 export interface RouteDeps {
   store: Store;
@@ -33,14 +34,16 @@ export function contextOf(deps: RouteDeps, req: FastifyRequest): Ctx {
 
 export function queryOf(req: FastifyRequest): Query {
   const i = req.url.indexOf('?');
-  return i < 0 ? {} : parseQuery(req.url.slice(i + 1));
+  return parseQuery(i < 0 ? '' : req.url.slice(i + 1));
 }
 
 /** Validates one object body; the first zod issue becomes the 400 message. */
-export function validate(schema: z.ZodType<Body>, value: unknown, what: string): Body {
+export function validate<S extends BodySchema>(schema: S, value: unknown, what: string): z.output<S> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw faults.badRequest(`Invalid input for ${what}. Reason: the body must be a JSON object.`, 'HTTPBadRequest');
   }
+  const bad = illFormedString(value);
+  if (bad !== undefined) throw faults.invalidInput(`Invalid input for ${bad || what}. Reason: ill-formed text`);
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const issue = r.error.issues[0];
@@ -49,6 +52,19 @@ export function validate(schema: z.ZodType<Body>, value: unknown, what: string):
     throw faults.badRequest(`Unrecognized attribute(s) '${issue.keys.join(', ')}'`, 'HTTPBadRequest');
   }
   throw faults.invalidInput(`Invalid input for ${path || what}. Reason: ${issue.message}`);
+}
+
+/** The path of the first key or string value holding a lone surrogate, or undefined when none does. */
+function illFormedString(v: unknown, path = ''): string | undefined {
+  if (typeof v === 'string') return isWellFormed(v) ? undefined : path;
+  if (typeof v !== 'object' || v === null) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const here = path ? `${path}.${k}` : k;
+    if (!isWellFormed(k)) return here;
+    const bad = illFormedString(x, here);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
 }
 
 /** The inner object of `{"<singular>": {...}}`. */
@@ -218,8 +234,8 @@ function registerTags<K extends Kind>(
     });
   };
   const checkTag = (t: string) => {
-    if (t.length === 0 || t.length > 60 || t.includes(',') || t.includes('/'))
-      throw faults.invalidInput(`'${t}' is not a valid tag`);
+    const problem = tagProblem(t);
+    if (problem) throw faults.invalidInput(`'${t}' is not a valid tag: ${problem}`);
     return t;
   };
   const show = async (req: FastifyRequest<P>) => {

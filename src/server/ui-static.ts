@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { faults, toNeutronError } from './errors.js';
 
 export interface UiOptions {
   /** The built files (default: dist/ui of this checkout). */
@@ -34,17 +35,29 @@ export function defaultUiDir(): string {
 
 /** The file under `dir` for a request path below /ui/, or null if it would leave `dir`. Pure. */
 export function uiFile(dir: string, rest: string): string | null {
-  const rel = decodeURIComponent(rest.split('?')[0]).replace(/^\/+/, '') || 'index.html';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(rest.split('?')[0]);
+  } catch {
+    return null; // a bad escape (e.g. a literal '%') names no file
+  }
+  const rel = decoded.replace(/^\/+/, '') || 'index.html';
   const full = normalize(join(dir, rel));
   const root = normalize(dir.endsWith(sep) ? dir : dir + sep);
   return full.startsWith(root) ? full : null;
+}
+
+/** Neutron's 404 body, also on an app without the server's error handler (the tests' bare one). */
+function notFound(reply: FastifyReply, rest: string): FastifyReply {
+  const { status, body } = toNeutronError(faults.resourceNotFound(`/ui/${rest}`));
+  return reply.code(status).type('application/json').send(body);
 }
 
 export async function registerUi(app: FastifyInstance, opts: UiOptions = {}): Promise<void> {
   const dir = opts.dir ?? defaultUiDir();
   const send = async (reply: FastifyReply, rest: string) => {
     const file = uiFile(dir, rest);
-    if (!file) return reply.code(404).type('text/plain').send('not found');
+    if (!file) return notFound(reply, rest);
     let body: Buffer;
     try {
       body = await readFile(file);
@@ -52,7 +65,7 @@ export async function registerUi(app: FastifyInstance, opts: UiOptions = {}): Pr
       if (rest === '' || rest === 'index.html') {
         return reply.code(503).type('text/plain').send('dashboard not built: run `npm run build:ui`');
       }
-      return reply.code(404).type('text/plain').send('not found');
+      return notFound(reply, rest);
     }
     const immutable = file.includes(`${sep}assets${sep}`);
     return reply

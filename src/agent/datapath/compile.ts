@@ -13,6 +13,9 @@ import { inactiveBindings, preparedOn, wiredOn } from '../../model/bindings.js';
 import type { Port } from '../../model/types.js';
 import type { ModelView } from '../../model/model-cache.js';
 import { deepFreeze } from '../../common/freeze.js';
+import { canonicalIp, isIp } from '../../model/grammar/addresses.js';
+import { isMac } from '../../model/grammar/mac.js';
+import { isVni } from '../../model/vxlan.js';
 import { isDhcpPort } from '../dhcp/dhcp-port.js';
 import { bridgeMac, bridgeName, tapName, VXLAN_OVERHEAD, vxlanName, ZERO_MAC } from '../../model/kernel-names.js';
 import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, NodeInfo } from './types.js';
@@ -24,17 +27,23 @@ const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1
 const byKey = (a: readonly [string, string], b: readonly [string, string]): number =>
   a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 
-/** Underlay IP of every host that has an agent. */
+/**
+ * Underlay IP of every host that has an agent. A tunneling_ip outside the shared address grammar
+ * (from an older server: it would be copied into `bridge -batch` lines) makes that host no VTEP.
+ */
 export function vtepsByHost(model: ModelView): Map<string, string> {
   const out = new Map<string, string>();
   for (const a of [...model.agents.values()].sort(byId)) {
     const ip = a.configurations?.tunneling_ip;
-    if (typeof ip === 'string' && ip && !out.has(a.host)) out.set(a.host, ip);
+    if (isIp(ip) && !out.has(a.host)) out.set(a.host, canonicalIp(ip));
   }
   return out;
 }
 
-/** Addresses a port answers for: fixed IPs and single-address allowed pairs (CIDRs other than a host prefix skipped). */
+/**
+ * Addresses a port answers for: fixed IPs and single-address allowed pairs (CIDRs other than a host
+ * prefix skipped). Entries outside the shared grammar (addresses, MACs) are dropped, not rendered.
+ */
 function portAddresses(p: Port): { ip: string; mac: string }[] {
   const mac = p.mac_address.toLowerCase();
   const out = p.fixed_ips.map((f) => ({ ip: f.ip_address, mac }));
@@ -43,7 +52,7 @@ function portAddresses(p: Port): { ip: string; mac: string }[] {
     if (len !== undefined && len !== '32' && len !== '128') continue;
     out.push({ ip, mac: (pair.mac_address || mac).toLowerCase() });
   }
-  return out;
+  return out.filter((a) => isIp(a.ip) && isMac(a.mac));
 }
 
 export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState {
@@ -62,7 +71,7 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
   for (const netId of netIds) {
     const net = model.networks.get(netId)!;
     const vni = net['provider:segmentation_id'];
-    if (!Number.isInteger(vni) || vni <= 0) continue;
+    if (!isVni(vni)) continue;
     const dn: DesiredNetwork = {
       networkId: netId,
       vni,
@@ -75,6 +84,7 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
     networks.push(dn);
 
     for (const p of local.filter((q) => q.network_id === netId)) {
+      if (!isMac(p.mac_address.toLowerCase())) continue;
       const dp: DesiredPort = {
         portId: p.id,
         networkId: netId,

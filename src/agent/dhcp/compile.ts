@@ -7,8 +7,17 @@ import ipaddr from 'ipaddr.js';
 import { wiredOn } from '../../model/bindings.js';
 import type { Network, Port, Subnet } from '../../model/types.js';
 import { findDhcpPort } from './dhcp-port.js';
-import { hostLines, joinHostLines, renderDnsmasqConf, type DhcpHostEntry } from './dnsmasq-conf.js';
+import {
+  hostLines,
+  joinHostLines,
+  renderDnsmasqConf,
+  type DhcpHostEntry,
+  type DhcpSubnetOptions,
+} from './dnsmasq-conf.js';
 import { deepFreeze } from '../../common/freeze.js';
+import { isCidr, isIp } from '../../model/grammar/addresses.js';
+import { isMac } from '../../model/grammar/mac.js';
+import { isWord } from '../../model/grammar/words.js';
 import { VXLAN_OVERHEAD } from '../../model/vxlan.js';
 import { bridgeName, dhcpNetnsName, vethNodeName, vethNsName } from './names.js';
 import type { DhcpDesired, DhcpNetworkDesired } from './types.js';
@@ -39,7 +48,7 @@ function hostLinesOf(p: Port, served: ReadonlySet<string>): readonly string[] {
   const hit = portLines.get(p);
   if (hit && sameSet(hit.served, served)) return hit.lines;
   const entries: DhcpHostEntry[] = p.fixed_ips
-    .filter((f) => served.has(f.subnet_id))
+    .filter((f) => served.has(f.subnet_id) && isIp(f.ip_address, 4) && isMac(p.mac_address))
     .map((f) => ({ mac: p.mac_address, ip: f.ip_address }));
   const lines = hostLines(entries);
   portLines.set(p, { served, lines });
@@ -65,6 +74,30 @@ function hostsText(networkId: string, locals: readonly Port[], served: ReadonlyS
   const text = joinHostLines(lines);
   lastHosts.set(networkId, { lines, text });
   return text;
+}
+
+/** Whether a subnet can go into dnsmasq's config at all: an IPv4 CIDR and an id that is a plain word. */
+function servable(net: Network, s: Subnet, problems: string[]): boolean {
+  if (isWord(s.id) && isCidr(s.cidr, true) && isIp(s.cidr.split('/')[0], 4)) return true;
+  problems.push(`network ${net.id}: subnet ${JSON.stringify(s.id)} has no valid IPv4 CIDR; not served`);
+  return false;
+}
+
+/**
+ * A subnet's DHCP options in the shared grammar: DNS servers, host routes and gateway of another
+ * family or form (from an older server) are left out and reported, so dnsmasq never gets a broken config.
+ */
+function subnetOptions(s: Subnet, problems: string[]): DhcpSubnetOptions {
+  const skip = (what: string, v: unknown) => problems.push(`subnet ${s.id}: ${what} ${JSON.stringify(v)} skipped`);
+  const dnsServers = s.dns_nameservers.filter((d) => isIp(d, 4) || void skip('DNS server', d));
+  const hostRoutes = s.host_routes.filter(
+    (r) =>
+      (isCidr(r.destination, true) && isIp(r.destination.split('/')[0], 4) && isIp(r.nexthop, 4)) ||
+      void skip('host route', r),
+  );
+  const gatewayIp =
+    s.gateway_ip === null || isIp(s.gateway_ip, 4) ? s.gateway_ip : (skip('gateway', s.gateway_ip), null);
+  return { id: s.id, cidr: s.cidr, gatewayIp, dnsServers, hostRoutes };
 }
 
 export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
@@ -100,10 +133,12 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
       needsDhcpPort.push(net.id);
       continue;
     }
-    const served = dhcpSubnets.filter((s) => dhcpPort.fixed_ips.some((f) => f.subnet_id === s.id));
+    const withPort = dhcpSubnets.filter((s) => dhcpPort.fixed_ips.some((f) => f.subnet_id === s.id));
     for (const s of dhcpSubnets) {
-      if (!served.includes(s)) problems.push(`network ${net.id}: DHCP port ${dhcpPort.id} has no IP in subnet ${s.id}`);
+      if (!withPort.includes(s))
+        problems.push(`network ${net.id}: DHCP port ${dhcpPort.id} has no IP in subnet ${s.id}`);
     }
+    const served = withPort.filter((s) => servable(net, s, problems));
     if (served.length === 0) continue;
 
     const servedIds = new Set(served.map((s) => s.id));
@@ -129,13 +164,7 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
         interfaceName: iface,
         mtu,
         leaseSeconds: lease,
-        subnets: served.map((s) => ({
-          id: s.id,
-          cidr: s.cidr,
-          gatewayIp: s.gateway_ip,
-          dnsServers: s.dns_nameservers,
-          hostRoutes: s.host_routes,
-        })),
+        subnets: served.map((s) => subnetOptions(s, problems)),
       }),
       hostsText: hostsText(net.id, locals, servedIds),
     });

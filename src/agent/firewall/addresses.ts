@@ -4,6 +4,7 @@
  * link-local address a MAC derives (EUI-64), which a port may always send from.
  */
 import ipaddr from 'ipaddr.js';
+import { isCidr, isIp } from '../../model/grammar/addresses.js';
 
 export interface Cidr {
   v: 4 | 6;
@@ -11,8 +12,9 @@ export interface Cidr {
   bits: number;
 }
 
-/** Parses "a.b.c.d", "a.b.c.d/n", IPv6 likewise; null when it is neither. */
+/** Parses "a.b.c.d", "a.b.c.d/n", IPv6 likewise; null when it is neither in the shared grammar (no zone IDs). */
 export function parseCidr(text: string): Cidr | null {
+  if (!isIp(text) && !isCidr(text)) return null;
   try {
     const [addr, bits] = text.includes('/') ? ipaddr.parseCIDR(text) : [ipaddr.parse(text), -1];
     const v = addr.kind() === 'ipv4' ? 4 : 6;

@@ -9,6 +9,7 @@
 import type { Port } from '../../model/types.js';
 import { VXLAN_PREFIX } from '../../model/kernel-names.js';
 import { ipVersion, linkLocalOf, mergeCidrs, normMac } from './addresses.js';
+import { isMac } from '../../model/grammar/mac.js';
 
 /** A port's elements of each anti-spoofing set (see SPOOF_SETS). */
 export interface SpoofElements {
@@ -25,10 +26,11 @@ export interface SpoofElements {
  */
 export function spoofElements(port: Port, ifname: string): SpoofElements {
   const mac = normMac(port.mac_address);
-  const byMac = new Map<string, string[]>([[mac, port.fixed_ips.map((f) => f.ip_address)]]);
+  // MACs outside the shared grammar (from an older server) allow nothing: they never reach the nft script.
+  const byMac = new Map<string, string[]>(isMac(mac) ? [[mac, port.fixed_ips.map((f) => f.ip_address)]] : []);
   for (const p of port.allowed_address_pairs ?? []) {
     const m = p.mac_address ? normMac(p.mac_address) : mac;
-    byMac.set(m, [...(byMac.get(m) ?? []), p.ip_address]);
+    if (isMac(m)) byMac.set(m, [...(byMac.get(m) ?? []), p.ip_address]);
   }
   const macs = [...byMac.keys()].sort();
   const el: SpoofElements = { macs: macs.map((m) => `"${ifname}" . ${m}`), v4: [], v4net: [], v6: [], v6net: [] };

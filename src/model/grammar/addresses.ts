@@ -44,11 +44,12 @@ export function bigIntToIp(n: bigint, version: 4 | 6): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
+/** A plain address of the given (or either) version; IPv6 zone IDs (`fe80::1%eth0`) are refused. */
 export function isIp(ip: unknown, version?: 4 | 6): ip is string {
   if (typeof ip !== 'string') return false;
-  if (version === 4) return ipaddr.IPv4.isValidFourPartDecimal(ip);
-  if (version === 6) return ipaddr.IPv6.isValid(ip) && ip.includes(':');
-  return ipaddr.IPv4.isValidFourPartDecimal(ip) || (ipaddr.IPv6.isValid(ip) && ip.includes(':'));
+  const v4 = ipaddr.IPv4.isValidFourPartDecimal(ip);
+  const v6 = !v4 && ip.includes(':') && !ip.includes('%') && ipaddr.IPv6.isValid(ip);
+  return version === 4 ? v4 : version === 6 ? v6 : v4 || v6;
 }
 
 export function ipVersion(ip: string): 4 | 6 {
@@ -65,10 +66,12 @@ export function parseCidr(text: string, strict = true): Cidr {
   let addr: ipaddr.IPv4 | ipaddr.IPv6;
   let prefix: number;
   try {
-    if (typeof text !== 'string' || !text.includes('/')) throw new Error('no prefix');
+    if (typeof text !== 'string') throw new Error('not text');
+    const [ip, len, ...rest] = text.split('/');
+    // The prefix as plain decimal (no '024', '+24' or '0x18'); the address as isIp reads it.
+    if (rest.length > 0 || len === undefined || !/^(0|[1-9][0-9]{0,2})$/.test(len) || !isIp(ip))
+      throw new Error('bad form');
     [addr, prefix] = ipaddr.parseCIDR(text);
-    if (addr.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(text.split('/')[0]))
-      throw new Error('short form');
   } catch {
     throw new AddressError(`'${text}' is not a valid IP subnet`);
   }
@@ -92,4 +95,40 @@ export function cidrContains(c: Cidr, ip: string): boolean {
   if (!isIp(ip, c.version)) return false;
   const n = ipToBigInt(ip);
   return n >= c.network && n <= c.last;
+}
+
+/** An address or CIDR (host bits allowed, as in an allowed address pair) in canonical text. */
+export function canonicalIpOrCidr(text: string): string {
+  if (isIp(text)) return canonicalIp(text);
+  return parseCidr(text, false).text;
+}
+
+const SPECIAL: readonly { what: string; cidr: string }[] = [
+  { what: 'Multicast', cidr: '224.0.0.0/4' },
+  { what: 'Loopback', cidr: '127.0.0.0/8' },
+  { what: 'Multicast', cidr: 'ff00::/8' },
+  { what: 'Loopback', cidr: '::1/128' },
+];
+
+/** Why a subnet may not use this CIDR (default route, multicast, loopback), or undefined when it may. */
+export function unusableSubnet(c: Cidr): string | undefined {
+  if (c.prefix === 0) return `Default route CIDR ${c.text} is not supported as a subnet`;
+  for (const s of SPECIAL) {
+    const r = parseCidr(s.cidr);
+    if (r.version === c.version && r.network <= c.last && c.network <= r.last) {
+      return `${s.what} IP subnet ${c.text} is not supported`;
+    }
+  }
+  return undefined;
+}
+
+/** Whether `text` is a CIDR in the strict grammar (host bits allowed unless `strict`). */
+export function isCidr(text: unknown, strict = false): text is string {
+  if (typeof text !== 'string') return false;
+  try {
+    parseCidr(text, strict);
+    return true;
+  } catch {
+    return false;
+  }
 }

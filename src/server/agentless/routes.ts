@@ -91,10 +91,10 @@ function pushDown(
   map: Record<string, string>,
   numeric: readonly string[] = [],
 ): { filter: Record<string, (string | number)[]>; rest: Query } {
-  const filter: Record<string, (string | number)[]> = {};
-  const rest: Query = {};
+  const filter: Record<string, (string | number)[]> = Object.create(null);
+  const rest: Query = Object.create(null);
   for (const [k, vs] of Object.entries(q)) {
-    const to = map[k];
+    const to = Object.hasOwn(map, k) ? map[k] : undefined;
     if (!to) {
       rest[k] = vs;
       continue;

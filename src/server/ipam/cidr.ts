@@ -41,6 +41,7 @@ export function defaultPools(c: Cidr, gateway: string | null): AllocationPool[] 
   const r = usableRange(c);
   const pieces: Range[] = [];
   const g = gateway === null ? undefined : ipToBigInt(gateway);
+  if (r.start > r.end) return [];
   if (g === undefined || g < r.start || g > r.end) pieces.push(r);
   else {
     if (g > r.start) pieces.push({ start: r.start, end: g - 1n });

@@ -8,17 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Agent } from '../../model/types.js';
 import { neutronTime } from '../../common/clock.js';
-import { assignPresent, zDescription, type Ctx, type ResourceDef } from '../resource.js';
+import { assignPresent, zDescription, zHost, zIp, zWord, type Ctx, type ResourceDef } from '../resource.js';
 
 const zConfigurations = z.looseObject({
-  tunneling_ip: z.string().optional(),
-  cloud: z.string().optional(),
-  underlay_mtu: z.number().int().optional(),
-  capabilities: z.array(z.string()).optional(),
+  // Both reach agents' command lines and config files: strict grammar, '' for not given.
+  tunneling_ip: z.union([z.literal(''), zIp]).default(''),
+  cloud: z.union([z.literal(''), zHost]).default(''),
+  underlay_mtu: z.number().int().min(68).max(65535).optional(),
+  capabilities: z.array(zWord).optional(),
 });
 
 const createSchema = z.strictObject({
-  host: z.string().min(1).max(255),
+  host: zHost,
   agent_type: z.string().max(255).optional(),
   binary: z.string().max(255).optional(),
   topic: z.string().max(255).optional(),
@@ -39,7 +40,7 @@ function isAlive(ctx: Ctx, a: Agent): boolean {
   return ctx.nowMs - Date.parse(a.heartbeat_timestamp) <= ctx.config.agentDownTime * 1000;
 }
 
-export const agents: ResourceDef<'agent'> = {
+export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSchema> = {
   kind: 'agent',
   singular: 'agent',
   plural: 'agents',
@@ -67,21 +68,21 @@ export const agents: ResourceDef<'agent'> = {
 
   async create(ctx, tx, body) {
     const now = neutronTime(ctx.nowMs);
-    const [existing] = await tx.list('agent', body.host as string);
+    const [existing] = await tx.list('agent', body.host);
     const agent: Agent = {
       id: existing?.id ?? randomUUID(),
-      agent_type: (body.agent_type as string | undefined) ?? 'hypernet agent',
-      binary: (body.binary as string | undefined) ?? 'hypernet-agent',
-      host: body.host as string,
-      topic: (body.topic as string | undefined) ?? 'N/A',
-      admin_state_up: (body.admin_state_up as boolean | undefined) ?? existing?.admin_state_up ?? true,
+      agent_type: body.agent_type ?? 'hypernet agent',
+      binary: body.binary ?? 'hypernet-agent',
+      host: body.host,
+      topic: body.topic ?? 'N/A',
+      admin_state_up: body.admin_state_up ?? existing?.admin_state_up ?? true,
       alive: true,
-      availability_zone: (body.availability_zone as string | null | undefined) ?? null,
+      availability_zone: body.availability_zone ?? null,
       created_at: existing?.created_at ?? now,
       started_at: now,
       heartbeat_timestamp: now,
-      description: (body.description as string | undefined) ?? existing?.description ?? '',
-      configurations: (body.configurations as Agent['configurations'] | undefined) ?? { tunneling_ip: '', cloud: '' },
+      description: body.description ?? existing?.description ?? '',
+      configurations: body.configurations ?? { tunneling_ip: '', cloud: '' },
     };
     await tx.put('agent', agent, existing ? 'update' : 'create', agent.host);
     return agent;

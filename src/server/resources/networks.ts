@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import type { Network } from '../../model/types.js';
 import { allocateVni } from '../ipam/allocate.js';
+import { VNI_MAX } from '../../model/vxlan.js';
 import { VXLAN_OVERHEAD } from '../config.js';
 import { faults } from '../errors.js';
 import {
@@ -37,7 +38,7 @@ const createSchema = z.strictObject({
   port_security_enabled: z.boolean().optional(),
   'provider:network_type': z.literal('vxlan').optional(),
   'provider:physical_network': z.null().optional(),
-  'provider:segmentation_id': z.number().int().min(1).optional(),
+  'provider:segmentation_id': z.number().int().min(1).max(VNI_MAX).optional(),
   'router:external': z.boolean().optional(),
   availability_zone_hints: z.array(z.string()).optional(),
 });
@@ -57,13 +58,13 @@ function maxMtu(ctx: Ctx): number {
   return ctx.config.globalPhysnetMtu - VXLAN_OVERHEAD;
 }
 
-function checkMtu(ctx: Ctx, mtu: unknown): void {
-  if (typeof mtu === 'number' && mtu > maxMtu(ctx)) {
+function checkMtu(ctx: Ctx, mtu: number | undefined): void {
+  if (mtu !== undefined && mtu > maxMtu(ctx)) {
     throw faults.invalidInput(`Requested MTU is too big, maximum is ${maxMtu(ctx)}`);
   }
 }
 
-export const networks: ResourceDef<'network'> = {
+export const networks: ResourceDef<'network', typeof createSchema, typeof updateSchema> = {
   kind: 'network',
   singular: 'network',
   plural: 'networks',
@@ -101,7 +102,7 @@ export const networks: ResourceDef<'network'> = {
     if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
     const base = newBase(ctx, body);
     let vni: number;
-    const wanted = body['provider:segmentation_id'] as number | undefined;
+    const wanted = body['provider:segmentation_id'];
     if (wanted !== undefined) {
       if (!(await tx.claimVni(wanted, base.id))) {
         throw faults.conflict('TunnelIdInUse', `Unable to create the network. The tunnel ID ${wanted} is in use.`);
@@ -112,17 +113,17 @@ export const networks: ResourceDef<'network'> = {
     }
     const net: Network = {
       ...base,
-      admin_state_up: (body.admin_state_up as boolean | undefined) ?? true,
+      admin_state_up: body.admin_state_up ?? true,
       status: 'ACTIVE',
       subnets: [],
-      shared: (body.shared as boolean | undefined) ?? false,
-      mtu: (body.mtu as number | undefined) ?? maxMtu(ctx),
-      port_security_enabled: (body.port_security_enabled as boolean | undefined) ?? true,
+      shared: body.shared ?? false,
+      mtu: body.mtu ?? maxMtu(ctx),
+      port_security_enabled: body.port_security_enabled ?? true,
       'provider:network_type': 'vxlan',
       'provider:physical_network': null,
       'provider:segmentation_id': vni,
       'router:external': false,
-      availability_zone_hints: (body.availability_zone_hints as string[] | undefined) ?? [],
+      availability_zone_hints: body.availability_zone_hints ?? [],
       availability_zones: [],
     };
     await tx.put('network', net, 'create');

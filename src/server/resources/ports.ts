@@ -8,6 +8,7 @@ import type { FixedIp, Network, Port, Subnet } from '../../model/types.js';
 import type { WriteTx } from '../store/store.js';
 import { allocateMac, allocateNextIp, allocateSpecificIp } from '../ipam/allocate.js';
 import { canonicalIp, cidrContains, isIp, parseCidr } from '../ipam/cidr.js';
+import { canonicalIpOrCidr } from '../../model/grammar/addresses.js';
 import { canonicalMac } from '../ipam/mac.js';
 import { faults } from '../errors.js';
 import {
@@ -19,6 +20,7 @@ import {
   zDescription,
   zId,
   zName,
+  zHost,
   zTags,
   type Ctx,
   type ResourceDef,
@@ -42,7 +44,7 @@ const mutable = {
   device_id: z.string().max(255).optional(),
   device_owner: z.string().max(255).optional(),
   status: zStatus.optional(),
-  'binding:host_id': z.string().max(255).optional(),
+  'binding:host_id': z.union([z.literal(''), zHost]).optional(),
   'binding:profile': z.record(z.string(), z.unknown()).nullable().optional(),
   'binding:vif_type': z.string().max(255).optional(),
   'binding:vif_details': z.record(z.string(), z.unknown()).nullable().optional(),
@@ -167,8 +169,12 @@ async function resolveSecurityGroups(ctx: Ctx, tx: WriteTx, projectId: string, i
 
 function checkPairs(pairs: { ip_address: string; mac_address?: string }[]): Port['allowed_address_pairs'] {
   return pairs.map((p) => {
-    const ip = p.ip_address;
-    if (!isIp(ip.split('/')[0])) throw faults.invalidInput(`'${p.ip_address}' is not a valid IP address`);
+    let ip: string;
+    try {
+      ip = canonicalIpOrCidr(p.ip_address);
+    } catch {
+      throw faults.invalidInput(`'${p.ip_address}' is not a valid IP address or CIDR`);
+    }
     return { ip_address: ip, mac_address: p.mac_address === undefined ? '' : canonicalMac(p.mac_address) };
   });
 }
@@ -195,7 +201,7 @@ function checkPortSecurity(p: Port, creating: boolean): void {
   }
 }
 
-export const ports: ResourceDef<'port'> = {
+export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema> = {
   kind: 'port',
   singular: 'port',
   plural: 'ports',
@@ -234,16 +240,16 @@ export const ports: ResourceDef<'port'> = {
 
   async create(ctx, tx, body) {
     requireAdminFor(ctx, body, ADMIN_ONLY, 'create_port');
-    const net = await mustGet(tx, 'network', body.network_id as string, networkVisible(ctx));
+    const net = await mustGet(tx, 'network', body.network_id, networkVisible(ctx));
     const base = newBase(ctx, body);
     if (body.mac_address !== undefined && !ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId) {
       throw faults.forbidden('(rule:create_port:mac_address) is disallowed by policy');
     }
-    const deviceOwner = (body.device_owner as string | undefined) ?? '';
-    const portSecurity = (body.port_security_enabled as boolean | undefined) ?? net.port_security_enabled;
+    const deviceOwner = body.device_owner ?? '';
+    const portSecurity = body.port_security_enabled ?? net.port_security_enabled;
     let sgs: string[];
     if (body.security_groups !== undefined && body.security_groups !== null) {
-      sgs = await resolveSecurityGroups(ctx, tx, base.project_id, body.security_groups as string[]);
+      sgs = await resolveSecurityGroups(ctx, tx, base.project_id, body.security_groups);
     } else if (portSecurity && !deviceOwner.startsWith('network:')) {
       sgs = [await ensureDefaultSecurityGroup(ctx, tx, base.project_id)];
     } else sgs = [];
@@ -252,34 +258,34 @@ export const ports: ResourceDef<'port'> = {
       net.id,
       base.id,
       ctx.config.baseMac,
-      body.mac_address === undefined ? undefined : canonicalMac(body.mac_address as string),
+      body.mac_address === undefined ? undefined : canonicalMac(body.mac_address),
     );
     const fixed = await claimFixedIps(
       ctx,
       tx,
       net,
       base.id,
-      body.fixed_ips as Port['fixed_ips'] | undefined,
+      body.fixed_ips,
       [],
       deviceOwner.startsWith('network:router'),
     );
     const port: Port = {
       ...base,
       network_id: net.id,
-      admin_state_up: (body.admin_state_up as boolean | undefined) ?? true,
+      admin_state_up: body.admin_state_up ?? true,
       mac_address: mac,
       fixed_ips: fixed,
-      allowed_address_pairs: checkPairs((body.allowed_address_pairs as { ip_address: string }[] | undefined) ?? []),
+      allowed_address_pairs: checkPairs(body.allowed_address_pairs ?? []),
       port_security_enabled: portSecurity,
       security_groups: sgs,
-      device_id: (body.device_id as string | undefined) ?? '',
+      device_id: body.device_id ?? '',
       device_owner: deviceOwner,
-      status: (body.status as Port['status'] | undefined) ?? 'DOWN',
-      'binding:host_id': (body['binding:host_id'] as string | undefined) ?? '',
-      'binding:profile': (body['binding:profile'] as Record<string, unknown> | null | undefined) ?? {},
-      'binding:vif_type': (body['binding:vif_type'] as string | undefined) ?? 'unbound',
-      'binding:vif_details': (body['binding:vif_details'] as Record<string, unknown> | null | undefined) ?? {},
-      'binding:vnic_type': (body['binding:vnic_type'] as string | undefined) ?? 'normal',
+      status: body.status ?? 'DOWN',
+      'binding:host_id': body['binding:host_id'] ?? '',
+      'binding:profile': body['binding:profile'] ?? {},
+      'binding:vif_type': body['binding:vif_type'] ?? 'unbound',
+      'binding:vif_details': body['binding:vif_details'] ?? {},
+      'binding:vnic_type': body['binding:vnic_type'] ?? 'normal',
       'binding:inactive': [],
     };
     checkPortSecurity(port, true);
@@ -303,33 +309,25 @@ export const ports: ResourceDef<'port'> = {
       'binding:vif_type',
       'binding:vnic_type',
     ]);
-    if (body['binding:profile'] !== undefined)
-      next['binding:profile'] = (body['binding:profile'] as Record<string, unknown> | null) ?? {};
-    if (body['binding:vif_details'] !== undefined)
-      next['binding:vif_details'] = (body['binding:vif_details'] as Record<string, unknown> | null) ?? {};
+    if (body['binding:profile'] !== undefined) next['binding:profile'] = body['binding:profile'] ?? {};
+    if (body['binding:vif_details'] !== undefined) next['binding:vif_details'] = body['binding:vif_details'] ?? {};
     // A plain host change (cold move) takes over an inactive binding prepared for the new host.
     if (next['binding:host_id'] !== current['binding:host_id'] && current['binding:inactive']?.length) {
       next['binding:inactive'] = current['binding:inactive'].filter((b) => b.host !== next['binding:host_id']);
     }
     if (body.mac_address !== undefined) {
-      const mac = canonicalMac(body.mac_address as string);
+      const mac = canonicalMac(body.mac_address);
       if (mac !== current.mac_address) {
         next.mac_address = await allocateMac(tx, net.id, current.id, ctx.config.baseMac, mac);
         await tx.releaseMac(net.id, current.mac_address);
       }
     }
     if (body.security_groups !== undefined) {
-      next.security_groups = await resolveSecurityGroups(
-        ctx,
-        tx,
-        current.project_id,
-        (body.security_groups as string[] | null) ?? [],
-      );
+      next.security_groups = await resolveSecurityGroups(ctx, tx, current.project_id, body.security_groups ?? []);
     }
-    if (body.allowed_address_pairs !== undefined)
-      next.allowed_address_pairs = checkPairs(body.allowed_address_pairs as { ip_address: string }[]);
+    if (body.allowed_address_pairs !== undefined) next.allowed_address_pairs = checkPairs(body.allowed_address_pairs);
     if (body.fixed_ips !== undefined) {
-      const wanted = body.fixed_ips as { subnet_id?: string; ip_address?: string }[];
+      const wanted = body.fixed_ips;
       // Release first what is no longer wanted, so an address can move between entries.
       const fixed = await claimFixedIps(
         ctx,

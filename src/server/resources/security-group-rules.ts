@@ -6,37 +6,17 @@
 import { z } from 'zod';
 import type { SecurityGroupRule } from '../../model/types.js';
 import { parseCidr } from '../ipam/cidr.js';
+import {
+  checkProtocolFamily,
+  ICMP_PROTOCOLS,
+  parseProtocol,
+  PORT_PROTOCOLS,
+  ProtocolError,
+  type Protocol,
+} from '../../model/grammar/protocols.js';
 import { faults } from '../errors.js';
 import { mustGet, ownedOrAdmin, zDescription, zId, zProject, type ResourceDef } from '../resource.js';
 import { addRuleInTx, ensureDefaultSecurityGroup, makeRule, removeRuleInTx } from './security-groups.js';
-
-const PROTOCOLS: Record<string, number> = {
-  ah: 51,
-  dccp: 33,
-  egp: 8,
-  esp: 50,
-  gre: 47,
-  icmp: 1,
-  icmpv6: 58,
-  igmp: 2,
-  ipip: 4,
-  'ipv6-encap': 41,
-  'ipv6-frag': 44,
-  'ipv6-icmp': 58,
-  'ipv6-nonxt': 59,
-  'ipv6-opts': 60,
-  'ipv6-route': 43,
-  ospf: 89,
-  pgm: 113,
-  rsvp: 46,
-  sctp: 132,
-  tcp: 6,
-  udp: 17,
-  udplite: 136,
-  vrrp: 112,
-};
-const PORT_PROTOCOLS = new Set([6, 17, 33, 132, 136]);
-const ICMP_PROTOCOLS = new Set([1, 58]);
 
 const zPort = z.number().int().nullable().optional();
 
@@ -53,17 +33,19 @@ const createSchema = z.strictObject({
   remote_address_group_id: z.null().optional(),
   description: zDescription.optional(),
 });
+const updateSchema = z.strictObject({});
 
-/** Protocol as stored (lower-case name or number text, null for any) and its number. */
-function normalizeProtocol(p: unknown): { text: string | null; num: number | null } {
-  if (p === null || p === undefined || p === '' || p === 'any') return { text: null, num: null };
-  const s = String(p).toLowerCase();
-  if (s in PROTOCOLS) return { text: s, num: PROTOCOLS[s] };
-  if (/^\d+$/.test(s) && Number(s) <= 255) return { text: s, num: Number(s) };
-  throw faults.badRequest(
-    `Security group rule protocol ${p} not supported. Only protocol values ${Object.keys(PROTOCOLS).join(', ')} and integer representations [0 to 255] are supported.`,
-    'SecurityGroupRuleInvalidProtocol',
-  );
+/** The rule's protocol in the shared grammar (model/grammar/protocols.ts), with Neutron's faults. */
+function normalizeProtocol(p: unknown, ethertype: 'IPv4' | 'IPv6'): Protocol {
+  try {
+    const proto = parseProtocol(p);
+    checkProtocolFamily(proto, ethertype === 'IPv4' ? 4 : 6);
+    return proto;
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e;
+    const type = e.familyConflict ? 'SecurityGroupEthertypeConflictWithProtocol' : 'SecurityGroupRuleInvalidProtocol';
+    throw faults.badRequest(e.message, type);
+  }
 }
 
 function checkPorts(num: number | null, min: number | null, max: number | null): [number | null, number | null] {
@@ -105,7 +87,7 @@ function checkPorts(num: number | null, min: number | null, max: number | null):
 
 /** Two rules are the same when every matching attribute is (any-prefix equals no prefix). */
 function sameRule(a: SecurityGroupRule, b: SecurityGroupRule): boolean {
-  const proto = (p: string | null) => (p === null ? null : String(PROTOCOLS[p] ?? p));
+  const proto = (p: string | null) => parseProtocol(p).num;
   const prefix = (r: SecurityGroupRule) =>
     r.remote_ip_prefix === '0.0.0.0/0' || r.remote_ip_prefix === '::/0' ? null : r.remote_ip_prefix;
   return (
@@ -119,7 +101,7 @@ function sameRule(a: SecurityGroupRule, b: SecurityGroupRule): boolean {
   );
 }
 
-export const securityGroupRules: ResourceDef<'security_group_rule'> = {
+export const securityGroupRules: ResourceDef<'security_group_rule', typeof createSchema, typeof updateSchema> = {
   kind: 'security_group_rule',
   singular: 'security_group_rule',
   plural: 'security_group_rules',
@@ -143,22 +125,18 @@ export const securityGroupRules: ResourceDef<'security_group_rule'> = {
     'updated_at',
   ]),
   createSchema,
-  updateSchema: z.strictObject({}),
+  updateSchema,
   parentOf: (r) => r.security_group_id,
 
   async create(ctx, tx, body) {
     await ensureDefaultSecurityGroup(ctx, tx, ctx.caller.projectId);
     const visible = (o: { project_id: string }) => ownedOrAdmin(ctx, o);
-    const sg = await mustGet(tx, 'security_group', body.security_group_id as string, visible);
-    const ethertype = (body.ethertype as 'IPv4' | 'IPv6' | undefined) ?? 'IPv4';
-    const { text: protocol, num } = normalizeProtocol(body.protocol);
-    const [port_range_min, port_range_max] = checkPorts(
-      num,
-      (body.port_range_min as number | null) ?? null,
-      (body.port_range_max as number | null) ?? null,
-    );
-    const remoteGroup = (body.remote_group_id as string | null | undefined) ?? null;
-    let remotePrefix = (body.remote_ip_prefix as string | null | undefined) ?? null;
+    const sg = await mustGet(tx, 'security_group', body.security_group_id, visible);
+    const ethertype = body.ethertype ?? 'IPv4';
+    const { text: protocol, num } = normalizeProtocol(body.protocol, ethertype);
+    const [port_range_min, port_range_max] = checkPorts(num, body.port_range_min ?? null, body.port_range_max ?? null);
+    const remoteGroup = body.remote_group_id ?? null;
+    let remotePrefix = body.remote_ip_prefix ?? null;
     if (remoteGroup !== null && remotePrefix !== null) {
       throw faults.badRequest(
         'Only remote_ip_prefix or remote_group_id may be provided.',
@@ -177,14 +155,14 @@ export const securityGroupRules: ResourceDef<'security_group_rule'> = {
     }
     if (remoteGroup !== null) await mustGet(tx, 'security_group', remoteGroup, visible);
     const rule = makeRule(ctx, sg, {
-      direction: body.direction as 'ingress' | 'egress',
+      direction: body.direction,
       ethertype,
       protocol,
       port_range_min,
       port_range_max,
       remote_ip_prefix: remotePrefix,
       remote_group_id: remoteGroup,
-      description: (body.description as string | undefined) ?? '',
+      description: body.description ?? '',
     });
     const dup = sg.security_group_rules.find((r) => sameRule(r, rule));
     if (dup)

@@ -91,13 +91,13 @@ export async function removeRuleInTx(ctx: Ctx, tx: WriteTx, rule: SecurityGroupR
 async function createGroup(
   ctx: Ctx,
   tx: WriteTx,
-  body: Record<string, unknown>,
+  body: z.output<typeof createSchema>,
   isDefault: boolean,
 ): Promise<SecurityGroup> {
   const base = newBase(ctx, body);
   let sg: SecurityGroup = {
     ...base,
-    stateful: (body.stateful as boolean | undefined) ?? true,
+    stateful: body.stateful ?? true,
     security_group_rules: [],
   };
   await tx.put('security_group', sg, 'create');
@@ -131,7 +131,7 @@ export async function ensureDefaultSecurityGroup(ctx: Ctx, tx: WriteTx, projectI
   return sg.id;
 }
 
-export const securityGroups: ResourceDef<'security_group'> = {
+export const securityGroups: ResourceDef<'security_group', typeof createSchema, typeof updateSchema> = {
   kind: 'security_group',
   singular: 'security_group',
   plural: 'security_groups',

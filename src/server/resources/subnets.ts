@@ -4,13 +4,15 @@
  * port other than a DHCP port holds an address of it.
  */
 import { z } from 'zod';
-import type { Network, Subnet } from '../../model/types.js';
+import type { HostRoute, Network, Subnet } from '../../model/types.js';
+import { unusableSubnet } from '../../model/grammar/addresses.js';
 import type { WriteTx } from '../store/store.js';
 import {
   canonicalIp,
   cidrContains,
   defaultGateway,
   defaultPools,
+  ipVersion,
   isIp,
   parseCidr,
   validatePools,
@@ -62,8 +64,16 @@ const updateSchema = z.strictObject({
   host_routes: z.array(zRoute).optional(),
 });
 
+/** Neutron's InvalidInput when an address attribute is not of the subnet's IP version. */
+function checkVersion(c: Cidr, what: string, ip: string): void {
+  if (!isIp(ip)) throw faults.invalidInput(`'${ip}' is not a valid IP address`);
+  if (ipVersion(ip) !== c.version)
+    throw faults.invalidInput(`${what} '${ip}' does not match the ip_version '${c.version}'`);
+}
+
 function checkGateway(c: Cidr, gw: string | null): string | null {
   if (gw === null) return null;
+  checkVersion(c, 'gateway_ip', gw);
   if (!cidrContains(c, gw)) throw faults.invalidInput(`Gateway IP ${gw} is not a valid IP address of subnet ${c.text}`);
   const n = ipToBigInt(gw);
   if (n === c.network || (c.version === 4 && n === c.last))
@@ -71,18 +81,41 @@ function checkGateway(c: Cidr, gw: string | null): string | null {
   return canonicalIp(gw);
 }
 
-function checkDns(list: string[]): string[] {
-  for (const d of list) if (!isIp(d)) throw faults.invalidInput(`'${d}' is not a valid IP address`);
-  if (new Set(list).size !== list.length) throw faults.invalidInput('Duplicate nameserver');
-  return list;
+function checkDns(c: Cidr, list: string[]): string[] {
+  const out = list.map((d) => {
+    checkVersion(c, 'dns_nameserver', d);
+    return canonicalIp(d);
+  });
+  if (new Set(out).size !== out.length) throw faults.invalidInput('Duplicate nameserver');
+  return out;
 }
 
-function checkRoutes(routes: { destination: string; nexthop: string }[]): { destination: string; nexthop: string }[] {
+function checkRoutes(c: Cidr, routes: HostRoute[]): HostRoute[] {
   return routes.map((r) => {
     const d = parseCidr(r.destination);
-    if (!isIp(r.nexthop)) throw faults.invalidInput(`'${r.nexthop}' is not a valid IP address`);
+    if (d.version !== c.version)
+      throw faults.invalidInput(`destination '${r.destination}' does not match the ip_version '${c.version}'`);
+    checkVersion(c, 'nexthop', r.nexthop);
     return { destination: d.text, nexthop: canonicalIp(r.nexthop) };
   });
+}
+
+/**
+ * A subnet CIDR must leave room for a gateway and a port (Neutron's limit for DHCP, applied to every
+ * subnet: smaller ones gave pools outside the CIDR or none, and an IPv6 subnet without a free
+ * address fails every port create on its network), and may not be a default route, multicast or
+ * loopback range.
+ */
+function checkSubnetCidr(c: Cidr, dhcp: boolean): void {
+  const why = unusableSubnet(c);
+  if (why) throw faults.invalidInput(why);
+  if (c.prefix > (c.version === 4 ? 30 : 126)) {
+    throw faults.invalidInput(
+      dhcp
+        ? 'Subnet has a prefix length that is incompatible with DHCP service enabled'
+        : `Subnet ${c.text} is too small: it needs room for a gateway and a port`,
+    );
+  }
 }
 
 /** Adds or removes a subnet id in its network's `subnets` (a network update change). */
@@ -125,7 +158,7 @@ export async function deleteSubnetInTx(ctx: Ctx, tx: WriteTx, subnet: Subnet, up
   await tx.remove('subnet', subnet);
 }
 
-export const subnets: ResourceDef<'subnet'> = {
+export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSchema> = {
   kind: 'subnet',
   singular: 'subnet',
   plural: 'subnets',
@@ -161,16 +194,17 @@ export const subnets: ResourceDef<'subnet'> = {
     const net = await mustGet(
       tx,
       'network',
-      body.network_id as string,
+      body.network_id,
       (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared,
     );
     if (!ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId) {
       throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
     }
-    const c = parseCidr(body.cidr as string);
+    const c = parseCidr(body.cidr);
     if (body.ip_version !== undefined && body.ip_version !== c.version) {
       throw faults.invalidInput(`Cidr ${body.cidr} does not match ip_version ${body.ip_version}`);
     }
+    checkSubnetCidr(c, body.enable_dhcp ?? true);
     for (const other of await tx.list('subnet', net.id)) {
       const o = parseCidr(other.cidr);
       if (o.version === c.version && o.network <= c.last && c.network <= o.last) {
@@ -179,12 +213,9 @@ export const subnets: ResourceDef<'subnet'> = {
         );
       }
     }
-    const gateway =
-      body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip as string | null);
+    const gateway = body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip);
     const pools =
-      body.allocation_pools === undefined
-        ? defaultPools(c, gateway)
-        : validatePools(c, body.allocation_pools as Subnet['allocation_pools'], gateway);
+      body.allocation_pools === undefined ? defaultPools(c, gateway) : validatePools(c, body.allocation_pools, gateway);
     const base = newBase(ctx, body);
     if (base.project_id !== net.project_id && !ctx.caller.isAdmin)
       throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
@@ -195,11 +226,11 @@ export const subnets: ResourceDef<'subnet'> = {
       ip_version: c.version,
       gateway_ip: gateway,
       allocation_pools: pools,
-      enable_dhcp: (body.enable_dhcp as boolean | undefined) ?? true,
-      dns_nameservers: checkDns((body.dns_nameservers as string[] | undefined) ?? []),
-      host_routes: checkRoutes((body.host_routes as Subnet['host_routes'] | undefined) ?? []),
-      ipv6_ra_mode: c.version === 6 ? ((body.ipv6_ra_mode as string | null | undefined) ?? null) : null,
-      ipv6_address_mode: c.version === 6 ? ((body.ipv6_address_mode as string | null | undefined) ?? null) : null,
+      enable_dhcp: body.enable_dhcp ?? true,
+      dns_nameservers: checkDns(c, body.dns_nameservers ?? []),
+      host_routes: checkRoutes(c, body.host_routes ?? []),
+      ipv6_ra_mode: c.version === 6 ? (body.ipv6_ra_mode ?? null) : null,
+      ipv6_address_mode: c.version === 6 ? (body.ipv6_address_mode ?? null) : null,
       subnetpool_id: null,
     };
     await tx.put('subnet', subnet, 'create', net.id);
@@ -210,10 +241,10 @@ export const subnets: ResourceDef<'subnet'> = {
   async update(_ctx, tx, current, body) {
     const c = parseCidr(current.cidr);
     const next = assignPresent({ ...current }, body, ['name', 'description', 'tags', 'enable_dhcp']);
-    if (body.dns_nameservers !== undefined) next.dns_nameservers = checkDns(body.dns_nameservers as string[]);
-    if (body.host_routes !== undefined) next.host_routes = checkRoutes(body.host_routes as Subnet['host_routes']);
+    if (body.dns_nameservers !== undefined) next.dns_nameservers = checkDns(c, body.dns_nameservers);
+    if (body.host_routes !== undefined) next.host_routes = checkRoutes(c, body.host_routes);
     if (body.gateway_ip !== undefined) {
-      next.gateway_ip = checkGateway(c, body.gateway_ip as string | null);
+      next.gateway_ip = checkGateway(c, body.gateway_ip);
       const holders =
         next.gateway_ip === null
           ? []
@@ -225,11 +256,7 @@ export const subnets: ResourceDef<'subnet'> = {
         );
     }
     if (body.allocation_pools !== undefined || body.gateway_ip !== undefined) {
-      next.allocation_pools = validatePools(
-        c,
-        (body.allocation_pools as Subnet['allocation_pools'] | undefined) ?? current.allocation_pools,
-        next.gateway_ip,
-      );
+      next.allocation_pools = validatePools(c, body.allocation_pools ?? current.allocation_pools, next.gateway_ip);
     }
     return next;
   },
