@@ -48,6 +48,8 @@ export const faults = {
       `Constrained to ${expected}, but current revision is ${actual}`,
     ),
   gone: (type: string, message: string) => new NeutronFault(410, type, message),
+  overQuota: (resources: readonly string[]) =>
+    new NeutronFault(409, 'OverQuota', `Quota exceeded for resources: [${resources.map((r) => `'${r}'`).join(', ')}].`),
 };
 
 export interface NeutronErrorBody {
@@ -62,6 +64,10 @@ export function toNeutronError(err: unknown): { status: number; body: NeutronErr
   const e = err as { statusCode?: number; code?: string; message?: string };
   // fastify's own errors: malformed JSON, unsupported media type, body too large.
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    if (e.statusCode === 413) {
+      const message = 'Request is too large.';
+      return { status: 413, body: { NeutronError: { type: 'HTTPRequestEntityTooLarge', message, detail: '' } } };
+    }
     const type =
       e.statusCode === 404 ? 'HTTPNotFound' : e.statusCode === 415 ? 'HTTPUnsupportedMediaType' : 'BadRequest';
     return { status: e.statusCode, body: { NeutronError: { type, message: e.message ?? 'Bad request', detail: '' } } };
