@@ -9,7 +9,7 @@
  * per-run prefix and are removed at the end.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -69,11 +69,16 @@ async function endToEnd(env: NodeEnv, out: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hnfw-bench-'));
   const sock = join(dir, 'server.sock');
   const bin = new URL('../../bin/hypernet.js', import.meta.url).pathname;
-  const server = spawn(
-    process.execPath,
-    [bin, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', join(dir, 'data')],
-    { stdio: 'ignore' },
+  // One project makes 1,000 groups, 8,000 rules and 1,000 ports in bulks of up to 800: past the default
+  // quotas and bulk bound, which guard a shared server, not this benchmark.
+  const config = join(dir, 'server.yaml');
+  writeFileSync(
+    config,
+    'quota_port: -1\nquota_security_group: -1\nquota_security_group_rule: -1\nmax_bulk_items: 1000\n' +
+      'max_request_body_size: 4194304\n',
   );
+  const args = ['server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', join(dir, 'data')];
+  const server = spawn(process.execPath, [bin, ...args, '--config', config], { stdio: 'ignore' });
   const applied: Array<{ at: number; kind: string }> = [];
   const sink = {
     write: (line: string) =>

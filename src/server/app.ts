@@ -15,6 +15,8 @@ import { registerPortBindings } from './port-bindings.js';
 import { RESOURCES } from './resources/index.js';
 import { registerResource, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
+import { registerQuotas } from './quota-routes.js';
+import { registerCliCompat } from './cli-compat.js';
 import { registerUi } from './ui-static.js';
 import { AGENTLESS_EXTENSIONS, AGENTLESS_RESOURCES, registerAgentless } from './agentless/routes.js';
 import type { AgentlessService } from './agentless/service.js';
@@ -33,7 +35,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 16 * 1024 * 1024,
+    bodyLimit: opts.config.maxRequestBodySize,
     // IDs up to 1 KiB reach the routes (and get Neutron's NotFound); longer ones and bad URL escapes
     // are refused by the router, through frameworkErrors, still as a NeutronError.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
@@ -63,6 +65,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.agentless) registerAgentless(app, deps, opts.agentless);
   for (const def of RESOURCES) registerResource(app, deps, def);
   registerPortBindings(app, deps);
+  registerQuotas(app, deps);
+  registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);
   await registerUi(app);
   await app.ready();

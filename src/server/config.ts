@@ -1,7 +1,9 @@
 /**
  * Server settings: defaults, and loading from a YAML/JSON `--config` file (snake_case keys, as in
  * neutron.conf: global_physnet_mtu, agent_down_time, base_mac, vni_ranges "1001:16000000",
- * change_retention, watch_heartbeat_interval, default_project_id) and the `agentless:` section
+ * change_retention, watch_heartbeat_interval, default_project_id), the quota defaults and request
+ * limits (quota_network … quota_security_group_rule, max_request_body_size, max_allowed_address_pair,
+ * max_fixed_ips_per_port, max_bulk_items; docs/security.md) and the `agentless:` section
  * (the seed options of src/agentless/config.ts; absent = agentless mode off).
  */
 import { readFileSync } from 'node:fs';
@@ -26,7 +28,20 @@ export interface ServerConfig {
   defaultProjectId: string;
   /** The `agentless:` section (seed options, defaults filled in); absent: agentless mode off. */
   agentless?: AgentlessConfig;
+  /** Per-project limits of projects an admin did not set (-1 = unlimited). */
+  quotaDefaults: QuotaLimits;
+  /** Largest request body in bytes (oslo.middleware's max_request_body_size). */
+  maxRequestBodySize: number;
+  maxAllowedAddressPairs: number;
+  maxFixedIpsPerPort: number;
+  /** Most objects in one bulk create, so that no request holds the store's write lock for long. */
+  maxBulkItems: number;
 }
+
+/** The resources with a quota, as Neutron names them in the quota API. */
+export const QUOTA_RESOURCES = ['network', 'subnet', 'port', 'security_group', 'security_group_rule'] as const;
+export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
+export type QuotaLimits = Record<QuotaResource, number>;
 
 export { VXLAN_OVERHEAD } from '../model/vxlan.js';
 
@@ -39,8 +54,18 @@ export function defaultConfig(): ServerConfig {
     changeRetention: 10_000,
     watchHeartbeatMs: 5_000,
     defaultProjectId: 'admin',
+    quotaDefaults: { network: 100, subnet: 100, port: 500, security_group: 10, security_group_rule: 100 },
+    maxRequestBodySize: 114_688,
+    maxAllowedAddressPairs: 10,
+    maxFixedIpsPerPort: 5,
+    maxBulkItems: DEFAULT_MAX_BULK_ITEMS,
   };
 }
+
+/** Measured with bench/bulk-lock.ts: a bulk of 25 of the heaviest ports holds the write lock < 50 ms here. */
+export const DEFAULT_MAX_BULK_ITEMS = 25;
+
+const quotaLimit = z.number().int().min(-1);
 
 const positiveInt = z.number().int().positive();
 
@@ -65,6 +90,15 @@ const fileSchema = z
     change_retention: positiveInt,
     watch_heartbeat_interval: z.number().positive(),
     default_project_id: z.string().min(1),
+    quota_network: quotaLimit,
+    quota_subnet: quotaLimit,
+    quota_port: quotaLimit,
+    quota_security_group: quotaLimit,
+    quota_security_group_rule: quotaLimit,
+    max_request_body_size: positiveInt,
+    max_allowed_address_pair: positiveInt,
+    max_fixed_ips_per_port: positiveInt,
+    max_bulk_items: positiveInt,
     agentless: z.unknown(),
   })
   .partial()
@@ -87,6 +121,14 @@ export function loadConfig(file?: string): ServerConfig {
   if (f.change_retention !== undefined) cfg.changeRetention = f.change_retention;
   if (f.watch_heartbeat_interval !== undefined) cfg.watchHeartbeatMs = f.watch_heartbeat_interval * 1000;
   if (f.default_project_id !== undefined) cfg.defaultProjectId = f.default_project_id;
+  for (const r of QUOTA_RESOURCES) {
+    const v = f[`quota_${r}`];
+    if (v !== undefined) cfg.quotaDefaults[r] = v;
+  }
+  if (f.max_request_body_size !== undefined) cfg.maxRequestBodySize = f.max_request_body_size;
+  if (f.max_allowed_address_pair !== undefined) cfg.maxAllowedAddressPairs = f.max_allowed_address_pair;
+  if (f.max_fixed_ips_per_port !== undefined) cfg.maxFixedIpsPerPort = f.max_fixed_ips_per_port;
+  if (f.max_bulk_items !== undefined) cfg.maxBulkItems = f.max_bulk_items;
   if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
   return cfg;
 }

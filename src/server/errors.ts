@@ -48,6 +48,8 @@ export const faults = {
       `Constrained to ${expected}, but current revision is ${actual}`,
     ),
   gone: (type: string, message: string) => new NeutronFault(410, type, message),
+  overQuota: (resources: readonly string[]) =>
+    new NeutronFault(409, 'OverQuota', `Quota exceeded for resources: [${resources.map((r) => `'${r}'`).join(', ')}].`),
 };
 
 export interface NeutronErrorBody {
@@ -62,9 +64,12 @@ export function toNeutronError(err: unknown): { status: number; body: NeutronErr
   const e = err as { statusCode?: number; code?: string; message?: string };
   // fastify's own errors: malformed JSON, unsupported media type, body too large, bad URL, long parameter.
   if (typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    if (e.statusCode === 413) {
+      const message = 'Request is too large.';
+      return { status: 413, body: { NeutronError: { type: 'HTTPRequestEntityTooLarge', message, detail: '' } } };
+    }
     const named: Record<number, string> = {
       404: 'HTTPNotFound',
-      413: 'HTTPRequestEntityTooLarge',
       414: 'HTTPRequestURITooLong',
       415: 'HTTPUnsupportedMediaType',
     };

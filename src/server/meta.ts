@@ -55,6 +55,16 @@ export const EXTENSIONS: readonly { alias: string; name: string; description: st
     name: 'If-Match constraints based on revision_number',
     description: 'Extension indicating that If-Match based on revision_number is supported.',
   },
+  {
+    alias: 'quotas',
+    name: 'Quota management support',
+    description: 'Expose functions for quotas management per project',
+  },
+  {
+    alias: 'quota_details',
+    name: 'Quota details management support',
+    description: 'Expose functions for quotas usage statistics per project',
+  },
   { alias: 'security-group', name: 'security-group', description: 'The security groups extension.' },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
   {

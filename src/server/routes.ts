@@ -16,7 +16,9 @@ import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
 import { isWellFormed, tagProblem } from '../model/grammar/words.js';
 import { applyFields, applyFilters, applyPagination, applySort, parseQuery, type Query } from './query.js';
-import { mustGet, type BodySchema, type Ctx, type ResourceDef } from './resource.js';
+import { mustGet, type Body, type BodySchema, type Ctx, type ResourceDef } from './resource.js';
+import { checkBulkSize, checkTagCount } from './limits.js';
+import { enforceQuota } from './quotas.js';
 
 export interface RouteDeps {
   store: Store;
@@ -177,8 +179,10 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
     const raw = bulk ? envelope(b, def.plural) : envelope(b, def.singular);
     if (bulk && (!Array.isArray(raw) || raw.length === 0))
       throw faults.badRequest(`Resources required: '${def.plural}' must be a non-empty list`, 'HTTPBadRequest');
+    if (bulk) checkBulkSize(deps.config, (raw as unknown[]).length);
     const bodies = (bulk ? (raw as unknown[]) : [raw]).map((o) => validate(def.createSchema, o, def.singular));
     const created = await store.write(async (tx) => {
+      await enforceQuota(ctx, tx, def.kind, bodies);
       const out: KindMap[K][] = [];
       for (const body of bodies) out.push(await def.create(ctx, tx, body));
       return out;
@@ -229,6 +233,7 @@ function registerTags<K extends Kind>(
       const current = await loadForWrite(def, ctx, tx, req.params.id, 'update');
       checkRevision(req, current);
       const tags = f(tagsOf(current));
+      checkTagCount(tags);
       await storeUpdate(def, ctx, tx, { ...current, tags });
       return tags;
     });

@@ -45,3 +45,31 @@ test('bad values and unknown keys are refused with the key named', () => {
     assert.throws(() => loadConfig(file(`bad${i}.yaml`, text)), re, text);
   }
 });
+
+test('quota defaults and request limits: Neutron values, set by neutron.conf names', () => {
+  const d = defaultConfig();
+  assert.deepEqual(d.quotaDefaults, {
+    network: 100,
+    subnet: 100,
+    port: 500,
+    security_group: 10,
+    security_group_rule: 100,
+  });
+  assert.equal(d.maxRequestBodySize, 114_688);
+  assert.equal(d.maxAllowedAddressPairs, 10);
+  assert.equal(d.maxFixedIpsPerPort, 5);
+  const cfg = loadConfig(
+    file(
+      'limits.yaml',
+      'quota_network: -1\nquota_port: 20\nmax_request_body_size: 4096\nmax_allowed_address_pair: 3\n' +
+        'max_fixed_ips_per_port: 2\nmax_bulk_items: 7\n',
+    ),
+  );
+  assert.deepEqual(cfg.quotaDefaults, { ...d.quotaDefaults, network: -1, port: 20 });
+  assert.equal(cfg.maxRequestBodySize, 4096);
+  assert.equal(cfg.maxAllowedAddressPairs, 3);
+  assert.equal(cfg.maxFixedIpsPerPort, 2);
+  assert.equal(cfg.maxBulkItems, 7);
+  assert.throws(() => loadConfig(file('badq.yaml', 'quota_subnet: -2\n')), /quota_subnet/);
+  assert.throws(() => loadConfig(file('badb.yaml', 'max_bulk_items: 0\n')), /max_bulk_items/);
+});

@@ -22,6 +22,7 @@ import {
 } from '../resource.js';
 import { deletePortInTx } from './ports.js';
 import { deleteSubnetInTx } from './subnets.js';
+import { checkUnshare } from '../sharing.js';
 
 const ADMIN_ONLY = [
   'provider:network_type',
@@ -130,8 +131,9 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
     return net;
   },
 
-  async update(ctx, _tx, current, body) {
+  async update(ctx, tx, current, body) {
     requireAdminFor(ctx, body, ['shared', 'router:external'], 'update_network');
+    if (body.shared === false && current.shared) await checkUnshare(tx, current);
     checkMtu(ctx, body.mtu);
     if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
     return assignPresent({ ...current }, body, [

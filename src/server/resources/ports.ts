@@ -15,7 +15,6 @@ import {
   assignPresent,
   mustGet,
   newBase,
-  requireAdminFor,
   zCommon,
   zDescription,
   zId,
@@ -26,6 +25,8 @@ import {
   type ResourceDef,
 } from '../resource.js';
 import { ensureDefaultSecurityGroup } from './security-groups.js';
+import { enforcePortPolicy } from '../policy.js';
+import { checkPortArrays } from '../limits.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: z.string().optional() });
 const zPair = z.strictObject({ ip_address: z.string(), mac_address: z.string().optional() });
@@ -63,8 +64,6 @@ const mutable = {
 };
 const createSchema = z.strictObject({ ...zCommon, network_id: zId, ...mutable });
 const updateSchema = z.strictObject(mutable);
-
-const ADMIN_ONLY = ['status', 'binding:host_id', 'binding:profile', 'binding:vif_type', 'binding:vif_details'];
 
 const networkVisible = (ctx: Ctx) => (n: Network) =>
   ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared;
@@ -111,13 +110,6 @@ async function claimFixedIps(
       out.push({ subnet_id: s.id, ip_address: ip });
     }
     return out;
-  }
-  if (
-    !ctx.caller.isAdmin &&
-    net.project_id !== ctx.caller.projectId &&
-    wanted.some((w) => w.ip_address !== undefined)
-  ) {
-    throw faults.forbidden('(rule:create_port:fixed_ips:ip_address) is disallowed by policy');
   }
   for (const w of wanted) {
     let subnet: Subnet | undefined;
@@ -239,12 +231,10 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
   parentOf: (p) => p.network_id,
 
   async create(ctx, tx, body) {
-    requireAdminFor(ctx, body, ADMIN_ONLY, 'create_port');
+    checkPortArrays(ctx.config, body);
     const net = await mustGet(tx, 'network', body.network_id, networkVisible(ctx));
+    enforcePortPolicy(ctx, 'create', body, net);
     const base = newBase(ctx, body);
-    if (body.mac_address !== undefined && !ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId) {
-      throw faults.forbidden('(rule:create_port:mac_address) is disallowed by policy');
-    }
     const deviceOwner = body.device_owner ?? '';
     const portSecurity = body.port_security_enabled ?? net.port_security_enabled;
     let sgs: string[];
@@ -294,8 +284,9 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
   },
 
   async update(ctx, tx, current, body) {
-    requireAdminFor(ctx, body, [...ADMIN_ONLY, 'mac_address'], 'update_port');
+    checkPortArrays(ctx.config, body);
     const net = await mustGet(tx, 'network', current.network_id);
+    enforcePortPolicy(ctx, 'update', body, net);
     const next = assignPresent({ ...current }, body, [
       'name',
       'description',

@@ -3,7 +3,7 @@
  * (the wire shape) in `resources`; the columns that must be unique live in their own tables so the
  * database enforces them: VNI, MAC per network, IP per subnet, default security group per project,
  * agent per host. `changes` is the change log the watch stream reads; `meta` holds the revision and
- * the compaction point.
+ * the compaction point; `quotas` holds the per-project limits an admin set (absent = the configured default).
  */
 export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BIGINT NOT NULL)`,
@@ -21,6 +21,8 @@ export const SCHEMA: readonly string[] = [
      port_id TEXT NOT NULL, PRIMARY KEY (subnet_id, ip_key))`,
   `CREATE INDEX IF NOT EXISTS ip_allocations_port ON ip_allocations (port_id)`,
   `CREATE TABLE IF NOT EXISTS default_security_groups (project_id TEXT PRIMARY KEY, security_group_id TEXT NOT NULL UNIQUE)`,
+  `CREATE TABLE IF NOT EXISTS quotas (project_id TEXT NOT NULL, resource TEXT NOT NULL, hard_limit BIGINT NOT NULL,
+     PRIMARY KEY (project_id, resource))`,
   `INSERT INTO meta (name, value) VALUES ('revision', 0) ON CONFLICT (name) DO NOTHING`,
   `INSERT INTO meta (name, value) VALUES ('compacted', 0) ON CONFLICT (name) DO NOTHING`,
 ];

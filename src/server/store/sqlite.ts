@@ -16,13 +16,25 @@ import type { Worker } from 'node:worker_threads';
 import { startCheckpointer } from './checkpointer.js';
 import { Mutex } from '../../common/mutex.js';
 import { SCHEMA } from './schema.js';
-import type { Change, ChangeOp, ChangesResult, IpAllocation, KeySpace, ReadTx, Store, WriteTx } from './store.js';
+import type {
+  Change,
+  ChangeOp,
+  ChangesResult,
+  IpAllocation,
+  KeySpace,
+  QuotaOverride,
+  ReadTx,
+  Store,
+  WriteTx,
+} from './store.js';
 
 export interface SqliteStoreOptions {
   /** Directory holding `hypernet.db`; `:memory:` is not supported (WAL needs a file). */
   dataDir: string;
   /** How many changes to keep for the watch stream (older ones are compacted). */
   retention?: number;
+  /** Hears how long each write held the store's lock, in ms (measurement; see bench/bulk-lock.ts). */
+  onWriteHeld?: (heldMs: number) => void;
 }
 
 type Stmt = Database.Statement;
@@ -34,10 +46,12 @@ export class SqliteStore implements Store {
   private readonly retention: number;
   private readonly s: Record<string, Stmt>;
   private readonly checkpointer: Worker;
+  private readonly onWriteHeld?: (heldMs: number) => void;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(opts.dataDir, { recursive: true });
     this.retention = opts.retention ?? 10_000;
+    this.onWriteHeld = opts.onWriteHeld;
     const file = join(opts.dataDir, 'hypernet.db');
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -45,6 +59,10 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('wal_autocheckpoint = 0');
     for (const sql of SCHEMA) this.db.exec(sql);
+    // SQLite only: counts a project's objects (quota usage) without reading every body.
+    this.db.exec(
+      "CREATE INDEX IF NOT EXISTS resources_project ON resources (kind, json_extract(body, '$.project_id'))",
+    );
     this.checkpointer = startCheckpointer(file);
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {
@@ -88,6 +106,14 @@ export class SqliteStore implements Store {
         'INSERT INTO default_security_groups (project_id, security_group_id) VALUES (?, ?) ON CONFLICT DO NOTHING',
       ),
       clearDefaultSg: p('DELETE FROM default_security_groups WHERE security_group_id = ?'),
+      countOwned: p("SELECT count(*) FROM resources WHERE kind = ? AND json_extract(body, '$.project_id') = ?").pluck(),
+      quotasAll: p('SELECT project_id, resource, hard_limit AS "limit" FROM quotas ORDER BY project_id, resource'),
+      quotasOf: p(
+        'SELECT project_id, resource, hard_limit AS "limit" FROM quotas WHERE project_id = ? ORDER BY resource',
+      ),
+      setQuota: p(`INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
+                   ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`),
+      clearQuotas: p('DELETE FROM quotas WHERE project_id = ?'),
     };
   }
 
@@ -98,15 +124,20 @@ export class SqliteStore implements Store {
   async write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
     let before = 0;
     let after = 0;
-    const result = await this.mutex.run(() =>
-      this.inTx(true, async (tx) => {
-        before = await tx.revision();
-        const r = await fn(tx);
-        after = await tx.revision();
-        if (after !== before) this.compactLocked(after);
-        return r;
-      }),
-    );
+    const result = await this.mutex.run(async () => {
+      const start = performance.now();
+      try {
+        return await this.inTx(true, async (tx) => {
+          before = await tx.revision();
+          const r = await fn(tx);
+          after = await tx.revision();
+          if (after !== before) this.compactLocked(after);
+          return r;
+        });
+      } finally {
+        this.onWriteHeld?.(performance.now() - start);
+      }
+    });
     if (after !== before) for (const l of this.listeners) l(after);
     return result;
   }
@@ -215,6 +246,9 @@ export class SqliteStore implements Store {
       ipAllocations: async (by) =>
         (by.portId !== undefined ? s.ipByPort.all(by.portId) : s.ipBySubnet.all(by.subnetId)) as IpAllocation[],
       defaultSecurityGroup: async (projectId) => s.getDefaultSg.get(projectId) as string | undefined,
+      countOwned: async (kind, projectId) => Number(s.countOwned.get(kind, projectId)),
+      quotaOverrides: async (projectId) =>
+        (projectId === undefined ? s.quotasAll.all() : s.quotasOf.all(projectId)) as QuotaOverride[],
       allocatedKeys: async (space, from, to, limit) => keysOf(space, from, to, limit),
       maxAllocatedKey: async (space, from, to) => {
         if (space.kind === 'vni') {
@@ -251,6 +285,8 @@ export class SqliteStore implements Store {
       releaseIp: async (subnetId, ip) => void run(s.releaseIp, subnetId, ip),
       setDefaultSecurityGroup: async (projectId, sgId) => run(s.setDefaultSg, projectId, sgId) === 1,
       clearDefaultSecurityGroup: async (sgId) => void run(s.clearDefaultSg, sgId),
+      setQuota: async (projectId, resource, limit) => void run(s.setQuota, projectId, resource, limit),
+      clearQuotas: async (projectId) => void run(s.clearQuotas, projectId),
     };
   }
 }

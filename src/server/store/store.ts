@@ -35,10 +35,21 @@ export interface ReadTx {
   ipAllocations(by: { subnetId?: string; portId?: string }): Promise<IpAllocation[]>;
   /** The default security group of a project, if created. */
   defaultSecurityGroup(projectId: string): Promise<string | undefined>;
+  /** How many objects of a kind belong to a project (quota usage). */
+  countOwned(kind: Kind, projectId: string): Promise<number>;
+  /** Quota limits an admin set: one project's, or every project's when `projectId` is undefined. */
+  quotaOverrides(projectId?: string): Promise<QuotaOverride[]>;
   /** Sorted allocated keys of a range (see ipam/keys.ts); `from` inclusive, at most `limit`. */
   allocatedKeys(space: KeySpace, from: bigint, to: bigint, limit: number): Promise<bigint[]>;
   /** The highest allocated key in [from, to], or undefined. */
   maxAllocatedKey(space: KeySpace, from: bigint, to: bigint): Promise<bigint | undefined>;
+}
+
+/** A quota limit set for one project and one resource (`-1` = unlimited). */
+export interface QuotaOverride {
+  project_id: string;
+  resource: string;
+  limit: number;
 }
 
 /** A uniqueness domain for numbered things: the VNI space, or one subnet's addresses. */
@@ -60,6 +71,10 @@ export interface WriteTx extends ReadTx {
   releaseIp(subnetId: string, ip: string): Promise<void>;
   setDefaultSecurityGroup(projectId: string, sgId: string): Promise<boolean>;
   clearDefaultSecurityGroup(sgId: string): Promise<void>;
+  /** Sets one project's limit for one resource. */
+  setQuota(projectId: string, resource: string, limit: number): Promise<void>;
+  /** Drops a project's limits (back to the defaults). */
+  clearQuotas(projectId: string): Promise<void>;
   /** Writes a field without a change-log row (agent heartbeats; see docs/watch.md). */
   putQuiet<K extends Kind>(kind: K, obj: KindMap[K]): Promise<void>;
 }
