@@ -9,6 +9,7 @@ import type { HyperswitchOwner, ProviderDriver, ProviderHyperswitch } from '../.
 import { faults } from '../errors.js';
 import type { Ctx } from '../resource.js';
 import { type AgentlessDeps, cloudConfig, knownCloud, nicsOn, notFound, scopeTenants } from './context.js';
+import { checkDevice } from './devices.js';
 import { buildHyperswitchUserData } from './userdata.js';
 
 export type HyperswitchFilter = Parameters<ProviderDriver['getHyperswitchs']>[0];
@@ -37,6 +38,7 @@ export class Hyperswitches {
       if (!ctx.caller.isAdmin && tenant !== ctx.caller.projectId)
         throw faults.forbidden('(rule:create_hyperswitch:tenant_id) is disallowed by policy');
       const owner = hyperswitchOwner(tenant, knownCloud(this.d.config, body.cloud), body.device_id);
+      if (body.device_id) await checkDevice(ctx, this.d.provider, body.device_id, tenant);
       if (await this.find(owner))
         throw faults.conflict(
           'HyperswitchExists',
@@ -89,11 +91,10 @@ export class Hyperswitches {
   private async find(owner: HyperswitchOwner): Promise<ProviderHyperswitch | undefined> {
     const { provider } = this.d;
     const clouds = [owner.cloud ?? this.d.config.cloud];
+    const tenant_ids = [owner.hybrid_cloud_tenant_id ?? ''];
     if (owner.hybrid_cloud_device_id)
-      return (await provider.getHyperswitchs({ device_ids: [owner.hybrid_cloud_device_id], clouds }))[0];
-    return (await provider.getHyperswitchs({ tenant_ids: [owner.hybrid_cloud_tenant_id!], clouds })).find(
-      (h) => !h.device_id,
-    );
+      return (await provider.getHyperswitchs({ device_ids: [owner.hybrid_cloud_device_id], tenant_ids, clouds }))[0];
+    return (await provider.getHyperswitchs({ tenant_ids, clouds })).find((h) => !h.device_id);
   }
 
   private async launch(owner: HyperswitchOwner, flavor: Flavor): Promise<ProviderHyperswitch> {

@@ -12,6 +12,7 @@ import { activateMove, bindHost, prepareBinding } from '../bindings/transitions.
 import { faults } from '../errors.js';
 import type { Ctx } from '../resource.js';
 import { type AgentlessDeps, knownCloud, notFound, scopeTenants } from './context.js';
+import { checkDevice } from './devices.js';
 import { hyperswitchOwner, type Hyperswitches } from './hyperswitches.js';
 import { placeNic } from './placement.js';
 import { presentPort } from './port-view.js';
@@ -47,6 +48,8 @@ export class AgentlessPorts {
       const device = body.device_id ?? port.device_id;
       const perVm = body.device_id !== undefined || config.level === 'vm';
       if (perVm && !device) throw faults.invalidInput("level vm needs a device_id (given, or the port's)");
+      // The provider acts on the device (in the lab, the VM's namespace) even at tenant level.
+      if (device) await checkDevice(ctx, provider, device, port.project_id);
       const { nic, hs } = await placeNic(
         this.d,
         this.hyperswitches,

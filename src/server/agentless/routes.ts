@@ -9,6 +9,8 @@
  * List filters named by the seed go down to the provider (agentless ports: name/id, port_id,
  * device_id, private_ip, tenant_id/project_id, index; hyperswitches: name/id, tenant_id/project_id,
  * device_id); any other attribute filters as usual, unknown ones are a 400.
+ * Tenancy: a non-admin lists, shows, moves and deletes only its project's entities (others' are 404),
+ * and names only devices of its own project (./devices.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
