@@ -8,17 +8,20 @@
  * A new binding is INACTIVE when the port already has an active host (a migration target the host's
  * agent prepares), ACTIVE otherwise. Activation makes the target the port's `binding:*` and the
  * previous active binding INACTIVE (the caller deletes it once the move is done), in one update of
- * the port, so the watch stream carries it as one port event.
+ * the port, so the watch stream carries it as one port event. The changes themselves are pure
+ * functions in bindings/port-binding.ts; this file is their HTTP face.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { activeBinding, inactiveBindings, portBindings } from '../model/bindings.js';
-import type { Port, PortBinding } from '../model/types.js';
+import { inactiveBindings, portBindings } from '../model/bindings.js';
+import type { Port } from '../model/types.js';
 import type { WriteTx } from './store/store.js';
-import { faults, NeutronFault } from './errors.js';
+import { faults } from './errors.js';
 import { mustGet, type Ctx } from './resource.js';
 import { ports } from './resources/ports.js';
-import { contextOf, envelope, queryOf, storeUpdate, validate, type RouteDeps } from './routes.js';
+import { contextOf, envelope, queryOf, validate, type RouteDeps } from './routes.js';
+import { storeUpdate } from './store-update.js';
+import { activateBinding, addBinding, bindingFaults, dropInactive, newBinding } from './bindings/port-binding.js';
 
 const createSchema = z.strictObject({
   host: z.string().min(1).max(255),
@@ -38,50 +41,6 @@ const createSchema = z.strictObject({
 });
 
 const FILTERS = ['host', 'status', 'vif_type', 'vnic_type'] as const;
-
-export const bindingFaults = {
-  notFound: (portId: string, host: string) =>
-    new NeutronFault(404, 'PortBindingNotFound', `Binding for port ${portId} for host ${host} could not be found.`),
-  exists: (portId: string, host: string) =>
-    new NeutronFault(409, 'PortBindingAlreadyExists', `Binding for port ${portId} on host ${host} already exists.`),
-  active: (portId: string, host: string) =>
-    new NeutronFault(409, 'PortBindingAlreadyActive', `Binding for port ${portId} on host ${host} is already active.`),
-};
-
-/** The VIF type a new binding gets: `tap` when a hypernet agent serves the host. */
-export async function vifTypeFor(tx: WriteTx, host: string): Promise<string> {
-  return (await tx.list('agent')).some((a) => a.host === host) ? 'tap' : 'unbound';
-}
-
-/** Port with its active binding replaced by `b` and the inactive list given. */
-export function withBindings(p: Port, active: PortBinding | undefined, inactive: PortBinding[]): Port {
-  return {
-    ...p,
-    'binding:host_id': active?.host ?? '',
-    'binding:vif_type': active?.vif_type ?? 'unbound',
-    'binding:vif_details': active?.vif_details ?? {},
-    'binding:vnic_type': active?.vnic_type ?? p['binding:vnic_type'],
-    'binding:profile': active?.profile ?? {},
-    'binding:inactive': inactive,
-  };
-}
-
-/**
- * The port once `host`'s inactive binding is activated: it becomes the port's `binding:*`, the previous
- * active binding becomes INACTIVE (Neutron's activate; the agentless move uses it too).
- */
-export function activateBinding(port: Port, host: string): { port: Port; active: PortBinding } {
-  if (port['binding:host_id'] === host) throw bindingFaults.active(port.id, host);
-  const target = inactiveBindings(port).find((b) => b.host === host);
-  if (!target) throw bindingFaults.notFound(port.id, host);
-  const old = activeBinding(port);
-  const active: PortBinding = { ...target, status: 'ACTIVE' };
-  const inactive = [
-    ...inactiveBindings(port).filter((b) => b.host !== host),
-    ...(old ? [{ ...old, status: 'INACTIVE' as const }] : []),
-  ];
-  return { port: withBindings(port, active, inactive), active };
-}
 
 export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): void {
   const base = '/v2.0/ports/:id/bindings';
@@ -126,20 +85,8 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
     const body = validate(createSchema, envelope(req.body, 'binding'), 'binding');
     const binding = await change(ctx, req.params.id, async (tx, port) => {
       if (portBindings(port).some((b) => b.host === body.host)) throw bindingFaults.exists(port.id, body.host);
-      const b: PortBinding = {
-        host: body.host,
-        vif_type: await vifTypeFor(tx, body.host),
-        vif_details: {},
-        vnic_type: body.vnic_type ?? port['binding:vnic_type'],
-        profile: body.profile ?? {},
-        status: activeBinding(port) ? 'INACTIVE' : 'ACTIVE',
-      };
-      const inactive = [...inactiveBindings(port)];
-      const next =
-        b.status === 'ACTIVE'
-          ? withBindings(port, b, inactive)
-          : withBindings(port, activeBinding(port), [...inactive, b]);
-      return { port: next, out: b };
+      const b = await newBinding(tx, port, body.host, body);
+      return { port: addBinding(port, b), out: b };
     });
     return reply.code(201).send({ binding });
   });
@@ -159,14 +106,7 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
     const host = req.params.host!;
     await change(ctx, req.params.id, async (_tx, port) => {
       if (!inactiveBindings(port).some((b) => b.host === host)) throw bindingFaults.notFound(port.id, host);
-      return {
-        port: withBindings(
-          port,
-          activeBinding(port),
-          inactiveBindings(port).filter((b) => b.host !== host),
-        ),
-        out: undefined,
-      };
+      return { port: dropInactive(port, host), out: undefined };
     });
     return reply.code(204).send();
   });

@@ -10,7 +10,6 @@ import type { z } from 'zod';
 import type { Kind, KindMap } from '../model/types.js';
 import type { Store, WriteTx } from './store/store.js';
 import type { Clock } from '../common/clock.js';
-import { neutronTime } from '../common/clock.js';
 import { authenticate, type AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
@@ -19,6 +18,7 @@ import { applyFields, applyFilters, applyPagination, applySort, parseQuery, type
 import { mustGet, type Body, type BodySchema, type Ctx, type ResourceDef } from './resource.js';
 import { checkBulkSize, checkTagCount } from './limits.js';
 import { enforceQuota } from './quotas.js';
+import { storeUpdate } from './store-update.js';
 
 export interface RouteDeps {
   store: Store;
@@ -112,22 +112,6 @@ async function loadForWrite<K extends Kind>(
     throw faults.forbidden(`(rule:${action}_${def.singular}) is disallowed by policy`);
   }
   return obj;
-}
-
-/** Stores a changed object as an update: revision_number + 1, updated_at now. */
-export async function storeUpdate<K extends Kind>(
-  def: ResourceDef<K>,
-  ctx: Ctx,
-  tx: WriteTx,
-  obj: KindMap[K],
-): Promise<KindMap[K]> {
-  const o = obj as KindMap[K] & { revision_number?: number; updated_at?: string };
-  if (typeof o.revision_number === 'number') {
-    o.revision_number += 1;
-    o.updated_at = neutronTime(ctx.nowMs);
-  }
-  await tx.put(def.kind, o, 'update', def.parentOf?.(o));
-  return o;
 }
 
 function checkRevision(req: FastifyRequest, obj: object): void {

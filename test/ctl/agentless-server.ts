@@ -13,13 +13,18 @@ import { parseAgentlessConfig } from '../../src/model/agentless-config.js';
 import { addNetns, sysctlIn } from '../../src/lab/netns.js';
 import { downLab } from '../../src/lab/world.js';
 import { deps, runNames, sweepStaleRuns } from '../net/fixture.js';
+import type { TokenInfo } from '../../src/server/auth.js';
 import { startServer, type TestServer } from './server.js';
 
 export interface AgentlessServer extends TestServer {
   prefix: string;
 }
 
-export async function startAgentlessServer(letter: string): Promise<AgentlessServer> {
+/** `tokens`: run under token auth with these callers (`admin` is then the first admin token's client). */
+export async function startAgentlessServer(
+  letter: string,
+  opts: { tokens?: Record<string, TokenInfo> } = {},
+): Promise<AgentlessServer> {
   await sweepStaleRuns();
   const { prefix, stateDir } = runNames(letter);
   await downLab(stateDir, prefix, deps); // this PID's own leftovers, if any
@@ -42,7 +47,12 @@ export async function startAgentlessServer(letter: string): Promise<AgentlessSer
   });
   let srv: TestServer;
   try {
-    srv = await startServer({ config: { agentless }, dataDir: join(stateDir, 'server'), unixSocket: sock });
+    srv = await startServer({
+      config: { agentless },
+      dataDir: join(stateDir, 'server'),
+      unixSocket: sock,
+      tokens: opts.tokens,
+    });
   } catch (e) {
     await downLab(stateDir, prefix, deps);
     throw e;

@@ -9,6 +9,8 @@
  * List filters named by the seed go down to the provider (agentless ports: name/id, port_id,
  * device_id, private_ip, tenant_id/project_id, index; hyperswitches: name/id, tenant_id/project_id,
  * device_id); any other attribute filters as usual, unknown ones are a 400.
+ * Tenancy: a non-admin lists, shows, moves and deletes only its project's entities (others' are 404),
+ * and names only devices of its own project (./devices.ts).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -139,7 +141,7 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
     const body = validate(portCreate, envelope(req.body, 'agentlessport'), 'agentlessport') as z.infer<
       typeof portCreate
     >;
-    return reply.code(201).send({ agentlessport: await svc.createPort(ctx, body) });
+    return reply.code(201).send({ agentlessport: await svc.ports.create(ctx, body) });
   });
   app.get('/v2.0/agentlessports', async (req) => {
     const ctx = ctxOf(req);
@@ -157,18 +159,18 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
       },
       ['index'],
     );
-    return listReply(req, await svc.listPorts(ctx, filter), rest, PORT_ATTRS, 'agentlessports', 'agentlessports');
+    return listReply(req, await svc.ports.list(ctx, filter), rest, PORT_ATTRS, 'agentlessports', 'agentlessports');
   });
   app.get<Id>('/v2.0/agentlessports/:id', async (req) => ({
-    agentlessport: applyFields(await svc.showPort(ctxOf(req), req.params.id), queryOf(req)),
+    agentlessport: applyFields(await svc.ports.show(ctxOf(req), req.params.id), queryOf(req)),
   }));
   app.put<Id>('/v2.0/agentlessports/:id', async (req) => {
     const ctx = ctxOf(req);
     const body = validate(portMove, envelope(req.body, 'agentlessport'), 'agentlessport') as z.infer<typeof portMove>;
-    return { agentlessport: await svc.movePort(ctx, req.params.id, body) };
+    return { agentlessport: await svc.ports.move(ctx, req.params.id, body) };
   });
   app.delete<Id>('/v2.0/agentlessports/:id', async (req, reply) => {
-    await svc.deletePort(ctxOf(req), req.params.id);
+    await svc.ports.delete(ctxOf(req), req.params.id);
     return reply.code(204).send();
   });
 
@@ -182,7 +184,7 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
       project_id?: string;
       cloud?: string;
     };
-    return reply.code(201).send({ hyperswitch: await svc.createHyperswitch(ctx, body) });
+    return reply.code(201).send({ hyperswitch: await svc.hyperswitches.create(ctx, body) });
   });
   app.get('/v2.0/hyperswitches', async (req) => {
     const ctx = ctxOf(req);
@@ -193,19 +195,19 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
       project_id: 'tenant_ids',
       device_id: 'device_ids',
     });
-    return listReply(req, await svc.listHyperswitchs(ctx, filter), rest, HS_ATTRS, 'hyperswitches', 'hyperswitches');
+    return listReply(req, await svc.hyperswitches.list(ctx, filter), rest, HS_ATTRS, 'hyperswitches', 'hyperswitches');
   });
   app.get<Id>('/v2.0/hyperswitches/:id', async (req) => ({
-    hyperswitch: applyFields(await svc.showHyperswitch(ctxOf(req), req.params.id), queryOf(req)),
+    hyperswitch: applyFields(await svc.hyperswitches.show(ctxOf(req), req.params.id), queryOf(req)),
   }));
   app.delete<Id>('/v2.0/hyperswitches/:id', async (req, reply) => {
-    await svc.deleteHyperswitch(ctxOf(req), req.params.id);
+    await svc.hyperswitches.delete(ctxOf(req), req.params.id);
     return reply.code(204).send();
   });
   app.get<Id>('/v2.0/hyperswitches/:id/vpn', async (req) => {
     const ctx = ctxOf(req);
     if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:get_hyperswitch_vpn) is disallowed by policy: admin only');
-    return { vpn: await svc.vpnConfig(req.params.id) };
+    return { vpn: await svc.vpn.forHyperswitch(req.params.id) };
   });
   // The hyperswitch's agent reports the ports whose OpenVPN server runs (a move waits for it).
   app.put<Id>('/v2.0/hyperswitches/:id/vpn', async (req) => {
@@ -215,7 +217,7 @@ export function registerAgentless(app: FastifyInstance, deps: RouteDeps, svc: Ag
     const serving = (req.body as { vpn?: { serving?: unknown } } | undefined)?.vpn?.serving;
     if (!Array.isArray(serving) || !serving.every((x) => typeof x === 'string'))
       throw faults.invalidInput('vpn.serving must be a list of port ids');
-    svc.reportServing(req.params.id, serving as string[]);
+    svc.vpn.serving.report(req.params.id, serving as string[]);
     return { vpn: { serving } };
   });
 
