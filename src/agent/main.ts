@@ -75,7 +75,7 @@ function changesLinks(sub: SubReconciler): SubReconciler {
 }
 
 /** Port fields the sub-reconcilers do not compile from: what the agents' status reports change. */
-const REPORTED = new Set(['status', 'binding:vif_type', 'updated_at', 'revision_number']);
+const REPORTED = new Set(['status', 'binding:vif_type', 'binding:vif_details', 'updated_at', 'revision_number']);
 
 /** Each port object's part of the key, a digest of its fields (port objects are replaced on change,
  * never mutated): at 1,000 ports the key stays short, so building and comparing it on every wake-up is cheap. */
@@ -162,16 +162,16 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
           ),
         ]
       : []),
-    new DatapathReconciler(
+    new DatapathReconciler({
       exec,
-      cfg.node,
-      log.child({ sub: 'datapath' }),
-      new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
-      new Announcer(exec, log.child({ sub: 'announce' })),
-      (id) => firewall.portReady(id),
+      node: cfg.node,
+      log: log.child({ sub: 'datapath' }),
+      reporter: new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
+      announcer: new Announcer(exec, log.child({ sub: 'announce' })),
+      gate: firewall,
       reader,
       compiler,
-    ),
+    }),
     // After the datapath: DHCP needs the bridges.
     // In the background: the next pass (a new tap) does not wait for dnsmasq; a failure wakes the loop.
     dhcp,

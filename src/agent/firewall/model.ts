@@ -63,6 +63,8 @@ export interface CompiledFirewall {
   readonly sets: ReadonlyMap<string, NftSet>;
   /** Regular chains of the bridge table (per port, per group) by name, with their rules. */
   readonly chains: ReadonlyMap<string, readonly string[]>;
+  /** Local ports the compiler refused (closed, see validate.ts), with the reason, by port id. */
+  readonly rejected: ReadonlyMap<string, string>;
 }
 
 /** The tables the agent owns wholesale. */
