@@ -1,7 +1,7 @@
 /**
  * compileFirewall (pure): this node's ports, their security groups and every port's addresses →
  * the structured ruleset of the agent's tables `bridge hypernet` (and `inet hypernet` in
- * br-netfilter mode); render.ts writes it as a full replace or as the delta from the last one.
+ * br-netfilter mode); render.ts writes it as a full replace, diff.ts as the delta from the last one.
  *
  * Layout (bridge table; docs/security-groups.md has the why):
  *  - port_spoof (prerouting -300): anti-spoofing against sets keyed by interface (port_macs,

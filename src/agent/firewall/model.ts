@@ -51,7 +51,7 @@ export interface BaseChain {
 
 /**
  * What compile produces, structured so the driver can write either the whole ruleset or only the
- * delta from the last one applied (render.ts).
+ * delta from the last one applied (render.ts, diff.ts).
  */
 export interface CompiledFirewall {
   readonly mode: FirewallMode;

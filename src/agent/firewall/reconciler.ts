@@ -25,7 +25,7 @@ import type { PortGate } from '../datapath/reconciler.js';
 import { FirewallCompiler } from './compile.js';
 import { FirewallDriver } from './driver.js';
 import type { NftSession } from './nft-session.js';
-import { sameItems } from './render.js';
+import { sameItems } from './diff.js';
 import { isTrusted } from './model.js';
 import type { CompiledFirewall, FirewallInput, FirewallMode } from './model.js';
 
