@@ -1,6 +1,16 @@
 /**
  * Wires the agent together: API client, registration + heartbeats, watch → model cache, and the
  * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, datapath, DHCP).
+ *
+ * Every feature is a folder of the same four parts (datapath/, firewall/, dhcp/, vpn/):
+ *  - compile.ts (pure): this node and the watched model → the feature's desired state;
+ *  - diff.ts (pure): desired vs. what its driver read → the operations, in one safe order;
+ *  - driver.ts (effects, through the injected Exec): reads the kernel/files/processes, applies ops;
+ *  - reconciler.ts: a SubReconciler (loop/reconciler.ts) gluing them, safe to repeat every pass.
+ * A new feature (routers, encryption) adds such a folder, tests mirroring it in test/agent/<feature>/
+ * (an incremental-equals-recompute property among them), and one entry in `subs` below, placed by
+ * what it needs to exist first. An object it cannot compile is refused for its port alone and reported
+ * (see the firewall's `rejected` and the datapath's gate), never failing the whole node.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
