@@ -1,6 +1,16 @@
 /**
  * Wires the agent together: API client, registration + heartbeats, watch → model cache, and the
  * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, datapath, DHCP).
+ *
+ * Every feature is a folder of the same four parts (datapath/, firewall/, dhcp/, vpn/):
+ *  - compile.ts (pure): this node and the watched model → the feature's desired state;
+ *  - diff.ts (pure): desired vs. what its driver read → the operations, in one safe order;
+ *  - driver.ts (effects, through the injected Exec): reads the kernel/files/processes, applies ops;
+ *  - reconciler.ts: a SubReconciler (loop/reconciler.ts) gluing them, safe to repeat every pass.
+ * A new feature (routers, encryption) adds such a folder, tests mirroring it in test/agent/<feature>/
+ * (an incremental-equals-recompute property among them), and one entry in `subs` below, placed by
+ * what it needs to exist first. An object it cannot compile is refused for its port alone and reported
+ * (see the firewall's `rejected` and the datapath's gate), never failing the whole node.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -75,7 +85,7 @@ function changesLinks(sub: SubReconciler): SubReconciler {
 }
 
 /** Port fields the sub-reconcilers do not compile from: what the agents' status reports change. */
-const REPORTED = new Set(['status', 'binding:vif_type', 'updated_at', 'revision_number']);
+const REPORTED = new Set(['status', 'binding:vif_type', 'binding:vif_details', 'updated_at', 'revision_number']);
 
 /** Each port object's part of the key, a digest of its fields (port objects are replaced on change,
  * never mutated): at 1,000 ports the key stays short, so building and comparing it on every wake-up is cheap. */
@@ -162,16 +172,16 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
           ),
         ]
       : []),
-    new DatapathReconciler(
+    new DatapathReconciler({
       exec,
-      cfg.node,
-      log.child({ sub: 'datapath' }),
-      new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
-      new Announcer(exec, log.child({ sub: 'announce' })),
-      (id) => firewall.portReady(id),
+      node: cfg.node,
+      log: log.child({ sub: 'datapath' }),
+      reporter: new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
+      announcer: new Announcer(exec, log.child({ sub: 'announce' })),
+      gate: firewall,
       reader,
       compiler,
-    ),
+    }),
     // After the datapath: DHCP needs the bridges.
     // In the background: the next pass (a new tap) does not wait for dnsmasq; a failure wakes the loop.
     dhcp,

@@ -1,6 +1,7 @@
 /**
  * Port status toward the server: pure computation of what each local port's status should be
- * (ACTIVE once its tap is enslaved and up, DOWN otherwise), and a reporter that PUTs only changes
+ * (ACTIVE once its tap is enslaved and up, DOWN otherwise, ERROR when the agent refused one of its
+ * objects: the reason goes in `binding:vif_details.error`, which `hypernet status` shows), and a reporter that PUTs only changes
  * (`PUT /v2.0/ports/{id}` with status and `binding:vif_type` 'tap'), not repeating itself while the
  * model has not caught up yet. `submit` reports in the background (the reconcile pass does not wait
  * for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round
@@ -11,13 +12,16 @@
 import type { Logger } from '../common/log.js';
 import type { Clock } from '../common/clock.js';
 import { ApiError, type ApiClient } from '../client/api.js';
+import { portError } from '../model/bindings.js';
 import type { ModelView } from '../model/model-cache.js';
 import type { ActualState, DesiredPort, DesiredState } from './datapath/types.js';
 
 export interface PortStatusUpdate {
   portId: string;
-  status: 'ACTIVE' | 'DOWN';
+  status: 'ACTIVE' | 'DOWN' | 'ERROR';
   vifType?: 'tap';
+  /** ERROR: why (kept by the server in `binding:vif_details.error`); '' clears an earlier one. */
+  error?: string;
 }
 
 /** The port's tap is in the kernel, enslaved to its bridge and up (and the port is admin up). */
@@ -26,15 +30,33 @@ export function isWired(p: DesiredPort, actual: ActualState): boolean {
   return !!tap && tap.master === p.bridge && tap.up && p.up;
 }
 
-export function portStatusUpdates(desired: DesiredState, actual: ActualState, model: ModelView): PortStatusUpdate[] {
+/**
+ * The updates that bring the server's view of `desired`'s ports in line with `actual`; `rejected`
+ * gives the reason for a port the agent refused (it is ERROR whatever its tap does).
+ */
+export function portStatusUpdates(
+  desired: DesiredState,
+  actual: ActualState,
+  model: ModelView,
+  rejected: (portId: string) => string | undefined = () => undefined,
+): PortStatusUpdate[] {
   const out: PortStatusUpdate[] = [];
   for (const p of desired.ports) {
     const port = model.ports.get(p.portId);
-    if (!port || p.prepared) continue;
+    if (!port) continue;
+    const reason = rejected(p.portId);
+    if (reason !== undefined) {
+      if (port.status !== 'ERROR' || portError(port) !== reason)
+        out.push({ portId: p.portId, status: 'ERROR', error: reason });
+      continue;
+    }
+    if (p.prepared) continue;
     const wired = isWired(p, actual);
-    if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap'))
-      out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap' });
-    else if (!wired && port.status === 'ACTIVE') out.push({ portId: p.portId, status: 'DOWN' });
+    const clear = portError(port) !== undefined ? { error: '' } : {};
+    if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap' || clear.error !== undefined))
+      out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap', ...clear });
+    else if (!wired && (port.status === 'ACTIVE' || port.status === 'ERROR'))
+      out.push({ portId: p.portId, status: 'DOWN', ...clear });
   }
   return out;
 }
@@ -84,13 +106,15 @@ export class PortStatusReporter {
     for (const [id, s] of this.sent) if (this.clock.now() - s.at >= this.quietMs) this.sent.delete(id);
     for (const u of updates) {
       const last = this.sent.get(u.portId);
-      if (last && last.status === u.status && this.clock.now() - last.at < this.quietMs) continue;
+      const said = u.error ? `${u.status}: ${u.error}` : u.status;
+      if (last && last.status === said && this.clock.now() - last.at < this.quietMs) continue;
       const body: Record<string, unknown> = { status: u.status };
       if (u.vifType) body['binding:vif_type'] = u.vifType;
+      if (u.error !== undefined) body['binding:vif_details'] = u.error ? { error: u.error } : {};
       try {
         await this.api.update('ports', 'port', u.portId, body);
-        this.sent.set(u.portId, { status: u.status, at: this.clock.now() });
-        this.log.info({ port: u.portId, status: u.status }, 'port status reported');
+        this.sent.set(u.portId, { status: said, at: this.clock.now() });
+        this.log.info({ port: u.portId, status: u.status, error: u.error || undefined }, 'port status reported');
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) {
           this.log.debug({ port: u.portId, status: u.status }, 'port status not reported: the port is gone');

@@ -3,10 +3,11 @@
  * agents, networks, subnets and ports: the clouds (agents' `configurations.cloud`), each agent /
  * hyperswitch up or down with its last heartbeat, networks with their port counts and the clouds
  * they span, the hyperswitches (agentless mode, when the server has it) with their agent and ports,
- * and the problems (ports DOWN or ERROR, agents silent, hyperswitches without an agent). Pure.
+ * and the problems (ports DOWN or ERROR with the reason the agent gave, agents silent, hyperswitches without an agent). Pure.
  */
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../model/agentless.js';
+import { portError } from '../model/bindings.js';
 
 export interface StatusInput {
   agents: readonly Agent[];
@@ -103,6 +104,12 @@ function secondsSince(ts: string | undefined, nowMs: number): number | null {
   return Number.isNaN(t) ? null : Math.max(0, Math.round((nowMs - t) / 1000));
 }
 
+/** ': REASON' when the agent said why the port is in ERROR. */
+function why(p: Port): string {
+  const e = p.status === 'ERROR' ? portError(p) : undefined;
+  return e ? `: ${e}` : '';
+}
+
 function portLabel(p: Port): string {
   return p.name ? `${p.name} (${p.id})` : p.id;
 }
@@ -168,7 +175,7 @@ export function computeStatus(input: StatusInput, nowMs: number): StatusReport {
       problems.push({
         kind: p.status === 'DOWN' ? 'port-down' : 'port-error',
         id: p.id,
-        message: `port ${portLabel(p)} on network ${net?.name || p.network_id} is ${p.status}, ${where}`,
+        message: `port ${portLabel(p)} on network ${net?.name || p.network_id} is ${p.status}, ${where}${why(p)}`,
       });
     }
   }

@@ -32,3 +32,12 @@ export const preparedOn = (p: Port, host: string): boolean => inactiveBindings(p
 
 /** True when the port is active on `host` or being prepared there: the host wires its side. */
 export const wiredOn = (p: Port, host: string): boolean => p['binding:host_id'] === host || preparedOn(p, host);
+
+/**
+ * Why an agent reported the port ERROR (an object of it the agent cannot compile), kept by the
+ * server in the port's `binding:vif_details.error`; undefined when none.
+ */
+export function portError(p: Pick<Port, 'binding:vif_details'>): string | undefined {
+  const e = p['binding:vif_details']?.error;
+  return typeof e === 'string' ? e : undefined;
+}

@@ -20,7 +20,10 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
         port('p1', 'n1', 'hs-a', 'ACTIVE'),
         port('p2', 'n1', 'hs-b', 'DOWN'),
         port('p3', 'n1', '', 'DOWN'),
-        port('p4', 'n1', 'hs-c', 'ERROR'),
+        {
+          ...port('p4', 'n1', 'hs-c', 'ERROR'),
+          'binding:vif_details': { error: 'allowed_address_pairs: "fe80::1%eth0" is not a plain IP address or CIDR' },
+        },
       ],
     },
     now,
@@ -53,7 +56,7 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
     [
       'port p2 (p2) on network blue is DOWN, on host hs-b (cloud-b)',
       'port p3 (p3) on network blue is DOWN, unbound',
-      'port p4 (p4) on network blue is ERROR, on host hs-c (cloud-a)',
+      'port p4 (p4) on network blue is ERROR, on host hs-c (cloud-a): allowed_address_pairs: "fe80::1%eth0" is not a plain IP address or CIDR',
       'agent hs-b (cloud-b) is down: silent for 60s (last heartbeat 2026-11-21T05:00:00Z)',
     ],
   );

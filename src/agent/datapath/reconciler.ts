@@ -2,7 +2,7 @@
  * The datapath sub-reconciler: compile → read kernel → diff → apply, then report port status from a
  * fresh read, and announce ports that became active here. Passes that are not full read with the
  * link memory of kernel/reader.ts. `converge` is the driver step on its own (used by the driver tests too).
- * An optional `portGate` (the firewall's `portReady`) keeps a tap out of its bridge until it opens (fail closed).
+ * An optional `gate` (the firewall) keeps a tap out of its bridge until it opens (fail closed).
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
@@ -83,24 +83,50 @@ export class DatapathCompiler {
   }
 }
 
+export interface DatapathReconcilerOptions {
+  /** Runs `ip`/`bridge` in the node's namespace. */
+  exec: Exec;
+  node: NodeInfo;
+  log: Logger;
+  /** Reports port status (ACTIVE, DOWN, ERROR) to the server; none in driver tests. */
+  reporter?: PortStatusReporter;
+  /** Announces ports that became active here (gratuitous ARP after a migration). */
+  announcer?: Announcer;
+  /**
+   * The firewall's gate: a port's tap joins its bridge only once this says so (fail closed), and a
+   * port it refuses with a reason is reported ERROR with that reason (containment).
+   */
+  gate?: PortGate;
+  /** Shared with the fast path (main.ts): one link memory, one compile per model. */
+  reader?: KernelReader;
+  compiler?: DatapathCompiler;
+}
+
+/** Whether a port may be wired yet, and why a port never will be as it stands (see firewall/reconciler.ts). */
+export interface PortGate {
+  ready(portId: string): boolean;
+  /** The reason the port was refused (its objects cannot be compiled), or undefined. */
+  rejected?(portId: string): string | undefined;
+}
+
 export class DatapathReconciler implements SubReconciler {
   readonly name = 'datapath';
-  constructor(
-    private readonly exec: Exec,
-    node: NodeInfo,
-    private readonly log: Logger,
-    private readonly reporter?: PortStatusReporter,
-    private readonly announcer?: Announcer,
-    private readonly portGate?: (portId: string) => boolean,
-    /** Shared with the fast path (main.ts): one link memory, one compile per model. */
-    private readonly reader = new KernelReader(exec),
-    private readonly compiler = new DatapathCompiler(node),
-  ) {}
+  private readonly exec: Exec;
+  private readonly log: Logger;
+  private readonly reader: KernelReader;
+  private readonly compiler: DatapathCompiler;
+
+  constructor(private readonly o: DatapathReconcilerOptions) {
+    this.exec = o.exec;
+    this.log = o.log;
+    this.reader = o.reader ?? new KernelReader(o.exec);
+    this.compiler = o.compiler ?? new DatapathCompiler(o.node);
+  }
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     const all = this.compiler.compile(model);
-    const gate = this.portGate;
-    const desired = gate ? { ...all, ports: all.ports.filter((p) => gate(p.portId)) } : all;
+    const gate = this.o.gate;
+    const desired = gate ? { ...all, ports: all.ports.filter((p) => gate.ready(p.portId)) } : all;
     const { ops, result, after } = await converge(this.exec, desired, {
       before: pass?.kernel,
       readAfter: 'links',
@@ -110,9 +136,12 @@ export class DatapathReconciler implements SubReconciler {
     if (pass) pass.kernel = ops.length ? undefined : after;
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');
-    this.announcer?.announce(desired, after, model);
+    this.o.announcer?.announce(desired, after, model);
     // In the background: the next pass does not wait for the PUTs (failures come back as a retry).
-    this.reporter?.submit(portStatusUpdates(desired, after, model));
+    // The ports wired here, and those the gate refused: those are reported ERROR with the reason.
+    const refused = (id: string) => gate?.rejected?.(id);
+    const reported = gate ? { ...all, ports: all.ports.filter((p) => gate.ready(p.portId) || refused(p.portId)) } : all;
+    this.o.reporter?.submit(portStatusUpdates(reported, after, model, refused));
     if (result.failed.length) throw new Error(`datapath: ${result.failed.length} operation(s) failed`);
   }
 }

@@ -1,7 +1,7 @@
 /**
  * compileFirewall (pure): this node's ports, their security groups and every port's addresses →
  * the structured ruleset of the agent's tables `bridge hypernet` (and `inet hypernet` in
- * br-netfilter mode); render.ts writes it as a full replace or as the delta from the last one.
+ * br-netfilter mode); render.ts writes it as a full replace, diff.ts as the delta from the last one.
  *
  * Layout (bridge table; docs/security-groups.md has the why):
  *  - port_spoof (prerouting -300): anti-spoofing against sets keyed by interface (port_macs,
@@ -20,6 +20,9 @@
  *    set elements, a rule change only that group's chains.
  *  Per-port chains hold no anonymous sets: with thousands of ports those dominate nft -f time.
  * Ports with port security off (and network service ports) are in no map: nothing filters them.
+ * A port the compiler refuses (validate.ts: an address nft would reject, a group with a rule it cannot
+ * compile) is closed, not left out: its map elements are `drop` and it is in spoof_ports with no
+ * elements, so none of its frames pass even while its tap is still plugged; `rejected` says why.
  *
  * FirewallCompiler memoises per rule and per port object (model objects are replaced, never
  * mutated, on change), so recompiling 1,000 ports after one rule change is cheap.
@@ -44,6 +47,7 @@ import { ruleText } from './rules.js';
 import { VXLAN_PREFIX } from '../../model/kernel-names.js';
 import { SPOOF_BASE_RULES, SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements, type SpoofElements } from './spoof.js';
 import { hex, stateChains, zoneMap } from './conntrack.js';
+import { CompileError, checkRuleText, isPlainAddress, portProblem } from './validate.js';
 
 const byId = <T extends { id: string }>(a: T, b: T) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 const DIRS = ['egress', 'ingress'] as const;
@@ -53,7 +57,12 @@ const DIRS = ['egress', 'ingress'] as const;
 const memberMemo = new WeakMap<Port, readonly string[]>();
 function memberAddresses(p: Port): readonly string[] {
   let a = memberMemo.get(p);
-  if (!a) a = [...p.fixed_ips.map((f) => f.ip_address), ...(p.allowed_address_pairs ?? []).map((x) => x.ip_address)];
+  // Only plain addresses: a port with one nft would reject is refused on its own node (validate.ts),
+  // and must not break the member sets of every node it is a remote member on.
+  if (!a)
+    a = [...p.fixed_ips.map((f) => f.ip_address), ...(p.allowed_address_pairs ?? []).map((x) => x.ip_address)].filter(
+      isPlainAddress,
+    );
   memberMemo.set(p, a);
   return a;
 }
@@ -107,7 +116,8 @@ const set = (family: NftSet['family'], kind: NftSet['kind'], decl: string[], ele
 
 /** Compiles with memo tables that live as long as the instance (the reconciler keeps one). */
 export class FirewallCompiler {
-  private readonly rules = new WeakMap<SecurityGroupRule, string | null>();
+  /** A rule's nft text, null when it cannot match, or the CompileError that refuses it. */
+  private readonly rules = new WeakMap<SecurityGroupRule, string | null | CompileError>();
   private readonly spoof = new WeakMap<Port, { ifname: string; el: SpoofElements }>();
   /** Per port object: its profile and map elements, valid while `groups` is the map they were made from. */
   private readonly parts = new WeakMap<Port, PortPart>();
@@ -144,7 +154,18 @@ export class FirewallCompiler {
     const vmaps = { egress: [] as string[], ingress: [] as string[] };
     const lastProfiles = this.profiles;
     this.profiles = new Map();
+    const rejected = new Map<string, string>();
+    const groupErrors = new Map<string, string | null>();
     for (const { port, ifname } of filtered) {
+      const problem = portProblem(port) ?? this.groupProblem(port, groupErrors);
+      if (problem) {
+        // Closed: every frame from it meets spoof_ports with no elements, and both maps drop.
+        rejected.set(port.id, problem);
+        spoof.get('spoof_ports')!.push(`"${ifname}"`);
+        vmaps.egress.push(`"${ifname}" : drop`);
+        vmaps.ingress.push(`"${ifname}" : drop`);
+        continue;
+      }
       const el = this.spoofOf(port, ifname);
       for (const [name, , , field] of SPOOF_SETS) spoof.get(name)!.push(...(field ? el[field] : [`"${ifname}"`]));
       const part = this.partOf(port, ifname, lastProfiles);
@@ -184,10 +205,35 @@ export class FirewallCompiler {
       sets.set(name, set('bridge', 'set', [`type ${type}`, ...(interval ? ['flags interval'] : [])], spoof.get(name)!));
     if (stateless.length) sets.set('stateless_ports', set('bridge', 'set', ['type ifname'], stateless));
     for (const kind of DIRS) sets.set(`${kind}_ports`, set('bridge', 'map', ['type ifname : verdict'], vmaps[kind]));
-    sets.set('port_zones', zoneMap(mode, input.localPorts));
+    sets.set(
+      'port_zones',
+      zoneMap(mode, rejected.size ? input.localPorts.filter((lp) => !rejected.has(lp.port.id)) : input.localPorts),
+    );
 
     const base = baseChains(mode, stateless.length > 0);
-    return { mode, base, baseKey: renderBase(base), sets, chains };
+    return { mode, base, baseKey: renderBase(base), sets, chains, rejected };
+  }
+
+  /** Why one of the port's groups cannot be compiled (the first such rule), or null; memoised per compile. */
+  private groupProblem(port: Port, known: Map<string, string | null>): string | null {
+    for (const g of port.security_groups) {
+      const group = this.groups.get(g);
+      if (!group) continue;
+      let problem = known.get(g);
+      if (problem === undefined) {
+        problem = null;
+        for (const r of group.security_group_rules) {
+          const t = this.compiledRule(r);
+          if (t instanceof CompileError) {
+            problem = `security group ${g} rule ${r.id}: ${t.message}`;
+            break;
+          }
+        }
+        known.set(g, problem);
+      }
+      if (problem) return problem;
+    }
+    return null;
   }
 
   /** A port's profile and map elements: memoised per port object while the groups are unchanged. */
@@ -229,9 +275,25 @@ export class FirewallCompiler {
     };
   }
 
+  /** A rule of a group no accepted port uses with an error never gets here (groupProblem refused them). */
   private ruleOf(r: SecurityGroupRule): string | null {
-    if (!this.rules.has(r)) this.rules.set(r, ruleText(r));
-    return this.rules.get(r)!;
+    const t = this.compiledRule(r);
+    if (t instanceof CompileError) throw t;
+    return t;
+  }
+
+  private compiledRule(r: SecurityGroupRule): string | null | CompileError {
+    let t = this.rules.get(r);
+    if (t === undefined) {
+      try {
+        const text = ruleText(r);
+        t = text === null ? null : checkRuleText(text);
+      } catch (e) {
+        t = e instanceof CompileError ? e : new CompileError((e as Error).message);
+      }
+      this.rules.set(r, t);
+    }
+    return t;
   }
 
   private spoofOf(port: Port, ifname: string): SpoofElements {

@@ -2,7 +2,7 @@
  * Applies a compiled firewall to the kernel of one node namespace (the Exec may be wrapped with
  * inNetns). Every apply is one `nft -f -` transaction, so a failed apply leaves the previous ruleset
  * in force (fail closed). When the hooked chains are unchanged, the transaction is only the delta
- * (render.ts): a rule change rewrites one group's chains, a membership change one set; given an
+ * (diff.ts): a rule change rewrites one group's chains, a membership change one set; given an
  * NftSession, deltas go through its long-lived `nft -i` (no process exit per apply). Otherwise,
  * when a delta fails, when a run with nothing to change finds our tables gone or replaced
  * (identity(): cheap, listing our big table costs ~0.3 s), and every `fullEveryMs` (drift inside
@@ -15,7 +15,8 @@ import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { TABLE, type CompiledFirewall, type FirewallMode } from './model.js';
 import type { NftSession } from './nft-session.js';
-import { deltaText, fullText, hasRemovals, setChanges } from './render.js';
+import { deltaText, hasRemovals, setChanges } from './diff.js';
+import { fullText } from './render.js';
 
 export type ApplyKind = 'full' | 'delta' | 'unchanged';
 

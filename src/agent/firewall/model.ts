@@ -51,7 +51,7 @@ export interface BaseChain {
 
 /**
  * What compile produces, structured so the driver can write either the whole ruleset or only the
- * delta from the last one applied (render.ts).
+ * delta from the last one applied (render.ts, diff.ts).
  */
 export interface CompiledFirewall {
   readonly mode: FirewallMode;
@@ -63,6 +63,8 @@ export interface CompiledFirewall {
   readonly sets: ReadonlyMap<string, NftSet>;
   /** Regular chains of the bridge table (per port, per group) by name, with their rules. */
   readonly chains: ReadonlyMap<string, readonly string[]>;
+  /** Local ports the compiler refused (closed, see validate.ts), with the reason, by port id. */
+  readonly rejected: ReadonlyMap<string, string>;
 }
 
 /** The tables the agent owns wholesale. */

@@ -9,8 +9,10 @@
  * it, or only its delta, in one transaction; a pass that is not full and whose model inputs did not
  * change (a tap woke the loop) skips both, and a full one with those inputs re-applies (checks) the
  * last ruleset without compiling it again. A failure throws (the agent's loop retries with
- * backoff) and leaves the last ruleset in force. `portReady` is the fail-closed gate the datapath
+ * backoff) and leaves the last ruleset in force. `ready` is the fail-closed gate the datapath
  * checks before it plugs a tap into a bridge: true only for ports that a successful apply covered.
+ * A port the compiler refuses (validate.ts) is closed and never ready; `rejected` gives the reason
+ * the datapath reports in its status. The rest of the node's ports converge as usual.
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
@@ -19,10 +21,11 @@ import type { SecurityGroup, SecurityGroupRule } from '../../model/types.js';
 import type { ModelView } from '../../model/model-cache.js';
 import { tapName } from '../../model/kernel-names.js';
 import type { PassContext, SubReconciler } from '../loop/reconciler.js';
+import type { PortGate } from '../datapath/reconciler.js';
 import { FirewallCompiler } from './compile.js';
 import { FirewallDriver } from './driver.js';
 import type { NftSession } from './nft-session.js';
-import { sameItems } from './render.js';
+import { sameItems } from './diff.js';
 import { isTrusted } from './model.js';
 import type { CompiledFirewall, FirewallInput, FirewallMode } from './model.js';
 
@@ -65,12 +68,13 @@ export function firewallInput(
   };
 }
 
-export class FirewallReconciler implements SubReconciler {
+export class FirewallReconciler implements SubReconciler, PortGate {
   readonly name = 'firewall';
   private readonly driver: FirewallDriver;
   private readonly compiler = new FirewallCompiler();
   private mode: FirewallMode | null = null;
-  private ready = new Set<string>();
+  private readyPorts = new Set<string>();
+  private refused: ReadonlyMap<string, string> = new Map();
   /** What the last apply that succeeded compiled from its model (null after a failure; no ruleset
    * when no local port needed filtering). */
   private last: { compiled: CompiledFirewall | null; filtering: boolean } | null = null;
@@ -115,7 +119,14 @@ export class FirewallReconciler implements SubReconciler {
       await this.driver.teardown();
     }
     if (this.mode === 'br-netfilter' && !brnf && (full || this.brnf !== false)) await this.setBrnf(false);
-    if (input) this.ready = new Set(input.localPorts.map((lp) => lp.port.id));
+    if (input) {
+      const refused = compiled?.rejected ?? new Map<string, string>();
+      this.readyPorts = new Set(input.localPorts.flatMap((lp) => (refused.has(lp.port.id) ? [] : [lp.port.id])));
+      const said = JSON.stringify([...refused]);
+      if (said !== JSON.stringify([...this.refused]))
+        this.log.warn({ ports: Object.fromEntries(refused) }, 'ports refused: their objects cannot be compiled');
+      this.refused = refused;
+    }
     this.last = { compiled, filtering };
   }
 
@@ -137,7 +148,12 @@ export class FirewallReconciler implements SubReconciler {
   }
 
   /** True once a successful apply covered the port (its filters, anti-spoofing and zone are in force). */
-  portReady(portId: string): boolean {
-    return this.ready.has(portId);
+  ready(portId: string): boolean {
+    return this.readyPorts.has(portId);
+  }
+
+  /** Why the compiler refused the port (it stays closed), or undefined. */
+  rejected(portId: string): string | undefined {
+    return this.refused.get(portId);
   }
 }

@@ -20,10 +20,14 @@
  * background while passes that are not full keep running, and the full pass follows once they are
  * done. So a new port is not held up behind a full read: with one every 2 s on a busy node, that
  * wait was the tail of the convergence time. (The first pass, with nothing to overlap, reads inline.)
+ *
+ * When to run which pass is decided by the pure reducer of schedule.ts; this class only sleeps,
+ * prepares and runs what it says.
  */
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import { Backoff } from './backoff.js';
+import { decide, INITIAL_SCHEDULE, type ScheduleAction, type ScheduleEvent, type ScheduleState } from './schedule.js';
 import type { ModelView } from '../../model/model-cache.js';
 import type { ActualState } from '../datapath/types.js';
 
@@ -71,23 +75,14 @@ export interface ReconcilerOptions {
 }
 
 export class Reconciler {
-  private dirty = true;
   private wake: (() => void) | null = null;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private readonly backoff = new Backoff(250, 10_000);
-  /** When the last full pass started (-Infinity: the next pass is full). */
-  private fullAt = -Infinity;
-  /** A wake-up that is not a model change (a tap, a retry) since the last pass started. */
-  private kernelDirty = true;
-  /** inputKey of the last pass that succeeded (null: none, or it failed since). */
-  private okKey: string | null = null;
+  /** Scheduling state, changed only through decide() (schedule.ts). */
+  private schedule: ScheduleState = INITIAL_SCHEDULE;
   /** The sub-reconcilers that prepare a full pass. */
   private readonly preparers: readonly SubReconciler[];
-  /** The running preparation of the next full pass (prepareFull of every sub-reconciler). */
-  private preparing: Promise<void> | null = null;
-  /** A preparation finished: the next pass is the full one. */
-  private prepared = false;
   /** Completed runs (for tests and logs). */
   runs = 0;
   /** Passes skipped because the model's compiled inputs were unchanged (tests and logs). */
@@ -106,15 +101,22 @@ export class Reconciler {
 
   /** Something other than the model may have changed (a tap appeared, a report failed): run a pass. */
   markDirty(): void {
-    this.kernelDirty = true;
-    this.dirty = true;
+    this.step({ type: 'kernel-changed' });
     this.wake?.();
   }
 
   /** The model changed: run a pass unless its compiled inputs (inputKey) are those of the last good pass. */
   markModelChanged(): void {
-    this.dirty = true;
+    this.step({ type: 'model-changed' });
     this.wake?.();
+  }
+
+  /** Applies one scheduling event; returns what to do. */
+  private step(event: ScheduleEvent): ScheduleAction {
+    const canPrepare = this.preparers.length > 0;
+    const d = decide(this.schedule, event, this.opts.clock.now(), { resyncMs: this.resyncMs, canPrepare });
+    this.schedule = d.next;
+    return d.action;
   }
 
   /** One pass over every sub-reconciler; true when all succeeded. */
@@ -155,67 +157,44 @@ export class Reconciler {
   }
 
   private async run(): Promise<void> {
-    const { clock } = this.opts;
     let waitMs = 0;
     while (!this.stopped) {
-      if (!this.dirty && waitMs > 0) await this.sleep(waitMs);
+      if (!this.schedule.dirty && waitMs > 0) await this.sleep(waitMs);
       if (this.stopped) break;
-      if (this.opts.coalesceMs) await clock.sleep(this.opts.coalesceMs);
-      const woken = this.dirty;
-      this.dirty = false;
+      if (this.opts.coalesceMs) await this.opts.clock.sleep(this.opts.coalesceMs);
       const model = this.opts.model();
-      if (!model) {
-        waitMs = this.resyncMs;
+      const inputKey = this.opts.inputKey;
+      const a = this.step({
+        type: 'tick',
+        model: model !== null,
+        key: () => (model && inputKey ? inputKey(model) : null),
+      });
+      if (a.kind === 'none') continue;
+      if (a.prepare) this.prepare();
+      if (a.kind === 'skip') this.skipped++;
+      if (a.kind !== 'pass') {
+        waitMs = a.ms;
         continue;
       }
-      const full = this.fullDue();
-      if (!full && !woken && this.preparing) {
-        // Woken by the clock while the full pass is being prepared: wait for it (or a change).
-        waitMs = this.resyncMs;
-        continue;
-      }
-      const kernelDirty = this.kernelDirty;
-      this.kernelDirty = false;
-      const key = this.opts.inputKey?.(model) ?? null;
-      if (!full && !kernelDirty && key !== null && key === this.okKey) {
-        this.skipped++;
-        // Sleep until the next wake-up, or until the next full pass is due (or prepared).
-        waitMs = this.preparing ? this.resyncMs : Math.max(1, this.fullAt + this.resyncMs - clock.now());
-        continue;
-      }
-      if (full) {
-        this.fullAt = clock.now();
-        this.prepared = false;
-      }
-      const modelChanged = key === null || key !== this.okKey;
-      this.okKey = null;
-      if (await this.runOnce(model, full, modelChanged)) {
-        this.okKey = key;
-        this.backoff.reset();
-        waitMs = this.resyncMs;
-      } else {
-        this.kernelDirty = true;
-        waitMs = this.backoff.next();
-      }
-      if (!full) waitMs = Math.min(waitMs, Math.max(1, this.fullAt + this.resyncMs - clock.now()));
+      const ok = await this.runOnce(model!, a.full, a.modelChanged);
+      if (ok) this.backoff.reset();
+      const done = this.step({
+        type: 'pass-done',
+        ok,
+        full: a.full,
+        key: a.key,
+        retryMs: ok ? 0 : this.backoff.next(),
+      });
+      waitMs = done.kind === 'sleep' ? done.ms : 0;
     }
   }
 
-  /**
-   * Whether this pass is the full one: the first pass; else, once `resyncMs` have passed since the
-   * last, when its preparation is done (started here, in the background, when there is any).
-   */
-  private fullDue(): boolean {
-    if (this.fullAt === -Infinity || this.prepared) return true;
-    if (this.opts.clock.now() - this.fullAt < this.resyncMs) return false;
-    if (this.preparers.length === 0) return true;
-    this.preparing ??= Promise.all(this.preparers.map((s) => s.prepareFull!().catch(() => undefined))).then(() => {
-      this.preparing = null;
-      this.prepared = true;
-      this.dirty = true;
+  /** Starts every sub-reconciler's prepareFull in the background; its end makes the next pass the full one. */
+  private prepare(): void {
+    void Promise.all(this.preparers.map((s) => s.prepareFull!().catch(() => undefined))).then(() => {
+      this.step({ type: 'prepared' });
       this.wake?.();
     });
-    return false;
   }
 
   /** Sleeps `ms` unless markDirty/stop wakes it first (the timer goes with it: a stopped loop keeps nothing alive). */

@@ -1,7 +1,8 @@
 /**
  * Runs the per-agentless-port OpenVPN servers of one hyperswitch (see ./server-config.ts for the
- * design). Level-triggered: `sync(specs)` makes the running set equal to `specs` (start missing,
- * restart changed, stop the rest); `ensure`/`remove` do it for one port. Each server gets a
+ * design). Level-triggered: `sync(specs)` makes the running set equal to `specs` (compile.ts gives
+ * the configs, diff.ts decides: start missing, restart changed, stop the rest); `ensure`/`remove` do
+ * it for one port. Each server gets a
  * directory `DIR/ports/<port id>/` (config, pid file, log; the management socket is in DIR/mgmt/) and
  * persistent links that survive restarts, so the port's bridge membership and firewall stay put:
  * OpenVPN's TAP `vpn<port id[0:11]>`, joined to the port interface `tap<port id[0:11]>` through a veth
@@ -21,14 +22,9 @@ import { assertWord } from '../../model/grammar/words.js';
 import { managementCommand, parseStatus, type VpnClient } from './management.js';
 import type { ActualLink } from '../datapath/types.js';
 import { ensurePortLinks, listLinks, removePortLinks } from './port-links.js';
-import {
-  ADMISSION_HOOK,
-  compileServerConfig,
-  fingerprint,
-  tapName,
-  type VpnServerFiles,
-  type VpnServerSpec,
-} from './server-config.js';
+import { ADMISSION_HOOK, fingerprint, tapName, type VpnServerFiles, type VpnServerSpec } from './server-config.js';
+import { compileVpnConfigs } from './compile.js';
+import { diffVpn, type VpnAction, type VpnActual } from './diff.js';
 
 export interface VpnDriverOptions {
   exec: Exec;
@@ -118,25 +114,55 @@ export class OpenVpnServers {
     await writeFileAtomic(this.shared().crl, crlPem, 0o644);
   }
 
+  /** The files a port's server config points at. */
+  private files(portId: string): VpnServerFiles {
+    return { ...this.shared(), management: this.mgmtSocket(portId) };
+  }
+
+  /** The config text of one port's server (throws on a spec that cannot be written safely). */
+  private configOf(spec: VpnServerSpec): string {
+    if (!this.certFingerprint) throw new Error('setCredentials() first');
+    return compileVpnConfigs([spec], (id) => this.files(id), this.certFingerprint).get(spec.portId)!;
+  }
+
+  /** What runs for a port now: its config on disk and our process, if any. */
+  private async actual(portId: string): Promise<VpnActual & { pid?: number }> {
+    const conf = await readFile(join(this.portDir(portId), 'server.conf'), 'utf8').catch(() => '');
+    const pid = await this.pidOf(portId);
+    return { conf, running: pid !== undefined, pid };
+  }
+
   /** Makes the server of one port run with exactly this spec. */
   async ensure(spec: VpnServerSpec, options: EnsureContext = {}): Promise<EnsureResult> {
-    if (!this.certFingerprint) throw new Error('setCredentials() first');
+    const conf = this.configOf(spec);
+    const have = await this.actual(spec.portId);
+    const [op] = diffVpn(new Map([[spec.portId, conf]]), new Map([[spec.portId, have]]));
+    return this.apply(spec, conf, op!.action, have.pid, options);
+  }
+
+  /** Carries out diff.ts's action for a wanted port. */
+  private async apply(
+    spec: VpnServerSpec,
+    conf: string,
+    action: VpnAction,
+    pid: number | undefined,
+    options: EnsureContext,
+  ): Promise<EnsureResult> {
     const dir = this.portDir(spec.portId);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await mkdir(join(this.opts.dir, 'mgmt'), { recursive: true, mode: 0o700 });
-    const files: VpnServerFiles = { ...this.shared(), management: this.mgmtSocket(spec.portId) };
-    const conf = compileServerConfig(spec, files, this.certFingerprint);
-    const confPath = join(dir, 'server.conf');
-    const old = await readFile(confPath, 'utf8').catch(() => '');
-    const pid = await this.pidOf(spec.portId);
     // A changed config may name another TAP (an older layout): stop the server before its links change.
-    if (pid && old !== conf) await this.stop(spec.portId, pid);
+    if (action === 'restart' && pid) await this.stop(spec.portId, pid);
     await ensurePortLinks(this.exec, this.opts.log, spec.portId, spec.mtu, options.bridge, options.links);
-    if (pid && old === conf) return 'unchanged';
-    await writeFileAtomic(confPath, conf);
+    if (action === 'keep') return 'unchanged';
+    await writeFileAtomic(join(dir, 'server.conf'), conf);
     await this.start(spec.portId);
-    this.opts.log.info({ portId: spec.portId, port: spec.listenPort }, pid ? 'openvpn restarted' : 'openvpn started');
-    return pid ? 'restarted' : 'started';
+    const restarted = action === 'restart';
+    this.opts.log.info(
+      { portId: spec.portId, port: spec.listenPort },
+      restarted ? 'openvpn restarted' : 'openvpn started',
+    );
+    return restarted ? 'restarted' : 'started';
   }
 
   /** Stops a port's server, deletes its links and its directory. */
@@ -157,11 +183,31 @@ export class OpenVpnServers {
 
   /** Level-triggered: servers for exactly `specs`; every other port of this driver is removed. */
   async sync(specs: readonly VpnServerSpec[], options: EnsureOptions = {}): Promise<void> {
-    const want = new Set(specs.map((s) => s.portId));
     const errors: Error[] = [];
     const links = specs.length ? await listLinks(this.exec) : undefined;
-    for (const s of specs) await this.ensure(s, { ...options, links }).catch((e: Error) => errors.push(e));
-    for (const p of await this.ports()) if (!want.has(p)) await this.remove(p).catch((e: Error) => errors.push(e));
+    const want = new Map<string, string>();
+    const byId = new Map<string, VpnServerSpec>();
+    for (const spec of specs) {
+      byId.set(spec.portId, spec);
+      try {
+        want.set(spec.portId, this.configOf(spec));
+      } catch (e) {
+        errors.push(e as Error); // left as it is: neither (re)started nor removed
+      }
+    }
+    const have = new Map<string, VpnActual & { pid?: number }>();
+    for (const p of new Set([...want.keys(), ...(await this.ports())]))
+      if (want.has(p) || !byId.has(p)) have.set(p, await this.actual(p));
+    for (const op of diffVpn(want, have)) {
+      const done =
+        op.action === 'remove'
+          ? this.remove(op.portId)
+          : this.apply(byId.get(op.portId)!, want.get(op.portId)!, op.action, have.get(op.portId)?.pid, {
+              ...options,
+              links,
+            });
+      await done.catch((e: Error) => errors.push(e));
+    }
     if (errors.length) throw new AggregateError(errors, `openvpn sync: ${errors.map((e) => e.message).join('; ')}`);
   }
 

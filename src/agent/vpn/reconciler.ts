@@ -16,7 +16,7 @@ import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Logger } from '../../common/log.js';
 import type { OpenVpnServers } from './driver.js';
 import { fingerprint, type VpnServerSpec } from './server-config.js';
-import { wiredOn } from '../../model/bindings.js';
+import { compileVpnSpecs } from './compile.js';
 import type { VpnAgentConfig } from '../../model/agentless.js';
 import type { ModelView } from '../../model/model-cache.js';
 import type { SubReconciler } from '../loop/reconciler.js';
@@ -26,24 +26,6 @@ export interface AgentlessReconcilerOptions {
   host: string;
   servers: OpenVpnServers;
   log: Logger;
-}
-
-/** The server specs of the ports bound (or being prepared) on `host` in the model (pure). */
-export function compileVpnSpecs(cfg: VpnAgentConfig, model: ModelView, host: string): VpnServerSpec[] {
-  return cfg.ports
-    .filter((p) => {
-      const port = model.ports.get(p.port_id);
-      return !!port && wiredOn(port, host);
-    })
-    .map((p) => ({
-      portId: p.port_id,
-      providerIp: p.provider_ip,
-      macAddress: p.mac_address,
-      listenIp: p.listen_ip,
-      listenPort: p.listen_port,
-      mtu: p.mtu,
-      underlayMtu: p.underlay_mtu,
-    }));
 }
 
 export class AgentlessReconciler implements SubReconciler {

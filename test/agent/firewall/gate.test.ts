@@ -51,10 +51,7 @@ describe('firewall gate: no tap before the first apply', { skip: !isRoot() && 'n
         : exec(cmd, args, opts);
     const firewall = new FirewallReconciler('hostA', fwExec, silentLogger());
     const loop = new Reconciler(
-      [
-        firewall,
-        new DatapathReconciler(exec, node, silentLogger(), undefined, undefined, (id) => firewall.portReady(id)),
-      ],
+      [firewall, new DatapathReconciler({ exec, node, log: silentLogger(), gate: firewall })],
       {
         clock: realClock,
         log: silentLogger(),
@@ -62,7 +59,7 @@ describe('firewall gate: no tap before the first apply', { skip: !isRoot() && 'n
       },
     );
     assert.equal(await loop.runOnce(model), false, 'the firewall failed');
-    assert.equal(firewall.portReady(P1), false);
+    assert.equal(firewall.ready(P1), false);
     assert.equal(await master(), null, 'tap not in any bridge');
     const links = (JSON.parse((await exec('ip', ['-json', 'link', 'show'])).stdout) as { ifname: string }[]).map(
       (l) => l.ifname,
@@ -70,7 +67,7 @@ describe('firewall gate: no tap before the first apply', { skip: !isRoot() && 'n
     assert.ok(links.includes('hnb-100'), 'the rest of the datapath is built');
     nftWorks = true;
     assert.equal(await loop.runOnce(model), true);
-    assert.equal(firewall.portReady(P1), true);
+    assert.equal(firewall.ready(P1), true);
     assert.equal(await master(), 'hnb-100');
   });
 });

@@ -6,17 +6,17 @@
  */
 import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatapathReconciler } from '../../src/agent/datapath/reconciler.js';
-import { FirewallDriver } from '../../src/agent/firewall/driver.js';
-import { FirewallReconciler } from '../../src/agent/firewall/reconciler.js';
-import { isLinkDeletion, LinkMonitor, tapOfMonitorLine } from '../../src/agent/loop/link-monitor.js';
-import type { ModelView } from '../../src/model/model-cache.js';
-import { Reconciler } from '../../src/agent/loop/reconciler.js';
-import { realClock } from '../../src/common/clock.js';
-import type { Exec } from '../../src/common/exec.js';
-import { silentLogger } from '../../src/common/log.js';
-import { agent, net, port, view } from '../../testkit/model-fixtures.js';
-import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
+import { DatapathReconciler } from '../../../src/agent/datapath/reconciler.js';
+import { FirewallDriver } from '../../../src/agent/firewall/driver.js';
+import { FirewallReconciler } from '../../../src/agent/firewall/reconciler.js';
+import { isLinkDeletion, LinkMonitor, tapOfMonitorLine } from '../../../src/agent/loop/link-monitor.js';
+import type { ModelView } from '../../../src/model/model-cache.js';
+import { Reconciler } from '../../../src/agent/loop/reconciler.js';
+import { realClock } from '../../../src/common/clock.js';
+import type { Exec } from '../../../src/common/exec.js';
+import { silentLogger } from '../../../src/common/log.js';
+import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
+import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
 
 test('monitor lines: new, released and deleted taps call for a pass; enslaved taps and other links do not', () => {
   assert.equal(
@@ -90,7 +90,7 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
 
   it('enslaves a new tap at once, without waiting for the periodic resync', async () => {
     const model = modelWith();
-    const loop = new Reconciler([new DatapathReconciler(exec, node, silentLogger())], {
+    const loop = new Reconciler([new DatapathReconciler({ exec, node, log: silentLogger() })], {
       clock: realClock,
       log: silentLogger(),
       model: () => model,
@@ -170,7 +170,7 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
     await firewall.reconcile(off, { full: true, modelChanged: true });
     assert.ok(['0', 'absent'].includes(await brnf()), 'off with only a port-security-disabled port');
     assert.equal(await tables(), '', 'no tables of ours: nothing to filter');
-    assert.equal(firewall.portReady(P1), true, 'the unfiltered port is not held back');
+    assert.equal(firewall.ready(P1), true, 'the unfiltered port is not held back');
     await firewall.reconcile(off, { full: false, modelChanged: true });
     assert.ok(['0', 'absent'].includes(await brnf()));
     await firewall.reconcile(modelWith(), { full: false, modelChanged: true });
@@ -194,11 +194,11 @@ describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() &
       calls.some((c) => c.startsWith('nft -f')),
       'the first pass applies the ruleset',
     );
-    assert.equal(firewall.portReady(P1), true);
+    assert.equal(firewall.ready(P1), true);
     calls.length = 0;
     await firewall.reconcile(model, { full: false, modelChanged: false });
     assert.equal(calls.join('; '), '', 'nothing to compile, nothing run');
-    assert.equal(firewall.portReady(P1), true, 'the gate stays open');
+    assert.equal(firewall.ready(P1), true, 'the gate stays open');
     await firewall.reconcile(model, { full: true, modelChanged: false });
     assert.ok(
       calls.some((c) => c.startsWith('nft list')),

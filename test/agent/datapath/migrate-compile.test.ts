@@ -6,14 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { announceTargets, garpCommands } from '../../src/agent/datapath/announce.js';
-import { compileDatapath } from '../../src/agent/datapath/compile.js';
-import { compileDhcp } from '../../src/agent/dhcp/compile.js';
-import { firewallInput } from '../../src/agent/firewall/reconciler.js';
-import { portStatusUpdates } from '../../src/agent/status-reporter.js';
-import type { ActualLink, ActualState } from '../../src/agent/datapath/types.js';
-import type { Port, PortBinding } from '../../src/model/types.js';
-import { agent, net, port, view } from '../../testkit/model-fixtures.js';
+import { announceTargets, garpCommands } from '../../../src/agent/datapath/announce.js';
+import { compileDatapath } from '../../../src/agent/datapath/compile.js';
+import { compileDhcp } from '../../../src/agent/dhcp/compile.js';
+import { firewallInput } from '../../../src/agent/firewall/reconciler.js';
+import { portStatusUpdates } from '../../../src/agent/status-reporter.js';
+import type { ActualLink, ActualState } from '../../../src/agent/datapath/types.js';
+import type { Port, PortBinding } from '../../../src/model/types.js';
+import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
 
 const A = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
 const B = { host: 'hostB', underlayIp: '198.51.100.2', underlayMtu: 1500 };
@@ -189,7 +189,7 @@ test('a prepared port is neither reported nor announced; an active wired one is 
 });
 
 test('fast path: only FDB/neighbour operations on devices that exist', async () => {
-  const { entryOps } = await import('../../src/agent/datapath/fast-entries.js');
+  const { entryOps } = await import('../../../src/agent/datapath/fast-entries.js');
   const link = (name: string): ActualLink => ({
     name,
     kind: 'vxlan',
@@ -218,7 +218,7 @@ test('fast path: only FDB/neighbour operations on devices that exist', async () 
 });
 
 test('prober: blackout is the longest gap without replies (tail included), missing sequences as ranges', async () => {
-  const { parsePing } = await import('../../src/lab/migrate.js');
+  const { parsePing } = await import('../../../src/lab/migrate.js');
   const line = (t: number, seq: number) =>
     `[${(t / 1000).toFixed(6)}] 64 bytes from 10.0.1.2: icmp_seq=${seq} ttl=64 time=0.1 ms`;
   const out = [
@@ -235,7 +235,7 @@ test('prober: blackout is the longest gap without replies (tail included), missi
 });
 
 test('the Announcer announces a wired port once, forgets it when unwired or gone, and announces it again when it is back', async () => {
-  const { Announcer } = await import('../../src/agent/datapath/announce.js');
+  const { Announcer } = await import('../../../src/agent/datapath/announce.js');
   const calls: string[][] = [];
   const exec = async (cmd: string, args: readonly string[]) => {
     calls.push([cmd, ...args]);
@@ -285,7 +285,7 @@ test('the Announcer announces a wired port once, forgets it when unwired or gone
 });
 
 test('the Announcer announces the newest ports first, one arping at a time', async () => {
-  const { Announcer } = await import('../../src/agent/datapath/announce.js');
+  const { Announcer } = await import('../../../src/agent/datapath/announce.js');
   const started: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;

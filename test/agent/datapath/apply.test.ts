@@ -1,9 +1,9 @@
 /** apply.ts: batching by program, order kept, per-line failures mapped back (fake Exec, no root). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyOps, parseBatchErrors } from '../../src/agent/datapath/driver.js';
-import type { Exec } from '../../src/common/exec.js';
-import type { Op } from '../../src/agent/datapath/ops.js';
+import { applyOps, parseBatchErrors } from '../../../src/agent/datapath/driver.js';
+import type { Exec } from '../../../src/common/exec.js';
+import type { Op } from '../../../src/agent/datapath/ops.js';
 
 test('parseBatchErrors: failing line numbers with their messages', () => {
   const e = parseBatchErrors(

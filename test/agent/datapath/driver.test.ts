@@ -5,18 +5,18 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileDatapath } from '../../src/agent/datapath/compile.js';
-import { applyOps } from '../../src/agent/datapath/driver.js';
-import { converge, DatapathReconciler } from '../../src/agent/datapath/reconciler.js';
-import { diffDatapath } from '../../src/agent/datapath/diff.js';
-import { readKernel } from '../../src/agent/datapath/kernel-parse.js';
-import { KernelReader } from '../../src/agent/datapath/kernel-reader.js';
-import { Reconciler } from '../../src/agent/loop/reconciler.js';
-import { realClock } from '../../src/common/clock.js';
-import type { Exec } from '../../src/common/exec.js';
-import { silentLogger } from '../../src/common/log.js';
-import { agent, net, port, view } from '../../testkit/model-fixtures.js';
-import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
+import { compileDatapath } from '../../../src/agent/datapath/compile.js';
+import { applyOps } from '../../../src/agent/datapath/driver.js';
+import { converge, DatapathReconciler } from '../../../src/agent/datapath/reconciler.js';
+import { diffDatapath } from '../../../src/agent/datapath/diff.js';
+import { readKernel } from '../../../src/agent/datapath/kernel-parse.js';
+import { KernelReader } from '../../../src/agent/datapath/kernel-reader.js';
+import { Reconciler } from '../../../src/agent/loop/reconciler.js';
+import { realClock } from '../../../src/common/clock.js';
+import type { Exec } from '../../../src/common/exec.js';
+import { silentLogger } from '../../../src/common/log.js';
+import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
+import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
 
 const prefix = runPrefix('d');
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
@@ -103,7 +103,7 @@ describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root'
   });
 
   test('drift is repaired by the reconcile loop (FDB entry and neighbour removed by hand)', async () => {
-    const rec = new Reconciler([new DatapathReconciler(exec, node, silentLogger())], {
+    const rec = new Reconciler([new DatapathReconciler({ exec, node, log: silentLogger() })], {
       clock: realClock,
       log: silentLogger(),
       model: () => model,

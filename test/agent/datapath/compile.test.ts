@@ -1,8 +1,8 @@
 /** Golden tests for compile.ts: (node, model) → desired datapath, pure, no root. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileDatapath } from '../../src/agent/datapath/compile.js';
-import { agent, net, port, view } from '../../testkit/model-fixtures.js';
+import { compileDatapath } from '../../../src/agent/datapath/compile.js';
+import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
 
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
 const P1 = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';

@@ -1,10 +1,10 @@
 /** Golden tests for diff.ts: desired vs actual → ordered operations, pure, no root. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileDatapath } from '../../src/agent/datapath/compile.js';
-import { diffDatapath } from '../../src/agent/datapath/diff.js';
-import type { ActualState } from '../../src/agent/datapath/types.js';
-import { agent, captured, net, port, view } from '../../testkit/model-fixtures.js';
+import { compileDatapath } from '../../../src/agent/datapath/compile.js';
+import { diffDatapath } from '../../../src/agent/datapath/diff.js';
+import type { ActualState } from '../../../src/agent/datapath/types.js';
+import { agent, captured, net, port, view } from '../../../testkit/model-fixtures.js';
 
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
 const P1 = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';

@@ -8,8 +8,8 @@ import {
   parseLinks,
   parseNeigh,
   parseSlaveBridgePorts,
-} from '../../src/agent/datapath/kernel-parse.js';
-import { sample } from '../../testkit/model-fixtures.js';
+} from '../../../src/agent/datapath/kernel-parse.js';
+import { sample } from '../../../testkit/model-fixtures.js';
 
 test('read: links with kind, mtu, up, master and vxlan attributes', async () => {
   const links = parseLinks(await sample('ip-link.json'));

@@ -1,18 +1,18 @@
 /** The agent's control loops with fakes (no root): model cache, watch resume/resync, reconcile loop, port status. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/client/api.js';
-import { realClock } from '../../src/common/clock.js';
-import { silentLogger } from '../../src/common/log.js';
-import { ModelCache } from '../../src/model/model-cache.js';
-import { PortStatusReporter, portStatusUpdates } from '../../src/agent/status-reporter.js';
-import { compileDatapath } from '../../src/agent/datapath/compile.js';
-import { Reconciler, type PassStep, type SubReconciler } from '../../src/agent/loop/reconciler.js';
-import { WatchLoop } from '../../src/agent/loop/watch-loop.js';
-import type { Snapshot, WatchMessage } from '../../src/model/watch.js';
-import type { ActualLink } from '../../src/agent/datapath/types.js';
-import { agent, net, port, view } from '../../testkit/model-fixtures.js';
-import { eventually } from './netns.js';
+import { ApiError } from '../../../src/client/api.js';
+import { realClock } from '../../../src/common/clock.js';
+import { silentLogger } from '../../../src/common/log.js';
+import { ModelCache } from '../../../src/model/model-cache.js';
+import { PortStatusReporter, portStatusUpdates } from '../../../src/agent/status-reporter.js';
+import { compileDatapath } from '../../../src/agent/datapath/compile.js';
+import { Reconciler, type PassStep, type SubReconciler } from '../../../src/agent/loop/reconciler.js';
+import { WatchLoop } from '../../../src/agent/loop/watch-loop.js';
+import type { Snapshot, WatchMessage } from '../../../src/model/watch.js';
+import type { ActualLink } from '../../../src/agent/datapath/types.js';
+import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
+import { eventually } from '../netns.js';
 
 const snap = (revision: number, ports = [port('p1', 'n1', 'h', 'fa:16:3e:00:00:01', [])]): Snapshot => ({
   type: 'snapshot',

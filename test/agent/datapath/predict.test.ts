@@ -1,12 +1,12 @@
 /** kernel/predict.ts (pure, no root): the state after entry operations, as the next diff sees it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileDatapath } from '../../src/agent/datapath/compile.js';
-import { diffDatapath } from '../../src/agent/datapath/diff.js';
-import { entryOps } from '../../src/agent/datapath/fast-entries.js';
-import { withEntryOps } from '../../src/agent/datapath/kernel-predict.js';
-import type { ActualState } from '../../src/agent/datapath/types.js';
-import { agent, captured, net, port, view } from '../../testkit/model-fixtures.js';
+import { compileDatapath } from '../../../src/agent/datapath/compile.js';
+import { diffDatapath } from '../../../src/agent/datapath/diff.js';
+import { entryOps } from '../../../src/agent/datapath/fast-entries.js';
+import { withEntryOps } from '../../../src/agent/datapath/kernel-predict.js';
+import type { ActualState } from '../../../src/agent/datapath/types.js';
+import { agent, captured, net, port, view } from '../../../testkit/model-fixtures.js';
 
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
 const agents = [
@@ -98,7 +98,7 @@ test('predict: refuses operations that are not entry operations', () => {
 });
 
 test('link memory: link-set operations that succeeded are applied to the remembered links, deleted links go', async () => {
-  const { withLinkOps } = await import('../../src/agent/datapath/kernel-reader.js');
+  const { withLinkOps } = await import('../../../src/agent/datapath/kernel-reader.js');
   const actual = await captured();
   const [tap] = [...actual.links.values()].filter((l) => l.name.startsWith('tap'));
   assert.ok(tap && actual.links.has('hnv-100'), 'the sample has a tap and hnv-100');
@@ -115,7 +115,7 @@ test('link memory: link-set operations that succeeded are applied to the remembe
 });
 
 test('predictAfter: links and entries follow the operations; a created device or bridge-port flags need a read', async () => {
-  const { predictAfter } = await import('../../src/agent/datapath/kernel-reader.js');
+  const { predictAfter } = await import('../../../src/agent/datapath/kernel-reader.js');
   const actual = await captured();
   const after = predictAfter(actual, [
     { op: 'link-set', name: 'tapaaaaaaaa-bb', master: 'hnb-100', up: true },
