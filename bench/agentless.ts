@@ -9,15 +9,14 @@
  *  - bare tunnel, same two VMs (the target's reference): the same OpenVPN server (OpenVpnServers,
  *    same certificates, config, MTUs and links: its TAP joined to the interface holding the tunnel
  *    address by the same GRO veth pair as an agentless port's) run IN vm-a1's namespace, and the
- *    same stock client config
- *    (a second client in vm-b1, its TAP next to the agentless one), the tunnel's UDP carried between
- *    the two VMs' native routed addresses (`plugNative`: nat0 → the cloud's hyperswitch → the lab
- *    internet → the other cloud's hyperswitch → nat0), static IPs on the TAPs, no overlay; iperf3
- *    runs inside the tunnel (server on vm-a1's TAP address);
+ *    same stock client config (a second client in vm-b1, its TAP next to the agentless one), the
+ *    tunnel's UDP carried between the two VMs' native routed addresses (`plugNative`: nat0 → the
+ *    cloud's hyperswitch → the lab internet → the other cloud's hyperswitch → nat0), static IPs on
+ *    the TAPs, no overlay; iperf3 runs inside the tunnel (server on vm-a1's TAP address);
  *  - the same bare tunnel with a plain TAP (a reference line: the address on OpenVPN's TAP itself,
  *    the tc redirect to the veth pair taken off, as a stock OpenVPN server runs);
- *  - bare tunnel over one veth (a reference line only, the benchmark's old baseline): the same server
- *    and client in two extra namespaces joined by one veth.
+ *  - bare tunnel over one veth (a reference line, with its ratio: the benchmark's old baseline): the
+ *    same server and client in two extra namespaces joined by one veth.
  * The bare clients' hook starts a DHCP client on their TAP like the agentless one; there is no DHCP
  * server in a bare tunnel, so the bench stops it (it would only send DISCOVERs into the measurement
  * and, after its timeout, flush the static address). The bare client's hook also takes over vm-b1's
@@ -53,6 +52,8 @@ import { planLab, type VmPlan } from '../src/lab/plan.js';
 import { readPidFile, stopPid, waitFor } from '../src/lab/processes.js';
 import { plugNative } from '../src/lab/topology.js';
 import { downLab, World } from '../src/lab/world.js';
+import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
+import { median } from '../testkit/stats.js';
 
 const SECONDS = 5;
 const REPS = 3;
@@ -66,7 +67,6 @@ const VETH_NS = [`${prefix}bare-s`, `${prefix}bare-c`];
 /** Experiment: BENCH_REVERSE=1 runs every flow the other way (iperf3 -R: towards the agentless VM). */
 const REVERSE = !!process.env.BENCH_REVERSE;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const gbit = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
 
 /** One path under test: where iperf3 runs and which openvpn processes carry it. */
@@ -198,13 +198,16 @@ async function iperfOnce(p: Path): Promise<Run> {
   };
 }
 
+/** The agentless hyperswitch's namespace (vm-b1's port is bound to it). */
+const agentlessHsNs = (world: World, b1: VmPlan): string =>
+  `${prefix}${world.state.vms.find((v) => v.name === b1.name)!.hostId}`;
+
 /** The agentless path in a 2-cloud lab: vm-b1 (agentless) → vm-a1 (agent mode). */
 async function agentlessPath(world: World, a1: VmPlan, b1: VmPlan): Promise<Path> {
   const a1Ip = world.state.vms.find((v) => v.name === a1.name)!.ip;
-  const b1State = world.state.vms.find((v) => v.name === b1.name)!;
   if (!(await world.pingRetry(b1.ns, a1Ip, 5))) throw new Error('agentless VM cannot reach vm-a1');
   const clientPid = readPidFile(join(clientDir(world.plan, b1.name), 'client.pid'));
-  const hsNs = `${prefix}${b1State.hostId}`;
+  const hsNs = agentlessHsNs(world, b1);
   const serverPids = async () =>
     (await realExec('ip', ['netns', 'pids', hsNs], { allowFail: true })).stdout
       .split(/\s+/)
@@ -452,57 +455,70 @@ const summary = (runs: Run[]) =>
   `ping under load ${runs.map((r) => r.loadedRttMs.toFixed(1)).join('/')} ms; outer fragments ${runs.map((r) => r.fragments).join('/')}; ` +
   `drops client TAP ${runs.map((r) => r.tapDrops).join('/')}, UDP rcvbuf ${runs.map((r) => r.udpDrops).join('/')})`;
 
+/** Every path of the benchmark, set up at once: agentless, bare (same hops), bare with a plain TAP, veth. */
+async function setUpPaths(world: World, tmp: string, tunnels: BareTunnel[]): Promise<Path[]> {
+  await world.up();
+  const a1 = world.plan.vms.find((v) => v.name === 'vm-a1')!;
+  const b1 = world.plan.vms.find((v) => v.name === 'vm-b1')!;
+  const agentless = await agentlessPath(world, a1, b1);
+  // The two VMs' native routed addresses carry the same-VMs bare tunnel's UDP between the clouds.
+  const ends = {
+    listenIp: await plugNative(realExec, world.plan, a1),
+    clientIp: await plugNative(realExec, world.plan, b1),
+  };
+  const { overlayMtu: mtu, underlayMtu } = world.plan;
+  const sameVms = { serverNs: a1.ns, clientNs: b1.ns, ...ends, mtu, underlayMtu };
+  tunnels.push(await bareTunnel({ name: 'bare', index: 0, dir: join(tmp, 'bare'), ...sameVms, iperfPort: 5202 }));
+  tunnels.push(
+    await bareTunnel({
+      name: 'bare-plain',
+      index: 1,
+      plainTap: true,
+      dir: join(tmp, 'bare-plain'),
+      ...sameVms,
+      iperfPort: 5203,
+    }),
+  );
+  if (WITH_VETH) tunnels.push(await vethTunnel(tmp, mtu, underlayMtu));
+  return [agentless, ...tunnels.map((t) => t.path)];
+}
+
+/** REPS rounds, every path once per round (interleaved, so load on the machine hits them alike). */
+async function measureInterleaved(paths: Path[]): Promise<Run[][]> {
+  for (const p of paths) await startServer(p);
+  const runs: Run[][] = paths.map(() => []);
+  for (let i = 0; i < REPS; i++) for (const [k, p] of paths.entries()) runs[k]!.push(await iperfOnce(p));
+  return runs;
+}
+
+/** The summary; records the target. */
+function printSummary(runs: Run[][], mtu: number, targets: Targets): void {
+  const [a, b, plain, veth] = runs.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number, number?];
+  const ratio = a / b;
+  const ok = targets.check(`agentless / bare tunnel ${ratio.toFixed(2)}× < 0.90×`, ratio >= 0.9);
+  console.log(
+    `\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, median of ${REPS}, interleaved), TAP MTU ${mtu}`,
+  );
+  console.log(`  agentless VM → VM in the other cloud         : ${summary(runs[0]!)}`);
+  console.log(`  bare OpenVPN tunnel, same two VMs, no overlay : ${summary(runs[1]!)}`);
+  console.log(`  (reference) the same, OpenVPN's plain TAP     : ${summary(runs[2]!)}`);
+  if (veth !== undefined) console.log(`  (reference) bare tunnel over one veth         : ${summary(runs[3]!)}`);
+  console.log(`  ratio agentless / bare (same two VMs)         : ${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ok})`);
+  console.log(`  ratio agentless / bare with a plain TAP       : ${(a / plain).toFixed(2)}×`);
+  if (veth !== undefined) console.log(`  ratio agentless / bare over one veth          : ${(a / veth).toFixed(2)}×`);
+}
+
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    console.error('bench:agentless needs root (network namespaces)');
-    process.exit(2);
-  }
+  requireRoot('bench:agentless');
   await downLab(stateDir, prefix, deps);
   const tmp = mkdtempSync(join(tmpdir(), 'hypernet-bench-vpn-'));
   const world = new World(planLab({ prefix, stateDir, apiPort: 0, clouds: 2, vmsPerCloud: 1, agentlessVms: 1 }), deps);
   const tunnels: BareTunnel[] = [];
-  const paths: Path[] = [];
+  let paths: Path[] = [];
+  const targets = new Targets();
   try {
-    await world.up();
-    const a1 = world.plan.vms.find((v) => v.name === 'vm-a1')!;
-    const b1 = world.plan.vms.find((v) => v.name === 'vm-b1')!;
-    const agentless = await agentlessPath(world, a1, b1);
-    // The two VMs' native routed addresses carry the same-VMs bare tunnel's UDP between the clouds.
-    const [a1Native, b1Native] = [
-      await plugNative(realExec, world.plan, a1),
-      await plugNative(realExec, world.plan, b1),
-    ];
-    const { overlayMtu: mtu, underlayMtu } = world.plan;
-    const sameVms = { serverNs: a1.ns, clientNs: b1.ns, listenIp: a1Native, clientIp: b1Native, mtu, underlayMtu };
-    tunnels.push(await bareTunnel({ name: 'bare', index: 0, dir: join(tmp, 'bare'), ...sameVms, iperfPort: 5202 }));
-    tunnels.push(
-      await bareTunnel({
-        name: 'bare-plain',
-        index: 1,
-        plainTap: true,
-        dir: join(tmp, 'bare-plain'),
-        ...sameVms,
-        iperfPort: 5203,
-      }),
-    );
-    if (WITH_VETH) tunnels.push(await vethTunnel(tmp, mtu, underlayMtu));
-    paths.push(agentless, ...tunnels.map((t) => t.path));
-    for (const p of paths) await startServer(p);
-    const runs: Run[][] = paths.map(() => []);
-    for (let i = 0; i < REPS; i++) for (const [k, p] of paths.entries()) runs[k]!.push(await iperfOnce(p));
-    const [a, b, plain] = runs.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number];
-    const ratio = a / b;
-    console.log(
-      `\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, median of ${REPS}, interleaved), TAP MTU ${mtu}`,
-    );
-    console.log(`  agentless VM → VM in the other cloud         : ${summary(runs[0]!)}`);
-    console.log(`  bare OpenVPN tunnel, same two VMs, no overlay : ${summary(runs[1]!)}`);
-    console.log(`  (reference) the same, OpenVPN's plain TAP     : ${summary(runs[2]!)}`);
-    if (WITH_VETH) console.log(`  (reference) bare tunnel over one veth         : ${summary(runs[3]!)}`);
-    console.log(
-      `  ratio agentless / bare (same two VMs)         : ${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ratio >= 0.9 ? 'met' : 'NOT met'})`,
-    );
-    console.log(`  ratio agentless / bare with a plain TAP       : ${(a / plain).toFixed(2)}×`);
+    paths = await setUpPaths(world, tmp, tunnels);
+    printSummary(await measureInterleaved(paths), world.plan.overlayMtu, targets);
   } finally {
     for (const p of paths) p.server?.kill('SIGTERM');
     for (const t of tunnels) await t.stop().catch(() => undefined);
@@ -511,9 +527,7 @@ async function main(): Promise<void> {
     await world.down().catch(() => undefined);
     await downLab(stateDir, prefix, deps);
   }
+  targets.finish('bench:agentless');
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runBench(main);

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiClient } from '../src/client/api.js';
+import { runBench } from '../testkit/bench-targets.js';
+import { percentile } from '../testkit/stats.js';
 
 const PORTS = Number(process.env.BENCH_PORTS ?? 10_000);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -36,10 +38,6 @@ function request(
     req.on('error', reject);
     req.end(payload);
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 async function main(): Promise<void> {
@@ -104,7 +102,11 @@ async function main(): Promise<void> {
     console.log('\nsummary');
     console.log('metric        value        target       ok');
     for (const [m, v, t, ok] of rows) console.log(`${m.padEnd(14)}${v.padEnd(13)}${t.padEnd(13)}${ok ? 'yes' : 'NO'}`);
-    if (rows.some((r) => !r[3])) process.exitCode = 1;
+    const missed = rows.filter((r) => !r[3]);
+    if (missed.length) {
+      console.error(`bench:api: target(s) missed: ${missed.map(([m, v, t]) => `${m} ${v} (target ${t})`).join('; ')}`);
+      process.exitCode = 1;
+    }
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -112,4 +114,4 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+runBench(main);

@@ -1,8 +1,12 @@
 /**
  * Datapath benchmark (`npm run bench:datapath`, root). On one lab world (real server and agents, two
  * clouds): one TCP flow with iperf3 (-t 5, several runs, median) between VMs in the two clouds through
- * the VXLAN overlay and the same flow routed natively over the same topology (no overlay), their
- * ratio and ping RTT on both paths. The overlay is measured twice per run, interleaved with native:
+ * the VXLAN overlay and the same flow routed natively (no overlay) over a twin of the lab's topology:
+ * the same namespaces and links (VM → its cloud's hyperswitch → the internet → the other hyperswitch
+ * → VM), built from the same plan code but with no agent, so no nftables table or conntrack hook is
+ * on the native path (checked before measuring); their ratio and ping RTT on both paths. The twin is
+ * built per run beside the lab, so both are measured in the same rounds. The overlay is measured twice
+ * per round, interleaved with native:
  * with the lab's default (port security on: security groups, br_netfilter + conntrack on the path)
  * and with port security off on both VMs (the agent then turns br_netfilter off: the pure overlay
  * cost; the security groups' own cost is bench:firewall's); then convergence: time from a port-create API call
@@ -20,8 +24,10 @@ import { tapName } from '../src/model/kernel-names.js';
 import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
 import { addNetns } from '../src/lab/netns.js';
-import { planLab } from '../src/lab/plan.js';
-import { plugNative } from '../src/lab/topology.js';
+import { planLab, planNamespaces, type LabPlan } from '../src/lab/plan.js';
+import { buildTopology, plugNative, sweepNamespaces } from '../src/lab/topology.js';
+import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
+import { median, percentile } from '../testkit/stats.js';
 import { createVmPort, plugPort } from '../src/lab/vms.js';
 import { downLab, World, type LabVm } from '../src/lab/world.js';
 import type { Port } from '../src/model/types.js';
@@ -41,6 +47,8 @@ const clock = realClock;
 /** Underlay MTUs to measure throughput at (the lab default 1500, and jumbo frames). */
 const MTUS = (process.env.BENCH_MTUS ?? '1500,9000').split(',').map(Number);
 const prefix = `hnx${process.pid}-`;
+/** Prefix of the native twin's namespaces (swept on its own: the lab's down does not know them). */
+const nativePrefix = `hnn${process.pid}-`;
 /** A /20 hyper subnet: room for the 1,000 bulk ports; convergence ports take fixed, never reused IPs from 10.0.10.0 up. */
 const planFor = (underlayMtu: number) =>
   planLab({
@@ -56,15 +64,6 @@ let world = new World(plan, { exec, clock });
 const ns = (vm: LabVm) => vm.site.ns;
 const run = (n: string, cmd: string, args: string[], timeoutMs = 60_000) =>
   exec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-};
 
 /** One iperf3 TCP flow, bits per second received. */
 async function iperf(from: string, to: string): Promise<number> {
@@ -125,6 +124,7 @@ async function convergence(a: LabVm, i: number, networkId: string): Promise<numb
 let samples = 0;
 /** Every convergence sample (wall-clock start = the API's answer), written next to the agents' logs to line them up. */
 const sampleLog: Array<Record<string, unknown>> = [];
+/** `n` convergence samples one after another. */
 async function convergenceRun(a: LabVm, networkId: string, n: number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(await convergence(a, samples++, networkId));
@@ -163,6 +163,7 @@ async function addBulkPorts(count: number, networkId: string): Promise<void> {
   await Promise.all(Array.from({ length: 8 }, worker));
 }
 
+/** Waits until `count` ports on hs-b are ACTIVE; returns how long that took. */
 async function waitActive(count: number): Promise<number> {
   const t0 = performance.now();
   for (;;) {
@@ -181,9 +182,10 @@ const stats = (xs: number[]) =>
 interface PathFigures {
   mtu: number;
   overlayMtu: number;
+  /** Routed over the twin topology: no overlay, no netfilter. */
   native: number[];
   overlay: number[];
-  /** Port security off on both VMs (no netfilter on the path). */
+  /** Port security off on both VMs (no br_netfilter, no filter rules on the bridged path). */
   pure: number[];
   rttNative: number;
   rttOverlay: number;
@@ -216,58 +218,160 @@ async function portSecurity(vms: LabVm[], on: boolean): Promise<void> {
   await clock.sleep(200);
 }
 
-/** Builds a world at one underlay MTU and measures both paths; leaves the world up for more. */
+/** The native twin: the lab plan's namespaces and routed links under `nativePrefix`, with no agent. */
+interface NativeTwin {
+  plan: LabPlan;
+  fromNs: string;
+  toNs: string;
+  toIp: string;
+}
+
+/**
+ * Builds the twin of the lab's native path (VM → hyperswitch → internet → hyperswitch → VM) with the
+ * same plan code, so the hops match the overlay's; fails when any netfilter table is in its namespaces.
+ */
+async function buildNativeTwin(underlayMtu: number): Promise<NativeTwin> {
+  const twin = planLab({ prefix: nativePrefix, stateDir: plan.paths.stateDir, vmsPerCloud: 1, underlayMtu });
+  await buildTopology(exec, twin);
+  const [va, vb] = twin.vms as [LabPlan['vms'][number], LabPlan['vms'][number]];
+  await plugNative(exec, twin, va);
+  const toIp = await plugNative(exec, twin, vb);
+  for (const n of planNamespaces(twin)) {
+    const rules = (await run(n, 'nft', ['list', 'ruleset'])).stdout.trim();
+    if (rules) throw new Error(`the native twin must have no netfilter, but ${n} has:\n${rules}`);
+  }
+  return { plan: twin, fromNs: va.ns, toNs: vb.ns, toIp };
+}
+
+/** One interleaved round: native (twin), overlay with security groups, overlay with port security off. */
+async function throughputRound(a: LabVm, b: LabVm, twin: NativeTwin, first: boolean, f: PathFigures): Promise<void> {
+  f.native.push(await iperf(twin.fromNs, twin.toIp));
+  f.overlay.push(await iperf(ns(a), b.ip));
+  if (first) f.rttOverlay = await rtt(ns(a), b.ip);
+  await portSecurity([a, b], false);
+  f.pure.push(await iperf(ns(a), b.ip));
+  if (first) f.rttPure = await rtt(ns(a), b.ip);
+  await portSecurity([a, b], true);
+}
+
+/** Builds a world and its native twin at one underlay MTU and measures all paths; leaves the world up. */
 async function measurePaths(underlayMtu: number): Promise<{ a: LabVm; b: LabVm; figures: PathFigures }> {
   plan = planFor(underlayMtu);
   world = new World(plan, { exec, clock, onStep: (s, ms) => console.log(`  ✓ ${s} (${ms} ms)`) });
   console.log(`world with underlay MTU ${underlayMtu} (overlay MTU ${plan.overlayMtu}):`);
   const [a, b] = await world.up();
-  for (const vm of [a, b]) await plugNative(exec, plan, plan.vms.find((v) => v.name === vm.site.name)!);
-  const nativeB = plan.vms.find((v) => v.name === b.site.name)!.nativeIp!;
-  const tables = (await run(plan.clouds[0].hyperswitchNs, 'nft', ['list', 'tables'])).stdout
-    .trim()
-    .split('\n')
-    .filter(Boolean);
-  console.log(`  netfilter on hs-a: ${tables.length ? tables.join(', ') : 'no nft tables'}`);
-  const server = spawn('ip', ['netns', 'exec', ns(b), 'iperf3', '-s', '-4'], { stdio: 'ignore' });
+  const twin = await buildNativeTwin(underlayMtu);
+  console.log(`  native twin: ${planNamespaces(twin.plan).length} namespaces, no netfilter tables`);
+  const servers = [
+    spawn('ip', ['netns', 'exec', ns(b), 'iperf3', '-s', '-4'], { stdio: 'ignore' }),
+    spawn('ip', ['netns', 'exec', twin.toNs, 'iperf3', '-s', '-4'], { stdio: 'ignore' }),
+  ];
+  const f: PathFigures = {
+    mtu: underlayMtu,
+    overlayMtu: plan.overlayMtu,
+    native: [],
+    overlay: [],
+    pure: [],
+    rttNative: 0,
+    rttOverlay: 0,
+    rttPure: 0,
+  };
   try {
     await clock.sleep(500);
-    const overlay: number[] = [];
-    const pure: number[] = [];
-    const native: number[] = [];
-    let rttOverlay = 0;
-    let rttPure = 0;
     for (let i = 0; i < REPS; i++) {
-      native.push(await iperf(ns(a), nativeB));
-      overlay.push(await iperf(ns(a), b.ip));
-      if (i === 0) rttOverlay = await rtt(ns(a), b.ip);
-      await portSecurity([a, b], false);
-      pure.push(await iperf(ns(a), b.ip));
-      if (i === 0) rttPure = await rtt(ns(a), b.ip);
-      await portSecurity([a, b], true);
+      await throughputRound(a, b, twin, i === 0, f);
       console.log(
-        `  run ${i + 1}/${REPS}: native ${fmt(native[i])}, overlay (security groups) ${fmt(overlay[i])}, overlay (port security off) ${fmt(pure[i])}`,
+        `  run ${i + 1}/${REPS}: native ${fmt(f.native[i])}, overlay (security groups) ${fmt(f.overlay[i])}, overlay (port security off) ${fmt(f.pure[i])}`,
       );
     }
-    const rttNative = await rtt(ns(a), nativeB);
-    return {
-      a,
-      b,
-      figures: { mtu: underlayMtu, overlayMtu: plan.overlayMtu, native, overlay, pure, rttNative, rttOverlay, rttPure },
-    };
+    f.rttNative = await rtt(twin.fromNs, twin.toIp);
+    return { a, b, figures: f };
   } finally {
-    server.kill();
+    for (const s of servers) s.kill();
+    await sweepNamespaces(exec, clock, nativePrefix);
   }
 }
 
-async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    console.error('bench:datapath needs root (network namespaces)');
-    process.exit(2);
+/** Convergence with `PORTS` samples, then again with `BULK` more ports on the node. */
+async function measureConvergence(a: LabVm): Promise<{ conv: number[]; convBulk: number[] }> {
+  // The measuring VM re-probes ARP every 10 ms (default 1 s), so an ARP miss before the port is
+  // wired does not dominate what is measured (the control plane).
+  await run(ns(a), 'sysctl', ['-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=10', 'net.ipv4.neigh.eth0.mcast_solicit=50']);
+  const networkId = world.state.networkId!;
+  console.log(`convergence: ${PORTS} ports …`);
+  const conv = await convergenceRun(a, networkId, PORTS);
+  console.log(`  ${stats(conv)}`);
+  console.log(`adding ${BULK} ports on hs-b …`);
+  const t0 = performance.now();
+  await addBulkPorts(BULK, networkId);
+  const activeMs = await waitActive(BULK);
+  console.log(
+    `  ${BULK} ports created and plugged in ${((performance.now() - t0 - activeMs) / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s after the last`,
+  );
+  await clock.sleep(SETTLE_S * 1000);
+  const convBulk = await convergenceRun(a, networkId, PORTS);
+  console.log(`  ${stats(convBulk)}`);
+  return { conv, convBulk };
+}
+
+/** Throughput lines of the summary, one block per underlay MTU; records the targets. */
+function printThroughput(paths: PathFigures[], targets: Targets): void {
+  console.log(
+    `one TCP flow (iperf3 -t ${SECONDS}, median of ${REPS}, interleaved), VM in cloud-a → VM in cloud-b, ${paths.length} underlay MTU(s)`,
+  );
+  for (const f of paths) {
+    if (!f.native.length) {
+      console.log(`  underlay MTU ${f.mtu}: throughput not measured (BENCH_REPS=0)`);
+      continue;
+    }
+    const ratio = median(f.overlay) / median(f.native);
+    const pureRatio = median(f.pure) / median(f.native);
+    const sgRatio = median(f.overlay) / median(f.pure);
+    const pureOk = targets.check(
+      `MTU ${f.mtu}: pure overlay / native ${pureRatio.toFixed(2)} < 0.85`,
+      pureRatio >= 0.85,
+    );
+    const sgOk = targets.check(`MTU ${f.mtu}: overlay with SGs / native ${ratio.toFixed(2)} < 0.85`, ratio >= 0.85);
+    const sgCost = targets.check(`MTU ${f.mtu}: security groups / pure ${sgRatio.toFixed(3)} < 0.95`, sgRatio >= 0.95);
+    console.log(`  underlay MTU ${f.mtu} (VM MTU ${f.overlayMtu} on the overlay):`);
+    console.log(
+      `    native (routed twin, no overlay, no netfilter): ${fmt(median(f.native))}   ping RTT avg ${f.rttNative.toFixed(3)} ms`,
+    );
+    console.log(
+      `    overlay, security groups (lab default):  ${fmt(median(f.overlay))}   ping RTT avg ${f.rttOverlay.toFixed(3)} ms`,
+    );
+    console.log(
+      `    overlay, port security off (pure VXLAN): ${fmt(median(f.pure))}   ping RTT avg ${f.rttPure.toFixed(3)} ms`,
+    );
+    console.log(
+      `    overlay / native: ${ratio.toFixed(2)} with security groups; ${pureRatio.toFixed(2)} pure overlay  (target ≥ 0.85: ${pureOk} pure, ${sgOk} with SGs)`,
+    );
+    console.log(
+      `    security groups / pure overlay: ${sgRatio.toFixed(3)} (both nodes filter, the lab's default group; security-group target ≥ 0.95: ${sgCost})`,
+    );
   }
+}
+
+/** Convergence lines of the summary; records the targets. */
+function printConvergence(conv: number[], convBulk: number[], targets: Targets): void {
+  const p99 = percentile(conv, 99);
+  const p99b = percentile(convBulk, 99);
+  const ok = targets.check(`convergence p99 ${p99.toFixed(1)} ms > 200 ms`, p99 <= 200);
+  const okBulk = targets.check(`convergence with ${BULK} ports p99 ${p99b.toFixed(1)} ms > 200 ms`, p99b <= 200);
+  console.log(`convergence, port-create API answer → first ping reply from the other cloud:`);
+  console.log(`  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${ok})`);
+  console.log(
+    `  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE): ${stats(convBulk)}  (target p99 ≤ 200 ms: ${okBulk})`,
+  );
+}
+
+async function main(): Promise<void> {
+  requireRoot('bench:datapath');
   console.log(`datapath benchmark: 2 clouds, prefix ${prefix}, underlay MTUs ${MTUS.join(', ')}`);
   await downLab(plan.paths.stateDir, prefix, { exec, clock });
+  await sweepNamespaces(exec, clock, nativePrefix);
   const paths: PathFigures[] = [];
+  const targets = new Targets();
   try {
     let a: LabVm | undefined;
     for (const [k, mtu] of MTUS.entries()) {
@@ -276,73 +380,19 @@ async function main(): Promise<void> {
       a = m.a;
       if (k < MTUS.length - 1) await world.down();
     }
-    // Convergence on the last world. The measuring VM re-probes ARP every 10 ms (default 1 s), so an
-    // ARP miss before the port is wired does not dominate what is measured (the control plane).
-    await run(ns(a!), 'sysctl', [
-      '-qw',
-      'net.ipv4.neigh.eth0.retrans_time_ms=10',
-      'net.ipv4.neigh.eth0.mcast_solicit=50',
-    ]);
-    const networkId = world.state.networkId!;
-    console.log(`convergence: ${PORTS} ports …`);
-    const conv = await convergenceRun(a!, networkId, PORTS);
-    console.log(`  ${stats(conv)}`);
-    console.log(`adding ${BULK} ports on hs-b …`);
-    const t0 = performance.now();
-    await addBulkPorts(BULK, networkId);
-    const activeMs = await waitActive(BULK);
-    console.log(
-      `  ${BULK} ports created and plugged in ${((performance.now() - t0 - activeMs) / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s after the last`,
-    );
-    await clock.sleep(SETTLE_S * 1000);
-    const convBulk = await convergenceRun(a!, networkId, PORTS);
-    console.log(`  ${stats(convBulk)}`);
-
+    const { conv, convBulk } = await measureConvergence(a!);
     console.log('\n=== datapath benchmark summary ===');
-    console.log(
-      `one TCP flow (iperf3 -t ${SECONDS}, median of ${REPS}), VM in cloud-a → VM in cloud-b, ${paths.length} underlay MTU(s)`,
-    );
-    for (const f of paths) {
-      if (!f.native.length) {
-        console.log(`  underlay MTU ${f.mtu}: throughput not measured (BENCH_REPS=0)`);
-        continue;
-      }
-      const ratio = median(f.overlay) / median(f.native);
-      const pureRatio = median(f.pure) / median(f.native);
-      console.log(`  underlay MTU ${f.mtu} (VM MTU ${f.overlayMtu} on the overlay):`);
-      console.log(
-        `    native (routed, no overlay):             ${fmt(median(f.native))}   ping RTT avg ${f.rttNative.toFixed(3)} ms`,
-      );
-      console.log(
-        `    overlay, security groups (lab default):  ${fmt(median(f.overlay))}   ping RTT avg ${f.rttOverlay.toFixed(3)} ms`,
-      );
-      console.log(
-        `    overlay, port security off (pure VXLAN): ${fmt(median(f.pure))}   ping RTT avg ${f.rttPure.toFixed(3)} ms`,
-      );
-      console.log(
-        `    overlay / native: ${ratio.toFixed(2)} with security groups; ${pureRatio.toFixed(2)} pure overlay  (target ≥ 0.85: ${pureRatio >= 0.85 ? 'met' : 'NOT met'} pure, ${ratio >= 0.85 ? 'met' : 'NOT met'} with SGs)`,
-      );
-      const sgRatio = median(f.overlay) / median(f.pure);
-      console.log(
-        `    security groups / pure overlay: ${sgRatio.toFixed(3)} (both nodes filter, the lab's default group; security-group target ≥ 0.95: ${sgRatio >= 0.95 ? 'met' : 'NOT met'})`,
-      );
-    }
-    const p99 = percentile(conv, 99);
-    const p99b = percentile(convBulk, 99);
-    console.log(`convergence, port-create API answer → first ping reply from the other cloud:`);
-    console.log(
-      `  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${p99 <= 200 ? 'met' : 'NOT met'})`,
-    );
-    console.log(
-      `  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE): ${stats(convBulk)}  (target p99 ≤ 200 ms: ${p99b <= 200 ? 'met' : 'NOT met'})`,
-    );
+    printThroughput(paths, targets);
+    printConvergence(conv, convBulk, targets);
   } finally {
     const logs = world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'));
     writeFileSync(join(logs, 'convergence-samples.jsonl'), sampleLog.map((x) => `${JSON.stringify(x)}\n`).join(''));
     console.log(`logs kept in ${logs} (convergence samples: convergence-samples.jsonl)`);
     const r = await world.down();
+    await sweepNamespaces(exec, clock, nativePrefix);
     console.log(`cleaned up: ${r.namespaces.length} namespaces, ${r.processes.size} processes`);
   }
+  targets.finish('bench:datapath');
 }
 
-await main();
+runBench(main);

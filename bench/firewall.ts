@@ -26,10 +26,11 @@ import { tapName } from '../src/model/kernel-names.js';
 import { silentLogger } from '../src/common/log.js';
 import { makePort, makeRule, portId, scaleModel } from '../testkit/firewall-fixtures.js';
 import { NodeEnv, sweepStale } from '../testkit/firewall-netenv.js';
+import { requireRoot, runBench } from '../testkit/bench-targets.js';
+import { median } from '../testkit/stats.js';
 
 /** Throughput rounds: every configuration once per round (2 s of iperf3 each), medians over rounds. */
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = process.hrtime.bigint();
   const r = await f();
@@ -193,10 +194,7 @@ async function endToEnd(env: NodeEnv, out: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) {
-    console.log('bench:firewall needs root');
-    return;
-  }
+  requireRoot('bench:firewall');
   await sweepStale();
   const env = new NodeEnv();
   const out: string[] = [];
@@ -373,7 +371,4 @@ async function main(): Promise<void> {
   for (const l of out) console.log(l);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -9,21 +9,15 @@ import { realExec } from '../src/common/exec.js';
 import { migrateMeasured } from '../src/lab/migrate.js';
 import { planLab } from '../src/lab/plan.js';
 import { downLab, World } from '../src/lab/world.js';
+import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
+import { percentile as pct } from '../testkit/stats.js';
 
 const MOVES = Number(process.env.MIGRATE_MOVES ?? 20);
 const prefix = `hnbm${process.pid}-`;
 const deps = { exec: realExec, clock: realClock };
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
-};
-
-async function main(): Promise<number> {
-  if (process.getuid?.() !== 0) {
-    console.log('bench:migrate needs root (network namespaces); skipped');
-    return 0;
-  }
+async function main(): Promise<void> {
+  requireRoot('bench:migrate');
   const plan = planLab({
     prefix,
     stateDir: `/tmp/hypernet-bench/${prefix.slice(0, -1)}`,
@@ -62,16 +56,11 @@ async function main(): Promise<number> {
   console.log(
     `  moves ${blackouts.length}   p50 ${p50} ms   max ${max} ms   mean lost probes ${(lost.reduce((x, y) => x + y, 0) / lost.length).toFixed(1)}`,
   );
-  console.log(
-    `  targets: p50 ≤ 100 ms ${p50 <= 100 ? 'MET' : 'MISSED'}, max ≤ 300 ms ${max <= 300 ? 'MET' : 'MISSED'}`,
-  );
-  return 0;
+  const targets = new Targets();
+  const p50Ok = targets.check(`blackout p50 ${p50} ms > 100 ms`, p50 <= 100);
+  const maxOk = targets.check(`blackout max ${max} ms > 300 ms`, max <= 300);
+  console.log(`  targets: p50 ≤ 100 ms ${p50Ok}, max ≤ 300 ms ${maxOk}`);
+  targets.finish('bench:migrate');
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -24,6 +24,8 @@ want modprobe kmod
 want nsenter util-linux
 want ethtool ethtool
 want chromium chromium
+# The CLI's zsh completion is checked by `zsh -n` (test/ctl/completion.test.ts).
+want zsh zsh
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2

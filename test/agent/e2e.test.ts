@@ -16,6 +16,7 @@ import { readKernel } from '../../src/agent/datapath/kernel-parse.js';
 import { tapName } from '../../src/model/kernel-names.js';
 import type { Network, Port, Subnet } from '../../src/model/types.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
+import { needsRoot } from '../../testkit/preconditions.js';
 
 const BIN = new URL('../../../bin/hypernet.js', import.meta.url).pathname;
 const prefix = runPrefix('e');
@@ -23,8 +24,11 @@ const dir = join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`);
 const sock = join(dir, 'server.sock');
 /** Process logs are kept (artifacts/) so a failure can be read after the run. */
 const logDir = new URL(`../../../artifacts/agent-e2e/`, import.meta.url).pathname;
-const serverAvailable = async (): Promise<boolean> =>
-  (await realExec('node', [BIN, 'server', '--help'], { allowFail: true })).code === 0;
+/** The executable must run: a broken build fails these tests, it does not skip them. */
+async function assertServerRuns(): Promise<void> {
+  const r = await realExec('node', [BIN, 'server', '--help'], { allowFail: true });
+  if (r.code !== 0) throw new Error(`hypernet server --help failed (exit ${r.code}): ${r.stderr.trim()}`);
+}
 
 const children: ChildProcess[] = [];
 function start(args: string[], logName: string): ChildProcess {
@@ -48,12 +52,11 @@ async function stopAll(): Promise<void> {
   for (const c of children.splice(0)) await stop(c);
 }
 
-describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'needs root' }, () => {
+describe('agent end to end (root, server, two nodes)', { skip: needsRoot() }, () => {
   const api = new ApiClient({ url: `unix:${sock}`, timeoutMs: 5_000 });
   const ns = { a: `${prefix}hsa`, b: `${prefix}hsb`, wa: `${prefix}wa`, wb: `${prefix}wb` };
   const ips = { a: '192.0.2.1', b: '192.0.2.2' };
   let ports: { a: Port; b: Port };
-  let skipReason = '';
   let agentA: ChildProcess;
   let server: ChildProcess;
   const startAgent = (node: string, host: string, ip: string, tag: string): ChildProcess =>
@@ -106,10 +109,7 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
   };
 
   before(async () => {
-    if (!(await serverAvailable())) {
-      skipReason = '`hypernet server` is not available yet';
-      return;
-    }
+    await assertServerRuns();
     await sweepStale();
     rmSync(dir, { recursive: true, force: true });
     rmSync(logDir, { recursive: true, force: true });
@@ -179,8 +179,7 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('ports go ACTIVE and a ping crosses the VXLAN', async (t) => {
-    if (skipReason) return t.skip(skipReason);
+  test('ports go ACTIVE and a ping crosses the VXLAN', async () => {
     const active = await eventually(async () => {
       const [a, b] = await Promise.all([
         api.show<Port>('ports', 'port', ports.a.id),
@@ -199,8 +198,7 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
     assert.ok(kA.neigh.some((x) => x.dev.startsWith('hnb-') && x.ip === '10.0.1.11' && x.permanent));
   });
 
-  test('a restarted agent adopts its datapath without a flap', async (t) => {
-    if (skipReason) return t.skip(skipReason);
+  test('a restarted agent adopts its datapath without a flap', async () => {
     const before = await fingerprintA();
     assert.match(before, /hnv-\d+:\d+/);
     await stop(agentA);
@@ -210,8 +208,7 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
     assert.equal(await fingerprintA(), before);
   });
 
-  test('while the server is down the datapath is left alone; the agent reconnects', async (t) => {
-    if (skipReason) return t.skip(skipReason);
+  test('while the server is down the datapath is left alone; the agent reconnects', async () => {
     const before = await fingerprintA();
     await stop(server);
     await new Promise((r) => setTimeout(r, 3_000));
@@ -228,8 +225,7 @@ describe('agent end to end (root, server, two nodes)', { skip: !isRoot() && 'nee
     assert.ok(await eventually(async () => (await api.list('networks')) !== undefined, 15_000), 'server back');
   });
 
-  test('a deleted remote port disappears from the other node', async (t) => {
-    if (skipReason) return t.skip(skipReason);
+  test('a deleted remote port disappears from the other node', async () => {
     await api.delete('ports', ports.b.id);
     const mac = ports.b.mac_address.toLowerCase();
     const gone = await eventually(async () => {

@@ -5,8 +5,9 @@
  */
 import { inNetns, realExec, type Exec } from '../../src/common/exec.js';
 import { alive, listNetns } from '../../testkit/runs.js';
+import { isRoot } from '../../testkit/preconditions.js';
 
-export const isRoot = (): boolean => process.getuid?.() === 0;
+export { isRoot };
 
 /** The per-run prefix of one test file (`tag` tells files apart). */
 export const runPrefix = (tag: string): string => `hnk${tag}${process.pid}-`;

@@ -23,6 +23,7 @@ import type { VpnServerSpec } from '../../src/agent/vpn/server-config.js';
 import { buildUserData, type UserDataSpec } from '../../src/server/agentless/userdata.js';
 import { labBootFromUserData, labClientArgv } from '../../src/lab/cloud-init.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from '../agent/netns.js';
+import { needsRoot } from '../../testkit/preconditions.js';
 
 const P = runPrefix('vpn');
 const NS = { hs: `${P}hs`, vm: `${P}vm`, bad: `${P}bad`, peer: `${P}peer` };
@@ -33,7 +34,7 @@ const VM_IP = '198.51.100.10';
 const BAD_IP = '198.51.100.11';
 const HYPER_IP = '10.0.1.10';
 
-describe('agentless OpenVPN in namespaces', { skip: !isRoot() && 'needs root', timeout: 120_000 }, () => {
+describe('agentless OpenVPN in namespaces', { skip: needsRoot(), timeout: 120_000 }, () => {
   let tmp = '';
   let ca: CertificateAuthority;
   let servers: OpenVpnServers;

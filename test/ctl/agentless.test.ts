@@ -15,9 +15,9 @@ import type { AgentlessPortWire, HyperswitchWire } from '../../src/model/agentle
 import type { Port } from '../../src/model/types.js';
 import { startAgentlessServer, type AgentlessServer } from './agentless-server.js';
 import { cliRunner, hypernet } from './server.js';
+import { isRoot, skipUnless } from '../../testkit/preconditions.js';
 
-const isRoot = process.getuid?.() === 0;
-const skip = isRoot ? false : 'needs root (the lab provider makes namespaces)';
+const skip = skipUnless(isRoot(), 'needs root (the lab provider makes namespaces)');
 
 let srv: AgentlessServer;
 let env: Record<string, string>;
@@ -25,7 +25,7 @@ let dir: string;
 let ports: Port[] = [];
 
 before(async () => {
-  if (!isRoot) return;
+  if (skip) return;
   srv = await startAgentlessServer('q');
   env = { HYPERNET_URL: srv.url };
   dir = mkdtempSync(join(tmpdir(), 'hn-ctl-agentless-'));

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { Command } from 'commander';
 import { register } from '../../src/ctl/command.js';
 import { bashCompletion, completionTable, zshCompletion } from '../../src/ctl/completion.js';
+import { skipOrFail } from '../../testkit/preconditions.js';
 
 function program(): Command {
   const p = new Command('hypernet');
@@ -57,7 +58,7 @@ test('zsh completion script is valid zsh when zsh is installed', (t) => {
   try {
     execFileSync('zsh', ['-n', '-c', script]);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return t.skip('zsh not installed');
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return skipOrFail(t, 'zsh not installed');
     throw e;
   }
 });

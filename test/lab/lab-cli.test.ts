@@ -13,6 +13,7 @@ import { cmdlineOf, HYPERNET_BIN, pidsMentioning, readPidDir } from '../../src/l
 import { readState } from '../../src/lab/state.js';
 import { deps, isRoot, runNames, sweepStaleRuns } from '../net/fixture.js';
 import { downLab } from '../../src/lab/world.js';
+import { skipOrFail } from '../../testkit/preconditions.js';
 
 const { prefix, stateDir } = runNames('c');
 
@@ -41,7 +42,7 @@ after(async () => {
 });
 
 test('lab up builds the world, prints table and matrix, and returns', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const r = await hypernet([
     'lab',
     'up',
@@ -65,14 +66,14 @@ test('lab up builds the world, prints table and matrix, and returns', async (t) 
 });
 
 test('lab up again says it is already up', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const r = await hypernet(['lab', 'up', '--state-dir', stateDir, '--prefix', prefix, '--api-port', '0']);
   assert.equal(r.code, 1);
   assert.match(r.out, /already up/);
 });
 
 test('lab status reports processes, namespaces, VMs and agents healthy', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const r = await hypernet(['lab', 'status', '--state-dir', stateDir]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /lab is healthy/);
@@ -80,7 +81,7 @@ test('lab status reports processes, namespaces, VMs and agents healthy', async (
 });
 
 test('lab exec runs a command in a VM: cross-cloud ping', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const state = readState(`${stateDir}/lab.json`)!;
   const b1 = state.vms.find((v) => v.name === 'vm-b1')!;
   const r = await hypernet([
@@ -104,7 +105,7 @@ test('lab exec runs a command in a VM: cross-cloud ping', async (t) => {
 });
 
 test('the openstack CLI lists the lab network through the TCP API', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const state = readState(`${stateDir}/lab.json`)!;
   const r = await realExec(
     'openstack',
@@ -119,7 +120,7 @@ test('the openstack CLI lists the lab network through the TCP API', async (t) =>
 });
 
 test('lab down removes every namespace, process and file; a second down is a no-op', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const r = await hypernet(['lab', 'down', '--state-dir', stateDir]);
   assert.equal(r.code, 0, r.out);
   assert.deepEqual(await listNetnsWithPrefix(realExec, prefix), []);

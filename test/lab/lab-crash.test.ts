@@ -12,6 +12,7 @@ import { listNetnsWithPrefix } from '../../src/lab/netns.js';
 import { HYPERNET_BIN, pidFile, pidsMentioning, readPidFile } from '../../src/lab/processes.js';
 import { downLab } from '../../src/lab/world.js';
 import { deps, isRoot, newWorld, sweepStaleRuns } from '../net/fixture.js';
+import { skipOrFail } from '../../testkit/preconditions.js';
 
 const world = newWorld('k', { vmsPerCloud: 1 });
 const { paths, prefix } = world.plan;
@@ -24,7 +25,7 @@ after(async () => {
 });
 
 test('lab down cleans up a crashed lab without its lab.json', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   await world.up();
   assert.ok(pidsMentioning(paths.marker).length >= 5, 'server, agents, dhclients and dnsmasq run');
   assert.ok((await listNetnsWithPrefix(realExec, prefix)).length >= 5);

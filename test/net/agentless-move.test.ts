@@ -31,6 +31,7 @@ import type { AgentlessPortWire, HyperswitchWire } from '../../src/model/agentle
 import type { Port } from '../../src/model/types.js';
 import { hypernet } from '../ctl/server.js';
 import { deps, eventually, expectStatus, isRoot, newWorld, readLog, sweepStaleRuns, teardown } from './fixture.js';
+import { needsRoot } from '../../testkit/preconditions.js';
 
 /** Longest the moved VM may stay unreachable (ping blackout) and the client switch may take. */
 const BLACKOUT_BOUND_MS = 5000;
@@ -47,7 +48,7 @@ const clientConf = (userData: string) => {
   return boot.files.find((f) => f.name === boot.configName)!.content;
 };
 
-describe('agentless ports move across clouds', { skip: !isRoot() && 'needs root', timeout: 300_000 }, () => {
+describe('agentless ports move across clouds', { skip: needsRoot(), timeout: 300_000 }, () => {
   let api: ApiClient;
   const home = () => plan.agentless!.cloud;
   const other = () => plan.agentless!.others[0]!.cloud;

@@ -23,13 +23,14 @@ import { labStatus } from '../../src/lab/status.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../../src/model/agentless.js';
 import type { Port } from '../../src/model/types.js';
 import { deps, eventually, expectStatus, isRoot, newWorld, nsRun, readLog, sweepStaleRuns } from './fixture.js';
+import { needsRoot } from '../../testkit/preconditions.js';
 
 const world = newWorld('g', { clouds: 2, vmsPerCloud: 2, agentlessVms: 1 });
 const plan = world.plan;
 const providerDir = join(plan.paths.serverDataDir, 'lab-provider');
 const vpnLog = (hs: string, portId: string) => join(providerDir, 'a', hs, 'openvpn', 'ports', portId, 'openvpn.log');
 
-describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 300_000 }, () => {
+describe('agentless mode in a lab', { skip: needsRoot(), timeout: 300_000 }, () => {
   let api: ApiClient;
   let hs: HyperswitchWire;
   let b2: { port: Port; al: AgentlessPortWire };

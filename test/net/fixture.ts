@@ -16,13 +16,14 @@ import { downLab, World, type LabVm } from '../../src/lab/world.js';
 import type { Network } from '../../src/model/types.js';
 import { after, before } from 'node:test';
 import { alive } from '../../testkit/runs.js';
+import { isRoot } from '../../testkit/preconditions.js';
 
 export const deps = { exec: realExec, clock: realClock };
 export const TEST_ROOT = join(tmpdir(), 'hypernet-test');
 const ARTIFACTS = join(process.cwd(), 'artifacts', 'lab-logs');
 const RUN_PREFIX = /^hn([a-z])(\d+)-/;
 
-export const isRoot = (): boolean => process.getuid?.() === 0;
+export { isRoot };
 
 /** Per-run prefix and state directory for one test file (`letter` tells files apart). */
 export function runNames(letter: string): { prefix: string; stateDir: string } {

@@ -12,6 +12,7 @@ import type { Port, PortBinding, SecurityGroup } from '../../src/model/types.js'
 import { migrateMeasured } from '../../src/lab/migrate.js';
 import { vmInterface } from '../../src/lab/vms.js';
 import { eventually, isRoot, newWorld, nsRun, sweepStaleRuns, teardown } from './fixture.js';
+import { skipOrFail } from '../../testkit/preconditions.js';
 
 const world = newWorld('m', { clouds: 3, vmsPerCloud: 1 });
 const started: ChildProcess[] = [];
@@ -40,7 +41,7 @@ after(async () => {
 });
 
 test('migrate: a VM moves to another cloud keeping IP, MAC and security group, with a short blackout', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [a1, b1, c1] = [vm('vm-a1'), vm('vm-b1'), vm('vm-c1')];
   const [, cloudB] = world.plan.clouds;
   // A group that allows ping, 8080 and iperf3 (5201) from anywhere; 9090 is denied.
@@ -111,7 +112,7 @@ test('migrate: a VM moves to another cloud keeping IP, MAC and security group, w
 });
 
 test('migrate: and back again, probed from the cloud it leaves', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const a1 = vm('vm-a1');
   const report = await migrateMeasured(world, a1, world.plan.clouds[0], vm('vm-b1'));
   t.diagnostic(`prepare ${report.prepareMs} ms, switch ${report.switchMs} ms, probe ${JSON.stringify(report.probe)}`);

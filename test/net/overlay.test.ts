@@ -14,6 +14,7 @@ import { bridgeName, vxlanName } from '../../src/model/kernel-names.js';
 import type { Network, Port } from '../../src/model/types.js';
 import { vmInterface } from '../../src/lab/vms.js';
 import { eventually, isRoot, nsRun, useWorld } from './fixture.js';
+import { skipOrFail } from '../../testkit/preconditions.js';
 
 const ctx = useWorld('o', 'overlay');
 const world = ctx.world;
@@ -46,7 +47,7 @@ const hostsFile = (hostState: string, v: number) => {
 const linkExists = async (ns: string, dev: string) => (await nsRun(ns, 'ip', ['link', 'show', 'dev', dev])).code === 0;
 
 test('every VM got its port address by DHCP, with the overlay MTU', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   assert.equal(ctx.vms.length, 4);
   for (const vm of ctx.vms) {
     const got = await vmInterface(world.exec, vm.site.ns);
@@ -78,7 +79,7 @@ test('every VM got its port address by DHCP, with the overlay MTU', async (t) =>
 });
 
 test('cross-cloud ping: every VM reaches every other', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const matrix = await world.pingMatrix(ctx.vms.map((v) => ({ ns: v.site.ns, ip: v.ip })));
   assert.ok(
     matrix.every((row) => row.every(Boolean)),
@@ -87,7 +88,7 @@ test('cross-cloud ping: every VM reaches every other', async (t) => {
 });
 
 test('cross-cloud TCP: 2 MB through the overlay arrive whole', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [a] = ctx.vms.filter((v) => v.site.hostId === 'hs-a');
   const [b] = ctx.vms.filter((v) => v.site.hostId === 'hs-b');
   const listener = background(b.site.ns, 'timeout', ['15', 'sh', '-c', 'nc -l -p 5001 -w 10 | wc -c']);
@@ -98,7 +99,7 @@ test('cross-cloud TCP: 2 MB through the overlay arrive whole', async (t) => {
 });
 
 test('tenant isolation: two projects on the same 10.0.1.0/24 with the same IPs exchange no packet', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [ca, cb] = world.plan.clouds;
   const tenants = ['tenant-red', 'tenant-blue'];
   const nets = await Promise.all(tenants.map((p) => world.createNetwork(`${p}-net`, '10.0.1.0/24', p)));
@@ -158,7 +159,7 @@ test('tenant isolation: two projects on the same 10.0.1.0/24 with the same IPs e
 });
 
 test('port delete removes its FDB, neighbour and DHCP entries on every node', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [ca, cb] = world.plan.clouds;
   const site = await world.newVmSite(cb, 'del-b');
   const vm = await world.addVm(site, world.state.networkId!);
@@ -182,7 +183,7 @@ test('port delete removes its FDB, neighbour and DHCP entries on every node', as
 });
 
 test('network delete removes its bridge and VXLAN device on every node', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const { network } = await world.createNetwork('short-lived', '10.0.9.0/24');
   const v2 = (await world.api.show<Network>('networks', 'network', network.id))['provider:segmentation_id'];
   const sites = await Promise.all(world.plan.clouds.map((c) => world.newVmSite(c, `sl-${c.hostId.slice(3)}`)));

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { bridgeName, vxlanName } from '../../src/model/kernel-names.js';
 import type { LabVm } from '../../src/lab/world.js';
 import { eventually, isRoot, msUntil, nsRun, useWorld } from './fixture.js';
+import { skipOrFail } from '../../testkit/preconditions.js';
 
 /** ctx.vms = [vm-a1 (cloud-a), vm-b1 (cloud-b)]. */
 const ctx = useWorld('r', 'resilience', { vmsPerCloud: 1 });
@@ -19,7 +20,7 @@ const fdb = async (ns: string) =>
   (await nsRun(ns, 'bridge', ['fdb', 'show', 'dev', vxlanName(ctx.vni)])).stdout.toLowerCase();
 
 test('agent restart with the model unchanged: a 300-packet ping stream loses nothing', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [ca] = world.plan.clouds;
   const stream = nsRun(ctx.vms[0].site.ns, 'ping', ['-i', '0.01', '-c', '300', '-W', '1', '-q', ctx.vms[1].ip], 30_000);
   await new Promise((r) => setTimeout(r, 300));
@@ -30,7 +31,7 @@ test('agent restart with the model unchanged: a 300-packet ping stream loses not
 });
 
 test('agent restart after the model changed while it was down: it converges', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [ca, cb] = world.plan.clouds;
   const oldB = await world.addVm(await world.newVmSite(cb, 'old-b'), world.state.networkId!);
   assert.ok(await eventually(async () => (await fdb(ca.hyperswitchNs)).includes(oldB.port.mac_address), 5000));
@@ -63,7 +64,7 @@ test('agent restart after the model changed while it was down: it converges', as
 });
 
 test('kernel drift: a deleted FDB entry and a deleted VXLAN device are repaired within seconds', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [ca, cb] = world.plan.clouds;
   const mac = ctx.vms[1].port.mac_address.toLowerCase();
   await nsRun(ca.hyperswitchNs, 'bridge', ['fdb', 'del', mac, 'dev', vxlanName(ctx.vni), 'dst', cb.underlayIp]);
@@ -82,7 +83,7 @@ test('kernel drift: a deleted FDB entry and a deleted VXLAN device are repaired 
 });
 
 test('server restart: agents resync and a port created after the restart becomes reachable', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [, cb] = world.plan.clouds;
   await world.stopServer();
   const restarted = Date.now();

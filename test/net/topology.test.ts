@@ -10,6 +10,7 @@ import { listNetnsWithPrefix } from '../../src/lab/netns.js';
 import { planNamespaces } from '../../src/lab/plan.js';
 import { buildTopology, plugNative, sweepNamespaces } from '../../src/lab/topology.js';
 import { deps, isRoot, nsRun, sweepStaleRuns, testPlan } from './fixture.js';
+import { skipOrFail } from '../../testkit/preconditions.js';
 
 const plan = testPlan('t', { clouds: 3, vmsPerCloud: 1 });
 
@@ -23,7 +24,7 @@ after(async () => {
 });
 
 test('topology: every planned namespace exists, the root namespace gets nothing', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const rootLinks = (await deps.exec('ip', ['-o', 'link'])).stdout.split('\n').length;
   await buildTopology(deps.exec, plan);
   assert.deepEqual((await listNetnsWithPrefix(deps.exec, plan.prefix)).sort(), planNamespaces(plan).sort());
@@ -34,7 +35,7 @@ test('topology: every planned namespace exists, the root namespace gets nothing'
 });
 
 test('topology: hyperswitches of different clouds reach each other through the internet only', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [a, b, c] = plan.clouds;
   for (const [from, to] of [
     [a, b],
@@ -49,7 +50,7 @@ test('topology: hyperswitches of different clouds reach each other through the i
 });
 
 test('topology: native plumbing routes VM to VM across clouds without overlay', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const [va, vb] = [plan.clouds[0].vms[0], plan.clouds[1].vms[0]];
   await plugNative(deps.exec, plan, va);
   await plugNative(deps.exec, plan, vb);
@@ -59,7 +60,7 @@ test('topology: native plumbing routes VM to VM across clouds without overlay', 
 });
 
 test('topology: the sweep stops processes living in the namespaces and removes every one', async (t) => {
-  if (!isRoot()) return t.skip('needs root');
+  if (!isRoot()) return skipOrFail(t, 'needs root');
   const vm = plan.vms[0];
   const child = spawn('ip', ['netns', 'exec', vm.ns, 'sleep', '60'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 200));

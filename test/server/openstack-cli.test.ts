@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { realExec } from '../../src/common/exec.js';
 import { startTestServer, type TestServer } from './helpers.js';
+import { skipUnless } from '../../testkit/preconditions.js';
 
 const haveCli = (() => {
   try {
@@ -37,7 +38,7 @@ function cli(auth: string[]) {
 
 type J = Record<string, unknown>;
 
-describe('openstack CLI (noauth)', { skip: haveCli ? false : 'openstack CLI not installed' }, () => {
+describe('openstack CLI (noauth)', { skip: skipUnless(haveCli, 'openstack CLI not installed') }, () => {
   let s: TestServer;
   let os: ReturnType<typeof cli>;
   before(async () => {
@@ -149,7 +150,7 @@ describe('openstack CLI (noauth)', { skip: haveCli ? false : 'openstack CLI not 
   });
 });
 
-describe('openstack CLI (token auth)', { skip: haveCli ? false : 'openstack CLI not installed' }, () => {
+describe('openstack CLI (token auth)', { skip: skipUnless(haveCli, 'openstack CLI not installed') }, () => {
   let s: TestServer;
   before(async () => {
     s = await startTestServer({

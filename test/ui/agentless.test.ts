@@ -15,9 +15,11 @@ import type { Port } from '../../src/model/types.js';
 import type { AgentlessPortWire } from '../../src/model/agentless.js';
 import { startAgentlessServer, type AgentlessServer } from '../ctl/agentless-server.js';
 import { ARTIFACTS, buildUi, CHROMIUM, haveChromium, launchChromium } from './browser.js';
+import { isRoot, skipUnless } from '../../testkit/preconditions.js';
 
-const isRoot = process.getuid?.() === 0;
-const skip = !haveChromium ? `needs ${CHROMIUM}` : !isRoot ? 'needs root (the lab provider makes namespaces)' : false;
+const skip =
+  skipUnless(haveChromium, `needs ${CHROMIUM}`) ||
+  skipUnless(isRoot(), 'needs root (the lab provider makes namespaces)');
 
 let srv: AgentlessServer;
 let browser: Browser;

@@ -11,7 +11,9 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { registerAgent, startServer, type TestServer } from '../ctl/server.js';
 import { ARTIFACTS, buildUi, CHROMIUM, haveChromium, launchChromium } from './browser.js';
-const skip = haveChromium ? false : `needs ${CHROMIUM} (apt-get install chromium; scripts/setup.sh does it)`;
+import { skipUnless } from '../../testkit/preconditions.js';
+
+const skip = skipUnless(haveChromium, `needs ${CHROMIUM} (apt-get install chromium; scripts/setup.sh does it)`);
 
 let srv: TestServer;
 let browser: Browser;

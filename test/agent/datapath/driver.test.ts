@@ -17,6 +17,7 @@ import type { Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
+import { needsRoot } from '../../../testkit/preconditions.js';
 
 const prefix = runPrefix('d');
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
@@ -38,7 +39,7 @@ async function ifindexes(exec: Exec): Promise<Map<string, number>> {
   return new Map((JSON.parse(r.stdout) as { ifname: string; ifindex: number }[]).map((l) => [l.ifname, l.ifindex]));
 }
 
-describe('datapath driver (root, namespaces)', { skip: !isRoot() && 'needs root' }, () => {
+describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
   let exec: Exec;
 
   before(async () => {

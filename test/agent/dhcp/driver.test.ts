@@ -12,8 +12,9 @@ import { silentLogger } from '../../../src/common/log.js';
 import { compileDhcp, DhcpDriver, type DhcpCompileInput } from '../../../src/agent/dhcp/index.js';
 import { dhcpPort, network, port, subnet } from './fixtures.js';
 import { destroyNetns, killDhclient, listNetns, runDhclient, runPrefix, sweepStale } from './netns-helpers.js';
+import { isRoot as isRootUser, skipOrFail } from '../../../testkit/preconditions.js';
 
-const isRoot = process.getuid?.() === 0;
+const isRoot = isRootUser();
 const RUN = runPrefix(process.pid);
 const NODE = `${RUN}node`;
 const WL1 = `${RUN}wl1`;
@@ -103,7 +104,7 @@ after(async () => {
 });
 
 test('apply builds namespace, veth on the bridge, address, and starts dnsmasq', { timeout: 30_000 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   const desired = model();
   const r = await driver.apply(desired);
   const a = r.networks.find((n) => n.vni === 1001)!;
@@ -136,7 +137,7 @@ test('apply builds namespace, veth on the bridge, address, and starts dnsmasq', 
 test('a real DHCP client gets its fixed IP, router, DNS, MTU 1450, routes and lease time', {
   timeout: 40_000,
 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   const l = await runDhclient(TMP, WL1, 'wl1', 15);
   dhclientPids.push(l.pid);
   assert.equal(l.code, 0);
@@ -158,7 +159,7 @@ test('a real DHCP client gets its fixed IP, router, DNS, MTU 1450, routes and le
 });
 
 test("a MAC that is another node's port gets no lease", { timeout: 30_000 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   const l = await runDhclient(TMP, WL2, 'wl2-before', 4);
   dhclientPids.push(l.pid);
   assert.equal(l.env, null);
@@ -166,7 +167,7 @@ test("a MAC that is another node's port gets no lease", { timeout: 30_000 }, asy
 });
 
 test('a restarted agent adopts the running dnsmasq (no restart)', { timeout: 30_000 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   driver = newDriver();
   const r = await driver.apply(model());
   assert.deepEqual(
@@ -179,7 +180,7 @@ test('a restarted agent adopts the running dnsmasq (no restart)', { timeout: 30_
 });
 
 test('hosts-only change reloads the same dnsmasq and the new port gets its lease', { timeout: 40_000 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   const r = await driver.apply(model({ ports: [dp, p1, p2Here, b[1], b[2]] }));
   const a = r.networks.find((n) => n.vni === 1001)!;
   assert.deepEqual([a.status, a.process, a.pid], ['ok', 'reload', firstPid]);
@@ -192,7 +193,7 @@ test('hosts-only change reloads the same dnsmasq and the new port gets its lease
 test("a deleted port's lease is released, so its IP can go to a new port with another MAC", {
   timeout: 40_000,
 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   // wl1 (MAC1) holds a lease on 10.0.1.11. Nova deletes its port (no DHCPRELEASE) and IPAM gives
   // 10.0.1.11 to a new port whose workload has MAC2.
   const reused = { ...p2Here, fixed_ips: [{ subnet_id: 'sub-a', ip_address: '10.0.1.11' }] };
@@ -210,7 +211,7 @@ test("a deleted port's lease is released, so its IP can go to a new port with an
 });
 
 test('an option change restarts dnsmasq; a lost veth is repaired', { timeout: 30_000 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   const changed = { ...baseSubnet, dns_nameservers: ['198.51.100.53'] };
   const input = { subnets: [changed, b[0]], ports: [dp, p1, p2Here, b[1], b[2]] };
   const r = await driver.apply(model(input));
@@ -234,7 +235,7 @@ test('an option change restarts dnsmasq; a lost veth is repaired', { timeout: 30
 test('with its kernel side settled, a hosts-only change lists no namespaces or links (reuseKernel); other changes and full applies do', {
   timeout: 40_000,
 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   const calls: string[] = [];
   const counting: Exec = (cmd, args, opts) => {
     calls.push(`${cmd} ${args.join(' ')}`);
@@ -282,7 +283,7 @@ test('with its kernel side settled, a hosts-only change lists no namespaces or l
 test('a namespace name that lost its mount (agent restarted under ip netns exec) is rebuilt', {
   timeout: 40_000,
 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   await realExec('umount', [`/run/netns/${DHCP_PREFIX}1001`]); // the file stays, the name is dead
   const input = {
     subnets: [{ ...baseSubnet, dns_nameservers: ['198.51.100.53'] }, b[0]],
@@ -299,7 +300,7 @@ test('a namespace name that lost its mount (agent restarted under ip netns exec)
 });
 
 test('removing the network kills dnsmasq and removes namespace, veth and files', { timeout: 30_000 }, async (t) => {
-  if (!isRoot) return t.skip('needs root');
+  if (!isRoot) return skipOrFail(t, 'needs root');
   const r = await driver.apply(model({ ports: [dp, b[1], b[2]] })); // no local ports left on net-a
   assert.deepEqual(r.removed, [1001]);
   assert.deepEqual(r.removeErrors, []);

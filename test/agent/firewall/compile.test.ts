@@ -1,12 +1,11 @@
 /**
- * compileFirewall and render without root: golden nft text for both conntrack modes
- * (UPDATE_GOLDEN=1 rewrites the files), rule translation, remote-group membership, port-security
+ * compileFirewall and render without root: golden nft text for both conntrack modes (the files are
+ * only read here: a missing one fails; `npm run update-goldens` rewrites them), rule translation, remote-group membership, port-security
  * exemptions, determinism, deltas (a rule change touches one chain), removals, zones, stateless.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { compileFirewall, FirewallCompiler, groupMembers } from '../../../src/agent/firewall/compile.js';
 import { deltaText, elementChanges, hasRemovals } from '../../../src/agent/firewall/diff.js';
 import { fullText } from '../../../src/agent/firewall/render.js';
@@ -16,72 +15,11 @@ import { tapName } from '../../../src/model/kernel-names.js';
 import { ruleText } from '../../../src/agent/firewall/rules.js';
 import { linkLocalOf, mergeCidrs } from '../../../src/agent/firewall/addresses.js';
 import { defaultGroup, makeGroup, makePort, makeRule } from '../../../testkit/firewall-fixtures.js';
-
-// dist/test/agent/firewall → test/agent/firewall/golden in the source tree
-const GOLDEN = fileURLToPath(new URL('../../../../test/agent/firewall/golden/', import.meta.url));
-
-function model(mode: FirewallMode): FirewallInput {
-  const web = makeGroup('web', [
-    { id: 'w1', direction: 'ingress', protocol: 'tcp', port_range_min: 80, port_range_max: 443 },
-    {
-      id: 'w2',
-      direction: 'ingress',
-      protocol: 'icmp',
-      port_range_min: 8,
-      port_range_max: 0,
-      remote_ip_prefix: '10.0.0.0/8',
-    },
-    { id: 'w3', direction: 'ingress', protocol: 'udp', ethertype: 'IPv6', remote_ip_prefix: 'fd00::/64' },
-    { id: 'w4', direction: 'egress', protocol: '47' },
-  ]);
-  const a = makePort(
-    {
-      id: 'aaaaaaaa-0000-4000-8000-000000000001',
-      mac_address: 'FA:16:3E:00:00:01',
-      security_groups: ['web', 'default'],
-      allowed_address_pairs: [
-        { ip_address: '10.0.1.100', mac_address: '' },
-        { ip_address: '10.0.9.0/24', mac_address: 'fa:16:3e:00:00:99' },
-      ],
-    },
-    ['10.0.1.11', 'fd00::11'],
-  );
-  const b = makePort(
-    { id: 'bbbbbbbb-0000-4000-8000-000000000002', mac_address: 'fa:16:3e:00:00:02', security_groups: ['default'] },
-    ['10.0.1.12'],
-  );
-  const off = makePort(
-    { id: 'cccccccc-0000-4000-8000-000000000003', mac_address: 'fa:16:3e:00:00:03', port_security_enabled: false },
-    ['10.0.1.13'],
-  );
-  const dhcp = makePort(
-    { id: 'dddddddd-0000-4000-8000-000000000004', mac_address: 'fa:16:3e:00:00:04', device_owner: 'network:dhcp' },
-    ['10.0.1.2'],
-  );
-  const remote = makePort(
-    {
-      id: 'eeeeeeee-0000-4000-8000-000000000005',
-      mac_address: 'fa:16:3e:00:00:05',
-      security_groups: ['default'],
-      'binding:host_id': 'node2',
-    },
-    ['10.0.1.21'],
-  );
-  const local = [b, a, off, dhcp];
-  return {
-    mode,
-    localPorts: local.map((port) => ({ port, ifname: tapName(port.id), vni: 1001 })),
-    securityGroups: [web, defaultGroup('default')],
-    allPorts: [...local, remote],
-  };
-}
+import { goldenFile, goldenModel as model, goldenText } from '../../../testkit/firewall-golden.js';
 
 for (const mode of ['br-netfilter', 'bridge-ct'] as const) {
   test(`golden ruleset (${mode})`, () => {
-    const file = `${GOLDEN}${mode}.nft`;
-    const text = fullText(compileFirewall(model(mode)), 0x1234);
-    if (process.env.UPDATE_GOLDEN || !existsSync(file)) writeFileSync(file, text);
-    assert.equal(text, readFileSync(file, 'utf8'));
+    assert.equal(goldenText(mode), readFileSync(goldenFile(mode), 'utf8'));
   });
 }
 

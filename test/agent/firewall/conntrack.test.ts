@@ -21,8 +21,8 @@ import {
   tcpSession,
   type Workload,
 } from '../../../testkit/firewall-netenv.js';
+import { needsRoot } from '../../../testkit/preconditions.js';
 
-const isRoot = process.getuid?.() === 0;
 const IP = ['10.0.1.11', '10.0.1.12'];
 /** Tenant A on VNI 1001 and tenant B on VNI 1002: same addresses, own MACs. */
 const NETS = [
@@ -38,7 +38,7 @@ const NETS = [
   },
 ];
 
-describe('firewall conntrack: zones, revocation, stateless', { skip: isRoot ? false : 'needs root' }, () => {
+describe('firewall conntrack: zones, revocation, stateless', { skip: needsRoot() }, () => {
   const env = new NodeEnv();
   let driver: FirewallDriver;
   let mode: FirewallMode;

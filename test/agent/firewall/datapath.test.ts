@@ -24,8 +24,8 @@ import {
   tcpSession,
   type Workload,
 } from '../../../testkit/firewall-netenv.js';
+import { needsRoot } from '../../../testkit/preconditions.js';
 
-const isRoot = process.getuid?.() === 0;
 const ID = [
   'a1a1a1a1-0000-4000-8000-000000000001',
   'b2b2b2b2-0000-4000-8000-000000000002',
@@ -34,7 +34,7 @@ const ID = [
 const MAC = ['fa:16:3e:00:00:01', 'fa:16:3e:00:00:02', 'fa:16:3e:00:00:03'];
 const IP = ['10.0.1.11', '10.0.1.12', '10.0.1.13'];
 
-describe('firewall datapath', { skip: isRoot ? false : 'needs root' }, () => {
+describe('firewall datapath', { skip: needsRoot() }, () => {
   const env = new NodeEnv();
   let driver: FirewallDriver;
   const session = new NftSession(['ip', 'netns', 'exec', env.nodeNs, 'nft', '-a', '-i']);

@@ -13,6 +13,7 @@ import type { Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
 import { addNetns, isRoot, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
+import { needsRoot } from '../../../testkit/preconditions.js';
 
 const prefix = runPrefix('g');
 const node = { host: 'hostA', underlayIp: '192.0.2.1', underlayMtu: 1500 };
@@ -23,7 +24,7 @@ const model = view({
   ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1'])],
 });
 
-describe('firewall gate: no tap before the first apply', { skip: !isRoot() && 'needs root' }, () => {
+describe('firewall gate: no tap before the first apply', { skip: needsRoot() }, () => {
   let exec: Exec;
   let nftWorks = false;
 

@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import { answerErrors, NftSession, oneLine } from '../../../src/agent/firewall/nft-session.js';
 import { realExec } from '../../../src/common/exec.js';
 import { NodeEnv, sweepStale } from '../../../testkit/firewall-netenv.js';
-
-const isRoot = process.getuid?.() === 0;
+import { needsRoot } from '../../../testkit/preconditions.js';
 
 test('oneLine joins one command per line, drops comments and blank lines, refuses block syntax', () => {
   assert.equal(
@@ -34,7 +33,7 @@ test('answerErrors: only an answer with an Error line is a failure', () => {
   );
 });
 
-describe('NftSession on the kernel', { skip: isRoot ? false : 'needs root' }, () => {
+describe('NftSession on the kernel', { skip: needsRoot() }, () => {
   const env = new NodeEnv();
   let session: NftSession;
   const tables = async () => (await env.node('nft', ['list', 'tables'])).stdout.trim();

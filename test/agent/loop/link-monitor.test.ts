@@ -17,6 +17,7 @@ import type { Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
 import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
+import { needsRoot } from '../../../testkit/preconditions.js';
 
 test('monitor lines: new, released and deleted taps call for a pass; enslaved taps and other links do not', () => {
   assert.equal(
@@ -63,7 +64,7 @@ const modelWith = (extra: Parameters<typeof port>[5] = {}): ModelView =>
     ports: [port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1'], extra)],
   });
 
-describe('link monitor and br_netfilter (root, namespaces)', { skip: !isRoot() && 'needs root' }, () => {
+describe('link monitor and br_netfilter (root, namespaces)', { skip: needsRoot() }, () => {
   let exec: Exec;
   const ns = `${prefix}node`;
   const stops: (() => Promise<void> | void)[] = [];
