@@ -2,7 +2,7 @@
  * Server settings: defaults, and loading from a YAML/JSON `--config` file (snake_case keys, as in
  * neutron.conf: global_physnet_mtu, agent_down_time, base_mac, vni_ranges "1001:16000000",
  * change_retention, watch_heartbeat_interval, default_project_id) and the `agentless:` section
- * (the seed options of src/agentless/config.ts; absent = agentless mode off).
+ * (the options of src/model/agentless-config.ts; absent = agentless mode off).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -24,7 +24,7 @@ export interface ServerConfig {
   watchHeartbeatMs: number;
   /** Project of requests in noauth mode that name none. */
   defaultProjectId: string;
-  /** The `agentless:` section (seed options, defaults filled in); absent: agentless mode off. */
+  /** The `agentless:` section (defaults filled in); absent: agentless mode off. */
   agentless?: AgentlessConfig;
 }
 

@@ -99,7 +99,7 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
     );
   });
 
-  it('the hyperswitch: seed attributes, a real agent registered in its cloud', async () => {
+  it('the hyperswitch: designed attributes, a real agent registered in its cloud', async () => {
     for (const k of [
       'id',
       'flavor',
@@ -250,7 +250,7 @@ describe('agentless mode in a lab', { skip: !isRoot() && 'needs root', timeout: 
   });
 
   describe('API over HTTP', () => {
-    it('lists with the seed filters, shows, and 404s', async () => {
+    it('lists with the designed filters, shows, and 404s', async () => {
       const all = await api.list<AgentlessPortWire>('agentlessports');
       assert.deepEqual(
         all.map((p) => p.id),

@@ -1,8 +1,8 @@
 /**
- * The agentless plugin of the server (the seed's HyperswitchPlugin): the create/list/show/delete
+ * The agentless plugin of the server (HyperswitchPlugin in the original design): the create/list/show/delete
  * logic of agentless ports and hyperswitches over a ProviderDriver, the CA and the store.
  *
- * Neither entity is a store row (seed: provider entities only). An agentless port is the provider
+ * Neither entity is a store row (provider entities only). An agentless port is the provider
  * network interface, tagged with the hyperswitch that serves it and its VPN UDP port; a hyperswitch
  * is the provider VM. What the server does keep is the Neutron side: the hyper port is bound
  * (`binding:host_id`) to the hyperswitch's agent host, so that agent wires it like a local port.
