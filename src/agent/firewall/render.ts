@@ -8,7 +8,7 @@
  * change
  * thus touches only its group's chain; a membership change only that group's sets.
  * `hasRemovals` says whether the new ruleset allows less than the old one (the driver then changes
- * the generation, see state.ts).
+ * the generation, see conntrack.ts).
  */
 import { GENERATION, TABLE, type BaseChain, type CompiledFirewall, type NftSet } from './model.js';
 
