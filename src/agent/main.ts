@@ -128,7 +128,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const cache = new ModelCache();
 
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
-  // One memory of the node's datapath (kernel/reader.ts) and one compile per model for the fast path and the datapath.
+  // One memory of the node's datapath (kernel-reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
   const compiler = new DatapathCompiler(cfg.node);
   const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;

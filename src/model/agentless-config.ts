@@ -1,6 +1,6 @@
 /**
- * Agentless options (the seed's "Configuration" tables) as one zod schema with the seed's defaults.
- * Names stay snake_case as in the seed so a config file reads like the spec. Two hypernet
+ * Agentless options (docs/agentless.md, "Configuration") as one zod schema with their defaults.
+ * Names stay snake_case, as in the original agentless design, so a config file reads alike. hypernet's
  * additions, marked below: the UDP port range for the per-port OpenVPN servers, and the underlay MTU.
  */
 import ipaddr from 'ipaddr.js';

@@ -1,6 +1,6 @@
 /**
- * The two API entities of the seed's agentless extension, in wire format (snake_case, as the seed
- * names them). They are provider entities, not Neutron DB rows; the server serves them under
+ * The two API entities of the agentless extension (docs/agentless.md), in wire format (snake_case, as
+ * the original design names them). They are provider entities, not Neutron DB rows; the server serves them under
  * `/v2.0/agentlessports` and `/v2.0/hyperswitches`. Also their wire forms, what a hyperswitch's agent
  * is told to serve, and the OpenVPN settings both tunnel ends share.
  */
@@ -18,7 +18,7 @@ export interface AgentlessPort {
   device_id: string;
   /** NIC index in the VM: 0, 1 or 2. */
   index: 0 | 1 | 2;
-  /** Read only: the cloud-init document the provider VM boots with (src/agentless/userdata.ts). */
+  /** Read only: the cloud-init document the provider VM boots with (src/server/agentless/userdata.ts). */
   user_data: string;
 }
 
@@ -37,7 +37,7 @@ export interface Hyperswitch {
   vms_ip_2: string | null;
 }
 
-/** An agentless port on the wire: the seed's attributes plus its owner and provider IP. */
+/** An agentless port on the wire: the designed attributes plus its owner and provider IP. */
 export interface AgentlessPortWire extends AgentlessPort {
   project_id: string;
   tenant_id: string;
@@ -47,7 +47,7 @@ export interface AgentlessPortWire extends AgentlessPort {
   cloud: string;
 }
 
-/** A hyperswitch on the wire: the seed's attributes plus project_id (= tenant_id) and the VM state. */
+/** A hyperswitch on the wire: the designed attributes plus project_id (= tenant_id) and the VM state. */
 export interface HyperswitchWire extends Hyperswitch {
   project_id: string | null;
   status: string;

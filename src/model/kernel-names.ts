@@ -7,7 +7,7 @@
 export const BRIDGE_PREFIX = 'hnb-';
 export const VXLAN_PREFIX = 'hnv-';
 export const TAP_PREFIX = 'tap';
-/** An agentless port's OpenVPN TAP, and its veth shim to the port interface (../agentless/openvpn/port-links.ts). */
+/** An agentless port's OpenVPN TAP, and its veth shim to the port interface (src/agent/vpn/port-links.ts). */
 export const VPN_TAP_PREFIX = 'vpn';
 export const VPN_SHIM_PREFIX = 'vps';
 /** IANA VXLAN port. */

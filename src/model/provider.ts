@@ -1,9 +1,9 @@
 /**
- * The seed's ProviderDriver interface, in TypeScript. Method names are the seed's, camelCased
+ * The ProviderDriver interface of the original agentless design, in TypeScript. Method names are its own, camelCased
  * (get_sgs → getSgs, launch_hyperswitch → launchHyperswitch, …); keyword arguments become one
- * options object with the seed's snake_case keys, so the mapping to the spec stays one-to-one.
+ * options object with its snake_case keys, so the mapping to the design stays one-to-one.
  * Implementations: `lab` (namespaces), later `aws` (EC2 tags) and `openstack` (port fields, VM metadata).
- * The entities themselves live only at the provider (seed: "not kept in the Neutron DB").
+ * The entities themselves live only at the provider (not in the server's store).
  */
 import type { Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
@@ -105,7 +105,7 @@ export interface ProviderDriver {
     tenant_ids?: string[];
     indexes?: number[];
   }): Promise<ProviderNetworkInterface[]>;
-  /** Not in the seed's listing but needed by "Delete agentlessport": remove the provider NIC. */
+  /** Not in the original interface but needed by "Delete agentlessport": remove the provider NIC. */
   deleteNetworkInterface(id: string): Promise<void>;
 }
 

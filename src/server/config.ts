@@ -4,7 +4,7 @@
  * change_retention, watch_heartbeat_interval, default_project_id), the quota defaults and request
  * limits (quota_network … quota_security_group_rule, max_request_body_size, max_allowed_address_pair,
  * max_fixed_ips_per_port, max_bulk_items; docs/security.md) and the `agentless:` section
- * (the seed options of src/agentless/config.ts; absent = agentless mode off).
+ * (the options of src/model/agentless-config.ts; absent = agentless mode off).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -26,7 +26,7 @@ export interface ServerConfig {
   watchHeartbeatMs: number;
   /** Project of requests in noauth mode that name none. */
   defaultProjectId: string;
-  /** The `agentless:` section (seed options, defaults filled in); absent: agentless mode off. */
+  /** The `agentless:` section (defaults filled in); absent: agentless mode off. */
   agentless?: AgentlessConfig;
   /** Per-project limits of projects an admin did not set (-1 = unlimited). */
   quotaDefaults: QuotaLimits;

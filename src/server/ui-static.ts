@@ -28,7 +28,7 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** dist/ui next to this module once compiled (dist/src/ui/serve.js → dist/ui). */
+/** dist/ui next to this module once compiled (dist/src/server/ui-static.js → dist/ui). */
 export function defaultUiDir(): string {
   return fileURLToPath(new URL('../../ui/', import.meta.url));
 }

@@ -1,5 +1,5 @@
 /**
- * Namespace scaffolding for the agent's root tests (DESIGN.md §6): a per-run prefix `hnk<pid>-`,
+ * Namespace scaffolding for the agent's root tests (docs/CONVENTIONS.md, network tests): a per-run prefix `hnk<pid>-`,
  * a sweep of namespaces left by crashed earlier runs (their PID is gone), and helpers to run
  * commands inside. Nothing is created in the root namespace.
  */

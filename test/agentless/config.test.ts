@@ -1,10 +1,10 @@
-/** Agentless options: the seed's defaults, and refusal of bad values. */
+/** Agentless options: the documented defaults, and refusal of bad values. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { awsInstanceType, parseAgentlessConfig } from '../../src/model/agentless-config.js';
 
 describe('agentless config', () => {
-  it('fills in the seed defaults', () => {
+  it('fills in the documented defaults', () => {
     const c = parseAgentlessConfig(undefined);
     assert.equal(c.provider, 'openstack');
     assert.equal(c.level, 'tenant');

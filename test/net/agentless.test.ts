@@ -100,7 +100,7 @@ describe('agentless mode in a lab', { skip: needsRoot(), timeout: 300_000 }, () 
     );
   });
 
-  it('the hyperswitch: seed attributes, a real agent registered in its cloud', async () => {
+  it('the hyperswitch: designed attributes, a real agent registered in its cloud', async () => {
     for (const k of [
       'id',
       'flavor',
@@ -251,7 +251,7 @@ describe('agentless mode in a lab', { skip: needsRoot(), timeout: 300_000 }, () 
   });
 
   describe('API over HTTP', () => {
-    it('lists with the seed filters, shows, and 404s', async () => {
+    it('lists with the designed filters, shows, and 404s', async () => {
       const all = await api.list<AgentlessPortWire>('agentlessports');
       assert.deepEqual(
         all.map((p) => p.id),

@@ -1,5 +1,5 @@
 /**
- * Shared fixture of the network tests (DESIGN.md §6): a per-run prefix (`hn<letter><pid>-`) and state
+ * Shared fixture of the network tests (docs/CONVENTIONS.md): a per-run prefix (`hn<letter><pid>-`) and state
  * directory, a sweep of stale runs (their PID is gone) before starting, and a World built with the lab
  * library whose teardown runs in `after()` even when a test failed. The server listens on TCP port 0
  * on loopback plus its Unix socket, so nothing is added to the root namespace.

@@ -2,7 +2,7 @@
  * Pure: desired datapath vs what the kernel reports → the ordered operations that converge it.
  * The one ordering: bridges → vxlans → ports → FDB/neighbours are added first; then deletions in
  * reverse (FDB/neighbours → ports released → vxlans → bridges). Only objects recognisable as ours
- * are ever changed or deleted (names.ts); what already matches gets no operation (adoption).
+ * are ever changed or deleted (model/kernel-names.ts); what already matches gets no operation (adoption).
  */
 import { VXLAN_DSTPORT, ZERO_MAC, isOurBridge, isOurVxlan, isTap } from '../../model/kernel-names.js';
 import type { Op } from './ops.js';

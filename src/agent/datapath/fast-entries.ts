@@ -34,7 +34,7 @@ export class FastEntriesReconciler implements SubReconciler {
     private readonly compiler = new DatapathCompiler(node),
   ) {}
 
-  /** The full pass's kernel read, made ahead alongside other passes (kernel/reader.ts). */
+  /** The full pass's kernel read, made ahead alongside other passes (kernel-reader.ts). */
   prepareFull(): Promise<void> {
     return this.reader.prefetchFull();
   }

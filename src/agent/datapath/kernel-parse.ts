@@ -3,7 +3,7 @@
  * `bridge -json fdb show` and `ip -json neigh show` into the ActualState the diff compares with.
  * The parsers are pure (tested on captured samples); `readKernel` reads only what the diff needs
  * (no details of the taps, the FDB of our VXLAN devices only): on a node with 1,000 taps the full
- * detailed listing is most of a pass. reader.ts decides when a pass reads less (readLinksLight).
+ * detailed listing is most of a pass. kernel-reader.ts decides when a pass reads less (readLinksLight).
  */
 import type { Exec } from '../../common/exec.js';
 import { isOurVxlan } from '../../model/kernel-names.js';

@@ -2,10 +2,10 @@
  * The agent's reads of the datapath for its passes, with a memory of what it read and did. A full
  * pass (and any pass after a failed apply, one that created devices, or before the first read)
  * reads everything; other passes — a tap woke the loop, or the model changed — list only the links
- * in no bridge (new taps), the bridges and the VXLAN devices (kernel/read.ts readLinksLight, one
+ * in no bridge (new taps), the bridges and the VXLAN devices (kernel-parse.ts readLinksLight, one
  * process) and take the rest from memory: the enslaved taps, the FDB and the neighbour entries,
  * which on a node with 1,000 ports (or 1,000 remote ones) are most of a read. The memory follows the
- * agent's own successful changes (`applied`: predict.ts) and the taps the link monitor sees deleted
+ * agent's own successful changes (`applied`: kernel-predict.ts) and the taps the link monitor sees deleted
  * (`forgetLink`), and is forgotten when an apply fails. What changed behind the agent's back (an FDB
  * entry or an enslaved tap removed by hand) is seen by the next full pass: the resync interval.
  *

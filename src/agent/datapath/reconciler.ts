@@ -1,7 +1,7 @@
 /**
  * The datapath sub-reconciler: compile → read kernel → diff → apply, then report port status from a
  * fresh read, and announce ports that became active here. Passes that are not full read with the
- * link memory of kernel/reader.ts. `converge` is the driver step on its own (used by the driver tests too).
+ * link memory of kernel-reader.ts. `converge` is the driver step on its own (used by the driver tests too).
  * An optional `gate` (the firewall) keeps a tap out of its bridge until it opens (fail closed).
  */
 import type { Exec } from '../../common/exec.js';

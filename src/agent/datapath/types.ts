@@ -8,7 +8,7 @@ export interface DesiredNetwork {
   networkId: string;
   vni: number;
   bridge: string;
-  /** The bridge's fixed MAC (names.ts bridgeMac). */
+  /** The bridge's fixed MAC (model/kernel-names.ts bridgeMac). */
   bridgeMac: string;
   vxlan: string;
   /** Overlay MTU (underlay − 50), for bridge, vxlan and taps. */

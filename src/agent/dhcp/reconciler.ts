@@ -8,7 +8,7 @@
  * always check everything. With `background`
  * (the agent's setting) the driver runs outside the pass, one apply at a time (see the option).
  * After every apply, and on every pass, this host's DHCP ports are reported ACTIVE where their
- * network is served and DOWN where it is not (dhcp/port-status.ts; they have no tap the datapath sees).
+ * network is served and DOWN where it is not (dhcp/status.ts; they have no tap the datapath sees).
  */
 import type { ApiClient } from '../../client/api.js';
 import type { Clock } from '../../common/clock.js';

@@ -8,7 +8,7 @@
  *    port_src_v4/v6 for hosts, port_net_v4/v6 for networks), before conntrack sees the frame: IPv4
  *    from a protected port's host address is accepted after one lookup, the rest of a protected
  *    port's frames `jump spoof` (spoof.ts).
- *  - port_egress (forward 10): established first (MARK_ESTABLISHED, see state.ts; not for ports of
+ *  - port_egress (forward 10): established first (MARK_ESTABLISHED, see conntrack.ts; not for ports of
  *    stateless groups); DHCP never into a tunnel (`hnv-*`); ARP, DHCP client, ND accept;
  *    `iifname vmap @egress_ports` → pf_<profile>_eg → jump sg_<group>_eg … → drop.
  *  - port_ingress (forward 20): the same towards ports: `oifname vmap @ingress_ports` → pf_<profile>_in.

@@ -7,7 +7,7 @@
  * when a delta fails, when a run with nothing to change finds our tables gone or replaced
  * (identity(): cheap, listing our big table costs ~0.3 s), and every `fullEveryMs` (drift inside
  * our tables), both tables are replaced wholesale.
- * The driver owns the ruleset generation (state.ts): a new one whenever the ruleset loses a rule or
+ * The driver owns the ruleset generation (conntrack.ts): a new one whenever the ruleset loses a rule or
  * element, so established connections are re-checked against the rules.
  */
 import { randomInt } from 'node:crypto';

@@ -41,7 +41,7 @@ export interface NftSet {
   readonly elements: readonly string[];
 }
 
-/** A chain that hooks into the packet path; its rules may hold GENERATION (see state.ts). */
+/** A chain that hooks into the packet path; its rules may hold GENERATION (see conntrack.ts). */
 export interface BaseChain {
   readonly family: 'bridge' | 'inet';
   readonly name: string;

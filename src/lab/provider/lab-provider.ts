@@ -1,5 +1,5 @@
 /**
- * The `lab` provider: the seed's ProviderDriver over network namespaces on this machine. A
+ * The `lab` provider: a ProviderDriver (src/model/provider.ts) over network namespaces on this machine. A
  * hyperswitch "VM" is a namespace `<lab_netns_prefix><id>` with
  *  - `data0`: a veth into the lab's internet namespace holding the mgnt and data IPs (/32s from
  *    lab_data_cidr, routed there; the agent reaches the server over the lab's Unix socket, so mgnt
@@ -12,7 +12,7 @@
  * `<lab_vm_netns_prefix><device_id>`, so one VM can hold NICs of several lab clouds (a move between
  * clouds); only its first NIC gets the VM's default route. Hyperswitch names hash the cloud too, so
  * they are unique across clouds.
- * Both entities are kept as provider state (seed: not in the Neutron DB): `cloud.json` in the
+ * Both entities are kept as provider state (not in the server's store): `cloud.json` in the
  * provider's state directory, like instance and ENI tags at AWS.
  */
 import { createHash, randomBytes } from 'node:crypto';

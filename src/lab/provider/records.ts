@@ -1,7 +1,7 @@
 /**
  * The lab provider's record of its "cloud" (what AWS keeps as instances, ENIs and their tags): the
  * hyperswitch VMs and the network interfaces, in one JSON file written atomically. Also the pure parts
- * every provider needs the same way: the seed's list filters (ANDed, each a list of accepted values)
+ * every provider needs the same way: the API's list filters (ANDed, each a list of accepted values)
  * and picking a free address of a subnet.
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

@@ -6,7 +6,7 @@
  *   /v2.0/hyperswitches[/{id}]    POST 201 · GET list/show · DELETE 204 (no update: PUT is 405)
  *   /v2.0/hyperswitches/{id}/vpn  GET, admin only: the VPN configuration the hyperswitch's agent polls;
  *                                 PUT {"vpn": {"serving": [port ids]}}, admin only: what its agent serves
- * List filters named by the seed go down to the provider (agentless ports: name/id, port_id,
+ * List filters of the agentless design go down to the provider (agentless ports: name/id, port_id,
  * device_id, private_ip, tenant_id/project_id, index; hyperswitches: name/id, tenant_id/project_id,
  * device_id); any other attribute filters as usual, unknown ones are a 400.
  * Tenancy: a non-admin lists, shows, moves and deletes only its project's entities (others' are 404),

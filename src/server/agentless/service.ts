@@ -1,9 +1,9 @@
 /**
- * The agentless plugin of the server (the seed's HyperswitchPlugin), put together from its parts:
- * agentless ports with their placement and moves (./ports.ts), hyperswitches (./hyperswitches.ts),
- * and the VPN configuration the hyperswitches' agents poll with what they report serving
- * (./vpn-config.ts). Neither entity is a store row (seed: provider entities only); several clouds
- * can be configured (providers/clouds.ts). Creates, moves and deletes share one lock.
+ * The agentless plugin of the server (HyperswitchPlugin in the original design), put together from
+ * its parts: agentless ports with their placement and moves (./ports.ts), hyperswitches
+ * (./hyperswitches.ts), and the VPN configuration the hyperswitches' agents poll with what they
+ * report serving (./vpn-config.ts). Neither entity is a store row (provider entities only); several
+ * clouds can be configured (providers/clouds.ts). Creates, moves and deletes share one lock.
  */
 import type { Logger } from '../../common/log.js';
 import { Mutex } from '../../common/mutex.js';

@@ -1,4 +1,4 @@
-/** kernel/predict.ts (pure, no root): the state after entry operations, as the next diff sees it. */
+/** datapath/kernel-predict.ts (pure, no root): the state after entry operations, as the next diff sees it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileDatapath } from '../../../src/agent/datapath/compile.js';
