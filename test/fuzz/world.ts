@@ -1,0 +1,43 @@
+/**
+ * The starting model every fuzz file works on: for each tenant (pa, pb) two private networks with
+ * IPv4 (the same CIDRs in both tenants) and IPv6 subnets, a security group with a few rules (one
+ * with a remote group), ports on both networks; an admin-owned shared network and a shared network
+ * owned by tenant pb, with a port of each tenant; one registered agent. Built through the API by admin.
+ */
+import { ApiClient } from '../../src/client/api.js';
+import type { Network, SecurityGroup, Subnet } from '../../src/model/types.js';
+import type { TestServer } from '../server/helpers.js';
+import { HOST } from './agent-check.js';
+
+export async function seedWorld(s: TestServer): Promise<void> {
+  const admin = new ApiClient({ url: s.url, token: 'ADMIN' });
+  const net = (body: Record<string, unknown>) => admin.create<Network>('networks', 'network', body);
+  const subnet = (body: Record<string, unknown>) => admin.create<Subnet>('subnets', 'subnet', body);
+  const port = (body: Record<string, unknown>) => admin.create('ports', 'port', body);
+  await admin.create('agents', 'agent', {
+    host: HOST,
+    agent_type: 'hypernet agent',
+    configurations: { tunneling_ip: '192.0.2.10', cloud: 'lab', underlay_mtu: 1500, capabilities: [] },
+  });
+  const shared = await net({ name: 'public', shared: true, project_id: 'ops' });
+  await subnet({ network_id: shared.id, cidr: '10.50.0.0/24', project_id: 'ops' });
+  const pbShared = await net({ name: 'pb-shared', shared: true, project_id: 'pb' });
+  await subnet({ network_id: pbShared.id, cidr: '10.60.0.0/24', project_id: 'pb' });
+  for (const project_id of ['pa', 'pb']) {
+    const sg = await admin.create<SecurityGroup>('security-groups', 'security_group', { name: 'web', project_id });
+    const rule = (body: Record<string, unknown>) =>
+      admin.create('security-group-rules', 'security_group_rule', { security_group_id: sg.id, project_id, ...body });
+    await rule({ direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 });
+    await rule({ direction: 'ingress', protocol: 'icmp', remote_ip_prefix: '192.0.2.0/24' });
+    await rule({ direction: 'ingress', remote_group_id: sg.id, ethertype: 'IPv6' });
+    for (const [i, cidr] of ['10.0.0.0/24', '10.1.0.0/24'].entries()) {
+      const n = await net({ name: `${project_id}-net${i}`, project_id });
+      await subnet({ network_id: n.id, cidr, project_id });
+      await subnet({ network_id: n.id, cidr: `2001:db8:${i}::/64`, project_id });
+      await port({ network_id: n.id, project_id, security_groups: [sg.id] });
+      await port({ network_id: n.id, project_id, 'binding:host_id': HOST });
+    }
+    await port({ network_id: shared.id, project_id });
+    await port({ network_id: pbShared.id, project_id });
+  }
+}
