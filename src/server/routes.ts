@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { Kind, KindMap } from '../model/types.js';
-import type { Store, WriteTx } from './store/store.js';
+import type { ReadTx, Store, WriteTx } from './store/store.js';
 import type { Clock } from '../common/clock.js';
 import { authenticate, type AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -134,15 +134,23 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
   app.get(base, async (req, reply) => {
     const ctx = ctxOf(req);
     const q = queryOf(req);
-    if (def.beforeList) await store.write((tx) => def.beforeList!(ctx, tx));
-    const all = await store.read(async (tx) => {
+    const load = async (tx: ReadTx) => {
       const visible = await def.visibility(ctx, tx);
-      return (await tx.list(def.kind)).filter(visible);
-    });
-    const shown = def.present ? all.map((o) => def.present!(ctx, o)) : all;
-    const filtered = applyFilters(shown, q, def.attributes);
-    const sorted = applySort(filtered, q, def.attributes);
-    const page = applyPagination(sorted, q, `${hrefBase(req)}${base}`);
+      const all = (await tx.list(def.kind)).filter(visible);
+      const shown = def.present ? all.map((o) => def.present!(ctx, o)) : all;
+      const filtered = applyFilters(shown, q, def.attributes);
+      const sorted = applySort(filtered, q, def.attributes);
+      return applyPagination(sorted, q, `${hrefBase(req)}${base}`);
+    };
+    // What beforeList creates (a project's default group) commits only with a list that succeeds:
+    // a refused query (400) leaves the store as it was.
+    const beforeList = def.beforeList;
+    const page = beforeList
+      ? await store.write(async (tx) => {
+          await beforeList(ctx, tx);
+          return load(tx);
+        })
+      : await store.read(load);
     const body: Record<string, unknown> = {
       [def.plural]: q.fields ? page.items.map((o) => applyFields(o, q)) : page.items,
     };

@@ -15,6 +15,7 @@ describe('token auth and tenancy', () => {
         ADMIN: { project_id: 'ops', roles: ['admin'] },
         ALICE: { project_id: 'pa', roles: ['member'] },
         BOB: { project_id: 'pb', roles: ['member'] },
+        CAROL: { project_id: 'pc', roles: ['member'] },
       },
     });
     adminTokenHolder.token = 'ADMIN';
@@ -121,5 +122,19 @@ describe('token auth and tenancy', () => {
     assert.equal(up.status, 'ACTIVE');
     await expectFault(() => bob.list('agents'), 403, 'PolicyNotAuthorized');
     await expectFault(() => bob.call('GET', '/v2.0/watch'), 403, 'PolicyNotAuthorized');
+  });
+  it("a refused security-group listing does not create the project's default group", async () => {
+    const carol = s.client('CAROL');
+    const groupsOfCarol = async () =>
+      (await s.client('ADMIN').list<SecurityGroup>('security-groups')).filter((g) => g.project_id === 'pc');
+    await expectRejectedUnchanged(s, () => carol.list('security-groups', { bogus: '1' }), 400, 'HTTPBadRequest');
+    await expectRejectedUnchanged(s, () => carol.list('security-groups', { limit: 'x' }), 400, 'HTTPBadRequest');
+    assert.deepEqual(await groupsOfCarol(), []);
+    const listed = await carol.list<SecurityGroup>('security-groups');
+    assert.deepEqual(
+      listed.map((g) => [g.name, g.project_id]),
+      [['default', 'pc']],
+    );
+    assert.equal((await groupsOfCarol()).length, 1);
   });
 });
