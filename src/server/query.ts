@@ -139,8 +139,9 @@ export function applyPagination<T extends { id: string }>(items: T[], q: Query, 
   const reverse = truthy(q.page_reverse?.[0] ?? 'false') === true;
   let limit = 0;
   if (rawLimit !== undefined) {
-    limit = Number(rawLimit);
-    if (!Number.isInteger(limit) || limit < 0)
+    // Decimal digits only, as Neutron's int(): Number() would also take '1e3', '0x10' and ' 5'.
+    limit = /^[0-9]{1,15}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN;
+    if (!Number.isInteger(limit))
       throw faults.badRequest(`Limit must be an integer 0 or greater and not '${rawLimit}'`, 'HTTPBadRequest');
   }
   if (!limit && marker === undefined) return { items, links: [] };

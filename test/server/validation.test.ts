@@ -166,6 +166,14 @@ describe('input validation', () => {
     assert.equal(top['provider:segmentation_id'], 16_777_215);
   });
 
+  it('takes a page limit in decimal digits only, as Neutron', async () => {
+    for (const limit of ['1e3', '0x10', ' 5', '+5', '-1', '1.5']) {
+      await rejected(() => c().list('networks', { limit }), 'HTTPBadRequest');
+    }
+    assert.equal((await c().list('networks', { limit: '1' })).length, 1);
+    assert.ok((await c().list('networks', { limit: '0' })).length >= 1, 'limit 0 means no limit');
+  });
+
   it('answers odd URLs and query keys with a NeutronError and a 4xx', async () => {
     const paths = [
       '/v2.0/networks?toString=1',
