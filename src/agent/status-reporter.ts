@@ -1,7 +1,8 @@
 /**
  * Port status toward the server: pure computation of what each local port's status should be
  * (ACTIVE once its tap is enslaved and up, DOWN otherwise, ERROR when the agent refused one of its
- * objects: the reason goes in `binding:vif_details.error`, which `hypernet status` shows), and a reporter that PUTs only changes
+ * objects: the reason goes in `binding:vif_details.error`, which `hypernet status` shows), and a
+ * reporter that PUTs only changes
  * (`PUT /v2.0/ports/{id}` with status and `binding:vif_type` 'tap'), not repeating itself while the
  * model has not caught up yet. `submit` reports in the background (the reconcile pass does not wait
  * for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round

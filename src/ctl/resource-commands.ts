@@ -204,7 +204,8 @@ function printWithSecret(
     where = writeSecretFile(file, String(text ?? ''));
   } catch (e) {
     throw new Error(
-      `${spec.title} ${String(rest.id)} ${done}, but writing ${file} failed (hypernet ${spec.command} show ${String(rest.id)} -o json has it): ${(e as Error).message}`,
+      `${spec.title} ${String(rest.id)} ${done}, but writing ${file} failed (hypernet ` +
+        `${spec.command} show ${String(rest.id)} -o json has it): ${(e as Error).message}`,
     );
   }
   print(formatObject({ ...rest, [`${secret.attr}_file`]: where }, format));

@@ -343,7 +343,8 @@ export const RESOURCES: readonly ResourceSpec[] = [
     title: 'hyperswitch',
     verbs: ['list', 'show', 'create', 'delete'],
     immutable:
-      'a hyperswitch is a provider VM and cannot be changed (the API answers PUT with 405): delete it and create it again',
+      'a hyperswitch is a provider VM and cannot be changed (the API answers PUT with 405): delete it and ' +
+      'create it again',
     extension: 'hyperswitch',
     columns: [
       id,
@@ -423,7 +424,9 @@ export const RESOURCES: readonly ResourceSpec[] = [
         flag: 'cloud',
         attr: 'cloud',
         type: 'string',
-        help: 'move the VM to this cloud: same hyper IP and MAC, a new provider NIC, user_data and VPN endpoint, the old certificate revoked (waits until the new hyperswitch serves it)',
+        help:
+          'move the VM to this cloud: same hyper IP and MAC, a new provider NIC, user_data and VPN ' +
+          'endpoint, the old certificate revoked (waits until the new hyperswitch serves it)',
         on: ['set'],
       },
     ],

@@ -3,7 +3,8 @@
  * agents, networks, subnets and ports: the clouds (agents' `configurations.cloud`), each agent /
  * hyperswitch up or down with its last heartbeat, networks with their port counts and the clouds
  * they span, the hyperswitches (agentless mode, when the server has it) with their agent and ports,
- * and the problems (ports DOWN or ERROR with the reason the agent gave, agents silent, hyperswitches without an agent). Pure.
+ * and the problems (ports DOWN or ERROR with the reason the agent gave, agents silent,
+ * hyperswitches without an agent). Pure.
  */
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../model/agentless.js';

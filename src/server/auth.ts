@@ -41,7 +41,8 @@ export function owningProject(caller: Caller, body: { project_id?: string; tenan
   if (wanted === undefined) return caller.projectId;
   if (wanted !== caller.projectId && !caller.isAdmin) {
     throw faults.badRequest(
-      "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires admin privileges",
+      "Specifying 'project_id' or 'tenant_id' other than the authenticated project in request requires " +
+        'admin privileges',
     );
   }
   return wanted;

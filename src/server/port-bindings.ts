@@ -1,6 +1,7 @@
 /**
  * Neutron's port bindings extension (`binding-extended`), admin only like Neutron's policy:
- *   GET    /v2.0/ports/{id}/bindings                 → {"bindings": [...]} (filters: host, status, vif_type, vnic_type)
+ *   GET    /v2.0/ports/{id}/bindings                 → {"bindings": [...]}
+ *                                                       (filters: host, status, vif_type, vnic_type)
  *   GET    /v2.0/ports/{id}/bindings/{host}          → {"binding": {...}}
  *   POST   /v2.0/ports/{id}/bindings                 {"binding": {"host", "vnic_type"?, "profile"?}} → 201
  *   PUT    /v2.0/ports/{id}/bindings/{host}/activate → 200 {"binding": {...}} (status ACTIVE)

@@ -50,7 +50,10 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
   adminOnly?: boolean;
   /** Builds (and stores) a new object. */
   create(ctx: Ctx, tx: WriteTx, body: z.output<C>): Promise<KindMap[K]>;
-  /** Returns the changed object (the generic layer bumps revision and stores it), or undefined for "quiet" updates it stored itself. */
+  /**
+   * Returns the changed object (the generic layer bumps revision and stores it), or undefined for
+   * "quiet" updates it stored itself.
+   */
   update(ctx: Ctx, tx: WriteTx, current: KindMap[K], body: z.output<U>): Promise<KindMap[K] | undefined>;
   remove(ctx: Ctx, tx: WriteTx, current: KindMap[K]): Promise<void>;
   /** A predicate telling which objects the caller may see (may preload what it needs). */

@@ -47,7 +47,9 @@ export function renderOp(o: Op): { tool: Tool; line: string } {
     case 'vxlan-add':
       return {
         tool: 'ip',
-        line: `link add name ${o.name} mtu ${o.mtu} type vxlan id ${o.vni} local ${o.local} dstport ${VXLAN_DSTPORT} nolearning`,
+        line:
+          `link add name ${o.name} mtu ${o.mtu} type vxlan id ${o.vni} local ${o.local} ` +
+          `dstport ${VXLAN_DSTPORT} nolearning`,
       };
     case 'link-del':
       return { tool: 'ip', line: `link del dev ${o.name}` };

@@ -42,7 +42,10 @@ const isLocalWorkloadPort = (p: Port, host: string): boolean =>
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/** A port's `MAC,IP` host lines for the served subnets, memoised per port object (ports are replaced, never mutated). */
+/**
+ * A port's `MAC,IP` host lines for the served subnets, memoised per port object (ports are
+ * replaced, never mutated).
+ */
 const portLines = new WeakMap<Port, { served: ReadonlySet<string>; lines: readonly string[] }>();
 function hostLinesOf(p: Port, served: ReadonlySet<string>): readonly string[] {
   const hit = portLines.get(p);

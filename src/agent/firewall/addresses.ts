@@ -41,8 +41,8 @@ export function ipVersion(text: string): 4 | 6 | null {
   return parseCidr(text)?.v ?? null;
 }
 
-const DOTTED =
-  /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const DOTTED = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
 
 /**
  * The number of a canonical dotted IPv4 host address, or -1: remembered per text (member sets are

@@ -90,9 +90,11 @@ export const SPOOF_CHAIN_RULES: readonly string[] = [
   'ether type ip iifname . ether saddr . ip saddr @port_net_v4 return',
   'ether type ip counter drop',
   'iifname . ether saddr != @port_macs counter drop',
-  'ether type arp iifname . arp saddr ether . arp saddr ip != @port_src_v4 iifname . arp saddr ether . arp saddr ip != @port_net_v4 counter drop',
+  'ether type arp iifname . arp saddr ether . arp saddr ip != @port_src_v4 ' +
+    'iifname . arp saddr ether . arp saddr ip != @port_net_v4 counter drop',
   'ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld2-listener-report } return',
-  'ether type ip6 iifname . ether saddr . ip6 saddr != @port_src_v6 iifname . ether saddr . ip6 saddr != @port_net_v6 counter drop',
+  'ether type ip6 iifname . ether saddr . ip6 saddr != @port_src_v6 ' +
+    'iifname . ether saddr . ip6 saddr != @port_net_v6 counter drop',
   'icmpv6 type { nd-router-advert, nd-redirect } counter drop',
   'ether type != { ip, ip6, arp } counter drop',
 ];

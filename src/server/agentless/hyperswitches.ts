@@ -74,7 +74,10 @@ export class Hyperswitches {
     return (await this.find(owner)) ?? (await this.launch(owner, flavor));
   }
 
-  /** Removes hyperswitch `hsId` when no NIC uses it any more (vm level: the VM's last port; tenant level: the tenant's). */
+  /**
+   * Removes hyperswitch `hsId` when no NIC uses it any more (vm level: the VM's last port; tenant
+   * level: the tenant's).
+   */
   async removeIfUnused(hsId: string): Promise<void> {
     if (!hsId || (await nicsOn(this.d.provider, hsId)).length) return;
     await this.d.provider.deleteHyperswitch(hsId);

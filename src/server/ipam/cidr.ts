@@ -82,7 +82,8 @@ export function validatePools(c: Cidr, pools: readonly AllocationPool[], gateway
     if (hit) {
       throw faults.conflict(
         'GatewayConflictWithAllocationPools',
-        `Gateway ip ${gateway} conflicts with allocation pool ${bigIntToIp(hit.start, c.version)}-${bigIntToIp(hit.end, c.version)}.`,
+        `Gateway ip ${gateway} conflicts with allocation pool ` +
+          `${bigIntToIp(hit.start, c.version)}-${bigIntToIp(hit.end, c.version)}.`,
       );
     }
   }

@@ -152,7 +152,8 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
     if (ports.some((p) => p.device_owner !== 'network:dhcp')) {
       throw faults.conflict(
         'NetworkInUse',
-        `Unable to complete operation on network ${current.id}. There are one or more ports still in use on the network.`,
+        `Unable to complete operation on network ${current.id}. There are one or more ports still in use ` +
+          `on the network.`,
       );
     }
     for (const p of ports) await deletePortInTx(tx, p);

@@ -140,7 +140,8 @@ export async function deleteSubnetInTx(ctx: Ctx, tx: WriteTx, subnet: Subnet, up
     if (port && port.device_owner !== 'network:dhcp') {
       throw faults.conflict(
         'SubnetInUse',
-        `Unable to complete operation on subnet ${subnet.id}: One or more ports have an IP allocation from this subnet.`,
+        `Unable to complete operation on subnet ${subnet.id}: One or more ports have an IP allocation ` +
+          `from this subnet.`,
       );
     }
     await tx.releaseIp(subnet.id, a.ip_address);

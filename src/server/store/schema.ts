@@ -20,7 +20,8 @@ export const SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS ip_allocations (subnet_id TEXT NOT NULL, ip_key TEXT NOT NULL, ip_address TEXT NOT NULL,
      port_id TEXT NOT NULL, PRIMARY KEY (subnet_id, ip_key))`,
   `CREATE INDEX IF NOT EXISTS ip_allocations_port ON ip_allocations (port_id)`,
-  `CREATE TABLE IF NOT EXISTS default_security_groups (project_id TEXT PRIMARY KEY, security_group_id TEXT NOT NULL UNIQUE)`,
+  `CREATE TABLE IF NOT EXISTS default_security_groups (project_id TEXT PRIMARY KEY, security_group_id ` +
+    `TEXT NOT NULL UNIQUE)`,
   `CREATE TABLE IF NOT EXISTS quotas (project_id TEXT NOT NULL, resource TEXT NOT NULL, hard_limit BIGINT NOT NULL,
      PRIMARY KEY (project_id, resource))`,
   `INSERT INTO meta (name, value) VALUES ('revision', 0) ON CONFLICT (name) DO NOTHING`,

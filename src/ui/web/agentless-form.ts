@@ -72,7 +72,9 @@ export function agentlessForm(onDone: (made: AgentlessPortWire) => void): Agentl
       download.download = `user-data-${made.port_id}.yaml`;
       download.dataset.id = made.id;
       download.hidden = false;
-      msg.textContent = `agentless port ${made.id} created on hyperswitch ${made.hyperswitch_id}; give the VM this user_data (it holds a private key):`;
+      msg.textContent =
+        `agentless port ${made.id} created on hyperswitch ${made.hyperswitch_id}; give ` +
+        `the VM this user_data (it holds a private key):`;
       el.reset();
       onDone(made);
     } catch (e) {

@@ -11,6 +11,7 @@
 import type { ElementDefinition } from 'cytoscape';
 import { addressesText } from '../../ctl/cells.js';
 import { agentCloud, type StatusInput } from '../../ctl/status.js';
+import type { HyperswitchWire } from '../../model/agentless.js';
 
 /** The same model slice `hypernet status` reads. */
 export type TopologyInput = StatusInput;
@@ -19,6 +20,12 @@ export const cloudNodeId = (cloud: string) => `cloud:${cloud}`;
 export const agentNodeId = (host: string) => `agent:${host}`;
 export const networkNodeId = (id: string) => `net:${id}`;
 export const portNodeId = (id: string) => `port:${id}`;
+
+/** An agent node's first label line: the host, or what the hyperswitch on it serves. */
+function agentTitle(host: string, hs: HyperswitchWire | undefined): string {
+  if (!hs) return host;
+  return `hyperswitch ${host}\n${hs.device_id ? `vm ${hs.device_id}` : `tenant ${hs.tenant_id ?? ''}`}`;
+}
 
 export function topologyElements(input: TopologyInput): ElementDefinition[] {
   const els: ElementDefinition[] = [];
@@ -40,7 +47,7 @@ export function topologyElements(input: TopologyInput): ElementDefinition[] {
         id: agentNodeId(a.host),
         parent: cloudNodeId(cloud),
         kind: 'agent',
-        label: `${hs ? `hyperswitch ${a.host}\n${hs.device_id ? `vm ${hs.device_id}` : `tenant ${hs.tenant_id ?? ''}`}` : a.host}\n${a.configurations?.tunneling_ip ?? ''}`,
+        label: `${agentTitle(a.host, hs)}\n${a.configurations?.tunneling_ip ?? ''}`,
         alive: a.alive ? 'up' : 'down',
         ref: a.id,
         ...(hs ? { role: 'hyperswitch', hyperswitch: hs.id } : {}),
