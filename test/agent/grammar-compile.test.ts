@@ -13,7 +13,7 @@ import { agent, net, port, view } from '../../testkit/model-fixtures.js';
 import { makeRule } from '../../testkit/firewall-fixtures.js';
 import { dhcpPort, network, port as dhcpClient, subnet } from './dhcp/fixtures.js';
 
-test('firewall: every protocol name the API accepts renders; refused ones render nothing', () => {
+test('firewall: every protocol name the API accepts renders; refused ones are an error', () => {
   for (const [name, num] of IP_PROTOCOLS) {
     const ethertype = [41, 43, 44, 58, 59, 60].includes(num) ? 'IPv6' : 'IPv4';
     const text = ruleText(makeRule('sg', { direction: 'ingress', ethertype, protocol: name }));
@@ -22,7 +22,8 @@ test('firewall: every protocol name the API accepts renders; refused ones render
   }
   assert.match(ruleText(makeRule('sg', { direction: 'ingress', protocol: '006' }))!, /meta l4proto 6 /);
   for (const protocol of ['nope', 'constructor', '256', 'ipv6-icmp']) {
-    assert.equal(ruleText(makeRule('sg', { direction: 'ingress', ethertype: 'IPv4', protocol })), null, protocol);
+    const rule = makeRule('sg', { direction: 'ingress', ethertype: 'IPv4', protocol });
+    assert.throws(() => ruleText(rule), /protocol/, protocol);
   }
   const zoned = makeRule('sg', { direction: 'ingress', ethertype: 'IPv6', remote_ip_prefix: 'fe80::%eth0/64' });
   assert.equal(ruleText(zoned), null);

@@ -2,8 +2,8 @@
  * One Neutron security-group rule as one nft rule (pure). Direction picks the side the remote
  * matches (ingress: source, egress: destination); ethertype picks the family; protocol is a name or
  * a number; the port range is the destination port (for ICMP: min = type, max = code);
- * remote_group_id matches the group's member set. Rules that can never match, or that the shared
- * grammar refuses (from an older server), give null: one bad rule never fails the node's whole compile.
+ * remote_group_id matches the group's member set. Rules that can never match give null; a protocol
+ * the shared grammar refuses throws (the compiler refuses that group alone, see validate.ts).
  */
 import type { SecurityGroupRule } from '../../model/types.js';
 import { groupSetName } from './model.js';
@@ -28,13 +28,20 @@ export function protocolNumber(protocol: string | null, v: 4 | 6): number | null
   return v === 6 && p.num === 1 ? 58 : p.num; // Neutron: 'icmp' in an IPv6 rule means ICMPv6
 }
 
-/** The rule's protocol number, or undefined when the shared grammar refuses it (the rule is not rendered). */
-function ruleProtocol(rule: SecurityGroupRule, v: 4 | 6): number | null | undefined {
+/**
+ * The rule's protocol number. A protocol the shared grammar refuses (a rule from an older server)
+ * throws: the firewall compiler then refuses the group and closes the ports that use it, and says
+ * why, instead of quietly filtering with one rule less.
+ */
+function ruleProtocol(rule: SecurityGroupRule, v: 4 | 6): number | null {
   try {
     return protocolNumber(rule.protocol, v);
   } catch (e) {
-    if (e instanceof ProtocolError) return undefined;
-    throw e;
+    if (!(e instanceof ProtocolError)) throw e;
+    const what = e.familyConflict
+      ? `protocol ${rule.protocol} in an IPv${v} rule`
+      : `unknown protocol ${rule.protocol}`;
+    throw new Error(what);
   }
 }
 
@@ -51,7 +58,6 @@ export function ruleText(rule: SecurityGroupRule): string | null {
   }
   if (rule.remote_group_id) parts.push(`${fam} ${side} @${groupSetName(rule.remote_group_id, v)}`);
   const proto = ruleProtocol(rule, v);
-  if (proto === undefined) return null;
   if (proto !== null) {
     parts.push(`meta l4proto ${proto}`);
     const min = rule.port_range_min;
