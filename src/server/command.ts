@@ -14,6 +14,25 @@ interface Flags {
   auth: string;
   tokensFile?: string;
   config?: string;
+  insecureNoauth?: boolean;
+}
+
+/** Loopback only: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * In noauth mode every caller is an admin, so it is only safe where nobody else reaches the
+ * socket: a TCP address other than loopback needs token auth, or the operator's explicit
+ * `--insecure-noauth`.
+ */
+export function authProblem(flags: Pick<Flags, 'auth' | 'host' | 'insecureNoauth'>): string | undefined {
+  if (flags.auth !== 'noauth' || flags.insecureNoauth || isLoopbackHost(flags.host)) return undefined;
+  return (
+    `--auth noauth makes every caller on ${flags.host} an admin: use --auth token --tokens-file FILE, ` +
+    'or --insecure-noauth if only trusted hosts reach that address'
+  );
 }
 
 /** `providers`: the provider drivers the agentless plugin may use (src/providers.ts). */
@@ -27,9 +46,12 @@ export function register(program: Command, opts: { providers?: ProviderFactories
     .option('--data-dir <dir>', 'directory of the SQLite database', '/var/lib/hypernet')
     .option('--auth <mode>', 'noauth | token', 'noauth')
     .option('--tokens-file <file>', 'tokens file for --auth token')
+    .option('--insecure-noauth', 'allow --auth noauth on an address other than loopback')
     .option('--config <file>', 'YAML/JSON settings (global_physnet_mtu, agent_down_time, base_mac, vni_ranges, …)')
     .action(async (flags: Flags) => {
       const logger = createLogger('hypernet-server', process.env.HYPERNET_LOG_LEVEL ?? 'warn');
+      const problem = authProblem(flags);
+      if (problem) throw new Error(problem);
       const config = loadConfig(flags.config);
       let auth: AuthConfig;
       if (flags.auth === 'noauth') auth = { mode: 'noauth', defaultProjectId: config.defaultProjectId };
