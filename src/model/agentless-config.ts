@@ -6,6 +6,7 @@
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { FLAVORS, type Flavor } from './agentless.js';
+import { isHostName, isWord } from './grammar/words.js';
 
 export { FLAVORS, type Flavor };
 
@@ -46,9 +47,23 @@ export const agentlessConfigSchema = z
     /** hypernet: MTU of the provider network the VPN runs over (the VM's NIC). */
     underlay_mtu: z.number().int().min(1280).max(9001).default(1500),
     /** hypernet: the server URL a hyperswitch's agent uses (written into its user_data). */
-    agent_server_url: z.string().default('http://127.0.0.1:9696'),
+    agent_server_url: z
+      .string()
+      .regex(
+        /^(https?:\/\/[A-Za-z0-9.:[\]-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~/-]*)?|unix:\/[A-Za-z0-9._~/-]+)$/,
+        'not a URL',
+      )
+      .default('http://127.0.0.1:9696'),
+    /**
+     * hypernet: the API token a hyperswitch's agent uses (`--token`, written into its user_data) when
+     * the server runs token auth; it needs the admin role. Empty: none (noauth).
+     */
+    agent_token: z
+      .string()
+      .refine((t) => t === '' || isWord(t), 'not a plain word')
+      .default(''),
     /** hypernet: cloud label the hyperswitch agents register with. */
-    cloud: z.string().default('agentless'),
+    cloud: z.string().refine(isHostName, 'not a host name').default('agentless'),
     /**
      * hypernet: the other clouds agentless ports can be created in or moved to (`cloud` of POST/PUT
      * /v2.0/agentlessports): name → options overriding this section's. This section is the cloud `cloud`.

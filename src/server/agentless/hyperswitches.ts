@@ -108,7 +108,12 @@ export class Hyperswitches {
     const sgs = await provider.getSgs(owner.cloud);
     const vms = await provider.getVmsSubnet(owner.cloud);
     const hs = await provider.launchHyperswitch({
-      user_data: buildHyperswitchUserData({ server: config.agent_server_url, host, cloud: config.cloud }),
+      user_data: buildHyperswitchUserData({
+        server: config.agent_server_url,
+        host,
+        cloud: config.cloud,
+        token: config.agent_token,
+      }),
       flavor,
       net_list: [
         { network: config.mgnt_network, security_group: config.mgnt_security_group },

@@ -32,9 +32,11 @@ export function buildUserData(spec: UserDataSpec): string {
 
 /**
  * The `user_data` of a hyperswitch VM: a `#cloud-config` whose runcmd starts the hypernet agent in
- * agentless mode, pointed at the server and named as the hyperswitch (its agent host id).
+ * agentless mode, pointed at the server and named as the hyperswitch (its agent host id), with the
+ * agents' API token when the server runs token auth (only admins read a hyperswitch's user_data).
  */
-export function buildHyperswitchUserData(a: { server: string; host: string; cloud: string }): string {
+export function buildHyperswitchUserData(a: { server: string; host: string; cloud: string; token?: string }): string {
   const argv = ['hypernet', 'agent', '--server', a.server, '--host', a.host, '--cloud', a.cloud, '--agentless'];
+  if (a.token) argv.push('--token', a.token);
   return `#cloud-config\n${stringify({ runcmd: [argv] }, { lineWidth: 0 })}`;
 }
