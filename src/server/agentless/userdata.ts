@@ -33,7 +33,8 @@ export function buildUserData(spec: UserDataSpec): string {
 /**
  * The `user_data` of a hyperswitch VM: a `#cloud-config` whose runcmd starts the hypernet agent in
  * agentless mode, pointed at the server and named as the hyperswitch (its agent host id), with the
- * agents' API token when the server runs token auth (only admins read a hyperswitch's user_data).
+ * agents' API token when the server runs token auth (the user_data goes to the provider only; the
+ * API never shows it).
  */
 export function buildHyperswitchUserData(a: { server: string; host: string; cloud: string; token?: string }): string {
   const argv = ['hypernet', 'agent', '--server', a.server, '--host', a.host, '--cloud', a.cloud, '--agentless'];
