@@ -4,7 +4,7 @@
  * networks through the API and VMs plugged the way nova would. `hypernet lab up`, the network tests and
  * the datapath benchmark all build their worlds with it, each with its own prefix and state directory.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import type { Clock } from '../common/clock.js';
@@ -13,22 +13,16 @@ import type { Agent, Network, Port, Subnet } from '../model/types.js';
 import { tapName } from '../model/kernel-names.js';
 import { writeDhclientFiles } from './dhclient.js';
 import { addNetns, daemonInNetns, listNetnsWithPrefix } from './netns.js';
-import { labMarker, type CloudPlan, type LabPlan, type VmPlan } from './plan.js';
-import {
-  HYPERNET_BIN,
-  isOurs,
-  pidFile,
-  pidsMentioning,
-  readPidFile,
-  startDaemon,
-  stopAllRecorded,
-  stopPid,
-  waitFor,
-} from './processes.js';
+import type { CloudPlan, LabPlan, VmPlan } from './plan.js';
+import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
 import { readState, writeState, type LabState } from './state.js';
-import { buildTopology, sweepNamespaces } from './topology.js';
+import { buildTopology } from './topology.js';
 import { addAgentlessVm, CLIENT_TAP, writeAgentlessServerConfig } from './agentless.js';
 import { createVmPort, dhcpVm, plugPort, stopDhclient, unplugPort, vmInterface, type VmSite } from './vms.js';
+import { type DownReport, downLab } from './down.js';
+
+// Callers import these from here since before down.ts.
+export { type DownReport, downLab } from './down.js';
 
 export interface WorldDeps {
   exec: Exec;
@@ -412,55 +406,4 @@ export class World {
 
 export function siteOf(vm: VmPlan): VmSite {
   return { name: vm.name, ns: vm.ns, hyperswitchNs: vm.hyperswitchNs, hostId: vm.hostId };
-}
-
-export interface DownReport {
-  processes: Map<string, string>;
-  namespaces: string[];
-}
-
-/** Files and directories a lab makes in its state directory; `down` removes exactly these. */
-const LAB_FILES = [
-  'lab.json',
-  'lab.json.tmp',
-  'server.sock',
-  'server',
-  'logs',
-  'pids',
-  'dhcp',
-  'agents',
-  'agentless-vms',
-];
-
-/**
- * Removes everything a lab made: its processes (by recorded PID, verified), every namespace with its
- * prefix (also those its agents made, and the processes in them), and its files. Idempotent, works
- * after a crash (no lab.json needed when `prefix` is given).
- */
-export async function downLab(
-  stateDir: string,
-  prefix: string,
-  deps: { exec: Exec; clock: Clock },
-  keepStateDir = false,
-): Promise<DownReport> {
-  const marker = labMarker(stateDir);
-  const processes = await stopAllRecorded(join(stateDir, 'pids'), marker, deps.clock);
-  // Processes the agents started (dnsmasq) name files in the state directory.
-  const strays = pidsMentioning(marker);
-  await Promise.all(strays.map((pid) => stopPid(pid, marker, deps.clock, 1500)));
-  // Once more: an agent that was still running may have started one (dnsmasq) while it was stopped.
-  const late = pidsMentioning(marker);
-  await Promise.all(late.map((pid) => stopPid(pid, marker, deps.clock, 1500)));
-  strays.push(...late);
-  if (strays.length) processes.set(`others (${strays.length})`, 'stopped');
-  const namespaces = await sweepNamespaces(deps.exec, deps.clock, prefix);
-  for (const f of LAB_FILES) rmSync(join(stateDir, f), { recursive: true, force: true });
-  if (!keepStateDir && existsSync(stateDir)) {
-    try {
-      rmdirSync(stateDir);
-    } catch {
-      /* not empty: holds files that are not the lab's */
-    }
-  }
-  return { processes, namespaces };
 }
