@@ -9,7 +9,7 @@ import { ApiClient } from '../client/api.js';
 import type { Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
 import type { Agent, Network, Subnet } from '../model/types.js';
-import { agentRunning, startAgents, stopAgent, waitAgentsAlive } from './agent-processes.js';
+import { agentRunning, startAgents, stopAgent, waitAgentsAlive, type WaitAgentsOptions } from './agent-processes.js';
 import { writeDhclientFiles } from './dhclient.js';
 import { type DownReport, downLab } from './down.js';
 import type { LabHandle } from './handle.js';
@@ -137,13 +137,8 @@ export class World implements LabHandle {
     return agentRunning(this.plan, c);
   }
 
-  waitAgentsAlive(
-    clouds: readonly CloudPlan[] = this.plan.clouds,
-    pids?: number[],
-    timeoutMs = 20_000,
-    sinceMs?: number,
-  ): Promise<Agent[]> {
-    return waitAgentsAlive(this, { clouds, pids, timeoutMs, sinceMs });
+  waitAgentsAlive(opts: WaitAgentsOptions = {}): Promise<Agent[]> {
+    return waitAgentsAlive(this, opts);
   }
 
   createNetwork(name: string, cidr: string, projectId?: string): Promise<{ network: Network; subnet: Subnet }> {
