@@ -88,7 +88,7 @@ test('server restart: agents resync and a port created after the restart becomes
   await world.stopServer();
   const restarted = Date.now();
   await world.startServer();
-  await world.waitAgentsAlive(world.plan.clouds, undefined, 20_000, restarted);
+  await world.waitAgentsAlive({ sinceMs: restarted });
   // A never-used IP: this is about the agents resyncing, not about vm-a1's ARP cache still holding
   // the MAC of an earlier port with the same IP.
   const vm = await world.addVm(await world.newVmSite(cb, 'after-b'), world.state.networkId!, { fixedIp: '10.0.1.200' });

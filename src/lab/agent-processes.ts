@@ -1,0 +1,108 @@
+/**
+ * The lab's agents as processes, one per cloud inside its hyperswitch namespace: start, stop (also
+ * by SIGKILL, to play a crash), is-it-running, and waiting until the API sees them alive.
+ */
+import { join } from 'node:path';
+import type { Agent } from '../model/types.js';
+import type { LabHandle } from './handle.js';
+import { tailLog } from './logs.js';
+import { daemonInNetns } from './netns.js';
+import type { CloudPlan, LabPlan } from './plan.js';
+import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
+
+export const AGENT_PID_PREFIX = 'agent-';
+
+type AgentLab = Pick<LabHandle, 'plan' | 'api' | 'clock'>;
+
+function agentLog(plan: LabPlan, c: CloudPlan): string {
+  return join(plan.paths.logDir, `agent-${c.hostId}.log`);
+}
+
+function agentPid(plan: LabPlan, c: CloudPlan): number | null {
+  return readPidFile(pidFile(plan.paths.pidDir, `${AGENT_PID_PREFIX}${c.hostId}`));
+}
+
+/** Starts the real agent of one cloud inside its hyperswitch namespace. */
+function startAgent(plan: LabPlan, c: CloudPlan): number {
+  return startDaemon({
+    name: `${AGENT_PID_PREFIX}${c.hostId}`,
+    ...daemonInNetns(c.hyperswitchNs, [
+      process.execPath,
+      HYPERNET_BIN,
+      'agent',
+      '--server',
+      `unix:${plan.paths.socket}`,
+      '--host',
+      c.hostId,
+      '--underlay-ip',
+      c.underlayIp,
+      '--cloud',
+      c.label,
+      '--underlay-mtu',
+      String(plan.underlayMtu),
+      '--netns-prefix',
+      c.agentNetnsPrefix,
+      '--state-dir',
+      c.agentStateDir,
+    ]),
+    logFile: agentLog(plan, c),
+    pidDir: plan.paths.pidDir,
+  });
+}
+
+export async function stopAgent(
+  lab: Pick<LabHandle, 'plan' | 'clock'>,
+  c: CloudPlan,
+  signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
+): Promise<void> {
+  const pid = agentPid(lab.plan, c);
+  if (!pid) return;
+  if (signal === 'SIGKILL' && isOurs(pid, lab.plan.paths.marker)) process.kill(pid, 'SIGKILL');
+  await stopPid(pid, lab.plan.paths.marker, lab.clock);
+}
+
+/** Starts the agents and waits until each has registered (a heartbeat since its start). */
+export async function startAgents(lab: AgentLab, clouds: readonly CloudPlan[] = lab.plan.clouds): Promise<void> {
+  const since = lab.clock.now();
+  const pids = clouds.map((c) => startAgent(lab.plan, c));
+  await waitAgentsAlive(lab, { clouds, pids, timeoutMs: 20_000, sinceMs: since });
+}
+
+/** True when the cloud's agent process (recorded PID) runs. */
+export function agentRunning(plan: LabPlan, c: CloudPlan): boolean {
+  const pid = agentPid(plan, c);
+  return !!pid && isOurs(pid, plan.paths.marker);
+}
+
+export interface WaitAgentsOptions {
+  /** Default: every cloud of the plan. */
+  clouds?: readonly CloudPlan[];
+  /** The agents' PIDs (same order as `clouds`): fail fast, with the log, when one exits. */
+  pids?: number[];
+  timeoutMs?: number;
+  /** Only a heartbeat at or after this counts (a restarted agent is not mistaken for its predecessor). */
+  sinceMs?: number;
+}
+
+/** Waits until every cloud's agent is registered and alive in the API. */
+export async function waitAgentsAlive(lab: AgentLab, opts: WaitAgentsOptions = {}): Promise<Agent[]> {
+  const { clouds = lab.plan.clouds, pids, timeoutMs = 20_000, sinceMs } = opts;
+  const since = sinceMs === undefined ? 0 : Math.floor(sinceMs / 1000) * 1000;
+  return waitFor(
+    'agents to register',
+    async () => {
+      pids?.forEach((pid, i) => {
+        if (!isOurs(pid, lab.plan.paths.marker))
+          throw new Error(`agent ${clouds[i].hostId} exited; its log:\n${tailLog(agentLog(lab.plan, clouds[i]))}`);
+      });
+      const agents = await lab.api.list<Agent>('agents');
+      const found = clouds.map((c) =>
+        agents.find((a) => a.host === c.hostId && a.alive && Date.parse(a.heartbeat_timestamp) >= since),
+      );
+      return found.every(Boolean) ? (found as Agent[]) : undefined;
+    },
+    lab.clock,
+    timeoutMs,
+    100,
+  );
+}

@@ -1,0 +1,46 @@
+/**
+ * Reachability checks between lab namespaces with the stock `ping`: one bounded ping, a few retries,
+ * and the every-VM-to-every-other matrix that `lab up` prints.
+ */
+import type { Exec } from '../common/exec.js';
+
+export interface PingOptions {
+  count?: number;
+  waitS?: number;
+  interval?: number;
+}
+
+/** One bounded ping from a namespace; true when a reply came. */
+export async function ping(exec: Exec, fromNs: string, ip: string, opts: PingOptions = {}): Promise<boolean> {
+  const args = [
+    'netns',
+    'exec',
+    fromNs,
+    'ping',
+    '-n',
+    '-q',
+    '-c',
+    String(opts.count ?? 1),
+    '-W',
+    String(opts.waitS ?? 1),
+  ];
+  if (opts.interval) args.push('-i', String(opts.interval));
+  const r = await exec('ip', [...args, ip], {
+    allowFail: true,
+    timeoutMs: ((opts.count ?? 1) * (opts.interval ?? 1) + (opts.waitS ?? 1) + 5) * 1000,
+  });
+  return r.code === 0;
+}
+
+/** Pings until one answers or `attempts` run out. */
+export async function pingRetry(exec: Exec, fromNs: string, ip: string, attempts = 3): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) if (await ping(exec, fromNs, ip)) return true;
+  return false;
+}
+
+/** Every VM pings every other: matrix[i][j] is true when VM i reached VM j. */
+export async function pingMatrix(exec: Exec, vms: readonly { ns: string; ip: string }[]): Promise<boolean[][]> {
+  return Promise.all(
+    vms.map((a, i) => Promise.all(vms.map((b, j) => (i === j ? Promise.resolve(true) : pingRetry(exec, a.ns, b.ip))))),
+  );
+}

@@ -1,0 +1,57 @@
+/**
+ * The lab's server as a process: started detached (TCP on loopback in the root namespace plus the Unix
+ * socket, SQLite in the state directory) and waited for until its API answers; stopped by recorded PID.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeAgentlessServerConfig } from './agentless.js';
+import type { LabHandle } from './handle.js';
+import { tailLog } from './logs.js';
+import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
+
+/** Starts the server and waits until its API answers; returns its PID. */
+export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>): Promise<number> {
+  const { plan } = lab;
+  const p = plan.paths;
+  rmSync(p.socket, { force: true });
+  const logFile = join(p.logDir, 'server.log');
+  const pid = startDaemon({
+    name: 'server',
+    cmd: process.execPath,
+    args: [
+      HYPERNET_BIN,
+      'server',
+      '--host',
+      plan.api.host,
+      '--port',
+      String(plan.api.port),
+      '--unix-socket',
+      p.socket,
+      '--data-dir',
+      p.serverDataDir,
+      ...(plan.agentless ? ['--config', writeAgentlessServerConfig(plan)] : []),
+    ],
+    logFile,
+    pidDir: p.pidDir,
+  });
+  await waitFor(
+    'the server',
+    async () => {
+      if (!isOurs(pid, p.marker)) throw new Error(`server exited; its log:\n${tailLog(logFile)}`);
+      await lab.api.list('networks');
+      return true;
+    },
+    lab.clock,
+    20_000,
+    50,
+  ).catch((e) => {
+    if (!isOurs(pid, p.marker)) throw new Error(`server exited; its log (${logFile}):\n${tailLog(logFile)}`);
+    throw e;
+  });
+  return pid;
+}
+
+export async function stopServer(lab: Pick<LabHandle, 'plan' | 'clock'>): Promise<void> {
+  const pid = readPidFile(pidFile(lab.plan.paths.pidDir, 'server'));
+  if (pid) await stopPid(pid, lab.plan.paths.marker, lab.clock);
+}
