@@ -1,38 +1,44 @@
 /**
- * Agentless datapath benchmark (root). Every path is set up at once and measured INTERLEAVED
- * (agentless, bare, veth, agentless, bare, veth, …; REPS runs each, one TCP flow, iperf3 -t SECONDS),
- * so the load of a shared machine hits them alike; medians are compared. In a 2-cloud lab whose
- * cloud-b VM (vm-b1) is agentless:
- *  - agentless: vm-b1 (no agent: the stock openvpn client from its user_data) → vm-a1 in the other
- *    cloud by hyper IP, through the hyperswitch (OpenVPN TAP → bridge → VXLAN → the other cloud's
- *    agent → vm-a1's veth);
- *  - bare tunnel, same two VMs (the target's reference): the same OpenVPN server (OpenVpnServers,
- *    same certificates, config, MTUs and links: its TAP joined to the interface holding the tunnel
- *    address by the same GRO veth pair as an agentless port's) run IN vm-a1's namespace, and the
- *    same stock client config (a second client in vm-b1, its TAP next to the agentless one), the
- *    tunnel's UDP carried between the two VMs' native routed addresses (`plugNative`: nat0 → the
- *    cloud's hyperswitch → the lab internet → the other cloud's hyperswitch → nat0), static IPs on
- *    the TAPs, no overlay; iperf3 runs inside the tunnel (server on vm-a1's TAP address);
- *  - the same bare tunnel with a plain TAP (a reference line: the address on OpenVPN's TAP itself,
- *    the tc redirect to the veth pair taken off, as a stock OpenVPN server runs);
- *  - bare tunnel over one veth (a reference line, with its ratio: the benchmark's old baseline): the
- *    same server and client in two extra namespaces joined by one veth.
+ * Agentless datapath benchmark (root): one TCP flow through each path below, all set up at once and
+ * measured INTERLEAVED (a round runs each path once; BENCH_REPS rounds, default 3, iperf3 -t
+ * BENCH_SECONDS, default 5), so the load of a shared machine hits them alike; medians are compared.
+ * Target: agentless ≥ 0.90 × the bare tunnel over the same hops (exit 1 when missed).
+ * Paths ([namespace], ⇄ a veth pair), in a 2-cloud lab whose cloud-b VM vm-b1 is agentless:
+ *  agentless: [vm-b1: iperf3 → tap0 → stock openvpn client] eth0 ⇄ n… [hst-…, the agentless
+ *    hyperswitch: provider bridge vms0 → openvpn server → TAP vpn… → tc redirect → vps… ⇄ tap… →
+ *    agent's bridge hnb-N + firewall → VXLAN] data0 ⇄ x… [inet] to-a ⇄ ul0 [hs-a: VXLAN → bridge
+ *    hnb-N + firewall → tap…] ⇄ eth0 [vm-a1: iperf3 -s].
+ *    5 namespaces, 5 veth pairs: 4 between namespaces, 1 inside hst-… (the GRO pair vps… ⇄ tap…).
+ *  bare (the target's reference): the same in five namespaces of its own, `tun-*`: [tun-vm-b1] eth0
+ *    ⇄ n0 [tun-hs: vms0 → openvpn server → vpn… → tc redirect → vps… ⇄ tap…, routed] data0 ⇄ x0
+ *    [tun-inet] to-a ⇄ ul0 [tun-hs-a, routed] tap0 ⇄ eth0 [tun-vm-a1: iperf3 -s].
+ *    5 namespaces, 5 veth pairs: 4 between namespaces, 1 inside tun-hs. Same server and client
+ *    (OpenVpnServers, buildUserData: cipher, proto, MTUs, tuning), same MTUs on each link. It lacks
+ *    only what hypernet adds: the agents' bridges, VXLAN and firewalls, and the client hook's MSS
+ *    clamp; its namespaces hold no netfilter at all (checked: empty nft rulesets, bridge-nf-call off).
+ *    Its own namespaces because routing it through the lab's hyperswitches (as this bench once did,
+ *    vm-b1 → hs-b → inet → hs-a → vm-a1) puts the agents' nftables and conntrack on the baseline.
+ *  (reference) the same bare tunnel with OpenVPN's plain TAP: the address on the TAP itself, the tc
+ *    redirect and GRO pair left out, as a stock server runs (5 namespaces, 4 veth pairs).
+ *  (reference) the old baseline: the same server and client in two namespaces joined by one veth
+ *    (2 namespaces, 2 veth pairs with the GRO pair); BENCH_VETH=0 leaves it out.
+ * The counts above are not taken on trust: the first round reads every link's byte counters in every
+ * namespace of the run around each path's flow, prints the namespaces and links that carried it,
+ * and fails the run when the bare tunnel's counts differ from the agentless path's, or when the two
+ * openvpn servers' or clients' configs differ in more than endpoint values (addresses, names, files).
  * The bare clients' hook starts a DHCP client on their TAP like the agentless one; there is no DHCP
  * server in a bare tunnel, so the bench stops it (it would only send DISCOVERs into the measurement
- * and, after its timeout, flush the static address). The bare client's hook also takes over vm-b1's
- * MSS clamp table (one per VM); iperf3 runs in vm-b1 itself, whose TCP takes its MSS from the TAP
- * MTU, so that changes nothing measured.
+ * and, after its timeout, flush the static address).
  * Per run it also records TCP retransmits, the CPU time (user+sys) of the two openvpn processes of
  * that path and of the whole machine, the ping RTT through the path while the flow runs (queueing in
  * the tunnel's buffers), the outer packets fragmented (IpFragCreates in the client namespace), and
  * drops (client TAP queue; UDP receive buffers, UdpRcvbufErrors of the client's and the server's
  * namespace), so a gap can be told apart: loss, fragmentation, or CPU per bit.
- * Target: agentless ≥ 0.9 × the bare tunnel between the same two VMs.
  * Everything lives in namespaces with a per-run prefix and is removed at the end (also on failure).
- * Run: npm run bench:agentless. Knobs: BENCH_VETH=0 leaves the veth reference out; experiments, not
- * what users run: BENCH_REVERSE=1 sends every flow towards the agentless VM (iperf3 -R),
- * BENCH_NOTRACK=1 takes the outer UDP out of conntrack in the agentless hyperswitch, BENCH_NOSG=1
- * turns port security off on both VMs (no filters, no br_netfilter on the path).
+ * Run: npm run bench:agentless. Experiments, not what users run: BENCH_REVERSE=1 sends every flow
+ * towards the agentless VM (iperf3 -R), BENCH_NOTRACK=1 takes the outer UDP out of conntrack in the
+ * agentless hyperswitch, BENCH_NOSG=1 turns port security off on both VMs (no filters, no
+ * br_netfilter on the path).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -47,16 +53,18 @@ import { CertificateAuthority } from '../src/server/agentless/pki/ca.js';
 import { memoryStorage } from '../src/server/agentless/pki/storage.js';
 import { buildUserData } from '../src/server/agentless/userdata.js';
 import { bootFromUserData, CLIENT_TAP, clientDir, stopClient } from '../src/lab/agentless.js';
-import { addNetns } from '../src/lab/netns.js';
+import { addNetns, listNetnsWithPrefix, sysctlIn } from '../src/lab/netns.js';
 import { planLab, type VmPlan } from '../src/lab/plan.js';
 import { readPidFile, stopPid, waitFor } from '../src/lab/processes.js';
-import { plugNative } from '../src/lab/topology.js';
+import { vmInterface } from '../src/lab/vms.js';
 import { downLab, World } from '../src/lab/world.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
+import { hopCounts, hopDetail, hopsOf, linkCounters, sameHops, type Hops } from '../testkit/path-hops.js';
 import { median } from '../testkit/stats.js';
 
-const SECONDS = 5;
-const REPS = 3;
+/** BENCH_SECONDS per iperf3 run, BENCH_REPS rounds (fewer: a quicker, noisier look). */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const REPS = Number(process.env.BENCH_REPS ?? 3);
 const deps = { exec: realExec, clock: realClock };
 const prefix = `hnba${process.pid}-`;
 const stateDir = join(tmpdir(), 'hypernet-bench', prefix.slice(0, -1));
@@ -64,6 +72,17 @@ const TICK = 100; // USER_HZ
 /** The old veth-only reference tunnel (BENCH_VETH=0 leaves it out). */
 const WITH_VETH = process.env.BENCH_VETH !== '0';
 const VETH_NS = [`${prefix}bare-s`, `${prefix}bare-c`];
+/**
+ * The bare tunnels' namespaces, as the agentless path's (top comment): client VM, server (hyperswitch),
+ * internet, far hyperswitch, far VM. `tun-`: not `a-`/`b-`, which the lab's agents sweep as theirs.
+ */
+const MIRROR_NS = ['vm-b1', 'hs', 'inet', 'hs-a', 'vm-a1'].map((n) => `${prefix}tun-${n}`) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 /** Experiment: BENCH_REVERSE=1 runs every flow the other way (iperf3 -R: towards the agentless VM). */
 const REVERSE = !!process.env.BENCH_REVERSE;
 
@@ -89,6 +108,8 @@ interface Path {
 
 interface Run {
   bps: number;
+  /** Bytes the iperf3 server received (what the hop tracing compares link counters with). */
+  bytes: number;
   retransmits: number;
   /** CPU seconds (user+sys) per Gbit carried of the path's openvpn client and server. */
   clientCpuPerGbit: number;
@@ -186,6 +207,7 @@ async function iperfOnce(p: Path): Promise<Run> {
   const gbits = (j.end.sum_received.bytes * 8) / 1e9;
   return {
     bps: j.end.sum_received.bits_per_second,
+    bytes: j.end.sum_received.bytes,
     retransmits: j.end.sum_sent?.retransmits ?? 0,
     clientCpuPerGbit: (c1 - c0) / TICK / gbits,
     serverCpuPerGbit: (s1 - s0) / TICK / gbits,
@@ -225,7 +247,8 @@ async function agentlessPath(world: World, a1: VmPlan, b1: VmPlan): Promise<Path
     // in the hyperswitch namespace, to see what the firewall's conntrack costs this path.
     await inNetns(realExec, hsNs)('nft', ['-f', '-'], {
       input:
-        'table inet hnbench {\n chain pre { type filter hook prerouting priority -310; udp dport != { 67, 68 } notrack; }\n' +
+        'table inet hnbench {\n' +
+        ' chain pre { type filter hook prerouting priority -310; udp dport != { 67, 68 } notrack; }\n' +
         ' chain out { type filter hook output priority -310; udp dport != { 67, 68 } notrack; }\n}\n',
     });
   }
@@ -267,9 +290,11 @@ interface BareTunnel {
 /**
  * A bare tunnel: the product's OpenVPN server (OpenVpnServers: same certificates, config, MTUs,
  * links) in `serverNs` listening on `listenIp`, the product's stock client config (from
- * buildUserData) in `clientNs` connecting from `clientIp`, static addresses 10.9.N.1/.2 on the two
- * ends (N = `index`, so that tunnels can share a namespace), no overlay. `plainTap`: the server's
- * address goes on OpenVPN's TAP itself, with no redirect to the GRO veth pair.
+ * buildUserData) in `clientNs` connecting from `clientIp`, static addresses `tunnelIps` (server,
+ * client; a /28) on the two ends, no overlay. `index` tells tunnels sharing a namespace apart (port
+ * id, UDP port). `plainTap`: the server's address goes on OpenVPN's TAP itself, with no redirect to
+ * the GRO veth pair. `to`: iperf3's server is there, routed from the client through the tunnel;
+ * otherwise it is the server's tunnel address.
  */
 async function bareTunnel(o: {
   name: string;
@@ -280,12 +305,14 @@ async function bareTunnel(o: {
   clientNs: string;
   listenIp: string;
   clientIp: string;
+  tunnelIps: readonly [string, string];
+  to?: { ns: string; ip: string };
   mtu: number;
   underlayMtu: number;
   iperfPort: number;
 }): Promise<BareTunnel> {
   const portId = `${o.index}0000000-0000-4000-8000-00000000beef`;
-  const net = `10.9.${o.index}`;
+  const [serverTunIp, clientTunIp] = o.tunnelIps;
   const listenPort = 1194 + o.index;
   const ca = await CertificateAuthority.open(memoryStorage());
   const server = await ca.issueServer({ name: 'hs-bare', ips: [o.listenIp] });
@@ -320,7 +347,13 @@ async function bareTunnel(o: {
     });
     const serverExec = inNetns(realExec, o.serverNs);
     if (o.plainTap) await serverExec('tc', ['qdisc', 'del', 'dev', vpnTapName(portId), 'clsact']);
-    await serverExec('ip', ['addr', 'add', `${net}.1/24`, 'dev', o.plainTap ? vpnTapName(portId) : tapName(portId)]);
+    await serverExec('ip', [
+      'addr',
+      'add',
+      `${serverTunIp}/28`,
+      'dev',
+      o.plainTap ? vpnTapName(portId) : tapName(portId),
+    ]);
     const before = new Set(await taps(o.clientNs));
     await bootFromUserData(
       realExec,
@@ -354,12 +387,13 @@ async function bareTunnel(o: {
       20_000,
     );
     await stopPid(dhcpPid, dir, realClock, 1000);
-    await realExec('ip', ['-n', o.clientNs, 'addr', 'add', `${net}.2/24`, 'dev', tap]);
+    await realExec('ip', ['-n', o.clientNs, 'addr', 'add', `${clientTunIp}/28`, 'dev', tap]);
+    if (o.to) await realExec('ip', ['-n', o.clientNs, 'route', 'add', `${o.to.ip}/32`, 'via', serverTunIp, 'dev', tap]);
     await waitFor(
       `the ${o.name} tunnel`,
       async () =>
         (
-          await realExec('ip', ['netns', 'exec', o.clientNs, 'ping', '-c', '1', '-W', '1', `${net}.1`], {
+          await realExec('ip', ['netns', 'exec', o.clientNs, 'ping', '-c', '1', '-W', '1', o.to?.ip ?? serverTunIp], {
             allowFail: true,
           })
         ).code === 0,
@@ -373,8 +407,8 @@ async function bareTunnel(o: {
         name: o.name,
         fromNs: o.clientNs,
         serverNs: o.serverNs,
-        toNs: o.serverNs,
-        toIp: `${net}.1`,
+        toNs: o.to?.ns ?? o.serverNs,
+        toIp: o.to?.ip ?? serverTunIp,
         iperfPort: o.iperfPort,
         clientTap: tap,
         clientPid,
@@ -388,48 +422,146 @@ async function bareTunnel(o: {
   }
 }
 
+/** A veth pair `ifA` in `nsA` ⇄ `ifB` in `nsB`, both ends up. */
+async function vethPair(nsA: string, ifA: string, nsB: string, ifB: string, mtu: number): Promise<void> {
+  const m = String(mtu);
+  await ipIn(nsA, ['link', 'add', ifA, 'mtu', m, 'type', 'veth', 'peer', 'name', ifB, 'mtu', m, 'netns', nsB]);
+  await ipIn(nsA, ['link', 'set', ifA, 'up']);
+  await ipIn(nsB, ['link', 'set', ifB, 'up']);
+}
+
+/** Runs `ip -n ns …` for each argument list, in order. */
+async function ipIn(ns: string, ...cmds: string[][]): Promise<void> {
+  for (const args of cmds) await realExec('ip', ['-n', ns, ...args]);
+}
+
 /** The old reference: two extra namespaces joined by one veth (203.0.113.1 ↔ .2), nothing else. */
 async function vethTunnel(tmp: string, mtu: number, underlayMtu: number): Promise<BareTunnel> {
   const [s, c] = VETH_NS as [string, string];
   await addNetns(realExec, s);
   await addNetns(realExec, c);
-  await realExec('ip', [
-    '-n',
-    s,
-    'link',
-    'add',
-    'eth0',
-    'mtu',
-    String(underlayMtu),
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'mtu',
-    String(underlayMtu),
-    'netns',
-    c,
-  ]);
-  for (const [ns, ip] of [
-    [s, '203.0.113.1'],
-    [c, '203.0.113.2'],
-  ] as const) {
-    await realExec('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
-    await realExec('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-  }
+  await vethPair(s, 'eth0', c, 'eth0', underlayMtu);
+  await ipIn(s, ['addr', 'add', '203.0.113.1/24', 'dev', 'eth0']);
+  await ipIn(c, ['addr', 'add', '203.0.113.2/24', 'dev', 'eth0']);
   return bareTunnel({
     name: 'veth',
-    index: 0,
+    index: 2,
     dir: join(tmp, 'veth'),
     serverNs: s,
     clientNs: c,
     listenIp: '203.0.113.1',
     clientIp: '203.0.113.2',
+    tunnelIps: ['192.0.2.1', '192.0.2.2'],
     mtu,
     underlayMtu,
     iperfPort: 5201,
   });
+}
+
+/**
+ * The bare tunnels' own five namespaces, linked as the agentless path's are (see the top comment):
+ * the client VM ⇄ the server's provider bridge `vms0` ⇄ `data0` into an internet ⇄ the far
+ * hyperswitch ⇄ the far VM, plain routing between them. Their own namespaces, not the lab's, because
+ * the lab's hyperswitches hold the agents' firewalls (netfilter) and a baseline must carry none.
+ * Doc-range addresses (nothing else lives in these namespaces): provider 203.0.113.64/27, data link
+ * 203.0.113.0/30, far underlay 198.51.100.0/30, far VM 198.51.100.128/29 (one address per tunnel).
+ */
+async function sameHopsTopology(underlayMtu: number, farMtu: number): Promise<void> {
+  const [vmB, hs, inet, hsA, vmA] = MIRROR_NS;
+  for (const ns of MIRROR_NS) await addNetns(realExec, ns);
+  await vethPair(vmB, 'eth0', hs, 'n0', underlayMtu);
+  await ipIn(hs, ['link', 'add', 'vms0', 'mtu', String(underlayMtu), 'type', 'bridge'], ['link', 'set', 'vms0', 'up']);
+  await ipIn(hs, ['link', 'set', 'n0', 'master', 'vms0'], ['addr', 'add', '203.0.113.65/27', 'dev', 'vms0']);
+  await ipIn(
+    vmB,
+    ['addr', 'add', '203.0.113.66/27', 'dev', 'eth0'],
+    ['route', 'add', 'default', 'via', '203.0.113.65'],
+  );
+  await vethPair(hs, 'data0', inet, 'x0', underlayMtu);
+  await ipIn(hs, ['addr', 'add', '203.0.113.2/30', 'dev', 'data0'], ['route', 'add', 'default', 'via', '203.0.113.1']);
+  await vethPair(inet, 'to-a', hsA, 'ul0', underlayMtu);
+  await ipIn(
+    inet,
+    ['addr', 'add', '203.0.113.1/30', 'dev', 'x0'],
+    ['addr', 'add', '198.51.100.1/30', 'dev', 'to-a'],
+    ['route', 'add', '192.0.2.0/24', 'via', '203.0.113.2'],
+    ['route', 'add', '198.51.100.128/29', 'via', '198.51.100.2'],
+  );
+  // The far VM's link has the MTU of vm-a1's (its port's network MTU), as in the agentless path.
+  await vethPair(hsA, 'tap0', vmA, 'eth0', farMtu);
+  await ipIn(
+    hsA,
+    ['addr', 'add', '198.51.100.2/30', 'dev', 'ul0'],
+    ['route', 'add', 'default', 'via', '198.51.100.1'],
+    ['addr', 'add', '198.51.100.129/29', 'dev', 'tap0'],
+  );
+  await ipIn(
+    vmA,
+    ['addr', 'add', '198.51.100.130/29', 'dev', 'eth0'],
+    ['addr', 'add', '198.51.100.131/29', 'dev', 'eth0'],
+    ['route', 'add', 'default', 'via', '198.51.100.129'],
+  );
+  for (const ns of [hs, inet, hsA]) await sysctlIn(realExec, ns, 'net.ipv4.ip_forward', 1);
+  // br_netfilter is built into this kernel and on by default in a new namespace: off for `vms0`.
+  for (const k of ['iptables', 'ip6tables', 'arptables'])
+    await sysctlIn(realExec, hs, `net.bridge.bridge-nf-call-${k}`, 0).catch(() => undefined);
+}
+
+/**
+ * The bare tunnel (the target's reference) and the same with OpenVPN's plain TAP, both over the
+ * same hops as the agentless path (sameHopsTopology), iperf3 in the far VM namespace.
+ */
+async function sameHopsTunnels(
+  tunnels: BareTunnel[],
+  tmp: string,
+  o: { mtu: number; underlayMtu: number; farMtu: number },
+): Promise<void> {
+  await sameHopsTopology(o.underlayMtu, o.farMtu);
+  const [vmB, hs, , , vmA] = MIRROR_NS;
+  const ends = { serverNs: hs, clientNs: vmB, listenIp: '203.0.113.65', clientIp: '203.0.113.66', ...o };
+  tunnels.push(
+    await bareTunnel({
+      name: 'bare',
+      index: 0,
+      dir: join(tmp, 'bare'),
+      ...ends,
+      tunnelIps: ['192.0.2.1', '192.0.2.2'],
+      to: { ns: vmA, ip: '198.51.100.130' },
+      iperfPort: 5202,
+    }),
+  );
+  tunnels.push(
+    await bareTunnel({
+      name: 'bare-plain',
+      index: 1,
+      plainTap: true,
+      dir: join(tmp, 'bare-plain'),
+      ...ends,
+      tunnelIps: ['192.0.2.17', '192.0.2.18'],
+      to: { ns: vmA, ip: '198.51.100.131' },
+      iperfPort: 5203,
+    }),
+  );
+  // The clients' hook clamps TCP MSS with an nft table in the VM: hypernet's, not OpenVPN's, so
+  // the baseline drops it (iperf3's TCP takes its MSS from the TAP MTU anyway).
+  await realExec('ip', ['netns', 'exec', vmB, 'nft', 'delete', 'table', 'inet', 'hypernet_vpn'], { allowFail: true });
+  await assertNoNetfilter(MIRROR_NS);
+}
+
+/**
+ * Throws unless every namespace has an empty nft ruleset and no bridge calling netfilter (no
+ * netfilter work on a baseline).
+ */
+async function assertNoNetfilter(namespaces: readonly string[]): Promise<void> {
+  for (const ns of namespaces) {
+    const r = await realExec('ip', ['netns', 'exec', ns, 'nft', 'list', 'ruleset']);
+    if (r.stdout.trim()) throw new Error(`baseline namespace ${ns} has netfilter rules:\n${r.stdout}`);
+    const br = await realExec('ip', ['netns', 'exec', ns, 'cat', '/proc/sys/net/bridge/bridge-nf-call-iptables'], {
+      allowFail: true,
+    });
+    const bridges = await realExec('ip', ['-n', ns, 'link', 'show', 'type', 'bridge']);
+    if (br.stdout.trim() === '1' && bridges.stdout.trim()) throw new Error(`baseline namespace ${ns}: br_netfilter on`);
+  }
 }
 
 async function killNs(ns: string): Promise<void> {
@@ -449,11 +581,18 @@ async function killNs(ns: string): Promise<void> {
 
 const med = (runs: Run[], k: 'clientCpuPerGbit' | 'serverCpuPerGbit' | 'serverCores' | 'machineCpuPerGbit') =>
   median(runs.map((r) => r[k])).toFixed(2);
-const summary = (runs: Run[]) =>
-  `${gbit(median(runs.map((r) => r.bps)))}  (runs: ${runs.map((r) => gbit(r.bps)).join(', ')}; retransmits ${runs.map((r) => r.retransmits).join('/')}; ` +
-  `\n      CPU s/Gbit: openvpn client ${med(runs, 'clientCpuPerGbit')}, server ${med(runs, 'serverCpuPerGbit')} (server busy ${med(runs, 'serverCores')} cores), whole machine ${med(runs, 'machineCpuPerGbit')};\n      ` +
-  `ping under load ${runs.map((r) => r.loadedRttMs.toFixed(1)).join('/')} ms; outer fragments ${runs.map((r) => r.fragments).join('/')}; ` +
-  `drops client TAP ${runs.map((r) => r.tapDrops).join('/')}, UDP rcvbuf ${runs.map((r) => r.udpDrops).join('/')})`;
+const summary = (runs: Run[]): string => {
+  const each = (f: (r: Run) => string | number) => runs.map(f).join('/');
+  return (
+    `${gbit(median(runs.map((r) => r.bps)))}  (runs: ${runs.map((r) => gbit(r.bps)).join(', ')}; ` +
+    `retransmits ${each((r) => r.retransmits)}; \n      CPU s/Gbit: openvpn client ${med(runs, 'clientCpuPerGbit')}, ` +
+    `server ${med(runs, 'serverCpuPerGbit')} (server busy ${med(runs, 'serverCores')} cores), ` +
+    `whole machine ${med(runs, 'machineCpuPerGbit')};\n      ` +
+    `ping under load ${each((r) => r.loadedRttMs.toFixed(1))} ms; ` +
+    `outer fragments ${each((r) => r.fragments)}; ` +
+    `drops client TAP ${each((r) => r.tapDrops)}, UDP rcvbuf ${each((r) => r.udpDrops)})`
+  );
+};
 
 /** Every path of the benchmark, set up at once: agentless, bare (same hops), bare with a plain TAP, veth. */
 async function setUpPaths(world: World, tmp: string, tunnels: BareTunnel[]): Promise<Path[]> {
@@ -461,51 +600,124 @@ async function setUpPaths(world: World, tmp: string, tunnels: BareTunnel[]): Pro
   const a1 = world.plan.vms.find((v) => v.name === 'vm-a1')!;
   const b1 = world.plan.vms.find((v) => v.name === 'vm-b1')!;
   const agentless = await agentlessPath(world, a1, b1);
-  // The two VMs' native routed addresses carry the same-VMs bare tunnel's UDP between the clouds.
-  const ends = {
-    listenIp: await plugNative(realExec, world.plan, a1),
-    clientIp: await plugNative(realExec, world.plan, b1),
-  };
   const { overlayMtu: mtu, underlayMtu } = world.plan;
-  const sameVms = { serverNs: a1.ns, clientNs: b1.ns, ...ends, mtu, underlayMtu };
-  tunnels.push(await bareTunnel({ name: 'bare', index: 0, dir: join(tmp, 'bare'), ...sameVms, iperfPort: 5202 }));
-  tunnels.push(
-    await bareTunnel({
-      name: 'bare-plain',
-      index: 1,
-      plainTap: true,
-      dir: join(tmp, 'bare-plain'),
-      ...sameVms,
-      iperfPort: 5203,
-    }),
-  );
+  const farMtu = (await vmInterface(realExec, a1.ns)).mtu ?? mtu;
+  await sameHopsTunnels(tunnels, tmp, { mtu, underlayMtu, farMtu });
   if (WITH_VETH) tunnels.push(await vethTunnel(tmp, mtu, underlayMtu));
   return [agentless, ...tunnels.map((t) => t.path)];
 }
 
-/** REPS rounds, every path once per round (interleaved, so load on the machine hits them alike). */
-async function measureInterleaved(paths: Path[]): Promise<Run[][]> {
-  for (const p of paths) await startServer(p);
-  const runs: Run[][] = paths.map(() => []);
-  for (let i = 0; i < REPS; i++) for (const [k, p] of paths.entries()) runs[k]!.push(await iperfOnce(p));
-  return runs;
+/** An openvpn process's config lines (from its --cd and --config), comments and inline PEM left out. */
+function openvpnConfig(pid: number): string[] {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const arg = (k: string) => argv[argv.indexOf(k) + 1] ?? '';
+  const text = readFileSync(join(arg('--cd'), arg('--config')), 'utf8').replace(/<(\w+)>[\s\S]*?<\/\1>/g, '');
+  return text.split('\n').filter((l) => l.trim() && !l.startsWith('#'));
 }
 
-/** The summary; records the target. */
-function printSummary(runs: Run[][], mtu: number, targets: Targets): void {
+/** Lines naming one endpoint rather than choosing how the tunnel runs: their values may differ. */
+const ENDPOINT_OPTIONS = new Set([
+  'local',
+  'port',
+  'dev',
+  'remote',
+  'lladdr',
+  'ca',
+  'cert',
+  'key',
+  'crl-verify',
+  'verify-x509-name',
+  'tls-verify',
+  'client-connect',
+  'management',
+]);
+
+/**
+ * How the two paths' openvpn configs differ (server with server, client with client), endpoint values
+ * masked: [] when both run with the same options (cipher, proto, MTUs, tuning, …). Also the counts.
+ */
+function openvpnDifferences(a: Path, b: Path): { diffs: string[]; compared: string } {
+  const masked = (pid: number) =>
+    openvpnConfig(pid).map((l) => (ENDPOINT_OPTIONS.has(l.split(/\s+/)[0]!) ? `${l.split(/\s+/)[0]} …` : l));
+  const diffs: string[] = [];
+  const counts: string[] = [];
+  for (const [role, pa, pb] of [
+    ['server', a.serverPid, b.serverPid],
+    ['client', a.clientPid, b.clientPid],
+  ] as const) {
+    const [la, lb] = [masked(pa), masked(pb)];
+    for (const l of la) if (!lb.includes(l)) diffs.push(`${role} ${a.name} only: ${l}`);
+    for (const l of lb) if (!la.includes(l)) diffs.push(`${role} ${b.name} only: ${l}`);
+    counts.push(`${role} ${la.length} lines`);
+  }
+  return { diffs, compared: counts.join(', ') };
+}
+
+/** The namespaces of every path in path order (client to iperf3 server), for the hop lines. */
+function pathOrder(world: World): string[] {
+  const ns = (name: string) => world.plan.vms.find((v) => v.name === name)!.ns;
+  const [a1, b1] = [ns('vm-a1'), ns('vm-b1')];
+  const hsA = world.plan.clouds[0]!.hyperswitchNs;
+  const hst = agentlessHsNs(world, world.plan.vms.find((v) => v.name === 'vm-b1')!);
+  const [vethS, vethC] = VETH_NS;
+  return [b1, hst, world.plan.internetNs, hsA, a1, ...MIRROR_NS, vethC!, vethS!];
+}
+
+/**
+ * REPS rounds, every path once per round (interleaved, so load on the machine hits them alike). The
+ * first round also traces each path's hops: link counters of every namespace of the run around it.
+ */
+async function measureInterleaved(paths: Path[]): Promise<{ runs: Run[][]; hops: Hops[] }> {
+  for (const p of paths) await startServer(p);
+  const runs: Run[][] = paths.map(() => []);
+  const hops: Hops[] = [];
+  const namespaces = await listNetnsWithPrefix(realExec, prefix);
+  for (let i = 0; i < REPS; i++)
+    for (const [k, p] of paths.entries()) {
+      const before = i === 0 ? await linkCounters(realExec, namespaces) : undefined;
+      const run = await iperfOnce(p);
+      if (before) hops.push(hopsOf(before, await linkCounters(realExec, namespaces), run.bytes));
+      runs[k]!.push(run);
+    }
+  return { runs, hops };
+}
+
+/** The summary; records the targets: the ratio, and that the baseline is a fair one (same hops, same options). */
+function printSummary(o: {
+  runs: Run[][];
+  hops: Hops[];
+  paths: Path[];
+  /** Namespaces in path order (how the hop lines list them). */
+  order: string[];
+  mtu: number;
+  targets: Targets;
+}): void {
+  const { runs, hops, paths, targets } = o;
   const [a, b, plain, veth] = runs.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number, number?];
   const ratio = a / b;
   const ok = targets.check(`agentless / bare tunnel ${ratio.toFixed(2)}× < 0.90×`, ratio >= 0.9);
-  console.log(
-    `\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, median of ${REPS}, interleaved), TAP MTU ${mtu}`,
+  const hopsOk = targets.check(
+    'the bare tunnel crosses other hops than the agentless path',
+    sameHops(hops[0]!, hops[1]!),
   );
-  console.log(`  agentless VM → VM in the other cloud         : ${summary(runs[0]!)}`);
-  console.log(`  bare OpenVPN tunnel, same two VMs, no overlay : ${summary(runs[1]!)}`);
-  console.log(`  (reference) the same, OpenVPN's plain TAP     : ${summary(runs[2]!)}`);
-  if (veth !== undefined) console.log(`  (reference) bare tunnel over one veth         : ${summary(runs[3]!)}`);
-  console.log(`  ratio agentless / bare (same two VMs)         : ${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ok})`);
-  console.log(`  ratio agentless / bare with a plain TAP       : ${(a / plain).toFixed(2)}×`);
-  if (veth !== undefined) console.log(`  ratio agentless / bare over one veth          : ${(a / veth).toFixed(2)}×`);
+  const vpn = openvpnDifferences(paths[0]!, paths[1]!);
+  const vpnOk = targets.check(`openvpn options differ: ${vpn.diffs.join('; ')}`, vpn.diffs.length === 0);
+  console.log(
+    `\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, ` +
+      `median of ${REPS}, interleaved), TAP MTU ${o.mtu}`,
+  );
+  const line = (label: string, text: string) => console.log(`  ${label.padEnd(44)}: ${text}`);
+  line('agentless VM → VM in the other cloud', summary(runs[0]!));
+  line('bare OpenVPN tunnel, same hops, no overlay', summary(runs[1]!));
+  line("(reference) the same, OpenVPN's plain TAP", summary(runs[2]!));
+  if (veth !== undefined) line('(reference) bare tunnel over one veth', summary(runs[3]!));
+  for (const [k, h] of hops.entries())
+    line(`hops ${paths[k]!.name}`, `${hopCounts(h)}\n      ${hopDetail(h, prefix, o.order)}`);
+  line('same hops agentless / bare', `${hopsOk} (namespaces and veth pairs, from link counters)`);
+  line('same openvpn options agentless / bare', `${vpnOk} (${vpn.compared}; endpoint values masked)`);
+  line('ratio agentless / bare (same hops)', `${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ok})`);
+  line('ratio agentless / bare with a plain TAP', `${(a / plain).toFixed(2)}×`);
+  if (veth !== undefined) line('ratio agentless / bare over one veth', `${(a / veth).toFixed(2)}×`);
 }
 
 async function main(): Promise<void> {
@@ -518,11 +730,13 @@ async function main(): Promise<void> {
   const targets = new Targets();
   try {
     paths = await setUpPaths(world, tmp, tunnels);
-    printSummary(await measureInterleaved(paths), world.plan.overlayMtu, targets);
+    const { runs, hops } = await measureInterleaved(paths);
+    const order = pathOrder(world);
+    printSummary({ runs, hops, paths, order, mtu: world.plan.overlayMtu, targets });
   } finally {
     for (const p of paths) p.server?.kill('SIGTERM');
     for (const t of tunnels) await t.stop().catch(() => undefined);
-    for (const ns of VETH_NS) await killNs(ns);
+    for (const ns of [...MIRROR_NS, ...VETH_NS]) await killNs(ns);
     rmSync(tmp, { recursive: true, force: true });
     await world.down().catch(() => undefined);
     await downLab(stateDir, prefix, deps);
