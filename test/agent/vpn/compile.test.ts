@@ -1,14 +1,12 @@
 /**
  * The agentless feature's compile and diff (pure): which ports get a server (bound or being
- * prepared here), their config texts, and the start/restart/keep/remove decision; and incremental
- * equals recompute: after any sequence of configurations, carrying out each step's diff from the
- * last state gives the state a fresh start (nothing running) gets from the last configuration alone.
+ * prepared here), their config texts, and the start/restart/keep/remove decision. Incremental
+ * equals recompute, through the driver, is incremental.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fc from 'fast-check';
 import { compileVpnConfigs, compileVpnSpecs } from '../../../src/agent/vpn/compile.js';
-import { diffVpn, type VpnActual, type VpnOp } from '../../../src/agent/vpn/diff.js';
+import { diffVpn, type VpnActual } from '../../../src/agent/vpn/diff.js';
 import type { VpnServerFiles } from '../../../src/agent/vpn/server-config.js';
 import type { VpnAgentConfig } from '../../../src/model/agentless.js';
 import { net, port, view } from '../../../testkit/model-fixtures.js';
@@ -90,52 +88,4 @@ test('diff: start what does not run, restart what changed, keep the rest, remove
     { portId: 'z', action: 'remove' },
   ]);
   assert.deepEqual(diffVpn(new Map(), new Map()), []);
-});
-
-/**
- * What the driver leaves after carrying out `ops` (driver.ts: start and restart write the config and
- * run the server, keep leaves it, remove deletes the port's directory): config and process per port.
- */
-function carryOut(have: ReadonlyMap<string, VpnActual>, want: ReadonlyMap<string, string>, ops: readonly VpnOp[]) {
-  const out = new Map(have);
-  for (const op of ops) {
-    if (op.action === 'remove') out.delete(op.portId);
-    else if (op.action !== 'keep') out.set(op.portId, { conf: want.get(op.portId)!, running: true });
-  }
-  return out;
-}
-
-test('incremental equals recompute: any sequence of configurations ends where a fresh start does', () => {
-  // A configuration: which of six ports are bound here, each with one of two listen ports; the
-  // certificate fingerprint changes now and then (every server's text changes with it).
-  const config = fc.record({
-    ports: fc.array(fc.tuple(fc.integer({ min: 1, max: 6 }), fc.boolean()), { maxLength: 6 }),
-    cert: fc.constantFrom('fp1', 'fp2'),
-  });
-  fc.assert(
-    fc.property(fc.array(config, { minLength: 1, maxLength: 8 }), (steps) => {
-      const model = view({
-        networks: [net('n1', 100)],
-        ports: [1, 2, 3, 4, 5, 6].map((i) => port(ID(i), 'n1', 'hs1', `fa:16:3e:00:00:0${i}`, [])),
-      });
-      const wantOf = (s: (typeof steps)[number]) => {
-        const unique = new Map(s.ports.map(([i, alt]) => [i, entry(i, alt ? 2000 + i : 1194 + i)]));
-        return compileVpnConfigs(compileVpnSpecs(cfg([...unique.values()]), model, 'hs1'), files, s.cert);
-      };
-      let state = new Map<string, VpnActual>();
-      for (const s of steps) {
-        const want = wantOf(s);
-        state = carryOut(state, want, diffVpn(want, state));
-        // A second diff right after finds nothing to do but keep.
-        assert.ok(diffVpn(want, state).every((op) => op.action === 'keep'));
-      }
-      const last = wantOf(steps.at(-1)!);
-      const fresh = carryOut(new Map(), last, diffVpn(last, new Map()));
-      assert.deepEqual(
-        [...state].sort(([a], [b]) => (a < b ? -1 : 1)),
-        [...fresh].sort(([a], [b]) => (a < b ? -1 : 1)),
-      );
-    }),
-    { numRuns: 200 },
-  );
 });
