@@ -2,10 +2,11 @@
  * "Every accepted object compiles in the agent": the server's whole model, as an admin reads it, goes
  * through the agent's real compilers, and the kernel tools judge their output inside a network
  * namespace this check makes (per-run prefix `hnz<pid>-`, removed on close, stale ones swept):
- *  - firewall: every port treated as wired on one node (compileFirewall → fullText), `nft -c -f -`;
+ *  - firewall: every port treated as wired on one node (compileFirewall → fullText), `nft -c -f -`,
+ *    and no port refused by the compiler (which closes such a port and so passes nft -c);
  *  - DHCP: compileDhcp for host `fz-h1` with every unbound port wired there (the DHCP ports it asks
  *    for are created through the API, as the agent does), each network's dnsmasq config plus its hosts
- *    lines as `dhcp-host=` checked by `dnsmasq --test`.
+ *    lines as `dhcp-host=` checked by `dnsmasq --test`, and no option of a subnet left out of it.
  * Texts that passed once are not checked again, so a run costs a tool call only when output changed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -108,6 +109,12 @@ export class AgentCheck {
       securityGroups: groupsWithRules(model),
       allPorts: [...model.ports.values()],
     });
+    // The compiler closes a port it cannot compile instead of failing (containment): nft -c passes
+    // then, but an object the API accepted did not compile.
+    for (const [port, why] of fw.rejected) return `the firewall compiler refused port ${port}: ${why}`;
+    // Options the API accepted that dnsmasq's config leaves out (another family or form).
+    const skipped = dhcp.problems.find((p) => p.includes('skipped') || p.includes('not served'));
+    if (skipped) return `the DHCP compiler left out: ${skipped}`;
     const nftText = fullText(fw, 1);
     if (!this.passed.has(nftText)) {
       const r = await this.exec('nft', ['-c', '-f', '-'], { input: nftText, allowFail: true, timeoutMs: 20_000 });
