@@ -25,7 +25,7 @@ import { tapName } from '../../src/model/kernel-names.js';
 import type { Port } from '../../src/model/types.js';
 import { alive, listNetns } from '../../testkit/runs.js';
 import type { TestServer } from '../server/helpers.js';
-import { send, storeView } from './harness.js';
+import { send, storeView, type StoreView } from './harness.js';
 
 export const HOST = 'fz-h1';
 const TAG = 'hnz';
@@ -63,9 +63,12 @@ export class AgentCheck {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Compiles the server's current model; returns what the kernel tools refused, or null. */
-  async check(s: TestServer): Promise<string | null> {
-    let model = await this.model(s);
+  /**
+   * Compiles the server's current model (`view` when the caller just read it: a read less per step);
+   * returns what the compilers or the kernel tools refused, or null.
+   */
+  async check(s: TestServer, view?: StoreView): Promise<string | null> {
+    let model = await this.model(s, view);
     const wired = (ports: Iterable<Port>) =>
       [...ports].map((p) => (p['binding:host_id'] ? p : { ...p, 'binding:host_id': HOST }));
     const dhcpInput = () => ({
@@ -139,8 +142,8 @@ export class AgentCheck {
     return null;
   }
 
-  private async model(s: TestServer): Promise<ModelView> {
-    const v = await storeView(s);
+  private async model(s: TestServer, view?: StoreView): Promise<ModelView> {
+    const v = view ?? (await storeView(s));
     const m = new ModelCache();
     m.applySnapshot({
       type: 'snapshot',

@@ -226,7 +226,7 @@ export async function step(d: StepDeps, r: FuzzRequest): Promise<void> {
   }
   if (d.agent && res.status < 300 && raw.method !== 'GET' && after.revision !== before.revision) {
     bump(d.stats, 'agent checks');
-    const problem = await d.agent.check(d.s);
+    const problem = await d.agent.check(d.s, after);
     if (problem)
       d.v.report(`agent cannot compile: ${problem.split('\n')[0].slice(0, 80)}`, `${answer}\n    ${problem}`);
   }
