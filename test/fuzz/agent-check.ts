@@ -2,10 +2,11 @@
  * "Every accepted object compiles in the agent": the server's whole model, as an admin reads it, goes
  * through the agent's real compilers, and the kernel tools judge their output inside a network
  * namespace this check makes (per-run prefix `hnz<pid>-`, removed on close, stale ones swept):
- *  - firewall: every port treated as wired on one node (compileFirewall → fullText), `nft -c -f -`;
+ *  - firewall: every port treated as wired on one node (compileFirewall → fullText), `nft -c -f -`,
+ *    and no port refused by the compiler (which closes such a port and so passes nft -c);
  *  - DHCP: compileDhcp for host `fz-h1` with every unbound port wired there (the DHCP ports it asks
  *    for are created through the API, as the agent does), each network's dnsmasq config plus its hosts
- *    lines as `dhcp-host=` checked by `dnsmasq --test`.
+ *    lines as `dhcp-host=` checked by `dnsmasq --test`, and no option of a subnet left out of it.
  * Texts that passed once are not checked again, so a run costs a tool call only when output changed.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { tapName } from '../../src/model/kernel-names.js';
 import type { Port } from '../../src/model/types.js';
 import { alive, listNetns } from '../../testkit/runs.js';
 import type { TestServer } from '../server/helpers.js';
-import { send, storeView } from './harness.js';
+import { send, storeView, type StoreView } from './harness.js';
 
 export const HOST = 'fz-h1';
 const TAG = 'hnz';
@@ -62,9 +63,12 @@ export class AgentCheck {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Compiles the server's current model; returns what the kernel tools refused, or null. */
-  async check(s: TestServer): Promise<string | null> {
-    let model = await this.model(s);
+  /**
+   * Compiles the server's current model (`view` when the caller just read it: a read less per step);
+   * returns what the compilers or the kernel tools refused, or null.
+   */
+  async check(s: TestServer, view?: StoreView): Promise<string | null> {
+    let model = await this.model(s, view);
     const wired = (ports: Iterable<Port>) =>
       [...ports].map((p) => (p['binding:host_id'] ? p : { ...p, 'binding:host_id': HOST }));
     const dhcpInput = () => ({
@@ -108,6 +112,12 @@ export class AgentCheck {
       securityGroups: groupsWithRules(model),
       allPorts: [...model.ports.values()],
     });
+    // The compiler closes a port it cannot compile instead of failing (containment): nft -c passes
+    // then, but an object the API accepted did not compile.
+    for (const [port, why] of fw.rejected) return `the firewall compiler refused port ${port}: ${why}`;
+    // Options the API accepted that dnsmasq's config leaves out (another family or form).
+    const skipped = dhcp.problems.find((p) => p.includes('skipped') || p.includes('not served'));
+    if (skipped) return `the DHCP compiler left out: ${skipped}`;
     const nftText = fullText(fw, 1);
     if (!this.passed.has(nftText)) {
       const r = await this.exec('nft', ['-c', '-f', '-'], { input: nftText, allowFail: true, timeoutMs: 20_000 });
@@ -132,8 +142,8 @@ export class AgentCheck {
     return null;
   }
 
-  private async model(s: TestServer): Promise<ModelView> {
-    const v = await storeView(s);
+  private async model(s: TestServer, view?: StoreView): Promise<ModelView> {
+    const v = view ?? (await storeView(s));
     const m = new ModelCache();
     m.applySnapshot({
       type: 'snapshot',

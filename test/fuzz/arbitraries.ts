@@ -6,15 +6,9 @@
  * resolved against the live store when the request is sent, so a replayed seed asks the same things.
  */
 import fc from 'fast-check';
-import type { Who } from './harness.js';
-
-/** An object of some resource: the caller's own (`own`), the other tenant's (`other`), or anyone's. */
-export interface Ref {
-  $ref: string;
-  owner: 'own' | 'other' | 'any';
-  i: number;
-}
-export const isRef = (v: unknown): v is Ref => typeof v === 'object' && v !== null && '$ref' in v;
+import { PROJECT_OF, type Who } from './harness.js';
+import { plausible } from './plausible.js';
+import { ref, type Ref } from './refs.js';
 
 export type Body = { kind: 'none' } | { kind: 'json'; value: unknown } | { kind: 'raw'; text: string };
 
@@ -27,13 +21,6 @@ export interface FuzzRequest {
   headers: Record<string, string>;
   body: Body;
 }
-
-const ref = (res: string, owner?: Ref['owner']): fc.Arbitrary<Ref> =>
-  fc.record({
-    $ref: fc.constant(res),
-    owner: owner ? fc.constant(owner) : fc.constantFrom<Ref['owner']>('own', 'own', 'other', 'any'),
-    i: fc.nat(20),
-  });
 
 // ---- hostile scalars ----
 const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'prototype', 'hasOwnProperty', 'valueOf'];
@@ -512,7 +499,7 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
       .map((p) => [p]),
     body: fc.constant<Body>({ kind: 'none' }),
   });
-  return fc
+  const hostileReq = fc
     .record({
       who: whoArb,
       req: fc.oneof(
@@ -529,8 +516,14 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
       path: [...req.path] as (string | Ref)[],
       query: q,
       headers: h,
-      body: req.body,
+      body: req.body as Body,
     }));
+  // What a real caller (a tenant, the admin) sends, without the broken envelopes, headers and queries:
+  // most of these are accepted, so the model the agent compiles grows and changes all run long.
+  const plausibleReq = whoArb
+    .filter((w) => PROJECT_OF[w] !== undefined)
+    .chain((who) => plausible(who).map((req) => ({ who, ...req, query: '', headers: {} })));
+  return fc.oneof({ weight: 3, arbitrary: plausibleReq }, { weight: 5, arbitrary: hostileReq });
 }
 
 /** The same request aimed at the other tenant's object (the path's target; body refs stay mixed). */

@@ -3,6 +3,8 @@
  * IPv4 (the same CIDRs in both tenants) and IPv6 subnets, a security group with a few rules (one
  * with a remote group), ports on both networks; an admin-owned shared network and a shared network
  * owned by tenant pb, with a port of each tenant; one registered agent. Built through the API by admin.
+ * Projects ops, pa and pb get room for more security groups and rules than Neutron's defaults (10 and
+ * 100), so a run's many accepted creates are not all OverQuota; tenant pc keeps the defaults and meets them.
  */
 import { ApiClient } from '../../src/client/api.js';
 import type { Network, SecurityGroup, Subnet } from '../../src/model/types.js';
@@ -19,6 +21,12 @@ export async function seedWorld(s: TestServer): Promise<void> {
     agent_type: 'hypernet agent',
     configurations: { tunneling_ip: '192.0.2.10', cloud: 'lab', underlay_mtu: 1500, capabilities: [] },
   });
+  for (const project of ['ops', 'pa', 'pb']) {
+    const r = await admin.raw('PUT', `/v2.0/quotas/${project}`, {
+      quota: { security_group: 60, security_group_rule: 500 },
+    });
+    if (r.status !== 200) throw new Error(`setting the quota of ${project}: ${r.status}`);
+  }
   const shared = await net({ name: 'public', shared: true, project_id: 'ops' });
   await subnet({ network_id: shared.id, cidr: '10.50.0.0/24', project_id: 'ops' });
   const pbShared = await net({ name: 'pb-shared', shared: true, project_id: 'pb' });
