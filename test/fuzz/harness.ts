@@ -176,9 +176,19 @@ export function othersChanged(before: StoreView, after: StoreView, project: stri
     const a = new Map(after.lists[path].filter((o) => o.project_id !== project).map((o) => [key(o), o]));
     if (path === 'agents') continue; // admin only: a tenant's request never reaches them
     for (const [k, o] of a) if (JSON.stringify(o) !== JSON.stringify(b.get(k))) out.push(k);
-    for (const k of b.keys()) if (!a.has(k)) out.push(k);
+    for (const [k, o] of b) if (!a.has(k) && !goneWithOwnNetwork(path, o, before, after, project)) out.push(k);
   }
   return out;
+}
+
+/**
+ * A subnet an admin put on a tenant's network goes when that tenant deletes its network, as in
+ * Neutron: that is the network owner's right, not a change to another project's object.
+ */
+function goneWithOwnNetwork(path: string, o: Obj, before: StoreView, after: StoreView, project: string): boolean {
+  if (path !== 'subnets') return false;
+  const net = before.lists.networks.find((n) => n.id === o.network_id);
+  return net?.project_id === project && !after.lists.networks.some((n) => n.id === o.network_id);
 }
 
 /** Seed of this run: FUZZ_SEED or a fresh one, printed so any run can be replayed. */
