@@ -1,0 +1,434 @@
+/**
+ * PostgreSQL backend of the Store (the `pg` driver), for several servers sharing one database.
+ *
+ * Writes: REPEATABLE READ, and the first statement is `LOCK TABLE changes IN EXCLUSIVE MODE`. LOCK
+ * takes no snapshot, so the transaction's snapshot is taken only once it holds the lock and sees every
+ * earlier write. Why one writer at a time rather than SERIALIZABLE alone: almost every write appends to
+ * the change log, and the change log must become visible in revision order (a watcher that read
+ * revision N+2 must never find N+1 appearing later). That needs commits that append changes to be
+ * serialized anyway; queueing on a lock makes the waiters wait instead of running, failing with 40001
+ * and running again. It also keeps the SQLite backend's single-writer semantics that the API layer's
+ * read-check-write code (quotas, parents, revision_number) was written against. Readers (plain
+ * SELECTs) are never blocked by the lock. Serialization failures and deadlocks (40001, 40P01, e.g.
+ * against a tool writing outside the store) are still retried, a bounded number of times with backoff.
+ *
+ * Because writers hold the lock from before their snapshot until after their commit, every snapshot
+ * sees a prefix of the change log: `changesSince` never skips a revision that commits later.
+ * Uniqueness (VNI, MAC per network, IP per subnet) is the database's constraints; a claim is
+ * `INSERT … ON CONFLICT DO NOTHING`, false when the row exists.
+ *
+ * Commits are announced with NOTIFY inside the transaction (delivered at commit, to every server) and
+ * heard on a dedicated LISTEN connection, so watchers on every server wake; the writing server also
+ * announces its own commit directly. Listeners hear each revision at most once, increasing.
+ *
+ * A database that cannot be reached turns into StoreUnavailableError (the API's 503); the pool makes
+ * new connections by itself once it is back, and the LISTEN connection reconnects with backoff.
+ */
+import pg from 'pg';
+import type { Logger } from '../../common/log.js';
+import { Mutex } from '../../common/mutex.js';
+import type { Kind, KindMap } from '../../model/types.js';
+import type { AnyObject } from '../../model/watch.js';
+import { bigIntToKey, ipToBigInt, keyToBigInt } from '../ipam/keys.js';
+import { checkDatabaseUrl, redactUrl } from './database-url.js';
+import { isConnectionError, isRetryable } from './postgres-errors.js';
+import { migratePostgres } from './postgres-migrate.js';
+import {
+  type Change,
+  type ChangeOp,
+  type ChangesResult,
+  type IpAllocation,
+  type KeySpace,
+  type QuotaOverride,
+  type ReadTx,
+  type Store,
+  StoreUnavailableError,
+  type WriteTx,
+} from './store.js';
+
+export interface PostgresStoreOptions {
+  /** `postgresql://…` URL (database-url.ts). */
+  url: string;
+  /** How many changes to keep for the watch stream (older ones are compacted). */
+  retention?: number;
+  /** Connections in the pool. */
+  poolSize?: number;
+  /** How often a write is run again after a serialization failure or deadlock. */
+  maxRetries?: number;
+  log?: Logger;
+}
+
+/** NOTIFY channel of commits; the payload is the new revision. */
+export const COMMIT_CHANNEL = 'hypernet_commit';
+
+/** The statements, prepared once per connection (by name). */
+const SQL = {
+  meta: "SELECT name, value FROM meta WHERE name IN ('revision', 'compacted')",
+  revision: "SELECT value FROM meta WHERE name = 'revision'",
+  setMeta: 'UPDATE meta SET value = $1 WHERE name = $2',
+  get: 'SELECT body FROM resources WHERE kind = $1 AND id = $2',
+  list: 'SELECT body FROM resources WHERE kind = $1 ORDER BY seq',
+  listParent: 'SELECT body FROM resources WHERE kind = $1 AND parent_id = $2 ORDER BY seq',
+  upsert: `INSERT INTO resources (kind, id, parent_id, seq, body) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, parent_id = excluded.parent_id`,
+  updateBody: 'UPDATE resources SET body = $1 WHERE kind = $2 AND id = $3',
+  delete: 'DELETE FROM resources WHERE kind = $1 AND id = $2',
+  addChanges: `INSERT INTO changes (revision, kind, id, op, object)
+               SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+  changesSince: 'SELECT revision, kind, id, op, object FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2',
+  compact: 'DELETE FROM changes WHERE revision <= $1',
+  notify: `SELECT pg_notify('${COMMIT_CHANNEL}', $1)`,
+  ipBySubnet: 'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE subnet_id = $1 ORDER BY ip_key',
+  ipByPort: 'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE port_id = $1 ORDER BY subnet_id, ip_key',
+  claimIp: `INSERT INTO ip_allocations (subnet_id, ip_key, ip_address, port_id) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (subnet_id, ip_key) DO NOTHING`,
+  releaseIp: 'DELETE FROM ip_allocations WHERE subnet_id = $1 AND ip_address = $2',
+  ipKeys:
+    'SELECT ip_key FROM ip_allocations WHERE subnet_id = $1 AND ip_key >= $2 AND ip_key <= $3 ORDER BY ip_key LIMIT $4',
+  ipMax: 'SELECT max(ip_key) AS k FROM ip_allocations WHERE subnet_id = $1 AND ip_key >= $2 AND ip_key <= $3',
+  vniKeys: 'SELECT vni FROM vni_allocations WHERE vni >= $1 AND vni <= $2 ORDER BY vni LIMIT $3',
+  vniMax: 'SELECT max(vni) AS k FROM vni_allocations WHERE vni >= $1 AND vni <= $2',
+  claimVni: 'INSERT INTO vni_allocations (vni, network_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+  releaseVni: 'DELETE FROM vni_allocations WHERE network_id = $1',
+  claimMac: 'INSERT INTO mac_allocations (network_id, mac, port_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+  releaseMac: 'DELETE FROM mac_allocations WHERE network_id = $1 AND mac = $2',
+  getDefaultSg: 'SELECT security_group_id FROM default_security_groups WHERE project_id = $1',
+  setDefaultSg:
+    'INSERT INTO default_security_groups (project_id, security_group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+  clearDefaultSg: 'DELETE FROM default_security_groups WHERE security_group_id = $1',
+  // Same expression as the resources_project index (migrations.ts), so the index serves it.
+  countOwned: "SELECT count(*) AS n FROM resources WHERE kind = $1 AND ((body::jsonb) ->> 'project_id') = $2",
+  quotasAll: 'SELECT project_id, resource, hard_limit FROM quotas ORDER BY project_id, resource',
+  quotasOf: 'SELECT project_id, resource, hard_limit FROM quotas WHERE project_id = $1 ORDER BY resource',
+  setQuota: `INSERT INTO quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3)
+             ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`,
+  clearQuotas: 'DELETE FROM quotas WHERE project_id = $1',
+} as const;
+type SqlName = keyof typeof SQL;
+
+/** The per-transaction state of a write: the revision it started from and the changes it appended. */
+interface WriteState {
+  start: number;
+  revision: number;
+  compacted: number;
+  changes: { revision: number; kind: Kind; id: string; op: ChangeOp; body: string }[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class PostgresStore implements Store {
+  private readonly pool: pg.Pool;
+  private readonly writes = new Mutex();
+  private readonly listeners = new Set<(revision: number) => void>();
+  private readonly retention: number;
+  private readonly maxRetries: number;
+  private readonly log?: Logger;
+  private readonly where: string;
+  private readonly url: string;
+  private listener?: pg.Client;
+  private heardRevision = 0;
+  private closed = false;
+  private reconnectTimer?: NodeJS.Timeout;
+
+  /** Connects (a clear error when the database cannot be reached), migrates the schema, starts listening. */
+  static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = new PostgresStore(opts);
+    try {
+      const client = await store.pool.connect().catch((e: unknown) => {
+        throw new Error(`cannot reach PostgreSQL at ${store.where}: ${(e as Error).message}`, { cause: e });
+      });
+      try {
+        await migratePostgres(client);
+        store.heardRevision = Number((await client.query(SQL.revision)).rows[0].value);
+      } finally {
+        client.release();
+      }
+      await store.listen(0, true);
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+    return store;
+  }
+
+  private constructor(opts: PostgresStoreOptions) {
+    checkDatabaseUrl(opts.url);
+    this.url = opts.url;
+    this.where = redactUrl(opts.url);
+    this.retention = opts.retention ?? 10_000;
+    this.maxRetries = opts.maxRetries ?? 8;
+    this.log = opts.log;
+    this.pool = new pg.Pool({
+      connectionString: opts.url,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+    });
+    // An idle connection that dies (database restarted) is dropped by the pool; without a handler the
+    // 'error' event would end the process.
+    this.pool.on('error', (e) => this.log?.warn({ err: e }, 'postgres: idle connection lost'));
+  }
+
+  read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> {
+    return this.inTx(false, (tx) => fn(tx));
+  }
+
+  async write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    let revision = 0;
+    const result = await this.writes.run(() =>
+      this.inTx(true, async (tx, state) => {
+        const r = await fn(tx);
+        revision = state.revision !== state.start ? state.revision : 0;
+        return r;
+      }),
+    );
+    if (revision) this.heard(revision);
+    return result;
+  }
+
+  async changesSince(since: number, limit: number): Promise<ChangesResult> {
+    return this.inTx(false, async (_tx, _state, q) => {
+      const meta = metaOf((await q('meta')).rows);
+      if (since < meta.compacted || since > meta.revision) return { compacted: true } as const;
+      const rows = (await q('changesSince', [since, limit])).rows as {
+        revision: string;
+        kind: Kind;
+        id: string;
+        op: ChangeOp;
+        object: string;
+      }[];
+      const changes: Change[] = rows.map((r) => ({
+        revision: Number(r.revision),
+        kind: r.kind,
+        id: r.id,
+        op: r.op,
+        object: JSON.parse(r.object) as AnyObject,
+      }));
+      return { compacted: false, changes, revision: meta.revision } as const;
+    });
+  }
+
+  onCommit(listener: (revision: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.end().catch(() => undefined);
+    await this.writes.run(async () => undefined);
+    await this.pool.end();
+  }
+
+  /** Tells listeners about `revision` unless they heard it (or a later one) already. */
+  private heard(revision: number): void {
+    if (revision <= this.heardRevision) return;
+    this.heardRevision = revision;
+    for (const l of this.listeners) l(revision);
+  }
+
+  /** Opens the LISTEN connection; when it breaks, reconnects with backoff and wakes everyone once back. */
+  private async listen(attempt: number, initial = false): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
+    let lost = false;
+    const onLost = (e?: unknown) => {
+      if (lost) return;
+      lost = true;
+      if (this.listener === client) this.listener = undefined;
+      client.end().catch(() => undefined);
+      if (this.closed) return;
+      this.log?.warn({ err: e }, 'postgres: LISTEN connection lost, reconnecting');
+      const delay = Math.min(5_000, 100 * 2 ** attempt);
+      this.reconnectTimer = setTimeout(() => this.listen(attempt + 1).catch(() => undefined), delay);
+    };
+    client.on('error', onLost);
+    client.on('end', () => onLost());
+    client.on('notification', (n) => {
+      const rev = Number(n.payload);
+      if (Number.isSafeInteger(rev)) this.heard(rev);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${COMMIT_CHANNEL}`);
+      // Commits made while we were not listening: one wake-up covers them (listeners read the log).
+      const rev = Number((await client.query(SQL.revision)).rows[0].value);
+      if (this.closed) {
+        await client.end();
+        return;
+      }
+      this.listener = client;
+      attempt = 0;
+      this.heard(rev);
+    } catch (e) {
+      if (initial) throw e; // at open: the caller reports it
+      onLost(e);
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction on a pooled connection; a write takes the writers' lock first (see the
+   * top of this file), and is run again after a serialization failure or deadlock (bounded, with
+   * jittered backoff). A lost connection becomes StoreUnavailableError.
+   */
+  private async inTx<T>(
+    write: boolean,
+    fn: (
+      tx: WriteTx,
+      state: WriteState,
+      q: (name: SqlName, values?: unknown[]) => Promise<pg.QueryResult>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (e) {
+        throw this.unavailable(e);
+      }
+      let destroy = false;
+      const q = (name: SqlName, values: unknown[] = []) => client.query({ name, text: SQL[name], values });
+      try {
+        await client.query(
+          write ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
+        );
+        const state: WriteState = { start: 0, revision: 0, compacted: 0, changes: [] };
+        if (write) {
+          await client.query('LOCK TABLE changes IN EXCLUSIVE MODE');
+          const meta = metaOf((await q('meta')).rows);
+          state.start = state.revision = meta.revision;
+          state.compacted = meta.compacted;
+        }
+        const r = await fn(this.makeTx(write, state, q), state, q);
+        if (state.revision !== state.start) await this.finishWrite(state, q);
+        await client.query('COMMIT');
+        return r;
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => {
+          destroy = true;
+        });
+        if (!isRetryable(e) || attempt >= this.maxRetries) throw isConnectionError(e) ? this.unavailable(e) : e;
+      } finally {
+        client.release(destroy);
+      }
+      await sleep(Math.random() * 5 * 2 ** attempt);
+    }
+  }
+
+  /** Appends the buffered changes, moves the revision, compacts, announces the commit to other servers. */
+  private async finishWrite(state: WriteState, q: (name: SqlName, values?: unknown[]) => Promise<unknown>) {
+    const c = state.changes;
+    await q('addChanges', [
+      c.map((x) => x.revision),
+      c.map((x) => x.kind),
+      c.map((x) => x.id),
+      c.map((x) => x.op),
+      c.map((x) => x.body),
+    ]);
+    await q('setMeta', [state.revision, 'revision']);
+    const target = state.revision - this.retention;
+    // In steps of a tenth of the window, as the SQLite store does, so most writes skip the DELETE.
+    if (target - state.compacted >= Math.max(1, Math.floor(this.retention / 10))) {
+      await q('compact', [target]);
+      await q('setMeta', [target, 'compacted']);
+    }
+    await q('notify', [String(state.revision)]);
+  }
+
+  private unavailable(e: unknown): StoreUnavailableError {
+    this.log?.warn({ err: e }, 'postgres: database unavailable');
+    return new StoreUnavailableError(`the database (${this.where}) is unavailable: ${(e as Error)?.message}`, {
+      cause: e,
+    });
+  }
+
+  private makeTx(
+    write: boolean,
+    state: WriteState,
+    q: (name: SqlName, values?: unknown[]) => Promise<pg.QueryResult>,
+  ): WriteTx {
+    const guard = () => {
+      if (!write) throw new Error('write in a read transaction');
+    };
+    /** Runs a write statement (refused in a read transaction); returns the rows it changed. */
+    const run = async (name: SqlName, ...values: unknown[]): Promise<number> => {
+      guard();
+      return (await q(name, values)).rowCount ?? 0;
+    };
+    const one = async (name: SqlName, ...values: unknown[]) => (await q(name, values)).rows[0];
+    const appendChange = (kind: Kind, id: string, op: ChangeOp, body: string): number => {
+      state.revision += 1;
+      state.changes.push({ revision: state.revision, kind, id, op, body });
+      return state.revision;
+    };
+    const bodies = <K extends Kind>(rows: { body: string }[]) => rows.map((r) => JSON.parse(r.body) as KindMap[K]);
+    const ipRange = (space: { subnetId: string; version: 4 | 6 }, from: bigint, to: bigint) => [
+      space.subnetId,
+      bigIntToKey(from, space.version),
+      bigIntToKey(to, space.version),
+    ];
+    return {
+      revision: async () => (write ? state.revision : Number((await one('revision')).value)),
+      get: async <K extends Kind>(kind: K, id: string) => {
+        const row = await one('get', kind, id);
+        return row === undefined ? undefined : (JSON.parse(row.body) as KindMap[K]);
+      },
+      list: async <K extends Kind>(kind: K, parentId?: string) =>
+        bodies<K>((parentId === undefined ? await q('list', [kind]) : await q('listParent', [kind, parentId])).rows),
+      ipAllocations: async (by) =>
+        (by.portId !== undefined ? await q('ipByPort', [by.portId]) : await q('ipBySubnet', [by.subnetId]))
+          .rows as IpAllocation[],
+      defaultSecurityGroup: async (projectId) => (await one('getDefaultSg', projectId))?.security_group_id,
+      countOwned: async (kind, projectId) => Number((await one('countOwned', kind, projectId)).n),
+      quotaOverrides: async (projectId) =>
+        (projectId === undefined ? await q('quotasAll') : await q('quotasOf', [projectId])).rows.map(
+          (r): QuotaOverride => ({ project_id: r.project_id, resource: r.resource, limit: Number(r.hard_limit) }),
+        ),
+      allocatedKeys: async (space: KeySpace, from, to, limit) =>
+        space.kind === 'vni'
+          ? (await q('vniKeys', [String(from), String(to), limit])).rows.map((r) => BigInt(r.vni))
+          : (await q('ipKeys', [...ipRange(space, from, to), limit])).rows.map((r) => keyToBigInt(r.ip_key)),
+      maxAllocatedKey: async (space: KeySpace, from, to) => {
+        const k =
+          space.kind === 'vni'
+            ? (await one('vniMax', String(from), String(to))).k
+            : (await one('ipMax', ...ipRange(space, from, to))).k;
+        if (k === null) return undefined;
+        return space.kind === 'vni' ? BigInt(k) : keyToBigInt(k);
+      },
+      put: async (kind, obj, op, parentId) => {
+        guard();
+        const body = JSON.stringify(obj);
+        const rev = appendChange(kind, obj.id, op, body);
+        await q('upsert', [kind, obj.id, parentId ?? null, rev, body]);
+        return rev;
+      },
+      remove: async (kind, obj) => {
+        guard();
+        await q('delete', [kind, obj.id]);
+        return appendChange(kind, obj.id, 'delete', JSON.stringify(obj));
+      },
+      putQuiet: async (kind, obj) => void (await run('updateBody', JSON.stringify(obj), kind, obj.id)),
+      claimVni: async (vni, networkId) => (await run('claimVni', vni, networkId)) === 1,
+      releaseVni: async (networkId) => void (await run('releaseVni', networkId)),
+      claimMac: async (networkId, mac, portId) => (await run('claimMac', networkId, mac, portId)) === 1,
+      releaseMac: async (networkId, mac) => void (await run('releaseMac', networkId, mac)),
+      claimIp: async (subnetId, version, ip, portId) =>
+        (await run('claimIp', subnetId, bigIntToKey(ipToBigInt(ip), version), ip, portId)) === 1,
+      releaseIp: async (subnetId, ip) => void (await run('releaseIp', subnetId, ip)),
+      setDefaultSecurityGroup: async (projectId, sgId) => (await run('setDefaultSg', projectId, sgId)) === 1,
+      clearDefaultSecurityGroup: async (sgId) => void (await run('clearDefaultSg', sgId)),
+      setQuota: async (projectId, resource, limit) => void (await run('setQuota', projectId, resource, limit)),
+      clearQuotas: async (projectId) => void (await run('clearQuotas', projectId)),
+    };
+  }
+}
+
+/** The revision and compaction point from the `meta` rows (BIGINT arrives as text). */
+function metaOf(rows: { name: string; value: string }[]): { revision: number; compacted: number } {
+  const get = (n: string) => Number(rows.find((r) => r.name === n)?.value ?? 0);
+  return { revision: get('revision'), compacted: get('compacted') };
+}
