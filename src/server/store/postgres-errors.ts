@@ -20,6 +20,11 @@ const SOCKET_CODES = new Set([
 ]);
 const DRIVER_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|is not queryable|not connected/i;
 
+/** The error of a first connection that failed: where (password masked) and why. */
+export function unreachable(where: string, e: unknown): Error {
+  return new Error(`cannot reach PostgreSQL at ${where}: ${(e as Error)?.message}`, { cause: e });
+}
+
 type DbError = { code?: unknown; message?: unknown };
 
 export function isRetryable(e: unknown): boolean {

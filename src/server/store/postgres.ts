@@ -31,7 +31,7 @@ import type { Kind, KindMap } from '../../model/types.js';
 import type { AnyObject } from '../../model/watch.js';
 import { bigIntToKey, ipToBigInt, keyToBigInt } from '../ipam/keys.js';
 import { checkDatabaseUrl, redactUrl } from './database-url.js';
-import { isConnectionError, isRetryable } from './postgres-errors.js';
+import { isConnectionError, isRetryable, unreachable } from './postgres-errors.js';
 import { migratePostgres } from './postgres-migrate.js';
 import {
   type Change,
@@ -135,7 +135,7 @@ export class PostgresStore implements Store {
     const store = new PostgresStore(opts);
     try {
       const client = await store.pool.connect().catch((e: unknown) => {
-        throw new Error(`cannot reach PostgreSQL at ${store.where}: ${(e as Error).message}`, { cause: e });
+        throw unreachable(store.where, e);
       });
       try {
         await migratePostgres(client);
