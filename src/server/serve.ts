@@ -1,7 +1,7 @@
 /**
- * Starts a server: its store (SQLite under the data dir, or PostgreSQL), the fastify app on TCP and, when asked, the same
- * routing on a Unix socket (agents in other network namespaces use it). Used by `hypernet server`
- * and by the tests, so both run exactly the same assembly.
+ * Starts a server: its store (SQLite under the data dir, or PostgreSQL), the fastify app on TCP and,
+ * when asked, the same routing on a Unix socket (agents in other network namespaces use it). Used by
+ * `hypernet server` and by the tests, so both run exactly the same assembly.
  */
 import http from 'node:http';
 import { rmSync } from 'node:fs';

@@ -73,11 +73,13 @@ const SQL = {
            ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, parent_id = excluded.parent_id`,
   updateBody: 'UPDATE resources SET body = $1 WHERE kind = $2 AND id = $3',
   delete: 'DELETE FROM resources WHERE kind = $1 AND id = $2',
-  addChanges: `INSERT INTO changes (revision, kind, id, op, object)
-               SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])`,
+  // The changes of a write, its new revision and the NOTIFY other servers hear when it commits.
+  finish: `WITH added AS (INSERT INTO changes (revision, kind, id, op, object)
+                          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])),
+                moved AS (UPDATE meta SET value = $6 WHERE name = 'revision')
+           SELECT pg_notify('${COMMIT_CHANNEL}', $7)`,
   changesSince: 'SELECT revision, kind, id, op, object FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2',
   compact: 'DELETE FROM changes WHERE revision <= $1',
-  notify: `SELECT pg_notify('${COMMIT_CHANNEL}', $1)`,
   ipBySubnet: 'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE subnet_id = $1 ORDER BY ip_key',
   ipByPort: 'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE port_id = $1 ORDER BY subnet_id, ip_key',
   claimIp: `INSERT INTO ip_allocations (subnet_id, ip_key, ip_address, port_id) VALUES ($1, $2, $3, $4)
@@ -290,27 +292,34 @@ export class PostgresStore implements Store {
         throw this.unavailable(e);
       }
       let destroy = false;
+      let committing = false;
       const q = (name: SqlName, values: unknown[] = []) => client.query({ name, text: SQL[name], values });
       try {
-        await client.query(
-          write ? 'BEGIN ISOLATION LEVEL REPEATABLE READ' : 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY',
-        );
         const state: WriteState = { start: 0, revision: 0, compacted: 0, changes: [] };
         if (write) {
-          await client.query('LOCK TABLE changes IN EXCLUSIVE MODE');
-          const meta = metaOf((await q('meta')).rows);
+          // One round trip; the snapshot is taken by the SELECT, after the lock is held.
+          const results = (await client.query(
+            `BEGIN ISOLATION LEVEL REPEATABLE READ; LOCK TABLE changes IN EXCLUSIVE MODE; ${SQL.meta}`,
+          )) as unknown as pg.QueryResult[];
+          const meta = metaOf(results[results.length - 1].rows);
           state.start = state.revision = meta.revision;
           state.compacted = meta.compacted;
-        }
+        } else await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const r = await fn(this.makeTx(write, state, q), state, q);
         if (state.revision !== state.start) await this.finishWrite(state, q);
+        committing = true;
         await client.query('COMMIT');
         return r;
       } catch (e) {
         await client.query('ROLLBACK').catch(() => {
           destroy = true;
         });
-        if (!isRetryable(e) || attempt >= this.maxRetries) throw isConnectionError(e) ? this.unavailable(e) : e;
+        const lost = isConnectionError(e);
+        // A connection lost before COMMIT was sent (e.g. a pooled one the database closed) rolled back
+        // everything: one more try on a fresh connection. During COMMIT the outcome is unknown: no retry.
+        const again = isRetryable(e) ? attempt < this.maxRetries : lost && !committing && attempt === 0;
+        if (!again) throw lost ? this.unavailable(e) : e;
+        if (lost) destroy = true;
       } finally {
         client.release(destroy);
       }
@@ -318,24 +327,24 @@ export class PostgresStore implements Store {
     }
   }
 
-  /** Appends the buffered changes, moves the revision, compacts, announces the commit to other servers. */
+  /** Appends the buffered changes, moves the revision and announces the commit (one round trip); compacts. */
   private async finishWrite(state: WriteState, q: (name: SqlName, values?: unknown[]) => Promise<unknown>) {
     const c = state.changes;
-    await q('addChanges', [
+    await q('finish', [
       c.map((x) => x.revision),
       c.map((x) => x.kind),
       c.map((x) => x.id),
       c.map((x) => x.op),
       c.map((x) => x.body),
+      state.revision,
+      String(state.revision),
     ]);
-    await q('setMeta', [state.revision, 'revision']);
     const target = state.revision - this.retention;
     // In steps of a tenth of the window, as the SQLite store does, so most writes skip the DELETE.
     if (target - state.compacted >= Math.max(1, Math.floor(this.retention / 10))) {
       await q('compact', [target]);
       await q('setMeta', [target, 'compacted']);
     }
-    await q('notify', [String(state.revision)]);
   }
 
   private unavailable(e: unknown): StoreUnavailableError {
