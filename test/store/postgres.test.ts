@@ -11,7 +11,7 @@ import type { Network, Subnet } from '../../src/model/types.js';
 import { allocateNextIp, allocateVni } from '../../src/server/ipam/allocate.js';
 import { SCHEMA_VERSION } from '../../src/server/store/migrations.js';
 import { PostgresStore } from '../../src/server/store/postgres.js';
-import type { Store } from '../../src/server/store/store.js';
+import { type Store, StoreUnavailableError } from '../../src/server/store/store.js';
 import { hasPostgres, startTestPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { skipUnless } from '../../testkit/preconditions.js';
 import { storeConformance } from './conformance.js';
@@ -121,6 +121,29 @@ describe('PostgresStore shared by several servers', { skip }, () => {
       }
     } finally {
       await noRetry.close();
+    }
+  });
+
+  it("gives up on the writers' lock after its timeout (StoreUnavailableError, a 503), then works", async () => {
+    const impatient = await PostgresStore.open({ url, lockTimeoutMs: 300 });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      // A server stuck in the middle of a write holds the lock.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE changes IN EXCLUSIVE MODE');
+      await assert.rejects(
+        impatient.write((tx) => tx.put('network', net('waited'), 'create')),
+        (e: Error) => e instanceof StoreUnavailableError && /lock timeout/.test(String((e.cause as Error).message)),
+      );
+      // Readers are not blocked by it.
+      assert.equal(await impatient.read((tx) => tx.get('network', 'waited')), undefined);
+      await holder.query('ROLLBACK');
+      await impatient.write((tx) => tx.put('network', net('waited'), 'create'));
+      assert.equal((await b.read((tx) => tx.get('network', 'waited')))?.id, 'waited');
+    } finally {
+      await holder.end();
+      await impatient.close();
     }
   });
 

@@ -31,7 +31,7 @@ import type { Kind, KindMap } from '../../model/types.js';
 import type { AnyObject } from '../../model/watch.js';
 import { bigIntToKey, ipToBigInt, keyToBigInt } from '../ipam/keys.js';
 import { checkDatabaseUrl, redactUrl } from './database-url.js';
-import { isConnectionError, isRetryable, unreachable } from './postgres-errors.js';
+import { isConnectionLost, isRetryable, isUnavailable, unreachable } from './postgres-errors.js';
 import { migratePostgres } from './postgres-migrate.js';
 import {
   type Change,
@@ -55,6 +55,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** How often a write is run again after a serialization failure or deadlock. */
   maxRetries?: number;
+  /** How long a write waits for the writers' lock before it gives up with StoreUnavailableError. */
+  lockTimeoutMs?: number;
   log?: Logger;
 }
 
@@ -124,6 +126,7 @@ export class PostgresStore implements Store {
   private readonly listeners = new Set<(revision: number) => void>();
   private readonly retention: number;
   private readonly maxRetries: number;
+  private readonly lockTimeoutMs: number;
   private readonly log?: Logger;
   private readonly where: string;
   private readonly url: string;
@@ -159,12 +162,16 @@ export class PostgresStore implements Store {
     this.where = redactUrl(opts.url);
     this.retention = opts.retention ?? 10_000;
     this.maxRetries = opts.maxRetries ?? 8;
+    this.lockTimeoutMs = Math.max(1, Math.floor(opts.lockTimeoutMs ?? 15_000));
     this.log = opts.log;
     this.pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
       connectionTimeoutMillis: 5_000,
       keepAlive: true,
+      // A server that stops in the middle of a write (frozen, cut off) must not hold the writers' lock
+      // for ever: PostgreSQL ends such a session, and its transaction, after this long.
+      idle_in_transaction_session_timeout: 60_000,
     });
     // An idle connection that dies (database restarted) is dropped by the pool; without a handler the
     // 'error' event would end the process.
@@ -299,7 +306,8 @@ export class PostgresStore implements Store {
         if (write) {
           // One round trip; the snapshot is taken by the SELECT, after the lock is held.
           const results = (await client.query(
-            `BEGIN ISOLATION LEVEL REPEATABLE READ; LOCK TABLE changes IN EXCLUSIVE MODE; ${SQL.meta}`,
+            `BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL lock_timeout = ${this.lockTimeoutMs}; ` +
+              `LOCK TABLE changes IN EXCLUSIVE MODE; ${SQL.meta}`,
           )) as unknown as pg.QueryResult[];
           const meta = metaOf(results[results.length - 1].rows);
           state.start = state.revision = meta.revision;
@@ -314,11 +322,11 @@ export class PostgresStore implements Store {
         await client.query('ROLLBACK').catch(() => {
           destroy = true;
         });
-        const lost = isConnectionError(e);
+        const lost = isConnectionLost(e);
         // A connection lost before COMMIT was sent (e.g. a pooled one the database closed) rolled back
         // everything: one more try on a fresh connection. During COMMIT the outcome is unknown: no retry.
         const again = isRetryable(e) ? attempt < this.maxRetries : lost && !committing && attempt === 0;
-        if (!again) throw lost ? this.unavailable(e) : e;
+        if (!again) throw isUnavailable(e) ? this.unavailable(e) : e;
         if (lost) destroy = true;
       } finally {
         client.release(destroy);
