@@ -248,3 +248,43 @@ async function waitForLockWaiter(holder: pg.Client): Promise<void> {
   }
   throw new Error('the store never waited on the row');
 }
+
+describe('PostgresStore through a database outage', { skip }, () => {
+  it('answers StoreUnavailableError while the database is down, then reconnects, LISTEN included', async () => {
+    const db = await pgCluster();
+    const url = await freshDatabase();
+    const [a, b] = await Promise.all([PostgresStore.open({ url }), PostgresStore.open({ url })]);
+    try {
+      await b.write((tx) => tx.put('network', net('before'), 'create'));
+      db.pause();
+      try {
+        await assert.rejects(
+          a.read((tx) => tx.get('network', 'before')),
+          StoreUnavailableError,
+        );
+        await assert.rejects(
+          b.write((tx) => tx.put('network', net('lost'), 'create')),
+          StoreUnavailableError,
+        );
+      } finally {
+        db.resume();
+      }
+      // The pools make new connections by themselves.
+      assert.equal((await a.read((tx) => tx.get('network', 'before')))?.id, 'before');
+      // A's LISTEN connection comes back: B's commits wake A's listeners again (no polling here).
+      const heard: number[] = [];
+      const off = a.onCommit((r) => heard.push(r));
+      let rev = 0;
+      for (let i = 0; i < 100 && !heard.includes(rev); i++) {
+        rev = await b.write((tx) => tx.put('network', net(`after-${i}`), 'create'));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      off();
+      assert.ok(heard.includes(rev), `A never heard B's commit ${rev} after the outage: ${heard}`);
+      assert.equal(await a.read((tx) => tx.get('network', 'lost')), undefined);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -139,14 +139,14 @@ export class PostgresStore implements Store {
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
     const store = new PostgresStore(opts);
     try {
-      const client = await store.pool.connect().catch((e: unknown) => {
+      const { client, done } = await store.checkout().catch((e: unknown) => {
         throw unreachable(store.where, e);
       });
       try {
         await migratePostgres(client);
         store.heardRevision = Number((await client.query(SQL.revision)).rows[0].value);
       } finally {
-        client.release();
+        done();
       }
       await store.listen(0, true);
     } catch (e) {
@@ -293,8 +293,9 @@ export class PostgresStore implements Store {
   ): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       let client: pg.PoolClient;
+      let done: (destroy?: boolean) => void;
       try {
-        client = await this.pool.connect();
+        ({ client, done } = await this.checkout());
       } catch (e) {
         throw this.unavailable(e);
       }
@@ -329,10 +330,32 @@ export class PostgresStore implements Store {
         if (!again) throw isUnavailable(e) ? this.unavailable(e) : e;
         if (lost) destroy = true;
       } finally {
-        client.release(destroy);
+        done(destroy);
       }
       await sleep(Math.random() * 5 * 2 ** attempt);
     }
+  }
+
+  /**
+   * A pooled connection, listened to while checked out: the pool only watches idle ones, and a
+   * connection the database ends between two statements would otherwise throw an uncaught 'error'.
+   * A connection that failed is destroyed on `done`, whatever the caller says.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; done: (destroy?: boolean) => void }> {
+    const client = await this.pool.connect();
+    let failed = false;
+    const onError = (e: Error) => {
+      failed = true;
+      this.log?.warn({ err: e }, 'postgres: connection lost during a transaction');
+    };
+    client.on('error', onError);
+    return {
+      client,
+      done: (destroy = false) => {
+        client.off('error', onError);
+        client.release(destroy || failed);
+      },
+    };
   }
 
   /** Appends the buffered changes, moves the revision and announces the commit (one round trip); compacts. */
