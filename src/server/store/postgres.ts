@@ -273,8 +273,11 @@ export class PostgresStore implements Store {
       attempt = 0;
       this.heard(rev);
     } catch (e) {
-      if (initial) throw e; // at open: the caller reports it
-      onLost(e);
+      if (!initial) return onLost(e);
+      // At open the caller reports it: no reconnecting, and no connection left behind.
+      lost = true;
+      await client.end().catch(() => undefined);
+      throw e;
     }
   }
 
