@@ -9,8 +9,10 @@
  * serialized anyway; queueing on a lock makes the waiters wait instead of running, failing with 40001
  * and running again. It also keeps the SQLite backend's single-writer semantics that the API layer's
  * read-check-write code (quotas, parents, revision_number) was written against. Readers (plain
- * SELECTs) are never blocked by the lock. Serialization failures and deadlocks (40001, 40P01, e.g.
- * against a tool writing outside the store) are still retried, a bounded number of times with backoff.
+ * SELECTs) are never blocked by the lock. Within one server writes queue on a mutex first, so at most
+ * one pooled connection per server waits for the lock and reads keep the rest. Serialization failures
+ * and deadlocks (40001, 40P01, e.g. against a tool writing outside the store) are still retried, a
+ * bounded number of times with backoff.
  *
  * Because writers hold the lock from before their snapshot until after their commit, every snapshot
  * sees a prefix of the change log: `changesSince` never skips a revision that commits later.
@@ -18,11 +20,13 @@
  * `INSERT … ON CONFLICT DO NOTHING`, false when the row exists.
  *
  * Commits are announced with NOTIFY inside the transaction (delivered at commit, to every server) and
- * heard on a dedicated LISTEN connection, so watchers on every server wake; the writing server also
- * announces its own commit directly. Listeners hear each revision at most once, increasing.
+ * heard on a dedicated LISTEN connection (postgres-listen.ts), so watchers on every server wake; the
+ * writing server also announces its own commit directly. Listeners hear each revision at most once,
+ * increasing.
  *
  * A database that cannot be reached turns into StoreUnavailableError (the API's 503); the pool makes
- * new connections by itself once it is back, and the LISTEN connection reconnects with backoff.
+ * new connections by itself once it is back, and the LISTEN connection reconnects with backoff. The
+ * statements are in postgres-sql.ts, the reading of driver errors in postgres-errors.ts.
  */
 import pg from 'pg';
 import type { Logger } from '../../common/log.js';
@@ -32,7 +36,9 @@ import type { AnyObject } from '../../model/watch.js';
 import { bigIntToKey, ipToBigInt, keyToBigInt } from '../ipam/keys.js';
 import { checkDatabaseUrl, redactUrl } from './database-url.js';
 import { isConnectionLost, isRetryable, isUnavailable, unreachable } from './postgres-errors.js';
+import { CommitListener } from './postgres-listen.js';
 import { migratePostgres } from './postgres-migrate.js';
+import { SQL, type SqlName } from './postgres-sql.js';
 import {
   type Change,
   type ChangeOp,
@@ -60,56 +66,6 @@ export interface PostgresStoreOptions {
   log?: Logger;
 }
 
-/** NOTIFY channel of commits; the payload is the new revision. */
-export const COMMIT_CHANNEL = 'hypernet_commit';
-
-/** The statements, prepared once per connection (by name). */
-const SQL = {
-  meta: "SELECT name, value FROM meta WHERE name IN ('revision', 'compacted')",
-  revision: "SELECT value FROM meta WHERE name = 'revision'",
-  setMeta: 'UPDATE meta SET value = $1 WHERE name = $2',
-  get: 'SELECT body FROM resources WHERE kind = $1 AND id = $2',
-  list: 'SELECT body FROM resources WHERE kind = $1 ORDER BY seq',
-  listParent: 'SELECT body FROM resources WHERE kind = $1 AND parent_id = $2 ORDER BY seq',
-  upsert: `INSERT INTO resources (kind, id, parent_id, seq, body) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, parent_id = excluded.parent_id`,
-  updateBody: 'UPDATE resources SET body = $1 WHERE kind = $2 AND id = $3',
-  delete: 'DELETE FROM resources WHERE kind = $1 AND id = $2',
-  // The changes of a write, its new revision and the NOTIFY other servers hear when it commits.
-  finish: `WITH added AS (INSERT INTO changes (revision, kind, id, op, object)
-                          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])),
-                moved AS (UPDATE meta SET value = $6 WHERE name = 'revision')
-           SELECT pg_notify('${COMMIT_CHANNEL}', $7)`,
-  changesSince: 'SELECT revision, kind, id, op, object FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2',
-  compact: 'DELETE FROM changes WHERE revision <= $1',
-  ipBySubnet: 'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE subnet_id = $1 ORDER BY ip_key',
-  ipByPort: 'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE port_id = $1 ORDER BY subnet_id, ip_key',
-  claimIp: `INSERT INTO ip_allocations (subnet_id, ip_key, ip_address, port_id) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (subnet_id, ip_key) DO NOTHING`,
-  releaseIp: 'DELETE FROM ip_allocations WHERE subnet_id = $1 AND ip_address = $2',
-  ipKeys:
-    'SELECT ip_key FROM ip_allocations WHERE subnet_id = $1 AND ip_key >= $2 AND ip_key <= $3 ORDER BY ip_key LIMIT $4',
-  ipMax: 'SELECT max(ip_key) AS k FROM ip_allocations WHERE subnet_id = $1 AND ip_key >= $2 AND ip_key <= $3',
-  vniKeys: 'SELECT vni FROM vni_allocations WHERE vni >= $1 AND vni <= $2 ORDER BY vni LIMIT $3',
-  vniMax: 'SELECT max(vni) AS k FROM vni_allocations WHERE vni >= $1 AND vni <= $2',
-  claimVni: 'INSERT INTO vni_allocations (vni, network_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-  releaseVni: 'DELETE FROM vni_allocations WHERE network_id = $1',
-  claimMac: 'INSERT INTO mac_allocations (network_id, mac, port_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
-  releaseMac: 'DELETE FROM mac_allocations WHERE network_id = $1 AND mac = $2',
-  getDefaultSg: 'SELECT security_group_id FROM default_security_groups WHERE project_id = $1',
-  setDefaultSg:
-    'INSERT INTO default_security_groups (project_id, security_group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-  clearDefaultSg: 'DELETE FROM default_security_groups WHERE security_group_id = $1',
-  // Same expression as the resources_project index (migrations.ts), so the index serves it.
-  countOwned: "SELECT count(*) AS n FROM resources WHERE kind = $1 AND ((body::jsonb) ->> 'project_id') = $2",
-  quotasAll: 'SELECT project_id, resource, hard_limit FROM quotas ORDER BY project_id, resource',
-  quotasOf: 'SELECT project_id, resource, hard_limit FROM quotas WHERE project_id = $1 ORDER BY resource',
-  setQuota: `INSERT INTO quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3)
-             ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`,
-  clearQuotas: 'DELETE FROM quotas WHERE project_id = $1',
-} as const;
-type SqlName = keyof typeof SQL;
-
 /** The per-transaction state of a write: the revision it started from and the changes it appended. */
 interface WriteState {
   start: number;
@@ -130,10 +86,9 @@ export class PostgresStore implements Store {
   private readonly log?: Logger;
   private readonly where: string;
   private readonly url: string;
-  private listener?: pg.Client;
+  private commits?: CommitListener;
   private heardRevision = 0;
   private closed = false;
-  private reconnectTimer?: NodeJS.Timeout;
 
   /** Connects (a clear error when the database cannot be reached), migrates the schema, starts listening. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
@@ -148,7 +103,12 @@ export class PostgresStore implements Store {
       } finally {
         done();
       }
-      await store.listen(0, true);
+      store.commits = await CommitListener.start({
+        url: opts.url,
+        log: opts.log,
+        onRevision: (r) => store.heard(r),
+        revisionSql: SQL.revision,
+      });
     } catch (e) {
       await store.close();
       throw e;
@@ -225,10 +185,7 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    const l = this.listener;
-    this.listener = undefined;
-    await l?.end().catch(() => undefined);
+    await this.commits?.stop();
     await this.writes.run(async () => undefined);
     await this.pool.end();
   }
@@ -238,47 +195,6 @@ export class PostgresStore implements Store {
     if (revision <= this.heardRevision) return;
     this.heardRevision = revision;
     for (const l of this.listeners) l(revision);
-  }
-
-  /** Opens the LISTEN connection; when it breaks, reconnects with backoff and wakes everyone once back. */
-  private async listen(attempt: number, initial = false): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true });
-    let lost = false;
-    const onLost = (e?: unknown) => {
-      if (lost) return;
-      lost = true;
-      if (this.listener === client) this.listener = undefined;
-      client.end().catch(() => undefined);
-      if (this.closed) return;
-      this.log?.warn({ err: e }, 'postgres: LISTEN connection lost, reconnecting');
-      const delay = Math.min(5_000, 100 * 2 ** attempt);
-      this.reconnectTimer = setTimeout(() => this.listen(attempt + 1).catch(() => undefined), delay);
-    };
-    client.on('error', onLost);
-    client.on('end', () => onLost());
-    client.on('notification', (n) => {
-      const rev = Number(n.payload);
-      if (Number.isSafeInteger(rev)) this.heard(rev);
-    });
-    try {
-      await client.connect();
-      await client.query(`LISTEN ${COMMIT_CHANNEL}`);
-      // Commits made while we were not listening: one wake-up covers them (listeners read the log).
-      const rev = Number((await client.query(SQL.revision)).rows[0].value);
-      if (this.closed) {
-        await client.end();
-        return;
-      }
-      this.listener = client;
-      attempt = 0;
-      this.heard(rev);
-    } catch (e) {
-      if (!initial) return onLost(e);
-      // At open the caller reports it: no reconnecting, and no connection left behind.
-      lost = true;
-      await client.end().catch(() => undefined);
-      throw e;
-    }
   }
 
   /**
