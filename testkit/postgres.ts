@@ -7,7 +7,7 @@
  * directory. `pause()`/`resume()` stop and restart it on the same port (a database outage).
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,41 +42,89 @@ export interface TestPostgres {
 
 const USER = 'hypernet';
 
+/** Runs a PostgreSQL tool from `bin` in `cwd`, as the postgres user when we are root; throws on failure. */
+function runTool(bin: string, cwd: string, tool: string, args: string[]): void {
+  const asRoot = process.getuid?.() === 0;
+  const cmd = asRoot ? 'runuser' : join(bin, tool);
+  const argv = asRoot ? ['-u', 'postgres', '--', join(bin, tool), ...args] : args;
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd, timeout: 60_000 });
+  if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed: ${r.stderr || r.stdout || r.error}`);
+}
+
+/** Stops the cluster under `dir` when it runs, then removes `dir`. */
+function removeCluster(bin: string, dir: string): void {
+  const data = join(dir, 'data');
+  if (existsSync(join(data, 'postmaster.pid'))) {
+    try {
+      runTool(bin, dir, 'pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']);
+    } catch {
+      /* already down */
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const PREFIX = 'hn-pg-';
+
+/** Removes clusters whose test process died without cleaning up (SIGKILL): their `owner` pid is gone. */
+function sweepStale(bin: string): void {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith(PREFIX))) {
+    const dir = join(tmpdir(), name);
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(dir, 'owner'), 'utf8'));
+    } catch {
+      continue; // being created right now, or not ours
+    }
+    if (Number.isSafeInteger(owner) && owner > 0 && !isAlive(owner)) removeCluster(bin, dir);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Starts a cluster and creates the database `database` (default `hypernet`). */
 export async function startTestPostgres(database = 'hypernet'): Promise<TestPostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL is not installed (Debian package postgresql; scripts/setup.sh installs it)');
-  const dir = mkdtempSync(join(tmpdir(), 'hn-pg-'));
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
+  sweepStale(bin);
+  const dir = mkdtempSync(join(tmpdir(), PREFIX));
+  writeFileSync(join(dir, 'owner'), String(process.pid));
+  if (process.getuid?.() === 0) {
     const pw = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
     const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-    if (pw.status !== 0) throw new Error('running as root needs the postgres user (Debian package postgresql)');
+    if (pw.status !== 0) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error('running as root needs the postgres user (Debian package postgresql)');
+    }
     chownSync(dir, Number(pw.stdout), Number(gid.stdout));
   }
   const data = join(dir, 'data');
-  const run = (tool: string, args: string[]) => {
-    const cmd = asRoot ? 'runuser' : join(bin, tool);
-    const argv = asRoot ? ['-u', 'postgres', '--', join(bin, tool), ...args] : args;
-    const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: dir, timeout: 60_000 });
-    if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed: ${r.stderr || r.stdout || r.error}`);
-  };
+  const run = (tool: string, args: string[]) => runTool(bin, dir, tool, args);
   let stopped = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stopSync();
+    process.kill(process.pid, signal); // our listener is gone: the signal now does what it would have
+  };
   const stopSync = () => {
     if (stopped) return;
     stopped = true;
     process.removeListener('exit', stopSync);
-    if (existsSync(join(data, 'postmaster.pid'))) {
-      try {
-        run('pg_ctl', ['stop', '-D', data, '-m', 'fast', '-w']);
-      } catch {
-        /* already down */
-      }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    removeCluster(bin, dir);
   };
-  // A test that crashes still leaves no cluster behind (not on SIGKILL: nothing runs then).
+  // A test that crashes or is interrupted leaves no cluster behind; after a SIGKILL the next start
+  // sweeps it (sweepStale).
   process.on('exit', stopSync);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     run('initdb', ['-D', data, '-U', USER, '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
     const port = await freePort();
