@@ -123,6 +123,14 @@ export function storeConformance(name: string, open: StoreFactory, opts: { skip?
       );
     });
 
+    it('keeps any text a tenant may write, NUL and other control characters included', async () => {
+      const name = 'a\u0000b\u0001\n"\\ é 😀';
+      await store.write((tx) => tx.put('port', { ...port('odd'), name, project_id: 'odd' }, 'create', 'n9'));
+      assert.equal((await store.read((tx) => tx.get('port', 'odd')))?.name, name);
+      assert.equal(await store.read((tx) => tx.countOwned('port', 'odd')), 1);
+      await store.write(async (tx) => tx.remove('port', (await tx.get('port', 'odd'))!));
+    });
+
     it('enforces uniqueness in the database', async () => {
       await store.write(async (tx) => {
         assert.equal(await tx.claimMac('n1', 'fa:16:3e:00:00:01', 'p1'), true);

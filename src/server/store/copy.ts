@@ -13,11 +13,19 @@ import { redactUrl } from './database-url.js';
 import { SCHEMA_VERSION } from './migrations.js';
 import { unreachable } from './postgres-errors.js';
 import { migratePostgres } from './postgres-migrate.js';
+import { projectOf } from './postgres.js';
 
 type ColumnType = 'text' | 'bigint';
 
+/** A column only PostgreSQL has, computed from a row of SQLite's columns. */
+interface DerivedColumn {
+  name: string;
+  type: ColumnType;
+  of(row: unknown[]): unknown;
+}
+
 /** Every table of the schema with its columns, in the order they are copied. */
-const TABLES: readonly { name: string; columns: readonly [string, ColumnType][] }[] = [
+const TABLES: readonly { name: string; columns: readonly [string, ColumnType][]; derived?: DerivedColumn }[] = [
   {
     name: 'resources',
     columns: [
@@ -27,6 +35,7 @@ const TABLES: readonly { name: string; columns: readonly [string, ColumnType][] 
       ['seq', 'bigint'],
       ['body', 'text'],
     ],
+    derived: { name: 'project_id', type: 'text', of: (row) => projectOf(JSON.parse(String(row[4]))) },
   },
   {
     name: 'changes',
@@ -171,15 +180,17 @@ async function copyTable(
 ): Promise<number> {
   const names = t.columns.map(([c]) => c);
   const total = Number(src.prepare(`SELECT count(*) FROM ${t.name}`).pluck().get());
-  const arrays = t.columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
-  const insert = `INSERT INTO ${t.name} (${names.join(', ')}) SELECT * FROM unnest(${arrays})`;
+  const columns = [...t.columns, ...(t.derived ? [[t.derived.name, t.derived.type] as const] : [])];
+  const arrays = columns.map(([, type], i) => `$${i + 1}::${type}[]`).join(', ');
+  const insert = `INSERT INTO ${t.name} (${columns.map(([c]) => c).join(', ')}) SELECT * FROM unnest(${arrays})`;
   let done = 0;
   let batch: unknown[][] = [];
   const flush = async () => {
     if (!batch.length) return;
+    const rows = t.derived ? batch.map((row) => [...row, t.derived!.of(row)]) : batch;
     await target.query(
       insert,
-      names.map((_, i) => batch.map((row) => (row[i] === null ? null : String(row[i])))),
+      columns.map((_, i) => rows.map((row) => (row[i] === null ? null : String(row[i])))),
     );
     done += batch.length;
     batch = [];

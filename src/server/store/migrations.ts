@@ -28,7 +28,10 @@ export const MIGRATIONS: readonly Migration[] = [
     postgres: [
       // Address keys compare byte-wise whatever the database's locale (ipam/keys.ts relies on it).
       'ALTER TABLE ip_allocations ALTER COLUMN ip_key TYPE TEXT COLLATE "C"',
-      "CREATE INDEX IF NOT EXISTS resources_project ON resources (kind, ((body::jsonb) ->> 'project_id'))",
+      // The owner in its own column (kept by the store): PostgreSQL's JSON functions refuse a body whose
+      // free text holds the escape \u0000, which tenants may write.
+      'ALTER TABLE resources ADD COLUMN IF NOT EXISTS project_id TEXT',
+      'CREATE INDEX IF NOT EXISTS resources_project ON resources (kind, project_id)',
     ],
   },
 ];

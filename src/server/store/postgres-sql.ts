@@ -15,9 +15,10 @@ export const SQL = {
   get: 'SELECT body FROM resources WHERE kind = $1 AND id = $2',
   list: 'SELECT body FROM resources WHERE kind = $1 ORDER BY seq',
   listParent: 'SELECT body FROM resources WHERE kind = $1 AND parent_id = $2 ORDER BY seq',
-  upsert: `INSERT INTO resources (kind, id, parent_id, seq, body) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body, parent_id = excluded.parent_id`,
-  updateBody: 'UPDATE resources SET body = $1 WHERE kind = $2 AND id = $3',
+  upsert: `INSERT INTO resources (kind, id, parent_id, seq, body, project_id) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (kind, id) DO UPDATE
+           SET body = excluded.body, parent_id = excluded.parent_id, project_id = excluded.project_id`,
+  updateBody: 'UPDATE resources SET body = $1, project_id = $4 WHERE kind = $2 AND id = $3',
   delete: 'DELETE FROM resources WHERE kind = $1 AND id = $2',
   // The changes of a write, its new revision and the NOTIFY other servers hear when it commits.
   finish: `WITH added AS (INSERT INTO changes (revision, kind, id, op, object)
@@ -44,8 +45,7 @@ export const SQL = {
   setDefaultSg:
     'INSERT INTO default_security_groups (project_id, security_group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING',
   clearDefaultSg: 'DELETE FROM default_security_groups WHERE security_group_id = $1',
-  // Same expression as the resources_project index (migrations.ts), so the index serves it.
-  countOwned: "SELECT count(*) AS n FROM resources WHERE kind = $1 AND ((body::jsonb) ->> 'project_id') = $2",
+  countOwned: 'SELECT count(*) AS n FROM resources WHERE kind = $1 AND project_id = $2',
   quotasAll: 'SELECT project_id, resource, hard_limit FROM quotas ORDER BY project_id, resource',
   quotasOf: 'SELECT project_id, resource, hard_limit FROM quotas WHERE project_id = $1 ORDER BY resource',
   setQuota: `INSERT INTO quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3)

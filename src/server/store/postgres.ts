@@ -362,7 +362,7 @@ export class PostgresStore implements Store {
         guard();
         const body = JSON.stringify(obj);
         const rev = appendChange(kind, obj.id, op, body);
-        await q('upsert', [kind, obj.id, parentId ?? null, rev, body]);
+        await q('upsert', [kind, obj.id, parentId ?? null, rev, body, projectOf(obj)]);
         return rev;
       },
       remove: async (kind, obj) => {
@@ -370,7 +370,7 @@ export class PostgresStore implements Store {
         await q('delete', [kind, obj.id]);
         return appendChange(kind, obj.id, 'delete', JSON.stringify(obj));
       },
-      putQuiet: async (kind, obj) => void (await run('updateBody', JSON.stringify(obj), kind, obj.id)),
+      putQuiet: async (kind, obj) => void (await run('updateBody', JSON.stringify(obj), kind, obj.id, projectOf(obj))),
       claimVni: async (vni, networkId) => (await run('claimVni', vni, networkId)) === 1,
       releaseVni: async (networkId) => void (await run('releaseVni', networkId)),
       claimMac: async (networkId, mac, portId) => (await run('claimMac', networkId, mac, portId)) === 1,
@@ -384,6 +384,12 @@ export class PostgresStore implements Store {
       clearQuotas: async (projectId) => void (await run('clearQuotas', projectId)),
     };
   }
+}
+
+/** The owner kept in `resources.project_id` (what SQLite reads with json_extract): a string, or null. */
+export function projectOf(obj: object): string | null {
+  const p = (obj as { project_id?: unknown }).project_id;
+  return typeof p === 'string' ? p : null;
 }
 
 /** The revision and compaction point from the `meta` rows (BIGINT arrives as text). */
