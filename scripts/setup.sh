@@ -24,6 +24,9 @@ want modprobe kmod
 want nsenter util-linux
 want ethtool ethtool
 want chromium chromium
+# PostgreSQL server binaries (initdb, pg_ctl) for the PostgreSQL store's tests, which start throwaway
+# clusters of their own (testkit/postgres.ts); they are not on PATH, so look in Debian's directory.
+compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_apt+=(postgresql)
 # The CLI's zsh completion is checked by `zsh -n` (test/ctl/completion.test.ts).
 want zsh zsh
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -14,5 +14,6 @@ const program = new Command('hypernet')
 (await import('./ctl/command.js')).register(program);
 (await import('./lab/command.js')).register(program);
 (await import('./server/command.js')).register(program, { providers: (await import('./providers.js')).PROVIDERS });
+(await import('./server/db-command.js')).register(program);
 
 await program.parseAsync(process.argv);

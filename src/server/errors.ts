@@ -3,6 +3,8 @@
  * `NeutronFault`; `toNeutronError` is the ONE place that turns any thrown value into a status code
  * and the body `{"NeutronError": {"type", "message", "detail"}}`.
  */
+import { StoreUnavailableError } from './store/store.js';
+
 export class NeutronFault extends Error {
   constructor(
     readonly status: number,
@@ -58,6 +60,11 @@ export interface NeutronErrorBody {
 
 /** Maps anything thrown while serving a request to (status, body). Unknown errors become 500. */
 export function toNeutronError(err: unknown): { status: number; body: NeutronErrorBody } {
+  if (err instanceof StoreUnavailableError) {
+    // The database is down or restarting: the same request may succeed later (the cause is logged).
+    const message = 'The server cannot reach its database right now; retry later.';
+    return { status: 503, body: { NeutronError: { type: 'ServiceUnavailable', message, detail: '' } } };
+  }
   if (err instanceof NeutronFault) {
     return { status: err.status, body: { NeutronError: { type: err.type, message: err.message, detail: err.detail } } };
   }

@@ -1,7 +1,7 @@
 /**
- * Starts a server: SQLite store under the data dir, the fastify app on TCP and, when asked, the same
- * routing on a Unix socket (agents in other network namespaces use it). Used by `hypernet server`
- * and by the tests, so both run exactly the same assembly.
+ * Starts a server: its store (SQLite under the data dir, or PostgreSQL), the fastify app on TCP and,
+ * when asked, the same routing on a Unix socket (agents in other network namespaces use it). Used by
+ * `hypernet server` and by the tests, so both run exactly the same assembly.
  */
 import http from 'node:http';
 import { rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { realClock, type Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
-import { SqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 import { buildApp } from './app.js';
 import type { AuthConfig } from './auth.js';
@@ -26,7 +26,10 @@ export interface ServeOptions {
   host: string;
   port: number;
   unixSocket?: string;
-  dataDir: string;
+  /** Directory of the SQLite database and of the agentless plugin's CA; unused with `database`. */
+  dataDir?: string;
+  /** `postgresql://…`: the store is PostgreSQL instead of SQLite under `dataDir`. */
+  database?: string;
   config: ServerConfig;
   auth: AuthConfig;
   logger: Logger;
@@ -43,11 +46,24 @@ export interface RunningServer {
 }
 
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
-  const store = new SqliteStore({ dataDir: opts.dataDir, retention: opts.config.changeRetention });
-  const clock = opts.clock ?? realClock;
-  const agentless = await agentlessService(opts, store, clock);
-  const app = await buildApp({ store, clock, logger: opts.logger, config: opts.config, auth: opts.auth, agentless });
-  await app.listen({ host: opts.host, port: opts.port });
+  if (opts.database && opts.config.agentless)
+    throw new Error('the agentless plugin keeps its CA under --data-dir: it is not available with --database yet');
+  if (!opts.database && !opts.dataDir) throw new Error('a data directory or a database URL is needed');
+  const store = await openStore(
+    opts.database ? { kind: 'postgres', url: opts.database } : { kind: 'sqlite', dataDir: opts.dataDir! },
+    { retention: opts.config.changeRetention, log: opts.logger.child({ part: 'store' }) },
+  );
+  let app: FastifyInstance;
+  let agentless: AgentlessService | undefined;
+  try {
+    const clock = opts.clock ?? realClock;
+    agentless = await agentlessService(opts, store, clock);
+    app = await buildApp({ store, clock, logger: opts.logger, config: opts.config, auth: opts.auth, agentless });
+    await app.listen({ host: opts.host, port: opts.port });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   let unix: http.Server | undefined;
@@ -78,7 +94,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
 /** The agentless plugin when configured: the CA under `<data dir>/pki`, the provider's state under its own dir. */
 async function agentlessService(opts: ServeOptions, store: Store, clock: Clock): Promise<AgentlessService | undefined> {
   const config = opts.config.agentless;
-  if (!config) return undefined;
+  if (!config || !opts.dataDir) return undefined;
   const log = opts.logger.child({ part: 'agentless' });
   const ca = await CertificateAuthority.open(dirStorage(join(opts.dataDir, 'pki')), { clock });
   const stateDir = resolve(config.lab_state_dir || join(opts.dataDir, 'lab-provider'));

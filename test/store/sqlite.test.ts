@@ -1,79 +1,65 @@
-/** The SQLite store: one transaction per write, revisions and change log, DB-enforced uniqueness, compaction. */
+/** The SQLite store: the conformance suite on a real file, plus what only SQLite has (WAL file, versioning). */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Network } from '../../src/model/types.js';
+import { SCHEMA } from '../../src/server/store/schema.js';
+import { SCHEMA_VERSION } from '../../src/server/store/migrations.js';
 import { SqliteStore } from '../../src/server/store/sqlite.js';
+import { storeConformance } from './conformance.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'hn-store-'));
-const net = (id: string) => ({ id, name: id, project_id: 'p', revision_number: 1 }) as unknown as Network;
+storeConformance('SQLite', async ({ retention }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'hn-store-'));
+  const store = new SqliteStore({ dataDir: dir, retention });
+  return {
+    store,
+    async cleanup() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
 
-describe('SqliteStore', () => {
-  const store = new SqliteStore({ dataDir: dir, retention: 10 });
-  after(async () => {
+describe('SqliteStore files and schema version', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hn-store-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('keeps its database in a WAL file under the data dir, at the current schema version', async () => {
+    const store = new SqliteStore({ dataDir: join(dir, 'new') });
     await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    assert.ok(existsSync(join(dir, 'new', 'hypernet.db')));
+    const db = new Database(join(dir, 'new', 'hypernet.db'));
+    assert.equal(db.prepare('SELECT max(version) FROM schema_version').pluck().get(), SCHEMA_VERSION);
+    db.close();
   });
 
-  it('keeps its database in a WAL file under the data dir', () => {
-    assert.ok(existsSync(join(dir, 'hypernet.db')));
+  it('adopts a database made before versioning as version 1, keeping its data', async () => {
+    const old = join(dir, 'old');
+    const s = new SqliteStore({ dataDir: old });
+    await s.write((tx) => tx.setQuota('p', 'port', 3));
+    await s.close();
+    const db = new Database(join(old, 'hypernet.db'));
+    db.exec('DROP TABLE schema_version');
+    for (const sql of SCHEMA) db.exec(sql);
+    db.close();
+    const again = new SqliteStore({ dataDir: old });
+    assert.deepEqual(await again.read((tx) => tx.quotaOverrides('p')), [
+      { project_id: 'p', resource: 'port', limit: 3 },
+    ]);
+    await again.close();
+    const check = new Database(join(old, 'hypernet.db'));
+    assert.deepEqual(check.prepare('SELECT version FROM schema_version').pluck().all(), [1]);
+    check.close();
   });
 
-  it('a failed write leaves nothing (rows, claims, revision)', async () => {
-    const before = await store.read((tx) => tx.revision());
-    await assert.rejects(
-      store.write(async (tx) => {
-        await tx.put('network', net('a'), 'create');
-        assert.equal(await tx.claimVni(5000, 'a'), true);
-        throw new Error('boom');
-      }),
-    );
-    assert.equal(await store.read((tx) => tx.revision()), before);
-    assert.equal(await store.read((tx) => tx.get('network', 'a')), undefined);
-    assert.equal(await store.write((tx) => tx.claimVni(5000, 'x')), true);
-  });
-
-  it('bumps the revision per change and logs it; notifies after commit', async () => {
-    const heard: number[] = [];
-    const off = store.onCommit((r) => heard.push(r));
-    const start = await store.read((tx) => tx.revision());
-    await store.write(async (tx) => {
-      await tx.put('network', net('b'), 'create');
-      await tx.put('network', { ...net('b'), name: 'b2' }, 'update');
-    });
-    off();
-    const r = await store.changesSince(start, 10);
-    assert.equal(r.compacted, false);
-    if (!r.compacted)
-      assert.deepEqual(
-        r.changes.map((c) => [c.revision, c.op]),
-        [
-          [start + 1, 'create'],
-          [start + 2, 'update'],
-        ],
-      );
-    assert.deepEqual(heard, [start + 2]);
-  });
-
-  it('enforces uniqueness in the database', async () => {
-    await store.write(async (tx) => {
-      assert.equal(await tx.claimMac('n1', 'fa:16:3e:00:00:01', 'p1'), true);
-      assert.equal(await tx.claimMac('n1', 'fa:16:3e:00:00:01', 'p2'), false);
-      assert.equal(await tx.claimMac('n2', 'fa:16:3e:00:00:01', 'p3'), true);
-      assert.equal(await tx.claimIp('s1', 4, '10.0.0.5', 'p1'), true);
-      assert.equal(await tx.claimIp('s1', 4, '10.0.0.5', 'p2'), false);
-      assert.equal(await tx.claimVni(5000, 'other'), false);
-    });
-  });
-
-  it('compacts old history', async () => {
-    for (let i = 0; i < 30; i++)
-      await store.write((tx) => tx.put('network', { ...net('c'), name: `c${i}` }, i === 0 ? 'create' : 'update'));
-    assert.deepEqual(await store.changesSince(1, 10), { compacted: true });
-    const now = await store.read((tx) => tx.revision());
-    const r = await store.changesSince(now - 5, 10);
-    assert.equal(r.compacted, false);
+  it('refuses a database newer than this code', async () => {
+    const newer = join(dir, 'newer');
+    await new SqliteStore({ dataDir: newer }).close();
+    const db = new Database(join(newer, 'hypernet.db'));
+    db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(SCHEMA_VERSION + 1, 'later');
+    db.close();
+    assert.throws(() => new SqliteStore({ dataDir: newer }), /schema version 2, newer than this hypernet knows/);
   });
 });

@@ -15,7 +15,7 @@ import { bigIntToKey, ipToBigInt, keyToBigInt } from '../ipam/keys.js';
 import type { Worker } from 'node:worker_threads';
 import { startCheckpointer } from './checkpointer.js';
 import { Mutex } from '../../common/mutex.js';
-import { SCHEMA } from './schema.js';
+import { migrateSqlite } from './sqlite-migrate.js';
 import type {
   Change,
   ChangeOp,
@@ -58,11 +58,12 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('wal_autocheckpoint = 0');
-    for (const sql of SCHEMA) this.db.exec(sql);
-    // SQLite only: counts a project's objects (quota usage) without reading every body.
-    this.db.exec(
-      "CREATE INDEX IF NOT EXISTS resources_project ON resources (kind, json_extract(body, '$.project_id'))",
-    );
+    try {
+      migrateSqlite(this.db);
+    } catch (e) {
+      this.db.close();
+      throw e;
+    }
     this.checkpointer = startCheckpointer(file);
     const p = (sql: string) => this.db.prepare(sql);
     this.s = {

@@ -1,5 +1,5 @@
 /**
- * The Store contract: every backend (SQLite now, PostgreSQL later) implements it, so the API layer
+ * The Store contract: every backend (SQLite, PostgreSQL) implements it, so the API layer
  * never sees SQL. All access goes through transactions: `write` runs its callback in ONE transaction
  * (all or nothing), every object change appends a change-log row with the next global revision (the
  * watch stream reads it), and uniqueness (VNI, MAC per network, IP per subnet) is enforced by the
@@ -90,4 +90,15 @@ export interface Store {
   /** Called after every commit that appended changes, with the new revision. Returns an unsubscribe. */
   onCommit(listener: (revision: number) => void): () => void;
   close(): Promise<void>;
+}
+
+/**
+ * The store's database cannot be reached right now (down, restarting, network): the API answers 503,
+ * and the same request may succeed later. `cause` holds the driver's error for the server's log.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
 }
