@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
+import { BatchSessions } from '../common/batch-sessions.js';
 import { ExecBroker } from '../common/exec-broker.js';
 import type { Logger } from '../common/log.js';
 import { OpenVpnServers } from './vpn/driver.js';
@@ -60,6 +61,12 @@ export interface AgentDeps {
    * `nft -i` when `exec` is the real one; none (`nft -f` per apply) when `exec` is injected without it.
    */
   nftArgv?: readonly string[] | null;
+  /**
+   * The datapath's long-lived iproute2 batch children (common/batch-sessions.ts) are started with
+   * this argv prefix (e.g. `ip netns exec NS`). Default: none needed ([]) when `exec` is the real one;
+   * no sessions (a program per batch) when `exec` is injected without it.
+   */
+  batchPrefix?: readonly string[] | null;
   clock?: Clock;
   log: Logger;
 }
@@ -121,7 +128,11 @@ export function compiledInputsKey(model: ModelView): string {
 export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // Programs are started from a small broker process: a fork of the agent itself stalls its loop.
   const broker = deps.exec ? null : new ExecBroker();
-  const exec = deps.exec ?? broker!.exec;
+  const baseExec = deps.exec ?? broker!.exec;
+  // Kernel changes and the light link listings go to long-lived `ip`/`bridge` children: no program start per change.
+  const batchPrefix = deps.batchPrefix !== undefined ? deps.batchPrefix : deps.exec ? null : [];
+  const sessions = batchPrefix ? new BatchSessions(baseExec, batchPrefix) : null;
+  const exec = sessions?.exec ?? baseExec;
   const clock = deps.clock ?? realClock;
   const log = deps.log;
   const api = new ApiClient({ url: cfg.server, token: cfg.token });
@@ -241,6 +252,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
       await dhcp.idle();
       nftSession?.close();
+      sessions?.close();
       broker?.close();
     },
   };

@@ -1,7 +1,9 @@
 /**
  * The datapath driver against the real kernel, as root, in a namespace of this run: converge to a
  * desired state, read back (diff empty), repeat (no-op), repair drift through the reconcile loop,
- * adopt on restart without touching what matches, sweep stale objects, tear down.
+ * adopt on restart without touching what matches, sweep stale objects, tear down. Every change goes
+ * through the agent's long-lived `ip`/`bridge` batch children (common/batch-sessions.ts), as in the
+ * agent: no change starts a program of its own (counted).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +15,7 @@ import { readKernel } from '../../../src/agent/datapath/kernel-parse.js';
 import { KernelReader } from '../../../src/agent/datapath/kernel-reader.js';
 import { Reconciler } from '../../../src/agent/loop/reconciler.js';
 import { realClock } from '../../../src/common/clock.js';
+import { BatchSessions } from '../../../src/common/batch-sessions.js';
 import type { Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
@@ -41,10 +44,19 @@ async function ifindexes(exec: Exec): Promise<Map<string, number>> {
 
 describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
   let exec: Exec;
+  let sessions: BatchSessions;
+  /** Change batches that started a program of their own (none should). */
+  let batchPrograms = 0;
 
   before(async () => {
     await sweepStale();
-    exec = await addNetns(`${prefix}node`);
+    const raw = await addNetns(`${prefix}node`);
+    const counted: Exec = (cmd, args, opts) => {
+      if (args.includes('-batch') && !args.includes('-json')) batchPrograms++;
+      return raw(cmd, args, opts);
+    };
+    sessions = new BatchSessions(counted, ['ip', 'netns', 'exec', `${prefix}node`]);
+    exec = sessions.exec;
     await sh(exec, [
       'ip link add u0 type veth peer name u1',
       'ip addr add 192.0.2.1/24 dev u0',
@@ -53,7 +65,10 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
       'ip link add tapaaaaaaaa-bb type veth peer name wl0',
     ]);
   });
-  after(async () => removeRun(prefix));
+  after(async () => {
+    sessions?.close();
+    await removeRun(prefix);
+  });
 
   test('converge builds the desired datapath; read back, the diff is empty', async () => {
     const r = await converge(exec, desired);
@@ -101,6 +116,9 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
   test('converge again is a no-op (zero operations)', async () => {
     const r = await converge(exec, desired);
     assert.deepEqual(r.ops, []);
+    // The changes so far all went through the long-lived children (one per program).
+    assert.equal(batchPrograms, 0);
+    assert.equal(sessions.starts, 2);
   });
 
   test('drift is repaired by the reconcile loop (FDB entry and neighbour removed by hand)', async () => {
@@ -310,5 +328,6 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
     assert.equal(r.after.links.get('tapaaaaaaaa-bb')?.master, null);
     assert.ok(names.includes('hnx-1') && names.includes('u0'));
     assert.deepEqual((await converge(exec, compileDatapath(node, view({})))).ops, []);
+    assert.equal(batchPrograms, 0, 'no change batch started a program of its own');
   });
 });
