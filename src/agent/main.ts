@@ -25,6 +25,7 @@ import { AgentlessReconciler } from './vpn/reconciler.js';
 import { Announcer } from './datapath/announce.js';
 import { DatapathCompiler, DatapathReconciler } from './datapath/reconciler.js';
 import { FastEntriesReconciler } from './datapath/fast-entries.js';
+import { FrameSender } from './native/frame-sender.js';
 import { KernelReader } from './datapath/kernel-reader.js';
 import { DhcpReconciler } from './dhcp/reconciler.js';
 import { DEFAULT_NFT_ARGV, NftSession } from './firewall/nft-session.js';
@@ -133,6 +134,9 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const batchPrefix = deps.batchPrefix !== undefined ? deps.batchPrefix : deps.exec ? null : [];
   const sessions = batchPrefix ? new BatchSessions(baseExec, batchPrefix) : null;
   const exec = sessions?.exec ?? baseExec;
+  // Gratuitous ARP from one long-lived raw-socket child (built by `npm run build`), else arping.
+  const frames = !deps.exec && FrameSender.built() ? new FrameSender() : null;
+  if (!deps.exec && !frames) deps.log.warn('hn-rawsend not built (npm run build): gratuitous ARP falls back to arping');
   const clock = deps.clock ?? realClock;
   const log = deps.log;
   const api = new ApiClient({ url: cfg.server, token: cfg.token });
@@ -188,7 +192,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       node: cfg.node,
       log: log.child({ sub: 'datapath' }),
       reporter: new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
-      announcer: new Announcer(exec, log.child({ sub: 'announce' })),
+      announcer: new Announcer(exec, log.child({ sub: 'announce' }), frames),
       gate: firewall,
       reader,
       compiler,
@@ -253,6 +257,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       await dhcp.idle();
       nftSession?.close();
       sessions?.close();
+      frames?.close();
       broker?.close();
     },
   };
