@@ -93,6 +93,12 @@ export class BatchSessions {
     return result;
   };
 
+  /** Starts every session's child now (when the agent starts), off the first pass's path. */
+  warm(): void {
+    if (this.closed) return;
+    for (const [key, r] of Object.entries(ROUTED)) this.session({ key, ...r }).warm();
+  }
+
   /** Ends every child. */
   close(): void {
     this.closed = true;
