@@ -249,6 +249,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   broker?.warm();
   sessions?.warm();
   nftSession?.warm();
+  firewall.warm();
   registration.start();
   watch.start();
   links?.start();
