@@ -250,6 +250,9 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   sessions?.warm();
   nftSession?.warm();
   firewall.warm();
+  // The first pass is full: its kernel read (at 1,000 ports the slow part of adopting a node) is made
+  // ahead too, as for every full pass (kernel-reader.ts: what changes meanwhile is seen on top of it).
+  void reader.prefetchFull();
   registration.start();
   watch.start();
   links?.start();
