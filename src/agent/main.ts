@@ -147,7 +147,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
   // One memory of the node's datapath (kernel-reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
-  const compiler = new DatapathCompiler(cfg.node);
+  // A tap that appeared before the compile that knows its port wakes the loop once that compile ran.
+  const compiler = new DatapathCompiler(cfg.node, () => reconciler?.markDirty());
   const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;
   const nftSession = nftArgv ? new NftSession(nftArgv) : null;
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }), nftSession);
@@ -230,7 +231,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // when it is the tap of a port wired here: the agent's own release of a deleted port's tap, and
   // that tap going with its VM, call for no pass (at 1,000 ports each pass costs tens of ms). The
   // check uses the last compiled state, no compile of its own. A tap whose port is newer than that
-  // (its event on the way, or its pass not compiled yet) is wired by the pass that event starts (it lists loose taps).
+  // (its event on the way, or its pass not compiled yet) is wired by the pass that event starts (it lists loose taps)
+  // or, when that pass listed the links before the tap appeared, by the pass its compile wakes (onKnownTap).
   const links =
     cfg.linkMonitor === false
       ? null
@@ -238,8 +240,11 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
           clock,
           log: log.child({ sub: 'links' }),
           onTap: (tap, gone) => {
-            if (gone) reader.forgetLink(tap);
-            if (!compiler.knowsTap(tap)) return;
+            if (gone) {
+              reader.forgetLink(tap);
+              compiler.forgetTap(tap);
+            }
+            if (!compiler.knowsTap(tap, !gone)) return;
             reconciler?.markDirty();
           },
         });
