@@ -62,11 +62,19 @@ describe('raw frame sender (root, namespaces)', { skip: needsRoot() }, () => {
       },
     );
     let out = '';
+    let err = '';
     td.stdout.on('data', (d) => (out += d));
-    // tcpdump says when it listens (stderr).
-    await new Promise<void>((resolve) => td.stderr.once('data', () => resolve()));
+    const closed = new Promise((resolve) => td.on('close', resolve));
+    // tcpdump says when it listens (stderr); if it ends first, say why.
+    await new Promise<void>((resolve, reject) => {
+      td.stderr.on('data', (d) => {
+        err += d;
+        if (err.includes('listening on')) resolve();
+      });
+      void closed.then(() => reject(new Error(`tcpdump ended before listening: ${err.trim()}`)));
+    });
     await send();
-    await new Promise((resolve) => td.on('close', resolve));
+    await closed;
     return out
       .split(/\n(?=\S)/)
       .filter((b) => b.includes('0x0000'))
