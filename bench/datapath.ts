@@ -12,9 +12,15 @@
  * cost; the security groups' own cost is bench:firewall's); then convergence: time from a port-create API call
  * returning to
  * the first ping reply from a VM in the other cloud (the new VM plugged as nova does), p50/p99 over 100
- * ports, and again with 1,000 ports on the node (from BENCH_SETTLE seconds, default 5, after they are
- * all ACTIVE). Prints a summary at the end. Every convergence sample (its wall-clock start, time, port)
- * goes to artifacts/bench-datapath/convergence-samples.jsonl beside the agents' logs, so a slow one can be
+ * ports (target p99 ≤ 100 ms), and again BENCH_BULK_RUNS times in a row (default 3) with 1,000 ports on
+ * the node (from BENCH_SETTLE seconds, default 5, after they are all ACTIVE; the worst run counts:
+ * p99 ≤ 200 ms, max ≤ 500 ms). Beside each percentile it prints the agents' step times per sample
+ * (each sub-reconciler's time summed over the passes during the sample, read from the agents' logs:
+ * they log every pass here) and each agent's CPU seconds over the samples (its process tree, from
+ * /proc). Last, hs-b's agent is restarted and its first full pass, adopting the 1,000 ports, is read
+ * from its log (target ≤ 1 s). Exits 1 when a target is missed. Prints a summary at the end. Every
+ * convergence sample (its wall-clock start, time, port) goes to
+ * artifacts/bench-datapath/convergence-samples.jsonl beside the agents' logs, so a slow one can be
  * lined up with what the agents did.
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +34,9 @@ import { planLab, planNamespaces, type LabPlan } from '../src/lab/plan.js';
 import { buildTopology, plugNative, sweepNamespaces } from '../src/lab/topology.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { median, percentile } from '../testkit/stats.js';
+import { readPasses, stepsPerSample, treeCpuSeconds } from '../testkit/agent-passes.js';
+import { pidFile, readPidFile } from '../src/lab/processes.js';
+import { AGENT_PID_PREFIX } from '../src/lab/world.js';
 import { createVmPort, plugPort } from '../src/lab/vms.js';
 import { downLab, World, type LabVm } from '../src/lab/world.js';
 import type { Port } from '../src/model/types.js';
@@ -41,6 +50,11 @@ const BULK = Number(process.env.BENCH_BULK ?? 1000);
  * DHCP reloads and announcements), so the second run measures a node that holds them, not one
  * still busy bringing them up. */
 const SETTLE_S = Number(process.env.BENCH_SETTLE ?? 5);
+/** Convergence runs in a row with the bulk ports on the node (the worst p99 counts). */
+const BULK_RUNS = Number(process.env.BENCH_BULK_RUNS ?? 3);
+// The agents log every reconcile pass with its step times (one log line per pass), so each
+// percentile can be printed with the per-step times behind it.
+process.env.HYPERNET_LOG_PASSES_OVER = '0';
 
 const exec = realExec;
 const clock = realClock;
@@ -124,16 +138,68 @@ async function convergence(a: LabVm, i: number, networkId: string): Promise<numb
 let samples = 0;
 /** Every convergence sample (wall-clock start = the API's answer), written next to the agents' logs to line them up. */
 const sampleLog: Array<Record<string, unknown>> = [];
-/** `n` convergence samples one after another. */
-async function convergenceRun(a: LabVm, networkId: string, n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await convergence(a, samples++, networkId));
-  return out;
+
+/** One convergence run: its samples, the agents' step times per sample and their CPU over the run. */
+interface ConvRun {
+  label: string;
+  ms: number[];
+  /** Per agent (host id): per sample, each step's time summed over the passes during it. */
+  steps: Map<string, Record<string, number>[]>;
+  /** Per agent: CPU seconds of its process tree over the run. */
+  cpu: Map<string, number>;
+}
+
+const agentPidOf = (hostId: string): number | null =>
+  readPidFile(pidFile(plan.paths.pidDir, `${AGENT_PID_PREFIX}${hostId}`));
+const agentLogOf = (hostId: string): string => join(plan.paths.logDir, `agent-${hostId}.log`);
+
+/** `n` convergence samples one after another, with the agents' step times and CPU. */
+async function convergenceRun(label: string, a: LabVm, networkId: string, n: number): Promise<ConvRun> {
+  const hosts = plan.clouds.map((c) => c.hostId);
+  const cpu0 = new Map(hosts.map((h) => [h, treeCpuSeconds(agentPidOf(h) ?? -1)]));
+  const first = sampleLog.length;
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) ms.push(await convergence(a, samples++, networkId));
+  const cpu = new Map(hosts.map((h) => [h, treeCpuSeconds(agentPidOf(h) ?? -1) - cpu0.get(h)!]));
+  // The agents write their log lines as they go: give the last pass a moment to be written.
+  await clock.sleep(200);
+  const windows = sampleLog.slice(first).map((x) => ({ start: x.at as number, ms: x.ms as number }));
+  const steps = new Map(hosts.map((h) => [h, stepsPerSample(readPasses(agentLogOf(h)), windows)]));
+  return { label, ms, steps, cpu };
+}
+
+/** The agents' step times beside percentile `p` of a run: per agent, each step's p-th percentile over the samples. */
+function stepLine(r: ConvRun, p: number): string {
+  return [...r.steps]
+    .map(([host, per]) => {
+      const names = [...new Set(per.flatMap((x) => Object.keys(x)))].sort();
+      const cells = names.map(
+        (k) =>
+          `${k} ${percentile(
+            per.map((x) => x[k] ?? 0),
+            p,
+          ).toFixed(1)}`,
+      );
+      return `${host}: ${cells.join(', ')}`;
+    })
+    .join(' | ');
+}
+
+function printRun(r: ConvRun): void {
+  console.log(`  ${r.label}: ${stats(r.ms)}`);
+  console.log(`    agents' step times per sample at p50 (ms): ${stepLine(r, 50)}`);
+  console.log(`    agents' step times per sample at p99 (ms): ${stepLine(r, 99)}`);
+  console.log(
+    `    agents' CPU over the ${r.ms.length} samples: ${[...r.cpu].map(([h, s]) => `${h} ${s.toFixed(2)} s`).join(', ')}`,
+  );
 }
 
 /** `count` more ports bound to hs-b, plugged into one sink namespace (veth peers v0…), no DHCP. */
 async function addBulkPorts(count: number, networkId: string): Promise<void> {
   const cb = plan.clouds[1];
+  // The lab's project would stop at the default port quota (500): lift it for this benchmark.
+  const network = await world.api.show<{ project_id: string }>('networks', 'network', networkId);
+  await world.api.update('quotas', 'quota', network.project_id, { port: -1 });
   const sink = `${prefix}sink`;
   await addNetns(exec, sink);
   const site = { name: 'bulk', ns: sink, hyperswitchNs: cb.hyperswitchNs, hostId: cb.hostId };
@@ -292,15 +358,35 @@ async function measurePaths(underlayMtu: number): Promise<{ a: LabVm; b: LabVm; 
   }
 }
 
-/** Convergence with `PORTS` samples, then again with `BULK` more ports on the node. */
-async function measureConvergence(a: LabVm): Promise<{ conv: number[]; convBulk: number[] }> {
+/**
+ * The first full pass of hs-b's agent restarted with the bulk ports on its node (it adopts them):
+ * stops it, starts it again, and reads that pass from its log.
+ */
+async function measureRestart(): Promise<{ ms: number; steps: Record<string, number> }> {
+  const cb = plan.clouds[1];
+  const since = Date.now();
+  await world.stopAgent(cb);
+  await world.startAgents([cb]);
+  const t0 = performance.now();
+  for (;;) {
+    const pass = readPasses(agentLogOf(cb.hostId)).find((p) => p.full && p.end - p.ms >= since);
+    if (pass) return { ms: pass.ms, steps: pass.steps };
+    if (performance.now() - t0 > 60_000) throw new Error('the restarted agent logged no full pass in 60 s');
+    await clock.sleep(100);
+  }
+}
+
+/** Convergence with `PORTS` samples, then `BULK_RUNS` times again with `BULK` more ports on the node. */
+async function measureConvergence(
+  a: LabVm,
+): Promise<{ conv: ConvRun; bulk: ConvRun[]; restart: { ms: number; steps: Record<string, number> } }> {
   // The measuring VM re-probes ARP every 10 ms (default 1 s), so an ARP miss before the port is
   // wired does not dominate what is measured (the control plane).
   await run(ns(a), 'sysctl', ['-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=10', 'net.ipv4.neigh.eth0.mcast_solicit=50']);
   const networkId = world.state.networkId!;
   console.log(`convergence: ${PORTS} ports …`);
-  const conv = await convergenceRun(a, networkId, PORTS);
-  console.log(`  ${stats(conv)}`);
+  const conv = await convergenceRun(`${PORTS} ports`, a, networkId, PORTS);
+  printRun(conv);
   console.log(`adding ${BULK} ports on hs-b …`);
   const t0 = performance.now();
   await addBulkPorts(BULK, networkId);
@@ -309,9 +395,16 @@ async function measureConvergence(a: LabVm): Promise<{ conv: number[]; convBulk:
     `  ${BULK} ports created and plugged in ${((performance.now() - t0 - activeMs) / 1000).toFixed(1)} s, all ACTIVE ${(activeMs / 1000).toFixed(1)} s after the last`,
   );
   await clock.sleep(SETTLE_S * 1000);
-  const convBulk = await convergenceRun(a, networkId, PORTS);
-  console.log(`  ${stats(convBulk)}`);
-  return { conv, convBulk };
+  const bulk: ConvRun[] = [];
+  for (let k = 1; k <= BULK_RUNS; k++) {
+    const r = await convergenceRun(`with ${BULK} ports on the node, run ${k}/${BULK_RUNS}`, a, networkId, PORTS);
+    printRun(r);
+    bulk.push(r);
+  }
+  console.log(`restarting hs-b's agent with ${BULK} ports on its node …`);
+  const restart = await measureRestart();
+  console.log(`  first full pass ${restart.ms} ms (${JSON.stringify(restart.steps)})`);
+  return { conv, bulk, restart };
 }
 
 /** Throughput lines of the summary, one block per underlay MTU; records the targets. */
@@ -353,15 +446,33 @@ function printThroughput(paths: PathFigures[], targets: Targets): void {
 }
 
 /** Convergence lines of the summary; records the targets. */
-function printConvergence(conv: number[], convBulk: number[], targets: Targets): void {
-  const p99 = percentile(conv, 99);
-  const p99b = percentile(convBulk, 99);
-  const ok = targets.check(`convergence p99 ${p99.toFixed(1)} ms > 200 ms`, p99 <= 200);
-  const okBulk = targets.check(`convergence with ${BULK} ports p99 ${p99b.toFixed(1)} ms > 200 ms`, p99b <= 200);
+function printConvergence(conv: ConvRun, bulk: readonly ConvRun[], restart: { ms: number }, targets: Targets): void {
+  const p99 = percentile(conv.ms, 99);
+  const ok = targets.check(`convergence p99 ${p99.toFixed(1)} ms > 100 ms`, p99 <= 100);
   console.log(`convergence, port-create API answer → first ping reply from the other cloud:`);
-  console.log(`  ${PORTS} ports:                   ${stats(conv)}  (target p99 ≤ 200 ms: ${ok})`);
+  printRun(conv);
+  console.log(`    target p99 ≤ 100 ms: ${ok}`);
+  console.log(`  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE):`);
+  for (const r of bulk) printRun(r);
+  const worstP99 = Math.max(...bulk.map((r) => percentile(r.ms, 99)));
+  const worstMax = Math.max(...bulk.map((r) => Math.max(...r.ms)));
+  const okP99 = targets.check(
+    `convergence with ${BULK} ports, worst p99 ${worstP99.toFixed(1)} ms > 200 ms`,
+    worstP99 <= 200,
+  );
+  const okMax = targets.check(
+    `convergence with ${BULK} ports, worst max ${worstMax.toFixed(1)} ms > 500 ms`,
+    worstMax <= 500,
+  );
   console.log(
-    `  with ${BULK} more ports on the node (sampled from ${SETTLE_S} s after they were all ACTIVE): ${stats(convBulk)}  (target p99 ≤ 200 ms: ${okBulk})`,
+    `    worst of ${bulk.length} runs: p99 ${worstP99.toFixed(1)} ms (target ≤ 200 ms: ${okP99}), max ${worstMax.toFixed(1)} ms (target ≤ 500 ms: ${okMax})`,
+  );
+  const okRestart = targets.check(
+    `restart with ${BULK} ports: first full pass ${restart.ms} ms > 1000 ms`,
+    restart.ms <= 1000,
+  );
+  console.log(
+    `  restarted agent adopting ${BULK} ports: first full pass ${restart.ms} ms (target ≤ 1000 ms: ${okRestart})`,
   );
 }
 
@@ -380,10 +491,10 @@ async function main(): Promise<void> {
       a = m.a;
       if (k < MTUS.length - 1) await world.down();
     }
-    const { conv, convBulk } = await measureConvergence(a!);
+    const { conv, bulk, restart } = await measureConvergence(a!);
     console.log('\n=== datapath benchmark summary ===');
     printThroughput(paths, targets);
-    printConvergence(conv, convBulk, targets);
+    printConvergence(conv, bulk, restart, targets);
   } finally {
     const logs = world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'));
     writeFileSync(join(logs, 'convergence-samples.jsonl'), sampleLog.map((x) => `${JSON.stringify(x)}\n`).join(''));

@@ -29,6 +29,9 @@ want chromium chromium
 compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need_apt+=(postgresql)
 # The CLI's zsh completion is checked by `zsh -n` (test/ctl/completion.test.ts).
 want zsh zsh
+# The agent's raw frame sender (src/agent/native/rawsend.c) is compiled by `npm run build`.
+want cc gcc
+[ -e /usr/include/stdio.h ] || need_apt+=(libc6-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2

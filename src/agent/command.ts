@@ -16,9 +16,17 @@ export function register(program: Command): void {
     .option('--netns-prefix <p>', 'prefix of namespaces the agent creates (DHCP)', 'hn-')
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
+    .option(
+      '--log-passes-over <ms>',
+      'log the step times of every reconcile pass at least this long (env HYPERNET_LOG_PASSES_OVER)',
+      process.env.HYPERNET_LOG_PASSES_OVER ?? '100',
+    )
     .action(async (o: Record<string, string>) => {
       const log = createLogger('agent');
       const mtu = Number(o.underlayMtu);
+      const slowPassMs = Number(o.logPassesOver);
+      if (!Number.isFinite(slowPassMs) || slowPassMs < 0)
+        throw new Error(`--log-passes-over: bad value ${o.logPassesOver}`);
       if (!Number.isInteger(mtu) || mtu < 1280) throw new Error(`--underlay-mtu: bad value ${o.underlayMtu}`);
       const agent = startAgent(
         {
@@ -29,6 +37,7 @@ export function register(program: Command): void {
           netnsPrefix: o.netnsPrefix,
           stateDir: o.stateDir,
           agentless: Boolean(o.agentless),
+          slowPassMs,
         },
         { log },
       );

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
+import { BatchSessions } from '../common/batch-sessions.js';
 import { ExecBroker } from '../common/exec-broker.js';
 import type { Logger } from '../common/log.js';
 import { OpenVpnServers } from './vpn/driver.js';
@@ -24,6 +25,7 @@ import { AgentlessReconciler } from './vpn/reconciler.js';
 import { Announcer } from './datapath/announce.js';
 import { DatapathCompiler, DatapathReconciler } from './datapath/reconciler.js';
 import { FastEntriesReconciler } from './datapath/fast-entries.js';
+import { FrameSender } from './native/frame-sender.js';
 import { KernelReader } from './datapath/kernel-reader.js';
 import { DhcpReconciler } from './dhcp/reconciler.js';
 import { DEFAULT_NFT_ARGV, NftSession } from './firewall/nft-session.js';
@@ -51,6 +53,8 @@ export interface AgentConfig {
   agentless?: boolean;
   /** Watch the node's links (`ip -o monitor link`) so a new tap is wired at once (default true). */
   linkMonitor?: boolean;
+  /** Log the step times of passes at least this long (default 100 ms; 0: every pass, as the benchmark asks). */
+  slowPassMs?: number;
 }
 
 export interface AgentDeps {
@@ -60,6 +64,12 @@ export interface AgentDeps {
    * `nft -i` when `exec` is the real one; none (`nft -f` per apply) when `exec` is injected without it.
    */
   nftArgv?: readonly string[] | null;
+  /**
+   * The datapath's long-lived iproute2 batch children (common/batch-sessions.ts) are started with
+   * this argv prefix (e.g. `ip netns exec NS`). Default: none needed ([]) when `exec` is the real one;
+   * no sessions (a program per batch) when `exec` is injected without it.
+   */
+  batchPrefix?: readonly string[] | null;
   clock?: Clock;
   log: Logger;
 }
@@ -121,7 +131,14 @@ export function compiledInputsKey(model: ModelView): string {
 export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // Programs are started from a small broker process: a fork of the agent itself stalls its loop.
   const broker = deps.exec ? null : new ExecBroker();
-  const exec = deps.exec ?? broker!.exec;
+  const baseExec = deps.exec ?? broker!.exec;
+  // Kernel changes and the light link listings go to long-lived `ip`/`bridge` children: no program start per change.
+  const batchPrefix = deps.batchPrefix !== undefined ? deps.batchPrefix : deps.exec ? null : [];
+  const sessions = batchPrefix ? new BatchSessions(baseExec, batchPrefix) : null;
+  const exec = sessions?.exec ?? baseExec;
+  // Gratuitous ARP from one long-lived raw-socket child (built by `npm run build`), else arping.
+  const frames = !deps.exec && FrameSender.built() ? new FrameSender() : null;
+  if (!deps.exec && !frames) deps.log.warn('hn-rawsend not built (npm run build): gratuitous ARP falls back to arping');
   const clock = deps.clock ?? realClock;
   const log = deps.log;
   const api = new ApiClient({ url: cfg.server, token: cfg.token });
@@ -130,7 +147,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
   // One memory of the node's datapath (kernel-reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
-  const compiler = new DatapathCompiler(cfg.node);
+  // A tap that appeared before the compile that knows its port wakes the loop once that compile ran.
+  const compiler = new DatapathCompiler(cfg.node, () => reconciler?.markDirty());
   const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;
   const nftSession = nftArgv ? new NftSession(nftArgv) : null;
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }), nftSession);
@@ -177,7 +195,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       node: cfg.node,
       log: log.child({ sub: 'datapath' }),
       reporter: new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
-      announcer: new Announcer(exec, log.child({ sub: 'announce' })),
+      announcer: new Announcer(exec, log.child({ sub: 'announce' }), frames),
       gate: firewall,
       reader,
       compiler,
@@ -203,6 +221,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     log,
     resyncMs: cfg.resyncMs ?? 2_000,
     coalesceMs: 5,
+    slowPassMs: cfg.slowPassMs,
     inputKey: compiledInputsKey,
     // Leave the datapath alone until the first snapshot, and while the server is unreachable.
     model: () => (cache.ready && watch.connected ? cache.view() : null),
@@ -212,7 +231,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // when it is the tap of a port wired here: the agent's own release of a deleted port's tap, and
   // that tap going with its VM, call for no pass (at 1,000 ports each pass costs tens of ms). The
   // check uses the last compiled state, no compile of its own. A tap whose port is newer than that
-  // (its event on the way, or its pass not compiled yet) is wired by the pass that event starts (it lists loose taps).
+  // (its event on the way, or its pass not compiled yet) is wired by the pass that event starts (it lists loose taps)
+  // or, when that pass listed the links before the tap appeared, by the pass its compile wakes (onKnownTap).
   const links =
     cfg.linkMonitor === false
       ? null
@@ -220,12 +240,24 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
           clock,
           log: log.child({ sub: 'links' }),
           onTap: (tap, gone) => {
-            if (gone) reader.forgetLink(tap);
-            if (!compiler.knowsTap(tap)) return;
+            if (gone) {
+              reader.forgetLink(tap);
+              compiler.forgetTap(tap);
+            }
+            if (!compiler.knowsTap(tap, !gone)) return;
             reconciler?.markDirty();
           },
         });
 
+  // The helper processes start now, while the agent registers and waits for its first snapshot:
+  // a restarted agent's first pass (adopting everything on the node) does not wait for them.
+  broker?.warm();
+  sessions?.warm();
+  nftSession?.warm();
+  firewall.warm();
+  // The first pass is full: its kernel read (at 1,000 ports the slow part of adopting a node) is made
+  // ahead too, as for every full pass (kernel-reader.ts: what changes meanwhile is seen on top of it).
+  void reader.prefetchFull();
   registration.start();
   watch.start();
   links?.start();
@@ -241,6 +273,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
       await dhcp.idle();
       nftSession?.close();
+      sessions?.close();
+      frames?.close();
       broker?.close();
     },
   };

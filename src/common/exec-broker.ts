@@ -59,6 +59,11 @@ export class ExecBroker {
       });
     });
 
+  /** Starts the broker now (when the agent starts), so the first pass does not wait for a Node start. */
+  warm(): void {
+    if (!this.closed && !this.child) this.start();
+  }
+
   /** Stops the broker; calls still running fail. */
   close(): void {
     this.closed = true;

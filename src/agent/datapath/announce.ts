@@ -11,11 +11,15 @@
  * ~70 ms however idle the node, so 1,000 ports wired at once take minutes to announce, and a port
  * wired meanwhile (a VM just moved here, peers still pointing at its old node) must not wait behind
  * them.
- * Prepared ports (INACTIVE binding) are never announced. Needs `arping` (Debian package arping).
+ * Prepared ports (INACTIVE binding) are never announced. The frames (`garpFrames`, byte for byte
+ * what arping sends) go out through the agent's one long-lived raw frame sender
+ * (native/frame-sender.ts), so an announcement costs no program start; without the sender (not
+ * built, or an injected Exec in tests) each form is one `arping` (Debian package arping).
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import type { ModelView } from '../../model/model-cache.js';
+import type { FrameSender } from '../native/frame-sender.js';
 import { isWired } from '../status-reporter.js';
 import type { ActualState, DesiredState } from './types.js';
 
@@ -53,6 +57,29 @@ export function garpCommands(a: Announcement): string[][] {
   ]);
 }
 
+const BROADCAST = 'ffffffffffff';
+const hexMac = (mac: string): string => mac.toLowerCase().replaceAll(':', '');
+const hexIp = (ip: string): string =>
+  ip
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join('');
+
+/**
+ * Pure: the frames of one announcement as hex, the forms `garpCommands` sends with arping and in the
+ * same order: per IPv4 address an unsolicited ARP request and reply (sender = target = the address,
+ * target MAC broadcast), from the port's MAC to the broadcast address, padded as arping pads them.
+ */
+export function garpFrames(a: Announcement): string[] {
+  const mac = hexMac(a.mac);
+  // Ethernet (broadcast ← port MAC, ARP), then ARP: Ethernet/IPv4, op, sender, target; 16 bytes of padding.
+  return a.ips.flatMap((ip) =>
+    ['0001', '0002'].map(
+      (op) => `${BROADCAST}${mac}0806000108000604${op}${mac}${hexIp(ip)}${BROADCAST}${hexIp(ip)}${'00'.repeat(16)}`,
+    ),
+  );
+}
+
 export class Announcer {
   /** Ports announced, with the last `announce` call that found them still active and wired here. */
   private readonly announced = new Map<string, number>();
@@ -64,6 +91,8 @@ export class Announcer {
   constructor(
     private readonly exec: Exec,
     private readonly log: Logger,
+    /** The raw frame sender; none: arping per form. */
+    private readonly sender: FrameSender | null = null,
   ) {}
 
   /**
@@ -99,6 +128,15 @@ export class Announcer {
   }
 
   private async send(a: Announcement): Promise<void> {
+    if (this.sender) {
+      try {
+        for (const frame of garpFrames(a)) await this.sender.send(a.bridge, frame);
+        this.log.info({ port: a.portId, ips: a.ips }, 'port announced (gratuitous ARP)');
+      } catch (e) {
+        this.log.warn({ port: a.portId, err: (e as Error).message }, 'announcement failed');
+      }
+      return;
+    }
     if (this.missingTool) return;
     try {
       // arping exits 1 when nothing answers: expected for a gratuitous ARP.

@@ -24,7 +24,7 @@ import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, N
 const isWorkloadPort = (p: Port): boolean => !p.device_owner.startsWith('network:');
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-const byKey = (a: readonly [string, string], b: readonly [string, string]): number =>
+const byKey = (a: readonly [string, unknown], b: readonly [string, unknown]): number =>
   a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 
 /**
@@ -55,11 +55,58 @@ function portAddresses(p: Port): { ip: string; mac: string }[] {
   return out.filter((a) => isIp(a.ip) && isMac(a.mac));
 }
 
+/**
+ * What compile reads of one port, memoised per port object: the model cache keeps the object of a
+ * port that did not change, so at 1,000 remote ports a compile no longer re-validates every address
+ * and re-creates (and re-freezes) every entry on each model change. The entries a port yields are
+ * kept too (by their fields), so unchanged ones come back as the same frozen objects.
+ */
+interface PortFacts {
+  dhcp: boolean;
+  addresses: { ip: string; mac: string }[];
+  inactiveHosts: string[];
+  fdb: FdbEntry[];
+  neigh: NeighEntry[];
+}
+const portFacts = new WeakMap<Port, PortFacts>();
+
+function factsOf(p: Port): PortFacts {
+  let f = portFacts.get(p);
+  if (!f) {
+    const dhcp = isDhcpPort(p);
+    f = {
+      dhcp,
+      addresses: dhcp ? [] : portAddresses(p),
+      inactiveHosts: dhcp ? [] : inactiveBindings(p).map((b) => b.host),
+      fdb: [],
+      neigh: [],
+    };
+    portFacts.set(p, f);
+  }
+  return f;
+}
+
+/** Entry `e`, or the equal one this port yielded before (a port yields a few: a scan is cheapest). */
+function fdbOf(p: Port, e: FdbEntry): FdbEntry {
+  const seen = factsOf(p).fdb;
+  const hit = seen.find((x) => x.mac === e.mac && x.dev === e.dev && x.dst === e.dst);
+  if (hit) return hit;
+  seen.push(e);
+  return e;
+}
+function neighOf(p: Port, e: NeighEntry): NeighEntry {
+  const seen = factsOf(p).neigh;
+  const hit = seen.find((x) => x.ip === e.ip && x.mac === e.mac && x.dev === e.dev);
+  if (hit) return hit;
+  seen.push(e);
+  return e;
+}
+
 export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState {
   const mtu = node.underlayMtu - VXLAN_OVERHEAD;
   const vteps = vtepsByHost(model);
   // DHCP never crosses a tunnel: other nodes' DHCP ports get no FDB/neighbour entries here.
-  const allPorts = [...model.ports.values()].filter((p) => !isDhcpPort(p)).sort(byId);
+  const allPorts = [...model.ports.values()].filter((p) => !factsOf(p).dhcp).sort(byId);
   const local = allPorts.filter((p) => wiredOn(p, node.host) && isWorkloadPort(p));
   const netIds = [...new Set(local.map((p) => p.network_id))].filter((id) => model.networks.has(id));
 
@@ -98,34 +145,37 @@ export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState 
     }
 
     const flood = new Set<string>();
-    const macs = new Map<string, string>(); // mac → vtep (first port wins)
-    const ips = new Map<string, string>(); // ip → mac (first port wins)
+    const macs = new Map<string, { vtep: string; port: Port }>(); // mac → vtep (first port wins)
+    const ips = new Map<string, { mac: string; port: Port }>(); // ip → mac (first port wins)
     const remoteVtep = (h: string): string | undefined => {
       const vtep = h && h !== node.host ? vteps.get(h) : undefined;
       return vtep === node.underlayIp ? undefined : vtep;
     };
     for (const p of allPorts) {
       if (p.network_id !== netId) continue;
-      for (const b of inactiveBindings(p)) {
-        const v = remoteVtep(b.host);
+      const f = factsOf(p);
+      for (const h of f.inactiveHosts) {
+        const v = remoteVtep(h);
         if (v) flood.add(v);
       }
       const vtep = remoteVtep(p['binding:host_id']);
       if (!vtep) continue;
       flood.add(vtep);
       const preparedHere = preparedOn(p, node.host);
-      for (const a of portAddresses(p)) {
-        if (!macs.has(a.mac) && !preparedHere) macs.set(a.mac, vtep);
-        if (!ips.has(a.ip)) ips.set(a.ip, a.mac);
+      for (const a of f.addresses) {
+        if (!macs.has(a.mac) && !preparedHere) macs.set(a.mac, { vtep, port: p });
+        if (!ips.has(a.ip)) ips.set(a.ip, { mac: a.mac, port: p });
       }
     }
     for (const dst of [...flood].sort()) fdb.push({ mac: ZERO_MAC, dev: dn.vxlan, dst });
     // By key with a comparator (keys are unique): sort() without one stringifies each pair per comparison.
-    for (const [mac, dst] of [...macs].sort(byKey)) {
-      fdb.push({ mac, dev: dn.vxlan, dst });
-      fdb.push({ mac, dev: dn.vxlan, dst: null });
+    const dev = dn.vxlan;
+    for (const [mac, { vtep: dst, port }] of [...macs].sort(byKey)) {
+      fdb.push(fdbOf(port, { mac, dev, dst }));
+      fdb.push(fdbOf(port, { mac, dev, dst: null }));
     }
-    for (const [ip, mac] of [...ips].sort(byKey)) neigh.push({ ip, mac, dev: dn.bridge });
+    const br = dn.bridge;
+    for (const [ip, { mac, port }] of [...ips].sort(byKey)) neigh.push(neighOf(port, { ip, mac, dev: br }));
   }
 
   networks.sort((a, b) => a.vni - b.vni);

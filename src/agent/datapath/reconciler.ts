@@ -63,21 +63,51 @@ export async function converge(exec: Exec, desired: DesiredState, o: ConvergeOpt
  * the revision, or are replaced by a snapshot). */
 export class DatapathCompiler {
   private last: { key: readonly unknown[]; desired: DesiredState; taps?: Set<string> } | null = null;
-  constructor(private readonly node: NodeInfo) {}
+  /** Taps seen appearing that no compile knew yet (see knowsTap), oldest first. */
+  private readonly unknownTaps = new Set<string>();
+  /**
+   * `onKnownTap`: called when a compile knows a tap that knowsTap did not (the caller wakes its loop).
+   */
+  constructor(
+    private readonly node: NodeInfo,
+    private readonly onKnownTap?: () => void,
+  ) {}
   compile(model: ModelView): DesiredState {
     const key = [model.revision, model.ports, model.networks, model.agents];
-    if (!this.last || key.some((k, i) => k !== this.last!.key[i]))
+    if (!this.last || key.some((k, i) => k !== this.last!.key[i])) {
       this.last = { key, desired: compileDatapath(this.node, model) };
+      if (this.unknownTaps.size && [...this.unknownTaps].some((t) => this.has(t))) {
+        for (const t of this.unknownTaps) if (this.has(t)) this.unknownTaps.delete(t);
+        this.onKnownTap?.();
+      }
+    }
     return this.last.desired;
   }
 
   /**
    * Whether `tap` belongs to a port of the last compiled state, without compiling (true before the
-   * first compile). A port newer than that compile comes with a model change, which runs a pass anyway.
+   * first compile). A port newer than that compile comes with a model change, which runs a pass; but
+   * that pass may have listed the links before the tap appeared, so an unknown tap is remembered and
+   * the compile that first knows it calls `onKnownTap` (at 1,000 ports a tap that fell in that gap
+   * waited for the next full pass, up to 2 s). `remember` false: a tap that went away.
    */
-  knowsTap(tap: string): boolean {
-    const last = this.last;
-    if (!last) return true;
+  knowsTap(tap: string, remember = true): boolean {
+    if (!this.last || this.has(tap)) return true;
+    if (!remember) return false;
+    this.unknownTaps.delete(tap);
+    this.unknownTaps.add(tap);
+    // Taps of other software never become known: keep the newest only.
+    if (this.unknownTaps.size > 256) this.unknownTaps.delete(this.unknownTaps.values().next().value!);
+    return false;
+  }
+
+  /** A tap went away: no longer waited for. */
+  forgetTap(tap: string): void {
+    this.unknownTaps.delete(tap);
+  }
+
+  private has(tap: string): boolean {
+    const last = this.last!;
     last.taps ??= new Set(last.desired.ports.map((p) => p.tap));
     return last.taps.has(tap);
   }

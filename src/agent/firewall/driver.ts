@@ -1,7 +1,8 @@
 /**
  * Applies a compiled firewall to the kernel of one node namespace (the Exec may be wrapped with
  * inNetns). Every apply is one `nft -f -` transaction, so a failed apply leaves the previous ruleset
- * in force (fail closed). When the hooked chains are unchanged, the transaction is only the delta
+ * in force (fail closed); given an NftSession, that transaction goes through it too (an included
+ * script). When the hooked chains are unchanged, the transaction is only the delta
  * (diff.ts): a rule change rewrites one group's chains, a membership change one set; given an
  * NftSession, deltas go through its long-lived `nft -i` (no process exit per apply). Otherwise,
  * when a delta fails, when a run with nothing to change finds our tables gone or replaced
@@ -166,7 +167,11 @@ export class FirewallDriver {
     return r.code === 0 ? r.stdout : null;
   }
 
+  /** A whole transaction: through the session when there is one (no nft process exits, see
+   * nft-session.ts), else `nft -f`. */
   private async nft(text: string): Promise<void> {
-    if (text) await this.exec('nft', ['-f', '-'], { input: text, timeoutMs: 30_000 });
+    if (!text) return;
+    if (this.session) await this.session.runScript(text);
+    else await this.exec('nft', ['-f', '-'], { input: text, timeoutMs: 30_000 });
   }
 }

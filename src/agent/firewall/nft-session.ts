@@ -12,8 +12,16 @@
  * (`2>&1`) so an error message always precedes the marker. An answer with an `Error:` line is a
  * failed transaction. The child is started on first use and again after it dies; requests run one
  * at a time; `close()` ends its input (nft exits on EOF, also when the agent dies).
+ *
+ * A whole script in nft's block syntax (the full ruleset) goes through the same child as one
+ * `include "FILE"` line: nft parses the included file into the same command list and commits it as
+ * one transaction, so a full apply no longer pays a process start and exit either. The file lives
+ * in a directory of this process's own (mode 0700) and is removed after the answer.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Prints one known line without touching the kernel. */
 const MARKER_CMD = 'describe meta mark';
@@ -34,10 +42,14 @@ export function oneLine(text: string): string {
   return cmds.join('; ');
 }
 
-/** Pure: the error lines of one answer (empty when the transaction was applied). */
+/** Pure: the error lines of one answer (empty when the transaction was applied). An error in an
+ * included file is prefixed with where it is (`FILE:LINE:COL: Error: …`). */
 export function answerErrors(answer: string): string {
-  return /^Error:/m.test(answer) ? answer.trim() : '';
+  return /^(?:\S+:\d+:[\d-]+: )?Error:/m.test(answer) ? answer.trim() : '';
 }
+
+/** A path nft's `include "…"` takes as written (no quote, space or escape to get wrong). */
+const PLAIN_PATH = /^\/[\w./-]+$/;
 
 interface Pending {
   resolve: (answer: string) => void;
@@ -52,6 +64,9 @@ export class NftSession {
   private pending: Pending | null = null;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The directory of included scripts (made on first use) and how many were written. */
+  private dir: string | null = null;
+  private scripts = 0;
   /** Children started (for tests and logs). */
   starts = 0;
 
@@ -64,6 +79,22 @@ export class NftSession {
   async run(text: string): Promise<void> {
     const line = oneLine(text);
     if (line) await this.enqueue(line);
+  }
+
+  /**
+   * Applies a script in nft's file syntax (blocks allowed) as one transaction through the child;
+   * rejects with nft's error, the previous ruleset still in force.
+   */
+  async runScript(text: string): Promise<void> {
+    this.dir ??= mkdtempSync(join(tmpdir(), 'hypernet-nft-'));
+    const file = join(this.dir, `script-${++this.scripts}.nft`);
+    if (!PLAIN_PATH.test(file)) throw new Error(`nft session: cannot include ${file}`);
+    writeFileSync(file, text, { mode: 0o600 });
+    try {
+      await this.enqueue(`include "${file}"`);
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 
   /** Runs one command (e.g. a `list`) and resolves with what nft printed; rejects with its error. */
@@ -80,11 +111,17 @@ export class NftSession {
     return next;
   }
 
+  /** Starts the child now (when the agent starts), off the first pass's path. */
+  warm(): void {
+    if (!this.closed && !this.child) this.start();
+  }
+
   /** Ends the child's input; it exits. Later runs reject. */
   close(): void {
     this.closed = true;
     this.child?.stdin.end();
     this.child = null;
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 
   private send(line: string): Promise<string> {

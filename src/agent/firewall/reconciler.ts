@@ -81,6 +81,8 @@ export class FirewallReconciler implements SubReconciler, PortGate {
   private groupsMemo: { sgs: readonly object[]; rules: readonly object[]; out: SecurityGroup[] } | null = null;
   /** br_netfilter as last set here (null: unknown). */
   private brnf: boolean | null = null;
+  /** The conntrack mode probe started ahead (warm), for the first pass to take. */
+  private modeProbe: Promise<FirewallMode> | null = null;
 
   /** `exec` runs in the node's namespace (the agent's own, or wrapped with inNetns); so must `session`'s nft. */
   constructor(
@@ -92,11 +94,22 @@ export class FirewallReconciler implements SubReconciler, PortGate {
     this.driver = new FirewallDriver(exec, log, session);
   }
 
+  /**
+   * Probes the conntrack mode now (when the agent starts, while it waits for its first snapshot):
+   * the probe is a program start, and the first pass of a restarted agent is its longest.
+   */
+  warm(): void {
+    this.modeProbe ??= this.driver.detectMode();
+    this.modeProbe.catch(() => undefined);
+  }
+
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     // A tap woke the loop, the model's inputs are those of the last good pass: nothing to compile.
     if (pass && !pass.full && !pass.modelChanged && this.mode) return;
     if (!this.mode) {
-      this.mode = await this.driver.detectMode();
+      const probe = this.modeProbe ?? this.driver.detectMode();
+      this.modeProbe = null;
+      this.mode = await probe;
       this.log.info({ mode: this.mode }, 'firewall conntrack mode');
     }
     const full = pass?.full ?? true;

@@ -1,18 +1,21 @@
 /**
  * The datapath driver against the real kernel, as root, in a namespace of this run: converge to a
  * desired state, read back (diff empty), repeat (no-op), repair drift through the reconcile loop,
- * adopt on restart without touching what matches, sweep stale objects, tear down.
+ * adopt on restart without touching what matches, sweep stale objects, tear down. Every change goes
+ * through the agent's long-lived `ip`/`bridge` batch children (common/batch-sessions.ts), as in the
+ * agent: no change starts a program of its own (counted).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileDatapath } from '../../../src/agent/datapath/compile.js';
 import { applyOps } from '../../../src/agent/datapath/driver.js';
 import { converge, DatapathReconciler } from '../../../src/agent/datapath/reconciler.js';
-import { diffDatapath } from '../../../src/agent/datapath/diff.js';
+import { diffDatapath, ownedFdb } from '../../../src/agent/datapath/diff.js';
 import { readKernel } from '../../../src/agent/datapath/kernel-parse.js';
 import { KernelReader } from '../../../src/agent/datapath/kernel-reader.js';
 import { Reconciler } from '../../../src/agent/loop/reconciler.js';
 import { realClock } from '../../../src/common/clock.js';
+import { BatchSessions } from '../../../src/common/batch-sessions.js';
 import type { Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
@@ -41,10 +44,19 @@ async function ifindexes(exec: Exec): Promise<Map<string, number>> {
 
 describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
   let exec: Exec;
+  let sessions: BatchSessions;
+  /** Change batches that started a program of their own (none should). */
+  let batchPrograms = 0;
 
   before(async () => {
     await sweepStale();
-    exec = await addNetns(`${prefix}node`);
+    const raw = await addNetns(`${prefix}node`);
+    const counted: Exec = (cmd, args, opts) => {
+      if (args.includes('-batch') && !args.includes('-json')) batchPrograms++;
+      return raw(cmd, args, opts);
+    };
+    sessions = new BatchSessions(counted, ['ip', 'netns', 'exec', `${prefix}node`]);
+    exec = sessions.exec;
     await sh(exec, [
       'ip link add u0 type veth peer name u1',
       'ip addr add 192.0.2.1/24 dev u0',
@@ -53,7 +65,10 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
       'ip link add tapaaaaaaaa-bb type veth peer name wl0',
     ]);
   });
-  after(async () => removeRun(prefix));
+  after(async () => {
+    sessions?.close();
+    await removeRun(prefix);
+  });
 
   test('converge builds the desired datapath; read back, the diff is empty', async () => {
     const r = await converge(exec, desired);
@@ -101,6 +116,9 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
   test('converge again is a no-op (zero operations)', async () => {
     const r = await converge(exec, desired);
     assert.deepEqual(r.ops, []);
+    // The changes so far all went through the long-lived children (one per program).
+    assert.equal(batchPrograms, 0);
+    assert.equal(sessions.starts, 2);
   });
 
   test('drift is repaired by the reconcile loop (FDB entry and neighbour removed by hand)', async () => {
@@ -113,12 +131,14 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
     rec.start();
     try {
       await eventually(async () => rec.runs > 0, 5_000);
+      // Both deletions fail unless the entries were there: the drift is real. (Whether a read made
+      // now still sees it is a race with the loop, whose repair takes a few ms through the children.)
       await sh(exec, [
         'bridge fdb del fa:16:3e:00:00:02 dev hnv-100 dst 192.0.2.2 self',
         'ip neigh del 10.0.1.2 dev hnb-100',
       ]);
-      const before = await readKernel(exec);
-      assert.equal(diffDatapath(desired, before).length, 2, 'the hand-made drift is visible');
+      const runs = rec.runs;
+      assert.ok(await eventually(async () => rec.runs > runs + 1, 5_000), 'the loop went on after the drift');
       assert.ok(
         await eventually(async () => diffDatapath(desired, await readKernel(exec)).length === 0, 5_000),
         'restored',
@@ -149,6 +169,61 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
       assert.equal(now.get(name), idx.get(name), `${name} kept`);
     assert.ok(now.has('hnx-1'));
     assert.ok(!now.has('hnb-999') && !now.has('hnv-999'));
+  });
+
+  test('incremental equals recompute on the kernel: light passes through the children, then one full read', async () => {
+    const reader = new KernelReader(exec);
+    await converge(exec, desired, { reader, full: true, readAfter: 'links' });
+    // Remote ports appear, move between hosts and go; hostC's VTEP changes; P1 keeps network 100 here.
+    const steps: [string, string, string][][] = [
+      [
+        ['q1', 'hostB', '10.0.1.21'],
+        ['q2', 'hostC', '10.0.1.22'],
+      ],
+      [
+        ['q1', 'hostC', '10.0.1.21'],
+        ['q3', 'hostB', '10.0.1.23'],
+      ],
+      [
+        ['q2', 'hostB', '10.0.1.22'],
+        ['q3', 'hostC', '10.0.1.23'],
+      ],
+      [['q3', 'hostB', '10.0.1.23']],
+    ];
+    let last = desired;
+    for (const [i, ports] of steps.entries()) {
+      const m = view({
+        networks: [net('n1', 100)],
+        agents: [
+          agent('a1', 'hostA', '192.0.2.1'),
+          agent('a2', 'hostB', '192.0.2.2'),
+          agent('a3', 'hostC', i % 2 ? '198.51.100.33' : '198.51.100.3'),
+        ],
+        ports: [
+          port(P1, 'n1', 'hostA', 'fa:16:3e:00:00:01', ['10.0.1.1']),
+          ...ports.map(([id, host, ip]) => port(id, 'n1', host, `fa:16:3e:00:01:${ip.split('.')[3]}`, [ip])),
+        ],
+      });
+      last = compileDatapath(node, m);
+      const r = await converge(exec, last, { reader, full: false, readAfter: 'links' });
+      assert.deepEqual(r.result.failed, [], `step ${i}`);
+    }
+    const fresh = await readKernel(exec);
+    assert.deepEqual(diffDatapath(last, fresh), [], 'recomputed from a fresh read: nothing to do');
+    const ours = (st: typeof fresh) => ({
+      fdb: st.fdb
+        .filter(ownedFdb)
+        .map((e) => JSON.stringify(e))
+        .sort(),
+      neigh: st.neigh
+        .filter((n) => n.permanent && n.dev.startsWith('hnb-'))
+        .map((n) => JSON.stringify(n))
+        .sort(),
+    });
+    assert.deepEqual(ours(reader.remembered!), ours(fresh), "the light passes' memory is what the kernel holds");
+    assert.equal(batchPrograms, 0);
+    // Back to the suite's state for the tests that follow.
+    assert.deepEqual((await converge(exec, desired)).result.failed, []);
   });
 
   test('passes that are not full take enslaved links from memory and list the rest; a full pass sees everything', async () => {
@@ -310,5 +385,6 @@ describe('datapath driver (root, namespaces)', { skip: needsRoot() }, () => {
     assert.equal(r.after.links.get('tapaaaaaaaa-bb')?.master, null);
     assert.ok(names.includes('hnx-1') && names.includes('u0'));
     assert.deepEqual((await converge(exec, compileDatapath(node, view({})))).ops, []);
+    assert.equal(batchPrograms, 0, 'no change batch started a program of its own');
   });
 });

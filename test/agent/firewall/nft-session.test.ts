@@ -31,6 +31,10 @@ test('answerErrors: only an answer with an Error line is a failure', () => {
     answerErrors('Error: Could not process rule: No such file or directory\nadd rule …\n   ^^^'),
     /^Error: Could not process rule/,
   );
+  assert.match(
+    answerErrors('In file included from <cmdline>:1:1-29:\n/tmp/x/s.nft:6:3-7: Error: No symbol type information'),
+    /Error: No symbol type information/,
+  );
 });
 
 describe('NftSession on the kernel', { skip: needsRoot() }, () => {
@@ -80,6 +84,22 @@ describe('NftSession on the kernel', { skip: needsRoot() }, () => {
     await assert.rejects(session.query('list set bridge t nosuchset'), /Error: /);
     await session.run('add element bridge t s { 10.0.2.2 }');
     assert.match(await session.query('list set bridge t s'), /10\.0\.2\.2/, 'answers stay in order after an error');
+  });
+
+  it('applies a script in block syntax as one transaction; a failing one applies none of it', async () => {
+    await session.runScript(
+      'table bridge w {\n\tset s {\n\t\ttype ipv4_addr\n\t\telements = { 10.9.0.1,\n\t\t\t10.9.0.2 }\n\t}\n' +
+        '\tchain c {\n\t\ttype filter hook forward priority 0; policy accept;\n\t\tip saddr @s accept\n\t}\n}\n',
+    );
+    assert.match((await env.node('nft', ['list', 'set', 'bridge', 'w', 's'])).stdout, /10\.9\.0\.1, 10\.9\.0\.2/);
+    await assert.rejects(
+      session.runScript('table bridge w\ndelete table bridge w\ntable bridge v {\n\tchain c {\n\t\tbogus\n\t}\n}\n'),
+      /Error: /,
+    );
+    const t = await tables();
+    assert.match(t, /table bridge w/, 'the failed script deleted nothing');
+    assert.doesNotMatch(t, /table bridge v/);
+    assert.equal(session.starts, 1);
   });
 
   it('starts a new child when the old one died, and refuses work once closed', async () => {
