@@ -133,7 +133,15 @@ async function main(): Promise<void> {
     maxBulkItems: Math.max(...SIZES),
     // Larger than the default so sizes above the bound can be measured too.
     maxRequestBodySize: 4 * 1024 * 1024,
-    quotaDefaults: { network: -1, subnet: -1, port: -1, security_group: -1, security_group_rule: -1 },
+    quotaDefaults: {
+      network: -1,
+      subnet: -1,
+      port: -1,
+      security_group: -1,
+      security_group_rule: -1,
+      router: -1,
+      floatingip: -1,
+    },
   };
   const auth = { mode: 'noauth' as const, defaultProjectId: 'admin' };
   const app = await buildApp({ store, clock: realClock, logger: silentLogger(), config, auth });

@@ -16,7 +16,15 @@ const TOKENS = {
   ALICE: { project_id: 'pa', roles: ['member'] },
   BOB: { project_id: 'pb', roles: ['member'] },
 };
-const UNLIMITED = { network: -1, subnet: -1, port: -1, security_group: -1, security_group_rule: -1 };
+const UNLIMITED = {
+  network: -1,
+  subnet: -1,
+  port: -1,
+  security_group: -1,
+  security_group_rule: -1,
+  router: -1,
+  floatingip: -1,
+};
 
 describe('request limits (defaults)', () => {
   let s: TestServer;

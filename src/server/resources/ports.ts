@@ -27,6 +27,7 @@ import {
 import { ensureDefaultSecurityGroup } from './security-groups.js';
 import { enforcePortPolicy } from '../policy.js';
 import { checkPortArrays } from '../limits.js';
+import { beforePortDelete } from '../l3/port-hooks.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: z.string().optional() });
 const zPair = z.strictObject({ ip_address: z.string(), mac_address: z.string().optional() });
@@ -339,7 +340,8 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
     return next;
   },
 
-  async remove(_ctx, tx, current) {
+  async remove(ctx, tx, current) {
+    await beforePortDelete(ctx, tx, current);
     await deletePortInTx(tx, current);
   },
 
