@@ -60,7 +60,11 @@ describe('quotas', () => {
     );
     await expectFault(() => alice.call('DELETE', '/v2.0/quotas/pa'), 403, 'PolicyNotAuthorized');
     const admin = s.client('ADMIN');
-    await expectFault(() => admin.call('PUT', '/v2.0/quotas/pa', { quota: { loadbalancer: 5 } }), 400, 'HTTPBadRequest');
+    await expectFault(
+      () => admin.call('PUT', '/v2.0/quotas/pa', { quota: { loadbalancer: 5 } }),
+      400,
+      'HTTPBadRequest',
+    );
     await expectFault(() => admin.call('PUT', '/v2.0/quotas/pa', { quota: { network: -2 } }), 400, 'InvalidInput');
   });
 
