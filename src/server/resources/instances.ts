@@ -28,7 +28,12 @@ const MAX_META_ITEMS = 128;
 
 const zDevice = z.string().refine(isDeviceId, { error: `device_id must be ${DEVICE_ID_RULE}` });
 const zHostname = z.string().refine(isHostName, { error: 'hostname must be a host name' });
-const zKeyName = z.string().max(255).refine(isWord, { error: 'a key name must be a plain word' });
+/** Keys that would not survive as own properties of a plain object are refused. */
+const notProto = (k: string) => !['__proto__', 'constructor', 'prototype'].includes(k);
+const zKeyName = z
+  .string()
+  .max(255)
+  .refine((k) => isWord(k) && notProto(k), { error: 'a key name must be a plain word' });
 const zPublicKeys = z
   .record(zKeyName, z.string().refine(isSshPublicKey, { error: `a public key must be ${SSH_KEY_RULE}` }))
   .refine((r) => Object.keys(r).length <= 16, { error: 'at most 16 public keys' });
@@ -36,7 +41,11 @@ const zPublicKeys = z
 const printable = (v: string) => !/[\u0000-\u001f\u007f]/.test(v);
 const zMeta = z
   .record(
-    z.string().min(1).max(255).refine(printable, { error: 'metadata keys are printable text' }),
+    z
+      .string()
+      .min(1)
+      .max(255)
+      .refine((k) => printable(k) && notProto(k), { error: 'metadata keys are printable text' }),
     z.string().max(255).refine(printable, { error: 'metadata values are printable text' }),
   )
   .refine((r) => Object.keys(r).length <= MAX_META_ITEMS, { error: `at most ${MAX_META_ITEMS} metadata items` });
