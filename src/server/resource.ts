@@ -21,6 +21,8 @@ export interface Ctx {
   config: ServerConfig;
   /** Request time in ms (from the injected clock). */
   nowMs: number;
+  /** Set when a router or floating IP changes its own ports (l3/service-ports.ts), never by a request. */
+  internal?: boolean;
 }
 
 export type Body = Record<string, unknown>;

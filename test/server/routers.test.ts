@@ -202,8 +202,39 @@ describe('routers', () => {
     const bobs = await bob().create<Router>('routers', 'router', { name: 'bob-r' });
     await expectFault(() => addInterface(bob(), bobs.id, { subnet_id: t.subnet.id }), 404, 'SubnetNotFound');
 
-    // the interface port is the router's: not deletable directly; the router is in use
+    // the interface port is the router's: not deletable or re-addressed directly; the router is in use
     await expectFault(() => alice().delete('ports', info.port_id), 409, 'ServicePortInUse');
+    await expectRejectedUnchanged(
+      s,
+      () => alice().update('ports', 'port', info.port_id, { fixed_ips: [{ subnet_id: t.subnet.id }] }),
+      409,
+      'ServicePortInUse',
+    );
+    await expectFault(
+      () => admin().update('ports', 'port', info.port_id, { device_id: 'elsewhere' }),
+      409,
+      'ServicePortInUse',
+    );
+    assert.equal((await alice().update<Port>('ports', 'port', info.port_id, { name: 'uplink' })).name, 'uplink');
+    // no port poses as a router interface through the ports API
+    await expectRejectedUnchanged(
+      s,
+      () =>
+        alice().create('ports', 'port', {
+          network_id: t.net.id,
+          device_owner: 'network:router_interface',
+          device_id: r.id,
+        }),
+      400,
+      'BadRequest',
+    );
+    const plainPort = await alice().create<Port>('ports', 'port', { network_id: t.net.id });
+    await expectFault(
+      () => alice().update('ports', 'port', plainPort.id, { device_owner: 'network:router_gateway', device_id: r.id }),
+      400,
+      'BadRequest',
+    );
+    await alice().delete('ports', plainPort.id);
     await expectFault(() => alice().delete('routers', r.id), 409, 'RouterInUse');
     await expectFault(() => alice().delete('subnets', t.subnet.id), 409, 'SubnetInUse');
 

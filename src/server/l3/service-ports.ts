@@ -21,7 +21,7 @@ export interface ServicePortSpec {
 
 /** The context of an internal step taken for the caller with admin rights. */
 export function elevated(ctx: Ctx): Ctx {
-  return { ...ctx, caller: { ...ctx.caller, isAdmin: true } };
+  return { ...ctx, caller: { ...ctx.caller, isAdmin: true }, internal: true };
 }
 
 export async function createServicePort(ctx: Ctx, tx: WriteTx, spec: ServicePortSpec): Promise<Port> {
