@@ -105,6 +105,19 @@ export interface CommonBody {
   tenant_id?: string;
 }
 
+/** The attributes every Base object has (for a resource's `attributes`). */
+export const BASE_ATTRIBUTES = [
+  'id',
+  'project_id',
+  'tenant_id',
+  'name',
+  'description',
+  'tags',
+  'revision_number',
+  'created_at',
+  'updated_at',
+] as const;
+
 /** Common attributes of a new object. */
 export function newBase(ctx: Ctx, body: CommonBody, id: string = randomUUID()): Base {
   const project = owningProject(ctx.caller, body);

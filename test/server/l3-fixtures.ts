@@ -5,6 +5,13 @@
 import type { ApiClient } from '../../src/client/api.js';
 import type { Network, Port, Router, Subnet } from '../../src/model/types.js';
 
+/** An admin and two tenants (token auth). */
+export const L3_TOKENS = {
+  ADMIN: { project_id: 'ops', roles: ['admin'] },
+  ALICE: { project_id: 'pa', roles: ['member'] },
+  BOB: { project_id: 'pb', roles: ['member'] },
+};
+
 export interface Net {
   net: Network;
   subnet: Subnet;

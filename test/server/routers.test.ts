@@ -7,13 +7,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Network, Port, Router, Subnet } from '../../src/model/types.js';
 import { adminTokenHolder, expectFault, expectRejectedUnchanged, startTestServer, type TestServer } from './helpers.js';
-import { addInterface, externalNet, removeInterface, routerAction, routerPorts, tenantNet } from './l3-fixtures.js';
-
-const TOKENS = {
-  ADMIN: { project_id: 'ops', roles: ['admin'] },
-  ALICE: { project_id: 'pa', roles: ['member'] },
-  BOB: { project_id: 'pb', roles: ['member'] },
-};
+import {
+  L3_TOKENS as TOKENS,
+  addInterface,
+  externalNet,
+  removeInterface,
+  routerAction,
+  routerPorts,
+  tenantNet,
+} from './l3-fixtures.js';
 
 describe('routers', () => {
   let s: TestServer;

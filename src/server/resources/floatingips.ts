@@ -15,6 +15,7 @@ import { faults } from '../errors.js';
 import { ipVersion } from '../ipam/cidr.js';
 import {
   assignPresent,
+  BASE_ATTRIBUTES,
   ownedOrAdmin,
   requireAdminFor,
   zDescription,
@@ -60,14 +61,7 @@ export const floatingips: ResourceDef<'floatingip', typeof createSchema, typeof 
   path: 'floatingips',
   taggable: true,
   attributes: new Set([
-    'id',
-    'project_id',
-    'tenant_id',
-    'description',
-    'tags',
-    'revision_number',
-    'created_at',
-    'updated_at',
+    ...BASE_ATTRIBUTES.filter((a) => a !== 'name'),
     'floating_ip_address',
     'floating_network_id',
     'router_id',

@@ -12,6 +12,7 @@ import { isHostName, isWord } from '../../model/grammar/words.js';
 import { faults } from '../errors.js';
 import {
   assignPresent,
+  BASE_ATTRIBUTES,
   newBase,
   ownedOrAdmin,
   zCommon,
@@ -85,22 +86,7 @@ export const instances: ResourceDef<'instance', typeof createSchema, typeof upda
   plural: 'instances',
   path: 'instances',
   taggable: true,
-  attributes: new Set([
-    'id',
-    'project_id',
-    'tenant_id',
-    'name',
-    'description',
-    'tags',
-    'revision_number',
-    'created_at',
-    'updated_at',
-    'device_id',
-    'hostname',
-    'user_data',
-    'public_keys',
-    'meta',
-  ]),
+  attributes: new Set([...BASE_ATTRIBUTES, 'device_id', 'hostname', 'user_data', 'public_keys', 'meta']),
   createSchema,
   updateSchema,
 

@@ -10,6 +10,7 @@ import type { ExternalGateway, Router } from '../../model/types.js';
 import { faults } from '../errors.js';
 import {
   assignPresent,
+  BASE_ATTRIBUTES,
   newBase,
   ownedOrAdmin,
   zCommon,
@@ -81,15 +82,7 @@ export const routers: ResourceDef<'router', typeof createSchema, typeof updateSc
   path: 'routers',
   taggable: true,
   attributes: new Set([
-    'id',
-    'project_id',
-    'tenant_id',
-    'name',
-    'description',
-    'tags',
-    'revision_number',
-    'created_at',
-    'updated_at',
+    ...BASE_ATTRIBUTES,
     'admin_state_up',
     'status',
     'external_gateway_info',
