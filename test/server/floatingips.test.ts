@@ -140,6 +140,20 @@ describe('floating IPs', () => {
     assert.equal(off.status, 'DOWN');
     const back = await setFip(f.id, { port_id: p1.id, fixed_ip_address: p1.fixed_ips[0].ip_address });
     assert.equal(back.router_id, router.id);
+    // port_details follow the port (the agent reports it ACTIVE, it is renamed)
+    await admin().update('ports', 'port', p1.id, { status: 'ACTIVE', name: 'p1-web' });
+    const followed = await alice().show<FloatingIp>('floatingips', 'floatingip', f.id);
+    assert.equal(followed.port_details?.status, 'ACTIVE');
+    assert.equal(followed.port_details?.name, 'p1-web');
+    // giving up the fixed address leaves the floating IP without its port
+    const p3 = await vmPort('p3');
+    const onP3 = await setFip(f.id, { port_id: p3.id });
+    assert.equal(onP3.port_id, p3.id);
+    await alice().update('ports', 'port', p3.id, {
+      fixed_ips: [{ subnet_id: tenant.subnet.id, ip_address: '10.70.0.77' }],
+    });
+    assert.equal((await alice().show<FloatingIp>('floatingips', 'floatingip', f.id)).port_id, null);
+    await setFip(f.id, { port_id: p1.id });
     // a port that goes away takes its association with it
     await alice().delete('ports', p1.id);
     const left = await alice().show<FloatingIp>('floatingips', 'floatingip', f.id);

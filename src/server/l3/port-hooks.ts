@@ -11,7 +11,8 @@ import type { Port } from '../../model/types.js';
 import type { WriteTx } from '../store/store.js';
 import { faults } from '../errors.js';
 import type { Ctx } from '../resource.js';
-import { disassociatePort } from './fip-association.js';
+import { disassociatePort, portDetails, UNASSOCIATED } from './fip-association.js';
+import { storeKindUpdate } from '../store-update.js';
 
 /** Fields of an L3 port only its router or floating IP may change. */
 const OWNED_FIELDS = ['device_id', 'device_owner', 'fixed_ips', 'mac_address'] as const;
@@ -48,4 +49,18 @@ export async function beforePortDelete(ctx: Ctx, tx: WriteTx, port: Port): Promi
     );
   }
   await disassociatePort(ctx, tx, port.id);
+}
+
+/**
+ * Keeps the floating IPs of a changed port true to it: `port_details` follow the port (its status
+ * once the agent wires it, its name…), and a floating IP whose fixed address the port gave up is
+ * disassociated, since nothing would answer on that address any more.
+ */
+export async function afterPortUpdate(ctx: Ctx, tx: WriteTx, port: Port): Promise<void> {
+  for (const f of await tx.list('floatingip')) {
+    if (f.port_id !== port.id) continue;
+    const kept = port.fixed_ips.some((x) => x.ip_address === f.fixed_ip_address);
+    const next = kept ? { ...f, port_details: portDetails(port) } : { ...f, ...UNASSOCIATED };
+    if (JSON.stringify(next) !== JSON.stringify(f)) await storeKindUpdate('floatingip', ctx, tx, next);
+  }
 }

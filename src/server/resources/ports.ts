@@ -27,7 +27,7 @@ import {
 import { ensureDefaultSecurityGroup } from './security-groups.js';
 import { enforcePortPolicy } from '../policy.js';
 import { checkPortArrays } from '../limits.js';
-import { beforePortDelete, checkPortWrite } from '../l3/port-hooks.js';
+import { afterPortUpdate, beforePortDelete, checkPortWrite } from '../l3/port-hooks.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: z.string().optional() });
 const zPair = z.strictObject({ ip_address: z.string(), mac_address: z.string().optional() });
@@ -339,6 +339,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
       next.fixed_ips = fixed;
     }
     checkPortSecurity(next, false);
+    await afterPortUpdate(ctx, tx, next);
     return next;
   },
 
