@@ -195,8 +195,9 @@ export function othersChanged(before: StoreView, after: StoreView, project: stri
 
 /**
  * Changes a project's own routers and floating IPs bring about in Neutron: their gateway and
- * floating-IP ports (which belong to no project), and another project's floating IP left without
- * its port when the project deleted that port (an admin may associate across projects).
+ * floating-IP ports (which belong to no project), and another project's floating IP on one of the
+ * project's ports (an admin may associate across projects) following that port: its details, or
+ * its association when the port goes or gives up the address.
  */
 function followsOwnL3(key: string, before: StoreView, after: StoreView, project: string): boolean {
   const [path, id] = key.split('/');
@@ -211,10 +212,11 @@ function followsOwnL3(key: string, before: StoreView, after: StoreView, project:
     return owner?.project_id === project;
   }
   if (path === 'floatingips') {
+    // Its port is the project's: the floating IP follows that port's changes (details, deletion).
     const was = find(before, 'floatingips', id);
     const now = find(after, 'floatingips', id);
     const port = was && find(before, 'ports', was.port_id);
-    return !!now && now.port_id === null && port?.project_id === project && !find(after, 'ports', port.id);
+    return !!now && !!was && port?.project_id === project && (now.port_id === null || now.port_id === was.port_id);
   }
   return false;
 }
