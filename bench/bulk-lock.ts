@@ -15,7 +15,7 @@ import { realClock } from '../src/common/clock.js';
 import { silentLogger } from '../src/common/log.js';
 import type { Network, SecurityGroup, Subnet } from '../src/model/types.js';
 import { buildApp } from '../src/server/app.js';
-import { DEFAULT_MAX_BULK_ITEMS, defaultConfig } from '../src/server/config.js';
+import { DEFAULT_MAX_BULK_ITEMS, defaultConfig, QUOTA_RESOURCES, type QuotaLimits } from '../src/server/config.js';
 import { SqliteStore } from '../src/server/store/sqlite.js';
 import { runBench, Targets } from '../testkit/bench-targets.js';
 
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     maxBulkItems: Math.max(...SIZES),
     // Larger than the default so sizes above the bound can be measured too.
     maxRequestBodySize: 4 * 1024 * 1024,
-    quotaDefaults: { network: -1, subnet: -1, port: -1, security_group: -1, security_group_rule: -1 },
+    quotaDefaults: Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, -1])) as QuotaLimits,
   };
   const auth = { mode: 'noauth' as const, defaultProjectId: 'admin' };
   const app = await buildApp({ store, clock: realClock, logger: silentLogger(), config, auth });

@@ -1,7 +1,7 @@
 /**
  * From parsed flags to a request body, following a resource's FieldSpecs: option keys, value
- * parsing (int, bool pairs, repeatable lists, `k=v,k=v` objects) and name→ID resolution of
- * references. Pure except for the injected resolver.
+ * parsing (int, bool pairs, repeatable lists, `k=v,k=v` objects, `k=v` maps) and name→ID resolution
+ * of references. Pure except for the injected resolver and file reader.
  */
 import type { FieldSpec } from './resources.js';
 import { UsageError } from './errors.js';
@@ -26,6 +26,17 @@ export function parseKv(flag: string, text: string): Record<string, string> {
   return out;
 }
 
+/** Repeated `key=value` into one object; only the first '=' splits (values may hold '=' and ','). */
+export function parseKvMap(flag: string, items: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of items) {
+    const eq = t.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--${flag}: expected key=value, got ${JSON.stringify(t)}`);
+    out[t.slice(0, eq)] = t.slice(eq + 1);
+  }
+  return out;
+}
+
 export function parseInt10(flag: string, text: string): number {
   if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`--${flag}: expected an integer, got ${JSON.stringify(text)}`);
   return Number(text);
@@ -45,6 +56,7 @@ export function fieldValue(f: FieldSpec, opts: Record<string, unknown>): unknown
   if (raw === false) return []; // `--no-<flag>` of a list: clear it
   if (f.type === 'list') return raw as string[];
   if (f.type === 'kv-list') return (raw as string[]).map((t) => parseKv(f.flag, t));
+  if (f.type === 'kv-map') return parseKvMap(f.flag, raw as string[]);
   const text = String(raw);
   if (f.nullWord !== undefined && text === f.nullWord) return null;
   if (f.choices && !f.choices.includes(text))
@@ -54,12 +66,20 @@ export function fieldValue(f: FieldSpec, opts: Record<string, unknown>): unknown
 
 export type RefResolver = (command: string, nameOrId: string) => Promise<string>;
 
+/** Reads a `file` field's path (injected so this module stays pure). */
+export type TextReader = (path: string) => Promise<string>;
+
+const noFiles: TextReader = async (path) => {
+  throw new UsageError(`cannot read ${path} here`);
+};
+
 /** The request body for `verb` from the flags; refs resolved to IDs; required fields checked. */
 export async function buildBody(
   fields: readonly FieldSpec[],
   verb: 'create' | 'set',
   opts: Record<string, unknown>,
   resolve: RefResolver,
+  readText: TextReader = noFiles,
 ): Promise<Record<string, unknown>> {
   const given: [FieldSpec, unknown][] = [];
   for (const f of fields) {
@@ -71,6 +91,10 @@ export async function buildBody(
   // Only once the command line is known to be complete: look up the references.
   const body: Record<string, unknown> = {};
   for (const [f, v] of given) {
+    if (f.type === 'file') {
+      body[f.attr] = await readText(String(v));
+      continue;
+    }
     body[f.attr] =
       f.ref && v !== null
         ? Array.isArray(v)

@@ -5,6 +5,7 @@
  * to a 0600 file (secret-file.ts) instead of the terminal; `immutable` gives a hidden `set` that says why
  * there is none.
  */
+import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { ApiClient } from '../client/api.js';
 import { buildBody, isNegatedPair, optionKey, parseInt10, parseKv } from './fields.js';
@@ -18,6 +19,15 @@ import { writeSecretFile } from './secret-file.js';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
+/** A `file` field's text (user data); an unreadable file is a usage error, exit 2. */
+async function readText(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
+  }
+}
+
 function addFieldOptions(cmd: Command, fields: readonly FieldSpec[], verb: 'create' | 'set'): void {
   for (const f of fields) {
     if (f.on && !f.on.includes(verb)) continue;
@@ -28,7 +38,7 @@ function addFieldOptions(cmd: Command, fields: readonly FieldSpec[], verb: 'crea
         `--${f.negFlag ?? `no-${f.flag}`}`,
         isNegatedPair(f) ? `turn ${f.flag} off` : `opposite of --${f.flag}`,
       );
-    } else if (f.type === 'list' || f.type === 'kv-list') {
+    } else if (f.type === 'list' || f.type === 'kv-list' || f.type === 'kv-map') {
       cmd.option(`--${f.flag} <value>`, f.help + req, collect);
       if (f.type === 'list') cmd.option(`--no-${f.flag}`, `empty ${f.attr}`);
     } else {
@@ -115,7 +125,7 @@ export function resourceCommand(spec: ResourceSpec): Command {
         if (secretFile !== undefined && count !== 1)
           throw new UsageError(`--${secret!.flag} writes one ${spec.title}'s ${secret!.attr}: use it without --count`);
         const client = clientFrom(opts);
-        const body = await buildBody(spec.fields, 'create', opts, resolver(client));
+        const body = await buildBody(spec.fields, 'create', opts, resolver(client), readText);
         const names = Array.from({ length: count }, (_, i) =>
           count === 1 ? (name ?? '') : `${name ?? spec.command}-${i + 1}`,
         );
@@ -146,7 +156,7 @@ export function resourceCommand(spec: ResourceSpec): Command {
       action(async (nameOrId: string, opts: Obj) => {
         const format = formatFrom(opts);
         const client = clientFrom(opts);
-        const body = await buildBody(spec.fields, 'set', opts, resolver(client));
+        const body = await buildBody(spec.fields, 'set', opts, resolver(client), readText);
         if (Object.keys(body).length === 0)
           throw new UsageError(`nothing to set: give at least one option (see hypernet ${spec.command} set --help)`);
         const obj = await findObject(client, spec, nameOrId);

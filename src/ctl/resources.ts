@@ -17,10 +17,11 @@ export interface FieldSpec {
   attr: string;
   /**
    * string/int: one value; list: repeatable flag (`--no-<flag>` sends []); kv-list: repeatable
-   * `k=v,k=v` (objects);
+   * `k=v,k=v` (objects); kv-map: repeatable `k=v` (split at the first '=') into one object;
+   * file: a path whose text is the value;
    * bool: `--flag` sets true and `--no-flag` (or `negFlag`) sets false.
    */
-  type: 'string' | 'int' | 'bool' | 'list' | 'kv-list';
+  type: 'string' | 'int' | 'bool' | 'list' | 'kv-list' | 'kv-map' | 'file';
   help: string;
   /** For bool: the name of the flag that sets false (default `no-<flag>`). */
   negFlag?: string;
@@ -72,6 +73,8 @@ export interface ResourceSpec {
    * the dashboard polls these and hides them when the extension is absent.
    */
   extension?: string;
+  /** A CLI command only: the dashboard has no table for it (the instance store holds user data). */
+  cliOnly?: boolean;
 }
 
 const enable: FieldSpec = {
@@ -428,6 +431,53 @@ export const RESOURCES: readonly ResourceSpec[] = [
           'move the VM to this cloud: same hyper IP and MAC, a new provider NIC, user_data and VPN ' +
           'endpoint, the old certificate revoked (waits until the new hyperswitch serves it)',
         on: ['set'],
+      },
+    ],
+  },
+  {
+    command: 'instance',
+    plural: 'instances',
+    singular: 'instance',
+    title: 'instance',
+    nameAttr: 'name',
+    nameArg: true,
+    verbs: ['list', 'show', 'create', 'set', 'delete'],
+    cliOnly: true,
+    columns: [
+      id,
+      name,
+      { header: 'Device', attr: 'device_id' },
+      { header: 'Hostname', attr: 'hostname' },
+      {
+        header: 'Keys',
+        attr: 'public_keys',
+        text: (o) => Object.keys((o.public_keys as Record<string, string> | undefined) ?? {}).join(', '),
+      },
+    ],
+    fields: [
+      rename,
+      description,
+      {
+        flag: 'device-id',
+        attr: 'device_id',
+        type: 'string',
+        help: "the device_id of the instance's ports (the metadata service finds it by this)",
+        required: true,
+        on: ['create'],
+      },
+      { flag: 'hostname', attr: 'hostname', type: 'string', help: 'host name (default: from the name)' },
+      { flag: 'user-data', attr: 'user_data', type: 'file', help: 'file whose text is the user data (cloud-init)' },
+      {
+        flag: 'public-key',
+        attr: 'public_keys',
+        type: 'kv-map',
+        help: 'NAME=OPENSSH-PUBLIC-KEY-LINE (repeat for more; set replaces them all)',
+      },
+      {
+        flag: 'property',
+        attr: 'meta',
+        type: 'kv-map',
+        help: 'metadata KEY=VALUE (repeat for more; set replaces them all)',
       },
     ],
   },

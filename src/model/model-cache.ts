@@ -1,10 +1,13 @@
 /**
  * The agent's copy of the server's model, built from the watch stream: a snapshot replaces it
  * wholesale, events update it one object at a time. `ready` only after the first full snapshot, so
- * nothing touches the kernel before the agent has seen the whole model.
+ * nothing touches the kernel before the agent has seen the whole model. The L3 indexes (routers by
+ * subnet, floating IPs by port, …) are derived from the tables and rebuilt once per revision, when
+ * first asked for.
  */
-import type { Kind, KindMap } from './types.js';
+import type { KindMap, WatchedKind } from './types.js';
 import type { Snapshot, WatchEvent } from './watch.js';
+import { buildL3Index, type L3Index } from './l3-index.js';
 
 /** Read-only view handed to the pure compile functions. */
 export interface ModelView {
@@ -15,17 +18,21 @@ export interface ModelView {
   readonly security_groups: ReadonlyMap<string, KindMap['security_group']>;
   readonly security_group_rules: ReadonlyMap<string, KindMap['security_group_rule']>;
   readonly agents: ReadonlyMap<string, KindMap['agent']>;
+  readonly routers: ReadonlyMap<string, KindMap['router']>;
+  readonly floatingips: ReadonlyMap<string, KindMap['floatingip']>;
 }
 
-type Tables = { [K in Kind]: Map<string, KindMap[K]> };
+type Tables = { [K in WatchedKind]: Map<string, KindMap[K]> };
 
-const PLURAL: Record<Kind, keyof Omit<Snapshot, 'type' | 'revision'>> = {
+const PLURAL: Record<WatchedKind, keyof Omit<Snapshot, 'type' | 'revision'>> = {
   network: 'networks',
   subnet: 'subnets',
   port: 'ports',
   security_group: 'security_groups',
   security_group_rule: 'security_group_rules',
   agent: 'agents',
+  router: 'routers',
+  floatingip: 'floatingips',
 };
 
 function emptyTables(): Tables {
@@ -36,22 +43,26 @@ function emptyTables(): Tables {
     security_group: new Map(),
     security_group_rule: new Map(),
     agent: new Map(),
+    router: new Map(),
+    floatingip: new Map(),
   };
 }
 
 export class ModelCache {
   private t: Tables = emptyTables();
+  private l3?: { revision: number; index: L3Index };
   revision = 0;
   ready = false;
 
   /** Replaces everything with a snapshot. */
   applySnapshot(s: Snapshot): void {
     const t = emptyTables();
-    for (const kind of Object.keys(PLURAL) as Kind[]) {
-      const table = t[kind] as Map<string, KindMap[Kind]>;
-      for (const o of (s[PLURAL[kind]] ?? []) as KindMap[Kind][]) table.set(o.id, o);
+    for (const kind of Object.keys(PLURAL) as WatchedKind[]) {
+      const table = t[kind] as Map<string, KindMap[WatchedKind]>;
+      for (const o of (s[PLURAL[kind]] ?? []) as KindMap[WatchedKind][]) table.set(o.id, o);
     }
     this.t = t;
+    this.l3 = undefined;
     this.revision = s.revision;
     this.ready = true;
   }
@@ -59,7 +70,7 @@ export class ModelCache {
   /** Applies one event; returns false when it is stale (revision not after ours). */
   applyEvent(e: WatchEvent): boolean {
     if (e.revision <= this.revision) return false;
-    const table = this.t[e.kind] as Map<string, KindMap[Kind]> | undefined;
+    const table = this.t[e.kind] as Map<string, KindMap[WatchedKind]> | undefined;
     if (table) {
       if (e.op === 'delete') table.delete(e.id);
       else table.set(e.id, e.object);
@@ -78,6 +89,14 @@ export class ModelCache {
       security_groups: t.security_group,
       security_group_rules: t.security_group_rule,
       agents: t.agent,
+      routers: t.router,
+      floatingips: t.floatingip,
     };
+  }
+
+  /** The L3 indexes of the current revision (built on first use after a change). */
+  l3Index(): L3Index {
+    if (this.l3?.revision !== this.revision) this.l3 = { revision: this.revision, index: buildL3Index(this.view()) };
+    return this.l3.index;
   }
 }

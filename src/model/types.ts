@@ -27,6 +27,11 @@ export interface Network extends Base {
   /** The VXLAN VNI, allocated by the server, unique. */
   'provider:segmentation_id': number;
   'router:external': boolean;
+  /**
+   * hypernet extension: the cloud an external network belongs to (an agent's `configurations.cloud`),
+   * '' for none. A router has at most one gateway per cloud (docs/routers.md).
+   */
+  'hypernet:cloud'?: string;
   availability_zone_hints: string[];
   availability_zones: string[];
 }
@@ -155,8 +160,82 @@ export interface AgentConfigurations {
   [key: string]: unknown;
 }
 
-/** Resource kinds carried by the store and the watch stream. */
-export type Kind = 'network' | 'subnet' | 'port' | 'security_group' | 'security_group_rule' | 'agent';
+/** One external gateway of a router (Neutron's `external_gateway_info` and `external_gateways` items). */
+export interface ExternalGateway {
+  network_id: string;
+  enable_snat: boolean;
+  external_fixed_ips: FixedIp[];
+}
+
+/** A router (Neutron's `router`, with `extraroute`, `ext-gw-mode` and `external-gateway-multihoming`). */
+export interface Router extends Base {
+  admin_state_up: boolean;
+  status: 'ACTIVE' | 'DOWN' | 'ERROR';
+  /** The first gateway of `external_gateways`, or null (Neutron mirrors the two). */
+  external_gateway_info: ExternalGateway | null;
+  /** Every gateway, at most one per cloud; each has its port (`network:router_gateway`, device_id = router). */
+  external_gateways: ExternalGateway[];
+  routes: HostRoute[];
+}
+
+/** What a floating IP shows of its associated port (Neutron's `fip-port-details`). */
+export interface FloatingIpPortDetails {
+  name: string;
+  network_id: string;
+  mac_address: string;
+  admin_state_up: boolean;
+  status: PortStatus;
+  device_id: string;
+  device_owner: string;
+}
+
+/** A floating IP: an address of an external network, held by a `network:floatingip` port (device_id = id). */
+export interface FloatingIp {
+  id: string;
+  project_id: string;
+  tenant_id: string;
+  description: string;
+  tags: string[];
+  floating_ip_address: string;
+  floating_network_id: string;
+  /** The router connecting the associated port's subnet to `floating_network_id`, or null. */
+  router_id: string | null;
+  port_id: string | null;
+  fixed_ip_address: string | null;
+  status: 'ACTIVE' | 'DOWN' | 'ERROR';
+  port_details: FloatingIpPortDetails | null;
+  revision_number: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * hypernet extension: what Nova would hold for an instance, served by the metadata service. Keyed by
+ * the `device_id` of the instance's ports, unique per project.
+ */
+export interface Instance extends Base {
+  device_id: string;
+  hostname: string;
+  user_data: string;
+  /** Key name → OpenSSH public key line. */
+  public_keys: Record<string, string>;
+  meta: Record<string, string>;
+}
+
+/** Resource kinds carried by the store. */
+export type Kind =
+  | 'network'
+  | 'subnet'
+  | 'port'
+  | 'security_group'
+  | 'security_group_rule'
+  | 'agent'
+  | 'router'
+  | 'floatingip'
+  | 'instance';
+
+/** The kinds the watch stream carries to agents (instances hold user data agents never need). */
+export type WatchedKind = Exclude<Kind, 'instance'>;
 
 export interface KindMap {
   network: Network;
@@ -165,6 +244,24 @@ export interface KindMap {
   security_group: SecurityGroup;
   security_group_rule: SecurityGroupRule;
   agent: Agent;
+  router: Router;
+  floatingip: FloatingIp;
+  instance: Instance;
 }
 
-export const KINDS: readonly Kind[] = ['network', 'subnet', 'port', 'security_group', 'security_group_rule', 'agent'];
+export const WATCHED_KINDS: readonly WatchedKind[] = [
+  'network',
+  'subnet',
+  'port',
+  'security_group',
+  'security_group_rule',
+  'agent',
+  'router',
+  'floatingip',
+];
+
+export const KINDS: readonly Kind[] = [...WATCHED_KINDS, 'instance'];
+
+export function isWatchedKind(k: Kind): k is WatchedKind {
+  return k !== 'instance';
+}

@@ -13,9 +13,9 @@
  *
  * Events carry the whole object after the change (`object`), or its last state for deletes.
  */
-import type { Kind, KindMap } from './types.js';
+import type { KindMap, WatchedKind } from './types.js';
 
-export type AnyObject = KindMap[Kind];
+export type AnyObject = KindMap[WatchedKind];
 
 export interface Snapshot {
   type: 'snapshot';
@@ -26,12 +26,15 @@ export interface Snapshot {
   security_groups: KindMap['security_group'][];
   security_group_rules: KindMap['security_group_rule'][];
   agents: KindMap['agent'][];
+  /** Absent from servers before routers existed. */
+  routers?: KindMap['router'][];
+  floatingips?: KindMap['floatingip'][];
 }
 
 export interface WatchEvent {
   type: 'event';
   revision: number;
-  kind: Kind;
+  kind: WatchedKind;
   op: 'create' | 'update' | 'delete';
   id: string;
   object: AnyObject;

@@ -2,9 +2,10 @@
  * Server settings: defaults, and loading from a YAML/JSON `--config` file (snake_case keys, as in
  * neutron.conf: global_physnet_mtu, agent_down_time, base_mac, vni_ranges "1001:16000000",
  * change_retention, watch_heartbeat_interval, default_project_id), the quota defaults and request
- * limits (quota_network … quota_security_group_rule, max_request_body_size, max_allowed_address_pair,
- * max_fixed_ips_per_port, max_bulk_items; docs/security.md) and the `agentless:` section
- * (the options of src/model/agentless-config.ts; absent = agentless mode off).
+ * limits (quota_network … quota_security_group_rule, quota_router, quota_floatingip,
+ * max_request_body_size, max_allowed_address_pair, max_fixed_ips_per_port, max_bulk_items;
+ * docs/security.md) and the `agentless:` section (the options of src/model/agentless-config.ts;
+ * absent = agentless mode off).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -39,7 +40,15 @@ export interface ServerConfig {
 }
 
 /** The resources with a quota, as Neutron names them in the quota API. */
-export const QUOTA_RESOURCES = ['network', 'subnet', 'port', 'security_group', 'security_group_rule'] as const;
+export const QUOTA_RESOURCES = [
+  'network',
+  'subnet',
+  'port',
+  'security_group',
+  'security_group_rule',
+  'router',
+  'floatingip',
+] as const;
 export type QuotaResource = (typeof QUOTA_RESOURCES)[number];
 export type QuotaLimits = Record<QuotaResource, number>;
 
@@ -54,7 +63,15 @@ export function defaultConfig(): ServerConfig {
     changeRetention: 10_000,
     watchHeartbeatMs: 5_000,
     defaultProjectId: 'admin',
-    quotaDefaults: { network: 100, subnet: 100, port: 500, security_group: 10, security_group_rule: 100 },
+    quotaDefaults: {
+      network: 100,
+      subnet: 100,
+      port: 500,
+      security_group: 10,
+      security_group_rule: 100,
+      router: 10,
+      floatingip: 50,
+    },
     maxRequestBodySize: 114_688,
     maxAllowedAddressPairs: 10,
     maxFixedIpsPerPort: 5,
@@ -95,6 +112,8 @@ const fileSchema = z
     quota_port: quotaLimit,
     quota_security_group: quotaLimit,
     quota_security_group_rule: quotaLimit,
+    quota_router: quotaLimit,
+    quota_floatingip: quotaLimit,
     max_request_body_size: positiveInt,
     max_allowed_address_pair: positiveInt,
     max_fixed_ips_per_port: positiveInt,

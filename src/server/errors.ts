@@ -25,7 +25,13 @@ const TYPE_NAMES: Record<string, string> = {
   security_group: 'SecurityGroup',
   security_group_rule: 'SecurityGroupRule',
   agent: 'Agent',
+  router: 'Router',
+  floatingip: 'FloatingIP',
+  instance: 'Instance',
 };
+
+/** Labels in NotFound messages where splitting the type name would misspell them. */
+const LABELS: Record<string, string> = { floatingip: 'Floating IP' };
 
 export const faults = {
   badRequest: (message: string, type = 'BadRequest') => new NeutronFault(400, type, message),
@@ -35,9 +41,11 @@ export const faults = {
   notFound: (kind: string, id: string) => {
     const name = TYPE_NAMES[kind] ?? kind;
     const spaced = name.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
-    const label = spaced.charAt(0).toUpperCase() + spaced.slice(1);
+    const label = LABELS[kind] ?? spaced.charAt(0).toUpperCase() + spaced.slice(1);
     return new NeutronFault(404, `${name}NotFound`, `${label} ${id} could not be found.`);
   },
+  /** A 404 with its own Neutron type (RouterInterfaceNotFound, …). */
+  missing: (type: string, message: string) => new NeutronFault(404, type, message),
   resourceNotFound: (path: string) => new NeutronFault(404, 'HTTPNotFound', `The resource could not be found: ${path}`),
   tagNotFound: (tag: string, id: string) =>
     new NeutronFault(404, 'TagNotFound', `Tag ${tag} could not be found for resource ${id}.`),

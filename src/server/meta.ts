@@ -8,6 +8,7 @@ import { faults } from './errors.js';
 import { contextOf, hrefBase, type RouteDeps } from './routes.js';
 import type { ResourceDef } from './resource.js';
 import type { Kind } from '../model/types.js';
+import { L3_EXTENSIONS } from './l3/extensions.js';
 
 const UPDATED = '2026-11-21T00:00:00-00:00';
 
@@ -111,7 +112,9 @@ export function registerMeta(
   defs: readonly ResourceDef<Kind>[],
   extras: MetaExtras = { extensions: [], resources: [] },
 ): void {
-  const allExtensions = [...EXTENSIONS, ...extras.extensions].sort((a, b) => a.alias.localeCompare(b.alias));
+  const allExtensions = [...EXTENSIONS, ...L3_EXTENSIONS, ...extras.extensions].sort((a, b) =>
+    a.alias.localeCompare(b.alias),
+  );
   const collections = [...defs, ...extras.resources];
   const versions = (href: string) => ({
     versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ href: `${href}/v2.0/`, rel: 'self' }] }],

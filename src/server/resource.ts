@@ -21,6 +21,8 @@ export interface Ctx {
   config: ServerConfig;
   /** Request time in ms (from the injected clock). */
   nowMs: number;
+  /** Set when a router or floating IP changes its own ports (l3/service-ports.ts), never by a request. */
+  internal?: boolean;
 }
 
 export type Body = Record<string, unknown>;
@@ -102,6 +104,19 @@ export interface CommonBody {
   project_id?: string;
   tenant_id?: string;
 }
+
+/** The attributes every Base object has (for a resource's `attributes`). */
+export const BASE_ATTRIBUTES = [
+  'id',
+  'project_id',
+  'tenant_id',
+  'name',
+  'description',
+  'tags',
+  'revision_number',
+  'created_at',
+  'updated_at',
+] as const;
 
 /** Common attributes of a new object. */
 export function newBase(ctx: Ctx, body: CommonBody, id: string = randomUUID()): Base {

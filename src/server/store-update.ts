@@ -15,11 +15,22 @@ export async function storeUpdate<K extends Kind>(
   tx: WriteTx,
   obj: KindMap[K],
 ): Promise<KindMap[K]> {
+  return storeKindUpdate(def.kind, ctx, tx, obj, def.parentOf?.(obj));
+}
+
+/** storeUpdate for code that knows the kind and parent but not the resource (no import cycle). */
+export async function storeKindUpdate<K extends Kind>(
+  kind: K,
+  ctx: Ctx,
+  tx: WriteTx,
+  obj: KindMap[K],
+  parentId?: string,
+): Promise<KindMap[K]> {
   const o = obj as KindMap[K] & { revision_number?: number; updated_at?: string };
   if (typeof o.revision_number === 'number') {
     o.revision_number += 1;
     o.updated_at = neutronTime(ctx.nowMs);
   }
-  await tx.put(def.kind, o, 'update', def.parentOf?.(o));
+  await tx.put(kind, o, 'update', parentId);
   return o;
 }

@@ -6,7 +6,7 @@
  * timer sends heartbeats and also re-reads the log (so a store written by another server is seen).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Kind } from '../model/types.js';
+import { isWatchedKind, type Kind } from '../model/types.js';
 import type { Snapshot, WatchMessage } from '../model/watch.js';
 import type { Logger } from '../common/log.js';
 import { faults } from './errors.js';
@@ -57,6 +57,8 @@ export function registerWatch(
             security_groups: await tx.list('security_group'),
             security_group_rules: await tx.list('security_group_rule'),
             agents: await tx.list('agent'),
+            routers: await tx.list('router'),
+            floatingips: await tx.list('floatingip'),
           };
           return s;
         });
@@ -97,6 +99,8 @@ export function registerWatch(
         const r = await deps.store.changesSince(cursor, BATCH);
         if (r.compacted) break; // fell behind compaction: end the stream, the client's resume gets 410
         for (const c of r.changes) {
+          cursor = c.revision;
+          if (!isWatchedKind(c.kind)) continue; // instances stay on the server (user data)
           await send({
             type: 'event',
             revision: c.revision,
@@ -105,7 +109,6 @@ export function registerWatch(
             id: c.id,
             object: present(c.kind, c.object) as never,
           });
-          cursor = c.revision;
         }
         if (r.changes.length === BATCH || pending || closed) continue;
         const woke = await new Promise<boolean>((resolve) => {

@@ -286,6 +286,66 @@ function bodies(h: boolean) {
     ['host'],
   );
 
+  const gateway = fc.record(
+    { network_id: field(ref('networks')), enable_snat: field(fc.boolean()), external_fixed_ips: list(fixedIp, 2) },
+    { requiredKeys: ['network_id'] },
+  );
+  const routerFields = {
+    name,
+    description: name,
+    admin_state_up: field(fc.boolean()),
+    external_gateway_info: field(fc.oneof(fc.constant(null), fc.constant({}), gateway)),
+    tags,
+  };
+  const routerBody = body({ ...routerFields, project_id: field(project) });
+  const routerUpdate = body({ ...routerFields, routes: field(fc.option(fc.array(route, { maxLength: 3 }))) });
+  const fipFields = {
+    port_id: field(fc.option(ref('ports'))),
+    fixed_ip_address: field(fc.option(ip)),
+    description: name,
+    tags,
+  };
+  const fipBody = body(
+    {
+      ...fipFields,
+      floating_network_id: field(ref('networks')),
+      floating_ip_address: field(ip),
+      subnet_id: field(ref('subnets')),
+      project_id: field(project),
+    },
+    ['floating_network_id'],
+  );
+  const keyName = fc.constantFrom('default', 'k', '__proto__', 'two words', '');
+  const sshKey = fc.constantFrom(
+    'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh5cGVybmV0 me@host',
+    'ssh-rsa AAAA\nssh-rsa BBBB',
+    'not a key',
+  );
+  const instanceFields = {
+    name,
+    hostname: field(fc.constantFrom('vm-1', 'bad host', 'a.b', '')),
+    user_data: field(fc.string({ maxLength: 40 })),
+    public_keys: field(fc.dictionary(keyName, sshKey, { maxKeys: 2 })),
+    meta: field(fc.dictionary(fc.string({ maxLength: 6 }), fc.string({ maxLength: 6 }), { maxKeys: 3 })),
+    tags,
+  };
+  const instanceBody = body(
+    {
+      ...instanceFields,
+      device_id: field(fc.constantFrom('vm-1', 'vm-2', 'bad id', '', '../x')),
+      project_id: field(project),
+    },
+    ['device_id'],
+  );
+  // The router member actions' bodies: interface info, gateway lists, route lists.
+  const routerAction = fc.oneof(
+    fc
+      .record({ subnet_id: field(ref('subnets')), port_id: field(ref('ports')) }, { requiredKeys: [] })
+      .map((value) => ({ kind: 'json' as const, value })),
+    list(gateway, 3).map((g) => ({ kind: 'json' as const, value: { router: { external_gateways: g } } })),
+    list(route, 3).map((r) => ({ kind: 'json' as const, value: { router: { routes: r } } })),
+  );
+
   const create: Record<string, [string, fc.Arbitrary<unknown>]> = {
     networks: ['network', networkBody],
     subnets: ['subnet', subnetBody],
@@ -293,9 +353,18 @@ function bodies(h: boolean) {
     'security-groups': ['security_group', sgBody],
     'security-group-rules': ['security_group_rule', ruleBody],
     agents: ['agent', agentBody],
+    routers: ['router', routerBody],
+    floatingips: ['floatingip', fipBody],
+    instances: ['instance', instanceBody],
   };
-  const update: Record<string, [string, fc.Arbitrary<unknown>]> = { ...create, ports: ['port', portUpdate] };
-  return { create, update, bindingBody };
+  const update: Record<string, [string, fc.Arbitrary<unknown>]> = {
+    ...create,
+    ports: ['port', portUpdate],
+    routers: ['router', routerUpdate],
+    floatingips: ['floatingip', body(fipFields)],
+    instances: ['instance', body(instanceFields)],
+  };
+  return { create, update, bindingBody, routerAction };
 }
 const CLEAN = bodies(false);
 const HOSTILE = bodies(true);
@@ -481,6 +550,28 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
       ),
     ),
   });
+  const routerActionReq = fc.record({
+    method: fc.constantFrom('PUT', 'PUT', 'PUT', 'GET', 'POST'),
+    path: fc
+      .tuple(
+        target('routers'),
+        fc.constantFrom(
+          'add_router_interface',
+          'remove_router_interface',
+          'add_external_gateways',
+          'remove_external_gateways',
+          'update_external_gateways',
+          'add_extraroutes',
+          'remove_extraroutes',
+          '%zz',
+        ),
+      )
+      .map(([t, action]) => ['/v2.0/routers/', t, `/${action}`]),
+    body: fc.oneof(
+      fc.constant<Body>({ kind: 'none' }),
+      either((b) => b.routerAction),
+    ),
+  });
   const otherReq = fc.record({
     method: fc.constantFrom('GET', 'POST'),
     path: fc
@@ -505,6 +596,7 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
       req: fc.oneof(
         { weight: 12, arbitrary: resourceReq },
         { weight: 2, arbitrary: bindingReq },
+        { weight: 2, arbitrary: routerActionReq },
         { weight: 1, arbitrary: otherReq },
       ),
       query,

@@ -29,7 +29,17 @@ export const TOKEN_OF: Record<Who, string | undefined> = {
 export const PROJECT_OF: Partial<Record<Who, string>> = { alice: 'pa', bob: 'pb', carol: 'pc', admin: 'ops' };
 
 /** Plural path segments of the resources in the store (and their list keys in a listing). */
-export const RESOURCE_PATHS = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'agents'];
+export const RESOURCE_PATHS = [
+  'networks',
+  'subnets',
+  'ports',
+  'security-groups',
+  'security-group-rules',
+  'agents',
+  'routers',
+  'floatingips',
+  'instances',
+];
 
 export function startFuzzServer(): Promise<TestServer> {
   return startTestServer({ tokens: TOKENS });
@@ -143,11 +153,12 @@ export async function storeView(s: TestServer): Promise<StoreView> {
 }
 
 /**
- * Ids of objects of `project` that tenant `viewer` must never see: all but shared networks and their
- * subnets, and the ports on the viewer's own networks (a network's owner sees them, as in Neutron).
+ * Ids of objects of `project` that tenant `viewer` must never see: all but shared and external
+ * networks and their subnets, and the ports on the viewer's own networks (a network's owner sees them, as in Neutron).
  */
 export function privateIds(v: StoreView, project: string, viewer: string): Set<string> {
-  const shared = new Set(v.lists.networks.filter((n) => n.shared).map((n) => n.id));
+  // External networks (and their subnets) are everyone's to see, as shared ones.
+  const shared = new Set(v.lists.networks.filter((n) => n.shared || n['router:external']).map((n) => n.id));
   const viewers = new Set(v.lists.networks.filter((n) => n.project_id === viewer).map((n) => n.id));
   const out = new Set<string>();
   for (const [path, list] of Object.entries(v.lists)) {
@@ -159,9 +170,10 @@ export function privateIds(v: StoreView, project: string, viewer: string): Set<s
       out.add(o.id);
     }
   }
-  // What such a visible port names (its groups, subnets) the viewer sees with it.
+  // What a port on the viewer's own network names (its groups, subnets, device) the viewer sees with
+  // it, whoever owns the port (an admin may put one there naming another project's group).
   for (const p of v.lists.ports) {
-    if (p.project_id === project && viewers.has(p.network_id as string))
+    if (viewers.has(p.network_id as string))
       for (const id of JSON.stringify(p).match(/[0-9a-f]{8}-[0-9a-f-]{27}/g) ?? []) out.delete(id);
   }
   return out;
@@ -178,7 +190,35 @@ export function othersChanged(before: StoreView, after: StoreView, project: stri
     for (const [k, o] of a) if (JSON.stringify(o) !== JSON.stringify(b.get(k))) out.push(k);
     for (const [k, o] of b) if (!a.has(k) && !goneWithOwnNetwork(path, o, before, after, project)) out.push(k);
   }
-  return out;
+  return out.filter((k) => !followsOwnL3(k, before, after, project));
+}
+
+/**
+ * Changes a project's own routers and floating IPs bring about in Neutron: their gateway and
+ * floating-IP ports (which belong to no project), and another project's floating IP on one of the
+ * project's ports (an admin may associate across projects) following that port: its details, or
+ * its association when the port goes or gives up the address.
+ */
+function followsOwnL3(key: string, before: StoreView, after: StoreView, project: string): boolean {
+  const [path, id] = key.split('/');
+  const find = (v: StoreView, p: string, x: unknown) => v.lists[p]?.find((o) => o.id === x);
+  if (path === 'ports') {
+    const port = find(after, 'ports', id) ?? find(before, 'ports', id);
+    if (port?.project_id !== '') return false;
+    const owner =
+      port.device_owner === 'network:floatingip'
+        ? (find(after, 'floatingips', port.device_id) ?? find(before, 'floatingips', port.device_id))
+        : (find(after, 'routers', port.device_id) ?? find(before, 'routers', port.device_id));
+    return owner?.project_id === project;
+  }
+  if (path === 'floatingips') {
+    // Its port is the project's: the floating IP follows that port's changes (details, deletion).
+    const was = find(before, 'floatingips', id);
+    const now = find(after, 'floatingips', id);
+    const port = was && find(before, 'ports', was.port_id);
+    return !!now && !!was && port?.project_id === project && (now.port_id === null || now.port_id === was.port_id);
+  }
+  return false;
 }
 
 /**

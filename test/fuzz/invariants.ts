@@ -44,7 +44,9 @@ function resolveRef(r: Ref, view: StoreView, caller: string | undefined): string
       ? list
       : r.owner === 'usable'
         ? list.filter((o) => mine(o) || o.shared === true)
-        : list.filter((o) => (o.project_id ?? project) === (r.owner === 'own' ? project : OTHER[project]));
+        : r.owner === 'external'
+          ? list.filter((o) => o['router:external'] === true)
+          : list.filter((o) => (o.project_id ?? project) === (r.owner === 'own' ? project : OTHER[project]));
   return pick.length ? pick[r.i % pick.length].id : MISSING_ID;
 }
 

@@ -450,6 +450,94 @@ function ruleCreate(sc: Scope) {
   });
 }
 
+// ---- routers, floating IPs, instances ----
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh5cGVybmV0dGVzdGtleWJ5dGVz me@host';
+const external = ref('networks', 'external');
+
+function l3Requests(sc: Scope, mine: (res: string) => fc.Arbitrary<Ref>): fc.WeightedArbitrary<PlainRequest>[] {
+  const action = (name: string, body: fc.Arbitrary<unknown>) =>
+    fc.tuple(mine('routers'), body).map(([r, b]) => ({
+      method: 'PUT',
+      path: ['/v2.0/routers/', r, `/${name}`],
+      body: { kind: 'json' as const, value: b },
+    }));
+  const routerBody = fc.record(
+    {
+      name: text,
+      project_id: projectField(sc),
+      admin_state_up: mostly(true),
+      external_gateway_info: fc.option(external.map((network_id) => ({ network_id }))),
+    },
+    { requiredKeys: [] },
+  );
+  const routes = mine('subnets').chain((s) =>
+    fc.array(fc.record({ destination: addr(s, 'route'), nexthop: mut(addr(s, 'host'), ['10.255.0.1', 'x']) }), {
+      maxLength: 2,
+    }),
+  );
+  const fipBody = fc.record(
+    {
+      floating_network_id: mut(external, ['nope']),
+      port_id: fc.option(mine('ports')),
+      description: text,
+      project_id: projectField(sc),
+    },
+    { requiredKeys: ['floating_network_id'] },
+  );
+  const instanceBody = fc.record(
+    {
+      device_id: mut(fc.constantFrom('vm-1', 'vm-2', 'vm-3'), ['bad id']),
+      name: text,
+      user_data: fc.string({ maxLength: 30 }),
+      public_keys: mut(fc.constant({ default: KEY }), [{ k: 'not a key' }]),
+      meta: fc.dictionary(fc.constantFrom('role', 'tier'), fc.constantFrom('web', 'db')),
+      project_id: projectField(sc),
+    },
+    { requiredKeys: ['device_id'] },
+  );
+  const post = (res: string, key: string, b: fc.Arbitrary<unknown>) =>
+    b.map((v) => ({ method: 'POST', path: [`/v2.0/${res}`], body: json(key)(v) }));
+  const put = (res: string, key: string, b: fc.Arbitrary<unknown>) =>
+    fc.tuple(mine(res), b).map(([t, v]) => ({ method: 'PUT', path: [`/v2.0/${res}/`, t], body: json(key)(v) }));
+  const del = (res: string) => mine(res).map((t) => ({ method: 'DELETE', path: [`/v2.0/${res}/`, t], body: none }));
+  return [
+    { weight: 2, arbitrary: post('routers', 'router', routerBody) },
+    {
+      weight: 3,
+      arbitrary: action(
+        'add_router_interface',
+        mine('subnets').map((subnet_id) => ({ subnet_id })),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: action(
+        'remove_router_interface',
+        mine('subnets').map((subnet_id) => ({ subnet_id })),
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: put(
+        'routers',
+        'router',
+        routes.map((r) => ({ routes: r })),
+      ),
+    },
+    { weight: 3, arbitrary: post('floatingips', 'floatingip', fipBody) },
+    {
+      weight: 2,
+      arbitrary: put(
+        'floatingips',
+        'floatingip',
+        fc.option(mine('ports')).map((port_id) => ({ port_id })),
+      ),
+    },
+    { weight: 1, arbitrary: post('instances', 'instance', instanceBody) },
+    { weight: 1, arbitrary: fc.constantFrom('routers', 'floatingips', 'instances').chain(del) },
+  ];
+}
+
 // ---- requests ----
 const json = (key: string) => (value: unknown) => ({ kind: 'json' as const, value: { [key]: value } });
 const none = { kind: 'none' as const };
@@ -512,6 +600,7 @@ function plausibleIn(sc: Scope): fc.Arbitrary<PlainRequest> {
     { weight: 1, arbitrary: del('security-group-rules') },
     { weight: 1, arbitrary: fc.constantFrom('subnets', 'security-groups', 'networks').chain(del) },
     ...binding,
+    ...l3Requests(sc, mine),
   ];
   return fc.oneof(...all);
 }

@@ -13,7 +13,8 @@ import fc from 'fast-check';
 export interface Ref {
   $ref: string;
   /** `usable`: the caller's own objects and shared networks (what a tenant may put a port on). */
-  owner: 'own' | 'other' | 'any' | 'usable';
+  /** `external`: external networks (`router:external`), which every project may use for L3. */
+  owner: 'own' | 'other' | 'any' | 'usable' | 'external';
   i: number;
   /** Only objects on the network this Ref names (a network itself, or the network of a port or subnet). */
   on?: Ref;

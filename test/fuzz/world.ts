@@ -2,7 +2,8 @@
  * The starting model every fuzz file works on: for each tenant (pa, pb) two private networks with
  * IPv4 (the same CIDRs in both tenants) and IPv6 subnets, a security group with a few rules (one
  * with a remote group), ports on both networks; an admin-owned shared network and a shared network
- * owned by tenant pb, with a port of each tenant; one registered agent. Built through the API by admin.
+ * owned by tenant pb, with a port of each tenant; an external network with a router of each tenant on
+ * it; one registered agent. Built through the API by admin.
  * Projects ops, pa and pb get room for more security groups and rules than Neutron's defaults (10 and
  * 100), so a run's many accepted creates are not all OverQuota; tenant pc keeps the defaults and meets them.
  */
@@ -27,6 +28,15 @@ export async function seedWorld(s: TestServer): Promise<void> {
     });
     if (r.status !== 200) throw new Error(`setting the quota of ${project}: ${r.status}`);
   }
+  // An external network with room for gateways and floating IPs, and a router of each tenant on it.
+  const ext = await net({ name: 'ext', 'router:external': true, 'hypernet:cloud': 'lab', project_id: 'ops' });
+  await subnet({ network_id: ext.id, cidr: '203.0.113.0/24', enable_dhcp: false, project_id: 'ops' });
+  for (const project_id of ['pa', 'pb'])
+    await admin.create('routers', 'router', {
+      name: `${project_id}-r`,
+      project_id,
+      external_gateway_info: { network_id: ext.id },
+    });
   const shared = await net({ name: 'public', shared: true, project_id: 'ops' });
   await subnet({ network_id: shared.id, cidr: '10.50.0.0/24', project_id: 'ops' });
   const pbShared = await net({ name: 'pb-shared', shared: true, project_id: 'pb' });

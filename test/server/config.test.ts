@@ -54,6 +54,8 @@ test('quota defaults and request limits: Neutron values, set by neutron.conf nam
     port: 500,
     security_group: 10,
     security_group_rule: 100,
+    router: 10,
+    floatingip: 50,
   });
   assert.equal(d.maxRequestBodySize, 114_688);
   assert.equal(d.maxAllowedAddressPairs, 10);
@@ -62,10 +64,10 @@ test('quota defaults and request limits: Neutron values, set by neutron.conf nam
     file(
       'limits.yaml',
       'quota_network: -1\nquota_port: 20\nmax_request_body_size: 4096\nmax_allowed_address_pair: 3\n' +
-        'max_fixed_ips_per_port: 2\nmax_bulk_items: 7\n',
+        'max_fixed_ips_per_port: 2\nmax_bulk_items: 7\nquota_router: 3\nquota_floatingip: -1\n',
     ),
   );
-  assert.deepEqual(cfg.quotaDefaults, { ...d.quotaDefaults, network: -1, port: 20 });
+  assert.deepEqual(cfg.quotaDefaults, { ...d.quotaDefaults, network: -1, port: 20, router: 3, floatingip: -1 });
   assert.equal(cfg.maxRequestBodySize, 4096);
   assert.equal(cfg.maxAllowedAddressPairs, 3);
   assert.equal(cfg.maxFixedIpsPerPort, 2);

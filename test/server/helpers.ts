@@ -49,7 +49,8 @@ export async function startTestServer(
 /** Everything the API shows an admin, to compare before/after a failed request. */
 export async function fullState(c: ApiClient): Promise<unknown> {
   const out: Record<string, unknown> = {};
-  for (const p of ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules']) out[p] = await c.list(p);
+  const paths = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'routers', 'floatingips'];
+  for (const p of paths) out[p] = await c.list(p);
   return out;
 }
 

@@ -23,7 +23,15 @@ const TOKENS = {
   ALICE: { project_id: 'pa', roles: ['member'] },
   BOB: { project_id: 'pb', roles: ['member'] },
 };
-const DEFAULTS = { network: 100, subnet: 100, port: 500, security_group: 10, security_group_rule: 100 };
+const DEFAULTS = {
+  network: 100,
+  subnet: 100,
+  port: 500,
+  security_group: 10,
+  security_group_rule: 100,
+  router: 10,
+  floatingip: 50,
+};
 
 type Quota = Record<string, number>;
 
@@ -52,7 +60,11 @@ describe('quotas', () => {
     );
     await expectFault(() => alice.call('DELETE', '/v2.0/quotas/pa'), 403, 'PolicyNotAuthorized');
     const admin = s.client('ADMIN');
-    await expectFault(() => admin.call('PUT', '/v2.0/quotas/pa', { quota: { router: 5 } }), 400, 'HTTPBadRequest');
+    await expectFault(
+      () => admin.call('PUT', '/v2.0/quotas/pa', { quota: { loadbalancer: 5 } }),
+      400,
+      'HTTPBadRequest',
+    );
     await expectFault(() => admin.call('PUT', '/v2.0/quotas/pa', { quota: { network: -2 } }), 400, 'InvalidInput');
   });
 

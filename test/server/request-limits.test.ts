@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Network, Port, Subnet } from '../../src/model/types.js';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig, QUOTA_RESOURCES, type QuotaLimits } from '../../src/server/config.js';
 import { adminTokenHolder, expectFault, expectRejectedUnchanged, startTestServer, type TestServer } from './helpers.js';
 
 const TOKENS = {
@@ -16,7 +16,7 @@ const TOKENS = {
   ALICE: { project_id: 'pa', roles: ['member'] },
   BOB: { project_id: 'pb', roles: ['member'] },
 };
-const UNLIMITED = { network: -1, subnet: -1, port: -1, security_group: -1, security_group_rule: -1 };
+const UNLIMITED = Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, -1])) as QuotaLimits;
 
 describe('request limits (defaults)', () => {
   let s: TestServer;

@@ -23,7 +23,7 @@ function snapshot(): Snapshot {
 
 test('model: snapshot, then events in revision order; stale events ignored', () => {
   const m = new Model();
-  assert.equal(m.apply(snapshot()).length, 6);
+  assert.equal(m.apply(snapshot()).length, 8); // every watched kind, routers and floating IPs included
   assert.equal(m.revision, 10);
   assert.equal(m.get('port', 'p1')?.status, 'DOWN');
   assert.deepEqual(

@@ -7,6 +7,9 @@ import { ports } from './ports.js';
 import { securityGroupRules } from './security-group-rules.js';
 import { securityGroups } from './security-groups.js';
 import { subnets } from './subnets.js';
+import { routers } from './routers.js';
+import { floatingips } from './floatingips.js';
+import { instances } from './instances.js';
 
 export const RESOURCES = [
   networks,
@@ -15,4 +18,7 @@ export const RESOURCES = [
   securityGroups,
   securityGroupRules,
   agents,
+  routers,
+  floatingips,
+  instances,
 ] as unknown as readonly ResourceDef<Kind>[];

@@ -1,6 +1,6 @@
 /**
  * Networks: VXLAN only, VNI allocated from the configured range, MTU = global_physnet_mtu − 50.
- * Visible to their project and, when shared, to everyone. Delete fails with NetworkInUse while
+ * Visible to their project and, when shared or external (`router:external`), to everyone. Delete fails with NetworkInUse while
  * ports other than DHCP ports remain; DHCP ports and subnets go with the network.
  */
 import { z } from 'zod';
@@ -23,12 +23,14 @@ import {
 import { deletePortInTx } from './ports.js';
 import { deleteSubnetInTx } from './subnets.js';
 import { checkUnshare } from '../sharing.js';
+import { checkExternalUpdate, zCloud } from '../l3/external-networks.js';
 
 const ADMIN_ONLY = [
   'provider:network_type',
   'provider:physical_network',
   'provider:segmentation_id',
   'router:external',
+  'hypernet:cloud',
 ];
 
 const createSchema = z.strictObject({
@@ -41,6 +43,7 @@ const createSchema = z.strictObject({
   'provider:physical_network': z.null().optional(),
   'provider:segmentation_id': z.number().int().min(1).max(VNI_MAX).optional(),
   'router:external': z.boolean().optional(),
+  'hypernet:cloud': zCloud.optional(),
   availability_zone_hints: z.array(z.string()).optional(),
 });
 
@@ -53,6 +56,7 @@ const updateSchema = z.strictObject({
   mtu: z.number().int().min(68).optional(),
   port_security_enabled: z.boolean().optional(),
   'router:external': z.boolean().optional(),
+  'hypernet:cloud': zCloud.optional(),
 });
 
 function maxMtu(ctx: Ctx): number {
@@ -91,6 +95,7 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
     'provider:physical_network',
     'provider:segmentation_id',
     'router:external',
+    'hypernet:cloud',
     'availability_zone_hints',
     'availability_zones',
   ]),
@@ -100,7 +105,6 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
   async create(ctx, tx, body) {
     requireAdminFor(ctx, body, [...ADMIN_ONLY, 'shared'], 'create_network');
     checkMtu(ctx, body.mtu);
-    if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
     const base = newBase(ctx, body);
     let vni: number;
     const wanted = body['provider:segmentation_id'];
@@ -123,7 +127,8 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
       'provider:network_type': 'vxlan',
       'provider:physical_network': null,
       'provider:segmentation_id': vni,
-      'router:external': false,
+      'router:external': body['router:external'] ?? false,
+      'hypernet:cloud': body['hypernet:cloud'] ?? '',
       availability_zone_hints: body.availability_zone_hints ?? [],
       availability_zones: [],
     };
@@ -132,11 +137,13 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
   },
 
   async update(ctx, tx, current, body) {
-    requireAdminFor(ctx, body, ['shared', 'router:external'], 'update_network');
+    requireAdminFor(ctx, body, ['shared', 'router:external', 'hypernet:cloud'], 'update_network');
     if (body.shared === false && current.shared) await checkUnshare(tx, current);
     checkMtu(ctx, body.mtu);
-    if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
+    await checkExternalUpdate(tx, current, body);
     return assignPresent({ ...current }, body, [
+      'router:external',
+      'hypernet:cloud',
       'name',
       'description',
       'tags',
@@ -164,6 +171,6 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
   },
 
   async visibility(ctx) {
-    return (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared;
+    return (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared || n['router:external'];
   },
 };

@@ -27,6 +27,7 @@ import {
 import { ensureDefaultSecurityGroup } from './security-groups.js';
 import { enforcePortPolicy } from '../policy.js';
 import { checkPortArrays } from '../limits.js';
+import { afterPortUpdate, beforePortDelete, checkPortWrite } from '../l3/port-hooks.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: z.string().optional() });
 const zPair = z.strictObject({ ip_address: z.string(), mac_address: z.string().optional() });
@@ -234,6 +235,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
     checkPortArrays(ctx.config, body);
     const net = await mustGet(tx, 'network', body.network_id, networkVisible(ctx));
     enforcePortPolicy(ctx, 'create', body, net);
+    await checkPortWrite(ctx, tx, body);
     const base = newBase(ctx, body);
     const deviceOwner = body.device_owner ?? '';
     const portSecurity = body.port_security_enabled ?? net.port_security_enabled;
@@ -287,6 +289,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
     checkPortArrays(ctx.config, body);
     const net = await mustGet(tx, 'network', current.network_id);
     enforcePortPolicy(ctx, 'update', body, net);
+    await checkPortWrite(ctx, tx, body, current);
     const next = assignPresent({ ...current }, body, [
       'name',
       'description',
@@ -336,10 +339,12 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
       next.fixed_ips = fixed;
     }
     checkPortSecurity(next, false);
+    await afterPortUpdate(ctx, tx, next);
     return next;
   },
 
-  async remove(_ctx, tx, current) {
+  async remove(ctx, tx, current) {
+    await beforePortDelete(ctx, tx, current);
     await deletePortInTx(tx, current);
   },
 

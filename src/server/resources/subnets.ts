@@ -268,7 +268,8 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
 
   async visibility(ctx, tx) {
     if (ctx.caller.isAdmin) return () => true;
-    const shared = new Set((await tx.list('network')).filter((n) => n.shared).map((n) => n.id));
+    // Subnets of shared and of external networks are everyone's to see (floating IPs, gateways).
+    const shared = new Set((await tx.list('network')).filter((n) => n.shared || n['router:external']).map((n) => n.id));
     return (s) => s.project_id === ctx.caller.projectId || shared.has(s.network_id);
   },
 };

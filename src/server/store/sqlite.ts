@@ -10,7 +10,6 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Kind, KindMap } from '../../model/types.js';
-import type { AnyObject } from '../../model/watch.js';
 import { bigIntToKey, ipToBigInt, keyToBigInt } from '../ipam/keys.js';
 import type { Worker } from 'node:worker_threads';
 import { startCheckpointer } from './checkpointer.js';
@@ -159,7 +158,7 @@ export class SqliteStore implements Store {
         const changes: Change[] = rows.map((r) => ({
           ...r,
           revision: Number(r.revision),
-          object: JSON.parse(r.object) as AnyObject,
+          object: JSON.parse(r.object) as KindMap[Kind],
         }));
         return { compacted: false, changes, revision } as const;
       }),

@@ -6,7 +6,6 @@
  * database itself, so a lost race shows up as a failed claim, never as a duplicate.
  */
 import type { Kind, KindMap } from '../../model/types.js';
-import type { AnyObject } from '../../model/watch.js';
 
 export type ChangeOp = 'create' | 'update' | 'delete';
 
@@ -15,7 +14,7 @@ export interface Change {
   kind: Kind;
   id: string;
   op: ChangeOp;
-  object: AnyObject;
+  object: KindMap[Kind];
 }
 
 /** An IP allocation row: one address of one subnet held by one port. */

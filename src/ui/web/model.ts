@@ -6,7 +6,7 @@
  * tested under Node.
  */
 import { ModelCache, type ModelView } from '../../model/model-cache.js';
-import { KINDS, type Agent, type Kind, type KindMap } from '../../model/types.js';
+import { WATCHED_KINDS, type Agent, type Kind, type KindMap } from '../../model/types.js';
 import type { WatchMessage } from '../../model/watch.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../../model/agentless.js';
 
@@ -36,7 +36,7 @@ export class Model {
     if (m.type === 'snapshot') {
       this.cache.applySnapshot(m);
       this.polled.clear();
-      return [...KINDS];
+      return [...WATCHED_KINDS];
     }
     if (!this.cache.applyEvent(m)) return [];
     if (m.kind === 'agent') this.polled.delete(m.id);

@@ -36,6 +36,7 @@ export class ResourceTables {
 
   /** The objects of a table, or null when the server does not serve that extension. */
   private objects(spec: ResourceSpec): Record<string, unknown>[] | null {
+    if (spec.cliOnly) return null;
     if (!spec.extension) return this.model.list(kindOf(spec)) as unknown as Record<string, unknown>[];
     const lists = this.model.provider;
     return lists
