@@ -26,6 +26,8 @@ want ethtool ethtool
 want chromium chromium
 # The CLI's zsh completion is checked by `zsh -n` (test/ctl/completion.test.ts).
 want zsh zsh
+# Image tests build a real OCI layout from a tiny rootfs (test/server/image-fixtures.ts).
+want umoci umoci
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2

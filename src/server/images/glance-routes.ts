@@ -37,6 +37,8 @@ export async function glancePlugin(app: FastifyInstance, opts: { deps: RouteDeps
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toGlanceError(err);
     if (status >= 500) req.log.error({ err }, 'image request failed');
+    // A refused upload may still be arriving: end the connection rather than read all of it.
+    if (req.method === 'PUT' && req.url.endsWith('/file')) reply.header('connection', 'close');
     return reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) =>

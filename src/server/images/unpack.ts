@@ -149,7 +149,8 @@ export async function unpackArchive(src: Readable, staging: string, limits: Unpa
   }
   await Promise.all(work);
   if (failure) {
-    src.destroy();
+    // The rest is discarded, not read into anything; the answer closes the connection (glance-routes.ts).
+    src.resume();
     throw failure;
   }
   return out;
