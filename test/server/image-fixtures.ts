@@ -149,7 +149,13 @@ export function tarDir(dir: string): Buffer {
 /** A clock a test moves by hand. */
 export function manualClock(start = Date.UTC(2026, 11, 1)): Clock & { advance(ms: number): void } {
   let t = start;
-  return { now: () => t, sleep: realClock.sleep, advance: (ms) => void (t += ms) };
+  return {
+    now: () => t,
+    sleep: realClock.sleep,
+    advance: (ms) => {
+      t += ms;
+    },
+  };
 }
 
 export interface ImageServer extends RunningServer {
