@@ -110,7 +110,12 @@ export function buildLayout(f: LayoutFaults = {}): BuiltLayout {
     JSON.stringify({
       schemaVersion: 2,
       manifests: [
-        { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: manifestDigest,
+          size: manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+        },
       ],
     }),
   );
