@@ -1,7 +1,7 @@
 /**
  * Glance v2's images API, mounted under `/image` on the API port (as devstack mounts Glance), so
- * one server answers both: the stock client finds it with `--os-endpoint http://HOST:PORT/image`
- * (version discovery at `/image`, then `/image/v2/images`). An encapsulated fastify plugin with its
+ * one server answers both: the stock client finds it with `--os-endpoint http://HOST:PORT/image/v2`
+ * (any auth type; with `--os-auth-type none` also `…/image`, through version discovery). An encapsulated fastify plugin with its
  * own error handler (Glance's error body), the JSON-patch media types, and a raw stream for
  * `PUT …/file` (so an upload is never buffered in memory). Plus one hypernet call:
  * `POST /v2/images/{id}/repository_tokens` issues a single-use pull token.
@@ -61,6 +61,8 @@ export async function glancePlugin(app: FastifyInstance, opts: { deps: RouteDeps
   };
   app.get('/', versions);
   app.get('/versions', versions);
+  // An endpoint given as …/image/v2 is probed there first (keystoneauth's discovery).
+  app.get('/v2', versions);
 
   app.get('/v2/images', async (req) => {
     const i = req.url.indexOf('?');
