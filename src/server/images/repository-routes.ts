@@ -10,7 +10,13 @@
  * port under `/repository`. Refusals answer `{"error": {"reason", "message"}}` with 401 or 403.
  */
 import { createReadStream } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from '../../common/log.js';
 import type { ImageService } from './service.js';
 import { type PullStep, TokenRefused } from './tokens.js';
@@ -45,7 +51,10 @@ export function registerRepository(app: FastifyInstance, images: ImageService, b
 
 /** The repository alone, for its own listener (`repository_listen`). */
 export async function buildRepositoryApp(images: ImageService, logger: Logger): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({ loggerInstance: logger as unknown as FastifyBaseLogger });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
   app.setNotFoundHandler((_req, reply) => refusal(reply, 404, 'not_found', 'no such repository path'));
   app.setErrorHandler((err, req, reply) => {
     req.log.error({ err }, 'repository request failed');
