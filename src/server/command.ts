@@ -72,6 +72,7 @@ export function register(program: Command, opts: { providers?: ProviderFactories
       process.stdout.write(
         `hypernet server listening on ${server.url}${flags.unixSocket ? ` and unix:${flags.unixSocket}` : ''}\n`,
       );
+      if (config.images.repositoryListen) process.stdout.write(`image repository on ${server.repositoryUrl}\n`);
       const stop = () => {
         server.close().then(
           () => process.exit(0),

@@ -286,6 +286,36 @@ describe('image upload: bad archives are refused and leave nothing', () => {
     });
   }
 
+  it('an upload the client abandons half-way leaves nothing and the image queued', async () => {
+    const created = await glanceCall(s, 'ALICE', 'POST', '/v2/images', {
+      container_format: 'docker',
+      disk_format: 'raw',
+    });
+    const id = (created.body as Img).id;
+    const tar = buildLayout({ extra: [{ path: 'blobs/sha256/pad', data: Buffer.alloc(40 * 1024) }] }).tar;
+    const { request } = await import('node:http');
+    const u = new URL(`${s.url}/image/v2/images/${id}/file`);
+    await new Promise<void>((resolve) => {
+      const req = request({
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname,
+        method: 'PUT',
+        headers: { 'x-auth-token': 'ALICE', 'content-type': 'application/octet-stream', 'content-length': tar.length },
+      });
+      req.on('error', () => resolve());
+      req.write(tar.subarray(0, 20 * 1024), () => setTimeout(() => req.destroy(), 200));
+    });
+    let img = (await glanceCall(s, 'ALICE', 'GET', `/v2/images/${id}`)).body as Img;
+    for (let i = 0; i < 50 && img.status !== 'queued'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      img = (await glanceCall(s, 'ALICE', 'GET', `/v2/images/${id}`)).body as Img;
+    }
+    assert.equal(img.status, 'queued');
+    assert.deepEqual(repositoryFiles(s.dataDir), { blobs: [], tmp: [] });
+    await glanceCall(s, 'ALICE', 'DELETE', `/v2/images/${id}`);
+  });
+
   it('the stored blob bytes are the pushed ones', async () => {
     const l = buildLayout();
     const { id } = await pushTar(s, 'ALICE', l.tar);

@@ -272,6 +272,8 @@ export class ImageService {
       });
       this.log.info({ image: id, manifest: graph.manifest.digest, size: sums.size }, 'image uploaded');
     } catch (e) {
+      // Staging goes first: an image seen queued again has nothing of the failed upload left.
+      await this.blobs.discard(staging);
       this.catalog.transition(id, 'saving', { status: 'queued', updated_at: this.now() });
       this.log.info({ image: id, err: (e as Error).message }, 'image upload refused');
       throw e;
