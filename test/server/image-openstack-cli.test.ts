@@ -124,3 +124,25 @@ describe('openstack image CLI against the catalog', {
     assert.deepEqual(repositoryFiles(s.dataDir), { blobs: [], tmp: [] });
   });
 });
+
+describe('openstack image CLI, noauth', { skip: skipUnless(haveCli, 'openstack CLI not installed') }, () => {
+  let s: ImageServer;
+  before(async () => {
+    s = await startImageServer({ noauth: true });
+  });
+  after(async () => s?.stop());
+
+  it('finds the catalog by version discovery at /image', async () => {
+    const file = join(s.dir, 'image.tar');
+    writeFileSync(file, buildLayout().tar);
+    const args = ['--os-auth-type', 'none', '--os-endpoint', `${s.url}/image`];
+    const env = { ...process.env, OS_CLOUD: '', OS_AUTH_URL: '' };
+    const run = (more: string[]) => realExec('openstack', [...args, ...more], { timeoutMs: 60_000, env });
+    await run(['image', 'create', '--file', file, '--container-format', 'docker', '--disk-format', 'raw', 'n']);
+    const list = JSON.parse((await run(['image', 'list', '-f', 'json'])).stdout) as J[];
+    assert.deepEqual(
+      list.map((i) => [i.Name, i.Status]),
+      [['n', 'active']],
+    );
+  });
+});
