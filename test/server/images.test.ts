@@ -5,6 +5,10 @@
  * Tenancy as Glance has it: another project's private image is 404, public needs an admin.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { skipUnless } from '../../testkit/preconditions.js';
 import {
@@ -40,7 +44,6 @@ describe('image catalog: push, show, list, download, delete', () => {
     assert.equal(img.status, 'active');
     assert.equal(img.owner, 'pa');
     assert.equal(img.os_hash_algo, 'sha512');
-    const { readFileSync } = await import('node:fs');
     const index = JSON.parse(readFileSync(`${layout}/index.json`, 'utf8'));
     assert.equal(img.oci_manifest_digest, index.manifests[0].digest);
     const blobs = repositoryFiles(s.dataDir).blobs;
@@ -293,7 +296,6 @@ describe('image upload: bad archives are refused and leave nothing', () => {
     });
     const id = (created.body as Img).id;
     const tar = buildLayout({ extra: [{ path: 'blobs/sha256/pad', data: Buffer.alloc(40 * 1024) }] }).tar;
-    const { request } = await import('node:http');
     const u = new URL(`${s.url}/image/v2/images/${id}/file`);
     await new Promise<void>((resolve) => {
       const req = request({
@@ -319,7 +321,6 @@ describe('image upload: bad archives are refused and leave nothing', () => {
   it('the stored blob bytes are the pushed ones', async () => {
     const l = buildLayout();
     const { id } = await pushTar(s, 'ALICE', l.tar);
-    const { readFileSync } = await import('node:fs');
     const layer = l.entries.find((e) => e.path === `blobs/sha256/${l.layerDigest.slice(7)}`)!.data!;
     const stored = readFileSync(`${s.dataDir}/images/blobs/sha256/${l.layerDigest.slice(7)}`);
     assert.equal(sha256(stored), sha256(layer));
@@ -382,5 +383,39 @@ describe('image tenancy (token auth)', () => {
     assert.ok((await listed()).includes(img.id));
     assert.equal((await glanceCall(s, 'ALICE', 'DELETE', `/v2/images/${img.id}/members/pb`)).status, 204);
     assert.equal((await glanceCall(s, 'BOB', 'GET', `/v2/images/${img.id}`)).status, 404);
+  });
+});
+
+describe('image upload interrupted by a server crash', () => {
+  it('the next start puts the image back to queued and removes the staged files', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hn-img-crash-'));
+    let s = await startImageServer({ dataDir });
+    try {
+      const created = await glanceCall(s, 'ALICE', 'POST', '/v2/images', {
+        container_format: 'docker',
+        disk_format: 'raw',
+      });
+      const id = (created.body as Img).id;
+      // What a crash mid-upload leaves: the image saving, a staged blob.
+      assert.ok(s.images.catalog.transition(id, 'queued', { status: 'saving' }));
+      mkdirSync(join(dataDir, 'images', 'tmp', 'up-crashed'));
+      writeFileSync(join(dataDir, 'images', 'tmp', 'up-crashed', 'a'.repeat(64)), 'partial');
+      await s.close();
+      s = await startImageServer({ dataDir });
+      assert.equal(((await glanceCall(s, 'ALICE', 'GET', `/v2/images/${id}`)).body as Img).status, 'queued');
+      assert.deepEqual(repositoryFiles(dataDir), { blobs: [], tmp: [] });
+      const upload = await glanceCall(
+        s,
+        'ALICE',
+        'PUT',
+        `/v2/images/${id}/file`,
+        buildLayout().tar,
+        'application/octet-stream',
+      );
+      assert.equal(upload.status, 204);
+    } finally {
+      await s.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
