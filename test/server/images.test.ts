@@ -419,3 +419,34 @@ describe('image upload interrupted by a server crash', () => {
     }
   });
 });
+
+describe('image storage quota (user_storage_quota)', () => {
+  let s: ImageServer;
+  before(async () => {
+    s = await startImageServer({ images: { storageQuota: 16 * 1024 } });
+  });
+  after(async () => s?.stop());
+
+  it("a project's active images stay within its quota; other projects are not affected", async () => {
+    const first = await pushTar(s, 'ALICE', buildLayout({ content: 'one\n' }).tar);
+    assert.equal(first.upload.status, 204);
+    const used = ((await glanceCall(s, 'ALICE', 'GET', `/v2/images/${first.id}`)).body as Img).size as number;
+    assert.ok(used > 0 && used < 16 * 1024);
+    const big = buildLayout({ content: 'two\n'.repeat(4096) });
+    const over = await pushTar(s, 'ALICE', big.tar);
+    assert.equal(over.upload.status, 413);
+    assert.match((over.upload.body as { message: string }).message, /storage quota/);
+    assert.equal(((await glanceCall(s, 'ALICE', 'GET', `/v2/images/${over.id}`)).body as Img).status, 'queued');
+    assert.equal((await pushTar(s, 'BOB', buildLayout({ content: 'bob\n' }).tar)).upload.status, 204);
+    await glanceCall(s, 'ALICE', 'DELETE', `/v2/images/${first.id}`);
+    const retry = await glanceCall(
+      s,
+      'ALICE',
+      'PUT',
+      `/v2/images/${over.id}/file`,
+      buildLayout().tar,
+      'application/octet-stream',
+    );
+    assert.equal(retry.status, 204);
+  });
+});

@@ -29,7 +29,7 @@ import {
   newToken,
   TokenRefused,
 } from './tokens.js';
-import { unpackArchive } from './unpack.js';
+import { TooLargeError, unpackArchive } from './unpack.js';
 import { verifyUnpacked } from './verify-upload.js';
 
 /** The canonical `oci-layout` file every stored image is served with. */
@@ -231,8 +231,12 @@ export class ImageService {
       throw glance.conflict(`Image status transition from ${img.status} to saving is not allowed`);
     const staging = await this.blobs.stage();
     try {
-      const limits = { maxBytes: this.config.sizeCap, maxEntries: this.config.maxArchiveEntries };
-      const u = await unpackArchive(body, staging, limits);
+      const room = this.storageRoom(img.owner);
+      const limits = { maxBytes: Math.min(this.config.sizeCap, room), maxEntries: this.config.maxArchiveEntries };
+      const u = await unpackArchive(body, staging, limits).catch((e: unknown) => {
+        if (e instanceof TooLargeError && room < this.config.sizeCap) throw quotaExceeded(img.owner);
+        throw e;
+      });
       const graph = await verifyUnpacked(u);
       const index = u.index as Buffer;
       const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
@@ -246,6 +250,8 @@ export class ImageService {
       });
       const held = [...parts, { digest: indexDigest, size: index.length, file: indexFile }];
       await this.blobs.lock.run(async () => {
+        // Checked again under the lock every commit takes, so two racing uploads cannot both fit.
+        if (sums.size > this.storageRoom(img.owner)) throw quotaExceeded(img.owner);
         for (const p of held) await this.blobs.adopt(p.file, p.digest);
         const done = this.catalog.atomically(() => {
           const cur = this.catalog.get(id);
@@ -280,6 +286,16 @@ export class ImageService {
     } finally {
       await this.blobs.discard(staging);
     }
+  }
+
+  /** Bytes a project may still store (its active images' sizes against user_storage_quota). */
+  private storageRoom(project: string): number {
+    if (this.config.storageQuota === 0) return Number.MAX_SAFE_INTEGER;
+    const used = this.catalog
+      .list()
+      .filter((i) => i.owner === project && i.status === 'active')
+      .reduce((n, i) => n + (i.size ?? 0), 0);
+    return Math.max(0, this.config.storageQuota - used);
   }
 
   /** The stored layout of an active image, as the canonical archive is built from it. */
@@ -357,6 +373,9 @@ export class ImageService {
     }
   }
 }
+
+const quotaExceeded = (project: string) =>
+  glance.tooLarge(`Denying attempt to upload image because it exceeds the storage quota of project ${project}.`);
 
 /** size, md5 (`checksum`) and sha512 (`os_hash_value`) of the canonical archive of a layout. */
 async function digestArchive(
