@@ -5,11 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { archiveChunks, archiveSize } from '../../src/common/oci-archive.js';
 import { LayoutError, parseIndex, parseManifest } from '../../src/model/oci.js';
 import { transferLine } from '../../src/ctl/transfer-progress.js';
+import { loadConfig } from '../../src/server/config.js';
 import type { ImageRecord } from '../../src/server/images/catalog.js';
 import { GlanceFault } from '../../src/server/images/glance-errors.js';
 import { applyPatch, parseCreate, parseListQuery, parsePatch } from '../../src/server/images/glance-wire.js';
@@ -124,4 +128,25 @@ test('Glance JSON patch and list query', () => {
 test('transfer progress line', () => {
   assert.equal(transferLine(512 * 1024, 1024 * 1024, 'pushing x'), '[##########          ] 0.5/1.0 MiB pushing x');
   assert.equal(transferLine(3 * 1024 * 1024, undefined, 'pulling'), '3.0 MiB pulling');
+});
+
+test('config: the image keys, and a bad repository_listen named in the error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hn-img-cfg-'));
+  try {
+    const file = join(dir, 'c.yaml');
+    writeFileSync(
+      file,
+      'image_size_cap: 1048576\nrepository_token_ttl: 60\nrepository_listen: "198.51.100.1:9393"\nuser_storage_quota: 5\n',
+    );
+    const c = loadConfig(file).images;
+    assert.deepEqual(
+      [c.sizeCap, c.tokenTtlMs, c.repositoryListen, c.storageQuota],
+      [1048576, 60_000, { host: '198.51.100.1', port: 9393 }, 5],
+    );
+    writeFileSync(file, 'repository_listen: "provider-net:80"\n');
+    assert.throws(() => loadConfig(file), /repository_listen/);
+    assert.equal(loadConfig().images.repositoryListen, undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
