@@ -252,29 +252,32 @@ export class ImageService {
       await this.blobs.lock.run(async () => {
         // Checked again under the lock every commit takes, so two racing uploads cannot both fit.
         if (sums.size > this.storageRoom(img.owner)) throw quotaExceeded(img.owner);
-        for (const p of held) await this.blobs.adopt(p.file, p.digest);
-        const done = this.catalog.atomically(() => {
-          const cur = this.catalog.get(id);
-          if (!cur || cur.status !== 'saving') return false;
-          this.catalog.setBlobs(id, held);
-          this.catalog.put({
-            ...cur,
-            status: 'active',
-            ...sums,
-            os_hash_algo: 'sha512',
-            oci_manifest_digest: graph.manifest.digest,
-            oci_index_digest: indexDigest,
-            updated_at: this.now(),
+        try {
+          for (const p of held) await this.blobs.adopt(p.file, p.digest);
+          const done = this.catalog.atomically(() => {
+            const cur = this.catalog.get(id);
+            if (!cur || cur.status !== 'saving') return false;
+            this.catalog.setBlobs(id, held);
+            this.catalog.put({
+              ...cur,
+              status: 'active',
+              ...sums,
+              os_hash_algo: 'sha512',
+              oci_manifest_digest: graph.manifest.digest,
+              oci_index_digest: indexDigest,
+              updated_at: this.now(),
+            });
+            return true;
           });
-          return true;
-        });
-        // Deleted while saving: what was just moved in is nobody's.
-        if (!done)
+          if (!done) throw glance.conflict(`Image ${id} was deleted during the upload`);
+        } catch (e) {
+          // Whatever was moved in and no image holds (deleted while saving, a failed move) goes again.
           await this.blobs.collect(
             held.map((p) => p.digest),
             (d) => this.catalog.blobReferenced(d),
           );
-        if (!done) throw glance.conflict(`Image ${id} was deleted during the upload`);
+          throw e;
+        }
       });
       this.log.info({ image: id, manifest: graph.manifest.digest, size: sums.size }, 'image uploaded');
     } catch (e) {
