@@ -24,7 +24,9 @@ const PATCH_TYPES = [
   'application/json-patch+json',
 ];
 
-type IdParams = { Params: { id: string; tag?: string; member?: string } };
+type IdParams = { Params: { id: string } };
+type TagParams = { Params: { id: string; tag: string } };
+type MemberParams = { Params: { id: string; member: string } };
 
 function memberWire(m: MemberRecord) {
   return { ...m, schema: '/v2/schemas/member' };
@@ -112,12 +114,12 @@ export async function glancePlugin(app: FastifyInstance, opts: { deps: RouteDeps
       .send(Readable.from(archiveChunks(layout)));
   });
 
-  app.put<IdParams>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    images.setTag(caller(req), req.params.id, req.params.tag!, true);
+  app.put<TagParams>('/v2/images/:id/tags/:tag', async (req, reply) => {
+    images.setTag(caller(req), req.params.id, req.params.tag, true);
     return reply.code(204).send();
   });
-  app.delete<IdParams>('/v2/images/:id/tags/:tag', async (req, reply) => {
-    images.setTag(caller(req), req.params.id, req.params.tag!, false);
+  app.delete<TagParams>('/v2/images/:id/tags/:tag', async (req, reply) => {
+    images.setTag(caller(req), req.params.id, req.params.tag, false);
     return reply.code(204).send();
   });
 
@@ -130,17 +132,17 @@ export async function glancePlugin(app: FastifyInstance, opts: { deps: RouteDeps
     if (typeof member !== 'string' || member === '') throw glance.badRequest("Body must be {'member': PROJECT_ID}");
     return memberWire(images.addMember(caller(req), req.params.id, member));
   });
-  app.get<IdParams>('/v2/images/:id/members/:member', async (req) => {
+  app.get<MemberParams>('/v2/images/:id/members/:member', async (req) => {
     const m = images.members(caller(req), req.params.id).find((x) => x.member_id === req.params.member);
     if (!m) throw glance.notFound(`Member ${req.params.member} not found`);
     return memberWire(m);
   });
-  app.put<IdParams>('/v2/images/:id/members/:member', async (req) => {
+  app.put<MemberParams>('/v2/images/:id/members/:member', async (req) => {
     const status = (req.body as { status?: unknown } | undefined)?.status;
-    return memberWire(images.setMemberStatus(caller(req), req.params.id, req.params.member!, String(status)));
+    return memberWire(images.setMemberStatus(caller(req), req.params.id, req.params.member, String(status)));
   });
-  app.delete<IdParams>('/v2/images/:id/members/:member', async (req, reply) => {
-    images.removeMember(caller(req), req.params.id, req.params.member!);
+  app.delete<MemberParams>('/v2/images/:id/members/:member', async (req, reply) => {
+    images.removeMember(caller(req), req.params.id, req.params.member);
     return reply.code(204).send();
   });
 

@@ -1,18 +1,18 @@
 /**
  * The image catalog and repository behind the Glance routes and the repository's read endpoint:
- * images (create, list, show, update, delete, members), uploads verified into content-addressed
- * blobs, the canonical archive a download serves, and single-use pull tokens. Wire formats live in
+ * images (create, list, show, update, delete, members), uploads (upload.ts), the canonical archive
+ * a download serves, and single-use pull tokens. Wire formats live in
  * glance-wire.ts; this file holds the rules and the order of the steps.
  */
-import { createHash, randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
-import { type ArchiveLayout, archiveChunks, archiveSize, fileBlob } from '../../common/oci-archive.js';
+import { type ArchiveLayout, fileBlob } from '../../common/oci-archive.js';
 import { isIp } from '../../model/grammar/addresses.js';
-import { LAYOUT_VERSION, digestHex, graphBlobs } from '../../model/oci.js';
+import { MEDIA, digestHex } from '../../model/oci.js';
 import type { Caller } from '../auth.js';
 import { BlobFiles } from './blobs.js';
 import { type ImageCatalog, type ImageRecord, type MemberRecord, ImageCatalog as Catalog } from './catalog.js';
@@ -29,11 +29,7 @@ import {
   newToken,
   TokenRefused,
 } from './tokens.js';
-import { TooLargeError, unpackArchive } from './unpack.js';
-import { verifyUnpacked } from './verify-upload.js';
-
-/** The canonical `oci-layout` file every stored image is served with. */
-const LAYOUT_MARKER = Buffer.from(JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
+import { LAYOUT_MARKER, storeUpload } from './upload.js';
 
 const glanceTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -229,76 +225,11 @@ export class ImageService {
       throw glance.badRequest('Properties container_format and disk_format must be set prior to saving data.');
     if (!this.catalog.transition(id, 'queued', { status: 'saving', updated_at: this.now() }))
       throw glance.conflict(`Image status transition from ${img.status} to saving is not allowed`);
-    const staging = await this.blobs.stage();
-    try {
-      const room = this.storageRoom(img.owner);
-      const limits = { maxBytes: Math.min(this.config.sizeCap, room), maxEntries: this.config.maxArchiveEntries };
-      const u = await unpackArchive(body, staging, limits).catch((e: unknown) => {
-        if (e instanceof TooLargeError && room < this.config.sizeCap) throw quotaExceeded(img.owner);
-        throw e;
-      });
-      const graph = await verifyUnpacked(u);
-      const index = u.index as Buffer;
-      const indexDigest = `sha256:${createHash('sha256').update(index).digest('hex')}`;
-      const indexFile = join(staging, `index-${digestHex(indexDigest)}`);
-      await writeFile(indexFile, index);
-      const parts = graphBlobs(graph).map((d) => ({ ...d, file: u.blobs.get(d.digest)!.file }));
-      const sums = await digestArchive({
-        layoutMarker: LAYOUT_MARKER,
-        index,
-        blobs: parts.map((p) => fileBlob(digestHex(p.digest), p.size, p.file)),
-      });
-      const held = [...parts, { digest: indexDigest, size: index.length, file: indexFile }];
-      await this.blobs.lock.run(async () => {
-        // Checked again under the lock every commit takes, so two racing uploads cannot both fit.
-        if (sums.size > this.storageRoom(img.owner)) throw quotaExceeded(img.owner);
-        try {
-          for (const p of held) await this.blobs.adopt(p.file, p.digest);
-          const done = this.catalog.atomically(() => {
-            const cur = this.catalog.get(id);
-            if (!cur || cur.status !== 'saving') return false;
-            this.catalog.setBlobs(id, held);
-            this.catalog.put({
-              ...cur,
-              status: 'active',
-              ...sums,
-              os_hash_algo: 'sha512',
-              oci_manifest_digest: graph.manifest.digest,
-              oci_index_digest: indexDigest,
-              updated_at: this.now(),
-            });
-            return true;
-          });
-          if (!done) throw glance.conflict(`Image ${id} was deleted during the upload`);
-        } catch (e) {
-          // Whatever was moved in and no image holds (deleted while saving, a failed move) goes again.
-          await this.blobs.collect(
-            held.map((p) => p.digest),
-            (d) => this.catalog.blobReferenced(d),
-          );
-          throw e;
-        }
-      });
-      this.log.info({ image: id, manifest: graph.manifest.digest, size: sums.size }, 'image uploaded');
-    } catch (e) {
-      // Staging goes first: an image seen queued again has nothing of the failed upload left.
-      await this.blobs.discard(staging);
-      this.catalog.transition(id, 'saving', { status: 'queued', updated_at: this.now() });
-      this.log.info({ image: id, err: (e as Error).message }, 'image upload refused');
-      throw e;
-    } finally {
-      await this.blobs.discard(staging);
-    }
-  }
-
-  /** Bytes a project may still store (its active images' sizes against user_storage_quota). */
-  private storageRoom(project: string): number {
-    if (this.config.storageQuota === 0) return Number.MAX_SAFE_INTEGER;
-    const used = this.catalog
-      .list()
-      .filter((i) => i.owner === project && i.status === 'active')
-      .reduce((n, i) => n + (i.size ?? 0), 0);
-    return Math.max(0, this.config.storageQuota - used);
+    await storeUpload(
+      { catalog: this.catalog, blobs: this.blobs, config: this.config, log: this.log, now: () => this.now() },
+      img,
+      body,
+    );
   }
 
   /** The stored layout of an active image, as the canonical archive is built from it. */
@@ -364,33 +295,13 @@ export class ImageService {
         .filter((d) => d !== indexDigest);
       authorizePull(this.catalog, blobs, r);
       if (!img || img.status !== 'active' || !indexDigest) throw new TokenRefused('not_in_image', 'image not active');
-      if (step.kind === 'index') {
-        const size = this.catalog.blobsOf(imageId).find((b) => b.digest === indexDigest)!.size;
-        return { path: this.blobs.path(indexDigest), size, contentType: 'application/vnd.oci.image.index.v1+json' };
-      }
-      const size = this.catalog.blobsOf(imageId).find((b) => b.digest === step.digest)!.size;
-      return { path: this.blobs.path(step.digest), size, contentType: 'application/octet-stream' };
+      const digest = step.kind === 'index' ? indexDigest : step.digest;
+      const size = this.catalog.blobsOf(imageId).find((b) => b.digest === digest)?.size ?? 0;
+      const contentType = step.kind === 'index' ? MEDIA.index : 'application/octet-stream';
+      return { path: this.blobs.path(digest), size, contentType };
     } catch (e) {
       if (e instanceof TokenRefused) logRefusal(this.log, r, e);
       throw e;
     }
   }
-}
-
-const quotaExceeded = (project: string) =>
-  glance.tooLarge(`Denying attempt to upload image because it exceeds the storage quota of project ${project}.`);
-
-/** size, md5 (`checksum`) and sha512 (`os_hash_value`) of the canonical archive of a layout. */
-async function digestArchive(
-  layout: ArchiveLayout,
-): Promise<{ size: number; checksum: string; os_hash_value: string }> {
-  const md5 = createHash('md5');
-  const sha512 = createHash('sha512');
-  let size = 0;
-  for await (const chunk of archiveChunks(layout)) {
-    md5.update(chunk);
-    sha512.update(chunk);
-    size += chunk.length;
-  }
-  return { size, checksum: md5.digest('hex'), os_hash_value: sha512.digest('hex') };
 }
