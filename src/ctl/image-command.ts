@@ -10,9 +10,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Command } from 'commander';
-import { archiveChunks, archiveSize, layoutFromDir } from '../common/oci-archive.js';
 import { ImageClient, type ImageWire } from '../client/images.js';
-import { pullImage } from '../client/repository-pull.js';
 import { UsageError } from './errors.js';
 import { formatList, formatObject } from './format.js';
 import type { Column } from './resources.js';
@@ -36,6 +34,8 @@ async function source(path: string): Promise<{ data: () => Readable; size: numbe
     throw new UsageError(`${path}: no such file or directory`);
   });
   if (st.isDirectory()) {
+    // Loaded here, not at start-up: node-tar is not needed by any other command.
+    const { archiveChunks, archiveSize, layoutFromDir } = await import('../common/oci-archive.js');
     const layout = await layoutFromDir(path).catch((e: Error) => {
       throw new UsageError(`${path} is not an OCI layout directory: ${e.message}`);
     });
@@ -87,6 +87,7 @@ function pullCommand(): Command {
       const images = new ImageClient(clientFrom(opts));
       const img = await images.resolve(image);
       const { repository_token: t } = await images.issueToken(img.id, String(opts.address));
+      const { pullImage } = await import('../client/repository-pull.js');
       const bar = transferProgress(process.stderr, `pulling ${img.name ?? img.id}`);
       try {
         await pullImage({
