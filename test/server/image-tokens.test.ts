@@ -178,6 +178,7 @@ describe('repository tokens across a restart', () => {
       const { id } = await pushTar(s, 'ALICE', buildLayout().tar);
       const { token } = await issue(s, 'ALICE', id, '127.0.0.1');
       await s.close();
+      rmSync(s.dir, { recursive: true, force: true });
       const dbFiles = readdirSync(join(dataDir, 'images')).filter((n) => n.startsWith('catalog.db'));
       const db = Buffer.concat(dbFiles.map((n) => readFileSync(join(dataDir, 'images', n))));
       assert.equal(db.includes(Buffer.from(token!)), false, 'the token is stored in clear');

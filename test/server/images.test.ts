@@ -401,6 +401,7 @@ describe('image upload interrupted by a server crash', () => {
       mkdirSync(join(dataDir, 'images', 'tmp', 'up-crashed'));
       writeFileSync(join(dataDir, 'images', 'tmp', 'up-crashed', 'a'.repeat(64)), 'partial');
       await s.close();
+      rmSync(s.dir, { recursive: true, force: true });
       s = await startImageServer({ dataDir });
       assert.equal(((await glanceCall(s, 'ALICE', 'GET', `/v2/images/${id}`)).body as Img).status, 'queued');
       assert.deepEqual(repositoryFiles(dataDir), { blobs: [], tmp: [] });
