@@ -32,6 +32,8 @@ want zsh zsh
 # The agent's raw frame sender (src/agent/native/rawsend.c) is compiled by `npm run build`.
 want cc gcc
 [ -e /usr/include/stdio.h ] || need_apt+=(libc6-dev)
+# Image tests build a real OCI layout from a tiny rootfs (test/server/image-fixtures.ts).
+want umoci umoci
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2

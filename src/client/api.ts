@@ -65,7 +65,8 @@ export class ApiClient {
     }
   }
 
-  private requestOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
+  /** The options of one request to `path` (TCP or Unix socket, with the token): for streaming callers. */
+  requestOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
     const h: Record<string, string> = { accept: 'application/json', ...headers };
     if (this.opts.token) h['x-auth-token'] = this.opts.token;
     return this.socketPath

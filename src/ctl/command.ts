@@ -15,6 +15,7 @@ import { action, clientFrom, formatFrom, print, usageExits, withConnection, with
 import { computeStatus } from './status.js';
 import { renderStatus } from './status-render.js';
 import { formatObject } from './format.js';
+import { imageCommand } from './image-command.js';
 
 /** A list of an optional extension's collection: [] when the server does not serve it (404). */
 async function listIfServed<T>(client: ApiClient, plural: string): Promise<T[]> {
@@ -64,7 +65,7 @@ function completionCommand(program: Command): Command {
 }
 
 export function register(program: Command): void {
-  const cmds = [...RESOURCES.map(resourceCommand), statusCommand(), completionCommand(program)];
+  const cmds = [...RESOURCES.map(resourceCommand), imageCommand(), statusCommand(), completionCommand(program)];
   for (const c of cmds) {
     const walk = (x: Command) => {
       usageExits(x);

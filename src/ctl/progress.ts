@@ -12,8 +12,13 @@ export interface ProgressStream {
 
 /** One progress line, e.g. "[#######             ] 7/20 deleting port web-7". Pure. */
 export function progressLine(done: number, total: number, label: string, width = 20): string {
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  return `[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${done}/${total} ${label}`;
+  return `${progressBar(done, total, width)} ${done}/${total} ${label}`;
+}
+
+/** The bar alone, e.g. "[#######             ]". Pure. */
+export function progressBar(done: number, total: number, width = 20): string {
+  const filled = total === 0 ? width : Math.min(width, Math.round((done / total) * width));
+  return `[${'#'.repeat(filled)}${' '.repeat(width - filled)}]`;
 }
 
 export interface BulkResult<R> {

@@ -21,6 +21,9 @@ import { registerCliCompat } from './cli-compat.js';
 import { registerUi } from './ui-static.js';
 import { AGENTLESS_EXTENSIONS, AGENTLESS_RESOURCES, registerAgentless } from './agentless/routes.js';
 import type { AgentlessService } from './agentless/service.js';
+import { IMAGE_PREFIX, glancePlugin } from './images/glance-routes.js';
+import { registerRepository } from './images/repository-routes.js';
+import type { ImageService } from './images/service.js';
 
 export interface AppOptions {
   store: Store;
@@ -30,6 +33,8 @@ export interface AppOptions {
   auth: AuthConfig;
   /** The agentless plugin, when the config has an `agentless:` section. */
   agentless?: AgentlessService;
+  /** The image catalog (Glance v2 under /image) and, without its own listener, the repository. */
+  images?: ImageService;
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -70,6 +75,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);
+  if (opts.images) {
+    await app.register(glancePlugin, { prefix: IMAGE_PREFIX, deps, images: opts.images });
+    if (!opts.config.images.repositoryListen) registerRepository(app, opts.images, '/repository');
+  }
   await registerUi(app);
   await app.ready();
   return app;

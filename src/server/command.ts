@@ -103,6 +103,7 @@ async function runServer(flags: Flags, providers: ProviderFactories | undefined)
   process.stdout.write(
     `hypernet server listening on ${server.url}${flags.unixSocket ? ` and unix:${flags.unixSocket}` : ''}\n`,
   );
+  if (config.images.repositoryListen) process.stdout.write(`image repository on ${server.repositoryUrl}\n`);
   const stop = () => {
     server.close().then(
       () => process.exit(0),

@@ -5,7 +5,8 @@
  * limits (quota_network … quota_security_group_rule, quota_router, quota_floatingip,
  * max_request_body_size, max_allowed_address_pair, max_fixed_ips_per_port, max_bulk_items;
  * docs/security.md) and the `agentless:` section (the options of src/model/agentless-config.ts;
- * absent = agentless mode off).
+ * absent = agentless mode off), and the image keys (image_size_cap, repository_token_ttl,
+ * repository_listen; images/config.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -13,6 +14,7 @@ import { z } from 'zod';
 import { DEFAULT_VNI_RANGE, type VniRange } from './ipam/allocate.js';
 import { DEFAULT_BASE_MAC } from './ipam/mac.js';
 import { parseAgentlessConfig, type AgentlessConfig } from '../model/agentless-config.js';
+import { applyImageKeys, defaultImageConfig, imageFileKeys, type ImageConfig } from './images/config.js';
 
 export interface ServerConfig {
   /** Underlay MTU; networks get this minus the 50 bytes of VXLAN. */
@@ -37,6 +39,8 @@ export interface ServerConfig {
   maxFixedIpsPerPort: number;
   /** Most objects in one bulk create, so that no request holds the store's write lock for long. */
   maxBulkItems: number;
+  /** The image catalog and repository (images/config.ts). */
+  images: ImageConfig;
 }
 
 /** The resources with a quota, as Neutron names them in the quota API. */
@@ -76,6 +80,7 @@ export function defaultConfig(): ServerConfig {
     maxAllowedAddressPairs: 10,
     maxFixedIpsPerPort: 5,
     maxBulkItems: DEFAULT_MAX_BULK_ITEMS,
+    images: defaultImageConfig(),
   };
 }
 
@@ -119,6 +124,7 @@ const fileSchema = z
     max_fixed_ips_per_port: positiveInt,
     max_bulk_items: positiveInt,
     agentless: z.unknown(),
+    ...imageFileKeys,
   })
   .partial()
   .strict();
@@ -148,6 +154,7 @@ export function loadConfig(file?: string): ServerConfig {
   if (f.max_allowed_address_pair !== undefined) cfg.maxAllowedAddressPairs = f.max_allowed_address_pair;
   if (f.max_fixed_ips_per_port !== undefined) cfg.maxFixedIpsPerPort = f.max_fixed_ips_per_port;
   if (f.max_bulk_items !== undefined) cfg.maxBulkItems = f.max_bulk_items;
+  applyImageKeys(cfg.images, f);
   if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
   return cfg;
 }

@@ -21,6 +21,8 @@ import { dirStorage } from './agentless/pki/storage.js';
 import { createProvider } from './agentless/providers/index.js';
 import { AgentlessService } from './agentless/service.js';
 import type { ProviderFactories } from '../model/provider.js';
+import { ImageService } from './images/service.js';
+import { buildRepositoryApp } from './images/repository-routes.js';
 
 export interface ServeOptions {
   host: string;
@@ -40,7 +42,11 @@ export interface ServeOptions {
 
 export interface RunningServer {
   url: string;
+  /** Base URL of the image repository's read endpoint (its own listener, or `/repository` on the API port). */
+  repositoryUrl?: string;
   app: FastifyInstance;
+  /** The image catalog and repository; absent with `database` (their files live under the data dir). */
+  images?: ImageService;
   store: Store;
   close(): Promise<void>;
 }
@@ -53,19 +59,41 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     opts.database ? { kind: 'postgres', url: opts.database } : { kind: 'sqlite', dataDir: opts.dataDir! },
     { retention: opts.config.changeRetention, log: opts.logger.child({ part: 'store' }) },
   );
+  const clock = opts.clock ?? realClock;
   let app: FastifyInstance;
   let agentless: AgentlessService | undefined;
+  let images: ImageService | undefined;
   try {
-    const clock = opts.clock ?? realClock;
     agentless = await agentlessService(opts, store, clock);
-    app = await buildApp({ store, clock, logger: opts.logger, config: opts.config, auth: opts.auth, agentless });
+    if (opts.dataDir && !opts.database)
+      images = new ImageService(opts.dataDir, opts.config.images, clock, opts.logger.child({ part: 'images' }));
+    app = await buildApp({
+      store,
+      clock,
+      logger: opts.logger,
+      config: opts.config,
+      auth: opts.auth,
+      agentless,
+      images,
+    });
     await app.listen({ host: opts.host, port: opts.port });
   } catch (e) {
+    images?.close();
     await store.close();
     throw e;
   }
   const addr = app.server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  const listen = opts.config.images.repositoryListen;
+  const repo =
+    images && listen ? await buildRepositoryApp(images, opts.logger.child({ part: 'repository' })) : undefined;
+  let repositoryUrl = images ? `${url}/repository` : undefined;
+  if (repo && listen) {
+    await repo.listen({ host: listen.host, port: listen.port });
+    const r = repo.server.address() as AddressInfo;
+    repositoryUrl = `http://${r.family === 'IPv6' ? `[${r.address}]` : r.address}:${r.port}`;
+  }
   let unix: http.Server | undefined;
   if (opts.unixSocket) {
     rmSync(opts.unixSocket, { force: true });
@@ -73,10 +101,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     await new Promise<void>((resolve, reject) => unix!.once('error', reject).listen(opts.unixSocket, resolve));
   }
   return {
-    url: `http://${host}:${addr.port}`,
+    url,
+    repositoryUrl,
     app,
+    images,
     store,
     async close() {
+      if (repo) {
+        repo.server.closeAllConnections();
+        await repo.close();
+      }
       if (unix) {
         unix.closeAllConnections();
         await new Promise<void>((r) => unix!.close(() => r()));
@@ -87,6 +121,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       // Work an answer left behind (an unused hyperswitch's teardown after a move) finishes first.
       await agentless?.idle();
       await store.close();
+      images?.close();
     },
   };
 }
