@@ -13,6 +13,7 @@ import type { Caller } from './auth.js';
 import { owningProject } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
+import type { HiddenFilters } from './query.js';
 import { isIp } from '../model/grammar/addresses.js';
 import { isHostName, isWord, tagProblem } from '../model/grammar/words.js';
 
@@ -58,6 +59,11 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
   remove(ctx: Ctx, tx: WriteTx, current: KindMap[K]): Promise<void>;
   /** A predicate telling which objects the caller may see (may preload what it needs). */
   visibility(ctx: Ctx, tx: ReadTx): Promise<(obj: KindMap[K]) => boolean>;
+  /**
+   * Attributes a list may be filtered on that the object does not show (Neutron's `is_visible: False`
+   * filters, e.g. a subnet's `shared`), each read from the object (may preload what it needs).
+   */
+  hiddenFilters?(ctx: Ctx, tx: ReadTx): Promise<HiddenFilters<KindMap[K]>>;
   /** Runs before a list in its own write transaction (lazy default security group). */
   beforeList?(ctx: Ctx, tx: WriteTx): Promise<void>;
   /** The wire form at read time (e.g. an agent's computed `alive`). */

@@ -153,10 +153,17 @@ async function claimFixedIps(
   return out;
 }
 
+/** The groups exist and are the port's project's; a group named twice is refused, as Neutron's uuid_list does. */
 async function resolveSecurityGroups(ctx: Ctx, tx: WriteTx, projectId: string, ids: string[]): Promise<string[]> {
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length > 0)
+    throw faults.badRequest(
+      `Invalid input for security_groups. Reason: Duplicate items in the list: '${[...new Set(twice)].join(', ')}'.`,
+      'HTTPBadRequest',
+    );
   for (const id of ids)
     await mustGet(tx, 'security_group', id, (sg) => ctx.caller.isAdmin || sg.project_id === projectId);
-  return [...new Set(ids)];
+  return ids;
 }
 
 function checkPairs(pairs: { ip_address: string; mac_address?: string }[]): Port['allowed_address_pairs'] {

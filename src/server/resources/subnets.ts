@@ -266,6 +266,12 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
     await deleteSubnetInTx(ctx, tx, current, true);
   },
 
+  // Neutron filters subnets on their network's `shared` without showing it.
+  async hiddenFilters(_ctx, tx) {
+    const shared = new Set((await tx.list('network')).filter((n) => n.shared).map((n) => n.id));
+    return { shared: (s) => shared.has(s.network_id) };
+  },
+
   async visibility(ctx, tx) {
     if (ctx.caller.isAdmin) return () => true;
     const shared = new Set((await tx.list('network')).filter((n) => n.shared).map((n) => n.id));
