@@ -15,6 +15,7 @@ export interface ModelView {
   readonly security_groups: ReadonlyMap<string, KindMap['security_group']>;
   readonly security_group_rules: ReadonlyMap<string, KindMap['security_group_rule']>;
   readonly agents: ReadonlyMap<string, KindMap['agent']>;
+  readonly subnetpools: ReadonlyMap<string, KindMap['subnetpool']>;
 }
 
 type Tables = { [K in Kind]: Map<string, KindMap[K]> };
@@ -26,6 +27,7 @@ const PLURAL: Record<Kind, keyof Omit<Snapshot, 'type' | 'revision'>> = {
   security_group: 'security_groups',
   security_group_rule: 'security_group_rules',
   agent: 'agents',
+  subnetpool: 'subnetpools',
 };
 
 function emptyTables(): Tables {
@@ -36,6 +38,7 @@ function emptyTables(): Tables {
     security_group: new Map(),
     security_group_rule: new Map(),
     agent: new Map(),
+    subnetpool: new Map(),
   };
 }
 
@@ -78,6 +81,7 @@ export class ModelCache {
       security_groups: t.security_group,
       security_group_rules: t.security_group_rule,
       agents: t.agent,
+      subnetpools: t.subnetpool,
     };
   }
 }

@@ -55,6 +55,25 @@ export interface Subnet extends Base {
   subnetpool_id: string | null;
 }
 
+/**
+ * A subnet pool (Neutron's `subnet_allocation`): address space subnets take their CIDR from by prefix
+ * length. The prefix lengths are decimal strings, as Neutron shows them on the wire.
+ */
+export interface SubnetPool extends Base {
+  ip_version: 4 | 6;
+  /** Canonical CIDRs, merged and sorted by address. */
+  prefixes: string[];
+  default_prefixlen: string;
+  min_prefixlen: string;
+  max_prefixlen: string;
+  shared: boolean;
+  is_default: boolean;
+  /** Per-project limit in addresses (IPv4) or /64 networks (IPv6) taken from the pool; null = none. */
+  default_quota: number | null;
+  /** Address scopes are not implemented: always null. */
+  address_scope_id: null;
+}
+
 export interface FixedIp {
   subnet_id: string;
   ip_address: string;
@@ -156,7 +175,7 @@ export interface AgentConfigurations {
 }
 
 /** Resource kinds carried by the store and the watch stream. */
-export type Kind = 'network' | 'subnet' | 'port' | 'security_group' | 'security_group_rule' | 'agent';
+export type Kind = 'network' | 'subnet' | 'port' | 'security_group' | 'security_group_rule' | 'agent' | 'subnetpool';
 
 export interface KindMap {
   network: Network;
@@ -165,6 +184,15 @@ export interface KindMap {
   security_group: SecurityGroup;
   security_group_rule: SecurityGroupRule;
   agent: Agent;
+  subnetpool: SubnetPool;
 }
 
-export const KINDS: readonly Kind[] = ['network', 'subnet', 'port', 'security_group', 'security_group_rule', 'agent'];
+export const KINDS: readonly Kind[] = [
+  'network',
+  'subnet',
+  'port',
+  'security_group',
+  'security_group_rule',
+  'agent',
+  'subnetpool',
+];

@@ -26,6 +26,8 @@ export interface Snapshot {
   security_groups: KindMap['security_group'][];
   security_group_rules: KindMap['security_group_rule'][];
   agents: KindMap['agent'][];
+  /** Absent from servers older than subnet pools. */
+  subnetpools?: KindMap['subnetpool'][];
 }
 
 export interface WatchEvent {

@@ -23,6 +23,7 @@ const TYPE_NAMES: Record<string, string> = {
   security_group: 'SecurityGroup',
   security_group_rule: 'SecurityGroupRule',
   agent: 'Agent',
+  subnetpool: 'SubnetPool',
 };
 
 export const faults = {

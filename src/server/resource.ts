@@ -72,6 +72,12 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
   parentOf?(obj: KindMap[K]): string;
 }
 
+/** The attributes every standard Neutron resource has (the `attributes` of a def start with these). */
+export function standardAttributes(...more: string[]): ReadonlySet<string> {
+  const base = ['id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number'];
+  return new Set([...base, 'created_at', 'updated_at', ...more]);
+}
+
 // ---- zod building blocks shared by the schemas ----
 // Every string of every body is also checked for lone surrogates in routes.ts (validate).
 export const zName = z.string().max(255);

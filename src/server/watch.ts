@@ -57,6 +57,7 @@ export function registerWatch(
             security_groups: await tx.list('security_group'),
             security_group_rules: await tx.list('security_group_rule'),
             agents: await tx.list('agent'),
+            subnetpools: await tx.list('subnetpool'),
           };
           return s;
         });

@@ -6,6 +6,7 @@ import { networks } from './networks.js';
 import { ports } from './ports.js';
 import { securityGroupRules } from './security-group-rules.js';
 import { securityGroups } from './security-groups.js';
+import { subnetpools } from './subnetpools.js';
 import { subnets } from './subnets.js';
 
 export const RESOURCES = [
@@ -15,4 +16,5 @@ export const RESOURCES = [
   securityGroups,
   securityGroupRules,
   agents,
+  subnetpools,
 ] as unknown as readonly ResourceDef<Kind>[];
