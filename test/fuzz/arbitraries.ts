@@ -191,6 +191,10 @@ function bodies(h: boolean) {
     project_id: field(project),
   });
 
+  const prefixLen = fc.oneof(
+    { weight: 4, arbitrary: fc.integer({ min: 8, max: 30 }) },
+    { weight: 1, arbitrary: fc.constantFrom(-1, 0, 64, 128, 129, '24', '0x18', '', 'x') },
+  );
   const pool = fc.record({ start: ip, end: ip });
   const route = fc.record({ destination: cidr, nexthop: ip });
   const subnetBody = body(
@@ -205,11 +209,55 @@ function bodies(h: boolean) {
       host_routes: list(route, 3),
       ipv6_ra_mode: field(fc.constantFrom('slaac', 'dhcpv6-stateful', null)),
       ipv6_address_mode: field(fc.constantFrom('slaac', 'dhcpv6-stateless', null)),
+      subnetpool_id: field(fc.option(ref('subnetpools'))),
+      prefixlen: field(prefixLen),
+      use_default_subnetpool: field(fc.boolean()),
       tags,
       project_id: field(project),
     },
-    ['network_id', 'cidr'],
+    ['network_id'],
   );
+  // Bounds are mostly coherent (min <= default <= max), else three independent lengths.
+  const bounds = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 16, max: 30 }), fc.integer({ min: 16, max: 30 }), fc.integer({ min: 16, max: 30 }))
+        .map((t) => t.sort((a, b) => a - b))
+        .map(([min, dflt, max]) => ({ min_prefixlen: min, default_prefixlen: dflt, max_prefixlen: max })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record(
+        { min_prefixlen: field(prefixLen), default_prefixlen: field(prefixLen), max_prefixlen: field(prefixLen) },
+        { requiredKeys: [] },
+      ),
+    },
+  );
+  const withBounds = (b: fc.Arbitrary<unknown>) =>
+    fc.tuple(b, fc.option(bounds)).map(([x, bs]) => (typeof x === 'object' && x !== null && bs ? { ...bs, ...x } : x));
+  const subnetpoolFields = {
+    name,
+    description: name,
+    prefixes: fc.oneof(
+      {
+        weight: 2,
+        arbitrary: fc.array(
+          fc.tuple(fc.nat(255), fc.integer({ min: 12, max: 24 })).map(([a, p]) => `10.${a}.0.0/${p}`),
+          { minLength: 1, maxLength: 2 },
+        ),
+      },
+      { weight: 1, arbitrary: list(cidr, 3) },
+    ),
+    is_default: field(fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, fc.constant(true))),
+    default_quota: field(fc.option(fc.integer({ min: -1, max: 70000 }), { freq: 2 })),
+    address_scope_id: field(fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, fc.constant('x'))),
+    tags,
+  };
+  const subnetpoolBody = withBounds(
+    body({ ...subnetpoolFields, shared: field(fc.boolean()), project_id: field(project) }, ['prefixes']),
+  );
+  const subnetpoolUpdate = withBounds(body(subnetpoolFields));
 
   const mac = fc.oneof(
     fc.constantFrom(
@@ -293,8 +341,13 @@ function bodies(h: boolean) {
     'security-groups': ['security_group', sgBody],
     'security-group-rules': ['security_group_rule', ruleBody],
     agents: ['agent', agentBody],
+    subnetpools: ['subnetpool', subnetpoolBody],
   };
-  const update: Record<string, [string, fc.Arbitrary<unknown>]> = { ...create, ports: ['port', portUpdate] };
+  const update: Record<string, [string, fc.Arbitrary<unknown>]> = {
+    ...create,
+    ports: ['port', portUpdate],
+    subnetpools: ['subnetpool', subnetpoolUpdate],
+  };
   return { create, update, bindingBody };
 }
 const CLEAN = bodies(false);

@@ -29,7 +29,15 @@ export const TOKEN_OF: Record<Who, string | undefined> = {
 export const PROJECT_OF: Partial<Record<Who, string>> = { alice: 'pa', bob: 'pb', carol: 'pc', admin: 'ops' };
 
 /** Plural path segments of the resources in the store (and their list keys in a listing). */
-export const RESOURCE_PATHS = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'agents'];
+export const RESOURCE_PATHS = [
+  'networks',
+  'subnets',
+  'ports',
+  'security-groups',
+  'security-group-rules',
+  'agents',
+  'subnetpools',
+];
 
 export function startFuzzServer(): Promise<TestServer> {
   return startTestServer({ tokens: TOKENS });
@@ -144,7 +152,8 @@ export async function storeView(s: TestServer): Promise<StoreView> {
 
 /**
  * Ids of objects of `project` that tenant `viewer` must never see: all but shared networks and their
- * subnets, and the ports on the viewer's own networks (a network's owner sees them, as in Neutron).
+ * subnets, shared subnet pools, and the ports on the viewer's own networks (a network's owner sees
+ * them, as in Neutron).
  */
 export function privateIds(v: StoreView, project: string, viewer: string): Set<string> {
   const shared = new Set(v.lists.networks.filter((n) => n.shared).map((n) => n.id));
@@ -155,6 +164,7 @@ export function privateIds(v: StoreView, project: string, viewer: string): Set<s
       if (o.project_id !== project) continue;
       if (path === 'networks' && shared.has(o.id)) continue;
       if (path === 'subnets' && shared.has(o.network_id as string)) continue;
+      if (path === 'subnetpools' && o.shared === true) continue;
       if (path === 'ports' && viewers.has(o.network_id as string)) continue;
       out.add(o.id);
     }
