@@ -1,6 +1,6 @@
 /**
  * Neutron's list semantics, pure: filters on any attribute (a repeated key means OR; `tags`,
- * `tags-any`, `not-tags`, `not-tags-any`; `fixed_ips=ip_address=…`), sorting (`sort_key`/`sort_dir`,
+ * `tags-any`, `not-tags`, `not-tags-any`; `fixed_ips=ip_address=…`; `changed_since`), sorting (`sort_key`/`sort_dir`,
  * id as tiebreaker), pagination (`limit`, `marker`, `page_reverse`, with next/previous links) and
  * `fields=` projection.
  */
@@ -20,6 +20,7 @@ const RESERVED = new Set([
   'tags-any',
   'not-tags',
   'not-tags-any',
+  'changed_since',
 ]);
 
 /** Parses a raw query string into key → values (repeated keys kept in order). */
@@ -66,6 +67,17 @@ function tagList(values: string[]): string[] {
   return values.flatMap((v) => v.split(',')).filter((t) => t !== '');
 }
 
+/** `changed_since` (standard-attr-timestamp) in ms: objects updated at or after it; an unreadable time is a 400. */
+function changedSince(q: Query): number | undefined {
+  const raw = q.changed_since?.[0];
+  if (raw === undefined || raw === '') return undefined;
+  const form = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?$/.exec(raw);
+  // A time without a zone is UTC, as Neutron reads it (Date.parse would take it as local time).
+  const ms = form ? Date.parse(form[3] ? raw : `${raw}Z`) : Number.NaN;
+  if (Number.isNaN(ms)) throw faults.invalidInput(`The time ${raw} of changed_since is not an ISO 8601 timestamp`);
+  return ms;
+}
+
 /** Attributes a list may be filtered on without the object showing them (a subnet's `shared`). */
 export type HiddenFilters<T> = Readonly<Record<string, (item: T) => unknown>>;
 
@@ -88,6 +100,7 @@ export function applyFilters<T extends object>(
     .map(([k, values]) => [k, values.filter((v) => v !== '')] as const)
     .filter(([, values]) => values.length > 0);
   const attrOf = (o: Obj, k: string) => (Object.hasOwn(hidden, k) ? hidden[k](o as T) : o[k]);
+  const since = changedSince(q);
   const tagsAll = q.tags ? tagList(q.tags) : undefined;
   const tagsAny = q['tags-any'] ? tagList(q['tags-any']) : undefined;
   const notAll = q['not-tags'] ? tagList(q['not-tags']) : undefined;
@@ -95,6 +108,7 @@ export function applyFilters<T extends object>(
   return items.filter((item) => {
     const o = item as Obj;
     for (const [k, values] of active) if (!values.some((v) => matchValue(attrOf(o, k), v))) return false;
+    if (since !== undefined && !(Date.parse(String(o.updated_at)) >= since)) return false;
     const tags = (o.tags as string[] | undefined) ?? [];
     if (tagsAll && !tagsAll.every((t) => tags.includes(t))) return false;
     if (tagsAny && !tagsAny.some((t) => tags.includes(t))) return false;

@@ -95,6 +95,16 @@ describe('Neutron wire compatibility', () => {
     await expectFault(() => c().list('subnets', { unknown_filter: 'x' }), 400, 'HTTPBadRequest');
   });
 
+  it('filters on changed_since (standard-attr-timestamp)', async () => {
+    const net = await c().create<Network>('networks', 'network', { name: 'since' });
+    const named = { name: 'since' };
+    assert.equal((await c().list('networks', { ...named, changed_since: '2000-01-01T00:00:00Z' })).length, 1);
+    assert.equal((await c().list('networks', { ...named, changed_since: net.updated_at })).length, 1);
+    assert.equal((await c().list('networks', { ...named, changed_since: '2999-01-01T00:00:00' })).length, 0);
+    assert.equal((await c().list('networks', { ...named, changed_since: '2999-01-01T00:00:00+01:00' })).length, 0);
+    await expectFault(() => c().list('networks', { changed_since: 'yesterday' }), 400, 'InvalidInput');
+  });
+
   it('paginates as Neutron: links on full pages, an empty last page, page_reverse, limit=0', async () => {
     for (const name of ['pg-c', 'pg-a', 'pg-e', 'pg-b', 'pg-d'])
       await c().create('security-groups', 'security_group', { name });
