@@ -166,6 +166,23 @@ describe('Neutron wire compatibility', () => {
     await expectFault(() => get(`${base}&limit=-1`), 400, 'HTTPBadRequest');
   });
 
+  it('adds another address of the same subnet to a port (fixed_ips naming the subnet again)', async () => {
+    const net = await c().create<Network>('networks', 'network', { name: 'two-ips' });
+    const sub = await c().create<Subnet>('subnets', 'subnet', { network_id: net.id, cidr: '10.12.0.0/24' });
+    const port = await c().create<Port>('ports', 'port', { network_id: net.id });
+    const more = await c().update<Port>('ports', 'port', port.id, {
+      fixed_ips: [...port.fixed_ips, { subnet_id: sub.id }],
+    });
+    assert.deepEqual(
+      more.fixed_ips.map((f) => f.subnet_id),
+      [sub.id, sub.id],
+    );
+    assert.equal(more.fixed_ips[0].ip_address, port.fixed_ips[0].ip_address, 'the held address is kept');
+    assert.notEqual(more.fixed_ips[1].ip_address, more.fixed_ips[0].ip_address);
+    const twice = { fixed_ips: [more.fixed_ips[0], more.fixed_ips[0]] };
+    await expectFault(() => c().update('ports', 'port', port.id, twice), 400, 'InvalidInput');
+  });
+
   it('refuses the security-group cases Neutron refuses', async () => {
     const net = await c().create<Network>('networks', 'network', { name: 'sg-neg' });
     const def = (await c().list<SecurityGroup>('security-groups', { name: 'default' }))[0];

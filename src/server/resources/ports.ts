@@ -132,7 +132,8 @@ async function claimFixedIps(
     } else {
       throw faults.invalidInput('Exceeded maximum amount of fixed ips per port or missing subnet_id/ip_address');
     }
-    if (out.some((o) => o.subnet_id === subnet!.id && (ip === undefined || o.ip_address === ip))) {
+    // The same subnet may be named again without an address: the port gets one more address of it.
+    if (ip !== undefined && out.some((o) => o.subnet_id === subnet!.id && o.ip_address === ip)) {
       throw faults.invalidInput('Duplicate IP address in fixed_ips');
     }
     if (ip !== undefined) {
