@@ -150,11 +150,21 @@ export function ownedOrAdmin(ctx: Ctx, obj: { project_id: string }): boolean {
   return ctx.caller.isAdmin || obj.project_id === ctx.caller.projectId;
 }
 
-/** Fails with 403 when a non-admin names an admin-only attribute. */
-export function requireAdminFor(ctx: Ctx, body: Body, keys: readonly string[], action: string): void {
+/**
+ * Fails with 403 when a non-admin names an admin-only attribute. On create, Neutron's policy counts an
+ * attribute as set only when it differs from its default, so `defaults` (say `shared: false`) pass.
+ */
+export function requireAdminFor(
+  ctx: Ctx,
+  body: Body,
+  keys: readonly string[],
+  action: string,
+  defaults: Readonly<Body> = {},
+): void {
   if (ctx.caller.isAdmin) return;
   for (const k of keys) {
-    if (body[k] !== undefined) throw faults.forbidden(`(rule:${action}:${k}) is disallowed by policy`);
+    if (body[k] !== undefined && !(Object.hasOwn(defaults, k) && body[k] === defaults[k]))
+      throw faults.forbidden(`(rule:${action}:${k}) is disallowed by policy`);
   }
 }
 

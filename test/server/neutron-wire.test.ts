@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Network, Port, SecurityGroup, Subnet } from '../../src/model/types.js';
-import { expectFault, startTestServer, type TestServer } from './helpers.js';
+import { expectFault, startTestServer, TENANT_TOKENS, type TestServer } from './helpers.js';
 
 interface Answer {
   status: number;
@@ -222,5 +222,37 @@ describe('Neutron wire compatibility', () => {
     const moved = await c().update<Port>('ports', 'port', port.id, { security_groups: [def.id] });
     assert.ok(moved.revision_number > port.revision_number, 'a group change bumps the port revision');
     await c().delete('security-groups', sg.id);
+  });
+});
+
+describe('Neutron wire compatibility (token auth)', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer({ tokens: TENANT_TOKENS });
+  });
+  after(async () => s.stop());
+
+  it('lets a tenant state admin-only attributes at their defaults on create, not on update', async () => {
+    const alice = s.client('ALICE');
+    // The CLI's `network create --no-share --internal` sends both.
+    const net = await alice.create<Network>('networks', 'network', { shared: false, 'router:external': false });
+    assert.equal(net.shared, false);
+    await expectFault(() => alice.create('networks', 'network', { shared: true }), 403, 'PolicyNotAuthorized');
+    await expectFault(
+      () => alice.create('networks', 'network', { 'provider:segmentation_id': 4000 }),
+      403,
+      'PolicyNotAuthorized',
+    );
+    await expectFault(() => alice.update('networks', 'network', net.id, { shared: false }), 403, 'PolicyNotAuthorized');
+    const pool = await alice.create<{ id: string }>('subnetpools', 'subnetpool', {
+      prefixes: ['10.70.0.0/16'],
+      shared: false,
+      is_default: false,
+    });
+    await expectFault(
+      () => alice.update('subnetpools', 'subnetpool', pool.id, { is_default: false }),
+      403,
+      'PolicyNotAuthorized',
+    );
   });
 });

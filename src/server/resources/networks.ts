@@ -98,7 +98,10 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
   updateSchema,
 
   async create(ctx, tx, body) {
-    requireAdminFor(ctx, body, [...ADMIN_ONLY, 'shared'], 'create_network');
+    requireAdminFor(ctx, body, [...ADMIN_ONLY, 'shared'], 'create_network', {
+      shared: false,
+      'router:external': false,
+    });
     checkMtu(ctx, body.mtu);
     if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
     const base = newBase(ctx, body);

@@ -21,7 +21,6 @@ import {
   zDescription,
   zName,
   zTags,
-  type Body,
   type Ctx,
   type ResourceDef,
 } from '../resource.js';
@@ -86,14 +85,6 @@ async function checkOneDefault(tx: ReadTx, version: 4 | 6, self?: string): Promi
     );
 }
 
-/**
- * The admin-only flags as Neutron's policy sees them: set only when they differ from their default
- * (false), so a tenant may say `shared: false` or `is_default: false` (the CLI's --no-share does).
- */
-function explicit(body: { shared?: boolean; is_default?: boolean }): Body {
-  return { shared: body.shared || undefined, is_default: body.is_default || undefined };
-}
-
 /** Pools the caller may see: its own, shared ones, all for an admin. */
 export function poolVisible(ctx: Ctx, p: SubnetPool): boolean {
   return ownedOrAdmin(ctx, p) || p.shared;
@@ -120,7 +111,7 @@ export const subnetpools: ResourceDef<'subnetpool', typeof createSchema, typeof 
   updateSchema,
 
   async create(ctx, tx, body) {
-    requireAdminFor(ctx, explicit(body), ['shared', 'is_default'], 'create_subnetpool');
+    requireAdminFor(ctx, body, ['shared', 'is_default'], 'create_subnetpool', { shared: false, is_default: false });
     const { version, prefixes } = readPrefixes(body.prefixes);
     const min = body.min_prefixlen ?? (version === 4 ? 8 : 64);
     const max = body.max_prefixlen ?? (version === 4 ? 32 : 128);
@@ -144,7 +135,7 @@ export const subnetpools: ResourceDef<'subnetpool', typeof createSchema, typeof 
   },
 
   async update(ctx, tx, current, body) {
-    requireAdminFor(ctx, explicit(body), ['is_default'], 'update_subnetpool');
+    requireAdminFor(ctx, body, ['is_default'], 'update_subnetpool');
     const next = assignPresent({ ...current }, body, ['name', 'description', 'tags', 'is_default', 'default_quota']);
     if (body.prefixes !== undefined) {
       const { version, prefixes } = readPrefixes(body.prefixes);
