@@ -12,6 +12,7 @@ import type { ServerConfig } from './config.js';
 import { faults, toNeutronError } from './errors.js';
 import { registerMeta } from './meta.js';
 import { registerPortBindings } from './port-bindings.js';
+import { registerSubnetpoolPrefixOps } from './subnetpool-prefix-ops.js';
 import { RESOURCES } from './resources/index.js';
 import { registerResource, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
@@ -87,6 +88,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.agentless) registerAgentless(app, deps, opts.agentless);
   for (const def of RESOURCES) registerResource(app, deps, def);
   registerPortBindings(app, deps);
+  registerSubnetpoolPrefixOps(app, deps);
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);

@@ -76,6 +76,11 @@ export const EXTENSIONS: readonly { alias: string; name: string; description: st
     name: 'Subnet Allocation',
     description: 'Enables allocation of subnets from a subnet pool',
   },
+  {
+    alias: 'subnetpool-prefix-ops',
+    name: 'Subnet Pool Prefix Operations',
+    description: 'Provides support for adjusting the prefix list of subnet pools',
+  },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
   {
     alias: 'standard-attr-description',

@@ -98,7 +98,7 @@ function present<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, o: KindMap[K]): 
 }
 
 /** Loads an object the caller may change: invisible → 404, visible but someone else's → 403. */
-async function loadForWrite<K extends Kind>(
+export async function loadForWrite<K extends Kind>(
   def: ResourceDef<K>,
   ctx: Ctx,
   tx: WriteTx,

@@ -195,4 +195,42 @@ describe('subnet pools', () => {
     await alice().delete('networks', net.id);
     await alice().delete('subnetpools', p.id);
   });
+
+  it('adds and removes prefixes (subnetpool-prefix-ops), never space a subnet holds', async () => {
+    const p = await pool(alice(), { prefixes: ['192.168.1.0/24', '10.10.10.0/24'], min_prefixlen: 16 });
+    const op = (what: string, prefixes: string[], c = alice()) =>
+      c.call('PUT', `/v2.0/subnetpools/${p.id}/${what}`, { prefixes }) as Promise<{ prefixes: string[] }>;
+    assert.deepEqual((await op('add_prefixes', ['192.168.2.0/24'])).prefixes, [
+      '10.10.10.0/24',
+      '192.168.1.0/24',
+      '192.168.2.0/24',
+    ]);
+    assert.deepEqual((await op('add_prefixes', ['10.10.0.0/16'])).prefixes, [
+      '10.10.0.0/16',
+      '192.168.1.0/24',
+      '192.168.2.0/24',
+    ]);
+    assert.deepEqual((await op('remove_prefixes', ['192.168.2.0/24'])).prefixes, ['10.10.0.0/16', '192.168.1.0/24']);
+    const shown = await alice().show<SubnetPool>('subnetpools', 'subnetpool', p.id);
+    assert.deepEqual(shown.prefixes, ['10.10.0.0/16', '192.168.1.0/24']);
+    assert.ok(shown.revision_number >= 4, 'each operation is a pool update');
+    const net = await alice().create<Network>('networks', 'network', { name: 'ops-net' });
+    const sub = await alice().create<Subnet>('subnets', 'subnet', {
+      network_id: net.id,
+      subnetpool_id: p.id,
+      cidr: '10.10.5.0/24',
+    });
+    const r = (what: string, prefixes: string[], status: number, type: string, c = alice()) =>
+      expectRejectedUnchanged(s, () => op(what, prefixes, c), status, type);
+    await r('remove_prefixes', ['10.10.0.0/20'], 400, 'IllegalSubnetPoolUpdate');
+    await r('remove_prefixes', ['10.10.0.0/16', '192.168.1.0/24'], 400, 'IllegalSubnetPoolUpdate');
+    await r('add_prefixes', ['2001:db8::/32'], 400, 'PrefixVersionMismatch');
+    await r('add_prefixes', [], 400, 'InvalidInput');
+    await r('add_prefixes', ['10.99.0.0/16'], 404, 'SubnetPoolNotFound', bob());
+    assert.deepEqual((await op('remove_prefixes', ['10.10.128.0/17'])).prefixes, ['10.10.0.0/17', '192.168.1.0/24']);
+    await alice().delete('subnets', sub.id);
+    await r('remove_prefixes', ['10.10.0.0/16', '192.168.1.0/24'], 400, 'EmptySubnetPoolPrefixList');
+    await alice().delete('networks', net.id);
+    await alice().delete('subnetpools', p.id);
+  });
 });
