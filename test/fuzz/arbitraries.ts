@@ -534,6 +534,17 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
       ),
     ),
   });
+  const prefixOpReq = fc.record({
+    method: fc.constantFrom('PUT', 'PUT', 'POST', 'GET'),
+    path: fc
+      .tuple(target('subnetpools'), fc.constantFrom('/add_prefixes', '/remove_prefixes'))
+      .map(([t, op]) => ['/v2.0/subnetpools/', t, op]),
+    body: fc.oneof(
+      fc.constant<Body>({ kind: 'none' }),
+      fc.array(cidr, { maxLength: 3 }).map((v) => ({ kind: 'json' as const, value: { prefixes: v } })),
+      weirdScalar.map((v) => ({ kind: 'json' as const, value: { prefixes: v } })),
+    ),
+  });
   const otherReq = fc.record({
     method: fc.constantFrom('GET', 'POST'),
     path: fc
@@ -558,6 +569,7 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
       req: fc.oneof(
         { weight: 12, arbitrary: resourceReq },
         { weight: 2, arbitrary: bindingReq },
+        { weight: 1, arbitrary: prefixOpReq },
         { weight: 1, arbitrary: otherReq },
       ),
       query,
