@@ -20,6 +20,7 @@ export interface ModelView {
   readonly agents: ReadonlyMap<string, KindMap['agent']>;
   readonly routers: ReadonlyMap<string, KindMap['router']>;
   readonly floatingips: ReadonlyMap<string, KindMap['floatingip']>;
+  readonly subnetpools: ReadonlyMap<string, KindMap['subnetpool']>;
 }
 
 type Tables = { [K in WatchedKind]: Map<string, KindMap[K]> };
@@ -33,6 +34,7 @@ const PLURAL: Record<WatchedKind, keyof Omit<Snapshot, 'type' | 'revision'>> = {
   agent: 'agents',
   router: 'routers',
   floatingip: 'floatingips',
+  subnetpool: 'subnetpools',
 };
 
 function emptyTables(): Tables {
@@ -45,6 +47,7 @@ function emptyTables(): Tables {
     agent: new Map(),
     router: new Map(),
     floatingip: new Map(),
+    subnetpool: new Map(),
   };
 }
 
@@ -91,6 +94,7 @@ export class ModelCache {
       agents: t.agent,
       routers: t.router,
       floatingips: t.floatingip,
+      subnetpools: t.subnetpool,
     };
   }
 

@@ -60,6 +60,25 @@ export interface Subnet extends Base {
   subnetpool_id: string | null;
 }
 
+/**
+ * A subnet pool (Neutron's `subnet_allocation`): address space subnets take their CIDR from by prefix
+ * length. The prefix lengths are decimal strings, as Neutron shows them on the wire.
+ */
+export interface SubnetPool extends Base {
+  ip_version: 4 | 6;
+  /** Canonical CIDRs, merged and sorted by address. */
+  prefixes: string[];
+  default_prefixlen: string;
+  min_prefixlen: string;
+  max_prefixlen: string;
+  shared: boolean;
+  is_default: boolean;
+  /** Per-project limit in addresses (IPv4) or /64 networks (IPv6) taken from the pool; null = none. */
+  default_quota: number | null;
+  /** Address scopes are not implemented: always null. */
+  address_scope_id: null;
+}
+
 export interface FixedIp {
   subnet_id: string;
   ip_address: string;
@@ -232,7 +251,8 @@ export type Kind =
   | 'agent'
   | 'router'
   | 'floatingip'
-  | 'instance';
+  | 'instance'
+  | 'subnetpool';
 
 /** The kinds the watch stream carries to agents (instances hold user data agents never need). */
 export type WatchedKind = Exclude<Kind, 'instance'>;
@@ -247,6 +267,7 @@ export interface KindMap {
   router: Router;
   floatingip: FloatingIp;
   instance: Instance;
+  subnetpool: SubnetPool;
 }
 
 export const WATCHED_KINDS: readonly WatchedKind[] = [
@@ -258,6 +279,7 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   'agent',
   'router',
   'floatingip',
+  'subnetpool',
 ];
 
 export const KINDS: readonly Kind[] = [...WATCHED_KINDS, 'instance'];

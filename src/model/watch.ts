@@ -29,6 +29,8 @@ export interface Snapshot {
   /** Absent from servers before routers existed. */
   routers?: KindMap['router'][];
   floatingips?: KindMap['floatingip'][];
+  /** Absent from servers older than subnet pools. */
+  subnetpools?: KindMap['subnetpool'][];
 }
 
 export interface WatchEvent {

@@ -13,6 +13,7 @@ import { faults, toNeutronError } from './errors.js';
 import { registerMeta } from './meta.js';
 import { registerPortBindings } from './port-bindings.js';
 import { registerRouterActions } from './l3/router-actions.js';
+import { registerSubnetpoolPrefixOps } from './subnetpool-prefix-ops.js';
 import { RESOURCES } from './resources/index.js';
 import { registerResource, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
@@ -37,6 +38,27 @@ export interface AppOptions {
   images?: ImageService;
 }
 
+/**
+ * Bodies are read as Neutron reads them: a POST or PUT body is JSON whatever its Content-Type says
+ * (tempest's update calls send none at all), an empty body is no body, and the body of any other
+ * method (a DELETE with `Content-Type: application/json`, as Neutron's clients send) is ignored.
+ * fastify's own JSON parser still does the parsing, so prototype-poisoning keys stay refused.
+ */
+function acceptBodiesAsNeutron(app: FastifyInstance): void {
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (req, body, done) => {
+    if ((req.method !== 'POST' && req.method !== 'PUT') || body === '') {
+      done(null, undefined);
+      return;
+    }
+    json(req, body as string, (err, value) => {
+      if (err) done(faults.badRequest('Body contains invalid data'), undefined);
+      else done(null, value);
+    });
+  });
+}
+
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: opts.logger as unknown as FastifyBaseLogger,
@@ -52,6 +74,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   });
   const deps: RouteDeps = { store: opts.store, clock: opts.clock, config: opts.config, auth: opts.auth };
 
+  acceptBodiesAsNeutron(app);
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toNeutronError(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
@@ -72,6 +95,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   for (const def of RESOURCES) registerResource(app, deps, def);
   registerPortBindings(app, deps);
   registerRouterActions(app, deps);
+  registerSubnetpoolPrefixOps(app, deps);
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);

@@ -28,6 +28,7 @@ const TYPE_NAMES: Record<string, string> = {
   router: 'Router',
   floatingip: 'FloatingIP',
   instance: 'Instance',
+  subnetpool: 'SubnetPool',
 };
 
 /** Labels in NotFound messages where splitting the type name would misspell them. */

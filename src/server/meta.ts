@@ -30,6 +30,11 @@ export const EXTENSIONS: readonly { alias: string; name: string; description: st
     description: 'Expose port bindings of a virtual port to external application',
   },
   {
+    alias: 'default-subnetpools',
+    name: 'Default Subnetpools',
+    description: 'Provides ability to mark and use a subnetpool as the default.',
+  },
+  {
     alias: 'filter-validation',
     name: 'Filter parameters validation',
     description: 'Unknown filter parameters are rejected',
@@ -67,6 +72,16 @@ export const EXTENSIONS: readonly { alias: string; name: string; description: st
     description: 'Expose functions for quotas usage statistics per project',
   },
   { alias: 'security-group', name: 'security-group', description: 'The security groups extension.' },
+  {
+    alias: 'subnet_allocation',
+    name: 'Subnet Allocation',
+    description: 'Enables allocation of subnets from a subnet pool',
+  },
+  {
+    alias: 'subnetpool-prefix-ops',
+    name: 'Subnet Pool Prefix Operations',
+    description: 'Provides support for adjusting the prefix list of subnet pools',
+  },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
   {
     alias: 'standard-attr-description',

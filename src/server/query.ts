@@ -1,6 +1,6 @@
 /**
  * Neutron's list semantics, pure: filters on any attribute (a repeated key means OR; `tags`,
- * `tags-any`, `not-tags`, `not-tags-any`; `fixed_ips=ip_address=…`), sorting (`sort_key`/`sort_dir`,
+ * `tags-any`, `not-tags`, `not-tags-any`; `fixed_ips=ip_address=…`; `changed_since`), sorting (`sort_key`/`sort_dir`,
  * id as tiebreaker), pagination (`limit`, `marker`, `page_reverse`, with next/previous links) and
  * `fields=` projection.
  */
@@ -20,6 +20,7 @@ const RESERVED = new Set([
   'tags-any',
   'not-tags',
   'not-tags-any',
+  'changed_since',
 ]);
 
 /** Parses a raw query string into key → values (repeated keys kept in order). */
@@ -66,19 +67,48 @@ function tagList(values: string[]): string[] {
   return values.flatMap((v) => v.split(',')).filter((t) => t !== '');
 }
 
-/** Keeps the objects matching every filter of the query; unknown attributes are a 400 (filter-validation). */
-export function applyFilters<T extends object>(items: T[], q: Query, attributes: ReadonlySet<string>): T[] {
+/** `changed_since` (standard-attr-timestamp) in ms: objects updated at or after it; an unreadable time is a 400. */
+function changedSince(q: Query): number | undefined {
+  const raw = q.changed_since?.[0];
+  if (raw === undefined || raw === '') return undefined;
+  const form = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?$/.exec(raw);
+  // A time without a zone is UTC, as Neutron reads it (Date.parse would take it as local time).
+  const ms = form ? Date.parse(form[3] ? raw : `${raw}Z`) : Number.NaN;
+  if (Number.isNaN(ms)) throw faults.invalidInput(`The time ${raw} of changed_since is not an ISO 8601 timestamp`);
+  return ms;
+}
+
+/** Attributes a list may be filtered on without the object showing them (a subnet's `shared`). */
+export type HiddenFilters<T> = Readonly<Record<string, (item: T) => unknown>>;
+
+/**
+ * Keeps the objects matching every filter of the query; unknown attributes are a 400 (filter-validation).
+ * As in Neutron, empty values are dropped, and a filter left without values filters nothing.
+ */
+export function applyFilters<T extends object>(
+  items: T[],
+  q: Query,
+  attributes: ReadonlySet<string>,
+  hidden: HiddenFilters<T> = {},
+): T[] {
   const filters = Object.entries(q).filter(([k]) => !RESERVED.has(k));
   for (const [k] of filters) {
-    if (!attributes.has(k)) throw faults.badRequest(`${k} is invalid attribute for filtering`, 'HTTPBadRequest');
+    if (!attributes.has(k) && !Object.hasOwn(hidden, k))
+      throw faults.badRequest(`${k} is invalid attribute for filtering`, 'HTTPBadRequest');
   }
+  const active = filters
+    .map(([k, values]) => [k, values.filter((v) => v !== '')] as const)
+    .filter(([, values]) => values.length > 0);
+  const attrOf = (o: Obj, k: string) => (Object.hasOwn(hidden, k) ? hidden[k](o as T) : o[k]);
+  const since = changedSince(q);
   const tagsAll = q.tags ? tagList(q.tags) : undefined;
   const tagsAny = q['tags-any'] ? tagList(q['tags-any']) : undefined;
   const notAll = q['not-tags'] ? tagList(q['not-tags']) : undefined;
   const notAny = q['not-tags-any'] ? tagList(q['not-tags-any']) : undefined;
   return items.filter((item) => {
     const o = item as Obj;
-    for (const [k, values] of filters) if (!values.some((v) => matchValue(o[k], v))) return false;
+    for (const [k, values] of active) if (!values.some((v) => matchValue(attrOf(o, k), v))) return false;
+    if (since !== undefined && !(Date.parse(String(o.updated_at)) >= since)) return false;
     const tags = (o.tags as string[] | undefined) ?? [];
     if (tagsAll && !tagsAll.every((t) => tags.includes(t))) return false;
     if (tagsAny && !tagsAny.some((t) => tags.includes(t))) return false;
@@ -132,11 +162,15 @@ export interface Page<T> {
   links: { rel: 'next' | 'previous'; href: string }[];
 }
 
-/** Cuts one page; `baseHref` is the collection URL, links keep the other query parameters. */
+/**
+ * Cuts one page as Neutron does. `limit` absent or 0 means no pagination (and no links, the marker
+ * ignored). Forward: the `limit` items after the marker. `page_reverse`: the `limit` items before the
+ * marker (or the last ones without a marker), still in list order. Links follow Neutron's rule: `next`
+ * unless a forward page came out short, `previous` unless a reverse page came out short; each keeps
+ * the request's other parameters, an empty page's links carry no marker.
+ */
 export function applyPagination<T extends { id: string }>(items: T[], q: Query, baseHref: string): Page<T> {
   const rawLimit = q.limit?.[0];
-  const marker = q.marker?.[0];
-  const reverse = truthy(q.page_reverse?.[0] ?? 'false') === true;
   let limit = 0;
   if (rawLimit !== undefined) {
     // Decimal digits only, as Neutron's int(): Number() would also take '1e3', '0x10' and ' 5'.
@@ -144,35 +178,32 @@ export function applyPagination<T extends { id: string }>(items: T[], q: Query, 
     if (!Number.isInteger(limit))
       throw faults.badRequest(`Limit must be an integer 0 or greater and not '${rawLimit}'`, 'HTTPBadRequest');
   }
-  if (!limit && marker === undefined) return { items, links: [] };
-  const ordered = reverse ? [...items].reverse() : items;
-  let start = 0;
+  if (!limit) return { items, links: [] };
+  const marker = q.marker?.[0];
+  const reverse = truthy(q.page_reverse?.[0] ?? 'false') === true;
+  let at = -1;
   if (marker !== undefined) {
-    const at = ordered.findIndex((i) => i.id === marker);
+    at = items.findIndex((i) => i.id === marker);
     if (at < 0) throw faults.badRequest(`Marker ${marker} could not be found`, 'HTTPBadRequest');
-    start = at + 1;
   }
-  const end = limit ? start + limit : ordered.length;
-  const page = ordered.slice(start, end);
-  const more = end < ordered.length;
-  const result = reverse ? page.reverse() : page;
+  const page = reverse
+    ? items.slice(Math.max(0, (at < 0 ? items.length : at) - limit), at < 0 ? items.length : at)
+    : items.slice(at + 1, at + 1 + limit);
+  const href = (markerItem: T | undefined, rev: boolean) => {
+    const sp = new URLSearchParams();
+    for (const [k, vs] of Object.entries(q)) {
+      if (k === 'marker' || k === 'page_reverse') continue;
+      for (const v of vs) sp.append(k, v);
+    }
+    if (markerItem) sp.append('marker', markerItem.id);
+    if (rev) sp.append('page_reverse', 'True');
+    return `${baseHref}?${sp.toString()}`;
+  };
   const links: Page<T>['links'] = [];
-  if (limit && result.length > 0) {
-    const keep = Object.entries(q).filter(([k]) => k !== 'marker' && k !== 'page_reverse' && k !== 'limit');
-    const href = (m: string, rev: boolean) => {
-      const sp = new URLSearchParams();
-      sp.append('limit', String(limit));
-      for (const [k, vs] of keep) for (const v of vs) sp.append(k, v);
-      sp.append('marker', m);
-      if (rev) sp.append('page_reverse', 'True');
-      return `${baseHref}?${sp.toString()}`;
-    };
-    const hasAfter = reverse ? marker !== undefined : more;
-    const hasBefore = reverse ? more : marker !== undefined;
-    if (hasAfter) links.push({ rel: 'next', href: href(result[result.length - 1].id, false) });
-    if (hasBefore) links.push({ rel: 'previous', href: href(result[0].id, true) });
-  }
-  return { items: result, links };
+  const short = page.length < limit;
+  if (!(short && !reverse)) links.push({ rel: 'next', href: href(page[page.length - 1], false) });
+  if (!(short && reverse)) links.push({ rel: 'previous', href: href(page[0], true) });
+  return { items: page, links };
 }
 
 /** `fields=a&fields=b` (or comma separated): only those attributes. */

@@ -13,6 +13,7 @@ import type { Caller } from './auth.js';
 import { owningProject } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
+import type { HiddenFilters } from './query.js';
 import { isIp } from '../model/grammar/addresses.js';
 import { isHostName, isWord, tagProblem } from '../model/grammar/words.js';
 
@@ -60,12 +61,23 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
   remove(ctx: Ctx, tx: WriteTx, current: KindMap[K]): Promise<void>;
   /** A predicate telling which objects the caller may see (may preload what it needs). */
   visibility(ctx: Ctx, tx: ReadTx): Promise<(obj: KindMap[K]) => boolean>;
+  /**
+   * Attributes a list may be filtered on that the object does not show (Neutron's `is_visible: False`
+   * filters, e.g. a subnet's `shared`), each read from the object (may preload what it needs).
+   */
+  hiddenFilters?(ctx: Ctx, tx: ReadTx): Promise<HiddenFilters<KindMap[K]>>;
   /** Runs before a list in its own write transaction (lazy default security group). */
   beforeList?(ctx: Ctx, tx: WriteTx): Promise<void>;
   /** The wire form at read time (e.g. an agent's computed `alive`). */
   present?(ctx: Ctx, obj: KindMap[K]): KindMap[K];
   /** Store parent (network, security group, host) for indexed listing. */
   parentOf?(obj: KindMap[K]): string;
+}
+
+/** The attributes every standard Neutron resource has (the `attributes` of a def start with these). */
+export function standardAttributes(...more: string[]): ReadonlySet<string> {
+  const base = ['id', 'project_id', 'tenant_id', 'name', 'description', 'tags', 'revision_number'];
+  return new Set([...base, 'created_at', 'updated_at', ...more]);
 }
 
 // ---- zod building blocks shared by the schemas ----
@@ -153,11 +165,21 @@ export function ownedOrAdmin(ctx: Ctx, obj: { project_id: string }): boolean {
   return ctx.caller.isAdmin || obj.project_id === ctx.caller.projectId;
 }
 
-/** Fails with 403 when a non-admin names an admin-only attribute. */
-export function requireAdminFor(ctx: Ctx, body: Body, keys: readonly string[], action: string): void {
+/**
+ * Fails with 403 when a non-admin names an admin-only attribute. On create, Neutron's policy counts an
+ * attribute as set only when it differs from its default, so `defaults` (say `shared: false`) pass.
+ */
+export function requireAdminFor(
+  ctx: Ctx,
+  body: Body,
+  keys: readonly string[],
+  action: string,
+  defaults: Readonly<Body> = {},
+): void {
   if (ctx.caller.isAdmin) return;
   for (const k of keys) {
-    if (body[k] !== undefined) throw faults.forbidden(`(rule:${action}:${k}) is disallowed by policy`);
+    if (body[k] !== undefined && !(Object.hasOwn(defaults, k) && body[k] === defaults[k]))
+      throw faults.forbidden(`(rule:${action}:${k}) is disallowed by policy`);
   }
 }
 

@@ -98,7 +98,7 @@ function present<K extends Kind>(def: ResourceDef<K>, ctx: Ctx, o: KindMap[K]): 
 }
 
 /** Loads an object the caller may change: invisible → 404, visible but someone else's → 403. */
-async function loadForWrite<K extends Kind>(
+export async function loadForWrite<K extends Kind>(
   def: ResourceDef<K>,
   ctx: Ctx,
   tx: WriteTx,
@@ -138,7 +138,8 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
       const visible = await def.visibility(ctx, tx);
       const all = (await tx.list(def.kind)).filter(visible);
       const shown = def.present ? all.map((o) => def.present!(ctx, o)) : all;
-      const filtered = applyFilters(shown, q, def.attributes);
+      const hidden = def.hiddenFilters ? await def.hiddenFilters(ctx, tx) : {};
+      const filtered = applyFilters(shown, q, def.attributes, hidden);
       const sorted = applySort(filtered, q, def.attributes);
       return applyPagination(sorted, q, `${hrefBase(req)}${base}`);
     };

@@ -59,6 +59,7 @@ export function registerWatch(
             agents: await tx.list('agent'),
             routers: await tx.list('router'),
             floatingips: await tx.list('floatingip'),
+            subnetpools: await tx.list('subnetpool'),
           };
           return s;
         });

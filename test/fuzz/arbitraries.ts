@@ -191,6 +191,10 @@ function bodies(h: boolean) {
     project_id: field(project),
   });
 
+  const prefixLen = fc.oneof(
+    { weight: 4, arbitrary: fc.integer({ min: 8, max: 30 }) },
+    { weight: 1, arbitrary: fc.constantFrom(-1, 0, 64, 128, 129, '24', '0x18', '', 'x') },
+  );
   const pool = fc.record({ start: ip, end: ip });
   const route = fc.record({ destination: cidr, nexthop: ip });
   const subnetBody = body(
@@ -205,11 +209,55 @@ function bodies(h: boolean) {
       host_routes: list(route, 3),
       ipv6_ra_mode: field(fc.constantFrom('slaac', 'dhcpv6-stateful', null)),
       ipv6_address_mode: field(fc.constantFrom('slaac', 'dhcpv6-stateless', null)),
+      subnetpool_id: field(fc.option(ref('subnetpools'))),
+      prefixlen: field(prefixLen),
+      use_default_subnetpool: field(fc.boolean()),
       tags,
       project_id: field(project),
     },
-    ['network_id', 'cidr'],
+    ['network_id'],
   );
+  // Bounds are mostly coherent (min <= default <= max), else three independent lengths.
+  const bounds = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 16, max: 30 }), fc.integer({ min: 16, max: 30 }), fc.integer({ min: 16, max: 30 }))
+        .map((t) => t.sort((a, b) => a - b))
+        .map(([min, dflt, max]) => ({ min_prefixlen: min, default_prefixlen: dflt, max_prefixlen: max })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record(
+        { min_prefixlen: field(prefixLen), default_prefixlen: field(prefixLen), max_prefixlen: field(prefixLen) },
+        { requiredKeys: [] },
+      ),
+    },
+  );
+  const withBounds = (b: fc.Arbitrary<unknown>) =>
+    fc.tuple(b, fc.option(bounds)).map(([x, bs]) => (typeof x === 'object' && x !== null && bs ? { ...bs, ...x } : x));
+  const subnetpoolFields = {
+    name,
+    description: name,
+    prefixes: fc.oneof(
+      {
+        weight: 2,
+        arbitrary: fc.array(
+          fc.tuple(fc.nat(255), fc.integer({ min: 12, max: 24 })).map(([a, p]) => `10.${a}.0.0/${p}`),
+          { minLength: 1, maxLength: 2 },
+        ),
+      },
+      { weight: 1, arbitrary: list(cidr, 3) },
+    ),
+    is_default: field(fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, fc.constant(true))),
+    default_quota: field(fc.option(fc.integer({ min: -1, max: 70000 }), { freq: 2 })),
+    address_scope_id: field(fc.oneof({ weight: 5, arbitrary: fc.constant(null) }, fc.constant('x'))),
+    tags,
+  };
+  const subnetpoolBody = withBounds(
+    body({ ...subnetpoolFields, shared: field(fc.boolean()), project_id: field(project) }, ['prefixes']),
+  );
+  const subnetpoolUpdate = withBounds(body(subnetpoolFields));
 
   const mac = fc.oneof(
     fc.constantFrom(
@@ -356,6 +404,7 @@ function bodies(h: boolean) {
     routers: ['router', routerBody],
     floatingips: ['floatingip', fipBody],
     instances: ['instance', instanceBody],
+    subnetpools: ['subnetpool', subnetpoolBody],
   };
   const update: Record<string, [string, fc.Arbitrary<unknown>]> = {
     ...create,
@@ -363,6 +412,7 @@ function bodies(h: boolean) {
     routers: ['router', routerUpdate],
     floatingips: ['floatingip', body(fipFields)],
     instances: ['instance', body(instanceFields)],
+    subnetpools: ['subnetpool', subnetpoolUpdate],
   };
   return { create, update, bindingBody, routerAction };
 }
@@ -572,6 +622,17 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
       either((b) => b.routerAction),
     ),
   });
+  const prefixOpReq = fc.record({
+    method: fc.constantFrom('PUT', 'PUT', 'POST', 'GET'),
+    path: fc
+      .tuple(target('subnetpools'), fc.constantFrom('/add_prefixes', '/remove_prefixes'))
+      .map(([t, op]) => ['/v2.0/subnetpools/', t, op]),
+    body: fc.oneof(
+      fc.constant<Body>({ kind: 'none' }),
+      fc.array(cidr, { maxLength: 3 }).map((v) => ({ kind: 'json' as const, value: { prefixes: v } })),
+      weirdScalar.map((v) => ({ kind: 'json' as const, value: { prefixes: v } })),
+    ),
+  });
   const otherReq = fc.record({
     method: fc.constantFrom('GET', 'POST'),
     path: fc
@@ -597,6 +658,7 @@ export function request(whoArb: fc.Arbitrary<Who>): fc.Arbitrary<FuzzRequest> {
         { weight: 12, arbitrary: resourceReq },
         { weight: 2, arbitrary: bindingReq },
         { weight: 2, arbitrary: routerActionReq },
+        { weight: 1, arbitrary: prefixOpReq },
         { weight: 1, arbitrary: otherReq },
       ),
       query,

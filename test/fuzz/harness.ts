@@ -39,6 +39,7 @@ export const RESOURCE_PATHS = [
   'routers',
   'floatingips',
   'instances',
+  'subnetpools',
 ];
 
 export function startFuzzServer(): Promise<TestServer> {
@@ -154,7 +155,8 @@ export async function storeView(s: TestServer): Promise<StoreView> {
 
 /**
  * Ids of objects of `project` that tenant `viewer` must never see: all but shared and external
- * networks and their subnets, and the ports on the viewer's own networks (a network's owner sees them, as in Neutron).
+ * networks and their subnets, shared subnet pools, and the ports on the viewer's own networks (a
+ * network's owner sees them, as in Neutron).
  */
 export function privateIds(v: StoreView, project: string, viewer: string): Set<string> {
   // External networks (and their subnets) are everyone's to see, as shared ones.
@@ -166,6 +168,7 @@ export function privateIds(v: StoreView, project: string, viewer: string): Set<s
       if (o.project_id !== project) continue;
       if (path === 'networks' && shared.has(o.id)) continue;
       if (path === 'subnets' && shared.has(o.network_id as string)) continue;
+      if (path === 'subnetpools' && o.shared === true) continue;
       if (path === 'ports' && viewers.has(o.network_id as string)) continue;
       out.add(o.id);
     }

@@ -1,9 +1,10 @@
 /**
  * The starting model every fuzz file works on: for each tenant (pa, pb) two private networks with
  * IPv4 (the same CIDRs in both tenants) and IPv6 subnets, a security group with a few rules (one
- * with a remote group), ports on both networks; an admin-owned shared network and a shared network
- * owned by tenant pb, with a port of each tenant; an external network with a router of each tenant on
- * it; one registered agent. Built through the API by admin.
+ * with a remote group), ports on both networks, a subnet pool; an admin-owned shared network and a
+ * shared network owned by tenant pb, with a port of each tenant; an admin's shared default subnet pool
+ * per IP version; an external network with a router of each tenant on it; one registered agent. Built
+ * through the API by admin.
  * Projects ops, pa and pb get room for more security groups and rules than Neutron's defaults (10 and
  * 100), so a run's many accepted creates are not all OverQuota; tenant pc keeps the defaults and meets them.
  */
@@ -41,7 +42,11 @@ export async function seedWorld(s: TestServer): Promise<void> {
   await subnet({ network_id: shared.id, cidr: '10.50.0.0/24', project_id: 'ops' });
   const pbShared = await net({ name: 'pb-shared', shared: true, project_id: 'pb' });
   await subnet({ network_id: pbShared.id, cidr: '10.60.0.0/24', project_id: 'pb' });
+  const pool = (body: Record<string, unknown>) => admin.create('subnetpools', 'subnetpool', body);
+  await pool({ name: 'dflt4', prefixes: ['10.128.0.0/12'], default_prefixlen: 26, shared: true, is_default: true });
+  await pool({ name: 'dflt6', prefixes: ['2001:db8:80::/41'], shared: true, is_default: true });
   for (const project_id of ['pa', 'pb']) {
+    await pool({ name: `${project_id}-pool`, prefixes: ['10.96.0.0/16'], min_prefixlen: 24, project_id });
     const sg = await admin.create<SecurityGroup>('security-groups', 'security_group', { name: 'web', project_id });
     const rule = (body: Record<string, unknown>) =>
       admin.create('security-group-rules', 'security_group_rule', { security_group_id: sg.id, project_id, ...body });

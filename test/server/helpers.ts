@@ -46,11 +46,18 @@ export async function startTestServer(
   };
 }
 
+/** Token auth with an admin (project `ops`) and two members (projects `pa` and `pb`). */
+export const TENANT_TOKENS: Record<string, TokenInfo> = {
+  ADMIN: { project_id: 'ops', roles: ['admin'] },
+  ALICE: { project_id: 'pa', roles: ['member'] },
+  BOB: { project_id: 'pb', roles: ['member'] },
+};
+
 /** Everything the API shows an admin, to compare before/after a failed request. */
 export async function fullState(c: ApiClient): Promise<unknown> {
   const out: Record<string, unknown> = {};
   const paths = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'routers', 'floatingips'];
-  for (const p of paths) out[p] = await c.list(p);
+  for (const p of [...paths, 'subnetpools']) out[p] = await c.list(p);
   return out;
 }
 

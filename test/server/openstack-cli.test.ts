@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from './helpers.js';
-import { cli, haveCli } from './openstack-cli-driver.js';
+import { cli, haveCli } from './openstack-cli-helpers.js';
 import { skipUnless } from '../../testkit/preconditions.js';
 
 type J = Record<string, unknown>;

@@ -6,6 +6,7 @@ import { networks } from './networks.js';
 import { ports } from './ports.js';
 import { securityGroupRules } from './security-group-rules.js';
 import { securityGroups } from './security-groups.js';
+import { subnetpools } from './subnetpools.js';
 import { subnets } from './subnets.js';
 import { routers } from './routers.js';
 import { floatingips } from './floatingips.js';
@@ -21,4 +22,5 @@ export const RESOURCES = [
   routers,
   floatingips,
   instances,
+  subnetpools,
 ] as unknown as readonly ResourceDef<Kind>[];

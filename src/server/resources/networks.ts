@@ -103,7 +103,10 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
   updateSchema,
 
   async create(ctx, tx, body) {
-    requireAdminFor(ctx, body, [...ADMIN_ONLY, 'shared'], 'create_network');
+    requireAdminFor(ctx, body, [...ADMIN_ONLY, 'shared'], 'create_network', {
+      shared: false,
+      'router:external': false,
+    });
     checkMtu(ctx, body.mtu);
     const base = newBase(ctx, body);
     let vni: number;

@@ -133,7 +133,8 @@ async function claimFixedIps(
     } else {
       throw faults.invalidInput('Exceeded maximum amount of fixed ips per port or missing subnet_id/ip_address');
     }
-    if (out.some((o) => o.subnet_id === subnet!.id && (ip === undefined || o.ip_address === ip))) {
+    // The same subnet may be named again without an address: the port gets one more address of it.
+    if (ip !== undefined && out.some((o) => o.subnet_id === subnet!.id && o.ip_address === ip)) {
       throw faults.invalidInput('Duplicate IP address in fixed_ips');
     }
     if (ip !== undefined) {
@@ -154,10 +155,17 @@ async function claimFixedIps(
   return out;
 }
 
+/** The groups exist and are the port's project's; a group named twice is refused, as Neutron's uuid_list does. */
 async function resolveSecurityGroups(ctx: Ctx, tx: WriteTx, projectId: string, ids: string[]): Promise<string[]> {
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length > 0)
+    throw faults.badRequest(
+      `Invalid input for security_groups. Reason: Duplicate items in the list: '${[...new Set(twice)].join(', ')}'.`,
+      'HTTPBadRequest',
+    );
   for (const id of ids)
     await mustGet(tx, 'security_group', id, (sg) => ctx.caller.isAdmin || sg.project_id === projectId);
-  return [...new Set(ids)];
+  return ids;
 }
 
 function checkPairs(pairs: { ip_address: string; mac_address?: string }[]): Port['allowed_address_pairs'] {

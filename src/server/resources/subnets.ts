@@ -33,6 +33,8 @@ import {
   type Ctx,
   type ResourceDef,
 } from '../resource.js';
+import { subnetCidr } from './subnet-allocation.js';
+import { zPrefixLen } from './subnetpools.js';
 
 const zPool = z.strictObject({ start: z.string(), end: z.string() });
 const zRoute = z.strictObject({ destination: z.string(), nexthop: z.string() });
@@ -41,7 +43,7 @@ const zV6Mode = z.enum(['slaac', 'dhcpv6-stateful', 'dhcpv6-stateless']).nullabl
 const createSchema = z.strictObject({
   ...zCommon,
   network_id: zId,
-  cidr: z.string(),
+  cidr: z.string().optional(),
   ip_version: z.union([z.literal(4), z.literal(6)]).optional(),
   gateway_ip: z.string().nullable().optional(),
   allocation_pools: z.array(zPool).optional(),
@@ -50,7 +52,9 @@ const createSchema = z.strictObject({
   host_routes: z.array(zRoute).optional(),
   ipv6_ra_mode: zV6Mode,
   ipv6_address_mode: zV6Mode,
-  subnetpool_id: z.null().optional(),
+  subnetpool_id: zId.nullable().optional(),
+  prefixlen: zPrefixLen.optional(),
+  use_default_subnetpool: z.boolean().optional(),
 });
 
 const updateSchema = z.strictObject({
@@ -201,9 +205,10 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
     if (!ctx.caller.isAdmin && net.project_id !== ctx.caller.projectId) {
       throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
     }
-    const c = parseCidr(body.cidr);
+    const base = newBase(ctx, body);
+    const { cidr: c, poolId } = await subnetCidr(ctx, tx, net, body, base.project_id);
     if (body.ip_version !== undefined && body.ip_version !== c.version) {
-      throw faults.invalidInput(`Cidr ${body.cidr} does not match ip_version ${body.ip_version}`);
+      throw faults.invalidInput(`Cidr ${c.text} does not match ip_version ${body.ip_version}`);
     }
     checkSubnetCidr(c, body.enable_dhcp ?? true);
     for (const other of await tx.list('subnet', net.id)) {
@@ -217,7 +222,6 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
     const gateway = body.gateway_ip === undefined ? defaultGateway(c) : checkGateway(c, body.gateway_ip);
     const pools =
       body.allocation_pools === undefined ? defaultPools(c, gateway) : validatePools(c, body.allocation_pools, gateway);
-    const base = newBase(ctx, body);
     if (base.project_id !== net.project_id && !ctx.caller.isAdmin)
       throw faults.forbidden('(rule:create_subnet) is disallowed by policy');
     const subnet: Subnet = {
@@ -232,7 +236,7 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
       host_routes: checkRoutes(c, body.host_routes ?? []),
       ipv6_ra_mode: c.version === 6 ? (body.ipv6_ra_mode ?? null) : null,
       ipv6_address_mode: c.version === 6 ? (body.ipv6_address_mode ?? null) : null,
-      subnetpool_id: null,
+      subnetpool_id: poolId,
     };
     await tx.put('subnet', subnet, 'create', net.id);
     await linkToNetwork(ctx, tx, net.id, subnet.id, true);
@@ -264,6 +268,12 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
 
   async remove(ctx, tx, current) {
     await deleteSubnetInTx(ctx, tx, current, true);
+  },
+
+  // Neutron filters subnets on their network's `shared` without showing it.
+  async hiddenFilters(_ctx, tx) {
+    const shared = new Set((await tx.list('network')).filter((n) => n.shared).map((n) => n.id));
+    return { shared: (s) => shared.has(s.network_id) };
   },
 
   async visibility(ctx, tx) {

@@ -1,4 +1,7 @@
-/** Drives the real `openstack` CLI (python3-openstackclient) against a test server, output as JSON. */
+/**
+ * Driving the REAL `openstack` CLI from tests: whether it is installed, and a runner that gives each
+ * command the auth arguments, no cloud from the environment, and its JSON output parsed.
+ */
 import { execFileSync } from 'node:child_process';
 import { realExec } from '../../src/common/exec.js';
 
