@@ -26,6 +26,10 @@ want ethtool ethtool
 want chromium chromium
 # The CLI's zsh completion is checked by `zsh -n` (test/ctl/completion.test.ts).
 want zsh zsh
+# A private Keystone for tests, the lab (--keystone) and the tempest run: only the library package,
+# whose keystone-manage and keystone-wsgi-public we run ourselves; the `keystone` package would
+# also install and start a system service (uwsgi on port 5000) that hypernet does not want.
+want keystone-wsgi-public python3-keystone
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { createLogger } from '../common/log.js';
 import { loadTokens, type AuthConfig } from './auth.js';
 import { loadConfig } from './config.js';
+import { KeystoneTokens } from './keystone-auth.js';
+import { realClock } from '../common/clock.js';
 import { serve } from './serve.js';
 import type { ProviderFactories } from '../model/provider.js';
 
@@ -44,8 +46,8 @@ export function register(program: Command, opts: { providers?: ProviderFactories
     .option('--port <port>', 'TCP port (0 = any free port)', '9696')
     .option('--unix-socket <path>', 'also serve the API on this Unix socket')
     .option('--data-dir <dir>', 'directory of the SQLite database', '/var/lib/hypernet')
-    .option('--auth <mode>', 'noauth | token', 'noauth')
-    .option('--tokens-file <file>', 'tokens file for --auth token')
+    .option('--auth <mode>', 'noauth | token | keystone (keystone_authtoken: section of --config)', 'noauth')
+    .option('--tokens-file <file>', 'tokens file for --auth token (with keystone: static tokens for agents)')
     .option('--insecure-noauth', 'allow --auth noauth on an address other than loopback')
     .option('--config <file>', 'YAML/JSON settings (global_physnet_mtu, agent_down_time, base_mac, vni_ranges, …)')
     .action(async (flags: Flags) => {
@@ -58,6 +60,11 @@ export function register(program: Command, opts: { providers?: ProviderFactories
       else if (flags.auth === 'token') {
         if (!flags.tokensFile) throw new Error('--auth token needs --tokens-file');
         auth = { mode: 'token', tokens: loadTokens(flags.tokensFile) };
+      } else if (flags.auth === 'keystone') {
+        if (!config.keystoneAuthtoken)
+          throw new Error('--auth keystone needs a keystone_authtoken: section in --config');
+        const keystone = new KeystoneTokens(config.keystoneAuthtoken, realClock, logger.child({ part: 'keystone' }));
+        auth = { mode: 'keystone', keystone, tokens: flags.tokensFile ? loadTokens(flags.tokensFile) : undefined };
       } else throw new Error(`unknown --auth ${flags.auth}`);
       const server = await serve({
         host: flags.host,

@@ -4,7 +4,8 @@
  * change_retention, watch_heartbeat_interval, default_project_id), the quota defaults and request
  * limits (quota_network … quota_security_group_rule, max_request_body_size, max_allowed_address_pair,
  * max_fixed_ips_per_port, max_bulk_items; docs/security.md) and the `agentless:` section
- * (the options of src/model/agentless-config.ts; absent = agentless mode off).
+ * (the options of src/model/agentless-config.ts; absent = agentless mode off), and the
+ * `keystone_authtoken:` section for `--auth keystone` (Neutron's [keystone_authtoken] option names).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -36,6 +37,27 @@ export interface ServerConfig {
   maxFixedIpsPerPort: number;
   /** Most objects in one bulk create, so that no request holds the store's write lock for long. */
   maxBulkItems: number;
+  /** The `keystone_authtoken:` section, needed by `--auth keystone`. */
+  keystoneAuthtoken?: KeystoneAuthtokenConfig;
+}
+
+/** How `--auth keystone` reaches Keystone: Neutron's [keystone_authtoken] options (password auth type only). */
+export interface KeystoneAuthtokenConfig {
+  /** Announced to clients in `WWW-Authenticate: Keystone uri="…"` on a 401. */
+  wwwAuthenticateUri: string;
+  /** Where the server authenticates itself and validates tokens. */
+  authUrl: string;
+  username: string;
+  password: string;
+  projectName: string;
+  userDomainName: string;
+  projectDomainName: string;
+  /** Seconds a validated token is trusted without asking Keystone again (0 = always ask). */
+  tokenCacheTime: number;
+  /** Seconds a refused token stays refused without asking again. */
+  negativeCacheTime: number;
+  /** Seconds to wait for Keystone before answering 503. */
+  httpConnectTimeout: number;
 }
 
 /** The resources with a quota, as Neutron names them in the quota API. */
@@ -69,6 +91,9 @@ const quotaLimit = z.number().int().min(-1);
 
 const positiveInt = z.number().int().positive();
 
+/** An http(s) URL (it ends up in a header and in requests, so nothing else passes). */
+const httpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.hostname });
+
 /** The config file's schema: neutron.conf names, all optional, unknown keys refused (a typo must not pass silently). */
 const fileSchema = z
   .object({
@@ -100,6 +125,21 @@ const fileSchema = z
     max_fixed_ips_per_port: positiveInt,
     max_bulk_items: positiveInt,
     agentless: z.unknown(),
+    keystone_authtoken: z
+      .object({
+        www_authenticate_uri: httpUrl.optional(),
+        auth_url: httpUrl,
+        auth_type: z.literal('password').optional(),
+        username: z.string().min(1),
+        password: z.string().min(1),
+        project_name: z.string().min(1),
+        user_domain_name: z.string().min(1).default('Default'),
+        project_domain_name: z.string().min(1).default('Default'),
+        token_cache_time: z.number().int().min(0).default(60),
+        negative_cache_time: z.number().int().min(0).default(10),
+        http_connect_timeout: z.number().positive().default(5),
+      })
+      .strict(),
   })
   .partial()
   .strict();
@@ -130,5 +170,20 @@ export function loadConfig(file?: string): ServerConfig {
   if (f.max_fixed_ips_per_port !== undefined) cfg.maxFixedIpsPerPort = f.max_fixed_ips_per_port;
   if (f.max_bulk_items !== undefined) cfg.maxBulkItems = f.max_bulk_items;
   if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
+  const k = f.keystone_authtoken;
+  if (k) {
+    cfg.keystoneAuthtoken = {
+      wwwAuthenticateUri: k.www_authenticate_uri ?? k.auth_url,
+      authUrl: k.auth_url,
+      username: k.username,
+      password: k.password,
+      projectName: k.project_name,
+      userDomainName: k.user_domain_name,
+      projectDomainName: k.project_domain_name,
+      tokenCacheTime: k.token_cache_time,
+      negativeCacheTime: k.negative_cache_time,
+      httpConnectTimeout: k.http_connect_timeout,
+    };
+  }
   return cfg;
 }
