@@ -34,6 +34,10 @@ want cc gcc
 [ -e /usr/include/stdio.h ] || need_apt+=(libc6-dev)
 # Image tests build a real OCI layout from a tiny rootfs (test/server/image-fixtures.ts).
 want umoci umoci
+# A private Keystone for tests, the lab (--keystone) and the tempest run: only the library package,
+# whose keystone-manage and keystone-wsgi-public we run ourselves; the `keystone` package would
+# also install and start a system service (uwsgi on port 5000) that hypernet does not want.
+want keystone-wsgi-public python3-keystone
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2

@@ -9,6 +9,7 @@ import { tailLog } from './logs.js';
 import { daemonInNetns } from './netns.js';
 import type { CloudPlan, LabPlan } from './plan.js';
 import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
+import { labToken } from './keystone-lab.js';
 
 export const AGENT_PID_PREFIX = 'agent-';
 
@@ -20,6 +21,12 @@ function agentLog(plan: LabPlan, c: CloudPlan): string {
 
 function agentPid(plan: LabPlan, c: CloudPlan): number | null {
   return readPidFile(pidFile(plan.paths.pidDir, `${AGENT_PID_PREFIX}${c.hostId}`));
+}
+
+/** The lab's static token for an agent, when the server runs behind Keystone. */
+function tokenArgs(plan: LabPlan): string[] {
+  const token = labToken(plan);
+  return token ? ['--token', token] : [];
 }
 
 /** Starts the real agent of one cloud inside its hyperswitch namespace. */
@@ -44,6 +51,7 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       c.agentNetnsPrefix,
       '--state-dir',
       c.agentStateDir,
+      ...tokenArgs(plan),
     ]),
     logFile: agentLog(plan, c),
     pidDir: plan.paths.pidDir,

@@ -23,13 +23,11 @@ import { createVmPort, vmInterface, type VmSite } from './vms.js';
 /** The TAP the stock client creates in the VM (first `dev tap`). */
 export const CLIENT_TAP = 'tap0';
 
-/** Writes the server config file of a lab with agentless VMs; returns its path. */
-export function writeAgentlessServerConfig(plan: LabPlan): string {
+/** The server config's `agentless:` section for a lab with agentless VMs. */
+export function agentlessServerSection(plan: LabPlan): Record<string, unknown> {
   const a = plan.agentless;
   if (!a) throw new Error('the plan has no agentless VMs');
-  const file = join(plan.paths.serverDataDir, 'config.yaml');
-  mkdirSync(plan.paths.serverDataDir, { recursive: true });
-  const agentless = {
+  return {
     provider: 'lab',
     level: 'tenant',
     vms_cidr: a.vmsCidr,
@@ -48,8 +46,6 @@ export function writeAgentlessServerConfig(plan: LabPlan): string {
       ]),
     ),
   };
-  writeFileSync(file, stringify({ agentless }));
-  return file;
 }
 
 export interface AgentlessVm {

@@ -13,6 +13,7 @@ import { DEFAULT_OPTIONS, planLab } from './plan.js';
 import { isOurs, pidFile, readPidFile } from './processes.js';
 import { countFailures, openstackHint, pingMatrixTable, stepLine, vmTable } from './report.js';
 import { readState } from './state.js';
+import { keystoneHint } from './keystone-lab.js';
 import { registerMigrate } from './migrate-command.js';
 import { labStatus, renderStatus } from './status.js';
 import { downLab, World } from './world.js';
@@ -58,6 +59,7 @@ async function up(o: {
   apiPort: number;
   underlayMtu: number;
   agentlessVms: number;
+  keystone?: boolean;
 }): Promise<number> {
   needRoot();
   const stateDir = resolve(o.stateDir);
@@ -82,6 +84,7 @@ async function up(o: {
     apiPort,
     underlayMtu: o.underlayMtu,
     agentlessVms: o.agentlessVms,
+    keystone: !!o.keystone,
   });
   const t0 = realClock.now();
   console.log(
@@ -112,7 +115,9 @@ async function up(o: {
   console.log(
     `\nlab up in ${((realClock.now() - t0) / 1000).toFixed(1)} s; daemons run in the background (pids in ${plan.paths.pidDir}, logs in ${plan.paths.logDir}).`,
   );
-  console.log(`API for the openstack CLI:\n  ${openstackHint(world.state.apiUrl)}`);
+  console.log(
+    `API for the openstack CLI:\n  ${plan.keystone ? keystoneHint(plan) : openstackHint(world.state.apiUrl)}`,
+  );
   console.log(
     `try: hypernet lab exec ${vms[0]?.name ?? 'vm-a1'} -- ping -c 3 ${vms[vms.length - 1]?.ip ?? '10.0.1.x'}   ·   hypernet lab status   ·   hypernet lab down`,
   );
@@ -187,6 +192,7 @@ export function register(program: Command): void {
       DEFAULT_OPTIONS.agentlessVms,
     )
     .option('--agentless', 'same as --agentless-vms 1')
+    .option('--keystone', 'a private Keystone in front of the API, and a clouds.yaml for the openstack CLI')
     .action(async (o) => {
       if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;
       process.exitCode = await up(o);

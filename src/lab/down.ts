@@ -26,6 +26,8 @@ const LAB_FILES = [
   'dhcp',
   'agents',
   'agentless-vms',
+  'keystone',
+  'clouds.yaml',
 ];
 
 /**

@@ -23,6 +23,8 @@ export interface LabOptions {
   hyperCidr: string;
   /** How many VMs of the last cloud run no agent, only the stock OpenVPN client (agentless mode). */
   agentlessVms: number;
+  /** A private Keystone, the server with `--auth keystone` and a clouds.yaml (keystone-lab.ts). */
+  keystone: boolean;
 }
 
 export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
@@ -35,6 +37,7 @@ export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
   underlayMtu: 1500,
   hyperCidr: '10.0.1.0/24',
   agentlessVms: 0,
+  keystone: false,
 });
 
 /** The documentation ranges (RFC 5737): the only underlay addresses the lab uses. */
@@ -116,6 +119,8 @@ export interface LabPlan {
   vms: VmPlan[];
   /** Agentless mode (when some VMs are agentless): the lab provider's addresses (see agentlessPlan). */
   agentless: AgentlessLabPlan | null;
+  /** Keystone in front of the API (absent in the lab.json of older labs: false). */
+  keystone?: boolean;
 }
 
 export interface AgentlessCloudPlan {
@@ -202,6 +207,8 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     throw new Error(`underlay MTU must be 1280…65535, got ${o.underlayMtu}`);
   parseCidr(o.hyperCidr);
   if (!Number.isInteger(o.apiPort) || o.apiPort < 0 || o.apiPort > 65535) throw new Error(`bad API port ${o.apiPort}`);
+  if (o.keystone && o.apiPort === 0)
+    throw new Error('--keystone needs the API on a TCP port (the catalog points to it)');
   if (!Number.isInteger(o.agentlessVms) || o.agentlessVms < 0 || o.agentlessVms > o.vmsPerCloud)
     throw new Error(`agentless VMs must be 0…${o.vmsPerCloud} (VMs per cloud), got ${o.agentlessVms}`);
   const paths = labPaths(o.stateDir);
@@ -263,6 +270,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
       clouds.map((c) => c.label),
       o.agentlessVms,
     ),
+    keystone: o.keystone,
   });
 }
 

@@ -2,9 +2,12 @@
  * The lab's server as a process: started detached (TCP on loopback in the root namespace plus the Unix
  * socket, SQLite in the state directory) and waited for until its API answers; stopped by recorded PID.
  */
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAgentlessServerConfig } from './agentless.js';
+import { stringify } from 'yaml';
+import { agentlessServerSection } from './agentless.js';
+import { keystoneServerArgs } from './keystone-lab.js';
+import type { LabPlan } from './plan.js';
 import type { LabHandle } from './handle.js';
 import { tailLog } from './logs.js';
 import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
@@ -15,6 +18,7 @@ export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>
   const p = plan.paths;
   rmSync(p.socket, { force: true });
   const logFile = join(p.logDir, 'server.log');
+  const config = serverConfig(plan);
   const pid = startDaemon({
     name: 'server',
     cmd: process.execPath,
@@ -29,7 +33,7 @@ export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>
       p.socket,
       '--data-dir',
       p.serverDataDir,
-      ...(plan.agentless ? ['--config', writeAgentlessServerConfig(plan)] : []),
+      ...config.args,
     ],
     logFile,
     pidDir: p.pidDir,
@@ -49,6 +53,20 @@ export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>
     throw e;
   });
   return pid;
+}
+
+/** The server's config file (agentless and keystone sections, when the lab has them) and auth flags. */
+function serverConfig(plan: LabPlan): { args: string[] } {
+  const keystone = keystoneServerArgs(plan);
+  const sections = {
+    ...(plan.agentless ? { agentless: agentlessServerSection(plan) } : {}),
+    ...(keystone.section ? { keystone_authtoken: keystone.section } : {}),
+  };
+  if (Object.keys(sections).length === 0) return { args: [] };
+  const file = join(plan.paths.serverDataDir, 'config.yaml');
+  mkdirSync(plan.paths.serverDataDir, { recursive: true });
+  writeFileSync(file, stringify(sections), { mode: 0o600 });
+  return { args: ['--config', file, ...keystone.args] };
 }
 
 export async function stopServer(lab: Pick<LabHandle, 'plan' | 'clock'>): Promise<void> {

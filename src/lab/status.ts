@@ -14,6 +14,7 @@ import { isOurs, readPidDir } from './processes.js';
 import { CLIENT_TAP } from './agentless.js';
 import type { LabState, LabVmRecord } from './state.js';
 import { vmInterface } from './vms.js';
+import { labToken } from './keystone-lab.js';
 
 /** The VM-side interface that holds the hyper IP: an agentless VM's OpenVPN TAP, else eth0. */
 const hyperInterface = (v: LabVmRecord): string => (v.tap === CLIENT_TAP ? CLIENT_TAP : 'eth0');
@@ -50,7 +51,11 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
   let apiError: string | null = null;
   let apiAgents: Agent[] = [];
   try {
-    apiAgents = await new ApiClient({ url: `unix:${plan.paths.socket}`, timeoutMs: 5000 }).list<Agent>('agents');
+    apiAgents = await new ApiClient({
+      url: `unix:${plan.paths.socket}`,
+      token: labToken(plan),
+      timeoutMs: 5000,
+    }).list<Agent>('agents');
   } catch (e) {
     apiError = (e as Error).message;
   }

@@ -23,6 +23,7 @@ import { createNetwork } from './tenant-network.js';
 import { buildTopology } from './topology.js';
 import { type AddVmOptions, addPlannedAgentlessVm, addVm, type LabVm, newVmSite, removeVm } from './vm-lifecycle.js';
 import type { VmSite } from './vms.js';
+import { labToken, registerLabEndpoint, startLabKeystone } from './keystone-lab.js';
 
 // Callers import these from here since before World was split.
 export { AGENT_PID_PREFIX } from './agent-processes.js';
@@ -45,7 +46,7 @@ export class World implements LabHandle {
     private readonly deps: WorldDeps,
     state?: LabState,
   ) {
-    this.api = new ApiClient({ url: `unix:${plan.paths.socket}`, timeoutMs: 15_000 });
+    this.api = new ApiClient({ url: `unix:${plan.paths.socket}`, token: labToken(plan, true), timeoutMs: 15_000 });
     this.state = state ?? {
       version: 1,
       createdAt: new Date(deps.clock.now()).toISOString(),
@@ -84,7 +85,9 @@ export class World implements LabHandle {
   /** The whole lab: topology, server, agents, the tenant network, every VM of the plan with DHCP. */
   async up(): Promise<LabVm[]> {
     await this.step('namespaces and underlay', () => this.buildTopology());
+    if (this.plan.keystone) await this.step('keystone', () => startLabKeystone(this.plan, this.deps));
     await this.step('server', () => this.startServer());
+    if (this.plan.keystone) await this.step('catalog', () => registerLabEndpoint(this.plan, this.clock));
     await this.step(`agents (${this.plan.clouds.length})`, () => this.startAgents());
     const { network, subnet } = await this.step(`tenant network ${this.plan.hyperCidr}`, () =>
       this.createNetwork('hyper-net', this.plan.hyperCidr),

@@ -7,7 +7,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import type { Store } from './store/store.js';
-import type { AuthConfig } from './auth.js';
+import { challengeOf, prevalidate, type AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults, toNeutronError } from './errors.js';
 import { registerMeta } from './meta.js';
@@ -15,7 +15,7 @@ import { registerPortBindings } from './port-bindings.js';
 import { registerRouterActions } from './l3/router-actions.js';
 import { registerSubnetpoolPrefixOps } from './subnetpool-prefix-ops.js';
 import { RESOURCES } from './resources/index.js';
-import { registerResource, type RouteDeps } from './routes.js';
+import { registerResource, tokenOf, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
 import { registerQuotas } from './quota-routes.js';
 import { registerCliCompat } from './cli-compat.js';
@@ -75,9 +75,15 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const deps: RouteDeps = { store: opts.store, clock: opts.clock, config: opts.config, auth: opts.auth };
 
   acceptBodiesAsNeutron(app);
+  const challenge = challengeOf(opts.auth);
+  if (opts.auth.mode === 'keystone') {
+    const auth = opts.auth;
+    app.addHook('onRequest', async (req) => prevalidate(auth, req.raw, tokenOf(req)));
+  }
   app.setErrorHandler((err, req, reply) => {
     const { status, body } = toNeutronError(err);
     if (status >= 500) req.log.error({ err }, 'request failed');
+    if (status === 401 && challenge) reply.header('www-authenticate', challenge);
     return reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { createLogger } from '../common/log.js';
 import { loadTokens, type AuthConfig } from './auth.js';
 import { loadConfig } from './config.js';
+import { KeystoneTokens } from './keystone-auth.js';
+import { realClock } from '../common/clock.js';
 import { serve } from './serve.js';
 import { checkDatabaseUrl } from './store/database-url.js';
 import type { ProviderFactories } from '../model/provider.js';
@@ -63,8 +65,8 @@ export function register(program: Command, opts: { providers?: ProviderFactories
     .option('--unix-socket <path>', 'also serve the API on this Unix socket')
     .option('--data-dir <dir>', `directory of the SQLite database (default: ${DEFAULT_DATA_DIR})`)
     .option('--database <url>', 'PostgreSQL database instead of SQLite: postgresql://user:password@host:5432/db')
-    .option('--auth <mode>', 'noauth | token', 'noauth')
-    .option('--tokens-file <file>', 'tokens file for --auth token')
+    .option('--auth <mode>', 'noauth | token | keystone (keystone_authtoken: section of --config)', 'noauth')
+    .option('--tokens-file <file>', 'tokens file for --auth token (with keystone: static tokens for agents)')
     .option('--insecure-noauth', 'allow --auth noauth on an address other than loopback')
     .option('--config <file>', 'YAML/JSON settings (global_physnet_mtu, agent_down_time, base_mac, vni_ranges, …)')
     .action(async (flags: Flags) => {
@@ -89,6 +91,10 @@ async function runServer(flags: Flags, providers: ProviderFactories | undefined)
   else if (flags.auth === 'token') {
     if (!flags.tokensFile) throw new Error('--auth token needs --tokens-file');
     auth = { mode: 'token', tokens: loadTokens(flags.tokensFile) };
+  } else if (flags.auth === 'keystone') {
+    if (!config.keystoneAuthtoken) throw new Error('--auth keystone needs a keystone_authtoken: section in --config');
+    const keystone = new KeystoneTokens(config.keystoneAuthtoken, realClock, logger.child({ part: 'keystone' }));
+    auth = { mode: 'keystone', keystone, tokens: flags.tokensFile ? loadTokens(flags.tokensFile) : undefined };
   } else throw new Error(`unknown --auth ${flags.auth}`);
   const server = await serve({
     host: flags.host,

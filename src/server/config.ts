@@ -6,7 +6,8 @@
  * max_request_body_size, max_allowed_address_pair, max_fixed_ips_per_port, max_bulk_items;
  * docs/security.md) and the `agentless:` section (the options of src/model/agentless-config.ts;
  * absent = agentless mode off), and the image keys (image_size_cap, repository_token_ttl,
- * repository_listen; images/config.ts).
+ * repository_listen; images/config.ts), and the `keystone_authtoken:` section for `--auth keystone`
+ * (Neutron's [keystone_authtoken] option names).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -41,6 +42,27 @@ export interface ServerConfig {
   maxBulkItems: number;
   /** The image catalog and repository (images/config.ts). */
   images: ImageConfig;
+  /** The `keystone_authtoken:` section, needed by `--auth keystone`. */
+  keystoneAuthtoken?: KeystoneAuthtokenConfig;
+}
+
+/** How `--auth keystone` reaches Keystone: Neutron's [keystone_authtoken] options (password auth type only). */
+export interface KeystoneAuthtokenConfig {
+  /** Announced to clients in `WWW-Authenticate: Keystone uri="…"` on a 401. */
+  wwwAuthenticateUri: string;
+  /** Where the server authenticates itself and validates tokens. */
+  authUrl: string;
+  username: string;
+  password: string;
+  projectName: string;
+  userDomainName: string;
+  projectDomainName: string;
+  /** Seconds a validated token is trusted without asking Keystone again (0 = always ask). */
+  tokenCacheTime: number;
+  /** Seconds a refused token stays refused without asking again. */
+  negativeCacheTime: number;
+  /** Seconds to wait for Keystone before answering 503. */
+  httpConnectTimeout: number;
 }
 
 /** The resources with a quota, as Neutron names them in the quota API. */
@@ -91,6 +113,9 @@ const quotaLimit = z.number().int().min(-1);
 
 const positiveInt = z.number().int().positive();
 
+/** An http(s) URL (it ends up in a header and in requests, so nothing else passes). */
+const httpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.hostname });
+
 /** The config file's schema: neutron.conf names, all optional, unknown keys refused (a typo must not pass silently). */
 const fileSchema = z
   .object({
@@ -125,6 +150,21 @@ const fileSchema = z
     max_bulk_items: positiveInt,
     agentless: z.unknown(),
     ...imageFileKeys,
+    keystone_authtoken: z
+      .object({
+        www_authenticate_uri: httpUrl.optional(),
+        auth_url: httpUrl,
+        auth_type: z.literal('password').optional(),
+        username: z.string().min(1),
+        password: z.string().min(1),
+        project_name: z.string().min(1),
+        user_domain_name: z.string().min(1).default('Default'),
+        project_domain_name: z.string().min(1).default('Default'),
+        token_cache_time: z.number().int().min(0).default(60),
+        negative_cache_time: z.number().int().min(0).default(10),
+        http_connect_timeout: z.number().positive().default(5),
+      })
+      .strict(),
   })
   .partial()
   .strict();
@@ -156,5 +196,20 @@ export function loadConfig(file?: string): ServerConfig {
   if (f.max_bulk_items !== undefined) cfg.maxBulkItems = f.max_bulk_items;
   applyImageKeys(cfg.images, f);
   if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
+  const k = f.keystone_authtoken;
+  if (k) {
+    cfg.keystoneAuthtoken = {
+      wwwAuthenticateUri: k.www_authenticate_uri ?? k.auth_url,
+      authUrl: k.auth_url,
+      username: k.username,
+      password: k.password,
+      projectName: k.project_name,
+      userDomainName: k.user_domain_name,
+      projectDomainName: k.project_domain_name,
+      tokenCacheTime: k.token_cache_time,
+      negativeCacheTime: k.negative_cache_time,
+      httpConnectTimeout: k.http_connect_timeout,
+    };
+  }
   return cfg;
 }

@@ -27,10 +27,21 @@ export interface RouteDeps {
   auth: AuthConfig;
 }
 
-/** Builds the request context (authenticates: 401 without a valid token in token mode). */
-export function contextOf(deps: RouteDeps, req: FastifyRequest): Ctx {
+/** The request's X-Auth-Token header (the first, when sent twice). */
+export function tokenOf(req: FastifyRequest): string | undefined {
   const token = req.headers['x-auth-token'];
-  const caller = authenticate(deps.auth, Array.isArray(token) ? token[0] : token);
+  return Array.isArray(token) ? token[0] : token;
+}
+
+/**
+ * Builds the request context: authenticates (401 without a valid token, except in noauth mode) and
+ * holds a read-only caller (role `reader`) to GET and HEAD, as Neutron's default policy does.
+ */
+export function contextOf(deps: RouteDeps, req: FastifyRequest): Ctx {
+  const caller = authenticate(deps.auth, tokenOf(req), req.raw);
+  if (caller.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
+    throw faults.forbidden(`(rule:${req.method.toLowerCase()}) is disallowed by policy: the reader role only reads`);
+  }
   return { caller, config: deps.config, nowMs: deps.clock.now() };
 }
 

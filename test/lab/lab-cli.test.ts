@@ -5,31 +5,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { realExec } from '../../src/common/exec.js';
 import { listNetnsWithPrefix } from '../../src/lab/netns.js';
-import { cmdlineOf, HYPERNET_BIN, pidsMentioning, readPidDir } from '../../src/lab/processes.js';
+import { cmdlineOf, pidsMentioning, readPidDir } from '../../src/lab/processes.js';
+import { hypernet } from './run-cli.js';
 import { readState } from '../../src/lab/state.js';
 import { deps, isRoot, runNames, sweepStaleRuns } from '../net/fixture.js';
 import { downLab } from '../../src/lab/world.js';
 import { skipOrFail } from '../../testkit/preconditions.js';
 
 const { prefix, stateDir } = runNames('c');
-
-function hypernet(args: string[], timeoutMs = 120_000): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [HYPERNET_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out });
-    });
-  });
-}
 
 let pids: number[] = [];
 

@@ -75,3 +75,32 @@ test('quota defaults and request limits: Neutron values, set by neutron.conf nam
   assert.throws(() => loadConfig(file('badq.yaml', 'quota_subnet: -2\n')), /quota_subnet/);
   assert.throws(() => loadConfig(file('badb.yaml', 'max_bulk_items: 0\n')), /max_bulk_items/);
 });
+
+test('keystone_authtoken: Neutron option names, defaults filled in, bad URLs and unknown keys refused', () => {
+  const section = [
+    'keystone_authtoken:',
+    '  auth_url: http://127.0.0.1:5000/v3',
+    '  username: hypernet',
+    '  password: s3cret',
+    '  project_name: service',
+    '',
+  ].join('\n');
+  const k = loadConfig(file('ks.yaml', section)).keystoneAuthtoken;
+  assert.deepEqual(k, {
+    wwwAuthenticateUri: 'http://127.0.0.1:5000/v3',
+    authUrl: 'http://127.0.0.1:5000/v3',
+    username: 'hypernet',
+    password: 's3cret',
+    projectName: 'service',
+    userDomainName: 'Default',
+    projectDomainName: 'Default',
+    tokenCacheTime: 60,
+    negativeCacheTime: 10,
+    httpConnectTimeout: 5,
+  });
+  assert.throws(
+    () => loadConfig(file('ks-bad.yaml', section.replace('http://127.0.0.1', 'file:///etc'))),
+    /keystone_authtoken\.auth_url/,
+  );
+  assert.throws(() => loadConfig(file('ks-typo.yaml', `${section}  token_cache: 5\n`)), /keystone_authtoken/);
+});

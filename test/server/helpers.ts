@@ -18,13 +18,21 @@ export interface TestServer extends RunningServer {
 }
 
 export async function startTestServer(
-  opts: { config?: Partial<ServerConfig>; tokens?: Record<string, TokenInfo>; unixSocket?: boolean } = {},
+  opts: {
+    config?: Partial<ServerConfig>;
+    tokens?: Record<string, TokenInfo>;
+    unixSocket?: boolean;
+    /** Overrides what `tokens` chooses (keystone mode). */
+    auth?: AuthConfig;
+  } = {},
 ): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'hn-server-'));
   const config = { ...defaultConfig(), ...opts.config };
-  const auth: AuthConfig = opts.tokens
-    ? { mode: 'token', tokens: opts.tokens }
-    : { mode: 'noauth', defaultProjectId: config.defaultProjectId };
+  const auth: AuthConfig = opts.auth
+    ? opts.auth
+    : opts.tokens
+      ? { mode: 'token', tokens: opts.tokens }
+      : { mode: 'noauth', defaultProjectId: config.defaultProjectId };
   if (opts.tokens) writeFileSync(join(dir, 'tokens.json'), JSON.stringify(opts.tokens));
   const server = await serve({
     host: '127.0.0.1',
