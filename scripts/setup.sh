@@ -23,6 +23,9 @@ want openssl openssl
 want modprobe kmod
 want nsenter util-linux
 want ethtool ethtool
+# The encrypted overlay: wireguard-go where the kernel has no WireGuard module, and `wg`.
+want wireguard-go wireguard-go
+want wg wireguard-tools
 want chromium chromium
 # The CLI's zsh completion is checked by `zsh -n` (test/ctl/completion.test.ts).
 want zsh zsh

@@ -35,6 +35,10 @@ import { Reconciler, type PassStep, type SubReconciler } from './loop/reconciler
 import { Registration } from './loop/registration.js';
 import type { NodeInfo } from './datapath/types.js';
 import { WatchLoop } from './loop/watch-loop.js';
+import { DEFAULT_WG_IFACE, DEFAULT_WG_PORT, planOf, tunnelDestinations } from './crypt/compile.js';
+import type { WgMode } from './crypt/driver.js';
+import { CryptReconciler } from './crypt/reconciler.js';
+import { overlayMtu } from '../model/encryption.js';
 
 export interface AgentConfig {
   server: string;
@@ -51,6 +55,13 @@ export interface AgentConfig {
   agentless?: boolean;
   /** Watch the node's links (`ip -o monitor link`) so a new tap is wired at once (default true). */
   linkMonitor?: boolean;
+  /**
+   * The encrypted overlay (src/agent/crypt/): WireGuard implementation (auto-detected by default, or
+   * forced), or 'off' (every tunnel that must be encrypted is then cut); its interface and UDP port.
+   */
+  encryption?: WgMode | 'off';
+  wgInterface?: string;
+  wgPort?: number;
 }
 
 export interface AgentDeps {
@@ -66,6 +77,7 @@ export interface AgentDeps {
 
 export interface RunningAgent {
   cache: ModelCache;
+  crypt: CryptReconciler | null;
   reconciler: Reconciler;
   registration: Registration;
   watch: WatchLoop;
@@ -130,7 +142,18 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
   // One memory of the node's datapath (kernel-reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
-  const compiler = new DatapathCompiler(cfg.node);
+  const encrypting = (cfg.encryption ?? 'auto') !== 'off';
+  const crypt = encrypting
+    ? new CryptReconciler({
+        exec,
+        clock,
+        log: log.child({ sub: 'crypt' }),
+        stateDir: cfg.stateDir,
+        mode: (cfg.encryption as WgMode | undefined) ?? 'auto',
+        node: { ...cfg.node, iface: cfg.wgInterface ?? DEFAULT_WG_IFACE, listenPort: cfg.wgPort ?? DEFAULT_WG_PORT },
+      })
+    : null;
+  const compiler = new DatapathCompiler(cfg.node, (m) => tunnelDestinations(cfg.node, m, encrypting));
   const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;
   const nftSession = nftArgv ? new NftSession(nftArgv) : null;
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }), nftSession);
@@ -149,10 +172,13 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       if (!ok) reconciler?.markDirty();
     },
     report: (u) => dhcpStatus.submit(u),
+    mtuOf: (m, id) => overlayMtu(cfg.node.underlayMtu, cfg.node.underlayIp, planOf(m).plan.crossesEncryption(id)),
   });
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
+    // First of all: an encrypted peer must exist before any FDB entry points at its inner address.
+    ...(crypt ? [crypt] : []),
     [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler), firewall],
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
@@ -195,6 +221,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     cloud: cfg.cloud,
     capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'],
     intervalMs: cfg.heartbeatMs,
+    publicKey: crypt ? () => crypt.keys.publicKey : undefined,
   });
   let reconciler: Reconciler | null = null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });
@@ -232,6 +259,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   reconciler.start();
   return {
     cache,
+    crypt,
     reconciler,
     registration,
     watch,

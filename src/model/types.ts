@@ -29,6 +29,10 @@ export interface Network extends Base {
   'router:external': boolean;
   availability_zone_hints: string[];
   availability_zones: string[];
+  /** Encryption override (model/encryption.ts); null or absent: the server's default. */
+  'hypernet:encryption'?: 'cross-cloud' | 'all' | 'none' | null;
+  /** Read-only: the policy in force (the override, else the server's default). */
+  'hypernet:encryption_effective'?: 'cross-cloud' | 'all' | 'none';
 }
 
 export interface AllocationPool {
@@ -141,6 +145,8 @@ export interface Agent {
   heartbeat_timestamp: string;
   description: string;
   configurations: AgentConfigurations;
+  /** The node's WireGuard public key (base64), absent when the node has no encrypted overlay. */
+  'hypernet:wireguard_public_key'?: string;
 }
 
 export interface AgentConfigurations {

@@ -4,7 +4,8 @@
  * change_retention, watch_heartbeat_interval, default_project_id), the quota defaults and request
  * limits (quota_network … quota_security_group_rule, max_request_body_size, max_allowed_address_pair,
  * max_fixed_ips_per_port, max_bulk_items; docs/security.md) and the `agentless:` section
- * (the options of src/model/agentless-config.ts; absent = agentless mode off).
+ * (the options of src/model/agentless-config.ts; absent = agentless mode off), and `encryption`
+ * (cross-cloud | all | none: the default policy of the encrypted overlay, docs/encryption.md).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -12,6 +13,7 @@ import { z } from 'zod';
 import { DEFAULT_VNI_RANGE, type VniRange } from './ipam/allocate.js';
 import { DEFAULT_BASE_MAC } from './ipam/mac.js';
 import { parseAgentlessConfig, type AgentlessConfig } from '../model/agentless-config.js';
+import { DEFAULT_ENCRYPTION, ENCRYPTION_POLICIES, type EncryptionPolicy } from '../model/encryption.js';
 
 export interface ServerConfig {
   /** Underlay MTU; networks get this minus the 50 bytes of VXLAN. */
@@ -36,6 +38,8 @@ export interface ServerConfig {
   maxFixedIpsPerPort: number;
   /** Most objects in one bulk create, so that no request holds the store's write lock for long. */
   maxBulkItems: number;
+  /** Which tunnels between nodes are encrypted, for networks without their own `hypernet:encryption`. */
+  encryption: EncryptionPolicy;
 }
 
 /** The resources with a quota, as Neutron names them in the quota API. */
@@ -59,6 +63,7 @@ export function defaultConfig(): ServerConfig {
     maxAllowedAddressPairs: 10,
     maxFixedIpsPerPort: 5,
     maxBulkItems: DEFAULT_MAX_BULK_ITEMS,
+    encryption: DEFAULT_ENCRYPTION,
   };
 }
 
@@ -100,6 +105,7 @@ const fileSchema = z
     max_fixed_ips_per_port: positiveInt,
     max_bulk_items: positiveInt,
     agentless: z.unknown(),
+    encryption: z.enum(ENCRYPTION_POLICIES),
   })
   .partial()
   .strict();
@@ -129,6 +135,7 @@ export function loadConfig(file?: string): ServerConfig {
   if (f.max_allowed_address_pair !== undefined) cfg.maxAllowedAddressPairs = f.max_allowed_address_pair;
   if (f.max_fixed_ips_per_port !== undefined) cfg.maxFixedIpsPerPort = f.max_fixed_ips_per_port;
   if (f.max_bulk_items !== undefined) cfg.maxBulkItems = f.max_bulk_items;
+  if (f.encryption !== undefined) cfg.encryption = f.encryption;
   if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
   return cfg;
 }

@@ -63,11 +63,15 @@ export async function converge(exec: Exec, desired: DesiredState, o: ConvergeOpt
  * the revision, or are replaced by a snapshot). */
 export class DatapathCompiler {
   private last: { key: readonly unknown[]; desired: DesiredState; taps?: Set<string> } | null = null;
-  constructor(private readonly node: NodeInfo) {}
+  /** `tunnels`: the VXLAN destination of each remote host (compile.ts), when not its underlay IP. */
+  constructor(
+    private readonly node: NodeInfo,
+    private readonly tunnels?: (model: ModelView) => ReadonlyMap<string, string>,
+  ) {}
   compile(model: ModelView): DesiredState {
     const key = [model.revision, model.ports, model.networks, model.agents];
     if (!this.last || key.some((k, i) => k !== this.last!.key[i]))
-      this.last = { key, desired: compileDatapath(this.node, model) };
+      this.last = { key, desired: compileDatapath(this.node, model, this.tunnels?.(model)) };
     return this.last.desired;
   }
 

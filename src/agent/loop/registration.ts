@@ -1,12 +1,14 @@
 /**
  * Registration and heartbeats: `POST /v2.0/agents` (idempotent per host, retried with backoff until
  * the server answers), then `PUT /v2.0/agents/{id}` `{heartbeat: true}` every few seconds; a 404
- * (agent deleted on the server) registers again.
+ * (agent deleted on the server) registers again. The node's WireGuard public key goes with the
+ * registration, and with the next heartbeat after a key rotation.
  */
 import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Agent } from '../../model/types.js';
+import { AGENT_WG_PUBLIC_KEY } from '../../model/encryption.js';
 import { Backoff } from './backoff.js';
 import type { NodeInfo } from '../datapath/types.js';
 
@@ -21,10 +23,14 @@ export interface RegistrationOptions {
   cloud: string;
   capabilities: string[];
   intervalMs?: number;
+  /** The node's WireGuard public key now (the encrypted overlay; a rotation changes it). */
+  publicKey?: () => string;
 }
 
 export class Registration {
   agentId: string | null = null;
+  /** The public key the server has: a different one is sent with the next heartbeat. */
+  private sentKey: string | undefined;
   private stopped = false;
   private loop: Promise<void> | null = null;
 
@@ -33,6 +39,7 @@ export class Registration {
   /** Registers once (throws on failure). */
   async register(): Promise<Agent> {
     const { node } = this.o;
+    const key = this.o.publicKey?.();
     const agent = await this.o.api.create<Agent>('agents', 'agent', {
       host: node.host,
       agent_type: AGENT_TYPE,
@@ -43,7 +50,9 @@ export class Registration {
         underlay_mtu: node.underlayMtu,
         capabilities: this.o.capabilities,
       },
+      ...(key ? { [AGENT_WG_PUBLIC_KEY]: key } : {}),
     });
+    this.sentKey = key;
     this.agentId = agent.id;
     this.o.log.info({ agent: agent.id, host: node.host }, 'registered');
     return agent;
@@ -66,7 +75,12 @@ export class Registration {
     while (!this.stopped) {
       try {
         if (!this.agentId) await this.register();
-        else await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true });
+        else {
+          const key = this.o.publicKey?.();
+          const rotated = key && key !== this.sentKey ? { [AGENT_WG_PUBLIC_KEY]: key } : {};
+          await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true, ...rotated });
+          this.sentKey = key;
+        }
         backoff.reset();
         await clock.sleep(interval);
       } catch (e) {

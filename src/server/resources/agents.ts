@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Agent } from '../../model/types.js';
 import { neutronTime } from '../../common/clock.js';
+import { AGENT_WG_PUBLIC_KEY, isWgKey } from '../../model/encryption.js';
 import { assignPresent, zDescription, zHost, zIp, zWord, type Ctx, type ResourceDef } from '../resource.js';
 
 const zConfigurations = z.looseObject({
@@ -18,6 +19,9 @@ const zConfigurations = z.looseObject({
   capabilities: z.array(zWord).optional(),
 });
 
+/** Only a public key ever reaches the server; the grammar keeps anything else out of `wg set` lines. */
+const zPublicKey = z.string().refine(isWgKey, 'a WireGuard public key: base64 of 32 bytes (44 characters)');
+
 const createSchema = z.strictObject({
   host: zHost,
   agent_type: z.string().max(255).optional(),
@@ -27,6 +31,7 @@ const createSchema = z.strictObject({
   description: zDescription.optional(),
   admin_state_up: z.boolean().optional(),
   configurations: zConfigurations.optional(),
+  [AGENT_WG_PUBLIC_KEY]: zPublicKey.optional(),
 });
 
 const updateSchema = z.strictObject({
@@ -34,6 +39,7 @@ const updateSchema = z.strictObject({
   admin_state_up: z.boolean().optional(),
   description: zDescription.optional(),
   configurations: zConfigurations.optional(),
+  [AGENT_WG_PUBLIC_KEY]: zPublicKey.optional(),
 });
 
 function isAlive(ctx: Ctx, a: Agent): boolean {
@@ -61,6 +67,7 @@ export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSche
     'heartbeat_timestamp',
     'description',
     'configurations',
+    AGENT_WG_PUBLIC_KEY,
   ]),
   createSchema,
   updateSchema,
@@ -83,13 +90,20 @@ export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSche
       heartbeat_timestamp: now,
       description: body.description ?? existing?.description ?? '',
       configurations: body.configurations ?? { tunneling_ip: '', cloud: '' },
+      // A registration without a key (the node runs no encrypted overlay) drops an old one.
+      ...(body[AGENT_WG_PUBLIC_KEY] ? { [AGENT_WG_PUBLIC_KEY]: body[AGENT_WG_PUBLIC_KEY] } : {}),
     };
     await tx.put('agent', agent, existing ? 'update' : 'create', agent.host);
     return agent;
   },
 
   async update(ctx, tx, current, body) {
-    const next = assignPresent({ ...current }, body, ['admin_state_up', 'description', 'configurations']);
+    const next = assignPresent({ ...current }, body, [
+      'admin_state_up',
+      'description',
+      'configurations',
+      AGENT_WG_PUBLIC_KEY,
+    ]);
     const onlyHeartbeat = Object.keys(body).every((k) => k === 'heartbeat');
     const wasAlive = isAlive(ctx, current);
     if (body.heartbeat === true) next.heartbeat_timestamp = neutronTime(ctx.nowMs);

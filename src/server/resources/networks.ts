@@ -23,13 +23,20 @@ import {
 import { deletePortInTx } from './ports.js';
 import { deleteSubnetInTx } from './subnets.js';
 import { checkUnshare } from '../sharing.js';
+import { ENCRYPTION_POLICIES, NETWORK_ENCRYPTION, NETWORK_ENCRYPTION_EFFECTIVE } from '../../model/encryption.js';
 
 const ADMIN_ONLY = [
   'provider:network_type',
   'provider:physical_network',
   'provider:segmentation_id',
   'router:external',
+  // Encryption is the operator's call (docs/encryption.md): a tenant can neither weaken it nor
+  // make other tenants' tunnels between the same nodes pay for it.
+  NETWORK_ENCRYPTION,
 ];
+
+/** The per-network override of the server's `encryption` (null: follow the server default). */
+const zEncryption = z.enum(ENCRYPTION_POLICIES).nullable().optional();
 
 const createSchema = z.strictObject({
   ...zCommon,
@@ -42,6 +49,7 @@ const createSchema = z.strictObject({
   'provider:segmentation_id': z.number().int().min(1).max(VNI_MAX).optional(),
   'router:external': z.boolean().optional(),
   availability_zone_hints: z.array(z.string()).optional(),
+  [NETWORK_ENCRYPTION]: zEncryption,
 });
 
 const updateSchema = z.strictObject({
@@ -53,6 +61,7 @@ const updateSchema = z.strictObject({
   mtu: z.number().int().min(68).optional(),
   port_security_enabled: z.boolean().optional(),
   'router:external': z.boolean().optional(),
+  [NETWORK_ENCRYPTION]: zEncryption,
 });
 
 function maxMtu(ctx: Ctx): number {
@@ -93,6 +102,8 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
     'router:external',
     'availability_zone_hints',
     'availability_zones',
+    NETWORK_ENCRYPTION,
+    NETWORK_ENCRYPTION_EFFECTIVE,
   ]),
   createSchema,
   updateSchema,
@@ -126,13 +137,14 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
       'router:external': false,
       availability_zone_hints: body.availability_zone_hints ?? [],
       availability_zones: [],
+      [NETWORK_ENCRYPTION]: body[NETWORK_ENCRYPTION] ?? null,
     };
     await tx.put('network', net, 'create');
     return net;
   },
 
   async update(ctx, tx, current, body) {
-    requireAdminFor(ctx, body, ['shared', 'router:external'], 'update_network');
+    requireAdminFor(ctx, body, ['shared', 'router:external', NETWORK_ENCRYPTION], 'update_network');
     if (body.shared === false && current.shared) await checkUnshare(tx, current);
     checkMtu(ctx, body.mtu);
     if (body['router:external'] === true) throw faults.invalidInput('router:external networks are not supported');
@@ -144,6 +156,7 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
       'shared',
       'mtu',
       'port_security_enabled',
+      NETWORK_ENCRYPTION,
     ]);
   },
 
@@ -165,5 +178,12 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
 
   async visibility(ctx) {
     return (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared;
+  },
+
+  // The policy the agents follow, so they need not know the server's config (networks stored before
+  // the attribute existed have none: the default).
+  present(ctx, n) {
+    const own = n[NETWORK_ENCRYPTION] ?? null;
+    return { ...n, [NETWORK_ENCRYPTION]: own, [NETWORK_ENCRYPTION_EFFECTIVE]: own ?? ctx.config.encryption };
   },
 };
