@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
     .option('--encryption <mode>', `WireGuard of the encrypted overlay: ${ENCRYPTION_MODES.join('|')}`, 'auto')
-    .option('--wg-interface <name>', 'name of the WireGuard interface', 'hnwg0')
+    .option('--wg-interface <name>', 'name of the WireGuard interface (default: hnwg + a digest of the host id)')
     .option('--wg-port <n>', 'UDP port of WireGuard on the underlay (the same on every node)', '51820')
     .action(async (o: Record<string, string>) => {
       // Checked here, not as required options: those would be asked of `agent rotate-key` too.
@@ -41,7 +41,8 @@ export function register(program: Command): void {
       const enc = o.encryption as (typeof ENCRYPTION_MODES)[number];
       if (!ENCRYPTION_MODES.includes(enc)) throw new Error(`--encryption: one of ${ENCRYPTION_MODES.join(', ')}`);
       // The interface name reaches `ip` and `wg` command lines and an nft rule: a strict grammar.
-      if (!isWgIfaceName(o.wgInterface)) throw new Error(`--wg-interface: bad name ${o.wgInterface}`);
+      if (o.wgInterface !== undefined && !isWgIfaceName(o.wgInterface))
+        throw new Error(`--wg-interface: bad name ${o.wgInterface}`);
       const wgPort = Number(o.wgPort);
       if (!Number.isInteger(wgPort) || wgPort < 1 || wgPort > 65535)
         throw new Error(`--wg-port: bad value ${o.wgPort}`);

@@ -35,7 +35,7 @@ import { Reconciler, type PassStep, type SubReconciler } from './loop/reconciler
 import { Registration } from './loop/registration.js';
 import type { NodeInfo } from './datapath/types.js';
 import { WatchLoop } from './loop/watch-loop.js';
-import { DEFAULT_WG_IFACE, DEFAULT_WG_PORT, planOf, tunnelDestinations } from './crypt/compile.js';
+import { DEFAULT_WG_PORT, defaultWgIface, planOf, tunnelDestinations } from './crypt/compile.js';
 import type { WgMode } from './crypt/driver.js';
 import { CryptReconciler } from './crypt/reconciler.js';
 import { overlayMtu } from '../model/encryption.js';
@@ -143,14 +143,20 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // One memory of the node's datapath (kernel-reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
   const encrypting = (cfg.encryption ?? 'auto') !== 'off';
-  const crypt = encrypting
+  const crypt: CryptReconciler | null = encrypting
     ? new CryptReconciler({
         exec,
         clock,
         log: log.child({ sub: 'crypt' }),
         stateDir: cfg.stateDir,
         mode: (cfg.encryption as WgMode | undefined) ?? 'auto',
-        node: { ...cfg.node, iface: cfg.wgInterface ?? DEFAULT_WG_IFACE, listenPort: cfg.wgPort ?? DEFAULT_WG_PORT },
+        // `registration` is made below; this runs only in reconcile passes, after it exists.
+        sentKey: (): string | undefined => registration.sentKey,
+        node: {
+          ...cfg.node,
+          iface: cfg.wgInterface ?? defaultWgIface(cfg.node.host),
+          listenPort: cfg.wgPort ?? DEFAULT_WG_PORT,
+        },
       })
     : null;
   const compiler = new DatapathCompiler(cfg.node, (m) => tunnelDestinations(cfg.node, m, encrypting));
@@ -222,6 +228,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'],
     intervalMs: cfg.heartbeatMs,
     publicKey: crypt ? () => crypt.keys.publicKey : undefined,
+    onKeySent: () => reconciler?.markDirty(),
   });
   let reconciler: Reconciler | null = null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });

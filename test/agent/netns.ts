@@ -12,18 +12,33 @@ export { isRoot };
 /** The per-run prefix of one test file (`tag` tells files apart). */
 export const runPrefix = (tag: string): string => `hnk${tag}${process.pid}-`;
 
+/**
+ * Deletes a namespace, first ending the processes living in it that the run's agents started (a
+ * wireguard-go daemon holds its namespace alive after `ip netns del`).
+ */
+async function delNs(ns: string): Promise<void> {
+  const pids = (await realExec('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.split(/\s+/).filter(Boolean);
+  for (const pid of pids.map(Number).filter((n) => n > 1 && n !== process.pid)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone already */
+    }
+  }
+  await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+}
+
 /** Deletes namespaces of earlier runs of these tests whose process is dead. */
 export async function sweepStale(): Promise<void> {
   for (const ns of await listNetns()) {
     const m = /^hnk[a-z]*(\d+)-/.exec(ns);
-    if (m && !alive(Number(m[1]))) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+    if (m && !alive(Number(m[1]))) await delNs(ns);
   }
 }
 
 /** Deletes every namespace with this run's prefix. */
 export async function removeRun(prefix: string): Promise<void> {
-  for (const ns of await listNetns())
-    if (ns.startsWith(prefix)) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+  for (const ns of await listNetns()) if (ns.startsWith(prefix)) await delNs(ns);
 }
 
 export async function addNetns(ns: string): Promise<Exec> {

@@ -2,9 +2,10 @@
  * Pure: (this node, the watched model, its own keys) → the desired WireGuard state, and the tunnel
  * destination of every remote host for the datapath's FDB: a plaintext peer's underlay IP, or an
  * encrypted peer's inner address (its VXLAN then goes into the WireGuard interface). An encrypted
- * pair whose other end has no key (or this node runs no encryption) gets no destination at all:
+ * pair whose other end has no key or is disabled (or this node runs no encryption) gets no destination:
  * the tunnel fails closed, it never falls back to plaintext.
  */
+import { createHash } from 'node:crypto';
 import { deepFreeze } from '../../common/freeze.js';
 import {
   agentPublicKey,
@@ -17,6 +18,7 @@ import {
 } from '../../model/encryption.js';
 import { canonicalIp, ipVersion, isIp } from '../../model/grammar/addresses.js';
 import type { ModelView } from '../../model/model-cache.js';
+import type { Agent } from '../../model/types.js';
 import { VXLAN_DSTPORT } from '../../model/kernel-names.js';
 import { vtepsByHost } from '../datapath/compile.js';
 import type { NodeInfo } from '../datapath/types.js';
@@ -25,7 +27,13 @@ import type { DesiredPeer, DesiredWg } from './types.js';
 /** The nftables table this feature owns wholesale. */
 export const WG_NFT_TABLE = 'hypernet_wg';
 export const DEFAULT_WG_PORT = 51820;
-export const DEFAULT_WG_IFACE = 'hnwg0';
+/**
+ * The interface name when none is given: `hnwg` + 8 hex digits of the host id. wireguard-go's control
+ * socket is /var/run/wireguard/NAME.sock, shared by every namespace of a machine: nodes that are
+ * namespaces of one machine (the lab, tests) must not share a name.
+ */
+export const defaultWgIface = (host: string): string =>
+  `hnwg${createHash('sha256').update(host).digest('hex').slice(0, 8)}`;
 
 /** What the crypt compile needs about this node besides the model. */
 export interface CryptNode extends NodeInfo {
@@ -51,7 +59,7 @@ export function planOf(model: ModelView): { plan: EncryptionPlan; inner: Map<str
 export function tunnelDestinations(node: NodeInfo, model: ModelView, encrypting: boolean): Map<string, string> {
   const { plan, inner } = planOf(model);
   const out = vtepsByHost(model);
-  const keyed = new Set([...model.agents.values()].filter((a) => agentPublicKey(a)).map((a) => a.host));
+  const keyed = new Set([...model.agents.values()].filter(trusted).map((a) => a.host));
   const selfReady = encrypting && inner.has(node.host) && keyed.has(node.host);
   for (const host of [...out.keys()]) {
     if (host === node.host || !plan.encrypted(node.host, host)) continue;
@@ -61,6 +69,12 @@ export function tunnelDestinations(node: NodeInfo, model: ModelView, encrypting:
   }
   return out;
 }
+
+/**
+ * An agent whose key is trusted: it has one and is not disabled. Disabling an agent (admin_state_up
+ * false) revokes it: every peer drops its key, and its encrypted tunnels are cut.
+ */
+const trusted = (a: Agent): boolean => a.admin_state_up !== false && agentPublicKey(a) !== undefined;
 
 const byHost = (a: DesiredPeer, b: DesiredPeer): number => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0);
 
@@ -104,7 +118,14 @@ export function compileWg(
     }
     const publicKey = agentPublicKey(a);
     const addr = inner.get(a.host);
-    if (!publicKey || !addr || publicKey === keys.publicKey || peers.some((p) => p.publicKey === publicKey)) continue;
+    if (
+      !publicKey ||
+      !trusted(a) ||
+      !addr ||
+      publicKey === keys.publicKey ||
+      peers.some((p) => p.publicKey === publicKey)
+    )
+      continue;
     const endpoint = ipVersion(ip) === 6 ? `[${ip}]:${node.listenPort}` : `${ip}:${node.listenPort}`;
     const host = ipVersion(ip) === 6 ? `${ip}/128` : `${ip}/32`;
     peers.push({ host: a.host, publicKey, endpoint, allowedIps: [`${addr}/32`, host] });

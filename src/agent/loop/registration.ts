@@ -25,12 +25,14 @@ export interface RegistrationOptions {
   intervalMs?: number;
   /** The node's WireGuard public key now (the encrypted overlay; a rotation changes it). */
   publicKey?: () => string;
+  /** Called once the server accepted a new public key (the node then switches to it). */
+  onKeySent?: () => void;
 }
 
 export class Registration {
   agentId: string | null = null;
   /** The public key the server has: a different one is sent with the next heartbeat. */
-  private sentKey: string | undefined;
+  sentKey: string | undefined;
   private stopped = false;
   private loop: Promise<void> | null = null;
 
@@ -80,6 +82,7 @@ export class Registration {
           const rotated = key && key !== this.sentKey ? { [AGENT_WG_PUBLIC_KEY]: key } : {};
           await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true, ...rotated });
           this.sentKey = key;
+          if (key && 'hypernet:wireguard_public_key' in rotated) this.o.onKeySent?.();
         }
         backoff.reset();
         await clock.sleep(interval);
