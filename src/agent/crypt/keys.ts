@@ -55,6 +55,9 @@ export function loadKeys(stateDir: string): NodeKeys & { previous: NodeKeys | nu
 /** Replaces the node's key pair (`hypernet agent rotate-key`). */
 export function rotate(stateDir: string): NodeKeys {
   const file = keyFile(stateDir);
+  // The state dir with the usual mode first (dnsmasq, running as another user, reads files under it);
+  // only the key's own directory is private.
+  mkdirSync(stateDir, { recursive: true });
   mkdirSync(join(stateDir, 'wireguard'), { recursive: true, mode: 0o700 });
   const priv = newPrivateKey();
   try {
