@@ -146,7 +146,6 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const crypt: CryptReconciler | null = encrypting
     ? new CryptReconciler({
         exec,
-        clock,
         log: log.child({ sub: 'crypt' }),
         stateDir: cfg.stateDir,
         mode: (cfg.encryption as WgMode | undefined) ?? 'auto',
@@ -229,6 +228,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     intervalMs: cfg.heartbeatMs,
     publicKey: crypt ? () => crypt.keys.publicKey : undefined,
     onKeySent: () => reconciler?.markDirty(),
+    encryptionStatus: crypt ? () => crypt.status : undefined,
   });
   let reconciler: Reconciler | null = null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });

@@ -19,6 +19,18 @@ export const NETWORK_ENCRYPTION = 'hypernet:encryption';
 export const NETWORK_ENCRYPTION_EFFECTIVE = 'hypernet:encryption_effective';
 /** The agent's WireGuard public key (base64 of 32 bytes), sent with its registration. */
 export const AGENT_WG_PUBLIC_KEY = 'hypernet:wireguard_public_key';
+/** What the agent reports of its encrypted overlay with its heartbeats (shown by `hypernet status`). */
+export const AGENT_ENCRYPTION_STATUS = 'hypernet:encryption_status';
+
+export interface EncryptionStatus {
+  /** 'up': the WireGuard interface is there and converged; 'error': see `error`. */
+  state: 'up' | 'error';
+  /** 'kernel' or 'userspace' (wireguard-go); null before the choice was made. */
+  impl: 'kernel' | 'userspace' | null;
+  error?: string;
+  /** Encrypted peers, with the Unix time of their last handshake (0: none yet). */
+  peers: { host: string; latest_handshake: number }[];
+}
 
 export const isEncryptionPolicy = (v: unknown): v is EncryptionPolicy =>
   typeof v === 'string' && (ENCRYPTION_POLICIES as readonly string[]).includes(v);

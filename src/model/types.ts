@@ -147,6 +147,13 @@ export interface Agent {
   configurations: AgentConfigurations;
   /** The node's WireGuard public key (base64), absent when the node has no encrypted overlay. */
   'hypernet:wireguard_public_key'?: string;
+  /** The node's encrypted overlay as its agent last reported it (model/encryption.ts EncryptionStatus). */
+  'hypernet:encryption_status'?: {
+    state: 'up' | 'error';
+    impl: 'kernel' | 'userspace' | null;
+    error?: string;
+    peers: { host: string; latest_handshake: number }[];
+  };
 }
 
 export interface AgentConfigurations {

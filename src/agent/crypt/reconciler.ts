@@ -2,11 +2,12 @@
  * The encrypted overlay's sub-reconciler: reads the node's key file (a rotation shows up here),
  * picks the WireGuard implementation once, compiles, reads the interface back, diffs and applies.
  * It runs before the datapath, so a peer exists before VXLAN is pointed at its inner address. Its
- * last read is kept as the node's encryption status (peers and handshake ages) for the heartbeat.
+ * last read is kept as the node's encryption status (peers and last handshakes) for the heartbeat.
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import type { ModelView } from '../../model/model-cache.js';
+import type { EncryptionStatus } from '../../model/encryption.js';
 import type { PassContext, SubReconciler } from '../loop/reconciler.js';
 import { compileWg, type CryptNode } from './compile.js';
 import { diffWg } from './diff.js';
@@ -14,21 +15,12 @@ import { applyWg, chooseImpl, readWg, type WgMode } from './driver.js';
 import { loadKeys, type NodeKeys } from './keys.js';
 import type { ActualWg, WgImpl } from './types.js';
 
-/** What `hypernet status` shows of a node's encryption. */
-export interface CryptStatus {
-  state: 'up' | 'error';
-  impl: WgImpl | null;
-  error?: string;
-  peers: { host: string; handshake_age_s: number | null }[];
-}
-
 export interface CryptReconcilerOptions {
   exec: Exec;
   node: CryptNode;
   stateDir: string;
   mode: WgMode;
   log: Logger;
-  clock: { now(): number };
   /** The public key the server has accepted from this node (registration), if any yet. */
   sentKey?: () => string | undefined;
 }
@@ -41,7 +33,8 @@ export class CryptReconciler implements SubReconciler {
   private appliedNft: string | null = null;
   /** The desired state (JSON) the kernel last matched: a pass that is not full and compiles it again reads nothing. */
   private converged: string | null = null;
-  status: CryptStatus = { state: 'error', impl: null, error: 'not applied yet', peers: [] };
+  /** What the heartbeat reports (and `hypernet status` shows). */
+  status: EncryptionStatus = { state: 'error', impl: null, error: 'not applied yet', peers: [] };
 
   constructor(private readonly o: CryptReconcilerOptions) {
     this.keys = loadKeys(o.stateDir);
@@ -75,21 +68,23 @@ export class CryptReconciler implements SubReconciler {
       if (r.failed.length) throw new Error(r.failed.map((f) => `${f.op.op}: ${f.error}`).join('; '));
       this.converged = json;
     } catch (e) {
-      this.status = { state: 'error', impl: this.impl, error: (e as Error).message, peers: this.status.peers };
+      this.status = {
+        state: 'error',
+        impl: this.impl,
+        error: (e as Error).message.slice(0, 500),
+        peers: this.status.peers,
+      };
       throw e;
     }
   }
 
   private report(peers: readonly { host: string; publicKey: string }[], actual: ActualWg): void {
-    const now = Math.floor(this.o.clock.now() / 1000);
     const byKey = new Map(actual.peers.map((p) => [p.publicKey, p]));
     this.status = {
       state: actual.exists ? 'up' : 'error',
       impl: this.impl,
-      peers: peers.map((p) => {
-        const hs = byKey.get(p.publicKey)?.latestHandshake ?? 0;
-        return { host: p.host, handshake_age_s: hs ? Math.max(0, now - hs) : null };
-      }),
+      ...(actual.exists ? {} : { error: 'no WireGuard interface' }),
+      peers: peers.map((p) => ({ host: p.host, latest_handshake: byKey.get(p.publicKey)?.latestHandshake ?? 0 })),
     };
   }
 }

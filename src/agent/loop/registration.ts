@@ -8,7 +8,7 @@ import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Agent } from '../../model/types.js';
-import { AGENT_WG_PUBLIC_KEY } from '../../model/encryption.js';
+import { AGENT_ENCRYPTION_STATUS, AGENT_WG_PUBLIC_KEY, type EncryptionStatus } from '../../model/encryption.js';
 import { Backoff } from './backoff.js';
 import type { NodeInfo } from '../datapath/types.js';
 
@@ -27,12 +27,15 @@ export interface RegistrationOptions {
   publicKey?: () => string;
   /** Called once the server accepted a new public key (the node then switches to it). */
   onKeySent?: () => void;
+  /** The encrypted overlay's status, sent with a heartbeat when it changed (stored quietly). */
+  encryptionStatus?: () => EncryptionStatus;
 }
 
 export class Registration {
   agentId: string | null = null;
   /** The public key the server has: a different one is sent with the next heartbeat. */
   sentKey: string | undefined;
+  private sentStatus = '';
   private stopped = false;
   private loop: Promise<void> | null = null;
 
@@ -55,6 +58,7 @@ export class Registration {
       ...(key ? { [AGENT_WG_PUBLIC_KEY]: key } : {}),
     });
     this.sentKey = key;
+    this.sentStatus = '';
     this.agentId = agent.id;
     this.o.log.info({ agent: agent.id, host: node.host }, 'registered');
     return agent;
@@ -80,8 +84,12 @@ export class Registration {
         else {
           const key = this.o.publicKey?.();
           const rotated = key && key !== this.sentKey ? { [AGENT_WG_PUBLIC_KEY]: key } : {};
-          await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true, ...rotated });
+          const status = this.o.encryptionStatus?.();
+          const statusJson = status ? JSON.stringify(status) : '';
+          const changed = status && statusJson !== this.sentStatus ? { [AGENT_ENCRYPTION_STATUS]: status } : {};
+          await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true, ...rotated, ...changed });
           this.sentKey = key;
+          this.sentStatus = statusJson;
           if (key && 'hypernet:wireguard_public_key' in rotated) this.o.onKeySent?.();
         }
         backoff.reset();

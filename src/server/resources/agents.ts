@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Agent } from '../../model/types.js';
 import { neutronTime } from '../../common/clock.js';
-import { AGENT_WG_PUBLIC_KEY, isWgKey } from '../../model/encryption.js';
+import { AGENT_ENCRYPTION_STATUS, AGENT_WG_PUBLIC_KEY, isWgKey } from '../../model/encryption.js';
 import { assignPresent, zDescription, zHost, zIp, zWord, type Ctx, type ResourceDef } from '../resource.js';
 
 const zConfigurations = z.looseObject({
@@ -21,6 +21,14 @@ const zConfigurations = z.looseObject({
 
 /** Only a public key ever reaches the server; the grammar keeps anything else out of `wg set` lines. */
 const zPublicKey = z.string().refine(isWgKey, 'a WireGuard public key: base64 of 32 bytes (44 characters)');
+
+/** Reported with heartbeats; kept quietly (no watch event: the agents do not compile from it). */
+const zEncryptionStatus = z.strictObject({
+  state: z.enum(['up', 'error']),
+  impl: z.enum(['kernel', 'userspace']).nullable(),
+  error: z.string().max(500).optional(),
+  peers: z.array(z.strictObject({ host: zHost, latest_handshake: z.number().int().min(0) })).max(10_000),
+});
 
 const createSchema = z.strictObject({
   host: zHost,
@@ -40,7 +48,11 @@ const updateSchema = z.strictObject({
   description: zDescription.optional(),
   configurations: zConfigurations.optional(),
   [AGENT_WG_PUBLIC_KEY]: zPublicKey.optional(),
+  [AGENT_ENCRYPTION_STATUS]: zEncryptionStatus.optional(),
 });
+
+/** Update keys that change nothing the agents compile from: with a heartbeat, written without an event. */
+const QUIET = new Set(['heartbeat', AGENT_ENCRYPTION_STATUS]);
 
 function isAlive(ctx: Ctx, a: Agent): boolean {
   return ctx.nowMs - Date.parse(a.heartbeat_timestamp) <= ctx.config.agentDownTime * 1000;
@@ -68,6 +80,7 @@ export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSche
     'description',
     'configurations',
     AGENT_WG_PUBLIC_KEY,
+    AGENT_ENCRYPTION_STATUS,
   ]),
   createSchema,
   updateSchema,
@@ -103,8 +116,9 @@ export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSche
       'description',
       'configurations',
       AGENT_WG_PUBLIC_KEY,
+      AGENT_ENCRYPTION_STATUS,
     ]);
-    const onlyHeartbeat = Object.keys(body).every((k) => k === 'heartbeat');
+    const onlyHeartbeat = Object.keys(body).every((k) => QUIET.has(k));
     const wasAlive = isAlive(ctx, current);
     if (body.heartbeat === true) next.heartbeat_timestamp = neutronTime(ctx.nowMs);
     next.alive = true;

@@ -262,6 +262,33 @@ describe('encrypted overlay (root, server, three nodes in two clouds)', { skip: 
     );
   });
 
+  test("hypernet status shows each node's encryption and its peers' handshake ages", async () => {
+    const shown = async () =>
+      (await realExec('node', [BIN, 'status', '--url', `unix:${sock}`, '-o', 'json'], { allowFail: true }))
+        .stdout;
+    // Heartbeats carry the status (every 3 s); a handshake happened in the test before.
+    const ok = await eventually(async () => {
+      const r = JSON.parse((await shown()) || '{}') as {
+        agents?: {
+          host: string;
+          encryption: { state: string; impl: string; peers: { host: string; handshake_age_s: number | null }[] } | null;
+        }[];
+      };
+      const a1 = r.agents?.find((a) => a.host === host('a1'));
+      const peers = a1?.encryption?.peers ?? [];
+      return (
+        a1?.encryption?.state === 'up' &&
+        a1.encryption.impl === 'userspace' &&
+        peers.length === 1 &&
+        peers[0].host === host('b') &&
+        peers[0].handshake_age_s !== null
+      );
+    }, 10_000);
+    assert.ok(ok, await shown());
+    const text = (await realExec('node', [BIN, 'status', '--url', `unix:${sock}`])).stdout;
+    assert.match(text, new RegExp(`${host('a1')} .*up \\(wireguard-go\\) ${host('b')} \\d+s ago`));
+  });
+
   test('forged VXLAN from the internet, posing as an encrypted peer, reaches no VM', async () => {
     const vni = network['provider:segmentation_id'];
     const forge = async (src: string): Promise<string> => {
