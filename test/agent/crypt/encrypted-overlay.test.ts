@@ -8,14 +8,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../../src/client/api.js';
 import { realExec } from '../../../src/common/exec.js';
 import { tapName } from '../../../src/model/kernel-names.js';
 import type { Agent, Network, Port, Subnet } from '../../../src/model/types.js';
-import { addNetns, eventually, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
+import { addNetns, Children, eventually, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
 import { defaultWgIface } from '../../../src/agent/crypt/compile.js';
 
@@ -35,22 +35,8 @@ const ns = (n: Node | 'net' | `w${Node}`): string => `${prefix}${n}`;
 const host = (n: Node): string => `host-${n}`;
 const stateDir = (n: Node): string => join(dir, `agent-${n}`);
 
-const children: ChildProcess[] = [];
-function start(args: string[], logName: string): ChildProcess {
-  mkdirSync(logDir, { recursive: true });
-  const out = openSync(join(logDir, `${logName}.log`), 'a');
-  const c = spawn(args[0], args.slice(1), { stdio: ['ignore', out, out] });
-  children.push(c);
-  return c;
-}
-
-async function stop(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
-  const gone = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 3_000))]);
-  if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
+const children = new Children(logDir);
+const start = (args: string[], logName: string) => children.start(args, logName);
 
 const inNs = (n: string, cmd: string, args: string[], timeoutMs = 20_000) =>
   realExec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
@@ -222,7 +208,7 @@ describe('encrypted overlay (root, server, three nodes in two clouds)', { skip: 
   });
 
   after(async () => {
-    for (const c of children.splice(0)) await stop(c);
+    await children.stopAll();
     // removeRun also ends the wireguard-go daemons the agents started (they live in the namespaces).
     await removeRun(prefix);
     rmSync(dir, { recursive: true, force: true });
@@ -264,8 +250,7 @@ describe('encrypted overlay (root, server, three nodes in two clouds)', { skip: 
 
   test("hypernet status shows each node's encryption and its peers' handshake ages", async () => {
     const shown = async () =>
-      (await realExec('node', [BIN, 'status', '--url', `unix:${sock}`, '-o', 'json'], { allowFail: true }))
-        .stdout;
+      (await realExec('node', [BIN, 'status', '--url', `unix:${sock}`, '-o', 'json'], { allowFail: true })).stdout;
     // Heartbeats carry the status (every 3 s); a handshake happened in the test before.
     const ok = await eventually(async () => {
       const r = JSON.parse((await shown()) || '{}') as {
