@@ -36,8 +36,11 @@ const plan = planLab({
 const world = new World(plan, { exec, clock });
 const run = (n: string, cmd: string, args: string[], timeoutMs = 60_000) =>
   exec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
-/** The bare tunnel's interface (one per hyperswitch namespace) and its addresses (namespaces only). */
-const BARE = `hnbare${process.pid % 100000}`;
+/**
+ * The bare tunnel's interfaces (one per hyperswitch; names differ, as wireguard-go's control sockets
+ * share one directory for the whole machine) and their addresses (inside the namespaces only).
+ */
+const BARE = [`hnbare${process.pid % 100000}a`, `hnbare${process.pid % 100000}b`];
 const BARE_IP = ['100.126.255.1', '100.126.255.2'];
 
 async function iperf(from: string, to: string): Promise<number> {
@@ -57,16 +60,23 @@ async function bareTunnel(mtu: number): Promise<void> {
       return { priv, pub };
     }),
   );
+  const must = async (p: ReturnType<typeof run>) => {
+    const r = await p;
+    if (r.code !== 0) throw new Error(`bare tunnel: ${r.stderr || r.stdout}`);
+  };
   for (const [i, c] of [a, b].entries()) {
     const other = i === 0 ? b : a;
-    await run(c.hyperswitchNs, 'wireguard-go', [BARE]);
-    await run(c.hyperswitchNs, 'sh', [
-      '-c',
-      `umask 077; f=$(mktemp); echo ${keys[i].priv} > $f; wg set ${BARE} listen-port 51821 private-key $f ` +
-        `peer ${keys[1 - i].pub} endpoint ${other.underlayIp}:51821 allowed-ips ${BARE_IP[1 - i]}/32; rm -f $f`,
-    ]);
-    await run(c.hyperswitchNs, 'ip', ['addr', 'add', `${BARE_IP[i]}/24`, 'dev', BARE]);
-    await run(c.hyperswitchNs, 'ip', ['link', 'set', 'dev', BARE, 'mtu', String(mtu), 'up']);
+    const dev = BARE[i];
+    await must(run(c.hyperswitchNs, 'wireguard-go', [dev]));
+    await must(
+      run(c.hyperswitchNs, 'sh', [
+        '-c',
+        `umask 077; f=$(mktemp); echo ${keys[i].priv} > $f; wg set ${dev} listen-port 51821 private-key $f ` +
+          `peer ${keys[1 - i].pub} endpoint ${other.underlayIp}:51821 allowed-ips ${BARE_IP[1 - i]}/32; rm -f $f`,
+      ]),
+    );
+    await must(run(c.hyperswitchNs, 'ip', ['addr', 'add', `${BARE_IP[i]}/24`, 'dev', dev]));
+    await must(run(c.hyperswitchNs, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), 'up']));
   }
   const ok = await eventually(
     async () => (await run(a.hyperswitchNs, 'ping', ['-c', '1', '-W', '1', BARE_IP[1]])).code === 0,
@@ -142,7 +152,7 @@ async function main(): Promise<void> {
     for (const s of servers) s.kill();
     world.copyLogs(join(process.cwd(), 'artifacts', 'bench-encryption'));
     // The bare tunnel's wireguard-go ends with its interface (the lab's down also ends what lives in its namespaces).
-    for (const c of plan.clouds) await run(c.hyperswitchNs, 'ip', ['link', 'del', 'dev', BARE]);
+    for (const [i, c] of plan.clouds.entries()) await run(c.hyperswitchNs, 'ip', ['link', 'del', 'dev', BARE[i]]);
     const r = await world.down();
     console.log(`cleaned up: ${r.namespaces.length} namespaces, ${r.processes.size} processes`);
   }
