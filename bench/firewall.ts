@@ -296,6 +296,8 @@ async function measureEndToEnd(env: NodeEnv): Promise<EndToEnd> {
         cloud: 'bench',
         netnsPrefix: `${env.prefix}dhcp-`,
         stateDir: join(server.dir, 'agent'),
+        // One node, no tunnel: no WireGuard (its daemon would outlive the bench's namespace).
+        encryption: 'off',
       },
       { exec: env.node, log: pino({ level: 'debug' }, sink) },
     );

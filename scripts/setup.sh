@@ -23,6 +23,9 @@ want openssl openssl
 want modprobe kmod
 want nsenter util-linux
 want ethtool ethtool
+# The encrypted overlay: wireguard-go where the kernel has no WireGuard module, and `wg`.
+want wireguard-go wireguard-go
+want wg wireguard-tools
 want chromium chromium
 # PostgreSQL server binaries (initdb, pg_ctl) for the PostgreSQL store's tests, which start throwaway
 # clusters of their own (testkit/postgres.ts); they are not on PATH, so look in Debian's directory.

@@ -33,7 +33,8 @@ export function summarize(out: string): TempestSummary {
     const key = `Details: ${m[1]}`.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>').slice(0, 200);
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  const totals = /Totals\s*\n=+\s*\n([\s\S]*?)(?:\n\s*\n|\s*$)/.exec(out)?.[1]?.trim() ?? '(no totals: tempest did not finish)';
+  const totals =
+    /Totals\s*\n=+\s*\n([\s\S]*?)(?:\n\s*\n|\s*$)/.exec(out)?.[1]?.trim() ?? '(no totals: tempest did not finish)';
   const causes = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 15);
   return { totals, skips, failed, causes };
 }

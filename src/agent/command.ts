@@ -2,16 +2,28 @@
 import type { Command } from 'commander';
 import { createLogger } from '../common/log.js';
 import { startAgent } from './main.js';
+import { rotate } from './crypt/keys.js';
+import { isWgIfaceName } from '../model/encryption.js';
+
+const ENCRYPTION_MODES = ['auto', 'kernel', 'userspace', 'off'] as const;
 
 export function register(program: Command): void {
-  program
-    .command('agent')
+  const agentCmd = program.command('agent');
+  agentCmd
+    .command('rotate-key')
+    .description("replace this node's WireGuard key pair (the running agent registers the new public key)")
+    // `--state-dir` is the agent command's own option (given before or after `rotate-key`).
+    .action(() => {
+      const k = rotate(agentCmd.opts().stateDir as string);
+      process.stdout.write(`new public key ${k.publicKey}\n`);
+    });
+  agentCmd
     .description('run the datapath agent of this node (root)')
-    .requiredOption('--server <url>', 'server URL: http://host:port or unix:/path/server.sock')
+    .option('--server <url>', 'server URL: http://host:port or unix:/path/server.sock')
     .option('--token <token>', 'API token (admin)')
-    .requiredOption('--host <id>', 'host id of this node (ports with binding:host_id == id are local)')
-    .requiredOption('--underlay-ip <ip>', 'underlay (provider) IP: the local VXLAN endpoint')
-    .requiredOption('--cloud <label>', 'cloud / region label, e.g. cloud-a')
+    .option('--host <id>', 'host id of this node (ports with binding:host_id == id are local)')
+    .option('--underlay-ip <ip>', 'underlay (provider) IP: the local VXLAN endpoint')
+    .option('--cloud <label>', 'cloud / region label, e.g. cloud-a')
     .option('--underlay-mtu <n>', 'MTU of the underlay', '1500')
     .option('--netns-prefix <p>', 'prefix of namespaces the agent creates (DHCP)', 'hn-')
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
@@ -21,13 +33,27 @@ export function register(program: Command): void {
       'log the step times of every reconcile pass at least this long (env HYPERNET_LOG_PASSES_OVER)',
       process.env.HYPERNET_LOG_PASSES_OVER ?? '100',
     )
+    .option('--encryption <mode>', `WireGuard of the encrypted overlay: ${ENCRYPTION_MODES.join('|')}`, 'auto')
+    .option('--wg-interface <name>', 'name of the WireGuard interface (default: hnwg + a digest of the host id)')
+    .option('--wg-port <n>', 'UDP port of WireGuard on the underlay (the same on every node)', '51820')
     .action(async (o: Record<string, string>) => {
+      // Checked here, not as required options: those would be asked of `agent rotate-key` too.
+      for (const k of ['server', 'host', 'underlayIp', 'cloud'])
+        if (!o[k]) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is required`);
       const log = createLogger('agent');
       const mtu = Number(o.underlayMtu);
       const slowPassMs = Number(o.logPassesOver);
       if (!Number.isFinite(slowPassMs) || slowPassMs < 0)
         throw new Error(`--log-passes-over: bad value ${o.logPassesOver}`);
       if (!Number.isInteger(mtu) || mtu < 1280) throw new Error(`--underlay-mtu: bad value ${o.underlayMtu}`);
+      const enc = o.encryption as (typeof ENCRYPTION_MODES)[number];
+      if (!ENCRYPTION_MODES.includes(enc)) throw new Error(`--encryption: one of ${ENCRYPTION_MODES.join(', ')}`);
+      // The interface name reaches `ip` and `wg` command lines and an nft rule: a strict grammar.
+      if (o.wgInterface !== undefined && !isWgIfaceName(o.wgInterface))
+        throw new Error(`--wg-interface: bad name ${o.wgInterface}`);
+      const wgPort = Number(o.wgPort);
+      if (!Number.isInteger(wgPort) || wgPort < 1 || wgPort > 65535)
+        throw new Error(`--wg-port: bad value ${o.wgPort}`);
       const agent = startAgent(
         {
           server: o.server,
@@ -38,6 +64,9 @@ export function register(program: Command): void {
           stateDir: o.stateDir,
           agentless: Boolean(o.agentless),
           slowPassMs,
+          encryption: enc,
+          wgInterface: o.wgInterface,
+          wgPort,
         },
         { log },
       );

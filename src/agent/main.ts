@@ -37,6 +37,10 @@ import { Reconciler, type PassStep, type SubReconciler } from './loop/reconciler
 import { Registration } from './loop/registration.js';
 import type { NodeInfo } from './datapath/types.js';
 import { WatchLoop } from './loop/watch-loop.js';
+import { DEFAULT_WG_PORT, defaultWgIface, planOf, tunnelDestinations } from './crypt/compile.js';
+import type { WgMode } from './crypt/driver.js';
+import { CryptReconciler } from './crypt/reconciler.js';
+import { overlayMtu } from '../model/encryption.js';
 
 export interface AgentConfig {
   server: string;
@@ -55,6 +59,13 @@ export interface AgentConfig {
   linkMonitor?: boolean;
   /** Log the step times of passes at least this long (default 100 ms; 0: every pass, as the benchmark asks). */
   slowPassMs?: number;
+  /**
+   * The encrypted overlay (src/agent/crypt/): WireGuard implementation (auto-detected by default, or
+   * forced), or 'off' (every tunnel that must be encrypted is then cut); its interface and UDP port.
+   */
+  encryption?: WgMode | 'off';
+  wgInterface?: string;
+  wgPort?: number;
 }
 
 export interface AgentDeps {
@@ -76,6 +87,7 @@ export interface AgentDeps {
 
 export interface RunningAgent {
   cache: ModelCache;
+  crypt: CryptReconciler | null;
   reconciler: Reconciler;
   registration: Registration;
   watch: WatchLoop;
@@ -147,8 +159,28 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // First: filters are keyed by interface name; a tap is enslaved only once they cover it (fail closed).
   // One memory of the node's datapath (kernel-reader.ts) and one compile per model for the fast path and the datapath.
   const reader = new KernelReader(exec);
+  const encrypting = (cfg.encryption ?? 'auto') !== 'off';
+  const crypt: CryptReconciler | null = encrypting
+    ? new CryptReconciler({
+        exec,
+        log: log.child({ sub: 'crypt' }),
+        stateDir: cfg.stateDir,
+        mode: (cfg.encryption as WgMode | undefined) ?? 'auto',
+        // `registration` is made below; this runs only in reconcile passes, after it exists.
+        sentKey: (): string | undefined => registration.sentKey,
+        node: {
+          ...cfg.node,
+          iface: cfg.wgInterface ?? defaultWgIface(cfg.node.host),
+          listenPort: cfg.wgPort ?? DEFAULT_WG_PORT,
+        },
+      })
+    : null;
   // A tap that appeared before the compile that knows its port wakes the loop once that compile ran.
-  const compiler = new DatapathCompiler(cfg.node, () => reconciler?.markDirty());
+  const compiler = new DatapathCompiler(
+    cfg.node,
+    () => reconciler?.markDirty(),
+    (m) => tunnelDestinations(cfg.node, m, encrypting),
+  );
   const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;
   const nftSession = nftArgv ? new NftSession(nftArgv) : null;
   const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }), nftSession);
@@ -167,10 +199,13 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       if (!ok) reconciler?.markDirty();
     },
     report: (u) => dhcpStatus.submit(u),
+    mtuOf: (m, id) => overlayMtu(cfg.node.underlayMtu, cfg.node.underlayIp, planOf(m).plan.crossesEncryption(id)),
   });
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
+    // First of all: an encrypted peer must exist before any FDB entry points at its inner address.
+    ...(crypt ? [crypt] : []),
     [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler), firewall],
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
@@ -213,6 +248,9 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     cloud: cfg.cloud,
     capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'],
     intervalMs: cfg.heartbeatMs,
+    publicKey: crypt ? () => crypt.keys.publicKey : undefined,
+    onKeySent: () => reconciler?.markDirty(),
+    encryptionStatus: crypt ? () => crypt.status : undefined,
   });
   let reconciler: Reconciler | null = null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });
@@ -264,6 +302,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   reconciler.start();
   return {
     cache,
+    crypt,
     reconciler,
     registration,
     watch,

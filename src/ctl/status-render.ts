@@ -1,6 +1,16 @@
 /** `hypernet status` as text: short sections (clouds, agents, networks, hyperswitches when any, problems). Pure. */
 import { textTable } from '../common/text-table.js';
-import type { StatusReport } from './status.js';
+import type { AgentStatus, StatusReport } from './status.js';
+
+/** e.g. `up (wireguard-go) hs-b 12s ago, hs-c never`, `error: …`, or `-` (the agent reported none). */
+function encryptionText(a: AgentStatus): string {
+  const e = a.encryption;
+  if (!e) return '-';
+  if (e.state === 'error') return `error: ${e.error ?? 'unknown'}`;
+  const impl = e.impl === 'userspace' ? 'wireguard-go' : (e.impl ?? '?');
+  const peers = e.peers.map((p) => `${p.host} ${p.handshake_age_s === null ? 'never' : `${p.handshake_age_s}s ago`}`);
+  return `up (${impl})${peers.length ? ` ${peers.join(', ')}` : ', no encrypted peer'}`;
+}
 
 export function renderStatus(r: StatusReport): string {
   const out: string[] = [];
@@ -14,13 +24,14 @@ export function renderStatus(r: StatusReport): string {
   out.push('', `Agents / hyperswitches (${r.agents.length})`);
   out.push(
     textTable(
-      ['Host', 'Cloud', 'Tunnel IP', 'State', 'Last heartbeat'],
+      ['Host', 'Cloud', 'Tunnel IP', 'State', 'Last heartbeat', 'Encryption (peer: last handshake)'],
       r.agents.map((a) => [
         a.host,
         a.cloud,
         a.tunneling_ip,
         a.alive ? 'UP' : 'DOWN',
         a.last_heartbeat ? `${a.last_heartbeat} (${a.silent_seconds}s ago)` : 'never',
+        encryptionText(a),
       ]),
     ),
   );

@@ -38,6 +38,14 @@ export interface AgentStatus {
   last_heartbeat: string;
   /** Seconds since the last heartbeat (null when unknown). */
   silent_seconds: number | null;
+  /** The node's encrypted overlay as its agent reported it; null when it reported none. */
+  encryption: {
+    state: 'up' | 'error';
+    impl: 'kernel' | 'userspace' | null;
+    error?: string;
+    /** Encrypted peers and the seconds since their last handshake (null: none yet). */
+    peers: { host: string; handshake_age_s: number | null }[];
+  } | null;
 }
 
 export interface NetworkStatus {
@@ -115,6 +123,20 @@ function portLabel(p: Port): string {
   return p.name ? `${p.name} (${p.id})` : p.id;
 }
 
+function encryptionOf(a: Agent, nowMs: number): AgentStatus['encryption'] {
+  const e = a['hypernet:encryption_status'];
+  if (!e) return null;
+  return {
+    state: e.state,
+    impl: e.impl,
+    ...(e.error ? { error: e.error } : {}),
+    peers: e.peers.map((p) => ({
+      host: p.host,
+      handshake_age_s: p.latest_handshake ? Math.max(0, Math.round(nowMs / 1000 - p.latest_handshake)) : null,
+    })),
+  };
+}
+
 export function computeStatus(input: StatusInput, nowMs: number): StatusReport {
   const byHost = agentsByHost(input.agents);
   const clouds = new Map<string, CloudStatus>();
@@ -138,6 +160,7 @@ export function computeStatus(input: StatusInput, nowMs: number): StatusReport {
       admin_state_up: a.admin_state_up !== false,
       last_heartbeat: a.heartbeat_timestamp ?? '',
       silent_seconds: secondsSince(a.heartbeat_timestamp, nowMs),
+      encryption: encryptionOf(a, nowMs),
     };
   });
   const cidrs = new Map(input.subnets.map((s) => [s.id, s.cidr]));

@@ -5,7 +5,7 @@
  * without root and every other lab module (topology, processes, VMs, status, down) reads names from it.
  */
 import { join } from 'node:path';
-import { VXLAN_OVERHEAD } from '../model/vxlan.js';
+import { overlayMtu } from '../model/encryption.js';
 import { deepFreeze } from '../common/freeze.js';
 import { bigIntToIp, parseCidr } from '../model/grammar/addresses.js';
 
@@ -261,7 +261,9 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     paths,
     internetNs: `${o.prefix}inet`,
     underlayMtu: o.underlayMtu,
-    overlayMtu: o.underlayMtu - VXLAN_OVERHEAD,
+    // With the server's default policy (cross-cloud), a network spanning clouds is encrypted between
+    // them, and DHCP gives its workloads room for WireGuard too (docs/encryption.md).
+    overlayMtu: overlayMtu(o.underlayMtu, clouds[0].underlayIp, o.clouds > 1),
     api: { host: o.apiHost, port: o.apiPort },
     hyperCidr: o.hyperCidr,
     clouds,

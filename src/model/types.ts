@@ -34,6 +34,10 @@ export interface Network extends Base {
   'hypernet:cloud'?: string;
   availability_zone_hints: string[];
   availability_zones: string[];
+  /** Encryption override (model/encryption.ts); null or absent: the server's default. */
+  'hypernet:encryption'?: 'cross-cloud' | 'all' | 'none' | null;
+  /** Read-only: the policy in force (the override, else the server's default). */
+  'hypernet:encryption_effective'?: 'cross-cloud' | 'all' | 'none';
 }
 
 export interface AllocationPool {
@@ -165,6 +169,15 @@ export interface Agent {
   heartbeat_timestamp: string;
   description: string;
   configurations: AgentConfigurations;
+  /** The node's WireGuard public key (base64), absent when the node has no encrypted overlay. */
+  'hypernet:wireguard_public_key'?: string;
+  /** The node's encrypted overlay as its agent last reported it (model/encryption.ts EncryptionStatus). */
+  'hypernet:encryption_status'?: {
+    state: 'up' | 'error';
+    impl: 'kernel' | 'userspace' | null;
+    error?: string;
+    peers: { host: string; latest_handshake: number }[];
+  };
 }
 
 export interface AgentConfigurations {

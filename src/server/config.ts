@@ -7,7 +7,8 @@
  * docs/security.md) and the `agentless:` section (the options of src/model/agentless-config.ts;
  * absent = agentless mode off), and the image keys (image_size_cap, repository_token_ttl,
  * repository_listen; images/config.ts), and the `keystone_authtoken:` section for `--auth keystone`
- * (Neutron's [keystone_authtoken] option names).
+ * (Neutron's [keystone_authtoken] option names), and `encryption` (cross-cloud | all | none: the
+ * default policy of the encrypted overlay, docs/encryption.md).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -16,6 +17,7 @@ import { DEFAULT_VNI_RANGE, type VniRange } from './ipam/allocate.js';
 import { DEFAULT_BASE_MAC } from './ipam/mac.js';
 import { parseAgentlessConfig, type AgentlessConfig } from '../model/agentless-config.js';
 import { applyImageKeys, defaultImageConfig, imageFileKeys, type ImageConfig } from './images/config.js';
+import { DEFAULT_ENCRYPTION, ENCRYPTION_POLICIES, type EncryptionPolicy } from '../model/encryption.js';
 
 export interface ServerConfig {
   /** Underlay MTU; networks get this minus the 50 bytes of VXLAN. */
@@ -42,6 +44,8 @@ export interface ServerConfig {
   maxBulkItems: number;
   /** The image catalog and repository (images/config.ts). */
   images: ImageConfig;
+  /** Which tunnels between nodes are encrypted, for networks without their own `hypernet:encryption`. */
+  encryption: EncryptionPolicy;
   /** The `keystone_authtoken:` section, needed by `--auth keystone`. */
   keystoneAuthtoken?: KeystoneAuthtokenConfig;
 }
@@ -103,6 +107,7 @@ export function defaultConfig(): ServerConfig {
     maxFixedIpsPerPort: 5,
     maxBulkItems: DEFAULT_MAX_BULK_ITEMS,
     images: defaultImageConfig(),
+    encryption: DEFAULT_ENCRYPTION,
   };
 }
 
@@ -165,6 +170,7 @@ const fileSchema = z
         http_connect_timeout: z.number().positive().default(5),
       })
       .strict(),
+    encryption: z.enum(ENCRYPTION_POLICIES),
   })
   .partial()
   .strict();
@@ -195,6 +201,7 @@ export function loadConfig(file?: string): ServerConfig {
   if (f.max_fixed_ips_per_port !== undefined) cfg.maxFixedIpsPerPort = f.max_fixed_ips_per_port;
   if (f.max_bulk_items !== undefined) cfg.maxBulkItems = f.max_bulk_items;
   applyImageKeys(cfg.images, f);
+  if (f.encryption !== undefined) cfg.encryption = f.encryption;
   if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
   const k = f.keystone_authtoken;
   if (k) {

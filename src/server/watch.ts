@@ -64,6 +64,7 @@ export function registerWatch(
           return s;
         });
         snap.agents = snap.agents.map((a) => present('agent', a) as typeof a);
+        snap.networks = snap.networks.map((n) => present('network', n) as typeof n);
         cursor = snap.revision;
         first = [snap];
       } else {

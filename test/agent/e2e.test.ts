@@ -6,8 +6,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../../src/client/api.js';
@@ -15,7 +15,7 @@ import { realExec } from '../../src/common/exec.js';
 import { readKernel } from '../../src/agent/datapath/kernel-parse.js';
 import { tapName } from '../../src/model/kernel-names.js';
 import type { Network, Port, Subnet } from '../../src/model/types.js';
-import { addNetns, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
+import { addNetns, Children, eventually, isRoot, removeRun, runPrefix, sh, sweepStale } from './netns.js';
 import { needsRoot } from '../../testkit/preconditions.js';
 
 const BIN = new URL('../../../bin/hypernet.js', import.meta.url).pathname;
@@ -30,27 +30,10 @@ async function assertServerRuns(): Promise<void> {
   if (r.code !== 0) throw new Error(`hypernet server --help failed (exit ${r.code}): ${r.stderr.trim()}`);
 }
 
-const children: ChildProcess[] = [];
-function start(args: string[], logName: string): ChildProcess {
-  mkdirSync(logDir, { recursive: true });
-  const out = openSync(join(logDir, `${logName}.log`), 'a');
-  const c = spawn(args[0], args.slice(1), { stdio: ['ignore', out, out] });
-  children.push(c);
-  return c;
-}
-
-/** Stops one process we started (by its PID): SIGTERM, then SIGKILL after 3 s. */
-async function stop(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
-  const gone = new Promise((r) => c.once('exit', r));
-  c.kill('SIGTERM');
-  await Promise.race([gone, new Promise((r) => setTimeout(r, 3_000))]);
-  if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-
-async function stopAll(): Promise<void> {
-  for (const c of children.splice(0)) await stop(c);
-}
+const children = new Children(logDir);
+const start = (args: string[], logName: string): ChildProcess => children.start(args, logName);
+const stop = (c: ChildProcess): Promise<void> => children.stop(c);
+const stopAll = (): Promise<void> => children.stopAll();
 
 describe('agent end to end (root, server, two nodes)', { skip: needsRoot() }, () => {
   const api = new ApiClient({ url: `unix:${sock}`, timeoutMs: 5_000 });

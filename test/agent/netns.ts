@@ -3,6 +3,9 @@
  * a sweep of namespaces left by crashed earlier runs (their PID is gone), and helpers to run
  * commands inside. Nothing is created in the root namespace.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { inNetns, realExec, type Exec } from '../../src/common/exec.js';
 import { alive, listNetns } from '../../testkit/runs.js';
 import { isRoot } from '../../testkit/preconditions.js';
@@ -12,18 +15,33 @@ export { isRoot };
 /** The per-run prefix of one test file (`tag` tells files apart). */
 export const runPrefix = (tag: string): string => `hnk${tag}${process.pid}-`;
 
+/**
+ * Deletes a namespace, first ending the processes living in it that the run's agents started (a
+ * wireguard-go daemon holds its namespace alive after `ip netns del`).
+ */
+async function delNs(ns: string): Promise<void> {
+  const pids = (await realExec('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.split(/\s+/).filter(Boolean);
+  for (const pid of pids.map(Number).filter((n) => n > 1 && n !== process.pid)) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* gone already */
+    }
+  }
+  await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+}
+
 /** Deletes namespaces of earlier runs of these tests whose process is dead. */
 export async function sweepStale(): Promise<void> {
   for (const ns of await listNetns()) {
     const m = /^hnk[a-z]*(\d+)-/.exec(ns);
-    if (m && !alive(Number(m[1]))) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+    if (m && !alive(Number(m[1]))) await delNs(ns);
   }
 }
 
 /** Deletes every namespace with this run's prefix. */
 export async function removeRun(prefix: string): Promise<void> {
-  for (const ns of await listNetns())
-    if (ns.startsWith(prefix)) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+  for (const ns of await listNetns()) if (ns.startsWith(prefix)) await delNs(ns);
 }
 
 export async function addNetns(ns: string): Promise<Exec> {
@@ -42,3 +60,30 @@ export async function sh(exec: Exec, lines: string[]): Promise<void> {
 }
 
 export { eventually } from '../../testkit/wait.js';
+
+/** Processes a test starts (server, agents), each logging to `logDir/NAME.log`, stopped by PID. */
+export class Children {
+  private readonly all: ChildProcess[] = [];
+  constructor(private readonly logDir: string) {}
+
+  start(args: string[], logName: string): ChildProcess {
+    mkdirSync(this.logDir, { recursive: true });
+    const out = openSync(join(this.logDir, `${logName}.log`), 'a');
+    const c = spawn(args[0], args.slice(1), { stdio: ['ignore', out, out] });
+    this.all.push(c);
+    return c;
+  }
+
+  /** Stops one (SIGTERM, then SIGKILL after 3 s). */
+  async stop(c: ChildProcess): Promise<void> {
+    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 3_000))]);
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+
+  async stopAll(): Promise<void> {
+    for (const c of this.all.splice(0)) await this.stop(c);
+  }
+}

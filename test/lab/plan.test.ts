@@ -20,7 +20,8 @@ test('default plan: two clouds, two VMs each, /24 underlays, overlay MTU = under
     ['vm-a1', 'vm-a2', 'vm-b1', 'vm-b2'],
   );
   assert.equal(p.underlayMtu, 1500);
-  assert.equal(p.overlayMtu, 1450);
+  // Two clouds under the default policy: 1500 − 50 (VXLAN) − 60 (WireGuard over IPv4).
+  assert.equal(p.overlayMtu, 1390);
   const a = p.clouds[0];
   assert.equal(a.gatewayIp, '192.0.2.1');
   assert.equal(a.underlayIp, '192.0.2.2');

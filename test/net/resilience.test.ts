@@ -67,9 +67,11 @@ test('kernel drift: a deleted FDB entry and a deleted VXLAN device are repaired 
   if (!isRoot()) return skipOrFail(t, 'needs root');
   const [ca, cb] = world.plan.clouds;
   const mac = ctx.vms[1].port.mac_address.toLowerCase();
-  await nsRun(ca.hyperswitchNs, 'bridge', ['fdb', 'del', mac, 'dev', vxlanName(ctx.vni), 'dst', cb.underlayIp]);
-  assert.ok(!(await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${cb.underlayIp}`), 'fdb entry was not deleted');
-  const fdbMs = await msUntil(async () => (await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${cb.underlayIp}`), 6000);
+  // The entry's destination: cb's underlay IP, or its inner address when the pair is encrypted.
+  const dst = new RegExp(`${mac} dst (\\S+)`).exec(await fdb(ca.hyperswitchNs))?.[1] ?? cb.underlayIp;
+  await nsRun(ca.hyperswitchNs, 'bridge', ['fdb', 'del', mac, 'dev', vxlanName(ctx.vni), 'dst', dst]);
+  assert.ok(!(await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${dst}`), 'fdb entry was not deleted');
+  const fdbMs = await msUntil(async () => (await fdb(ca.hyperswitchNs)).includes(`${mac} dst ${dst}`), 6000);
   assert.ok(fdbMs >= 0, 'FDB entry not repaired within 6 s');
 
   assert.equal((await nsRun(cb.hyperswitchNs, 'ip', ['link', 'del', vxlanName(ctx.vni)])).code, 0);
@@ -96,10 +98,12 @@ test('server restart: agents resync and a port created after the restart becomes
   assert.ok(reached, 'the port created after the server restart is not reachable');
   // hs-b wired it (so it resynced); hs-a must learn it too (static FDB entry toward hs-b).
   const [ca] = world.plan.clouds;
-  const learned = await eventually(
-    async () => (await fdb(ca.hyperswitchNs)).includes(`${vm.port.mac_address} dst ${cb.underlayIp}`),
-    8000,
-  );
+  // Toward hs-b: where hs-a sends hs-b's other VM (its underlay IP, or its inner address when encrypted).
+  const dstOf = async (mac: string) =>
+    new RegExp(`${mac.toLowerCase()} dst (\\S+)`).exec(await fdb(ca.hyperswitchNs))?.[1];
+  const toB = await dstOf(ctx.vms[1].port.mac_address);
+  assert.ok(toB, 'hs-a has no FDB entry for the VM on hs-b');
+  const learned = await eventually(async () => (await dstOf(vm.port.mac_address)) === toB, 8000);
   assert.ok(learned, 'hs-a did not resync the new port after the server restart');
   assert.ok(await world.pingRetry(ctx.vms[0].site.ns, ctx.vms[1].ip));
 });

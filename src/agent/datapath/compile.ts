@@ -102,9 +102,16 @@ function neighOf(p: Port, e: NeighEntry): NeighEntry {
   return e;
 }
 
-export function compileDatapath(node: NodeInfo, model: ModelView): DesiredState {
+/**
+ * `vteps`: where the VXLAN of each remote host goes (default its underlay IP; the encrypted overlay,
+ * src/agent/crypt/, gives an encrypted peer's inner address instead, and leaves out a pair it must cut).
+ */
+export function compileDatapath(
+  node: NodeInfo,
+  model: ModelView,
+  vteps: ReadonlyMap<string, string> = vtepsByHost(model),
+): DesiredState {
   const mtu = node.underlayMtu - VXLAN_OVERHEAD;
-  const vteps = vtepsByHost(model);
   // DHCP never crosses a tunnel: other nodes' DHCP ports get no FDB/neighbour entries here.
   const allPorts = [...model.ports.values()].filter((p) => !factsOf(p).dhcp).sort(byId);
   const local = allPorts.filter((p) => wiredOn(p, node.host) && isWorkloadPort(p));

@@ -67,15 +67,17 @@ export class DatapathCompiler {
   private readonly unknownTaps = new Set<string>();
   /**
    * `onKnownTap`: called when a compile knows a tap that knowsTap did not (the caller wakes its loop).
+   * `tunnels`: the VXLAN destination of each remote host (compile.ts), when not its underlay IP.
    */
   constructor(
     private readonly node: NodeInfo,
     private readonly onKnownTap?: () => void,
+    private readonly tunnels?: (model: ModelView) => ReadonlyMap<string, string>,
   ) {}
   compile(model: ModelView): DesiredState {
     const key = [model.revision, model.ports, model.networks, model.agents];
     if (!this.last || key.some((k, i) => k !== this.last!.key[i])) {
-      this.last = { key, desired: compileDatapath(this.node, model) };
+      this.last = { key, desired: compileDatapath(this.node, model, this.tunnels?.(model)) };
       if (this.unknownTaps.size && [...this.unknownTaps].some((t) => this.has(t))) {
         for (const t of this.unknownTaps) if (this.has(t)) this.unknownTaps.delete(t);
         this.onKnownTap?.();

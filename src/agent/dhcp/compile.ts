@@ -32,6 +32,8 @@ export interface DhcpCompileInput {
   netnsPrefix: string;
   /** Default 86400 (Neutron's dhcp_lease_duration). */
   leaseSeconds?: number;
+  /** A network's workload MTU when not underlay − 50 (less on networks crossing encrypted tunnels). */
+  mtuOf?: (networkId: string) => number;
 }
 
 export const DEFAULT_LEASE_SECONDS = 86400;
@@ -105,7 +107,7 @@ function subnetOptions(s: Subnet, problems: string[]): DhcpSubnetOptions {
 
 export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
   const lease = input.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
-  const mtu = input.underlayMtu - VXLAN_OVERHEAD;
+  const baseMtu = input.underlayMtu - VXLAN_OVERHEAD;
   const networks: DhcpNetworkDesired[] = [];
   const needsDhcpPort: string[] = [];
   const problems: string[] = [];
@@ -123,6 +125,7 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
     .sort((a, b) => a['provider:segmentation_id'] - b['provider:segmentation_id']);
 
   for (const net of nets) {
+    const mtu = input.mtuOf?.(net.id) ?? baseMtu;
     const vni = net['provider:segmentation_id'];
     const dhcpSubnets = input.subnets
       .filter((s) => s.network_id === net.id && s.enable_dhcp && s.ip_version === 4)

@@ -41,6 +41,8 @@ export interface DhcpReconcilerOptions {
   onBackgroundDone?: (ok: boolean) => void;
   /** Where the DHCP ports' status goes (a PortStatusReporter's submit); not reported without. */
   report?: (updates: readonly PortStatusUpdate[]) => void;
+  /** A network's workload MTU given the model (the encrypted overlay's), else underlay − 50. */
+  mtuOf?: (model: ModelView, networkId: string) => number;
 }
 
 export class DhcpReconciler implements SubReconciler {
@@ -77,6 +79,7 @@ export class DhcpReconciler implements SubReconciler {
       subnets: [...model.subnets.values()],
       ports: [...model.ports.values()],
       underlayMtu: node.underlayMtu,
+      mtuOf: this.o.mtuOf && ((id: string) => this.o.mtuOf!(model, id)),
       netnsPrefix: this.o.netnsPrefix,
     });
     for (const p of desired.problems) log.warn({ problem: p }, 'dhcp');

@@ -1,12 +1,14 @@
 /**
  * Registration and heartbeats: `POST /v2.0/agents` (idempotent per host, retried with backoff until
  * the server answers), then `PUT /v2.0/agents/{id}` `{heartbeat: true}` every few seconds; a 404
- * (agent deleted on the server) registers again.
+ * (agent deleted on the server) registers again. The node's WireGuard public key goes with the
+ * registration, and with the next heartbeat after a key rotation.
  */
 import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Agent } from '../../model/types.js';
+import { AGENT_ENCRYPTION_STATUS, AGENT_WG_PUBLIC_KEY, type EncryptionStatus } from '../../model/encryption.js';
 import { Backoff } from './backoff.js';
 import type { NodeInfo } from '../datapath/types.js';
 
@@ -21,10 +23,19 @@ export interface RegistrationOptions {
   cloud: string;
   capabilities: string[];
   intervalMs?: number;
+  /** The node's WireGuard public key now (the encrypted overlay; a rotation changes it). */
+  publicKey?: () => string;
+  /** Called once the server accepted a new public key (the node then switches to it). */
+  onKeySent?: () => void;
+  /** The encrypted overlay's status, sent with a heartbeat when it changed (stored quietly). */
+  encryptionStatus?: () => EncryptionStatus;
 }
 
 export class Registration {
   agentId: string | null = null;
+  /** The public key the server has: a different one is sent with the next heartbeat. */
+  sentKey: string | undefined;
+  private sentStatus = '';
   private stopped = false;
   private loop: Promise<void> | null = null;
 
@@ -33,6 +44,7 @@ export class Registration {
   /** Registers once (throws on failure). */
   async register(): Promise<Agent> {
     const { node } = this.o;
+    const key = this.o.publicKey?.();
     const agent = await this.o.api.create<Agent>('agents', 'agent', {
       host: node.host,
       agent_type: AGENT_TYPE,
@@ -43,7 +55,10 @@ export class Registration {
         underlay_mtu: node.underlayMtu,
         capabilities: this.o.capabilities,
       },
+      ...(key ? { [AGENT_WG_PUBLIC_KEY]: key } : {}),
     });
+    this.sentKey = key;
+    this.sentStatus = '';
     this.agentId = agent.id;
     this.o.log.info({ agent: agent.id, host: node.host }, 'registered');
     return agent;
@@ -66,7 +81,17 @@ export class Registration {
     while (!this.stopped) {
       try {
         if (!this.agentId) await this.register();
-        else await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true });
+        else {
+          const key = this.o.publicKey?.();
+          const rotated = key && key !== this.sentKey ? { [AGENT_WG_PUBLIC_KEY]: key } : {};
+          const status = this.o.encryptionStatus?.();
+          const statusJson = status ? JSON.stringify(status) : '';
+          const changed = status && statusJson !== this.sentStatus ? { [AGENT_ENCRYPTION_STATUS]: status } : {};
+          await this.o.api.update('agents', 'agent', this.agentId, { heartbeat: true, ...rotated, ...changed });
+          this.sentKey = key;
+          this.sentStatus = statusJson;
+          if (key && 'hypernet:wireguard_public_key' in rotated) this.o.onKeySent?.();
+        }
         backoff.reset();
         await clock.sleep(interval);
       } catch (e) {

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Agent } from '../../model/types.js';
 import { neutronTime } from '../../common/clock.js';
+import { AGENT_ENCRYPTION_STATUS, AGENT_WG_PUBLIC_KEY, isWgKey } from '../../model/encryption.js';
 import { assignPresent, zDescription, zHost, zIp, zWord, type Ctx, type ResourceDef } from '../resource.js';
 
 const zConfigurations = z.looseObject({
@@ -16,6 +17,17 @@ const zConfigurations = z.looseObject({
   cloud: z.union([z.literal(''), zHost]).default(''),
   underlay_mtu: z.number().int().min(68).max(65535).optional(),
   capabilities: z.array(zWord).optional(),
+});
+
+/** Only a public key ever reaches the server; the grammar keeps anything else out of `wg set` lines. */
+const zPublicKey = z.string().refine(isWgKey, 'a WireGuard public key: base64 of 32 bytes (44 characters)');
+
+/** Reported with heartbeats; kept quietly (no watch event: the agents do not compile from it). */
+const zEncryptionStatus = z.strictObject({
+  state: z.enum(['up', 'error']),
+  impl: z.enum(['kernel', 'userspace']).nullable(),
+  error: z.string().max(500).optional(),
+  peers: z.array(z.strictObject({ host: zHost, latest_handshake: z.number().int().min(0) })).max(10_000),
 });
 
 const createSchema = z.strictObject({
@@ -27,6 +39,7 @@ const createSchema = z.strictObject({
   description: zDescription.optional(),
   admin_state_up: z.boolean().optional(),
   configurations: zConfigurations.optional(),
+  [AGENT_WG_PUBLIC_KEY]: zPublicKey.optional(),
 });
 
 const updateSchema = z.strictObject({
@@ -34,7 +47,12 @@ const updateSchema = z.strictObject({
   admin_state_up: z.boolean().optional(),
   description: zDescription.optional(),
   configurations: zConfigurations.optional(),
+  [AGENT_WG_PUBLIC_KEY]: zPublicKey.optional(),
+  [AGENT_ENCRYPTION_STATUS]: zEncryptionStatus.optional(),
 });
+
+/** Update keys that change nothing the agents compile from: with a heartbeat, written without an event. */
+const QUIET = new Set(['heartbeat', AGENT_ENCRYPTION_STATUS]);
 
 function isAlive(ctx: Ctx, a: Agent): boolean {
   return ctx.nowMs - Date.parse(a.heartbeat_timestamp) <= ctx.config.agentDownTime * 1000;
@@ -61,6 +79,8 @@ export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSche
     'heartbeat_timestamp',
     'description',
     'configurations',
+    AGENT_WG_PUBLIC_KEY,
+    AGENT_ENCRYPTION_STATUS,
   ]),
   createSchema,
   updateSchema,
@@ -83,14 +103,22 @@ export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSche
       heartbeat_timestamp: now,
       description: body.description ?? existing?.description ?? '',
       configurations: body.configurations ?? { tunneling_ip: '', cloud: '' },
+      // A registration without a key (the node runs no encrypted overlay) drops an old one.
+      ...(body[AGENT_WG_PUBLIC_KEY] ? { [AGENT_WG_PUBLIC_KEY]: body[AGENT_WG_PUBLIC_KEY] } : {}),
     };
     await tx.put('agent', agent, existing ? 'update' : 'create', agent.host);
     return agent;
   },
 
   async update(ctx, tx, current, body) {
-    const next = assignPresent({ ...current }, body, ['admin_state_up', 'description', 'configurations']);
-    const onlyHeartbeat = Object.keys(body).every((k) => k === 'heartbeat');
+    const next = assignPresent({ ...current }, body, [
+      'admin_state_up',
+      'description',
+      'configurations',
+      AGENT_WG_PUBLIC_KEY,
+      AGENT_ENCRYPTION_STATUS,
+    ]);
+    const onlyHeartbeat = Object.keys(body).every((k) => QUIET.has(k));
     const wasAlive = isAlive(ctx, current);
     if (body.heartbeat === true) next.heartbeat_timestamp = neutronTime(ctx.nowMs);
     next.alive = true;

@@ -24,6 +24,7 @@ import { deletePortInTx } from './ports.js';
 import { deleteSubnetInTx } from './subnets.js';
 import { checkUnshare } from '../sharing.js';
 import { checkExternalUpdate, zCloud } from '../l3/external-networks.js';
+import { ENCRYPTION_POLICIES, NETWORK_ENCRYPTION, NETWORK_ENCRYPTION_EFFECTIVE } from '../../model/encryption.js';
 
 const ADMIN_ONLY = [
   'provider:network_type',
@@ -31,7 +32,13 @@ const ADMIN_ONLY = [
   'provider:segmentation_id',
   'router:external',
   'hypernet:cloud',
+  // Encryption is the operator's call (docs/encryption.md): a tenant can neither weaken it nor
+  // make other tenants' tunnels between the same nodes pay for it.
+  NETWORK_ENCRYPTION,
 ];
+
+/** The per-network override of the server's `encryption` (null: follow the server default). */
+const zEncryption = z.enum(ENCRYPTION_POLICIES).nullable().optional();
 
 const createSchema = z.strictObject({
   ...zCommon,
@@ -45,6 +52,7 @@ const createSchema = z.strictObject({
   'router:external': z.boolean().optional(),
   'hypernet:cloud': zCloud.optional(),
   availability_zone_hints: z.array(z.string()).optional(),
+  [NETWORK_ENCRYPTION]: zEncryption,
 });
 
 const updateSchema = z.strictObject({
@@ -57,6 +65,7 @@ const updateSchema = z.strictObject({
   port_security_enabled: z.boolean().optional(),
   'router:external': z.boolean().optional(),
   'hypernet:cloud': zCloud.optional(),
+  [NETWORK_ENCRYPTION]: zEncryption,
 });
 
 function maxMtu(ctx: Ctx): number {
@@ -98,6 +107,8 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
     'hypernet:cloud',
     'availability_zone_hints',
     'availability_zones',
+    NETWORK_ENCRYPTION,
+    NETWORK_ENCRYPTION_EFFECTIVE,
   ]),
   createSchema,
   updateSchema,
@@ -134,13 +145,14 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
       'hypernet:cloud': body['hypernet:cloud'] ?? '',
       availability_zone_hints: body.availability_zone_hints ?? [],
       availability_zones: [],
+      [NETWORK_ENCRYPTION]: body[NETWORK_ENCRYPTION] ?? null,
     };
     await tx.put('network', net, 'create');
     return net;
   },
 
   async update(ctx, tx, current, body) {
-    requireAdminFor(ctx, body, ['shared', 'router:external', 'hypernet:cloud'], 'update_network');
+    requireAdminFor(ctx, body, ['shared', 'router:external', 'hypernet:cloud', NETWORK_ENCRYPTION], 'update_network');
     if (body.shared === false && current.shared) await checkUnshare(tx, current);
     checkMtu(ctx, body.mtu);
     await checkExternalUpdate(tx, current, body);
@@ -154,6 +166,7 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
       'shared',
       'mtu',
       'port_security_enabled',
+      NETWORK_ENCRYPTION,
     ]);
   },
 
@@ -175,5 +188,12 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
 
   async visibility(ctx) {
     return (n) => ctx.caller.isAdmin || n.project_id === ctx.caller.projectId || n.shared || n['router:external'];
+  },
+
+  // The policy the agents follow, so they need not know the server's config (networks stored before
+  // the attribute existed have none: the default).
+  present(ctx, n) {
+    const own = n[NETWORK_ENCRYPTION] ?? null;
+    return { ...n, [NETWORK_ENCRYPTION]: own, [NETWORK_ENCRYPTION_EFFECTIVE]: own ?? ctx.config.encryption };
   },
 };

@@ -264,3 +264,10 @@ test('hosts text follows every change of the local ports, also when port objects
     ['fa:16:3e:00:00:11,10.0.1.11\n', 'fa:16:3e:00:00:21,10.0.2.21\n'],
   );
 });
+
+test('a network crossing an encrypted tunnel: its MTU (option 26, veths) comes from mtuOf', () => {
+  const d = compile({ mtuOf: (id) => (id === 'net-a' ? 1390 : 1450) });
+  assert.equal(d.networks[0].mtu, 1390);
+  assert.match(d.networks[0].confText, /^dhcp-option=option:mtu,1390$/m);
+  assert.match(compile().networks[0].confText, /^dhcp-option=option:mtu,1450$/m);
+});

@@ -1,0 +1,33 @@
+/**
+ * Pure: desired WireGuard state vs what the kernel and `wg` report → operations, in one safe order:
+ * interface → key and port → MTU/up → address → peers added or changed → stale peers removed →
+ * stale addresses removed; the guard table last (and whenever its text changes). A new peer key of a
+ * host (rotation) is set before the old one goes, so its allowed addresses move in one step.
+ */
+import type { ActualWg, DesiredWg, WgImpl, WgOp } from './types.js';
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
+  a.length === b.length && [...a].sort().join() === [...b].sort().join();
+
+export function diffWg(d: DesiredWg, a: ActualWg, impl: WgImpl, appliedNft: string | null): WgOp[] {
+  const ops: WgOp[] = [];
+  const iface = d.iface;
+  const fresh = !a.exists;
+  if (fresh) ops.push({ op: 'create', iface, impl });
+  if (fresh || a.publicKey !== d.publicKey || a.listenPort !== d.listenPort)
+    ops.push({ op: 'set-key', iface, privateKeyFile: d.privateKeyFile, listenPort: d.listenPort });
+  if (fresh || a.mtu !== d.mtu || !a.up) ops.push({ op: 'link', iface, mtu: d.mtu });
+  const have = fresh ? [] : a.addresses;
+  if (d.address && !have.includes(d.address)) ops.push({ op: 'addr-add', iface, cidr: d.address });
+  const actualPeers = new Map((fresh ? [] : a.peers).map((p) => [p.publicKey, p]));
+  for (const p of d.peers) {
+    const got = actualPeers.get(p.publicKey);
+    if (!got || got.endpoint !== p.endpoint || !sameSet(got.allowedIps, p.allowedIps))
+      ops.push({ op: 'peer-set', iface, peer: p });
+  }
+  const wanted = new Set(d.peers.map((p) => p.publicKey));
+  for (const k of actualPeers.keys()) if (!wanted.has(k)) ops.push({ op: 'peer-del', iface, publicKey: k });
+  for (const cidr of have) if (cidr !== d.address) ops.push({ op: 'addr-del', iface, cidr });
+  if (appliedNft !== d.nft) ops.push({ op: 'nft', text: d.nft });
+  return ops;
+}

@@ -1,0 +1,62 @@
+/** The shapes of the encrypted overlay feature: its desired state, what the kernel reports, and its ops. */
+
+/** Kernel module (`ip link add type wireguard`) or the userspace daemon wireguard-go. */
+export type WgImpl = 'kernel' | 'userspace';
+
+export interface DesiredPeer {
+  /** The peer's host id (for status and logs). */
+  host: string;
+  publicKey: string;
+  /** `underlay-ip:port`: WireGuard's own UDP runs on the underlay. */
+  endpoint: string;
+  /** The peer's inner address /32 (where our VXLAN sends) and its underlay /32 (its VXLAN's source). */
+  allowedIps: readonly string[];
+}
+
+export interface DesiredWg {
+  iface: string;
+  listenPort: number;
+  privateKeyFile: string;
+  publicKey: string;
+  /** Underlay MTU − WireGuard overhead. */
+  mtu: number;
+  /** This node's inner address with the range's prefix (`100.127.x.y/16`), or null while it has none. */
+  address: string | null;
+  peers: readonly DesiredPeer[];
+  /** Underlay IPs of peers whose tunnels stay plaintext: the only sources of VXLAN off the underlay. */
+  plainPeers: readonly string[];
+  /** The nftables table guarding UDP 4789 (rendered text; applied when it changes). */
+  nft: string;
+}
+
+export interface ActualPeer {
+  publicKey: string;
+  endpoint: string | null;
+  allowedIps: readonly string[];
+  /** Unix seconds of the last handshake, 0 for never. */
+  latestHandshake: number;
+  rxBytes: number;
+  txBytes: number;
+}
+
+export interface ActualWg {
+  /** The interface exists. */
+  exists: boolean;
+  mtu: number;
+  up: boolean;
+  addresses: readonly string[];
+  /** From `wg show IF dump`: null when wg could not read it (no daemon behind the interface). */
+  publicKey: string | null;
+  listenPort: number | null;
+  peers: readonly ActualPeer[];
+}
+
+export type WgOp =
+  | { op: 'create'; iface: string; impl: WgImpl }
+  | { op: 'set-key'; iface: string; privateKeyFile: string; listenPort: number }
+  | { op: 'link'; iface: string; mtu: number }
+  | { op: 'addr-add'; iface: string; cidr: string }
+  | { op: 'addr-del'; iface: string; cidr: string }
+  | { op: 'peer-set'; iface: string; peer: DesiredPeer }
+  | { op: 'peer-del'; iface: string; publicKey: string }
+  | { op: 'nft'; text: string };

@@ -1,0 +1,80 @@
+/** diffWg, pure: the ops from desired vs actual, in order, and nothing when they agree. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { diffWg } from '../../../src/agent/crypt/diff.js';
+import type { ActualWg, DesiredWg } from '../../../src/agent/crypt/types.js';
+
+const K1 = 'HPu4agnfCrLt5tkdILy/YQkvTc8yxOt8FintexJkjiE=';
+const K2 = 'nSlFaIxqURc+SWvGIOgRRI0ODpxAS4/NTkpEOznGJDw=';
+const K3 = 'qzgTXeKQ8PKQPoFSFsr4ouby44vwTvNQb7v3eGCT/ig=';
+const peer = { host: 'b', publicKey: K2, endpoint: '192.0.2.3:51820', allowedIps: ['100.127.0.3/32', '192.0.2.3/32'] };
+const desired: DesiredWg = {
+  iface: 'hnwg0',
+  listenPort: 51820,
+  privateKeyFile: '/k',
+  publicKey: K1,
+  mtu: 1440,
+  address: '100.127.0.1/16',
+  peers: [peer],
+  plainPeers: [],
+  nft: 'table',
+};
+const none: ActualWg = {
+  exists: false,
+  mtu: 0,
+  up: false,
+  addresses: [],
+  publicKey: null,
+  listenPort: null,
+  peers: [],
+};
+const converged: ActualWg = {
+  exists: true,
+  mtu: 1440,
+  up: true,
+  addresses: ['100.127.0.1/16'],
+  publicKey: K1,
+  listenPort: 51820,
+  peers: [{ ...peer, latestHandshake: 0, rxBytes: 0, txBytes: 0 }],
+};
+
+test('from nothing: interface, key, link, address, peer, guard — in that order', () => {
+  assert.deepEqual(
+    diffWg(desired, none, 'userspace', null).map((o) => o.op),
+    ['create', 'set-key', 'link', 'addr-add', 'peer-set', 'nft'],
+  );
+  assert.deepEqual(diffWg(desired, none, 'kernel', null)[0], { op: 'create', iface: 'hnwg0', impl: 'kernel' });
+});
+
+test('converged: no op (allowed addresses compared as sets)', () => {
+  assert.deepEqual(diffWg(desired, converged, 'userspace', 'table'), []);
+  const swapped = { ...converged, peers: [{ ...converged.peers[0], allowedIps: [...peer.allowedIps].reverse() }] };
+  assert.deepEqual(diffWg(desired, swapped, 'userspace', 'table'), []);
+});
+
+test('a rotated peer key: the new peer is set before the old one is removed', () => {
+  const rotated = { ...desired, peers: [{ ...peer, publicKey: K3 }] };
+  assert.deepEqual(
+    diffWg(rotated, converged, 'userspace', 'table').map((o) => [
+      o.op,
+      'peer' in o ? o.peer.publicKey : 'publicKey' in o ? o.publicKey : '',
+    ]),
+    [
+      ['peer-set', K3],
+      ['peer-del', K2],
+    ],
+  );
+});
+
+test('own key rotated, stale address, changed guard', () => {
+  const ops = diffWg(
+    { ...desired, publicKey: K3, nft: 'table2' },
+    { ...converged, addresses: ['100.127.0.1/16', '100.127.9.9/16'] },
+    'userspace',
+    'table',
+  );
+  assert.deepEqual(
+    ops.map((o) => o.op),
+    ['set-key', 'addr-del', 'nft'],
+  );
+});
