@@ -17,7 +17,9 @@ let srv: TestServer;
 let env: Record<string, string>;
 
 before(async () => {
-  srv = await startServer({ config: { agentDownTime: 2 } });
+  // agent_down_time leaves room for a slow CLI start on a loaded machine (an agent must still be UP
+  // when the command that lists it has started), and the status test waits past it for one to go DOWN.
+  srv = await startServer({ config: { agentDownTime: 8 } });
   env = { HYPERNET_URL: srv.url };
 });
 after(async () => srv?.close());
@@ -241,8 +243,8 @@ test('status: clouds, agents up and down, networks with port counts, problems', 
   const p1 = await json(['port', 'create', 'east-vm', '--network', 'stretch', '--host', 'hs-east']);
   await json(['port', 'create', 'west-vm', '--network', 'stretch', '--host', 'hs-west']);
   await ok(['port', 'set', String(p1.id), '--status', 'ACTIVE']);
-  // hs-west goes silent: hs-east keeps heartbeating past agent_down_time (2 s)
-  for (let i = 0; i < 6; i++) {
+  // hs-west goes silent: hs-east keeps heartbeating past agent_down_time (8 s)
+  for (let i = 0; i < 18; i++) {
     await new Promise((r) => setTimeout(r, 500));
     await srv.admin.update(
       'agents',
