@@ -178,6 +178,10 @@ export function privateIds(v: StoreView, project: string, viewer: string): Set<s
   for (const p of v.lists.ports) {
     if (viewers.has(p.network_id as string))
       for (const id of JSON.stringify(p).match(/[0-9a-f]{8}-[0-9a-f-]{27}/g) ?? []) out.delete(id);
+    // A router serving a shared network's subnet is the `router_id` of the floating IPs of every
+    // project's ports there (as in Neutron), so its id is visible to the network's users.
+    if (shared.has(p.network_id as string) && p.device_owner === 'network:router_interface')
+      out.delete(p.device_id as string);
   }
   return out;
 }
