@@ -4,22 +4,13 @@
  * admin; a bad archive and a format the repository cannot hold fail with the server's message.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { realExec } from '../../src/common/exec.js';
 import { skipUnless } from '../../testkit/preconditions.js';
 import { buildLayout, type ImageServer, md5, repositoryFiles, startImageServer } from './image-fixtures.js';
-
-const haveCli = (() => {
-  try {
-    execFileSync('openstack', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { cli, haveCli } from './openstack-cli-helpers.js';
 
 type J = Record<string, unknown>;
 
@@ -34,22 +25,11 @@ describe('openstack image CLI against the catalog', {
 
   const os =
     (token: string) =>
-    async (args: string[], allowFail = false) => {
-      const auth = ['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${s.url}/image/v2`];
-      const r = await realExec('openstack', [...auth, ...args], {
-        allowFail: true,
-        timeoutMs: 60_000,
-        env: { ...process.env, OS_CLOUD: '', OS_AUTH_URL: '' },
-      });
-      if (r.code !== 0 && !allowFail) throw new Error(`openstack ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
-      let json: unknown;
-      try {
-        json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;
-      } catch {
-        json = r.stdout;
-      }
-      return { code: r.code, json, stderr: r.stderr };
-    };
+    (args: string[], allowFail = false) =>
+      cli(['--os-auth-type', 'admin_token', '--os-token', token, '--os-endpoint', `${s.url}/image/v2`])(
+        args,
+        allowFail,
+      );
 
   it('image create --file, list, show, set, save, delete', async () => {
     const alice = os('ALICE');

@@ -10,6 +10,7 @@ import { VNI_MAX } from '../../model/vxlan.js';
 import { VXLAN_OVERHEAD } from '../config.js';
 import { faults } from '../errors.js';
 import {
+  BASE_ATTRIBUTES,
   assignPresent,
   newBase,
   requireAdminFor,
@@ -85,15 +86,7 @@ export const networks: ResourceDef<'network', typeof createSchema, typeof update
   path: 'networks',
   taggable: true,
   attributes: new Set([
-    'id',
-    'project_id',
-    'tenant_id',
-    'name',
-    'description',
-    'tags',
-    'revision_number',
-    'created_at',
-    'updated_at',
+    ...BASE_ATTRIBUTES,
     'admin_state_up',
     'status',
     'subnets',

@@ -12,6 +12,7 @@ import { canonicalIpOrCidr } from '../../model/grammar/addresses.js';
 import { canonicalMac } from '../ipam/mac.js';
 import { faults } from '../errors.js';
 import {
+  BASE_ATTRIBUTES,
   assignPresent,
   mustGet,
   newBase,
@@ -209,15 +210,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
   path: 'ports',
   taggable: true,
   attributes: new Set([
-    'id',
-    'project_id',
-    'tenant_id',
-    'name',
-    'description',
-    'tags',
-    'revision_number',
-    'created_at',
-    'updated_at',
+    ...BASE_ATTRIBUTES,
     'network_id',
     'admin_state_up',
     'mac_address',

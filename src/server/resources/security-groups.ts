@@ -11,6 +11,7 @@ import type { WriteTx } from '../store/store.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
 import {
+  BASE_ATTRIBUTES,
   assignPresent,
   newBase,
   ownedOrAdmin,
@@ -137,19 +138,7 @@ export const securityGroups: ResourceDef<'security_group', typeof createSchema, 
   plural: 'security_groups',
   path: 'security-groups',
   taggable: true,
-  attributes: new Set([
-    'id',
-    'project_id',
-    'tenant_id',
-    'name',
-    'description',
-    'tags',
-    'revision_number',
-    'created_at',
-    'updated_at',
-    'stateful',
-    'security_group_rules',
-  ]),
+  attributes: new Set([...BASE_ATTRIBUTES, 'stateful', 'security_group_rules']),
   createSchema,
   updateSchema,
 

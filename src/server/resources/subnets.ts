@@ -22,6 +22,7 @@ import { ipToBigInt } from '../ipam/keys.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
 import {
+  BASE_ATTRIBUTES,
   assignPresent,
   mustGet,
   newBase,
@@ -170,15 +171,7 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
   path: 'subnets',
   taggable: true,
   attributes: new Set([
-    'id',
-    'project_id',
-    'tenant_id',
-    'name',
-    'description',
-    'tags',
-    'revision_number',
-    'created_at',
-    'updated_at',
+    ...BASE_ATTRIBUTES,
     'network_id',
     'cidr',
     'ip_version',
