@@ -286,9 +286,27 @@ export async function checkProperty<T>(
     const replay = `FUZZ_SEED=${seed} node --test dist/test/fuzz/${file}.test.js`;
     const cause = result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance);
     throw new Error(
-      `fuzz property failed after ${result.numRuns} runs\ncounterexample: ${clip(fc.stringify(result.counterexample))}\n` +
+      `fuzz property failed after ${result.numRuns} runs\ncounterexample: ${brief(result.counterexample)}\n` +
         `${cause}\nreplay: ${replay}`,
     );
+  }
+}
+
+/**
+ * A counterexample short enough to print: hostile arrays repeat one object thousands of times, and
+ * fc.stringify of such a value can pass V8's string limit and hide the real failure.
+ */
+export function brief(value: unknown): string {
+  try {
+    return clip(
+      JSON.stringify(value, (_k, v: unknown) => {
+        if (Array.isArray(v) && v.length > 8) return [...v.slice(0, 3), `…(${v.length} items)`];
+        if (typeof v === 'string' && v.length > 200) return clip(v).slice(0, 200);
+        return v;
+      }) ?? String(value),
+    );
+  } catch (e) {
+    return `(unprintable: ${(e as Error).message})`;
   }
 }
 
