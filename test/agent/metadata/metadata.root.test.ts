@@ -7,6 +7,7 @@
  * source address get nothing of another instance's; the server refuses an unsigned request.
  */
 import { after, before, describe, test } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,24 @@ describe('metadata service end to end (root, server, agent, two tenants)', { ski
   const [admin, alice, bob] = [client('ADMIN'), client('ALICE'), client('BOB')];
   const ns = { node: `${prefix}n`, wa: `${prefix}wa`, wb: `${prefix}wb` };
   const ports: Record<'a' | 'b' | 'c', Port> = {} as Record<'a' | 'b' | 'c', Port>;
+  let agent: ChildProcess | undefined;
+  const startAgent = () => {
+    const args = ['--server', `unix:${sock}`, '--token', 'ADMIN', '--host', 'node1', '--underlay-ip', '192.0.2.1'];
+    const more = ['--cloud', 'cloud-a', '--netns-prefix', `${prefix}d-`, '--state-dir', join(dir, 'agent')];
+    const secret = ['--metadata-secret-file', join(dir, 'metadata-secret')];
+    agent = children.start(
+      ['ip', 'netns', 'exec', ns.node, 'node', BIN, 'agent', ...args, ...more, ...secret],
+      'agent',
+    );
+  };
+  /** PIDs of the metadata proxies, from their PID files. */
+  const proxyPids = () => {
+    const d = join(dir, 'agent', 'metadata');
+    return readdirSync(d)
+      .filter((f) => f.endsWith('.pid'))
+      .sort()
+      .map((f) => readFileSync(join(d, f), 'utf8').trim());
+  };
   /** A bounded curl of the metadata address from a workload namespace. */
   const curl = (wl: string, path: string, extra: string[] = []) =>
     realExec('ip', ['netns', 'exec', wl, 'curl', '-sS', '-m', '5', ...extra, `http://169.254.169.254${path}`], {
@@ -136,24 +155,7 @@ describe('metadata service end to end (root, server, agent, two tenants)', { ski
       await node('ip', ['link', 'add', tapName(p.id), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', wl]);
       await realExec('ip', ['-n', wl, 'link', 'set', 'eth0', 'address', p.mac_address, 'up']);
     }
-    const agentArgs = ['--server', `unix:${sock}`, '--token', 'ADMIN', '--host', 'node1', '--underlay-ip', '192.0.2.1'];
-    const agentMore = ['--cloud', 'cloud-a', '--netns-prefix', `${prefix}d-`, '--state-dir', join(dir, 'agent')];
-    children.start(
-      [
-        'ip',
-        'netns',
-        'exec',
-        ns.node,
-        'node',
-        BIN,
-        'agent',
-        ...agentArgs,
-        ...agentMore,
-        '--metadata-secret-file',
-        join(dir, 'metadata-secret'),
-      ],
-      'agent',
-    );
+    startAgent();
     const paths = labPaths(join(dir, 'lab'));
     writeDhclientFiles(paths);
     await Promise.all([
@@ -214,6 +216,26 @@ describe('metadata service end to end (root, server, agent, two tenants)', { ski
     } finally {
       await realExec('ip', ['-n', ns.wa, 'addr', 'del', '10.0.1.12/32', 'dev', 'eth0']);
     }
+  });
+
+  // The proxies are adopted when their namespace is the one the new agent sees. An agent started by
+  // `ip netns exec` makes its DHCP namespaces inside that command's own mount namespace, so its
+  // successor does not see them and DHCP makes them again; the proxies must then follow, none left behind.
+  test('a restarted agent keeps metadata served and leaves no stale proxy', async () => {
+    const before = proxyPids();
+    assert.equal(before.length, 2);
+    await children.stop(agent!);
+    startAgent();
+    assert.ok(await eventually(async () => existsSync(join(dir, 'agent', 'metadata', 'agent.sock')), 20_000));
+    const served = async () =>
+      (await curl(ns.wb, '/latest/meta-data/instance-id')).stdout === 'vm-b' &&
+      (await curl(ns.wa, '/latest/meta-data/instance-id')).stdout === 'vm-a';
+    assert.ok(await eventually(served, 20_000), 'both workloads get their instance ids again');
+    assert.equal(agent!.exitCode, null, 'agent still running');
+    const now = proxyPids();
+    assert.equal(now.length, 2);
+    for (const pid of before.filter((p) => !now.includes(p)))
+      assert.equal(alive(Number(pid)), false, `replaced proxy ${pid} still running`);
   });
 
   test('the server refuses a request without a valid signature', async () => {
