@@ -50,6 +50,14 @@ async function sameNetnsByInode(pid: number, netns: string): Promise<boolean> {
   }
 }
 
+/**
+ * Every node's DHCP namespace of a network holds 169.254.169.254 and the bridges are joined by the
+ * overlay: a workload that ARPs for the address itself would get answers from other nodes, whose
+ * agents do not know it. With arp_ignore=1 only the DHCP port's own address is answered, so the
+ * request takes the host route via the local DHCP port.
+ */
+const ARP_IGNORE = 'net.ipv4.conf.all.arp_ignore';
+
 export const metadataDir = (stateDir: string): string => join(stateDir, 'metadata');
 
 export class MetadataDriver {
@@ -78,6 +86,7 @@ export class MetadataDriver {
     return ours && argv ? { pid, argv } : null;
   }
 
+  /** `lo` up with the metadata address, and the namespace answers ARP only for addresses of the asking link. */
   private async addressed(netns: string): Promise<boolean> {
     const r = await this.o.exec('ip', ['-n', netns, '-j', 'addr', 'show', 'dev', 'lo'], { allowFail: true });
     if (r.code !== 0) return false;
@@ -85,7 +94,10 @@ export class MetadataDriver {
       flags?: string[];
       addr_info?: { local: string; prefixlen: number }[];
     }[];
-    return !!lo?.flags?.includes('UP') && !!lo.addr_info?.some((a) => a.local === METADATA_IP && a.prefixlen === 32);
+    if (!lo?.flags?.includes('UP') || !lo.addr_info?.some((a) => a.local === METADATA_IP && a.prefixlen === 32))
+      return false;
+    const arp = await this.o.exec('ip', ['netns', 'exec', netns, 'sysctl', '-n', ARP_IGNORE], { allowFail: true });
+    return arp.stdout.trim() === '1';
   }
 
   /** What exists for the desired VNIs and for every VNI with a PID file. */
@@ -141,6 +153,7 @@ export class MetadataDriver {
         if (n.addAddress) {
           await this.o.exec('ip', ['-n', n.netns, 'link', 'set', 'lo', 'up']);
           await this.o.exec('ip', ['-n', n.netns, 'addr', 'replace', `${METADATA_IP}/32`, 'dev', 'lo']);
+          await this.o.exec('ip', ['netns', 'exec', n.netns, 'sysctl', '-qw', `${ARP_IGNORE}=1`]);
         }
         if (n.proxy === 'restart') await this.stop(pids.get(n.vni) ?? null, n.vni);
         if (n.proxy !== 'none') await this.start(n.netns, n.networkId, n.vni);

@@ -176,6 +176,16 @@ describe('metadata service end to end (root, server, agent, two tenants)', { ski
       const r = await realExec('ip', ['-n', wl, 'route', 'show', '169.254.169.254']);
       assert.match(r.stdout, /^169\.254\.169\.254 via 10\.0\.1\.\d+ dev eth0/m, `${wl}: ${r.stdout}`);
     }
+    // The address itself is not answered by ARP (only the local DHCP port is the way to it).
+    const arp = await realExec(
+      'ip',
+      ['netns', 'exec', ns.wa, 'arping', '-c', '2', '-w', '3', '-I', 'eth0', '169.254.169.254'],
+      {
+        allowFail: true,
+        timeoutMs: 10_000,
+      },
+    );
+    assert.notEqual(arp.code, 0, `ARP for 169.254.169.254 answered: ${arp.stdout}`);
   });
 
   test('each workload gets its own meta_data.json, user_data and EC2 keys', async () => {
