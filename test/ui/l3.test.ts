@@ -4,35 +4,18 @@
  * with their addresses; disassociating the floating IP and setting the router admin down show live,
  * without reload. Also the pure rows (l3.ts) for a floating IP of no port. Screenshot in artifacts/.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
 import type { FloatingIp, Port, Router } from '../../src/model/types.js';
 import { floatingIpRows, routerViews } from '../../src/ui/web/l3.js';
-import { startServer, type TestServer } from '../ctl/server.js';
 import { addInterface, externalNet, routerAction, tenantNet } from '../server/l3-fixtures.js';
-import { skipUnless } from '../../testkit/preconditions.js';
-import { ARTIFACTS, buildUi, CHROMIUM, haveChromium, launchChromium } from './browser.js';
+import { ARTIFACTS, dashboardFixture } from './browser.js';
 
-const skip = skipUnless(haveChromium, `needs ${CHROMIUM} (apt-get install chromium; scripts/setup.sh does it)`);
+const fx = dashboardFixture();
 
-let srv: TestServer;
-let browser: Browser;
-
-before(async () => {
-  if (!haveChromium) return;
-  buildUi();
-  srv = await startServer();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await srv?.close();
-});
-
-test('routers (gateways per cloud, interfaces, routes) and floating IPs, live', { skip }, async () => {
+test('routers (gateways per cloud, interfaces, routes) and floating IPs, live', { skip: fx.skip }, async () => {
+  const { srv, browser } = fx;
   const admin = srv.admin;
   const extA = await externalNet(admin, 'public-aws', '203.0.113.0/26', 'aws');
   const extB = await externalNet(admin, 'public-os', '198.51.100.0/26', 'openstack');
