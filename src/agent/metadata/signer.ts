@@ -22,6 +22,15 @@ export interface MetadataSignerOptions {
   timeoutMs?: number;
 }
 
+/**
+ * A path the metadata trees can have: absolute, plain characters, no dot segment, so that what is
+ * forwarded stays below the server's metadata prefix whatever the workload wrote.
+ */
+export function isTreePath(url: string): boolean {
+  const path = url.split('?')[0];
+  return /^\/[A-Za-z0-9._\-/]*$/.test(path) && !path.split('/').some((p) => p === '.' || p === '..');
+}
+
 export class MetadataSigner {
   private identities: MetadataDesired['identities'] = new Map();
   private server: http.Server | null = null;
@@ -52,12 +61,14 @@ export class MetadataSigner {
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const one = (h: string) => (typeof req.headers[h] === 'string' ? (req.headers[h] as string) : '');
     const id = this.identities.get(one(NETWORK_HEADER))?.get(one(SOURCE_HEADER));
-    if (!id || (req.method !== 'GET' && req.method !== 'HEAD')) {
+    const url = req.url ?? '';
+    if (!id || (req.method !== 'GET' && req.method !== 'HEAD') || !isTreePath(url)) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found\n');
       return;
     }
-    const path = `${METADATA_PREFIX}${req.url?.startsWith('/') ? req.url : '/'}`;
-    const opts = this.o.api.requestOptions(req.method, path, signedHeaders(this.o.secret, id));
+    const opts = this.o.api.requestOptions(req.method, `${METADATA_PREFIX}${url}`, signedHeaders(this.o.secret, id));
+    // The path is the workload's: the agent's own API token never goes with it, only the signature.
+    delete (opts.headers as Record<string, string>)['x-auth-token'];
     const up = http.request(opts, (r) => {
       res.writeHead(r.statusCode ?? 502, { 'content-type': r.headers['content-type'] ?? 'text/plain' });
       r.pipe(res);
