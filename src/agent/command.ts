@@ -1,4 +1,5 @@
 /** `hypernet agent`: the datapath agent of one node (runs as root, in the node's network namespace). */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createLogger } from '../common/log.js';
 import { startAgent } from './main.js';
@@ -36,6 +37,10 @@ export function register(program: Command): void {
     .option('--encryption <mode>', `WireGuard of the encrypted overlay: ${ENCRYPTION_MODES.join('|')}`, 'auto')
     .option('--wg-interface <name>', 'name of the WireGuard interface (default: hnwg + a digest of the host id)')
     .option('--wg-port <n>', 'UDP port of WireGuard on the underlay (the same on every node)', '51820')
+    .option(
+      '--metadata-secret-file <file>',
+      "file holding metadata_proxy_shared_secret (as the server's): serve 169.254.169.254 to local ports",
+    )
     .action(async (o: Record<string, string>) => {
       // Checked here, not as required options: those would be asked of `agent rotate-key` too.
       for (const k of ['server', 'host', 'underlayIp', 'cloud'])
@@ -54,6 +59,9 @@ export function register(program: Command): void {
       const wgPort = Number(o.wgPort);
       if (!Number.isInteger(wgPort) || wgPort < 1 || wgPort > 65535)
         throw new Error(`--wg-port: bad value ${o.wgPort}`);
+      const metadataSecret = o.metadataSecretFile ? readFileSync(o.metadataSecretFile, 'utf8').trim() : undefined;
+      if (metadataSecret !== undefined && metadataSecret.length < 16)
+        throw new Error('--metadata-secret-file: the secret must have at least 16 characters');
       const agent = startAgent(
         {
           server: o.server,
@@ -67,6 +75,7 @@ export function register(program: Command): void {
           encryption: enc,
           wgInterface: o.wgInterface,
           wgPort,
+          metadataSecret,
         },
         { log },
       );

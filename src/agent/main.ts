@@ -1,6 +1,7 @@
 /**
  * Wires the agent together: API client, registration + heartbeats, watch → model cache, and the
- * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, datapath, DHCP).
+ * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, datapath, DHCP,
+ * metadata).
  *
  * Every feature is a folder of the same four parts (datapath/, firewall/, dhcp/, vpn/):
  *  - compile.ts (pure): this node and the watched model → the feature's desired state;
@@ -28,6 +29,7 @@ import { FastEntriesReconciler } from './datapath/fast-entries.js';
 import { FrameSender } from './native/frame-sender.js';
 import { KernelReader } from './datapath/kernel-reader.js';
 import { DhcpReconciler } from './dhcp/reconciler.js';
+import { MetadataReconciler } from './metadata/reconciler.js';
 import { DEFAULT_NFT_ARGV, NftSession } from './firewall/nft-session.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
 import { LinkMonitor } from './loop/link-monitor.js';
@@ -66,6 +68,8 @@ export interface AgentConfig {
   encryption?: WgMode | 'off';
   wgInterface?: string;
   wgPort?: number;
+  /** `metadata_proxy_shared_secret` (the server's too): serve 169.254.169.254 to local ports; absent: off. */
+  metadataSecret?: string;
 }
 
 export interface AgentDeps {
@@ -200,7 +204,21 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     },
     report: (u) => dhcpStatus.submit(u),
     mtuOf: (m, id) => overlayMtu(cfg.node.underlayMtu, cfg.node.underlayIp, planOf(m).plan.crossesEncryption(id)),
+    metadata: cfg.metadataSecret !== undefined,
   });
+  const metadata = cfg.metadataSecret
+    ? new MetadataReconciler({
+        api,
+        exec,
+        clock,
+        log: log.child({ sub: 'metadata' }),
+        host: cfg.node.host,
+        netnsPrefix: cfg.netnsPrefix,
+        stateDir: cfg.stateDir,
+        secret: cfg.metadataSecret,
+        dhcpDesired: () => dhcp.lastDesired,
+      })
+    : null;
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
@@ -238,6 +256,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     // After the datapath: DHCP needs the bridges.
     // In the background: the next pass (a new tap) does not wait for dnsmasq; a failure wakes the loop.
     dhcp,
+    // After DHCP: its proxies listen in the DHCP namespaces.
+    ...(metadata ? [metadata] : []),
   ];
 
   const registration = new Registration({
@@ -311,6 +331,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       links?.stop();
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
       await dhcp.idle();
+      await metadata?.close();
       nftSession?.close();
       sessions?.close();
       frames?.close();

@@ -10,6 +10,7 @@ import { daemonInNetns } from './netns.js';
 import type { CloudPlan, LabPlan } from './plan.js';
 import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
 import { labToken } from './keystone-lab.js';
+import { labMetadataSecret, metadataSecretFile } from './metadata-secret.js';
 
 export const AGENT_PID_PREFIX = 'agent-';
 
@@ -31,6 +32,7 @@ function tokenArgs(plan: LabPlan): string[] {
 
 /** Starts the real agent of one cloud inside its hyperswitch namespace. */
 function startAgent(plan: LabPlan, c: CloudPlan): number {
+  labMetadataSecret(plan.paths); // made with the server's config; here too for an agent started alone
   return startDaemon({
     name: `${AGENT_PID_PREFIX}${c.hostId}`,
     ...daemonInNetns(c.hyperswitchNs, [
@@ -51,6 +53,8 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       c.agentNetnsPrefix,
       '--state-dir',
       c.agentStateDir,
+      '--metadata-secret-file',
+      metadataSecretFile(plan.paths),
       ...tokenArgs(plan),
     ]),
     logFile: agentLog(plan, c),

@@ -28,6 +28,7 @@ const LAB_FILES = [
   'agentless-vms',
   'keystone',
   'clouds.yaml',
+  'metadata-secret',
 ];
 
 /**

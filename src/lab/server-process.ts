@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { agentlessServerSection } from './agentless.js';
 import { keystoneServerArgs } from './keystone-lab.js';
+import { labMetadataSecret } from './metadata-secret.js';
 import type { LabPlan } from './plan.js';
 import type { LabHandle } from './handle.js';
 import { tailLog } from './logs.js';
@@ -55,14 +56,14 @@ export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>
   return pid;
 }
 
-/** The server's config file (agentless and keystone sections, when the lab has them) and auth flags. */
+/** The server config file (metadata secret; agentless, keystone sections when the lab has them), auth flags. */
 function serverConfig(plan: LabPlan): { args: string[] } {
   const keystone = keystoneServerArgs(plan);
   const sections = {
+    metadata_proxy_shared_secret: labMetadataSecret(plan.paths),
     ...(plan.agentless ? { agentless: agentlessServerSection(plan) } : {}),
     ...(keystone.section ? { keystone_authtoken: keystone.section } : {}),
   };
-  if (Object.keys(sections).length === 0) return { args: [] };
   const file = join(plan.paths.serverDataDir, 'config.yaml');
   mkdirSync(plan.paths.serverDataDir, { recursive: true });
   writeFileSync(file, stringify(sections), { mode: 0o600 });

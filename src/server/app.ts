@@ -11,6 +11,7 @@ import { challengeOf, prevalidate, type AuthConfig } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults, toNeutronError } from './errors.js';
 import { registerMeta } from './meta.js';
+import { registerMetadata } from './metadata/routes.js';
 import { registerPortBindings } from './port-bindings.js';
 import { registerRouterActions } from './l3/router-actions.js';
 import { registerSubnetpoolPrefixOps } from './subnetpool-prefix-ops.js';
@@ -105,6 +106,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);
+  registerMetadata(app, deps);
   if (opts.images) {
     await app.register(glancePlugin, { prefix: IMAGE_PREFIX, deps, images: opts.images });
     if (!opts.config.images.repositoryListen) registerRepository(app, opts.images, '/repository');

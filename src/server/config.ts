@@ -8,7 +8,8 @@
  * absent = agentless mode off), and the image keys (image_size_cap, repository_token_ttl,
  * repository_listen; images/config.ts), and the `keystone_authtoken:` section for `--auth keystone`
  * (Neutron's [keystone_authtoken] option names), and `encryption` (cross-cloud | all | none: the
- * default policy of the encrypted overlay, docs/encryption.md).
+ * default policy of the encrypted overlay, docs/encryption.md), and `metadata_proxy_shared_secret`
+ * (the metadata service's signing key, docs/routers.md).
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -48,6 +49,8 @@ export interface ServerConfig {
   encryption: EncryptionPolicy;
   /** The `keystone_authtoken:` section, needed by `--auth keystone`. */
   keystoneAuthtoken?: KeystoneAuthtokenConfig;
+  /** `metadata_proxy_shared_secret`: the key node proxies sign metadata requests with; absent: metadata off. */
+  metadataSecret?: string;
 }
 
 /** How `--auth keystone` reaches Keystone: Neutron's [keystone_authtoken] options (password auth type only). */
@@ -171,6 +174,7 @@ const fileSchema = z
       })
       .strict(),
     encryption: z.enum(ENCRYPTION_POLICIES),
+    metadata_proxy_shared_secret: z.string().min(16, 'at least 16 characters'),
   })
   .partial()
   .strict();
@@ -202,6 +206,7 @@ export function loadConfig(file?: string): ServerConfig {
   if (f.max_bulk_items !== undefined) cfg.maxBulkItems = f.max_bulk_items;
   applyImageKeys(cfg.images, f);
   if (f.encryption !== undefined) cfg.encryption = f.encryption;
+  if (f.metadata_proxy_shared_secret !== undefined) cfg.metadataSecret = f.metadata_proxy_shared_secret;
   if ('agentless' in f) cfg.agentless = parseAgentlessConfig(f.agentless);
   const k = f.keystone_authtoken;
   if (k) {

@@ -104,3 +104,10 @@ test('keystone_authtoken: Neutron option names, defaults filled in, bad URLs and
   );
   assert.throws(() => loadConfig(file('ks-typo.yaml', `${section}  token_cache: 5\n`)), /keystone_authtoken/);
 });
+
+test('metadata_proxy_shared_secret: off by default, set by its Neutron name, too short refused', () => {
+  assert.equal(defaultConfig().metadataSecret, undefined);
+  const secret = 'a-long-enough-metadata-secret';
+  assert.equal(loadConfig(file('md.yaml', `metadata_proxy_shared_secret: ${secret}\n`)).metadataSecret, secret);
+  assert.throws(() => loadConfig(file('md-short.yaml', 'metadata_proxy_shared_secret: short\n')), /metadata_proxy/);
+});

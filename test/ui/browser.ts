@@ -6,7 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { REPO } from '../ctl/server.js';
+import { after, before } from 'node:test';
+import { REPO, startServer, type TestServer } from '../ctl/server.js';
+import { skipUnless } from '../../testkit/preconditions.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = join(REPO, 'artifacts');
@@ -35,4 +37,33 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/** What `dashboardFixture` gives its tests once `before` has run. */
+export interface DashboardFixture {
+  /** The `skip` option of each test: false with Chromium, else why (a failure in CI). */
+  skip: false | string;
+  srv: TestServer;
+  browser: Browser;
+}
+
+/**
+ * Registers the file's `before`/`after`: the bundle built from the current source, a real server
+ * and a headless Chromium, both closed after the file's tests.
+ */
+export function dashboardFixture(): DashboardFixture {
+  const f = {
+    skip: skipUnless(haveChromium, `needs ${CHROMIUM} (apt-get install chromium; scripts/setup.sh does it)`),
+  } as DashboardFixture;
+  before(async () => {
+    if (!haveChromium) return;
+    buildUi();
+    f.srv = await startServer();
+    f.browser = await launchChromium();
+  });
+  after(async () => {
+    await f.browser?.close();
+    await f.srv?.close();
+  });
+  return f;
 }

@@ -5,33 +5,18 @@
  * table search, and token mode asking for a token. Screenshots go to artifacts/.
  * Skips only when /usr/bin/chromium is absent.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { registerAgent, startServer, type TestServer } from '../ctl/server.js';
-import { ARTIFACTS, buildUi, CHROMIUM, haveChromium, launchChromium } from './browser.js';
-import { skipUnless } from '../../testkit/preconditions.js';
+import type { Page } from 'playwright-core';
+import { registerAgent, startServer } from '../ctl/server.js';
+import { ARTIFACTS, dashboardFixture } from './browser.js';
 
-const skip = skipUnless(haveChromium, `needs ${CHROMIUM} (apt-get install chromium; scripts/setup.sh does it)`);
-
-let srv: TestServer;
-let browser: Browser;
-
-before(async () => {
-  if (!haveChromium) return;
-  buildUi();
-  srv = await startServer();
-  browser = await launchChromium();
-});
-
-after(async () => {
-  await browser?.close();
-  await srv?.close();
-});
+const fx = dashboardFixture();
+const { skip } = fx;
 
 async function openDashboard(url: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+  const page = await fx.browser.newPage({ viewport: { width: 1400, height: 1000 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   (page as unknown as { jsErrors: string[] }).jsErrors = errors;
@@ -44,7 +29,7 @@ function nodeData(page: Page, id: string, key: string): Promise<unknown> {
 }
 
 test('topology, live port status, form, port page, search', { skip }, async () => {
-  const admin = srv.admin;
+  const admin = fx.srv.admin;
   await registerAgent(admin, 'hs-aws-1', 'aws', '192.0.2.11');
   await registerAgent(admin, 'hs-os-1', 'openstack', '198.51.100.11');
   const net = await admin.create<{ id: string }>('networks', 'network', { name: 'stretched' });
@@ -67,7 +52,7 @@ test('topology, live port status, form, port page, search', { skip }, async () =
     fixed_ips: [{ subnet_id: sub.id, ip_address: '10.0.1.20' }],
   });
 
-  const page = await openDashboard(srv.url);
+  const page = await openDashboard(fx.srv.url);
   await page.waitForSelector('body[data-conn="live"]');
   // 2 clouds + 2 agents + 1 network + 2 ports = 7 nodes, 2 edges
   await page.waitForFunction(() => document.querySelector('#topology')?.getAttribute('data-nodes') === '7');

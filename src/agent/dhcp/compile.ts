@@ -34,6 +34,15 @@ export interface DhcpCompileInput {
   leaseSeconds?: number;
   /** A network's workload MTU when not underlay − 50 (less on networks crossing encrypted tunnels). */
   mtuOf?: (networkId: string) => number;
+  /** The metadata service runs here: each subnet gets a host route (option 121) to 169.254.169.254
+   * via the DHCP port, whose namespace serves it (src/agent/metadata/). */
+  metadata?: boolean;
+}
+
+/** The metadata address's route via the DHCP port's address in the subnet, unless the subnet has one. */
+function withMetadataRoute(o: DhcpSubnetOptions, dhcpIp: string | undefined): DhcpSubnetOptions {
+  if (!dhcpIp || o.hostRoutes.some((r) => r.destination === '169.254.169.254/32')) return o;
+  return { ...o, hostRoutes: [...o.hostRoutes, { destination: '169.254.169.254/32', nexthop: dhcpIp }] };
 }
 
 export const DEFAULT_LEASE_SECONDS = 86400;
@@ -170,7 +179,12 @@ export function compileDhcp(input: DhcpCompileInput): DhcpDesired {
         interfaceName: iface,
         mtu,
         leaseSeconds: lease,
-        subnets: served.map((s) => subnetOptions(s, problems)),
+        subnets: served.map((s) =>
+          withMetadataRoute(
+            subnetOptions(s, problems),
+            input.metadata ? dhcpPort.fixed_ips.find((f) => f.subnet_id === s.id)?.ip_address : undefined,
+          ),
+        ),
       }),
       hostsText: hostsText(net.id, locals, servedIds),
     });

@@ -43,6 +43,8 @@ export interface DhcpReconcilerOptions {
   report?: (updates: readonly PortStatusUpdate[]) => void;
   /** A network's workload MTU given the model (the encrypted overlay's), else underlay − 50. */
   mtuOf?: (model: ModelView, networkId: string) => number;
+  /** The metadata service runs on this node: DHCP gives its host route (see compileDhcp). */
+  metadata?: boolean;
 }
 
 export class DhcpReconciler implements SubReconciler {
@@ -60,6 +62,8 @@ export class DhcpReconciler implements SubReconciler {
   private readonly served = new Set<number>();
   /** The model of the latest pass (the cache's live view), for reports after a background apply. */
   private model: ModelView | null = null;
+  /** The desired state of the latest pass (the metadata proxies live in its namespaces). */
+  lastDesired: ReturnType<typeof compileDhcp> | null = null;
 
   constructor(private readonly o: DhcpReconcilerOptions) {
     this.driver = new DhcpDriver({
@@ -81,7 +85,9 @@ export class DhcpReconciler implements SubReconciler {
       underlayMtu: node.underlayMtu,
       mtuOf: this.o.mtuOf && ((id: string) => this.o.mtuOf!(model, id)),
       netnsPrefix: this.o.netnsPrefix,
+      metadata: this.o.metadata,
     });
+    this.lastDesired = desired;
     for (const p of desired.problems) log.warn({ problem: p }, 'dhcp');
     this.model = model;
     this.reportStatus(desired);

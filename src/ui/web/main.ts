@@ -1,6 +1,7 @@
 /**
  * The dashboard's entry: asks for a token when the server wants one, follows the watch stream into
- * the model, and renders the views from it (topology, resource tables, port page, problems, forms).
+ * the model, and renders the views from it (topology, resource tables, routers and floating IPs,
+ * port page, problems, forms).
  * Agentless mode's hyperswitches and agentless ports have no watch events: they are polled every
  * 10 s and right after the page creates or deletes one; their form and tables show only when served.
  * For tests and curious operators, `window.__hypernet` exposes the cytoscape instance and the model,
@@ -14,6 +15,7 @@ import { agentlessForm } from './agentless-form.js';
 import { api, AuthRequired, follow, HttpError, setToken } from './api.js';
 import { h } from './dom.js';
 import { networkForm } from './forms.js';
+import { l3Section } from './l3-view.js';
 import { TopologyGraph } from './graph.js';
 import { Model } from './model.js';
 import { portPage } from './port-page.js';
@@ -76,6 +78,15 @@ function render(): void {
   topo.dataset.edges = String(graph!.cy.edges().length);
   topo.dataset.revision = String(model.revision);
   tables!.render();
+  $('#l3').replaceChildren(
+    ...l3Section({
+      networks: input.networks,
+      subnets: input.subnets,
+      ports: input.ports,
+      routers: model.list('router'),
+      floatingips: model.list('floatingip'),
+    }),
+  );
   const m = /^#\/port\/(.+)$/.exec(location.hash);
   const page = $('#page');
   if (m) page.replaceChildren(portPage(model, decodeURIComponent(m[1])));
@@ -227,7 +238,7 @@ function boot(): void {
   );
   graph = new TopologyGraph(topo, openPort);
   tables = new ResourceTables(model, openPort, (spec, id) => void removeProvided(spec, id));
-  app.append(tables.el);
+  app.append(tables.el, h('section', { id: 'l3' }));
   window.__hypernet = { cy: graph.cy, model, renders };
   window.addEventListener('hashchange', schedule);
   setInterval(() => void refreshAgents().catch(() => undefined), 10_000);
