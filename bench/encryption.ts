@@ -153,6 +153,11 @@ async function bareTunnel(mtu: number): Promise<void> {
 
 type Policy = 'none' | 'all' | null;
 
+async function reachable(p: PathSpec): Promise<void> {
+  const ok = await eventually(async () => (await run(p.from, 'ping', ['-c', '1', '-W', '1', p.to])).code === 0, 15_000);
+  if (!ok) throw new Error(`${p.from} does not reach ${p.to}`);
+}
+
 /** Sets the network's policy and waits until hs-b's WireGuard has the peers that policy gives it. */
 async function setPolicy(networkId: string, p: Policy): Promise<void> {
   await world.api.update<Network>('networks', 'network', networkId, { 'hypernet:encryption': p });
@@ -248,6 +253,8 @@ async function main(): Promise<void> {
     for (let i = 0; i < REPS; i++) {
       for (const [policy, keys] of PHASES) {
         await setPolicy(netId, policy);
+        // hs-b's peers are there; the other nodes' datapaths may still be moving: wait until each path answers.
+        for (const k of keys) await reachable(spec[k]);
         for (const k of keys) got[k].push(await iperf(spec[k]));
       }
       console.log(`round ${i + 1}: ${PATHS.map((k) => `${k} ${(got[k][i]!.bps / 1e9).toFixed(2)}`).join(', ')} Gbit/s`);
