@@ -34,6 +34,8 @@
  * the tunnel's buffers), the outer packets fragmented (IpFragCreates in the client namespace), and
  * drops (client TAP queue; UDP receive buffers, UdpRcvbufErrors of the client's and the server's
  * namespace), so a gap can be told apart: loss, fragmentation, or CPU per bit.
+ * The lab's server runs with encryption `none` (plaintext VXLAN between the clouds, as in the bare
+ * tunnel's routed hops); WireGuard's cost is bench:encryption's.
  * Everything lives in namespaces with a per-run prefix and is removed at the end (also on failure).
  * Run: npm run bench:agentless. Experiments, not what users run: BENCH_REVERSE=1 sends every flow
  * towards the agentless VM (iperf3 -R), BENCH_NOTRACK=1 takes the outer UDP out of conntrack in the
@@ -58,6 +60,7 @@ import { planLab, type VmPlan } from '../src/lab/plan.js';
 import { readPidFile, stopPid, waitFor } from '../src/lab/processes.js';
 import { vmInterface } from '../src/lab/vms.js';
 import { downLab, World } from '../src/lab/world.js';
+import { machineTicks, processTicks, TICKS_PER_SECOND } from '../testkit/cpu.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { hopCounts, hopDetail, hopsOf, linkCounters, sameHops, type Hops } from '../testkit/path-hops.js';
 import { median } from '../testkit/stats.js';
@@ -68,7 +71,6 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const deps = { exec: realExec, clock: realClock };
 const prefix = `hnba${process.pid}-`;
 const stateDir = join(tmpdir(), 'hypernet-bench', prefix.slice(0, -1));
-const TICK = 100; // USER_HZ
 /** The old veth-only reference tunnel (BENCH_VETH=0 leaves it out). */
 const WITH_VETH = process.env.BENCH_VETH !== '0';
 const VETH_NS = [`${prefix}bare-s`, `${prefix}bare-c`];
@@ -126,21 +128,6 @@ interface Run {
   loadedRttMs: number;
 }
 
-const cpuTicks = (pid: number): number => {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(f[11]) + Number(f[12]); // utime, stime
-  } catch {
-    return 0;
-  }
-};
-
-/** Busy jiffies of all CPUs (/proc/stat: everything but idle and iowait). */
-const machineBusy = (): number => {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
-};
-
 async function nstat(ns: string, counter: string): Promise<number> {
   const r = await realExec('ip', ['netns', 'exec', ns, 'nstat', '-a', '-z', '-s', counter], { allowFail: true });
   return Number(new RegExp(`^${counter}\\s+(\\d+)`, 'm').exec(r.stdout)?.[1] ?? 0);
@@ -162,7 +149,7 @@ async function startServer(p: Path): Promise<void> {
 }
 
 async function iperfOnce(p: Path): Promise<Run> {
-  const [c0, s0, m0, t0] = [cpuTicks(p.clientPid), cpuTicks(p.serverPid), machineBusy(), Date.now()];
+  const [c0, s0, m0, t0] = [processTicks(p.clientPid), processTicks(p.serverPid), machineTicks().busy, Date.now()];
   const frag0 = await nstat(p.fromNs, 'IpFragCreates');
   const [tap0, udp0] = [await tapTxDropped(p.fromNs, p.clientTap), await udpDrops(p)];
   // 10 pings at 0.2 s from 2 s into the flow: the queueing delay the flow builds up in the tunnel.
@@ -198,7 +185,7 @@ async function iperfOnce(p: Path): Promise<Run> {
     ],
     { allowFail: true, timeoutMs: (SECONDS + 15) * 1000 },
   );
-  const [c1, s1, m1, t1] = [cpuTicks(p.clientPid), cpuTicks(p.serverPid), machineBusy(), Date.now()];
+  const [c1, s1, m1, t1] = [processTicks(p.clientPid), processTicks(p.serverPid), machineTicks().busy, Date.now()];
   const j = JSON.parse(r.stdout || '{}') as {
     end?: { sum_received?: { bits_per_second: number; bytes: number }; sum_sent?: { retransmits?: number } };
     error?: string;
@@ -209,10 +196,10 @@ async function iperfOnce(p: Path): Promise<Run> {
     bps: j.end.sum_received.bits_per_second,
     bytes: j.end.sum_received.bytes,
     retransmits: j.end.sum_sent?.retransmits ?? 0,
-    clientCpuPerGbit: (c1 - c0) / TICK / gbits,
-    serverCpuPerGbit: (s1 - s0) / TICK / gbits,
-    serverCores: (s1 - s0) / TICK / ((t1 - t0) / 1000),
-    machineCpuPerGbit: (m1 - m0) / TICK / gbits,
+    clientCpuPerGbit: (c1 - c0) / TICKS_PER_SECOND / gbits,
+    serverCpuPerGbit: (s1 - s0) / TICKS_PER_SECOND / gbits,
+    serverCores: (s1 - s0) / TICKS_PER_SECOND / ((t1 - t0) / 1000),
+    machineCpuPerGbit: (m1 - m0) / TICKS_PER_SECOND / gbits,
     fragments: (await nstat(p.fromNs, 'IpFragCreates')) - frag0,
     tapDrops: (await tapTxDropped(p.fromNs, p.clientTap)) - tap0,
     udpDrops: (await udpDrops(p)) - udp0,
@@ -724,7 +711,12 @@ async function main(): Promise<void> {
   requireRoot('bench:agentless');
   await downLab(stateDir, prefix, deps);
   const tmp = mkdtempSync(join(tmpdir(), 'hypernet-bench-vpn-'));
-  const world = new World(planLab({ prefix, stateDir, apiPort: 0, clouds: 2, vmsPerCloud: 1, agentlessVms: 1 }), deps);
+  // Plaintext overlay between the clouds: the bare OpenVPN baseline has no second encryption layer, so the
+  // ratio compares the same work (bench:encryption measures the WireGuard overlay).
+  const world = new World(
+    planLab({ prefix, stateDir, apiPort: 0, clouds: 2, vmsPerCloud: 1, agentlessVms: 1, encryption: 'none' }),
+    deps,
+  );
   const tunnels: BareTunnel[] = [];
   let paths: Path[] = [];
   const targets = new Targets();

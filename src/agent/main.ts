@@ -14,6 +14,7 @@
  * (see the firewall's `rejected` and the datapath's gate), never failing the whole node.
  */
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../client/api.js';
 import { realClock, type Clock } from '../common/clock.js';
@@ -42,6 +43,8 @@ import { WatchLoop } from './loop/watch-loop.js';
 import { DEFAULT_WG_PORT, defaultWgIface, planOf, tunnelDestinations } from './crypt/compile.js';
 import type { WgMode } from './crypt/driver.js';
 import { CryptReconciler } from './crypt/reconciler.js';
+import { WG_SOCKET_BUFFER, wgbufBuilt } from './native/wgbuf.js';
+import { cpuMask } from './net-sysfs.js';
 import { overlayMtu } from '../model/encryption.js';
 
 export interface AgentConfig {
@@ -155,6 +158,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   // Gratuitous ARP from one long-lived raw-socket child (built by `npm run build`), else arping.
   const frames = !deps.exec && FrameSender.built() ? new FrameSender() : null;
   if (!deps.exec && !frames) deps.log.warn('hn-rawsend not built (npm run build): gratuitous ARP falls back to arping');
+  if (!deps.exec && !wgbufBuilt() && (cfg.encryption ?? 'auto') !== 'off')
+    deps.log.warn('hn-wgbuf not built (npm run build): wireguard-go keeps its small UDP socket buffers');
   const clock = deps.clock ?? realClock;
   const log = deps.log;
   const api = new ApiClient({ url: cfg.server, token: cfg.token });
@@ -176,6 +181,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
           ...cfg.node,
           iface: cfg.wgInterface ?? defaultWgIface(cfg.node.host),
           listenPort: cfg.wgPort ?? DEFAULT_WG_PORT,
+          socketBuffer: wgbufBuilt() ? WG_SOCKET_BUFFER : 0,
+          rpsCpus: cpuMask(availableParallelism()),
         },
       })
     : null;

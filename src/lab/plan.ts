@@ -5,7 +5,7 @@
  * without root and every other lab module (topology, processes, VMs, status, down) reads names from it.
  */
 import { join } from 'node:path';
-import { overlayMtu } from '../model/encryption.js';
+import { DEFAULT_ENCRYPTION, type EncryptionPolicy, overlayMtu, policyEncrypts } from '../model/encryption.js';
 import { deepFreeze } from '../common/freeze.js';
 import { bigIntToIp, parseCidr } from '../model/grammar/addresses.js';
 
@@ -25,6 +25,16 @@ export interface LabOptions {
   agentlessVms: number;
   /** A private Keystone, the server with `--auth keystone` and a clouds.yaml (keystone-lab.ts). */
   keystone: boolean;
+  /**
+   * The server's default encryption policy (its config's `encryption`). Benchmarks whose baseline does no
+   * encryption set `none`, so that both sides of a ratio do the same work.
+   */
+  encryption: EncryptionPolicy;
+  /**
+   * Cloud labels by cloud index (default `cloud-<letter>`): two hyperswitches with one label are two
+   * nodes of one cloud (bench:encryption measures `all` on such a pair).
+   */
+  cloudLabels?: readonly string[];
 }
 
 export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
@@ -38,6 +48,7 @@ export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
   hyperCidr: '10.0.1.0/24',
   agentlessVms: 0,
   keystone: false,
+  encryption: DEFAULT_ENCRYPTION,
 });
 
 /** The documentation ranges (RFC 5737): the only underlay addresses the lab uses. */
@@ -121,6 +132,8 @@ export interface LabPlan {
   agentless: AgentlessLabPlan | null;
   /** Keystone in front of the API (absent in the lab.json of older labs: false). */
   keystone?: boolean;
+  /** The server's default encryption policy (absent in the lab.json of older labs: the default). */
+  encryption?: EncryptionPolicy;
 }
 
 export interface AgentlessCloudPlan {
@@ -200,7 +213,8 @@ export function labPaths(stateDir: string): LabPaths {
 /** Builds the frozen plan. Throws on options that cannot make a world (bad counts, long prefix). */
 export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
   const o: LabOptions = { ...DEFAULT_OPTIONS, ...partial };
-  if (!/^[a-z0-9-]{1,12}$/.test(o.prefix)) throw new Error(`prefix must be 1–12 of [a-z0-9-], got "${o.prefix}"`);
+  // Upper case is allowed so that runs sharing a machine can be told apart by a letter (only namespaces use it).
+  if (!/^[A-Za-z0-9-]{1,12}$/.test(o.prefix)) throw new Error(`prefix must be 1–12 of [A-Za-z0-9-], got "${o.prefix}"`);
   if (!Number.isInteger(o.vmsPerCloud) || o.vmsPerCloud < 0 || o.vmsPerCloud > 50)
     throw new Error(`vms per cloud must be 0…50, got ${o.vmsPerCloud}`);
   if (!Number.isInteger(o.underlayMtu) || o.underlayMtu < 1280 || o.underlayMtu > 65535)
@@ -217,7 +231,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     const base = Number(network);
     const half = 1 << (32 - len - 1);
     const letter = cloudLetter(index);
-    const label = `cloud-${letter}`;
+    const label = o.cloudLabels?.[index] ?? `cloud-${letter}`;
     const hyperswitchNs = `${o.prefix}hs-${letter}`;
     const hostId = `hs-${letter}`;
     const workloadBase = base + half;
@@ -263,7 +277,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     underlayMtu: o.underlayMtu,
     // With the server's default policy (cross-cloud), a network spanning clouds is encrypted between
     // them, and DHCP gives its workloads room for WireGuard too (docs/encryption.md).
-    overlayMtu: overlayMtu(o.underlayMtu, clouds[0].underlayIp, o.clouds > 1),
+    overlayMtu: overlayMtu(o.underlayMtu, clouds[0].underlayIp, encryptsAPair(o.encryption, clouds)),
     api: { host: o.apiHost, port: o.apiPort },
     hyperCidr: o.hyperCidr,
     clouds,
@@ -273,7 +287,13 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
       o.agentlessVms,
     ),
     keystone: o.keystone,
+    encryption: o.encryption,
   });
+}
+
+/** Whether the policy encrypts any pair of the clouds' hyperswitches (the tenant network spans them all). */
+function encryptsAPair(p: EncryptionPolicy, clouds: readonly CloudPlan[]): boolean {
+  return clouds.some((c, i) => clouds.slice(i + 1).some((d) => policyEncrypts(p, c.label, d.label)));
 }
 
 /** Every namespace name the plan itself creates (agents may add more under the same prefix). */

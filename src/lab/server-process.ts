@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { DEFAULT_ENCRYPTION } from '../model/encryption.js';
 import { agentlessServerSection } from './agentless.js';
 import { keystoneServerArgs } from './keystone-lab.js';
 import { labMetadataSecret } from './metadata-secret.js';
@@ -63,6 +64,7 @@ function serverConfig(plan: LabPlan): { args: string[] } {
     metadata_proxy_shared_secret: labMetadataSecret(plan.paths),
     ...(plan.agentless ? { agentless: agentlessServerSection(plan) } : {}),
     ...(keystone.section ? { keystone_authtoken: keystone.section } : {}),
+    ...(plan.encryption && plan.encryption !== DEFAULT_ENCRYPTION ? { encryption: plan.encryption } : {}),
   };
   const file = join(plan.paths.serverDataDir, 'config.yaml');
   mkdirSync(plan.paths.serverDataDir, { recursive: true });

@@ -107,3 +107,17 @@ test('bad options are refused', () => {
   assert.throws(() => planLab({ underlayMtu: 500 }), /MTU/);
   assert.throws(() => planLab({ apiPort: 70000 }), /port/);
 });
+
+test('overlay MTU follows the server policy and the clouds the hyperswitches are in', () => {
+  assert.equal(planLab({ prefix: 'hnF-t-' }).overlayMtu, 1390, 'cross-cloud: two clouds are an encrypted pair');
+  assert.equal(planLab({ encryption: 'none' }).overlayMtu, 1450);
+  assert.equal(planLab({ clouds: 1 }).overlayMtu, 1450, 'one node: no pair');
+  assert.equal(planLab({ cloudLabels: ['one', 'one'] }).overlayMtu, 1450, 'a same-cloud pair is plain');
+  assert.equal(planLab({ cloudLabels: ['one', 'one'], encryption: 'all' }).overlayMtu, 1390);
+  const p = planLab({ clouds: 3, cloudLabels: ['x', 'y', 'y'] });
+  assert.deepEqual(
+    p.clouds.map((c) => c.label),
+    ['x', 'y', 'y'],
+  );
+  assert.equal(p.encryption, 'cross-cloud');
+});

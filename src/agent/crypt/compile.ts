@@ -39,6 +39,10 @@ export const defaultWgIface = (host: string): string =>
 export interface CryptNode extends NodeInfo {
   iface: string;
   listenPort: number;
+  /** UDP socket buffer for a wireguard-go daemon (bytes); 0 or absent: its default. */
+  socketBuffer?: number;
+  /** RPS CPU mask for a wireguard-go interface; '' or absent: leave it. */
+  rpsCpus?: string;
 }
 
 /** One plan and one inner-address map per model (the datapath, DHCP and this feature share them). */
@@ -143,5 +147,7 @@ export function compileWg(
     peers,
     plainPeers: plain,
     nft: renderGuard(node.iface, plain),
+    socketBuffer: node.socketBuffer ?? 0,
+    rpsCpus: node.rpsCpus ?? '',
   });
 }

@@ -1,6 +1,6 @@
 /**
  * Pure: desired WireGuard state vs what the kernel and `wg` report → operations, in one safe order:
- * interface → key and port → MTU/up → address → peers added or changed → stale peers removed →
+ * interface → key and port → MTU/up → wireguard-go's socket buffers and RPS → address → peers added or changed → stale peers removed →
  * stale addresses removed; the guard table last (and whenever its text changes). A new peer key of a
  * host (rotation) is set before the old one goes, so its allowed addresses move in one step.
  */
@@ -16,7 +16,14 @@ export function diffWg(d: DesiredWg, a: ActualWg, impl: WgImpl, appliedNft: stri
   if (fresh) ops.push({ op: 'create', iface, impl });
   if (fresh || a.publicKey !== d.publicKey || a.listenPort !== d.listenPort)
     ops.push({ op: 'set-key', iface, privateKeyFile: d.privateKeyFile, listenPort: d.listenPort });
-  if (fresh || a.mtu !== d.mtu || !a.up) ops.push({ op: 'link', iface, mtu: d.mtu });
+  const link = fresh || a.mtu !== d.mtu || !a.up;
+  if (link) ops.push({ op: 'link', iface, mtu: d.mtu });
+  // wireguard-go binds its sockets once it is up with a port; a new socket has the default buffer again.
+  const rebound = fresh || link || ops.some((o) => o.op === 'set-key');
+  if (impl === 'userspace' && d.socketBuffer > 0 && (rebound || (a.socketBuffer ?? 0) < d.socketBuffer))
+    ops.push({ op: 'sockbuf', iface, bytes: d.socketBuffer });
+  // Set with the link (a new interface starts without it); not read back every pass.
+  if (impl === 'userspace' && d.rpsCpus && link) ops.push({ op: 'rps', iface, cpus: d.rpsCpus });
   const have = fresh ? [] : a.addresses;
   if (d.address && !have.includes(d.address)) ops.push({ op: 'addr-add', iface, cidr: d.address });
   const actualPeers = new Map((fresh ? [] : a.peers).map((p) => [p.publicKey, p]));

@@ -1,13 +1,16 @@
 /**
  * Applies WireGuard operations through the injected Exec: `ip` for the interface, its MTU and its
  * address, `wireguard-go IF` (which daemonizes and lives as long as its interface) or the kernel's
- * `wireguard` link type, `wg set` for key, port and peers, `nft -f -` for the VXLAN guard table.
+ * `wireguard` link type, `wg set` for key, port and peers, `nft -f -` for the VXLAN guard table,
+ * `hn-wgbuf` for wireguard-go's UDP socket buffers (read back with `ss`).
  * The interface is ours by its name; deleting it also ends its wireguard-go daemon.
  * Independent operations fail independently (the loop retries them).
  */
 import type { Exec } from '../../common/exec.js';
 import type { ActualPeer, ActualWg, WgImpl, WgOp } from './types.js';
 import { WG_NFT_TABLE } from './compile.js';
+import { WGBUF_PATH } from '../native/wgbuf.js';
+import { netSysfsWrite } from '../net-sysfs.js';
 
 /** How to choose the implementation: detect, or force one (a forced one that is absent fails closed). */
 export type WgMode = 'auto' | WgImpl;
@@ -56,7 +59,16 @@ export function parseDump(text: string): { publicKey: string; listenPort: number
 export async function readWg(exec: Exec, iface: string): Promise<ActualWg> {
   const link = await exec('ip', ['-j', 'addr', 'show', 'dev', iface], { allowFail: true });
   if (link.code !== 0)
-    return { exists: false, mtu: 0, up: false, addresses: [], publicKey: null, listenPort: null, peers: [] };
+    return {
+      exists: false,
+      mtu: 0,
+      up: false,
+      addresses: [],
+      publicKey: null,
+      listenPort: null,
+      peers: [],
+      socketBuffer: null,
+    };
   const [l] = JSON.parse(link.stdout) as {
     mtu: number;
     flags: string[];
@@ -64,6 +76,8 @@ export async function readWg(exec: Exec, iface: string): Promise<ActualWg> {
   }[];
   const dump = await exec('wg', ['show', iface, 'dump'], { allowFail: true });
   const wg = dump.code === 0 ? parseDump(dump.stdout) : null;
+  const port = wg?.listenPort;
+  const ss = port ? await exec('ss', ['-Hulnm', 'sport', '=', `:${port}`], { allowFail: true }) : null;
   return {
     exists: true,
     mtu: l.mtu,
@@ -72,7 +86,14 @@ export async function readWg(exec: Exec, iface: string): Promise<ActualWg> {
     publicKey: wg?.publicKey ?? null,
     listenPort: wg?.listenPort ?? null,
     peers: wg?.peers ?? [],
+    socketBuffer: ss?.code === 0 ? parseSocketBuffer(ss.stdout) : null,
   };
+}
+
+/** The smallest receive buffer (`rb`) in `ss -m` output: every socket on the port must have room. */
+export function parseSocketBuffer(text: string): number | null {
+  const rbs = [...text.matchAll(/\brb(\d+)/g)].map((m) => Number(m[1]));
+  return rbs.length ? Math.min(...rbs) : null;
 }
 
 /** The program and arguments of one operation. */
@@ -97,6 +118,10 @@ export function renderWgOp(o: WgOp): { cmd: string; args: string[]; input?: stri
         // `all` applies, so this is never stricter than loose).
         { cmd: 'sysctl', args: ['-qw', `net.ipv4.conf.${o.iface}.rp_filter=2`] },
       ];
+    case 'sockbuf':
+      return [{ cmd: WGBUF_PATH, args: [o.iface, String(o.bytes)] }];
+    case 'rps':
+      return [netSysfsWrite(o.iface, 'queues/rx-0/rps_cpus', o.cpus)];
     case 'addr-add':
       return [{ cmd: 'ip', args: ['addr', 'replace', o.cidr, 'dev', o.iface] }];
     case 'addr-del':

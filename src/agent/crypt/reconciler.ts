@@ -13,7 +13,9 @@ import { compileWg, type CryptNode } from './compile.js';
 import { diffWg } from './diff.js';
 import { applyWg, chooseImpl, readWg, type WgMode } from './driver.js';
 import { loadKeys, type NodeKeys } from './keys.js';
-import type { ActualWg, WgImpl } from './types.js';
+import type { ActualWg, WgImpl, WgOp } from './types.js';
+
+const TUNING_OPS: ReadonlySet<WgOp['op']> = new Set(['sockbuf', 'rps']);
 
 export interface CryptReconcilerOptions {
   exec: Exec;
@@ -65,7 +67,11 @@ export class CryptReconciler implements SubReconciler {
       if (ops.some((o) => o.op === 'nft') && !r.failed.some((f) => f.op.op === 'nft')) this.appliedNft = desired.nft;
       log.info({ ops: ops.map((o) => o.op), failed: r.failed.length }, 'wireguard applied');
       this.report(desired.peers, await readWg(exec, node.iface));
-      if (r.failed.length) throw new Error(r.failed.map((f) => `${f.op.op}: ${f.error}`).join('; '));
+      // The tuning of wireguard-go (socket buffers, RPS) only costs speed when it fails: a warning, not an error.
+      const tuning = r.failed.filter((f) => TUNING_OPS.has(f.op.op));
+      if (tuning.length) log.warn({ failed: tuning.map((f) => `${f.op.op}: ${f.error}`) }, 'wireguard-go left untuned');
+      const failed = r.failed.filter((f) => !TUNING_OPS.has(f.op.op));
+      if (failed.length) throw new Error(failed.map((f) => `${f.op.op}: ${f.error}`).join('; '));
       this.converged = json;
     } catch (e) {
       this.status = {

@@ -27,6 +27,17 @@ export interface DesiredWg {
   plainPeers: readonly string[];
   /** The nftables table guarding UDP 4789 (rendered text; applied when it changes). */
   nft: string;
+  /**
+   * UDP socket buffer (bytes) wanted for a wireguard-go daemon's sockets, 0 to leave its default
+   * (kernel module, or the helper that sets it is not built).
+   */
+  socketBuffer: number;
+  /**
+   * CPUs (sysfs mask) that take a wireguard-go interface's received packets off the daemon's write
+   * (RPS), '' to leave it: without it the whole overlay (VXLAN, bridge, the VM's TCP) runs inside the
+   * daemon's write to its TUN, one packet at a time, while the next packets wait to be decrypted.
+   */
+  rpsCpus: string;
 }
 
 export interface ActualPeer {
@@ -49,12 +60,16 @@ export interface ActualWg {
   publicKey: string | null;
   listenPort: number | null;
   peers: readonly ActualPeer[];
+  /** The smallest receive buffer of the UDP sockets on the listen port (`ss`), null when none is seen. */
+  socketBuffer: number | null;
 }
 
 export type WgOp =
   | { op: 'create'; iface: string; impl: WgImpl }
   | { op: 'set-key'; iface: string; privateKeyFile: string; listenPort: number }
   | { op: 'link'; iface: string; mtu: number }
+  | { op: 'sockbuf'; iface: string; bytes: number }
+  | { op: 'rps'; iface: string; cpus: string }
   | { op: 'addr-add'; iface: string; cidr: string }
   | { op: 'addr-del'; iface: string; cidr: string }
   | { op: 'peer-set'; iface: string; peer: DesiredPeer }

@@ -18,6 +18,7 @@
  * (the older layout). The GRO tuning is applied when the veth pair is made; where it fails (no
  * ethtool, a kernel without threaded NAPI) the port works untuned and a warning says why.
  */
+import { netSysfsWrite } from '../net-sysfs.js';
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { parseLinks } from '../datapath/kernel-parse.js';
@@ -95,19 +96,13 @@ async function ensureRedirect(exec: Exec, from: string, to: string): Promise<voi
   ]);
 }
 
-const THREADED_SCRIPT =
-  'd=$(mktemp -d) || exit 1; mount -t sysfs none "$d" && echo 1 > "$d/class/net/$1/threaded"; ' +
-  'r=$?; umount "$d" 2>/dev/null; rmdir "$d"; exit $r';
-
 /** GRO with a threaded NAPI on the port end, no TSO on the shim end (see the module comment). */
 async function tuneVeth(exec: Exec, n: PortLinkNames): Promise<void> {
   await exec('ethtool', ['-K', n.shim, 'tso', 'off']);
   await exec('ethtool', ['-K', n.port, 'gro', 'on']);
-  // Only sysfs sets a device's NAPI threaded, and the /sys this process sees may belong to another
-  // network namespace (an agent started with nsenter): mount the current namespace's own sysfs on a
-  // temporary directory in a private mount namespace (not on /sys: under `ip netns exec` that is
-  // already this namespace's sysfs, and mounting it there again fails).
-  await exec('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', THREADED_SCRIPT, 'sh', n.port]);
+  // Only sysfs sets a device's NAPI threaded.
+  const w = netSysfsWrite(n.port, 'threaded', '1');
+  await exec(w.cmd, w.args);
 }
 
 /**

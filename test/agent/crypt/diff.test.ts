@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { diffWg } from '../../../src/agent/crypt/diff.js';
+import { cpuMask } from '../../../src/agent/net-sysfs.js';
 import type { ActualWg, DesiredWg } from '../../../src/agent/crypt/types.js';
 
 const K1 = 'HPu4agnfCrLt5tkdILy/YQkvTc8yxOt8FintexJkjiE=';
@@ -18,6 +19,8 @@ const desired: DesiredWg = {
   peers: [peer],
   plainPeers: [],
   nft: 'table',
+  socketBuffer: 0,
+  rpsCpus: '',
 };
 const none: ActualWg = {
   exists: false,
@@ -27,6 +30,7 @@ const none: ActualWg = {
   publicKey: null,
   listenPort: null,
   peers: [],
+  socketBuffer: null,
 };
 const converged: ActualWg = {
   exists: true,
@@ -36,6 +40,7 @@ const converged: ActualWg = {
   publicKey: K1,
   listenPort: 51820,
   peers: [{ ...peer, latestHandshake: 0, rxBytes: 0, txBytes: 0 }],
+  socketBuffer: 212992,
 };
 
 test('from nothing: interface, key, link, address, peer, guard — in that order', () => {
@@ -77,4 +82,44 @@ test('own key rotated, stale address, changed guard', () => {
     ops.map((o) => o.op),
     ['set-key', 'addr-del', 'nft'],
   );
+});
+
+test("wireguard-go's socket buffers: raised after the link is up, again when they are small; never for the kernel", () => {
+  const big = { ...desired, socketBuffer: 7 << 20 };
+  assert.deepEqual(
+    diffWg(big, none, 'userspace', null).map((o) => o.op),
+    ['create', 'set-key', 'link', 'sockbuf', 'addr-add', 'peer-set', 'nft'],
+  );
+  assert.ok(!diffWg(big, none, 'kernel', null).some((o) => o.op === 'sockbuf'));
+  assert.deepEqual(diffWg(big, converged, 'userspace', 'table'), [{ op: 'sockbuf', iface: 'hnwg0', bytes: 7 << 20 }]);
+  assert.deepEqual(diffWg(big, { ...converged, socketBuffer: 2 * (7 << 20) }, 'userspace', 'table'), []);
+  // A new listen port means new sockets with the default buffer, whatever was read before.
+  assert.deepEqual(
+    diffWg(big, { ...converged, listenPort: 51821, socketBuffer: 2 * (7 << 20) }, 'userspace', 'table').map(
+      (o) => o.op,
+    ),
+    ['set-key', 'sockbuf'],
+  );
+});
+
+test('RPS on a wireguard-go interface: set with its link, not for the kernel module', () => {
+  const rps = { ...desired, rpsCpus: '00000003' };
+  const ops = diffWg(rps, none, 'userspace', null);
+  assert.deepEqual(
+    ops.map((o) => o.op),
+    ['create', 'set-key', 'link', 'rps', 'addr-add', 'peer-set', 'nft'],
+  );
+  assert.deepEqual(ops[3], { op: 'rps', iface: 'hnwg0', cpus: '00000003' });
+  assert.ok(!diffWg(rps, none, 'kernel', null).some((o) => o.op === 'rps'));
+  assert.deepEqual(diffWg(rps, converged, 'userspace', 'table'), []);
+  assert.deepEqual(
+    diffWg(rps, { ...converged, mtu: 1420 }, 'userspace', 'table').map((o) => o.op),
+    ['link', 'rps'],
+  );
+});
+
+test('cpuMask: sysfs hex groups of 32 CPUs', () => {
+  assert.equal(cpuMask(2), '00000003');
+  assert.equal(cpuMask(32), 'ffffffff');
+  assert.equal(cpuMask(33), '00000001,ffffffff');
 });

@@ -16,6 +16,7 @@ import { diffWg } from '../../../src/agent/crypt/diff.js';
 import { loadKeys, publicKeyOf, rotate } from '../../../src/agent/crypt/keys.js';
 import type { DesiredWg, WgOp } from '../../../src/agent/crypt/types.js';
 import { renderGuard } from '../../../src/agent/crypt/compile.js';
+import { WG_SOCKET_BUFFER } from '../../../src/agent/native/wgbuf.js';
 import { addNetns, removeRun, runPrefix, sweepStale } from '../netns.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
 
@@ -169,6 +170,8 @@ describe('driver in a namespace (root, real wireguard-go and wg)', { skip: needs
       peers: [peer],
       plainPeers: ['192.0.2.2'],
       nft: renderGuard('hnwgt0', ['192.0.2.2']),
+      socketBuffer: WG_SOCKET_BUFFER,
+      rpsCpus: '00000001',
     };
     const first = diffWg(desired, await readWg(exec, 'hnwgt0'), 'userspace', null);
     const r = await applyWg(exec, first);
@@ -177,6 +180,10 @@ describe('driver in a namespace (root, real wireguard-go and wg)', { skip: needs
     assert.equal(got.publicKey, keys.publicKey);
     assert.equal(got.mtu, 1440);
     assert.deepEqual(got.addresses, ['100.127.0.1/16']);
+    // hn-wgbuf raised the daemon's sockets (the kernel reports twice what was asked; the default is 208 KiB).
+    assert.ok((got.socketBuffer ?? 0) >= WG_SOCKET_BUFFER, `socket buffer ${got.socketBuffer}`);
+    const rps = await exec('sh', ['-c', 'cat /sys/class/net/hnwgt0/queues/rx-0/rps_cpus']);
+    assert.match(rps.stdout.trim(), /^[0,]*1$/);
     assert.deepEqual(diffWg(desired, got, 'userspace', desired.nft), []);
     const nft = await exec('nft', ['list', 'table', 'inet', 'hypernet_wg']);
     assert.match(nft.stdout, /udp dport 4789 ip saddr @plain4 accept/);

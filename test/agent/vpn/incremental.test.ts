@@ -154,7 +154,8 @@ class FakeHost {
       return ok();
     }
     if (cmd === 'unshare') {
-      this.tuning.add(`${a[a.length - 1]} threaded`);
+      // netSysfsWrite: … sh -c SCRIPT sh DEV ATTR VALUE
+      this.tuning.add(`${a[a.length - 3]} ${a[a.length - 2]}`);
       return ok();
     }
     if (cmd.endsWith('openvpn')) return ok(await this.startServer(a));
