@@ -125,7 +125,8 @@ export function l3Model(o: L3ModelOptions = {}): ModelView {
     description: '',
     tags: [],
     floating_ip_address: addr,
-    floating_network_id: addr.startsWith('203.0.113.') && Number(addr.split('.')[3]) < 64 ? 'exta' : 'extb',
+    floating_network_id:
+      addr.startsWith('203.0.113.') && Number.parseInt(addr.split('.')[3]!, 10) < 64 ? 'exta' : 'extb',
     router_id: R1,
     port_id: portId,
     fixed_ip_address: fixed,
