@@ -13,6 +13,9 @@ import { addNetns } from './netns.js';
 import type { LabPlan } from './plan.js';
 import type { LabL3Record, LabState } from './state.js';
 
+/** The lab's external host namespace (made by buildExternalHost). */
+export const externalHostNs = (plan: LabPlan): string => `${plan.prefix}ext`;
+
 /** The external host: a /30 on its own link to the internet (203.0.113.0/24 is no cloud's with ≤ 2 clouds). */
 export const EXTERNAL_HOST = { ip: '203.0.113.254', peer: '203.0.113.253', prefixLen: 30 };
 
@@ -30,8 +33,8 @@ export function externalHostProblem(plan: LabPlan): string | null {
   return null;
 }
 
-async function buildExternalHost(exec: Exec, plan: LabPlan): Promise<string> {
-  const ns = `${plan.prefix}ext`;
+export async function buildExternalHost(exec: Exec, plan: LabPlan): Promise<string> {
+  const ns = externalHostNs(plan);
   const h = EXTERNAL_HOST;
   await addNetns(exec, ns);
   await exec('ip', [
