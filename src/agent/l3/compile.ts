@@ -61,6 +61,24 @@ export function hostedRouters(host: string, model: ModelView, idx: L3Index = bui
     .sort(byId);
 }
 
+/**
+ * The node of `cloud` that answers for a router's gateway address there: the first (by host id) of
+ * the cloud's agents that host the router.
+ */
+export function gatewayNode(routerId: string, cloud: string, model: ModelView, idx: L3Index): string | null {
+  const subnets = new Set<string>();
+  for (const p of idx.interfacesByRouter.get(routerId) ?? []) for (const f of p.fixed_ips) subnets.add(f.subnet_id);
+  const clouds = new Map<string, string>();
+  for (const a of model.agents.values()) clouds.set(a.host, String(a.configurations?.cloud ?? ''));
+  let best: string | null = null;
+  for (const p of model.ports.values()) {
+    const host = p['binding:host_id'];
+    if (!host || !isWorkload(p) || clouds.get(host) !== cloud || (best !== null && host >= best)) continue;
+    if (p.fixed_ips.some((f) => subnets.has(f.subnet_id))) best = host;
+  }
+  return best;
+}
+
 /** Networks the hosted routers' interfaces are on: the datapath makes their bridges here too. */
 export function routedNetworkIds(host: string, model: ModelView): string[] {
   if (model.routers.size === 0) return [];
@@ -135,7 +153,7 @@ function compileRouter(
   idx: L3Index,
   r: Router,
   local: Set<string>,
-): { router: DesiredRouter; fips: ServedFip[]; gwAddrs: string[]; gwOut: string | null } {
+): { router: DesiredRouter; fips: ServedFip[]; gwAddrs: string[]; gwIp: string | null; gwOut: string | null } {
   const mtu = node.underlayMtu - VXLAN_OVERHEAD;
   const ifaces: DesiredIface[] = [];
   const subnets: { cidr: Cidr; inner: string }[] = [];
@@ -220,6 +238,7 @@ function compileRouter(
     },
     fips,
     gwAddrs: r.admin_state_up ? [...new Set(gwAddrs)] : [],
+    gwIp: gw?.ip ?? null,
     gwOut: gwPort ? gwOuter(gwPort.id) : null,
   };
 }
@@ -236,10 +255,15 @@ export function compileL3(node: L3Node, model: ModelView): DesiredL3 {
     const c = compileRouter(node, model, idx, r, local);
     routers.push(c.router);
     if (r.admin_state_up) fips.push(...c.fips);
+    // The gateway address is the same on every node of the cloud hosting the router: one of them
+    // (the gateway node) answers ARP for it and announces it, so replies to SNATed flows come back
+    // to one node, not to whichever answered last. Floating IPs live on one node each.
+    const gwNode = gatewayNode(r.id, node.cloud, model, idx) === node.host;
     for (const ip of c.gwAddrs) {
       hostRoutes.push(`${ip} dev ${c.gwOut}`);
-      proxies.add(ip);
+      if (ip !== c.gwIp || gwNode) proxies.add(ip);
     }
+    if (gwNode && c.gwIp && r.admin_state_up) fips.push({ fipId: `gateway:${r.id}`, ip: c.gwIp, routerId: r.id });
   }
   const externalCidrs: string[] = [];
   for (const s of model.subnets.values())

@@ -32,7 +32,10 @@ export interface DesiredRouter {
   nftKey: string;
 }
 
-/** A floating IP this node serves (its port lives here and its external network is this cloud's). */
+/**
+ * An address this node announces with a gratuitous ARP: a floating IP it serves (its port lives here
+ * and its external network is this cloud's), or a gateway address it answers for (`gateway:<router>`).
+ */
 export interface ServedFip {
   fipId: string;
   ip: string;

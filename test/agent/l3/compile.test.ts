@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileL3, routedNetworkIds } from '../../../src/agent/l3/compile.js';
+import { port } from '../../../testkit/model-fixtures.js';
 import { l3Model, nodeA, R1 } from './fixtures.js';
 
 const NS = `hn-qr-${R1}`;
@@ -42,7 +43,10 @@ test('a node hosting the router: interfaces, its cloud’s gateway with the floa
   assert.match(r.nft, new RegExp(`comment "${r.nftKey}"`));
   assert.deepEqual(d.hostRoutes, ['203.0.113.10 dev hrgba000000-00', '203.0.113.20 dev hrgba000000-00']);
   assert.deepEqual(d.proxies, ['203.0.113.10', '203.0.113.20']);
-  assert.deepEqual(d.fips, [{ fipId: 'f1', ip: '203.0.113.20', routerId: R1 }]);
+  assert.deepEqual(d.fips, [
+    { fipId: 'f1', ip: '203.0.113.20', routerId: R1 },
+    { fipId: `gateway:${R1}`, ip: '203.0.113.10', routerId: R1 },
+  ]);
   assert.match(d.bridgeNft, /iifname "hnv-\*" oifname "hrp\*" drop/);
 });
 
@@ -50,9 +54,20 @@ test('another cloud: its own gateway; a floating IP of cloud A is not served the
   const d = compileL3(nodeB, l3Model({ fips: [fip1] }));
   const r = d.routers[0]!;
   assert.deepEqual(r.ifaces.at(-1)!.addrs, ['203.0.113.74/32']);
-  assert.deepEqual(d.fips, []);
+  assert.deepEqual(d.fips, [{ fipId: `gateway:${R1}`, ip: '203.0.113.74', routerId: R1 }], 'only its gateway');
   assert.doesNotMatch(r.nft, /dnat/);
   assert.match(r.nft, /snat to 203\.0\.113\.74/);
+});
+
+test('one node of a cloud answers for the gateway address: the first by host id hosting the router', () => {
+  const vmA2 = port('0e400000-0004', 'n1', 'hostA2', 'fa:16:3e:00:04:40', [], {
+    fixed_ips: [{ subnet_id: 's1', ip_address: '10.0.1.12' }],
+  });
+  const m = l3Model({ ports: [vmA2] });
+  const a2 = compileL3({ ...nodeA, host: 'hostA2' }, m);
+  assert.deepEqual(a2.proxies, [], 'hostA2 SNATs to the same address but does not answer for it');
+  assert.deepEqual(a2.hostRoutes, ['203.0.113.10 dev hrgba000000-00']);
+  assert.deepEqual(compileL3(nodeA, m).proxies, ['203.0.113.10']);
 });
 
 test('a node without a port on the router’s subnets hosts nothing, and owns no bridge table', () => {
@@ -89,6 +104,9 @@ test('what does not parse or does not fit is left out, not rendered', () => {
       ],
     }),
   );
-  assert.deepEqual(d.fips, []);
+  assert.deepEqual(
+    d.fips.map((f) => f.fipId),
+    [`gateway:${R1}`],
+  );
   assert.deepEqual(d.routers[0]!.routes.slice(2), ['10.8.0.5 via 10.0.1.5 dev qr-a1000000-00']);
 });

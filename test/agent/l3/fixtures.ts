@@ -5,7 +5,7 @@
  */
 import type { ModelView } from '../../../src/model/model-cache.js';
 import type { FloatingIp, Network, Port, Router, Subnet } from '../../../src/model/types.js';
-import { net, port } from '../../../testkit/model-fixtures.js';
+import { agent, net, port } from '../../../testkit/model-fixtures.js';
 import type { L3Node } from '../../../src/agent/l3/compile.js';
 
 export const R1 = 'f0000000-0000-0000-0000-000000000001';
@@ -149,7 +149,16 @@ export function l3Model(o: L3ModelOptions = {}): ModelView {
     ports: map(ports),
     security_groups: new Map(),
     security_group_rules: new Map(),
-    agents: new Map(),
+    agents: map(
+      [
+        ['ag-a', 'hostA', '192.0.2.2', 'cloud-a'],
+        ['ag-a2', 'hostA2', '192.0.2.3', 'cloud-a'],
+        ['ag-b', 'hostB', '192.0.2.66', 'cloud-b'],
+      ].map(([id, host, ip, cloud]) => {
+        const a = agent(id!, host!, ip!);
+        return { ...a, configurations: { ...a.configurations, cloud: cloud! } };
+      }),
+    ),
     routers: map([router]),
     floatingips: map(fips),
     subnetpools: new Map(),
