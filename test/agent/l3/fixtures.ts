@@ -4,8 +4,8 @@
  * in each cloud, VMs on hostA (cloud-a) and hostB (cloud-b), optional floating IPs and extra routes.
  */
 import type { ModelView } from '../../../src/model/model-cache.js';
-import type { FloatingIp, Network, Port, Router, Subnet } from '../../../src/model/types.js';
-import { agent, net, port } from '../../../testkit/model-fixtures.js';
+import type { FloatingIp, Network, Port, Router } from '../../../src/model/types.js';
+import { agent, base, net, port, subnet } from '../../../testkit/model-fixtures.js';
 import type { L3Node } from '../../../src/agent/l3/compile.js';
 
 export const R1 = 'f0000000-0000-0000-0000-000000000001';
@@ -16,31 +16,6 @@ export const nodeA: L3Node = {
   cloud: 'cloud-a',
   netnsPrefix: 'hn-',
 };
-
-export function subnet(id: string, network_id: string, cidr: string, gateway_ip: string): Subnet {
-  return {
-    id,
-    network_id,
-    cidr,
-    gateway_ip,
-    ip_version: 4,
-    allocation_pools: [],
-    enable_dhcp: false,
-    dns_nameservers: [],
-    host_routes: [],
-    ipv6_ra_mode: null,
-    ipv6_address_mode: null,
-    subnetpool_id: null,
-    project_id: 'p',
-    tenant_id: 'p',
-    name: '',
-    description: '',
-    tags: [],
-    revision_number: 1,
-    created_at: '',
-    updated_at: '',
-  };
-}
 
 const ext = (id: string, vni: number, cloud: string): Network => ({
   ...net(id, vni),
@@ -100,15 +75,9 @@ export function l3Model(o: L3ModelOptions = {}): ModelView {
     }),
   );
   const router: Router = {
+    ...base,
     id: R1,
-    project_id: 'p',
-    tenant_id: 'p',
     name: 'r1',
-    description: '',
-    tags: [],
-    revision_number: 1,
-    created_at: '',
-    updated_at: '',
     admin_state_up: o.up ?? true,
     status: 'ACTIVE',
     external_gateway_info: null,
@@ -119,11 +88,8 @@ export function l3Model(o: L3ModelOptions = {}): ModelView {
     routes: o.routes ?? [],
   };
   const fips: FloatingIp[] = (o.fips ?? []).map(([id, addr, portId, fixed]) => ({
+    ...base,
     id,
-    project_id: 'p',
-    tenant_id: 'p',
-    description: '',
-    tags: [],
     floating_ip_address: addr,
     floating_network_id:
       addr.startsWith('203.0.113.') && Number.parseInt(addr.split('.')[3]!, 10) < 64 ? 'exta' : 'extb',
@@ -132,9 +98,6 @@ export function l3Model(o: L3ModelOptions = {}): ModelView {
     fixed_ip_address: fixed,
     status: 'ACTIVE',
     port_details: null,
-    revision_number: 1,
-    created_at: '',
-    updated_at: '',
   }));
   const map = <T extends { id: string }>(xs: T[]) => new Map(xs.map((x) => [x.id, x]));
   return {
