@@ -9,6 +9,8 @@ import type { Exec, ExecResult } from '../../../src/common/exec.js';
 import { compileL3 } from '../../../src/agent/l3/compile.js';
 import { diffL3 } from '../../../src/agent/l3/diff.js';
 import { L3Driver } from '../../../src/agent/l3/driver.js';
+import { L3Reconciler } from '../../../src/agent/l3/reconciler.js';
+import { silentLogger } from '../../../src/common/log.js';
 import { emptyActual } from '../../../src/agent/l3/types.js';
 import { l3Model, nodeA, R1 } from './fixtures.js';
 
@@ -144,4 +146,23 @@ test('driver: a failing router stops its own later operations only; deletions of
   assert.ok(!calls.some((c) => c.includes(`-n ${NS} `)), 'nothing more inside the router namespace');
   assert.ok(calls.includes('ip route replace 203.0.113.10 dev hrgba000000-00 proto static'), 'node routes still go');
   assert.ok(calls.includes('ip link del hrpgone000-00'), 'a deletion is tried and its failure tolerated');
+});
+
+test('reconciler: a pass that is not full skips the kernel when the desired state was applied', async () => {
+  const { exec, calls } = fakeExec({});
+  const r = new L3Reconciler({ exec, log: silentLogger(), node: nodeA });
+  const m = l3Model();
+  await r.reconcile(m, { full: true, modelChanged: true });
+  assert.ok(
+    calls.some((c) => c.startsWith('ip netns add ')),
+    'the first pass applies',
+  );
+  calls.length = 0;
+  await r.reconcile(m, { full: false, modelChanged: true });
+  assert.equal(calls.length, 0, 'nothing read or changed');
+  await r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true });
+  assert.ok(calls.includes('ip netns list'), 'a changed router is read and applied');
+  calls.length = 0;
+  await r.reconcile(l3Model({ up: false }), { full: true, modelChanged: false });
+  assert.ok(calls.includes('ip netns list'), 'a full pass always reads');
 });
