@@ -1,12 +1,13 @@
 /**
  * Small builders for model objects and views used by the agent's unit tests (golden inputs).
  */
-import type { Agent, Network, Port } from '../src/model/types.js';
+import type { Agent, Network, Port, Subnet } from '../src/model/types.js';
 import { ModelCache, type ModelView } from '../src/model/model-cache.js';
 import { parseBridgePorts, parseFdb, parseLinks, parseNeigh } from '../src/agent/datapath/kernel-parse.js';
 import type { ActualState } from '../src/agent/datapath/types.js';
 
-const base = {
+/** The fields every model object has, with neutral values. */
+export const base = {
   project_id: 'p',
   tenant_id: 'p',
   name: '',
@@ -33,6 +34,25 @@ export function net(id: string, vni: number): Network {
     'router:external': false,
     availability_zone_hints: [],
     availability_zones: [],
+  };
+}
+
+/** An IPv4 subnet without DHCP, pools or routes. */
+export function subnet(id: string, network_id: string, cidr: string, gateway_ip: string | null): Subnet {
+  return {
+    ...base,
+    id,
+    network_id,
+    cidr,
+    gateway_ip,
+    ip_version: 4,
+    allocation_pools: [],
+    enable_dhcp: false,
+    dns_nameservers: [],
+    host_routes: [],
+    ipv6_ra_mode: null,
+    ipv6_address_mode: null,
+    subnetpool_id: null,
   };
 }
 

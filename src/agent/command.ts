@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--underlay-ip <ip>', 'underlay (provider) IP: the local VXLAN endpoint')
     .option('--cloud <label>', 'cloud / region label, e.g. cloud-a')
     .option('--underlay-mtu <n>', 'MTU of the underlay', '1500')
-    .option('--netns-prefix <p>', 'prefix of namespaces the agent creates (DHCP)', 'hn-')
+    .option('--netns-prefix <p>', 'prefix of namespaces the agent creates (DHCP, routers)', 'hn-')
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
     .option(

@@ -31,6 +31,7 @@ import { FrameSender } from './native/frame-sender.js';
 import { KernelReader } from './datapath/kernel-reader.js';
 import { DhcpReconciler } from './dhcp/reconciler.js';
 import { MetadataReconciler } from './metadata/reconciler.js';
+import { L3Reconciler } from './l3/reconciler.js';
 import { DEFAULT_NFT_ARGV, NftSession } from './firewall/nft-session.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
 import { LinkMonitor } from './loop/link-monitor.js';
@@ -144,6 +145,8 @@ export function compiledInputsKey(model: ModelView): string {
     [...model.security_groups.values()],
     [...model.security_group_rules.values()],
     [...model.agents.values()],
+    [...model.routers.values()],
+    [...model.floatingips.values()],
   ]);
 }
 
@@ -259,6 +262,13 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       gate: firewall,
       reader,
       compiler,
+    }),
+    // After the datapath: router interfaces join its bridges.
+    new L3Reconciler({
+      exec,
+      log: log.child({ sub: 'l3' }),
+      node: { ...cfg.node, cloud: cfg.cloud, netnsPrefix: cfg.netnsPrefix },
+      frames,
     }),
     // After the datapath: DHCP needs the bridges.
     // In the background: the next pass (a new tap) does not wait for dnsmasq; a failure wakes the loop.

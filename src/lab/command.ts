@@ -10,6 +10,8 @@ import type { Command } from 'commander';
 import { realClock } from '../common/clock.js';
 import { realExec } from '../common/exec.js';
 import { DEFAULT_OPTIONS, planLab } from './plan.js';
+import { setUpLabRouter } from './router.js';
+import { labL3Lines } from './status.js';
 import { isOurs, pidFile, readPidFile } from './processes.js';
 import { countFailures, openstackHint, pingMatrixTable, stepLine, vmTable } from './report.js';
 import { readState } from './state.js';
@@ -60,6 +62,7 @@ async function up(o: {
   underlayMtu: number;
   agentlessVms: number;
   keystone?: boolean;
+  router?: boolean;
 }): Promise<number> {
   needRoot();
   const stateDir = resolve(o.stateDir);
@@ -100,6 +103,18 @@ async function up(o: {
     console.error(`\nlab up failed: ${(e as Error).message}`);
     console.error(`logs are in ${plan.paths.logDir}; clean up with: hypernet lab down --state-dir ${stateDir}`);
     return 1;
+  }
+  if (o.router !== false) {
+    try {
+      const l3 = await world.step('router: an external network and gateway per cloud, a floating IP', () =>
+        setUpLabRouter(world.api, world.exec, world.state),
+      );
+      world.save();
+      console.log(labL3Lines(l3).join('\n'));
+    } catch (e) {
+      console.error(`lab router failed: ${(e as Error).message}`);
+      return 1;
+    }
   }
   const vms = world.state.vms.slice().sort((a, b) => a.name.localeCompare(b.name));
   const matrix = await world.step('ping matrix (every VM to every other)', () => world.pingMatrix(vms));
@@ -193,6 +208,7 @@ export function register(program: Command): void {
     )
     .option('--agentless', 'same as --agentless-vms 1')
     .option('--keystone', 'a private Keystone in front of the API, and a clouds.yaml for the openstack CLI')
+    .option('--no-router', 'no router, external networks, floating IP or external host')
     .action(async (o) => {
       if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;
       process.exitCode = await up(o);

@@ -21,6 +21,14 @@ export interface LabVmRecord {
   underlayIp?: string;
 }
 
+/** The lab's L3 (src/lab/router.ts): its router, gateways, floating IPs and external host. */
+export interface LabL3Record {
+  routerId: string;
+  gateways: { cloud: string; ip: string }[];
+  floatingips: { vm: string; ip: string; fixedIp: string }[];
+  externalHost: { ns: string; ip: string } | null;
+}
+
 export interface LabState {
   version: 1;
   createdAt: string;
@@ -30,6 +38,7 @@ export interface LabState {
   networkId?: string;
   subnetId?: string;
   vms: LabVmRecord[];
+  l3?: LabL3Record;
 }
 
 export function readState(file: string): LabState | null {

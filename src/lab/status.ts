@@ -12,7 +12,7 @@ import { listNetnsWithPrefix } from './netns.js';
 import { planNamespaces } from './plan.js';
 import { isOurs, readPidDir } from './processes.js';
 import { CLIENT_TAP } from './agentless.js';
-import type { LabState, LabVmRecord } from './state.js';
+import type { LabL3Record, LabState, LabVmRecord } from './state.js';
 import { vmInterface } from './vms.js';
 import { labToken } from './keystone-lab.js';
 
@@ -28,6 +28,23 @@ export interface LabStatus {
   agents: { host: string; alive: boolean | null }[];
   apiError: string | null;
   healthy: boolean;
+  /** The lab's router, gateways, floating IPs and external host (lab up without --no-router). */
+  l3?: LabL3Record;
+}
+
+/** The lab's gateways, floating IPs and external host, as `lab up` and `lab status` print them. */
+export function labL3Lines(l3: LabL3Record): string[] {
+  return [
+    `router ${l3.routerId}:`,
+    textTable(
+      ['what', 'address', 'where'],
+      [
+        ...l3.gateways.map((g) => ['gateway (SNAT)', g.ip, g.cloud]),
+        ...l3.floatingips.map((f) => ['floating IP', f.ip, `${f.vm} (${f.fixedIp})`]),
+        ...(l3.externalHost ? [['external host', l3.externalHost.ip, l3.externalHost.ns]] : []),
+      ],
+    ),
+  ];
 }
 
 export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus> {
@@ -71,7 +88,16 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
     namespaces.every((n) => n.present) &&
     vms.every((v) => v.ok) &&
     agents.every((a) => a.alive === true);
-  return { processes, namespaces, extraNamespaces, vms, agents, apiError, healthy };
+  return {
+    processes,
+    namespaces,
+    extraNamespaces,
+    vms,
+    agents,
+    apiError,
+    healthy,
+    ...(state.l3 ? { l3: state.l3 } : {}),
+  };
 }
 
 const yes = (b: boolean | null): string => (b === null ? '?' : b ? 'yes' : 'NO');
@@ -106,6 +132,7 @@ export function renderStatus(s: LabStatus): string {
       s.agents.map((a) => [a.host, yes(a.alive)]),
     ),
   );
+  if (s.l3) out.push(...labL3Lines(s.l3));
   if (s.apiError) out.push(`API unreachable: ${s.apiError}`);
   out.push(s.healthy ? 'lab is healthy' : 'lab is NOT healthy');
   return out.join('\n');

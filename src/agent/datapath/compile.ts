@@ -17,6 +17,7 @@ import { canonicalIp, isIp } from '../../model/grammar/addresses.js';
 import { isMac } from '../../model/grammar/mac.js';
 import { isVni } from '../../model/vxlan.js';
 import { isDhcpPort } from '../dhcp/dhcp-port.js';
+import { routedNetworkIds } from '../l3/compile.js';
 import { bridgeMac, bridgeName, tapName, VXLAN_OVERHEAD, vxlanName, ZERO_MAC } from '../../model/kernel-names.js';
 import type { DesiredNetwork, DesiredPort, DesiredState, FdbEntry, NeighEntry, NodeInfo } from './types.js';
 
@@ -115,7 +116,10 @@ export function compileDatapath(
   // DHCP never crosses a tunnel: other nodes' DHCP ports get no FDB/neighbour entries here.
   const allPorts = [...model.ports.values()].filter((p) => !factsOf(p).dhcp).sort(byId);
   const local = allPorts.filter((p) => wiredOn(p, node.host) && isWorkloadPort(p));
-  const netIds = [...new Set(local.map((p) => p.network_id))].filter((id) => model.networks.has(id));
+  // A router hosted here (l3/) routes into each of its subnets: their networks get a bridge here too.
+  const netIds = [...new Set([...local.map((p) => p.network_id), ...routedNetworkIds(node.host, model)])].filter((id) =>
+    model.networks.has(id),
+  );
 
   const networks: DesiredNetwork[] = [];
   const ports: DesiredPort[] = [];

@@ -1,0 +1,61 @@
+/**
+ * Pure: desired L3 state vs what the driver read → ordered operations. Adds first (namespace → veth
+ * → node end on its bridge → inner end → addresses → routes → NAT table → node routes → proxy ARP →
+ * bridge table), deletions in reverse (proxy ARP → routes → veths → namespaces). Only what is
+ * recognisably ours is deleted: router namespaces of our prefix (the driver reads no others), `hrp`/
+ * `hrg` node links, static routes, proxy entries inside an external subnet on the underlay interface.
+ */
+import { cidrContains, parseCidr } from '../../model/grammar/addresses.js';
+import type { L3Op } from './ops.js';
+import type { ActualL3, ActualRouterNs, DesiredL3, DesiredRouter } from './types.js';
+
+function diffRouter(d: DesiredRouter, a: ActualRouterNs | undefined, actual: ActualL3, ops: L3Op[]): void {
+  if (!a) ops.push({ op: 'ns-add', netns: d.netns });
+  for (const f of d.ifaces) {
+    const link = a?.links.get(f.inner);
+    const outer = actual.outers.get(f.outer);
+    if (!link || !outer) {
+      if (outer) ops.push({ op: 'veth-del', outer: f.outer });
+      if (link) ops.push({ op: 'inner-del', netns: d.netns, inner: f.inner });
+      ops.push({ op: 'veth-add', netns: d.netns, iface: f });
+    }
+    if (!outer || outer.master !== f.bridge || !outer.up)
+      ops.push({ op: 'outer-set', outer: f.outer, bridge: f.bridge });
+    if (!link || link.mac !== f.mac || link.mtu !== f.mtu || link.up !== d.up)
+      ops.push({ op: 'inner-set', netns: d.netns, inner: f.inner, mac: f.mac, mtu: f.mtu, up: d.up });
+    const have = new Set(link?.addrs ?? []);
+    for (const addr of f.addrs) if (!have.has(addr)) ops.push({ op: 'addr-add', netns: d.netns, dev: f.inner, addr });
+    for (const addr of have)
+      if (!f.addrs.includes(addr)) ops.push({ op: 'addr-del', netns: d.netns, dev: f.inner, addr });
+  }
+  // Links of interfaces that went away (their veth goes with them).
+  const wanted = new Set(d.ifaces.map((f) => f.inner));
+  for (const name of a?.links.keys() ?? [])
+    if (!wanted.has(name)) ops.push({ op: 'inner-del', netns: d.netns, inner: name });
+  const routes = a?.routes ?? new Set<string>();
+  for (const r of d.routes) if (!routes.has(r)) ops.push({ op: 'route-replace', netns: d.netns, route: r });
+  for (const r of routes)
+    if (!d.routes.includes(r) && [...wanted].some((w) => r.endsWith(` dev ${w}`)))
+      ops.push({ op: 'route-del', netns: d.netns, route: r });
+  if (a?.nftKey !== d.nftKey) ops.push({ op: 'nft-replace', netns: d.netns, text: d.nft });
+}
+
+export function diffL3(desired: DesiredL3, actual: ActualL3): L3Op[] {
+  const ops: L3Op[] = [];
+  for (const d of desired.routers) diffRouter(d, actual.namespaces.get(d.netns), actual, ops);
+  for (const r of desired.hostRoutes) if (!actual.hostRoutes.has(r)) ops.push({ op: 'host-route-replace', route: r });
+  for (const ip of desired.proxies) if (!actual.proxies.has(ip)) ops.push({ op: 'proxy-add', ip });
+  if (actual.bridgeNftKey !== (desired.bridgeNftKey || null)) ops.push({ op: 'bridge-nft', text: desired.bridgeNft });
+
+  // Deletions, in reverse.
+  const external = desired.externalCidrs.map((c) => parseCidr(c));
+  for (const ip of [...actual.proxies].sort())
+    if (!desired.proxies.includes(ip) && external.some((c) => cidrContains(c, ip))) ops.push({ op: 'proxy-del', ip });
+  for (const r of [...actual.hostRoutes].sort())
+    if (!desired.hostRoutes.includes(r)) ops.push({ op: 'host-route-del', route: r });
+  const wantedOuters = new Set(desired.routers.flatMap((d) => d.ifaces.map((f) => f.outer)));
+  for (const o of [...actual.outers.keys()].sort()) if (!wantedOuters.has(o)) ops.push({ op: 'veth-del', outer: o });
+  const wantedNs = new Set(desired.routers.map((d) => d.netns));
+  for (const ns of [...actual.namespaces.keys()].sort()) if (!wantedNs.has(ns)) ops.push({ op: 'ns-del', netns: ns });
+  return ops;
+}

@@ -1,0 +1,102 @@
+/**
+ * The operations the L3 diff emits and the commands each one runs (pure), so the order and the exact
+ * command lines are tested without root. `uplink` is the node's underlay interface (proxy ARP).
+ */
+import { L3_NEXT_HOP, L3_TABLE } from './names.js';
+import type { DesiredIface } from './types.js';
+
+export type L3Op =
+  | { op: 'ns-add'; netns: string }
+  | { op: 'veth-add'; netns: string; iface: DesiredIface }
+  | { op: 'outer-set'; outer: string; bridge: string | null }
+  | { op: 'inner-set'; netns: string; inner: string; mac: string; mtu: number; up: boolean }
+  | { op: 'addr-add' | 'addr-del'; netns: string; dev: string; addr: string }
+  | { op: 'route-replace' | 'route-del'; netns: string; route: string }
+  | { op: 'nft-replace'; netns: string; text: string }
+  | { op: 'host-route-replace' | 'host-route-del'; route: string }
+  | { op: 'proxy-add' | 'proxy-del'; ip: string }
+  | { op: 'bridge-nft'; text: string }
+  | { op: 'inner-del'; netns: string; inner: string }
+  | { op: 'veth-del'; outer: string }
+  | { op: 'ns-del'; netns: string };
+
+/** One command: program, arguments, and standard input when it reads a script. */
+export interface L3Command {
+  cmd: string;
+  args: string[];
+  input?: string;
+}
+
+const ip = (...args: string[]): L3Command => ({ cmd: 'ip', args });
+const inNs = (netns: string, cmd: string, args: string[], input?: string): L3Command => ({
+  cmd: 'ip',
+  args: ['netns', 'exec', netns, cmd, ...args],
+  ...(input !== undefined ? { input } : {}),
+});
+
+/** Replacing a table atomically: make sure it exists, delete it, write it, in one transaction. */
+export const replaceTableScript = (family: string, text: string): string =>
+  `table ${family} ${L3_TABLE}\ndelete table ${family} ${L3_TABLE}\n${text}`;
+
+export function commandsOf(o: L3Op, uplink: string | null): L3Command[] {
+  switch (o.op) {
+    case 'ns-add':
+      return [
+        ip('netns', 'add', o.netns),
+        ip('-n', o.netns, 'link', 'set', 'lo', 'up'),
+        // A router forwards; with its interfaces on one L2 each answers ARP only for its own address.
+        inNs(o.netns, 'sysctl', [
+          '-qw',
+          'net.ipv4.ip_forward=1',
+          'net.ipv4.conf.all.arp_ignore=1',
+          'net.ipv4.conf.default.arp_ignore=1',
+          'net.ipv4.conf.all.rp_filter=0',
+          'net.ipv4.conf.default.rp_filter=0',
+        ]),
+      ];
+    case 'veth-add': {
+      const f = o.iface;
+      const m = String(f.mtu);
+      const out = [
+        ip('link', 'add', f.outer, 'mtu', m, 'type', 'veth', 'peer', 'name', f.inner, 'mtu', m, 'address', f.mac),
+        ip('link', 'set', f.inner, 'netns', o.netns),
+      ];
+      if (f.kind === 'gateway') out.push(ip('addr', 'add', `${L3_NEXT_HOP}/32`, 'dev', f.outer));
+      return out;
+    }
+    case 'outer-set':
+      return [
+        o.bridge ? ip('link', 'set', o.outer, 'master', o.bridge, 'up') : ip('link', 'set', o.outer, 'nomaster', 'up'),
+      ];
+    case 'inner-set':
+      return [ip('-n', o.netns, 'link', 'set', o.inner, 'address', o.mac, 'mtu', String(o.mtu), o.up ? 'up' : 'down')];
+    case 'addr-add':
+      return [ip('-n', o.netns, 'addr', 'replace', o.addr, 'dev', o.dev)];
+    case 'addr-del':
+      return [ip('-n', o.netns, 'addr', 'del', o.addr, 'dev', o.dev)];
+    case 'route-replace':
+      return [ip('-n', o.netns, 'route', 'replace', ...o.route.split(' '), 'proto', 'static')];
+    case 'route-del':
+      return [ip('-n', o.netns, 'route', 'del', ...o.route.split(' '), 'proto', 'static')];
+    case 'nft-replace':
+      return [inNs(o.netns, 'nft', ['-f', '-'], replaceTableScript('ip', o.text))];
+    case 'host-route-replace':
+      return [ip('route', 'replace', ...o.route.split(' '), 'proto', 'static')];
+    case 'host-route-del':
+      return [ip('route', 'del', ...o.route.split(' '), 'proto', 'static')];
+    case 'proxy-add':
+      return uplink ? [ip('neigh', 'replace', 'proxy', o.ip, 'dev', uplink)] : [];
+    case 'proxy-del':
+      return uplink ? [ip('neigh', 'del', 'proxy', o.ip, 'dev', uplink)] : [];
+    case 'bridge-nft':
+      return o.text
+        ? [{ cmd: 'nft', args: ['-f', '-'], input: replaceTableScript('bridge', o.text) }]
+        : [{ cmd: 'nft', args: ['-f', '-'], input: `table bridge ${L3_TABLE}\ndelete table bridge ${L3_TABLE}\n` }];
+    case 'inner-del':
+      return [ip('-n', o.netns, 'link', 'del', o.inner)];
+    case 'veth-del':
+      return [ip('link', 'del', o.outer)];
+    case 'ns-del':
+      return [ip('netns', 'del', o.netns)];
+  }
+}

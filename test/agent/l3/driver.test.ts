@@ -1,0 +1,168 @@
+/**
+ * diff.ts and driver.ts without root: the order of the operations from nothing, the exact commands
+ * they run (a fake runner records them), what `read` makes of the kernel's JSON, that a failing
+ * router does not stop the others, and that only what is ours is deleted.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Exec, ExecResult } from '../../../src/common/exec.js';
+import { compileL3 } from '../../../src/agent/l3/compile.js';
+import { diffL3 } from '../../../src/agent/l3/diff.js';
+import { L3Driver } from '../../../src/agent/l3/driver.js';
+import { L3Reconciler } from '../../../src/agent/l3/reconciler.js';
+import { silentLogger } from '../../../src/common/log.js';
+import { emptyActual } from '../../../src/agent/l3/types.js';
+import { l3Model, nodeA, R1 } from './fixtures.js';
+
+const NS = `hn-qr-${R1}`;
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
+
+/** A runner answering reads from `answers` (by joined argv) and recording every call. */
+function fakeExec(answers: Record<string, string>, fail: (line: string) => boolean = () => false) {
+  const calls: string[] = [];
+  const exec: Exec = async (cmd, args, opts) => {
+    const line = [cmd, ...args].join(' ');
+    calls.push(opts?.input ? `${line} <<${opts.input.split('\n')[0]}` : line);
+    if (fail(line)) {
+      if (opts?.allowFail) return { code: 1, stdout: '', stderr: 'Cannot find device' };
+      throw new Error(`failed: ${line}`);
+    }
+    if (line in answers) return ok(answers[line]);
+    return line.includes(' list table ') ? { code: 1, stdout: '', stderr: 'No such file' } : ok('[]');
+  };
+  return { exec, calls };
+}
+
+test('diff from nothing: namespace, veths, bridges, addresses, routes, NAT, node routes, proxy ARP', () => {
+  const ops = diffL3(
+    compileL3(nodeA, l3Model({ fips: [['f1', '203.0.113.20', '0e100000-0001', '10.0.1.10']] })),
+    emptyActual(),
+  );
+  const veth = ['veth-add', 'outer-set', 'inner-set', 'addr-add'];
+  assert.deepEqual(
+    ops.map((o) => o.op),
+    [
+      'ns-add',
+      ...veth,
+      ...veth,
+      ...veth,
+      'addr-add',
+      'route-replace',
+      'route-replace',
+      'nft-replace',
+      'host-route-replace',
+      'host-route-replace',
+      'proxy-add',
+      'proxy-add',
+      'bridge-nft',
+    ],
+  );
+});
+
+test('driver: read parses our objects, apply runs the commands in order', async () => {
+  const links = JSON.stringify([
+    {
+      ifname: 'u0',
+      address: '0a:00:00:00:00:01',
+      mtu: 1500,
+      flags: ['UP'],
+      addr_info: [{ family: 'inet', local: '192.0.2.2', prefixlen: 26 }],
+    },
+    { ifname: 'hrpa1000000-00', address: '0a:00:00:00:00:02', mtu: 1450, flags: ['UP'], master: 'hnb-100' },
+    { ifname: 'tap0e100000-00', address: '0a:00:00:00:00:03', mtu: 1450, flags: ['UP'], master: 'hnb-100' },
+  ]);
+  const nsAddrs = JSON.stringify([
+    { ifname: 'lo', mtu: 65536, flags: ['UP'] },
+    {
+      ifname: 'qr-a1000000-00',
+      address: 'FA:16:3E:AA:00:01',
+      mtu: 1450,
+      flags: ['UP'],
+      addr_info: [{ family: 'inet', local: '10.0.1.1', prefixlen: 24 }],
+    },
+  ]);
+  const { exec, calls } = fakeExec({
+    'ip netns list': `${NS} (id: 3)\nhn-100\nother\n`,
+    [`ip -n ${NS} -json addr show`]: nsAddrs,
+    [`ip -n ${NS} -json route show proto static`]: JSON.stringify([
+      { dst: '10.9.0.0/24', gateway: '10.0.1.5', dev: 'qr-a1000000-00' },
+    ]),
+    [`ip netns exec ${NS} nft list table ip hypernet_l3`]: 'table ip hypernet_l3 {\n\tcomment "00ff"\n}',
+    'ip -json addr show': links,
+    'ip -json route show proto static': JSON.stringify([
+      { dst: '203.0.113.99', dev: 'hrgdead000-00' },
+      { dst: '10.1.0.0/16', dev: 'u0' },
+    ]),
+    'ip -json neigh show proxy': JSON.stringify([
+      { dst: '203.0.113.99', dev: 'u0' },
+      { dst: '100.64.0.9', dev: 'u0' },
+    ]),
+  });
+  const d = new L3Driver(exec, 'hn-', '192.0.2.2');
+  const a = await d.read();
+  assert.deepEqual([...a.namespaces.keys()], [NS]);
+  assert.deepEqual(a.namespaces.get(NS)!.links.get('qr-a1000000-00'), {
+    mac: 'fa:16:3e:aa:00:01',
+    mtu: 1450,
+    up: true,
+    addrs: ['10.0.1.1/24'],
+  });
+  assert.deepEqual([...a.namespaces.get(NS)!.routes], ['10.9.0.0/24 via 10.0.1.5 dev qr-a1000000-00']);
+  assert.equal(a.namespaces.get(NS)!.nftKey, '00ff');
+  assert.deepEqual([...a.outers], [['hrpa1000000-00', { master: 'hnb-100', up: true }]]);
+  assert.deepEqual(a.uplink, { name: 'u0', mac: '0a:00:00:00:00:01' });
+  assert.deepEqual([...a.hostRoutes], ['203.0.113.99 dev hrgdead000-00']);
+  assert.deepEqual([...a.proxies].sort(), ['100.64.0.9', '203.0.113.99']);
+
+  // Router down, one interface left: the stale route, proxy (inside an external subnet) and host route
+  // go; the proxy entry outside every external subnet is not ours and stays.
+  const desired = compileL3(nodeA, l3Model({ up: false, interfaces: ['s1'] }));
+  const ops = diffL3(desired, a);
+  calls.length = 0;
+  assert.deepEqual(await d.apply(ops, 'u0'), []);
+  assert.ok(calls.includes(`ip -n ${NS} link set qr-a1000000-00 address fa:16:3e:aa:00:01 mtu 1450 down`));
+  assert.ok(calls.includes(`ip -n ${NS} route del 10.9.0.0/24 via 10.0.1.5 dev qr-a1000000-00 proto static`));
+  assert.ok(calls.includes('ip neigh del proxy 203.0.113.99 dev u0'));
+  assert.ok(!calls.some((c) => c.includes('100.64.0.9')));
+  assert.ok(calls.includes('ip route del 203.0.113.99 dev hrgdead000-00 proto static'));
+  assert.ok(calls.some((c) => c.startsWith(`ip netns exec ${NS} nft -f - <<table ip hypernet_l3`)));
+  assert.ok(
+    calls.includes(
+      'ip link add hrgba000000-00 mtu 1500 type veth peer name qg-ba000000-00 mtu 1500 address fa:16:3e:bb:00:0a',
+    ),
+  );
+});
+
+test('driver: a failing router stops its own later operations only; deletions of what is gone pass', async () => {
+  const { exec, calls } = fakeExec({}, (l) => l.startsWith('ip netns add hn-qr-f0') || l.startsWith('ip link del'));
+  const d = new L3Driver(exec, 'hn-', '192.0.2.2');
+  const ops = [
+    ...diffL3(compileL3(nodeA, l3Model()), emptyActual()),
+    { op: 'veth-del' as const, outer: 'hrpgone000-00' },
+  ];
+  const failed = await d.apply(ops, 'u0');
+  assert.equal(failed.length, 1);
+  assert.match(failed[0]!, /^ns-add /);
+  assert.ok(!calls.some((c) => c.includes(`-n ${NS} `)), 'nothing more inside the router namespace');
+  assert.ok(calls.includes('ip route replace 203.0.113.10 dev hrgba000000-00 proto static'), 'node routes still go');
+  assert.ok(calls.includes('ip link del hrpgone000-00'), 'a deletion is tried and its failure tolerated');
+});
+
+test('reconciler: a pass that is not full skips the kernel when the desired state was applied', async () => {
+  const { exec, calls } = fakeExec({});
+  const r = new L3Reconciler({ exec, log: silentLogger(), node: nodeA });
+  const m = l3Model();
+  await r.reconcile(m, { full: true, modelChanged: true });
+  assert.ok(
+    calls.some((c) => c.startsWith('ip netns add ')),
+    'the first pass applies',
+  );
+  calls.length = 0;
+  await r.reconcile(m, { full: false, modelChanged: true });
+  assert.equal(calls.length, 0, 'nothing read or changed');
+  await r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true });
+  assert.ok(calls.includes('ip netns list'), 'a changed router is read and applied');
+  calls.length = 0;
+  await r.reconcile(l3Model({ up: false }), { full: true, modelChanged: false });
+  assert.ok(calls.includes('ip netns list'), 'a full pass always reads');
+});
