@@ -68,6 +68,10 @@ describe('aws provider driver (real SDK → lab EC2 endpoint)', () => {
     const nics = [...lab.state.interfaces.values()].filter((n) => n.attachment?.instanceId === hs.instance_id);
     assert.equal(nics.length, 5);
     assert.ok(nics.every((n) => !n.sourceDestCheck));
+    // The vms NICs carry the hyperswitch group, named in net_list and resolved to its id.
+    const { hs_sg } = await aws.getSgs();
+    const vmsGroups = nics.filter((n) => n.attachment!.deviceIndex >= 2).map((n) => n.groups);
+    assert.deepEqual(vmsGroups, [[hs_sg], [hs_sg], [hs_sg]]);
     const again = await launch(aws, { hybrid_cloud_tenant_id: 'tenant-a' });
     assert.deepEqual(again, hs);
     assert.equal(live().length, 1);
