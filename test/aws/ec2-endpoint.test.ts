@@ -1,7 +1,8 @@
 /**
- * The lab's EC2 endpoint through the real AWS SDK over real HTTP: SigV4 checking, the policy
- * (UnauthorizedOperation), DryRun, every action the AWS driver uses with its EC2 errors, NextToken
- * pagination, ClientToken idempotency and throttling.
+ * The lab's EC2 endpoint through the real AWS SDK over real HTTP (and by hand, signed with the SDK's
+ * signer: GET, unknown actions): SigV4 checking, the policy (UnauthorizedOperation), DryRun, every
+ * action the AWS driver uses with its EC2 errors, NextToken pagination, ClientToken idempotency and
+ * throttling.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -28,7 +29,9 @@ import {
   TerminateInstancesCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
-import { AMI, KEYS, startEc2Lab, type Ec2Lab } from '../../testkit/ec2-endpoint.js';
+import { AMI, KEYS, REGION, startEc2Lab, type Ec2Lab } from '../../testkit/ec2-endpoint.js';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Sha256 } from '../../src/lab/ec2/sigv4.js';
 import type { Ec2Dataplane } from '../../src/lab/ec2/state.js';
 
 /** Runs `p` and returns the EC2 error code and HTTP status it failed with. */
@@ -90,6 +93,53 @@ describe('lab EC2 endpoint (real SDK, real HTTP)', () => {
       /<Response><Errors><Error><Code>AuthFailure<\/Code><Message>[^<]+<\/Message><\/Error><\/Errors>/,
     );
     assert.match(body, /<RequestID>[0-9a-f-]{36}<\/RequestID><\/Response>$/);
+  });
+
+  test('the Query protocol by hand: GET with a query string, InvalidAction, a missing Version', async () => {
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: KEYS.full.id, secretAccessKey: KEYS.full.secret },
+      region: REGION,
+      service: 'ec2',
+      sha256: Sha256,
+    });
+    const url = new URL(lab.url);
+    const send = async (method: 'GET' | 'POST', params: Record<string, string>) => {
+      const form = new URLSearchParams(params).toString();
+      const signed = await signer.sign({
+        method,
+        protocol: 'http:',
+        hostname: url.hostname,
+        port: Number(url.port),
+        path: '/',
+        query: method === 'GET' ? params : {},
+        headers: {
+          host: url.host,
+          ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        body: method === 'POST' ? form : undefined,
+      });
+      const r = await fetch(`${lab.url}/${method === 'GET' ? `?${form}` : ''}`, {
+        method,
+        headers: signed.headers,
+        body: method === 'POST' ? form : undefined,
+      });
+      return { status: r.status, body: await r.text() };
+    };
+    const get = await send('GET', { Action: 'DescribeVpcs', Version: '2016-11-15' });
+    assert.equal(get.status, 200);
+    assert.match(
+      get.body,
+      /^<\?xml version="1.0" encoding="UTF-8"\?>\n<DescribeVpcsResponse xmlns="http:\/\/ec2\.amazonaws\.com\/doc\/2016-11-15\/"><requestId>/,
+    );
+    assert.match(get.body, new RegExp(`<vpcSet><item><vpcId>${lab.vpcId}</vpcId>`));
+    const bad = await send('POST', { Action: 'LaunchRockets', Version: '2016-11-15' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /<Code>InvalidAction<\/Code>/);
+    const noVersion = await send('POST', { Action: 'DescribeVpcs' });
+    assert.match(
+      noVersion.body,
+      /<Code>MissingParameter<\/Code><Message>The request must contain the parameter Version</,
+    );
   });
 
   test('the policy: a read-only key describes but may not change (UnauthorizedOperation); DryRun', async () => {

@@ -17,7 +17,7 @@ const bytes = (d: SourceData): Buffer =>
       : Buffer.from(d);
 
 /** SHA-256 (and its HMAC, given a secret) in the shape the signer takes, on node:crypto. */
-class Sha256 {
+export class Sha256 {
   private readonly h: Hash | Hmac;
   constructor(secret?: SourceData) {
     this.h = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
