@@ -54,6 +54,8 @@ export class NetnsVpcDataplane implements Ec2Dataplane {
     await x('ip', ['-n', this.ns, 'addr', 'add', `${gw}/32`, 'dev', link]);
     await x('ip', ['-n', this.ns, 'link', 'set', link, 'up']);
     await sysctlIn(x, this.ns, `net.ipv4.conf.${link}.proxy_arp`, 1);
+    // Proxy ARP answers after a random delay of up to 0.8 s by default: EC2's fabric answers at once.
+    await sysctlIn(x, this.ns, `net.ipv4.neigh.${link}.proxy_delay`, 0);
     await x('ip', ['-n', this.ns, 'route', 'replace', `${eni.privateIpAddress}/32`, 'dev', link]);
     this.plugged.set(eni.networkInterfaceId, { link, ip: eni.privateIpAddress, check: eni.sourceDestCheck });
     await this.writeChecks();
