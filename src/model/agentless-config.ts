@@ -38,6 +38,10 @@ export const agentlessConfigSchema = z
     aws_access_key_id: z.string().default(''),
     aws_secret_access_key: z.string().default(''),
     aws_region_name: z.string().default(''),
+    /** hypernet: the EC2 endpoint URL (empty: the SDK's own, or AWS_ENDPOINT_URL_EC2). */
+    aws_endpoint_url: z.string().default(''),
+    /** hypernet: the AMI hyperswitches boot (its cloud-init runs the agent from user_data). */
+    aws_hs_image_id: z.string().default(''),
     aws_hs_flavor_map: z
       .object({ '0G': z.string(), '1G': z.string(), '10G': z.string() })
       .default({ '0G': 't2.micro', '1G': 'c4.large', '10G': 'c4.xlarge' }),

@@ -5,6 +5,7 @@
  * Implementations: `lab` (namespaces), later `aws` (EC2 tags) and `openstack` (port fields, VM metadata).
  * The entities themselves live only at the provider (not in the server's store).
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../common/clock.js';
 import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
@@ -58,6 +59,17 @@ export interface HyperswitchOwner {
   hybrid_cloud_tenant_id?: string;
   /** hypernet: the cloud to launch in (default: the configured `cloud`). */
   cloud?: string;
+}
+
+/**
+ * get_hyperswitch_host_name as every provider answers it: `hsv-`/`hst-` and a hash of the cloud and
+ * the owner, so names are unique across clouds and the same owner always gets the same name.
+ */
+export function hyperswitchHostName(cloud: string, owner: HyperswitchOwner): string {
+  const short = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8);
+  if (owner.hybrid_cloud_device_id) return `hsv-${short(`${cloud}/${owner.hybrid_cloud_device_id}`)}`;
+  if (owner.hybrid_cloud_tenant_id) return `hst-${short(`${cloud}/${owner.hybrid_cloud_tenant_id}`)}`;
+  throw new Error('a hyperswitch needs a device or a tenant');
 }
 
 export interface ProviderDriver {

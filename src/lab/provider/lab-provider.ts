@@ -24,13 +24,14 @@ import { HYPERNET_BIN, readPidFile, pidFile, startDaemon, stopPid } from '../pro
 import { sweepNamespaces } from '../topology.js';
 import { Mutex } from '../../common/mutex.js';
 import type { AgentlessConfig, Flavor } from '../../model/agentless-config.js';
-import type {
-  HyperswitchOwner,
-  NetSpec,
-  ProviderDriver,
-  ProviderHyperswitch,
-  ProviderNetworkInterface,
-  ProviderOptions,
+import {
+  hyperswitchHostName,
+  type HyperswitchOwner,
+  type NetSpec,
+  type ProviderDriver,
+  type ProviderHyperswitch,
+  type ProviderNetworkInterface,
+  type ProviderOptions,
 } from '../../model/provider.js';
 import { agentArgvFromUserData } from '../cloud-init.js';
 import {
@@ -89,10 +90,7 @@ export class LabProvider implements ProviderDriver {
   }
 
   getHyperswitchHostName(owner: HyperswitchOwner): string {
-    const cloud = this.c.cloud;
-    if (owner.hybrid_cloud_device_id) return `hsv-${short(`${cloud}/${owner.hybrid_cloud_device_id}`)}`;
-    if (owner.hybrid_cloud_tenant_id) return `hst-${short(`${cloud}/${owner.hybrid_cloud_tenant_id}`)}`;
-    throw new Error('a hyperswitch needs a device or a tenant');
+    return hyperswitchHostName(this.c.cloud, owner);
   }
 
   nsOf(id: string): string {
