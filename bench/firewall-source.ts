@@ -72,12 +72,12 @@ export async function measurePeerCost(env: NodeEnv, mode: FirewallMode): Promise
 /** Per configuration: Gbit/s and new connections per second, one of each per round. */
 export type OverlayFigures = Map<string, { gbps: number[]; cps: number[] }>;
 
-/** New TCP connections per second from `w` to ip:port for 2 s (one request and its echo each). */
+/** New TCP connections per second from `w` to ip:port for 2 s (one request and its echo each, closed by a reset). */
 async function connRate(w: Workload, ip: string, port: number): Promise<number> {
   const code = `
 const net=require('net');const [ip,port]=process.argv.slice(1);const end=Date.now()+2000;let n=0;
 const one=()=>{if(Date.now()>=end){process.stdout.write(String(n/2));return}
-const s=net.connect(+port,ip,()=>s.write('x'));s.once('data',()=>{n++;s.destroy();one()});s.on('error',()=>{s.destroy();setTimeout(one,10)})};one();`;
+const s=net.connect(+port,ip,()=>s.write('x'));s.once('data',()=>{n++;s.resetAndDestroy();one()});s.on('error',()=>{s.destroy();setTimeout(one,10)})};one();`;
   const r = await w.exec(process.execPath, ['-e', code, ip, String(port)], { timeoutMs: 10_000 });
   return Number(r.stdout);
 }
