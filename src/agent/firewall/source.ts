@@ -27,9 +27,17 @@ export const SOURCE_FILTERING = 'source-filtering';
  */
 export function ownerOf(a: string, b: string): string {
   const [lo, hi] = a < b ? [a, b] : [b, a];
-  const bit = createHash('sha256').update(`${lo}\n${hi}`).digest()[0]! & 1;
-  return bit ? lo : hi;
+  const key = `${lo}\n${hi}`;
+  let owner = owners.get(key);
+  if (owner === undefined) {
+    owner = createHash('sha256').update(key).digest()[0]! & 1 ? lo : hi;
+    if (owners.size >= 4096) owners.clear();
+    owners.set(key, owner);
+  }
+  return owner;
 }
+/** ownerOf's answers (one per pair of hosts; asked once per peer port and pass). */
+const owners = new Map<string, string>();
 
 /**
  * What `host` contributes to and trusts in source filtering. A port takes part when it is filtered,
