@@ -183,8 +183,10 @@ export class FirewallCompiler {
       vmaps.egress.push(part.egress);
       vmaps.ingress.push(part.ingress);
     }
-    const source = mode === 'br-netfilter' ? input.source : undefined;
-    const sourceSets = source ? this.sourceSets(source, filtered, rejected, groupErrors, lastProfiles, chains) : null;
+    const source = input.source;
+    const sourceSets = source
+      ? this.sourceSets(mode, source, filtered, rejected, groupErrors, lastProfiles, chains)
+      : null;
     const usedGroups = [...new Set([...this.profiles.values()].flatMap((pf) => pf.groups))].sort();
     const remoteGroups = usedGroups.flatMap((g) =>
       rulesOf(g).flatMap((r) => (r.remote_group_id ? [r.remote_group_id] : [])),
@@ -227,8 +229,11 @@ export class FirewallCompiler {
    * chains in `peer_egress`/`peer_ingress` (keyed by the VXLAN device and their MACs; a peer the
    * compiler refuses is closed there too); the others, in `peer_macs`, and the local ports that take
    * part, in `local_macs` (keyed by bridge and MAC), let a flow between them skip conntrack here.
+   * That skip is written for br_netfilter's inet hooks only: in bridge-ct mode this node owns its
+   * pairs as usual but skips nothing (it filters its own ports' side too: safe, not faster).
    */
   private sourceSets(
+    mode: FirewallInput['mode'],
     source: SourceInput,
     filtered: readonly LocalPort[],
     rejected: ReadonlyMap<string, string>,
@@ -260,12 +265,15 @@ export class FirewallCompiler {
           vmaps[dir].push(`"${vxlanName(vni)}" . ${m} : ${pf ? `jump ${pf.names[dir]}` : 'drop'}`);
     }
     const sorted = (xs: string[]) => [...new Set(xs)].sort();
-    return new Map<string, NftSet>([
+    const out = new Map<string, NftSet>([
       ['peer_egress', set('bridge', 'map', ['type ifname . ether_addr : verdict'], sorted(vmaps.egress))],
       ['peer_ingress', set('bridge', 'map', ['type ifname . ether_addr : verdict'], sorted(vmaps.ingress))],
-      ['peer_macs', set('inet', 'set', ['type ifname . ether_addr'], sorted(trusted))],
-      ['local_macs', set('inet', 'set', ['type ifname . ether_addr'], sorted(local))],
     ]);
+    if (mode === 'br-netfilter') {
+      out.set('peer_macs', set('inet', 'set', ['type ifname . ether_addr'], sorted(trusted)));
+      out.set('local_macs', set('inet', 'set', ['type ifname . ether_addr'], sorted(local)));
+    }
+    return out;
   }
 
   /** Why one of the port's groups cannot be compiled (the first such rule), or null; memoised per compile. */

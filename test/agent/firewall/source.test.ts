@@ -117,3 +117,13 @@ test('owned peers get profile chains, the others are trusted by MAC', () => {
   assert.equal(off.sets.has('peer_macs'), false);
   assert.ok(!off.baseKey.includes('peer'));
 });
+
+test('bridge-ct mode owns its pairs but skips nothing (no untracking sets or rules)', () => {
+  const ports = [p(1, 'h1'), p(2, 'h2'), p(3, 'h3')];
+  const c = compileFirewall(firewallInput('h1', model(ports), 'bridge-ct', groups, true));
+  const owned = ports.filter((x) => x['binding:host_id'] !== 'h1' && ownerOf('h1', x['binding:host_id']) === 'h1');
+  assert.equal(c.sets.get('peer_ingress')!.elements.length, owned.length);
+  assert.equal(c.sets.has('peer_macs'), false);
+  assert.ok(!c.baseKey.includes('notrack'));
+  assert.ok([...c.sets.values()].every((s) => s.family === 'bridge'));
+});
