@@ -77,7 +77,8 @@ async function connRate(w: Workload, ip: string, port: number): Promise<number> 
   const code = `
 const net=require('net');const [ip,port]=process.argv.slice(1);const end=Date.now()+2000;let n=0;
 const one=()=>{if(Date.now()>=end){process.stdout.write(String(n/2));return}
-const s=net.connect(+port,ip,()=>s.write('x'));s.once('data',()=>{n++;s.resetAndDestroy();one()});s.on('error',()=>{s.destroy();setTimeout(one,10)})};one();`;
+const s=net.connect(+port,ip,()=>s.write('x'));s.once('data',()=>{n++;s.resetAndDestroy();one()});
+s.on('error',()=>{s.destroy();setTimeout(one,10)})};one();`;
   const r = await w.exec(process.execPath, ['-e', code, ip, String(port)], { timeoutMs: 10_000 });
   return Number(r.stdout);
 }
