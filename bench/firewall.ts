@@ -5,7 +5,8 @@
  * throughput through one bridge, configurations interleaved over ROUNDS (default 7) rounds:
  * unfiltered, br_netfilter alone, the kernel's floor (br_netfilter + zoned conntrack, no rules),
  * security groups on (200 ports × 10 rules), tables on with the two ports unfiltered, also as
- * per-round ratios; and end to end, a rule POST/DELETE on a real server → the in-process agent
+ * per-round ratios; source filtering (firewall-source.ts: the cost of owned peers' rules at 1,000
+ * ports, and a two-node overlay with and without it); and end to end, a rule POST/DELETE on a real server → the in-process agent
  * applied it (E2E=0 skips). Targets: full apply ≤ 1 s, rule change ≤ 200 ms (delta and end to end),
  * security groups ≥ 0.95× unfiltered; a miss exits 1. Namespaces carry a per-run prefix and are
  * removed at the end.
@@ -30,6 +31,7 @@ import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { startBenchServer } from '../testkit/bench-server.js';
 import { median } from '../testkit/stats.js';
 import { eventually } from '../testkit/wait.js';
+import { measureOverlay, measurePeerCost, printSource, type OverlayFigures, type PeerCost } from './firewall-source.js';
 
 /** Throughput rounds: every configuration once per round (2 s of iperf3 each), medians over rounds. */
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
@@ -341,6 +343,9 @@ interface Figures {
   deltas: { ruleMs: number[]; setMs: number[] };
   agentMs: number[];
   throughput: Throughput;
+  /** Source filtering: the peers' apply cost and the two-node overlay (firewall-source.ts). */
+  peerCost: PeerCost;
+  overlay: OverlayFigures;
   /** null: skipped (E2E=0). */
   e2e: EndToEnd | null;
 }
@@ -370,6 +375,7 @@ function printSummary(f: Figures, targets: Targets): void {
       `median ${ms0(f.agentMs)} ms (max ${max0(f.agentMs)})`,
   );
   printThroughput(f.throughput, targets);
+  printSource(f.peerCost, f.overlay, targets);
   if (!f.e2e) {
     console.log('end to end: not measured (E2E=0)');
     return;
@@ -432,6 +438,8 @@ async function main(): Promise<void> {
       deltas: await measureDeltas(env, mode),
       agentMs: await measureAgentSide(env, mode),
       throughput: await measureThroughput(env, w1, w2, mode),
+      peerCost: await measurePeerCost(env, mode),
+      overlay: await measureOverlay(mode, ROUNDS),
       e2e: process.env.E2E === '0' ? null : await measureEndToEnd(env),
     };
   } finally {

@@ -29,11 +29,16 @@ export interface Workload {
 }
 
 export class NodeEnv {
-  readonly prefix = `${PREFIX_ROOT}${process.pid}-`;
-  readonly nodeNs = `${this.prefix}node`;
-  readonly node: Exec = inNetns(realExec, this.nodeNs);
+  readonly nodeNs: string;
+  readonly node: Exec;
   readonly workloads: Workload[] = [];
   private children: ChildProcess[] = [];
+
+  /** `prefix`: of every namespace made here (default `hnfw<pid>-`, which sweepStale knows). */
+  constructor(readonly prefix = `${PREFIX_ROOT}${process.pid}-`) {
+    this.nodeNs = `${prefix}node`;
+    this.node = inNetns(realExec, this.nodeNs);
+  }
 
   async create(bridges: readonly string[] = ['hnb-1001']): Promise<void> {
     await realExec('ip', ['netns', 'add', this.nodeNs]);

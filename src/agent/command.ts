@@ -29,6 +29,7 @@ export function register(program: Command): void {
     .option('--netns-prefix <p>', 'prefix of namespaces the agent creates (DHCP, routers)', 'hn-')
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
+    .option('--source-filtering', 'filter each flow with a port of another such node once (docs/security-groups.md)')
     .option(
       '--log-passes-over <ms>',
       'log the step times of every reconcile pass at least this long (env HYPERNET_LOG_PASSES_OVER)',
@@ -71,6 +72,7 @@ export function register(program: Command): void {
           netnsPrefix: o.netnsPrefix,
           stateDir: o.stateDir,
           agentless: Boolean(o.agentless),
+          sourceFiltering: Boolean(o.sourceFiltering),
           slowPassMs,
           encryption: enc,
           wgInterface: o.wgInterface,

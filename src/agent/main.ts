@@ -34,6 +34,7 @@ import { MetadataReconciler } from './metadata/reconciler.js';
 import { L3Reconciler } from './l3/reconciler.js';
 import { DEFAULT_NFT_ARGV, NftSession } from './firewall/nft-session.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
+import { SOURCE_FILTERING } from './firewall/source.js';
 import { LinkMonitor } from './loop/link-monitor.js';
 import { ModelCache, type ModelView } from '../model/model-cache.js';
 import { PortStatusReporter } from './status-reporter.js';
@@ -61,6 +62,11 @@ export interface AgentConfig {
   heartbeatMs?: number;
   /** A hyperswitch of agentless mode: also run the OpenVPN servers of its agentless ports. */
   agentless?: boolean;
+  /**
+   * Security groups filtered once per flow between two nodes that both do this (firewall/source.ts):
+   * advertised as the SOURCE_FILTERING capability.
+   */
+  sourceFiltering?: boolean;
   /** Watch the node's links (`ip -o monitor link`) so a new tap is wired at once (default true). */
   linkMonitor?: boolean;
   /** Log the step times of passes at least this long (default 100 ms; 0: every pass, as the benchmark asks). */
@@ -197,7 +203,13 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   );
   const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;
   const nftSession = nftArgv ? new NftSession(nftArgv) : null;
-  const firewall = new FirewallReconciler(cfg.node.host, exec, log.child({ sub: 'firewall' }), nftSession);
+  const firewall = new FirewallReconciler(
+    cfg.node.host,
+    exec,
+    log.child({ sub: 'firewall' }),
+    nftSession,
+    cfg.sourceFiltering ?? false,
+  );
   // DHCP ports have their own reporter: a reporter's waiting updates are replaced by the next submit.
   const dhcpStatus = new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty());
   const dhcp = new DhcpReconciler({
@@ -283,7 +295,12 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     log,
     node: cfg.node,
     cloud: cfg.cloud,
-    capabilities: cfg.agentless ? ['vxlan', 'dhcp', 'agentless-openvpn'] : ['vxlan', 'dhcp'],
+    capabilities: [
+      'vxlan',
+      'dhcp',
+      ...(cfg.agentless ? ['agentless-openvpn'] : []),
+      ...(cfg.sourceFiltering ? [SOURCE_FILTERING] : []),
+    ],
     intervalMs: cfg.heartbeatMs,
     publicKey: crypt ? () => crypt.keys.publicKey : undefined,
     onKeySent: () => reconciler?.markDirty(),

@@ -32,6 +32,8 @@ import { mergeCidrs } from './addresses.js';
 import {
   MARK_ESTABLISHED,
   MARK_INVALID,
+  MARK_OVERLAY,
+  MARK_PEER,
   groupChainName,
   groupSetName,
   isStateless,
@@ -40,11 +42,14 @@ import {
   type BaseChain,
   type CompiledFirewall,
   type FirewallInput,
+  type LocalPort,
   type NftSet,
+  type SourceInput,
 } from './model.js';
+import { portMacs } from './source.js';
 import { renderBase } from './render.js';
 import { ruleText } from './rules.js';
-import { VXLAN_PREFIX } from '../../model/kernel-names.js';
+import { VXLAN_PREFIX, bridgeName, vxlanName } from '../../model/kernel-names.js';
 import { SPOOF_BASE_RULES, SPOOF_CHAIN_RULES, SPOOF_SETS, spoofElements, type SpoofElements } from './spoof.js';
 import { hex, stateChains, zoneMap } from './conntrack.js';
 import { CompileError, checkRuleText, isPlainAddress, portProblem } from './validate.js';
@@ -149,7 +154,7 @@ export class FirewallCompiler {
     };
 
     const spoof = new Map<string, string[]>(SPOOF_SETS.map(([n]) => [n, []]));
-    const chains = new Map<string, string[]>();
+    const chains = new Map<string, readonly string[]>();
     const stateless: string[] = [];
     const vmaps = { egress: [] as string[], ingress: [] as string[] };
     const lastProfiles = this.profiles;
@@ -178,6 +183,10 @@ export class FirewallCompiler {
       vmaps.egress.push(part.egress);
       vmaps.ingress.push(part.ingress);
     }
+    const source = input.source;
+    const sourceSets = source
+      ? this.sourceSets(mode, source, filtered, rejected, groupErrors, lastProfiles, chains)
+      : null;
     const usedGroups = [...new Set([...this.profiles.values()].flatMap((pf) => pf.groups))].sort();
     const remoteGroups = usedGroups.flatMap((g) =>
       rulesOf(g).flatMap((r) => (r.remote_group_id ? [r.remote_group_id] : [])),
@@ -205,13 +214,66 @@ export class FirewallCompiler {
       sets.set(name, set('bridge', 'set', [`type ${type}`, ...(interval ? ['flags interval'] : [])], spoof.get(name)!));
     if (stateless.length) sets.set('stateless_ports', set('bridge', 'set', ['type ifname'], stateless));
     for (const kind of DIRS) sets.set(`${kind}_ports`, set('bridge', 'map', ['type ifname : verdict'], vmaps[kind]));
+    for (const [name, s] of sourceSets ?? []) sets.set(name, s);
     sets.set(
       'port_zones',
       zoneMap(mode, rejected.size ? input.localPorts.filter((lp) => !rejected.has(lp.port.id)) : input.localPorts),
     );
 
-    const base = baseChains(mode, stateless.length > 0);
+    const base = baseChains(mode, stateless.length > 0, source !== undefined);
     return { mode, base, baseKey: renderBase(base), sets, chains, rejected };
+  }
+
+  /**
+   * Source filtering's sets (source.ts): the peers whose flows this node owns get their profile's
+   * chains in `peer_egress`/`peer_ingress` (keyed by the VXLAN device and their MACs; a peer the
+   * compiler refuses is closed there too); the others, in `peer_macs`, and the local ports that take
+   * part, in `local_macs` (keyed by bridge and MAC), let a flow between them skip conntrack here.
+   * That skip is written for br_netfilter's inet hooks only: in bridge-ct mode this node owns its
+   * pairs as usual but skips nothing (it filters its own ports' side too: safe, not faster).
+   */
+  private sourceSets(
+    mode: FirewallInput['mode'],
+    source: SourceInput,
+    filtered: readonly LocalPort[],
+    rejected: ReadonlyMap<string, string>,
+    groupErrors: Map<string, string | null>,
+    lastProfiles: Map<string, Profile>,
+    chains: Map<string, readonly string[]>,
+  ): Map<string, NftSet> {
+    const local: string[] = [];
+    for (const { port, vni } of filtered)
+      if (vni && source.local.has(port.id) && !rejected.has(port.id))
+        for (const m of portMacs(port)) local.push(`"${bridgeName(vni)}" . ${m}`);
+    const trusted: string[] = [];
+    const vmaps = { egress: [] as string[], ingress: [] as string[] };
+    for (const { port, vni, owned } of source.peers) {
+      const macs = portMacs(port);
+      if (!owned) {
+        for (const m of macs) trusted.push(`"${bridgeName(vni)}" . ${m}`);
+        continue;
+      }
+      const closed = portProblem(port) ?? this.groupProblem(port, groupErrors);
+      const sgs = closed ? [] : port.security_groups.filter((g) => this.groups.has(g)).sort();
+      const pf = closed ? null : this.profileOf(lastProfiles, sgs, false);
+      if (pf && !this.profiles.has(pf.key)) {
+        this.profiles.set(pf.key, pf);
+        for (const dir of DIRS) chains.set(pf.names[dir], pf[dir]);
+      }
+      for (const m of macs)
+        for (const dir of DIRS)
+          vmaps[dir].push(`"${vxlanName(vni)}" . ${m} : ${pf ? `jump ${pf.names[dir]}` : 'drop'}`);
+    }
+    const sorted = (xs: string[]) => [...new Set(xs)].sort();
+    const out = new Map<string, NftSet>([
+      ['peer_egress', set('bridge', 'map', ['type ifname . ether_addr : verdict'], sorted(vmaps.egress))],
+      ['peer_ingress', set('bridge', 'map', ['type ifname . ether_addr : verdict'], sorted(vmaps.ingress))],
+    ]);
+    if (mode === 'br-netfilter') {
+      out.set('peer_macs', set('inet', 'set', ['type ifname . ether_addr'], sorted(trusted)));
+      out.set('local_macs', set('inet', 'set', ['type ifname . ether_addr'], sorted(local)));
+    }
+    return out;
   }
 
   /** Why one of the port's groups cannot be compiled (the first such rule), or null; memoised per compile. */
@@ -305,16 +367,25 @@ export class FirewallCompiler {
   }
 }
 
-/** The hooked chains; `withStateless` adds the stateless-port exemption to the fast path. */
-function baseChains(mode: FirewallInput['mode'], withStateless: boolean): BaseChain[] {
+/**
+ * The hooked chains; `withStateless` adds the stateless-port exemption to the fast path, `source`
+ * source filtering: a frame from a VXLAN device is marked MARK_OVERLAY, the fast path also passes
+ * MARK_PEER (a flow the peer's node filters: never a stateless port's, see source.ts), and a frame
+ * no local port's map took goes to the peer port's chains when this node owns its flows.
+ */
+function baseChains(mode: FirewallInput['mode'], withStateless: boolean, source: boolean): BaseChain[] {
+  const bits = source ? MARK_ESTABLISHED | MARK_PEER : MARK_ESTABLISHED;
   const fast = (dir: 'iifname' | 'oifname') =>
-    `meta mark & ${hex(MARK_ESTABLISHED)} != 0 ${withStateless ? `${dir} != @stateless_ports ` : ''}accept`;
+    `meta mark & ${hex(bits)} != 0 ${withStateless ? `${dir} != @stateless_ports ` : ''}accept`;
+  const spoofRules = source
+    ? [`iifname "${VXLAN_PREFIX}*" meta mark set meta mark | ${hex(MARK_OVERLAY)} accept`, ...SPOOF_BASE_RULES.slice(1)]
+    : SPOOF_BASE_RULES;
   return [
     {
       family: 'bridge',
       name: 'port_spoof',
       hook: 'type filter hook prerouting priority -300; policy accept;',
-      rules: SPOOF_BASE_RULES,
+      rules: spoofRules,
     },
     { family: 'bridge', name: 'spoof', hook: '', rules: SPOOF_CHAIN_RULES },
     {
@@ -329,6 +400,7 @@ function baseChains(mode: FirewallInput['mode'], withStateless: boolean): BaseCh
         'ether type arp accept',
         'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report } accept',
         'iifname vmap @egress_ports',
+        ...(source ? ['iifname . ether saddr vmap @peer_egress'] : []),
       ],
     },
     {
@@ -342,9 +414,10 @@ function baseChains(mode: FirewallInput['mode'], withStateless: boolean): BaseCh
         'ether type arp accept',
         'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query } accept',
         'oifname vmap @ingress_ports',
+        ...(source ? ['oifname . ether daddr vmap @peer_ingress'] : []),
       ],
     },
-    ...stateChains(mode),
+    ...stateChains(mode, source),
   ];
 }
 

@@ -33,12 +33,23 @@ import {
   GENERATION,
   MARK_ESTABLISHED,
   MARK_INVALID,
+  MARK_OVERLAY,
+  MARK_PEER,
   MARK_REEVAL,
   type BaseChain,
   type FirewallMode,
   type LocalPort,
   type NftSet,
 } from './model.js';
+
+/** ct_zone's source-filtering rules: inbound from a peer's node, outbound to one (see stateChains). */
+function peerSkip(): string[] {
+  const peer = `meta mark set meta mark | ${hex(MARK_PEER)} notrack accept`;
+  return [
+    `meta mark & ${hex(MARK_OVERLAY)} != 0 iifname . ether saddr @peer_macs iifname . ether daddr @local_macs ${peer}`,
+    `iifname . ether saddr @local_macs iifname . ether daddr @peer_macs ${peer}`,
+  ];
+}
 
 export const hex = (n: number): string => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
@@ -76,8 +87,13 @@ export function zoneMap(mode: FirewallMode, ports: readonly LocalPort[]): NftSet
   };
 }
 
-/** The zone, state and allow chains (rules hold GENERATION). */
-export function stateChains(mode: FirewallMode): BaseChain[] {
+/**
+ * The zone, state and allow chains (rules hold GENERATION). With `source` (source filtering,
+ * br-netfilter only), ct_zone first lets a frame between a local port that takes part and a peer
+ * whose node owns the flow skip conntrack (MARK_PEER): inbound only when it came out of a VXLAN
+ * device (MARK_OVERLAY, set by the bridge prerouting chain) to a local port, outbound only from one.
+ */
+export function stateChains(mode: FirewallMode, source = false): BaseChain[] {
   const family: BaseChain['family'] = mode === 'br-netfilter' ? 'inet' : 'bridge';
   const keep = hex(~(MARK_ESTABLISHED | MARK_INVALID | MARK_REEVAL));
   // One bitwise per verdict: our bits cleared and the state's bit set (not a separate clearing rule).
@@ -91,6 +107,7 @@ export function stateChains(mode: FirewallMode): BaseChain[] {
       hook: 'type filter hook prerouting priority -300; policy accept;',
       rules: [
         ...(inet ? [`udp dport ${VXLAN_DSTPORT} iifname != "${BRIDGE_PREFIX}*" notrack accept`] : []),
+        ...(inet && source ? peerSkip() : []),
         'ct zone set iifname map @port_zones',
       ],
     },
@@ -110,6 +127,7 @@ export function stateChains(mode: FirewallMode): BaseChain[] {
       hook: 'type filter hook forward priority 0; policy accept;',
       rules: [
         `ct mark ${GENERATION} ct state established ${est}`,
+        ...(inet && source ? [`meta mark & ${hex(MARK_PEER)} != 0 return`] : []),
         ...(inet ? [`iifname != "${BRIDGE_PREFIX}*" return`] : []),
         `ct state established ct direction reply ${est}`,
         `ct state related ${est}`,

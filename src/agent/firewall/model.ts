@@ -30,6 +30,33 @@ export interface FirewallInput {
   securityGroups: readonly SecurityGroup[];
   /** Every port of the model, wherever bound: members of remote groups. */
   allPorts: readonly Port[];
+  /**
+   * Source filtering (source.ts): the flows between a local port and a port of another node are
+   * filtered and tracked by one of the two nodes only. Absent: every node filters its own ports
+   * (two-sided), and the ruleset is exactly that design's.
+   */
+  source?: SourceInput;
+}
+
+/** Which ports take part in source filtering, as seen from this node (source.ts). */
+export interface SourceInput {
+  /** Ids of the local ports that take part. */
+  readonly local: ReadonlySet<string>;
+  /** Ports of other nodes that take part, on this node's networks. */
+  readonly peers: readonly PeerPort[];
+}
+
+/** A port on another node that shares a network with this one (source filtering, source.ts). */
+export interface PeerPort {
+  readonly port: Port;
+  /** VNI of its network: its frames cross `hnv-<vni>`. */
+  readonly vni: number;
+  /**
+   * True: this node filters and tracks the flows between its ports and this one (the peer's egress
+   * and ingress rules are compiled here). False: the peer's node does, and this node passes them
+   * without conntrack.
+   */
+  readonly owned: boolean;
 }
 
 /** A named set or map of one of the owned tables, with its elements (sorted). */
@@ -74,6 +101,10 @@ export const MARK_ESTABLISHED = 0x00010000;
 export const MARK_INVALID = 0x00020000;
 /** Set on bridged packets that went through the rules: if they leave, their ct mark gets the generation. */
 export const MARK_REEVAL = 0x00040000;
+/** Source filtering: set on frames that came out of a VXLAN device (bridge prerouting). */
+export const MARK_OVERLAY = 0x00080000;
+/** Source filtering: a frame of a flow the peer's node filters; it skips conntrack and our rules. */
+export const MARK_PEER = 0x00100000;
 /** Placeholder in base-chain rules for the ruleset generation (the driver substitutes it). */
 export const GENERATION = '@GENERATION@';
 

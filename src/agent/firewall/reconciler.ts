@@ -27,6 +27,7 @@ import { FirewallDriver } from './driver.js';
 import type { NftSession } from './nft-session.js';
 import { sameItems } from './diff.js';
 import { isTrusted } from './model.js';
+import { sourceInput } from './source.js';
 import type { CompiledFirewall, FirewallInput, FirewallMode } from './model.js';
 
 /** Security groups with their rules, merged from the groups' embedded lists and the rules table. */
@@ -52,9 +53,11 @@ export function firewallInput(
   model: ModelView,
   mode: FirewallMode,
   securityGroups: readonly SecurityGroup[] = groupsWithRules(model),
+  sourceFiltering = false,
 ): FirewallInput {
   const allPorts = [...model.ports.values()];
   return {
+    ...(sourceFiltering ? { source: sourceInput(host, model, securityGroups) } : {}),
     mode,
     localPorts: allPorts
       .filter((p) => wiredOn(p, host))
@@ -90,6 +93,8 @@ export class FirewallReconciler implements SubReconciler, PortGate {
     exec: Exec,
     private readonly log: Logger,
     session: NftSession | null = null,
+    /** Filter each flow between nodes once (source.ts); the agent then says so in its capabilities. */
+    private readonly sourceFiltering = false,
   ) {
     this.driver = new FirewallDriver(exec, log, session);
   }
@@ -116,7 +121,7 @@ export class FirewallReconciler implements SubReconciler, PortGate {
     // A full pass with the inputs of the last good pass: the same ruleset, checked in the kernel
     // (the driver's identity check), not compiled again.
     const same = pass && !pass.modelChanged ? this.last : null;
-    const input = same ? null : firewallInput(this.host, model, this.mode, this.groupsOf(model));
+    const input = same ? null : firewallInput(this.host, model, this.mode, this.groupsOf(model), this.sourceFiltering);
     const filtering = same?.filtering ?? input!.localPorts.some((lp) => !isTrusted(lp.port));
     const brnf = this.mode === 'br-netfilter' && filtering;
     // On before the rules that need it are applied (and a port gated in); off after.
