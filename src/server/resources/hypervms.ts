@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import type { Agent, HyperVm, HyperVmStatus, Port } from '../../model/types.js';
+import { HYPERVM_CAPABILITY, HYPERVM_OWNER } from '../../model/hypervm.js';
 import { faults } from '../errors.js';
 import {
   assignPresent,
@@ -30,11 +31,6 @@ import type { ReadTx, WriteTx } from '../store/store.js';
 import { storeKindUpdate } from '../store-update.js';
 import { isAlive } from './agents.js';
 import { ports } from './ports.js';
-
-/** The device_owner of a port a HyperVM holds. */
-export const HYPERVM_OWNER = 'compute:hypervm';
-/** The agent capability of a node that runs HyperVM containers. */
-export const HYPERVM_CAPABILITY = 'hypervm';
 
 const STATUSES: readonly HyperVmStatus[] = ['BUILD', 'PULLING', 'STARTING', 'ACTIVE', 'ERROR'];
 
