@@ -104,6 +104,25 @@ export function agent(id: string, host: string, tunneling_ip: string): Agent {
   };
 }
 
+/** A HyperVM scheduled on `host` with its port (status BUILD, token not taken). */
+export function hypervm(id: string, portId: string, host: string, extra: Partial<HyperVm> = {}): HyperVm {
+  return {
+    ...base,
+    id,
+    image_id: 'img',
+    port_id: portId,
+    network_id: 'n1',
+    cloud: 'cloud-a',
+    flavor: 'small',
+    host,
+    status: 'BUILD',
+    status_reason: '',
+    port_created: true,
+    launch_token_issued: false,
+    ...extra,
+  };
+}
+
 export function view(
   o: { networks?: Network[]; ports?: Port[]; agents?: Agent[]; hypervms?: HyperVm[] },
   revision = 1,

@@ -8,34 +8,9 @@ import assert from 'node:assert/strict';
 import { compileHyperVms, containerName } from '../../../src/agent/hypervm/compile.js';
 import { diffHyperVms } from '../../../src/agent/hypervm/diff.js';
 import { lxcConfig } from '../../../src/agent/hypervm/driver.js';
-import type { HyperVm } from '../../../src/model/types.js';
-import { net, port, view } from '../../../testkit/model-fixtures.js';
+import { hypervm as hv, net, port, view } from '../../../testkit/model-fixtures.js';
 
 const ID = '3f2a0c1e-0000-4000-8000-000000000001';
-function hv(id: string, portId: string, host: string, extra: Partial<HyperVm> = {}): HyperVm {
-  return {
-    id,
-    project_id: 'p',
-    tenant_id: 'p',
-    name: '',
-    description: '',
-    tags: [],
-    revision_number: 1,
-    created_at: '',
-    updated_at: '',
-    image_id: 'img',
-    port_id: portId,
-    network_id: 'n1',
-    cloud: 'cloud-a',
-    flavor: 'small',
-    host,
-    status: 'BUILD',
-    status_reason: '',
-    port_created: true,
-    launch_token_issued: false,
-    ...extra,
-  };
-}
 const bound = (id: string, host: string, device: string) =>
   port(id, 'n1', host, 'FA:16:3E:00:00:01', ['10.0.0.5'], { device_id: device, device_owner: 'compute:hypervm' });
 
