@@ -39,6 +39,11 @@ want cc gcc
 [ -e /usr/include/stdio.h ] || need_apt+=(libc6-dev)
 # Image tests build a real OCI layout from a tiny rootfs (test/server/image-fixtures.ts).
 want umoci umoci
+# HyperVMs run unprivileged LXC containers (src/agent/hypervm/); newuidmap (uidmap) maps their ids,
+# and their test image is built from a static busybox (testkit/hypervm-image.ts).
+want lxc-start lxc
+want newuidmap uidmap
+ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || need_apt+=(busybox-static)
 # A private Keystone for tests, the lab (--keystone) and the tempest run: only the library package,
 # whose keystone-manage and keystone-wsgi-public we run ourselves; the `keystone` package would
 # also install and start a system service (uwsgi on port 5000) that hypernet does not want.
@@ -52,6 +57,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   fi
+fi
+
+# Root's containers map their root to uid/gid 100000 (65536 ids): newuidmap wants that range granted.
+if [ "$(id -u)" = 0 ]; then
+  for f in /etc/subuid /etc/subgid; do grep -q '^root:' "$f" 2>/dev/null || echo 'root:100000:65536' >>"$f"; done
 fi
 
 # npm packages: install when node_modules is missing or older than the lockfile.

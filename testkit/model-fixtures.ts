@@ -1,7 +1,7 @@
 /**
  * Small builders for model objects and views used by the agent's unit tests (golden inputs).
  */
-import type { Agent, Network, Port, Subnet } from '../src/model/types.js';
+import type { Agent, HyperVm, Network, Port, Subnet } from '../src/model/types.js';
 import { ModelCache, type ModelView } from '../src/model/model-cache.js';
 import { parseBridgePorts, parseFdb, parseLinks, parseNeigh } from '../src/agent/datapath/kernel-parse.js';
 import type { ActualState } from '../src/agent/datapath/types.js';
@@ -104,7 +104,29 @@ export function agent(id: string, host: string, tunneling_ip: string): Agent {
   };
 }
 
-export function view(o: { networks?: Network[]; ports?: Port[]; agents?: Agent[] }, revision = 1): ModelView {
+/** A HyperVM scheduled on `host` with its port (status BUILD, token not taken). */
+export function hypervm(id: string, portId: string, host: string, extra: Partial<HyperVm> = {}): HyperVm {
+  return {
+    ...base,
+    id,
+    image_id: 'img',
+    port_id: portId,
+    network_id: 'n1',
+    cloud: 'cloud-a',
+    flavor: 'small',
+    host,
+    status: 'BUILD',
+    status_reason: '',
+    port_created: true,
+    launch_token_issued: false,
+    ...extra,
+  };
+}
+
+export function view(
+  o: { networks?: Network[]; ports?: Port[]; agents?: Agent[]; hypervms?: HyperVm[] },
+  revision = 1,
+): ModelView {
   const c = new ModelCache();
   c.applySnapshot({
     type: 'snapshot',
@@ -115,6 +137,7 @@ export function view(o: { networks?: Network[]; ports?: Port[]; agents?: Agent[]
     security_groups: [],
     security_group_rules: [],
     agents: o.agents ?? [],
+    hypervms: o.hypervms ?? [],
   });
   return c.view();
 }

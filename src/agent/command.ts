@@ -30,6 +30,8 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
     .option('--source-filtering', 'filter each flow with a port of another such node once (docs/security-groups.md)')
+    .option('--hypervm', 'this node is a HyperVM: run the LXC containers of the hypervms scheduled on it')
+    .option('--repository <url>', "image repository of HyperVM pulls (default: the server's /repository)")
     .option(
       '--log-passes-over <ms>',
       'log the step times of every reconcile pass at least this long (env HYPERNET_LOG_PASSES_OVER)',
@@ -73,6 +75,7 @@ export function register(program: Command): void {
           stateDir: o.stateDir,
           agentless: Boolean(o.agentless),
           sourceFiltering: Boolean(o.sourceFiltering),
+          hypervm: o.hypervm ? { repositoryUrl: o.repository } : undefined,
           slowPassMs,
           encryption: enc,
           wgInterface: o.wgInterface,

@@ -1,7 +1,7 @@
 /**
  * Wires the agent together: API client, registration + heartbeats, watch → model cache, and the
- * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, datapath, DHCP,
- * metadata).
+ * reconcile loop over the sub-reconcilers (firewall, agentless OpenVPN on hyperswitches, HyperVM
+ * containers, datapath, DHCP, metadata).
  *
  * Every feature is a folder of the same four parts (datapath/, firewall/, dhcp/, vpn/):
  *  - compile.ts (pure): this node and the watched model → the feature's desired state;
@@ -48,6 +48,9 @@ import { CryptReconciler } from './crypt/reconciler.js';
 import { WG_SOCKET_BUFFER, wgbufBuilt } from './native/wgbuf.js';
 import { cpuMask } from './net-sysfs.js';
 import { overlayMtu } from '../model/encryption.js';
+import { HYPERVM_CAPABILITY } from '../model/hypervm.js';
+import { LxcDriver } from './hypervm/driver.js';
+import { HyperVmReconciler } from './hypervm/reconciler.js';
 
 export interface AgentConfig {
   server: string;
@@ -80,6 +83,12 @@ export interface AgentConfig {
   wgPort?: number;
   /** `metadata_proxy_shared_secret` (the server's too): serve 169.254.169.254 to local ports; absent: off. */
   metadataSecret?: string;
+  /**
+   * A HyperVM node (src/agent/hypervm/): runs the LXC containers of the hypervms scheduled on it,
+   * pulling from `repositoryUrl` (default `<server>/repository`); `idBase` is the first uid/gid of the
+   * containers' mapped range (default 100000).
+   */
+  hypervm?: { repositoryUrl?: string; idBase?: number };
 }
 
 export interface AgentDeps {
@@ -101,6 +110,7 @@ export interface AgentDeps {
 
 export interface RunningAgent {
   cache: ModelCache;
+  hypervms: HyperVmReconciler | null;
   crypt: CryptReconciler | null;
   reconciler: Reconciler;
   registration: Registration;
@@ -119,6 +129,9 @@ function changesLinks(sub: SubReconciler): SubReconciler {
     },
   };
 }
+
+/** HyperVM fields the node's own reports change: not compiled from beyond the status the diff reads. */
+const HYPERVM_REPORTED = new Set(['status_reason', 'updated_at', 'revision_number']);
 
 /** Port fields the sub-reconcilers do not compile from: what the agents' status reports change. */
 const REPORTED = new Set(['status', 'binding:vif_type', 'binding:vif_details', 'updated_at', 'revision_number']);
@@ -153,6 +166,9 @@ export function compiledInputsKey(model: ModelView): string {
     [...model.agents.values()],
     [...model.routers.values()],
     [...model.floatingips.values()],
+    [...(model.hypervms?.values() ?? [])].map((v) =>
+      Object.fromEntries(Object.entries(v).filter(([f]) => !HYPERVM_REPORTED.has(f))),
+    ),
   ]);
 }
 
@@ -241,12 +257,25 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
         dhcpDesired: () => dhcp.lastDesired,
       })
     : null;
+  const hypervms = cfg.hypervm
+    ? new HyperVmReconciler({
+        api,
+        host: cfg.node.host,
+        providerIp: cfg.node.underlayIp,
+        repositoryUrl: cfg.hypervm.repositoryUrl ?? `${cfg.server.replace(/\/+$/, '')}/repository`,
+        log: log.child({ sub: 'hypervm' }),
+        driver: new LxcDriver({ exec, dir: join(cfg.stateDir, 'hypervm'), idBase: cfg.hypervm.idBase }),
+        onLaunchDone: () => reconciler?.markDirty(),
+      })
+    : null;
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
     // First of all: an encrypted peer must exist before any FDB entry points at its inner address.
     ...(crypt ? [crypt] : []),
     [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler), firewall],
+    // Before the datapath: a container's veth is its port's tap, which the datapath then enslaves.
+    ...(hypervms ? [changesLinks(hypervms)] : []),
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
       ? [
@@ -300,6 +329,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       'dhcp',
       ...(cfg.agentless ? ['agentless-openvpn'] : []),
       ...(cfg.sourceFiltering ? [SOURCE_FILTERING] : []),
+      ...(cfg.hypervm ? [HYPERVM_CAPABILITY] : []),
     ],
     intervalMs: cfg.heartbeatMs,
     publicKey: crypt ? () => crypt.keys.publicKey : undefined,
@@ -356,6 +386,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   reconciler.start();
   return {
     cache,
+    hypervms,
     crypt,
     reconciler,
     registration,
@@ -366,6 +397,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
       await dhcp.idle();
       await metadata?.close();
+      await hypervms?.idle();
       nftSession?.close();
       sessions?.close();
       frames?.close();

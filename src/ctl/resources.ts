@@ -481,6 +481,48 @@ export const RESOURCES: readonly ResourceSpec[] = [
       },
     ],
   },
+  {
+    command: 'hypervm',
+    plural: 'hypervms',
+    singular: 'hypervm',
+    title: 'HyperVM',
+    nameAttr: 'name',
+    nameArg: true,
+    verbs: ['list', 'show', 'create', 'set', 'delete'],
+    columns: [
+      id,
+      name,
+      { header: 'Image', attr: 'image_id' },
+      { header: 'Cloud', attr: 'cloud' },
+      { header: 'Host', attr: 'host' },
+      { header: 'Port', attr: 'port_id' },
+      { header: 'Status', attr: 'status' },
+      { header: 'Reason', attr: 'status_reason' },
+    ],
+    fields: [
+      rename,
+      description,
+      {
+        flag: 'image',
+        attr: 'image_id',
+        type: 'string',
+        help: 'image ID (hypernet image list)',
+        required: true,
+        on: ['create'],
+      },
+      { flag: 'port', attr: 'port_id', type: 'string', help: 'a free port (name or ID)', ref: 'port', on: ['create'] },
+      {
+        flag: 'network',
+        attr: 'network_id',
+        type: 'string',
+        help: 'network to make the port on (name or ID), instead of --port',
+        ref: 'network',
+        on: ['create'],
+      },
+      { flag: 'cloud', attr: 'cloud', type: 'string', help: 'cloud to run it in', required: true, on: ['create'] },
+      { flag: 'flavor', attr: 'flavor', type: 'string', help: 'flavor (default small)', on: ['create'] },
+    ],
+  },
 ];
 
 export function resourceByCommand(command: string): ResourceSpec {

@@ -21,6 +21,7 @@ export interface ModelView {
   readonly routers: ReadonlyMap<string, KindMap['router']>;
   readonly floatingips: ReadonlyMap<string, KindMap['floatingip']>;
   readonly subnetpools: ReadonlyMap<string, KindMap['subnetpool']>;
+  readonly hypervms: ReadonlyMap<string, KindMap['hypervm']>;
 }
 
 type Tables = { [K in WatchedKind]: Map<string, KindMap[K]> };
@@ -35,6 +36,7 @@ const PLURAL: Record<WatchedKind, keyof Omit<Snapshot, 'type' | 'revision'>> = {
   router: 'routers',
   floatingip: 'floatingips',
   subnetpool: 'subnetpools',
+  hypervm: 'hypervms',
 };
 
 function emptyTables(): Tables {
@@ -48,6 +50,7 @@ function emptyTables(): Tables {
     router: new Map(),
     floatingip: new Map(),
     subnetpool: new Map(),
+    hypervm: new Map(),
   };
 }
 
@@ -95,6 +98,7 @@ export class ModelCache {
       routers: t.router,
       floatingips: t.floatingip,
       subnetpools: t.subnetpool,
+      hypervms: t.hypervm,
     };
   }
 

@@ -254,6 +254,31 @@ export interface Instance extends Base {
   meta: Record<string, string>;
 }
 
+/** Where a HyperVM's launch stands: BUILD → PULLING → STARTING → ACTIVE, or ERROR with the reason. */
+export type HyperVmStatus = 'BUILD' | 'PULLING' | 'STARTING' | 'ACTIVE' | 'ERROR';
+
+/**
+ * hypernet extension `hypervms`: a tenant workload run as an unprivileged container (LXC) from an image
+ * of the catalog, on a HyperVM node (`host`, an agent with the `hypervm` capability in `cloud`). The
+ * container takes `port_id`'s MAC and, by DHCP, its hyper IP; the port is bound to `host` with
+ * device_owner `compute:hypervm`, so the node's datapath and firewall wire it like a VM's tap.
+ */
+export interface HyperVm extends Base {
+  image_id: string;
+  port_id: string;
+  network_id: string;
+  cloud: string;
+  flavor: string;
+  host: string;
+  status: HyperVmStatus;
+  /** Why the launch failed (ERROR), or '' . */
+  status_reason: string;
+  /** The port was made for this HyperVM (deleted with it); else it is only unbound on delete. */
+  port_created: boolean;
+  /** The node took its single-use pull token: one token per launch, a second request is refused. */
+  launch_token_issued: boolean;
+}
+
 /** Resource kinds carried by the store. */
 export type Kind =
   | 'network'
@@ -265,7 +290,8 @@ export type Kind =
   | 'router'
   | 'floatingip'
   | 'instance'
-  | 'subnetpool';
+  | 'subnetpool'
+  | 'hypervm';
 
 /** The kinds the watch stream carries to agents (instances hold user data agents never need). */
 export type WatchedKind = Exclude<Kind, 'instance'>;
@@ -281,6 +307,7 @@ export interface KindMap {
   floatingip: FloatingIp;
   instance: Instance;
   subnetpool: SubnetPool;
+  hypervm: HyperVm;
 }
 
 export const WATCHED_KINDS: readonly WatchedKind[] = [
@@ -293,6 +320,7 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   'router',
   'floatingip',
   'subnetpool',
+  'hypervm',
 ];
 
 export const KINDS: readonly Kind[] = [...WATCHED_KINDS, 'instance'];

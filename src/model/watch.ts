@@ -31,6 +31,8 @@ export interface Snapshot {
   floatingips?: KindMap['floatingip'][];
   /** Absent from servers older than subnet pools. */
   subnetpools?: KindMap['subnetpool'][];
+  /** Absent from servers older than HyperVMs. */
+  hypervms?: KindMap['hypervm'][];
 }
 
 export interface WatchEvent {

@@ -26,6 +26,8 @@ import type { AgentlessService } from './agentless/service.js';
 import { IMAGE_PREFIX, glancePlugin } from './images/glance-routes.js';
 import { registerRepository } from './images/repository-routes.js';
 import type { ImageService } from './images/service.js';
+import { hyperVmImagesOf } from './images/hypervm-images.js';
+import { registerHyperVmActions } from './hypervm-actions.js';
 
 export interface AppOptions {
   store: Store;
@@ -73,7 +75,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       reply.code(status).type('application/json').send(body);
     },
   });
-  const deps: RouteDeps = { store: opts.store, clock: opts.clock, config: opts.config, auth: opts.auth };
+  const deps: RouteDeps = {
+    store: opts.store,
+    clock: opts.clock,
+    config: opts.config,
+    auth: opts.auth,
+    images: opts.images ? hyperVmImagesOf(opts.images) : undefined,
+  };
 
   acceptBodiesAsNeutron(app);
   const challenge = challengeOf(opts.auth);
@@ -103,6 +111,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerPortBindings(app, deps);
   registerRouterActions(app, deps);
   registerSubnetpoolPrefixOps(app, deps);
+  registerHyperVmActions(app, deps);
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger);

@@ -29,10 +29,11 @@ const TYPE_NAMES: Record<string, string> = {
   floatingip: 'FloatingIP',
   instance: 'Instance',
   subnetpool: 'SubnetPool',
+  hypervm: 'HyperVm',
 };
 
 /** Labels in NotFound messages where splitting the type name would misspell them. */
-const LABELS: Record<string, string> = { floatingip: 'Floating IP' };
+const LABELS: Record<string, string> = { floatingip: 'Floating IP', hypervm: 'HyperVM' };
 
 export const faults = {
   badRequest: (message: string, type = 'BadRequest') => new NeutronFault(400, type, message),

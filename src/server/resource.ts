@@ -14,6 +14,7 @@ import { owningProject } from './auth.js';
 import type { ServerConfig } from './config.js';
 import { faults } from './errors.js';
 import type { HiddenFilters } from './query.js';
+import type { HyperVmImages } from './resources/hypervm-images.js';
 import { isIp } from '../model/grammar/addresses.js';
 import { isHostName, isWord, tagProblem } from '../model/grammar/words.js';
 
@@ -24,6 +25,8 @@ export interface Ctx {
   nowMs: number;
   /** Set when a router or floating IP changes its own ports (l3/service-ports.ts), never by a request. */
   internal?: boolean;
+  /** The image catalog as the hypervms resource reads it (absent on a server without one). */
+  images?: HyperVmImages;
 }
 
 export type Body = Record<string, unknown>;

@@ -19,12 +19,15 @@ import { mustGet, type Body, type BodySchema, type Ctx, type ResourceDef } from 
 import { checkBulkSize, checkTagCount } from './limits.js';
 import { enforceQuota } from './quotas.js';
 import { storeUpdate } from './store-update.js';
+import type { HyperVmImages } from './resources/hypervm-images.js';
 
 export interface RouteDeps {
   store: Store;
   clock: Clock;
   config: ServerConfig;
   auth: AuthConfig;
+  /** The image catalog for the hypervms resource, when the server has one. */
+  images?: HyperVmImages;
 }
 
 /** The request's X-Auth-Token header (the first, when sent twice). */
@@ -42,7 +45,7 @@ export function contextOf(deps: RouteDeps, req: FastifyRequest): Ctx {
   if (caller.readOnly && req.method !== 'GET' && req.method !== 'HEAD') {
     throw faults.forbidden(`(rule:${req.method.toLowerCase()}) is disallowed by policy: the reader role only reads`);
   }
-  return { caller, config: deps.config, nowMs: deps.clock.now() };
+  return { caller, config: deps.config, nowMs: deps.clock.now(), images: deps.images };
 }
 
 export function queryOf(req: FastifyRequest): Query {

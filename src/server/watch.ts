@@ -60,6 +60,7 @@ export function registerWatch(
             routers: await tx.list('router'),
             floatingips: await tx.list('floatingip'),
             subnetpools: await tx.list('subnetpool'),
+            hypervms: await tx.list('hypervm'),
           };
           return s;
         });

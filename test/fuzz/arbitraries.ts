@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { PROJECT_OF, type Who } from './harness.js';
 import { plausible } from './plausible.js';
 import { ref, type Ref } from './refs.js';
+import { HYPERVM_HOST, IMAGES } from './world.js';
 
 export type Body = { kind: 'none' } | { kind: 'json'; value: unknown } | { kind: 'raw'; text: string };
 
@@ -394,6 +395,25 @@ function bodies(h: boolean) {
     },
     ['device_id'],
   );
+  const hypervmFields = { name, description: name, tags };
+  const hypervmBody = body(
+    {
+      ...hypervmFields,
+      image_id: field(fc.constantFrom(IMAGES.pa, IMAGES.public, 'f0e1d2c3-0000-4000-8000-0000000000ff', 'x')),
+      port_id: field(ref('ports')),
+      network_id: field(ref('networks')),
+      cloud: field(fc.constantFrom('lab', 'aws', '', 'two words')),
+      flavor: field(fc.constantFrom('small', 'large', '')),
+      host: field(fc.constantFrom(HYPERVM_HOST, 'fz-h1', 'nowhere')),
+      project_id: field(project),
+    },
+    ['image_id', 'cloud'],
+  );
+  const hypervmUpdate = body({
+    ...hypervmFields,
+    status: field(fc.constantFrom('BUILD', 'PULLING', 'STARTING', 'ACTIVE', 'ERROR', 'active', 'DELETED')),
+    status_reason: field(fc.string({ maxLength: 20 })),
+  });
   // The router member actions' bodies: interface info, gateway lists, route lists.
   const routerAction = fc.oneof(
     fc
@@ -414,6 +434,7 @@ function bodies(h: boolean) {
     floatingips: ['floatingip', fipBody],
     instances: ['instance', instanceBody],
     subnetpools: ['subnetpool', subnetpoolBody],
+    hypervms: ['hypervm', hypervmBody],
   };
   const update: Record<string, [string, fc.Arbitrary<unknown>]> = {
     ...create,
@@ -422,6 +443,7 @@ function bodies(h: boolean) {
     floatingips: ['floatingip', body(fipFields)],
     instances: ['instance', body(instanceFields)],
     subnetpools: ['subnetpool', subnetpoolUpdate],
+    hypervms: ['hypervm', hypervmUpdate],
   };
   return { create, update, bindingBody, routerAction };
 }

@@ -40,10 +40,12 @@ export const RESOURCE_PATHS = [
   'floatingips',
   'instances',
   'subnetpools',
+  'hypervms',
 ];
 
 export function startFuzzServer(): Promise<TestServer> {
-  return startTestServer({ tokens: TOKENS });
+  // Agents stay alive for the whole run (default 15 s), so the HyperVM node the world registers keeps taking launches.
+  return startTestServer({ tokens: TOKENS, config: { agentDownTime: 3600 } });
 }
 
 export interface RawRequest {

@@ -18,6 +18,7 @@ import {
 } from '../../src/model/grammar/protocols.js';
 import { HOST } from './agent-check.js';
 import { PROJECT_OF, type Who } from './harness.js';
+import { IMAGES } from './world.js';
 import { addr, ref, refOn, type Ref } from './refs.js';
 
 /** One request in the shape request() of arbitraries.ts builds (sc, query and headers added there). */
@@ -450,7 +451,7 @@ function ruleCreate(sc: Scope) {
   });
 }
 
-// ---- routers, floating IPs, instances ----
+// ---- routers, floating IPs, instances, hypervms ----
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh5cGVybmV0dGVzdGtleWJ5dGVz me@host';
 const external = ref('networks', 'external');
 
@@ -495,6 +496,25 @@ function l3Requests(sc: Scope, mine: (res: string) => fc.Arbitrary<Ref>): fc.Wei
     },
     { requiredKeys: ['device_id'] },
   );
+  // A HyperVM on one of the caller's ports or networks, from pa's image or the public one.
+  const hypervmBody = fc
+    .tuple(
+      fc.record(
+        {
+          image_id: mut(fc.constantFrom(IMAGES.pa, IMAGES.public), ['f0e1d2c3-0000-4000-8000-0000000000ff']),
+          cloud: mut(fc.constant('lab'), ['aws']),
+          flavor: fc.constantFrom('small', 'large'),
+          name: text,
+          project_id: projectField(sc),
+        },
+        { requiredKeys: ['image_id', 'cloud'] },
+      ),
+      fc.oneof(
+        mine('ports').map((port_id) => ({ port_id })),
+        mine('networks').map((network_id) => ({ network_id })),
+      ),
+    )
+    .map(([b, where]) => ({ ...b, ...where }));
   const post = (res: string, key: string, b: fc.Arbitrary<unknown>) =>
     b.map((v) => ({ method: 'POST', path: [`/v2.0/${res}`], body: json(key)(v) }));
   const put = (res: string, key: string, b: fc.Arbitrary<unknown>) =>
@@ -534,7 +554,8 @@ function l3Requests(sc: Scope, mine: (res: string) => fc.Arbitrary<Ref>): fc.Wei
       ),
     },
     { weight: 1, arbitrary: post('instances', 'instance', instanceBody) },
-    { weight: 1, arbitrary: fc.constantFrom('routers', 'floatingips', 'instances').chain(del) },
+    { weight: 1, arbitrary: post('hypervms', 'hypervm', hypervmBody) },
+    { weight: 1, arbitrary: fc.constantFrom('routers', 'floatingips', 'instances', 'hypervms').chain(del) },
   ];
 }
 

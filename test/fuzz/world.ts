@@ -3,15 +3,22 @@
  * IPv4 (the same CIDRs in both tenants) and IPv6 subnets, a security group with a few rules (one
  * with a remote group), ports on both networks, a subnet pool; an admin-owned shared network and a
  * shared network owned by tenant pb, with a port of each tenant; an admin's shared default subnet pool
- * per IP version; an external network with a router of each tenant on it; one registered agent. Built
- * through the API by admin.
+ * per IP version; an external network with a router of each tenant on it; one registered agent and a
+ * HyperVM node (`hypervm` capability, cloud `lab`); an active image of tenant pa (private) and a public
+ * one of the admin, with fixed ids (IMAGES), for hypervms to launch. Built through the API by admin.
  * Projects ops, pa and pb get room for more security groups and rules than Neutron's defaults (10 and
  * 100), so a run's many accepted creates are not all OverQuota; tenant pc keeps the defaults and meets them.
  */
 import { ApiClient } from '../../src/client/api.js';
 import type { Network, SecurityGroup, Subnet } from '../../src/model/types.js';
 import type { TestServer } from '../server/helpers.js';
+import { buildLayout, pushTar } from '../server/image-fixtures.js';
 import { HOST } from './agent-check.js';
+
+/** The world's images by id: pa's private one and the admin's public one. */
+export const IMAGES = { pa: 'f0e1d2c3-0000-4000-8000-00000000000a', public: 'f0e1d2c3-0000-4000-8000-00000000000b' };
+/** The HyperVM node of the world (cloud `lab`). */
+export const HYPERVM_HOST = 'fz-hv';
 
 export async function seedWorld(s: TestServer): Promise<void> {
   const admin = new ApiClient({ url: s.url, token: 'ADMIN' });
@@ -23,6 +30,23 @@ export async function seedWorld(s: TestServer): Promise<void> {
     agent_type: 'hypernet agent',
     configurations: { tunneling_ip: '192.0.2.10', cloud: 'lab', underlay_mtu: 1500, capabilities: [] },
   });
+  await admin.create('agents', 'agent', {
+    host: HYPERVM_HOST,
+    agent_type: 'hypernet agent',
+    configurations: {
+      tunneling_ip: '192.0.2.11',
+      cloud: 'lab',
+      underlay_mtu: 1500,
+      capabilities: ['vxlan', 'dhcp', 'hypervm'],
+    },
+  });
+  for (const [id, owner, visibility] of [
+    [IMAGES.pa, 'pa', 'private'],
+    [IMAGES.public, 'ops', 'public'],
+  ]) {
+    const { upload } = await pushTar(s, 'ADMIN', buildLayout({ content: `${owner}\n` }).tar, { id, owner, visibility });
+    if (upload.status !== 204) throw new Error(`upload of image ${id}: ${upload.status}`);
+  }
   for (const project of ['ops', 'pa', 'pb']) {
     const r = await admin.raw('PUT', `/v2.0/quotas/${project}`, {
       quota: { security_group: 60, security_group_rule: 500 },

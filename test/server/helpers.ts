@@ -65,7 +65,7 @@ export const TENANT_TOKENS: Record<string, TokenInfo> = {
 export async function fullState(c: ApiClient): Promise<unknown> {
   const out: Record<string, unknown> = {};
   const paths = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'routers', 'floatingips'];
-  for (const p of [...paths, 'subnetpools']) out[p] = await c.list(p);
+  for (const p of [...paths, 'subnetpools', 'hypervms']) out[p] = await c.list(p);
   return out;
 }
 

@@ -54,7 +54,8 @@ const updateSchema = z.strictObject({
 /** Update keys that change nothing the agents compile from: with a heartbeat, written without an event. */
 const QUIET = new Set(['heartbeat', AGENT_ENCRYPTION_STATUS]);
 
-function isAlive(ctx: Ctx, a: Agent): boolean {
+/** Heard from within `agent_down_time` (the scheduler of hypervms picks among these too). */
+export function isAlive(ctx: Ctx, a: Agent): boolean {
   return ctx.nowMs - Date.parse(a.heartbeat_timestamp) <= ctx.config.agentDownTime * 1000;
 }
 

@@ -11,6 +11,7 @@ import { subnets } from './subnets.js';
 import { routers } from './routers.js';
 import { floatingips } from './floatingips.js';
 import { instances } from './instances.js';
+import { hypervms } from './hypervms.js';
 
 export const RESOURCES = [
   networks,
@@ -23,4 +24,5 @@ export const RESOURCES = [
   floatingips,
   instances,
   subnetpools,
+  hypervms,
 ] as unknown as readonly ResourceDef<Kind>[];

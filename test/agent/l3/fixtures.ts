@@ -125,5 +125,6 @@ export function l3Model(o: L3ModelOptions = {}): ModelView {
     routers: map([router]),
     floatingips: map(fips),
     subnetpools: new Map(),
+    hypervms: new Map(),
   };
 }

@@ -1,0 +1,126 @@
+/**
+ * The HyperVM feature's sub-reconciler: compiles the containers of this node, lists those on disk,
+ * diffs, and applies. A launch runs in the background (a pull takes seconds; the loop must keep wiring
+ * taps meanwhile) through the steps the server shows: PULLING (take the single-use token, pull and
+ * verify the image), STARTING (unpack, configure, start), ACTIVE — or ERROR with the reason, leaving
+ * nothing behind. It runs before the datapath, which then enslaves the container's veth like a tap.
+ */
+import { ApiClient, ApiError } from '../../client/api.js';
+import { pullImage, type PullOptions, type PullResult } from '../../client/repository-pull.js';
+import type { Logger } from '../../common/log.js';
+import type { HyperVmStatus } from '../../model/types.js';
+import type { ModelView } from '../../model/model-cache.js';
+import type { SubReconciler } from '../loop/reconciler.js';
+import { compileHyperVms } from './compile.js';
+import { diffHyperVms } from './diff.js';
+import type { LxcDriver } from './driver.js';
+import type { DesiredContainer } from './types.js';
+
+export interface HyperVmReconcilerOptions {
+  api: ApiClient;
+  driver: LxcDriver;
+  host: string;
+  /** The provider address the token is bound to: pulls leave from it. */
+  providerIp: string;
+  /** The repository's base URL (its own listener on the provider network, or `<server>/repository`). */
+  repositoryUrl: string;
+  log: Logger;
+  /** Wakes the loop when a launch ends (its container now exists, or its HyperVM failed). */
+  onLaunchDone?: () => void;
+  /** The puller (tests may wrap it). */
+  pull?: (o: PullOptions) => Promise<PullResult>;
+}
+
+interface LaunchToken {
+  token: string;
+  image_id: string;
+}
+
+export class HyperVmReconciler implements SubReconciler {
+  readonly name = 'hypervm';
+  private readonly launching = new Map<string, Promise<void>>();
+  /** HyperVMs this node already reported as failed (until the server's ERROR arrives). */
+  private readonly failed = new Set<string>();
+
+  constructor(private readonly o: HyperVmReconcilerOptions) {}
+
+  async reconcile(model: ModelView): Promise<void> {
+    const { driver } = this.o;
+    const desired = compileHyperVms(this.o.host, model);
+    const ops = diffHyperVms(desired, await driver.list(), new Set(this.launching.keys()));
+    const errors: string[] = [];
+    for (const op of ops) {
+      try {
+        if (op.op === 'destroy') {
+          await driver.destroy(op.name);
+          this.o.log.info({ container: op.name }, 'hypervm container removed');
+        } else if (op.op === 'launch') this.startLaunch(op.c);
+        else if (op.op === 'start') {
+          await driver.start(op.c.name);
+          await this.report(op.c, 'ACTIVE');
+        } else if (op.op === 'active') await this.report(op.c, 'ACTIVE');
+        else if (!this.failed.has(op.c.id)) {
+          this.failed.add(op.c.id);
+          await this.report(op.c, 'ERROR', op.reason);
+        }
+      } catch (e) {
+        errors.push(`${op.op}: ${(e as Error).message}`);
+      }
+    }
+    if (errors.length) throw new Error(errors.join('; '));
+  }
+
+  /** Resolves when no launch is under way (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.launching.size) await Promise.allSettled([...this.launching.values()]);
+  }
+
+  private startLaunch(c: DesiredContainer): void {
+    const run = this.launch(c).finally(() => {
+      this.launching.delete(c.name);
+      this.o.onLaunchDone?.();
+    });
+    this.launching.set(c.name, run);
+  }
+
+  private async launch(c: DesiredContainer): Promise<void> {
+    const { driver, log } = this.o;
+    const started = Date.now();
+    try {
+      await this.report(c, 'PULLING');
+      await driver.prepare(c.name);
+      const tok = await this.o.api.call<{ launch_token: LaunchToken }>(
+        'POST',
+        `/v2.0/hypervms/${encodeURIComponent(c.id)}/launch_token`,
+      );
+      const pulled = await (this.o.pull ?? pullImage)({
+        repositoryUrl: this.o.repositoryUrl,
+        token: tok.launch_token.token,
+        imageId: c.imageId,
+        dest: driver.layoutDir(c.name),
+        localAddress: this.o.providerIp,
+      });
+      await this.report(c, 'STARTING');
+      await driver.create(c);
+      await driver.start(c.name);
+      await this.report(c, 'ACTIVE');
+      log.info({ hypervm: c.id, bytes: pulled.bytes, ms: Date.now() - started }, 'hypervm launched');
+    } catch (e) {
+      const reason = (e as Error).message.slice(0, 1000);
+      log.warn({ hypervm: c.id, reason }, 'hypervm launch failed');
+      await driver.destroy(c.name).catch(() => undefined);
+      this.failed.add(c.id);
+      await this.report(c, 'ERROR', reason).catch(() => undefined);
+    }
+  }
+
+  /** Writes the HyperVM's status; one deleted meanwhile is no error. */
+  private async report(c: DesiredContainer, status: HyperVmStatus, reason = ''): Promise<void> {
+    try {
+      await this.o.api.update('hypervms', 'hypervm', c.id, { status, status_reason: reason });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return;
+      throw e;
+    }
+  }
+}
