@@ -51,5 +51,9 @@ export const SQL = {
   setQuota: `INSERT INTO quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3)
              ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`,
   clearQuotas: 'DELETE FROM quotas WHERE project_id = $1',
+  remembered: 'SELECT result FROM idempotency_keys WHERE key = $1',
+  remember: 'INSERT INTO idempotency_keys (key, created_at, result) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING',
+  forget: 'DELETE FROM idempotency_keys WHERE created_at < $1',
+  schemaVersion: 'SELECT coalesce(max(version), 0) AS v FROM schema_version',
 } as const;
 export type SqlName = keyof typeof SQL;
