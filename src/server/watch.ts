@@ -20,6 +20,8 @@ export function registerWatch(
   deps: RouteDeps,
   defs: readonly ResourceDef<Kind>[],
   log: Logger,
+  /** Counts open streams (the `hypernet_watch_clients` gauge). */
+  clients?: { inc(): void; dec(): void },
 ): void {
   const byKind = new Map(defs.map((d) => [d.kind, d]));
   app.get('/v2.0/watch', async (req, reply) => {
@@ -83,6 +85,7 @@ export function registerWatch(
     }
 
     reply.hijack();
+    clients?.inc();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     let closed = false;
@@ -127,6 +130,7 @@ export function registerWatch(
     } catch (e) {
       log.warn({ err: e }, 'watch stream failed');
     } finally {
+      clients?.dec();
       unsubscribe();
       res.end();
     }
