@@ -398,8 +398,7 @@ export class PostgresStore implements Store {
       rememberedResult: async (key) => (await one('remembered', key))?.result,
       rememberResult: async (key, result, nowMs, keepMs) => {
         guard(true);
-        await q('forget', [nowMs - keepMs]);
-        await q('remember', [key, nowMs, result]);
+        await q('remember', [key, nowMs, result, nowMs - keepMs]);
       },
       claimVni: async (vni, networkId) => (await run('claimVni', vni, networkId)) === 1,
       releaseVni: async (networkId) => void (await run('releaseVni', networkId)),
