@@ -169,9 +169,10 @@ async function main(): Promise<void> {
   const servers: ServerProcess[] = [];
   let fleet: Fleet | undefined;
   const quiet = { ...process.env, HYPERNET_LOG_LEVEL: 'warn' };
+  // Each step runs even when one before it failed: no server or cluster is left behind.
   const cleanup = async () => {
-    await fleet?.stop();
-    await Promise.all(servers.map((s) => stopServerProcess(s)));
+    await fleet?.stop().catch((e: unknown) => console.error('stopping the agents:', e));
+    await Promise.allSettled(servers.map((s) => stopServerProcess(s)));
     db?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   };
@@ -190,7 +191,9 @@ async function main(): Promise<void> {
     }
     const urls = servers.map((s) => s.url);
     const admin = new ApiClient({ url: urls.join(',') });
-    const net = await admin.create<{ id: string }>('networks', 'network', { name: 'scale' });
+    const net = await admin.create<{ id: string; project_id: string }>('networks', 'network', { name: 'scale' });
+    // The default port quota (500) is below what the run creates.
+    await admin.call('PUT', `/v2.0/quotas/${net.project_id}`, { quota: { port: -1 } });
     await admin.create('subnets', 'subnet', { network_id: net.id, cidr: '10.64.0.0/16', ip_version: 4 });
     for (let i = 0; i < PRE_PORTS; i += 25) {
       const n = Math.min(25, PRE_PORTS - i);
