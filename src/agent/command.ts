@@ -20,7 +20,10 @@ export function register(program: Command): void {
     });
   agentCmd
     .description('run the datapath agent of this node (root)')
-    .option('--server <url>', 'server URL: http://host:port or unix:/path/server.sock')
+    .option(
+      '--server <urls>',
+      'server URL(s): http://host:port or unix:/path/server.sock, comma-separated to fail over',
+    )
     .option('--token <token>', 'API token (admin)')
     .option('--host <id>', 'host id of this node (ports with binding:host_id == id are local)')
     .option('--underlay-ip <ip>', 'underlay (provider) IP: the local VXLAN endpoint')

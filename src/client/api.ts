@@ -1,13 +1,18 @@
 /**
  * HTTP client for the hypernet server's Neutron v2.0 API, shared by the agent, the lab and the CLI.
  * The endpoint is `http://host:port` or `unix:/path/to/server.sock` (the lab's agents live in other
- * network namespaces and reach the server through its Unix socket).
+ * network namespaces and reach the server through its Unix socket), or several of them separated by
+ * commas: servers sharing one database. Requests go to one server at a time; when it cannot be
+ * reached or answers 5xx, the client moves to the next and repeats the request there if repeating is
+ * safe (not a POST, or a POST with an idempotency key, as `create` sends; or the request never left).
+ * A watch stream that fails moves to the next server too; the caller resumes it with `since`.
  */
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { WatchMessage } from '../model/watch.js';
 
 export interface ApiClientOptions {
-  /** `http://127.0.0.1:9696` or `unix:/var/lib/hypernet/server.sock`. */
+  /** `http://127.0.0.1:9696` or `unix:/var/lib/hypernet/server.sock`, or several, comma-separated. */
   url: string;
   token?: string;
   timeoutMs?: number;
@@ -45,42 +50,92 @@ function queryString(q?: Query): string {
   return s ? `?${s}` : '';
 }
 
+/** The hypernet extension header that makes a create safe to repeat (server: idempotency.ts). */
+export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
+
+/** The URLs of a comma-separated server list. */
+export function serverUrls(list: string): string[] {
+  return list
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+}
+
+export interface Endpoint {
+  url: string;
+  socketPath?: string;
+  host: string;
+  port: number;
+  basePath: string;
+}
+
+function endpointOf(url: string): Endpoint {
+  if (url.startsWith('unix:'))
+    return {
+      url,
+      socketPath: url.slice('unix:'.length).replace(/^\/\/(?=\/)/, ''),
+      host: 'localhost',
+      port: 0,
+      basePath: '',
+    };
+  const u = new URL(url);
+  return { url, host: u.hostname, port: Number(u.port || 80), basePath: u.pathname.replace(/\/$/, '') };
+}
+
+/** Errors of a connection that was never made: the request did not reach any server. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOENT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
 export class ApiClient {
-  private readonly socketPath?: string;
-  private readonly host: string;
-  private readonly port: number;
-  private readonly basePath: string;
+  private readonly endpoints: Endpoint[];
+  private current = 0;
 
   constructor(private readonly opts: ApiClientOptions) {
-    if (opts.url.startsWith('unix:')) {
-      this.socketPath = opts.url.slice('unix:'.length).replace(/^\/\/(?=\/)/, '');
-      this.host = 'localhost';
-      this.port = 0;
-      this.basePath = '';
-    } else {
-      const u = new URL(opts.url);
-      this.host = u.hostname;
-      this.port = Number(u.port || 80);
-      this.basePath = u.pathname.replace(/\/$/, '');
-    }
+    this.endpoints = serverUrls(opts.url).map(endpointOf);
+    if (this.endpoints.length === 0) throw new Error(`no server URL in '${opts.url}'`);
+  }
+
+  /** The server requests go to now. */
+  get url(): string {
+    return this.endpoints[this.current].url;
+  }
+
+  /** Moves on from server `failed` to the next one, unless another failure moved already. */
+  private failover(failed: number): void {
+    if (this.endpoints.length < 2 || this.current !== failed) return;
+    this.current = (failed + 1) % this.endpoints.length;
   }
 
   /** The options of one request to `path` (TCP or Unix socket, with the token): for streaming callers. */
-  requestOptions(method: string, path: string, headers: Record<string, string>): http.RequestOptions {
+  requestOptions(
+    method: string,
+    path: string,
+    headers: Record<string, string>,
+    ep: Endpoint = this.endpoints[this.current],
+  ): http.RequestOptions {
     const h: Record<string, string> = { accept: 'application/json', ...headers };
     if (this.opts.token) h['x-auth-token'] = this.opts.token;
-    return this.socketPath
-      ? { socketPath: this.socketPath, method, path, headers: h }
-      : { host: this.host, port: this.port, method, path: this.basePath + path, headers: h };
+    return ep.socketPath
+      ? { socketPath: ep.socketPath, method, path, headers: h }
+      : { host: ep.host, port: ep.port, method, path: ep.basePath + path, headers: h };
   }
 
-  /** One request; resolves with any HTTP status (no throw), rejects only on transport failure. */
+  /** One request to the current server; resolves with any HTTP status, rejects only on transport failure. */
   raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<RawResponse> {
+    return this.rawAt(this.endpoints[this.current], method, path, body, headers);
+  }
+
+  private rawAt(
+    ep: Endpoint,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const h = { ...headers };
       if (payload !== undefined) h['content-type'] = 'application/json';
-      const req = http.request(this.requestOptions(method, path, h), (res) => {
+      const req = http.request(this.requestOptions(method, path, h, ep), (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
@@ -103,14 +158,35 @@ export class ApiClient {
     });
   }
 
-  /** One request that throws ApiError unless the status is 2xx. */
+  /**
+   * One request that throws ApiError unless the status is 2xx. With several servers, a server that
+   * cannot be reached or answers 5xx is left for the next, where the request is repeated when that
+   * is safe; each server is tried at most once per call.
+   */
   async call<T = unknown>(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
-    let res: RawResponse;
-    try {
-      res = await this.raw(method, path, body, headers);
-    } catch (e) {
-      throw new ApiError(0, 'ConnectionFailed', `cannot reach ${this.opts.url}: ${(e as Error).message}`);
+    const repeatable = method !== 'POST' || Object.keys(headers ?? {}).includes(IDEMPOTENCY_KEY_HEADER);
+    for (let attempt = 1; ; attempt++) {
+      const at = this.current;
+      const ep = this.endpoints[at];
+      const last = attempt >= this.endpoints.length;
+      let res: RawResponse;
+      try {
+        res = await this.rawAt(ep, method, path, body, headers);
+      } catch (e) {
+        const notSent = NOT_SENT.has((e as NodeJS.ErrnoException).code ?? '');
+        this.failover(at);
+        if (!last && (repeatable || notSent)) continue;
+        throw new ApiError(0, 'ConnectionFailed', `cannot reach ${ep.url}: ${(e as Error).message}`);
+      }
+      if (res.status >= 500) {
+        this.failover(at);
+        if (!last && repeatable) continue;
+      }
+      return this.answer<T>(res);
     }
+  }
+
+  private answer<T>(res: RawResponse): T {
     if (res.status >= 200 && res.status < 300) return res.body as T;
     const ne = (res.body as { NeutronError?: { type?: string; message?: string; detail?: string } } | undefined)
       ?.NeutronError;
@@ -136,7 +212,9 @@ export class ApiClient {
     singular: string,
     obj: Record<string, unknown>,
   ): Promise<T> {
-    return (await this.call<Record<string, T>>('POST', `/v2.0/${plural}`, { [singular]: obj }))[singular];
+    // The key makes the create safe to repeat on another server after a lost reply.
+    const key = { [IDEMPOTENCY_KEY_HEADER]: randomUUID() };
+    return (await this.call<Record<string, T>>('POST', `/v2.0/${plural}`, { [singular]: obj }, key))[singular];
   }
 
   async update<T = Record<string, unknown>>(
@@ -159,10 +237,28 @@ export class ApiClient {
    * Resolves when the server closes the stream or `signal` aborts; throws ApiError on a non-200 answer
    * (410 WatchRevisionCompacted means: resync without `since`).
    */
-  watch(since: number | undefined, onMessage: (m: WatchMessage) => void, signal?: AbortSignal): Promise<void> {
+  async watch(since: number | undefined, onMessage: (m: WatchMessage) => void, signal?: AbortSignal): Promise<void> {
+    const at = this.current;
+    try {
+      await this.watchAt(this.endpoints[at], since, onMessage, signal);
+    } catch (e) {
+      // A refusal (4xx: 410 compacted, 403) would be the same elsewhere; anything else moves on.
+      if (!(e instanceof ApiError && e.status >= 400 && e.status < 500)) this.failover(at);
+      throw e;
+    }
+    // The server ended the stream (shutting down): the next one takes the resume.
+    if (!signal?.aborted) this.failover(at);
+  }
+
+  private watchAt(
+    ep: Endpoint,
+    since: number | undefined,
+    onMessage: (m: WatchMessage) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const path = `/v2.0/watch${since === undefined ? '' : `?since=${since}`}`;
     return new Promise((resolve, reject) => {
-      const req = http.request(this.requestOptions('GET', path, { accept: 'application/x-ndjson' }), (res) => {
+      const req = http.request(this.requestOptions('GET', path, { accept: 'application/x-ndjson' }, ep), (res) => {
         if (res.statusCode !== 200) {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -200,7 +296,7 @@ export class ApiClient {
           }
         });
         res.on('end', () => resolve());
-        res.on('error', reject);
+        res.on('error', (e) => (signal?.aborted ? resolve() : reject(new ApiError(0, 'ConnectionFailed', e.message))));
       });
       req.on('error', (e) => (signal?.aborted ? resolve() : reject(new ApiError(0, 'ConnectionFailed', e.message))));
       signal?.addEventListener('abort', () => req.destroy(), { once: true });

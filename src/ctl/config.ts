@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { serverUrls } from '../client/api.js';
 import { UsageError } from './errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:9696';
@@ -54,13 +55,16 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   const file = readConfigFile(flags.config ?? defaultConfigPath(env), flags.config !== undefined);
   const url = flags.url ?? (env.HYPERNET_URL || undefined) ?? file.url ?? DEFAULT_URL;
   const token = flags.token ?? (env.HYPERNET_TOKEN || undefined) ?? file.token;
-  if (!url.startsWith('unix:')) {
+  // Several servers (comma-separated) are tried in turn by the client (client/api.ts).
+  for (const one of serverUrls(url)) {
+    if (one.startsWith('unix:')) continue;
     try {
-      const u = new URL(url);
+      const u = new URL(one);
       if (u.protocol !== 'http:') throw new Error(`unsupported scheme ${u.protocol}`);
     } catch (e) {
-      throw new UsageError(`bad server URL ${JSON.stringify(url)}: ${(e as Error).message}`);
+      throw new UsageError(`bad server URL ${JSON.stringify(one)}: ${(e as Error).message}`);
     }
   }
+  if (serverUrls(url).length === 0) throw new UsageError(`bad server URL ${JSON.stringify(url)}: empty`);
   return token ? { url, token } : { url };
 }

@@ -10,7 +10,7 @@ import { FORMATS, parseFormat, type Format } from './format.js';
 
 export function withConnection(cmd: Command): Command {
   return cmd
-    .option('--url <url>', 'server endpoint, http://HOST:PORT or unix:/PATH (env HYPERNET_URL)')
+    .option('--url <url>', 'server endpoint(s), http://HOST:PORT or unix:/PATH, comma-separated (env HYPERNET_URL)')
     .option('--token <token>', 'auth token, sent as X-Auth-Token (env HYPERNET_TOKEN)')
     .option('--config <file>', 'config file (default ~/.config/hypernet/config.yaml)');
 }

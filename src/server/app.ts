@@ -18,6 +18,8 @@ import { registerSubnetpoolPrefixOps } from './subnetpool-prefix-ops.js';
 import { RESOURCES } from './resources/index.js';
 import { registerResource, tokenOf, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
+import { registerHealth } from './health.js';
+import { createServerMetrics, instrumentStore } from './metrics.js';
 import { registerQuotas } from './quota-routes.js';
 import { registerCliCompat } from './cli-compat.js';
 import { registerUi } from './ui-static.js';
@@ -75,8 +77,12 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       reply.code(status).type('application/json').send(body);
     },
   });
+  const metrics = createServerMetrics();
+  const timed = instrumentStore(opts.store, metrics);
+  app.addHook('onClose', async () => timed.stop());
+  metrics.revision.set(await opts.store.read((tx) => tx.revision()));
   const deps: RouteDeps = {
-    store: opts.store,
+    store: timed.store,
     clock: opts.clock,
     config: opts.config,
     auth: opts.auth,
@@ -100,6 +106,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(status).send(body);
   });
 
+  // First: its hook counts every route's requests.
+  registerHealth(app, timed.store, metrics);
   registerMeta(
     app,
     deps,
@@ -114,7 +122,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerHyperVmActions(app, deps);
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
-  registerWatch(app, deps, RESOURCES, opts.logger);
+  registerWatch(app, deps, RESOURCES, opts.logger, metrics.watchClients);
   registerMetadata(app, deps);
   if (opts.images) {
     await app.register(glancePlugin, { prefix: IMAGE_PREFIX, deps, images: opts.images });

@@ -61,6 +61,11 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
    * "quiet" updates it stored itself.
    */
   update(ctx: Ctx, tx: WriteTx, current: KindMap[K], body: z.output<U>): Promise<KindMap[K] | undefined>;
+  /**
+   * True for an update body that will probably only be written quietly (a heartbeat): the route tries
+   * it without the writers' lock first (Store.writeQuiet).
+   */
+  quietUpdate?(body: z.output<U>): boolean;
   remove(ctx: Ctx, tx: WriteTx, current: KindMap[K]): Promise<void>;
   /** A predicate telling which objects the caller may see (may preload what it needs). */
   visibility(ctx: Ctx, tx: ReadTx): Promise<(obj: KindMap[K]) => boolean>;

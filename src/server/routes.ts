@@ -20,6 +20,8 @@ import { checkBulkSize, checkTagCount } from './limits.js';
 import { enforceQuota } from './quotas.js';
 import { storeUpdate } from './store-update.js';
 import type { HyperVmImages } from './resources/hypervm-images.js';
+import { bodyDigest, idempotencyKeyOf, rememberCreate, replayOf } from './idempotency.js';
+import { NeedsWriteLockError } from './store/store.js';
 
 export interface RouteDeps {
   store: Store;
@@ -188,10 +190,15 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
       throw faults.badRequest(`Resources required: '${def.plural}' must be a non-empty list`, 'HTTPBadRequest');
     if (bulk) checkBulkSize(deps.config, (raw as unknown[]).length);
     const bodies = (bulk ? (raw as unknown[]) : [raw]).map((o) => validate(def.createSchema, o, def.singular));
+    const key = idempotencyKeyOf(req, ctx, base);
+    const digest = key === undefined ? '' : bodyDigest(b);
     const created = await store.write(async (tx) => {
+      const replay = key === undefined ? undefined : await replayOf(tx, key, digest);
+      if (replay) return replay as KindMap[K][];
       await enforceQuota(ctx, tx, def.kind, bodies);
       const out: KindMap[K][] = [];
       for (const body of bodies) out.push(await def.create(ctx, tx, body));
+      if (key !== undefined) await rememberCreate(tx, key, digest, out, deps.clock.now());
       return out;
     });
     const shown = created.map((o) => present(def, ctx, o));
@@ -201,13 +208,20 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
   app.put<{ Params: { id: string } }>(`${base}/:id`, async (req, reply) => {
     const ctx = ctxOf(req);
     const body = validate(def.updateSchema, envelope(req.body, def.singular), def.singular);
-    const updated = await store.write(async (tx) => {
+    const work = async (tx: WriteTx) => {
       const current = await loadForWrite(def, ctx, tx, req.params.id, 'update');
       checkRevision(req, current);
       const next = await def.update(ctx, tx, current, body);
       if (next === undefined) return (await tx.get(def.kind, current.id))!;
       return storeUpdate(def, ctx, tx, next);
-    });
+    };
+    // A heartbeat tries without the writers' lock first; it takes the lock only if it changes more.
+    const updated = def.quietUpdate?.(body)
+      ? await store.writeQuiet(work).catch((e: unknown) => {
+          if (e instanceof NeedsWriteLockError) return store.write(work);
+          throw e;
+        })
+      : await store.write(work);
     return reply.send({ [def.singular]: present(def, ctx, updated) });
   });
 

@@ -4,6 +4,7 @@
  * from the store's change log strictly after the last revision it sent, so a change committed between
  * the snapshot and the subscription can be neither lost nor sent twice. A commit wakes the loop; a
  * timer sends heartbeats and also re-reads the log (so a store written by another server is seen).
+ * The streams of one server share their reads of the log (change-feed.ts).
  */
 import type { FastifyInstance } from 'fastify';
 import { isWatchedKind, type Kind } from '../model/types.js';
@@ -12,6 +13,7 @@ import type { Logger } from '../common/log.js';
 import { faults } from './errors.js';
 import type { ResourceDef } from './resource.js';
 import { contextOf, queryOf, type RouteDeps } from './routes.js';
+import { ChangeFeed } from './change-feed.js';
 
 const BATCH = 500;
 
@@ -20,8 +22,13 @@ export function registerWatch(
   deps: RouteDeps,
   defs: readonly ResourceDef<Kind>[],
   log: Logger,
+  /** Counts open streams (the `hypernet_watch_clients` gauge). */
+  clients?: { inc(): void; dec(): void },
 ): void {
   const byKind = new Map(defs.map((d) => [d.kind, d]));
+  // The streams share their reads of the change log (change-feed.ts).
+  const feed = new ChangeFeed(deps.store, deps.clock);
+  app.addHook('onClose', async () => feed.close());
   app.get('/v2.0/watch', async (req, reply) => {
     const ctx = contextOf(deps, req);
     if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:watch) is disallowed by policy: admin only');
@@ -69,7 +76,7 @@ export function registerWatch(
         cursor = snap.revision;
         first = [snap];
       } else {
-        const r = await deps.store.changesSince(since, 0);
+        const r = await feed.changesSince(since, 0);
         if (r.compacted)
           throw faults.gone(
             'WatchRevisionCompacted',
@@ -83,6 +90,7 @@ export function registerWatch(
     }
 
     reply.hijack();
+    clients?.inc();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
     let closed = false;
@@ -99,7 +107,7 @@ export function registerWatch(
       for (const m of first) await send(m);
       while (!closed) {
         pending = false;
-        const r = await deps.store.changesSince(cursor, BATCH);
+        const r = await feed.changesSince(cursor, BATCH);
         if (r.compacted) break; // fell behind compaction: end the stream, the client's resume gets 410
         for (const c of r.changes) {
           cursor = c.revision;
@@ -127,6 +135,7 @@ export function registerWatch(
     } catch (e) {
       log.warn({ err: e }, 'watch stream failed');
     } finally {
+      clients?.dec();
       unsubscribe();
       res.end();
     }

@@ -33,6 +33,11 @@ test('connection: flags beat environment beat config file beat default', () => {
   assert.deepEqual(resolveConnection({ config: other }, env), { url: 'http://other:3' });
   assert.throws(() => resolveConnection({ config: join(home, 'missing.yaml') }, env), UsageError);
   assert.throws(() => resolveConnection({ url: 'ftp://x' }, env), UsageError);
+  // Several servers, comma-separated: each one is checked.
+  const two = 'http://192.0.2.1:9696,http://192.0.2.2:9696';
+  assert.deepEqual(resolveConnection({ url: two, token: 't' }, env), { url: two, token: 't' });
+  assert.throws(() => resolveConnection({ url: 'http://192.0.2.1:9696,ftp://x' }, env), /bad server URL "ftp:\/\/x"/);
+  assert.throws(() => resolveConnection({ url: ',' }, env), UsageError);
   writeFileSync(other, '- a list\n');
   assert.throws(() => resolveConnection({ config: other }, env), /expected a mapping/);
 });

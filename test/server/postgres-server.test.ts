@@ -6,56 +6,19 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { ApiClient } from '../../src/client/api.js';
 import type { WatchMessage } from '../../src/model/watch.js';
 import { hasPostgres, startTestPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { skipUnless } from '../../testkit/preconditions.js';
+import {
+  type ServerProcess,
+  startServerProcess as startServer,
+  stopServerProcess as stopServer,
+} from '../../testkit/server-process.js';
 import { expectFault } from './helpers.js';
 
 const BIN = new URL('../../../bin/hypernet.js', import.meta.url).pathname;
-
-interface ServerProcess {
-  url: string;
-  child: ChildProcess;
-}
-
-/** Starts `hypernet server` with `args` and resolves once it prints its URL. */
-function startServer(args: string[]): Promise<ServerProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'server', '--port', '0', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`server did not start in time: ${err}`));
-    }, 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ url: m[1], child });
-      }
-    });
-    child.stderr!.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}): ${err}`));
-    });
-  });
-}
-
-async function stopServer(s: ServerProcess | undefined): Promise<void> {
-  if (!s || s.child.exitCode !== null) return;
-  const exited = new Promise((r) => s.child.once('exit', r));
-  s.child.kill('SIGTERM');
-  await exited;
-}
 
 describe('hypernet server on PostgreSQL', {
   skip: skipUnless(hasPostgres(), 'PostgreSQL is not installed (Debian package postgresql)'),

@@ -1,12 +1,14 @@
 /**
  * The Store conformance suite: what every backend must do, run by each backend's test file against a
  * real database (sqlite.test.ts, postgres.test.ts). One transaction per write, revisions and change
- * log, database-enforced uniqueness, the read methods' orders and filters, quotas, compaction.
+ * log, database-enforced uniqueness, the read methods' orders and filters, quotas, compaction,
+ * idempotency results, quiet writes and the schema version.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Network, Port } from '../../src/model/types.js';
-import type { Store } from '../../src/server/store/store.js';
+import { NeedsWriteLockError, type Store } from '../../src/server/store/store.js';
+import { SCHEMA_VERSION } from '../../src/server/store/migrations.js';
 
 export interface OpenedStore {
   store: Store;
@@ -249,6 +251,39 @@ export function storeConformance(name: string, open: StoreFactory, opts: { skip?
       const r = await store.changesSince(now - 5, 10);
       assert.equal(r.compacted, false);
       if (!r.compacted) assert.equal(r.changes.length, 5);
+    });
+    it('remembers results under idempotency keys and forgets them after their time', async () => {
+      const rev = await store.read((tx) => tx.revision());
+      await store.write((tx) => tx.rememberResult('k1', '{"a":1}', 1_000, 500));
+      assert.equal(await store.read((tx) => tx.rememberedResult('k1')), '{"a":1}');
+      // The first result stays: a second one under the same key is ignored.
+      await store.write((tx) => tx.rememberResult('k1', '{"a":2}', 1_100, 500));
+      assert.equal(await store.read((tx) => tx.rememberedResult('k1')), '{"a":1}');
+      await store.write((tx) => tx.rememberResult('k2', '{"b":1}', 2_000, 500));
+      assert.equal(await store.read((tx) => tx.rememberedResult('k1')), undefined);
+      assert.equal(await store.read((tx) => tx.rememberedResult('k2')), '{"b":1}');
+      assert.equal(await store.read((tx) => tx.revision()), rev, 'no change-log row');
+    });
+
+    it('writes quietly without a change; refuses or runs a full change in a quiet write', async () => {
+      await store.write((tx) => tx.put('network', net('quiet'), 'create'));
+      const rev = await store.read((tx) => tx.revision());
+      await store.writeQuiet((tx) => tx.putQuiet('network', { ...net('quiet'), name: 'hushed' }));
+      assert.equal((await store.read((tx) => tx.get('network', 'quiet')))?.name, 'hushed');
+      assert.equal(await store.read((tx) => tx.revision()), rev);
+      // A backend either runs it as a full write or refuses it (the caller then uses write).
+      try {
+        await store.writeQuiet((tx) => tx.put('network', { ...net('quiet'), name: 'loud' }, 'update'));
+        assert.equal(await store.read((tx) => tx.revision()), rev + 1);
+      } catch (e) {
+        assert.ok(e instanceof NeedsWriteLockError, String(e));
+        assert.equal(await store.read((tx) => tx.revision()), rev);
+        assert.equal((await store.read((tx) => tx.get('network', 'quiet')))?.name, 'hushed');
+      }
+    });
+
+    it('tells its schema version', async () => {
+      assert.equal(await store.schemaVersion(), SCHEMA_VERSION);
     });
   });
 }

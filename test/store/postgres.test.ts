@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { Network, Subnet } from '../../src/model/types.js';
 import { allocateNextIp, allocateVni } from '../../src/server/ipam/allocate.js';
-import { SCHEMA_VERSION } from '../../src/server/store/migrations.js';
+import { MIGRATIONS } from '../../src/server/store/migrations.js';
 import { PostgresStore } from '../../src/server/store/postgres.js';
 import { type Store, StoreUnavailableError } from '../../src/server/store/store.js';
 import { hasPostgres, startTestPostgres, type TestPostgres } from '../../testkit/postgres.js';
@@ -59,7 +59,7 @@ describe('PostgresStore shared by several servers', { skip }, () => {
     await c.end();
     assert.deepEqual(
       r.rows.map((x) => x.version),
-      [SCHEMA_VERSION],
+      MIGRATIONS.map((m) => m.version),
     );
   });
 

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SCHEMA } from '../../src/server/store/schema.js';
-import { SCHEMA_VERSION } from '../../src/server/store/migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/server/store/migrations.js';
 import { SqliteStore } from '../../src/server/store/sqlite.js';
 import { storeConformance } from './conformance.js';
 
@@ -50,7 +50,11 @@ describe('SqliteStore files and schema version', () => {
     ]);
     await again.close();
     const check = new Database(join(old, 'hypernet.db'));
-    assert.deepEqual(check.prepare('SELECT version FROM schema_version').pluck().all(), [1]);
+    // Recorded as version 1, then upgraded by the later migrations.
+    assert.deepEqual(
+      check.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all(),
+      MIGRATIONS.map((m) => m.version),
+    );
     check.close();
   });
 
@@ -60,6 +64,9 @@ describe('SqliteStore files and schema version', () => {
     const db = new Database(join(newer, 'hypernet.db'));
     db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)').run(SCHEMA_VERSION + 1, 'later');
     db.close();
-    assert.throws(() => new SqliteStore({ dataDir: newer }), /schema version 2, newer than this hypernet knows/);
+    assert.throws(
+      () => new SqliteStore({ dataDir: newer }),
+      new RegExp(`schema version ${SCHEMA_VERSION + 1}, newer than this hypernet knows`),
+    );
   });
 });

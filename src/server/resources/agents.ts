@@ -111,6 +111,8 @@ export const agents: ResourceDef<'agent', typeof createSchema, typeof updateSche
     return agent;
   },
 
+  quietUpdate: (body) => Object.keys(body).every((k) => QUIET.has(k)),
+
   async update(ctx, tx, current, body) {
     const next = assignPresent({ ...current }, body, [
       'admin_state_up',

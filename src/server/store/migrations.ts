@@ -34,6 +34,18 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX IF NOT EXISTS resources_project ON resources (kind, project_id)',
     ],
   },
+  {
+    version: 2,
+    description: 'idempotency keys of writes',
+    // A create's result under the client's key, so a retry after a lost reply returns it (routes.ts).
+    common: [
+      `CREATE TABLE IF NOT EXISTS idempotency_keys (key TEXT PRIMARY KEY, created_at BIGINT NOT NULL,
+         result TEXT NOT NULL)`,
+      'CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at)',
+    ],
+    sqlite: [],
+    postgres: [],
+  },
 ];
 
 /** What a migration run did: the version found and the version left. */

@@ -51,5 +51,12 @@ export const SQL = {
   setQuota: `INSERT INTO quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3)
              ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`,
   clearQuotas: 'DELETE FROM quotas WHERE project_id = $1',
+  remembered: 'SELECT result FROM idempotency_keys WHERE key = $1',
+  // Drops the expired results on the way (one round trip); an expired result under the same key is replaced.
+  remember: `WITH expired AS (DELETE FROM idempotency_keys WHERE created_at < $4 AND key <> $1)
+             INSERT INTO idempotency_keys (key, created_at, result) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at, result = excluded.result
+             WHERE idempotency_keys.created_at < $4`,
+  schemaVersion: 'SELECT coalesce(max(version), 0) AS v FROM schema_version',
 } as const;
 export type SqlName = keyof typeof SQL;

@@ -48,9 +48,13 @@ import {
   type QuotaOverride,
   type ReadTx,
   type Store,
+  NeedsWriteLockError,
   StoreUnavailableError,
   type WriteTx,
 } from './store.js';
+
+/** A transaction's kind: a read, a write under the writers' lock, or a quiet write without it. */
+type TxMode = 'read' | 'write' | 'quiet';
 
 export interface PostgresStoreOptions {
   /** `postgresql://…` URL (database-url.ts). */
@@ -139,13 +143,26 @@ export class PostgresStore implements Store {
   }
 
   read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> {
-    return this.inTx(false, (tx) => fn(tx));
+    return this.inTx('read', (tx) => fn(tx));
+  }
+
+  /**
+   * Heartbeats: no writers' lock and no server mutex, so they never queue behind (or hold up) writes.
+   * REPEATABLE READ still makes PostgreSQL refuse (40001, retried) an UPDATE of a row that a write
+   * changed after this snapshot, so a heartbeat cannot put back an older body over a write's change.
+   */
+  writeQuiet<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.inTx('quiet', (tx) => fn(tx));
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.inTx('read', async (_tx, _state, q) => Number((await q('schemaVersion')).rows[0].v));
   }
 
   async write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
     let revision = 0;
     const result = await this.writes.run(() =>
-      this.inTx(true, async (tx, state) => {
+      this.inTx('write', async (tx, state) => {
         const r = await fn(tx);
         revision = state.revision !== state.start ? state.revision : 0;
         return r;
@@ -156,7 +173,7 @@ export class PostgresStore implements Store {
   }
 
   async changesSince(since: number, limit: number): Promise<ChangesResult> {
-    return this.inTx(false, async (_tx, _state, q) => {
+    return this.inTx('read', async (_tx, _state, q) => {
       const meta = metaOf((await q('meta')).rows);
       if (since < meta.compacted || since > meta.revision) return { compacted: true } as const;
       const rows = (await q('changesSince', [since, limit])).rows as {
@@ -203,7 +220,7 @@ export class PostgresStore implements Store {
    * jittered backoff). A lost connection becomes StoreUnavailableError.
    */
   private async inTx<T>(
-    write: boolean,
+    mode: TxMode,
     fn: (
       tx: WriteTx,
       state: WriteState,
@@ -223,7 +240,7 @@ export class PostgresStore implements Store {
       const q = (name: SqlName, values: unknown[] = []) => client.query({ name, text: SQL[name], values });
       try {
         const state: WriteState = { start: 0, revision: 0, compacted: 0, changes: [] };
-        if (write) {
+        if (mode === 'write') {
           // One round trip; the snapshot is taken by the SELECT, after the lock is held.
           const results = (await client.query(
             `BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL lock_timeout = ${this.lockTimeoutMs}; ` +
@@ -232,8 +249,9 @@ export class PostgresStore implements Store {
           const meta = metaOf(results[results.length - 1].rows);
           state.start = state.revision = meta.revision;
           state.compacted = meta.compacted;
-        } else await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const r = await fn(this.makeTx(write, state, q), state, q);
+        } else if (mode === 'quiet') await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        else await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const r = await fn(this.makeTx(mode, state, q), state, q);
         if (state.revision !== state.start) await this.finishWrite(state, q);
         committing = true;
         await client.query('COMMIT');
@@ -305,12 +323,15 @@ export class PostgresStore implements Store {
   }
 
   private makeTx(
-    write: boolean,
+    mode: TxMode,
     state: WriteState,
     q: (name: SqlName, values?: unknown[]) => Promise<pg.QueryResult>,
   ): WriteTx {
-    const guard = () => {
-      if (!write) throw new Error('write in a read transaction');
+    const write = mode === 'write';
+    /** Refuses a write in a read transaction, and anything but a quiet write without the lock. */
+    const guard = (quietOk = false) => {
+      if (mode === 'read') throw new Error('write in a read transaction');
+      if (mode === 'quiet' && !quietOk) throw new NeedsWriteLockError('a change or an allocation');
     };
     /** Runs a write statement (refused in a read transaction); returns the rows it changed. */
     const run = async (name: SqlName, ...values: unknown[]): Promise<number> => {
@@ -370,7 +391,15 @@ export class PostgresStore implements Store {
         await q('delete', [kind, obj.id]);
         return appendChange(kind, obj.id, 'delete', JSON.stringify(obj));
       },
-      putQuiet: async (kind, obj) => void (await run('updateBody', JSON.stringify(obj), kind, obj.id, projectOf(obj))),
+      putQuiet: async (kind, obj) => {
+        guard(true);
+        await q('updateBody', [JSON.stringify(obj), kind, obj.id, projectOf(obj)]);
+      },
+      rememberedResult: async (key) => (await one('remembered', key))?.result,
+      rememberResult: async (key, result, nowMs, keepMs) => {
+        guard(true);
+        await q('remember', [key, nowMs, result, nowMs - keepMs]);
+      },
       claimVni: async (vni, networkId) => (await run('claimVni', vni, networkId)) === 1,
       releaseVni: async (networkId) => void (await run('releaseVni', networkId)),
       claimMac: async (networkId, mac, portId) => (await run('claimMac', networkId, mac, portId)) === 1,

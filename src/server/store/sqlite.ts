@@ -114,6 +114,10 @@ export class SqliteStore implements Store {
       setQuota: p(`INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)
                    ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit`),
       clearQuotas: p('DELETE FROM quotas WHERE project_id = ?'),
+      remembered: p('SELECT result FROM idempotency_keys WHERE key = ?').pluck(),
+      remember: p('INSERT INTO idempotency_keys (key, created_at, result) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
+      forget: p('DELETE FROM idempotency_keys WHERE created_at < ?'),
+      schemaVersion: p('SELECT coalesce(max(version), 0) FROM schema_version').pluck(),
     };
   }
 
@@ -140,6 +144,15 @@ export class SqliteStore implements Store {
     });
     if (after !== before) for (const l of this.listeners) l(after);
     return result;
+  }
+
+  /** One writer at a time is all SQLite has: a quiet write is a write (its changes are quiet anyway). */
+  writeQuiet<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+    return this.write(fn);
+  }
+
+  async schemaVersion(): Promise<number> {
+    return this.mutex.run(async () => Number(this.s.schemaVersion.get()));
   }
 
   async changesSince(since: number, limit: number): Promise<ChangesResult> {
@@ -249,6 +262,7 @@ export class SqliteStore implements Store {
       countOwned: async (kind, projectId) => Number(s.countOwned.get(kind, projectId)),
       quotaOverrides: async (projectId) =>
         (projectId === undefined ? s.quotasAll.all() : s.quotasOf.all(projectId)) as QuotaOverride[],
+      rememberedResult: async (key) => s.remembered.get(key) as string | undefined,
       allocatedKeys: async (space, from, to, limit) => keysOf(space, from, to, limit),
       maxAllocatedKey: async (space, from, to) => {
         if (space.kind === 'vni') {
@@ -287,6 +301,10 @@ export class SqliteStore implements Store {
       clearDefaultSecurityGroup: async (sgId) => void run(s.clearDefaultSg, sgId),
       setQuota: async (projectId, resource, limit) => void run(s.setQuota, projectId, resource, limit),
       clearQuotas: async (projectId) => void run(s.clearQuotas, projectId),
+      rememberResult: async (key, result, nowMs, keepMs) => {
+        run(s.forget, nowMs - keepMs);
+        run(s.remember, key, nowMs, result);
+      },
     };
   }
 }

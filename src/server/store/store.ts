@@ -38,6 +38,8 @@ export interface ReadTx {
   countOwned(kind: Kind, projectId: string): Promise<number>;
   /** Quota limits an admin set: one project's, or every project's when `projectId` is undefined. */
   quotaOverrides(projectId?: string): Promise<QuotaOverride[]>;
+  /** The result a write with this idempotency key stored (see `rememberResult`), if it is still kept. */
+  rememberedResult(key: string): Promise<string | undefined>;
   /** Sorted allocated keys of a range (see ipam/keys.ts); `from` inclusive, at most `limit`. */
   allocatedKeys(space: KeySpace, from: bigint, to: bigint, limit: number): Promise<bigint[]>;
   /** The highest allocated key in [from, to], or undefined. */
@@ -76,6 +78,22 @@ export interface WriteTx extends ReadTx {
   clearQuotas(projectId: string): Promise<void>;
   /** Writes a field without a change-log row (agent heartbeats; see docs/watch.md). */
   putQuiet<K extends Kind>(kind: K, obj: KindMap[K]): Promise<void>;
+  /**
+   * Keeps `result` under an idempotency key, in this transaction, so a retry of the same request finds
+   * it; results older than `keepMs` before `nowMs` are dropped on the way.
+   */
+  rememberResult(key: string, result: string, nowMs: number, keepMs: number): Promise<void>;
+}
+
+/**
+ * Thrown by a `writeQuiet` transaction that tried to change more than bodies written quietly (a
+ * change-log row, an allocation): the caller runs the same work again with `write`.
+ */
+export class NeedsWriteLockError extends Error {
+  constructor(what: string) {
+    super(`${what} needs a full write transaction`);
+    this.name = 'NeedsWriteLockError';
+  }
 }
 
 export type ChangesResult = { compacted: true } | { compacted: false; changes: Change[]; revision: number };
@@ -84,6 +102,15 @@ export interface Store {
   read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
   /** One transaction: if `fn` throws, nothing it did is kept. */
   write<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
+  /**
+   * A transaction that only writes quietly (`putQuiet`, `rememberResult`): agent heartbeats. A backend
+   * may run it without the writers' lock (PostgreSQL does), and then refuses anything else in it with
+   * NeedsWriteLockError. Concurrent changes to the same row are still caught (and retried) by the
+   * database, so a heartbeat never overwrites a full write's change.
+   */
+  writeQuiet<T>(fn: (tx: WriteTx) => Promise<T>): Promise<T>;
+  /** The schema version the database has now (another server may have upgraded it). */
+  schemaVersion(): Promise<number>;
   /** Changes with revision > `since` (at most `limit`), or `compacted` when history no longer reaches back. */
   changesSince(since: number, limit: number): Promise<ChangesResult>;
   /** Called after every commit that appended changes, with the new revision. Returns an unsubscribe. */

@@ -1,0 +1,87 @@
+/**
+ * The server's Prometheus metrics (prom-client), one registry per app so that several servers in one
+ * process (tests, the simulator) do not mix their figures: requests by route, method and status with
+ * their latency, store write latency and failures, open watch streams and the store's revision, plus
+ * prom-client's process metrics (memory, CPU, event-loop lag). Served by health.ts on `/metrics`.
+ */
+import client from 'prom-client';
+import type { Store } from './store/store.js';
+
+export interface ServerMetrics {
+  registry: client.Registry;
+  requests: client.Counter<'method' | 'route' | 'status'>;
+  requestSeconds: client.Histogram<'method' | 'route' | 'status'>;
+  storeWriteSeconds: client.Histogram<'outcome'>;
+  watchClients: client.Gauge;
+  revision: client.Gauge;
+}
+
+/** Buckets from 1 ms to 10 s: API requests and store writes live in that range. */
+const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createServerMetrics(): ServerMetrics {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'hypernet_server_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new client.Counter({
+      name: 'hypernet_http_requests_total',
+      help: 'API requests answered, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    }),
+    requestSeconds: new client.Histogram({
+      name: 'hypernet_http_request_duration_seconds',
+      help: 'API request latency, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    storeWriteSeconds: new client.Histogram({
+      name: 'hypernet_store_write_duration_seconds',
+      help: 'Store write transactions, lock wait included, by outcome (ok or error)',
+      labelNames: ['outcome'],
+      buckets: BUCKETS,
+      registers,
+    }),
+    watchClients: new client.Gauge({
+      name: 'hypernet_watch_clients',
+      help: 'Watch streams open on this server',
+      registers,
+    }),
+    revision: new client.Gauge({
+      name: 'hypernet_store_revision',
+      help: 'Last store revision this server has heard of (compare across servers: a lagging one is stuck)',
+      registers,
+    }),
+  };
+}
+
+/**
+ * The store seen through the metrics: every write is timed, and every commit heard moves the revision
+ * gauge (the returned `stop` unsubscribes). Reads are not timed: the request histogram has them.
+ */
+export function instrumentStore(store: Store, m: ServerMetrics): { store: Store; stop: () => void } {
+  const stop = store.onCommit((r) => m.revision.set(r));
+  const timed: Store = {
+    read: (fn) => store.read(fn),
+    async write(fn) {
+      const end = m.storeWriteSeconds.startTimer();
+      try {
+        const r = await store.write(fn);
+        end({ outcome: 'ok' });
+        return r;
+      } catch (e) {
+        end({ outcome: 'error' });
+        throw e;
+      }
+    },
+    writeQuiet: (fn) => store.writeQuiet(fn),
+    schemaVersion: () => store.schemaVersion(),
+    changesSince: (since, limit) => store.changesSince(since, limit),
+    onCommit: (l) => store.onCommit(l),
+    close: () => store.close(),
+  };
+  return { store: timed, stop };
+}
