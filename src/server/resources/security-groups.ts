@@ -10,6 +10,7 @@ import type { SecurityGroup, SecurityGroupRule } from '../../model/types.js';
 import type { WriteTx } from '../store/store.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
+import { enforceQuota } from '../quotas.js';
 import {
   BASE_ATTRIBUTES,
   assignPresent,
@@ -106,6 +107,15 @@ async function createGroup(
     { direction: 'egress', ethertype: 'IPv4', remote_group_id: null },
     { direction: 'egress', ethertype: 'IPv6', remote_group_id: null },
   ];
+  // Neutron reserves a new group's own rules against the rule quota (a project's default group is
+  // made on first use, as by list, which must not fail for it).
+  if (!isDefault)
+    await enforceQuota(
+      ctx,
+      tx,
+      'security_group_rule',
+      specs.map(() => ({ security_group_id: sg.id })),
+    );
   if (isDefault) {
     specs.push(
       { direction: 'ingress', ethertype: 'IPv4', remote_group_id: sg.id },
