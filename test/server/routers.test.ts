@@ -3,6 +3,7 @@
  * with external-gateway-multihoming), interfaces by subnet and by port, extra routes, and Neutron's
  * answers to every mistake; tenancy and the router quota.
  */
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Network, Port, Router, Subnet } from '../../src/model/types.js';
@@ -197,7 +198,9 @@ describe('routers', () => {
       400,
       'BadRequest',
     );
-    await expectFault(() => addInterface(alice(), r.id, { subnet_id: 'nope' }), 404, 'SubnetNotFound');
+    await expectFault(() => addInterface(alice(), r.id, { subnet_id: randomUUID() }), 404, 'SubnetNotFound');
+    // A malformed id is refused before any lookup, as Neutron's validate_uuid does.
+    await expectFault(() => addInterface(alice(), r.id, { subnet_id: 'nope' }), 400, 'BadRequest');
     await expectFault(() => addInterface(alice(), 'nope', { subnet_id: t.subnet.id }), 404, 'RouterNotFound');
     // another project's router and subnet stay out of reach
     await expectFault(() => addInterface(bob(), r.id, { subnet_id: t.subnet.id }), 404, 'RouterNotFound');
@@ -245,7 +248,8 @@ describe('routers', () => {
       404,
       'RouterInterfaceNotFoundForSubnet',
     );
-    await expectFault(() => removeInterface(alice(), r.id, { port_id: 'nope' }), 404, 'RouterInterfaceNotFound');
+    const unknown = { port_id: randomUUID() };
+    await expectFault(() => removeInterface(alice(), r.id, unknown), 404, 'RouterInterfaceNotFound');
     const removed = await removeInterface(alice(), r.id, { subnet_id: t.subnet.id });
     assert.equal(removed.port_id, info.port_id);
     await expectFault(() => alice().show('ports', 'port', info.port_id), 404, 'PortNotFound');
@@ -274,7 +278,7 @@ describe('routers', () => {
     const r2 = await alice().create<Router>('routers', 'router', { name: 'r-ifp2' });
     await expectFault(() => addInterface(alice(), r2.id, { port_id: p.id }), 409, 'PortInUse');
     await expectFault(
-      () => removeInterface(alice(), r.id, { port_id: p.id, subnet_id: vm.fixed_ips[0].subnet_id + 'x' }),
+      () => removeInterface(alice(), r.id, { port_id: p.id, subnet_id: randomUUID() }),
       400,
       'SubnetMismatchForPort',
     );
