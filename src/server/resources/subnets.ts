@@ -272,8 +272,9 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
 
   async visibility(ctx, tx) {
     if (ctx.caller.isAdmin) return () => true;
-    // Subnets of shared and of external networks are everyone's to see (floating IPs, gateways).
-    const shared = new Set((await tx.list('network')).filter((n) => n.shared || n['router:external']).map((n) => n.id));
+    // Subnets of shared networks are everyone's to see. An external network is, but not its subnets:
+    // Neutron's get_subnet policy is owner or shared network (floating IPs and gateways need none).
+    const shared = new Set((await tx.list('network')).filter((n) => n.shared).map((n) => n.id));
     return (s) => s.project_id === ctx.caller.projectId || shared.has(s.network_id);
   },
 };
