@@ -52,7 +52,7 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
   updateSchema: U;
   /** Whether the object carries tags (the /tags sub-resource). */
   taggable: boolean;
-  /** Only admins may call anything on this resource. */
+  /** Only admins see or change this resource: others get an empty list, 404 on an id, 403 on create. */
   adminOnly?: boolean;
   /** Builds (and stores) a new object. */
   create(ctx: Ctx, tx: WriteTx, body: z.output<C>): Promise<KindMap[K]>;

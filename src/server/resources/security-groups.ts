@@ -2,7 +2,8 @@
  * Security groups. Every project has a `default` group, created lazily the first time the project
  * lists groups or creates a port or group (as Neutron does), with Neutron's default rules: egress
  * IPv4 and IPv6 to anywhere, ingress IPv4 and IPv6 from members of the group itself. A new group
- * gets the two egress rules. The group's `security_group_rules` list is kept in step with its rules.
+ * gets the two egress rules, counted against the rule quota. The group's `security_group_rules`
+ * list is kept in step with its rules.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -107,8 +108,8 @@ async function createGroup(
     { direction: 'egress', ethertype: 'IPv4', remote_group_id: null },
     { direction: 'egress', ethertype: 'IPv6', remote_group_id: null },
   ];
-  // Neutron reserves a new group's own rules against the rule quota (a project's default group is
-  // made on first use, as by list, which must not fail for it).
+  // Neutron reserves a new group's egress rules against the rule quota. Not the default group's: it is
+  // made on first use (even by a list), which a full rule quota must not fail.
   if (!isDefault)
     await enforceQuota(
       ctx,
