@@ -48,6 +48,9 @@ ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || need_apt+=(busybox-static)
 # whose keystone-manage and keystone-wsgi-public we run ourselves; the `keystone` package would
 # also install and start a system service (uwsgi on port 5000) that hypernet does not want.
 want keystone-wsgi-public python3-keystone
+# Neutron's API test suite, run by `npm test` (test/server/tempest.test.ts): Debian's tempest and plugin.
+want tempest tempest
+/usr/bin/python3 -c 'import neutron_tempest_plugin' 2>/dev/null || need_apt+=(neutron-tempest-plugin)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing Debian packages: ${need_apt[*]} (run as root to install them)" >&2

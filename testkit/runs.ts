@@ -17,3 +17,19 @@ export function alive(pid: number): boolean {
 
 /** Every namespace name on the host. */
 export const listNetns = (): Promise<string[]> => listNetnsWith(realExec);
+
+/**
+ * Deletes a namespace, first ending the processes living in it that the run's agents started (a
+ * wireguard-go daemon holds its namespace alive after `ip netns del`).
+ */
+export async function deleteNetns(ns: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const pids = (await realExec('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.split(/\s+/).filter(Boolean);
+  for (const pid of pids.map(Number).filter((n) => n > 1 && n !== process.pid)) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      /* gone already */
+    }
+  }
+  await realExec('ip', ['netns', 'del', ns], { allowFail: true });
+}

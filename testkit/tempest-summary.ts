@@ -38,3 +38,11 @@ export function summarize(out: string): TempestSummary {
   const causes = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 15);
   return { totals, skips, failed, causes };
 }
+
+/**
+ * The extension a skip names when tempest skipped for want of it ("network extension: X is not
+ * enabled", "X extension not enabled."); undefined for any other reason.
+ */
+export function skippedExtension(reason: string): string | undefined {
+  return (/network extension: (\S+) is not enabled/.exec(reason) ?? /^(\S+) extension not enabled/.exec(reason))?.[1];
+}

@@ -8,10 +8,17 @@ import { z } from 'zod';
 import { QUOTA_RESOURCES, type QuotaLimits } from './config.js';
 import { faults } from './errors.js';
 import { limitsOf, projectsWithLimits, usageOf } from './quotas.js';
-import type { Ctx } from './resource.js';
+import { zIntLike, type Ctx } from './resource.js';
 import { contextOf, envelope, validate, type RouteDeps } from './routes.js';
 
-const limit = z.number().int().min(-1);
+/** Neutron's range for a limit: -1 (unlimited) up to the database's largest integer. */
+const limit = zIntLike.pipe(
+  z
+    .number()
+    .int()
+    .min(-1)
+    .max(2 ** 31 - 1),
+);
 const updateSchema = z.strictObject({
   ...Object.fromEntries(QUOTA_RESOURCES.map((r) => [r, limit.optional()])),
   // Sent by `openstack quota set --force / --check-limit`.

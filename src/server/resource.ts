@@ -52,7 +52,7 @@ export interface ResourceDef<K extends Kind, C extends BodySchema = BodySchema, 
   updateSchema: U;
   /** Whether the object carries tags (the /tags sub-resource). */
   taggable: boolean;
-  /** Only admins may call anything on this resource. */
+  /** Only admins see or change this resource: others get an empty list, 404 on an id, 403 on create. */
   adminOnly?: boolean;
   /** Builds (and stores) a new object. */
   create(ctx: Ctx, tx: WriteTx, body: z.output<C>): Promise<KindMap[K]>;
@@ -108,6 +108,8 @@ export const zWord = z.string().refine((v) => isWord(v), { error: (i) => `'${Str
 export const zHost = z
   .string()
   .refine((v) => isHostName(v), { error: (i) => `'${String(i.input)}' is not a valid host name` });
+/** An integer as Neutron's convert_to_int takes it: a JSON number or a decimal string ("4"). */
+export const zIntLike = z.union([z.number().int(), z.string().regex(/^-?[0-9]{1,12}$/)]).transform(Number);
 export const zProject = { project_id: zId.optional(), tenant_id: zId.optional() };
 export const zCommon = {
   name: zName.optional(),

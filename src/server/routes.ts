@@ -101,6 +101,15 @@ export function envelope(body: unknown, key: string): unknown {
   return b[key];
 }
 
+/**
+ * One item of a bulk create. Neutron takes each either bare or wrapped in its singular envelope
+ * (`{"security_groups": [{"security_group": {...}}]}`, as neutron-tempest-plugin's client sends).
+ */
+function bulkItem(item: unknown, singular: string): unknown {
+  const wrapped = typeof item === 'object' && item !== null && !Array.isArray(item) && singular in item;
+  return wrapped ? envelope(item, singular) : item;
+}
+
 function ifMatch(req: FastifyRequest): number | undefined {
   const h = req.headers['if-match'];
   if (h === undefined) return undefined;
@@ -137,15 +146,20 @@ function checkRevision(req: FastifyRequest, obj: object): void {
   if (expected !== actual) throw faults.preconditionFailed(expected, actual);
 }
 
-export function registerResource<K extends Kind>(app: FastifyInstance, deps: RouteDeps, def: ResourceDef<K>): void {
+/**
+ * An admin-only resource (agents) as Neutron's policy shows it to anyone else: it filters the list
+ * (empty, not 403) and pretends an object it may not see does not exist (404).
+ */
+function hiddenFromNonAdmins<K extends Kind>(def: ResourceDef<K>): ResourceDef<K> {
+  if (!def.adminOnly) return def;
+  return { ...def, visibility: async (ctx, tx) => (ctx.caller.isAdmin ? def.visibility(ctx, tx) : () => false) };
+}
+
+export function registerResource<K extends Kind>(app: FastifyInstance, deps: RouteDeps, given: ResourceDef<K>): void {
   const { store } = deps;
+  const def = hiddenFromNonAdmins(given);
   const base = `/v2.0/${def.path}`;
-  const ctxOf = (req: FastifyRequest): Ctx => {
-    const ctx = contextOf(deps, req);
-    if (def.adminOnly && !ctx.caller.isAdmin)
-      throw faults.forbidden(`(rule:${def.singular}) is disallowed by policy: admin only`);
-    return ctx;
-  };
+  const ctxOf = (req: FastifyRequest): Ctx => contextOf(deps, req);
 
   app.get(base, async (req, reply) => {
     const ctx = ctxOf(req);
@@ -183,13 +197,17 @@ export function registerResource<K extends Kind>(app: FastifyInstance, deps: Rou
 
   app.post(base, async (req, reply) => {
     const ctx = ctxOf(req);
+    if (def.adminOnly && !ctx.caller.isAdmin)
+      throw faults.forbidden(`(rule:create_${def.singular}) is disallowed by policy: admin only`);
     const b = req.body as Record<string, unknown> | undefined;
     const bulk = typeof b === 'object' && b !== null && !Array.isArray(b) && def.plural in b;
     const raw = bulk ? envelope(b, def.plural) : envelope(b, def.singular);
     if (bulk && (!Array.isArray(raw) || raw.length === 0))
       throw faults.badRequest(`Resources required: '${def.plural}' must be a non-empty list`, 'HTTPBadRequest');
     if (bulk) checkBulkSize(deps.config, (raw as unknown[]).length);
-    const bodies = (bulk ? (raw as unknown[]) : [raw]).map((o) => validate(def.createSchema, o, def.singular));
+    const bodies = (bulk ? (raw as unknown[]).map((o) => bulkItem(o, def.singular)) : [raw]).map((o) =>
+      validate(def.createSchema, o, def.singular),
+    );
     const key = idempotencyKeyOf(req, ctx, base);
     const digest = key === undefined ? '' : bodyDigest(b);
     const created = await store.write(async (tx) => {

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { inNetns, realExec, type Exec } from '../../src/common/exec.js';
-import { alive, listNetns } from '../../testkit/runs.js';
+import { alive, deleteNetns, listNetns } from '../../testkit/runs.js';
 import { isRoot } from '../../testkit/preconditions.js';
 
 export { isRoot };
@@ -15,33 +15,17 @@ export { isRoot };
 /** The per-run prefix of one test file (`tag` tells files apart). */
 export const runPrefix = (tag: string): string => `hnk${tag}${process.pid}-`;
 
-/**
- * Deletes a namespace, first ending the processes living in it that the run's agents started (a
- * wireguard-go daemon holds its namespace alive after `ip netns del`).
- */
-async function delNs(ns: string): Promise<void> {
-  const pids = (await realExec('ip', ['netns', 'pids', ns], { allowFail: true })).stdout.split(/\s+/).filter(Boolean);
-  for (const pid of pids.map(Number).filter((n) => n > 1 && n !== process.pid)) {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* gone already */
-    }
-  }
-  await realExec('ip', ['netns', 'del', ns], { allowFail: true });
-}
-
 /** Deletes namespaces of earlier runs of these tests whose process is dead. */
 export async function sweepStale(): Promise<void> {
   for (const ns of await listNetns()) {
     const m = /^hnk[a-z]*(\d+)-/.exec(ns);
-    if (m && !alive(Number(m[1]))) await delNs(ns);
+    if (m && !alive(Number(m[1]))) await deleteNetns(ns);
   }
 }
 
 /** Deletes every namespace with this run's prefix. */
 export async function removeRun(prefix: string): Promise<void> {
-  for (const ns of await listNetns()) if (ns.startsWith(prefix)) await delNs(ns);
+  for (const ns of await listNetns()) if (ns.startsWith(prefix)) await deleteNetns(ns);
 }
 
 export async function addNetns(ns: string): Promise<Exec> {

@@ -157,19 +157,20 @@ export async function storeView(s: TestServer): Promise<StoreView> {
 
 /**
  * Ids of objects of `project` that tenant `viewer` must never see: all but shared and external
- * networks and their subnets, shared subnet pools, and the ports on the viewer's own networks (a
+ * networks, the subnets of shared ones, shared subnet pools, and the ports on the viewer's own networks (a
  * network's owner sees them, as in Neutron).
  */
 export function privateIds(v: StoreView, project: string, viewer: string): Set<string> {
-  // External networks (and their subnets) are everyone's to see, as shared ones.
+  // External networks are everyone's to see, as shared ones; only shared networks' subnets are.
   const shared = new Set(v.lists.networks.filter((n) => n.shared || n['router:external']).map((n) => n.id));
+  const sharedSubnets = new Set(v.lists.networks.filter((n) => n.shared).map((n) => n.id));
   const viewers = new Set(v.lists.networks.filter((n) => n.project_id === viewer).map((n) => n.id));
   const out = new Set<string>();
   for (const [path, list] of Object.entries(v.lists)) {
     for (const o of list) {
       if (o.project_id !== project) continue;
       if (path === 'networks' && shared.has(o.id)) continue;
-      if (path === 'subnets' && shared.has(o.network_id as string)) continue;
+      if (path === 'subnets' && sharedSubnets.has(o.network_id as string)) continue;
       if (path === 'subnetpools' && o.shared === true) continue;
       if (path === 'ports' && viewers.has(o.network_id as string)) continue;
       out.add(o.id);

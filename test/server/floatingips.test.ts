@@ -140,6 +140,10 @@ describe('floating IPs', () => {
     assert.equal(off.status, 'DOWN');
     const back = await setFip(f.id, { port_id: p1.id, fixed_ip_address: p1.fixed_ips[0].ip_address });
     assert.equal(back.router_id, router.id);
+    // A description alone keeps the association; an empty body clears it, as Neutron's API has always done.
+    assert.equal((await setFip(f.id, { description: 'kept' })).port_id, p1.id);
+    assert.equal((await setFip(f.id, {})).port_id, null);
+    await setFip(f.id, { port_id: p1.id });
     // port_details follow the port (the agent reports it ACTIVE, it is renamed)
     await admin().update('ports', 'port', p1.id, { status: 'ACTIVE', name: 'p1-web' });
     const followed = await alice().show<FloatingIp>('floatingips', 'floatingip', f.id);
@@ -214,7 +218,8 @@ describe('floating IPs', () => {
     await bad({ port_id: bare.id }, 400, 'BadRequest');
     const bobNet = await tenantNet(bob(), 'bob-net', '10.70.0.0/24');
     const bobPort = await bob().create<Port>('ports', 'port', { network_id: bobNet.net.id });
-    await bad({ port_id: bobPort.id }, 404, 'PortNotFound');
+    // Neutron looks the port up elevated: another project's port is refused (400), not hidden (404).
+    await bad({ port_id: bobPort.id }, 400, 'BadRequest');
     const rPorts = await alice().list<Port>('ports', { device_id: router.id });
     await bad({ port_id: rPorts[0].id }, 400, 'BadRequest');
     for (const x of [f, other, viaR2]) await alice().delete('floatingips', x.id);

@@ -223,6 +223,70 @@ describe('Neutron wire compatibility', () => {
     assert.ok(moved.revision_number > port.revision_number, 'a group change bumps the port revision');
     await c().delete('security-groups', sg.id);
   });
+  it('takes bulk items in their singular envelope, and integers as decimal strings', async () => {
+    // neutron-tempest-plugin's bulk security-group create wraps every item; Neutron takes both forms.
+    const bulk = (await c().call('POST', '/v2.0/security-groups', {
+      security_groups: [{ security_group: { name: 'bulk-a' } }, { name: 'bulk-b' }],
+    })) as { security_groups: SecurityGroup[] };
+    assert.deepEqual(
+      bulk.security_groups.map((g) => g.name),
+      ['bulk-a', 'bulk-b'],
+    );
+    const wrappedTwice = { security_groups: [{ security_group: { name: 'x' }, name: 'y' }] };
+    await expectFault(() => c().call('POST', '/v2.0/security-groups', wrappedTwice), 400, 'HTTPBadRequest');
+    // Neutron converts ip_version and quota limits with int(): "4" is 4.
+    const net = await c().create<Network>('networks', 'network', { name: 'int-strings' });
+    const sub = await c().create<Subnet>('subnets', 'subnet', {
+      network_id: net.id,
+      cidr: '10.13.0.0/24',
+      ip_version: '4',
+    });
+    assert.equal(sub.ip_version, 4);
+    const v5 = { network_id: net.id, cidr: '10.14.0.0/24', ip_version: '5' };
+    await expectFault(() => c().create('subnets', 'subnet', v5), 400, 'InvalidInput');
+    const quota = (q: Record<string, unknown>) => c().call('PUT', '/v2.0/quotas/int-strings', { quota: q });
+    const set = (await quota({ security_group: '7' })) as { quota: { security_group: number } };
+    assert.equal(set.quota.security_group, 7);
+    // The range is [-1, 2^31 - 1], the database's integer.
+    for (const bad of [-2, 2 ** 31, 'value', 1.5])
+      await expectFault(() => quota({ security_group: bad }), 400, 'InvalidInput');
+    assert.equal(((await quota({ security_group: 2 ** 31 - 1 })) as typeof set).quota.security_group, 2 ** 31 - 1);
+  });
+
+  it("counts a new security group's own rules against the rule quota", async () => {
+    const project = 'rule-quota';
+    await c().create('security-groups', 'security_group', { name: 'first', project_id: project });
+    const used = (await c().list('security-group-rules', { project_id: project })).length;
+    await c().call('PUT', `/v2.0/quotas/${project}`, { quota: { security_group_rule: used + 1 } });
+    // A group comes with its two egress rules: one left under the quota is not enough, and nothing is made.
+    const second = { name: 'second', project_id: project };
+    await expectFault(() => c().create('security-groups', 'security_group', second), 409, 'OverQuota');
+    assert.equal((await c().list('security-groups', { project_id: project, name: 'second' })).length, 0);
+    await c().call('PUT', `/v2.0/quotas/${project}`, { quota: { security_group_rule: used + 2 } });
+    await c().create('security-groups', 'security_group', second);
+  });
+
+  it('refuses a malformed interface id with 400, and shows router ports ACTIVE while the router is up', async () => {
+    const router = await c().create<{ id: string }>('routers', 'router', { name: 'r-wire' });
+    const add = (body: object) => c().call('PUT', `/v2.0/routers/${router.id}/add_router_interface`, body);
+    await expectFault(() => add({ port_id: 'tempest-port-1' }), 400, 'BadRequest');
+    await expectFault(() => add({ subnet_id: 'not-a-uuid' }), 400, 'BadRequest');
+    const net = await c().create<Network>('networks', 'network', { name: 'r-wire-net' });
+    const sub = await c().create<Subnet>('subnets', 'subnet', { network_id: net.id, cidr: '10.15.0.0/24' });
+    const ext = await c().create<Network>('networks', 'network', { name: 'r-wire-ext', 'router:external': true });
+    await c().create('subnets', 'subnet', { network_id: ext.id, cidr: '203.0.113.0/28', enable_dhcp: false });
+    const info = (await add({ subnet_id: sub.id })) as { port_id: string };
+    await c().update('routers', 'router', router.id, { external_gateway_info: { network_id: ext.id } });
+    const statuses = async () =>
+      (await c().list<Port>('ports', { device_id: router.id })).map((p) => `${p.device_owner} ${p.status}`).sort();
+    const up = ['network:router_gateway ACTIVE', 'network:router_interface ACTIVE'];
+    assert.deepEqual(await statuses(), up);
+    assert.equal((await c().show<Port>('ports', 'port', info.port_id)).status, 'ACTIVE');
+    await c().update('routers', 'router', router.id, { admin_state_up: false });
+    assert.deepEqual(await statuses(), ['network:router_gateway DOWN', 'network:router_interface DOWN']);
+    await c().update('routers', 'router', router.id, { admin_state_up: true });
+    assert.deepEqual(await statuses(), up);
+  });
 });
 
 describe('Neutron wire compatibility (token auth)', () => {

@@ -3,6 +3,7 @@
  * with external-gateway-multihoming), interfaces by subnet and by port, extra routes, and Neutron's
  * answers to every mistake; tenancy and the router quota.
  */
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Network, Port, Router, Subnet } from '../../src/model/types.js';
@@ -31,7 +32,7 @@ describe('routers', () => {
     await s?.stop();
   });
 
-  it('external networks: admin-only to set, visible with their subnets to every project, no tenant ports', async () => {
+  it('external networks: admin-only to set, visible (not their subnets) to every project, no tenant ports', async () => {
     await expectFault(
       () => alice().create('networks', 'network', { name: 'x', 'router:external': true }),
       403,
@@ -52,7 +53,8 @@ describe('routers', () => {
     assert.equal(ext.net['hypernet:cloud'], 'cloud-v');
     const seen = await bob().show<Network>('networks', 'network', ext.net.id);
     assert.equal(seen['router:external'], true);
-    assert.ok((await bob().list<Subnet>('subnets')).some((x) => x.id === ext.subnet.id));
+    // As in Neutron (get_subnet: owner or shared network), the external network's subnets stay the admin's.
+    assert.ok(!(await bob().list<Subnet>('subnets')).some((x) => x.id === ext.subnet.id));
     await expectFault(() => bob().create('ports', 'port', { network_id: ext.net.id }), 404, 'NetworkNotFound');
     await expectFault(
       () => bob().update('networks', 'network', ext.net.id, { name: 'mine' }),
@@ -197,7 +199,9 @@ describe('routers', () => {
       400,
       'BadRequest',
     );
-    await expectFault(() => addInterface(alice(), r.id, { subnet_id: 'nope' }), 404, 'SubnetNotFound');
+    await expectFault(() => addInterface(alice(), r.id, { subnet_id: randomUUID() }), 404, 'SubnetNotFound');
+    // A malformed id is refused before any lookup, as Neutron's validate_uuid does.
+    await expectFault(() => addInterface(alice(), r.id, { subnet_id: 'nope' }), 400, 'BadRequest');
     await expectFault(() => addInterface(alice(), 'nope', { subnet_id: t.subnet.id }), 404, 'RouterNotFound');
     // another project's router and subnet stay out of reach
     await expectFault(() => addInterface(bob(), r.id, { subnet_id: t.subnet.id }), 404, 'RouterNotFound');
@@ -245,7 +249,8 @@ describe('routers', () => {
       404,
       'RouterInterfaceNotFoundForSubnet',
     );
-    await expectFault(() => removeInterface(alice(), r.id, { port_id: 'nope' }), 404, 'RouterInterfaceNotFound');
+    const unknown = { port_id: randomUUID() };
+    await expectFault(() => removeInterface(alice(), r.id, unknown), 404, 'RouterInterfaceNotFound');
     const removed = await removeInterface(alice(), r.id, { subnet_id: t.subnet.id });
     assert.equal(removed.port_id, info.port_id);
     await expectFault(() => alice().show('ports', 'port', info.port_id), 404, 'PortNotFound');
@@ -274,7 +279,7 @@ describe('routers', () => {
     const r2 = await alice().create<Router>('routers', 'router', { name: 'r-ifp2' });
     await expectFault(() => addInterface(alice(), r2.id, { port_id: p.id }), 409, 'PortInUse');
     await expectFault(
-      () => removeInterface(alice(), r.id, { port_id: p.id, subnet_id: vm.fixed_ips[0].subnet_id + 'x' }),
+      () => removeInterface(alice(), r.id, { port_id: p.id, subnet_id: randomUUID() }),
       400,
       'SubnetMismatchForPort',
     );

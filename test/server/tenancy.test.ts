@@ -120,7 +120,15 @@ describe('token auth and tenancy', () => {
       .client('ADMIN')
       .update<Port>('ports', 'port', port.id, { status: 'ACTIVE', 'binding:vif_type': 'tap' });
     assert.equal(up.status, 'ACTIVE');
-    await expectFault(() => bob.list('agents'), 403, 'PolicyNotAuthorized');
+    // Agents are admin-only: Neutron's policy filters them out of a member's list and hides each one.
+    assert.deepEqual(await bob.list('agents'), []);
+    const agent = await s.client('ADMIN').create<{ id: string }>('agents', 'agent', {
+      host: 'hs-tenancy',
+      configurations: { tunneling_ip: '192.0.2.20', cloud: 'a' },
+    });
+    await expectFault(() => bob.create('agents', 'agent', { host: 'hs-bob' }), 403, 'PolicyNotAuthorized');
+    await expectFault(() => bob.show('agents', 'agent', agent.id), 404, 'AgentNotFound');
+    await expectFault(() => bob.update('agents', 'agent', agent.id, { description: 'x' }), 404, 'AgentNotFound');
     await expectFault(() => bob.call('GET', '/v2.0/watch'), 403, 'PolicyNotAuthorized');
   });
   it("a refused security-group listing does not create the project's default group", async () => {

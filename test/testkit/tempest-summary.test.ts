@@ -1,7 +1,7 @@
 /** The tempest run's report: totals, skips with reasons, failures, and causes counted once per failure. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { summarize } from '../../testkit/tempest-summary.js';
+import { skippedExtension, summarize } from '../../testkit/tempest-summary.js';
 
 const DETAILS = `Details: {'type': 'BadRequest', 'message': "Body cannot be empty", 'detail': ''}`;
 const OUTPUT = [
@@ -58,4 +58,11 @@ test('summarize: totals, each skip with its reason, failed tests, causes once pe
 
 test('summarize: a run that did not finish says so', () => {
   assert.match(summarize('{0} x [0.1s] ... ok\n').totals, /did not finish/);
+});
+
+test('skippedExtension: the extension a skip waits for, nothing for other reasons', () => {
+  assert.equal(skippedExtension('net-mtu-writable extension not enabled.'), 'net-mtu-writable');
+  assert.equal(skippedExtension('Skipped because network extension: qos is not enabled'), 'qos');
+  assert.equal(skippedExtension('This test requires at least two agents.'), undefined);
+  assert.equal(skippedExtension('Feature for specifying floating IP address is disabled'), undefined);
 });

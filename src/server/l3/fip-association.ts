@@ -59,10 +59,9 @@ export async function associate(
   portId: string,
   fixedIp: string | undefined,
 ): Promise<Association> {
+  // Neutron looks the port up with an elevated context: another project's port is a 400, not a 404.
   const port = await tx.get('port', portId);
-  const visible =
-    port && (ctx.caller.isAdmin || port.project_id === ctx.caller.projectId || port.project_id === fip.project_id);
-  if (!port || !visible) throw faults.notFound('port', portId);
+  if (!port) throw faults.notFound('port', portId);
   if (!ctx.caller.isAdmin && port.project_id !== fip.project_id) {
     throw bad(
       `Cannot create floating IP and bind it to Port ${port.id}, since that port is owned by a different tenant`,

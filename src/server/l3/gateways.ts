@@ -12,7 +12,7 @@ import { faults } from '../errors.js';
 import type { Ctx } from '../resource.js';
 import { deletePortInTx } from '../resources/ports.js';
 import { cloudOf, mustGetExternal } from './external-networks.js';
-import { gatewayPort, interfacePorts } from './router-ports.js';
+import { gatewayPort, interfacePorts, routerPortStatus } from './router-ports.js';
 import { createServicePort, updateServicePort } from './service-ports.js';
 import { badRouter, checkRouterSubnets } from './subnet-overlap.js';
 
@@ -103,6 +103,7 @@ export async function applyGateways(
         deviceOwner: OWNER_ROUTER_GATEWAY,
         deviceId: router.id,
         fixedIps: w.external_fixed_ips,
+        status: routerPortStatus(router),
       });
     }
     if (port.fixed_ips.length === 0) {

@@ -12,7 +12,7 @@ import { cidrContains, parseCidr } from '../ipam/cidr.js';
 import { mustGet, type Ctx } from '../resource.js';
 import { deletePortInTx, ports } from '../resources/ports.js';
 import { subnets } from '../resources/subnets.js';
-import { gatewayPorts, interfacePorts } from './router-ports.js';
+import { gatewayPorts, interfacePorts, routerPortStatus } from './router-ports.js';
 import { createServicePort, updateServicePort } from './service-ports.js';
 import { badRouter, checkRouterSubnets } from './subnet-overlap.js';
 
@@ -44,9 +44,16 @@ function infoOf(router: Router, port: Port, subnetIds: string[]): InterfaceInfo 
   };
 }
 
+/** What oslo's is_uuid_like accepts: 32 hex digits, dashes optional. */
+const UUID_LIKE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
 function checkRequest(req: InterfaceRequest, removing: boolean): void {
   if (req.subnet_id === undefined && req.port_id === undefined)
     throw badRouter('Either subnet_id or port_id must be specified');
+  // Neutron checks the ids' form first, so a malformed one is 400 rather than 404.
+  for (const id of [req.port_id, req.subnet_id]) {
+    if (id !== undefined && !UUID_LIKE.test(id)) throw badRouter(`'${id}' is not a valid UUID`);
+  }
   if (!removing && req.subnet_id !== undefined && req.port_id !== undefined)
     throw badRouter('Cannot specify both subnet-id and port-id');
 }
@@ -86,6 +93,7 @@ export async function addInterface(
     const updated = await updateServicePort(ctx, tx, port, {
       device_id: router.id,
       device_owner: OWNER_ROUTER_INTERFACE,
+      status: routerPortStatus(router),
     });
     return infoOf(
       router,
@@ -107,6 +115,7 @@ export async function addInterface(
     deviceOwner: OWNER_ROUTER_INTERFACE,
     deviceId: router.id,
     fixedIps: [{ subnet_id: subnet.id, ip_address: subnet.gateway_ip }],
+    status: routerPortStatus(router),
   });
   return infoOf(router, port, [subnet.id]);
 }

@@ -27,6 +27,15 @@ export async function gatewayPorts(tx: ReadTx, router: Router): Promise<Port[]> 
   return out;
 }
 
+/**
+ * The status of a router's interface and gateway ports. A router is distributed (every node with a
+ * port on its subnets answers for it, as OVN's router ports), so no single node reports its ports up:
+ * they are ACTIVE while the router is administratively up, as OVN marks router-type ports up.
+ */
+export function routerPortStatus(router: Pick<Router, 'admin_state_up'>): 'ACTIVE' | 'DOWN' {
+  return router.admin_state_up ? 'ACTIVE' : 'DOWN';
+}
+
 /** Routers with an interface on `subnetId` (looked up on the subnet's network). */
 export async function routersOnSubnet(tx: ReadTx, networkId: string, subnetId: string): Promise<string[]> {
   const ids = (await tx.list('port', networkId))

@@ -17,6 +17,8 @@ export interface ServicePortSpec {
   deviceId: string;
   /** Wanted addresses; undefined lets IPAM choose. */
   fixedIps?: { subnet_id?: string; ip_address?: string }[];
+  /** Router ports follow their router (routerPortStatus); others start DOWN. */
+  status?: 'ACTIVE' | 'DOWN';
 }
 
 /** The context of an internal step taken for the caller with admin rights. */
@@ -31,6 +33,7 @@ export async function createServicePort(ctx: Ctx, tx: WriteTx, spec: ServicePort
     device_owner: spec.deviceOwner,
     device_id: spec.deviceId,
     fixed_ips: spec.fixedIps,
+    status: spec.status,
     name: '',
   });
 }
@@ -40,7 +43,12 @@ export async function updateServicePort(
   ctx: Ctx,
   tx: WriteTx,
   port: Port,
-  body: { fixed_ips?: { subnet_id?: string; ip_address?: string }[]; device_id?: string; device_owner?: string },
+  body: {
+    fixed_ips?: { subnet_id?: string; ip_address?: string }[];
+    device_id?: string;
+    device_owner?: string;
+    status?: 'ACTIVE' | 'DOWN';
+  },
 ): Promise<Port> {
   const current = await mustGet(tx, 'port', port.id);
   const next = await ports.update(elevated(ctx), tx, current, body);

@@ -120,7 +120,8 @@ export const floatingips: ResourceDef<'floatingip', typeof createSchema, typeof 
   async update(ctx, tx, current, body) {
     checkFixedWithoutPort(body);
     const next = assignPresent({ ...current }, body, ['description', 'tags']);
-    if (body.port_id === null) Object.assign(next, UNASSOCIATED);
+    // An empty body disassociates, as it did when association was a floating IP's only attribute.
+    if (body.port_id === null || Object.keys(body).length === 0) Object.assign(next, UNASSOCIATED);
     else if (body.port_id !== undefined)
       Object.assign(next, await associate(ctx, tx, current, body.port_id, body.fixed_ip_address ?? undefined));
     return next;

@@ -25,7 +25,8 @@ import {
 import type { WriteTx } from '../store/store.js';
 import { canonicalRoutes, checkRoutes } from '../l3/extra-routes.js';
 import { applyGateways, checkGatewayPolicy, removeGateways, type GatewayRequest } from '../l3/gateways.js';
-import { gatewayPorts, interfacePorts } from '../l3/router-ports.js';
+import { gatewayPorts, interfacePorts, routerPortStatus } from '../l3/router-ports.js';
+import { updateServicePort } from '../l3/service-ports.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: zIp.optional() });
 export const zGateway = z.strictObject({
@@ -66,6 +67,14 @@ export function withGateways(router: Router, gateways: ExternalGateway[]): Route
 /** The gateways as requests (what keeping them unchanged asks for). */
 export function asRequests(gateways: readonly ExternalGateway[]): GatewayRequest[] {
   return gateways.map((g) => ({ ...g }));
+}
+
+/** Brings the router's interface and gateway ports to the status its admin state gives them. */
+async function syncPortStatus(ctx: Ctx, tx: WriteTx, router: Router): Promise<void> {
+  const status = routerPortStatus(router);
+  for (const p of [...(await interfacePorts(tx, router.id)), ...(await gatewayPorts(tx, router))]) {
+    if (p.status !== status) await updateServicePort(ctx, tx, p, { status });
+  }
 }
 
 /** Re-checks the routes after a change of ports (a gateway change may cut a next hop off). */
@@ -120,6 +129,7 @@ export const routers: ResourceDef<'router', typeof createSchema, typeof updateSc
     }
     if (body.routes !== undefined) next.routes = canonicalRoutes(body.routes ?? []);
     if (body.routes !== undefined || body.external_gateway_info !== undefined) await checkRouterRoutes(tx, next);
+    if (next.admin_state_up !== current.admin_state_up) await syncPortStatus(ctx, tx, next);
     return next;
   },
 

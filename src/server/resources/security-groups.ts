@@ -2,7 +2,8 @@
  * Security groups. Every project has a `default` group, created lazily the first time the project
  * lists groups or creates a port or group (as Neutron does), with Neutron's default rules: egress
  * IPv4 and IPv6 to anywhere, ingress IPv4 and IPv6 from members of the group itself. A new group
- * gets the two egress rules. The group's `security_group_rules` list is kept in step with its rules.
+ * gets the two egress rules, counted against the rule quota. The group's `security_group_rules`
+ * list is kept in step with its rules.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -10,6 +11,7 @@ import type { SecurityGroup, SecurityGroupRule } from '../../model/types.js';
 import type { WriteTx } from '../store/store.js';
 import { neutronTime } from '../../common/clock.js';
 import { faults } from '../errors.js';
+import { enforceQuota } from '../quotas.js';
 import {
   BASE_ATTRIBUTES,
   assignPresent,
@@ -106,6 +108,15 @@ async function createGroup(
     { direction: 'egress', ethertype: 'IPv4', remote_group_id: null },
     { direction: 'egress', ethertype: 'IPv6', remote_group_id: null },
   ];
+  // Neutron reserves a new group's egress rules against the rule quota. Not the default group's: it is
+  // made on first use (even by a list), which a full rule quota must not fail.
+  if (!isDefault)
+    await enforceQuota(
+      ctx,
+      tx,
+      'security_group_rule',
+      specs.map(() => ({ security_group_id: sg.id })),
+    );
   if (isDefault) {
     specs.push(
       { direction: 'ingress', ethertype: 'IPv4', remote_group_id: sg.id },

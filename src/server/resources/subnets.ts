@@ -29,6 +29,7 @@ import {
   zCommon,
   zDescription,
   zId,
+  zIntLike,
   zName,
   zTags,
   type Ctx,
@@ -45,7 +46,7 @@ const createSchema = z.strictObject({
   ...zCommon,
   network_id: zId,
   cidr: z.string().optional(),
-  ip_version: z.union([z.literal(4), z.literal(6)]).optional(),
+  ip_version: zIntLike.pipe(z.union([z.literal(4), z.literal(6)])).optional(),
   gateway_ip: z.string().nullable().optional(),
   allocation_pools: z.array(zPool).optional(),
   enable_dhcp: z.boolean().optional(),
@@ -271,8 +272,9 @@ export const subnets: ResourceDef<'subnet', typeof createSchema, typeof updateSc
 
   async visibility(ctx, tx) {
     if (ctx.caller.isAdmin) return () => true;
-    // Subnets of shared and of external networks are everyone's to see (floating IPs, gateways).
-    const shared = new Set((await tx.list('network')).filter((n) => n.shared || n['router:external']).map((n) => n.id));
+    // Subnets of shared networks are everyone's to see. An external network is, but not its subnets:
+    // Neutron's get_subnet policy is owner or shared network (floating IPs and gateways need none).
+    const shared = new Set((await tx.list('network')).filter((n) => n.shared).map((n) => n.id));
     return (s) => s.project_id === ctx.caller.projectId || shared.has(s.network_id);
   },
 };
