@@ -178,9 +178,13 @@ export class MetadataDriver {
     this.o.log.info({ network: networkId, netns }, 'metadata proxy started');
   }
 
-  /** SIGTERM, then SIGKILL after 3 s; only while the PID is still our proxy of that VNI. */
+  /**
+   * SIGTERM, then SIGKILL after 3 s; only while the PID is still our proxy of that VNI. The PID's own
+   * command line is checked, not the PID file: a proxy removes that file before it has exited.
+   */
   private async stop(pid: number | null, vni: number): Promise<void> {
-    const ours = async () => pid !== null && (await this.proxyOf(vni))?.pid === pid;
+    const ours = async () =>
+      pid !== null && ((await this.ops.cmdline(pid))?.includes(`--pid-file=${this.pidFile(vni)}`) ?? false);
     for (const [sig, waitMs] of [
       ['SIGTERM', 3_000],
       ['SIGKILL', 2_000],
