@@ -52,9 +52,10 @@ test('lab up --keystone: agents converge, the CLI logs in with clouds.yaml, down
     env: { ...process.env, OS_CLIENT_CONFIG_FILE: clouds, OS_CLOUD: '', OS_AUTH_URL: '' },
   });
   assert.equal(list.code, 0, list.stderr);
+  // The tenant network, and the external network of each cloud, which every project sees.
   assert.deepEqual(
-    (JSON.parse(list.stdout) as { Name: string }[]).map((n) => n.Name),
-    ['hyper-net'],
+    (JSON.parse(list.stdout) as { Name: string }[]).map((n) => n.Name).sort(),
+    ['ext-cloud-a', 'ext-cloud-b', 'hyper-net'],
   );
 
   const down = await hypernet(['lab', 'down', '--state-dir', stateDir]);
