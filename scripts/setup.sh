@@ -43,7 +43,8 @@ want umoci umoci
 # and their test image is built from a static busybox (testkit/hypervm-image.ts).
 want lxc-start lxc
 want newuidmap uidmap
-ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || need_apt+=(busybox-static)
+# ldd exits 1 on a static binary, which pipefail would take for a miss.
+{ ldd /bin/busybox 2>&1 || true; } | grep -q 'not a dynamic' || need_apt+=(busybox-static)
 # A private Keystone for tests, the lab (--keystone) and the tempest run: only the library package,
 # whose keystone-manage and keystone-wsgi-public we run ourselves; the `keystone` package would
 # also install and start a system service (uwsgi on port 5000) that hypernet does not want.
