@@ -9,6 +9,7 @@
 import type { Agent, Network, Port, Subnet } from '../model/types.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../model/agentless.js';
 import { portError } from '../model/bindings.js';
+import { OWNER_FLOATINGIP } from '../model/device-owners.js';
 
 export interface StatusInput {
   agents: readonly Agent[];
@@ -193,7 +194,8 @@ export function computeStatus(input: StatusInput, nowMs: number): StatusReport {
       if (p.status === 'DOWN') ns.ports_down++;
       if (pc && !ns.clouds.includes(pc)) ns.clouds.push(pc);
     }
-    if (p.status === 'DOWN' || p.status === 'ERROR') {
+    // A floating IP's port only holds its address and is DOWN by design, as in Neutron.
+    if ((p.status === 'DOWN' && p.device_owner !== OWNER_FLOATINGIP) || p.status === 'ERROR') {
       const net = netById.get(p.network_id);
       const where = p['binding:host_id'] ? `on host ${p['binding:host_id']}${pc ? ` (${pc})` : ''}` : 'unbound';
       problems.push({

@@ -20,6 +20,7 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
         port('p1', 'n1', 'hs-a', 'ACTIVE'),
         port('p2', 'n1', 'hs-b', 'DOWN'),
         port('p3', 'n1', '', 'DOWN'),
+        { ...port('fip', 'n1', '', 'DOWN'), device_owner: 'network:floatingip' },
         {
           ...port('p4', 'n1', 'hs-c', 'ERROR'),
           'binding:vif_details': { error: 'allowed_address_pairs: "fe80::1%eth0" is not a plain IP address or CIDR' },
@@ -45,9 +46,9 @@ test('status: clouds, agents, networks spanning clouds, problems', () => {
     name: 'blue',
     vni: 100,
     cidrs: ['10.0.1.0/24'],
-    ports: 4,
+    ports: 5,
     ports_active: 1,
-    ports_down: 2,
+    ports_down: 3,
     clouds: ['cloud-a', 'cloud-b'],
   });
   assert.equal(report.networks[1].ports, 0);
