@@ -53,10 +53,11 @@ test('lab up --keystone: agents converge, the CLI logs in with clouds.yaml, down
   });
   assert.equal(list.code, 0, list.stderr);
   // The tenant network, and the external network of each cloud, which every project sees.
-  assert.deepEqual(
-    (JSON.parse(list.stdout) as { Name: string }[]).map((n) => n.Name).sort(),
-    ['ext-cloud-a', 'ext-cloud-b', 'hyper-net'],
-  );
+  assert.deepEqual((JSON.parse(list.stdout) as { Name: string }[]).map((n) => n.Name).sort(), [
+    'ext-cloud-a',
+    'ext-cloud-b',
+    'hyper-net',
+  ]);
 
   const down = await hypernet(['lab', 'down', '--state-dir', stateDir]);
   assert.equal(down.code, 0, down.out);
