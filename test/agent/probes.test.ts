@@ -4,7 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { hostPort } from '../../src/agent/command.js';
+import { startAgent } from '../../src/agent/main.js';
 import { Reconciler } from '../../src/agent/loop/reconciler.js';
 import { AgentMetrics } from '../../src/agent/metrics.js';
 import { serveProbes } from '../../src/agent/probes.js';
@@ -86,4 +90,41 @@ test('agent probes: healthz at once, readyz after sync and a good full pass, met
     await probes.close();
   }
   await assert.rejects(fetch(`${probes.url}/healthz`), 'the listener is gone after close');
+});
+
+test('startAgent with metricsListen: probes bound, not ready while no server answers, closed on stop', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'hn-probes-'));
+  // No kernel: every program fails; no sub-reconciler runs anyway while the model is not synced.
+  const exec = async (cmd: string): Promise<never> => {
+    throw new Error(`no ${cmd} in this test`);
+  };
+  const agent = startAgent(
+    {
+      // Port 1 on loopback: refused at once, so the agent never gets a model.
+      server: 'http://127.0.0.1:1',
+      node: { host: 'h1', underlayIp: '192.0.2.10', underlayMtu: 1500 },
+      cloud: 'c',
+      netnsPrefix: 'hni-',
+      stateDir,
+      encryption: 'off',
+      linkMonitor: false,
+      metricsListen: { host: '127.0.0.1', port: 0 },
+    },
+    { exec, log: silentLogger() },
+  );
+  let url = '';
+  try {
+    url = (await agent.probes!).url;
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    const ready = await fetch(`${url}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'unavailable', reason: 'model not synced' });
+    const text = await (await fetch(`${url}/metrics`)).text();
+    assert.ok(text.includes('# TYPE hypernet_agent_reconcile_duration_seconds histogram'), text);
+    assert.equal(agent.reconciler.runs, 0, 'no pass without a model');
+  } finally {
+    await agent.stop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+  await assert.rejects(fetch(`${url}/healthz`), 'the listener closes with the agent');
 });
