@@ -366,6 +366,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
           notReady: () => metrics.notReady(cache.ready && watch.connected),
         })
       : null;
+  // Logged here too, so a caller that does not await `probes` gets no unhandled rejection.
+  probes?.catch((e: Error) => log.error({ err: e.message }, 'cannot serve --metrics-listen'));
 
   // A tap that appears (nova plugged a VM) or goes away wakes the loop now, not at the next resync —
   // when it is the tap of a port wired here: the agent's own release of a deleted port's tap, and
