@@ -47,6 +47,7 @@ export function register(program: Command): void {
       '--metadata-secret-file <file>',
       "file holding metadata_proxy_shared_secret (as the server's): serve 169.254.169.254 to local ports",
     )
+    .option('--metrics-listen <host:port>', 'serve /metrics, /healthz and /readyz here, without a token (default: off)')
     .action(async (o: Record<string, string>) => {
       // Checked here, not as required options: those would be asked of `agent rotate-key` too.
       for (const k of ['server', 'host', 'underlayIp', 'cloud'])
@@ -68,6 +69,7 @@ export function register(program: Command): void {
       const metadataSecret = o.metadataSecretFile ? readFileSync(o.metadataSecretFile, 'utf8').trim() : undefined;
       if (metadataSecret !== undefined && metadataSecret.length < 16)
         throw new Error('--metadata-secret-file: the secret must have at least 16 characters');
+      const metricsListen = o.metricsListen === undefined ? undefined : hostPort(o.metricsListen);
       const agent = startAgent(
         {
           server: o.server,
@@ -84,9 +86,18 @@ export function register(program: Command): void {
           wgInterface: o.wgInterface,
           wgPort,
           metadataSecret,
+          metricsListen,
         },
         { log },
       );
+      if (agent.probes) {
+        try {
+          log.info({ url: (await agent.probes).url }, 'serving /metrics, /healthz and /readyz');
+        } catch (e) {
+          await agent.stop();
+          throw new Error(`--metrics-listen ${o.metricsListen}: ${(e as Error).message}`);
+        }
+      }
       const stop = (sig: string): void => {
         log.info({ sig }, 'stopping (datapath left in place for the next start to adopt)');
         void agent.stop().then(() => process.exit(0));
@@ -94,4 +105,12 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+}
+
+/** `HOST:PORT`, `[IPv6]:PORT`. */
+export function hostPort(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(s);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new Error(`--metrics-listen: expected HOST:PORT, got ${s}`);
+  return { host: m[1] ?? m[2], port };
 }

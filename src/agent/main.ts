@@ -51,6 +51,8 @@ import { overlayMtu } from '../model/encryption.js';
 import { HYPERVM_CAPABILITY } from '../model/hypervm.js';
 import { LxcDriver } from './hypervm/driver.js';
 import { HyperVmReconciler } from './hypervm/reconciler.js';
+import { AgentMetrics } from './metrics.js';
+import { serveProbes, type Probes } from './probes.js';
 
 export interface AgentConfig {
   server: string;
@@ -89,6 +91,8 @@ export interface AgentConfig {
    * containers' mapped range (default 100000).
    */
   hypervm?: { repositoryUrl?: string; idBase?: number };
+  /** Serve /metrics, /healthz and /readyz (probes.ts) on this address; absent: off. */
+  metricsListen?: { host: string; port: number };
 }
 
 export interface AgentDeps {
@@ -116,6 +120,8 @@ export interface RunningAgent {
   registration: Registration;
   watch: WatchLoop;
   links: LinkMonitor | null;
+  /** The `metricsListen` endpoint once bound (rejects when it cannot bind), or null when off. */
+  probes: Promise<Probes> | null;
   stop(): Promise<void>;
 }
 
@@ -337,6 +343,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     encryptionStatus: crypt ? () => crypt.status : undefined,
   });
   let reconciler: Reconciler | null = null;
+  const metrics = cfg.metricsListen ? new AgentMetrics(cfg.node.host) : null;
   const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });
   reconciler = new Reconciler(subs, {
     clock,
@@ -345,9 +352,22 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     coalesceMs: 5,
     slowPassMs: cfg.slowPassMs,
     inputKey: compiledInputsKey,
+    onPass: metrics ? (pass, model) => metrics.record(pass, model) : undefined,
     // Leave the datapath alone until the first snapshot, and while the server is unreachable.
     model: () => (cache.ready && watch.connected ? cache.view() : null),
   });
+
+  // Ready: the model is synced and the node was checked against all of it once (a full pass succeeded).
+  const probes =
+    metrics && cfg.metricsListen
+      ? serveProbes({
+          ...cfg.metricsListen,
+          registry: metrics.registry,
+          notReady: () => metrics.notReady(cache.ready && watch.connected),
+        })
+      : null;
+  // Logged here too, so a caller that does not await `probes` gets no unhandled rejection.
+  probes?.catch((e: Error) => log.error({ err: e.message }, 'cannot serve --metrics-listen'));
 
   // A tap that appears (nova plugged a VM) or goes away wakes the loop now, not at the next resync —
   // when it is the tap of a port wired here: the agent's own release of a deleted port's tap, and
@@ -392,8 +412,13 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     registration,
     watch,
     links,
+    probes,
     async stop() {
       links?.stop();
+      await probes?.then(
+        (p) => p.close(),
+        () => undefined,
+      );
       await Promise.all([reconciler!.stop(), watch.stop(), registration.stop()]);
       await dhcp.idle();
       await metadata?.close();

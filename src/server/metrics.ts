@@ -6,6 +6,7 @@
  */
 import client from 'prom-client';
 import type { Store } from './store/store.js';
+import { LATENCY_BUCKETS as BUCKETS, processRegistry } from '../common/prometheus.js';
 
 export interface ServerMetrics {
   registry: client.Registry;
@@ -16,12 +17,8 @@ export interface ServerMetrics {
   revision: client.Gauge;
 }
 
-/** Buckets from 1 ms to 10 s: API requests and store writes live in that range. */
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-
 export function createServerMetrics(): ServerMetrics {
-  const registry = new client.Registry();
-  client.collectDefaultMetrics({ register: registry, prefix: 'hypernet_server_' });
+  const registry = processRegistry('hypernet_server_');
   const registers = [registry];
   return {
     registry,

@@ -52,6 +52,20 @@ export interface SubReconciler {
   prepareFull?(): Promise<void>;
 }
 
+/** What one pass did, as given to `onPass` (metrics): its kind, time per sub-reconciler, who failed. */
+export interface PassRecord {
+  readonly full: boolean;
+  readonly ok: boolean;
+  /** The model revision the pass converged to. */
+  readonly revision: number;
+  /** When the pass ended (clock ms). */
+  readonly endedAt: number;
+  /** Milliseconds per sub-reconciler name. */
+  readonly steps: Readonly<Record<string, number>>;
+  /** Names of the sub-reconcilers that threw. */
+  readonly failed: readonly string[];
+}
+
 /** One step of a pass: a sub-reconciler, or several run at the same time. */
 export type PassStep = SubReconciler | readonly SubReconciler[];
 
@@ -72,6 +86,8 @@ export interface ReconcilerOptions {
    * status this agent just reported) costs no pass. Kernel wake-ups (markDirty) always run a pass.
    */
   inputKey?: (model: ModelView) => string;
+  /** Told of every pass once it ended (the agent's metrics); must not throw. */
+  onPass?: (record: PassRecord, model: ModelView) => void;
 }
 
 /** Resolves on a later turn of the event loop (after pending microtasks and I/O callbacks). */
@@ -128,13 +144,13 @@ export class Reconciler {
     const pass: PassContext = { full, modelChanged };
     const steps: Record<string, number> = {};
     const t0 = clock.now();
-    let ok = true;
+    const failed: string[] = [];
     const one = async (s: SubReconciler): Promise<void> => {
       const t = clock.now();
       try {
         await s.reconcile(model, pass);
       } catch (e) {
-        ok = false;
+        failed.push(s.name);
         log.warn({ reconciler: s.name, err: (e as Error).message }, 'reconcile failed, will retry');
       }
       steps[s.name] = clock.now() - t;
@@ -147,9 +163,12 @@ export class Reconciler {
         await Promise.all(step.map((s: SubReconciler, i) => (i ? nextTurn().then(() => one(s)) : one(s))));
       else await one(step as SubReconciler);
     }
-    const ms = clock.now() - t0;
+    const endedAt = clock.now();
+    const ms = endedAt - t0;
     if (ms >= (this.opts.slowPassMs ?? 100)) log.info({ ms, full, revision: model.revision, steps }, 'reconcile pass');
     this.runs++;
+    const ok = failed.length === 0;
+    this.opts.onPass?.({ full, ok, revision: model.revision, endedAt, steps, failed }, model);
     return ok;
   }
 
