@@ -75,11 +75,11 @@ describe('HyperVMs on LXC (root, real containers)', { skip: ready() }, () => {
 
   test('root inside cannot touch the node; spoofed addresses are dropped', async () => {
     const routesBefore = (await w.inNs(w.ns.a, ['ip', 'route', 'show', 'table', 'all'])).stdout;
-    const nftBefore = (await w.inNs(w.ns.a, ['nft', 'list', 'ruleset'])).stdout;
+    const nftBefore = (await w.inNs(w.ns.a, ['nft', '-s', 'list', 'ruleset'])).stdout;
     // Its own namespace it may change; the node's stay as they were.
     await inContainer(['ip', 'route', 'add', '198.51.100.0/24', 'dev', 'eth0']);
     assert.equal((await w.inNs(w.ns.a, ['ip', 'route', 'show', 'table', 'all'])).stdout, routesBefore);
-    assert.equal((await w.inNs(w.ns.a, ['nft', 'list', 'ruleset'])).stdout, nftBefore);
+    assert.equal((await w.inNs(w.ns.a, ['nft', '-s', 'list', 'ruleset'])).stdout, nftBefore);
     const agentPids = (
       await realExec('pgrep', ['-f', `hypernet.js agent .*--host ${w.hostA}`], { allowFail: true })
     ).stdout
