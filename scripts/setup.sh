@@ -40,7 +40,7 @@ want cc gcc
 # Image tests build a real OCI layout from a tiny rootfs (test/server/image-fixtures.ts).
 want umoci umoci
 # HyperVMs run unprivileged LXC containers (src/agent/hypervm/); newuidmap (uidmap) maps their ids,
-# and their test image is built from a static busybox (testkit/hypervm-image.ts).
+# and their test image is built from a static busybox (src/lab/hypervm-image.ts).
 want lxc-start lxc
 want newuidmap uidmap
 # ldd exits 1 on a static binary, which pipefail would take for a miss.

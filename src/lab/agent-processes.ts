@@ -9,6 +9,7 @@ import { tailLog } from './logs.js';
 import { daemonInNetns } from './netns.js';
 import type { CloudPlan, LabPlan } from './plan.js';
 import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
+import { hyperVmAgentArgs } from './hypervms.js';
 import { labToken } from './keystone-lab.js';
 import { labMetadataSecret, metadataSecretFile } from './metadata-secret.js';
 
@@ -56,6 +57,7 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       '--metadata-secret-file',
       metadataSecretFile(plan.paths),
       ...tokenArgs(plan),
+      ...hyperVmAgentArgs(plan, c),
     ]),
     logFile: agentLog(plan, c),
     pidDir: plan.paths.pidDir,

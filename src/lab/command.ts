@@ -13,12 +13,14 @@ import { DEFAULT_OPTIONS, planLab } from './plan.js';
 import { setUpLabRouter } from './router.js';
 import { labL3Lines } from './status.js';
 import { isOurs, pidFile, readPidFile } from './processes.js';
-import { countFailures, openstackHint, pingMatrixTable, stepLine, vmTable } from './report.js';
+import { countFailures, hyperVmTable, openstackHint, pingMatrixTable, stepLine, vmTable } from './report.js';
 import { readState } from './state.js';
 import { keystoneHint } from './keystone-lab.js';
 import { registerMigrate } from './migrate-command.js';
 import { labStatus, renderStatus } from './status.js';
 import { downLab, World } from './world.js';
+import { inContainer } from './hypervms.js';
+import { startRepositoryRelay } from './repository-relay.js';
 
 const int = (v: string): number => {
   const n = Number(v);
@@ -63,6 +65,7 @@ async function up(o: {
   agentlessVms: number;
   keystone?: boolean;
   router?: boolean;
+  hypervms: number;
 }): Promise<number> {
   needRoot();
   const stateDir = resolve(o.stateDir);
@@ -88,6 +91,7 @@ async function up(o: {
     underlayMtu: o.underlayMtu,
     agentlessVms: o.agentlessVms,
     keystone: !!o.keystone,
+    hypervms: o.hypervms,
   });
   const t0 = realClock.now();
   console.log(
@@ -117,13 +121,17 @@ async function up(o: {
     }
   }
   const vms = world.state.vms.slice().sort((a, b) => a.name.localeCompare(b.name));
-  const matrix = await world.step('ping matrix (every VM to every other)', () => world.pingMatrix(vms));
+  // HyperVMs ping from inside their containers, beside the VMs.
+  const hvs = (world.state.hypervms ?? []).map((h) => ({ name: h.name, ns: h.ns, ip: h.ip, inner: inContainer(h) }));
+  const sources = [...vms, ...hvs];
+  const matrix = await world.step('ping matrix (every VM to every other)', () => world.pingMatrix(sources));
   console.log(`\n${vmTable(plan, vms)}\n`);
+  if (hvs.length) console.log(`${hyperVmTable(world.state.hypervms ?? [])}\n`);
   const failures = countFailures(matrix);
   console.log(`ping matrix (${failures === 0 ? 'all reachable' : `${failures} FAILED`}):`);
   console.log(
     pingMatrixTable(
-      vms.map((v) => v.name),
+      sources.map((v) => v.name),
       matrix,
     ),
   );
@@ -208,6 +216,7 @@ export function register(program: Command): void {
     )
     .option('--agentless', 'same as --agentless-vms 1')
     .option('--keystone', 'a private Keystone in front of the API, and a clouds.yaml for the openstack CLI')
+    .option('--hypervms <n>', "HyperVMs (LXC containers on the clouds' agents) spread over the clouds", int, 0)
     .option('--no-router', 'no router, external networks, floating IP or external host')
     .action(async (o) => {
       if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;
@@ -228,6 +237,13 @@ export function register(program: Command): void {
       process.exitCode = execIn(vm, cmd, o);
     });
   registerMigrate(lab);
+  // Internal: the daemon `lab up --hypervms` starts in the internet namespace (repository-relay.ts).
+  lab
+    .command('repository-relay', { hidden: true })
+    .requiredOption('--socket <path>', "the server's Unix socket")
+    .action(async (o: { socket: string }) => {
+      await startRepositoryRelay(o.socket);
+    });
   lab
     .command('down')
     .description('remove every namespace, process and file the lab made (idempotent, works after a crash)')

@@ -9,6 +9,7 @@ import type { Exec } from '../common/exec.js';
 import { labMarker } from './plan.js';
 import { pidsMentioning, stopAllRecorded, stopPid } from './processes.js';
 import { sweepNamespaces } from './topology.js';
+import { stopHyperVmContainers } from './hypervms.js';
 
 export interface DownReport {
   processes: Map<string, string>;
@@ -29,6 +30,7 @@ const LAB_FILES = [
   'keystone',
   'clouds.yaml',
   'metadata-secret',
+  'hypervm-image',
 ];
 
 /**
@@ -43,6 +45,8 @@ export async function downLab(
   keepStateDir = false,
 ): Promise<DownReport> {
   const marker = labMarker(stateDir);
+  // Containers first: LXC's command socket is in their node's namespace, and an agent leaves them running.
+  const containers = await stopHyperVmContainers(deps.exec, stateDir, prefix);
   const processes = await stopAllRecorded(join(stateDir, 'pids'), marker, deps.clock);
   // Processes the agents started (dnsmasq) name files in the state directory.
   const strays = pidsMentioning(marker);
@@ -51,6 +55,7 @@ export async function downLab(
   const late = pidsMentioning(marker);
   await Promise.all(late.map((pid) => stopPid(pid, marker, deps.clock, 1500)));
   strays.push(...late);
+  if (containers) processes.set(`HyperVM containers (${containers})`, 'stopped');
   if (strays.length) processes.set(`others (${strays.length})`, 'stopped');
   const namespaces = await sweepNamespaces(deps.exec, deps.clock, prefix);
   for (const f of LAB_FILES) rmSync(join(stateDir, f), { recursive: true, force: true });

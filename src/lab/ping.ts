@@ -8,6 +8,15 @@ export interface PingOptions {
   count?: number;
   waitS?: number;
   interval?: number;
+  /** A command prefix run inside the namespace first (`lxc-attach … --`: ping from a HyperVM's container). */
+  inner?: readonly string[];
+}
+
+/** Where a ping starts: a namespace, or a command prefix inside it (a container's busybox ping). */
+export interface PingSource {
+  ns: string;
+  ip: string;
+  inner?: readonly string[];
 }
 
 /** One bounded ping from a namespace; true when a reply came. */
@@ -16,8 +25,10 @@ export async function ping(exec: Exec, fromNs: string, ip: string, opts: PingOpt
     'netns',
     'exec',
     fromNs,
+    ...(opts.inner ?? []),
     'ping',
-    '-n',
+    // busybox's ping (in a container) prints no names anyway and has no -n.
+    ...(opts.inner ? [] : ['-n']),
     '-q',
     '-c',
     String(opts.count ?? 1),
@@ -33,14 +44,22 @@ export async function ping(exec: Exec, fromNs: string, ip: string, opts: PingOpt
 }
 
 /** Pings until one answers or `attempts` run out. */
-export async function pingRetry(exec: Exec, fromNs: string, ip: string, attempts = 3): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) if (await ping(exec, fromNs, ip)) return true;
+export async function pingRetry(
+  exec: Exec,
+  fromNs: string,
+  ip: string,
+  attempts = 3,
+  inner?: readonly string[],
+): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) if (await ping(exec, fromNs, ip, { inner })) return true;
   return false;
 }
 
 /** Every VM pings every other: matrix[i][j] is true when VM i reached VM j. */
-export async function pingMatrix(exec: Exec, vms: readonly { ns: string; ip: string }[]): Promise<boolean[][]> {
+export async function pingMatrix(exec: Exec, vms: readonly PingSource[]): Promise<boolean[][]> {
   return Promise.all(
-    vms.map((a, i) => Promise.all(vms.map((b, j) => (i === j ? Promise.resolve(true) : pingRetry(exec, a.ns, b.ip))))),
+    vms.map((a, i) =>
+      Promise.all(vms.map((b, j) => (i === j ? Promise.resolve(true) : pingRetry(exec, a.ns, b.ip, 3, a.inner)))),
+    ),
   );
 }

@@ -25,6 +25,8 @@ export interface LabOptions {
   agentlessVms: number;
   /** A private Keystone, the server with `--auth keystone` and a clouds.yaml (keystone-lab.ts). */
   keystone: boolean;
+  /** HyperVMs (containers on the clouds' agents, `--hypervm`) spread over the clouds. */
+  hypervms: number;
   /**
    * The server's default encryption policy (its config's `encryption`). Benchmarks whose baseline does no
    * encryption set `none`, so that both sides of a ratio do the same work.
@@ -48,6 +50,7 @@ export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
   hyperCidr: '10.0.1.0/24',
   agentlessVms: 0,
   keystone: false,
+  hypervms: 0,
   encryption: DEFAULT_ENCRYPTION,
 });
 
@@ -132,6 +135,8 @@ export interface LabPlan {
   agentless: AgentlessLabPlan | null;
   /** Keystone in front of the API (absent in the lab.json of older labs: false). */
   keystone?: boolean;
+  /** HyperVMs of `--hypervms` (absent in the lab.json of older labs: 0). */
+  hypervms?: number;
   /** The server's default encryption policy (absent in the lab.json of older labs: the default). */
   encryption?: EncryptionPolicy;
 }
@@ -225,6 +230,8 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     throw new Error('--keystone needs the API on a TCP port (the catalog points to it)');
   if (!Number.isInteger(o.agentlessVms) || o.agentlessVms < 0 || o.agentlessVms > o.vmsPerCloud)
     throw new Error(`agentless VMs must be 0…${o.vmsPerCloud} (VMs per cloud), got ${o.agentlessVms}`);
+  if (!Number.isInteger(o.hypervms) || o.hypervms < 0 || o.hypervms > 20)
+    throw new Error(`hypervms must be 0…20, got ${o.hypervms}`);
   const paths = labPaths(o.stateDir);
   const clouds: CloudPlan[] = carveUnderlays(o.clouds).map((subnet, index) => {
     const { network, prefix: len } = parseCidr(subnet);
@@ -287,6 +294,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
       o.agentlessVms,
     ),
     keystone: o.keystone,
+    hypervms: o.hypervms,
     encryption: o.encryption,
   });
 }

@@ -4,7 +4,7 @@
  */
 import { textTable } from '../common/text-table.js';
 import type { LabPlan } from './plan.js';
-import type { LabVmRecord } from './state.js';
+import type { LabHyperVmRecord, LabVmRecord } from './state.js';
 
 /** One progress line: `[  1.23s] ✓ server (412 ms)`. */
 export function stepLine(step: string, ms: number, sinceStartMs: number): string {
@@ -16,6 +16,14 @@ export function vmTable(plan: LabPlan, vms: readonly LabVmRecord[]): string {
   return textTable(
     ['VM', 'cloud', 'hyper IP', 'MAC', 'hyperswitch', 'underlay IP'],
     vms.map((v) => [v.name, v.cloud, v.ip, v.mac, v.hostId, byHost.get(v.hostId)?.underlayIp ?? v.underlayIp ?? '?']),
+  );
+}
+
+/** The HyperVMs of `--hypervms`: their containers' hyper IPs and the nodes they run on. */
+export function hyperVmTable(hvs: readonly LabHyperVmRecord[]): string {
+  return textTable(
+    ['HyperVM', 'cloud', 'hyper IP', 'node', 'id'],
+    hvs.map((h) => [h.name, h.cloud, h.ip, h.hostId, h.id]),
   );
 }
 

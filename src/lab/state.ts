@@ -21,6 +21,19 @@ export interface LabVmRecord {
   underlayIp?: string;
 }
 
+/** A HyperVM of `lab up --hypervms`: its container runs on `hostId`'s agent, in namespace `ns`. */
+export interface LabHyperVmRecord {
+  name: string;
+  id: string;
+  cloud: string;
+  hostId: string;
+  ns: string;
+  /** The agent's container directory (`lxc-attach -P`). */
+  lxcDir: string;
+  portId: string;
+  ip: string;
+}
+
 /** The lab's L3 (src/lab/router.ts): its router, gateways, floating IPs and external host. */
 export interface LabL3Record {
   routerId: string;
@@ -39,6 +52,7 @@ export interface LabState {
   subnetId?: string;
   vms: LabVmRecord[];
   l3?: LabL3Record;
+  hypervms?: LabHyperVmRecord[];
 }
 
 export function readState(file: string): LabState | null {

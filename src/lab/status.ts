@@ -7,7 +7,7 @@
 import { ApiClient } from '../client/api.js';
 import type { Exec } from '../common/exec.js';
 import { textTable } from '../common/text-table.js';
-import type { Agent } from '../model/types.js';
+import type { Agent, HyperVm } from '../model/types.js';
 import { listNetnsWithPrefix } from './netns.js';
 import { planNamespaces } from './plan.js';
 import { isOurs, readPidDir } from './processes.js';
@@ -26,6 +26,8 @@ export interface LabStatus {
   extraNamespaces: string[];
   vms: { name: string; expectedIp: string; ifname: string; ip: string | null; ok: boolean }[];
   agents: { host: string; alive: boolean | null }[];
+  /** The HyperVMs of `--hypervms` and their status per the API (ok when ACTIVE). */
+  hypervms: { name: string; ip: string; host: string; status: string; ok: boolean }[];
   apiError: string | null;
   healthy: boolean;
   /** The lab's router, gateways, floating IPs and external host (lab up without --no-router). */
@@ -67,12 +69,11 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
   );
   let apiError: string | null = null;
   let apiAgents: Agent[] = [];
+  let apiHyperVms: HyperVm[] = [];
   try {
-    apiAgents = await new ApiClient({
-      url: `unix:${plan.paths.socket}`,
-      token: labToken(plan),
-      timeoutMs: 5000,
-    }).list<Agent>('agents');
+    const api = new ApiClient({ url: `unix:${plan.paths.socket}`, token: labToken(plan), timeoutMs: 5000 });
+    apiAgents = await api.list<Agent>('agents');
+    if (state.hypervms?.length) apiHyperVms = await api.list<HyperVm>('hypervms');
   } catch (e) {
     apiError = (e as Error).message;
   }
@@ -82,18 +83,24 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
     host,
     alive: apiError ? null : (apiAgents.find((a) => a.host === host)?.alive ?? false),
   }));
+  const hypervms = (state.hypervms ?? []).map((h) => {
+    const status = apiError ? '?' : (apiHyperVms.find((v) => v.id === h.id)?.status ?? 'gone');
+    return { name: h.name, ip: h.ip, host: h.hostId, status, ok: status === 'ACTIVE' };
+  });
   const healthy =
     processes.length > 0 &&
     processes.every((p) => p.alive) &&
     namespaces.every((n) => n.present) &&
     vms.every((v) => v.ok) &&
-    agents.every((a) => a.alive === true);
+    agents.every((a) => a.alive === true) &&
+    hypervms.every((h) => h.ok);
   return {
     processes,
     namespaces,
     extraNamespaces,
     vms,
     agents,
+    hypervms,
     apiError,
     healthy,
     ...(state.l3 ? { l3: state.l3 } : {}),
@@ -132,6 +139,14 @@ export function renderStatus(s: LabStatus): string {
       s.agents.map((a) => [a.host, yes(a.alive)]),
     ),
   );
+  if (s.hypervms.length)
+    out.push(
+      'HyperVMs (per the API):',
+      textTable(
+        ['HyperVM', 'hyper IP', 'node', 'status', 'ok'],
+        s.hypervms.map((h) => [h.name, h.ip, h.host, h.status, yes(h.ok)]),
+      ),
+    );
   if (s.l3) out.push(...labL3Lines(s.l3));
   if (s.apiError) out.push(`API unreachable: ${s.apiError}`);
   out.push(s.healthy ? 'lab is healthy' : 'lab is NOT healthy');

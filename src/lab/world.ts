@@ -15,12 +15,13 @@ import { type DownReport, downLab } from './down.js';
 import type { LabHandle } from './handle.js';
 import { copyLogs } from './logs.js';
 import { listNetnsWithPrefix } from './netns.js';
-import { type PingOptions, ping, pingMatrix, pingRetry } from './ping.js';
+import { type PingOptions, type PingSource, ping, pingMatrix, pingRetry } from './ping.js';
 import type { CloudPlan, LabPlan, VmPlan } from './plan.js';
 import { startServer, stopServer } from './server-process.js';
 import { readState, writeState, type LabState } from './state.js';
 import { createNetwork } from './tenant-network.js';
 import { buildTopology } from './topology.js';
+import { launchLabHyperVms, startRelayDaemon } from './hypervms.js';
 import { type AddVmOptions, addPlannedAgentlessVm, addVm, type LabVm, newVmSite, removeVm } from './vm-lifecycle.js';
 import type { VmSite } from './vms.js';
 import { labToken, registerLabEndpoint, startLabKeystone } from './keystone-lab.js';
@@ -87,6 +88,7 @@ export class World implements LabHandle {
     await this.step('namespaces and underlay', () => this.buildTopology());
     if (this.plan.keystone) await this.step('keystone', () => startLabKeystone(this.plan, this.deps));
     await this.step('server', () => this.startServer());
+    if (this.plan.hypervms) startRelayDaemon(this.plan);
     if (this.plan.keystone) await this.step('catalog', () => registerLabEndpoint(this.plan, this.clock));
     await this.step(`agents (${this.plan.clouds.length})`, () => this.startAgents());
     const { network, subnet } = await this.step(`tenant network ${this.plan.hyperCidr}`, () =>
@@ -103,6 +105,12 @@ export class World implements LabHandle {
       await this.step(`agentless ${vm.name}: agentless port, hyperswitch, OpenVPN client, DHCP`, () =>
         this.addAgentlessVm(vm, network.id),
       );
+    }
+    if (this.plan.hypervms) {
+      this.state.hypervms = await this.step(`HyperVMs (${this.plan.hypervms}): image push, pull, LXC, DHCP`, () =>
+        launchLabHyperVms(this, network.id),
+      );
+      this.save();
     }
     return vms;
   }
@@ -172,7 +180,7 @@ export class World implements LabHandle {
     return pingRetry(this.exec, fromNs, ip, attempts);
   }
 
-  pingMatrix(vms: readonly { ns: string; ip: string }[]): Promise<boolean[][]> {
+  pingMatrix(vms: readonly PingSource[]): Promise<boolean[][]> {
     return pingMatrix(this.exec, vms);
   }
 

@@ -27,13 +27,23 @@ const bearer = (req: FastifyRequest): string | undefined => {
   return m ? m[1] : undefined;
 };
 
+/**
+ * The puller's address: the TCP peer; on the Unix socket (no peer address, only root can open it) the
+ * address a relay names (the lab's repository relay, which listens where the HyperVM nodes are).
+ */
+const peerAddress = (req: FastifyRequest): string | undefined => {
+  if (req.socket.remoteAddress !== undefined) return req.socket.remoteAddress;
+  const relayed = req.headers['x-hypernet-relay-peer'];
+  return typeof relayed === 'string' && relayed ? relayed : undefined;
+};
+
 const refusal = (reply: FastifyReply, status: number, reason: string, message: string) =>
   reply.code(status).type('application/json').send({ error: { reason, message } });
 
 export function registerRepository(app: FastifyInstance, images: ImageService, base = ''): void {
   const serve = (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, step: PullStep) => {
     try {
-      const f = images.pull(bearer(req), req.params.id, req.socket.remoteAddress, step);
+      const f = images.pull(bearer(req), req.params.id, peerAddress(req), step);
       return reply.header('content-length', f.size).type(f.contentType).send(createReadStream(f.path));
     } catch (e) {
       if (e instanceof TokenRefused) return refusal(reply, e.status, e.reason, e.message);
