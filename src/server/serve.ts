@@ -4,7 +4,7 @@
  * `hypernet server` and by the tests, so both run exactly the same assembly.
  */
 import http from 'node:http';
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
@@ -99,6 +99,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     rmSync(opts.unixSocket, { force: true });
     unix = http.createServer(app.routing);
     await new Promise<void>((resolve, reject) => unix!.once('error', reject).listen(opts.unixSocket, resolve));
+    // Only the owner may connect: the socket is trusted (e.g. a relayed repository peer address).
+    chmodSync(opts.unixSocket, 0o600);
   }
   return {
     url,
