@@ -2,16 +2,25 @@
  * What every root test's sweep of crashed earlier runs needs: whether a run's process still lives,
  * and the host's namespace names (the agent's own reader). Each test family keeps its own prefix.
  */
+import { readFileSync } from 'node:fs';
 import { realExec } from '../src/common/exec.js';
 import { listNetns as listNetnsWith } from '../src/common/netns.js';
 
-/** True while process `pid` exists (EPERM: it exists, owned by someone else). */
+/**
+ * True while process `pid` runs (EPERM: it exists, owned by someone else). A zombie counts as gone:
+ * a daemon that exited waits there until PID 1 reaps it, which here can take a while.
+ */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
   }
 }
 
