@@ -55,11 +55,19 @@ export async function pingRetry(
   return false;
 }
 
+/**
+ * Attempts per pair in the matrix (about 1 s each): more than WireGuard's 5 s wait before it sends a
+ * lost handshake initiation again, so a cross-cloud pair is not marked failed while its tunnel comes up.
+ */
+const MATRIX_ATTEMPTS = 8;
+
 /** Every VM pings every other: matrix[i][j] is true when VM i reached VM j. */
 export async function pingMatrix(exec: Exec, vms: readonly PingSource[]): Promise<boolean[][]> {
   return Promise.all(
     vms.map((a, i) =>
-      Promise.all(vms.map((b, j) => (i === j ? Promise.resolve(true) : pingRetry(exec, a.ns, b.ip, 3, a.inner)))),
+      Promise.all(
+        vms.map((b, j) => (i === j ? Promise.resolve(true) : pingRetry(exec, a.ns, b.ip, MATRIX_ATTEMPTS, a.inner))),
+      ),
     ),
   );
 }
