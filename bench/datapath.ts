@@ -41,6 +41,7 @@ import { AGENT_PID_PREFIX } from '../src/lab/world.js';
 import { createVmPort, plugPort } from '../src/lab/vms.js';
 import { downLab, World, type LabVm } from '../src/lab/world.js';
 import type { Port } from '../src/model/types.js';
+import { iperfTcp } from '../testkit/iperf.js';
 
 /** iperf3 runs per path (0: convergence only). */
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -83,18 +84,7 @@ const ns = (vm: LabVm) => vm.site.ns;
 const run = (n: string, cmd: string, args: string[], timeoutMs = 60_000) =>
   exec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
 
-/** One iperf3 TCP flow, bits per second received. */
-async function iperf(from: string, to: string): Promise<number> {
-  const r = await run(
-    from,
-    'iperf3',
-    ['-4', '-c', to, '-t', String(SECONDS), '-J', '--connect-timeout', '3000'],
-    (SECONDS + 15) * 1000,
-  );
-  const j = JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
-  if (!j.end?.sum_received) throw new Error(`iperf3 ${from} → ${to}: ${j.error ?? r.stderr}`);
-  return j.end.sum_received.bits_per_second;
-}
+const iperf = (from: string, to: string): Promise<number> => iperfTcp(exec, from, to, SECONDS);
 
 /** Average RTT in ms of 50 pings at 10 ms intervals. */
 async function rtt(from: string, to: string): Promise<number> {

@@ -24,6 +24,7 @@ import { downLab, World, type LabVm } from '../src/lab/world.js';
 import { parseCidr, bigIntToIp } from '../src/model/grammar/addresses.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { median, percentile } from '../testkit/stats.js';
+import { iperfTcp } from '../testkit/iperf.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -38,17 +39,7 @@ const world = new World(plan, { exec, clock, onStep: (s, ms) => console.log(`  â
 const run = (n: string, cmd: string, args: string[], timeoutMs = 15_000) =>
   exec('ip', ['netns', 'exec', n, cmd, ...args], { allowFail: true, timeoutMs });
 
-async function iperf(from: string, to: string): Promise<number> {
-  const r = await run(
-    from,
-    'iperf3',
-    ['-4', '-c', to, '-t', String(SECONDS), '-J', '--connect-timeout', '3000'],
-    30_000,
-  );
-  const j = JSON.parse(r.stdout || '{}') as { end?: { sum_received?: { bits_per_second: number } }; error?: string };
-  if (!j.end?.sum_received) throw new Error(`iperf3 ${from} â†’ ${to}: ${j.error ?? r.stderr}`);
-  return j.end.sum_received.bits_per_second;
-}
+const iperf = (from: string, to: string): Promise<number> => iperfTcp(exec, from, to, SECONDS);
 
 /** One ping; `wait` seconds for its reply (fractions allowed). */
 const pingOnce = async (from: string, to: string, wait = '1'): Promise<boolean> =>
