@@ -12,6 +12,7 @@ import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitF
 import { hyperVmAgentArgs } from './hypervms.js';
 import { labToken } from './keystone-lab.js';
 import { labMetadataSecret, metadataSecretFile } from './metadata-secret.js';
+import { defaultWgIface } from '../model/encryption.js';
 
 export const AGENT_PID_PREFIX = 'agent-';
 
@@ -56,6 +57,10 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       c.agentStateDir,
       '--metadata-secret-file',
       metadataSecretFile(plan.paths),
+      // wireguard-go's control socket is named for the interface and shared by every namespace of the
+      // machine: a name of this lab's own keeps two labs (or a lab and a test) apart.
+      '--wg-interface',
+      defaultWgIface(`${c.agentNetnsPrefix}${c.hostId}`),
       ...tokenArgs(plan),
       ...hyperVmAgentArgs(plan, c),
     ]),

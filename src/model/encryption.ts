@@ -4,6 +4,7 @@
  * must be encrypted, each node's inner address on its WireGuard interface, and the resulting MTU.
  * Server (validation, presentation) and agent (compile) both use these, so both sides agree.
  */
+import { createHash } from 'node:crypto';
 import type { ModelView } from './model-cache.js';
 import type { Agent, Network, Port } from './types.js';
 import { bigIntToIp, ipToBigInt, ipVersion, isIp } from './grammar/addresses.js';
@@ -39,6 +40,14 @@ export const isEncryptionPolicy = (v: unknown): v is EncryptionPolicy =>
 export function isWgKey(v: unknown): v is string {
   return typeof v === 'string' && /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(v);
 }
+
+/**
+ * The interface name when none is given: `hnwg` + 8 hex digits of the host id. wireguard-go's control
+ * socket is /var/run/wireguard/NAME.sock, shared by every namespace of a machine: nodes that are
+ * namespaces of one machine (the lab, tests) must not share a name.
+ */
+export const defaultWgIface = (host: string): string =>
+  `hnwg${createHash('sha256').update(host).digest('hex').slice(0, 8)}`;
 
 /** A WireGuard interface name: it reaches `ip`/`wg` command lines and an nft rule. */
 export const isWgIfaceName = (v: unknown): v is string => typeof v === 'string' && /^[a-z][a-z0-9-]{0,14}$/.test(v);

@@ -5,7 +5,6 @@
  * pair whose other end has no key or is disabled (or this node runs no encryption) gets no destination:
  * the tunnel fails closed, it never falls back to plaintext.
  */
-import { createHash } from 'node:crypto';
 import { deepFreeze } from '../../common/freeze.js';
 import {
   agentPublicKey,
@@ -27,13 +26,7 @@ import type { DesiredPeer, DesiredWg } from './types.js';
 /** The nftables table this feature owns wholesale. */
 export const WG_NFT_TABLE = 'hypernet_wg';
 export const DEFAULT_WG_PORT = 51820;
-/**
- * The interface name when none is given: `hnwg` + 8 hex digits of the host id. wireguard-go's control
- * socket is /var/run/wireguard/NAME.sock, shared by every namespace of a machine: nodes that are
- * namespaces of one machine (the lab, tests) must not share a name.
- */
-export const defaultWgIface = (host: string): string =>
-  `hnwg${createHash('sha256').update(host).digest('hex').slice(0, 8)}`;
+export { defaultWgIface } from '../../model/encryption.js';
 
 /** What the crypt compile needs about this node besides the model. */
 export interface CryptNode extends NodeInfo {
