@@ -9,6 +9,7 @@ import type { Logger } from '../../common/log.js';
 import type { ModelView } from '../../model/model-cache.js';
 import type { EncryptionStatus } from '../../model/encryption.js';
 import type { PassContext, SubReconciler } from '../loop/reconciler.js';
+import { PrefetchedRead } from '../loop/prefetched-read.js';
 import { compileWg, type CryptNode } from './compile.js';
 import { diffWg } from './diff.js';
 import { applyWg, chooseImpl, readWg, type WgMode } from './driver.js';
@@ -38,8 +39,16 @@ export class CryptReconciler implements SubReconciler {
   /** What the heartbeat reports (and `hypernet status` shows). */
   status: EncryptionStatus = { state: 'error', impl: null, error: 'not applied yet', peers: [] };
 
+  /** The full pass's read of the interface (programs), made ahead so a port's pass does not wait for it. */
+  private readonly fullRead: PrefetchedRead<ActualWg>;
+
   constructor(private readonly o: CryptReconcilerOptions) {
     this.keys = loadKeys(o.stateDir);
+    this.fullRead = new PrefetchedRead(() => readWg(o.exec, o.node.iface));
+  }
+
+  prepareFull(): Promise<void> {
+    return this.fullRead.prefetch('');
   }
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
@@ -57,13 +66,13 @@ export class CryptReconciler implements SubReconciler {
       // Two programs per read: a pass for another port's tap need not pay for them (full passes check).
       if (pass && !pass.full && json === this.converged) return;
       this.converged = null;
-      const actual = await readWg(exec, node.iface);
+      const actual = pass && !pass.full ? await readWg(exec, node.iface) : await this.fullRead.take('');
       const ops = diffWg(desired, actual, this.impl, this.appliedNft);
       if (ops.length === 0) {
         this.converged = json;
         return this.report(desired.peers, actual);
       }
-      const r = await applyWg(exec, ops);
+      const r = await applyWg(exec, ops).finally(() => this.fullRead.spoil());
       if (ops.some((o) => o.op === 'nft') && !r.failed.some((f) => f.op.op === 'nft')) this.appliedNft = desired.nft;
       log.info({ ops: ops.map((o) => o.op), failed: r.failed.length }, 'wireguard applied');
       this.report(desired.peers, await readWg(exec, node.iface));

@@ -1,7 +1,8 @@
 /**
  * The L3 sub-reconciler: glue between the model and src/agent/l3/ (compileL3 → diffL3 → L3Driver),
  * run after the datapath (the routers' interfaces join its bridges). Full passes, and passes whose
- * desired state is not the one last applied, read what is ours and apply the difference; a floating IP that starts being served here is announced with a
+ * desired state is not the one last applied, read what is ours and apply the difference (a full pass
+ * with the read made ahead by prepareFull). A floating IP that starts being served here is announced with a
  * gratuitous ARP on the node's underlay interface (the cloud's external L2), so the upstream router
  * forgets the node that served it before.
  */
@@ -9,11 +10,13 @@ import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import type { ModelView } from '../../model/model-cache.js';
 import type { PassContext, SubReconciler } from '../loop/reconciler.js';
+import { PrefetchedRead } from '../loop/prefetched-read.js';
 import { garpCommands, garpFrames, type Announcement } from '../datapath/announce.js';
 import type { FrameSender } from '../native/frame-sender.js';
 import { compileL3, type L3Node } from './compile.js';
 import { diffL3 } from './diff.js';
 import { L3Driver } from './driver.js';
+import type { ActualL3 } from './types.js';
 
 export interface L3ReconcilerOptions {
   exec: Exec;
@@ -30,9 +33,16 @@ export class L3Reconciler implements SubReconciler {
   private readonly announced = new Set<string>();
   /** The desired state last applied without error (JSON), or null. */
   private appliedKey: string | null = null;
+  /** The full pass's kernel read (several programs), made ahead so a port's pass does not wait for it. */
+  private readonly fullRead: PrefetchedRead<ActualL3>;
 
   constructor(private readonly o: L3ReconcilerOptions) {
     this.driver = new L3Driver(o.exec, o.node.netnsPrefix, o.node.underlayIp);
+    this.fullRead = new PrefetchedRead(() => this.driver.read());
+  }
+
+  prepareFull(): Promise<void> {
+    return this.fullRead.prefetch('');
   }
 
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
@@ -42,9 +52,16 @@ export class L3Reconciler implements SubReconciler {
     const key = JSON.stringify(desired);
     if (pass && !pass.full && key === this.appliedKey) return;
     this.appliedKey = null;
-    const actual = await this.driver.read();
+    const actual = pass && !pass.full ? await this.driver.read() : await this.fullRead.take('');
     const ops = diffL3(desired, actual);
-    const failed = ops.length ? await this.driver.apply(ops, actual.uplink?.name ?? null) : [];
+    let failed: string[] = [];
+    if (ops.length) {
+      try {
+        failed = await this.driver.apply(ops, actual.uplink?.name ?? null);
+      } finally {
+        this.fullRead.spoil();
+      }
+    }
     if (ops.length) this.o.log.info({ ops: ops.length, failed: failed.length }, 'l3 applied');
     const served = new Set(desired.fips.map((f) => `${f.fipId} ${f.ip}`));
     for (const k of this.announced) if (!served.has(k)) this.announced.delete(k);

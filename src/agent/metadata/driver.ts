@@ -130,9 +130,10 @@ export class MetadataDriver {
     return { networks };
   }
 
-  async apply(desired: MetadataDesired): Promise<MetadataApplyResult> {
+  /** Converges to `desired` from `read` (a read of `actual(desired)` made ahead), else from a fresh read. */
+  async apply(desired: MetadataDesired, read?: MetadataActual): Promise<MetadataApplyResult> {
     await mkdir(this.dir, { recursive: true });
-    const actual = await this.actual(desired);
+    const actual = read ?? (await this.actual(desired));
     const plan: MetadataPlan = diffMetadata(desired, actual);
     const pids = new Map(actual.networks.map((a) => [a.vni, a.pid]));
     const stopErrors: { vni: number; error: string }[] = [];

@@ -166,3 +166,18 @@ test('reconciler: a pass that is not full skips the kernel when the desired stat
   await r.reconcile(l3Model({ up: false }), { full: true, modelChanged: false });
   assert.ok(calls.includes('ip netns list'), 'a full pass always reads');
 });
+
+test('a full pass takes the kernel read made ahead, unless the reconciler applied since', async () => {
+  const { exec, calls } = fakeExec({});
+  const r = new L3Reconciler({ exec, log: silentLogger(), node: nodeA });
+  const reads = (): number => calls.filter((c) => c === 'ip -json addr show').length;
+  await r.prepareFull();
+  assert.equal(reads(), 1, 'read ahead');
+  await r.reconcile(l3Model(), { full: true, modelChanged: true });
+  assert.equal(reads(), 1, 'the full pass reads nothing more');
+  await r.prepareFull();
+  await r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true });
+  assert.equal(reads(), 3, 'a lighter pass reads for itself, and applies');
+  await r.reconcile(l3Model({ up: false }), { full: true, modelChanged: false });
+  assert.equal(reads(), 4, 'its apply spoilt the read made ahead: the full pass reads again');
+});
