@@ -39,6 +39,12 @@ test('the VM table shows cloud, hyper IP, MAC, hyperswitch and its underlay IP',
     },
   ]);
   assert.match(u, /vm-b2 .*hst-1 .*203\.0\.113\.2/);
+  assert.doesNotMatch(t, /network/, 'one tenant network: no network column');
+  // With --networks 2 each VM's row names the network its address is in.
+  const rec = { name: 'vm-a2', cloud: 'cloud-a', ns: 'n', hostId: 'hs-a', portId: 'p', mac: 'm', tap: 't' };
+  const two = vmTable(planLab({ networks: 2 }), [{ ...rec, ip: '10.0.2.5' }]);
+  assert.match(two, /hyper IP.*network.*MAC/);
+  assert.match(two, /vm-a2 .*10\.0\.2\.5 .*hyper-net-2 /);
 });
 
 test('the ping matrix marks reached, failed and self, and failures are counted', () => {
