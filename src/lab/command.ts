@@ -66,8 +66,14 @@ async function up(o: {
   keystone?: boolean;
   router?: boolean;
   hypervms: number;
+  networks: number;
 }): Promise<number> {
   needRoot();
+  // Without the router the subnets cannot reach each other and the ping matrix would fail by design.
+  if (o.networks > 1 && o.router === false) {
+    console.error('hypernet lab: --networks needs the router (drop --no-router)');
+    return 2;
+  }
   const stateDir = resolve(o.stateDir);
   const deps = { exec: realExec, clock: realClock };
   if (labRunning(stateDir)) {
@@ -92,6 +98,7 @@ async function up(o: {
     agentlessVms: o.agentlessVms,
     keystone: !!o.keystone,
     hypervms: o.hypervms,
+    networks: o.networks,
   });
   const t0 = realClock.now();
   console.log(
@@ -110,7 +117,7 @@ async function up(o: {
   }
   if (o.router !== false) {
     try {
-      const l3 = await world.step('router: an external network and gateway per cloud, a floating IP', () =>
+      const l3 = await world.step('router: its subnets, an external network and gateway per cloud, a floating IP', () =>
         setUpLabRouter(world.api, world.exec, world.state),
       );
       world.save();
@@ -217,6 +224,12 @@ export function register(program: Command): void {
     .option('--agentless', 'same as --agentless-vms 1')
     .option('--keystone', 'a private Keystone in front of the API, and a clouds.yaml for the openstack CLI')
     .option('--hypervms <n>', "HyperVMs (LXC containers on the clouds' agents) spread over the clouds", int, 0)
+    .option(
+      '--networks <n>',
+      'tenant subnets behind the router (10.0.1.0/24, 10.0.2.0/24, …)',
+      int,
+      DEFAULT_OPTIONS.networks,
+    )
     .option('--no-router', 'no router, external networks, floating IP or external host')
     .action(async (o) => {
       if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { DEFAULT_ENCRYPTION, type EncryptionPolicy, overlayMtu, policyEncrypts } from '../model/encryption.js';
 import { deepFreeze } from '../common/freeze.js';
-import { bigIntToIp, parseCidr } from '../model/grammar/addresses.js';
+import { bigIntToIp, cidrContains, parseCidr } from '../model/grammar/addresses.js';
 
 export interface LabOptions {
   /** Prefix of every namespace the lab (and its agents) create, e.g. `hnlab-`. */
@@ -21,6 +21,11 @@ export interface LabOptions {
   underlayMtu: number;
   /** The tenant ("hyper") network's CIDR. */
   hyperCidr: string;
+  /**
+   * Tenant networks behind the lab's router (`--networks`): the first is `hyperCidr`, the others the
+   * next blocks of its size (10.0.2.0/24, …). A cloud's VMs take them in turn.
+   */
+  networks: number;
   /** How many VMs of the last cloud run no agent, only the stock OpenVPN client (agentless mode). */
   agentlessVms: number;
   /** A private Keystone, the server with `--auth keystone` and a clouds.yaml (keystone-lab.ts). */
@@ -48,6 +53,7 @@ export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
   apiHost: '127.0.0.1',
   underlayMtu: 1500,
   hyperCidr: '10.0.1.0/24',
+  networks: 1,
   agentlessVms: 0,
   keystone: false,
   hypervms: 0,
@@ -78,6 +84,14 @@ export interface VmPlan {
   nativeHostIf: string;
   /** No agent: the VM reaches the hyper network through a hyperswitch by OpenVPN (src/lab/agentless.ts). */
   agentless?: boolean;
+  /** Index of the VM's tenant network in `LabPlan.networks` (absent: the first). */
+  network?: number;
+}
+
+/** One tenant network of the lab, with its one IPv4 subnet. */
+export interface TenantNetworkPlan {
+  name: string;
+  cidr: string;
 }
 
 export interface CloudPlan {
@@ -129,6 +143,8 @@ export interface LabPlan {
   overlayMtu: number;
   api: { host: string; port: number };
   hyperCidr: string;
+  /** The tenant networks (absent in the lab.json of older labs: one, `hyperCidr`; see tenantNetworks). */
+  networks?: TenantNetworkPlan[];
   clouds: CloudPlan[];
   vms: VmPlan[];
   /** Agentless mode (when some VMs are agentless): the lab provider's addresses (see agentlessPlan). */
@@ -230,6 +246,12 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     throw new Error('--keystone needs the API on a TCP port (the catalog points to it)');
   if (!Number.isInteger(o.agentlessVms) || o.agentlessVms < 0 || o.agentlessVms > o.vmsPerCloud)
     throw new Error(`agentless VMs must be 0…${o.vmsPerCloud} (VMs per cloud), got ${o.agentlessVms}`);
+  if (!Number.isInteger(o.networks) || o.networks < 1 || o.networks > 4)
+    throw new Error(`networks must be 1…4, got ${o.networks}`);
+  const networks = tenantCidrs(o.hyperCidr, o.networks).map((cidr, i) => ({
+    name: i === 0 ? 'hyper-net' : `hyper-net-${i + 1}`,
+    cidr,
+  }));
   if (!Number.isInteger(o.hypervms) || o.hypervms < 0 || o.hypervms > 20)
     throw new Error(`hypervms must be 0…20, got ${o.hypervms}`);
   const paths = labPaths(o.stateDir);
@@ -257,6 +279,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
         nativeIp: native,
         nativeHostIf: `nat-${letter}${v}`,
         ...(agentless ? { agentless } : {}),
+        ...(o.networks > 1 ? { network: (v - 1) % o.networks } : {}),
       });
     }
     return {
@@ -287,6 +310,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     overlayMtu: overlayMtu(o.underlayMtu, clouds[0].underlayIp, encryptsAPair(o.encryption, clouds)),
     api: { host: o.apiHost, port: o.apiPort },
     hyperCidr: o.hyperCidr,
+    networks,
     clouds,
     vms: clouds.flatMap((c) => c.vms),
     agentless: agentlessPlan(
@@ -297,6 +321,27 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     hypervms: o.hypervms,
     encryption: o.encryption,
   });
+}
+
+/** `n` consecutive blocks the size of `first`, starting with it (10.0.1.0/24 → 10.0.2.0/24, …). */
+export function tenantCidrs(first: string, n: number): string[] {
+  const c = parseCidr(first);
+  if (c.version !== 4) throw new Error(`the tenant CIDR must be IPv4, got ${first}`);
+  const size = c.last - c.network + 1n;
+  if (c.network + size * BigInt(n) - 1n > 0xffffffffn) throw new Error(`${n} networks do not fit after ${first}`);
+  return Array.from({ length: n }, (_, i) => `${bigIntToIp(c.network + size * BigInt(i), 4)}/${c.prefix}`);
+}
+
+/** The lab's tenant networks (a lab.json written before `--networks` has only `hyperCidr`). */
+export function tenantNetworks(plan: LabPlan): readonly TenantNetworkPlan[] {
+  return plan.networks ?? [{ name: 'hyper-net', cidr: plan.hyperCidr }];
+}
+
+/** The lab tenant network holding `ip`, when the lab has several (a column of the VM tables); else null. */
+export function networkOfIp(plan: LabPlan, ip: string): TenantNetworkPlan | null {
+  const nets = tenantNetworks(plan);
+  if (nets.length < 2) return null;
+  return nets.find((n) => cidrContains(parseCidr(n.cidr), ip)) ?? null;
 }
 
 /** Whether the policy encrypts any pair of the clouds' hyperswitches (the tenant network spans them all). */

@@ -3,7 +3,7 @@
  * the VM table, the ping matrix and the openstack CLI hint. Pure, so the text is unit-tested.
  */
 import { textTable } from '../common/text-table.js';
-import type { LabPlan } from './plan.js';
+import { type LabPlan, networkOfIp, tenantNetworks } from './plan.js';
 import type { LabHyperVmRecord, LabVmRecord } from './state.js';
 
 /** One progress line: `[  1.23s] ✓ server (412 ms)`. */
@@ -11,11 +11,21 @@ export function stepLine(step: string, ms: number, sinceStartMs: number): string
   return `[${(sinceStartMs / 1000).toFixed(2).padStart(6)}s] ✓ ${step} (${ms} ms)`;
 }
 
+/** The VM table; with several tenant networks (`--networks`) a column says which one each VM is on. */
 export function vmTable(plan: LabPlan, vms: readonly LabVmRecord[]): string {
   const byHost = new Map(plan.clouds.map((c) => [c.hostId, c]));
+  const several = tenantNetworks(plan).length > 1;
   return textTable(
-    ['VM', 'cloud', 'hyper IP', 'MAC', 'hyperswitch', 'underlay IP'],
-    vms.map((v) => [v.name, v.cloud, v.ip, v.mac, v.hostId, byHost.get(v.hostId)?.underlayIp ?? v.underlayIp ?? '?']),
+    ['VM', 'cloud', 'hyper IP', ...(several ? ['network'] : []), 'MAC', 'hyperswitch', 'underlay IP'],
+    vms.map((v) => [
+      v.name,
+      v.cloud,
+      v.ip,
+      ...(several ? [networkOfIp(plan, v.ip)?.name ?? '?'] : []),
+      v.mac,
+      v.hostId,
+      byHost.get(v.hostId)?.underlayIp ?? v.underlayIp ?? '?',
+    ]),
   );
 }
 

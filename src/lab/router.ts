@@ -1,7 +1,7 @@
 /**
  * The lab's L3 (`lab up`, unless `--no-router`): an external network per cloud holding the top /27
  * of the cloud's workload range (the internet already routes that range to the cloud's hyperswitch),
- * one router on the tenant subnet with a gateway in every cloud, ICMP and SSH let in to the tenant's
+ * one router on every tenant subnet (`--networks`) with a gateway in every cloud, ICMP and SSH let in to the tenant's
  * default group, a floating IP on the first VM, and an "external host" namespace on the internet
  * (203.0.113.254) standing for the outside world. Addresses are documentation ranges only.
  */
@@ -11,7 +11,7 @@ import { bigIntToIp, parseCidr } from '../model/grammar/addresses.js';
 import type { FloatingIp, Network, Port, Router, Subnet } from '../model/types.js';
 import { addNetns } from './netns.js';
 import type { LabPlan } from './plan.js';
-import type { LabL3Record, LabState } from './state.js';
+import type { LabL3Record, LabNetworkRecord, LabState } from './state.js';
 
 /** The lab's external host namespace (made by buildExternalHost). */
 export const externalHostNs = (plan: LabPlan): string => `${plan.prefix}ext`;
@@ -59,10 +59,17 @@ export async function buildExternalHost(exec: Exec, plan: LabPlan): Promise<stri
   return ns;
 }
 
+/** The lab's tenant networks with their subnets (a lab.json from before `--networks` has one). */
+export function labNetworks(state: LabState): LabNetworkRecord[] {
+  if (state.networks?.length) return state.networks;
+  if (!state.networkId || !state.subnetId) return [];
+  return [{ name: 'hyper-net', cidr: state.plan.hyperCidr, networkId: state.networkId, subnetId: state.subnetId }];
+}
+
 /** Builds the lab's L3 through the API (admin) and records it in the state. */
 export async function setUpLabRouter(api: ApiClient, exec: Exec, state: LabState): Promise<LabL3Record> {
   const plan = state.plan;
-  if (!state.subnetId) throw new Error('the lab has no tenant subnet');
+  if (!labNetworks(state).length) throw new Error('the lab has no tenant subnet');
   const gateways: { network_id: string }[] = [];
   for (const c of plan.clouds) {
     const cidr = externalCidr(c.workloadCidr);
@@ -81,7 +88,10 @@ export async function setUpLabRouter(api: ApiClient, exec: Exec, state: LabState
     gateways.push({ network_id: net.id });
   }
   const router = await api.create<Router>('routers', 'router', { name: 'lab-router' });
-  await api.call('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: state.subnetId });
+  const tenants = labNetworks(state);
+  // One after the other: each interface bumps the router's revision.
+  for (const n of tenants)
+    await api.call('PUT', `/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: n.subnetId });
   if (gateways.length)
     await api.call('PUT', `/v2.0/routers/${router.id}/add_external_gateways`, {
       router: { external_gateways: gateways },
@@ -102,8 +112,19 @@ export async function setUpLabRouter(api: ApiClient, exec: Exec, state: LabState
   const gwPorts = await api.list<Port>('ports', { device_id: router.id, device_owner: 'network:router_gateway' });
   const nets = (await api.list<Network>('networks')).filter((n) => n['router:external']);
   const cloudOf = (id: string) => nets.find((n) => n.id === id)?.['hypernet:cloud'] ?? '';
+  const ifPorts = await api.list<Port>('ports', { device_id: router.id, device_owner: 'network:router_interface' });
+  const interfaces = tenants.flatMap((n) =>
+    ifPorts
+      .flatMap((p) => p.fixed_ips.filter((f) => f.subnet_id === n.subnetId))
+      .map((f) => ({
+        ip: f.ip_address,
+        network: n.name,
+        cidr: n.cidr,
+      })),
+  );
   const record: LabL3Record = {
     routerId: router.id,
+    interfaces,
     gateways: gwPorts.map((p) => ({ cloud: cloudOf(p.network_id), ip: p.fixed_ips[0]?.ip_address ?? '' })),
     floatingips: [],
     externalHost: null,

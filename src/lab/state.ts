@@ -39,7 +39,17 @@ export interface LabL3Record {
   routerId: string;
   gateways: { cloud: string; ip: string }[];
   floatingips: { vm: string; ip: string; fixedIp: string }[];
+  /** The router's interfaces: its address on each tenant subnet (absent in older labs). */
+  interfaces?: { ip: string; network: string; cidr: string }[];
   externalHost: { ns: string; ip: string } | null;
+}
+
+/** A tenant network the lab made (`--networks`), with its one subnet. */
+export interface LabNetworkRecord {
+  name: string;
+  cidr: string;
+  networkId: string;
+  subnetId: string;
 }
 
 export interface LabState {
@@ -48,8 +58,11 @@ export interface LabState {
   plan: LabPlan;
   /** `http://127.0.0.1:PORT` when the server listens on TCP, else null. */
   apiUrl: string | null;
+  /** The first tenant network and its subnet (`networks[0]`). */
   networkId?: string;
   subnetId?: string;
+  /** Every tenant network (absent in the lab.json of older labs: the first alone). */
+  networks?: LabNetworkRecord[];
   vms: LabVmRecord[];
   l3?: LabL3Record;
   hypervms?: LabHyperVmRecord[];

@@ -9,7 +9,7 @@ import type { Exec } from '../common/exec.js';
 import { textTable } from '../common/text-table.js';
 import type { Agent, HyperVm } from '../model/types.js';
 import { listNetnsWithPrefix } from './netns.js';
-import { planNamespaces } from './plan.js';
+import { networkOfIp, planNamespaces } from './plan.js';
 import { isOurs, readPidDir } from './processes.js';
 import { CLIENT_TAP } from './agentless.js';
 import type { LabL3Record, LabState, LabVmRecord } from './state.js';
@@ -24,7 +24,8 @@ export interface LabStatus {
   namespaces: { name: string; present: boolean }[];
   /** Namespaces under the prefix that the plan does not name (made by agents, e.g. DHCP). */
   extraNamespaces: string[];
-  vms: { name: string; expectedIp: string; ifname: string; ip: string | null; ok: boolean }[];
+  /** `network`: the tenant network of the VM's address, when the lab has several (`--networks`). */
+  vms: { name: string; expectedIp: string; ifname: string; ip: string | null; ok: boolean; network?: string }[];
   agents: { host: string; alive: boolean | null }[];
   /** The HyperVMs of `--hypervms` and their status per the API (ok when ACTIVE). */
   hypervms: { name: string; ip: string; host: string; status: string; ok: boolean }[];
@@ -41,6 +42,7 @@ export function labL3Lines(l3: LabL3Record): string[] {
     textTable(
       ['what', 'address', 'where'],
       [
+        ...(l3.interfaces ?? []).map((i) => ['interface', i.ip, `${i.network} (${i.cidr})`]),
         ...l3.gateways.map((g) => ['gateway (SNAT)', g.ip, g.cloud]),
         ...l3.floatingips.map((f) => ['floating IP', f.ip, `${f.vm} (${f.fixedIp})`]),
         ...(l3.externalHost ? [['external host', l3.externalHost.ip, l3.externalHost.ns]] : []),
@@ -64,7 +66,8 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
     state.vms.map(async (v) => {
       const ifname = hyperInterface(v);
       const ip = present.has(v.ns) ? (await vmInterface(exec, v.ns, ifname)).ip : null;
-      return { name: v.name, expectedIp: v.ip, ifname, ip, ok: ip === v.ip };
+      const net = networkOfIp(plan, v.ip);
+      return { name: v.name, expectedIp: v.ip, ifname, ip, ok: ip === v.ip, ...(net ? { network: net.name } : {}) };
     }),
   );
   let apiError: string | null = null;
@@ -125,11 +128,19 @@ export function renderStatus(s: LabStatus): string {
       [...s.namespaces.map((n) => [n.name, yes(n.present)]), ...s.extraNamespaces.map((n) => [n, 'yes (agent)'])],
     ),
   );
+  const several = s.vms.some((v) => v.network);
   out.push(
     'VMs:',
     textTable(
-      ['VM', 'hyper IP (API)', 'interface', 'its IP', 'ok'],
-      s.vms.map((v) => [v.name, v.expectedIp, v.ifname, v.ip ?? '-', yes(v.ok)]),
+      ['VM', 'hyper IP (API)', ...(several ? ['network'] : []), 'interface', 'its IP', 'ok'],
+      s.vms.map((v) => [
+        v.name,
+        v.expectedIp,
+        ...(several ? [v.network ?? '?'] : []),
+        v.ifname,
+        v.ip ?? '-',
+        yes(v.ok),
+      ]),
     ),
   );
   out.push(

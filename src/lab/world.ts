@@ -16,7 +16,7 @@ import type { LabHandle } from './handle.js';
 import { copyLogs } from './logs.js';
 import { listNetnsWithPrefix } from './netns.js';
 import { type PingOptions, type PingSource, ping, pingMatrix, pingRetry } from './ping.js';
-import type { CloudPlan, LabPlan, VmPlan } from './plan.js';
+import { type CloudPlan, type LabPlan, tenantNetworks, type VmPlan } from './plan.js';
 import { startServer, stopServer } from './server-process.js';
 import { readState, writeState, type LabState } from './state.js';
 import { createNetwork } from './tenant-network.js';
@@ -91,19 +91,29 @@ export class World implements LabHandle {
     if (this.plan.hypervms) startRelayDaemon(this.plan);
     if (this.plan.keystone) await this.step('catalog', () => registerLabEndpoint(this.plan, this.clock));
     await this.step(`agents (${this.plan.clouds.length})`, () => this.startAgents());
-    const { network, subnet } = await this.step(`tenant network ${this.plan.hyperCidr}`, () =>
-      this.createNetwork('hyper-net', this.plan.hyperCidr),
+    const planned = tenantNetworks(this.plan);
+    const nets = await this.step(
+      `tenant network${planned.length > 1 ? 's' : ''} ${planned.map((n) => n.cidr).join(', ')}`,
+      () => Promise.all(planned.map((n) => this.createNetwork(n.name, n.cidr))),
     );
+    this.state.networks = nets.map(({ network, subnet }, i) => ({
+      name: planned[i]!.name,
+      cidr: planned[i]!.cidr,
+      networkId: network.id,
+      subnetId: subnet.id,
+    }));
+    const network = nets[0]!.network;
     this.state.networkId = network.id;
-    this.state.subnetId = subnet.id;
+    this.state.subnetId = nets[0]!.subnet.id;
     this.save();
+    const netOf = (vm: VmPlan): string => nets[vm.network ?? 0]!.network.id;
     const vms = await this.step(`VMs (${this.plan.vms.length}): ports, veth, DHCP`, () =>
-      Promise.all(this.plan.vms.filter((vm) => !vm.agentless).map((vm) => this.addVm(vm, network.id))),
+      Promise.all(this.plan.vms.filter((vm) => !vm.agentless).map((vm) => this.addVm(vm, netOf(vm)))),
     );
     // One after the other: the first creates the tenant's hyperswitch, the others reuse it.
     for (const vm of this.plan.vms.filter((v) => v.agentless)) {
       await this.step(`agentless ${vm.name}: agentless port, hyperswitch, OpenVPN client, DHCP`, () =>
-        this.addAgentlessVm(vm, network.id),
+        this.addAgentlessVm(vm, netOf(vm)),
       );
     }
     if (this.plan.hypervms) {

@@ -1,7 +1,15 @@
 /** Unit tests of the lab's pure world plan: names, subnets carved from the documentation ranges, MTUs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { carveUnderlays, planLab, planNamespaces, DOC_RANGES } from '../../src/lab/plan.js';
+import {
+  carveUnderlays,
+  DOC_RANGES,
+  networkOfIp,
+  planLab,
+  planNamespaces,
+  tenantCidrs,
+  tenantNetworks,
+} from '../../src/lab/plan.js';
 
 test('default plan: two clouds, two VMs each, /24 underlays, overlay MTU = underlay - 50', () => {
   const p = planLab();
@@ -120,4 +128,25 @@ test('overlay MTU follows the server policy and the clouds the hyperswitches are
     ['x', 'y', 'y'],
   );
   assert.equal(p.encryption, 'cross-cloud');
+});
+
+test('--networks: consecutive tenant subnets, a cloud’s VMs take them in turn, so each cloud has one of each', () => {
+  const p = planLab({ networks: 2 });
+  assert.deepEqual(p.networks, [
+    { name: 'hyper-net', cidr: '10.0.1.0/24' },
+    { name: 'hyper-net-2', cidr: '10.0.2.0/24' },
+  ]);
+  assert.deepEqual(
+    p.vms.map((v) => `${v.name}:${v.network}`),
+    ['vm-a1:0', 'vm-a2:1', 'vm-b1:0', 'vm-b2:1'],
+  );
+  assert.equal(networkOfIp(p, '10.0.2.7')?.name, 'hyper-net-2');
+  assert.equal(networkOfIp(planLab(), '10.0.1.7'), null, 'one network: no network column');
+  assert.deepEqual(tenantCidrs('10.0.0.0/23', 3), ['10.0.0.0/23', '10.0.2.0/23', '10.0.4.0/23']);
+  assert.equal(planLab().vms[0]!.network, undefined, 'one network: the VMs carry no index');
+  assert.throws(() => planLab({ networks: 0 }), /networks/);
+  assert.throws(() => tenantCidrs('255.255.255.0/24', 2), /do not fit/);
+  // A lab.json written before --networks has only hyperCidr.
+  const { networks: _, ...old } = planLab();
+  assert.deepEqual(tenantNetworks(old), [{ name: 'hyper-net', cidr: '10.0.1.0/24' }]);
 });

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planLab } from '../../src/lab/plan.js';
 import { countFailures, openstackHint, pingMatrixTable, stepLine, vmTable } from '../../src/lab/report.js';
+import { renderStatus } from '../../src/lab/status.js';
 
 test('step lines carry the elapsed time and the step duration', () => {
   assert.equal(stepLine('server', 412, 1234), '[  1.23s] ✓ server (412 ms)');
@@ -39,6 +40,12 @@ test('the VM table shows cloud, hyper IP, MAC, hyperswitch and its underlay IP',
     },
   ]);
   assert.match(u, /vm-b2 .*hst-1 .*203\.0\.113\.2/);
+  assert.doesNotMatch(t, /network/, 'one tenant network: no network column');
+  // With --networks 2 each VM's row names the network its address is in.
+  const rec = { name: 'vm-a2', cloud: 'cloud-a', ns: 'n', hostId: 'hs-a', portId: 'p', mac: 'm', tap: 't' };
+  const two = vmTable(planLab({ networks: 2 }), [{ ...rec, ip: '10.0.2.5' }]);
+  assert.match(two, /hyper IP.*network.*MAC/);
+  assert.match(two, /vm-a2 .*10\.0\.2\.5 .*hyper-net-2 /);
 });
 
 test('the ping matrix marks reached, failed and self, and failures are counted', () => {
@@ -59,4 +66,27 @@ test('the openstack hint points at the TCP endpoint', () => {
     'openstack --os-auth-type none --os-endpoint http://127.0.0.1:9696 network list',
   );
   assert.match(openstackHint(null), /Unix socket/);
+});
+
+test('lab status with two networks: a network column, and the router interface of each subnet', () => {
+  const l3 = {
+    routerId: 'r1',
+    gateways: [{ cloud: 'cloud-a', ip: '192.0.2.225' }],
+    floatingips: [],
+    externalHost: null,
+    interfaces: [
+      { ip: '10.0.1.1', network: 'hyper-net', cidr: '10.0.1.0/24' },
+      { ip: '10.0.2.1', network: 'hyper-net-2', cidr: '10.0.2.0/24' },
+    ],
+  };
+  const vm = { expectedIp: '10.0.2.5', ifname: 'eth0', ip: '10.0.2.5', ok: true };
+  const base = { processes: [], namespaces: [], extraNamespaces: [], agents: [], hypervms: [], apiError: null };
+  const text = renderStatus({ ...base, healthy: true, l3, vms: [{ ...vm, name: 'vm-a2', network: 'hyper-net-2' }] });
+  assert.match(text, /VM .*hyper IP \(API\) .*network .*interface/);
+  assert.match(text, /vm-a2 .*10\.0\.2\.5 .*hyper-net-2 .*eth0/);
+  assert.match(text, /interface .*10\.0\.1\.1 .*hyper-net \(10\.0\.1\.0\/24\)/);
+  assert.match(text, /interface .*10\.0\.2\.1 .*hyper-net-2 \(10\.0\.2\.0\/24\)/);
+  assert.match(text, /gateway \(SNAT\) .*192\.0\.2\.225 .*cloud-a/);
+  const one = renderStatus({ ...base, healthy: true, vms: [{ ...vm, name: 'vm-a1' }] });
+  assert.doesNotMatch(one, /network/, 'one network: no network column');
 });

@@ -9,17 +9,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApiClient } from '../../../src/client/api.js';
-import { inNetns, realExec } from '../../../src/common/exec.js';
 import { OWNER_ROUTER_GATEWAY } from '../../../src/model/device-owners.js';
-import { tapName } from '../../../src/model/kernel-names.js';
-import type { FloatingIp, Port, Router } from '../../../src/model/types.js';
-import { alive, listNetns } from '../../../testkit/runs.js';
+import type { FloatingIp, Router } from '../../../src/model/types.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
-import { addNetns, Children, eventually, sh } from '../netns.js';
+import { eventually } from '../netns.js';
 import {
   addInterface,
   externalNet,
@@ -28,134 +21,29 @@ import {
   routerPorts,
   tenantNet,
 } from '../../server/l3-fixtures.js';
-
-const BIN = new URL('../../../../bin/hypernet.js', import.meta.url).pathname;
-/** Namespaces of this run: `hnC-<pid>-…` (the task's prefix, swept when a crashed run left them). */
-const prefix = `hnC-${process.pid}-`;
-const dir = join(tmpdir(), `hypernet-test-l3-${process.pid}`);
-const sock = join(dir, 'server.sock');
-const logDir = new URL('../../../../artifacts/l3-routing/', import.meta.url).pathname;
-const EXT_HOST = '198.51.100.10';
-
-const children = new Children(logDir);
-
-async function removeNs(match: (ns: string) => boolean): Promise<void> {
-  for (const ns of await listNetns()) if (match(ns)) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
-}
-
-const inNs = (ns: string, cmd: string, args: string[]) =>
-  realExec('ip', ['netns', 'exec', ns, cmd, ...args], { allowFail: true, timeoutMs: 15_000 });
-/** One bounded ping; true when answered. */
-const pings = async (ns: string, ip: string): Promise<boolean> =>
-  (await inNs(ns, 'ping', ['-c', '1', '-W', '1', ip])).code === 0;
-
-interface Node {
-  ns: string;
-  host: string;
-  ip: string;
-  cloud: string;
-  lan: string;
-}
-interface Vm {
-  ns: string;
-  node: Node;
-  ip: string;
-  gw: string;
-  subnet: string;
-  port?: Port;
-}
+import { EXT_HOST, inNs, l3Nodes, L3World, type L3Vm, pings } from './world.js';
 
 describe('L3 datapath: routing, SNAT, floating IPs (root, server, three nodes)', { skip: needsRoot() }, () => {
-  const api = new ApiClient({ url: `unix:${sock}`, timeoutMs: 10_000 });
-  const inet = `${prefix}inet`;
-  const ext = `${prefix}ext`;
-  const nodes: Record<string, Node> = {
-    a1: { ns: `${prefix}a1`, host: 'hostA1', ip: '192.0.2.2', cloud: 'cloud-a', lan: 'ua' },
-    a2: { ns: `${prefix}a2`, host: 'hostA2', ip: '192.0.2.3', cloud: 'cloud-a', lan: 'ua' },
-    b1: { ns: `${prefix}b1`, host: 'hostB1', ip: '192.0.2.66', cloud: 'cloud-b', lan: 'ub' },
-  };
-  const vms: Record<string, Vm> = {
-    v1: { ns: `${prefix}v1`, node: nodes.a1!, ip: '10.0.1.10', gw: '10.0.1.1', subnet: 's1' },
-    v3: { ns: `${prefix}v3`, node: nodes.a2!, ip: '10.0.1.11', gw: '10.0.1.1', subnet: 's1' },
-    v4: { ns: `${prefix}v4`, node: nodes.a1!, ip: '10.0.2.21', gw: '10.0.2.1', subnet: 's2' },
-    v2: { ns: `${prefix}v2`, node: nodes.b1!, ip: '10.0.2.20', gw: '10.0.2.1', subnet: 's2' },
+  /** Namespaces of this run: `hnC-<pid>-…` (the task's prefix, swept when a crashed run left them). */
+  const world = new L3World(`hnC-${process.pid}-`, 'l3-routing');
+  const api = world.api;
+  const { inet, ext } = world;
+  const nodes = l3Nodes(world.prefix);
+  const prefix = world.prefix;
+  const vms: Record<string, L3Vm & { subnet: string }> = {
+    v1: { ns: `${prefix}v1`, node: nodes.a1, ip: '10.0.1.10', gw: '10.0.1.1', subnet: 's1' },
+    v3: { ns: `${prefix}v3`, node: nodes.a2, ip: '10.0.1.11', gw: '10.0.1.1', subnet: 's1' },
+    v4: { ns: `${prefix}v4`, node: nodes.a1, ip: '10.0.2.21', gw: '10.0.2.1', subnet: 's2' },
+    v2: { ns: `${prefix}v2`, node: nodes.b1, ip: '10.0.2.20', gw: '10.0.2.1', subnet: 's2' },
   };
   let router: Router;
   let subnets: Record<string, string>;
   let gwIps: Record<string, string>;
-
-  /** Packets the external host got from `src` (an nft counter per source, read from its ruleset). */
-  const seenFrom = async (src: string): Promise<number> => {
-    const r = await inNs(ext, 'nft', ['list', 'chain', 'ip', 'seen', 'input']);
-    const m = new RegExp(`ip saddr ${src.replaceAll('.', '\\.')} counter packets (\\d+)`).exec(r.stdout);
-    return m ? Number(m[1]) : 0;
-  };
+  const seenFrom = (src: string) => world.seenFrom(src);
 
   before(async () => {
-    for (const ns of await listNetns()) {
-      const m = /^hnC-(\d+)-/.exec(ns);
-      if (m && !alive(Number(m[1]))) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
-    }
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(logDir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    children.start(
-      ['node', BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', dir],
-      'server',
-    );
-    assert.ok(
-      await eventually(
-        async () => existsSync(sock) && (await api.list('networks').catch(() => undefined)) !== undefined,
-        15_000,
-      ),
-      'server up',
-    );
-
-    // The internet: one LAN per cloud (a bridge) holding the cloud's upstream and external addresses.
-    const ei = await addNetns(inet);
-    await sh(ei, [
-      'sysctl -qw net.ipv4.ip_forward=1',
-      'ip link add ua type bridge',
-      'ip link add ub type bridge',
-      'ip addr add 192.0.2.1/26 dev ua',
-      'ip addr add 203.0.113.1/26 dev ua',
-      'ip addr add 192.0.2.65/26 dev ub',
-      'ip addr add 203.0.113.65/26 dev ub',
-      'ip link set ua up',
-      'ip link set ub up',
-    ]);
-    const ee = await addNetns(ext);
-    await realExec('ip', ['-n', inet, 'link', 'add', 'ie', 'type', 'veth', 'peer', 'name', 'e0', 'netns', ext]);
-    await sh(ei, ['ip addr add 198.51.100.1/24 dev ie', 'ip link set ie up']);
-    await sh(ee, [`ip addr add ${EXT_HOST}/24 dev e0`, 'ip link set e0 up', 'ip route add default via 198.51.100.1']);
-    await ee('nft', ['-f', '-'], {
-      input: 'table ip seen {\n chain input {\n  type filter hook input priority 0; policy accept;\n }\n}\n',
-    });
-    for (const n of Object.values(nodes)) {
-      const e = await addNetns(n.ns);
-      await realExec('ip', [
-        '-n',
-        inet,
-        'link',
-        'add',
-        `l${n.host.slice(-2)}`,
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'u0',
-        'netns',
-        n.ns,
-      ]);
-      await sh(ei, [`ip link set l${n.host.slice(-2)} master ${n.lan} up`]);
-      const gw = n.lan === 'ua' ? '192.0.2.1' : '192.0.2.65';
-      await sh(e, [
-        'sysctl -qw net.ipv4.ip_forward=1',
-        `ip addr add ${n.ip}/26 dev u0`,
-        'ip link set u0 up',
-        `ip route add default via ${gw}`,
-      ]);
-    }
+    await world.start();
+    for (const n of Object.values(nodes)) await world.addNode(n);
 
     const net = await tenantNet(api, 'l3', '10.0.1.0/24', { enable_dhcp: false });
     // The encrypted overlay has tests of its own: these clouds' tunnels stay plain (no wireguard-go).
@@ -184,73 +72,14 @@ describe('L3 datapath: routing, SNAT, floating IPs (root, server, three nodes)',
     gwIps = Object.fromEntries(
       gws.map((p) => [p.network_id === extA.net.id ? 'cloud-a' : 'cloud-b', p.fixed_ips[0]!.ip_address]),
     );
-    await ee('nft', ['add', 'rule', 'ip', 'seen', 'input', 'ip', 'saddr', gwIps['cloud-a']!, 'counter']);
-    await ee('nft', ['add', 'rule', 'ip', 'seen', 'input', 'ip', 'saddr', gwIps['cloud-b']!, 'counter']);
+    await world.countFrom(gwIps['cloud-a']!);
+    await world.countFrom(gwIps['cloud-b']!);
 
-    // Play "nova": a port per VM, a veth with the tap end on its node.
-    for (const v of Object.values(vms)) {
-      v.port = await api.create<Port>('ports', 'port', {
-        network_id: net.net.id,
-        'binding:host_id': v.node.host,
-        fixed_ips: [{ subnet_id: subnets[v.subnet]!, ip_address: v.ip }],
-      });
-      await addNetns(v.ns);
-      await realExec('ip', [
-        '-n',
-        v.node.ns,
-        'link',
-        'add',
-        tapName(v.port.id),
-        'type',
-        'veth',
-        'peer',
-        'name',
-        'eth0',
-        'netns',
-        v.ns,
-      ]);
-      await sh(inNetns(realExec, v.ns), [
-        `ip link set eth0 address ${v.port.mac_address} mtu 1450 up`,
-        `ip addr add ${v.ip}/24 dev eth0`,
-        `ip route add default via ${v.gw}`,
-      ]);
-    }
-    for (const n of Object.values(nodes)) {
-      const tag = n.host.slice(-2).toLowerCase();
-      children.start(
-        [
-          'ip',
-          'netns',
-          'exec',
-          n.ns,
-          'node',
-          BIN,
-          'agent',
-          '--server',
-          `unix:${sock}`,
-          '--host',
-          n.host,
-          '--underlay-ip',
-          n.ip,
-          '--cloud',
-          n.cloud,
-          '--encryption',
-          'off',
-          '--netns-prefix',
-          `${prefix}d${tag}-`,
-          '--state-dir',
-          join(dir, `agent-${tag}`),
-        ],
-        `agent-${tag}`,
-      );
-    }
+    for (const v of Object.values(vms)) await world.plugVm(v, net.net.id, subnets[v.subnet]!);
+    world.startAgents(Object.values(nodes));
   });
 
-  after(async () => {
-    await children.stopAll();
-    await removeNs((ns) => ns.startsWith(prefix));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => world.stop());
 
   test('east-west: across subnets on one node and across clouds', async () => {
     assert.ok(await eventually(() => pings(vms.v1!.ns, vms.v4!.ip), 30_000), 'v1 → v4 (same node, other subnet)');
@@ -282,21 +111,7 @@ describe('L3 datapath: routing, SNAT, floating IPs (root, server, three nodes)',
       protocol: 'icmp',
       remote_ip_prefix: '0.0.0.0/0',
     });
-    await realExec('ip', [
-      'netns',
-      'exec',
-      ext,
-      'nft',
-      'add',
-      'rule',
-      'ip',
-      'seen',
-      'input',
-      'ip',
-      'saddr',
-      ip,
-      'counter',
-    ]);
+    await world.countFrom(ip);
     assert.ok(await eventually(() => pings(ext, ip), 20_000), 'external host → floating IP (v1)');
     assert.ok(await pings(vms.v1!.ns, EXT_HOST));
     assert.ok((await seenFrom(ip)) > 0, 'v1 egresses as its floating IP');
