@@ -2,13 +2,17 @@
  * tc-BPF security groups without root: the compiled map entries (layout as sg.bpf.c reads it), what
  * the compiler refuses, the delta between two compiles, and the commands the driver runs (with a
  * fake runner): one load, one batch of map writes, tc only when taps come or go, a blocked tap when
- * the load fails.
+ * the load fails; the reconciler's port gate.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BPF_MAX_RULES, compileBpf, groupNumber } from '../../../src/agent/firewall/bpf/compile.js';
 import { diffBpf, isEmptyDelta } from '../../../src/agent/firewall/bpf/diff.js';
 import { BpfFirewallDriver } from '../../../src/agent/firewall/bpf/driver.js';
+import { BpfFirewallReconciler } from '../../../src/agent/firewall/bpf/reconciler.js';
+import { ModelCache } from '../../../src/model/model-cache.js';
+import { tapName } from '../../../src/model/kernel-names.js';
+import { net } from '../../../testkit/model-fixtures.js';
 import type { FirewallInput } from '../../../src/agent/firewall/model.js';
 import type { Exec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
@@ -193,5 +197,40 @@ describe('tc-BPF driver (fake runner)', () => {
     const filters = calls.filter((c) => c.cmd === 'tc' && c.args[0] === 'filter').map((c) => c.args.join(' '));
     assert.equal(filters.length, 4);
     for (const f of filters) assert.match(f, /bpf da bytecode 1,6 0 0 2,$/);
+  });
+});
+
+describe('tc-BPF reconciler (fake runner)', () => {
+  it('gates a port until its tap exists and carries its programs and entries', async () => {
+    const links = [{ ifname: tapName(ID[0]!), ifindex: 7 }];
+    const tcCalls: string[] = [];
+    const exec: Exec = async (cmd, args) => {
+      if (cmd === 'ls') return { stdout: '', stderr: '', code: 2 };
+      if (cmd === 'ip') return { stdout: JSON.stringify(links), stderr: '', code: 0 };
+      if (cmd === 'tc') tcCalls.push(args.join(' '));
+      return { stdout: '', stderr: '', code: 0 };
+    };
+    const driver = new BpfFirewallDriver({ node: exec, tc: exec, host: exec, pinDir: '/b', log: silentLogger() });
+    const rec = new BpfFirewallReconciler('h1', driver, silentLogger());
+    const cache = new ModelCache();
+    cache.applySnapshot({
+      type: 'snapshot',
+      revision: 1,
+      networks: [net('n1', 1001)],
+      subnets: [],
+      ports: ports.map((p) => ({ ...p, network_id: 'n1', 'binding:host_id': 'h1' })),
+      security_groups: [defaultGroup('default'), web(80)],
+      security_group_rules: [],
+      agents: [],
+      hypervms: [],
+    });
+    await rec.reconcile(cache.view(), { full: true, modelChanged: true });
+    assert.deepEqual([rec.ready(ID[0]!), rec.ready(ID[1]!)], [true, false], 'the second tap is not there yet');
+    assert.ok(tcCalls.every((c) => c.includes(tapName(ID[0]!))));
+    links.push({ ifname: tapName(ID[1]!), ifindex: 9 });
+    // A tap woke the loop (the model is unchanged): the pass still runs while a port waits for its tap.
+    await rec.reconcile(cache.view(), { full: false, modelChanged: false });
+    assert.deepEqual([rec.ready(ID[0]!), rec.ready(ID[1]!)], [true, true]);
+    assert.ok(tcCalls.some((c) => c.includes(`dev ${tapName(ID[1]!)} egress`)));
   });
 });

@@ -39,6 +39,21 @@ export async function ensureBpffs(host: Exec): Promise<void> {
 /** Classic BPF: `ret #2` (TC_ACT_SHOT). */
 const BLOCK = '1,6 0 0 2,';
 
+/** A tap as installed: `<name>#<ifindex>`. */
+const tapOf = (installed: string): string => installed.split('#')[0]!;
+
+/** `c` for the taps the kernel has, named `<tap>#<ifindex>` (its map keys need the ifindex). */
+function bind(c: BpfCompiled, idx: ReadonlyMap<string, number>): BpfCompiled {
+  const at = (tap: string) => (idx.has(tap) ? `${tap}#${idx.get(tap)}` : null);
+  const ports = new Map<string, string>();
+  for (const [k, v] of c.ports) {
+    const [tap, dir] = k.split('/') as [string, string];
+    const t = at(tap);
+    if (t) ports.set(`${t}/${dir}`, v);
+  }
+  return { ...c, ports, taps: c.taps.flatMap((t) => at(t) ?? []) };
+}
+
 const PROGS = { ingress: 'hn_from_port', egress: 'hn_to_port' } as const;
 
 export class BpfFirewallDriver {
@@ -66,54 +81,53 @@ export class BpfFirewallDriver {
     this.loaded = true;
   }
 
-  /** Writes `next` (the delta from the last apply) and attaches or detaches taps. Throws when it fails. */
-  async apply(next: BpfCompiled): Promise<void> {
-    const d = diffBpf(this.last, next);
-    if (isEmptyDelta(d)) return;
+  /**
+   * Writes `next` (the delta from the last apply) and attaches or detaches taps; returns the taps
+   * now filtered. A tap not in the kernel yet is left out (not returned); one re-created since the
+   * last apply (a new ifindex) is attached and written again. Throws when it fails.
+   */
+  async apply(next: BpfCompiled): Promise<ReadonlySet<string>> {
+    const installed = bind(next, await this.ifindexes());
+    const present = new Set(installed.taps.map(tapOf));
+    const d = diffBpf(this.last, installed);
+    if (isEmptyDelta(d)) return present;
     try {
       await this.load();
     } catch (e) {
       // Fail closed: nothing loads, so every filtered tap drops everything.
       this.o.log.error({ err: String(e) }, 'tc-BPF programs did not load: taps blocked');
-      for (const t of d.attach) await this.block(t);
+      for (const t of d.attach) await this.block(tapOf(t));
       throw e;
     }
-    const idx = await this.ifindexes();
     const key = (k: string) => {
       const [tap, dir] = k.split('/') as [string, 'egress' | 'ingress'];
-      const i = idx.get(tap);
-      if (i === undefined) return null;
       const b = Buffer.alloc(8);
-      b.writeUInt32LE(i, 0);
+      b.writeUInt32LE(Number(tap.split('#')[1]), 0);
       b.writeUInt32LE(BPF_DIRS[dir], 4);
       return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
     };
-    const lines: string[] = [];
     const ports = `${this.maps}/hn_ports`;
     const members = `${this.maps}/hn_members`;
-    // Old stale keys of the same tap name: the previous value's ifindex is gone with the tap.
-    for (const k of d.portDel) {
-      const hk = key(k);
-      if (hk) lines.push(`map delete pinned ${ports} key hex ${hk}`);
-    }
-    for (const m of d.memberDel) lines.push(`map delete pinned ${members} key hex ${m}`);
-    for (const m of d.memberAdd) lines.push(`map update pinned ${members} key hex ${m} value hex 01 00 00 00`);
-    for (const [k, v] of d.portSet) {
-      const hk = key(k);
-      if (hk) lines.push(`map update pinned ${ports} key hex ${hk} value hex ${v}`);
-    }
+    const lines = [
+      ...d.portDel.map((k) => `map delete pinned ${ports} key hex ${key(k)}`),
+      ...d.memberDel.map((m) => `map delete pinned ${members} key hex ${m}`),
+      ...d.memberAdd.map((m) => `map update pinned ${members} key hex ${m} value hex 01 00 00 00`),
+      ...d.portSet.map(([k, v]) => `map update pinned ${ports} key hex ${key(k)} value hex ${v}`),
+    ];
+    this.last = null; // unknown until this apply is through
     if (lines.length) await this.o.host('bpftool', ['batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
     for (const t of d.attach) {
       try {
-        await this.attach(t);
+        await this.attach(tapOf(t));
       } catch (e) {
         this.o.log.error({ tap: t, err: String(e) }, 'tc-BPF attach failed: tap blocked');
-        await this.block(t);
+        await this.block(tapOf(t));
         throw e;
       }
     }
-    for (const t of d.detach) await this.detach(t);
-    this.last = next;
+    for (const t of d.detach) if (!present.has(tapOf(t))) await this.detach(tapOf(t));
+    this.last = installed;
+    return present;
   }
 
   private async ifindexes(): Promise<Map<string, number>> {
