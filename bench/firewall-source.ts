@@ -73,7 +73,7 @@ export async function measurePeerCost(env: NodeEnv, mode: FirewallMode): Promise
 export type OverlayFigures = Map<string, { gbps: number[]; cps: number[] }>;
 
 /** New TCP connections per second from `w` to ip:port for 2 s (one request and its echo each, closed by a reset). */
-async function connRate(w: Workload, ip: string, port: number): Promise<number> {
+export async function connRate(w: Workload, ip: string, port: number): Promise<number> {
   const code = `
 const net=require('net');const [ip,port]=process.argv.slice(1);const end=Date.now()+2000;let n=0;
 const one=()=>{if(Date.now()>=end){process.stdout.write(String(n/2));return}
@@ -83,32 +83,38 @@ s.on('error',()=>{s.destroy();setTimeout(one,10)})};one();`;
   return Number(r.stdout);
 }
 
+/** Two ports in Neutron's default group, one on each node of `env`, with iperf3 and echo servers on the second. */
+export async function twoPorts(env: OverlayEnv, capabilities: string[]) {
+  const hosts = ['bench-a', 'bench-b'];
+  const macs = ['fa:16:3e:00:10:01', 'fa:16:3e:00:10:02'];
+  const ips = ['10.0.9.11', '10.0.9.12'];
+  const ports = [0, 1].map((i) =>
+    makePort(
+      { id: portId(9001 + i), mac_address: macs[i]!, security_groups: ['default'], 'binding:host_id': hosts[i]! },
+      [ips[i]!],
+    ),
+  );
+  const wa = await env.addWorkload(0, 1, tapName(ports[0]!.id), macs[0]!, ips[0]!);
+  const wb = await env.addWorkload(1, 2, tapName(ports[1]!.id), macs[1]!, ips[1]!);
+  const iperfSrv = env.nodes[1].spawnIn(wb.ns, 'iperf3', ['-s']);
+  await startEcho(env.nodes[1], wb.ns, [5001]);
+  const model = view({
+    networks: [net('net1', OVERLAY_VNI)],
+    ports,
+    agents: hosts.map((h, i) => ({
+      ...agent(`ag-${h}`, h, `192.0.2.${i + 1}`),
+      configurations: { tunneling_ip: `192.0.2.${i + 1}`, cloud: 'c', capabilities },
+    })),
+  });
+  return { hosts, model, wa, wb, iperfSrv };
+}
+
 /** The two-node overlay, interleaved over `rounds` rounds. */
 export async function measureOverlay(mode: FirewallMode, rounds: number): Promise<OverlayFigures> {
   const env = new OverlayEnv(`hnG-${process.pid}-ov-`);
   try {
     await env.create();
-    const hosts = ['bench-a', 'bench-b'];
-    const macs = ['fa:16:3e:00:10:01', 'fa:16:3e:00:10:02'];
-    const ips = ['10.0.9.11', '10.0.9.12'];
-    const ports = [0, 1].map((i) =>
-      makePort(
-        { id: portId(9001 + i), mac_address: macs[i]!, security_groups: ['default'], 'binding:host_id': hosts[i]! },
-        [ips[i]!],
-      ),
-    );
-    const wa = await env.addWorkload(0, 1, tapName(ports[0]!.id), macs[0]!, ips[0]!);
-    const wb = await env.addWorkload(1, 2, tapName(ports[1]!.id), macs[1]!, ips[1]!);
-    const iperfSrv = env.nodes[1].spawnIn(wb.ns, 'iperf3', ['-s']);
-    await startEcho(env.nodes[1], wb.ns, [5001]);
-    const model = view({
-      networks: [net('net1', OVERLAY_VNI)],
-      ports,
-      agents: hosts.map((h, i) => ({
-        ...agent(`ag-${h}`, h, `192.0.2.${i + 1}`),
-        configurations: { tunneling_ip: `192.0.2.${i + 1}`, cloud: 'c', capabilities: ['vxlan', SOURCE_FILTERING] },
-      })),
-    });
+    const { hosts, model, wa, wb, iperfSrv } = await twoPorts(env, ['vxlan', SOURCE_FILTERING]);
     const groups = [defaultGroup('default')];
     const drivers = env.nodes.map((n) => new FirewallDriver(n.node, silentLogger()));
     const compilers = env.nodes.map(() => new FirewallCompiler());

@@ -37,6 +37,10 @@ want zsh zsh
 # The agent's raw frame sender (src/agent/native/rawsend.c) is compiled by `npm run build`.
 want cc gcc
 [ -e /usr/include/stdio.h ] || need_apt+=(libc6-dev)
+# The tc-BPF security groups (src/agent/native/sg.bpf.c): clang -target bpf, libbpf's headers, bpftool.
+want clang clang
+want bpftool bpftool
+[ -e /usr/include/bpf/bpf_helpers.h ] || need_apt+=(libbpf-dev)
 # Image tests build a real OCI layout from a tiny rootfs (test/server/image-fixtures.ts).
 want umoci umoci
 # HyperVMs run unprivileged LXC containers (src/agent/hypervm/); newuidmap (uidmap) maps their ids,

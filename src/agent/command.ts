@@ -7,6 +7,14 @@ import { rotate } from './crypt/keys.js';
 import { isWgIfaceName } from '../model/encryption.js';
 
 const ENCRYPTION_MODES = ['auto', 'kernel', 'userspace', 'off'] as const;
+const FIREWALL_MODES = ['nftables', 'tc-bpf'] as const;
+
+/** The --firewall value, checked. */
+function firewallMode(m: string): (typeof FIREWALL_MODES)[number] {
+  const mode = m as (typeof FIREWALL_MODES)[number];
+  if (!FIREWALL_MODES.includes(mode)) throw new Error(`--firewall: one of ${FIREWALL_MODES.join(', ')}`);
+  return mode;
+}
 
 export function register(program: Command): void {
   const agentCmd = program.command('agent');
@@ -33,6 +41,7 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
     .option('--source-filtering', 'filter each flow with a port of another such node once (docs/security-groups.md)')
+    .option('--firewall <mode>', 'security groups by nftables or tc-bpf (docs/security-groups.md)', 'nftables')
     .option('--hypervm', 'this node is a HyperVM: run the LXC containers of the hypervms scheduled on it')
     .option('--repository <url>', "image repository of HyperVM pulls (default: the server's /repository)")
     .option(
@@ -80,6 +89,7 @@ export function register(program: Command): void {
           stateDir: o.stateDir,
           agentless: Boolean(o.agentless),
           sourceFiltering: Boolean(o.sourceFiltering),
+          firewallMode: firewallMode(o.firewall),
           hypervm: o.hypervm ? { repositoryUrl: o.repository } : undefined,
           slowPassMs,
           encryption: enc,

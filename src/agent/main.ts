@@ -34,6 +34,8 @@ import { MetadataReconciler } from './metadata/reconciler.js';
 import { L3Reconciler } from './l3/reconciler.js';
 import { DEFAULT_NFT_ARGV, NftSession } from './firewall/nft-session.js';
 import { FirewallReconciler } from './firewall/reconciler.js';
+import { BpfFirewallDriver } from './firewall/bpf/driver.js';
+import { BpfFirewallReconciler } from './firewall/bpf/reconciler.js';
 import { SOURCE_FILTERING } from './firewall/source.js';
 import { LinkMonitor } from './loop/link-monitor.js';
 import { ModelCache, type ModelView } from '../model/model-cache.js';
@@ -72,6 +74,11 @@ export interface AgentConfig {
    * advertised as the SOURCE_FILTERING capability.
    */
   sourceFiltering?: boolean;
+  /**
+   * Security groups as tc-BPF programs on the taps instead of nftables (firewall/bpf/, issue 25's
+   * second lever; default 'nftables'). Needs clang's object from `npm run build`, bpftool and tc.
+   */
+  firewallMode?: 'nftables' | 'tc-bpf';
   /** Watch the node's links (`ip -o monitor link`) so a new tap is wired at once (default true). */
   linkMonitor?: boolean;
   /** Log the step times of passes at least this long (default 100 ms; 0: every pass, as the benchmark asks). */
@@ -225,13 +232,26 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   );
   const nftArgv = deps.nftArgv !== undefined ? deps.nftArgv : deps.exec ? null : DEFAULT_NFT_ARGV;
   const nftSession = nftArgv ? new NftSession(nftArgv) : null;
-  const firewall = new FirewallReconciler(
-    cfg.node.host,
-    exec,
-    log.child({ sub: 'firewall' }),
-    nftSession,
-    cfg.sourceFiltering ?? false,
-  );
+  const firewall =
+    cfg.firewallMode === 'tc-bpf'
+      ? new BpfFirewallReconciler(
+          cfg.node.host,
+          new BpfFirewallDriver({
+            node: exec,
+            tc: exec,
+            host: exec,
+            pinDir: `/sys/fs/bpf/hypernet/${cfg.node.host}`,
+            log: log.child({ sub: 'firewall' }),
+          }),
+          log.child({ sub: 'firewall' }),
+        )
+      : new FirewallReconciler(
+          cfg.node.host,
+          exec,
+          log.child({ sub: 'firewall' }),
+          nftSession,
+          cfg.sourceFiltering ?? false,
+        );
   // DHCP ports have their own reporter: a reporter's waiting updates are replaced by the next submit.
   const dhcpStatus = new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty());
   const dhcp = new DhcpReconciler({
@@ -396,7 +416,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   broker?.warm();
   sessions?.warm();
   nftSession?.warm();
-  firewall.warm();
+  if (firewall instanceof FirewallReconciler) firewall.warm();
   // The first pass is full: its kernel read (at 1,000 ports the slow part of adopting a node) is made
   // ahead too, as for every full pass (kernel-reader.ts: what changes meanwhile is seen on top of it).
   void reader.prefetchFull();

@@ -79,3 +79,12 @@ export function inNetns(exec: Exec, ns: string | undefined): Exec {
   if (!ns) return exec;
   return (cmd, args, opts) => exec('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 }
+
+/**
+ * Like inNetns, but via `nsenter --net`, which keeps the host's mounts: `ip netns exec` mounts a
+ * fresh /sys, hiding the bpf filesystem at /sys/fs/bpf that tc must open pinned programs from.
+ */
+export function inNetnsKeepMounts(exec: Exec, ns: string | undefined): Exec {
+  if (!ns) return exec;
+  return (cmd, args, opts) => exec('nsenter', [`--net=/run/netns/${ns}`, cmd, ...args], opts);
+}

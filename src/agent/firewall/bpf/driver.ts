@@ -1,0 +1,184 @@
+/**
+ * Drives the tc-BPF security groups on one node: loads native/hn-sg.bpf.o once with bpftool (its
+ * programs and maps pinned under `pinDir`, which the agent owns by name), attaches the two programs
+ * to each filtered tap with tc clsact, and writes map deltas in one `bpftool batch` per apply. Rule
+ * changes update maps, never programs. Fail closed: a tap whose programs cannot be attached gets a
+ * drop-everything filter instead, and a tap with programs but no map entry passes nothing.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Exec } from '../../../common/exec.js';
+import type { Logger } from '../../../common/log.js';
+import { BPF_DIRS, type BpfCompiled } from './compile.js';
+import { diffBpf, isEmptyDelta } from './diff.js';
+
+/** Where `npm run build` puts the compiled program. */
+export const BPF_OBJECT = fileURLToPath(new URL('../../native/hn-sg.bpf.o', import.meta.url));
+
+export const bpfBuilt = (): boolean => existsSync(BPF_OBJECT);
+
+export interface BpfDriverOptions {
+  /** Runs `ip` in the node's network namespace. */
+  node: Exec;
+  /** Runs `tc` in the node's network namespace with the host's mounts (it opens pinned programs). */
+  tc: Exec;
+  /** Runs `bpftool` and `mount` on the host. */
+  host: Exec;
+  /** A directory on a bpf filesystem, for this node only (e.g. /sys/fs/bpf/hypernet/<node>). */
+  pinDir: string;
+  log: Logger;
+  object?: string;
+}
+
+/** Mounts the bpf filesystem at /sys/fs/bpf when nothing is mounted there (as systemd does at boot). */
+export async function ensureBpffs(host: Exec): Promise<void> {
+  const r = await host('findmnt', ['-n', '-t', 'bpf', '/sys/fs/bpf'], { allowFail: true });
+  if (r.code !== 0) await host('mount', ['-t', 'bpf', 'bpf', '/sys/fs/bpf']);
+}
+
+/** Classic BPF: `ret #2` (TC_ACT_SHOT). */
+const BLOCK = '1,6 0 0 2,';
+
+/** A tap as installed: `<name>#<ifindex>`. */
+const tapOf = (installed: string): string => installed.split('#')[0]!;
+
+/** `c` for the taps the kernel has, named `<tap>#<ifindex>` (its map keys need the ifindex). */
+function bind(c: BpfCompiled, idx: ReadonlyMap<string, number>): BpfCompiled {
+  const at = (tap: string) => (idx.has(tap) ? `${tap}#${idx.get(tap)}` : null);
+  const ports = new Map<string, string>();
+  for (const [k, v] of c.ports) {
+    const [tap, dir] = k.split('/') as [string, string];
+    const t = at(tap);
+    if (t) ports.set(`${t}/${dir}`, v);
+  }
+  return { ...c, ports, taps: c.taps.flatMap((t) => at(t) ?? []) };
+}
+
+const PROGS = { ingress: 'hn_from_port', egress: 'hn_to_port' } as const;
+
+export class BpfFirewallDriver {
+  private last: BpfCompiled | null = null;
+  private loaded = false;
+
+  constructor(private readonly o: BpfDriverOptions) {}
+
+  private get maps(): string {
+    return `${this.o.pinDir}/maps`;
+  }
+
+  /** Loads and pins the programs and maps unless this node's are already pinned. */
+  async load(): Promise<void> {
+    if (this.loaded) return;
+    const progs = `${this.o.pinDir}/prog`;
+    const r = await this.o.host('ls', [progs, this.maps], { allowFail: true });
+    if (r.code !== 0 || !r.stdout.includes(PROGS.egress)) {
+      await ensureBpffs(this.o.host);
+      await this.o.host('rm', ['-rf', this.o.pinDir]);
+      await this.o.host('mkdir', ['-p', this.o.pinDir]);
+      const obj = this.o.object ?? BPF_OBJECT;
+      await this.o.host('bpftool', ['prog', 'loadall', obj, progs, 'pinmaps', this.maps, 'type', 'classifier']);
+    }
+    this.loaded = true;
+  }
+
+  /**
+   * Writes `next` (the delta from the last apply) and attaches or detaches taps; returns the taps
+   * now filtered. A tap not in the kernel yet is left out (not returned); one re-created since the
+   * last apply (a new ifindex) is attached and written again. Throws when it fails.
+   */
+  async apply(next: BpfCompiled): Promise<ReadonlySet<string>> {
+    const installed = bind(next, await this.ifindexes());
+    const present = new Set(installed.taps.map(tapOf));
+    const d = diffBpf(this.last, installed);
+    if (isEmptyDelta(d)) return present;
+    try {
+      await this.load();
+    } catch (e) {
+      // Fail closed: nothing loads, so every filtered tap drops everything.
+      this.o.log.error({ err: String(e) }, 'tc-BPF programs did not load: taps blocked');
+      for (const t of d.attach) await this.block(tapOf(t));
+      throw e;
+    }
+    const key = (k: string) => {
+      const [tap, dir] = k.split('/') as [string, 'egress' | 'ingress'];
+      const b = Buffer.alloc(8);
+      b.writeUInt32LE(Number(tap.split('#')[1]), 0);
+      b.writeUInt32LE(BPF_DIRS[dir], 4);
+      return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+    };
+    const ports = `${this.maps}/hn_ports`;
+    const members = `${this.maps}/hn_members`;
+    const lines = [
+      ...d.portDel.map((k) => `map delete pinned ${ports} key hex ${key(k)}`),
+      ...d.memberDel.map((m) => `map delete pinned ${members} key hex ${m}`),
+      ...d.memberAdd.map((m) => `map update pinned ${members} key hex ${m} value hex 01 00 00 00`),
+      ...d.portSet.map(([k, v]) => `map update pinned ${ports} key hex ${key(k)} value hex ${v}`),
+    ];
+    this.last = null; // unknown until this apply is through
+    if (lines.length) await this.o.host('bpftool', ['batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
+    for (const t of d.attach) {
+      try {
+        await this.attach(tapOf(t));
+      } catch (e) {
+        this.o.log.error({ tap: t, err: String(e) }, 'tc-BPF attach failed: tap blocked');
+        await this.block(tapOf(t));
+        throw e;
+      }
+    }
+    for (const t of d.detach) if (!present.has(tapOf(t))) await this.detach(tapOf(t));
+    this.last = installed;
+    return present;
+  }
+
+  private async ifindexes(): Promise<Map<string, number>> {
+    const r = await this.o.node('ip', ['-j', 'link', 'show']);
+    return new Map(
+      (JSON.parse(r.stdout) as Array<{ ifname: string; ifindex: number }>).map((l) => [l.ifname, l.ifindex]),
+    );
+  }
+
+  /** Puts one cls_bpf filter (`spec`: by direction) on both hooks of the tap's clsact qdisc. */
+  private async filter(tap: string, spec: (dir: 'ingress' | 'egress') => string[]): Promise<void> {
+    await this.o.tc('tc', ['qdisc', 'replace', 'dev', tap, 'clsact']);
+    for (const dir of ['ingress', 'egress'] as const)
+      await this.o.tc('tc', [
+        'filter',
+        'replace',
+        'dev',
+        tap,
+        dir,
+        'pref',
+        '1',
+        'handle',
+        '1',
+        'bpf',
+        'da',
+        ...spec(dir),
+      ]);
+  }
+
+  private attach(tap: string): Promise<void> {
+    return this.filter(tap, (dir) => ['object-pinned', `${this.o.pinDir}/prog/${PROGS[dir]}`]);
+  }
+
+  /**
+   * Drops everything at the tap, the closed state of a tap without its programs: a one-instruction
+   * classic BPF filter returning TC_ACT_SHOT in direct-action mode (it needs no object, no bpf
+   * filesystem, and no matchall or gact module, which this kernel lacks).
+   */
+  private block(tap: string): Promise<void> {
+    return this.filter(tap, () => ['bytecode', BLOCK]);
+  }
+
+  private async detach(tap: string): Promise<void> {
+    await this.o.tc('tc', ['qdisc', 'del', 'dev', tap, 'clsact'], { allowFail: true });
+  }
+
+  /** Detaches every tap it attached and unpins this node's programs and maps. */
+  async teardown(): Promise<void> {
+    for (const t of this.last?.taps ?? []) await this.detach(t);
+    await this.o.host('rm', ['-rf', this.o.pinDir], { allowFail: true });
+    this.last = null;
+    this.loaded = false;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * tc-BPF security groups without root: the compiled map entries (layout as sg.bpf.c reads it), what
+ * the compiler refuses, the delta between two compiles, and the commands the driver runs (with a
+ * fake runner): one load, one batch of map writes, tc only when taps come or go, a blocked tap when
+ * the load fails; the reconciler's port gate.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BPF_MAX_RULES, compileBpf, groupNumber } from '../../../src/agent/firewall/bpf/compile.js';
+import { diffBpf, isEmptyDelta } from '../../../src/agent/firewall/bpf/diff.js';
+import { BpfFirewallDriver } from '../../../src/agent/firewall/bpf/driver.js';
+import { BpfFirewallReconciler } from '../../../src/agent/firewall/bpf/reconciler.js';
+import { ModelCache } from '../../../src/model/model-cache.js';
+import { tapName } from '../../../src/model/kernel-names.js';
+import { net } from '../../../testkit/model-fixtures.js';
+import type { FirewallInput } from '../../../src/agent/firewall/model.js';
+import type { Exec } from '../../../src/common/exec.js';
+import { silentLogger } from '../../../src/common/log.js';
+import type { Port, SecurityGroup } from '../../../src/model/types.js';
+import { defaultGroup, makeGroup, makePort } from '../../../testkit/firewall-fixtures.js';
+
+const ID = ['a1a1a1a1-0000-4000-8000-000000000001', 'b2b2b2b2-0000-4000-8000-000000000002'];
+const web = (port: number) =>
+  makeGroup('web', [
+    { id: 'w1', direction: 'ingress', protocol: 'tcp', port_range_min: port, port_range_max: port + 1 },
+    { id: 'w2', direction: 'ingress', protocol: 'icmp', port_range_min: 8, remote_ip_prefix: '192.0.2.0/24' },
+    { id: 'w3', direction: 'ingress', ethertype: 'IPv6', protocol: 'tcp' },
+  ]);
+const ports: Port[] = [
+  makePort({ id: ID[0]!, mac_address: 'fa:16:3e:00:00:01', security_groups: ['default', 'web'] }, ['10.0.0.2']),
+  makePort({ id: ID[1]!, mac_address: 'fa:16:3e:00:00:02', security_groups: ['default'] }, ['10.0.0.3', 'fd00::3']),
+];
+const input = (groups: SecurityGroup[], ps: Port[] = ports): FirewallInput => ({
+  mode: 'br-netfilter',
+  localPorts: ps.map((port, i) => ({ port, ifname: `tap${i}`, vni: 1 })),
+  securityGroups: groups,
+  allPorts: ps,
+});
+const bytes = (hex: string) => Buffer.from(hex.replaceAll(' ', ''), 'hex');
+const RULE0 = 12 + 4 * 8;
+
+describe('tc-BPF compile', () => {
+  it('lays out a port entry as the program reads it', () => {
+    const c = compileBpf(input([defaultGroup('default'), web(80)]));
+    assert.deepEqual(c.taps, ['tap0', 'tap1']);
+    const eg = bytes(c.ports.get('tap0/egress')!);
+    const ing = bytes(c.ports.get('tap0/ingress')!);
+    assert.equal(ing.length, RULE0 + 24 * BPF_MAX_RULES);
+    assert.equal(eg.readUInt32LE(4), 1, 'one IPv4 egress rule (the IPv6 one is not compiled)');
+    assert.equal(eg.readUInt32LE(8), 1, 'one source address');
+    assert.deepEqual([...eg.subarray(12, 16)], [10, 0, 0, 2], 'in network order');
+    assert.equal(ing.readUInt32LE(4), 3, 'remote group, tcp range, icmp type; not the IPv6 rule');
+    // Rules in group order, each group's in its order: default's remote-group rule first.
+    assert.equal(ing.readUInt32LE(RULE0 + 8), groupNumber('default'));
+    const tcp = RULE0 + 24;
+    assert.deepEqual([ing.readUInt16LE(tcp + 12), ing.readUInt16LE(tcp + 14), ing[tcp + 20]], [80, 81, 6]);
+    const icmp = RULE0 + 48;
+    assert.deepEqual([...ing.subarray(icmp, icmp + 8)], [192, 0, 2, 0, 255, 255, 255, 0]);
+    assert.deepEqual([ing.readUInt16LE(icmp + 12), ing.readUInt16LE(icmp + 14), ing[icmp + 20]], [8, 8, 1]);
+    assert.deepEqual([ing.readUInt16LE(icmp + 16), ing.readUInt16LE(icmp + 18)], [0, 0xffff], 'any code');
+  });
+
+  it('lists remote group members with their prefix length', () => {
+    const c = compileBpf(input([defaultGroup('default'), web(80)]));
+    assert.equal(c.members.length, 2, 'the IPv4 addresses of both default members');
+    const k = bytes(c.members[0]!);
+    assert.equal(k.readUInt32LE(0), 64);
+    assert.equal(k.readUInt32LE(4), groupNumber('default'));
+  });
+
+  it('changes the generation exactly when a port rules change', () => {
+    const a = compileBpf(input([defaultGroup('default'), web(80)]));
+    const b = compileBpf(input([defaultGroup('default'), web(81)]));
+    const gen = (c: typeof a, k: string) => c.ports.get(k)!.slice(0, 11);
+    assert.notEqual(gen(a, 'tap0/ingress'), gen(b, 'tap0/ingress'));
+    assert.equal(gen(a, 'tap0/egress'), gen(b, 'tap0/egress'));
+    assert.equal(a.ports.get('tap1/ingress'), b.ports.get('tap1/ingress'));
+  });
+
+  it('refuses stateless groups, too many rules and unknown groups (those ports stay closed)', () => {
+    const many = makeGroup(
+      'many',
+      Array.from({ length: BPF_MAX_RULES + 1 }, (_, i) => ({
+        id: `m${i}`,
+        direction: 'ingress' as const,
+        protocol: 'tcp',
+        port_range_min: i + 1,
+      })),
+    );
+    const ps = [
+      { ...ports[0]!, security_groups: ['many'] },
+      { ...ports[1]!, security_groups: ['gone'] },
+    ];
+    const c = compileBpf(input([many], ps));
+    assert.match(c.rejected.get(ID[0]!)!, /65 ingress rules/);
+    assert.match(c.rejected.get(ID[1]!)!, /unknown/);
+    assert.equal(c.ports.size, 0);
+    assert.deepEqual(c.taps, ['tap0', 'tap1'], 'still attached: no entry means drop');
+    const sl = compileBpf(input([{ ...defaultGroup('default'), stateful: false }, web(80)]));
+    assert.match(sl.rejected.get(ID[1]!)!, /stateless/);
+  });
+
+  it('does not filter ports without port security', () => {
+    const c = compileBpf(input([defaultGroup('default'), web(80)], [{ ...ports[0]!, port_security_enabled: false }]));
+    assert.deepEqual(c.taps, []);
+  });
+});
+
+describe('tc-BPF diff', () => {
+  it('writes only what changed', () => {
+    const a = compileBpf(input([defaultGroup('default'), web(80)]));
+    assert.ok(isEmptyDelta(diffBpf(a, a)));
+    const d = diffBpf(a, compileBpf(input([defaultGroup('default'), web(81)])));
+    assert.deepEqual(
+      d.portSet.map(([k]) => k),
+      ['tap0/ingress'],
+    );
+    assert.deepEqual([d.portDel, d.attach, d.detach, d.memberAdd, d.memberDel], [[], [], [], [], []]);
+    const gone = diffBpf(a, compileBpf(input([defaultGroup('default'), web(80)], [ports[0]!])));
+    assert.deepEqual(gone.portDel, ['tap1/egress', 'tap1/ingress']);
+    assert.deepEqual(gone.detach, ['tap1']);
+    assert.equal(gone.memberDel.length, 1, 'tap1 left the default group');
+  });
+});
+
+describe('tc-BPF driver (fake runner)', () => {
+  function fake(failLoad = false) {
+    const calls: Array<{ cmd: string; args: readonly string[]; input?: string }> = [];
+    const exec: Exec = async (cmd, args, opts) => {
+      calls.push({ cmd, args, input: opts?.input });
+      if (cmd === 'ls') return { stdout: '', stderr: 'no such file', code: 2 };
+      if (cmd === 'bpftool' && args[0] === 'prog' && failLoad) throw new Error('load failed');
+      if (cmd === 'ip')
+        return {
+          stdout: JSON.stringify([
+            { ifname: 'tap0', ifindex: 7 },
+            { ifname: 'tap1', ifindex: 9 },
+          ]),
+          stderr: '',
+          code: 0,
+        };
+      return { stdout: '', stderr: '', code: 0 };
+    };
+    const driver = new BpfFirewallDriver({
+      node: exec,
+      tc: exec,
+      host: exec,
+      pinDir: '/bpf/n',
+      log: silentLogger(),
+      object: '/o.o',
+    });
+    return { calls, driver };
+  }
+
+  it('loads once, writes entries in one batch, attaches each tap; a rule change is a map write', async () => {
+    const { calls, driver } = fake();
+    await driver.apply(compileBpf(input([defaultGroup('default'), web(80)])));
+    const loads = calls.filter((c) => c.cmd === 'bpftool' && c.args[0] === 'prog');
+    assert.deepEqual(
+      loads.map((c) => c.args),
+      [['prog', 'loadall', '/o.o', '/bpf/n/prog', 'pinmaps', '/bpf/n/maps', 'type', 'classifier']],
+    );
+    const batch = calls.filter((c) => c.cmd === 'bpftool' && c.args[0] === 'batch');
+    assert.equal(batch.length, 1);
+    const lines = batch[0]!.input!.trim().split('\n');
+    assert.equal(
+      lines.filter((l) => l.startsWith('map update pinned /bpf/n/maps/hn_ports key hex 07 00 00 00 00 00 00 00'))
+        .length,
+      1,
+    );
+    assert.equal(lines.filter((l) => l.includes('/hn_members')).length, 2);
+    const filters = calls.filter((c) => c.cmd === 'tc' && c.args[0] === 'filter');
+    assert.equal(filters.length, 4, 'two taps, two hooks');
+    assert.ok(
+      filters.some((c) =>
+        c.args.join(' ').endsWith('dev tap1 egress pref 1 handle 1 bpf da object-pinned /bpf/n/prog/hn_to_port'),
+      ),
+    );
+
+    calls.length = 0;
+    await driver.apply(compileBpf(input([defaultGroup('default'), web(81)])));
+    assert.deepEqual(
+      calls.map((c) => c.cmd),
+      ['ip', 'bpftool'],
+      'ifindexes, then one batch: no load, no tc',
+    );
+    assert.deepEqual(calls[1]!.input!.trim().split('\n').length, 1);
+    assert.match(
+      calls[1]!.input!,
+      /^map update pinned \/bpf\/n\/maps\/hn_ports key hex 07 00 00 00 01 00 00 00 value hex /,
+    );
+  });
+
+  it('blocks every new tap when the programs do not load', async () => {
+    const { calls, driver } = fake(true);
+    await assert.rejects(driver.apply(compileBpf(input([defaultGroup('default'), web(80)]))), /load failed/);
+    const filters = calls.filter((c) => c.cmd === 'tc' && c.args[0] === 'filter').map((c) => c.args.join(' '));
+    assert.equal(filters.length, 4);
+    for (const f of filters) assert.match(f, /bpf da bytecode 1,6 0 0 2,$/);
+  });
+});
+
+describe('tc-BPF reconciler (fake runner)', () => {
+  it('gates a port until its tap exists and carries its programs and entries', async () => {
+    const links = [{ ifname: tapName(ID[0]!), ifindex: 7 }];
+    const tcCalls: string[] = [];
+    const exec: Exec = async (cmd, args) => {
+      if (cmd === 'ls') return { stdout: '', stderr: '', code: 2 };
+      if (cmd === 'ip') return { stdout: JSON.stringify(links), stderr: '', code: 0 };
+      if (cmd === 'tc') tcCalls.push(args.join(' '));
+      return { stdout: '', stderr: '', code: 0 };
+    };
+    const driver = new BpfFirewallDriver({ node: exec, tc: exec, host: exec, pinDir: '/b', log: silentLogger() });
+    const rec = new BpfFirewallReconciler('h1', driver, silentLogger());
+    const cache = new ModelCache();
+    cache.applySnapshot({
+      type: 'snapshot',
+      revision: 1,
+      networks: [net('n1', 1001)],
+      subnets: [],
+      ports: ports.map((p) => ({ ...p, network_id: 'n1', 'binding:host_id': 'h1' })),
+      security_groups: [defaultGroup('default'), web(80)],
+      security_group_rules: [],
+      agents: [],
+      hypervms: [],
+    });
+    await rec.reconcile(cache.view(), { full: true, modelChanged: true });
+    assert.deepEqual([rec.ready(ID[0]!), rec.ready(ID[1]!)], [true, false], 'the second tap is not there yet');
+    assert.ok(tcCalls.every((c) => c.includes(tapName(ID[0]!))));
+    links.push({ ifname: tapName(ID[1]!), ifindex: 9 });
+    // A tap woke the loop (the model is unchanged): the pass still runs while a port waits for its tap.
+    await rec.reconcile(cache.view(), { full: false, modelChanged: false });
+    assert.deepEqual([rec.ready(ID[0]!), rec.ready(ID[1]!)], [true, true]);
+    assert.ok(tcCalls.some((c) => c.includes(`dev ${tapName(ID[1]!)} egress`)));
+  });
+});
