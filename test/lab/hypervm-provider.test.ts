@@ -45,6 +45,20 @@ test('a HyperVM launched through the provider answers the other cloud; delete le
   const { api } = world;
   const image = await pushLayout(plan.paths.socket, buildHyperVmImage(join(stateDir, 'image')), 'busybox');
 
+  // Where the provider launches HyperVMs, their node is their own: naming a host is refused, and
+  // the refusal leaves no port behind.
+  const portsBefore = (await api.list<Port>('ports')).length;
+  await assert.rejects(
+    api.create('hypervms', 'hypervm', {
+      image_id: image,
+      network_id: world.state.networkId,
+      cloud: 'cloud-b',
+      host: 'x',
+    }),
+    (e: unknown) => e instanceof ApiError && e.status === 400,
+  );
+  assert.equal((await api.list<Port>('ports')).length, portsBefore);
+
   const hv = await api.create<HyperVm>('hypervms', 'hypervm', {
     image_id: image,
     network_id: world.state.networkId,
