@@ -75,9 +75,13 @@ export class HyperVmLauncher {
     const all = await store.read((tx) => tx.list('hypervm'));
     const mine = all.filter((hv) => providerHyperVmCloud(config, hv.cloud) && hv.host === providerHyperVmHost(hv.id));
     const vms = (await provider.getHyperVms?.()) ?? [];
-    for (const hv of mine)
-      if (hv.status === 'BUILD' && !hv.launch_token_issued && !vms.some((v) => v.hypervm_id === hv.id))
-        await this.launch(hv);
+    for (const hv of mine) {
+      if (hv.status !== 'BUILD' || vms.some((v) => v.hypervm_id === hv.id)) continue;
+      if (!hv.launch_token_issued) await this.launch(hv);
+      // Passes do not overlap, so a spent token without a VM is a launch that broke off (the server
+      // stopped half-way): it cannot be repeated with that token.
+      else await this.fail(hv.id, 'provider launch interrupted: its token is spent');
+    }
     for (const vm of vms) if (!mine.some((hv) => hv.id === vm.hypervm_id)) await this.remove(vm);
   }
 
