@@ -31,8 +31,8 @@ import { tapName } from '../src/model/kernel-names.js';
 import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
 import { addNetns } from '../src/lab/netns.js';
-import { planLab, planNamespaces, type LabPlan } from '../src/lab/plan.js';
-import { buildTopology, plugNative, sweepNamespaces } from '../src/lab/topology.js';
+import { planLab, planNamespaces } from '../src/lab/plan.js';
+import { sweepNamespaces } from '../src/lab/topology.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { median, percentile } from '../testkit/stats.js';
 import { readPasses, stepsPerSample, treeCpuSeconds } from '../testkit/agent-passes.js';
@@ -42,6 +42,7 @@ import { createVmPort, plugPort } from '../src/lab/vms.js';
 import { downLab, World, type LabVm } from '../src/lab/world.js';
 import type { Port } from '../src/model/types.js';
 import { iperfTcp } from '../testkit/iperf.js';
+import { buildNativeTwin, type NativeTwin } from '../testkit/native-twin.js';
 
 /** iperf3 runs per path (0: convergence only). */
 const REPS = Number(process.env.BENCH_REPS ?? 3);
@@ -278,31 +279,6 @@ async function portSecurity(vms: LabVm[], on: boolean): Promise<void> {
   await clock.sleep(200);
 }
 
-/** The native twin: the lab plan's namespaces and routed links under `nativePrefix`, with no agent. */
-interface NativeTwin {
-  plan: LabPlan;
-  fromNs: string;
-  toNs: string;
-  toIp: string;
-}
-
-/**
- * Builds the twin of the lab's native path (VM → hyperswitch → internet → hyperswitch → VM) with the
- * same plan code, so the hops match the overlay's; fails when any netfilter table is in its namespaces.
- */
-async function buildNativeTwin(underlayMtu: number): Promise<NativeTwin> {
-  const twin = planLab({ prefix: nativePrefix, stateDir: plan.paths.stateDir, vmsPerCloud: 1, underlayMtu });
-  await buildTopology(exec, twin);
-  const [va, vb] = twin.vms as [LabPlan['vms'][number], LabPlan['vms'][number]];
-  await plugNative(exec, twin, va);
-  const toIp = await plugNative(exec, twin, vb);
-  for (const n of planNamespaces(twin)) {
-    const rules = (await run(n, 'nft', ['list', 'ruleset'])).stdout.trim();
-    if (rules) throw new Error(`the native twin must have no netfilter, but ${n} has:\n${rules}`);
-  }
-  return { plan: twin, fromNs: va.ns, toNs: vb.ns, toIp };
-}
-
 /** One interleaved round: native (twin), overlay with security groups, overlay with port security off. */
 async function throughputRound(a: LabVm, b: LabVm, twin: NativeTwin, first: boolean, f: PathFigures): Promise<void> {
   f.native.push(await iperf(twin.fromNs, twin.toIp));
@@ -320,7 +296,7 @@ async function measurePaths(underlayMtu: number): Promise<{ a: LabVm; b: LabVm; 
   world = new World(plan, { exec, clock, onStep: (s, ms) => console.log(`  ✓ ${s} (${ms} ms)`) });
   console.log(`world with underlay MTU ${underlayMtu} (overlay MTU ${plan.overlayMtu}):`);
   const [a, b] = await world.up();
-  const twin = await buildNativeTwin(underlayMtu);
+  const twin = await buildNativeTwin(exec, { prefix: nativePrefix, stateDir: plan.paths.stateDir, underlayMtu });
   console.log(`  native twin: ${planNamespaces(twin.plan).length} namespaces, no netfilter tables`);
   const servers = [
     spawn('ip', ['netns', 'exec', ns(b), 'iperf3', '-s', '-4'], { stdio: 'ignore' }),

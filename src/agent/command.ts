@@ -5,6 +5,7 @@ import { createLogger } from '../common/log.js';
 import { startAgent } from './main.js';
 import { rotate } from './crypt/keys.js';
 import { isWgIfaceName } from '../model/encryption.js';
+import { hyperVmLaunchSchema, type HyperVmLaunch } from '../model/hypervm-userdata.js';
 
 const ENCRYPTION_MODES = ['auto', 'kernel', 'userspace', 'off'] as const;
 const FIREWALL_MODES = ['nftables', 'tc-bpf'] as const;
@@ -44,6 +45,7 @@ export function register(program: Command): void {
     .option('--firewall <mode>', 'security groups by nftables or tc-bpf (docs/security-groups.md)', 'nftables')
     .option('--hypervm', 'this node is a HyperVM: run the LXC containers of the hypervms scheduled on it')
     .option('--repository <url>', "image repository of HyperVM pulls (default: the server's /repository)")
+    .option('--hypervm-launch <file>', "this node is one HyperVM's provider VM: its launch file, from user_data")
     .option(
       '--log-passes-over <ms>',
       'log the step times of every reconcile pass at least this long (env HYPERNET_LOG_PASSES_OVER)',
@@ -90,7 +92,7 @@ export function register(program: Command): void {
           agentless: Boolean(o.agentless),
           sourceFiltering: Boolean(o.sourceFiltering),
           firewallMode: firewallMode(o.firewall),
-          hypervm: o.hypervm ? { repositoryUrl: o.repository } : undefined,
+          hypervm: o.hypervm ? { repositoryUrl: o.repository, launch: readLaunch(o.hypervmLaunch) } : undefined,
           slowPassMs,
           encryption: enc,
           wgInterface: o.wgInterface,
@@ -123,4 +125,9 @@ export function hostPort(s: string): { host: string; port: number } {
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new Error(`--metrics-listen: expected HOST:PORT, got ${s}`);
   return { host: m[1] ?? m[2], port };
+}
+
+/** The launch file of a provider-launched HyperVM (written by cloud-init from its user_data). */
+function readLaunch(file: string | undefined): HyperVmLaunch | undefined {
+  return file === undefined ? undefined : hyperVmLaunchSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
 }

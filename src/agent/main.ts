@@ -53,6 +53,7 @@ import { overlayMtu } from '../model/encryption.js';
 import { HYPERVM_CAPABILITY } from '../model/hypervm.js';
 import { LxcDriver } from './hypervm/driver.js';
 import { HyperVmReconciler } from './hypervm/reconciler.js';
+import type { HyperVmLaunch } from '../model/hypervm-userdata.js';
 import { AgentMetrics } from './metrics.js';
 import { serveProbes, type Probes } from './probes.js';
 
@@ -95,9 +96,10 @@ export interface AgentConfig {
   /**
    * A HyperVM node (src/agent/hypervm/): runs the LXC containers of the hypervms scheduled on it,
    * pulling from `repositoryUrl` (default `<server>/repository`); `idBase` is the first uid/gid of the
-   * containers' mapped range (default 100000).
+   * containers' mapped range (default 100000). `launch`: this node is one HyperVM's provider VM and
+   * its user_data carried the launch (port, repository, token), so its agent asks the server for none.
    */
-  hypervm?: { repositoryUrl?: string; idBase?: number };
+  hypervm?: { repositoryUrl?: string; idBase?: number; launch?: HyperVmLaunch };
   /** Serve /metrics, /healthz and /readyz (probes.ts) on this address; absent: off. */
   metricsListen?: { host: string; port: number };
 }
@@ -288,7 +290,11 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
         api,
         host: cfg.node.host,
         providerIp: cfg.node.underlayIp,
-        repositoryUrl: cfg.hypervm.repositoryUrl ?? `${cfg.server.replace(/\/+$/, '')}/repository`,
+        repositoryUrl:
+          cfg.hypervm.launch?.repository_url ??
+          cfg.hypervm.repositoryUrl ??
+          `${cfg.server.replace(/\/+$/, '')}/repository`,
+        launch: cfg.hypervm.launch,
         log: log.child({ sub: 'hypervm' }),
         driver: new LxcDriver({ exec, dir: join(cfg.stateDir, 'hypervm'), idBase: cfg.hypervm.idBase }),
         onLaunchDone: () => reconciler?.markDirty(),

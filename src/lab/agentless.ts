@@ -17,6 +17,7 @@ import type { Port } from '../model/types.js';
 import { labBootFromUserData, labClientArgv } from './cloud-init.js';
 import type { AgentlessPortWire } from '../model/agentless.js';
 import type { LabPlan } from './plan.js';
+import { RELAY_PORT } from './repository-relay.js';
 import { readPidFile, stopPid, waitFor } from './processes.js';
 import { createVmPort, vmInterface, type VmSite } from './vms.js';
 
@@ -38,6 +39,13 @@ export function agentlessServerSection(plan: LabPlan): Record<string, unknown> {
     lab_vm_netns_prefix: plan.prefix,
     lab_internet_ns: plan.internetNs,
     lab_data_cidr: a.dataCidr,
+    // HyperVMs of the home cloud launched by the provider pull through the relay on its gateway.
+    ...(plan.hypervmProvider
+      ? {
+          hypervm_provider: true,
+          hypervm_repository_url: `http://${plan.clouds.find((c) => c.label === a.cloud)!.gatewayIp}:${RELAY_PORT}/repository`,
+        }
+      : {}),
     // The other cloud(s) a VM can move to: own addresses, own NIC names in the VM namespace.
     clouds: Object.fromEntries(
       a.others.map((o) => [

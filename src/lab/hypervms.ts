@@ -105,12 +105,12 @@ export function inContainer(r: Pick<LabHyperVmRecord, 'id' | 'lxcDir'>): string[
  * each of the lab's namespaces (works from the state directory and prefix alone, as `down` must).
  */
 export async function stopHyperVmContainers(exec: Exec, stateDir: string, prefix: string): Promise<number> {
-  const agents = join(stateDir, 'agents');
-  if (!existsSync(agents)) return 0;
+  // The clouds' agents, and the agents of HyperVMs the lab provider launched (its `a/<id>/`).
+  const roots = [join(stateDir, 'agents'), join(stateDir, 'server', 'lab-provider', 'a')].filter((r) => existsSync(r));
+  if (!roots.length) return 0;
   const namespaces = await listNetnsWithPrefix(exec, prefix);
   let stopped = 0;
-  for (const host of readdirSync(agents)) {
-    const dir = join(agents, host, 'hypervm');
+  for (const dir of roots.flatMap((r) => readdirSync(r).map((host) => join(r, host, 'hypervm')))) {
     if (!existsSync(dir)) continue;
     for (const name of readdirSync(dir).filter((n) => n.startsWith('hv-'))) {
       for (const ns of namespaces) {

@@ -33,6 +33,11 @@ export interface LabOptions {
   /** HyperVMs (containers on the clouds' agents, `--hypervm`) spread over the clouds. */
   hypervms: number;
   /**
+   * The last cloud launches HyperVMs through the lab provider (one namespace with its own agent per
+   * HyperVM: the server's `agentless:` section, `hypervm_provider`), instead of on its agent.
+   */
+  hypervmProvider?: boolean;
+  /**
    * The server's default encryption policy (its config's `encryption`). Benchmarks whose baseline does no
    * encryption set `none`, so that both sides of a ratio do the same work.
    */
@@ -153,6 +158,8 @@ export interface LabPlan {
   keystone?: boolean;
   /** HyperVMs of `--hypervms` (absent in the lab.json of older labs: 0). */
   hypervms?: number;
+  /** The last cloud launches HyperVMs through the lab provider (LabOptions.hypervmProvider). */
+  hypervmProvider?: boolean;
   /** The server's default encryption policy (absent in the lab.json of older labs: the default). */
   encryption?: EncryptionPolicy;
 }
@@ -315,10 +322,12 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     vms: clouds.flatMap((c) => c.vms),
     agentless: agentlessPlan(
       clouds.map((c) => c.label),
-      o.agentlessVms,
+      // The provider's addresses serve HyperVM provider VMs too (their data NICs).
+      o.agentlessVms || (o.hypervmProvider ? 1 : 0),
     ),
     keystone: o.keystone,
     hypervms: o.hypervms,
+    ...(o.hypervmProvider ? { hypervmProvider: true } : {}),
     encryption: o.encryption,
   });
 }

@@ -88,7 +88,7 @@ export class World implements LabHandle {
     await this.step('namespaces and underlay', () => this.buildTopology());
     if (this.plan.keystone) await this.step('keystone', () => startLabKeystone(this.plan, this.deps));
     await this.step('server', () => this.startServer());
-    if (this.plan.hypervms) startRelayDaemon(this.plan);
+    if (this.plan.hypervms || this.plan.hypervmProvider) startRelayDaemon(this.plan);
     if (this.plan.keystone) await this.step('catalog', () => registerLabEndpoint(this.plan, this.clock));
     await this.step(`agents (${this.plan.clouds.length})`, () => this.startAgents());
     const planned = tenantNetworks(this.plan);

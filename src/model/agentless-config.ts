@@ -73,6 +73,13 @@ export const agentlessConfigSchema = z
      * /v2.0/agentlessports): name → options overriding this section's. This section is the cloud `cloud`.
      */
     clouds: z.record(z.string().regex(/^[a-z0-9-]{1,32}$/), z.record(z.string(), z.unknown())).default({}),
+    /**
+     * hypernet: HyperVMs created in this cloud are launched through its provider, one provider VM each
+     * (false: they are scheduled onto the cloud's running `--hypervm` agents).
+     */
+    hypervm_provider: z.boolean().default(false),
+    /** hypernet: the repository URL a provider-launched HyperVM pulls from (default `<agent_server_url>/repository`). */
+    hypervm_repository_url: z.string().max(512).default(''),
     /** lab provider: name prefix of a VM's provider NICs in its namespace (`eth` → eth0…eth2). */
     lab_vm_nic_prefix: z
       .string()
@@ -83,7 +90,8 @@ export const agentlessConfigSchema = z
     /** lab provider: prefix of the namespaces it creates (hyperswitches; VM namespaces are prefix + device_id). */
     lab_netns_prefix: z
       .string()
-      .regex(/^[a-z0-9-]{1,16}$/)
+      // Upper case as the lab's own prefixes allow (runs sharing a machine told apart by a letter).
+      .regex(/^[A-Za-z0-9-]{1,16}$/)
       .default('hnl-'),
     /** lab provider: a VM's namespace is this prefix + its device_id (created when missing). */
     lab_vm_netns_prefix: z.string().default(''),

@@ -72,6 +72,32 @@ export function hyperswitchHostName(cloud: string, owner: HyperswitchOwner): str
   throw new Error('a hyperswitch needs a device or a tenant');
 }
 
+/** A HyperVM's provider VM (one per HyperVM, when its cloud launches them through the provider). */
+export interface ProviderHyperVm {
+  /** Provider VM id: the HyperVM's node name (its agent's host id). */
+  id: string;
+  /** The HyperVM (API resource) it runs. */
+  hypervm_id: string;
+  /** Its provider address: the agent's underlay IP, the address its pull token is bound to. */
+  provider_ip: string;
+  state: string;
+  cloud?: string;
+}
+
+/** What launching a HyperVM takes. */
+export interface HyperVmLaunchArgs {
+  /** The provider VM's name (the agent's host id). */
+  name: string;
+  hypervm_id: string;
+  flavor: string;
+  cloud?: string;
+  /**
+   * The user_data, built once the provider address is known: the pull token in it is bound to that
+   * address (a cloud reserves the address first, e.g. an ENI on AWS, then boots with it).
+   */
+  user_data: (provider_ip: string) => Promise<string>;
+}
+
 export interface ProviderDriver {
   /** get_sgs: the security groups for hyperswitch vms NICs and for agentless NICs (ids). */
   getSgs(cloud?: string): Promise<{ hs_sg: string | null; vm_sg: string | null }>;
@@ -119,6 +145,12 @@ export interface ProviderDriver {
   }): Promise<ProviderNetworkInterface[]>;
   /** Not in the original interface but needed by "Delete agentlessport": remove the provider NIC. */
   deleteNetworkInterface(id: string): Promise<void>;
+  /** hypernet, optional: launch a HyperVM's provider VM booting from its user_data. */
+  launchHyperVm?(args: HyperVmLaunchArgs): Promise<ProviderHyperVm>;
+  /** hypernet, optional: the HyperVM provider VMs (filters ANDed). */
+  getHyperVms?(filter?: { ids?: string[]; clouds?: string[] }): Promise<ProviderHyperVm[]>;
+  /** hypernet, optional: remove a HyperVM's provider VM and everything it ran. */
+  deleteHyperVm?(id: string): Promise<void>;
 }
 
 /** What a provider driver is built from: one cloud's options and the server's side effects. */

@@ -7,7 +7,10 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { faults } from './errors.js';
-import { mustGet } from './resource.js';
+import type { HyperVm } from '../model/types.js';
+import { type Ctx, mustGet } from './resource.js';
+import type { IssuedLaunchToken } from './resources/hypervm-images.js';
+import type { ReadTx } from './store/store.js';
 import { hypervms } from './resources/hypervms.js';
 import { contextOf, type RouteDeps } from './routes.js';
 import { storeUpdate } from './store-update.js';
@@ -18,19 +21,36 @@ export function registerHyperVmActions(app: FastifyInstance, deps: RouteDeps): v
   app.post<P>('/v2.0/hypervms/:id/launch_token', async (req: FastifyRequest<P>, reply) => {
     const ctx = contextOf(deps, req);
     if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:launch_token_hypervm) is disallowed by policy: admin only');
-    const images = deps.images;
-    if (!images) throw faults.badRequest('This server has no image catalog: HyperVMs are off.', 'HyperVmNoImages');
-    const issued = await deps.store.write(async (tx) => {
-      const hv = await mustGet(tx, 'hypervm', req.params.id);
-      if (hv.launch_token_issued)
-        throw faults.conflict('LaunchTokenUsed', `HyperVM ${hv.id} already took the token of its launch.`);
+    const issued = await takeLaunchToken(deps, ctx, req.params.id, async (tx, hv) => {
       const node = (await tx.list('agent')).find((a) => a.host === hv.host);
       const address = node?.configurations?.tunneling_ip;
       if (typeof address !== 'string' || address === '')
         throw faults.conflict('HyperVmNoHost', `HyperVM ${hv.id}'s node ${hv.host} has no provider address.`);
-      await storeUpdate(hypervms, ctx, tx, { ...hv, launch_token_issued: true });
-      return images.issueToken(ctx.caller, hv.image_id, address);
+      return address;
     });
     return reply.code(201).send({ launch_token: issued });
+  });
+}
+
+/**
+ * The one token of a HyperVM's launch, bound to the address `addressOf` gives (its node's provider
+ * address): the HyperVM's `launch_token_issued` is set in the same transaction, so it is issued once.
+ * Also used by the launcher of provider-launched HyperVMs, which puts it into the user_data.
+ */
+export async function takeLaunchToken(
+  deps: Pick<RouteDeps, 'store' | 'images'>,
+  ctx: Ctx,
+  id: string,
+  addressOf: (tx: ReadTx, hv: HyperVm) => Promise<string>,
+): Promise<IssuedLaunchToken> {
+  const images = deps.images;
+  if (!images) throw faults.badRequest('This server has no image catalog: HyperVMs are off.', 'HyperVmNoImages');
+  return deps.store.write(async (tx) => {
+    const hv = await mustGet(tx, 'hypervm', id);
+    if (hv.launch_token_issued)
+      throw faults.conflict('LaunchTokenUsed', `HyperVM ${hv.id} already took the token of its launch.`);
+    const address = await addressOf(tx, hv);
+    await storeUpdate(hypervms, ctx, tx, { ...hv, launch_token_issued: true });
+    return images.issueToken(ctx.caller, hv.image_id, address);
   });
 }

@@ -20,6 +20,9 @@ import { CertificateAuthority } from './agentless/pki/ca.js';
 import { dirStorage } from './agentless/pki/storage.js';
 import { createProvider } from './agentless/providers/index.js';
 import { AgentlessService } from './agentless/service.js';
+import { cloudConfigs } from './agentless/providers/clouds.js';
+import { HyperVmLauncher } from './hypervm-launcher.js';
+import { hyperVmImagesOf } from './images/hypervm-images.js';
 import type { ProviderFactories } from '../model/provider.js';
 import { ImageService } from './images/service.js';
 import { buildRepositoryApp } from './images/repository-routes.js';
@@ -63,6 +66,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   let app: FastifyInstance;
   let agentless: AgentlessService | undefined;
   let images: ImageService | undefined;
+  let launcher: HyperVmLauncher | undefined;
   try {
     agentless = await agentlessService(opts, store, clock);
     if (opts.dataDir && !opts.database)
@@ -77,6 +81,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       images,
     });
     await app.listen({ host: opts.host, port: opts.port });
+    launcher = hyperVmLauncher(opts, store, clock, agentless, images);
   } catch (e) {
     images?.close();
     await store.close();
@@ -120,12 +125,35 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
       app.server.closeAllConnections();
       await app.close();
+      await launcher?.stop();
       // Work an answer left behind (an unused hyperswitch's teardown after a move) finishes first.
       await agentless?.idle();
       await store.close();
       images?.close();
     },
   };
+}
+
+/** The launcher of provider-launched HyperVMs, when a cloud of the `agentless:` section has `hypervm_provider`. */
+function hyperVmLauncher(
+  opts: ServeOptions,
+  store: Store,
+  clock: Clock,
+  agentless: AgentlessService | undefined,
+  images: ImageService | undefined,
+): HyperVmLauncher | undefined {
+  const section = opts.config.agentless;
+  if (!agentless || !images || !section || !cloudConfigs(section).some((c) => c.hypervm_provider)) return undefined;
+  const launcher = new HyperVmLauncher({
+    store,
+    config: opts.config,
+    provider: agentless.provider,
+    images: hyperVmImagesOf(images),
+    clock,
+    log: opts.logger.child({ part: 'hypervm-launcher' }),
+  });
+  launcher.start();
+  return launcher;
 }
 
 /** The agentless plugin when configured: the CA under `<data dir>/pki`, the provider's state under its own dir. */

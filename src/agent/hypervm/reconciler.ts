@@ -11,7 +11,8 @@ import type { Logger } from '../../common/log.js';
 import type { HyperVmStatus } from '../../model/types.js';
 import type { ModelView } from '../../model/model-cache.js';
 import type { SubReconciler } from '../loop/reconciler.js';
-import { compileHyperVms } from './compile.js';
+import { compileHyperVms, containerName } from './compile.js';
+import type { HyperVmLaunch } from '../../model/hypervm-userdata.js';
 import { diffHyperVms } from './diff.js';
 import type { LxcDriver } from './driver.js';
 import type { DesiredContainer } from './types.js';
@@ -27,6 +28,11 @@ export interface HyperVmReconcilerOptions {
   log: Logger;
   /** Wakes the loop when a launch ends (its container now exists, or its HyperVM failed). */
   onLaunchDone?: () => void;
+  /**
+   * The launch this node's user_data carried (a provider-launched HyperVM): its token is used instead
+   * of asking the server, once; its port must be the one the model binds here.
+   */
+  launch?: HyperVmLaunch;
   /** The puller (tests may wrap it). */
   pull?: (o: PullOptions) => Promise<PullResult>;
 }
@@ -41,12 +47,19 @@ export class HyperVmReconciler implements SubReconciler {
   private readonly launching = new Map<string, Promise<void>>();
   /** HyperVMs this node already reported as failed (until the server's ERROR arrives). */
   private readonly failed = new Set<string>();
+  /** The user_data's token, until a launch takes it. */
+  private carried: HyperVmLaunch | undefined;
 
-  constructor(private readonly o: HyperVmReconcilerOptions) {}
+  constructor(private readonly o: HyperVmReconcilerOptions) {
+    this.carried = o.launch;
+  }
 
   async reconcile(model: ModelView): Promise<void> {
     const { driver } = this.o;
     const desired = compileHyperVms(this.o.host, model);
+    // The server took the token to put it into this node's user_data: it is spent for the server, not here.
+    const own = this.carried && desired.get(containerName(this.carried.hypervm_id));
+    if (own) desired.set(own.name, { ...own, tokenSpent: false });
     const ops = diffHyperVms(desired, await driver.list(), new Set(this.launching.keys()));
     const errors: string[] = [];
     for (const op of ops) {
@@ -89,13 +102,10 @@ export class HyperVmReconciler implements SubReconciler {
     try {
       await this.report(c, 'PULLING');
       await driver.prepare(c.name);
-      const tok = await this.o.api.call<{ launch_token: LaunchToken }>(
-        'POST',
-        `/v2.0/hypervms/${encodeURIComponent(c.id)}/launch_token`,
-      );
+      const token = await this.tokenFor(c);
       const pulled = await (this.o.pull ?? pullImage)({
         repositoryUrl: this.o.repositoryUrl,
-        token: tok.launch_token.token,
+        token,
         imageId: c.imageId,
         dest: driver.layoutDir(c.name),
         localAddress: this.o.providerIp,
@@ -112,6 +122,22 @@ export class HyperVmReconciler implements SubReconciler {
       this.failed.add(c.id);
       await this.report(c, 'ERROR', reason).catch(() => undefined);
     }
+  }
+
+  /** The user_data's token for its own HyperVM (once, its port checked), else the server's launch token. */
+  private async tokenFor(c: DesiredContainer): Promise<string> {
+    const carried = this.carried;
+    if (carried?.hypervm_id === c.id) {
+      this.carried = undefined;
+      if (carried.port.mac_address.toLowerCase() !== c.mac)
+        throw new Error(`the user_data's port (MAC ${carried.port.mac_address}) is not the one bound here (${c.mac})`);
+      return carried.token;
+    }
+    const tok = await this.o.api.call<{ launch_token: LaunchToken }>(
+      'POST',
+      `/v2.0/hypervms/${encodeURIComponent(c.id)}/launch_token`,
+    );
+    return tok.launch_token.token;
   }
 
   /** Writes the HyperVM's status; one deleted meanwhile is no error. */

@@ -12,11 +12,13 @@
  * `<lab_vm_netns_prefix><device_id>`, so one VM can hold NICs of several lab clouds (a move between
  * clouds); only its first NIC gets the VM's default route. Hyperswitch names hash the cloud too, so
  * they are unique across clouds.
- * Both entities are kept as provider state (not in the server's store): `cloud.json` in the
+ * A HyperVM's provider VM is a namespace `<lab_netns_prefix><name>` with a data NIC like a
+ * hyperswitch's, running the real `hypernet agent --hypervm` of its user_data (launchHyperVm).
+ * All entities are kept as provider state (not in the server's store): `cloud.json` in the
  * provider's state directory, like instance and ENI tags at AWS.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateMac } from '../../model/grammar/mac.js';
 import { addNetns, daemonInNetns, listNetns, sysctlIn } from '../netns.js';
@@ -27,8 +29,10 @@ import type { AgentlessConfig, Flavor } from '../../model/agentless-config.js';
 import {
   hyperswitchHostName,
   type HyperswitchOwner,
+  type HyperVmLaunchArgs,
   type NetSpec,
   type ProviderDriver,
+  type ProviderHyperVm,
   type ProviderHyperswitch,
   type ProviderNetworkInterface,
   type ProviderOptions,
@@ -43,7 +47,12 @@ import {
   writeCloud,
   type LabCloud,
   type LabHyperswitch,
+  type LabHyperVm,
 } from './records.js';
+import { parseHyperVmUserData } from '../../model/hypervm-userdata.js';
+
+/** The agent flag naming the launch file (the user_data's path is rewritten to the agent's directory). */
+const HYPERVM_LAUNCH_FLAG = '--hypervm-launch';
 
 /** Link-local next hop of the data links (as the lab's native paths use). */
 const NEXT_HOP = '169.254.1.1';
@@ -146,14 +155,31 @@ export class LabProvider implements ProviderDriver {
 
   private async plumbHyperswitch(hs: LabHyperswitch): Promise<void> {
     const { exec } = this.o;
+    const mtu = String(this.c.underlay_mtu);
+    await this.plumbDataLink(hs.id, hs.ns, [hs.mgnt_ip, hs.data_ip], hs.data_ip);
+    for (const [i, ip] of [hs.vms_ip_0, hs.vms_ip_1, hs.vms_ip_2].entries()) {
+      if (!ip) continue;
+      await exec('ip', ['-n', hs.ns, 'link', 'add', `vms${i}`, 'mtu', mtu, 'type', 'bridge']);
+      await exec('ip', ['-n', hs.ns, 'addr', 'add', `${ip}/${prefixLen(this.c.vms_cidr[i]!)}`, 'dev', `vms${i}`]);
+      await exec('ip', ['-n', hs.ns, 'link', 'set', `vms${i}`, 'up']);
+    }
+    await sysctlIn(exec, hs.ns, 'net.ipv4.ip_forward', 1);
+  }
+
+  /**
+   * A provider VM's namespace with its data NIC: `data0`, a veth into the lab's internet namespace
+   * holding `ips` (/32s routed there), the default route leaving from `src`.
+   */
+  private async plumbDataLink(id: string, ns: string, ips: string[], src: string): Promise<void> {
+    const { exec } = this.o;
     const inet = this.c.lab_internet_ns;
     if (!inet) throw new Error('lab provider: lab_internet_ns is not configured');
     const mtu = String(this.c.underlay_mtu);
-    const outer = this.outerLink(hs.id);
-    await addNetns(exec, hs.ns);
+    const outer = this.outerLink(id);
+    await addNetns(exec, ns);
     // A deleted hyperswitch of the same id may still hold this name: the kernel frees a deleted
     // namespace (and the veth pair with it) in the background. Deleting the outer end removes the pair now.
-    await this.dropOuterLink(hs.id);
+    await this.dropOuterLink(id);
     await exec('ip', [
       '-n',
       inet,
@@ -170,25 +196,18 @@ export class LabProvider implements ProviderDriver {
       'mtu',
       mtu,
       'netns',
-      hs.ns,
+      ns,
     ]);
     await exec('ip', ['-n', inet, 'addr', 'add', `${NEXT_HOP}/32`, 'dev', outer]);
     await exec('ip', ['-n', inet, 'link', 'set', outer, 'up']);
-    for (const ip of [hs.mgnt_ip, hs.data_ip]) {
+    for (const ip of ips) {
       // replace: a deleted hyperswitch's route may linger while its namespace is still being freed.
       await exec('ip', ['-n', inet, 'route', 'replace', `${ip}/32`, 'dev', outer]);
-      await exec('ip', ['-n', hs.ns, 'addr', 'add', `${ip}/32`, 'dev', DATA_IF]);
+      await exec('ip', ['-n', ns, 'addr', 'add', `${ip}/32`, 'dev', DATA_IF]);
     }
-    await exec('ip', ['-n', hs.ns, 'link', 'set', DATA_IF, 'up']);
-    await exec('ip', ['-n', hs.ns, 'route', 'add', NEXT_HOP, 'dev', DATA_IF]);
-    await exec('ip', ['-n', hs.ns, 'route', 'add', 'default', 'via', NEXT_HOP, 'dev', DATA_IF, 'src', hs.data_ip]);
-    for (const [i, ip] of [hs.vms_ip_0, hs.vms_ip_1, hs.vms_ip_2].entries()) {
-      if (!ip) continue;
-      await exec('ip', ['-n', hs.ns, 'link', 'add', `vms${i}`, 'mtu', mtu, 'type', 'bridge']);
-      await exec('ip', ['-n', hs.ns, 'addr', 'add', `${ip}/${prefixLen(this.c.vms_cidr[i]!)}`, 'dev', `vms${i}`]);
-      await exec('ip', ['-n', hs.ns, 'link', 'set', `vms${i}`, 'up']);
-    }
-    await sysctlIn(exec, hs.ns, 'net.ipv4.ip_forward', 1);
+    await exec('ip', ['-n', ns, 'link', 'set', DATA_IF, 'up']);
+    await exec('ip', ['-n', ns, 'route', 'add', NEXT_HOP, 'dev', DATA_IF]);
+    await exec('ip', ['-n', ns, 'route', 'add', 'default', 'via', NEXT_HOP, 'dev', DATA_IF, 'src', src]);
   }
 
   /** The hyperswitch's veth end in the lab's internet namespace. */
@@ -212,7 +231,7 @@ export class LabProvider implements ProviderDriver {
   }
 
   /** Runs the user_data's agent command in the hyperswitch namespace, with the lab's own flags. */
-  private startAgent(hs: LabHyperswitch, argv: string[]): void {
+  private startAgent(hs: Pick<LabHyperswitch, 'id' | 'ns' | 'data_ip'>, argv: string[]): void {
     const dir = this.agentDir(hs.id);
     startDaemon({
       name: this.agentName(hs.id),
@@ -235,7 +254,7 @@ export class LabProvider implements ProviderDriver {
   }
 
   /** Stops the agent (by its pid file, verified), then every process and namespace of the hyperswitch. */
-  private async teardown(hs: LabHyperswitch): Promise<void> {
+  private async teardown(hs: Pick<LabHyperswitch, 'id' | 'ns'>): Promise<void> {
     const pids = join(this.o.stateDir, 'pids');
     const pid = readPidFile(pidFile(pids, this.agentName(hs.id)));
     if (pid) await stopPid(pid, this.marker, this.o.clock);
@@ -273,6 +292,76 @@ export class LabProvider implements ProviderDriver {
       cloud.hyperswitches = cloud.hyperswitches.filter((h) => h !== hs);
       this.o.log.info({ id: hs.id }, 'lab hyperswitch deleted');
     });
+  }
+
+  /**
+   * A HyperVM's provider VM: a namespace with a data NIC (its provider address from lab_data_cidr, as
+   * a hyperswitch's) running the real agent of its user_data, which plays cloud-init here: the
+   * launch file goes into the agent's directory and the command line points at it.
+   */
+  async launchHyperVm(args: HyperVmLaunchArgs): Promise<ProviderHyperVm> {
+    return this.change(async (cloud) => {
+      const id = args.name;
+      const vms = cloud.hypervms ?? [];
+      if (vms.some((v) => v.id === id) || cloud.hyperswitches.some((h) => h.id === id))
+        throw new Error(`provider VM ${id} exists`);
+      const used = [...cloud.hyperswitches.flatMap((h) => [h.mgnt_ip, h.data_ip]), ...vms.map((v) => v.provider_ip)];
+      const vm: LabHyperVm = {
+        id,
+        hypervm_id: args.hypervm_id,
+        provider_ip: freeAddress(this.c.lab_data_cidr, used),
+        state: 'pending',
+        ns: this.nsOf(id),
+      };
+      try {
+        await this.plumbDataLink(id, vm.ns, [vm.provider_ip], vm.provider_ip);
+        const { argv, launch } = parseHyperVmUserData(await args.user_data(vm.provider_ip));
+        const file = join(this.agentDir(id), 'hypervm-launch.json');
+        mkdirSync(this.agentDir(id), { recursive: true });
+        writeFileSync(file, JSON.stringify(launch), { mode: 0o600 });
+        const at = argv.indexOf(HYPERVM_LAUNCH_FLAG);
+        if (at < 0) throw new Error(`HyperVM user_data runs the agent without ${HYPERVM_LAUNCH_FLAG}`);
+        argv[at + 1] = file;
+        this.startAgent({ id, ns: vm.ns, data_ip: vm.provider_ip }, argv);
+      } catch (e) {
+        await this.teardownHyperVm(vm);
+        throw e;
+      }
+      vm.state = 'running';
+      cloud.hypervms = [...vms, vm];
+      this.o.log.info({ id, ns: vm.ns, provider_ip: vm.provider_ip }, 'lab hypervm launched');
+      return stripVm(vm);
+    });
+  }
+
+  async getHyperVms(filter: { ids?: string[] } = {}): Promise<ProviderHyperVm[]> {
+    return (readCloud(this.file).hypervms ?? []).filter((v) => !filter.ids || filter.ids.includes(v.id)).map(stripVm);
+  }
+
+  async deleteHyperVm(id: string): Promise<void> {
+    await this.change(async (cloud) => {
+      const vm = (cloud.hypervms ?? []).find((v) => v.id === id);
+      if (!vm) return;
+      await this.teardownHyperVm(vm);
+      cloud.hypervms = (cloud.hypervms ?? []).filter((v) => v !== vm);
+      this.o.log.info({ id }, 'lab hypervm deleted');
+    });
+  }
+
+  /** Kills the container first (LXC's command socket is in the VM's namespace), then the rest. */
+  private async teardownHyperVm(vm: LabHyperVm): Promise<void> {
+    const lxc = [
+      'netns',
+      'exec',
+      vm.ns,
+      'lxc-stop',
+      '-n',
+      `hv-${vm.hypervm_id}`,
+      '-P',
+      join(this.agentDir(vm.id), 'hypervm'),
+    ];
+    await this.o.exec('ip', [...lxc, '-k'], { allowFail: true, timeoutMs: 15_000 });
+    await this.teardown(vm);
   }
 
   async createNetworkInterface(args: {
@@ -370,5 +459,10 @@ const nicLink = (nicId: string): string => `n${nicId.replace(/^eni-/, '').slice(
 
 function strip(h: LabHyperswitch): ProviderHyperswitch {
   const { ns: _ns, ...rest } = h;
+  return rest;
+}
+
+function stripVm(v: LabHyperVm): ProviderHyperVm {
+  const { ns: _ns, ...rest } = v;
   return rest;
 }

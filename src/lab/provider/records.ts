@@ -7,16 +7,23 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { bigIntToIp, ipToBigInt, parseCidr, usableRange } from '../../model/grammar/addresses.js';
-import type { ProviderHyperswitch, ProviderNetworkInterface } from '../../model/provider.js';
+import type { ProviderHyperswitch, ProviderHyperVm, ProviderNetworkInterface } from '../../model/provider.js';
 
 /** A hyperswitch as the lab runs it: the provider entity plus its namespace. */
 export interface LabHyperswitch extends ProviderHyperswitch {
   ns: string;
 }
 
+/** A HyperVM's provider VM as the lab runs it: the provider entity plus its namespace. */
+export interface LabHyperVm extends ProviderHyperVm {
+  ns: string;
+}
+
 export interface LabCloud {
   hyperswitches: LabHyperswitch[];
   interfaces: ProviderNetworkInterface[];
+  /** Absent in the cloud.json of older labs. */
+  hypervms?: LabHyperVm[];
 }
 
 export function readCloud(file: string): LabCloud {

@@ -30,8 +30,11 @@ export class AgentlessService {
   readonly hyperswitches: Hyperswitches;
   readonly vpn: VpnConfigs;
   readonly ports: AgentlessPorts;
+  /** The clouds' provider (also the one HyperVMs launch through, hypervm-launcher.ts). */
+  readonly provider: ProviderDriver;
 
   constructor(o: AgentlessServiceOptions) {
+    this.provider = o.provider;
     const d: AgentlessDeps = { ...o, changes: new Mutex() };
     this.hyperswitches = new Hyperswitches(d);
     this.vpn = new VpnConfigs(d);

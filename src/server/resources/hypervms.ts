@@ -2,7 +2,8 @@
  * hypernet extension `hypervms`: plays Nova for container workloads. Create takes an image of the
  * catalog, a port (or a network to make one on), a cloud and a flavor; it schedules the workload on a
  * live HyperVM node of that cloud (an agent with the `hypervm` capability) and binds the port there as
- * `compute:hypervm`, all in one transaction, so a refused create leaves nothing behind. The node's
+ * `compute:hypervm`, all in one transaction, so a refused create leaves nothing behind; in a cloud
+ * whose provider launches HyperVMs the node is the HyperVM's own provider VM instead. The node's
  * agent then pulls, starts and reports status (BUILD → PULLING → STARTING → ACTIVE | ERROR); only
  * admins (agents) write `status`. Tenant-scoped like every resource, and watched by the agents.
  */
@@ -30,6 +31,7 @@ import {
 import type { ReadTx, WriteTx } from '../store/store.js';
 import { storeKindUpdate } from '../store-update.js';
 import { isAlive } from './agents.js';
+import { providerHyperVmCloud, providerHyperVmHost } from '../hypervm-provider-clouds.js';
 import { ports } from './ports.js';
 
 const STATUSES: readonly HyperVmStatus[] = ['BUILD', 'PULLING', 'STARTING', 'ACTIVE', 'ERROR'];
@@ -133,7 +135,12 @@ export const hypervms: ResourceDef<'hypervm', typeof createSchema, typeof update
       throw faults.badRequest('A HyperVM needs exactly one of port_id and network_id.', 'HTTPBadRequest');
     const base = newBase(ctx, body);
     checkImage(ctx, body.image_id);
-    const host = await schedule(ctx, tx, body.cloud, body.host);
+    // A cloud whose provider launches HyperVMs gets one provider VM per HyperVM (hypervm-launcher.ts),
+    // its agent named after the HyperVM; other clouds run it on one of their --hypervm agents.
+    const viaProvider = providerHyperVmCloud(ctx.config, body.cloud) !== undefined;
+    if (viaProvider && body.host !== undefined)
+      throw faults.badRequest(`Cloud ${body.cloud} launches HyperVMs through its provider: no host.`, 'HyperVmNoHost');
+    const host = viaProvider ? providerHyperVmHost(base.id) : await schedule(ctx, tx, body.cloud, body.host);
     const created = body.port_id === undefined;
     const port = created
       ? await newPort(ctx, tx, body.network_id as string, base)

@@ -9,10 +9,12 @@
  */
 import { parseAgentlessConfig, type AgentlessConfig, type Flavor } from '../../../model/agentless-config.js';
 import type {
+  HyperVmLaunchArgs,
   HyperswitchOwner,
   NetSpec,
   ProviderDriver,
   ProviderHyperswitch,
+  ProviderHyperVm,
   ProviderNetworkInterface,
 } from '../../../model/provider.js';
 
@@ -105,5 +107,22 @@ export class MultiCloudProvider implements ProviderDriver {
     for (const p of this.clouds.values()) {
       if ((await p.getNetworkInterfaces({ names: [id] })).length) await p.deleteNetworkInterface(id);
     }
+  }
+
+  async launchHyperVm(args: HyperVmLaunchArgs): Promise<ProviderHyperVm> {
+    const cloud = args.cloud ?? this.home;
+    const p = this.pick(cloud);
+    if (!p.launchHyperVm) throw new Error(`the provider of cloud '${cloud}' cannot launch HyperVMs`);
+    return { ...(await p.launchHyperVm(args)), cloud };
+  }
+
+  async getHyperVms(filter: { ids?: string[]; clouds?: string[] } = {}): Promise<ProviderHyperVm[]> {
+    const { clouds, ...f } = filter;
+    return this.each(clouds, async (p, cloud) => ((await p.getHyperVms?.(f)) ?? []).map((v) => ({ ...v, cloud })));
+  }
+
+  async deleteHyperVm(id: string): Promise<void> {
+    for (const p of this.clouds.values())
+      if ((await p.getHyperVms?.({ ids: [id] }))?.length) await p.deleteHyperVm?.(id);
   }
 }
