@@ -19,6 +19,7 @@ import { AgentMetrics } from '../../src/agent/metrics.js';
 import { serveProbes } from '../../src/agent/probes.js';
 import { type ServerProcess, startServerProcess, stopServerProcess } from '../../testkit/server-process.js';
 import { eventually } from '../../testkit/wait.js';
+import { promSeries } from '../../testkit/prometheus-text.js';
 
 /** What the one sub-reconciler takes per pass: the convergence time of a change cannot be shorter. */
 const PASS_MS = 300;
@@ -33,15 +34,6 @@ after(async () => {
   await stopServerProcess(server);
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** `name{labels} value` lines of a Prometheus text, as numbers by series. */
-const series = (text: string): Map<string, number> =>
-  new Map(
-    text
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]),
-  );
 
 test('a port change is timed from its watch event to the end of the pass that applied it', async () => {
   const api = new ApiClient({ url: server!.url });
@@ -83,7 +75,7 @@ test('a port change is timed from its watch event to the end of the pass that ap
     registry: metrics.registry,
     notReady: () => metrics.notReady(cache.ready),
   });
-  const scrape = async () => series(await (await fetch(`${probes.url}/metrics`)).text());
+  const scrape = async () => promSeries(await (await fetch(`${probes.url}/metrics`)).text());
   watch.start();
   reconciler.start();
   try {

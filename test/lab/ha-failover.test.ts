@@ -23,6 +23,7 @@ import { assertAcknowledged, type HaPort, runWriteStream } from '../../testkit/h
 import { hasPostgres, startTestPostgres, type TestPostgres } from '../../testkit/postgres.js';
 import { isRoot, skipOrFail } from '../../testkit/preconditions.js';
 import { deps, eventually, nsRun, TEST_ROOT, teardown } from '../net/fixture.js';
+import { promSeries } from '../../testkit/prometheus-text.js';
 
 const PREFIX = 'hnC-';
 const STATE_DIR = join(TEST_ROOT, 'hnC');
@@ -116,19 +117,10 @@ function assertTraffic(what: string, r: { sent: number; received: number; maxGap
   assert.ok(r.maxGap <= MAX_GAP, `${what}: traffic stopped for ${r.maxGap} packets in a row`);
 }
 
-/** `name{labels} value` lines of a Prometheus text by series. */
-const series = (text: string): Map<string, number> =>
-  new Map(
-    text
-      .split('\n')
-      .filter((l) => l && !l.startsWith('#'))
-      .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))]),
-  );
-
 /** A cloud's agent's /metrics, read inside its hyperswitch namespace. */
 async function agentMetrics(c: CloudPlan): Promise<Map<string, number>> {
   const r = await nsRun(c.hyperswitchNs, 'curl', ['-sf', '--max-time', '3', `http://${LAB_AGENT_METRICS}/metrics`]);
-  return r.code === 0 ? series(r.stdout) : new Map();
+  return r.code === 0 ? promSeries(r.stdout) : new Map();
 }
 
 /** A server's /metrics over its Unix socket (the store revision it has heard of). */
@@ -136,7 +128,7 @@ async function storeRevision(socket: string): Promise<number> {
   const r = await realExec('curl', ['-sf', '--max-time', '3', '--unix-socket', socket, 'http://lab/metrics'], {
     allowFail: true,
   });
-  return series(r.stdout).get('hypernet_store_revision') ?? -1;
+  return promSeries(r.stdout).get('hypernet_store_revision') ?? -1;
 }
 
 /** Every agent applied the database's last revision, and counts the ports the database binds to it. */
