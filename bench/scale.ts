@@ -3,11 +3,14 @@
  * SCALE_SERVERS `hypernet server` processes (default 3) on a throwaway PostgreSQL, or one server on
  * SQLite with SCALE_BACKEND=sqlite (the comparison). No kernel: each agent is the real watch loop
  * into the real model cache plus the real registration with heartbeats (every SCALE_HEARTBEAT_MS,
- * default 3 s as the agent), given every server URL (rotated, so the streams spread). Writers then
- * create ports at SCALE_RATE per second (default 20; with moves and deletes in between, as a live
- * site) and each create is timed from its POST until every agent's cache applied it: convergence
- * p50/p99. A burst of SCALE_BURST creates from 8 writers gives write throughput. Prints the watch
- * fan-out bandwidth and each server's peak RSS; exits 1 when p99 > 1 s or a server passed 1 GB.
+ * default 3 s as the agent), given every server URL (rotated, so the streams spread), and the
+ * agent's pure compile of its model (scale-compile.ts). Writers then create ports at SCALE_RATE per
+ * second (default 20; with moves and deletes in between, as a live site) and each create is timed from
+ * its POST until every agent's cache applied it (arrival) and until every agent compiled a model with
+ * it: convergence p50/p99. Where the time goes: the compile's own time per agent, HTTP requests per
+ * create by route (from the servers' /metrics), the servers' and the simulator's CPU. A burst of
+ * SCALE_BURST creates from 8 writers gives write throughput. Prints the watch fan-out bandwidth and
+ * each server's peak RSS; exits 1 when the compiled p99 > 1 s or a server passed 1 GB.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +26,9 @@ import { runBench, Targets } from '../testkit/bench-targets.js';
 import { hasPostgres, startTestPostgres, type TestPostgres } from '../testkit/postgres.js';
 import { type ServerProcess, startServerProcess, stopServerProcess } from '../testkit/server-process.js';
 import { median, percentile } from '../testkit/stats.js';
+import { processTicks, TICKS_PER_SECOND } from '../testkit/cpu.js';
+import { promSeries } from '../testkit/prometheus-text.js';
+import { SimCompile } from './scale-compile.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const BACKEND = process.env.SCALE_BACKEND === 'sqlite' ? 'sqlite' : 'postgresql';
@@ -38,16 +44,24 @@ const RSS_TARGET_MB = 1_024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Per port name: when its POST left, and how many agents have applied its create so far. */
+/**
+ * Per port name: when its POST left, how many agents have applied its create so far (and when the last
+ * did), how many have compiled a model with it (and when the last did).
+ */
 interface Pending {
   sentAt: number;
   seen: number;
   doneAt?: number;
+  compiled: number;
+  compiledAt?: number;
 }
 
 class Fleet {
   readonly pending = new Map<string, Pending>();
   bytes = 0;
+  /** Time of each compile that was not skipped (ms), and the count of skipped ones. */
+  readonly compileMs: number[] = [];
+  skipped = 0;
   private readonly agents: { watch: WatchLoop; registration: Registration; cache: ModelCache }[] = [];
 
   constructor(private readonly urls: string[]) {}
@@ -70,6 +84,9 @@ class Fleet {
   private agent(i: number) {
     const rotated = this.urls.map((_, k) => this.urls[(i + k) % this.urls.length]);
     const api = new ApiClient({ url: rotated.join(',') });
+    const node = { host: `sim-${i}`, underlayIp: `198.51.100.${1 + (i % 250)}`, underlayMtu: 1500 };
+    // Timed creates this agent has applied but not compiled yet, in revision order.
+    let uncompiled: { name: string; revision: number }[] = [];
     // Counts what the stream carries (its lines, as sent) and marks creates of timed ports.
     const counted: Pick<ApiClient, 'watch'> = {
       watch: (since, onMessage, signal) =>
@@ -78,20 +95,30 @@ class Fleet {
           (m: WatchMessage) => {
             this.bytes += JSON.stringify(m).length + 1;
             onMessage(m);
-            if (m.type === 'event' && m.kind === 'port' && m.op === 'create')
-              this.arrived((m.object as { name?: string }).name ?? '');
+            if (m.type === 'event' && m.kind === 'port' && m.op === 'create') {
+              const name = (m.object as { name?: string }).name ?? '';
+              if (this.arrived(name)) uncompiled.push({ name, revision: m.revision });
+            }
           },
           signal,
         ),
     };
     const cache = new ModelCache();
     const log = silentLogger();
-    const watch = new WatchLoop({ api: counted, cache, clock: realClock, log, onChange: () => {} });
+    const compile = new SimCompile(node, cache, (revision, ms, skipped) => {
+      if (skipped) this.skipped++;
+      else this.compileMs.push(ms);
+      const done = uncompiled.filter((u) => u.revision <= revision);
+      if (!done.length) return;
+      uncompiled = uncompiled.filter((u) => u.revision > revision);
+      for (const u of done) this.compiled(u.name);
+    });
+    const watch = new WatchLoop({ api: counted, cache, clock: realClock, log, onChange: () => compile.changed() });
     const registration = new Registration({
       api,
       clock: realClock,
       log,
-      node: { host: `sim-${i}`, underlayIp: `198.51.100.${1 + (i % 250)}`, underlayMtu: 1500 },
+      node,
       cloud: `cloud-${i % 3}`,
       capabilities: ['vxlan'],
       intervalMs: HEARTBEAT_MS,
@@ -101,11 +128,19 @@ class Fleet {
     return { watch, registration, cache };
   }
 
-  private arrived(name: string): void {
+  /** A timed create reached one more agent's cache; false when `name` is not timed. */
+  private arrived(name: string): boolean {
     const p = this.pending.get(name);
-    if (!p) return;
+    if (!p) return false;
     p.seen++;
     if (p.seen === this.agents.length) p.doneAt = performance.now();
+    return true;
+  }
+
+  private compiled(name: string): void {
+    const p = this.pending.get(name)!;
+    p.compiled++;
+    if (p.compiled === this.agents.length) p.compiledAt = performance.now();
   }
 }
 
@@ -116,7 +151,11 @@ function peakRssMb(pid: number): number {
 }
 
 /** Creates at `RATE`/s (a move and a delete every few creates), timing each create's convergence. */
-async function pacedWrites(api: ApiClient, fleet: Fleet, networkId: string): Promise<number[]> {
+async function pacedWrites(
+  api: ApiClient,
+  fleet: Fleet,
+  networkId: string,
+): Promise<{ arrived: number[]; compiled: number[] }> {
   const ids: string[] = [];
   const t0 = performance.now();
   const inflight: Promise<void>[] = [];
@@ -125,7 +164,7 @@ async function pacedWrites(api: ApiClient, fleet: Fleet, networkId: string): Pro
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
     const name = `paced-${i}`;
-    fleet.pending.set(name, { sentAt: performance.now(), seen: 0 });
+    fleet.pending.set(name, { sentAt: performance.now(), seen: 0, compiled: 0 });
     inflight.push(
       api.create<{ id: string }>('ports', 'port', { network_id: networkId, name }).then(async (p) => {
         ids.push(p.id);
@@ -137,12 +176,35 @@ async function pacedWrites(api: ApiClient, fleet: Fleet, networkId: string): Pro
   await Promise.all(inflight);
   const deadline = performance.now() + 30_000;
   const names = [...fleet.pending.keys()];
-  while (names.some((n) => fleet.pending.get(n)!.doneAt === undefined) && performance.now() < deadline) await sleep(50);
-  const lat = names.map((n) => {
-    const p = fleet.pending.get(n)!;
-    return p.doneAt === undefined ? Number.POSITIVE_INFINITY : p.doneAt - p.sentAt;
-  });
-  return lat;
+  while (names.some((n) => fleet.pending.get(n)!.compiledAt === undefined) && performance.now() < deadline)
+    await sleep(50);
+  const since = (at: number | undefined, sentAt: number) => (at === undefined ? Number.POSITIVE_INFINITY : at - sentAt);
+  const ps = names.map((n) => fleet.pending.get(n)!);
+  return { arrived: ps.map((p) => since(p.doneAt, p.sentAt)), compiled: ps.map((p) => since(p.compiledAt, p.sentAt)) };
+}
+
+/** Requests answered so far by every server, by `METHOD route`. */
+async function requestsByRoute(urls: string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const url of urls) {
+    for (const [k, v] of promSeries(await (await fetch(`${url}/metrics`)).text())) {
+      if (!k.startsWith('hypernet_http_requests_total{')) continue;
+      const route = `${/method="([^"]*)"/.exec(k)?.[1]} ${/route="([^"]*)"/.exec(k)?.[1]}`;
+      out.set(route, (out.get(route) ?? 0) + v);
+    }
+  }
+  return out;
+}
+
+/** The routes asked most between two counts, as `N.N x METHOD route` per create. */
+function perCreate(before: Map<string, number>, after: Map<string, number>, creates: number): string {
+  return [...after]
+    .map(([route, n]) => [route, (n - (before.get(route) ?? 0)) / creates] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([route, n]) => `${n.toFixed(1)} x ${route}`)
+    .join(', ');
 }
 
 /** `BURST` creates from 8 concurrent writers as fast as the servers take them: creates per second. */
@@ -206,26 +268,49 @@ async function main(): Promise<void> {
     await fleet.start(AGENTS);
     const startS = (performance.now() - s0) / 1000;
     const b0 = fleet.bytes;
+    const r0 = await requestsByRoute(urls);
+    const ticks0 = servers.map((s) => processTicks(s.child.pid!));
+    const cpu0 = process.cpuUsage();
+    const compiles0 = fleet.compileMs.length;
+    const skipped0 = fleet.skipped;
     const w0 = performance.now();
-    const lat = await pacedWrites(admin, fleet, net.id);
+    const { arrived, compiled } = await pacedWrites(admin, fleet, net.id);
     const pacedS = (performance.now() - w0) / 1000;
     const fanout = (fleet.bytes - b0) / pacedS / 1e6;
+    const serverCpu = servers.map((s, i) => (processTicks(s.child.pid!) - ticks0[i]) / TICKS_PER_SECOND / pacedS);
+    const cpu1 = process.cpuUsage(cpu0);
+    const simCpu = (cpu1.user + cpu1.system) / 1e6 / pacedS;
+    const routes = perCreate(r0, await requestsByRoute(urls), CREATES);
+    const compileMs = fleet.compileMs.slice(compiles0);
     const perSecond = await burst(urls, net.id);
     const rss = servers.map((s) => peakRssMb(s.child.pid!));
 
     const t = new Targets();
-    const p99 = percentile(lat, 99);
-    const lost = lat.filter((x) => !Number.isFinite(x)).length;
+    const p99 = percentile(compiled, 99);
+    const lost = compiled.filter((x) => !Number.isFinite(x)).length;
     console.log(
       `bench:scale ${BACKEND}, ${SERVERS} server(s), ${AGENTS} simulated agents (heartbeat every ` +
         `${HEARTBEAT_MS} ms), ${PRE_PORTS} ports before`,
     );
     console.log(`  agents registered and synced in ${startS.toFixed(1)} s`);
     console.log(
-      `  convergence, port create -> all ${AGENTS} agents (${CREATES} creates at ${RATE}/s): ` +
-        `p50 ${median(lat).toFixed(0)} ms, p99 ${p99.toFixed(0)} ms` +
-        `${lost ? `, ${lost} never arrived` : ''} (target p99 <= ${P99_TARGET_MS} ms: ` +
+      `  port create -> in all ${AGENTS} agents' caches (${CREATES} creates at ${RATE}/s): ` +
+        `p50 ${median(arrived).toFixed(0)} ms, p99 ${percentile(arrived, 99).toFixed(0)} ms`,
+    );
+    console.log(
+      `  convergence, port create -> compiled by all ${AGENTS} agents: ` +
+        `p50 ${median(compiled).toFixed(0)} ms, p99 ${p99.toFixed(0)} ms` +
+        `${lost ? `, ${lost} never compiled everywhere` : ''} (target p99 <= ${P99_TARGET_MS} ms: ` +
         `${t.check(`convergence p99 ${p99.toFixed(0)} ms > ${P99_TARGET_MS} ms`, p99 <= P99_TARGET_MS)})`,
+    );
+    console.log(
+      `  agent compile: ${compileMs.length} compiles, p50 ${median(compileMs).toFixed(2)} ms, ` +
+        `p99 ${percentile(compileMs, 99).toFixed(2)} ms each; ${fleet.skipped - skipped0} skipped (inputs unchanged)`,
+    );
+    console.log(`  requests per create: ${routes}`);
+    console.log(
+      `  CPU during the paced writes (cores): servers ${serverCpu.map((c) => c.toFixed(2)).join(', ')}; ` +
+        `simulator (all agents, one process) ${simCpu.toFixed(2)}`,
     );
     console.log(`  write throughput: ${perSecond.toFixed(0)} creates/s (${BURST} creates, 8 writers)`);
     console.log(`  watch fan-out: ${fanout.toFixed(2)} MB/s to ${AGENTS} agents during the paced writes`);

@@ -370,7 +370,14 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   });
   let reconciler: Reconciler | null = null;
   const metrics = cfg.metricsListen ? new AgentMetrics(cfg.node.host) : null;
-  const watch = new WatchLoop({ api, cache, clock, log, onChange: () => reconciler?.markModelChanged() });
+  const watch = new WatchLoop({
+    api,
+    cache,
+    clock,
+    log,
+    onChange: () => reconciler?.markModelChanged(),
+    onEvent: metrics ? (e) => e.kind === 'port' && metrics.portChanged(e.revision, clock.now()) : undefined,
+  });
   reconciler = new Reconciler(subs, {
     clock,
     log,
@@ -379,6 +386,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     slowPassMs: cfg.slowPassMs,
     inputKey: compiledInputsKey,
     onPass: metrics ? (pass, model) => metrics.record(pass, model) : undefined,
+    onSkip: metrics ? (model, at) => metrics.converged(model.revision, at) : undefined,
     // Leave the datapath alone until the first snapshot, and while the server is unreachable.
     model: () => (cache.ready && watch.connected ? cache.view() : null),
   });

@@ -1,7 +1,8 @@
 /**
  * The agent's Prometheus metrics (prom-client), fed by the reconcile loop's pass records: time per
  * sub-reconciler, apply errors, the ports bound to this node by status, when a pass last succeeded
- * and the watch revision it converged to. Also whether a full pass has succeeded yet, which `/readyz`
+ * and the watch revision it converged to, and the convergence time of port changes (from their arrival on
+ * the watch stream to the end of the pass that applied them). Also whether a full pass has succeeded yet, which `/readyz`
  * (probes.ts) needs. One registry per agent, as on the server.
  */
 import type client from 'prom-client';
@@ -13,6 +14,9 @@ import type { PassRecord } from './loop/reconciler.js';
 
 /** Every status, so a state with no port reads 0 rather than vanishing from the scrape. */
 const PORT_STATUSES: readonly PortStatus[] = ['ACTIVE', 'DOWN', 'BUILD', 'ERROR'];
+
+/** Port changes remembered while waiting for the pass that applies them. */
+const MAX_PENDING = 10_000;
 
 export class AgentMetrics {
   readonly registry: client.Registry = processRegistry('hypernet_agent_');
@@ -49,7 +53,32 @@ export class AgentMetrics {
     registers: this.registers,
   });
 
+  readonly convergence = new Histogram({
+    name: 'hypernet_agent_convergence_seconds',
+    help: 'Time from a port change arriving on the watch stream to the end of the reconcile pass that applied it',
+    buckets: LATENCY_BUCKETS,
+    registers: this.registers,
+  });
+  /** Port changes not yet applied: watch revision and arrival time (clock ms), in revision order. */
+  private pending: { revision: number; at: number }[] = [];
+
   constructor(private readonly host: string) {}
+
+  /** A port event of `revision` arrived at `at` (clock ms). */
+  portChanged(revision: number, at: number): void {
+    // Bounded: while passes fail nothing is taken off, and the oldest arrivals are the ones that count.
+    if (this.pending.length < MAX_PENDING) this.pending.push({ revision, at });
+  }
+
+  /** The node converged to `revision` at `at` (a pass succeeded, or one was skipped as not needed). */
+  converged(revision: number, at: number): void {
+    let n = 0;
+    while (n < this.pending.length && this.pending[n].revision <= revision) {
+      this.convergence.observe(Math.max(0, at - this.pending[n].at) / 1000);
+      n++;
+    }
+    if (n) this.pending = this.pending.slice(n);
+  }
 
   /** Why the agent is not ready for `/readyz`, or null: `synced` is the model cache's (snapshot seen, stream up). */
   notReady(synced: boolean): string | null {
@@ -69,6 +98,7 @@ export class AgentMetrics {
     for (const [status, n] of counts) this.ports.set({ status }, n);
     this.revision.set(pass.revision);
     if (!pass.ok) return;
+    this.converged(pass.revision, pass.endedAt);
     this.lastSuccess.set(pass.endedAt / 1000);
     if (pass.full) this.firstFullPassOk = true;
   }

@@ -7,7 +7,7 @@ import type { Agent } from '../model/types.js';
 import type { LabHandle } from './handle.js';
 import { tailLog } from './logs.js';
 import { daemonInNetns } from './netns.js';
-import type { CloudPlan, LabPlan } from './plan.js';
+import { type CloudPlan, type LabPlan, labServerUrl } from './plan.js';
 import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
 import { hyperVmAgentArgs } from './hypervms.js';
 import { labToken } from './keystone-lab.js';
@@ -15,6 +15,8 @@ import { labMetadataSecret, metadataSecretFile } from './metadata-secret.js';
 import { defaultWgIface } from '../model/encryption.js';
 
 export const AGENT_PID_PREFIX = 'agent-';
+/** Where each agent serves /metrics and its probes: loopback of its own hyperswitch namespace. */
+export const LAB_AGENT_METRICS = '127.0.0.1:9464';
 
 type AgentLab = Pick<LabHandle, 'plan' | 'api' | 'clock'>;
 
@@ -42,7 +44,7 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       HYPERNET_BIN,
       'agent',
       '--server',
-      `unix:${plan.paths.socket}`,
+      labServerUrl(plan),
       '--host',
       c.hostId,
       '--underlay-ip',
@@ -61,6 +63,8 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       // machine: a name of this lab's own keeps two labs (or a lab and a test) apart.
       '--wg-interface',
       defaultWgIface(`${c.agentNetnsPrefix}${c.hostId}`),
+      '--metrics-listen',
+      LAB_AGENT_METRICS,
       ...tokenArgs(plan),
       ...hyperVmAgentArgs(plan, c),
     ]),

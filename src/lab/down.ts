@@ -21,6 +21,8 @@ const LAB_FILES = [
   'lab.json',
   'lab.json.tmp',
   'server.sock',
+  // The other servers' sockets when the lab runs several (plan.ts serverSockets).
+  ...[1, 2, 3, 4].map((i) => `server-${i}.sock`),
   'server',
   'logs',
   'pids',

@@ -47,6 +47,10 @@ export interface LabOptions {
    * nodes of one cloud (bench:encryption measures `all` on such a pair).
    */
   cloudLabels?: readonly string[];
+  /** A PostgreSQL URL: the lab's servers use it (`--database`) instead of SQLite in the state directory. */
+  database?: string;
+  /** How many servers to run (default 1); more than one needs `database` (they share it). */
+  servers?: number;
 }
 
 export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
@@ -162,6 +166,10 @@ export interface LabPlan {
   hypervmProvider?: boolean;
   /** The server's default encryption policy (absent in the lab.json of older labs: the default). */
   encryption?: EncryptionPolicy;
+  /** PostgreSQL URL of the servers' store (absent: SQLite in `paths.serverDataDir`). */
+  database?: string;
+  /** Servers the lab runs (absent: 1). */
+  servers?: number;
 }
 
 export interface AgentlessCloudPlan {
@@ -261,6 +269,9 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
   }));
   if (!Number.isInteger(o.hypervms) || o.hypervms < 0 || o.hypervms > 20)
     throw new Error(`hypervms must be 0…20, got ${o.hypervms}`);
+  const servers = o.servers ?? 1;
+  if (!Number.isInteger(servers) || servers < 1 || servers > 5) throw new Error(`servers must be 1…5, got ${servers}`);
+  if (servers > 1 && !o.database) throw new Error('several servers need a shared database (a PostgreSQL URL)');
   const paths = labPaths(o.stateDir);
   const clouds: CloudPlan[] = carveUnderlays(o.clouds).map((subnet, index) => {
     const { network, prefix: len } = parseCidr(subnet);
@@ -329,6 +340,8 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     hypervms: o.hypervms,
     ...(o.hypervmProvider ? { hypervmProvider: true } : {}),
     encryption: o.encryption,
+    ...(o.database ? { database: o.database } : {}),
+    ...(servers > 1 ? { servers } : {}),
   });
 }
 
@@ -351,6 +364,20 @@ export function networkOfIp(plan: LabPlan, ip: string): TenantNetworkPlan | null
   const nets = tenantNetworks(plan);
   if (nets.length < 2) return null;
   return nets.find((n) => cidrContains(parseCidr(n.cidr), ip)) ?? null;
+}
+
+/** The Unix socket of each of the lab's servers: the first is `paths.socket`, then `server-N.sock`. */
+export function serverSockets(plan: Pick<LabPlan, 'paths' | 'servers'>): string[] {
+  return Array.from({ length: plan.servers ?? 1 }, (_, i) =>
+    i === 0 ? plan.paths.socket : join(plan.paths.stateDir, `server-${i}.sock`),
+  );
+}
+
+/** The API URL list every client of the lab (agents, CLI, tests) is given: all its servers. */
+export function labServerUrl(plan: Pick<LabPlan, 'paths' | 'servers'>): string {
+  return serverSockets(plan)
+    .map((s) => `unix:${s}`)
+    .join(',');
 }
 
 /** Whether the policy encrypts any pair of the clouds' hyperswitches (the tenant network spans them all). */

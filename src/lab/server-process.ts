@@ -1,6 +1,7 @@
 /**
- * The lab's server as a process: started detached (TCP on loopback in the root namespace plus the Unix
- * socket, SQLite in the state directory) and waited for until its API answers; stopped by recorded PID.
+ * The lab's servers as processes: started detached (TCP on loopback in the root namespace plus a Unix
+ * socket each, SQLite in the state directory or the plan's PostgreSQL) and waited for until each API
+ * answers; stopped by recorded PID, or killed one by one (SIGKILL) to play a lost control host.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,20 +10,33 @@ import { DEFAULT_ENCRYPTION } from '../model/encryption.js';
 import { agentlessServerSection } from './agentless.js';
 import { keystoneServerArgs } from './keystone-lab.js';
 import { labMetadataSecret } from './metadata-secret.js';
-import type { LabPlan } from './plan.js';
+import { type LabPlan, serverSockets } from './plan.js';
+import { ApiClient } from '../client/api.js';
+import { labToken } from './keystone-lab.js';
 import type { LabHandle } from './handle.js';
 import { tailLog } from './logs.js';
 import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
 
-/** Starts the server and waits until its API answers; returns its PID. */
-export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>): Promise<number> {
+/** The pid-file and log name of server `index` (the first keeps the single server's name). */
+const serverName = (index: number): string => (index === 0 ? 'server' : `server-${index}`);
+
+/** Starts every server of the plan and waits until each API answers; returns their PIDs. */
+export async function startServers(lab: Pick<LabHandle, 'plan' | 'clock'>): Promise<number[]> {
+  return Promise.all(serverSockets(lab.plan).map((_, i) => startServer(lab, i)));
+}
+
+/** Starts server `index` (default the first) and waits until its own API answers; returns its PID. */
+export async function startServer(lab: Pick<LabHandle, 'plan' | 'clock'>, index = 0): Promise<number> {
   const { plan } = lab;
   const p = plan.paths;
-  rmSync(p.socket, { force: true });
-  const logFile = join(p.logDir, 'server.log');
+  const socket = serverSockets(plan)[index];
+  rmSync(socket, { force: true });
+  const logFile = join(p.logDir, `${serverName(index)}.log`);
   const config = serverConfig(plan);
+  // Asked on its own socket: with several servers, another one answering proves nothing about this one.
+  const api = new ApiClient({ url: `unix:${socket}`, token: labToken(plan, true), timeoutMs: 5_000 });
   const pid = startDaemon({
-    name: 'server',
+    name: serverName(index),
     cmd: process.execPath,
     args: [
       HYPERNET_BIN,
@@ -32,9 +46,8 @@ export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>
       '--port',
       String(plan.api.port),
       '--unix-socket',
-      p.socket,
-      '--data-dir',
-      p.serverDataDir,
+      socket,
+      ...(plan.database ? ['--database', plan.database] : ['--data-dir', p.serverDataDir]),
       ...config.args,
     ],
     logFile,
@@ -44,7 +57,7 @@ export async function startServer(lab: Pick<LabHandle, 'plan' | 'api' | 'clock'>
     'the server',
     async () => {
       if (!isOurs(pid, p.marker)) throw new Error(`server exited; its log:\n${tailLog(logFile)}`);
-      await lab.api.list('networks');
+      await api.list('networks');
       return true;
     },
     lab.clock,
@@ -72,7 +85,19 @@ function serverConfig(plan: LabPlan): { args: string[] } {
   return { args: ['--config', file, ...keystone.args] };
 }
 
+/** Stops every server of the lab (SIGTERM, by recorded PID). */
 export async function stopServer(lab: Pick<LabHandle, 'plan' | 'clock'>): Promise<void> {
-  const pid = readPidFile(pidFile(lab.plan.paths.pidDir, 'server'));
-  if (pid) await stopPid(pid, lab.plan.paths.marker, lab.clock);
+  await Promise.all(serverSockets(lab.plan).map((_, i) => stopServerAt(lab, i)));
+}
+
+/** Stops server `index`; with `SIGKILL` it gets no shutdown of any kind (a crashed control host). */
+export async function stopServerAt(
+  lab: Pick<LabHandle, 'plan' | 'clock'>,
+  index: number,
+  signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM',
+): Promise<void> {
+  const pid = readPidFile(pidFile(lab.plan.paths.pidDir, serverName(index)));
+  if (!pid) return;
+  if (signal === 'SIGKILL' && isOurs(pid, lab.plan.paths.marker)) process.kill(pid, 'SIGKILL');
+  await stopPid(pid, lab.plan.paths.marker, lab.clock);
 }

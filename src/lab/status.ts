@@ -9,7 +9,7 @@ import type { Exec } from '../common/exec.js';
 import { textTable } from '../common/text-table.js';
 import type { Agent, HyperVm } from '../model/types.js';
 import { listNetnsWithPrefix } from './netns.js';
-import { networkOfIp, planNamespaces } from './plan.js';
+import { labServerUrl, networkOfIp, planNamespaces } from './plan.js';
 import { isOurs, readPidDir } from './processes.js';
 import { CLIENT_TAP } from './agentless.js';
 import type { LabL3Record, LabState, LabVmRecord } from './state.js';
@@ -74,7 +74,7 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
   let apiAgents: Agent[] = [];
   let apiHyperVms: HyperVm[] = [];
   try {
-    const api = new ApiClient({ url: `unix:${plan.paths.socket}`, token: labToken(plan), timeoutMs: 5000 });
+    const api = new ApiClient({ url: labServerUrl(plan), token: labToken(plan), timeoutMs: 5000 });
     apiAgents = await api.list<Agent>('agents');
     if (state.hypervms?.length) apiHyperVms = await api.list<HyperVm>('hypervms');
   } catch (e) {

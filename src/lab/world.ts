@@ -16,8 +16,8 @@ import type { LabHandle } from './handle.js';
 import { copyLogs } from './logs.js';
 import { listNetnsWithPrefix } from './netns.js';
 import { type PingOptions, type PingSource, ping, pingMatrix, pingRetry } from './ping.js';
-import { type CloudPlan, type LabPlan, tenantNetworks, type VmPlan } from './plan.js';
-import { startServer, stopServer } from './server-process.js';
+import { type CloudPlan, type LabPlan, labServerUrl, tenantNetworks, type VmPlan } from './plan.js';
+import { startServers, stopServer, stopServerAt } from './server-process.js';
 import { readState, writeState, type LabState } from './state.js';
 import { createNetwork } from './tenant-network.js';
 import { buildTopology } from './topology.js';
@@ -47,7 +47,7 @@ export class World implements LabHandle {
     private readonly deps: WorldDeps,
     state?: LabState,
   ) {
-    this.api = new ApiClient({ url: `unix:${plan.paths.socket}`, token: labToken(plan, true), timeoutMs: 15_000 });
+    this.api = new ApiClient({ url: labServerUrl(plan), token: labToken(plan, true), timeoutMs: 15_000 });
     this.state = state ?? {
       version: 1,
       createdAt: new Date(deps.clock.now()).toISOString(),
@@ -138,12 +138,18 @@ export class World implements LabHandle {
     await buildTopology(this.exec, this.plan);
   }
 
-  startServer(): Promise<number> {
-    return startServer(this);
+  /** Starts the lab's server (every one, when the plan has several); returns the first one's PID. */
+  async startServer(): Promise<number> {
+    return (await startServers(this))[0];
   }
 
   stopServer(): Promise<void> {
     return stopServer(this);
+  }
+
+  /** Stops (or kills) one of the lab's servers; the others keep serving. */
+  stopServerAt(index: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    return stopServerAt(this, index, signal);
   }
 
   stopAgent(c: CloudPlan, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {

@@ -4,11 +4,13 @@
  * from the store's change log strictly after the last revision it sent, so a change committed between
  * the snapshot and the subscription can be neither lost nor sent twice. A commit wakes the loop; a
  * timer sends heartbeats and also re-reads the log (so a store written by another server is seen).
- * The streams of one server share their reads of the log (change-feed.ts).
+ * The streams of one server share their reads of the log (change-feed.ts), and the event lines made
+ * from them: a thousand agents watching must not cost a thousand serializations of every change.
  */
 import type { FastifyInstance } from 'fastify';
 import { isWatchedKind, type Kind } from '../model/types.js';
-import type { Snapshot, WatchMessage } from '../model/watch.js';
+import type { Snapshot, WatchEvent, WatchMessage } from '../model/watch.js';
+import type { Change } from './store/store.js';
 import type { Logger } from '../common/log.js';
 import { faults } from './errors.js';
 import type { ResourceDef } from './resource.js';
@@ -29,6 +31,24 @@ export function registerWatch(
   // The streams share their reads of the change log (change-feed.ts).
   const feed = new ChangeFeed(deps.store, deps.clock);
   app.addHook('onClose', async () => feed.close());
+  // Each change's line, kept as long as the feed's shared answer holds the change. Not for agents:
+  // their `alive` is computed when the line is written (docs/watch.md).
+  const lines = new WeakMap<Change, string>();
+  const eventLine = (c: Change, present: (kind: Kind, o: unknown) => unknown): string => {
+    const known = lines.get(c);
+    if (known) return known;
+    const e = {
+      type: 'event',
+      revision: c.revision,
+      kind: c.kind,
+      op: c.op,
+      id: c.id,
+      object: present(c.kind, c.object),
+    };
+    const line = `${JSON.stringify(e as WatchEvent)}\n`;
+    if (c.kind !== 'agent') lines.set(c, line);
+    return line;
+  };
   app.get('/v2.0/watch', async (req, reply) => {
     const ctx = contextOf(deps, req);
     if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:watch) is disallowed by policy: admin only');
@@ -100,27 +120,24 @@ export function registerWatch(
     };
     req.raw.on('close', stop);
     res.on('close', stop);
-    const send = async (m: WatchMessage) => {
-      if (!res.write(`${JSON.stringify(m)}\n`)) await new Promise<void>((r) => res.once('drain', r).once('close', r));
+    const sendText = async (text: string) => {
+      if (!res.write(text)) await new Promise<void>((r) => res.once('drain', r).once('close', r));
     };
+    const send = (m: WatchMessage) => sendText(`${JSON.stringify(m)}\n`);
     try {
       for (const m of first) await send(m);
       while (!closed) {
         pending = false;
         const r = await feed.changesSince(cursor, BATCH);
         if (r.compacted) break; // fell behind compaction: end the stream, the client's resume gets 410
+        // One write per read of the log: fewer syscalls and TCP segments per stream when changes come in bursts.
+        let text = '';
         for (const c of r.changes) {
           cursor = c.revision;
           if (!isWatchedKind(c.kind)) continue; // instances stay on the server (user data)
-          await send({
-            type: 'event',
-            revision: c.revision,
-            kind: c.kind,
-            op: c.op,
-            id: c.id,
-            object: present(c.kind, c.object) as never,
-          });
+          text += eventLine(c, present);
         }
+        if (text) await sendText(text);
         if (r.changes.length === BATCH || pending || closed) continue;
         const woke = await new Promise<boolean>((resolve) => {
           const t = setTimeout(() => resolve(false), deps.config.watchHeartbeatMs);

@@ -55,3 +55,19 @@ test('agent metrics: a pass record becomes histogram, counter and gauge lines', 
   m.record(pass({ revision: 9 }), model);
   assert.equal(m.notReady(true), null, 'ready once a full pass succeeded');
 });
+
+test('agent metrics: convergence is timed per port change, up to the revision a pass applied', async () => {
+  const m = new AgentMetrics('h1');
+  const model = view({ ports: [] }, 7);
+  m.portChanged(5, 1_000);
+  m.portChanged(9, 1_100);
+  m.record(pass({ ok: false, revision: 9, endedAt: 1_500 }), model);
+  m.record(pass({ revision: 7, endedAt: 1_400 }), model);
+  let text = await m.registry.metrics();
+  assert.ok(text.includes('hypernet_agent_convergence_seconds_count 1\n'), `only revision 5 applied:\n${text}`);
+  assert.ok(text.includes('hypernet_agent_convergence_seconds_sum 0.4\n'), text);
+  m.converged(9, 1_350); // a skipped pass at revision 9: nothing to do for it, converged
+  text = await m.registry.metrics();
+  assert.ok(text.includes('hypernet_agent_convergence_seconds_count 2\n'), text);
+  assert.ok(text.includes('hypernet_agent_convergence_seconds_sum 0.65\n'), text);
+});

@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import {
   carveUnderlays,
   DOC_RANGES,
+  labServerUrl,
   networkOfIp,
   planLab,
   planNamespaces,
+  serverSockets,
   tenantCidrs,
   tenantNetworks,
 } from '../../src/lab/plan.js';
@@ -149,4 +151,16 @@ test('--networks: consecutive tenant subnets, a cloud’s VMs take them in turn,
   // A lab.json written before --networks has only hyperCidr.
   const { networks: _, ...old } = planLab();
   assert.deepEqual(tenantNetworks(old), [{ name: 'hyper-net', cidr: '10.0.1.0/24' }]);
+});
+
+test('several servers: one socket each, every client given all of them; they need a shared database', () => {
+  const one = planLab({ stateDir: '/s' });
+  assert.deepEqual(serverSockets(one), ['/s/server.sock']);
+  assert.equal(labServerUrl(one), 'unix:/s/server.sock');
+  assert.equal(one.database, undefined, 'SQLite in the state directory by default');
+  const three = planLab({ stateDir: '/s', database: 'postgresql://h/db', servers: 3 });
+  assert.deepEqual(serverSockets(three), ['/s/server.sock', '/s/server-1.sock', '/s/server-2.sock']);
+  assert.equal(labServerUrl(three), 'unix:/s/server.sock,unix:/s/server-1.sock,unix:/s/server-2.sock');
+  assert.throws(() => planLab({ servers: 2 }), /need a shared database/);
+  assert.throws(() => planLab({ database: 'postgresql://h/db', servers: 0 }), /servers must be 1…5/);
 });

@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiClient, ApiError } from '../../src/client/api.js';
+import { ApiClient } from '../../src/client/api.js';
 import { realClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
 import { ModelCache } from '../../src/model/model-cache.js';
@@ -24,19 +24,13 @@ import {
   stopServerProcess,
 } from '../../testkit/server-process.js';
 import { eventually } from '../../testkit/wait.js';
+import { assertAcknowledged, type HaPort, runWriteStream } from '../../testkit/ha-workload.js';
 
 const AGENTS = 6;
 const WRITERS = 3;
 const OPS_PER_WRITER = 60;
 /** The writers' acknowledged operations after which the first server is killed. */
 const KILL_AFTER = 50;
-
-interface Port {
-  id: string;
-  name: string;
-  'binding:host_id': string;
-  fixed_ips: { ip_address: string }[];
-}
 
 /** One simulated agent: registration + heartbeats and the watch into a model cache, counting snapshots. */
 function simulatedAgent(urls: string[], host: string) {
@@ -101,61 +95,24 @@ describe('three servers on PostgreSQL, one killed mid-stream', {
     const onVictim = agents.filter((a) => a.api.url === urls[0]);
     assert.ok(onVictim.length > 0, 'some agents watch the server that will be killed');
 
-    // What the writers were told: ports created (by name), the last host acknowledged, deletions.
-    const created = new Map<string, string>(); // name → id
-    const hostOf = new Map<string, string>(); // id → last acknowledged binding:host_id
-    const deleted = new Set<string>();
-    let acked = 0;
     let killed: Promise<void> | undefined;
-    const ack = () => {
-      acked++;
-      if (acked === KILL_AFTER) killed = killServerProcess(servers[0]);
-    };
-    const writer = async (w: number) => {
-      const api = new ApiClient({ url: rotated(w).join(',') });
-      const mine: string[] = [];
-      for (let op = 0; op < OPS_PER_WRITER; op++) {
-        const kind = op % 5;
-        if (kind === 3 && mine.length > 0) {
-          const id = mine[op % mine.length];
-          const host = `node-${(op + w) % AGENTS}`;
-          await api.update('ports', 'port', id, { 'binding:host_id': host });
-          hostOf.set(id, host);
-        } else if (kind === 4 && mine.length > 1) {
-          const id = mine.shift()!;
-          // A retry of a delete the killed server had already committed finds nothing: that is done too.
-          await api.delete('ports', id).catch((e: unknown) => {
-            if (!(e instanceof ApiError && e.status === 404)) throw e;
-          });
-          deleted.add(id);
-        } else {
-          const name = `w${w}-op${op}`;
-          const host = `node-${op % AGENTS}`;
-          const p = await api.create<Port>('ports', 'port', { network_id: net.id, name, 'binding:host_id': host });
-          created.set(name, p.id);
-          hostOf.set(p.id, host);
-          mine.push(p.id);
-        }
-        ack();
-      }
-    };
-    await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
+    const ack = await runWriteStream({
+      urls: rotated,
+      networkId: net.id,
+      hosts: agents.map((a) => a.host),
+      writers: WRITERS,
+      opsPerWriter: OPS_PER_WRITER,
+      onAck: (acked) => {
+        if (acked === KILL_AFTER) killed = killServerProcess(servers[0]);
+      },
+    });
     assert.ok(killed, 'the server was killed during the writes');
     await killed;
     assert.equal(servers[0].child.signalCode, 'SIGKILL');
 
     const survivor = new ApiClient({ url: urls[1] });
-    const ports = await survivor.list<Port>('ports', { network_id: [net.id] });
-    // No create lost or doubled: exactly the acknowledged, undeleted ones, each name once.
-    const names = ports.map((p) => p.name).sort();
-    const expected = [...created]
-      .filter(([, id]) => !deleted.has(id))
-      .map(([name]) => name)
-      .sort();
-    assert.deepEqual(names, expected);
-    for (const p of ports) assert.equal(p['binding:host_id'], hostOf.get(p.id), `last move of ${p.name} kept`);
-    const ips = ports.flatMap((p) => p.fixed_ips.map((f) => f.ip_address));
-    assert.equal(new Set(ips).size, ips.length, 'no address held twice');
+    const ports = await survivor.list<HaPort>('ports', { network_id: [net.id] });
+    assertAcknowledged(ports, ack);
 
     // Every agent converges on the database's ports, and those on the victim did not resync.
     const want = JSON.stringify(ports.map((p) => [p.id, p['binding:host_id']]).sort());

@@ -88,6 +88,8 @@ export interface ReconcilerOptions {
   inputKey?: (model: ModelView) => string;
   /** Told of every pass once it ended (the agent's metrics); must not throw. */
   onPass?: (record: PassRecord, model: ModelView) => void;
+  /** Called when a pass is skipped because `model` needs nothing new of the node (metrics: it converged). */
+  onSkip?: (model: ModelView, at: number) => void;
 }
 
 /** Resolves on a later turn of the event loop (after pending microtasks and I/O callbacks). */
@@ -197,7 +199,10 @@ export class Reconciler {
       });
       if (a.kind === 'none') continue;
       if (a.prepare) this.prepare();
-      if (a.kind === 'skip') this.skipped++;
+      if (a.kind === 'skip') {
+        this.skipped++;
+        if (model) this.opts.onSkip?.(model, this.opts.clock.now());
+      }
       if (a.kind !== 'pass') {
         waitMs = a.ms;
         continue;

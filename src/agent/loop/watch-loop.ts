@@ -7,7 +7,7 @@
 import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
-import type { WatchMessage } from '../../model/watch.js';
+import type { WatchEvent, WatchMessage } from '../../model/watch.js';
 import { Backoff } from './backoff.js';
 import type { ModelCache } from '../../model/model-cache.js';
 
@@ -18,6 +18,8 @@ export interface WatchLoopOptions {
   log: Logger;
   /** Called after the model changed (snapshot or event). */
   onChange: () => void;
+  /** Called with each event that changed the model (metrics: when a port change arrived). */
+  onEvent?: (e: WatchEvent) => void;
   staleMs?: number;
 }
 
@@ -50,7 +52,10 @@ export class WatchLoop {
       this.o.onChange();
     } else if (m.type === 'event') {
       this.connected = cache.ready;
-      if (cache.applyEvent(m)) this.o.onChange();
+      if (cache.applyEvent(m)) {
+        this.o.onEvent?.(m);
+        this.o.onChange();
+      }
     } else if (m.type === 'heartbeat') {
       this.connected = cache.ready && !this.needSnapshot;
     }
