@@ -47,6 +47,12 @@ test('diff from nothing: namespace, veths, bridges, addresses, routes, NAT, node
       ...veth,
       ...veth,
       'addr-add',
+      // The transit to cloud B's gateway node: made, addressed, its peer's entry and neighbour.
+      'transit-add',
+      'inner-set',
+      'addr-add',
+      'fdb-replace',
+      'neigh-replace',
       'route-replace',
       'route-replace',
       'nft-replace',
@@ -84,7 +90,7 @@ test('driver: read parses our objects, apply runs the commands in order', async 
   const { exec, calls } = fakeExec({
     'ip netns list': `${NS} (id: 3)\nhn-100\nother\n`,
     [`ip -n ${NS} -json addr show`]: nsAddrs,
-    [`ip -n ${NS} -json route show proto static`]: JSON.stringify([
+    [`ip -n ${NS} -json route show table all proto static`]: JSON.stringify([
       { dst: '10.9.0.0/24', gateway: '10.0.1.5', dev: 'qr-a1000000-00' },
     ]),
     [`ip netns exec ${NS} nft list table ip hypernet_l3`]: 'table ip hypernet_l3 {\n\tcomment "00ff"\n}',
