@@ -10,27 +10,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ApiClient } from '../../../src/client/api.js';
 import { inNetns, realExec } from '../../../src/common/exec.js';
 import { OWNER_ROUTER_GATEWAY } from '../../../src/model/device-owners.js';
 import { tapName } from '../../../src/model/kernel-names.js';
-import type { FloatingIp, Port, Router } from '../../../src/model/types.js';
-import { alive, listNetns } from '../../../testkit/runs.js';
+import type { FloatingIp, Router } from '../../../src/model/types.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
-import { addNetns, Children, eventually, sh } from '../netns.js';
 import { msUntil } from '../../../testkit/wait.js';
+import { Children, eventually, sh } from '../netns.js';
 import { addInterface, externalNet, routerAction, routerPorts, tenantNet } from '../../server/l3-fixtures.js';
+import { EXT_HOST, inNs, l3Nodes, L3World, type L3Vm } from './world.js';
 
-const BIN = new URL('../../../../bin/hypernet.js', import.meta.url).pathname;
-/** Namespaces of this run: `hnE-<pid>-…` (swept when a crashed run left them). */
-const prefix = `hnE-${process.pid}-`;
-const dir = join(tmpdir(), `hypernet-test-l3-transit-${process.pid}`);
-const sock = join(dir, 'server.sock');
-const logDir = new URL('../../../../artifacts/l3-transit/', import.meta.url).pathname;
-const EXT_HOST = '198.51.100.10';
 const ECHO_PORT = 7007;
 /** A TCP echo server (one per VM namespace, stopped by PID). */
 const ECHO = `require('net').createServer((s) => s.pipe(s)).listen(${ECHO_PORT})`;
@@ -43,11 +32,7 @@ s.on('data', (d) => process.stdout.write(d));
 s.on('error', (e) => { console.error(e.message); process.exit(1); });
 process.stdin.on('data', (d) => s.write(d));`;
 
-const children = new Children(logDir);
-
-const inNs = (ns: string, cmd: string, args: string[]) =>
-  realExec('ip', ['netns', 'exec', ns, cmd, ...args], { allowFail: true, timeoutMs: 15_000 });
-/** One bounded ping; true when answered. */
+/** One bounded ping (`wait` seconds); true when answered. */
 const pings = async (ns: string, ip: string, wait = '1'): Promise<boolean> =>
   (await inNs(ns, 'ping', ['-c', '1', '-W', wait, ip])).code === 0;
 /** One short TCP exchange with the echo server at `ip`; true when the text came back. */
@@ -60,113 +45,29 @@ const echoes = async (ns: string, ip: string): Promise<boolean> => {
   return r.stdout.includes('hello');
 };
 
-interface Node {
-  ns: string;
-  host: string;
-  ip: string;
-  cloud: string;
-  lan: string;
-}
-interface Vm {
-  ns: string;
-  node: Node;
-  ip: string;
-  gw: string;
-  subnet: string;
-  port?: Port;
-}
-
 describe('L3 transit: egress and floating IPs through a gateway node (root, server, three nodes)', {
   skip: needsRoot(),
 }, () => {
-  const api = new ApiClient({ url: `unix:${sock}`, timeoutMs: 10_000 });
-  const inet = `${prefix}inet`;
-  const ext = `${prefix}ext`;
-  const nodes: Record<string, Node> = {
-    a1: { ns: `${prefix}a1`, host: 'hostA1', ip: '192.0.2.2', cloud: 'cloud-a', lan: 'ua' },
-    a2: { ns: `${prefix}a2`, host: 'hostA2', ip: '192.0.2.3', cloud: 'cloud-a', lan: 'ua' },
-    b1: { ns: `${prefix}b1`, host: 'hostB1', ip: '192.0.2.66', cloud: 'cloud-b', lan: 'ub' },
-  };
-  const vms: Record<string, Vm> = {
-    v1: { ns: `${prefix}v1`, node: nodes.a1!, ip: '10.0.1.10', gw: '10.0.1.1', subnet: 's1' },
-    v3: { ns: `${prefix}v3`, node: nodes.a2!, ip: '10.0.1.11', gw: '10.0.1.1', subnet: 's1' },
-    v2: { ns: `${prefix}v2`, node: nodes.b1!, ip: '10.0.2.20', gw: '10.0.2.1', subnet: 's2' },
+  /** Namespaces of this run: `hnE-<pid>-…` (the task's prefix, swept when a crashed run left them). */
+  const world = new L3World(`hnE-${process.pid}-`, 'l3-transit');
+  const { api, inet, ext, prefix } = world;
+  const nodes = l3Nodes(prefix);
+  const echoServers = new Children(world.logDir);
+  const vms: Record<'v1' | 'v2' | 'v3', L3Vm & { subnet: 's1' | 's2' }> = {
+    v1: { ns: `${prefix}v1`, node: nodes.a1, ip: '10.0.1.10', gw: '10.0.1.1', subnet: 's1' },
+    v3: { ns: `${prefix}v3`, node: nodes.a2, ip: '10.0.1.11', gw: '10.0.1.1', subnet: 's1' },
+    v2: { ns: `${prefix}v2`, node: nodes.b1, ip: '10.0.2.20', gw: '10.0.2.1', subnet: 's2' },
   };
   let router: Router;
   let extA: { id: string };
   let extB: { id: string };
   let gwIps: Record<string, string>;
-
-  const seenFrom = async (src: string): Promise<number> => {
-    const r = await inNs(ext, 'nft', ['list', 'chain', 'ip', 'seen', 'input']);
-    const m = new RegExp(`ip saddr ${src.replaceAll('.', '\\.')} counter packets (\\d+)`).exec(r.stdout);
-    return m ? Number(m[1]) : 0;
-  };
-  const count = (src: string) =>
-    inNs(ext, 'nft', ['add', 'rule', 'ip', 'seen', 'input', 'ip', 'saddr', src, 'counter']);
-
-  /** Plugs a VM's namespace into its node: the tap end there, eth0 with the port's MAC inside. */
-  const plug = async (v: Vm): Promise<void> => {
-    const tap = tapName(v.port!.id);
-    await realExec('ip', ['-n', v.node.ns, 'link', 'add', tap, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', v.ns]);
-    await sh(inNetns(realExec, v.ns), [
-      `ip link set eth0 address ${v.port!.mac_address} mtu 1450 up`,
-      `ip addr add ${v.ip}/24 dev eth0`,
-      `ip route add default via ${v.gw}`,
-    ]);
-  };
+  const seenFrom = (src: string) => world.seenFrom(src);
+  const count = (src: string) => world.countFrom(src);
 
   before(async () => {
-    for (const ns of await listNetns()) {
-      const m = /^hnE-(\d+)-/.exec(ns);
-      if (m && !alive(Number(m[1]))) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
-    }
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(logDir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    children.start(
-      ['node', BIN, 'server', '--host', '127.0.0.1', '--port', '0', '--unix-socket', sock, '--data-dir', dir],
-      'server',
-    );
-    assert.ok(
-      await eventually(
-        async () => existsSync(sock) && (await api.list('networks').catch(() => undefined)) !== undefined,
-        15_000,
-      ),
-      'server up',
-    );
-    const ei = await addNetns(inet);
-    await sh(ei, [
-      'sysctl -qw net.ipv4.ip_forward=1',
-      'ip link add ua type bridge',
-      'ip link add ub type bridge',
-      'ip addr add 192.0.2.1/26 dev ua',
-      'ip addr add 203.0.113.1/26 dev ua',
-      'ip addr add 192.0.2.65/26 dev ub',
-      'ip addr add 203.0.113.65/26 dev ub',
-      'ip link set ua up',
-      'ip link set ub up',
-    ]);
-    const ee = await addNetns(ext);
-    await realExec('ip', ['-n', inet, 'link', 'add', 'ie', 'type', 'veth', 'peer', 'name', 'e0', 'netns', ext]);
-    await sh(ei, ['ip addr add 198.51.100.1/24 dev ie', 'ip link set ie up']);
-    await sh(ee, [`ip addr add ${EXT_HOST}/24 dev e0`, 'ip link set e0 up', 'ip route add default via 198.51.100.1']);
-    await ee('nft', ['-f', '-'], {
-      input: 'table ip seen {\n chain input {\n  type filter hook input priority 0; policy accept;\n }\n}\n',
-    });
-    for (const n of Object.values(nodes)) {
-      const e = await addNetns(n.ns);
-      const l = `l${n.host.slice(-2)}`;
-      await realExec('ip', ['-n', inet, 'link', 'add', l, 'type', 'veth', 'peer', 'name', 'u0', 'netns', n.ns]);
-      await sh(ei, [`ip link set ${l} master ${n.lan} up`]);
-      await sh(e, [
-        'sysctl -qw net.ipv4.ip_forward=1',
-        `ip addr add ${n.ip}/26 dev u0`,
-        'ip link set u0 up',
-        `ip route add default via ${n.lan === 'ua' ? '192.0.2.1' : '192.0.2.65'}`,
-      ]);
-    }
-
+    await world.start();
+    for (const n of Object.values(nodes)) await world.addNode(n);
     const net = await tenantNet(api, 'tr', '10.0.1.0/24', { enable_dhcp: false });
     await api.update('networks', 'network', net.net.id, { 'hypernet:encryption': 'none' });
     const s2 = await api.create<{ id: string }>('subnets', 'subnet', {
@@ -174,7 +75,7 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
       cidr: '10.0.2.0/24',
       enable_dhcp: false,
     });
-    const subnets: Record<string, string> = { s1: net.subnet.id, s2: s2.id };
+    const subnets = { s1: net.subnet.id, s2: s2.id };
     extA = (
       await externalNet(api, 'ext-a', '203.0.113.0/26', 'cloud-a', { start: '203.0.113.10', end: '203.0.113.60' })
     ).net;
@@ -182,8 +83,8 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
       await externalNet(api, 'ext-b', '203.0.113.64/26', 'cloud-b', { start: '203.0.113.74', end: '203.0.113.120' })
     ).net;
     router = await api.create<Router>('routers', 'router', { name: 'rt' });
-    await addInterface(api, router.id, { subnet_id: subnets.s1! });
-    await addInterface(api, router.id, { subnet_id: subnets.s2! });
+    await addInterface(api, router.id, { subnet_id: subnets.s1 });
+    await addInterface(api, router.id, { subnet_id: subnets.s2 });
     router = await routerAction(api, router.id, 'add_external_gateways', {
       external_gateways: [{ network_id: extA.id }, { network_id: extB.id }],
     });
@@ -194,14 +95,8 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
     await count(gwIps['cloud-a']!);
     await count(gwIps['cloud-b']!);
     for (const v of Object.values(vms)) {
-      v.port = await api.create<Port>('ports', 'port', {
-        network_id: net.net.id,
-        'binding:host_id': v.node.host,
-        fixed_ips: [{ subnet_id: subnets[v.subnet]!, ip_address: v.ip }],
-      });
-      await addNetns(v.ns);
-      await plug(v);
-      children.start(['ip', 'netns', 'exec', v.ns, 'node', '-e', ECHO], `echo-${v.ns.slice(prefix.length)}`);
+      await world.plugVm(v, net.net.id, subnets[v.subnet]);
+      echoServers.start(['ip', 'netns', 'exec', v.ns, 'node', '-e', ECHO], `echo-${v.ns.slice(prefix.length)}`);
     }
     // As tempest does: the VMs' group lets ICMP and the echo port in from anywhere.
     for (const rule of [
@@ -209,56 +104,44 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
       { protocol: 'tcp', port_range_min: ECHO_PORT, port_range_max: ECHO_PORT },
     ])
       await api.create('security-group-rules', 'security_group_rule', {
-        security_group_id: vms.v1!.port!.security_groups[0],
+        security_group_id: vms.v1.port!.security_groups[0],
         direction: 'ingress',
         ethertype: 'IPv4',
         remote_ip_prefix: '0.0.0.0/0',
         ...rule,
       });
-    for (const n of Object.values(nodes)) {
-      const tag = n.host.slice(-2).toLowerCase();
-      children.start(
-        [
-          ...['ip', 'netns', 'exec', n.ns, 'node', BIN, 'agent', '--server', `unix:${sock}`, '--host', n.host],
-          ...['--underlay-ip', n.ip, '--cloud', n.cloud, '--encryption', 'off'],
-          ...['--netns-prefix', `${prefix}d${tag}-`, '--state-dir', join(dir, `agent-${tag}`)],
-        ],
-        `agent-${tag}`,
-      );
-    }
+    world.startAgents(Object.values(nodes));
   });
 
   after(async () => {
-    await children.stopAll();
-    for (const ns of await listNetns())
-      if (ns.startsWith(prefix)) await realExec('ip', ['netns', 'del', ns], { allowFail: true });
-    rmSync(dir, { recursive: true, force: true });
+    await echoServers.stopAll();
+    await world.stop();
   });
 
   test('SNAT from a node that is not its cloud’s gateway node: out through the gateway node', async () => {
-    assert.ok(await eventually(() => pings(vms.v1!.ns, EXT_HOST), 30_000), 'v1 (gateway node) reaches out');
+    assert.ok(await eventually(() => pings(vms.v1.ns, EXT_HOST), 30_000), 'v1 (gateway node) reaches out');
     const a0 = await seenFrom(gwIps['cloud-a']!);
-    assert.ok(await eventually(() => pings(vms.v3!.ns, EXT_HOST), 20_000), 'v3 (hostA2) reaches out');
+    assert.ok(await eventually(() => pings(vms.v3.ns, EXT_HOST), 20_000), 'v3 (hostA2) reaches out');
     assert.ok((await seenFrom(gwIps['cloud-a']!)) > a0, 'seen as cloud A’s gateway');
   });
 
   test('a floating IP of cloud A on a port in cloud B: ping and TCP from outside', async () => {
     const fip = await api.create<FloatingIp>('floatingips', 'floatingip', {
       floating_network_id: extA.id,
-      port_id: vms.v2!.port!.id,
+      port_id: vms.v2.port!.id,
     });
     await count(fip.floating_ip_address);
     assert.ok(await eventually(() => pings(ext, fip.floating_ip_address), 20_000), 'ping from outside');
     assert.ok(await eventually(() => echoes(ext, fip.floating_ip_address), 10_000), 'TCP from outside');
     const before = await seenFrom(fip.floating_ip_address);
-    assert.ok(await pings(vms.v2!.ns, EXT_HOST), 'v2 reaches out');
+    assert.ok(await pings(vms.v2.ns, EXT_HOST), 'v2 reaches out');
     assert.ok((await seenFrom(fip.floating_ip_address)) > before, 'v2 egresses as its floating IP (cloud A)');
     await api.delete('floatingips', fip.id);
     assert.ok(await eventually(async () => !(await pings(ext, fip.floating_ip_address)), 20_000), 'deleted: gone');
   });
 
   test('a port keeps its floating IP while it migrates from cloud A to cloud B (blackout measured)', async () => {
-    const v3 = vms.v3!;
+    const v3 = vms.v3;
     const fip = await api.create<FloatingIp>('floatingips', 'floatingip', {
       floating_network_id: extA.id,
       port_id: v3.port!.id,
@@ -266,7 +149,7 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
     const ip = fip.floating_ip_address;
     assert.ok(await eventually(() => pings(ext, ip), 20_000), 'served on hostA2 (its own node)');
     const a1Mac = (
-      JSON.parse((await inNs(nodes.a1!.ns, 'ip', ['-json', 'link', 'show', 'u0'])).stdout) as {
+      JSON.parse((await inNs(nodes.a1.ns, 'ip', ['-json', 'link', 'show', 'u0'])).stdout) as {
         address: string;
       }[]
     )[0]!.address;
@@ -274,9 +157,26 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
     // blackout runs from the tap's removal to the first answer from outside.
     const t0 = Date.now();
     await realExec('ip', ['-n', v3.node.ns, 'link', 'del', tapName(v3.port!.id)]);
-    v3.node = nodes.b1!;
-    await plug(v3);
-    await api.update('ports', 'port', v3.port!.id, { 'binding:host_id': nodes.b1!.host });
+    v3.node = nodes.b1;
+    await realExec('ip', [
+      '-n',
+      v3.node.ns,
+      'link',
+      'add',
+      tapName(v3.port!.id),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+    ]);
+    await realExec('ip', ['-n', v3.node.ns, 'link', 'set', 'eth0', 'netns', v3.ns]);
+    await sh(inNetns(realExec, v3.ns), [
+      `ip link set eth0 address ${v3.port!.mac_address} mtu 1450 up`,
+      `ip addr add ${v3.ip}/24 dev eth0`,
+      `ip route add default via ${v3.gw}`,
+    ]);
+    await api.update('ports', 'port', v3.port!.id, { 'binding:host_id': nodes.b1.host });
     const back = await msUntil(() => pings(ext, ip, '0.2'), 30_000);
     const blackout = Date.now() - t0;
     assert.ok(back >= 0, 'served again after the move');
@@ -293,7 +193,7 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
   test('a TCP flow through one floating IP survives another floating IP’s changes', async () => {
     const f1 = await api.create<FloatingIp>('floatingips', 'floatingip', {
       floating_network_id: extA.id,
-      port_id: vms.v1!.port!.id,
+      port_id: vms.v1.port!.id,
     });
     assert.ok(await eventually(() => echoes(ext, f1.floating_ip_address), 20_000));
     let client: ChildProcess | undefined;
@@ -308,7 +208,7 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
       // Another floating IP associated, moved and dropped: the NAT table is rewritten each time.
       const f2 = await api.create<FloatingIp>('floatingips', 'floatingip', {
         floating_network_id: extA.id,
-        port_id: vms.v2!.port!.id,
+        port_id: vms.v2.port!.id,
       });
       assert.ok(await eventually(() => pings(ext, f2.floating_ip_address), 20_000), 'the other one is served');
       await api.update('floatingips', 'floatingip', f2.id, { port_id: null });
@@ -326,7 +226,7 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
   test('a cloud whose gateway is removed goes out through the other cloud’s gateway', async () => {
     const a0 = await seenFrom(gwIps['cloud-a']!);
     await routerAction(api, router.id, 'remove_external_gateways', { external_gateways: [{ network_id: extB.id }] });
-    assert.ok(await eventually(() => pings(vms.v2!.ns, EXT_HOST), 20_000), 'v2 (cloud B) still reaches out');
+    assert.ok(await eventually(() => pings(vms.v2.ns, EXT_HOST), 20_000), 'v2 (cloud B) still reaches out');
     assert.ok((await seenFrom(gwIps['cloud-a']!)) > a0, 'seen as cloud A’s gateway');
   });
 });
