@@ -18,11 +18,35 @@ import { isMac } from '../../model/grammar/mac.js';
 import { bridgeName, VXLAN_OVERHEAD } from '../../model/kernel-names.js';
 import { buildL3Index, type L3Index } from '../../model/l3-index.js';
 import type { ModelView } from '../../model/model-cache.js';
-import type { Network, Port, Router } from '../../model/types.js';
+import type { Port, Router } from '../../model/types.js';
 import { isVni } from '../../model/vxlan.js';
 import type { NodeInfo } from '../datapath/types.js';
-import { gwInner, gwOuter, ifaceInner, ifaceOuter, L3_NEXT_HOP, L3_TABLE, routerNetns } from './names.js';
-import type { DesiredIface, DesiredL3, DesiredRouter, ServedFip } from './types.js';
+import {
+  FIP_TABLE,
+  gwInner,
+  gwOuter,
+  ifaceInner,
+  ifaceOuter,
+  L3_NEXT_HOP,
+  L3_TABLE,
+  RULE_FIP_PREF,
+  RULE_MAIN_PREF,
+  routerNetns,
+  transitHop,
+  transitTable,
+} from './names.js';
+import {
+  agentClouds,
+  cloudOfNetwork,
+  egressOf,
+  gatewayNodes,
+  isWorkload,
+  transitOf,
+  type GatewayNode,
+} from './transit.js';
+import type { DesiredIface, DesiredL3, DesiredRouter, DesiredTransit, ServedFip } from './types.js';
+
+export { gatewayNode } from './transit.js';
 
 export interface L3Node extends NodeInfo {
   /** The node's cloud (the agent's `configurations.cloud`): which external networks are local. */
@@ -32,7 +56,6 @@ export interface L3Node extends NodeInfo {
 }
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-const isWorkload = (p: Port): boolean => !p.device_owner.startsWith('network:');
 const shortKey = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
 function cidrOf(text: string | undefined): Cidr | null {
@@ -61,24 +84,6 @@ export function hostedRouters(host: string, model: ModelView, idx: L3Index = bui
     .sort(byId);
 }
 
-/**
- * The node of `cloud` that answers for a router's gateway address there: the first (by host id) of
- * the cloud's agents that host the router.
- */
-export function gatewayNode(routerId: string, cloud: string, model: ModelView, idx: L3Index): string | null {
-  const subnets = new Set<string>();
-  for (const p of idx.interfacesByRouter.get(routerId) ?? []) for (const f of p.fixed_ips) subnets.add(f.subnet_id);
-  const clouds = new Map<string, string>();
-  for (const a of model.agents.values()) clouds.set(a.host, String(a.configurations?.cloud ?? ''));
-  let best: string | null = null;
-  for (const p of model.ports.values()) {
-    const host = p['binding:host_id'];
-    if (!host || !isWorkload(p) || clouds.get(host) !== cloud || (best !== null && host >= best)) continue;
-    if (p.fixed_ips.some((f) => subnets.has(f.subnet_id))) best = host;
-  }
-  return best;
-}
-
 /** Networks the hosted routers' interfaces are on: the datapath makes their bridges here too. */
 export function routedNetworkIds(host: string, model: ModelView): string[] {
   if (model.routers.size === 0) return [];
@@ -99,8 +104,6 @@ function interfaceAddrs(p: Port, model: ModelView): { addr: string; cidr: Cidr }
   }
   return out;
 }
-
-const cloudOf = (n: Network | undefined): string => (n?.['router:external'] ? (n['hypernet:cloud'] ?? '') : '');
 
 /** The nftables script of a router namespace: floating IPs 1:1, then SNAT of the rest to the gateway. */
 export function renderRouterNft(
@@ -147,13 +150,72 @@ export function renderBridgeNft(): { text: string; key: string } {
   return { key, text: `table bridge ${L3_TABLE} {\n\tcomment "${key}"\n${body}\n}\n` };
 }
 
+/** A fixed address with a floating IP, and where its traffic must leave: its own gateway veth or a gateway node. */
+interface FipSource {
+  fixed: string;
+  via: 'local' | GatewayNode;
+}
+
+/**
+ * The routes and rules of a router namespace: connected to the gateway veth, the default (`egress`),
+ * extra routes, and for each floating IP's fixed address whose way out is not the default, a table
+ * of its own behind a rule (the main table, without its default, still routes east-west first).
+ */
+function routingOf(
+  r: Router,
+  gwDev: string | null,
+  transit: DesiredTransit | null,
+  egress: 'local' | GatewayNode | null,
+  sources: FipSource[],
+  subnets: { cidr: Cidr; inner: string }[],
+): { routes: string[]; rules: string[] } {
+  const routes: string[] = [];
+  const rules: string[] = [];
+  if (!r.admin_state_up) return { routes, rules };
+  const defaultOf = (via: 'local' | GatewayNode): string | null =>
+    via === 'local'
+      ? gwDev && `default via ${L3_NEXT_HOP} dev ${gwDev}`
+      : transit && `default via ${transitHop(via.index)} dev ${transit.dev}`;
+  if (gwDev) routes.push(`${L3_NEXT_HOP} dev ${gwDev}`);
+  const main = egress ? defaultOf(egress) : null;
+  if (main) routes.push(main);
+  const tables = new Map<number, string>();
+  const seen = new Set<string>();
+  for (const s of [...sources].sort((x, y) => (x.fixed < y.fixed ? -1 : x.fixed > y.fixed ? 1 : 0))) {
+    const route = defaultOf(s.via);
+    if (seen.has(s.fixed) || !route || route === main) continue;
+    seen.add(s.fixed);
+    const table = s.via === 'local' ? FIP_TABLE : transitTable(s.via.index);
+    tables.set(table, `${route} table ${table}`);
+    rules.push(`pref ${RULE_FIP_PREF} from ${s.fixed} lookup ${table}`);
+  }
+  if (rules.length) rules.unshift(`pref ${RULE_MAIN_PREF} lookup main suppress_prefixlength 0`);
+  routes.push(...[...tables].sort(([x], [y]) => x - y).map(([, route]) => route));
+  for (const x of r.routes) {
+    const dst = cidrOf(x.destination);
+    const via = subnets.find((s) => cidrContains(s.cidr, x.nexthop));
+    if (!dst || dst.version !== 4 || !via || !isIp(x.nexthop, 4)) continue;
+    const d = dst.prefix === 32 ? dst.text.slice(0, -3) : dst.text;
+    routes.push(`${d} via ${canonicalIp(x.nexthop)} dev ${via.inner}`);
+  }
+  return { routes, rules };
+}
+
 function compileRouter(
   node: L3Node,
   model: ModelView,
   idx: L3Index,
   r: Router,
   local: Set<string>,
-): { router: DesiredRouter; fips: ServedFip[]; gwAddrs: string[]; gwIp: string | null; gwOut: string | null } {
+  clouds: Map<string, string>,
+): {
+  router: DesiredRouter;
+  fips: ServedFip[];
+  gwAddrs: string[];
+  gwIp: string | null;
+  gwOut: string | null;
+  gwNode: boolean;
+} {
   const mtu = node.underlayMtu - VXLAN_OVERHEAD;
   const ifaces: DesiredIface[] = [];
   const subnets: { cidr: Cidr; inner: string }[] = [];
@@ -178,10 +240,14 @@ function compileRouter(
   const gwPort = node.cloud
     ? [...(idx.gatewaysByRouter.get(r.id) ?? [])]
         .sort(byId)
-        .find((p) => cloudOf(model.networks.get(p.network_id)) === node.cloud)
+        .find((p) => cloudOfNetwork(model.networks.get(p.network_id)) === node.cloud)
     : undefined;
   const gwIp = gwPort?.fixed_ips.map((f) => f.ip_address).find((ip) => isIp(ip, 4));
+  const gws = gatewayNodes(r, model, idx, clouds);
+  const gwNode = gws.some((g) => g.cloud === node.cloud && g.host === node.host);
+  const transit = transitOf(r, node, mtu, gws);
   const fips: ServedFip[] = [];
+  const sources: FipSource[] = [];
   const fixed = new Map<string, string>();
   let gw: { dev: string; ip: string; snat: boolean } | null = null;
   const gwAddrs: string[] = [];
@@ -189,24 +255,36 @@ function compileRouter(
     const dev = gwInner(gwPort.id);
     const snat = r.external_gateways.find((g) => g.network_id === gwPort.network_id)?.enable_snat ?? true;
     gw = { dev, ip: canonicalIp(gwIp), snat };
-    // Floating IPs of this router on its local gateway's network, whose port lives on this node.
-    for (const p of [...model.ports.values()].filter((q) => local.has(q.id)).sort(byId)) {
-      for (const f of idx.floatingipsByPort.get(p.id) ?? []) {
-        const fixedIp = f.fixed_ip_address;
-        if (f.router_id !== r.id || f.floating_network_id !== gwPort.network_id) continue;
-        if (!isIp(f.floating_ip_address, 4) || !isIp(fixedIp, 4)) continue;
-        if (!p.fixed_ips.some((x) => x.ip_address === fixedIp)) continue;
-        const sf = { fipId: f.id, ip: canonicalIp(f.floating_ip_address), routerId: r.id };
-        fixed.set(f.id, canonicalIp(fixedIp));
-        fips.push(sf);
-      }
+  }
+  // Floating IPs of this router: served here when on this cloud's external network and their port
+  // lives here, or (on the cloud's gateway node) lives in another cloud; a local port's floating IP
+  // of another cloud is served by that cloud's gateway node, where its fixed address's traffic goes.
+  for (const f of [...model.floatingips.values()].sort(byId)) {
+    const p = f.port_id ? model.ports.get(f.port_id) : undefined;
+    const fixedIp = f.fixed_ip_address;
+    if (!p || f.router_id !== r.id || !isIp(f.floating_ip_address, 4) || !isIp(fixedIp, 4)) continue;
+    if (!p.fixed_ips.some((x) => x.ip_address === fixedIp)) continue;
+    const host = p['binding:host_id'];
+    const here = local.has(p.id);
+    const fipCloud = cloudOfNetwork(model.networks.get(f.floating_network_id));
+    if (gw && gwPort && f.floating_network_id === gwPort.network_id) {
+      const remote = gwNode && isWorkload(p) && !!host && clouds.get(host) !== node.cloud;
+      if (!here && !remote) continue;
+      fips.push({ fipId: f.id, ip: canonicalIp(f.floating_ip_address), routerId: r.id });
+      fixed.set(f.id, canonicalIp(fixedIp));
+      if (here) sources.push({ fixed: canonicalIp(fixedIp), via: 'local' });
+    } else if (here && fipCloud !== node.cloud) {
+      const g = gws.find((x) => x.cloud === fipCloud);
+      if (g) sources.push({ fixed: canonicalIp(fixedIp), via: g });
     }
+  }
+  if (gw && gwPort) {
     fips.sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
     gwAddrs.push(gw.ip, ...fips.map((f) => f.ip));
     ifaces.push({
       portId: gwPort.id,
       kind: 'gateway',
-      inner: dev,
+      inner: gw.dev,
       outer: gwOuter(gwPort.id),
       bridge: null,
       mac: gwPort.mac_address.toLowerCase(),
@@ -214,17 +292,8 @@ function compileRouter(
       mtu: node.underlayMtu,
     });
   }
-  const routes: string[] = [];
-  if (r.admin_state_up) {
-    if (gw) routes.push(`${L3_NEXT_HOP} dev ${gw.dev}`, `default via ${L3_NEXT_HOP} dev ${gw.dev}`);
-    for (const x of r.routes) {
-      const dst = cidrOf(x.destination);
-      const via = subnets.find((s) => cidrContains(s.cidr, x.nexthop));
-      if (!dst || dst.version !== 4 || !via || !isIp(x.nexthop, 4)) continue;
-      const d = dst.prefix === 32 ? dst.text.slice(0, -3) : dst.text;
-      routes.push(`${d} via ${canonicalIp(x.nexthop)} dev ${via.inner}`);
-    }
-  }
+  const egress = egressOf(node.host, node.cloud, !!gw, gws);
+  const { routes, rules } = routingOf(r, gw?.dev ?? null, transit, egress, sources, subnets);
   const nft = renderRouterNft(gw, fips, (f) => fixed.get(f.fipId)!);
   return {
     router: {
@@ -233,6 +302,8 @@ function compileRouter(
       up: r.admin_state_up,
       ifaces,
       routes,
+      rules,
+      transit,
       nft: nft.text,
       nftKey: nft.key,
     },
@@ -240,6 +311,7 @@ function compileRouter(
     gwAddrs: r.admin_state_up ? [...new Set(gwAddrs)] : [],
     gwIp: gw?.ip ?? null,
     gwOut: gwPort ? gwOuter(gwPort.id) : null,
+    gwNode,
   };
 }
 
@@ -251,14 +323,15 @@ export function compileL3(node: L3Node, model: ModelView): DesiredL3 {
   const hostRoutes: string[] = [];
   const proxies = new Set<string>();
   const fips: ServedFip[] = [];
+  const clouds = agentClouds(model);
   for (const r of hostedRouters(node.host, model, idx)) {
-    const c = compileRouter(node, model, idx, r, local);
+    const c = compileRouter(node, model, idx, r, local, clouds);
     routers.push(c.router);
     if (r.admin_state_up) fips.push(...c.fips);
     // The gateway address is the same on every node of the cloud hosting the router: one of them
     // (the gateway node) answers ARP for it and announces it, so replies to SNATed flows come back
     // to one node, not to whichever answered last. Floating IPs live on one node each.
-    const gwNode = gatewayNode(r.id, node.cloud, model, idx) === node.host;
+    const gwNode = c.gwNode;
     for (const ip of c.gwAddrs) {
       hostRoutes.push(`${ip} dev ${c.gwOut}`);
       if (ip !== c.gwIp || gwNode) proxies.add(ip);

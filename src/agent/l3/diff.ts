@@ -1,11 +1,12 @@
 /**
  * Pure: desired L3 state vs what the driver read → ordered operations. Adds first (namespace → veth
- * → node end on its bridge → inner end → addresses → routes → NAT table → node routes → proxy ARP →
- * bridge table), deletions in reverse (proxy ARP → routes → veths → namespaces). Only what is
+ * → node end on its bridge → inner end → addresses → transit and its peers → routes → rules → NAT
+ * table → node routes → proxy ARP → bridge table), deletions in reverse (proxy ARP → routes → veths → namespaces). Only what is
  * recognisably ours is deleted: router namespaces of our prefix (the driver reads no others), `hrp`/
  * `hrg` node links, static routes, proxy entries inside an external subnet on the underlay interface.
  */
 import { cidrContains, parseCidr } from '../../model/grammar/addresses.js';
+import { routeDev } from './names.js';
 import type { L3Op } from './ops.js';
 import type { ActualL3, ActualRouterNs, DesiredL3, DesiredRouter } from './types.js';
 
@@ -28,16 +29,53 @@ function diffRouter(d: DesiredRouter, a: ActualRouterNs | undefined, actual: Act
     for (const addr of have)
       if (!f.addrs.includes(addr)) ops.push({ op: 'addr-del', netns: d.netns, dev: f.inner, addr });
   }
-  // Links of interfaces that went away (their veth goes with them).
+  diffTransit(d, a, ops);
+  // Links of interfaces (and a transit) that went away (a veth's peer goes with it).
   const wanted = new Set(d.ifaces.map((f) => f.inner));
+  if (d.transit) wanted.add(d.transit.dev);
   for (const name of a?.links.keys() ?? [])
     if (!wanted.has(name)) ops.push({ op: 'inner-del', netns: d.netns, inner: name });
   const routes = a?.routes ?? new Set<string>();
   for (const r of d.routes) if (!routes.has(r)) ops.push({ op: 'route-replace', netns: d.netns, route: r });
   for (const r of routes)
-    if (!d.routes.includes(r) && [...wanted].some((w) => r.endsWith(` dev ${w}`)))
-      ops.push({ op: 'route-del', netns: d.netns, route: r });
+    if (!d.routes.includes(r) && wanted.has(routeDev(r))) ops.push({ op: 'route-del', netns: d.netns, route: r });
+  const rules = a?.rules ?? new Set<string>();
+  for (const r of rules) if (!d.rules.includes(r)) ops.push({ op: 'rule-del', netns: d.netns, rule: r });
+  for (const r of d.rules) if (!rules.has(r)) ops.push({ op: 'rule-add', netns: d.netns, rule: r });
   if (a?.nftKey !== d.nftKey) ops.push({ op: 'nft-replace', netns: d.netns, text: d.nft });
+}
+
+/** The transit VXLAN: made, set like an inner end, addressed, and its peers' neighbours and entries. */
+function diffTransit(d: DesiredRouter, a: ActualRouterNs | undefined, ops: L3Op[]): void {
+  const t = d.transit;
+  const link = t ? a?.links.get(t.dev) : undefined;
+  if (t) {
+    if (!link) ops.push({ op: 'transit-add', netns: d.netns, transit: t });
+    if (!link || link.mac !== t.mac || link.mtu !== t.mtu || link.up !== d.up)
+      ops.push({ op: 'inner-set', netns: d.netns, inner: t.dev, mac: t.mac, mtu: t.mtu, up: d.up });
+    if (!link?.addrs.includes(t.addr)) ops.push({ op: 'addr-add', netns: d.netns, dev: t.dev, addr: t.addr });
+    for (const x of link?.addrs ?? [])
+      if (x !== t.addr) ops.push({ op: 'addr-del', netns: d.netns, dev: t.dev, addr: x });
+  }
+  // A link set down loses its neighbours (not its entries): they come back when it is up again.
+  const neigh = new Map((t?.peers ?? []).map((p) => [`${p.hop} ${p.mac}`, p]));
+  const fdb = new Map((t?.peers ?? []).map((p) => [`${p.mac} ${p.dst}`, p]));
+  if (t && link) {
+    for (const k of a?.neigh ?? []) {
+      const [ip, mac] = k.split(' ') as [string, string];
+      if (!neigh.has(k)) ops.push({ op: 'neigh-del', netns: d.netns, dev: t.dev, ip, mac });
+    }
+    for (const k of a?.fdb ?? []) {
+      const [mac, dst] = k.split(' ') as [string, string];
+      if (!fdb.has(k)) ops.push({ op: 'fdb-del', netns: d.netns, dev: t.dev, mac, dst });
+    }
+  }
+  if (!t) return;
+  for (const [k, p] of fdb)
+    if (!a?.fdb.has(k)) ops.push({ op: 'fdb-replace', netns: d.netns, dev: t.dev, mac: p.mac, dst: p.dst });
+  if (!d.up) return;
+  for (const [k, p] of neigh)
+    if (!a?.neigh.has(k)) ops.push({ op: 'neigh-replace', netns: d.netns, dev: t.dev, ip: p.hop, mac: p.mac });
 }
 
 export function diffL3(desired: DesiredL3, actual: ActualL3): L3Op[] {

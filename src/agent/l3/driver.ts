@@ -8,7 +8,7 @@
 import type { Exec } from '../../common/exec.js';
 import { listNetns } from '../../common/netns.js';
 import { commandsOf, type L3Op } from './ops.js';
-import { isOuterLink, isRouterNetns, L3_TABLE } from './names.js';
+import { isOuterLink, isRouterNetns, L3_TABLE, RULE_FIP_PREF, RULE_MAIN_PREF, TRANSIT_PREFIX } from './names.js';
 import { emptyActual, type ActualL3, type ActualLink, type ActualRouterNs } from './types.js';
 
 interface IpAddrJson {
@@ -23,9 +23,26 @@ interface IpRouteJson {
   dst: string;
   gateway?: string;
   dev?: string;
+  table?: string;
+}
+interface IpRuleJson {
+  priority: number;
+  src?: string;
+  srclen?: number;
+  table?: string;
+  suppress_prefixlen?: number;
 }
 
-const routeKey = (r: IpRouteJson): string => `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}`;
+const routeKey = (r: IpRouteJson): string =>
+  `${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.dev}${r.table && r.table !== 'main' ? ` table ${r.table}` : ''}`;
+/** Our rules (the L3 priorities only) as the keys compile renders. */
+const ruleKey = (r: IpRuleJson): string | null => {
+  if (r.priority !== RULE_MAIN_PREF && r.priority !== RULE_FIP_PREF) return null;
+  const from =
+    r.src && r.src !== 'all' ? ` from ${r.src}${r.srclen !== undefined && r.srclen !== 32 ? `/${r.srclen}` : ''}` : '';
+  const suppress = r.suppress_prefixlen !== undefined ? ` suppress_prefixlength ${r.suppress_prefixlen}` : '';
+  return `pref ${r.priority}${from} lookup ${r.table}${suppress}`;
+};
 const parse = <T>(text: string): T[] => (text.trim() ? (JSON.parse(text) as T[]) : []);
 const tableKey = (text: string): string | null => /comment "([0-9a-f]+)"/.exec(text)?.[1] ?? null;
 
@@ -38,10 +55,13 @@ export class L3Driver {
   ) {}
 
   private async readNs(netns: string): Promise<ActualRouterNs> {
-    const [addrs, routes, nft] = await Promise.all([
+    const [addrs, routes, nft, rules, neigh, fdb] = await Promise.all([
       this.exec('ip', ['-n', netns, '-json', 'addr', 'show']),
-      this.exec('ip', ['-n', netns, '-json', 'route', 'show', 'proto', 'static']),
+      this.exec('ip', ['-n', netns, '-json', 'route', 'show', 'table', 'all', 'proto', 'static']),
       this.exec('ip', ['netns', 'exec', netns, 'nft', 'list', 'table', 'ip', L3_TABLE], { allowFail: true }),
+      this.exec('ip', ['-n', netns, '-json', 'rule', 'show']),
+      this.exec('ip', ['-n', netns, '-json', 'neigh', 'show', 'nud', 'permanent']),
+      this.exec('bridge', ['-n', netns, '-json', 'fdb', 'show']),
     ]);
     const links = new Map<string, ActualLink>();
     for (const l of parse<IpAddrJson>(addrs.stdout)) {
@@ -53,10 +73,22 @@ export class L3Driver {
         addrs: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
       });
     }
+    const onTransit = (dev: string | undefined): boolean => !!dev?.startsWith(TRANSIT_PREFIX);
     return {
       links,
       routes: new Set(parse<IpRouteJson>(routes.stdout).map(routeKey)),
       nftKey: nft.code === 0 ? tableKey(nft.stdout) : null,
+      rules: new Set(parse<IpRuleJson>(rules.stdout).flatMap((r) => ruleKey(r) ?? [])),
+      neigh: new Set(
+        parse<{ dst: string; dev: string; lladdr?: string }>(neigh.stdout)
+          .filter((n) => onTransit(n.dev) && n.lladdr)
+          .map((n) => `${n.dst} ${n.lladdr!.toLowerCase()}`),
+      ),
+      fdb: new Set(
+        parse<{ mac: string; dev?: string; dst?: string }>(fdb.stdout)
+          .filter((f) => onTransit(f.dev) && f.dst)
+          .map((f) => `${f.mac.toLowerCase()} ${f.dst}`),
+      ),
     };
   }
 
@@ -97,7 +129,7 @@ export class L3Driver {
       const deleting = o.op.endsWith('-del');
       try {
         for (const c of commandsOf(o, uplink))
-          await this.exec(c.cmd, c.args, { allowFail: deleting, timeoutMs: 10_000, input: c.input });
+          await this.exec(c.cmd, c.args, { allowFail: deleting || c.allowFail, timeoutMs: 10_000, input: c.input });
       } catch (e) {
         if (scope) broken.add(scope);
         failed.push(`${o.op} ${scope}: ${(e as Error).message}`);

@@ -2,12 +2,16 @@
  * The operations the L3 diff emits and the commands each one runs (pure), so the order and the exact
  * command lines are tested without root. `uplink` is the node's underlay interface (proxy ARP).
  */
-import { L3_NEXT_HOP, L3_TABLE } from './names.js';
-import type { DesiredIface } from './types.js';
+import { L3_NEXT_HOP, L3_TABLE, L3_TRANSIT_PORT } from './names.js';
+import type { DesiredIface, DesiredTransit } from './types.js';
 
 export type L3Op =
   | { op: 'ns-add'; netns: string }
   | { op: 'veth-add'; netns: string; iface: DesiredIface }
+  | { op: 'transit-add'; netns: string; transit: DesiredTransit }
+  | { op: 'neigh-replace' | 'neigh-del'; netns: string; dev: string; ip: string; mac: string }
+  | { op: 'fdb-replace' | 'fdb-del'; netns: string; dev: string; mac: string; dst: string }
+  | { op: 'rule-add' | 'rule-del'; netns: string; rule: string }
   | { op: 'outer-set'; outer: string; bridge: string | null }
   | { op: 'inner-set'; netns: string; inner: string; mac: string; mtu: number; up: boolean }
   | { op: 'addr-add' | 'addr-del'; netns: string; dev: string; addr: string }
@@ -25,6 +29,8 @@ export interface L3Command {
   cmd: string;
   args: string[];
   input?: string;
+  /** A clean-up step whose failure is expected (nothing to clean). */
+  allowFail?: boolean;
 }
 
 const ip = (...args: string[]): L3Command => ({ cmd: 'ip', args });
@@ -64,6 +70,45 @@ export function commandsOf(o: L3Op, uplink: string | null): L3Command[] {
       if (f.kind === 'gateway') out.push(ip('addr', 'add', `${L3_NEXT_HOP}/32`, 'dev', f.outer));
       return out;
     }
+    case 'transit-add': {
+      // Made in the node namespace (its UDP socket stays there, on the underlay), then moved in.
+      const t = o.transit;
+      return [
+        { ...ip('link', 'del', t.dev), allowFail: true },
+        ip(
+          'link',
+          'add',
+          t.dev,
+          'mtu',
+          String(t.mtu),
+          'address',
+          t.mac,
+          'type',
+          'vxlan',
+          'id',
+          String(t.vni),
+          ...['local', t.local, 'dstport', String(L3_TRANSIT_PORT), 'nolearning'],
+        ),
+        ip('link', 'set', t.dev, 'netns', o.netns),
+      ];
+    }
+    case 'neigh-replace':
+      return [ip('-n', o.netns, 'neigh', 'replace', o.ip, 'lladdr', o.mac, 'dev', o.dev, 'nud', 'permanent')];
+    case 'neigh-del':
+      return [ip('-n', o.netns, 'neigh', 'del', o.ip, 'dev', o.dev)];
+    case 'fdb-replace':
+      return [
+        {
+          cmd: 'bridge',
+          args: ['-n', o.netns, 'fdb', 'replace', o.mac, 'dev', o.dev, 'dst', o.dst, 'self', 'permanent'],
+        },
+      ];
+    case 'fdb-del':
+      return [{ cmd: 'bridge', args: ['-n', o.netns, 'fdb', 'del', o.mac, 'dev', o.dev, 'dst', o.dst, 'self'] }];
+    case 'rule-add':
+      return [ip('-n', o.netns, 'rule', 'add', ...o.rule.split(' '))];
+    case 'rule-del':
+      return [ip('-n', o.netns, 'rule', 'del', ...o.rule.split(' '))];
     case 'outer-set':
       return [
         o.bridge ? ip('link', 'set', o.outer, 'master', o.bridge, 'up') : ip('link', 'set', o.outer, 'nomaster', 'up'),

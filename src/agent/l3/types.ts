@@ -19,14 +19,40 @@ export interface DesiredIface {
   mtu: number;
 }
 
+/** A peer on a router's transit: the gateway node `hop` stands for, its transit MAC and VTEP. */
+export interface TransitPeer {
+  hop: string;
+  mac: string;
+  dst: string;
+}
+
+/**
+ * The router's transit VXLAN in its namespace: how a node whose traffic must leave through another
+ * node's gateway (or reach a floating IP served there) gets it there over the overlay.
+ */
+export interface DesiredTransit {
+  dev: string;
+  vni: number;
+  mac: string;
+  mtu: number;
+  /** The node's underlay IP, the VXLAN's source. */
+  local: string;
+  /** `ip/len`: the transit's own address (its connected route holds the next hops). */
+  addr: string;
+  peers: TransitPeer[];
+}
+
 export interface DesiredRouter {
   routerId: string;
   netns: string;
   /** admin_state_up: the inner ends are up, else down (no forwarding). */
   up: boolean;
   ifaces: DesiredIface[];
-  /** Route keys in the router namespace (`DST [via GW] dev DEV`), in the order they must be added. */
+  /** Route keys in the router namespace (`DST [via GW] dev DEV [table N]`), in the order to add them. */
   routes: string[];
+  /** Policy rules (`pref N [from IP] lookup T [suppress_prefixlength 0]`): floating IPs' own egress. */
+  rules: string[];
+  transit: DesiredTransit | null;
   /** The nftables script of `ip hypernet_l3` in the router namespace, and its key (its table comment). */
   nft: string;
   nftKey: string;
@@ -65,9 +91,14 @@ export interface ActualLink {
 
 export interface ActualRouterNs {
   links: Map<string, ActualLink>;
-  /** Our routes (proto static), as route keys. */
+  /** Our routes (proto static, every table), as route keys. */
   routes: Set<string>;
   nftKey: string | null;
+  /** Our policy rules (priorities of src/agent/l3/names.ts), as rule keys. */
+  rules: Set<string>;
+  /** Permanent neighbours (`IP MAC`) and forwarding entries (`MAC DST`) of the transit. */
+  neigh: Set<string>;
+  fdb: Set<string>;
 }
 
 export interface ActualL3 {

@@ -110,3 +110,52 @@ test('what does not parse or does not fit is left out, not rendered', () => {
   );
   assert.deepEqual(d.routers[0]!.routes.slice(2), ['10.8.0.5 via 10.0.1.5 dev qr-a1000000-00']);
 });
+
+test('egress transit: a second node of cloud A, and a cloud without a gateway, leave through a gateway node', () => {
+  const vmA2 = { ...port('0e400000-0004', 'n1', 'hostA2', 'fa:16:3e:00:04:40', []) };
+  vmA2.fixed_ips = [{ subnet_id: 's1', ip_address: '10.0.1.12' }];
+  const m = l3Model({ ports: [vmA2], fips: [['f4', '203.0.113.21', '0e400000-0004', '10.0.1.12']] });
+  const nodeA2 = { ...nodeA, host: 'hostA2', underlayIp: '192.0.2.3' };
+  const a2 = compileL3(nodeA2, m).routers[0]!;
+  const macOf = (h: string) => compileL3({ ...nodeA, host: h }, m).routers[0]!.transit!.mac;
+  // Gateway nodes by cloud: cloud-a → hostA (hop .1), cloud-b → hostB (hop .2).
+  assert.deepEqual(a2.transit!.peers, [
+    { hop: '169.254.1.1', mac: macOf('hostA'), dst: '192.0.2.2' },
+    { hop: '169.254.1.2', mac: macOf('hostB'), dst: '192.0.2.66' },
+  ]);
+  assert.notEqual(macOf('hostA'), macOf('hostA2'));
+  assert.ok(a2.routes.includes('default via 169.254.1.1 dev qt-f0000000-00'), 'to cloud A’s gateway node');
+  // Its floating IP is served here, so that address leaves through the local gateway veth.
+  assert.ok(a2.routes.includes('default via 169.254.0.1 dev qg-ba000000-00 table 100'));
+  assert.deepEqual(a2.rules, ['pref 100 lookup main suppress_prefixlength 0', 'pref 200 from 10.0.1.12 lookup 100']);
+  assert.ok(!compileL3(nodeA2, m).proxies.includes('203.0.113.10'), 'the gateway node answers for the address');
+
+  // A cloud where the router has no gateway: out through the first cloud's gateway node.
+  const agentC = { ...m.agents.get('ag-a')!, id: 'ag-c', host: 'hostC' };
+  agentC.configurations = { ...agentC.configurations, tunneling_ip: '198.51.100.7', cloud: 'cloud-c' };
+  const vmC = { ...port('0e500000-0005', 'n1', 'hostC', 'fa:16:3e:00:05:50', []) };
+  vmC.fixed_ips = [{ subnet_id: 's2', ip_address: '10.0.2.50' }];
+  const mc = l3Model({ ports: [vmC] });
+  (mc.agents as Map<string, typeof agentC>).set('ag-c', agentC);
+  const c = compileL3({ ...nodeA, host: 'hostC', underlayIp: '198.51.100.7', cloud: 'cloud-c' }, mc).routers[0]!;
+  assert.ok(!c.ifaces.some((f) => f.kind === 'gateway'), 'no gateway veth in cloud C');
+  assert.deepEqual(c.routes, ['default via 169.254.1.1 dev qt-f0000000-00']);
+  assert.deepEqual(c.rules, []);
+});
+
+test('a floating IP of another cloud: served by that cloud’s gateway node, its fixed address routed back there', () => {
+  const m = l3Model({ fips: [['f2', '203.0.113.21', '0e200000-0002', '10.0.2.20']] });
+  const a = compileL3(nodeA, m);
+  assert.ok(
+    a.fips.some((f) => f.fipId === 'f2' && f.ip === '203.0.113.21'),
+    'announced by cloud A’s gateway node',
+  );
+  assert.ok(a.proxies.includes('203.0.113.21'));
+  assert.match(a.routers[0]!.nft, /ip daddr 203\.0\.113\.21 dnat to 10\.0\.2\.20/);
+  const b = compileL3(nodeB, m).routers[0]!;
+  assert.ok(!b.nft.includes('203.0.113.21'), 'not NATed on the port’s node');
+  assert.deepEqual(b.rules, ['pref 100 lookup main suppress_prefixlength 0', 'pref 200 from 10.0.2.20 lookup 101']);
+  assert.ok(b.routes.includes('default via 169.254.1.1 dev qt-f0000000-00 table 101'));
+  assert.ok(b.routes.includes('default via 169.254.0.1 dev qg-bb000000-00'), 'the rest leaves in cloud B');
+  assert.ok(!compileL3({ ...nodeA, host: 'hostA2', underlayIp: '192.0.2.3' }, m).fips.some((f) => f.fipId === 'f2'));
+});

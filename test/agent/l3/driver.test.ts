@@ -47,6 +47,12 @@ test('diff from nothing: namespace, veths, bridges, addresses, routes, NAT, node
       ...veth,
       ...veth,
       'addr-add',
+      // The transit to cloud B's gateway node: made, addressed, its peer's entry and neighbour.
+      'transit-add',
+      'inner-set',
+      'addr-add',
+      'fdb-replace',
+      'neigh-replace',
       'route-replace',
       'route-replace',
       'nft-replace',
@@ -84,8 +90,22 @@ test('driver: read parses our objects, apply runs the commands in order', async 
   const { exec, calls } = fakeExec({
     'ip netns list': `${NS} (id: 3)\nhn-100\nother\n`,
     [`ip -n ${NS} -json addr show`]: nsAddrs,
-    [`ip -n ${NS} -json route show proto static`]: JSON.stringify([
+    [`ip -n ${NS} -json route show table all proto static`]: JSON.stringify([
       { dst: '10.9.0.0/24', gateway: '10.0.1.5', dev: 'qr-a1000000-00' },
+    ]),
+    [`ip -n ${NS} -json rule show`]: JSON.stringify([
+      { priority: 0, src: 'all', table: 'local' },
+      { priority: 100, src: 'all', table: 'main', suppress_prefixlen: 0 },
+      { priority: 200, src: '10.0.1.10', table: '100' },
+      { priority: 32766, src: 'all', table: 'main' },
+    ]),
+    [`ip -n ${NS} -json neigh show nud permanent`]: JSON.stringify([
+      { dst: '169.254.1.2', dev: 'qt-f0000000-00', lladdr: '02:AA:00:00:00:01', state: ['PERMANENT'] },
+      { dst: '10.0.1.99', dev: 'qr-a1000000-00', lladdr: '02:aa:00:00:00:09', state: ['PERMANENT'] },
+    ]),
+    [`bridge -n ${NS} -json fdb show`]: JSON.stringify([
+      { mac: '02:aa:00:00:00:01', dev: 'qt-f0000000-00', dst: '192.0.2.66', flags: ['self'], state: 'permanent' },
+      { mac: '02:aa:00:00:00:01', dev: 'qt-f0000000-00', flags: ['self'], state: 'permanent' },
     ]),
     [`ip netns exec ${NS} nft list table ip hypernet_l3`]: 'table ip hypernet_l3 {\n\tcomment "00ff"\n}',
     'ip -json addr show': links,
@@ -109,6 +129,13 @@ test('driver: read parses our objects, apply runs the commands in order', async 
   });
   assert.deepEqual([...a.namespaces.get(NS)!.routes], ['10.9.0.0/24 via 10.0.1.5 dev qr-a1000000-00']);
   assert.equal(a.namespaces.get(NS)!.nftKey, '00ff');
+  // Only our rule priorities, the transit's neighbours and its entries with a destination.
+  assert.deepEqual(
+    [...a.namespaces.get(NS)!.rules],
+    ['pref 100 lookup main suppress_prefixlength 0', 'pref 200 from 10.0.1.10 lookup 100'],
+  );
+  assert.deepEqual([...a.namespaces.get(NS)!.neigh], ['169.254.1.2 02:aa:00:00:00:01']);
+  assert.deepEqual([...a.namespaces.get(NS)!.fdb], ['02:aa:00:00:00:01 192.0.2.66']);
   assert.deepEqual([...a.outers], [['hrpa1000000-00', { master: 'hnb-100', up: true }]]);
   assert.deepEqual(a.uplink, { name: 'u0', mac: '0a:00:00:00:00:01' });
   assert.deepEqual([...a.hostRoutes], ['203.0.113.99 dev hrgdead000-00']);

@@ -1,8 +1,10 @@
 /**
  * A model of what the L3 operations do to the kernel, for the pure tests: carries out ops.ts's
  * operations on an ActualL3 as the kernel would (a veth goes with its peer and its namespace, routes
- * and proxy-free host routes go with their device, a link set down loses its routes).
+ * and proxy-free host routes go with their device, a link set down loses its routes and neighbours,
+ * a transit's neighbours and entries go with it).
  */
+import { routeDev, TRANSIT_PREFIX } from '../../../src/agent/l3/names.js';
 import type { L3Op } from '../../../src/agent/l3/ops.js';
 import type { ActualL3 } from '../../../src/agent/l3/types.js';
 
@@ -11,13 +13,26 @@ const peerOf = (name: string): string =>
 const keyOf = (text: string): string | null => /comment "([0-9a-f]+)"/.exec(text)?.[1] ?? null;
 
 function dropDevRoutes(routes: Set<string>, dev: string): void {
-  for (const r of [...routes]) if (r.endsWith(` dev ${dev}`)) routes.delete(r);
+  for (const r of [...routes]) if (routeDev(r) === dev) routes.delete(r);
 }
+
+const emptyNs = () => ({
+  links: new Map(),
+  routes: new Set<string>(),
+  nftKey: null,
+  rules: new Set<string>(),
+  neigh: new Set<string>(),
+  fdb: new Set<string>(),
+});
 
 function dropInner(a: ActualL3, netns: string, inner: string): void {
   const ns = a.namespaces.get(netns);
   if (!ns?.links.delete(inner)) return;
   dropDevRoutes(ns.routes, inner);
+  if (inner.startsWith(TRANSIT_PREFIX)) {
+    ns.neigh.clear();
+    ns.fdb.clear();
+  }
   a.outers.delete(peerOf(inner));
   dropDevRoutes(a.hostRoutes, peerOf(inner));
 }
@@ -31,6 +46,9 @@ export function cloneActual(a: ActualL3): ActualL3 {
           links: new Map([...v.links].map(([n, l]) => [n, { ...l, addrs: [...l.addrs] }])),
           routes: new Set(v.routes),
           nftKey: v.nftKey,
+          rules: new Set(v.rules),
+          neigh: new Set(v.neigh),
+          fdb: new Set(v.fdb),
         },
       ]),
     ),
@@ -48,13 +66,36 @@ export function simulate(before: ActualL3, ops: readonly L3Op[]): ActualL3 {
   for (const o of ops) {
     switch (o.op) {
       case 'ns-add':
-        a.namespaces.set(o.netns, { links: new Map(), routes: new Set(), nftKey: null });
+        a.namespaces.set(o.netns, emptyNs());
         break;
       case 'veth-add':
         a.namespaces
           .get(o.netns)!
           .links.set(o.iface.inner, { mac: o.iface.mac, mtu: o.iface.mtu, up: false, addrs: [] });
         a.outers.set(o.iface.outer, { master: null, up: false });
+        break;
+      case 'transit-add':
+        a.namespaces
+          .get(o.netns)!
+          .links.set(o.transit.dev, { mac: o.transit.mac, mtu: o.transit.mtu, up: false, addrs: [] });
+        break;
+      case 'neigh-replace':
+        a.namespaces.get(o.netns)!.neigh.add(`${o.ip} ${o.mac}`);
+        break;
+      case 'neigh-del':
+        a.namespaces.get(o.netns)?.neigh.delete(`${o.ip} ${o.mac}`);
+        break;
+      case 'fdb-replace':
+        a.namespaces.get(o.netns)!.fdb.add(`${o.mac} ${o.dst}`);
+        break;
+      case 'fdb-del':
+        a.namespaces.get(o.netns)?.fdb.delete(`${o.mac} ${o.dst}`);
+        break;
+      case 'rule-add':
+        a.namespaces.get(o.netns)!.rules.add(o.rule);
+        break;
+      case 'rule-del':
+        a.namespaces.get(o.netns)?.rules.delete(o.rule);
         break;
       case 'outer-set':
         a.outers.set(o.outer, { master: o.bridge, up: true });
@@ -63,6 +104,7 @@ export function simulate(before: ActualL3, ops: readonly L3Op[]): ActualL3 {
         const ns = a.namespaces.get(o.netns)!;
         ns.links.set(o.inner, { ...ns.links.get(o.inner)!, mac: o.mac, mtu: o.mtu, up: o.up });
         if (!o.up) dropDevRoutes(ns.routes, o.inner);
+        if (!o.up && o.inner.startsWith(TRANSIT_PREFIX)) ns.neigh.clear();
         break;
       }
       case 'addr-add': {
@@ -132,6 +174,9 @@ export function plain(a: ActualL3): unknown {
         [...v.links].sort(([x], [y]) => (x < y ? -1 : 1)).map(([n, l]) => [n, { ...l, addrs: [...l.addrs].sort() }]),
         [...v.routes].sort(),
         v.nftKey,
+        [...v.rules].sort(),
+        [...v.neigh].sort(),
+        [...v.fdb].sort(),
       ]),
     outers: [...a.outers].sort(([x], [y]) => (x < y ? -1 : 1)),
     hostRoutes: [...a.hostRoutes].sort(),
