@@ -30,6 +30,7 @@ import { registerRepository } from './images/repository-routes.js';
 import type { ImageService } from './images/service.js';
 import { hyperVmImagesOf } from './images/hypervm-images.js';
 import { registerHyperVmActions } from './hypervm-actions.js';
+import { registerHyperVmTasks } from './hypervm-tasks.js';
 
 export interface AppOptions {
   store: Store;
@@ -120,6 +121,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerRouterActions(app, deps);
   registerSubnetpoolPrefixOps(app, deps);
   registerHyperVmActions(app, deps);
+  registerHyperVmTasks(app, deps);
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger, metrics.watchClients);
