@@ -20,7 +20,7 @@ import Fastify, {
 } from 'fastify';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../common/log.js';
-import { GlanceFault } from './glance-errors.js';
+import { toGlanceError } from './glance-errors.js';
 import type { ImageService } from './service.js';
 import { type PullStep, TokenRefused } from './tokens.js';
 
@@ -71,8 +71,9 @@ export function registerRepository(app: FastifyInstance, images: ImageService, b
         return reply.code(204).send();
       } catch (e) {
         if (e instanceof TokenRefused) return refusal(reply, e.status, e.reason, e.message);
-        if (e instanceof GlanceFault) return refusal(reply, e.status, 'refused', e.message);
-        throw e;
+        const { status, body } = toGlanceError(e);
+        if (status >= 500) throw e;
+        return refusal(reply, status, 'refused', body.message);
       }
     });
   });

@@ -230,6 +230,8 @@ export const hypervms: ResourceDef<'hypervm', typeof createSchema, typeof update
   },
 
   async remove(ctx, tx, current) {
+    // A snapshot or migration under way dies with the HyperVM: its export image never fills.
+    if (current.task !== '') await ctx.images?.dropUnfinished(ctx.caller, current.task_image_id);
     const port = await tx.get('port', current.port_id);
     if (port && port.device_id === current.id) {
       if (current.port_created) await ports.remove(ctx, tx, port);
