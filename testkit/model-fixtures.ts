@@ -126,6 +126,7 @@ export function hypervm(id: string, portId: string, host: string, extra: Partial
     task_token_issued: false,
     stopped_at: '',
     downtime_ms: null,
+    console_session: '',
     ...extra,
   };
 }

@@ -291,6 +291,8 @@ export interface HyperVm extends Base {
   stopped_at: string;
   /** The last migration's downtime: container stopped → running on the target node (ms), or null. */
   downtime_ms: number | null;
+  /** The console session the node should dial back for (src/server/hypervm-console.ts), or ''. */
+  console_session: string;
 }
 
 export type HyperVmTask = '' | 'snapshot' | 'migrate';

@@ -36,6 +36,7 @@ export function compileHyperVms(host: string, model: ModelView): Map<string, Des
       task: hv.task ?? '',
       taskImageId: hv.task_image_id ?? '',
       taskTokenSpent: hv.task_token_issued ?? false,
+      consoleSession: hv.console_session ?? '',
     });
   }
   return out;

@@ -4,6 +4,7 @@
  * unprivileged: root inside is uid `idBase` outside (a subuid range of root, /etc/subuid). The veth's
  * host side takes the port's tap name and MAC; the node's datapath and firewall do the rest.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Exec } from '../../common/exec.js';
@@ -88,6 +89,11 @@ export class LxcDriver {
     });
     await this.o.exec('umoci', ['repack', '--image', `${layout}:${ref}`, join(this.dir, name, 'bundle')]);
     return layout;
+  }
+
+  /** A shell inside the container (its root), on pipes: what the console relays. */
+  attach(name: string): ChildProcess {
+    return spawn('lxc-attach', ['-n', name, '-P', this.dir, '--', '/bin/sh'], { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   /** Stops (kills) the container, keeping its files: a migration exports them next. */

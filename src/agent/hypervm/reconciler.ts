@@ -8,6 +8,7 @@
 import { ApiClient, ApiError } from '../../client/api.js';
 import { pullImage, type PullOptions, type PullResult } from '../../client/repository-pull.js';
 import { pushExport } from '../../client/repository-push.js';
+import { openConsole } from '../../client/console.js';
 import type { Logger } from '../../common/log.js';
 import type { HyperVmStatus } from '../../model/types.js';
 import type { ModelView } from '../../model/model-cache.js';
@@ -50,6 +51,8 @@ export class HyperVmReconciler implements SubReconciler {
   private readonly exporting = new Map<string, Promise<void>>();
   /** Tasks this node ended, by container name → task image, until the model shows the change. */
   private readonly ended = new Map<string, string>();
+  /** Console sessions this node dialled back for already. */
+  private readonly consoles = new Set<string>();
   /** HyperVMs this node already reported as failed (until the server's ERROR arrives). */
   private readonly failed = new Set<string>();
   /** The user_data's token, until a launch takes it. */
@@ -93,7 +96,31 @@ export class HyperVmReconciler implements SubReconciler {
         errors.push(`${op.op}: ${(e as Error).message}`);
       }
     }
+    const running = new Set((await driver.list()).filter((a) => a.running).map((a) => a.name));
+    for (const c of desired.values())
+      if (c.consoleSession !== '' && !this.consoles.has(c.consoleSession) && running.has(c.name)) {
+        this.consoles.add(c.consoleSession);
+        this.console(c).catch((e) => this.o.log.warn({ hypervm: c.id, err: (e as Error).message }, 'console failed'));
+      }
     if (errors.length) throw new Error(errors.join('; '));
+  }
+
+  /** Dials the server back for a console session and joins it to a shell in the container. */
+  private async console(c: DesiredContainer): Promise<void> {
+    const socket = await openConsole(this.o.api, c.id, c.consoleSession);
+    const sh = this.o.driver.attach(c.name);
+    socket.pipe(sh.stdin as NodeJS.WritableStream);
+    sh.stdout?.pipe(socket, { end: false });
+    sh.stderr?.pipe(socket, { end: false });
+    const end = () => {
+      socket.end();
+      if (sh.exitCode === null) sh.kill();
+    };
+    sh.on('close', end);
+    sh.on('error', end);
+    socket.on('close', end);
+    socket.on('error', end);
+    this.o.log.info({ hypervm: c.id }, 'hypervm console attached');
   }
 
   /** Resolves when no launch is under way (tests, shutdown). */

@@ -21,6 +21,8 @@ export interface DesiredContainer {
   taskImageId: string;
   /** The task's upload token was taken already: an export not under way here cannot be repeated. */
   taskTokenSpent: boolean;
+  /** A console session to dial back for, or ''. */
+  consoleSession: string;
 }
 
 /** A container found under the node's HyperVM directory. */

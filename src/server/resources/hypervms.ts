@@ -167,6 +167,7 @@ export const hypervms: ResourceDef<'hypervm', typeof createSchema, typeof update
     'task_token_issued',
     'stopped_at',
     'downtime_ms',
+    'console_session',
   ]),
   createSchema,
   updateSchema,
@@ -209,6 +210,7 @@ export const hypervms: ResourceDef<'hypervm', typeof createSchema, typeof update
       ...NO_TASK,
       task_state: '',
       downtime_ms: null,
+      console_session: '',
     };
     await tx.put('hypervm', hv, 'create');
     return hv;

@@ -4,7 +4,7 @@
  * new image of its tenant (uploaded with the node's single-use token, verified as any push); a
  * migration from cloud B to cloud A, driven through the CLI, keeps the port's IP and MAC and the
  * container's files, reports its downtime, and the container answers the VM on cloud B afterwards.
- * Refused tasks leave nothing behind. Namespaces start with `hnM-<pid>-`; all is removed, also on failure.
+ * Refused tasks leave nothing behind. The console runs a command inside and returns its output. Namespaces start with `hnM-<pid>-`; all is removed, also on failure.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,6 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ApiError } from '../../../src/client/api.js';
 import { ImageClient } from '../../../src/client/images.js';
 import type { HyperVm, Port } from '../../../src/model/types.js';
@@ -38,11 +37,16 @@ function ready(): false | string {
   );
 }
 
-const cli = (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-  promisify(execFile)('node', [BIN, ...args, '--url', `unix:${w.sock}`], { timeout: 120_000 }).then(
-    (r) => ({ code: 0, ...r }),
-    (e: { code: number; stdout: string; stderr: string }) => e,
-  );
+const cli = (args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    const child = execFile(
+      'node',
+      [BIN, ...args, '--url', `unix:${w.sock}`],
+      { timeout: 120_000 },
+      (e, stdout, stderr) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end(input ?? '');
+  });
 
 describe('HyperVM snapshot and migration (root, real containers)', { skip: ready() }, () => {
   let hv: HyperVm;
@@ -122,5 +126,14 @@ describe('HyperVM snapshot and migration (root, real containers)', { skip: ready
     const addr = await w.inContainer(hv.id, ['ip', '-4', 'addr', 'show', 'eth0']);
     assert.match(addr.stdout, new RegExp(`inet ${ip.replace(/\./g, '\\.')}/`));
     assert.ok(await eventually(async () => !existsSync(join(w.lxcDirB, `hv-${hv.id}`)), 20_000), 'old one removed');
+  });
+
+  test('console: a command sent in runs inside the container and its output comes back', async () => {
+    const out = await cli(['hypervm', 'console', hv.id], 'echo console-$((6*7)); cat /etc/marker\n');
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /console-42\nkept-42\n/);
+    const missing = await cli(['hypervm', 'console', '00000000-0000-0000-0000-000000000000']);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /could not be found|not found/i);
   });
 });
