@@ -7,18 +7,39 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../src/client/api.js';
 import { inNetns, realExec, type ExecResult } from '../src/common/exec.js';
 import { tapName } from '../src/model/kernel-names.js';
 import type { HyperVm, Network, Port } from '../src/model/types.js';
-import { buildHyperVmImage, pushLayout } from './hypervm-image.js';
+import { buildHyperVmImage, canBuildHyperVmImage, pushLayout } from './hypervm-image.js';
+import { isRoot, skipUnless } from './preconditions.js';
 import { netnsPids } from '../src/lab/netns.js';
 import { listNetns } from './runs.js';
 import { eventually } from './wait.js';
 
 const BIN = new URL('../../bin/hypernet.js', import.meta.url).pathname;
 export const UNDERLAY = { srv: '192.0.2.254', a: '192.0.2.1', b: '192.0.2.2' };
+
+/** What a test of this world needs, as a skip reason (a failure in CI), or false when all is there. */
+export function hyperVmWorldReady(): false | string {
+  const lxc = existsSync('/usr/bin/lxc-start') && existsSync('/usr/bin/newuidmap');
+  return (
+    skipUnless(isRoot(), 'needs root') ||
+    skipUnless(lxc, 'needs lxc and uidmap (scripts/setup.sh)') ||
+    skipUnless(canBuildHyperVmImage(), 'needs busybox-static and umoci (scripts/setup.sh)')
+  );
+}
+
+/** A world of its own for one test file: namespaces `<prefix>…`, files in the temp dir, logs under artifacts/. */
+export function worldFor(prefix: string, artifacts: string): HyperVmWorld {
+  return new HyperVmWorld(
+    prefix,
+    join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`),
+    new URL(`../../artifacts/${artifacts}/`, import.meta.url).pathname,
+  );
+}
 
 export class HyperVmWorld {
   readonly ns: { u: string; srv: string; a: string; b: string; wb: string };

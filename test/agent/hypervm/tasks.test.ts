@@ -10,32 +10,15 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../../../src/client/api.js';
 import { ImageClient } from '../../../src/client/images.js';
 import type { HyperVm, Port } from '../../../src/model/types.js';
-import { canBuildHyperVmImage } from '../../../testkit/hypervm-image.js';
-import { HyperVmWorld } from '../../../testkit/hypervm-world.js';
-import { isRoot, skipUnless } from '../../../testkit/preconditions.js';
+import { hyperVmWorldReady, worldFor } from '../../../testkit/hypervm-world.js';
 import { eventually, msUntil } from '../../../testkit/wait.js';
 
 const BIN = new URL('../../../../bin/hypernet.js', import.meta.url).pathname;
-const prefix = `hnM-${process.pid}-`;
-const w = new HyperVmWorld(
-  prefix,
-  join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`),
-  new URL('../../../../artifacts/hypervm-tasks/', import.meta.url).pathname,
-);
-
-function ready(): false | string {
-  const lxc = existsSync('/usr/bin/lxc-start') && existsSync('/usr/bin/newuidmap');
-  return (
-    skipUnless(isRoot(), 'needs root') ||
-    skipUnless(lxc, 'needs lxc and uidmap (scripts/setup.sh)') ||
-    skipUnless(canBuildHyperVmImage(), 'needs busybox-static and umoci (scripts/setup.sh)')
-  );
-}
+const w = worldFor(`hnM-${process.pid}-`, 'hypervm-tasks');
 
 const cli = (args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> =>
   new Promise((resolve) => {
@@ -48,7 +31,7 @@ const cli = (args: string[], input?: string): Promise<{ code: number; stdout: st
     child.stdin?.end(input ?? '');
   });
 
-describe('HyperVM snapshot and migration (root, real containers)', { skip: ready() }, () => {
+describe('HyperVM snapshot and migration (root, real containers)', { skip: hyperVmWorldReady() }, () => {
   let hv: HyperVm;
   const images = () => new ImageClient(w.api);
 
