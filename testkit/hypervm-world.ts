@@ -1,24 +1,45 @@
 /**
  * A two-cloud HyperVM world for the LXC tests and `bench:hypervm`, as root: an underlay switch
  * namespace (192.0.2.0/24) joining a server namespace (the API and the repository on 192.0.2.254),
- * node A (an agent with --hypervm, cloud-a) and node B (an agent, cloud-b) with a VM namespace on a
- * tap, as nova would plug it; the busybox image built and pushed. Every namespace starts with the
+ * node A (an agent with --hypervm, cloud-a) and node B (an agent with --hypervm, cloud-b) with a VM
+ * namespace on a tap, as nova would plug it; the busybox image built and pushed. Every namespace starts with the
  * given prefix; `down` kills the containers, stops the processes it started (by PID) and removes all.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../src/client/api.js';
 import { inNetns, realExec, type ExecResult } from '../src/common/exec.js';
 import { tapName } from '../src/model/kernel-names.js';
 import type { HyperVm, Network, Port } from '../src/model/types.js';
-import { buildHyperVmImage, pushLayout } from './hypervm-image.js';
+import { buildHyperVmImage, canBuildHyperVmImage, pushLayout } from './hypervm-image.js';
+import { isRoot, skipUnless } from './preconditions.js';
 import { netnsPids } from '../src/lab/netns.js';
 import { listNetns } from './runs.js';
 import { eventually } from './wait.js';
 
 const BIN = new URL('../../bin/hypernet.js', import.meta.url).pathname;
 export const UNDERLAY = { srv: '192.0.2.254', a: '192.0.2.1', b: '192.0.2.2' };
+
+/** What a test of this world needs, as a skip reason (a failure in CI), or false when all is there. */
+export function hyperVmWorldReady(): false | string {
+  const lxc = existsSync('/usr/bin/lxc-start') && existsSync('/usr/bin/newuidmap');
+  return (
+    skipUnless(isRoot(), 'needs root') ||
+    skipUnless(lxc, 'needs lxc and uidmap (scripts/setup.sh)') ||
+    skipUnless(canBuildHyperVmImage(), 'needs busybox-static and umoci (scripts/setup.sh)')
+  );
+}
+
+/** A world of its own for one test file: namespaces `<prefix>…`, files in the temp dir, logs under artifacts/. */
+export function worldFor(prefix: string, artifacts: string): HyperVmWorld {
+  return new HyperVmWorld(
+    prefix,
+    join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`),
+    new URL(`../../artifacts/${artifacts}/`, import.meta.url).pathname,
+  );
+}
 
 export class HyperVmWorld {
   readonly ns: { u: string; srv: string; a: string; b: string; wb: string };
@@ -30,6 +51,8 @@ export class HyperVmWorld {
   readonly hostB: string;
   /** Where node A's agent keeps its containers. */
   readonly lxcDir: string;
+  /** Where node B's agent keeps its containers. */
+  readonly lxcDirB: string;
   net!: Network;
   vmPort!: Port;
   image!: string;
@@ -44,6 +67,7 @@ export class HyperVmWorld {
     this.sock = join(dir, 'server.sock');
     this.api = new ApiClient({ url: `unix:${this.sock}`, timeoutMs: 10_000 });
     this.lxcDir = join(dir, 'agent-a', 'hypervm');
+    this.lxcDirB = join(dir, 'agent-b', 'hypervm');
     this.hostA = `${prefix}node-a`;
     this.hostB = `${prefix}node-b`;
   }
@@ -54,8 +78,9 @@ export class HyperVmWorld {
   }
 
   /** Runs a command inside a HyperVM's container, as its root. */
-  inContainer(hypervmId: string, cmd: readonly string[], timeoutMs = 15_000): Promise<ExecResult> {
-    return this.inNs(this.ns.a, ['lxc-attach', '-n', `hv-${hypervmId}`, '-P', this.lxcDir, '--', ...cmd], timeoutMs);
+  inContainer(hypervmId: string, cmd: readonly string[], timeoutMs = 15_000, node: 'a' | 'b' = 'a') {
+    const dir = node === 'a' ? this.lxcDir : this.lxcDirB;
+    return this.inNs(this.ns[node], ['lxc-attach', '-n', `hv-${hypervmId}`, '-P', dir, '--', ...cmd], timeoutMs);
   }
 
   private start(args: string[], log: string): void {
@@ -119,7 +144,7 @@ export class HyperVmWorld {
     await wb('ip', ['link', 'set', 'eth0', 'address', this.vmPort.mac_address, 'mtu', '1450', 'up']);
     await wb('ip', ['addr', 'add', `${this.vmIp}/24`, 'dev', 'eth0']);
     this.agent(ns.a, this.hostA, UNDERLAY.a, 'a', ['--hypervm']);
-    this.agent(ns.b, this.hostB, UNDERLAY.b, 'b');
+    this.agent(ns.b, this.hostB, UNDERLAY.b, 'b', ['--hypervm']);
     const alive = async () => (await this.api.list<{ alive: boolean }>('agents')).filter((a) => a.alive).length === 2;
     if (!(await eventually(alive, 20_000))) throw new Error('the agents did not register');
   }
@@ -128,17 +153,22 @@ export class HyperVmWorld {
     return this.vmPort.fixed_ips[0].ip_address;
   }
 
-  /** Creates a HyperVM on node A (a new port on the network) and waits for ACTIVE; throws on ERROR. */
-  async launch(timeoutMs = 60_000): Promise<HyperVm> {
+  /** Creates a HyperVM (node A's cloud unless told; a new port on the network) and waits for ACTIVE. */
+  async launch(timeoutMs = 60_000, cloud = 'cloud-a'): Promise<HyperVm> {
     const hv = await this.api.create<HyperVm>('hypervms', 'hypervm', {
       image_id: this.image,
       network_id: this.net.id,
-      cloud: 'cloud-a',
+      cloud,
     });
+    return this.waitActive(hv, timeoutMs);
+  }
+
+  /** Waits until a HyperVM is ACTIVE with no task under way; throws on ERROR. */
+  async waitActive(hv: HyperVm, timeoutMs = 60_000): Promise<HyperVm> {
     const active = await eventually(async () => {
       const now = await this.api.show<HyperVm>('hypervms', 'hypervm', hv.id);
       if (now.status === 'ERROR') throw new Error(`HyperVM failed: ${now.status_reason}`);
-      return now.status === 'ACTIVE';
+      return now.status === 'ACTIVE' && now.task === '';
     }, timeoutMs);
     if (!active) throw new Error(`HyperVM ${hv.id} did not become ACTIVE`);
     return this.api.show<HyperVm>('hypervms', 'hypervm', hv.id);
@@ -151,9 +181,14 @@ export class HyperVmWorld {
 
   /** Kills every container of this world (an agent leaves them running when it stops, as it leaves taps). */
   private async killContainers(): Promise<void> {
-    if (!existsSync(this.lxcDir)) return;
-    for (const name of readdirSync(this.lxcDir).filter((n) => n.startsWith('hv-')))
-      await this.inNs(this.ns.a, ['lxc-stop', '-n', name, '-P', this.lxcDir, '-k']);
+    for (const [n, dir] of [
+      [this.ns.a, this.lxcDir],
+      [this.ns.b, this.lxcDirB],
+    ] as const) {
+      if (!existsSync(dir)) continue;
+      for (const name of readdirSync(dir).filter((x) => x.startsWith('hv-')))
+        await this.inNs(n, ['lxc-stop', '-n', name, '-P', dir, '-k']);
+    }
   }
 
   async down(): Promise<void> {

@@ -119,6 +119,14 @@ export function hypervm(id: string, portId: string, host: string, extra: Partial
     status_reason: '',
     port_created: true,
     launch_token_issued: false,
+    task: '',
+    task_image_id: '',
+    task_state: '',
+    target_host: '',
+    task_token_issued: false,
+    stopped_at: '',
+    downtime_ms: null,
+    console_session: '',
     ...extra,
   };
 }

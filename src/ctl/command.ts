@@ -16,6 +16,8 @@ import { computeStatus } from './status.js';
 import { renderStatus } from './status-render.js';
 import { formatObject } from './format.js';
 import { imageCommand } from './image-command.js';
+import { hyperVmTaskCommands } from './hypervm-tasks.js';
+import { hyperVmConsoleCommand } from './hypervm-console.js';
 
 /** A list of an optional extension's collection: [] when the server does not serve it (404). */
 async function listIfServed<T>(client: ApiClient, plural: string): Promise<T[]> {
@@ -66,6 +68,8 @@ function completionCommand(program: Command): Command {
 
 export function register(program: Command): void {
   const cmds = [...RESOURCES.map(resourceCommand), imageCommand(), statusCommand(), completionCommand(program)];
+  const hypervm = cmds.find((c) => c.name() === 'hypervm');
+  for (const t of [...hyperVmTaskCommands(), hyperVmConsoleCommand()]) hypervm?.addCommand(t);
   for (const c of cmds) {
     const walk = (x: Command) => {
       usageExits(x);

@@ -4,3 +4,5 @@
 export const HYPERVM_CAPABILITY = 'hypervm';
 /** The device_owner of a port a HyperVM holds. */
 export const HYPERVM_OWNER = 'compute:hypervm';
+/** The HTTP Upgrade protocol of the console relay (server ↔ caller, server ↔ node). */
+export const CONSOLE_PROTOCOL = 'hypernet-console';

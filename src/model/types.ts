@@ -277,7 +277,25 @@ export interface HyperVm extends Base {
   port_created: boolean;
   /** The node took its single-use pull token: one token per launch, a second request is refused. */
   launch_token_issued: boolean;
+  /** The action under way: '' (none), 'snapshot' or 'migrate' (src/server/hypervm-tasks.ts). */
+  task: HyperVmTask;
+  /** The image the task's export is uploaded to, or ''. */
+  task_image_id: string;
+  /** The task's current step as the node reports it (e.g. 'uploading 40%'), or how the last one ended. */
+  task_state: string;
+  /** The node the migration moves to, or ''. */
+  target_host: string;
+  /** The node took the single-use upload token of the task. */
+  task_token_issued: boolean;
+  /** When the migrating container was stopped (ISO, server time), or ''. */
+  stopped_at: string;
+  /** The last migration's downtime: container stopped → running on the target node (ms), or null. */
+  downtime_ms: number | null;
+  /** The console session the node should dial back for (src/server/hypervm-console.ts), or ''. */
+  console_session: string;
 }
+
+export type HyperVmTask = '' | 'snapshot' | 'migrate';
 
 /** Resource kinds carried by the store. */
 export type Kind =

@@ -30,6 +30,8 @@ import { registerRepository } from './images/repository-routes.js';
 import type { ImageService } from './images/service.js';
 import { hyperVmImagesOf } from './images/hypervm-images.js';
 import { registerHyperVmActions } from './hypervm-actions.js';
+import { registerHyperVmTasks } from './hypervm-tasks.js';
+import { consoleRelay } from './hypervm-console.js';
 
 export interface AppOptions {
   store: Store;
@@ -120,6 +122,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   registerRouterActions(app, deps);
   registerSubnetpoolPrefixOps(app, deps);
   registerHyperVmActions(app, deps);
+  registerHyperVmTasks(app, deps);
+  app.server.on('upgrade', consoleRelay(deps));
   registerQuotas(app, deps);
   registerCliCompat(app, deps);
   registerWatch(app, deps, RESOURCES, opts.logger, metrics.watchClients);

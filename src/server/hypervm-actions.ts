@@ -17,17 +17,20 @@ import { storeUpdate } from './store-update.js';
 
 type P = { Params: { id: string } };
 
+/** The provider address of a HyperVM's node (its agent's tunneling_ip): what its tokens are bound to. */
+export async function nodeAddress(tx: ReadTx, hv: HyperVm): Promise<string> {
+  const node = (await tx.list('agent')).find((a) => a.host === hv.host);
+  const address = node?.configurations?.tunneling_ip;
+  if (typeof address !== 'string' || address === '')
+    throw faults.conflict('HyperVmNoHost', `HyperVM ${hv.id}'s node ${hv.host} has no provider address.`);
+  return address;
+}
+
 export function registerHyperVmActions(app: FastifyInstance, deps: RouteDeps): void {
   app.post<P>('/v2.0/hypervms/:id/launch_token', async (req: FastifyRequest<P>, reply) => {
     const ctx = contextOf(deps, req);
     if (!ctx.caller.isAdmin) throw faults.forbidden('(rule:launch_token_hypervm) is disallowed by policy: admin only');
-    const issued = await takeLaunchToken(deps, ctx, req.params.id, async (tx, hv) => {
-      const node = (await tx.list('agent')).find((a) => a.host === hv.host);
-      const address = node?.configurations?.tunneling_ip;
-      if (typeof address !== 'string' || address === '')
-        throw faults.conflict('HyperVmNoHost', `HyperVM ${hv.id}'s node ${hv.host} has no provider address.`);
-      return address;
-    });
+    const issued = await takeLaunchToken(deps, ctx, req.params.id, nodeAddress);
     return reply.code(201).send({ launch_token: issued });
   });
 }

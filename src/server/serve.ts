@@ -103,6 +103,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   if (opts.unixSocket) {
     rmSync(opts.unixSocket, { force: true });
     unix = http.createServer(app.routing);
+    // Upgrades (the HyperVM console relay) are answered the same on both listeners.
+    for (const l of app.server.listeners('upgrade')) unix.on('upgrade', l as (...a: unknown[]) => void);
     await new Promise<void>((resolve, reject) => unix!.once('error', reject).listen(opts.unixSocket, resolve));
     // Only the owner may connect: the socket is trusted (e.g. a relayed repository peer address).
     chmodSync(opts.unixSocket, 0o600);

@@ -33,6 +33,10 @@ export function compileHyperVms(host: string, model: ModelView): Map<string, Des
       mtu: net?.mtu ?? 1450,
       tokenSpent: hv.launch_token_issued,
       reported: hv.status,
+      task: hv.task ?? '',
+      taskImageId: hv.task_image_id ?? '',
+      taskTokenSpent: hv.task_token_issued ?? false,
+      consoleSession: hv.console_session ?? '',
     });
   }
   return out;

@@ -4,6 +4,7 @@
  * unprivileged: root inside is uid `idBase` outside (a subuid range of root, /etc/subuid). The veth's
  * host side takes the port's tap name and MAC; the node's datapath and firewall do the rest.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Exec } from '../../common/exec.js';
@@ -73,8 +74,31 @@ export class LxcDriver {
     await chmod(bundle, 0o711);
     const args = await initArgs(join(bundle, 'config.json'));
     await writeFile(join(root, 'config'), lxcConfig(c, join(bundle, 'rootfs'), args, this.idBase, root));
-    // The layout was for this unpack only; the bundle is what a restart or snapshot needs.
-    await rm(layout, { recursive: true, force: true });
+    // The layout stays: a snapshot repacks the bundle's changes onto it as a new layer.
+  }
+
+  /**
+   * The container's filesystem as an OCI layout: `umoci repack` adds what changed in the rootfs since
+   * the unpack as a new layer on the container's own layout (ids mapped back, config kept), and tags it.
+   * Returns the layout's directory.
+   */
+  async exportLayout(name: string): Promise<string> {
+    const layout = this.layoutDir(name);
+    const ref = await refOf(layout).catch(() => {
+      throw new Error('the container has no image layout to export onto (launched by an older agent)');
+    });
+    await this.o.exec('umoci', ['repack', '--image', `${layout}:${ref}`, join(this.dir, name, 'bundle')]);
+    return layout;
+  }
+
+  /** A shell inside the container (its root), on pipes: what the console relays. */
+  attach(name: string): ChildProcess {
+    return spawn('lxc-attach', ['-n', name, '-P', this.dir, '--', '/bin/sh'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  /** Stops (kills) the container, keeping its files: a migration exports them next. */
+  async stop(name: string): Promise<void> {
+    await this.o.exec('lxc-stop', ['-n', name, '-P', this.dir, '-k'], { allowFail: true });
   }
 
   async start(name: string): Promise<void> {

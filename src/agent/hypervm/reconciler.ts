@@ -7,6 +7,8 @@
  */
 import { ApiClient, ApiError } from '../../client/api.js';
 import { pullImage, type PullOptions, type PullResult } from '../../client/repository-pull.js';
+import { pushExport } from '../../client/repository-push.js';
+import { openConsole } from '../../client/console.js';
 import type { Logger } from '../../common/log.js';
 import type { HyperVmStatus } from '../../model/types.js';
 import type { ModelView } from '../../model/model-cache.js';
@@ -45,6 +47,12 @@ interface LaunchToken {
 export class HyperVmReconciler implements SubReconciler {
   readonly name = 'hypervm';
   private readonly launching = new Map<string, Promise<void>>();
+  /** Exports under way (snapshot, migration), by container name. */
+  private readonly exporting = new Map<string, Promise<void>>();
+  /** Tasks this node ended, by container name → task image, until the model shows the change. */
+  private readonly ended = new Map<string, string>();
+  /** Console sessions this node dialled back for already. */
+  private readonly consoles = new Set<string>();
   /** HyperVMs this node already reported as failed (until the server's ERROR arrives). */
   private readonly failed = new Set<string>();
   /** The user_data's token, until a launch takes it. */
@@ -60,7 +68,13 @@ export class HyperVmReconciler implements SubReconciler {
     // The server took the token to put it into this node's user_data: it is spent for the server, not here.
     const own = this.carried && desired.get(containerName(this.carried.hypervm_id));
     if (own) desired.set(own.name, { ...own, tokenSpent: false });
-    const ops = diffHyperVms(desired, await driver.list(), new Set(this.launching.keys()));
+    const busy = new Set([...this.launching.keys(), ...this.exporting.keys()]);
+    for (const [name, image] of this.ended) {
+      const c = desired.get(name);
+      if (c?.task !== '' && c?.taskImageId === image) busy.add(name);
+      else this.ended.delete(name);
+    }
+    const ops = diffHyperVms(desired, await driver.list(), busy);
     const errors: string[] = [];
     for (const op of ops) {
       try {
@@ -68,6 +82,8 @@ export class HyperVmReconciler implements SubReconciler {
           await driver.destroy(op.name);
           this.o.log.info({ container: op.name }, 'hypervm container removed');
         } else if (op.op === 'launch') this.startLaunch(op.c);
+        else if (op.op === 'export') this.startExport(op.c);
+        else if (op.op === 'end-task') await this.endTask(op.c, op.reason);
         else if (op.op === 'start') {
           await driver.start(op.c.name);
           await this.report(op.c, 'ACTIVE');
@@ -80,12 +96,103 @@ export class HyperVmReconciler implements SubReconciler {
         errors.push(`${op.op}: ${(e as Error).message}`);
       }
     }
+    const running = new Set((await driver.list()).filter((a) => a.running).map((a) => a.name));
+    for (const c of desired.values())
+      if (c.consoleSession !== '' && !this.consoles.has(c.consoleSession) && running.has(c.name)) {
+        this.consoles.add(c.consoleSession);
+        this.console(c).catch((e) => this.o.log.warn({ hypervm: c.id, err: (e as Error).message }, 'console failed'));
+      }
     if (errors.length) throw new Error(errors.join('; '));
+  }
+
+  /** Dials the server back for a console session and joins it to a shell in the container. */
+  private async console(c: DesiredContainer): Promise<void> {
+    const socket = await openConsole(this.o.api, c.id, c.consoleSession);
+    const sh = this.o.driver.attach(c.name);
+    socket.pipe(sh.stdin as NodeJS.WritableStream);
+    sh.stdout?.pipe(socket, { end: false });
+    sh.stderr?.pipe(socket, { end: false });
+    const end = () => {
+      socket.end();
+      if (sh.exitCode === null) sh.kill();
+    };
+    sh.on('close', end);
+    sh.on('error', end);
+    socket.on('close', end);
+    socket.on('error', end);
+    this.o.log.info({ hypervm: c.id }, 'hypervm console attached');
   }
 
   /** Resolves when no launch is under way (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.launching.size) await Promise.allSettled([...this.launching.values()]);
+    while (this.launching.size || this.exporting.size)
+      await Promise.allSettled([...this.launching.values(), ...this.exporting.values()]);
+  }
+
+  private startExport(c: DesiredContainer): void {
+    const run = this.export(c).finally(() => {
+      this.exporting.delete(c.name);
+      this.o.onLaunchDone?.();
+    });
+    this.exporting.set(c.name, run);
+  }
+
+  /**
+   * A snapshot or migration: (stop,) repack the rootfs onto the container's layout, take the task's
+   * one upload token, send the layout through the repository, and end the task. A migration's stopped
+   * container is started again by the loop if the task fails; on success the server moves the
+   * HyperVM to the target node and this node's loop removes the container.
+   */
+  private async export(c: DesiredContainer): Promise<void> {
+    const { driver, log } = this.o;
+    const started = Date.now();
+    try {
+      if (c.task === 'migrate') {
+        await this.step(c, 'stopping');
+        await driver.stop(c.name);
+        await this.step(c, 'stopped');
+      }
+      await this.step(c, 'exporting');
+      const layoutDir = await driver.exportLayout(c.name);
+      const tok = await this.o.api.call<{ upload_token: LaunchToken }>(
+        'POST',
+        `/v2.0/hypervms/${encodeURIComponent(c.id)}/upload_token`,
+      );
+      let shown = -1;
+      const bytes = await pushExport({
+        repositoryUrl: this.o.repositoryUrl,
+        token: tok.upload_token.token,
+        imageId: c.taskImageId,
+        layoutDir,
+        localAddress: this.o.providerIp,
+        onProgress: (sent, total) => {
+          // A few steps, not every chunk: each is a write the CLI polls for.
+          const pct = Math.floor((sent / total) * 4) * 25;
+          if (pct === shown) return;
+          shown = pct;
+          this.step(c, `uploading ${pct}%`).catch(() => undefined);
+        },
+      });
+      await this.endTask(c);
+      log.info({ hypervm: c.id, task: c.task, bytes, ms: Date.now() - started }, 'hypervm exported');
+    } catch (e) {
+      const reason = (e as Error).message.slice(0, 900);
+      log.warn({ hypervm: c.id, task: c.task, reason }, 'hypervm export failed');
+      await this.endTask(c, reason).catch(() => undefined);
+    }
+  }
+
+  /** Tells the server the task is over (with the error when it failed); holds the container until the model shows it. */
+  private async endTask(c: DesiredContainer, error?: string): Promise<void> {
+    this.ended.set(c.name, c.taskImageId);
+    await this.o.api.call('POST', `/v2.0/hypervms/${encodeURIComponent(c.id)}/task_end`, {
+      task_end: error === undefined ? {} : { error },
+    });
+  }
+
+  /** The task's step as the server shows it. */
+  private async step(c: DesiredContainer, state: string): Promise<void> {
+    await this.o.api.update('hypervms', 'hypervm', c.id, { task_state: state });
   }
 
   private startLaunch(c: DesiredContainer): void {

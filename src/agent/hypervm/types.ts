@@ -15,6 +15,14 @@ export interface DesiredContainer {
   tokenSpent: boolean;
   /** The status the server shows, to report only changes. */
   reported: string;
+  /** A snapshot or migration this node must export the container for ('' none). */
+  task: '' | 'snapshot' | 'migrate';
+  /** The queued image the export goes to. */
+  taskImageId: string;
+  /** The task's upload token was taken already: an export not under way here cannot be repeated. */
+  taskTokenSpent: boolean;
+  /** A console session to dial back for, or ''. */
+  consoleSession: string;
 }
 
 /** A container found under the node's HyperVM directory. */
@@ -32,5 +40,9 @@ export type HyperVmOp =
   | { op: 'active'; c: DesiredContainer }
   /** Gone, and its one token spent: the launch cannot be repeated. */
   | { op: 'fail'; c: DesiredContainer; reason: string }
+  /** Export the container (stopped first for a migration) and upload it with the task's one token. */
+  | { op: 'export'; c: DesiredContainer }
+  /** The task's token was spent by an export this node no longer runs (it restarted): end it as failed. */
+  | { op: 'end-task'; c: DesiredContainer; reason: string }
   /** No HyperVM of this node wants it any more. */
   | { op: 'destroy'; name: string };

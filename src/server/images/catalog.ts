@@ -66,6 +66,8 @@ export interface TokenRecord {
   state: TokenState;
   /** Blob digests already served to this token's pull. */
   served: string[];
+  /** 'upload': a token for one upload of a HyperVM's export into this (queued) image; absent: a pull. */
+  purpose?: 'upload';
 }
 
 const SCHEMA = [

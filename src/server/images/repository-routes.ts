@@ -3,6 +3,7 @@
  *
  *   GET {base}/images/{id}/index.json              starts the pull (once per token)
  *   GET {base}/images/{id}/blobs/sha256/{hex}      each blob of the image, once per token
+ *   PUT {base}/images/{id}/file                    a node's export into a queued image (upload token)
  *
  * with `Authorization: Bearer TOKEN`, from the address the token is bound to. The paths mirror the
  * layout's own, so the puller writes what it reads where it read it from. Served on its own
@@ -17,7 +18,9 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { Readable } from 'node:stream';
 import type { Logger } from '../../common/log.js';
+import { toGlanceError } from './glance-errors.js';
 import type { ImageService } from './service.js';
 import { type PullStep, TokenRefused } from './tokens.js';
 
@@ -56,6 +59,23 @@ export function registerRepository(app: FastifyInstance, images: ImageService, b
   app.get<{ Params: { id: string; hex: string } }>(`${base}/images/:id/blobs/sha256/:hex`, (req, reply) => {
     if (!/^[a-f0-9]{64}$/.test(req.params.hex)) return refusal(reply, 404, 'not_found', 'no such blob');
     return serve(req, reply, { kind: 'blob', digest: `sha256:${req.params.hex}` });
+  });
+  // A HyperVM node's export (snapshot, migration), with its single-use upload token; the body stays a
+  // stream, checked as it arrives like any push.
+  app.register(async (sub) => {
+    sub.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+    sub.put<{ Params: { id: string } }>(`${base}/images/:id/file`, async (req, reply) => {
+      reply.header('connection', 'close');
+      try {
+        await images.uploadWithToken(bearer(req), req.params.id, peerAddress(req), req.body as Readable);
+        return reply.code(204).send();
+      } catch (e) {
+        if (e instanceof TokenRefused) return refusal(reply, e.status, e.reason, e.message);
+        const { status, body } = toGlanceError(e);
+        if (status >= 500) throw e;
+        return refusal(reply, status, 'refused', body.message);
+      }
+    });
   });
 }
 

@@ -23,6 +23,7 @@ import { type CreateFields, type ListQuery, type PatchOp, applyPatch, filterAndS
 import {
   type PullStep,
   authorizePull,
+  authorizeUpload,
   canonicalAddress,
   hashToken,
   logRefusal,
@@ -281,6 +282,52 @@ export class ImageService {
     });
     this.log.info({ image: id, address: addr, token: hash.slice(0, 12) }, 'repository token issued');
     return { token, image_id: id, address: addr, expires_at: glanceTime(expires) };
+  }
+
+  /**
+   * A token for one upload into a queued image from `address` (admin: a HyperVM node sending its
+   * export). The node has the container's files and no tenant credentials; this token is all it gets.
+   */
+  issueUploadToken(c: Caller, id: string, address: string): IssuedToken {
+    const img = this.get(c, id);
+    mustOwn(c, img, 'issue an upload token for');
+    if (img.status !== 'queued') throw glance.conflict(`Image ${id} is ${img.status}, not queued: nothing to upload`);
+    const token = newToken();
+    const hash = hashToken(token);
+    const expires = this.clock.now() + this.config.tokenTtlMs;
+    const addr = canonicalAddress(address);
+    if (addr === undefined) throw glance.badRequest("'address' must be the uploader's IP address");
+    this.catalog.putToken({
+      hash,
+      image_id: id,
+      address: addr,
+      project_id: img.owner,
+      expires_at_ms: expires,
+      state: 'issued',
+      served: [],
+      purpose: 'upload',
+    });
+    this.log.info({ image: id, address: addr, token: hash.slice(0, 12) }, 'repository upload token issued');
+    return { token, image_id: id, address: addr, expires_at: glanceTime(expires) };
+  }
+
+  /** An upload with an upload token: the token is consumed first, then the file is verified as any push. */
+  async uploadWithToken(token: string | undefined, id: string, address: string | undefined, body: Readable) {
+    const r = { token, imageId: id, address, nowMs: this.clock.now() };
+    try {
+      authorizeUpload(this.catalog, r);
+    } catch (e) {
+      if (e instanceof TokenRefused) logRefusal(this.log, r, e);
+      throw e;
+    }
+    const img = this.catalog.get(id);
+    if (!img || !this.catalog.transition(id, 'queued', { status: 'saving', updated_at: this.now() }))
+      throw glance.conflict(`Image ${id} is not queued: nothing to upload`);
+    await storeUpload(
+      { catalog: this.catalog, blobs: this.blobs, config: this.config, log: this.log, now: () => this.now() },
+      img,
+      body,
+    );
   }
 
   /** One read of a pull: checks and records it against the token, then names the file to send. */

@@ -22,7 +22,8 @@ export type RefusalReason =
   | 'already_used'
   | 'pull_not_started'
   | 'not_in_image'
-  | 'blob_already_served';
+  | 'blob_already_served'
+  | 'wrong_purpose';
 
 const STATUS: Record<RefusalReason, number> = {
   missing_token: 401,
@@ -34,6 +35,7 @@ const STATUS: Record<RefusalReason, number> = {
   pull_not_started: 403,
   not_in_image: 403,
   blob_already_served: 403,
+  wrong_purpose: 403,
 };
 
 export class TokenRefused extends Error {
@@ -58,6 +60,37 @@ export function canonicalAddress(a: string | undefined): string | undefined {
   return ipaddr.process(a).toString();
 }
 
+/** The checks every use of a token shares: known, this image, this address, not expired. */
+function checkToken(catalog: ImageCatalog, r: { token: string; imageId: string; address?: string; nowMs: number }) {
+  const t = catalog.token(hashToken(r.token));
+  if (!t) throw new TokenRefused('unknown_token', 'unknown repository token');
+  if (t.image_id !== r.imageId) throw new TokenRefused('wrong_image', 'this token was issued for another image');
+  if (canonicalAddress(r.address) !== t.address)
+    throw new TokenRefused('wrong_address', `this token is bound to another address than ${r.address ?? 'this'}`);
+  if (r.nowMs >= t.expires_at_ms) throw new TokenRefused('expired', 'this repository token has expired');
+  return t;
+}
+
+/**
+ * Checks an upload token (a HyperVM node sending its export) and consumes it in the same catalog step:
+ * one token, one upload attempt; a failed upload needs a new task. Throws TokenRefused.
+ */
+export function authorizeUpload(
+  catalog: ImageCatalog,
+  r: { token: string | undefined; imageId: string; address?: string; nowMs: number },
+): TokenRecord {
+  const { token } = r;
+  if (!token) throw new TokenRefused('missing_token', 'an upload token is required (Authorization: Bearer …)');
+  return catalog.atomically(() => {
+    const t = checkToken(catalog, { ...r, token });
+    if (t.purpose !== 'upload') throw new TokenRefused('wrong_purpose', 'this token is for a pull, not an upload');
+    if (t.state !== 'issued') throw new TokenRefused('already_used', 'this upload token was used already');
+    const next: TokenRecord = { ...t, state: 'consumed' };
+    catalog.putToken(next);
+    return next;
+  });
+}
+
 /** What a request of the pull asks for. */
 export type PullStep = { kind: 'index' } | { kind: 'blob'; digest: string };
 
@@ -76,14 +109,10 @@ export interface PullRequest {
  */
 export function authorizePull(catalog: ImageCatalog, imageBlobs: readonly string[], r: PullRequest): TokenRecord {
   if (!r.token) throw new TokenRefused('missing_token', 'a repository token is required (Authorization: Bearer …)');
-  const hash = hashToken(r.token);
+  const { token } = r;
   return catalog.atomically(() => {
-    const t = catalog.token(hash);
-    if (!t) throw new TokenRefused('unknown_token', 'unknown repository token');
-    if (t.image_id !== r.imageId) throw new TokenRefused('wrong_image', 'this token was issued for another image');
-    if (canonicalAddress(r.address) !== t.address)
-      throw new TokenRefused('wrong_address', `this token is bound to another address than ${r.address ?? 'this'}`);
-    if (r.nowMs >= t.expires_at_ms) throw new TokenRefused('expired', 'this repository token has expired');
+    const t = checkToken(catalog, { ...r, token });
+    if (t.purpose === 'upload') throw new TokenRefused('wrong_purpose', 'this token is for an upload, not a pull');
     if (t.state === 'consumed') throw new TokenRefused('already_used', 'this token was used by a completed pull');
     const next: TokenRecord = { ...t, served: [...t.served] };
     if (r.step.kind === 'index') {
@@ -104,15 +133,15 @@ export function authorizePull(catalog: ImageCatalog, imageBlobs: readonly string
 }
 
 /** Logs a refusal: enough to investigate (image, address, reason, hash prefix), never the token. */
-export function logRefusal(log: Logger, r: PullRequest, e: TokenRefused): void {
+export function logRefusal(log: Logger, r: Omit<PullRequest, 'step'> & { step?: PullStep }, e: TokenRefused): void {
   log.warn(
     {
       image: r.imageId,
       address: r.address,
       reason: e.reason,
       token: r.token ? hashToken(r.token).slice(0, 12) : undefined,
-      step: r.step.kind === 'blob' ? r.step.digest : 'index.json',
+      step: r.step === undefined ? 'upload' : r.step.kind === 'blob' ? r.step.digest : 'index.json',
     },
-    `repository pull refused: ${e.message}`,
+    `repository ${r.step === undefined ? 'upload' : 'pull'} refused: ${e.message}`,
   );
 }

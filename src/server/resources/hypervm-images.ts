@@ -1,7 +1,7 @@
 /**
  * What the hypervms resource needs of the image catalog (images/service.ts), as an interface so the
  * resource layer does not depend on the Glance code: the image as the caller sees it, and the
- * single-use pull token a HyperVM node takes for its launch.
+ * single-use pull token a HyperVM node takes for its launch; the export images of snapshots and migrations.
  */
 import type { Caller } from '../auth.js';
 
@@ -24,4 +24,10 @@ export interface HyperVmImages {
   find(caller: Caller, id: string): HyperVmImage | undefined;
   /** A token for one pull of `imageId` from `address` (the node's provider address). */
   issueToken(caller: Caller, imageId: string, address: string): IssuedLaunchToken;
+  /** A new queued image of `project` (docker/raw, private) that a HyperVM's export will fill; its id. */
+  createExport(caller: Caller, project: string, name: string): string;
+  /** A token for one upload into the queued `imageId` from `address` (the node's provider address). */
+  issueUploadToken(caller: Caller, imageId: string, address: string): IssuedLaunchToken;
+  /** Removes an export image that never became active (a failed task leaves nothing behind). */
+  dropUnfinished(caller: Caller, imageId: string): Promise<void>;
 }

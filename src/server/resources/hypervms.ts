@@ -51,6 +51,7 @@ const updateSchema = z.strictObject({
   tags: zTags.optional(),
   status: z.enum(STATUSES).optional(),
   status_reason: z.string().max(1024).optional(),
+  task_state: z.string().max(1024).optional(),
 });
 
 const hasCapability = (a: Agent): boolean =>
@@ -60,10 +61,19 @@ const hasCapability = (a: Agent): boolean =>
  * The node a new HyperVM runs on: the admin's `host`, else the live node of `cloud` holding the fewest
  * HyperVMs (ties by host name, so the choice is repeatable).
  */
-async function schedule(ctx: Ctx, tx: ReadTx, cloud: string, host: string | undefined): Promise<string> {
-  const nodes = (await tx.list('agent')).filter((a) => hasCapability(a) && a.configurations.cloud === cloud);
-  if (nodes.length === 0)
+export async function schedule(
+  ctx: Ctx,
+  tx: ReadTx,
+  cloud: string,
+  host: string | undefined,
+  exclude = '',
+): Promise<string> {
+  const all = (await tx.list('agent')).filter((a) => hasCapability(a) && a.configurations.cloud === cloud);
+  if (all.length === 0)
     throw faults.badRequest(`Cloud ${cloud} has no HyperVM support (no agent there runs HyperVMs).`, 'HyperVmNoCloud');
+  const nodes = all.filter((a) => a.host !== exclude);
+  if (nodes.length === 0)
+    throw faults.conflict('HyperVmNoHost', `Cloud ${cloud} has no HyperVM node but ${exclude}, where it runs now.`);
   if (host !== undefined) {
     if (!nodes.some((a) => a.host === host))
       throw faults.badRequest(`Host ${host} is no HyperVM node of cloud ${cloud}.`, 'HyperVmNoHost');
@@ -107,6 +117,31 @@ async function newPort(ctx: Ctx, tx: WriteTx, networkId: string, hv: { id: strin
   return ports.create(ctx, tx, body);
 }
 
+/** The task fields of a HyperVM with no task under way. */
+export const NO_TASK = {
+  task: '',
+  task_image_id: '',
+  target_host: '',
+  task_token_issued: false,
+  stopped_at: '',
+} as const satisfies Partial<HyperVm>;
+
+/**
+ * A migration's clock, kept by the server: the source node says 'stopped' (downtime starts); the
+ * target node's ACTIVE ends it (downtime recorded, task over); its ERROR ends the task as failed.
+ */
+function migrationStep(hv: HyperVm, nowMs: number): HyperVm {
+  if (hv.task !== 'migrate') return hv;
+  if (hv.task_state === 'stopped' && hv.stopped_at === '') return { ...hv, stopped_at: new Date(nowMs).toISOString() };
+  if (hv.host !== hv.target_host || hv.task_image_id !== hv.image_id) return hv;
+  if (hv.status === 'ACTIVE') {
+    const downtime = hv.stopped_at === '' ? null : nowMs - Date.parse(hv.stopped_at);
+    return { ...hv, ...NO_TASK, downtime_ms: downtime, task_state: `migrated to ${hv.host} (downtime ${downtime} ms)` };
+  }
+  if (hv.status === 'ERROR') return { ...hv, ...NO_TASK, task_state: `migrate failed: ${hv.status_reason}` };
+  return hv;
+}
+
 export const hypervms: ResourceDef<'hypervm', typeof createSchema, typeof updateSchema> = {
   kind: 'hypervm',
   singular: 'hypervm',
@@ -125,6 +160,14 @@ export const hypervms: ResourceDef<'hypervm', typeof createSchema, typeof update
     'status_reason',
     'port_created',
     'launch_token_issued',
+    'task',
+    'task_image_id',
+    'task_state',
+    'target_host',
+    'task_token_issued',
+    'stopped_at',
+    'downtime_ms',
+    'console_session',
   ]),
   createSchema,
   updateSchema,
@@ -164,20 +207,33 @@ export const hypervms: ResourceDef<'hypervm', typeof createSchema, typeof update
       status_reason: '',
       port_created: created,
       launch_token_issued: false,
+      ...NO_TASK,
+      task_state: '',
+      downtime_ms: null,
+      console_session: '',
     };
     await tx.put('hypervm', hv, 'create');
     return hv;
   },
 
   async update(ctx, _tx, current, body) {
-    requireAdminFor(ctx, body, ['status', 'status_reason'], 'update_hypervm');
-    const next = assignPresent({ ...current }, body, ['name', 'description', 'tags', 'status', 'status_reason']);
+    requireAdminFor(ctx, body, ['status', 'status_reason', 'task_state'], 'update_hypervm');
+    const next = assignPresent({ ...current }, body, [
+      'name',
+      'description',
+      'tags',
+      'status',
+      'status_reason',
+      'task_state',
+    ]);
     if (body.status !== undefined && body.status !== 'ERROR' && body.status_reason === undefined)
       next.status_reason = '';
-    return next;
+    return migrationStep(next, ctx.nowMs);
   },
 
   async remove(ctx, tx, current) {
+    // A snapshot or migration under way dies with the HyperVM: its export image never fills.
+    if (current.task !== '') await ctx.images?.dropUnfinished(ctx.caller, current.task_image_id);
     const port = await tx.get('port', current.port_id);
     if (port && port.device_id === current.id) {
       if (current.port_created) await ports.remove(ctx, tx, port);

@@ -8,32 +8,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realExec } from '../../../src/common/exec.js';
 import type { HyperVm, Port } from '../../../src/model/types.js';
-import { canBuildHyperVmImage } from '../../../testkit/hypervm-image.js';
-import { HyperVmWorld } from '../../../testkit/hypervm-world.js';
-import { isRoot, skipUnless } from '../../../testkit/preconditions.js';
+import { hyperVmWorldReady, worldFor } from '../../../testkit/hypervm-world.js';
 import { eventually, msUntil } from '../../../testkit/wait.js';
 
-const prefix = `hnE-${process.pid}-`;
-const w = new HyperVmWorld(
-  prefix,
-  join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`),
-  new URL('../../../../artifacts/hypervm-lxc/', import.meta.url).pathname,
-);
+const w = worldFor(`hnE-${process.pid}-`, 'hypervm-lxc');
 
-function ready(): false | string {
-  const lxc = existsSync('/usr/bin/lxc-start') && existsSync('/usr/bin/newuidmap');
-  return (
-    skipUnless(isRoot(), 'needs root') ||
-    skipUnless(lxc, 'needs lxc and uidmap (scripts/setup.sh)') ||
-    skipUnless(canBuildHyperVmImage(), 'needs busybox-static and umoci (scripts/setup.sh)')
-  );
-}
-
-describe('HyperVMs on LXC (root, real containers)', { skip: ready() }, () => {
+describe('HyperVMs on LXC (root, real containers)', { skip: hyperVmWorldReady() }, () => {
   let hv: HyperVm;
   const inContainer = (cmd: string[]) => w.inContainer(hv.id, cmd);
   /** What a failed reachability check needs: the container's addresses and DHCP log, node A's bridge. */
