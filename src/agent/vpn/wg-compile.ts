@@ -5,9 +5,10 @@
  * - one peer per port, allowed IPs exactly its fixed IPs and allowed address pairs (cryptokey routing
  *   is the anti-spoofing: wireguard-go drops any other source from that client);
  * - a /32 route per address to the interface, a route per subnet to the network's bridge;
- * - proxy ARP for each address on the bridge, for neighbours on the hyperswitch itself; frames from
- *   other nodes come addressed to the port's MAC (their permanent neighbour entries), so a bridge
- *   rule hands those to the hyperswitch's IP stack;
+ * - proxy ARP for each address on the bridge, its answers rewritten to carry the port's MAC; frames
+ *   for that MAC (also from nodes that know it from their permanent neighbour entries) are handed to
+ *   the hyperswitch's IP stack by a bridge rule;
+ * - the client's packets join the conntrack zone of their network (as the bridge's do);
  * - the port's security groups in the inet family, on the forward path through the interface.
  */
 import { wiredOn } from '../../model/bindings.js';
@@ -17,6 +18,7 @@ import { bridgeMac, bridgeName } from '../../model/kernel-names.js';
 import type { ModelView } from '../../model/model-cache.js';
 import type { Port, SecurityGroup } from '../../model/types.js';
 import { groupMembers } from '../firewall/compile.js';
+import { zonesFor } from '../firewall/conntrack.js';
 import { ruleText } from '../firewall/rules.js';
 import { isVni } from '../../model/vxlan.js';
 import type { DesiredPeer, DesiredWg } from '../crypt/types.js';
@@ -72,6 +74,17 @@ export function compileWga(
   const proxies: WgaDesired['proxies'] = [];
   const bridges = new Set<string>();
   const macRules: string[] = [];
+  const arpRules: string[] = [];
+  const zoneRules: string[] = [];
+  // The firewall tracks a network's traffic in its own conntrack zone, chosen by the bridge it comes
+  // in on; a client's packets come in on our interface and must join that zone, or a reply coming
+  // back over the bridge finds no connection (and an ICMP reply is then invalid).
+  const zones = zonesFor(
+    [...model.ports.values()]
+      .filter((p) => wiredOn(p, node.host))
+      .map((p) => model.networks.get(p.network_id)?.['provider:segmentation_id'])
+      .filter(isVni),
+  );
   const fwd: string[] = [];
   const local: Port[] = [];
   let underlayMtu = Infinity;
@@ -93,10 +106,19 @@ export function compileWga(
       if (sn) routes.push({ dst: sn.cidr, dev: br });
     }
     bridges.add(br);
-    macRules.push(
-      `ether daddr ${port.mac_address.toLowerCase()} ether daddr set ${bridgeMac(vni)} meta pkttype set host`,
-    );
+    const mac = port.mac_address.toLowerCase();
+    macRules.push(`ether daddr ${mac} ether daddr set ${bridgeMac(vni)} meta pkttype set host`);
+    // Proxy ARP answers with the bridge's MAC, which every node's bridge of this network shares: the
+    // answer must name the port's own MAC, which the other nodes forward to this hyperswitch.
+    for (const f of port.fixed_ips)
+      if (!f.ip_address.includes(':'))
+        arpRules.push(
+          `arp operation reply arp saddr ip ${f.ip_address} ether saddr set ${mac} arp saddr ether set ${mac}`,
+        );
     fwd.push(...portFilter(node.iface, port, groups));
+    const v4 = allowed.filter((a) => !a.includes(':'));
+    if (v4.length)
+      zoneRules.push(`iifname "${node.iface}" ip saddr { ${v4.join(', ')} } ct zone set ${zones.get(vni)}`);
   }
   const byKey = (a: { dst: string; dev: string }, b: { dst: string; dev: string }) =>
     `${a.dst} ${a.dev}` < `${b.dst} ${b.dev}` ? -1 : 1;
@@ -109,6 +131,11 @@ export function compileWga(
   const nft = [
     `table inet ${WGA_TABLE} {`,
     ...sets,
+    '  chain zone {',
+    // After the firewall's own zone chain (priority raw), before conntrack.
+    '    type filter hook prerouting priority raw + 1; policy accept;',
+    ...zoneRules.map((r) => `    ${r}`),
+    '  }',
     '  chain forward {',
     '    type filter hook forward priority 0; policy accept;',
     `    iifname != "${node.iface}" oifname != "${node.iface}" accept`,
@@ -123,6 +150,10 @@ export function compileWga(
     '  chain prerouting {',
     '    type filter hook prerouting priority -300; policy accept;',
     ...macRules.map((r) => `    ${r}`),
+    '  }',
+    '  chain output {',
+    '    type filter hook output priority 0; policy accept;',
+    ...arpRules.map((r) => `    ${r}`),
     '  }',
     '}',
     '',

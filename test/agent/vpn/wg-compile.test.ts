@@ -109,6 +109,11 @@ test('one peer per WireGuard port bound here, allowed IPs exactly its addresses'
   );
   assert.match(d.nft, /iifname "hnwa0001" drop\n {4}oifname "hnwa0001" drop/);
   assert.match(d.nft, /ether daddr fa:16:3e:00:00:01 ether daddr set \S+ meta pkttype set host/);
+  assert.match(
+    d.nft,
+    /arp saddr ip 10\.1\.0\.11 ether saddr set fa:16:3e:00:00:01 arp saddr ether set fa:16:3e:00:00:01/,
+  );
+  assert.match(d.nft, /iifname "hnwa0001" ip saddr \{ 10\.1\.0\.11\/32, 10\.1\.0\.100\/32 \} ct zone set 100\n/);
   // The OpenVPN servers get only the OpenVPN port.
   assert.deepEqual(
     compileVpnSpecs(cfg([entry(1), entry(3, 'openvpn')]), m, 'hs1').map((s) => s.portId),
