@@ -331,6 +331,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
                   host: cfg.node.host,
                   iface: agentlessWgIface(cfg.node.host),
                   keyFile: join(cfg.stateDir, 'wireguard', 'agentless.key'),
+                  socketBuffer: wgbufBuilt() ? WG_SOCKET_BUFFER : 0,
+                  rpsCpus: cpuMask(availableParallelism()),
                 },
               }),
             }),

@@ -53,6 +53,9 @@ export interface WgaNode {
   host: string;
   iface: string;
   keyFile: string;
+  /** wireguard-go's UDP socket buffers and RPS, as the encrypted overlay tunes its own (../crypt/). */
+  socketBuffer?: number;
+  rpsCpus?: string;
 }
 
 const hostCidr = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
@@ -169,8 +172,8 @@ export function compileWga(
       peers,
       plainPeers: [],
       nft: '',
-      socketBuffer: 0,
-      rpsCpus: '',
+      socketBuffer: node.socketBuffer ?? 0,
+      rpsCpus: node.rpsCpus ?? '',
     },
     privateKey: cfg.wireguard.private_key,
     routes: uniq(routes).sort(byKey),
