@@ -4,12 +4,13 @@
  * other cloud: [vm-b9: iperf3 → wg-quick's interface → wireguard-go] eth0 ⇄ [hyperswitch:
  * wireguard-go → hnwa… → routed to the bridge hnb-N → VXLAN] → [inet] → [hs-a] → [vm-a1].
  * Its reference: a bare wireguard-go pair between the same two namespaces, vm-b9 and the hyperswitch
- * (the WireGuard leg alone, no overlay behind it), the same MTU, stock daemons on both tunnels (the
- * agent tunes neither socket buffers nor RPS on its agentless interface), iperf3 -s in the
- * hyperswitch namespace. Target: WireGuard agentless ≥ 0.90 × the bare pair. In the paths, the
+ * (the WireGuard leg alone, no overlay behind it), the same MTU, the hyperswitch end's socket buffers
+ * as the agent sets its own (no RPS: a stock daemon, as in bench:encryption), the VM ends stock
+ * wg-quick on both, iperf3 -s in the hyperswitch namespace. Target: WireGuard agentless ≥ 0.90 × the bare pair. In the paths, the
  * wireguard-go PIDs take the openvpn ones' place (CPU per Gbit).
  */
 import type { Exec } from '../src/common/exec.js';
+import { WG_SOCKET_BUFFER, WGBUF_PATH } from '../src/agent/native/wgbuf.js';
 import { addWgAgentlessVm, stopWgClient, wgClientIface } from '../src/lab/agentless-wg.js';
 import type { World } from '../src/lab/world.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../src/model/agentless.js';
@@ -73,6 +74,9 @@ export async function setUpWgPaths(
     );
     await must(run(ns!, 'ip', ['addr', 'add', `${BARE_IP[i]}/30`, 'dev', dev!]));
     await must(run(ns!, 'ip', ['link', 'set', 'dev', dev!, 'mtu', String(mtu), 'up']));
+    // The hyperswitch's end gets the socket buffers the agent gives its own wireguard-go; the VM's
+    // end stays stock on both paths (wg-quick).
+    if (i === 1) await must(run(ns!, WGBUF_PATH, [dev!, String(WG_SOCKET_BUFFER)]));
   }
   if (!(await eventually(async () => (await run(site.ns, 'ping', ['-c1', '-W1', BARE_IP[1]])).code === 0, 15_000)))
     throw new Error('the bare WireGuard pair does not pass traffic');
