@@ -6,8 +6,8 @@
  * Its reference: a bare wireguard-go pair between the same two namespaces, vm-b9 and the hyperswitch
  * (the WireGuard leg alone, no overlay behind it), the same MTU, the hyperswitch end's socket buffers
  * as the agent sets its own (no RPS: a stock daemon, as in bench:encryption), the VM ends stock
- * wg-quick on both, iperf3 -s in the hyperswitch namespace. Target: WireGuard agentless ≥ 0.90 × the bare pair. In the paths, the
- * wireguard-go PIDs take the openvpn ones' place (CPU per Gbit).
+ * wg-quick on both, iperf3 -s in the hyperswitch namespace. Target: WireGuard agentless ≥ 0.90 × the
+ * bare pair. In the paths, the wireguard-go PIDs take the openvpn ones' place (CPU per Gbit).
  */
 import type { Exec } from '../src/common/exec.js';
 import { WG_SOCKET_BUFFER, WGBUF_PATH } from '../src/agent/native/wgbuf.js';

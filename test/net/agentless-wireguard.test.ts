@@ -1,11 +1,11 @@
 /**
- * WireGuard agentless VMs end to end (needs root; wireguard-go and wg-quick come with scripts/setup.sh): a 2-cloud lab with an
- * OpenVPN agentless VM (vm-b2) and its tenant's hyperswitch; a second VM of cloud b, with no agent,
- * gets a `vpn_type: wireguard` agentless port and boots the stock wg-quick from its user_data. It
- * reaches an agent VM of the other cloud and the OpenVPN agentless VM by hyper IP, and is reached
- * back (proxy ARP and the port-MAC hand-off on the hyperswitch); a source address outside its port's
- * addresses is dropped by cryptokey routing; its security groups apply on the hyperswitch; deleting
- * its port removes its peer and cuts it.
+ * WireGuard agentless VMs end to end (needs root; wireguard-go and wg-quick come with
+ * scripts/setup.sh): a 2-cloud lab with an OpenVPN agentless VM (vm-b2) and its tenant's hyperswitch;
+ * a second VM of cloud b, with no agent, gets a `vpn_type: wireguard` agentless port and boots the
+ * stock wg-quick from its user_data. It reaches an agent VM of the other cloud and the OpenVPN
+ * agentless VM by hyper IP, and is reached back (proxy ARP and the port-MAC hand-off on the
+ * hyperswitch); a source address outside its port's addresses is dropped by cryptokey routing; its
+ * security groups apply on the hyperswitch; deleting its port removes its peer and cuts it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

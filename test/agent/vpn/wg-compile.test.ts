@@ -105,7 +105,10 @@ test('one peer per WireGuard port bound here, allowed IPs exactly its addresses'
   // Security groups: the ingress rule towards the client, then everything else to or from it dropped.
   assert.match(
     d.nft,
-    /oifname "hnwa0001" ip daddr \{ 10\.1\.0\.11\/32, 10\.1\.0\.100\/32 \} ip saddr 10\.1\.0\.0\/24 meta l4proto 6 th dport 22 accept/,
+    new RegExp(
+      'oifname "hnwa0001" ip daddr \\{ 10\\.1\\.0\\.11/32, 10\\.1\\.0\\.100/32 \\} ' +
+        'ip saddr 10\\.1\\.0\\.0/24 meta l4proto 6 th dport 22 accept',
+    ),
   );
   assert.match(d.nft, /iifname "hnwa0001" drop\n {4}oifname "hnwa0001" drop/);
   assert.match(d.nft, /ether daddr fa:16:3e:00:00:01 ether daddr set \S+ meta pkttype set host/);
