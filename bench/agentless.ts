@@ -37,6 +37,9 @@
  * The lab's server runs with encryption `none` (plaintext VXLAN between the clouds, as in the bare
  * tunnel's routed hops); WireGuard's cost is bench:encryption's.
  * Everything lives in namespaces with a per-run prefix and is removed at the end (also on failure).
+ * WireGuard agentless (./agentless-wg.ts): a `vpn_type: wireguard` VM in the same cloud → vm-a1,
+ * against a bare wireguard-go pair between that VM's namespace and its hyperswitch's; target ≥ 0.90×,
+ * printed beside the OpenVPN path (BENCH_WG=0 leaves both out).
  * Run: npm run bench:agentless. Experiments, not what users run: BENCH_REVERSE=1 sends every flow
  * towards the agentless VM (iperf3 -R), BENCH_NOTRACK=1 takes the outer UDP out of conntrack in the
  * agentless hyperswitch, BENCH_NOSG=1 turns port security off on both VMs (no filters, no
@@ -64,6 +67,7 @@ import { machineTicks, processTicks, TICKS_PER_SECOND } from '../testkit/cpu.js'
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { hopCounts, hopDetail, hopsOf, linkCounters, sameHops, type Hops } from '../testkit/path-hops.js';
 import { median } from '../testkit/stats.js';
+import { setUpWgPaths, WG_AGENTLESS, WG_BARE } from './agentless-wg.js';
 
 /** BENCH_SECONDS per iperf3 run, BENCH_REPS rounds (fewer: a quicker, noisier look). */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -87,11 +91,13 @@ const MIRROR_NS = ['vm-b1', 'hs', 'inet', 'hs-a', 'vm-a1'].map((n) => `${prefix}
 ];
 /** Experiment: BENCH_REVERSE=1 runs every flow the other way (iperf3 -R: towards the agentless VM). */
 const REVERSE = !!process.env.BENCH_REVERSE;
+/** BENCH_WG=0 leaves the WireGuard agentless paths out. */
+const WITH_WG = process.env.BENCH_WG !== '0';
 
 const gbit = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
 
 /** One path under test: where iperf3 runs and which openvpn processes carry it. */
-interface Path {
+export interface Path {
   name: string;
   fromNs: string;
   toNs: string;
@@ -680,7 +686,10 @@ function printSummary(o: {
   targets: Targets;
 }): void {
   const { runs, hops, paths, targets } = o;
-  const [a, b, plain, veth] = runs.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number, number?];
+  const named = (name: string) => paths.findIndex((p) => p.name === name);
+  const [wgAt, bareAt] = [named(WG_AGENTLESS), named(WG_BARE)];
+  const ovpn = wgAt < 0 ? runs : runs.slice(0, wgAt);
+  const [a, b, plain, veth] = ovpn.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number, number?];
   const ratio = a / b;
   const ok = targets.check(`agentless / bare tunnel ${ratio.toFixed(2)}× < 0.90×`, ratio >= 0.9);
   const hopsOk = targets.check(
@@ -705,6 +714,14 @@ function printSummary(o: {
   line('ratio agentless / bare (same hops)', `${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ok})`);
   line('ratio agentless / bare with a plain TAP', `${(a / plain).toFixed(2)}×`);
   if (veth !== undefined) line('ratio agentless / bare over one veth', `${(a / veth).toFixed(2)}×`);
+  if (wgAt < 0 || bareAt < 0) return;
+  const [w, bw] = [median(runs[wgAt]!.map((r) => r.bps)), median(runs[bareAt]!.map((r) => r.bps))];
+  const wgRatio = `${(w / bw).toFixed(2)}×`;
+  const wgOk = targets.check(`WireGuard agentless / bare wireguard-go ${wgRatio} < 0.90×`, w / bw >= 0.9);
+  line('WireGuard agentless VM → VM in the other cloud', summary(runs[wgAt]!));
+  line('bare wireguard-go, VM ⇄ hyperswitch', summary(runs[bareAt]!));
+  line('ratio WireGuard agentless / bare wireguard-go', `${wgRatio}  (target ≥ 0.90×: ${wgOk})`);
+  line('WireGuard agentless / OpenVPN agentless', `${(w / a).toFixed(2)}×`);
 }
 
 async function main(): Promise<void> {
@@ -719,14 +736,21 @@ async function main(): Promise<void> {
   );
   const tunnels: BareTunnel[] = [];
   let paths: Path[] = [];
+  let stopWg = async () => {};
   const targets = new Targets();
   try {
     paths = await setUpPaths(world, tmp, tunnels);
+    if (WITH_WG) {
+      const wg = await setUpWgPaths(world, realExec, prefix);
+      stopWg = wg.stop;
+      paths.push(...wg.paths);
+    }
     const { runs, hops } = await measureInterleaved(paths);
     const order = pathOrder(world);
     printSummary({ runs, hops, paths, order, mtu: world.plan.overlayMtu, targets });
   } finally {
     for (const p of paths) p.server?.kill('SIGTERM');
+    await stopWg().catch(() => undefined);
     for (const t of tunnels) await t.stop().catch(() => undefined);
     for (const ns of [...MIRROR_NS, ...VETH_NS]) await killNs(ns);
     rmSync(tmp, { recursive: true, force: true });

@@ -14,8 +14,8 @@
  * Per flow: retransmits, UDP receive-buffer drops in the receiving hyperswitch, and CPU seconds per
  * Gbit: each end's wireguard-go (/proc/PID/stat) and the machine's softirq and busy time (/proc/stat;
  * the machine is shared, so those include other work).
- * Target: encrypted overlay ≥ 0.85 × bare tunnel (medians); exit 1 when missed. Not measured yet:
- * WireGuard agentless clients (not built).
+ * Target: encrypted overlay ≥ 0.85 × bare tunnel (medians); exit 1 when missed. WireGuard agentless
+ * clients are measured by bench:agentless, beside the OpenVPN agentless path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -223,7 +223,6 @@ function printSummary(got: Record<PathKey, Flow[]>, targets: Targets): void {
   console.log(
     `one cloud, \`all\` / plain (the cost of \`all\` inside a cloud): ${(m('sameCloudAll') / m('sameCloudPlain')).toFixed(2)}`,
   );
-  console.log('not measured: WireGuard agentless clients (not built yet), so no agentless WireGuard / OpenVPN figures');
 }
 
 async function main(): Promise<void> {

@@ -28,6 +28,8 @@ want curl curl
 # The encrypted overlay: wireguard-go where the kernel has no WireGuard module, and `wg`.
 want wireguard-go wireguard-go
 want wg wireguard-tools
+# WireGuard agentless VMs run the stock wg-quick (same package).
+want wg-quick wireguard-tools
 want chromium chromium
 # PostgreSQL server binaries (initdb, pg_ctl) for the PostgreSQL store's tests, which start throwaway
 # clusters of their own (testkit/postgres.ts); they are not on PATH, so look in Debian's directory.

@@ -24,6 +24,8 @@ import { ExecBroker } from '../common/exec-broker.js';
 import type { Logger } from '../common/log.js';
 import { OpenVpnServers } from './vpn/driver.js';
 import { AgentlessReconciler } from './vpn/reconciler.js';
+import { AgentlessWg } from './vpn/wg-reconciler.js';
+import { agentlessWgIface } from '../model/encryption.js';
 import { Announcer } from './datapath/announce.js';
 import { DatapathCompiler, DatapathReconciler } from './datapath/reconciler.js';
 import { FastEntriesReconciler } from './datapath/fast-entries.js';
@@ -321,6 +323,17 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
                 clock,
                 log: log.child({ sub: 'openvpn' }),
                 dir: join(cfg.stateDir, 'openvpn'),
+              }),
+              wg: new AgentlessWg({
+                exec,
+                log: log.child({ sub: 'wireguard-agentless' }),
+                node: {
+                  host: cfg.node.host,
+                  iface: agentlessWgIface(cfg.node.host),
+                  keyFile: join(cfg.stateDir, 'wireguard', 'agentless.key'),
+                  socketBuffer: wgbufBuilt() ? WG_SOCKET_BUFFER : 0,
+                  rpsCpus: cpuMask(availableParallelism()),
+                },
               }),
             }),
           ),

@@ -5,6 +5,16 @@
  * is told to serve, and the OpenVPN settings both tunnel ends share.
  */
 
+/** How an agentless VM attaches: the stock OpenVPN client (TAP, layer 2) or wg-quick (layer 3). */
+export const VPN_TYPES = ['openvpn', 'wireguard'] as const;
+export type VpnType = (typeof VPN_TYPES)[number];
+export const DEFAULT_VPN_TYPE: VpnType = 'openvpn';
+
+/** The UDP port of a hyperswitch's WireGuard interface for agentless clients (one for all its ports). */
+export const AGENTLESS_WG_PORT = 51821;
+/** Name of an agentless VM's wg-quick config (`/etc/wireguard/hypernet.conf`, unit `wg-quick@hypernet`). */
+export const WG_CLIENT_DIR = '/etc/wireguard';
+
 /** Hyperswitch flavors (bandwidth classes). Here, free of zod, so the dashboard can bundle them too. */
 export const FLAVORS = ['0G', '1G', '10G'] as const;
 export type Flavor = (typeof FLAVORS)[number];
@@ -45,6 +55,8 @@ export interface AgentlessPortWire extends AgentlessPort {
   hyperswitch_id: string;
   /** hypernet: the cloud of its provider NIC and hyperswitch. */
   cloud: string;
+  /** hypernet: the VPN its VM runs, `openvpn` (default) or `wireguard`; fixed at create. */
+  vpn_type: VpnType;
 }
 
 /** A hyperswitch on the wire: the designed attributes plus project_id (= tenant_id) and the VM state. */
@@ -70,7 +82,13 @@ export interface VpnAgentConfig {
     listen_port: number;
     mtu: number;
     underlay_mtu: number;
+    /** Absent on OpenVPN ports (older servers send none). */
+    vpn_type?: VpnType;
+    /** WireGuard ports: the client's public key (its peer on the hyperswitch's interface). */
+    client_public_key?: string;
   }[];
+  /** The hyperswitch's WireGuard identity for its agentless clients (the server keeps it, as server.key). */
+  wireguard?: { private_key: string; public_key: string; listen_port: number };
 }
 
 /**

@@ -49,6 +49,10 @@ export function isWgKey(v: unknown): v is string {
 export const defaultWgIface = (host: string): string =>
   `hnwg${createHash('sha256').update(host).digest('hex').slice(0, 8)}`;
 
+/** The hyperswitch's interface for WireGuard agentless clients: `hnwa` + the same digest, for the same reason. */
+export const agentlessWgIface = (host: string): string =>
+  `hnwa${createHash('sha256').update(host).digest('hex').slice(0, 8)}`;
+
 /** A WireGuard interface name: it reaches `ip`/`wg` command lines and an nft rule. */
 export const isWgIfaceName = (v: unknown): v is string => typeof v === 'string' && /^[a-z][a-z0-9-]{0,14}$/.test(v);
 

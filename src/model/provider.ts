@@ -43,6 +43,8 @@ export const NIC_TAGS = {
   hyperswitch: 'hypernet:hyperswitch_id',
   vpnPort: 'hypernet:vpn_port',
   flavor: 'hypernet:flavor',
+  /** Absent: openvpn. */
+  vpnType: 'hypernet:vpn_type',
 } as const;
 
 /** One NIC of a hyperswitch to launch: a provider network/subnet and its security group. */

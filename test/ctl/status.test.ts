@@ -103,6 +103,7 @@ test('status: hyperswitches with their agent and ports; one without an agent is 
     private_ip: '203.0.113.70',
     hyperswitch_id: 'hst-1',
     cloud: 'agentless',
+    vpn_type: 'openvpn',
   } as const;
   const report = computeStatus(
     {

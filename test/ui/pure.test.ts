@@ -162,6 +162,7 @@ test('topology: a hyperswitch agent is labelled as one; its agentless ports sit 
     private_ip: '203.0.113.70',
     hyperswitch_id: 'hsv-1',
     cloud: 'agentless',
+    vpn_type: 'openvpn',
   } as const;
   const els = topologyElements({
     agents: [agent('hsv-1', 'agentless', true), agent('hs-a', 'cloud-a', true)],

@@ -29,7 +29,7 @@ export function diffWg(d: DesiredWg, a: ActualWg, impl: WgImpl, appliedNft: stri
   const actualPeers = new Map((fresh ? [] : a.peers).map((p) => [p.publicKey, p]));
   for (const p of d.peers) {
     const got = actualPeers.get(p.publicKey);
-    if (!got || got.endpoint !== p.endpoint || !sameSet(got.allowedIps, p.allowedIps))
+    if (!got || (p.endpoint !== null && got.endpoint !== p.endpoint) || !sameSet(got.allowedIps, p.allowedIps))
       ops.push({ op: 'peer-set', iface, peer: p });
   }
   const wanted = new Set(d.peers.map((p) => p.publicKey));

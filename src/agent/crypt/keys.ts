@@ -7,10 +7,11 @@
  * registers the new public key, and keeps using the old private key until the server has accepted
  * the new one; its peers switch on the event of that change, a moment later.
  */
-import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isWgKey } from '../../model/encryption.js';
+import { newPrivateKey, publicKeyOf } from '../../model/wg-keypair.js';
+
+export { newPrivateKey, publicKeyOf };
 
 export interface NodeKeys {
   /** Path of the file holding the private key (what `wg` reads). */
@@ -19,22 +20,6 @@ export interface NodeKeys {
 }
 
 export const keyFile = (stateDir: string): string => join(stateDir, 'wireguard', 'private.key');
-
-const b64 = (b64url: string): string => Buffer.from(b64url, 'base64url').toString('base64');
-
-/** A new private key (base64). */
-export function newPrivateKey(): string {
-  const { privateKey } = generateKeyPairSync('x25519');
-  return b64(privateKey.export({ format: 'jwk' }).d as string);
-}
-
-/** The public key of a private key (both base64), as `wg pubkey` computes it. */
-export function publicKeyOf(privateKey: string): string {
-  if (!isWgKey(privateKey)) throw new Error('not a WireGuard private key');
-  const d = Buffer.from(privateKey, 'base64').toString('base64url');
-  const priv = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: '' }, format: 'jwk' });
-  return b64(createPublicKey(priv).export({ format: 'jwk' }).x as string);
-}
 
 function readKey(file: string): NodeKeys | null {
   try {

@@ -7,8 +7,11 @@ export interface DesiredPeer {
   /** The peer's host id (for status and logs). */
   host: string;
   publicKey: string;
-  /** `underlay-ip:port`: WireGuard's own UDP runs on the underlay. */
-  endpoint: string;
+  /**
+   * `underlay-ip:port`: WireGuard's own UDP runs on the underlay. null: the peer's own (an agentless
+   * client roams; WireGuard learns its endpoint from its handshake).
+   */
+  endpoint: string | null;
   /** The peer's inner address /32 (where our VXLAN sends) and its underlay /32 (its VXLAN's source). */
   allowedIps: readonly string[];
 }

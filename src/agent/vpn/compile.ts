@@ -9,9 +9,10 @@ import type { VpnAgentConfig } from '../../model/agentless.js';
 import type { ModelView } from '../../model/model-cache.js';
 import { compileServerConfig, type VpnServerFiles, type VpnServerSpec } from './server-config.js';
 
-/** The server specs of the ports bound (or being prepared) on `host` in the model. */
+/** The server specs of the OpenVPN ports bound (or being prepared) on `host` (WireGuard ports: ./wg-compile.ts). */
 export function compileVpnSpecs(cfg: VpnAgentConfig, model: ModelView, host: string): VpnServerSpec[] {
   return cfg.ports
+    .filter((p) => p.vpn_type !== 'wireguard')
     .filter((p) => {
       const port = model.ports.get(p.port_id);
       return !!port && wiredOn(port, host);

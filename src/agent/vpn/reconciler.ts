@@ -10,7 +10,8 @@
  * then apply as for a VM's veth). When the server says the hyperswitch does not exist (404) every
  * server is removed; when the server is unreachable nothing is touched. After each sync it reports the
  * ports whose server runs (`PUT …/vpn {"vpn": {"serving": […]}}`, when that set changed): a move
- * activates the port on this hyperswitch only once its server listens.
+ * activates the port on this hyperswitch only once its server listens. WireGuard ports go to
+ * `AgentlessWg` (./wg-reconciler.ts): one interface, a peer per port; a port is served once its peer is set.
  */
 import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Logger } from '../../common/log.js';
@@ -20,11 +21,14 @@ import { compileVpnSpecs } from './compile.js';
 import type { VpnAgentConfig } from '../../model/agentless.js';
 import type { ModelView } from '../../model/model-cache.js';
 import type { SubReconciler } from '../loop/reconciler.js';
+import type { AgentlessWg } from './wg-reconciler.js';
 
 export interface AgentlessReconcilerOptions {
   api: Pick<ApiClient, 'call'>;
   host: string;
   servers: OpenVpnServers;
+  /** The WireGuard agentless ports' part; without it WireGuard ports are not served. */
+  wg?: AgentlessWg;
   log: Logger;
 }
 
@@ -48,6 +52,7 @@ export class AgentlessReconciler implements SubReconciler {
     }
     if (!cfg) {
       await servers.sync([]);
+      await this.o.wg?.sync(null, model);
       return;
     }
     const certPrint = fingerprint(cfg.cert_pem + cfg.ca_pem + cfg.key_pem);
@@ -67,16 +72,18 @@ export class AgentlessReconciler implements SubReconciler {
       log.info({ host }, 'crl updated');
     }
     const specs = compileVpnSpecs(cfg, model, host);
+    let wgServed: string[] = [];
     try {
       await servers.sync(specs);
+      wgServed = (await this.o.wg?.sync(cfg, model)) ?? [];
     } finally {
-      await this.report(specs);
+      await this.report(specs, wgServed);
     }
   }
 
   /** Tells the server which ports' OpenVPN servers run here (a move activates the port after it). */
-  private async report(specs: readonly VpnServerSpec[]): Promise<void> {
-    const serving: string[] = [];
+  private async report(specs: readonly VpnServerSpec[], wgServed: readonly string[]): Promise<void> {
+    const serving: string[] = [...wgServed];
     for (const s of specs) if (await this.o.servers.pidOf(s.portId)) serving.push(s.portId);
     const key = serving.sort().join(',');
     if (key === this.reported) return;

@@ -1,9 +1,11 @@
 /**
  * Where a hyper port's provider NIC goes: on its owner's hyperswitch in the owner's cloud (launched
- * when there is none), with a free VPN UDP port on that hyperswitch, on the cloud's vms subnet of its
- * NIC index, tagged with both (the provider's tags are the only record of the agentless port).
+ * when there is none), with a free VPN UDP port on that hyperswitch (OpenVPN ports: WireGuard ports
+ * share the hyperswitch's one interface), on the cloud's vms subnet of its NIC index, tagged with
+ * these and its VPN type (the provider's tags are the only record of the agentless port).
  */
 import type { Flavor } from '../../model/agentless-config.js';
+import type { VpnType } from '../../model/agentless.js';
 import {
   type HyperswitchOwner,
   NIC_TAGS,
@@ -21,6 +23,7 @@ export interface NicSpec {
   device_id: string;
   tenant_id: string;
   index: number;
+  vpn_type: VpnType;
 }
 
 /** Places a provider NIC for `n` (the caller holds the changes lock). */
@@ -36,15 +39,19 @@ export async function placeNic(
   const hs = await hyperswitches.ensure(owner, flavor);
   if (!vmsIp(hs, n.index)) throw faults.invalidInput(`hyperswitch ${hs.id} has no vms NIC for index ${n.index}`);
   const used = (await nicsOn(provider, hs.id)).map((x) => Number(x.tags[NIC_TAGS.vpnPort]));
-  const vpnPort = allocateVpnPort(used, config.vpn_port_min, config.vpn_port_max);
+  const { vpn_type, ...nicSpec } = n;
+  const vpnTags: Record<string, string> =
+    vpn_type === 'wireguard'
+      ? { [NIC_TAGS.vpnType]: vpn_type }
+      : { [NIC_TAGS.vpnPort]: String(allocateVpnPort(used, config.vpn_port_min, config.vpn_port_max)) };
   const subnet = (await provider.getVmsSubnet(owner.cloud))[n.index];
   if (!subnet) throw faults.invalidInput(`no vms subnet for index ${n.index}`);
   const sgs = await provider.getSgs(owner.cloud);
   const nic = await provider.createNetworkInterface({
-    ...n,
+    ...nicSpec,
     subnet,
     security_group: sgs.vm_sg ?? config.vm_sg_name,
-    tags: { [NIC_TAGS.hyperswitch]: hs.id, [NIC_TAGS.vpnPort]: String(vpnPort), [NIC_TAGS.flavor]: hs.flavor },
+    tags: { [NIC_TAGS.hyperswitch]: hs.id, ...vpnTags, [NIC_TAGS.flavor]: hs.flavor },
     cloud: owner.cloud,
   });
   return { nic, hs };

@@ -6,7 +6,7 @@
  * target hyperswitch, then activation.
  */
 import type { Flavor } from '../../model/agentless-config.js';
-import type { AgentlessPortWire } from '../../model/agentless.js';
+import { DEFAULT_VPN_TYPE, type AgentlessPortWire, type VpnType } from '../../model/agentless.js';
 import { NIC_TAGS, type ProviderDriver, type ProviderNetworkInterface } from '../../model/provider.js';
 import { activateMove, bindHost, prepareBinding } from '../bindings/transitions.js';
 import { faults } from '../errors.js';
@@ -15,7 +15,7 @@ import { type AgentlessDeps, knownCloud, notFound, scopeTenants } from './contex
 import { checkDevice } from './devices.js';
 import { hyperswitchOwner, type Hyperswitches } from './hyperswitches.js';
 import { placeNic } from './placement.js';
-import { presentPort } from './port-view.js';
+import { presentPort, vpnTypeOf } from './port-view.js';
 import type { VpnConfigs } from './vpn-config.js';
 
 export type PortFilter = Parameters<ProviderDriver['getNetworkInterfaces']>[0];
@@ -34,7 +34,7 @@ export class AgentlessPorts {
 
   async create(
     ctx: Ctx,
-    body: { port_id: string; flavor?: Flavor; device_id?: string; index?: number; cloud?: string },
+    body: { port_id: string; flavor?: Flavor; device_id?: string; index?: number; cloud?: string; vpn_type?: VpnType },
   ): Promise<AgentlessPortWire> {
     return this.d.changes.run(async () => {
       const { provider, config, store } = this.d;
@@ -53,7 +53,13 @@ export class AgentlessPorts {
       const { nic, hs } = await placeNic(
         this.d,
         this.hyperswitches,
-        { port_id: port.id, device_id: device, tenant_id: port.project_id, index: body.index ?? 0 },
+        {
+          port_id: port.id,
+          device_id: device,
+          tenant_id: port.project_id,
+          index: body.index ?? 0,
+          vpn_type: body.vpn_type ?? DEFAULT_VPN_TYPE,
+        },
         hyperswitchOwner(port.project_id, cloud, perVm ? device : undefined),
         body.flavor ?? config.default_flavor,
       );
@@ -86,7 +92,13 @@ export class AgentlessPorts {
       const { nic, hs } = await placeNic(
         this.d,
         this.hyperswitches,
-        { port_id: old.port_id, device_id: old.device_id, tenant_id: old.tenant_id, index: old.index },
+        {
+          port_id: old.port_id,
+          device_id: old.device_id,
+          tenant_id: old.tenant_id,
+          index: old.index,
+          vpn_type: vpnTypeOf(old),
+        },
         hyperswitchOwner(old.tenant_id, cloud, perVm ? old.device_id : undefined),
         flavor,
       );

@@ -15,6 +15,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { FLAVORS, type Flavor } from '../../model/agentless-config.js';
+import { VPN_TYPES } from '../../model/agentless.js';
 import { faults } from '../errors.js';
 import { applyFields, applyFilters, applyPagination, applySort, type Query } from '../query.js';
 import { zId } from '../resource.js';
@@ -51,6 +52,7 @@ const PORT_ATTRS = new Set([
   'private_ip',
   'hyperswitch_id',
   'cloud',
+  'vpn_type',
 ]);
 const HS_ATTRS = new Set([
   'id',
@@ -77,6 +79,7 @@ const portCreate = z.strictObject({
   device_id: zId.optional(),
   index: z.number().int().min(0).max(2).optional(),
   cloud: zId.optional(),
+  vpn_type: z.enum(VPN_TYPES).optional(),
   ...zProjectIds,
 });
 const portMove = z.strictObject({ cloud: zId, flavor: z.enum(FLAVORS).optional() });

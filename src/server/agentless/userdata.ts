@@ -3,12 +3,14 @@
  * Ubuntu) boots with. It installs the stock `openvpn` package, writes the client config (certificates
  * inline) and the hook script (./client-hook.ts) into /etc/openvpn/client, and enables the
  * distribution's own `openvpn-client@hypernet` systemd unit, so the tunnel also comes back after a
- * reboot. The lab runs the very same files (src/lab/cloud-init.ts takes them back out).
+ * reboot. The lab runs the very same files (src/lab/cloud-init.ts takes them back out). A WireGuard
+ * port's document installs `wireguard-tools` instead and enables `wg-quick@hypernet` on its config.
  */
 import { stringify } from 'yaml';
-import { CLIENT_DIR, CLIENT_NAME } from '../../model/agentless.js';
+import { CLIENT_DIR, CLIENT_NAME, WG_CLIENT_DIR } from '../../model/agentless.js';
 import { CLIENT_HOOK_NAME, compileClientHook } from './client-hook.js';
 import { compileClientConfig, type VpnClientSpec } from './client-config.js';
+import { compileWgClientConfig, type WgClientSpec } from './wg-client-config.js';
 
 export type UserDataSpec = Omit<VpnClientSpec, 'hookName'>;
 
@@ -26,6 +28,23 @@ export function buildUserData(spec: UserDataSpec): string {
       },
     ],
     runcmd: [['systemctl', 'enable', '--now', `openvpn-client@${CLIENT_NAME}`]],
+  };
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+/** The `user_data` of a WireGuard agentless port: the stock wg-quick with its config (mode 0600: the private key). */
+export function buildWgUserData(spec: WgClientSpec): string {
+  const doc = {
+    packages: ['wireguard-tools'],
+    write_files: [
+      {
+        path: `${WG_CLIENT_DIR}/${CLIENT_NAME}.conf`,
+        owner: 'root:root',
+        permissions: '0600',
+        content: compileWgClientConfig(spec),
+      },
+    ],
+    runcmd: [['systemctl', 'enable', '--now', `wg-quick@${CLIENT_NAME}`]],
   };
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }

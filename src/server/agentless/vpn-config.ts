@@ -2,11 +2,14 @@
  * The VPN side of the agentless plugin: what a hyperswitch's agent is told to serve (its server
  * certificate, the CA, the CRL and one OpenVPN server per agentless port it hosts), the revocation
  * of a port's client certificate (the cached CRL is rebuilt on the next poll), and the tracker of
- * what each agent reports serving. The HTTP layer lets only admins (the agents) reach it.
+ * what each agent reports serving. WireGuard ports come with their client's public key, and the
+ * hyperswitch then gets its own WireGuard key pair for them. The HTTP layer lets only admins (the
+ * agents) reach it.
  */
-import type { VpnAgentConfig } from '../../model/agentless.js';
+import { AGENTLESS_WG_PORT, type VpnAgentConfig } from '../../model/agentless.js';
 import { NIC_TAGS } from '../../model/provider.js';
 import { type AgentlessDeps, cloudConfig, nicsOn, notFound, portFacts, vmsIp } from './context.js';
+import { vpnTypeOf } from './port-view.js';
 import { ServingTracker } from './serving.js';
 
 export class VpnConfigs {
@@ -34,16 +37,20 @@ export class VpnConfigs {
       const facts = await portFacts(store, n.port_id);
       const listen = vmsIp(hs, n.index);
       if (!facts || !listen) continue;
+      const wg = vpnTypeOf(n) === 'wireguard';
       ports.push({
         port_id: n.port_id,
         provider_ip: n.private_ip,
         mac_address: facts.mac,
         listen_ip: listen,
-        listen_port: Number(n.tags[NIC_TAGS.vpnPort]),
+        listen_port: wg ? AGENTLESS_WG_PORT : Number(n.tags[NIC_TAGS.vpnPort]),
         mtu: facts.mtu,
         underlay_mtu: config.underlay_mtu,
+        vpn_type: vpnTypeOf(n),
+        ...(wg ? { client_public_key: (await ca.wgKey('client', n.port_id)).publicKey } : {}),
       });
     }
+    const wgKeys = ports.some((p) => p.vpn_type === 'wireguard') ? await ca.wgKey('server', hs.id) : null;
     return {
       hyperswitch_id: hs.id,
       ca_pem: server.caPem,
@@ -51,6 +58,15 @@ export class VpnConfigs {
       key_pem: server.keyPem,
       crl_pem: this.crl,
       ports,
+      ...(wgKeys
+        ? {
+            wireguard: {
+              private_key: wgKeys.privateKey,
+              public_key: wgKeys.publicKey,
+              listen_port: AGENTLESS_WG_PORT,
+            },
+          }
+        : {}),
     };
   }
 }

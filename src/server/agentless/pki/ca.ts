@@ -3,13 +3,16 @@
  * certificate per agentless port (CN = port id, SAN IP = the port's provider IP, EKU clientAuth),
  * the hyperswitch server certificates (EKU serverAuth, SAN = vms IPs), revokes, and signs the CRL
  * that OpenVPN's `crl-verify` reads. Issuing is idempotent: asking again for a port's certificate
- * returns the valid one already issued, so callers can be level-triggered.
+ * returns the valid one already issued, so callers can be level-triggered. It also keeps the
+ * WireGuard key pairs of WireGuard agentless ports and of the hyperswitches serving them (made the
+ * same way: once, then returned again; a client's is revoked with its certificate).
  */
 import * as x509 from '@peculiar/x509';
 import type { Clock } from '../../../common/clock.js';
 import { realClock } from '../../../common/clock.js';
 import { KEY_ALGORITHM, generateKeyPair, privateKeyFromPem, privateKeyToPem, randomSerial } from './keys.js';
 import type { CertKind, IssuedCert, PkiState, PkiStorage } from './storage.js';
+import { newPrivateKey, publicKeyOf } from '../../../model/wg-keypair.js';
 
 const DAY = 86_400_000;
 
@@ -109,16 +112,31 @@ export class CertificateAuthority {
   }
 
   /**
-   * Revokes every valid client certificate of `portId` (a deleted agentless port). Returns the
-   * revoked serials; the caller then pushes `crlPem()` to the hyperswitches and drops the client.
+   * Revokes every valid client certificate of `portId` (a deleted agentless port), and its WireGuard
+   * key pair. Returns the revoked serials; the caller then pushes `crlPem()` to the hyperswitches.
    */
   revokeClient(portId: string): Promise<string[]> {
     return this.serial(async () => {
       const now = new Date(this.opts.clock.now()).toISOString();
       const hit = this.state.issued.filter((c) => c.kind === 'client' && c.cn === portId && !c.revokedAt);
-      for (const c of hit) c.revokedAt = now;
-      if (hit.length) await this.storage.save(this.state);
+      const keys = (this.state.wireguard ?? []).filter((k) => k.kind === 'client' && k.cn === portId && !k.revokedAt);
+      for (const c of [...hit, ...keys]) c.revokedAt = now;
+      if (hit.length || keys.length) await this.storage.save(this.state);
       return hit.map((c) => c.serial);
+    });
+  }
+
+  /** The valid WireGuard key pair of an agentless port (client) or a hyperswitch (server), made if needed. */
+  wgKey(kind: CertKind, cn: string): Promise<{ privateKey: string; publicKey: string }> {
+    return this.serial(async () => {
+      this.state.wireguard ??= [];
+      let k = this.state.wireguard.find((x) => x.kind === kind && x.cn === cn && !x.revokedAt);
+      if (!k) {
+        k = { kind, cn, privateKey: newPrivateKey() };
+        this.state.wireguard.push(k);
+        await this.storage.save(this.state);
+      }
+      return { privateKey: k.privateKey, publicKey: publicKeyOf(k.privateKey) };
     });
   }
 

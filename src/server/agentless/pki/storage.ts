@@ -28,10 +28,22 @@ export interface IssuedCert {
   revokedAt?: string;
 }
 
+/** A WireGuard key pair the server made: a WireGuard agentless port's (client) or a hyperswitch's (server). */
+export interface WgKeyRecord {
+  kind: CertKind;
+  /** The agentless port id (client) or the hyperswitch name (server). */
+  cn: string;
+  privateKey: string;
+  /** ISO time of revocation (the port was deleted or moved); absent while valid. */
+  revokedAt?: string;
+}
+
 export interface PkiState {
   caKeyPem: string;
   caCertPem: string;
   issued: IssuedCert[];
+  /** Absent in state saved before WireGuard agentless ports existed. */
+  wireguard?: WgKeyRecord[];
 }
 
 export interface PkiStorage {
@@ -52,11 +64,16 @@ export function dirStorage(dir: string): PkiStorage {
       }
       const caCertPem = await readFile(join(dir, 'ca.crt'), 'utf8');
       const issued = JSON.parse(await readFile(join(dir, 'issued.json'), 'utf8')) as IssuedCert[];
-      return { caKeyPem, caCertPem, issued };
+      const wg = await readFile(join(dir, 'wireguard.json'), 'utf8').catch((e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return '[]';
+        throw e;
+      });
+      return { caKeyPem, caCertPem, issued, wireguard: JSON.parse(wg) as WgKeyRecord[] };
     },
     async save(state) {
       await mkdir(dir, { recursive: true, mode: 0o700 });
       await writeFileAtomic(join(dir, 'issued.json'), `${JSON.stringify(state.issued, null, 1)}\n`);
+      await writeFileAtomic(join(dir, 'wireguard.json'), `${JSON.stringify(state.wireguard ?? [], null, 1)}\n`);
       await writeFileAtomic(join(dir, 'ca.crt'), state.caCertPem, 0o644);
       await writeFileAtomic(join(dir, 'ca.key'), state.caKeyPem);
     },
