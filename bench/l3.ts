@@ -8,9 +8,14 @@
  *  - a floating-IP flow: the external host → vm-a1's floating IP, against the same flow through a plain
  *    nft DNAT on the twin's hyperswitch to the twin VM's native address;
  *  - floating-IP association: time from the API's answer to the first ping reply from the external
- *    host through it, the floating IP moved between two VMs of cloud-a, p99 of the samples.
+ *    host through it, the floating IP moved between two VMs of cloud-a, p99 of the samples;
+ *  - metadata: GETs from vm-a1 to 169.254.169.254 (each on a new connection, timed by curl), through
+ *    the node's proxy to the server, a batch per round, p99 of all;
+ *  - SNAT: 10,000 TCP connections from vm-a2 (no floating IP: the router's SNAT) to the external
+ *    host, held open together, then each must still echo a line.
  * Rounds are interleaved (native, overlay, native, …); medians. Prints a summary and exits 1 when a
- * target is missed: east-west ≥ 0.85× native, floating IP ≥ 0.90× DNAT, association p99 ≤ 300 ms.
+ * target is missed: east-west ≥ 0.85× native, floating IP ≥ 0.90× DNAT, association p99 ≤ 300 ms,
+ * metadata p99 ≤ 20 ms, all 10,000 SNAT connections held.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -25,12 +30,18 @@ import { parseCidr, bigIntToIp } from '../src/model/grammar/addresses.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { median, percentile } from '../testkit/stats.js';
 import { iperfTcp } from '../testkit/iperf.js';
+import { curlTimes } from '../testkit/curl-times.js';
+import { holdThroughSnat } from '../testkit/snat-hold.js';
+import { listNetns } from '../src/common/netns.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const FIP_SAMPLES = Number(process.env.BENCH_FIP_SAMPLES ?? 20);
-const prefix = 'hnC-bl3-';
-const twinPrefix = 'hnC-bl3n-';
+const META_PER_ROUND = Number(process.env.BENCH_META ?? 100);
+const SNAT_CONNS = Number(process.env.BENCH_SNAT_CONNS ?? 10_000);
+const SNAT_HOLD_MS = Number(process.env.BENCH_SNAT_HOLD_MS ?? 10_000);
+const prefix = 'hnL-bl3-';
+const twinPrefix = 'hnL-bl3n-';
 const exec = realExec;
 const clock = realClock;
 const plan = planLab({ prefix, stateDir: '/tmp/hnC-bench-l3', clouds: 2, vmsPerCloud: 2, apiPort: 0 });
@@ -112,15 +123,33 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
 
     const f = { native: [] as number[], routed: [] as number[], dnat: [] as number[], fip: [] as number[] };
+    const meta: number[] = [];
+    const metaCodes: Record<string, number> = {};
     for (let i = 0; i < REPS; i++) {
       f.native.push(await iperf(t.from, t.toIp));
       f.routed.push(await iperf(a1.site.ns, b9.ip));
       f.dnat.push(await iperf(externalHostNs(t.twin), t.dnatIp));
       f.fip.push(await iperf(ext, fip.ip));
+      const m = await curlTimes(exec, a1.site.ns, METADATA_URL, META_PER_ROUND);
+      meta.push(...m.ms);
+      for (const [c, n] of Object.entries(m.codes)) metaCodes[c] = (metaCodes[c] ?? 0) + n;
       console.log(
         `  round ${i + 1}: native ${gb(f.native[i]!)}, routed ${gb(f.routed[i]!)}, DNAT ${gb(f.dnat[i]!)}, floating IP ${gb(f.fip[i]!)}`,
       );
     }
+
+    // SNAT: vm-a2 has no floating IP (yet): its connections leave through the router's SNAT.
+    const watch = (await listNetns(exec)).filter((n) => n.startsWith(prefix) && n.includes('qr-'));
+    const snat = await world.step(`${SNAT_CONNS} connections through SNAT`, () =>
+      holdThroughSnat(exec, {
+        serverNs: ext,
+        serverIp: EXTERNAL_HOST.ip,
+        clientNs: a2.site.ns,
+        count: SNAT_CONNS,
+        holdMs: SNAT_HOLD_MS,
+        watch,
+      }),
+    );
 
     // Association: move the floating IP between vm-a1 and vm-a2; time to the first reply through it.
     const fipObj = (await api.list<FloatingIp>('floatingips')).find((x) => x.floating_ip_address === fip.ip)!;
@@ -153,7 +182,15 @@ async function main(): Promise<void> {
     console.log(
       `floating-IP association to first reply: p50 ${percentile(assoc, 50).toFixed(0)} ms, p99 ${p99.toFixed(0)} ms over ${assoc.length} moves (target p99 ≤ 300 ms): ${targets.check('association p99 ≤ 300 ms', p99 <= 300)}`,
     );
-    console.log('not measured here: 10,000 concurrent SNAT connections, metadata p99');
+    const mp99 = percentile(meta, 99);
+    const metaOk = mp99 <= 20 && meta.length === META_PER_ROUND * REPS && !metaCodes['000'];
+    console.log(
+      `metadata GET (new connection each): p50 ${percentile(meta, 50).toFixed(1)} ms, p99 ${mp99.toFixed(1)} ms over ${meta.length} requests, HTTP ${JSON.stringify(metaCodes)} (target p99 ≤ 20 ms): ${targets.check('metadata p99 ≤ 20 ms', metaOk)}`,
+    );
+    const held = snat.opened === SNAT_CONNS && snat.lost === 0 && snat.echoed === SNAT_CONNS;
+    console.log(
+      `SNAT: ${snat.opened}/${SNAT_CONNS} opened, ${snat.lost} lost during a ${SNAT_HOLD_MS / 1000} s hold, ${snat.echoed} echoed after it; peak conntrack ${JSON.stringify(snat.conntrack)} (max ${snat.conntrackMax})${snat.errors.length ? `; errors: ${snat.errors.join(' | ')}` : ''} (target all ${SNAT_CONNS} held): ${targets.check(`${SNAT_CONNS} SNAT connections held`, held)}`,
+    );
   } finally {
     for (const s of servers) s.kill();
     world.copyLogs(join(process.cwd(), 'artifacts', 'bench-l3'));
@@ -170,6 +207,7 @@ async function rxPackets(vm: LabVm): Promise<number> {
   return Number(r.stdout.trim());
 }
 
+const METADATA_URL = 'http://169.254.169.254/openstack/latest/meta_data.json';
 const gb = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
 
 runBench(main);
