@@ -48,7 +48,7 @@ const prefix = 'hnL-bl3-';
 const twinPrefix = 'hnL-bl3n-';
 const exec = realExec;
 const clock = realClock;
-const plan = planLab({ prefix, stateDir: '/tmp/hnC-bench-l3', clouds: 2, vmsPerCloud: 2, apiPort: 0 });
+const plan = planLab({ prefix, stateDir: '/tmp/hnL-bench-l3', clouds: 2, vmsPerCloud: 2, apiPort: 0 });
 const world = new World(plan, { exec, clock, onStep: (s, ms) => console.log(`  ✓ ${s} (${ms} ms)`) });
 
 const run = (n: string, cmd: string, args: string[], timeoutMs = 15_000) =>
