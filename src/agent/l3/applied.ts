@@ -12,7 +12,17 @@ export function appliedActual(d: DesiredL3, uplink: ActualL3['uplink']): ActualL
   for (const r of d.routers) {
     const links = new Map<string, ActualLink>();
     for (const f of r.ifaces) links.set(f.inner, { mac: f.mac, mtu: f.mtu, up: r.up, addrs: [...f.addrs] });
-    a.namespaces.set(r.netns, { links, routes: new Set(r.routes), nftKey: r.nftKey });
+    const t = r.transit;
+    if (t) links.set(t.dev, { mac: t.mac, mtu: t.mtu, up: r.up, addrs: [t.addr] });
+    a.namespaces.set(r.netns, {
+      links,
+      routes: new Set(r.routes),
+      nftKey: r.nftKey,
+      rules: new Set(r.rules),
+      // A transit that is down holds no neighbours (diff.ts adds them only while it is up).
+      neigh: new Set(t && r.up ? t.peers.map((p) => `${p.hop} ${p.mac}`) : []),
+      fdb: new Set(t ? t.peers.map((p) => `${p.mac} ${p.dst}`) : []),
+    });
     for (const f of r.ifaces) a.outers.set(f.outer, { master: f.bridge, up: true });
   }
   for (const h of d.hostRoutes) a.hostRoutes.add(h);
