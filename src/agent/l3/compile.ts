@@ -135,19 +135,32 @@ export function renderRouterNft(
 }
 
 /**
- * The node's bridge-family table: frames from the overlay never reach a local router end. Each node
- * routes for its own ports, so a frame to the router MAC flooded by another node (its bridge forgot
- * where the router is) is not routed a second time here.
+ * The node's tables (one key, in the bridge table's comment). The bridge table: frames from the
+ * overlay never reach a local router end. Each node routes for its own ports, so a frame to the router
+ * MAC flooded by another node is not routed a second time here. The ip table: what the node only
+ * routes between its uplink and the gateway veths (to the gateway and floating addresses served here,
+ * and from the routers) is not tracked: the router namespace tracks and NATs it, and a second
+ * conntrack entry in the node (there whenever the firewall uses conntrack) was pure cost.
  */
-export function renderBridgeNft(): { text: string; key: string } {
-  const body = [
+export function renderNodeNft(addrs: readonly string[]): { text: string; key: string } {
+  const bridge = [
     '\tchain forward {',
     '\t\ttype filter hook forward priority -5; policy accept;',
     '\t\tiifname "hnv-*" oifname "hrp*" drop',
     '\t}',
   ].join('\n');
-  const key = shortKey(body);
-  return { key, text: `table bridge ${L3_TABLE} {\n\tcomment "${key}"\n${body}\n}\n` };
+  const ip = [
+    '\tchain raw_prerouting {',
+    '\t\ttype filter hook prerouting priority raw; policy accept;',
+    '\t\tiifname "hrg*" notrack',
+    ...(addrs.length ? [`\t\tip daddr { ${addrs.join(', ')} } notrack`] : []),
+    '\t}',
+  ].join('\n');
+  const key = shortKey(`${bridge}\n${ip}`);
+  return {
+    key,
+    text: `table bridge ${L3_TABLE} {\n\tcomment "${key}"\n${bridge}\n}\ntable ip ${L3_TABLE} {\n${ip}\n}\n`,
+  };
 }
 
 /** A fixed address with a floating IP, and where its traffic must leave: its own gateway veth or a gateway node. */
@@ -342,7 +355,8 @@ export function compileL3(node: L3Node, model: ModelView): DesiredL3 {
   for (const s of model.subnets.values())
     if (model.networks.get(s.network_id)?.['router:external'] && cidrOf(s.cidr)?.version === 4)
       externalCidrs.push(cidrOf(s.cidr)!.text);
-  const bridge = routers.length ? renderBridgeNft() : { text: '', key: '' };
+  const served = [...new Set(hostRoutes.map((r) => r.split(' ')[0]!))].sort();
+  const bridge = routers.length ? renderNodeNft(served) : { text: '', key: '' };
   return deepFreeze({
     routers,
     hostRoutes,

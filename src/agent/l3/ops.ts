@@ -133,10 +133,11 @@ export function commandsOf(o: L3Op, uplink: string | null): L3Command[] {
       return uplink ? [ip('neigh', 'replace', 'proxy', o.ip, 'dev', uplink)] : [];
     case 'proxy-del':
       return uplink ? [ip('neigh', 'del', 'proxy', o.ip, 'dev', uplink)] : [];
-    case 'bridge-nft':
-      return o.text
-        ? [{ cmd: 'nft', args: ['-f', '-'], input: replaceTableScript('bridge', o.text) }]
-        : [{ cmd: 'nft', args: ['-f', '-'], input: `table bridge ${L3_TABLE}\ndelete table bridge ${L3_TABLE}\n` }];
+    case 'bridge-nft': {
+      // The node's bridge and ip tables (compile.ts renderNodeNft) are replaced together.
+      const drop = ['bridge', 'ip'].map((f) => `table ${f} ${L3_TABLE}\ndelete table ${f} ${L3_TABLE}\n`).join('');
+      return [{ cmd: 'nft', args: ['-f', '-'], input: `${drop}${o.text}` }];
+    }
     case 'inner-del':
       return [ip('-n', o.netns, 'link', 'del', o.inner)];
     case 'veth-del':

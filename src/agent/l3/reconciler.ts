@@ -1,10 +1,11 @@
 /**
  * The L3 sub-reconciler: glue between the model and src/agent/l3/ (compileL3 → diffL3 → L3Driver),
- * run after the datapath (the routers' interfaces join its bridges). Full passes, and passes whose
- * desired state is not the one last applied, read what is ours and apply the difference (a full pass
- * with the read made ahead by prepareFull). A floating IP that starts being served here is announced with a
- * gratuitous ARP on the node's underlay interface (the cloud's external L2), so the upstream router
- * forgets the node that served it before.
+ * run after the datapath (the routers' interfaces join its bridges). Full passes read what is ours and
+ * apply the difference (with the read made ahead by prepareFull); other passes whose desired state is
+ * not the one last applied diff against what that state left in the kernel (applied.ts), without
+ * reading it. A floating IP that starts being served here is announced with a gratuitous ARP on the
+ * node's underlay interface (the cloud's external L2), so the upstream router forgets the node that
+ * served it before.
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
@@ -13,6 +14,7 @@ import type { PassContext, SubReconciler } from '../loop/reconciler.js';
 import { PrefetchedRead } from '../loop/prefetched-read.js';
 import { garpCommands, garpFrames, type Announcement } from '../datapath/announce.js';
 import type { FrameSender } from '../native/frame-sender.js';
+import { appliedActual } from './applied.js';
 import { compileL3, type L3Node } from './compile.js';
 import { diffL3 } from './diff.js';
 import { L3Driver } from './driver.js';
@@ -35,6 +37,8 @@ export class L3Reconciler implements SubReconciler {
   private appliedKey: string | null = null;
   /** The full pass's kernel read (several programs), made ahead so a port's pass does not wait for it. */
   private readonly fullRead: PrefetchedRead<ActualL3>;
+  /** What that state left in the kernel (as the driver would read it), or null. */
+  private applied: ActualL3 | null = null;
 
   constructor(private readonly o: L3ReconcilerOptions) {
     this.driver = new L3Driver(o.exec, o.node.netnsPrefix, o.node.underlayIp);
@@ -52,7 +56,9 @@ export class L3Reconciler implements SubReconciler {
     const key = JSON.stringify(desired);
     if (pass && !pass.full && key === this.appliedKey) return;
     this.appliedKey = null;
-    const actual = pass && !pass.full ? await this.driver.read() : await this.fullRead.take('');
+    const known = pass && !pass.full ? this.applied : null;
+    this.applied = null;
+    const actual = known ?? (pass && !pass.full ? await this.driver.read() : await this.fullRead.take(''));
     const ops = diffL3(desired, actual);
     let failed: string[] = [];
     if (ops.length) {
@@ -75,6 +81,7 @@ export class L3Reconciler implements SubReconciler {
     }
     if (failed.length) throw new Error(`l3: ${failed.join('; ')}`);
     this.appliedKey = key;
+    this.applied = appliedActual(desired, actual.uplink);
   }
 
   private async announce(a: Announcement): Promise<void> {

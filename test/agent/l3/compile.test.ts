@@ -48,6 +48,11 @@ test('a node hosting the router: interfaces, its cloud’s gateway with the floa
     { fipId: `gateway:${R1}`, ip: '203.0.113.10', routerId: R1 },
   ]);
   assert.match(d.bridgeNft, /iifname "hnv-\*" oifname "hrp\*" drop/);
+  // Routed only by the node: not tracked there (the router namespace tracks it).
+  assert.match(
+    d.bridgeNft,
+    /table ip hypernet_l3 \{[\s\S]*iifname "hrg\*" notrack\n\t\tip daddr \{ 203\.0\.113\.10, 203\.0\.113\.20 \} notrack/,
+  );
 });
 
 test('another cloud: its own gateway; a floating IP of cloud A is not served there', () => {

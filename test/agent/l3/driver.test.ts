@@ -188,7 +188,8 @@ test('reconciler: a pass that is not full skips the kernel when the desired stat
   await r.reconcile(m, { full: false, modelChanged: true });
   assert.equal(calls.length, 0, 'nothing read or changed');
   await r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true });
-  assert.ok(calls.includes('ip netns list'), 'a changed router is read and applied');
+  assert.ok(!calls.includes('ip netns list'), 'a changed router is diffed against what was applied, not read');
+  assert.ok(calls.includes(`ip -n ${NS} link set qr-a1000000-00 address fa:16:3e:aa:00:01 mtu 1450 down`));
   calls.length = 0;
   await r.reconcile(l3Model({ up: false }), { full: true, modelChanged: false });
   assert.ok(calls.includes('ip netns list'), 'a full pass always reads');
@@ -204,7 +205,19 @@ test('a full pass takes the kernel read made ahead, unless the reconciler applie
   assert.equal(reads(), 1, 'the full pass reads nothing more');
   await r.prepareFull();
   await r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true });
-  assert.equal(reads(), 3, 'a lighter pass reads for itself, and applies');
+  assert.equal(reads(), 2, 'a lighter pass diffs against what was applied: it reads nothing, and applies');
   await r.reconcile(l3Model({ up: false }), { full: true, modelChanged: false });
-  assert.equal(reads(), 4, 'its apply spoilt the read made ahead: the full pass reads again');
+  assert.equal(reads(), 3, 'its apply spoilt the read made ahead: the full pass reads again');
+});
+
+test('reconciler: after a failed apply, the next pass reads the kernel again', async () => {
+  let failing = true;
+  const { exec, calls } = fakeExec({}, (l) => failing && l.includes('link set qr-') && l.endsWith(' down'));
+  const r = new L3Reconciler({ exec, log: silentLogger(), node: nodeA });
+  await r.reconcile(l3Model(), { full: true, modelChanged: true });
+  await assert.rejects(r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true }), /l3: inner-set/);
+  failing = false;
+  calls.length = 0;
+  await r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true });
+  assert.ok(calls.includes('ip netns list'), 'what failed is not trusted: the kernel is read');
 });

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { compileL3 } from '../../../src/agent/l3/compile.js';
 import { diffL3 } from '../../../src/agent/l3/diff.js';
-import { emptyActual } from '../../../src/agent/l3/types.js';
+import { appliedActual } from '../../../src/agent/l3/applied.js';
+import { emptyActual, type ActualL3 } from '../../../src/agent/l3/types.js';
 import type { Port } from '../../../src/model/types.js';
 import { port } from '../../../testkit/model-fixtures.js';
 import { l3Model, nodeA } from './fixtures.js';
@@ -56,6 +57,25 @@ test('L3 incremental equals recompute', () => {
       const fresh = simulate(emptyActual(), diffL3(last, emptyActual()));
       assert.deepEqual(plain(k), plain(fresh));
       assert.deepEqual(diffL3(last, k), [], 'nothing left to do');
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('L3 appliedActual is the kernel each step leaves', () => {
+  const uplink = { name: 'u0', mac: '02:00:00:00:00:01' };
+  fc.assert(
+    fc.property(fc.constantFrom(nodeA, nodeA2), fc.array(stepArb, { minLength: 1, maxLength: 6 }), (node, steps) => {
+      let k: ActualL3 = { ...emptyActual(), uplink };
+      let known = k;
+      for (const s of steps) {
+        const desired = compileL3(node, modelOf(s));
+        // The reconciler diffs against what the last step left, not a read: the same operations.
+        assert.deepEqual(diffL3(desired, known), diffL3(desired, k));
+        k = simulate(k, diffL3(desired, k));
+        known = appliedActual(desired, uplink);
+        assert.deepEqual(plain(known), plain(k));
+      }
     }),
     { numRuns: 300 },
   );
