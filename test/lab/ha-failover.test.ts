@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ApiClient, ApiError } from '../../src/client/api.js';
 import { realExec } from '../../src/common/exec.js';
 import { LAB_AGENT_METRICS } from '../../src/lab/agent-processes.js';
@@ -34,6 +35,8 @@ const KILL_AFTER = 30;
 /** Ping interval (s) and the most packets a stream sends: bounded traffic even if the test hangs. */
 const PING_INTERVAL = 0.05;
 const PING_MAX = 2_400;
+/** A stream runs at least this long (40 pings), so a failover that is over at once is still crossed by traffic. */
+const MIN_STREAM_MS = 2_000;
 /**
  * Losses allowed in a ping stream: none is expected (killing a server or the database changes nothing
  * in the kernel), but on a shared, loaded 2-core machine a reply can come later than ping's 1 s wait.
@@ -92,8 +95,11 @@ function pingStream(from: LabVm, to: LabVm) {
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const started = Date.now();
   return {
     async stop(): Promise<{ sent: number; received: number; maxGap: number }> {
+      const left = started + MIN_STREAM_MS - Date.now();
+      if (left > 0) await delay(left);
       if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, 'SIGINT');
       await exited;
       const m = /(\d+) packets transmitted, (\d+) received/.exec(out);

@@ -61,11 +61,19 @@ describe('WireGuard agentless VMs in a lab', { skip: needsRoot(), timeout: 300_0
     assert.match(al.user_data, new RegExp(`Address = ${wg.ip.replace(/\./g, '\\.')}/32`));
     assert.match(al.user_data, new RegExp(`Endpoint = ${hs.vms_ip_0!.replace(/\./g, '\\.')}:51821`));
     // The hyperswitch's interface holds the key the user_data names, and one peer: this port's key.
-    const dump = (await nsRun(hsNs(), 'wg', ['show', agentlessWgIface(hs.id), 'dump'])).stdout.split('\n');
+    // The hyperswitch's agent adds the peer on its next pass after the port was created: wait for it.
+    const clientPriv = /PrivateKey = (\S+)/.exec(al.user_data)![1]!;
+    const readDump = async () =>
+      (await nsRun(hsNs(), 'wg', ['show', agentlessWgIface(hs.id), 'dump'])).stdout.split('\n');
+    let dump = await readDump();
+    const peerOf = (d: string[]) => d.slice(1).find((l) => l.startsWith(publicKeyOf(clientPriv)));
+    await eventually(async () => {
+      dump = await readDump();
+      return !!peerOf(dump);
+    }, 15_000);
     const serverKey = dump[0]!.split('\t')[1]!;
     assert.match(al.user_data, new RegExp(`PublicKey = ${serverKey.replace(/[+/]/g, '\\$&')}`));
-    const clientPriv = /PrivateKey = (\S+)/.exec(al.user_data)![1]!;
-    const peer = dump.slice(1).find((l) => l.startsWith(publicKeyOf(clientPriv)));
+    const peer = peerOf(dump);
     assert.ok(peer, dump.join('\n'));
     // Anti-spoofing is cryptokey routing: the peer's allowed IPs are exactly the port's addresses.
     assert.equal(peer!.split('\t')[3], `${wg.ip}/32`);
