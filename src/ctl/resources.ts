@@ -391,6 +391,7 @@ export const RESOURCES: readonly ResourceSpec[] = [
       { header: 'Device', attr: 'device_id' },
       { header: 'Index', attr: 'index' },
       { header: 'Flavor', attr: 'flavor' },
+      { header: 'VPN', attr: 'vpn_type' },
       { header: 'Provider IP', attr: 'private_ip' },
       { header: 'Hyperswitch', attr: 'hyperswitch_id' },
     ],
@@ -413,6 +414,14 @@ export const RESOURCES: readonly ResourceSpec[] = [
         attr: 'device_id',
         type: 'string',
         help: "the VM (default: the port's device_id); gives it its own hyperswitch",
+        on: ['create'],
+      },
+      {
+        flag: 'vpn-type',
+        attr: 'vpn_type',
+        type: 'string',
+        help: "the VM's stock client: openvpn or wireguard (wg-quick); default openvpn",
+        choices: ['openvpn', 'wireguard'],
         on: ['create'],
       },
       {

@@ -85,7 +85,18 @@ test('agentless create --user-data-out, list with filters, show, set only --clou
   assert.equal(b!.index, 1);
 
   // without --user-data-out the object is printed whole (scripts: -o json)
-  const c = await json<AgentlessPortWire>(['agentless', 'create', '--port', 'vm-c-port', '--device-id', 'vm-c']);
+  const c = await json<AgentlessPortWire>([
+    'agentless',
+    'create',
+    '--port',
+    'vm-c-port',
+    '--device-id',
+    'vm-c',
+    '--vpn-type',
+    'wireguard',
+  ]);
+  assert.equal(c.vpn_type, 'wireguard');
+  assert.match(c.user_data, /wg-quick@hypernet/);
   assert.equal(
     c.user_data,
     (await srv.admin.show<AgentlessPortWire>('agentlessports', 'agentlessport', c.id)).user_data,
@@ -93,7 +104,7 @@ test('agentless create --user-data-out, list with filters, show, set only --clou
 
   // list and filters
   const list = await ok(['agentless', 'list']);
-  assert.match(list, /\| ID +\| Port +\| Device +\| Index +\| Flavor +\| Provider IP +\| Hyperswitch +\|/);
+  assert.match(list, /\| ID +\| Port +\| Device +\| Index +\| Flavor +\| VPN +\| Provider IP +\| Hyperswitch +\|/);
   for (const id of [made.id, b!.id, c.id]) assert.match(list, new RegExp(`\\| ${id} \\|`));
   assert.deepEqual(
     (await json<AgentlessPortWire[]>(['agentless', 'list', '--port', 'vm-b-port'])).map((x) => x.id),
@@ -209,6 +220,9 @@ test('hyperswitch create and delete by the CLI; usage errors', { skip, timeout: 
 
   const bad = await hypernet(['agentless', 'create', '--port', 'x', '--flavor', '5G'], env);
   assert.equal(bad.code, 2);
+  const badVpn = await hypernet(['agentless', 'create', '--port', 'x', '--vpn-type', 'ipsec'], env);
+  assert.equal(badVpn.code, 2);
+  assert.match(badVpn.stderr, /openvpn, wireguard/);
   const missing = await hypernet(['agentless', 'create', '--user-data-out', join(dir, 'never')], env);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /missing required option --port/);
