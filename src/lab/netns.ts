@@ -29,6 +29,17 @@ export async function netnsPids(exec: Exec, ns: string): Promise<number[]> {
     .filter((n) => Number.isInteger(n) && n > 0);
 }
 
+/** A veth pair: `name` in namespace `ns`, its peer `peerName` in namespace `peerNs`. */
+export async function addVethPair(
+  exec: Exec,
+  ns: string,
+  name: string,
+  peerNs: string,
+  peerName: string,
+): Promise<void> {
+  await exec('ip', ['-n', ns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', peerName, 'netns', peerNs]);
+}
+
 export async function delNetns(exec: Exec, ns: string): Promise<void> {
   await exec('ip', ['netns', 'del', ns], { allowFail: true });
 }

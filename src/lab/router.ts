@@ -9,7 +9,7 @@ import type { ApiClient } from '../client/api.js';
 import type { Exec } from '../common/exec.js';
 import { bigIntToIp, parseCidr } from '../model/grammar/addresses.js';
 import type { FloatingIp, Network, Port, Router, Subnet } from '../model/types.js';
-import { addNetns } from './netns.js';
+import { addNetns, addVethPair } from './netns.js';
 import type { LabPlan } from './plan.js';
 import type { LabL3Record, LabNetworkRecord, LabState } from './state.js';
 
@@ -37,20 +37,7 @@ export async function buildExternalHost(exec: Exec, plan: LabPlan): Promise<stri
   const ns = externalHostNs(plan);
   const h = EXTERNAL_HOST;
   await addNetns(exec, ns);
-  await exec('ip', [
-    '-n',
-    plan.internetNs,
-    'link',
-    'add',
-    'to-ext',
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    ns,
-  ]);
+  await addVethPair(exec, plan.internetNs, 'to-ext', ns, 'eth0');
   await exec('ip', ['-n', plan.internetNs, 'addr', 'add', `${h.peer}/${h.prefixLen}`, 'dev', 'to-ext']);
   await exec('ip', ['-n', plan.internetNs, 'link', 'set', 'to-ext', 'up']);
   await exec('ip', ['-n', ns, 'addr', 'add', `${h.ip}/${h.prefixLen}`, 'dev', 'eth0']);

@@ -17,6 +17,7 @@ import type { FloatingIp, Router } from '../../../src/model/types.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
 import { msUntil } from '../../../testkit/wait.js';
 import { Children, eventually, sh } from '../netns.js';
+import { addVethPair } from '../../../src/lab/netns.js';
 import { addInterface, externalNet, routerAction, routerPorts, tenantNet } from '../../server/l3-fixtures.js';
 import { EXT_HOST, inNs, l3Nodes, L3World, type L3Vm } from './world.js';
 
@@ -158,19 +159,7 @@ describe('L3 transit: egress and floating IPs through a gateway node (root, serv
     const t0 = Date.now();
     await realExec('ip', ['-n', v3.node.ns, 'link', 'del', tapName(v3.port!.id)]);
     v3.node = nodes.b1;
-    await realExec('ip', [
-      '-n',
-      v3.node.ns,
-      'link',
-      'add',
-      tapName(v3.port!.id),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-    ]);
-    await realExec('ip', ['-n', v3.node.ns, 'link', 'set', 'eth0', 'netns', v3.ns]);
+    await addVethPair(realExec, v3.node.ns, tapName(v3.port!.id), v3.ns, 'eth0');
     await sh(inNetns(realExec, v3.ns), [
       `ip link set eth0 address ${v3.port!.mac_address} mtu 1450 up`,
       `ip addr add ${v3.ip}/24 dev eth0`,

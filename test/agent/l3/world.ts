@@ -15,6 +15,7 @@ import { tapName } from '../../../src/model/kernel-names.js';
 import type { Port } from '../../../src/model/types.js';
 import { alive, listNetns } from '../../../testkit/runs.js';
 import { addNetns, Children, eventually, sh } from '../netns.js';
+import { addVethPair } from '../../../src/lab/netns.js';
 
 const BIN = new URL('../../../../bin/hypernet.js', import.meta.url).pathname;
 export const EXT_HOST = '198.51.100.10';
@@ -178,20 +179,7 @@ export class L3World {
       ...extra,
     });
     await addNetns(vm.ns);
-    await realExec('ip', [
-      '-n',
-      vm.node.ns,
-      'link',
-      'add',
-      tapName(vm.port.id),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      vm.ns,
-    ]);
+    await addVethPair(realExec, vm.node.ns, tapName(vm.port.id), vm.ns, 'eth0');
     await sh(inNetns(realExec, vm.ns), [
       `ip link set eth0 address ${vm.port.mac_address} mtu 1450 up`,
       `ip addr add ${vm.ip}/24 dev eth0`,
