@@ -33,14 +33,14 @@ function diffRouter(d: DesiredRouter, a: ActualRouterNs | undefined, actual: Act
   // Links of interfaces (and a transit) that went away (a veth's peer goes with it).
   const wanted = new Set(d.ifaces.map((f) => f.inner));
   if (d.transit) wanted.add(d.transit.dev);
-  for (const name of a?.links.keys() ?? [])
+  for (const name of [...(a?.links.keys() ?? [])].sort())
     if (!wanted.has(name)) ops.push({ op: 'inner-del', netns: d.netns, inner: name });
   const routes = a?.routes ?? new Set<string>();
   for (const r of d.routes) if (!routes.has(r)) ops.push({ op: 'route-replace', netns: d.netns, route: r });
-  for (const r of routes)
+  for (const r of [...routes].sort())
     if (!d.routes.includes(r) && wanted.has(routeDev(r))) ops.push({ op: 'route-del', netns: d.netns, route: r });
   const rules = a?.rules ?? new Set<string>();
-  for (const r of rules) if (!d.rules.includes(r)) ops.push({ op: 'rule-del', netns: d.netns, rule: r });
+  for (const r of [...rules].sort()) if (!d.rules.includes(r)) ops.push({ op: 'rule-del', netns: d.netns, rule: r });
   for (const r of d.rules) if (!rules.has(r)) ops.push({ op: 'rule-add', netns: d.netns, rule: r });
   if (a?.nftKey !== d.nftKey) ops.push({ op: 'nft-replace', netns: d.netns, text: d.nft });
 }
@@ -61,11 +61,11 @@ function diffTransit(d: DesiredRouter, a: ActualRouterNs | undefined, ops: L3Op[
   const neigh = new Map((t?.peers ?? []).map((p) => [`${p.hop} ${p.mac}`, p]));
   const fdb = new Map((t?.peers ?? []).map((p) => [`${p.mac} ${p.dst}`, p]));
   if (t && link) {
-    for (const k of a?.neigh ?? []) {
+    for (const k of [...(a?.neigh ?? [])].sort()) {
       const [ip, mac] = k.split(' ') as [string, string];
       if (!neigh.has(k)) ops.push({ op: 'neigh-del', netns: d.netns, dev: t.dev, ip, mac });
     }
-    for (const k of a?.fdb ?? []) {
+    for (const k of [...(a?.fdb ?? [])].sort()) {
       const [mac, dst] = k.split(' ') as [string, string];
       if (!fdb.has(k)) ops.push({ op: 'fdb-del', netns: d.netns, dev: t.dev, mac, dst });
     }
@@ -85,7 +85,8 @@ export function diffL3(desired: DesiredL3, actual: ActualL3): L3Op[] {
   for (const ip of desired.proxies) if (!actual.proxies.has(ip)) ops.push({ op: 'proxy-add', ip });
   if (actual.bridgeNftKey !== (desired.bridgeNftKey || null)) ops.push({ op: 'bridge-nft', text: desired.bridgeNft });
 
-  // Deletions, in reverse.
+  // Deletions, in reverse; every deletion goes in sorted order, so the operations do not depend on
+  // the order the state was read or remembered in (a kernel read and appliedActual must agree).
   const external = desired.externalCidrs.map((c) => parseCidr(c));
   for (const ip of [...actual.proxies].sort())
     if (!desired.proxies.includes(ip) && external.some((c) => cidrContains(c, ip))) ops.push({ op: 'proxy-del', ip });
