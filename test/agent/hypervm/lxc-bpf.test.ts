@@ -46,6 +46,9 @@ describe('HyperVMs on the tc-BPF firewall (root, real containers)', { skip: read
     }
     const nft = await w.inNs(w.ns.a, ['nft', 'list', 'ruleset']);
     assert.doesNotMatch(nft.stdout, new RegExp(tap), 'no nftables rule names the tap');
+    const brnf = await w.inNs(w.ns.a, ['sysctl', '-n', 'net.bridge.bridge-nf-call-iptables'], 5_000);
+    // Without br_netfilter loaded the key is absent; with it, bridged frames must not take the inet hooks.
+    if (brnf.code === 0) assert.equal(brnf.stdout.trim(), '0', 'bridged frames skip the inet hooks');
   });
 
   test('a security group allows and denies traffic to the container on the BPF path', async () => {
