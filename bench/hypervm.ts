@@ -9,6 +9,8 @@
  * container stopped → ACTIVE on the target, is printed beside it). Then the container ↔ container
  * throughput against the native twin (hypervm-throughput.ts).
  * Targets: launch p50 ≤ 5 s, migration downtime p50 ≤ 3 s, throughput ≥ 0.85×.
+ * HYPERVM_PARTS (comma-separated, default `launch,throughput`): which parts run; `launch` is the launches
+ * and the migrations. HYPERVM_FIREWALL: see hypervm-throughput.ts.
  */
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -25,6 +27,9 @@ const TARGET_MS = 5_000;
 const DOWNTIME_TARGET_MS = 3_000;
 // BENCH_NS_PREFIX: a caller sharing the machine picks its own namespace prefix.
 const prefix = `${process.env.BENCH_NS_PREFIX ?? 'hnE-'}${process.pid}-`;
+const PARTS = new Set((process.env.HYPERVM_PARTS ?? 'launch,throughput').split(','));
+for (const p of PARTS)
+  if (p !== 'launch' && p !== 'throughput') throw new Error(`HYPERVM_PARTS: launch, throughput; got ${p}`);
 
 runBench(async () => {
   requireRoot('bench:hypervm');
@@ -34,6 +39,13 @@ runBench(async () => {
     new URL('../../artifacts/bench-hypervm/', import.meta.url).pathname,
   );
   const targets = new Targets();
+  if (PARTS.has('launch')) await launchesAndMigrations(w, targets);
+  if (PARTS.has('throughput')) await measureThroughput(targets);
+  targets.finish('bench:hypervm');
+});
+
+/** Launch times and migration downtimes, in the HyperVM world `w` (up and down here). */
+async function launchesAndMigrations(w: HyperVmWorld, targets: Targets): Promise<void> {
   try {
     await w.up();
     const times: number[] = [];
@@ -69,9 +81,7 @@ runBench(async () => {
   } finally {
     await w.down();
   }
-  await measureThroughput(targets);
-  targets.finish('bench:hypervm');
-});
+}
 
 /**
  * One migration cloud B → cloud A of a fresh HyperVM, pinged from the VM on cloud B every 50 ms (a

@@ -32,12 +32,16 @@ export function hyperVmWorldReady(): false | string {
   );
 }
 
-/** A world of its own for one test file: namespaces `<prefix>…`, files in the temp dir, logs under artifacts/. */
-export function worldFor(prefix: string, artifacts: string): HyperVmWorld {
+/**
+ * A world of its own for one test file: namespaces `<prefix>…`, files in the temp dir, logs under
+ * artifacts/; `agentArgs` go to both agents (e.g. `--firewall tc-bpf`).
+ */
+export function worldFor(prefix: string, artifacts: string, agentArgs: readonly string[] = []): HyperVmWorld {
   return new HyperVmWorld(
     prefix,
     join(tmpdir(), `hypernet-test-${prefix.slice(0, -1)}`),
     new URL(`../../artifacts/${artifacts}/`, import.meta.url).pathname,
+    agentArgs,
   );
 }
 
@@ -62,6 +66,7 @@ export class HyperVmWorld {
     readonly prefix: string,
     readonly dir: string,
     private readonly logDir: string,
+    private readonly agentArgs: readonly string[] = [],
   ) {
     this.ns = { u: `${prefix}u`, srv: `${prefix}srv`, a: `${prefix}a`, b: `${prefix}b`, wb: `${prefix}wb` };
     this.sock = join(dir, 'server.sock');
@@ -143,8 +148,8 @@ export class HyperVmWorld {
     await realExec('ip', ['-n', ns.b, 'link', 'set', 'eth0', 'netns', ns.wb]);
     await wb('ip', ['link', 'set', 'eth0', 'address', this.vmPort.mac_address, 'mtu', '1450', 'up']);
     await wb('ip', ['addr', 'add', `${this.vmIp}/24`, 'dev', 'eth0']);
-    this.agent(ns.a, this.hostA, UNDERLAY.a, 'a', ['--hypervm']);
-    this.agent(ns.b, this.hostB, UNDERLAY.b, 'b', ['--hypervm']);
+    this.agent(ns.a, this.hostA, UNDERLAY.a, 'a', ['--hypervm', ...this.agentArgs]);
+    this.agent(ns.b, this.hostB, UNDERLAY.b, 'b', ['--hypervm', ...this.agentArgs]);
     const alive = async () => (await this.api.list<{ alive: boolean }>('agents')).filter((a) => a.alive).length === 2;
     if (!(await eventually(alive, 20_000))) throw new Error('the agents did not register');
   }

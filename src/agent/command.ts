@@ -8,7 +8,9 @@ import { isWgIfaceName } from '../model/encryption.js';
 import { hyperVmLaunchSchema, type HyperVmLaunch } from '../model/hypervm-userdata.js';
 
 const ENCRYPTION_MODES = ['auto', 'kernel', 'userspace', 'off'] as const;
-const FIREWALL_MODES = ['nftables', 'tc-bpf'] as const;
+export const FIREWALL_MODES = ['nftables', 'tc-bpf'] as const;
+/** What an agent runs without `--firewall` (bench:hypervm's target applies to it). */
+export const DEFAULT_FIREWALL_MODE: (typeof FIREWALL_MODES)[number] = 'nftables';
 
 /** The --firewall value, checked. */
 function firewallMode(m: string): (typeof FIREWALL_MODES)[number] {
@@ -42,7 +44,12 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
     .option('--source-filtering', 'filter each flow with a port of another such node once (docs/security-groups.md)')
-    .option('--firewall <mode>', 'security groups by nftables or tc-bpf (docs/security-groups.md)', 'nftables')
+    .option(
+      '--firewall <mode>',
+      'security groups by nftables or tc-bpf (docs/security-groups.md)',
+      DEFAULT_FIREWALL_MODE,
+    )
+    .option('--bpf-pin-dir <dir>', 'where tc-bpf pins its programs and maps (default /sys/fs/bpf/hypernet/<host>)')
     .option('--hypervm', 'this node is a HyperVM: run the LXC containers of the hypervms scheduled on it')
     .option('--repository <url>', "image repository of HyperVM pulls (default: the server's /repository)")
     .option('--hypervm-launch <file>', "this node is one HyperVM's provider VM: its launch file, from user_data")
@@ -92,6 +99,7 @@ export function register(program: Command): void {
           agentless: Boolean(o.agentless),
           sourceFiltering: Boolean(o.sourceFiltering),
           firewallMode: firewallMode(o.firewall),
+          bpfPinDir: o.bpfPinDir,
           hypervm: o.hypervm ? { repositoryUrl: o.repository, launch: readLaunch(o.hypervmLaunch) } : undefined,
           slowPassMs,
           encryption: enc,

@@ -82,6 +82,8 @@ export interface AgentConfig {
    * second lever; default 'nftables'). Needs clang's object from `npm run build`, bpftool and tc.
    */
   firewallMode?: 'nftables' | 'tc-bpf';
+  /** Where the tc-BPF mode pins its programs and maps, on a bpf filesystem (default /sys/fs/bpf/hypernet/<host>). */
+  bpfPinDir?: string;
   /** Watch the node's links (`ip -o monitor link`) so a new tap is wired at once (default true). */
   linkMonitor?: boolean;
   /** Log the step times of passes at least this long (default 100 ms; 0: every pass, as the benchmark asks). */
@@ -244,7 +246,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
             node: exec,
             tc: exec,
             host: exec,
-            pinDir: `/sys/fs/bpf/hypernet/${cfg.node.host}`,
+            pinDir: cfg.bpfPinDir ?? `/sys/fs/bpf/hypernet/${cfg.node.host}`,
             log: log.child({ sub: 'firewall' }),
           }),
           log.child({ sub: 'firewall' }),

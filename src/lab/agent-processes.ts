@@ -10,6 +10,7 @@ import { daemonInNetns } from './netns.js';
 import { type CloudPlan, type LabPlan, labServerUrl } from './plan.js';
 import { HYPERNET_BIN, isOurs, pidFile, readPidFile, startDaemon, stopPid, waitFor } from './processes.js';
 import { hyperVmAgentArgs } from './hypervms.js';
+import { firewallAgentArgs } from './firewall.js';
 import { labToken } from './keystone-lab.js';
 import { labMetadataSecret, metadataSecretFile } from './metadata-secret.js';
 import { defaultWgIface } from '../model/encryption.js';
@@ -67,6 +68,7 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       LAB_AGENT_METRICS,
       ...tokenArgs(plan),
       ...hyperVmAgentArgs(plan, c),
+      ...firewallAgentArgs(plan, c),
     ]),
     logFile: agentLog(plan, c),
     pidDir: plan.paths.pidDir,

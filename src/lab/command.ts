@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { realClock } from '../common/clock.js';
 import { realExec } from '../common/exec.js';
-import { DEFAULT_OPTIONS, planLab } from './plan.js';
+import { DEFAULT_OPTIONS, type LabFirewall, planLab } from './plan.js';
 import { setUpLabRouter } from './router.js';
 import { labL3Lines } from './status.js';
 import { isOurs, pidFile, readPidFile } from './processes.js';
@@ -67,6 +67,7 @@ async function up(o: {
   router?: boolean;
   hypervms: number;
   networks: number;
+  firewall?: LabFirewall;
 }): Promise<number> {
   needRoot();
   // Without the router the subnets cannot reach each other and the ping matrix would fail by design.
@@ -99,6 +100,7 @@ async function up(o: {
     keystone: !!o.keystone,
     hypervms: o.hypervms,
     networks: o.networks,
+    firewall: o.firewall,
   });
   const t0 = realClock.now();
   console.log(
@@ -231,6 +233,7 @@ export function register(program: Command): void {
       DEFAULT_OPTIONS.networks,
     )
     .option('--no-router', 'no router, external networks, floating IP or external host')
+    .option('--firewall <mode>', "the agents' security groups: nftables or tc-bpf", 'nftables')
     .action(async (o) => {
       if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;
       process.exitCode = await up(o);

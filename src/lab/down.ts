@@ -10,6 +10,7 @@ import { labMarker } from './plan.js';
 import { pidsMentioning, stopAllRecorded, stopPid } from './processes.js';
 import { sweepNamespaces } from './topology.js';
 import { stopHyperVmContainers } from './hypervms.js';
+import { removeLabBpfPins } from './firewall.js';
 
 export interface DownReport {
   processes: Map<string, string>;
@@ -60,6 +61,9 @@ export async function downLab(
   if (containers) processes.set(`HyperVM containers (${containers})`, 'stopped');
   if (strays.length) processes.set(`others (${strays.length})`, 'stopped');
   const namespaces = await sweepNamespaces(deps.exec, deps.clock, prefix);
+  // tc-BPF agents' pinned programs and maps: unused once the taps went with the namespaces.
+  const pins = removeLabBpfPins(prefix);
+  if (pins.length) processes.set(`tc-BPF pins (${pins.length})`, 'removed');
   for (const f of LAB_FILES) rmSync(join(stateDir, f), { recursive: true, force: true });
   if (!keepStateDir && existsSync(stateDir)) {
     try {

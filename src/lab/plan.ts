@@ -51,7 +51,12 @@ export interface LabOptions {
   database?: string;
   /** How many servers to run (default 1); more than one needs `database` (they share it). */
   servers?: number;
+  /** The agents' security groups: nftables (default) or tc-bpf (firewall.ts). */
+  firewall?: LabFirewall;
 }
+
+/** The lab agents' security-group mode (firewall.ts). */
+export type LabFirewall = 'nftables' | 'tc-bpf';
 
 export const DEFAULT_OPTIONS: Readonly<LabOptions> = Object.freeze({
   prefix: 'hnlab-',
@@ -170,6 +175,8 @@ export interface LabPlan {
   database?: string;
   /** Servers the lab runs (absent: 1). */
   servers?: number;
+  /** The agents' security-group mode (absent: nftables, the agent's default). */
+  firewall?: LabFirewall;
 }
 
 export interface AgentlessCloudPlan {
@@ -269,6 +276,8 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
   }));
   if (!Number.isInteger(o.hypervms) || o.hypervms < 0 || o.hypervms > 20)
     throw new Error(`hypervms must be 0…20, got ${o.hypervms}`);
+  if (o.firewall !== undefined && o.firewall !== 'nftables' && o.firewall !== 'tc-bpf')
+    throw new Error(`firewall must be nftables or tc-bpf, got ${o.firewall}`);
   const servers = o.servers ?? 1;
   if (!Number.isInteger(servers) || servers < 1 || servers > 5) throw new Error(`servers must be 1…5, got ${servers}`);
   if (servers > 1 && !o.database) throw new Error('several servers need a shared database (a PostgreSQL URL)');
@@ -342,6 +351,7 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     encryption: o.encryption,
     ...(o.database ? { database: o.database } : {}),
     ...(servers > 1 ? { servers } : {}),
+    ...(o.firewall === 'tc-bpf' ? { firewall: o.firewall } : {}),
   });
 }
 

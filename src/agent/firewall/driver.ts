@@ -21,7 +21,8 @@ import { fullText } from './render.js';
 
 export type ApplyKind = 'full' | 'delta' | 'unchanged';
 
-const BRNF_KEYS = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'];
+/** br_netfilter's per-namespace switches: bridged IPv4/IPv6 through the inet hooks. */
+export const BRNF_KEYS = ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables'];
 
 const PROBE = `table bridge ${TABLE}_probe {
 \tchain probe {

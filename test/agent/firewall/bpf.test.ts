@@ -160,6 +160,13 @@ describe('tc-BPF driver (fake runner)', () => {
       loads.map((c) => c.args),
       [['prog', 'loadall', '/o.o', '/bpf/n/prog', 'pinmaps', '/bpf/n/maps', 'type', 'classifier']],
     );
+    const sysctl = calls.find((c) => c.cmd === 'sysctl');
+    assert.deepEqual(
+      sysctl?.args,
+      ['-q', '-w', 'net.bridge.bridge-nf-call-iptables=0', 'net.bridge.bridge-nf-call-ip6tables=0'],
+      'bridged frames kept off the inet hooks',
+    );
+    assert.ok(calls.indexOf(sysctl!) < calls.indexOf(loads[0]!), 'before the programs load');
     const batch = calls.filter((c) => c.cmd === 'bpftool' && c.args[0] === 'batch');
     assert.equal(batch.length, 1);
     const lines = batch[0]!.input!.trim().split('\n');

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
+import { BRNF_KEYS } from '../driver.js';
 import { BPF_DIRS, type BpfCompiled } from './compile.js';
 import { diffBpf, isEmptyDelta } from './diff.js';
 
@@ -66,9 +67,15 @@ export class BpfFirewallDriver {
     return `${this.o.pinDir}/maps`;
   }
 
-  /** Loads and pins the programs and maps unless this node's are already pinned. */
+  /**
+   * Loads and pins the programs and maps unless this node's are already pinned. First it turns off
+   * br_netfilter's hand-over in the node's namespace: a new namespace has it on whenever the module is
+   * loaded (any nftables agent or container runtime on the machine loads it), and then every bridged
+   * frame would take the inet hooks this mode exists to avoid. Without the module the sysctls fail: nothing to do.
+   */
   async load(): Promise<void> {
     if (this.loaded) return;
+    await this.o.node('sysctl', ['-q', '-w', ...BRNF_KEYS.map((k) => `${k}=0`)], { allowFail: true });
     const progs = `${this.o.pinDir}/prog`;
     const r = await this.o.host('ls', [progs, this.maps], { allowFail: true });
     if (r.code !== 0 || !r.stdout.includes(PROGS.egress)) {
