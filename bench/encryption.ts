@@ -14,7 +14,11 @@
  * Per flow: retransmits, UDP receive-buffer drops in the receiving hyperswitch, and CPU seconds per
  * Gbit: each end's wireguard-go (/proc/PID/stat) and the machine's softirq and busy time (/proc/stat;
  * the machine is shared, so those include other work).
- * Target: encrypted overlay ≥ 0.85 × bare tunnel (medians); exit 1 when missed. WireGuard agentless
+ * Rounds: BENCH_WARMUP (default 1, printed, not counted) then BENCH_REPS (default 5). Before each flow
+ * the sending end's wireguard-go is pinned to one CPU and the receiving end's to the other, the same
+ * on every path (testkit/placement.ts; BENCH_PIN=0 leaves them unpinned).
+ * Target: the median of the per-round ratios encrypted overlay / bare tunnel ≥ 0.85, printed with
+ * their spread; exit 1 when missed. WireGuard agentless
  * clients are measured by bench:agentless, beside the OpenVPN agentless path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,10 +32,12 @@ import { downLab, type LabVm, World } from '../src/lab/world.js';
 import type { Network } from '../src/model/types.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { machineTicks, pidsByArgv, processTicks, TICKS_PER_SECOND } from '../testkit/cpu.js';
-import { median } from '../testkit/stats.js';
+import { loadAverageLine, pinPath, placementLine } from '../testkit/placement.js';
+import { formatRatios, median, roundRatios } from '../testkit/stats.js';
 import { eventually } from '../testkit/wait.js';
 
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const TARGET = 0.85;
 const exec = realExec;
@@ -83,6 +89,8 @@ async function udpRcvbufErrors(ns: string): Promise<number> {
 }
 
 async function iperf(p: PathSpec): Promise<Flow> {
+  // Each flow: a policy switch may have restarted a daemon, and b's sends on one path, receives on another.
+  if (p.wg) await pinPath(exec, pidsByArgv(['wireguard-go', p.wg[0]]), pidsByArgv(['wireguard-go', p.wg[1]]));
   const [s0, r0, m0, d0] = [
     wgTicks(p.wg?.[0]),
     wgTicks(p.wg?.[1]),
@@ -212,22 +220,29 @@ function printSummary(got: Record<PathKey, Flow[]>, targets: Targets): void {
         ).padStart(9)}  ${n(med(k, (f) => f.wgSender))}, ` +
         `${n(med(k, (f) => f.wgReceiver))}, ${n(med(k, (f) => f.softirq))}, ${n(med(k, (f) => f.busy))}`,
     );
-  const m = (k: PathKey) => med(k, (f) => f.bps)!;
-  const r = m('encrypted') / m('bare');
+  const rounds = (a: PathKey, b: PathKey) =>
+    roundRatios(
+      got[a].map((f) => f.bps),
+      got[b].map((f) => f.bps),
+    );
+  const r = rounds('encrypted', 'bare');
   console.log(
-    `encrypted / bare tunnel: ${r.toFixed(2)} (target ≥ ${TARGET}: ` +
-      `${targets.check(`encrypted overlay ≥ ${TARGET}× bare tunnel`, r >= TARGET)})`,
+    `encrypted / bare tunnel: ${formatRatios(r)} (target ≥ ${TARGET}: ` +
+      `${targets.check(`encrypted overlay ≥ ${TARGET}× bare tunnel`, r.median >= TARGET)})`,
   );
-  console.log(`encrypted / plaintext overlay: ${(m('encrypted') / m('plain')).toFixed(2)}`);
-  console.log(`encrypted / underlay: ${(m('encrypted') / m('underlay')).toFixed(2)}`);
+  console.log(`encrypted / plaintext overlay: ${formatRatios(rounds('encrypted', 'plain'))}`);
+  console.log(`encrypted / underlay: ${formatRatios(rounds('encrypted', 'underlay'))}`);
   console.log(
-    `one cloud, \`all\` / plain (the cost of \`all\` inside a cloud): ${(m('sameCloudAll') / m('sameCloudPlain')).toFixed(2)}`,
+    `one cloud, \`all\` / plain (the cost of \`all\` inside a cloud): ${formatRatios(rounds('sameCloudAll', 'sameCloudPlain'))}`,
   );
 }
 
 async function main(): Promise<void> {
   requireRoot('bench:encryption');
-  console.log(`encryption benchmark: 3 hyperswitches in 2 clouds, prefix ${prefix}, ${REPS} rounds of ${SECONDS} s`);
+  console.log(
+    `encryption benchmark: 3 hyperswitches in 2 clouds, prefix ${prefix}, ${WARMUP} warm-up + ${REPS} rounds ` +
+      `of ${SECONDS} s; ${placementLine()}; at start: ${loadAverageLine()}`,
+  );
   await downLab(plan.paths.stateDir, prefix, { exec, clock });
   const targets = new Targets();
   const servers: ChildProcess[] = [];
@@ -249,16 +264,21 @@ async function main(): Promise<void> {
     for (const n of [vb.site.ns, vc.site.ns, b.hyperswitchNs])
       servers.push(spawn('ip', ['netns', 'exec', n, 'iperf3', '-s', '-4'], { stdio: 'ignore' }));
     await clock.sleep(500);
-    for (let i = 0; i < REPS; i++) {
+    for (let i = 0; i < WARMUP + REPS; i++) {
+      const round = {} as Record<PathKey, Flow>;
       for (const [policy, keys] of PHASES) {
         await setPolicy(netId, policy);
         // hs-b's peers are there; the other nodes' datapaths may still be moving: wait until each path answers.
         for (const k of keys) await reachable(spec[k]);
-        for (const k of keys) got[k].push(await iperf(spec[k]));
+        for (const k of keys) round[k] = await iperf(spec[k]);
       }
-      console.log(`round ${i + 1}: ${PATHS.map((k) => `${k} ${(got[k][i]!.bps / 1e9).toFixed(2)}`).join(', ')} Gbit/s`);
+      const warm = i < WARMUP;
+      if (!warm) for (const k of PATHS) got[k].push(round[k]);
+      const label = warm ? `warm-up ${i + 1} (not counted)` : `round ${i + 1 - WARMUP}`;
+      console.log(`${label}: ${PATHS.map((k) => `${k} ${(round[k].bps / 1e9).toFixed(2)}`).join(', ')} Gbit/s`);
     }
     printSummary(got, targets);
+    console.log(`at end: ${loadAverageLine()}`);
   } finally {
     for (const s of servers) s.kill();
     world.copyLogs(join(process.cwd(), 'artifacts', 'bench-encryption'));
