@@ -25,8 +25,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
-import { defaultWgIface } from '../src/agent/crypt/compile.js';
 import { WG_SOCKET_BUFFER, WGBUF_PATH } from '../src/agent/native/wgbuf.js';
+import { labWgIface } from '../src/lab/agent-processes.js';
 import { type CloudPlan, planLab } from '../src/lab/plan.js';
 import { downLab, type LabVm, World } from '../src/lab/world.js';
 import type { Network } from '../src/model/types.js';
@@ -170,7 +170,7 @@ async function reachable(p: PathSpec): Promise<void> {
 async function setPolicy(networkId: string, p: Policy): Promise<void> {
   await world.api.update<Network>('networks', 'network', networkId, { 'hypernet:encryption': p });
   const b = plan.clouds[1]!;
-  const wg = defaultWgIface(b.hostId);
+  const wg = labWgIface(b);
   // hs-b's peers: hs-a (another cloud) under the default, hs-a and hs-c under `all`, none under `none`.
   const want = p === 'none' ? 0 : p === 'all' ? 2 : 1;
   const ok = await eventually(async () => {
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     const [a, b, c] = plan.clouds as [CloudPlan, CloudPlan, CloudPlan];
     const netId = world.state.networkId!;
     await bareTunnel(plan.overlayMtu);
-    const wgOf = (x: CloudPlan) => defaultWgIface(x.hostId);
+    const wgOf = (x: CloudPlan) => labWgIface(x);
     const spec: Record<PathKey, PathSpec> = {
       encrypted: { from: va.site.ns, to: vb.ip, receiverNs: b.hyperswitchNs, wg: [wgOf(a), wgOf(b)] },
       bare: { from: a.hyperswitchNs, to: BARE_IP[1]!, receiverNs: b.hyperswitchNs, wg: [BARE[0]!, BARE[1]!] },
