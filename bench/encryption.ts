@@ -5,8 +5,9 @@
  * rounds of one TCP flow (iperf3 -t SECONDS) on these paths:
  *  - encrypted overlay: vm-a1 → hs-a → WireGuard(VXLAN) → hs-b → vm-b1 (default policy);
  *  - bare tunnel: a second wireguard-go pair between hs-a and hs-b, no overlay, its MTU the VMs' (the
- *    same packets' worth of payload), hyperswitch to hyperswitch, its daemons' UDP socket buffers set
- *    as the agent sets its own (hn-wgbuf), so the ratio measures the overlay and nothing else;
+ *    same packets' worth of payload), hyperswitch to hyperswitch, its daemons' UDP socket buffers and
+ *    TX queues set as the agent sets its own (hn-wgbuf, WG_TXQUEUELEN), so the ratio measures the
+ *    overlay and nothing else;
  *  - inside one cloud: vm-b1 → vm-c1, plain under the default policy, then encrypted with the network
  *    set to `all` (the cost of `all` inside one cloud);
  *  - plaintext overlay: vm-a1 → vm-b1 with the network set to `none`;
@@ -25,6 +26,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
+import { WG_TXQUEUELEN } from '../src/agent/crypt/compile.js';
 import { WG_SOCKET_BUFFER, WGBUF_PATH } from '../src/agent/native/wgbuf.js';
 import { labWgIface } from '../src/lab/agent-processes.js';
 import { type CloudPlan, planLab } from '../src/lab/plan.js';
@@ -148,7 +150,9 @@ async function bareTunnel(mtu: number): Promise<void> {
       ]),
     );
     await must(run(c.hyperswitchNs, 'ip', ['addr', 'add', `${BARE_IP[i]}/24`, 'dev', dev]));
-    await must(run(c.hyperswitchNs, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), 'up']));
+    // The TX queue the agent gives its own wireguard-go interfaces.
+    const txq = ['txqueuelen', String(WG_TXQUEUELEN)];
+    await must(run(c.hyperswitchNs, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), ...txq, 'up']));
     // The same socket buffers as the agent gives its own wireguard-go (and wireguard-go sets since 2023).
     await must(run(c.hyperswitchNs, WGBUF_PATH, [dev, String(WG_SOCKET_BUFFER)]));
   }
