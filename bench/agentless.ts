@@ -71,7 +71,7 @@ import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { hopCounts, hopDetail, hopsOf, linkCounters, sameHops, type Hops } from '../testkit/path-hops.js';
 import { loadAverageLine, pinPath, placementLine } from '../testkit/placement.js';
 import { formatRatios, median, roundRatios } from '../testkit/stats.js';
-import { setUpWgPaths, WG_AGENTLESS, WG_BARE } from './agentless-wg.js';
+import { type SameHops, setUpWgPaths, WG_AGENTLESS, WG_BARE, WG_SAME_HOPS } from './agentless-wg.js';
 
 /** BENCH_SECONDS per iperf3 run, BENCH_REPS rounds (fewer: a quicker, noisier look). */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -95,6 +95,16 @@ const MIRROR_NS = ['vm-b1', 'hs', 'inet', 'hs-a', 'vm-a1'].map((n) => `${prefix}
   string,
   string,
 ];
+/** The far VM's address for the same-hops WireGuard pair (./agentless-wg.ts), one per tunnel as the others. */
+const WG_FAR_IP = '198.51.100.132';
+/** Where the same-hops WireGuard pair runs: the bare OpenVPN tunnels' namespaces (sameHopsTopology). */
+const WG_MIRROR: SameHops = {
+  clientNs: MIRROR_NS[0],
+  serverNs: MIRROR_NS[1],
+  listenIp: '203.0.113.65',
+  farNs: MIRROR_NS[4],
+  farIp: WG_FAR_IP,
+};
 /** Experiment: BENCH_REVERSE=1 runs every flow the other way (iperf3 -R: towards the agentless VM). */
 const REVERSE = !!process.env.BENCH_REVERSE;
 /** BENCH_WG=0 leaves the WireGuard agentless paths out. */
@@ -500,6 +510,7 @@ async function sameHopsTopology(underlayMtu: number, farMtu: number): Promise<vo
     vmA,
     ['addr', 'add', '198.51.100.130/29', 'dev', 'eth0'],
     ['addr', 'add', '198.51.100.131/29', 'dev', 'eth0'],
+    ['addr', 'add', `${WG_FAR_IP}/29`, 'dev', 'eth0'],
     ['route', 'add', 'default', 'via', '198.51.100.129'],
   );
   for (const ns of [hs, inet, hsA]) await sysctlIn(realExec, ns, 'net.ipv4.ip_forward', 1);
@@ -702,7 +713,7 @@ function printSummary(o: {
 }): void {
   const { runs, hops, paths, targets } = o;
   const named = (name: string) => paths.findIndex((p) => p.name === name);
-  const [wgAt, bareAt] = [named(WG_AGENTLESS), named(WG_BARE)];
+  const [wgAt, bareAt, hopsAt] = [named(WG_AGENTLESS), named(WG_BARE), named(WG_SAME_HOPS)];
   const ovpn = wgAt < 0 ? runs : runs.slice(0, wgAt);
   const [a, b, , veth] = ovpn.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number, number?];
   const bps = (k: number) => runs[k]!.map((r) => r.bps);
@@ -732,13 +743,20 @@ function printSummary(o: {
   line('ratio of medians agentless / bare', `${(a / b).toFixed(2)}×`);
   line('ratio agentless / bare with a plain TAP', `${formatRatios(roundRatios(bps(0), bps(2)))}`);
   if (veth !== undefined) line('ratio agentless / bare over one veth', `${(a / veth).toFixed(2)}×`);
-  if (wgAt < 0 || bareAt < 0) return;
-  const wgRounds = roundRatios(bps(wgAt), bps(bareAt));
+  if (wgAt < 0 || bareAt < 0 || hopsAt < 0) return;
+  const wgRounds = roundRatios(bps(wgAt), bps(hopsAt));
   const wgRatio = `${wgRounds.median.toFixed(2)}×`;
   const wgOk = targets.check(`WireGuard agentless / bare wireguard-go ${wgRatio} < 0.90×`, wgRounds.median >= 0.9);
+  const wgHopsOk = targets.check(
+    'the same-hops wireguard-go pair crosses other hops than the WireGuard agentless path',
+    sameHops(hops[wgAt]!, hops[hopsAt]!),
+  );
   line('WireGuard agentless VM → VM in the other cloud', summary(runs[wgAt]!));
-  line('bare wireguard-go, VM ⇄ hyperswitch', summary(runs[bareAt]!));
-  line('ratio WireGuard agentless / bare wireguard-go', `${formatRatios(wgRounds)}  (target ≥ 0.90×: ${wgOk})`);
+  line('bare wireguard-go, same hops, no overlay', summary(runs[hopsAt]!));
+  line('(reference) bare wireguard-go, VM ⇄ hyperswitch', summary(runs[bareAt]!));
+  line('same hops WireGuard agentless / bare', `${wgHopsOk} (namespaces and veth pairs, from link counters)`);
+  line('ratio WireGuard agentless / bare (same hops)', `${formatRatios(wgRounds)}  (target ≥ 0.90×: ${wgOk})`);
+  line('ratio WireGuard agentless / bare VM ⇄ hyperswitch', formatRatios(roundRatios(bps(wgAt), bps(bareAt))));
   line('WireGuard agentless / OpenVPN agentless', formatRatios(roundRatios(bps(wgAt), bps(0))));
 }
 
@@ -760,7 +778,7 @@ async function main(): Promise<void> {
   try {
     paths = await setUpPaths(world, tmp, tunnels);
     if (WITH_WG) {
-      const wg = await setUpWgPaths(world, realExec, prefix);
+      const wg = await setUpWgPaths(world, realExec, prefix, WG_MIRROR);
       stopWg = wg.stop;
       paths.push(...wg.paths);
     }
