@@ -3,13 +3,18 @@
  * its port's user_data, wireguard-go in its namespace) in the agentless cloud sends to vm-a1 in the
  * other cloud: [vm-b9: iperf3 → wg-quick's interface → wireguard-go] eth0 ⇄ [hyperswitch:
  * wireguard-go → hnwa… → routed to the bridge hnb-N → VXLAN] → [inet] → [hs-a] → [vm-a1].
- * Its reference: a bare wireguard-go pair between the same two namespaces, vm-b9 and the hyperswitch
- * (the WireGuard leg alone, no overlay behind it), the same MTU, the hyperswitch end's socket buffers
- * as the agent sets its own (no RPS: a stock daemon, as in bench:encryption), the VM ends stock
- * wg-quick on both, iperf3 -s in the hyperswitch namespace. Target: WireGuard agentless ≥ 0.90 × the
- * bare pair. In the paths, the wireguard-go PIDs take the openvpn ones' place (CPU per Gbit).
+ * Its reference (the target's): a bare wireguard-go pair over the same hops, in the bare OpenVPN
+ * tunnel's own namespaces (bench/agentless.ts, `tun-*`, no netfilter): [tun-vm-b1: iperf3 → wg] eth0
+ * ⇄ n0 [tun-hs: wireguard-go → routed] data0 ⇄ [tun-inet] ⇄ [tun-hs-a, routed] ⇄ [tun-vm-a1: iperf3
+ * -s], the same MTU as the agentless client's interface, the server end's socket buffers and TX queue
+ * as the agent sets its own (no RPS: a stock daemon, as in bench:encryption). It lacks only what hypernet adds:
+ * the bridge, VXLAN, the agents' firewalls. Target: WireGuard agentless ≥ 0.90 × that pair.
+ * A reference line: a bare pair between vm-b9 and the hyperswitch itself (iperf3 -s there: the
+ * WireGuard leg alone, fewer hops than the agentless path; the target's reference until 2026-12-07).
+ * In the paths, the wireguard-go PIDs take the openvpn ones' place (CPU per Gbit, pinning).
  */
 import type { Exec } from '../src/common/exec.js';
+import { WG_TXQUEUELEN } from '../src/agent/crypt/compile.js';
 import { WG_SOCKET_BUFFER, WGBUF_PATH } from '../src/agent/native/wgbuf.js';
 import { addWgAgentlessVm, stopWgClient, wgClientIface } from '../src/lab/agentless-wg.js';
 import type { World } from '../src/lab/world.js';
@@ -23,8 +28,63 @@ import type { Path } from './agentless.js';
 
 export const WG_AGENTLESS = 'wireguard agentless';
 export const WG_BARE = 'bare wireguard-go';
+export const WG_SAME_HOPS = 'bare wireguard-go, same hops';
 const BARE_IP = ['100.126.254.1', '100.126.254.2'] as const;
 const BARE_PORT = 51900;
+
+/** The bare OpenVPN tunnel's namespaces the same-hops pair runs in, and the far VM's address for it. */
+export interface SameHops {
+  clientNs: string;
+  serverNs: string;
+  /** The server's listening address (on its provider bridge) and the far VM's namespace and address. */
+  listenIp: string;
+  farNs: string;
+  farIp: string;
+}
+/**
+ * The same-hops pair's tunnel addresses: inside 192.0.2.0/24, which the mirror's internet already
+ * routes back to its server namespace (the OpenVPN tunnels' range), so the far VM's replies return.
+ */
+const SAME_HOPS_IP = ['192.0.2.33', '192.0.2.34'] as const;
+
+type Run = (ns: string, cmd: string, args: string[]) => ReturnType<Exec>;
+
+/**
+ * A bare wireguard-go pair: [client end in ns, server end in ns], each `dev` with its tunnel address
+ * (/30), MTU `mtu`, the client's peer allowing `routes` (the server's address when none). The server
+ * end gets the socket buffers and TX queue the agent gives its own wireguard-go; the client end stays
+ * stock.
+ */
+async function wgPair(
+  run: Run,
+  o: { ends: [[string, string], [string, string]]; ips: readonly [string, string]; port: number; serverIp: string },
+  mtu: number,
+  routes: string[],
+): Promise<void> {
+  const keys = [newPrivateKey(), newPrivateKey()];
+  const must = async (p: ReturnType<Run>) => {
+    const r = await p;
+    if (r.code !== 0) throw new Error(`bare WireGuard pair: ${r.stderr || r.stdout}`);
+  };
+  // Index 0: the client (VM) end, which knows the server's endpoint; 1: the server end.
+  for (const [i, [ns, dev]] of o.ends.entries()) {
+    const peerEndpoint = i === 0 ? ['endpoint', `${o.serverIp}:${o.port + 1}`] : [];
+    const allowed = i === 0 ? [`${o.ips[1]}/32`, ...routes] : [`${o.ips[0]}/32`];
+    await must(run(ns, 'wireguard-go', [dev]));
+    await must(
+      run(ns, 'sh', [
+        '-c',
+        `umask 077; f=$(mktemp); echo ${keys[i]} > $f; wg set ${dev} listen-port ${o.port + i} private-key $f ` +
+          `peer ${publicKeyOf(keys[1 - i]!)} ${peerEndpoint.join(' ')} allowed-ips ${allowed.join(',')}; rm -f $f`,
+      ]),
+    );
+    await must(run(ns, 'ip', ['addr', 'add', `${o.ips[i]}/30`, 'dev', dev]));
+    const txq = i === 1 ? ['txqueuelen', String(WG_TXQUEUELEN)] : [];
+    await must(run(ns, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), ...txq, 'up']));
+    for (const r of i === 0 ? routes : []) await must(run(ns, 'ip', ['route', 'add', r, 'dev', dev]));
+    if (i === 1) await must(run(ns, WGBUF_PATH, [dev, String(WG_SOCKET_BUFFER)]));
+  }
+}
 
 /** The wireguard-go daemon of interface `iface` (its argv is `wireguard-go IFACE`), 0 when none. */
 const wgPid = (iface: string): number => pidsByArgv(['wireguard-go', iface])[0] ?? 0;
@@ -34,8 +94,9 @@ export async function setUpWgPaths(
   world: World,
   exec: Exec,
   prefix: string,
+  mirror: SameHops,
 ): Promise<{ paths: Path[]; stop: () => Promise<void> }> {
-  const run = (ns: string, cmd: string, args: string[]) =>
+  const run: Run = (ns, cmd, args) =>
     exec('ip', ['netns', 'exec', ns, cmd, ...args], { allowFail: true, timeoutMs: 20_000 });
   const cloud = world.plan.clouds[world.plan.clouds.length - 1]!;
   const a1 = world.state.vms.find((v) => v.name === 'vm-a1')!;
@@ -46,40 +107,54 @@ export async function setUpWgPaths(
   const hsNs = `${prefix}${hs.id}`;
   const clientIf = wgClientIface(site.ns);
   const bare = [`hnbw${process.pid % 100000}c`, `hnbw${process.pid % 100000}s`] as const;
+  const hop = [`hnbh${process.pid % 100000}c`, `hnbh${process.pid % 100000}s`] as const;
   const stop = async () => {
     await stopWgClient(exec, site.ns, vm.config);
-    await exec('ip', ['-n', site.ns, 'link', 'del', 'dev', bare[0]], { allowFail: true });
-    await exec('ip', ['-n', hsNs, 'link', 'del', 'dev', bare[1]], { allowFail: true });
+    for (const [ns, dev] of [
+      [site.ns, bare[0]],
+      [hsNs, bare[1]],
+      [mirror.clientNs, hop[0]],
+      [mirror.serverNs, hop[1]],
+    ] as const)
+      await exec('ip', ['-n', ns, 'link', 'del', 'dev', dev], { allowFail: true });
   };
   if (!(await eventually(async () => (await run(site.ns, 'ping', ['-c1', '-W1', a1.ip])).code === 0, 20_000)))
     throw new Error('the WireGuard agentless VM does not reach vm-a1');
-  const mtu = Number(/^MTU = (\d+)$/m.exec(al.user_data)?.[1] ?? 1420);
-  const keys = [newPrivateKey(), newPrivateKey()];
-  for (const [i, [ns, dev]] of [
-    [site.ns, bare[0]],
-    [hsNs, bare[1]],
-  ].entries()) {
-    const must = async (p: ReturnType<typeof run>) => {
-      const r = await p;
-      if (r.code !== 0) throw new Error(`bare WireGuard pair: ${r.stderr || r.stdout}`);
-    };
-    const peerEndpoint = i === 0 ? ['endpoint', `${hs.vms_ip_0}:${BARE_PORT + 1}`] : [];
-    await must(run(ns!, 'wireguard-go', [dev!]));
-    await must(
-      run(ns!, 'sh', [
-        '-c',
-        `umask 077; f=$(mktemp); echo ${keys[i]} > $f; wg set ${dev} listen-port ${BARE_PORT + i} private-key $f ` +
-          `peer ${publicKeyOf(keys[1 - i]!)} ${peerEndpoint.join(' ')} allowed-ips ${BARE_IP[1 - i]}/32; rm -f $f`,
-      ]),
-    );
-    await must(run(ns!, 'ip', ['addr', 'add', `${BARE_IP[i]}/30`, 'dev', dev!]));
-    await must(run(ns!, 'ip', ['link', 'set', 'dev', dev!, 'mtu', String(mtu), 'up']));
-    // The hyperswitch's end gets the socket buffers the agent gives its own wireguard-go; the VM's
-    // end stays stock on both paths (wg-quick).
-    if (i === 1) await must(run(ns!, WGBUF_PATH, [dev!, String(WG_SOCKET_BUFFER)]));
-  }
+  // The MTU wg-quick gave the agentless client's interface (user_data is YAML: its config is indented).
+  const shown = await run(site.ns, 'ip', ['-j', 'link', 'show', 'dev', clientIf]);
+  const mtu = (JSON.parse(shown.stdout || '[]') as { mtu?: number }[])[0]?.mtu;
+  if (!mtu) throw new Error(`no MTU on the agentless client's ${clientIf}`);
+  if (!hs.vms_ip_0) throw new Error(`hyperswitch ${hs.id} has no VM-side address`);
+  const wgBare = { ips: BARE_IP, port: BARE_PORT, serverIp: hs.vms_ip_0 };
+  await wgPair(
+    run,
+    {
+      ends: [
+        [site.ns, bare[0]],
+        [hsNs, bare[1]],
+      ],
+      ...wgBare,
+    },
+    mtu,
+    [],
+  );
+  const wgHops = { ips: SAME_HOPS_IP, port: BARE_PORT + 2, serverIp: mirror.listenIp };
+  await wgPair(
+    run,
+    {
+      ends: [
+        [mirror.clientNs, hop[0]],
+        [mirror.serverNs, hop[1]],
+      ],
+      ...wgHops,
+    },
+    mtu,
+    [`${mirror.farIp}/32`],
+  );
   if (!(await eventually(async () => (await run(site.ns, 'ping', ['-c1', '-W1', BARE_IP[1]])).code === 0, 15_000)))
     throw new Error('the bare WireGuard pair does not pass traffic');
+  const reachesFar = async () => (await run(mirror.clientNs, 'ping', ['-c1', '-W1', mirror.farIp])).code === 0;
+  if (!(await eventually(reachesFar, 15_000))) throw new Error('the same-hops WireGuard pair does not pass traffic');
   const paths: Path[] = [
     {
       name: WG_AGENTLESS,
@@ -102,6 +177,17 @@ export async function setUpWgPaths(
       serverNs: hsNs,
       clientPid: wgPid(bare[0]),
       serverPid: wgPid(bare[1]),
+    },
+    {
+      name: WG_SAME_HOPS,
+      fromNs: mirror.clientNs,
+      toNs: mirror.farNs,
+      toIp: mirror.farIp,
+      iperfPort: 5213,
+      clientTap: hop[0],
+      serverNs: mirror.serverNs,
+      clientPid: wgPid(hop[0]),
+      serverPid: wgPid(hop[1]),
     },
   ];
   for (const p of paths) if (!p.clientPid || !p.serverPid) throw new Error(`${p.name}: wireguard-go not found`);

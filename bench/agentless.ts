@@ -1,8 +1,11 @@
 /**
  * Agentless datapath benchmark (root): one TCP flow through each path below, all set up at once and
- * measured INTERLEAVED (a round runs each path once; BENCH_REPS rounds, default 3, iperf3 -t
- * BENCH_SECONDS, default 5), so the load of a shared machine hits them alike; medians are compared.
- * Target: agentless ≥ 0.90 × the bare tunnel over the same hops (exit 1 when missed).
+ * measured INTERLEAVED (a round runs each path once; BENCH_REPS rounds, default 5, after one warm-up
+ * round that is printed and not counted; iperf3 -t BENCH_SECONDS, default 5), so the load of a shared
+ * machine hits them alike. Each tunnel's client daemon is pinned to one CPU and its server daemon to
+ * the other, the same on every path (testkit/placement.ts; BENCH_PIN=0 leaves them unpinned).
+ * Target: the median of the per-round ratios agentless / bare tunnel over the same hops ≥ 0.90 (exit 1
+ * when missed); the spread of those ratios is printed beside it.
  * Paths ([namespace], ⇄ a veth pair), in a 2-cloud lab whose cloud-b VM vm-b1 is agentless:
  *  agentless: [vm-b1: iperf3 → tap0 → stock openvpn client] eth0 ⇄ n… [hst-…, the agentless
  *    hyperswitch: provider bridge vms0 → openvpn server → TAP vpn… → tc redirect → vps… ⇄ tap… →
@@ -22,7 +25,7 @@
  *    redirect and GRO pair left out, as a stock server runs (5 namespaces, 4 veth pairs).
  *  (reference) the old baseline: the same server and client in two namespaces joined by one veth
  *    (2 namespaces, 2 veth pairs with the GRO pair); BENCH_VETH=0 leaves it out.
- * The counts above are not taken on trust: the first round reads every link's byte counters in every
+ * The counts above are not taken on trust: the warm-up round reads every link's byte counters in every
  * namespace of the run around each path's flow, prints the namespaces and links that carried it,
  * and fails the run when the bare tunnel's counts differ from the agentless path's, or when the two
  * openvpn servers' or clients' configs differ in more than endpoint values (addresses, names, files).
@@ -66,14 +69,17 @@ import { downLab, World } from '../src/lab/world.js';
 import { machineTicks, processTicks, TICKS_PER_SECOND } from '../testkit/cpu.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { hopCounts, hopDetail, hopsOf, linkCounters, sameHops, type Hops } from '../testkit/path-hops.js';
-import { median } from '../testkit/stats.js';
-import { setUpWgPaths, WG_AGENTLESS, WG_BARE } from './agentless-wg.js';
+import { loadAverageLine, pinPath, placementLine } from '../testkit/placement.js';
+import { formatRatios, median, roundRatios } from '../testkit/stats.js';
+import { type SameHops, setUpWgPaths, WG_AGENTLESS, WG_BARE, WG_SAME_HOPS } from './agentless-wg.js';
 
 /** BENCH_SECONDS per iperf3 run, BENCH_REPS rounds (fewer: a quicker, noisier look). */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+/** Rounds run first and not counted (caches, ARP, TCP metrics, CPU frequency), BENCH_WARMUP. */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const deps = { exec: realExec, clock: realClock };
-const prefix = `hnba${process.pid}-`;
+const prefix = process.env.BENCH_PREFIX ?? `hnba${process.pid}-`;
 const stateDir = join(tmpdir(), 'hypernet-bench', prefix.slice(0, -1));
 /** The old veth-only reference tunnel (BENCH_VETH=0 leaves it out). */
 const WITH_VETH = process.env.BENCH_VETH !== '0';
@@ -89,6 +95,16 @@ const MIRROR_NS = ['vm-b1', 'hs', 'inet', 'hs-a', 'vm-a1'].map((n) => `${prefix}
   string,
   string,
 ];
+/** The far VM's address for the same-hops WireGuard pair (./agentless-wg.ts), one per tunnel as the others. */
+const WG_FAR_IP = '198.51.100.132';
+/** Where the same-hops WireGuard pair runs: the bare OpenVPN tunnels' namespaces (sameHopsTopology). */
+const WG_MIRROR: SameHops = {
+  clientNs: MIRROR_NS[0],
+  serverNs: MIRROR_NS[1],
+  listenIp: '203.0.113.65',
+  farNs: MIRROR_NS[4],
+  farIp: WG_FAR_IP,
+};
 /** Experiment: BENCH_REVERSE=1 runs every flow the other way (iperf3 -R: towards the agentless VM). */
 const REVERSE = !!process.env.BENCH_REVERSE;
 /** BENCH_WG=0 leaves the WireGuard agentless paths out. */
@@ -155,6 +171,8 @@ async function startServer(p: Path): Promise<void> {
 }
 
 async function iperfOnce(p: Path): Promise<Run> {
+  // Each flow, as the daemons may have been restarted (and a new process is unpinned).
+  await pinPath(realExec, [p.clientPid], [p.serverPid]);
   const [c0, s0, m0, t0] = [processTicks(p.clientPid), processTicks(p.serverPid), machineTicks().busy, Date.now()];
   const frag0 = await nstat(p.fromNs, 'IpFragCreates');
   const [tap0, udp0] = [await tapTxDropped(p.fromNs, p.clientTap), await udpDrops(p)];
@@ -492,6 +510,7 @@ async function sameHopsTopology(underlayMtu: number, farMtu: number): Promise<vo
     vmA,
     ['addr', 'add', '198.51.100.130/29', 'dev', 'eth0'],
     ['addr', 'add', '198.51.100.131/29', 'dev', 'eth0'],
+    ['addr', 'add', `${WG_FAR_IP}/29`, 'dev', 'eth0'],
     ['route', 'add', 'default', 'via', '198.51.100.129'],
   );
   for (const ns of [hs, inet, hsA]) await sysctlIn(realExec, ns, 'net.ipv4.ip_forward', 1);
@@ -657,21 +676,28 @@ function pathOrder(world: World): string[] {
 }
 
 /**
- * REPS rounds, every path once per round (interleaved, so load on the machine hits them alike). The
- * first round also traces each path's hops: link counters of every namespace of the run around it.
+ * WARMUP + REPS rounds, every path once per round (interleaved, so load on the machine hits them
+ * alike); the warm-up rounds are printed and dropped. The first round also traces each path's hops:
+ * link counters of every namespace of the run around it (read outside the counted rounds).
  */
 async function measureInterleaved(paths: Path[]): Promise<{ runs: Run[][]; hops: Hops[] }> {
   for (const p of paths) await startServer(p);
   const runs: Run[][] = paths.map(() => []);
   const hops: Hops[] = [];
   const namespaces = await listNetnsWithPrefix(realExec, prefix);
-  for (let i = 0; i < REPS; i++)
-    for (const [k, p] of paths.entries()) {
+  for (let i = 0; i < WARMUP + REPS; i++) {
+    const round: Run[] = [];
+    for (const p of paths) {
       const before = i === 0 ? await linkCounters(realExec, namespaces) : undefined;
       const run = await iperfOnce(p);
       if (before) hops.push(hopsOf(before, await linkCounters(realExec, namespaces), run.bytes));
-      runs[k]!.push(run);
+      round.push(run);
     }
+    const warm = i < WARMUP;
+    if (!warm) for (const [k, run] of round.entries()) runs[k]!.push(run);
+    const label = warm ? `warm-up ${i + 1} (not counted)` : `round ${i + 1 - WARMUP}`;
+    console.log(`${label}: ${round.map((r, k) => `${paths[k]!.name} ${gbit(r.bps)}`).join(', ')}`);
+  }
   return { runs, hops };
 }
 
@@ -687,10 +713,12 @@ function printSummary(o: {
 }): void {
   const { runs, hops, paths, targets } = o;
   const named = (name: string) => paths.findIndex((p) => p.name === name);
-  const [wgAt, bareAt] = [named(WG_AGENTLESS), named(WG_BARE)];
+  const [wgAt, bareAt, hopsAt] = [named(WG_AGENTLESS), named(WG_BARE), named(WG_SAME_HOPS)];
   const ovpn = wgAt < 0 ? runs : runs.slice(0, wgAt);
-  const [a, b, plain, veth] = ovpn.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number, number?];
-  const ratio = a / b;
+  const [a, b, , veth] = ovpn.map((rs) => median(rs.map((r) => r.bps))) as [number, number, number, number?];
+  const bps = (k: number) => runs[k]!.map((r) => r.bps);
+  const perRound = roundRatios(bps(0), bps(1));
+  const ratio = perRound.median;
   const ok = targets.check(`agentless / bare tunnel ${ratio.toFixed(2)}× < 0.90×`, ratio >= 0.9);
   const hopsOk = targets.check(
     'the bare tunnel crosses other hops than the agentless path',
@@ -700,7 +728,7 @@ function printSummary(o: {
   const vpnOk = targets.check(`openvpn options differ: ${vpn.diffs.join('; ')}`, vpn.diffs.length === 0);
   console.log(
     `\nagentless datapath, one TCP flow (iperf3 -t ${SECONDS}${REVERSE ? ' -R' : ''}, ` +
-      `median of ${REPS}, interleaved), TAP MTU ${o.mtu}`,
+      `median of ${REPS} after ${WARMUP} warm-up, interleaved), TAP MTU ${o.mtu}; ${placementLine()}`,
   );
   const line = (label: string, text: string) => console.log(`  ${label.padEnd(44)}: ${text}`);
   line('agentless VM → VM in the other cloud', summary(runs[0]!));
@@ -711,21 +739,30 @@ function printSummary(o: {
     line(`hops ${paths[k]!.name}`, `${hopCounts(h)}\n      ${hopDetail(h, prefix, o.order)}`);
   line('same hops agentless / bare', `${hopsOk} (namespaces and veth pairs, from link counters)`);
   line('same openvpn options agentless / bare', `${vpnOk} (${vpn.compared}; endpoint values masked)`);
-  line('ratio agentless / bare (same hops)', `${ratio.toFixed(2)}×  (target ≥ 0.90×: ${ok})`);
-  line('ratio agentless / bare with a plain TAP', `${(a / plain).toFixed(2)}×`);
+  line('ratio agentless / bare (same hops)', `${formatRatios(perRound)}  (target ≥ 0.90×: ${ok})`);
+  line('ratio of medians agentless / bare', `${(a / b).toFixed(2)}×`);
+  line('ratio agentless / bare with a plain TAP', `${formatRatios(roundRatios(bps(0), bps(2)))}`);
   if (veth !== undefined) line('ratio agentless / bare over one veth', `${(a / veth).toFixed(2)}×`);
-  if (wgAt < 0 || bareAt < 0) return;
-  const [w, bw] = [median(runs[wgAt]!.map((r) => r.bps)), median(runs[bareAt]!.map((r) => r.bps))];
-  const wgRatio = `${(w / bw).toFixed(2)}×`;
-  const wgOk = targets.check(`WireGuard agentless / bare wireguard-go ${wgRatio} < 0.90×`, w / bw >= 0.9);
+  if (wgAt < 0 || bareAt < 0 || hopsAt < 0) return;
+  const wgRounds = roundRatios(bps(wgAt), bps(hopsAt));
+  const wgRatio = `${wgRounds.median.toFixed(2)}×`;
+  const wgOk = targets.check(`WireGuard agentless / bare wireguard-go ${wgRatio} < 0.90×`, wgRounds.median >= 0.9);
+  const wgHopsOk = targets.check(
+    'the same-hops wireguard-go pair crosses other hops than the WireGuard agentless path',
+    sameHops(hops[wgAt]!, hops[hopsAt]!),
+  );
   line('WireGuard agentless VM → VM in the other cloud', summary(runs[wgAt]!));
-  line('bare wireguard-go, VM ⇄ hyperswitch', summary(runs[bareAt]!));
-  line('ratio WireGuard agentless / bare wireguard-go', `${wgRatio}  (target ≥ 0.90×: ${wgOk})`);
-  line('WireGuard agentless / OpenVPN agentless', `${(w / a).toFixed(2)}×`);
+  line('bare wireguard-go, same hops, no overlay', summary(runs[hopsAt]!));
+  line('(reference) bare wireguard-go, VM ⇄ hyperswitch', summary(runs[bareAt]!));
+  line('same hops WireGuard agentless / bare', `${wgHopsOk} (namespaces and veth pairs, from link counters)`);
+  line('ratio WireGuard agentless / bare (same hops)', `${formatRatios(wgRounds)}  (target ≥ 0.90×: ${wgOk})`);
+  line('ratio WireGuard agentless / bare VM ⇄ hyperswitch', formatRatios(roundRatios(bps(wgAt), bps(bareAt))));
+  line('WireGuard agentless / OpenVPN agentless', formatRatios(roundRatios(bps(wgAt), bps(0))));
 }
 
 async function main(): Promise<void> {
   requireRoot('bench:agentless');
+  console.log(`bench:agentless, prefix ${prefix}; at start: ${loadAverageLine()}`);
   await downLab(stateDir, prefix, deps);
   const tmp = mkdtempSync(join(tmpdir(), 'hypernet-bench-vpn-'));
   // Plaintext overlay between the clouds: the bare OpenVPN baseline has no second encryption layer, so the
@@ -741,13 +778,14 @@ async function main(): Promise<void> {
   try {
     paths = await setUpPaths(world, tmp, tunnels);
     if (WITH_WG) {
-      const wg = await setUpWgPaths(world, realExec, prefix);
+      const wg = await setUpWgPaths(world, realExec, prefix, WG_MIRROR);
       stopWg = wg.stop;
       paths.push(...wg.paths);
     }
     const { runs, hops } = await measureInterleaved(paths);
     const order = pathOrder(world);
     printSummary({ runs, hops, paths, order, mtu: world.plan.overlayMtu, targets });
+    console.log(`at end: ${loadAverageLine()}`);
   } finally {
     for (const p of paths) p.server?.kill('SIGTERM');
     await stopWg().catch(() => undefined);

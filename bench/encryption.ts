@@ -5,8 +5,9 @@
  * rounds of one TCP flow (iperf3 -t SECONDS) on these paths:
  *  - encrypted overlay: vm-a1 → hs-a → WireGuard(VXLAN) → hs-b → vm-b1 (default policy);
  *  - bare tunnel: a second wireguard-go pair between hs-a and hs-b, no overlay, its MTU the VMs' (the
- *    same packets' worth of payload), hyperswitch to hyperswitch, its daemons' UDP socket buffers set
- *    as the agent sets its own (hn-wgbuf), so the ratio measures the overlay and nothing else;
+ *    same packets' worth of payload), hyperswitch to hyperswitch, its daemons' UDP socket buffers and
+ *    TX queues set as the agent sets its own (hn-wgbuf, WG_TXQUEUELEN), so the ratio measures the
+ *    overlay and nothing else;
  *  - inside one cloud: vm-b1 → vm-c1, plain under the default policy, then encrypted with the network
  *    set to `all` (the cost of `all` inside one cloud);
  *  - plaintext overlay: vm-a1 → vm-b1 with the network set to `none`;
@@ -14,24 +15,31 @@
  * Per flow: retransmits, UDP receive-buffer drops in the receiving hyperswitch, and CPU seconds per
  * Gbit: each end's wireguard-go (/proc/PID/stat) and the machine's softirq and busy time (/proc/stat;
  * the machine is shared, so those include other work).
- * Target: encrypted overlay ≥ 0.85 × bare tunnel (medians); exit 1 when missed. WireGuard agentless
+ * Rounds: BENCH_WARMUP (default 1, printed, not counted) then BENCH_REPS (default 5). Before each flow
+ * the sending end's wireguard-go is pinned to one CPU and the receiving end's to the other, the same
+ * on every path (testkit/placement.ts; BENCH_PIN=0 leaves them unpinned).
+ * Target: the median of the per-round ratios encrypted overlay / bare tunnel ≥ 0.85, printed with
+ * their spread; exit 1 when missed. WireGuard agentless
  * clients are measured by bench:agentless, beside the OpenVPN agentless path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
-import { defaultWgIface } from '../src/agent/crypt/compile.js';
+import { WG_TXQUEUELEN } from '../src/agent/crypt/compile.js';
 import { WG_SOCKET_BUFFER, WGBUF_PATH } from '../src/agent/native/wgbuf.js';
+import { labWgIface } from '../src/lab/agent-processes.js';
 import { type CloudPlan, planLab } from '../src/lab/plan.js';
 import { downLab, type LabVm, World } from '../src/lab/world.js';
 import type { Network } from '../src/model/types.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { machineTicks, pidsByArgv, processTicks, TICKS_PER_SECOND } from '../testkit/cpu.js';
-import { median } from '../testkit/stats.js';
+import { loadAverageLine, pinPath, placementLine } from '../testkit/placement.js';
+import { formatRatios, median, roundRatios } from '../testkit/stats.js';
 import { eventually } from '../testkit/wait.js';
 
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const REPS = Number(process.env.BENCH_REPS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const TARGET = 0.85;
 const exec = realExec;
@@ -83,6 +91,8 @@ async function udpRcvbufErrors(ns: string): Promise<number> {
 }
 
 async function iperf(p: PathSpec): Promise<Flow> {
+  // Each flow: a policy switch may have restarted a daemon, and b's sends on one path, receives on another.
+  if (p.wg) await pinPath(exec, pidsByArgv(['wireguard-go', p.wg[0]]), pidsByArgv(['wireguard-go', p.wg[1]]));
   const [s0, r0, m0, d0] = [
     wgTicks(p.wg?.[0]),
     wgTicks(p.wg?.[1]),
@@ -140,7 +150,9 @@ async function bareTunnel(mtu: number): Promise<void> {
       ]),
     );
     await must(run(c.hyperswitchNs, 'ip', ['addr', 'add', `${BARE_IP[i]}/24`, 'dev', dev]));
-    await must(run(c.hyperswitchNs, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), 'up']));
+    // The TX queue the agent gives its own wireguard-go interfaces.
+    const txq = ['txqueuelen', String(WG_TXQUEUELEN)];
+    await must(run(c.hyperswitchNs, 'ip', ['link', 'set', 'dev', dev, 'mtu', String(mtu), ...txq, 'up']));
     // The same socket buffers as the agent gives its own wireguard-go (and wireguard-go sets since 2023).
     await must(run(c.hyperswitchNs, WGBUF_PATH, [dev, String(WG_SOCKET_BUFFER)]));
   }
@@ -162,7 +174,7 @@ async function reachable(p: PathSpec): Promise<void> {
 async function setPolicy(networkId: string, p: Policy): Promise<void> {
   await world.api.update<Network>('networks', 'network', networkId, { 'hypernet:encryption': p });
   const b = plan.clouds[1]!;
-  const wg = defaultWgIface(b.hostId);
+  const wg = labWgIface(b);
   // hs-b's peers: hs-a (another cloud) under the default, hs-a and hs-c under `all`, none under `none`.
   const want = p === 'none' ? 0 : p === 'all' ? 2 : 1;
   const ok = await eventually(async () => {
@@ -212,22 +224,29 @@ function printSummary(got: Record<PathKey, Flow[]>, targets: Targets): void {
         ).padStart(9)}  ${n(med(k, (f) => f.wgSender))}, ` +
         `${n(med(k, (f) => f.wgReceiver))}, ${n(med(k, (f) => f.softirq))}, ${n(med(k, (f) => f.busy))}`,
     );
-  const m = (k: PathKey) => med(k, (f) => f.bps)!;
-  const r = m('encrypted') / m('bare');
+  const rounds = (a: PathKey, b: PathKey) =>
+    roundRatios(
+      got[a].map((f) => f.bps),
+      got[b].map((f) => f.bps),
+    );
+  const r = rounds('encrypted', 'bare');
   console.log(
-    `encrypted / bare tunnel: ${r.toFixed(2)} (target ≥ ${TARGET}: ` +
-      `${targets.check(`encrypted overlay ≥ ${TARGET}× bare tunnel`, r >= TARGET)})`,
+    `encrypted / bare tunnel: ${formatRatios(r)} (target ≥ ${TARGET}: ` +
+      `${targets.check(`encrypted overlay ≥ ${TARGET}× bare tunnel`, r.median >= TARGET)})`,
   );
-  console.log(`encrypted / plaintext overlay: ${(m('encrypted') / m('plain')).toFixed(2)}`);
-  console.log(`encrypted / underlay: ${(m('encrypted') / m('underlay')).toFixed(2)}`);
+  console.log(`encrypted / plaintext overlay: ${formatRatios(rounds('encrypted', 'plain'))}`);
+  console.log(`encrypted / underlay: ${formatRatios(rounds('encrypted', 'underlay'))}`);
   console.log(
-    `one cloud, \`all\` / plain (the cost of \`all\` inside a cloud): ${(m('sameCloudAll') / m('sameCloudPlain')).toFixed(2)}`,
+    `one cloud, \`all\` / plain (the cost of \`all\` inside a cloud): ${formatRatios(rounds('sameCloudAll', 'sameCloudPlain'))}`,
   );
 }
 
 async function main(): Promise<void> {
   requireRoot('bench:encryption');
-  console.log(`encryption benchmark: 3 hyperswitches in 2 clouds, prefix ${prefix}, ${REPS} rounds of ${SECONDS} s`);
+  console.log(
+    `encryption benchmark: 3 hyperswitches in 2 clouds, prefix ${prefix}, ${WARMUP} warm-up + ${REPS} rounds ` +
+      `of ${SECONDS} s; ${placementLine()}; at start: ${loadAverageLine()}`,
+  );
   await downLab(plan.paths.stateDir, prefix, { exec, clock });
   const targets = new Targets();
   const servers: ChildProcess[] = [];
@@ -237,7 +256,7 @@ async function main(): Promise<void> {
     const [a, b, c] = plan.clouds as [CloudPlan, CloudPlan, CloudPlan];
     const netId = world.state.networkId!;
     await bareTunnel(plan.overlayMtu);
-    const wgOf = (x: CloudPlan) => defaultWgIface(x.hostId);
+    const wgOf = (x: CloudPlan) => labWgIface(x);
     const spec: Record<PathKey, PathSpec> = {
       encrypted: { from: va.site.ns, to: vb.ip, receiverNs: b.hyperswitchNs, wg: [wgOf(a), wgOf(b)] },
       bare: { from: a.hyperswitchNs, to: BARE_IP[1]!, receiverNs: b.hyperswitchNs, wg: [BARE[0]!, BARE[1]!] },
@@ -249,16 +268,21 @@ async function main(): Promise<void> {
     for (const n of [vb.site.ns, vc.site.ns, b.hyperswitchNs])
       servers.push(spawn('ip', ['netns', 'exec', n, 'iperf3', '-s', '-4'], { stdio: 'ignore' }));
     await clock.sleep(500);
-    for (let i = 0; i < REPS; i++) {
+    for (let i = 0; i < WARMUP + REPS; i++) {
+      const round = {} as Record<PathKey, Flow>;
       for (const [policy, keys] of PHASES) {
         await setPolicy(netId, policy);
         // hs-b's peers are there; the other nodes' datapaths may still be moving: wait until each path answers.
         for (const k of keys) await reachable(spec[k]);
-        for (const k of keys) got[k].push(await iperf(spec[k]));
+        for (const k of keys) round[k] = await iperf(spec[k]);
       }
-      console.log(`round ${i + 1}: ${PATHS.map((k) => `${k} ${(got[k][i]!.bps / 1e9).toFixed(2)}`).join(', ')} Gbit/s`);
+      const warm = i < WARMUP;
+      if (!warm) for (const k of PATHS) got[k].push(round[k]);
+      const label = warm ? `warm-up ${i + 1} (not counted)` : `round ${i + 1 - WARMUP}`;
+      console.log(`${label}: ${PATHS.map((k) => `${k} ${(round[k].bps / 1e9).toFixed(2)}`).join(', ')} Gbit/s`);
     }
     printSummary(got, targets);
+    console.log(`at end: ${loadAverageLine()}`);
   } finally {
     for (const s of servers) s.kill();
     world.copyLogs(join(process.cwd(), 'artifacts', 'bench-encryption'));

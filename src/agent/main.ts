@@ -46,7 +46,7 @@ import { Reconciler, type PassStep, type SubReconciler } from './loop/reconciler
 import { Registration } from './loop/registration.js';
 import type { NodeInfo } from './datapath/types.js';
 import { WatchLoop } from './loop/watch-loop.js';
-import { DEFAULT_WG_PORT, defaultWgIface, planOf, tunnelDestinations } from './crypt/compile.js';
+import { DEFAULT_WG_PORT, defaultWgIface, planOf, tunnelDestinations, WG_TXQUEUELEN } from './crypt/compile.js';
 import type { WgMode } from './crypt/driver.js';
 import { CryptReconciler } from './crypt/reconciler.js';
 import { WG_SOCKET_BUFFER, wgbufBuilt } from './native/wgbuf.js';
@@ -227,6 +227,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
           listenPort: cfg.wgPort ?? DEFAULT_WG_PORT,
           socketBuffer: wgbufBuilt() ? WG_SOCKET_BUFFER : 0,
           rpsCpus: cpuMask(availableParallelism()),
+          txQueueLen: WG_TXQUEUELEN,
         },
       })
     : null;
@@ -335,6 +336,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
                   keyFile: join(cfg.stateDir, 'wireguard', 'agentless.key'),
                   socketBuffer: wgbufBuilt() ? WG_SOCKET_BUFFER : 0,
                   rpsCpus: cpuMask(availableParallelism()),
+                  txQueueLen: WG_TXQUEUELEN,
                 },
               }),
             }),

@@ -19,6 +19,13 @@ export const AGENT_PID_PREFIX = 'agent-';
 /** Where each agent serves /metrics and its probes: loopback of its own hyperswitch namespace. */
 export const LAB_AGENT_METRICS = '127.0.0.1:9464';
 
+/**
+ * The WireGuard interface of a lab hyperswitch's agent: wireguard-go's control socket is named for
+ * the interface and shared by every namespace of the machine, so the name is the lab's own.
+ */
+export const labWgIface = (c: Pick<CloudPlan, 'agentNetnsPrefix' | 'hostId'>): string =>
+  defaultWgIface(`${c.agentNetnsPrefix}${c.hostId}`);
+
 type AgentLab = Pick<LabHandle, 'plan' | 'api' | 'clock'>;
 
 function agentLog(plan: LabPlan, c: CloudPlan): string {
@@ -60,10 +67,9 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       c.agentStateDir,
       '--metadata-secret-file',
       metadataSecretFile(plan.paths),
-      // wireguard-go's control socket is named for the interface and shared by every namespace of the
-      // machine: a name of this lab's own keeps two labs (or a lab and a test) apart.
+      // A name of this lab's own keeps two labs (or a lab and a test) apart (labWgIface).
       '--wg-interface',
-      defaultWgIface(`${c.agentNetnsPrefix}${c.hostId}`),
+      labWgIface(c),
       '--metrics-listen',
       LAB_AGENT_METRICS,
       ...tokenArgs(plan),

@@ -1,6 +1,6 @@
 /**
  * Pure: desired WireGuard state vs what the kernel and `wg` report → operations, in one safe order:
- * interface → key and port → MTU/up → wireguard-go's socket buffers and RPS → address → peers added or changed → stale peers removed →
+ * interface → key and port → MTU/TX queue/up → wireguard-go's socket buffers and RPS → address → peers added or changed → stale peers removed →
  * stale addresses removed; the guard table last (and whenever its text changes). A new peer key of a
  * host (rotation) is set before the old one goes, so its allowed addresses move in one step.
  */
@@ -16,8 +16,9 @@ export function diffWg(d: DesiredWg, a: ActualWg, impl: WgImpl, appliedNft: stri
   if (fresh) ops.push({ op: 'create', iface, impl });
   if (fresh || a.publicKey !== d.publicKey || a.listenPort !== d.listenPort)
     ops.push({ op: 'set-key', iface, privateKeyFile: d.privateKeyFile, listenPort: d.listenPort });
-  const link = fresh || a.mtu !== d.mtu || !a.up;
-  if (link) ops.push({ op: 'link', iface, mtu: d.mtu });
+  const txq = impl === 'userspace' && d.txQueueLen > 0 ? d.txQueueLen : 0;
+  const link = fresh || a.mtu !== d.mtu || !a.up || (txq > 0 && a.txQueueLen !== txq);
+  if (link) ops.push({ op: 'link', iface, mtu: d.mtu, ...(txq ? { txQueueLen: txq } : {}) });
   // wireguard-go binds its sockets once it is up with a port; a new socket has the default buffer again.
   const rebound = fresh || link || ops.some((o) => o.op === 'set-key');
   if (impl === 'userspace' && d.socketBuffer > 0 && (rebound || (a.socketBuffer ?? 0) < d.socketBuffer))

@@ -63,6 +63,7 @@ export async function readWg(exec: Exec, iface: string): Promise<ActualWg> {
       exists: false,
       mtu: 0,
       up: false,
+      txQueueLen: 0,
       addresses: [],
       publicKey: null,
       listenPort: null,
@@ -72,6 +73,7 @@ export async function readWg(exec: Exec, iface: string): Promise<ActualWg> {
   const [l] = JSON.parse(link.stdout) as {
     mtu: number;
     flags: string[];
+    txqlen?: number;
     addr_info?: { family: string; local: string; prefixlen: number }[];
   }[];
   const dump = await exec('wg', ['show', iface, 'dump'], { allowFail: true });
@@ -82,6 +84,7 @@ export async function readWg(exec: Exec, iface: string): Promise<ActualWg> {
     exists: true,
     mtu: l.mtu,
     up: l.flags.includes('UP'),
+    txQueueLen: l.txqlen ?? 0,
     addresses: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
     publicKey: wg?.publicKey ?? null,
     listenPort: wg?.listenPort ?? null,
@@ -112,7 +115,14 @@ export function renderWgOp(o: WgOp): { cmd: string; args: string[]; input?: stri
       ];
     case 'link':
       return [
-        { cmd: 'ip', args: ['link', 'set', 'dev', o.iface, 'mtu', String(o.mtu), 'up'] },
+        {
+          cmd: 'ip',
+          args: [
+            ...['link', 'set', 'dev', o.iface, 'mtu', String(o.mtu)],
+            ...(o.txQueueLen ? ['txqueuelen', String(o.txQueueLen)] : []),
+            'up',
+          ],
+        },
         // VXLAN from a peer arrives here with the peer's underlay address as source, whose route is
         // on the underlay: strict reverse-path filtering would drop it (2 = loose; the max with
         // `all` applies, so this is never stricter than loose).

@@ -41,6 +41,11 @@ export interface DesiredWg {
    * daemon's write to its TUN, one packet at a time, while the next packets wait to be decrypted.
    */
   rpsCpus: string;
+  /**
+   * TX queue length (packets) of a wireguard-go interface, 0 to leave it: forwarded VXLAN waits there
+   * for the daemon, and every packet the default 500 drops is a loss the VM's TCP must recover from.
+   */
+  txQueueLen: number;
 }
 
 export interface ActualPeer {
@@ -58,6 +63,8 @@ export interface ActualWg {
   exists: boolean;
   mtu: number;
   up: boolean;
+  /** The interface's TX queue length (`txqlen`). */
+  txQueueLen: number;
   addresses: readonly string[];
   /** From `wg show IF dump`: null when wg could not read it (no daemon behind the interface). */
   publicKey: string | null;
@@ -70,7 +77,7 @@ export interface ActualWg {
 export type WgOp =
   | { op: 'create'; iface: string; impl: WgImpl }
   | { op: 'set-key'; iface: string; privateKeyFile: string; listenPort: number }
-  | { op: 'link'; iface: string; mtu: number }
+  | { op: 'link'; iface: string; mtu: number; txQueueLen?: number }
   | { op: 'sockbuf'; iface: string; bytes: number }
   | { op: 'rps'; iface: string; cpus: string }
   | { op: 'addr-add'; iface: string; cidr: string }

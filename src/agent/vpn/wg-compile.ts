@@ -53,9 +53,10 @@ export interface WgaNode {
   host: string;
   iface: string;
   keyFile: string;
-  /** wireguard-go's UDP socket buffers and RPS, as the encrypted overlay tunes its own (../crypt/). */
+  /** wireguard-go's UDP socket buffers, RPS and TX queue, as the encrypted overlay tunes its own (../crypt/). */
   socketBuffer?: number;
   rpsCpus?: string;
+  txQueueLen?: number;
 }
 
 const hostCidr = (ip: string): string => `${ip}/${ip.includes(':') ? 128 : 32}`;
@@ -174,6 +175,7 @@ export function compileWga(
       nft: '',
       socketBuffer: node.socketBuffer ?? 0,
       rpsCpus: node.rpsCpus ?? '',
+      txQueueLen: node.txQueueLen ?? 0,
     },
     privateKey: cfg.wireguard.private_key,
     routes: uniq(routes).sort(byKey),

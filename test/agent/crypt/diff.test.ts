@@ -21,11 +21,13 @@ const desired: DesiredWg = {
   nft: 'table',
   socketBuffer: 0,
   rpsCpus: '',
+  txQueueLen: 0,
 };
 const none: ActualWg = {
   exists: false,
   mtu: 0,
   up: false,
+  txQueueLen: 0,
   addresses: [],
   publicKey: null,
   listenPort: null,
@@ -36,6 +38,7 @@ const converged: ActualWg = {
   exists: true,
   mtu: 1440,
   up: true,
+  txQueueLen: 500,
   addresses: ['100.127.0.1/16'],
   publicKey: K1,
   listenPort: 51820,
@@ -116,6 +119,20 @@ test('RPS on a wireguard-go interface: set with its link, not for the kernel mod
     diffWg(rps, { ...converged, mtu: 1420 }, 'userspace', 'table').map((o) => o.op),
     ['link', 'rps'],
   );
+});
+
+test('TX queue of a wireguard-go interface: set with its link when it differs, not for the kernel module', () => {
+  const long = { ...desired, txQueueLen: 2000 };
+  const fresh = diffWg(long, none, 'userspace', null);
+  assert.deepEqual(fresh[2], { op: 'link', iface: 'hnwg0', mtu: 1440, txQueueLen: 2000 });
+  // The default queue (500) is raised on a running interface; once it is there, nothing to do.
+  assert.deepEqual(diffWg(long, converged, 'userspace', 'table'), [
+    { op: 'link', iface: 'hnwg0', mtu: 1440, txQueueLen: 2000 },
+  ]);
+  assert.deepEqual(diffWg(long, { ...converged, txQueueLen: 2000 }, 'userspace', 'table'), []);
+  // The kernel module: the queue is left as it is.
+  assert.deepEqual(diffWg(long, converged, 'kernel', 'table'), []);
+  assert.deepEqual(diffWg(long, none, 'kernel', null)[2], { op: 'link', iface: 'hnwg0', mtu: 1440 });
 });
 
 test('cpuMask: sysfs hex groups of 32 CPUs', () => {

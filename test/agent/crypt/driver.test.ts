@@ -58,6 +58,9 @@ test('apply renders each op as one program run, in order', async () => {
   const kernel = recorder();
   await applyWg(kernel.exec, [{ op: 'create', iface: 'hnwg0', impl: 'kernel' }]);
   assert.deepEqual(kernel.calls, ['ip link add dev hnwg0 type wireguard']);
+  const queue = recorder();
+  await applyWg(queue.exec, [{ op: 'link', iface: 'hnwg0', mtu: 1440, txQueueLen: 2000 }]);
+  assert.equal(queue.calls[0], 'ip link set dev hnwg0 mtu 1440 txqueuelen 2000 up');
 });
 
 test('a failed create fails what needs the interface, but the guard is still applied', async () => {
@@ -172,6 +175,7 @@ describe('driver in a namespace (root, real wireguard-go and wg)', { skip: needs
       nft: renderGuard('hnwgt0', ['192.0.2.2']),
       socketBuffer: WG_SOCKET_BUFFER,
       rpsCpus: '00000001',
+      txQueueLen: 2000,
     };
     const first = diffWg(desired, await readWg(exec, 'hnwgt0'), 'userspace', null);
     const r = await applyWg(exec, first);
@@ -179,6 +183,7 @@ describe('driver in a namespace (root, real wireguard-go and wg)', { skip: needs
     const got = await readWg(exec, 'hnwgt0');
     assert.equal(got.publicKey, keys.publicKey);
     assert.equal(got.mtu, 1440);
+    assert.equal(got.txQueueLen, 2000);
     assert.deepEqual(got.addresses, ['100.127.0.1/16']);
     // hn-wgbuf raised the daemon's sockets (the kernel reports twice what was asked; the default is 208 KiB).
     assert.ok((got.socketBuffer ?? 0) >= WG_SOCKET_BUFFER, `socket buffer ${got.socketBuffer}`);
