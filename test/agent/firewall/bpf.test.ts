@@ -43,7 +43,11 @@ const input = (groups: SecurityGroup[], ps: Port[] = ports): FirewallInput => ({
   securityGroups: groups,
   allPorts: ps,
 });
-const bytes = (hex: string) => Buffer.from(hex.replaceAll(' ', ''), 'hex');
+/** The bytes of a compiled key or value, checked to be one byte per bpftool argument. */
+const bytes = (hex: string) => {
+  assert.match(hex, /^([0-9a-f]{2} )+[0-9a-f]{2}$/);
+  return Buffer.from(hex.replaceAll(' ', ''), 'hex');
+};
 const RULE0 = BPF_RULE0;
 const RULE = 48;
 /** Rule `i` of a value: [family, protocol, amin, amax, bmin, bmax, gid]. */
@@ -121,6 +125,29 @@ describe('tc-BPF compile', () => {
     for (const k of keys) assert.equal(k.readUInt32LE(4), groupNumber('default'));
     assert.deepEqual(keys.map((k) => k.readUInt32LE(0)).sort(), [160, 160, 160]);
     assert.ok(keys.some((k) => k.subarray(8).equals(Buffer.from('fd000000000000000000000000000003', 'hex'))));
+  });
+
+  it('recompiles from the memo only what changed, to the same bytes', () => {
+    const groups = [defaultGroup('default'), web(80)];
+    const a = compileBpf(input(groups));
+    const fresh = compileBpf(
+      input(
+        groups.map((g) => ({ ...g })),
+        ports.map((p) => ({ ...p })),
+      ),
+    );
+    assert.deepEqual(fresh, a, 'new objects (no memo hit), same entries');
+    const b = compileBpf(input([groups[0]!, web(81)]));
+    assert.deepEqual(
+      b,
+      compileBpf(
+        input(
+          [defaultGroup('default'), web(81)],
+          ports.map((p) => ({ ...p })),
+        ),
+      ),
+    );
+    assert.equal(b.ports.get('tap1/ingress'), a.ports.get('tap1/ingress'), 'tap1 is not in web');
   });
 
   it('changes the generation exactly when a port rules change', () => {
