@@ -78,6 +78,32 @@ export function arp(op: 1 | 2, sha: string, spa: string, tha: string, tpa: strin
 }
 
 /**
+ * Starts tcpdump in namespace `ns` (`args` after `tcpdump -l -n`, bounded by `seconds`) and resolves once
+ * it listens; `output` then resolves with what it printed when it ends. If it ends first, says why.
+ */
+export async function startCapture(
+  ns: string,
+  seconds: number,
+  args: readonly string[],
+): Promise<{ output: Promise<string> }> {
+  const td = spawn('ip', ['netns', 'exec', ns, 'timeout', String(seconds), 'tcpdump', '-l', '-n', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  td.stdout.on('data', (d) => (out += d));
+  const closed = new Promise<string>((resolve) => td.on('close', () => resolve(out)));
+  await new Promise<void>((resolve, reject) => {
+    td.stderr.on('data', (d) => {
+      err += d;
+      if (err.includes('listening on')) resolve();
+    });
+    void closed.then(() => reject(new Error(`tcpdump ended before listening: ${err.trim()}`)));
+  });
+  return { output: closed };
+}
+
+/**
  * Whether `frame`, sent from `device` in namespace `fromNs`, shows up on `watchDev` in `watchNs` within
  * about a second (tcpdump with `filter`, which should match only this frame).
  */
@@ -89,28 +115,12 @@ export async function frameCrosses(
   watchDev: string,
   filter: string,
 ): Promise<boolean> {
-  const td = spawn(
-    'ip',
-    ['netns', 'exec', watchNs, 'timeout', '2', 'tcpdump', '-l', '-n', '-i', watchDev, '-c', '1', filter],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  td.stdout.on('data', (d) => (out += d));
-  const closed = new Promise((resolve) => td.on('close', resolve));
-  await new Promise<void>((resolve, reject) => {
-    td.stderr.on('data', (d) => {
-      err += d;
-      if (err.includes('listening on')) resolve();
-    });
-    void closed.then(() => reject(new Error(`tcpdump ended before listening: ${err.trim()}`)));
-  });
+  const td = await startCapture(watchNs, 2, ['-i', watchDev, '-c', '1', filter]);
   const sender = new FrameSender(['ip', 'netns', 'exec', fromNs, RAWSEND_PATH]);
   try {
     await sender.send(device, frame.toString('hex'));
   } finally {
     sender.close();
   }
-  await closed;
-  return out.trim().length > 0;
+  return (await td.output).trim().length > 0;
 }
