@@ -21,10 +21,11 @@ export interface SpoofElements {
 }
 
 /**
- * Set elements `"ifname" . mac [. address]` of one port: host addresses go to the exact-match sets
- * (port_src_v4/v6), networks from allowed address pairs to the interval sets (port_net_v4/v6).
+ * The addresses a port may send from, by MAC (sorted): fixed IPs and allowed address pairs (a pair's
+ * own MAC or the port's), plus 0.0.0.0 and the MAC's fe80:: EUI-64 for every MAC; merged CIDRs.
+ * The tc-BPF compiler (bpf/compile.ts) reads the same list.
  */
-export function spoofElements(port: Port, ifname: string): SpoofElements {
+export function sourcesByMac(port: Port): Map<string, string[]> {
   const mac = normMac(port.mac_address);
   // MACs outside the shared grammar (from an older server) allow nothing: they never reach the nft script.
   const byMac = new Map<string, string[]>(isMac(mac) ? [[mac, port.fixed_ips.map((f) => f.ip_address)]] : []);
@@ -32,10 +33,26 @@ export function spoofElements(port: Port, ifname: string): SpoofElements {
     const m = p.mac_address ? normMac(p.mac_address) : mac;
     if (isMac(m)) byMac.set(m, [...(byMac.get(m) ?? []), p.ip_address]);
   }
-  const macs = [...byMac.keys()].sort();
-  const el: SpoofElements = { macs: macs.map((m) => `"${ifname}" . ${m}`), v4: [], v4net: [], v6: [], v6net: [] };
-  for (const m of macs) {
-    for (const ip of mergeCidrs([...byMac.get(m)!, '0.0.0.0', linkLocalOf(m)])) {
+  return new Map(
+    [...byMac.keys()].sort().map((m) => [m, mergeCidrs([...byMac.get(m)!, '0.0.0.0', linkLocalOf(m)])] as const),
+  );
+}
+
+/**
+ * Set elements `"ifname" . mac [. address]` of one port: host addresses go to the exact-match sets
+ * (port_src_v4/v6), networks from allowed address pairs to the interval sets (port_net_v4/v6).
+ */
+export function spoofElements(port: Port, ifname: string): SpoofElements {
+  const byMac = sourcesByMac(port);
+  const el: SpoofElements = {
+    macs: [...byMac.keys()].map((m) => `"${ifname}" . ${m}`),
+    v4: [],
+    v4net: [],
+    v6: [],
+    v6net: [],
+  };
+  for (const [m, ips] of byMac) {
+    for (const ip of ips) {
       const key = `${ipVersion(ip) === 4 ? 'v4' : 'v6'}${ip.includes('/') ? 'net' : ''}` as
         | 'v4'
         | 'v4net'

@@ -6,12 +6,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { garpCommands, garpFrames, type Announcement } from '../../../src/agent/datapath/announce.js';
 import { FrameSender, RAWSEND_PATH } from '../../../src/agent/native/frame-sender.js';
 import { realExec, type Exec } from '../../../src/common/exec.js';
 import { addNetns, removeRun, runPrefix, sh, sweepStale } from '../netns.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
+import { startCapture } from '../../../testkit/frame-probe.js';
 
 const A: Announcement = { portId: 'p1', bridge: 'b0', mac: 'FA:16:3E:00:00:05', ips: ['10.0.1.5', '10.0.1.6'] };
 
@@ -54,27 +54,9 @@ describe('raw frame sender (root, namespaces)', { skip: needsRoot() }, () => {
 
   /** The ARP frames seen on v1 while `send` runs, as hex. */
   async function capture(send: () => Promise<void>, count: number): Promise<string[]> {
-    const td = spawn(
-      'ip',
-      ['netns', 'exec', ns, 'timeout', '5', 'tcpdump', '-l', '-i', 'v1', '-xx', '-c', String(count), '-n', 'arp'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    td.stdout.on('data', (d) => (out += d));
-    const closed = new Promise((resolve) => td.on('close', resolve));
-    // tcpdump says when it listens (stderr); if it ends first, say why.
-    await new Promise<void>((resolve, reject) => {
-      td.stderr.on('data', (d) => {
-        err += d;
-        if (err.includes('listening on')) resolve();
-      });
-      void closed.then(() => reject(new Error(`tcpdump ended before listening: ${err.trim()}`)));
-    });
+    const td = await startCapture(ns, 5, ['-i', 'v1', '-xx', '-c', String(count), 'arp']);
     await send();
-    await closed;
+    const out = await td.output;
     return out
       .split(/\n(?=\S)/)
       .filter((b) => b.includes('0x0000'))

@@ -6,7 +6,14 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BPF_MAX_RULES, compileBpf, groupNumber } from '../../../src/agent/firewall/bpf/compile.js';
+import {
+  BPF_MAX_RULES,
+  BPF_RULE0,
+  BPF_SRC0,
+  BPF_STATELESS,
+  compileBpf,
+  groupNumber,
+} from '../../../src/agent/firewall/bpf/compile.js';
 import { diffBpf, isEmptyDelta } from '../../../src/agent/firewall/bpf/diff.js';
 import { BpfFirewallDriver } from '../../../src/agent/firewall/bpf/driver.js';
 import { BpfFirewallReconciler } from '../../../src/agent/firewall/bpf/reconciler.js';
@@ -36,8 +43,26 @@ const input = (groups: SecurityGroup[], ps: Port[] = ports): FirewallInput => ({
   securityGroups: groups,
   allPorts: ps,
 });
-const bytes = (hex: string) => Buffer.from(hex.replaceAll(' ', ''), 'hex');
-const RULE0 = 12 + 4 * 8;
+/** The bytes of a compiled key or value, checked to be one byte per bpftool argument. */
+const bytes = (hex: string) => {
+  assert.match(hex, /^([0-9a-f]{2} )+[0-9a-f]{2}$/);
+  return Buffer.from(hex.replaceAll(' ', ''), 'hex');
+};
+const RULE0 = BPF_RULE0;
+const RULE = 48;
+/** Rule `i` of a value: [family, protocol, amin, amax, bmin, bmax, gid]. */
+const ruleAt = (b: Buffer, i: number) => {
+  const o = RULE0 + RULE * i;
+  return [
+    b[o + 45],
+    b[o + 44],
+    b.readUInt16LE(o + 36),
+    b.readUInt16LE(o + 38),
+    b.readUInt16LE(o + 40),
+    b.readUInt16LE(o + 42),
+    b.readUInt32LE(o + 32),
+  ];
+};
 
 describe('tc-BPF compile', () => {
   it('lays out a port entry as the program reads it', () => {
@@ -45,27 +70,84 @@ describe('tc-BPF compile', () => {
     assert.deepEqual(c.taps, ['tap0', 'tap1']);
     const eg = bytes(c.ports.get('tap0/egress')!);
     const ing = bytes(c.ports.get('tap0/ingress')!);
-    assert.equal(ing.length, RULE0 + 24 * BPF_MAX_RULES);
-    assert.equal(eg.readUInt32LE(4), 1, 'one IPv4 egress rule (the IPv6 one is not compiled)');
-    assert.equal(eg.readUInt32LE(8), 1, 'one source address');
-    assert.deepEqual([...eg.subarray(12, 16)], [10, 0, 0, 2], 'in network order');
-    assert.equal(ing.readUInt32LE(4), 3, 'remote group, tcp range, icmp type; not the IPv6 rule');
-    // Rules in group order, each group's in its order: default's remote-group rule first.
-    assert.equal(ing.readUInt32LE(RULE0 + 8), groupNumber('default'));
-    const tcp = RULE0 + 24;
-    assert.deepEqual([ing.readUInt16LE(tcp + 12), ing.readUInt16LE(tcp + 14), ing[tcp + 20]], [80, 81, 6]);
-    const icmp = RULE0 + 48;
-    assert.deepEqual([...ing.subarray(icmp, icmp + 8)], [192, 0, 2, 0, 255, 255, 255, 0]);
-    assert.deepEqual([ing.readUInt16LE(icmp + 12), ing.readUInt16LE(icmp + 14), ing[icmp + 20]], [8, 8, 1]);
-    assert.deepEqual([ing.readUInt16LE(icmp + 16), ing.readUInt16LE(icmp + 18)], [0, 0xffff], 'any code');
+    assert.equal(ing.length, RULE0 + RULE * BPF_MAX_RULES);
+    assert.equal(eg.readUInt32LE(4), 2, "default's two egress rules, IPv4 and IPv6");
+    assert.deepEqual([ruleAt(eg, 0)[0], ruleAt(eg, 1)[0]].sort(), [4, 6]);
+    assert.equal(eg.readUInt32LE(12), 0, 'stateful');
+    assert.equal(ing.readUInt32LE(4), 5, 'two remote-group rules, tcp range, icmp type, the IPv6 tcp rule');
+    // Rules in group order, each group's in its order: default's remote-group rules first.
+    assert.equal(ruleAt(ing, 0)[6], groupNumber('default'));
+    assert.deepEqual(ruleAt(ing, 2), [4, 6, 80, 81, 0, 0xffff, 0]);
+    const icmp = RULE0 + RULE * 3;
+    assert.deepEqual([...ing.subarray(icmp + 12, icmp + 16)], [192, 0, 2, 0], 'IPv4 as ::ffff:a.b.c.d');
+    assert.deepEqual([...ing.subarray(icmp + 10, icmp + 12)], [0xff, 0xff]);
+    assert.deepEqual([...ing.subarray(icmp + 16, icmp + 32)], [...Array(12).fill(255), 255, 255, 255, 0]);
+    assert.deepEqual(ruleAt(ing, 3), [4, 1, 8, 8, 0, 0xffff, 0], 'icmp type 8, any code');
+    assert.deepEqual(ruleAt(ing, 4), [6, 6, 0, 0xffff, 0, 0xffff, 0], 'IPv6 tcp, any remote');
   });
 
-  it('lists remote group members with their prefix length', () => {
+  it("holds the port's MAC . source pairs of the nft anti-spoofing sets", () => {
+    const p = makePort(
+      {
+        id: ID[0]!,
+        mac_address: 'fa:16:3e:00:00:01',
+        allowed_address_pairs: [
+          { ip_address: '10.0.9.0/24', mac_address: 'fa:16:3e:00:00:09' },
+          { ip_address: 'fd00::5', mac_address: 'fa:16:3e:00:00:01' },
+        ],
+      },
+      ['10.0.0.2'],
+    );
+    const v = bytes(compileBpf(input([], [p])).ports.get('tap0/egress')!);
+    const src = Array.from({ length: v.readUInt32LE(8) }, (_, i) => {
+      const o = BPF_SRC0 + 40 * i;
+      const mac = [...v.subarray(o + 32, o + 38)].map((x) => x.toString(16).padStart(2, '0')).join(':');
+      const bits = [...v.subarray(o + 16, o + 32)].reduce((n, x) => n + x.toString(2).replaceAll('0', '').length, 0);
+      const a = v.subarray(o, o + 16);
+      const addr = v[o + 38] === 4 ? [...a.subarray(12)].join('.') : a.toString('hex');
+      return `${mac} ${addr}/${bits}`;
+    });
+    assert.deepEqual(src, [
+      'fa:16:3e:00:00:01 0.0.0.0/128',
+      'fa:16:3e:00:00:01 10.0.0.2/128',
+      'fa:16:3e:00:00:01 fd000000000000000000000000000005/128',
+      'fa:16:3e:00:00:01 fe80000000000000f8163efffe000001/128',
+      'fa:16:3e:00:00:09 0.0.0.0/128',
+      'fa:16:3e:00:00:09 10.0.9.0/120',
+      'fa:16:3e:00:00:09 fe80000000000000f8163efffe000009/128',
+    ]);
+  });
+
+  it('lists remote group members of both families with their prefix length', () => {
     const c = compileBpf(input([defaultGroup('default'), web(80)]));
-    assert.equal(c.members.length, 2, 'the IPv4 addresses of both default members');
-    const k = bytes(c.members[0]!);
-    assert.equal(k.readUInt32LE(0), 64);
-    assert.equal(k.readUInt32LE(4), groupNumber('default'));
+    assert.equal(c.members.length, 3, 'the addresses of both default members, IPv4 and IPv6');
+    const keys = c.members.map(bytes);
+    for (const k of keys) assert.equal(k.readUInt32LE(4), groupNumber('default'));
+    assert.deepEqual(keys.map((k) => k.readUInt32LE(0)).sort(), [160, 160, 160]);
+    assert.ok(keys.some((k) => k.subarray(8).equals(Buffer.from('fd000000000000000000000000000003', 'hex'))));
+  });
+
+  it('recompiles from the memo only what changed, to the same bytes', () => {
+    const groups = [defaultGroup('default'), web(80)];
+    const a = compileBpf(input(groups));
+    const fresh = compileBpf(
+      input(
+        groups.map((g) => ({ ...g })),
+        ports.map((p) => ({ ...p })),
+      ),
+    );
+    assert.deepEqual(fresh, a, 'new objects (no memo hit), same entries');
+    const b = compileBpf(input([groups[0]!, web(81)]));
+    assert.deepEqual(
+      b,
+      compileBpf(
+        input(
+          [defaultGroup('default'), web(81)],
+          ports.map((p) => ({ ...p })),
+        ),
+      ),
+    );
+    assert.equal(b.ports.get('tap1/ingress'), a.ports.get('tap1/ingress'), 'tap1 is not in web');
   });
 
   it('changes the generation exactly when a port rules change', () => {
@@ -77,7 +159,7 @@ describe('tc-BPF compile', () => {
     assert.equal(a.ports.get('tap1/ingress'), b.ports.get('tap1/ingress'));
   });
 
-  it('refuses stateless groups, too many rules and unknown groups (those ports stay closed)', () => {
+  it('refuses too many rules and unknown groups (those ports stay closed)', () => {
     const many = makeGroup(
       'many',
       Array.from({ length: BPF_MAX_RULES + 1 }, (_, i) => ({
@@ -96,8 +178,20 @@ describe('tc-BPF compile', () => {
     assert.match(c.rejected.get(ID[1]!)!, /unknown/);
     assert.equal(c.ports.size, 0);
     assert.deepEqual(c.taps, ['tap0', 'tap1'], 'still attached: no entry means drop');
-    const sl = compileBpf(input([{ ...defaultGroup('default'), stateful: false }, web(80)]));
-    assert.match(sl.rejected.get(ID[1]!)!, /stateless/);
+  });
+
+  it('flags a port whose groups are all stateless (as isStateless decides for nft)', () => {
+    const sl = { ...defaultGroup('default'), stateful: false };
+    const c = compileBpf(input([sl, web(80)]));
+    assert.equal(c.rejected.size, 0);
+    assert.equal(bytes(c.ports.get('tap1/ingress')!).readUInt32LE(12), BPF_STATELESS, 'only stateless groups');
+    assert.equal(bytes(c.ports.get('tap0/ingress')!).readUInt32LE(12), 0, 'one stateful group keeps it stateful');
+    const a = compileBpf(input([defaultGroup('default'), web(80)]));
+    assert.notEqual(
+      c.ports.get('tap1/ingress')!.slice(0, 11),
+      a.ports.get('tap1/ingress')!.slice(0, 11),
+      'new generation',
+    );
   });
 
   it('does not filter ports without port security', () => {
@@ -119,7 +213,7 @@ describe('tc-BPF diff', () => {
     const gone = diffBpf(a, compileBpf(input([defaultGroup('default'), web(80)], [ports[0]!])));
     assert.deepEqual(gone.portDel, ['tap1/egress', 'tap1/ingress']);
     assert.deepEqual(gone.detach, ['tap1']);
-    assert.equal(gone.memberDel.length, 1, 'tap1 left the default group');
+    assert.equal(gone.memberDel.length, 2, 'tap1 (IPv4 and IPv6) left the default group');
   });
 });
 
@@ -175,7 +269,7 @@ describe('tc-BPF driver (fake runner)', () => {
         .length,
       1,
     );
-    assert.equal(lines.filter((l) => l.includes('/hn_members')).length, 2);
+    assert.equal(lines.filter((l) => l.includes('/hn_members')).length, 3);
     const filters = calls.filter((c) => c.cmd === 'tc' && c.args[0] === 'filter');
     assert.equal(filters.length, 4, 'two taps, two hooks');
     assert.ok(
