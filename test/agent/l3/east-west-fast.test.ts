@@ -1,12 +1,14 @@
 /**
  * The east-west fast path, pure: routed frames to remote ports pass the node's bridge by (the netdev
  * table), east-west in the router namespace is not tracked unless a floating IP's fixed address
- * sends it, and the router's MAC is pinned on its bridge port.
+ * sends it, the router's MAC is pinned on its bridge port, and a stale forward is rewritten.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileL3 } from '../../../src/agent/l3/compile.js';
 import { commandsOf } from '../../../src/agent/l3/ops.js';
+import { L3Driver } from '../../../src/agent/l3/driver.js';
+import type { Exec } from '../../../src/common/exec.js';
 import { port } from '../../../testkit/model-fixtures.js';
 import { l3Model, nodeA } from './fixtures.js';
 
@@ -71,4 +73,21 @@ test('the router’s MAC is pinned on its bridge port; the netdev table is repla
   );
   const [nft] = commandsOf({ op: 'bridge-nft', text: '' }, null);
   assert.match(nft!.input!, /delete table netdev hypernet_l3\n/);
+});
+
+test('a VXLAN made again leaves `fwd to` on a stale ifindex: the read forces the node tables out', async () => {
+  const bridge = 'table bridge hypernet_l3 {\n\tcomment "0abc"\n}';
+  const read = async (netdev: string) => {
+    const exec: Exec = async (cmd, args) => {
+      const line = [cmd, ...args].join(' ');
+      if (line === 'nft list table bridge hypernet_l3') return { code: 0, stdout: bridge, stderr: '' };
+      if (line === 'nft list table netdev hypernet_l3') return { code: 0, stdout: netdev, stderr: '' };
+      return { code: 0, stdout: line.startsWith('ip netns list') ? '' : '[]', stderr: '' };
+    };
+    return (await new L3Driver(exec, 'hn-', '192.0.2.2').read()).bridgeNftKey;
+  };
+  const rule = (to: string) =>
+    `table netdev hypernet_l3 {\n\tchain hrpx {\n\t\tether daddr @remote_100 fwd to ${to}\n\t}\n}`;
+  assert.equal(await read(rule('"hnv-100"')), '0abc');
+  assert.equal(await read(rule('17')), null);
 });

@@ -151,7 +151,11 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
       return bypass.includes(e4.port!.mac_address);
     };
     assert.ok(await eventually(listed, 10_000), `a1's netdev table holds e4's MAC: ${bypass}`);
-    assert.match(bypass, /ether daddr @remote_\d+ fwd to "hnv-\d+"/);
+    const vni = /ether daddr @remote_(\d+) fwd to "hnv-\d+"/.exec(bypass)?.[1];
+    assert.ok(vni, bypass);
+    // The VXLAN made again (the datapath repairs it) gets a new ifindex: the forward must follow it.
+    await inNs(a1.ns, 'ip', ['link', 'del', `hnv-${vni}`]);
+    assert.ok(await eventually(() => pings(e1.ns, e4.ip), 20_000), 'e1 → e4 after the VXLAN was made again');
   });
 
   test('extraroute: a destination behind a next-hop VM, reached from the other subnet and cloud', async () => {
