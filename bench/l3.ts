@@ -44,11 +44,12 @@ const SNAT_CONNS = Number(process.env.BENCH_SNAT_CONNS ?? 10_000);
 const SNAT_HOLD_MS = Number(process.env.BENCH_SNAT_HOLD_MS ?? 10_000);
 const PROBE = new URL('../testkit/udp-probe.js', import.meta.url).pathname;
 const PROBE_PORT = 7099;
-const prefix = 'hnL-bl3-';
-const twinPrefix = 'hnL-bl3n-';
+// BENCH_PREFIX: a caller sharing the machine picks its own namespace prefix (the twin's ends in `n-`).
+const prefix = process.env.BENCH_PREFIX ?? 'hnL-bl3-';
+const twinPrefix = `${prefix.replace(/-$/, '')}n-`;
 const exec = realExec;
 const clock = realClock;
-const plan = planLab({ prefix, stateDir: '/tmp/hnL-bench-l3', clouds: 2, vmsPerCloud: 2, apiPort: 0 });
+const plan = planLab({ prefix, stateDir: `/tmp/${prefix}bench-l3`, clouds: 2, vmsPerCloud: 2, apiPort: 0 });
 const world = new World(plan, { exec, clock, onStep: (s, ms) => console.log(`  ✓ ${s} (${ms} ms)`) });
 
 const run = (n: string, cmd: string, args: string[], timeoutMs = 15_000) =>

@@ -25,6 +25,7 @@ import {
   FIP_TABLE,
   gwInner,
   gwOuter,
+  IFACE_INNER_PREFIX,
   ifaceInner,
   ifaceOuter,
   L3_NEXT_HOP,
@@ -44,6 +45,7 @@ import {
   transitOf,
   type GatewayNode,
 } from './transit.js';
+import { remoteMacs, renderBypass, type RoutedPort } from './overlay-bypass.js';
 import type { DesiredIface, DesiredL3, DesiredRouter, DesiredTransit, ServedFip } from './types.js';
 
 export { gatewayNode } from './transit.js';
@@ -105,12 +107,22 @@ function interfaceAddrs(p: Port, model: ModelView): { addr: string; cidr: Cidr }
   return out;
 }
 
-/** The nftables script of a router namespace: floating IPs 1:1, then SNAT of the rest to the gateway. */
+/**
+ * The nftables script of a router namespace: floating IPs 1:1, then SNAT of the rest to the gateway.
+ * East-west (from an interface to one of the router's subnets) needs no NAT and is not tracked,
+ * except from a fixed address with a floating IP: a reply to a flow DNATed here must be un-DNATed.
+ */
 export function renderRouterNft(
   gw: { dev: string; ip: string; snat: boolean } | null,
   fips: ServedFip[],
   fixedOf: (f: ServedFip) => string,
+  eastWest: { subnets: readonly string[]; natted: readonly string[] } = { subnets: [], natted: [] },
 ): { text: string; key: string } {
+  const raw: string[] = [];
+  if (eastWest.subnets.length) {
+    const from = eastWest.natted.length ? ` ip saddr != { ${eastWest.natted.join(', ')} }` : '';
+    raw.push(`iifname "${IFACE_INNER_PREFIX}*" ip daddr { ${eastWest.subnets.join(', ')} }${from} notrack`);
+  }
   const pre: string[] = [];
   const post: string[] = [];
   if (gw) {
@@ -121,6 +133,14 @@ export function renderRouterNft(
     if (gw.snat) post.push(`oifname "${gw.dev}" snat to ${gw.ip}`);
   }
   const body = [
+    ...(raw.length
+      ? [
+          '\tchain raw {',
+          '\t\ttype filter hook prerouting priority raw; policy accept;',
+          ...raw.map((r) => `\t\t${r}`),
+          '\t}',
+        ]
+      : []),
     '\tchain prerouting {',
     '\t\ttype nat hook prerouting priority dstnat; policy accept;',
     ...pre.map((r) => `\t\t${r}`),
@@ -140,9 +160,10 @@ export function renderRouterNft(
  * MAC flooded by another node is not routed a second time here. The ip table: what the node only
  * routes between its uplink and the gateway veths (to the gateway and floating addresses served here,
  * and from the routers) is not tracked: the router namespace tracks and NATs it, and a second
- * conntrack entry in the node (there whenever the firewall uses conntrack) was pure cost.
+ * conntrack entry in the node (there whenever the firewall uses conntrack) was pure cost. The netdev
+ * table (`bypass`, overlay-bypass.ts) sends routed frames to remote ports past the bridge.
  */
-export function renderNodeNft(addrs: readonly string[]): { text: string; key: string } {
+export function renderNodeNft(addrs: readonly string[], bypass: readonly string[] = []): { text: string; key: string } {
   const bridge = [
     '\tchain forward {',
     '\t\ttype filter hook forward priority -5; policy accept;',
@@ -156,10 +177,11 @@ export function renderNodeNft(addrs: readonly string[]): { text: string; key: st
     ...(addrs.length ? [`\t\tip daddr { ${addrs.join(', ')} } notrack`] : []),
     '\t}',
   ].join('\n');
-  const key = shortKey(`${bridge}\n${ip}`);
+  const netdev = bypass.length ? `table netdev ${L3_TABLE} {\n${bypass.join('\n')}\n}\n` : '';
+  const key = shortKey(`${bridge}\n${ip}\n${netdev}`);
   return {
     key,
-    text: `table bridge ${L3_TABLE} {\n\tcomment "${key}"\n${bridge}\n}\ntable ip ${L3_TABLE} {\n${ip}\n}\n`,
+    text: `table bridge ${L3_TABLE} {\n\tcomment "${key}"\n${bridge}\n}\ntable ip ${L3_TABLE} {\n${ip}\n}\n${netdev}`,
   };
 }
 
@@ -228,9 +250,11 @@ function compileRouter(
   gwIp: string | null;
   gwOut: string | null;
   gwNode: boolean;
+  routed: RoutedPort[];
 } {
   const mtu = node.underlayMtu - VXLAN_OVERHEAD;
   const ifaces: DesiredIface[] = [];
+  const routed: RoutedPort[] = [];
   const subnets: { cidr: Cidr; inner: string }[] = [];
   for (const p of [...(idx.interfacesByRouter.get(r.id) ?? [])].sort(byId)) {
     const vni = model.networks.get(p.network_id)?.['provider:segmentation_id'];
@@ -239,6 +263,7 @@ function compileRouter(
     if (!isVni(vni) || !isMac(mac) || addrs.length === 0) continue;
     const inner = ifaceInner(p.id);
     for (const a of addrs) subnets.push({ cidr: a.cidr, inner });
+    routed.push({ outer: ifaceOuter(p.id), networkId: p.network_id, vni });
     ifaces.push({
       portId: p.id,
       kind: 'interface',
@@ -307,7 +332,9 @@ function compileRouter(
   }
   const egress = egressOf(node.host, node.cloud, !!gw, gws);
   const { routes, rules } = routingOf(r, gw?.dev ?? null, transit, egress, sources, subnets);
-  const nft = renderRouterNft(gw, fips, (f) => fixed.get(f.fipId)!);
+  const natted = [...new Set([...fixed.values(), ...sources.map((x) => x.fixed)])].sort();
+  const internal = [...new Set(subnets.map((x) => x.cidr.text))].sort();
+  const nft = renderRouterNft(gw, fips, (f) => fixed.get(f.fipId)!, { subnets: internal, natted });
   return {
     router: {
       routerId: r.id,
@@ -325,6 +352,7 @@ function compileRouter(
     gwIp: gw?.ip ?? null,
     gwOut: gwPort ? gwOuter(gwPort.id) : null,
     gwNode,
+    routed,
   };
 }
 
@@ -336,10 +364,12 @@ export function compileL3(node: L3Node, model: ModelView): DesiredL3 {
   const hostRoutes: string[] = [];
   const proxies = new Set<string>();
   const fips: ServedFip[] = [];
+  const routed: RoutedPort[] = [];
   const clouds = agentClouds(model);
   for (const r of hostedRouters(node.host, model, idx)) {
     const c = compileRouter(node, model, idx, r, local, clouds);
     routers.push(c.router);
+    if (r.admin_state_up) routed.push(...c.routed);
     if (r.admin_state_up) fips.push(...c.fips);
     // The gateway address is the same on every node of the cloud hosting the router: one of them
     // (the gateway node) answers ARP for it and announces it, so replies to SNATed flows come back
@@ -356,7 +386,8 @@ export function compileL3(node: L3Node, model: ModelView): DesiredL3 {
     if (model.networks.get(s.network_id)?.['router:external'] && cidrOf(s.cidr)?.version === 4)
       externalCidrs.push(cidrOf(s.cidr)!.text);
   const served = [...new Set(hostRoutes.map((r) => r.split(' ')[0]!))].sort();
-  const bridge = routers.length ? renderNodeNft(served) : { text: '', key: '' };
+  const remote = remoteMacs(node.host, model, new Set(routed.map((p) => p.networkId)));
+  const bridge = routers.length ? renderNodeNft(served, renderBypass(routed, remote)) : { text: '', key: '' };
   return deepFreeze({
     routers,
     hostRoutes,

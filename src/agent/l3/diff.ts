@@ -21,7 +21,7 @@ function diffRouter(d: DesiredRouter, a: ActualRouterNs | undefined, actual: Act
       ops.push({ op: 'veth-add', netns: d.netns, iface: f });
     }
     if (!outer || outer.master !== f.bridge || !outer.up)
-      ops.push({ op: 'outer-set', outer: f.outer, bridge: f.bridge });
+      ops.push({ op: 'outer-set', outer: f.outer, bridge: f.bridge, mac: f.mac });
     if (!link || link.mac !== f.mac || link.mtu !== f.mtu || link.up !== d.up)
       ops.push({ op: 'inner-set', netns: d.netns, inner: f.inner, mac: f.mac, mtu: f.mtu, up: d.up });
     const have = new Set(link?.addrs ?? []);

@@ -96,12 +96,13 @@ export class L3Driver {
   async read(): Promise<ActualL3> {
     const a = emptyActual();
     const names = (await listNetns(this.exec)).filter((n) => isRouterNetns(this.netnsPrefix, n));
-    const [, links, routes, proxies, bridge] = await Promise.all([
+    const [, links, routes, proxies, bridge, netdev] = await Promise.all([
       Promise.all(names.map(async (n) => a.namespaces.set(n, await this.readNs(n)))),
       this.exec('ip', ['-json', 'addr', 'show']),
       this.exec('ip', ['-json', 'route', 'show', 'proto', 'static']),
       this.exec('ip', ['-json', 'neigh', 'show', 'proxy']),
       this.exec('nft', ['list', 'table', 'bridge', L3_TABLE], { allowFail: true }),
+      this.exec('nft', ['list', 'table', 'netdev', L3_TABLE], { allowFail: true }),
     ]);
     for (const l of parse<IpAddrJson>(links.stdout)) {
       if (isOuterLink(l.ifname))
@@ -112,7 +113,10 @@ export class L3Driver {
     for (const r of parse<IpRouteJson>(routes.stdout)) if (r.dev && isOuterLink(r.dev)) a.hostRoutes.add(routeKey(r));
     for (const n of parse<{ dst: string; dev: string }>(proxies.stdout))
       if (a.uplink && n.dev === a.uplink.name) a.proxies.add(n.dst);
-    a.bridgeNftKey = bridge.code === 0 ? tableKey(bridge.stdout) : null;
+    // `fwd to` holds the VXLAN's ifindex: one the datapath made again is listed by number (the old
+    // device is gone), and the node's tables are written again to point at the new one.
+    const stale = netdev.code === 0 && /fwd to \d+/.test(netdev.stdout);
+    a.bridgeNftKey = bridge.code === 0 && !stale ? tableKey(bridge.stdout) : null;
     return a;
   }
 

@@ -2,9 +2,9 @@
  * Kernel names of what the L3 part owns, in one place so compile, driver and tests agree: a router's
  * namespace (`<prefix>qr-<router id>`), its interface veth (`qr-`/`hrp` + port id[0:11], inside the
  * router namespace / on the node's bridge) and its gateway veth (`qg-`/`hrg` + port id[0:11]), the
- * nftables tables `ip hypernet_l3` (in each router namespace) and `bridge hypernet_l3` (on the node),
- * and the egress transit: a VXLAN `qt-` + router id[0:11] in each router namespace, its next hops,
- * routing tables and rule priorities.
+ * nftables tables `ip hypernet_l3` (in each router namespace) and `bridge`/`ip`/`netdev hypernet_l3`
+ * (on the node), and the egress transit: a VXLAN `qt-` + router id[0:11] in each router namespace,
+ * its next hops, routing tables and rule priorities.
  */
 import { createHash } from 'node:crypto';
 

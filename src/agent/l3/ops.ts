@@ -12,7 +12,7 @@ export type L3Op =
   | { op: 'neigh-replace' | 'neigh-del'; netns: string; dev: string; ip: string; mac: string }
   | { op: 'fdb-replace' | 'fdb-del'; netns: string; dev: string; mac: string; dst: string }
   | { op: 'rule-add' | 'rule-del'; netns: string; rule: string }
-  | { op: 'outer-set'; outer: string; bridge: string | null }
+  | { op: 'outer-set'; outer: string; bridge: string | null; mac: string }
   | { op: 'inner-set'; netns: string; inner: string; mac: string; mtu: number; up: boolean }
   | { op: 'addr-add' | 'addr-del'; netns: string; dev: string; addr: string }
   | { op: 'route-replace' | 'route-del'; netns: string; route: string }
@@ -110,8 +110,12 @@ export function commandsOf(o: L3Op, uplink: string | null): L3Command[] {
     case 'rule-del':
       return [ip('-n', o.netns, 'rule', 'del', ...o.rule.split(' '))];
     case 'outer-set':
+      if (!o.bridge) return [ip('link', 'set', o.outer, 'nomaster', 'up')];
+      // The router's MAC stays on its port: routed frames to remote ports pass the bridge by
+      // (overlay-bypass.ts), so it would rarely be relearned, and an aged-out MAC is flooded.
       return [
-        o.bridge ? ip('link', 'set', o.outer, 'master', o.bridge, 'up') : ip('link', 'set', o.outer, 'nomaster', 'up'),
+        ip('link', 'set', o.outer, 'master', o.bridge, 'up'),
+        { cmd: 'bridge', args: ['fdb', 'replace', o.mac, 'dev', o.outer, 'master', 'static'] },
       ];
     case 'inner-set':
       return [ip('-n', o.netns, 'link', 'set', o.inner, 'address', o.mac, 'mtu', String(o.mtu), o.up ? 'up' : 'down')];
@@ -134,8 +138,10 @@ export function commandsOf(o: L3Op, uplink: string | null): L3Command[] {
     case 'proxy-del':
       return uplink ? [ip('neigh', 'del', 'proxy', o.ip, 'dev', uplink)] : [];
     case 'bridge-nft': {
-      // The node's bridge and ip tables (compile.ts renderNodeNft) are replaced together.
-      const drop = ['bridge', 'ip'].map((f) => `table ${f} ${L3_TABLE}\ndelete table ${f} ${L3_TABLE}\n`).join('');
+      // The node's bridge, ip and netdev tables (compile.ts renderNodeNft) are replaced together.
+      const drop = ['bridge', 'ip', 'netdev']
+        .map((f) => `table ${f} ${L3_TABLE}\ndelete table ${f} ${L3_TABLE}\n`)
+        .join('');
       return [{ cmd: 'nft', args: ['-f', '-'], input: `${drop}${o.text}` }];
     }
     case 'inner-del':

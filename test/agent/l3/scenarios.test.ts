@@ -142,6 +142,20 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
         if (a === b) continue;
         assert.ok(await eventually(() => pings(a.ns, b.ip), 10_000), `${a.ns} → ${b.ip}`);
       }
+    // Routed frames to e4 (s2, cloud B) leave a1's router past a1's bridge, straight for the VXLAN.
+    // Listed until it answers: a dump that meets the agent's own nft transactions can fail.
+    let bypass = '';
+    const listed = async () => {
+      const r = await inNs(a1.ns, 'nft', ['list', 'table', 'netdev', 'hypernet_l3']);
+      bypass = r.stdout || r.stderr;
+      return bypass.includes(e4.port!.mac_address);
+    };
+    assert.ok(await eventually(listed, 10_000), `a1's netdev table holds e4's MAC: ${bypass}`);
+    const vni = /ether daddr @remote_(\d+) fwd to "hnv-\d+"/.exec(bypass)?.[1];
+    assert.ok(vni, bypass);
+    // The VXLAN made again (the datapath repairs it) gets a new ifindex: the forward must follow it.
+    await inNs(a1.ns, 'ip', ['link', 'del', `hnv-${vni}`]);
+    assert.ok(await eventually(() => pings(e1.ns, e4.ip), 20_000), 'e1 → e4 after the VXLAN was made again');
   });
 
   test('extraroute: a destination behind a next-hop VM, reached from the other subnet and cloud', async () => {
