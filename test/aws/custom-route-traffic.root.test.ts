@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CreateNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
+import { CreateNetworkInterfaceCommand, ModifyNetworkInterfaceAttributeCommand } from '@aws-sdk/client-ec2';
 import { CustomRoutes } from '../../src/aws/custom-route.js';
 import { ApiClient } from '../../src/client/api.js';
 import { realClock } from '../../src/common/clock.js';
@@ -40,7 +40,7 @@ const dir = join(tmpdir(), `hypernet-test-${P.slice(0, -1)}`);
 const sock = join(dir, 'server.sock');
 const logDir = new URL('../../../artifacts/custom-route-traffic/', import.meta.url).pathname;
 const HYPER = '10.99.0.0/24';
-const IP = { peer: '10.99.0.7', vm1: '10.99.0.5', vm2: '10.99.0.6' };
+const IP = { peer: '10.99.0.7', vm1: '10.99.0.5', vm2: '10.99.0.6', vm3: '10.99.0.8' };
 
 const alive = (pid: number): boolean => {
   try {
@@ -84,15 +84,16 @@ describe('custom-route ports: real traffic through a hyperswitch', { skip: needs
     peer: `${P}peer`,
     vm1: `${P}vm1`,
     vm2: `${P}vm2`,
+    vm3: `${P}vm3`,
   };
   const api = new ApiClient({ url: `unix:${sock}`, timeoutMs: 5_000 });
   const children = new Children(logDir);
   let lab: Ec2Lab;
   let routes: CustomRoutes;
   let table: string;
-  const eni: Record<'hs' | 'vm1' | 'vm2', string> = { hs: '', vm1: '', vm2: '' };
+  const eni: Record<'hs' | 'vm1' | 'vm2' | 'vm3', string> = { hs: '', vm1: '', vm2: '', vm3: '' };
   const vpcIp = (k: keyof typeof eni) => lab.state.interfaces.get(eni[k])!.privateIpAddress;
-  let ports: Record<'peer' | 'vm1' | 'vm2', Port>;
+  let ports: Record<'peer' | 'vm1' | 'vm2' | 'vm3', Port>;
 
   before(async () => {
     if (!isRoot()) return;
@@ -115,7 +116,7 @@ describe('custom-route ports: real traffic through a hyperswitch', { skip: needs
     const ec2 = lab.client();
     routes = new CustomRoutes(ec2, lab.vpcId);
     table = await routes.routeTableOf(lab.subnets.workload);
-    for (const k of ['hs', 'vm1', 'vm2'] as const) {
+    for (const k of ['hs', 'vm1', 'vm2', 'vm3'] as const) {
       eni[k] = (await ec2.send(new CreateNetworkInterfaceCommand({ SubnetId: lab.subnets.workload }))).NetworkInterface!
         .NetworkInterfaceId!;
       await addNetns(realExec, ns[k]);
@@ -148,13 +149,14 @@ describe('custom-route ports: real traffic through a hyperswitch', { skip: needs
         'binding:profile': profile,
         fixed_ips: [{ subnet_id: sub.id, ip_address: ip }],
       });
-    const cr = (mode: string, k: 'vm1' | 'vm2') => ({
+    const cr = (mode: string, k: 'vm1' | 'vm2' | 'vm3') => ({
       [CUSTOM_ROUTE_PROFILE_KEY]: { mode, interface: eni[k], vpc_ip: vpcIp(k) },
     });
     ports = {
       peer: await mk('nb', IP.peer),
       vm1: await mk('hs', IP.vm1, cr('instead', 'vm1')),
       vm2: await mk('hs', IP.vm2, cr('in-addition', 'vm2')),
+      vm3: await mk('hs', IP.vm3, cr('instead', 'vm3')),
     };
     // Play nova for the peer VM on node B.
     await realExec('ip', [
@@ -187,6 +189,25 @@ describe('custom-route ports: real traffic through a hyperswitch', { skip: needs
     agent(ns.hs, 'hs', '192.0.2.1', ['--custom-route']);
     agent(ns.nb, 'nb', '192.0.2.2');
 
+    // VPC security groups: the VMs take traffic only from the hyperswitch and the hyper subnet (what
+    // it forwards), not from each other; the hyperswitch from the VMs and the hyper subnet.
+    const any = (o: { group?: string; cidr?: string }) => ({ protocol: '-1', ...o });
+    let hsSg = await routes.ensureSecurityGroup('hn-cr-hyperswitch', 'custom-route hyperswitch', []);
+    const vmSg = await routes.ensureSecurityGroup('hn-cr-vms', 'custom-route VMs', [
+      any({ group: hsSg }),
+      any({ cidr: HYPER }),
+    ]);
+    hsSg = await routes.ensureSecurityGroup('hn-cr-hyperswitch', 'custom-route hyperswitch', [
+      any({ group: vmSg }),
+      any({ cidr: HYPER }),
+    ]);
+    for (const [k, g] of [
+      ['hs', hsSg],
+      ['vm1', vmSg],
+      ['vm2', vmSg],
+      ['vm3', vmSg],
+    ] as const)
+      await ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni[k], Groups: [g] }));
     // EC2: the hyper subnet behind the hyperswitch, which may then forward what is not its own.
     await routes.setRoute(table, HYPER, eni.hs);
     await routes.setSourceDestCheck(eni.hs, false);
@@ -221,6 +242,21 @@ describe('custom-route ports: real traffic through a hyperswitch', { skip: needs
     assert.equal(await pings(ns.peer, IP.vm1), true, 'peer → vm1 by its hyper IP');
     assert.equal(await tcpSeenAs(ns.vm1, ns.peer, IP.peer), IP.vm1, 'the peer sees vm1 at its hyper IP');
     assert.equal(await tcpSeenAs(ns.peer, ns.vm1, IP.vm1), IP.peer, 'vm1 sees the peer at its hyper IP');
+  });
+
+  test('the VPC security groups: vm1 reaches vm3 only through the hyperswitch (capture)', async () => {
+    assert.equal(await pings(ns.vm1, IP.peer, 1), true);
+    assert.equal(await pings(ns.vm1, vpcIp('vm3')), false, 'vm1 → vm3 directly at its VPC address is dropped');
+    const capture = inNs(ns.hs, ['timeout', '10', 'tcpdump', '-l', '-n', '-i', 'eth0', '-c', '4', 'icmp']);
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(await pings(ns.vm1, IP.vm3), true, 'vm1 → vm3 at its hyper IP');
+    const seen = (await capture).stdout;
+    const esc = (ip: string) => ip.replaceAll('.', '\\.');
+    // In from vm1 and out to vm3 (both NATed: vm3 sees vm1's hyper IP), then vm3's reply and back.
+    assert.match(seen, new RegExp(`${esc(vpcIp('vm1'))} > ${esc(IP.vm3)}: ICMP echo request`));
+    assert.match(seen, new RegExp(`${esc(IP.vm1)} > ${esc(vpcIp('vm3'))}: ICMP echo request`));
+    assert.match(seen, new RegExp(`${esc(vpcIp('vm3'))} > ${esc(IP.vm1)}: ICMP echo reply`));
+    assert.match(seen, new RegExp(`${esc(IP.vm3)} > ${esc(vpcIp('vm1'))}: ICMP echo reply`));
   });
 
   test('in-addition: vm2 sends from its hyper IP, and the peer reaches it there', async () => {

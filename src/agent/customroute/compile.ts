@@ -8,13 +8,13 @@
  * neighbours, so it never sends an ARP request, whose sender address anti-spoofing on the tap would
  * refuse. The port's table sends the hyper subnets out of `hcr<id>` and the hyper IP to the VM; rules
  * lead into it packets from the VM's source (its VPC address in `instead`, its hyper IP in
- * `in-addition`) and packets to the hyper IP (so proxy ARP and reverse-path checks find the VM).
+ * `in-addition`) and packets in from `hcr<id>` to the hyper IP (so proxy ARP finds the VM).
  * `instead` adds the 1:1 NAT: to the hyper IP from `hcr<id>` → the VPC address, and back.
  */
 import { createHash } from 'node:crypto';
 import type { ModelView } from '../../model/model-cache.js';
 import { customRouteOf } from '../../model/custom-route.js';
-import { customRouteShimName, tapName } from '../../model/kernel-names.js';
+import { BRIDGE_PREFIX, CUSTOM_ROUTE_SHIM_PREFIX, customRouteShimName, tapName } from '../../model/kernel-names.js';
 import { isMac } from '../../model/grammar/mac.js';
 import { isIp } from '../../model/grammar/addresses.js';
 import { CR_NFT_TABLE, CR_TABLE_BASE, CR_TABLE_SLOTS, type CrDesired, type CrObject, type CrPort } from './types.js';
@@ -30,6 +30,14 @@ export function compileCustomRoutes(host: string, model: ModelView): CrDesired {
   const errors = new Map<string, string>();
   const ports: CrPort[] = [];
   const taken = new Set<number>();
+  // Zones from the top down, skipping those the firewall gives networks (their VNI's low 16 bits).
+  const vniZones = new Set([...model.networks.values()].map((n) => Number(n['provider:segmentation_id']) & 0xffff));
+  let zone = 0x10000;
+  const nextZone = (): number => {
+    do zone--;
+    while (vniZones.has(zone));
+    return zone;
+  };
   const sorted = [...model.ports.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
   for (const p of sorted) {
     if (p['binding:host_id'] !== host) continue;
@@ -75,6 +83,7 @@ export function compileCustomRoutes(host: string, model: ModelView): CrDesired {
       vpcIp: b.vpc_ip,
       hyperIp,
       table: CR_TABLE_BASE + slot,
+      zone: nextZone(),
       subnets,
       neighbours,
     });
@@ -95,7 +104,7 @@ function objectsOf(p: CrPort): CrObject[] {
     ...p.subnets.map((c): CrObject => ({ kind: 'route', key: `${p.table} ${c}`, table: p.table, dst: c, dev: p.shim })),
     { kind: 'route', key: `${p.table} ${p.hyperIp}`, table: p.table, dst: p.hyperIp, via: p.vpcIp },
     { kind: 'rule', key: `from ${src} ${p.table}`, sel: 'from', ip: src, table: p.table },
-    { kind: 'rule', key: `to ${p.hyperIp} ${p.table}`, sel: 'to', ip: p.hyperIp, table: p.table },
+    { kind: 'rule', key: `to ${p.hyperIp} ${p.table}`, sel: 'to', ip: p.hyperIp, table: p.table, iif: p.shim },
   ];
 }
 
@@ -103,6 +112,15 @@ function objectsOf(p: CrPort): CrObject[] {
 function renderNat(ports: CrPort[]): string {
   const instead = ports.filter((p) => p.mode === 'instead');
   return [
+    '  chain zone {',
+    '    type filter hook prerouting priority raw; policy accept;',
+    ...ports.flatMap((p) => [
+      `    iifname "${p.shim}" ct zone set ${p.zone}`,
+      // Only routed packets from the VPC side: bridged ones (br_netfilter shows them with the bridge's
+      // name) keep the firewall's zone of their network.
+      `    iifname != "${CUSTOM_ROUTE_SHIM_PREFIX}*" iifname != "${BRIDGE_PREFIX}*" ip saddr ${p.mode === 'instead' ? p.vpcIp : p.hyperIp} ct zone set ${p.zone}`,
+    ]),
+    '  }',
     '  chain pre {',
     '    type nat hook prerouting priority dstnat; policy accept;',
     ...instead.map((p) => `    iifname "${p.shim}" ip daddr ${p.hyperIp} dnat to ${p.vpcIp}`),

@@ -9,7 +9,15 @@ import type { Exec } from '../../common/exec.js';
 import { parseLinks } from '../datapath/kernel-parse.js';
 import { CUSTOM_ROUTE_SHIM_PREFIX } from '../../model/kernel-names.js';
 import { natScript } from './compile.js';
-import { CR_NFT_TABLE, CR_RULE_PREF, isCrTable, type CrActual, type CrObject, type CrOp } from './types.js';
+import {
+  CR_FROM_RULE_PREF,
+  CR_NFT_TABLE,
+  CR_RULE_PREF,
+  isCrTable,
+  type CrActual,
+  type CrObject,
+  type CrOp,
+} from './types.js';
 
 type Json = Record<string, unknown>;
 const rows = (text: string): Json[] => {
@@ -70,10 +78,11 @@ export function parseCustomRouteState(out: {
   }
   for (const r of rows(out.rules)) {
     const table = Number(r.table);
-    if (r.priority !== CR_RULE_PREF || !isCrTable(table)) continue;
+    if ((r.priority !== CR_RULE_PREF && r.priority !== CR_FROM_RULE_PREF) || !isCrTable(table)) continue;
     const sel = typeof r.src === 'string' && r.src !== 'all' ? 'from' : 'to';
     const ip = String(sel === 'from' ? r.src : r.dst);
-    objects.push({ kind: 'rule', key: `${sel} ${ip} ${table}`, sel, ip, table });
+    const iif = typeof r.iif === 'string' ? { iif: r.iif } : {};
+    objects.push({ kind: 'rule', key: `${sel} ${ip} ${table}`, sel, ip, table, ...iif });
   }
   // The table's comment (`nft list` text: nft 1.0.6's JSON leaves table comments out).
   const nftTag = out.nft === null ? null : (/^\s*comment "([^"]*)"/m.exec(out.nft)?.[1] ?? '');
@@ -148,7 +157,7 @@ function addArgs(o: Exclude<CrObject, { kind: 'link' }>): string[] {
     case 'route':
       return ['route', 'replace', o.dst, ...(o.via ? ['via', o.via] : ['dev', o.dev ?? '']), 'table', String(o.table)];
     case 'rule':
-      return ['rule', 'add', 'pref', String(CR_RULE_PREF), o.sel, o.ip, 'lookup', String(o.table)];
+      return ['rule', 'add', ...ruleArgs(o)];
   }
 }
 
@@ -163,6 +172,11 @@ function delArgs(o: CrObject): string[] {
     case 'route':
       return ['route', 'del', o.dst, 'table', String(o.table)];
     case 'rule':
-      return ['rule', 'del', 'pref', String(CR_RULE_PREF), o.sel, o.ip, 'lookup', String(o.table)];
+      return ['rule', 'del', ...ruleArgs(o)];
   }
+}
+
+function ruleArgs(o: Extract<CrObject, { kind: 'rule' }>): string[] {
+  const pref = o.sel === 'to' ? CR_RULE_PREF : CR_FROM_RULE_PREF;
+  return ['pref', String(pref), o.sel, o.ip, ...(o.iif ? ['iif', o.iif] : []), 'lookup', String(o.table)];
 }

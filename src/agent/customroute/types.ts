@@ -7,8 +7,14 @@
  */
 import type { CustomRouteMode } from '../../model/custom-route.js';
 
-/** Policy rules into the ports' tables all have this preference (before `main`, 32766). */
+/**
+ * Preferences of the policy rules into the ports' tables (before `main`, 32766): first `to <hyper IP>
+ * iif <shim>` (towards a VM, from the hyper network), then `from <VM source>` (from a VM). In this
+ * order a VM's reply to another VM's hyper IP leaves through its own shim, and a packet one VM's shim
+ * hands another is routed to that VM, not back out of the sender's shim.
+ */
 export const CR_RULE_PREF = 2600;
+export const CR_FROM_RULE_PREF = 2601;
 /** The ports' routing tables: CR_TABLE_BASE + a slot below CR_TABLE_SLOTS, chosen from the port id. */
 export const CR_TABLE_BASE = 0x68630000;
 export const CR_TABLE_SLOTS = 0x10000;
@@ -33,6 +39,13 @@ export interface CrPort {
   hyperIp: string;
   /** The port's routing table. */
   table: number;
+  /**
+   * The port's conntrack zone: every flow of its VM on this node (from the VM's source on the VPC
+   * side, or in from `shim`) is tracked there. Two VMs of one hyperswitch reach each other through
+   * it twice (VPC → shim A → bridge → shim B → VPC); in one zone the second pass's entry would clash
+   * with the first's NATed reply and be dropped.
+   */
+  zone: number;
   /** The IPv4 subnets of the port's network (the peers behind `shim`). */
   subnets: string[];
   /** The other ports of the network (IPv4, MAC): answered from `shim` without ARP (see compile.ts). */
@@ -45,7 +58,7 @@ export type CrObject =
   | { kind: 'proxy'; key: string; ip: string; dev: string }
   | { kind: 'neigh'; key: string; ip: string; dev: string; mac: string }
   | { kind: 'route'; key: string; table: number; dst: string; dev?: string; via?: string }
-  | { kind: 'rule'; key: string; sel: 'from' | 'to'; ip: string; table: number };
+  | { kind: 'rule'; key: string; sel: 'from' | 'to'; ip: string; table: number; iif?: string };
 
 export interface CrDesired {
   ports: CrPort[];

@@ -13,7 +13,7 @@ import { compileCustomRoutes, natScript } from '../../../src/agent/customroute/c
 import { diffCustomRoutes } from '../../../src/agent/customroute/diff.js';
 import { CustomRouteDriver, parseCustomRouteState } from '../../../src/agent/customroute/driver.js';
 import { CustomRouteReconciler } from '../../../src/agent/customroute/reconciler.js';
-import { CR_RULE_PREF, type CrActual, type CrObject } from '../../../src/agent/customroute/types.js';
+import { CR_FROM_RULE_PREF, CR_RULE_PREF, type CrActual, type CrObject } from '../../../src/agent/customroute/types.js';
 import { CUSTOM_ROUTE_PROFILE_KEY as KEY } from '../../../src/model/custom-route.js';
 import { net, port, subnet, view } from '../../../testkit/model-fixtures.js';
 
@@ -72,7 +72,7 @@ describe('custom-route compile', () => {
       { kind: 'route', key: `${a.table} 10.99.0.5`, table: a.table, dst: '10.99.0.5', via: '10.20.2.10' },
       // instead: the VM sends from its VPC address; in-addition (below) from its hyper IP.
       { kind: 'rule', key: `from 10.20.2.10 ${a.table}`, sel: 'from', ip: '10.20.2.10', table: a.table },
-      { kind: 'rule', key: `to 10.99.0.5 ${a.table}`, sel: 'to', ip: '10.99.0.5', table: a.table },
+      { kind: 'rule', key: `to 10.99.0.5 ${a.table}`, sel: 'to', ip: '10.99.0.5', table: a.table, iif: a.shim },
     ]);
     assert.ok(
       d.objects.some((o) => o.kind === 'rule' && o.sel === 'from' && o.ip === '10.99.0.6' && o.table === b.table),
@@ -82,7 +82,16 @@ describe('custom-route compile', () => {
   it('NATs only the instead ports', () => {
     assert.match(d.nft!, /iifname "hcrcra00000000" ip daddr 10\.99\.0\.5 dnat to 10\.20\.2\.10/);
     assert.match(d.nft!, /oifname "hcrcra00000000" ip saddr 10\.20\.2\.10 snat to 10\.99\.0\.5/);
-    assert.doesNotMatch(d.nft!, /hcrcrb/);
+    assert.doesNotMatch(d.nft!, /hcrcrb.*nat/);
+    // Each port's flows in a zone of its own (from the top, past the networks' zones).
+    assert.deepEqual(
+      d.ports.map((p) => p.zone),
+      [0xffff, 0xfffe],
+    );
+    assert.match(
+      d.nft!,
+      /iifname "hcrcrb00000000" ct zone set 65534\n\s+iifname != "hcr\*" iifname != "hnb-\*" ip saddr 10\.99\.0\.6 ct zone/,
+    );
     assert.match(d.nftTag, /^[0-9a-f]{16}$/);
     const none = compileCustomRoutes('node-c', model());
     assert.deepEqual([none.ports, none.objects, none.nft], [[], [], null]);
@@ -191,8 +200,8 @@ function kernelOutput(t: number, withState: boolean, nftTag: string) {
       { priority: 0, src: 'all', table: 'local' },
       ...(withState
         ? [
-            { priority: CR_RULE_PREF, src: '10.20.2.10', table: T },
-            { priority: CR_RULE_PREF, src: 'all', dst: '10.99.0.5', table: T },
+            { priority: CR_RULE_PREF, src: 'all', dst: '10.99.0.5', iif: 'hcrcra00000000', table: T },
+            { priority: CR_FROM_RULE_PREF, src: '10.20.2.10', table: T },
           ]
         : []),
       { priority: 32766, src: 'all', table: 'main' },
@@ -251,8 +260,8 @@ describe('custom-route driver and reconciler on a fake runner', () => {
       ),
       `ip route replace 10.99.0.0/24 dev hcrcra00000000 table ${t}`,
       `ip route replace 10.99.0.5 via 10.20.2.10 table ${t}`,
-      `ip rule add pref ${CR_RULE_PREF} from 10.20.2.10 lookup ${t}`,
-      `ip rule add pref ${CR_RULE_PREF} to 10.99.0.5 lookup ${t}`,
+      `ip rule add pref ${CR_FROM_RULE_PREF} from 10.20.2.10 lookup ${t}`,
+      `ip rule add pref ${CR_RULE_PREF} to 10.99.0.5 iif hcrcra00000000 lookup ${t}`,
       `nft -f - <<\n${natScript(d.nft, d.nftTag)}`,
     ]);
   });
