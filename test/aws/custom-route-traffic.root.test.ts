@@ -4,9 +4,11 @@
  * driven through the lab's EC2 endpoint by the real SDK (CustomRoutes): the hyper subnet's route
  * points at the hyperswitch's ENI, whose source/dest check is off. The hyperswitch namespace runs
  * the real agent (`--custom-route`) and reaches node B over VXLAN on an underlay veth (192.0.2.0/24);
- * node B's agent wires a peer VM on a tap. Two VMs have nothing but their VPC address: vm1 in mode
- * `instead` (the hyperswitch NATs 1:1), vm2 in mode `in-addition` (its user_data's runcmd adds the
- * hyper IP). Ping and TCP cross both ways by hyper IP, and each side sees the other's hyper IP.
+ * node B's agent wires a peer VM on a tap. Three VMs have nothing but their VPC address: vm1 and vm3
+ * in mode `instead` (the hyperswitch NATs 1:1), vm2 in mode `in-addition` (its user_data's runcmd
+ * adds the hyper IP). Ping and TCP cross both ways by hyper IP, and each side sees the other's hyper
+ * IP. With the VPC security groups in place, vm1 reaches vm3 only through the hyperswitch: directly
+ * it is dropped, by hyper IP tcpdump on the hyperswitch sees both legs.
  * Traffic is bounded (ping -c/-w, TCP with timeouts).
  */
 import assert from 'node:assert/strict';
@@ -31,6 +33,7 @@ import { tapName } from '../../src/model/kernel-names.js';
 import type { Network, Port, Subnet } from '../../src/model/types.js';
 import { startEc2Lab, type Ec2Lab } from '../../testkit/ec2-endpoint.js';
 import { isRoot, needsRoot } from '../../testkit/preconditions.js';
+import { alive } from '../../testkit/runs.js';
 import { eventually } from '../../testkit/wait.js';
 import { Children } from '../agent/netns.js';
 
@@ -42,14 +45,6 @@ const logDir = new URL('../../../artifacts/custom-route-traffic/', import.meta.u
 const HYPER = '10.99.0.0/24';
 const IP = { peer: '10.99.0.7', vm1: '10.99.0.5', vm2: '10.99.0.6', vm3: '10.99.0.8' };
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const inNs = (ns: string, cmd: string[], timeoutMs = 15_000) =>
   realExec('ip', ['netns', 'exec', ns, ...cmd], { allowFail: true, timeoutMs });
 const pings = async (ns: string, ip: string, count = 2): Promise<boolean> =>
