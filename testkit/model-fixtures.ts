@@ -132,7 +132,7 @@ export function hypervm(id: string, portId: string, host: string, extra: Partial
 }
 
 export function view(
-  o: { networks?: Network[]; ports?: Port[]; agents?: Agent[]; hypervms?: HyperVm[] },
+  o: { networks?: Network[]; subnets?: Subnet[]; ports?: Port[]; agents?: Agent[]; hypervms?: HyperVm[] },
   revision = 1,
 ): ModelView {
   const c = new ModelCache();
@@ -140,7 +140,7 @@ export function view(
     type: 'snapshot',
     revision,
     networks: o.networks ?? [],
-    subnets: [],
+    subnets: o.subnets ?? [],
     ports: o.ports ?? [],
     security_groups: [],
     security_group_rules: [],

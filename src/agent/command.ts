@@ -43,6 +43,7 @@ export function register(program: Command): void {
     .option('--netns-prefix <p>', 'prefix of namespaces the agent creates (DHCP, routers)', 'hn-')
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
+    .option('--custom-route', 'this node is a hyperswitch of custom-route mode: route and NAT its custom-route ports')
     .option('--source-filtering', 'filter each flow with a port of another such node once (docs/security-groups.md)')
     .option(
       '--firewall <mode>',
@@ -97,6 +98,7 @@ export function register(program: Command): void {
           netnsPrefix: o.netnsPrefix,
           stateDir: o.stateDir,
           agentless: Boolean(o.agentless),
+          customRoute: Boolean(o.customRoute),
           sourceFiltering: Boolean(o.sourceFiltering),
           firewallMode: firewallMode(o.firewall),
           bpfPinDir: o.bpfPinDir,

@@ -55,6 +55,8 @@ import { overlayMtu } from '../model/encryption.js';
 import { HYPERVM_CAPABILITY } from '../model/hypervm.js';
 import { LxcDriver } from './hypervm/driver.js';
 import { HyperVmReconciler } from './hypervm/reconciler.js';
+import { CustomRouteReconciler } from './customroute/reconciler.js';
+import { CustomRouteDriver } from './customroute/driver.js';
 import type { HyperVmLaunch } from '../model/hypervm-userdata.js';
 import { AgentMetrics } from './metrics.js';
 import { serveProbes, type Probes } from './probes.js';
@@ -104,6 +106,11 @@ export interface AgentConfig {
    * its user_data carried the launch (port, repository, token), so its agent asks the server for none.
    */
   hypervm?: { repositoryUrl?: string; idBase?: number; launch?: HyperVmLaunch };
+  /**
+   * A hyperswitch of custom-route mode (src/agent/customroute/): serve the custom-route ports bound
+   * here (routing, proxy ARP and, in mode `instead`, the 1:1 NAT to each VM's VPC address).
+   */
+  customRoute?: boolean;
   /** Serve /metrics, /healthz and /readyz (probes.ts) on this address; absent: off. */
   metricsListen?: { host: string; port: number };
 }
@@ -313,6 +320,18 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler), firewall],
     // Before the datapath: a container's veth is its port's tap, which the datapath then enslaves.
     ...(hypervms ? [changesLinks(hypervms)] : []),
+    // Before the datapath: it makes the custom-route ports' veths, whose tap end the datapath enslaves.
+    ...(cfg.customRoute
+      ? [
+          changesLinks(
+            new CustomRouteReconciler({
+              host: cfg.node.host,
+              driver: new CustomRouteDriver(exec),
+              log: log.child({ sub: 'custom-route' }),
+            }),
+          ),
+        ]
+      : []),
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(cfg.agentless
       ? [
@@ -377,6 +396,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       'vxlan',
       'dhcp',
       ...(cfg.agentless ? ['agentless-openvpn'] : []),
+      ...(cfg.customRoute ? ['custom-route'] : []),
       ...(cfg.sourceFiltering ? [SOURCE_FILTERING] : []),
       ...(cfg.hypervm ? [HYPERVM_CAPABILITY] : []),
     ],

@@ -79,3 +79,9 @@ export function agentArgvFromUserData(userData: string): string[] {
   if (!cmd) throw new Error('hyperswitch user_data starts no hypernet agent');
   return cmd.slice(1).map(String);
 }
+
+/** The runcmd entries of a user_data document as argv lists (a string entry runs through `sh -c`). */
+export function runcmdFromUserData(userData: string): string[][] {
+  const doc = parse(userData) as { runcmd?: unknown[] } | null;
+  return (doc?.runcmd ?? []).map((c) => (Array.isArray(c) ? c.map(String) : ['sh', '-c', String(c)]));
+}

@@ -1,7 +1,8 @@
 /**
  * Kernel naming of everything the agent owns (docs/CONVENTIONS.md "Kernel naming"): bridge `hnb-N`,
  * VXLAN `hnv-N` for VNI N, workload interface `tap` + port id[0:11], an agentless port's OpenVPN TAP
- * `vpn` + port id[0:11] and its veth shim `vps` + port id[0:11]. Ownership is decided here only.
+ * `vpn` + port id[0:11] and its veth shim `vps` + port id[0:11], a custom-route port's routed end `hcr` +
+ * port id[0:11]. Ownership is decided here only.
  */
 
 export const BRIDGE_PREFIX = 'hnb-';
@@ -10,6 +11,8 @@ export const TAP_PREFIX = 'tap';
 /** An agentless port's OpenVPN TAP, and its veth shim to the port interface (src/agent/vpn/port-links.ts). */
 export const VPN_TAP_PREFIX = 'vpn';
 export const VPN_SHIM_PREFIX = 'vps';
+/** A custom-route port's routed end on its hyperswitch, veth peer of its tap (src/agent/customroute/). */
+export const CUSTOM_ROUTE_SHIM_PREFIX = 'hcr';
 /** IANA VXLAN port. */
 export const VXLAN_DSTPORT = 4789;
 export { VXLAN_OVERHEAD } from './vxlan.js';
@@ -21,6 +24,7 @@ export const vxlanName = (vni: number): string => `${VXLAN_PREFIX}${vni}`;
 export const tapName = (portId: string): string => `${TAP_PREFIX}${portId.slice(0, 11)}`;
 export const vpnTapName = (portId: string): string => `${VPN_TAP_PREFIX}${portId.slice(0, 11)}`;
 export const vpnShimName = (portId: string): string => `${VPN_SHIM_PREFIX}${portId.slice(0, 11)}`;
+export const customRouteShimName = (portId: string): string => `${CUSTOM_ROUTE_SHIM_PREFIX}${portId.slice(0, 11)}`;
 
 /**
  * The fixed MAC of bridge `hnb-N` (locally administered, 02:68:VNI:00). A bridge without one takes

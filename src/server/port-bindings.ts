@@ -22,6 +22,7 @@ import { mustGet, type Ctx } from './resource.js';
 import { ports } from './resources/ports.js';
 import { contextOf, envelope, queryOf, validate, type RouteDeps } from './routes.js';
 import { storeUpdate } from './store-update.js';
+import { checkCustomRouteProfile } from './bindings/custom-route.js';
 import { activateBinding, addBinding, bindingFaults, dropInactive, newBinding } from './bindings/port-binding.js';
 
 const createSchema = z.strictObject({
@@ -84,6 +85,7 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
   app.post<P>(base, async (req, reply) => {
     const ctx = adminCtx(req);
     const body = validate(createSchema, envelope(req.body, 'binding'), 'binding');
+    checkCustomRouteProfile(body.profile);
     const binding = await change(ctx, req.params.id, async (tx, port) => {
       if (portBindings(port).some((b) => b.host === body.host)) throw bindingFaults.exists(port.id, body.host);
       const b = await newBinding(tx, port, body.host, body);

@@ -4,13 +4,15 @@
  * with proxy ARP, so even two VMs of one subnet meet only through the router, as in a VPC. The route
  * table is the router's main table, edited by Create/Replace/DeleteRoute. EC2's source/destination
  * check is an nftables rule per ENI in the router: a packet from that ENI with another source, or to it
- * with another destination, is dropped while the check is on.
+ * with another destination, is dropped while the check is on. VPC security groups filter each ENI's
+ * ingress (sg-rules.ts) once the endpoint has reported a change of them; until then nothing is filtered.
  */
 import { createHash } from 'node:crypto';
 import type { Exec } from '../../common/exec.js';
 import { bigIntToIp, parseCidr } from '../../model/grammar/addresses.js';
 import { addNetns, sysctlIn } from '../netns.js';
-import type { Ec2Dataplane, NetworkInterface, Route, RouteTable } from './state.js';
+import { securityGroupRules } from './sg-rules.js';
+import type { Ec2Dataplane, Ec2State, NetworkInterface, Route, RouteTable } from './state.js';
 
 /** The router namespace's nftables table, owned wholesale. */
 const TABLE = 'hnvpc';
@@ -22,6 +24,8 @@ export const routerLink = (eniId: string): string =>
 export class NetnsVpcDataplane implements Ec2Dataplane {
   /** ENIs plugged here: id → router link and address, and whether EC2's check is on. */
   private readonly plugged = new Map<string, { link: string; ip: string; check: boolean }>();
+  /** The endpoint's state, once it reported a change of security groups (then they are enforced). */
+  private groups: Ec2State | undefined;
 
   constructor(
     private readonly exec: Exec,
@@ -80,6 +84,11 @@ export class NetnsVpcDataplane implements Ec2Dataplane {
     await this.writeChecks();
   }
 
+  async securityGroupsChanged(state: Ec2State): Promise<void> {
+    this.groups = state;
+    await this.writeChecks();
+  }
+
   /** The whole check table, replaced in one nft transaction. */
   private async writeChecks(): Promise<void> {
     const rules = [...this.plugged.values()]
@@ -95,6 +104,17 @@ export class NetnsVpcDataplane implements Ec2Dataplane {
       '  chain source_dest_check {',
       '    type filter hook forward priority 0; policy accept;',
       ...rules,
+      '  }',
+      '  chain security_groups {',
+      '    type filter hook forward priority 10; policy accept;',
+      ...(this.groups
+        ? [
+            '    ct state established,related accept',
+            ...securityGroupRules(this.groups, new Map([...this.plugged].map(([id, p]) => [id, p.link]))).map(
+              (r) => `    ${r}`,
+            ),
+          ]
+        : []),
       '  }',
       '}',
       '',

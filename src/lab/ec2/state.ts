@@ -106,6 +106,8 @@ export interface Ec2Dataplane {
   /** A route of `table` now points at `route` (null: deleted). */
   routeChanged(table: RouteTable, cidr: string, route: Route | null, eni: NetworkInterface | undefined): Promise<void>;
   sourceDestCheckChanged(eni: NetworkInterface): Promise<void>;
+  /** A group's rules or an interface's groups changed: the ingress filters are rewritten from `state`. */
+  securityGroupsChanged?(state: Ec2State): Promise<void>;
 }
 
 export const NO_DATAPLANE: Ec2Dataplane = {

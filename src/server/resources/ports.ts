@@ -29,6 +29,7 @@ import { ensureDefaultSecurityGroup } from './security-groups.js';
 import { enforcePortPolicy } from '../policy.js';
 import { checkPortArrays } from '../limits.js';
 import { afterPortUpdate, beforePortDelete, checkPortWrite } from '../l3/port-hooks.js';
+import { checkCustomRouteProfile } from '../bindings/custom-route.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: z.string().optional() });
 const zPair = z.strictObject({ ip_address: z.string(), mac_address: z.string().optional() });
@@ -234,6 +235,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
 
   async create(ctx, tx, body) {
     checkPortArrays(ctx.config, body);
+    checkCustomRouteProfile(body['binding:profile']);
     const net = await mustGet(tx, 'network', body.network_id, networkVisible(ctx));
     enforcePortPolicy(ctx, 'create', body, net);
     await checkPortWrite(ctx, tx, body);
@@ -288,6 +290,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
 
   async update(ctx, tx, current, body) {
     checkPortArrays(ctx.config, body);
+    checkCustomRouteProfile(body['binding:profile']);
     const net = await mustGet(tx, 'network', current.network_id);
     enforcePortPolicy(ctx, 'update', body, net);
     await checkPortWrite(ctx, tx, body, current);

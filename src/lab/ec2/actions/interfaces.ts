@@ -143,6 +143,7 @@ const modifyNetworkInterfaceAttribute: Action = async ({ state: s }, p) => {
   if (groups.length) {
     for (const g of groups) find.securityGroup(s, g);
     n.groups = groups;
+    await s.dataplane.securityGroupsChanged?.(s);
   }
   return { return: true };
 };

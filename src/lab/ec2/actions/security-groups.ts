@@ -94,6 +94,7 @@ function authorize(direction: 'ingress' | 'egress'): Action {
       if (g[direction].some((x) => same(x, r)))
         throw new Ec2Fault('InvalidPermission.Duplicate', `the specified rule "${describeRule(r)}" already exists`);
     g[direction].push(...rules);
+    await s.dataplane.securityGroupsChanged?.(s);
     return {
       return: true,
       securityGroupRuleSet: rules.map((r) => ({
@@ -120,6 +121,7 @@ function revoke(direction: 'ingress' | 'egress'): Action {
     if (unknown.length === rules.length)
       throw new Ec2Fault('InvalidPermission.NotFound', 'The specified rule does not exist in this security group.');
     g[direction] = g[direction].filter((x) => !rules.some((r) => same(x, r)));
+    await s.dataplane.securityGroupsChanged?.(s);
     return { return: true, unknownIpPermissionSet: unknown.map((r) => renderPermission(s, r)) };
   };
 }
