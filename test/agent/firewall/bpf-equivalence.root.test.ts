@@ -25,6 +25,7 @@ import { agent, net, view } from '../../../testkit/model-fixtures.js';
 import { bpfRun, bpfRunBuilt, ipv4Frame, type Hop } from '../../../testkit/native/bpf-run.js';
 import { Conntrack, nodePasses, type Frame } from '../../../testkit/nft-eval.js';
 import { needsRoot, skipUnless } from '../../../testkit/preconditions.js';
+import { alive, deleteNetns, listNetns } from '../../../testkit/runs.js';
 
 const HOSTS = ['node-a', 'node-b'];
 const GROUPS = ['g1', 'g2', 'g3'];
@@ -156,6 +157,16 @@ describe('tc-BPF and nftables decide alike', { skip }, () => {
   const ifindex = new Map<string, number>();
 
   before(async () => {
+    // What a killed run left: its namespace and pinned programs (named for its pid).
+    for (const n of await listNetns()) {
+      const m = /^hnbq-eq-(\d+)$/.exec(n);
+      if (m && !alive(Number(m[1]))) await deleteNetns(n);
+    }
+    const pinned = await realExec('ls', ['/sys/fs/bpf/hypernet'], { allowFail: true });
+    for (const d of pinned.stdout.split('\n')) {
+      const m = /^hnbq-eq-(\d+)-/.exec(d);
+      if (m && !alive(Number(m[1]))) await realExec('rm', ['-rf', `/sys/fs/bpf/hypernet/${d}`]);
+    }
     // One namespace holds every port's device: each node's programs and maps are its own (pinned
     // apart), and a device only gives the frames their ifindex, as the tap does on a node.
     await realExec('ip', ['netns', 'add', ns]);
