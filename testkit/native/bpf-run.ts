@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ipaddr from 'ipaddr.js';
 import { inNetnsKeepMounts, type Exec } from '../../src/common/exec.js';
+import type { Frame } from '../nft-eval.js';
 
 export const BPF_RUN_PATH = fileURLToPath(new URL('./hn-bpf-run', import.meta.url));
 export const bpfRunBuilt = (): boolean => existsSync(BPF_RUN_PATH);
@@ -39,20 +40,10 @@ export async function bpfRun(exec: Exec, ns: string, reqs: readonly BpfRequest[]
   });
 }
 
-/** An IPv4 frame's fields: tcp/udp ports, or for ICMP the type, code and echo identifier. */
-export interface Ipv4FrameSpec {
-  smac: string;
-  dmac: string;
-  saddr: string;
-  daddr: string;
-  /** 6 tcp, 17 udp, 1 icmp. */
-  proto: number;
-  /** tcp/udp: source port; icmp: the echo identifier. */
-  sport: number;
-  /** tcp/udp: destination port; icmp: the type. */
-  dport: number;
+/** An IPv4 frame's fields as nft-eval's Frame has them (icmp: sport is the echo identifier). */
+export type Ipv4FrameSpec = Pick<Frame, 'smac' | 'dmac' | 'saddr' | 'daddr' | 'proto' | 'sport' | 'dport'> & {
   icmpCode?: number;
-}
+};
 
 const mac = (m: string) => Buffer.from(m.split(':').map((x) => Number.parseInt(x, 16)));
 

@@ -19,7 +19,8 @@ import { firewallInput } from '../../../src/agent/firewall/reconciler.js';
 import { inNetns, inNetnsKeepMounts, realExec } from '../../../src/common/exec.js';
 import { silentLogger } from '../../../src/common/log.js';
 import { bridgeName, tapName, vxlanName } from '../../../src/model/kernel-names.js';
-import type { Port, SecurityGroup, SecurityGroupRule } from '../../../src/model/types.js';
+import type { Port, SecurityGroup } from '../../../src/model/types.js';
+import { flowArb, ruleArb, stepFrame } from '../../../testkit/firewall-arbitraries.js';
 import { makeGroup, makePort } from '../../../testkit/firewall-fixtures.js';
 import { agent, net, view } from '../../../testkit/model-fixtures.js';
 import { bpfRun, bpfRunBuilt, ipv4Frame, type Hop } from '../../../testkit/native/bpf-run.js';
@@ -47,31 +48,7 @@ const statelessCompiles = (): boolean => {
   );
 };
 
-type RuleSpec = Partial<SecurityGroupRule> & Pick<SecurityGroupRule, 'direction'>;
-
-const ruleArb: fc.Arbitrary<RuleSpec> = fc
-  .record({
-    direction: fc.constantFrom('ingress' as const, 'egress' as const),
-    protocol: fc.constantFrom(null, 'tcp', 'udp', 'icmp'),
-    min: fc.constantFrom(null, 22, 80, 443),
-    wide: fc.boolean(),
-    remote: fc.oneof(
-      fc.constant({}),
-      fc.constantFrom('10.0.0.0/24', '10.0.0.12/32', '10.0.0.8/30', '0.0.0.0/0').map((p) => ({ remote_ip_prefix: p })),
-      fc.constantFrom(...GROUPS).map((g) => ({ remote_group_id: g })),
-    ),
-  })
-  .map((r) => {
-    const ports = r.protocol === 'tcp' || r.protocol === 'udp';
-    const icmp = r.protocol === 'icmp';
-    return {
-      direction: r.direction,
-      protocol: r.protocol,
-      port_range_min: ports ? r.min : icmp && r.min ? 8 : null,
-      port_range_max: ports && r.min ? (r.wide ? r.min + 100 : r.min) : null,
-      ...r.remote,
-    };
-  });
+const rule = ruleArb(GROUPS);
 
 const worldArb = (stateless: boolean) =>
   fc.record({
@@ -80,7 +57,7 @@ const worldArb = (stateless: boolean) =>
         fc.record({
           stateless: stateless ? fc.integer({ min: 0, max: 5 }).map((n) => n === 0) : fc.constant(false),
           egressAll: fc.boolean(),
-          rules: fc.array(ruleArb, { maxLength: 5 }),
+          rules: fc.array(rule, { maxLength: 5 }),
         }),
       ),
     ),
@@ -92,17 +69,7 @@ const worldArb = (stateless: boolean) =>
       }),
       { minLength: 2, maxLength: MAX_PORTS },
     ),
-    flows: fc.array(
-      fc.record({
-        a: fc.nat(),
-        b: fc.nat(),
-        proto: fc.constantFrom(6, 17, 1),
-        dport: fc.constantFrom(22, 80, 150, 443, 8080),
-        /** tcp/udp: the source port; icmp: the echo identifier. */
-        sport: fc.integer({ min: 32768, max: 32770 }),
-      }),
-      { minLength: 1, maxLength: 6 },
-    ),
+    flows: fc.array(flowArb, { minLength: 1, maxLength: 6 }),
     steps: fc.array(fc.record({ flow: fc.nat(), reply: fc.boolean() }), { minLength: 1, maxLength: 16, size: 'max' }),
   });
 type World = ReturnType<typeof worldArb> extends fc.Arbitrary<infer T> ? T : never;
@@ -206,22 +173,8 @@ describe('tc-BPF and nftables decide alike', { skip }, () => {
         const hop = (h: string, tap: string, prog: 'hn_from_port' | 'hn_to_port'): Hop[] =>
           nodes.get(h)!.taps.has(tap) ? [{ prog: `${pin(h)}/prog/${prog}`, ifindex: ifindex.get(tap)! }] : [];
         const frames = w.steps.map((step) => {
-          const fl = w.flows[step.flow % w.flows.length]!;
-          const ai = fl.a % b.ports.length;
-          let bi = fl.b % b.ports.length;
-          if (bi === ai) bi = (bi + 1) % b.ports.length;
-          const [x, y] = step.reply ? [b.ports[bi]!, b.ports[ai]!] : [b.ports[ai]!, b.ports[bi]!];
-          const icmp = fl.proto === 1;
-          const f = {
-            smac: x.mac_address,
-            dmac: y.mac_address,
-            saddr: x.fixed_ips[0]!.ip_address,
-            daddr: y.fixed_ips[0]!.ip_address,
-            proto: fl.proto,
-            sport: icmp ? fl.sport : step.reply ? fl.dport : fl.sport,
-            dport: icmp ? (step.reply ? 0 : 8) : step.reply ? fl.sport : fl.dport,
-            bridge: bridgeName(VNI),
-          };
+          const { x, y, frame: f } = stepFrame(w.flows, b.ports, step, bridgeName(VNI));
+          const icmp = f.proto === 1;
           // The connection: its addresses and ports either way round (ICMP: the echo identifier).
           const ends = [`${f.saddr}:${f.sport}`, `${f.daddr}:${icmp ? f.sport : f.dport}`].sort();
           return { f, x, y, conn: `${f.proto} ${ends.join(' ')}` };
