@@ -21,13 +21,14 @@ import { BpfFirewallDriver } from '../src/agent/firewall/bpf/driver.js';
 import { inNetnsKeepMounts, realExec, type Exec } from '../src/common/exec.js';
 import { silentLogger } from '../src/common/log.js';
 import { tapName } from '../src/model/kernel-names.js';
-import { defaultGroup, portId, scaleModel } from '../testkit/firewall-fixtures.js';
+import { defaultGroup, makeRule, portId, scaleModel } from '../testkit/firewall-fixtures.js';
 import { NodeEnv, startEcho, type Workload } from '../testkit/firewall-netenv.js';
 import { OverlayEnv } from '../testkit/overlay-netenv.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
 import { median } from '../testkit/stats.js';
 import { connRate, twoPorts } from './firewall-source.js';
 
+/** Throughput rounds (0: apply times only). */
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
 const NONE = 'no filtering';
 const NFT = 'nftables security groups';
@@ -167,6 +168,77 @@ async function overlay(mode: FirewallMode): Promise<Figures> {
   }
 }
 
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await f();
+  return performance.now() - t0;
+}
+
+/** Apply times at 1,000 ports x 10 rules (ms): full applies, cold and after a restart; rule changes. */
+interface ApplyTimes {
+  cold: number[];
+  restart: number[];
+  rule: number[];
+}
+
+/**
+ * Apply times on a node with 1,000 taps (veth pairs in its namespace): a full apply with nothing
+ * loaded (compile, load the programs, write every entry, attach every tap), a full apply by a new
+ * driver over what a previous agent left pinned and attached (an agent restart), three of each; and
+ * six single rule changes (a rule added to and removed from one port's group: compile + map delta).
+ */
+async function applyTimes(mode: FirewallMode): Promise<ApplyTimes> {
+  const env = new NodeEnv(`hnbq-${process.pid}-a-`);
+  const m = scaleModel(1000, mode);
+  const t: ApplyTimes = { cold: [], restart: [], rule: [] };
+  let drv = bpfDriver(env);
+  try {
+    await env.create();
+    const links = m.localPorts.map((p, i) => `link add ${p.ifname} type veth peer name p${i}`);
+    await env.node('ip', ['-batch', '-'], { input: `${links.join('\n')}\n` });
+    for (let k = 0; k < 3; k++) {
+      await drv.teardown();
+      drv = bpfDriver(env);
+      t.cold.push(await timed(() => drv.apply(compileBpf(m))));
+      drv = bpfDriver(env);
+      t.restart.push(await timed(() => drv.apply(compileBpf(m))));
+    }
+    const sg1 = m.securityGroups.find((g) => g.id === 'sg1')!;
+    const extra = makeRule('sg1', {
+      direction: 'ingress',
+      protocol: 'tcp',
+      port_range_min: 8080,
+      port_range_max: 8080,
+    });
+    const more = { ...sg1, security_group_rules: [...sg1.security_group_rules, extra] };
+    for (let k = 0; k < 6; k++) {
+      const groups = m.securityGroups.map((g) => (g.id === 'sg1' && k % 2 === 0 ? more : g));
+      t.rule.push(await timed(() => drv.apply(compileBpf({ ...m, securityGroups: groups }))));
+    }
+    return t;
+  } finally {
+    await drv.teardown();
+    await env.destroy();
+  }
+}
+
+function reportApply(t: ApplyTimes, targets: Targets): void {
+  const runs = (xs: number[]) => `[runs: ${xs.map((x) => x.toFixed(0)).join(' ')}]`;
+  const full = Math.max(median(t.cold), median(t.restart));
+  const fullOk = targets.check(`tc-BPF full apply median ${full.toFixed(0)} ms > 1000 ms`, full <= 1000);
+  const rule = median(t.rule);
+  const ruleOk = targets.check(`tc-BPF single rule change median ${rule.toFixed(0)} ms > 200 ms`, rule <= 200);
+  console.log(
+    `tc-BPF full apply 1000 ports x 10 rules (compile + entries + 1000 taps attached): nothing loaded median ` +
+      `${median(t.cold).toFixed(0)} ms ${runs(t.cold)}, after an agent restart median ` +
+      `${median(t.restart).toFixed(0)} ms ${runs(t.restart)}; target <= 1000 ms: ${fullOk}`,
+  );
+  console.log(
+    `tc-BPF single rule change (1000 ports, add/remove alternating; compile + map delta): median ` +
+      `${rule.toFixed(0)} ms ${runs(t.rule)}; target <= 200 ms: ${ruleOk}`,
+  );
+}
+
 function report(where: string, f: Figures, target: number, targets: Targets): void {
   for (const [name, { gbps, perCpu, cps }] of f)
     console.log(
@@ -204,11 +276,14 @@ async function main(): Promise<void> {
   // Run-time statistics of BPF programs, machine-wide while on (this bench's are the only ones here).
   const stats = (await realExec('sysctl', ['-n', 'kernel.bpf_stats_enabled'])).stdout.trim();
   await realExec('sysctl', ['-q', '-w', 'kernel.bpf_stats_enabled=1']);
+  reportApply(await applyTimes(mode), targets);
   try {
-    for (const [where, run, target] of [
-      ['one node', oneNode, 0.97],
-      ['overlay', overlay, 0.9],
-    ] as const) {
+    for (const [where, run, target] of ROUNDS === 0
+      ? []
+      : ([
+          ['one node', oneNode, 0.97],
+          ['overlay', overlay, 0.9],
+        ] as const)) {
       progRuns.ns = progRuns.runs = 0;
       const f = await run(mode);
       report(where, f, target, targets);

@@ -14,7 +14,7 @@
  *  - hn_members: LPM trie, key {u32 prefixlen (32 + address bits, IPv4: 32 + 96 + bits), u32 gid,
  *    addr[16]} → u32 1: remote groups' member prefixes.
  *  - hn_ct: LRU hash, key {u32 ifindex, saddr[16], daddr[16], u16 sport, dport (TCP/UDP/SCTP/DCCP/
- *    UDP-Lite ports; ICMP echo: the identifier twice; other ICMP: type|code), u8 dir, proto, family,
+ *    UDP-Lite ports; ICMP echo: the identifier and its complement; other ICMP: type|code), u8 dir, proto, family,
  *    pad} → {u32 gen, u32 reply}: one entry per direction of a flow, so a packet costs one lookup.
  * Default deny: a tap with no hn_ports entry passes nothing (fail closed). Loops are bounded.
  */
@@ -243,9 +243,14 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __u8 famil
 		__u8 type = w[0] & 0xff, code = w[0] >> 8;
 		p->a = type;
 		p->b = code;
-		/* Echo request and reply share the identifier: a reply finds its request's entry. */
-		int echo = family == 4 ? type == 8 || type == 0 : type == 128 || type == 129;
-		p->sport = p->dport = echo ? w[2] : w[0];
+		/*
+		 * Echo request and reply share the identifier: a reply finds its request's entry. The
+		 * identifier's complement marks the request side, so a request the other way (same
+		 * identifier) is a new flow, as in conntrack, not a reply.
+		 */
+		int request = family == 4 ? type == 8 : type == 128, reply = family == 4 ? type == 0 : type == 129;
+		p->sport = request ? w[2] : reply ? (__u16)~w[2] : w[0];
+		p->dport = request ? (__u16)~w[2] : reply ? w[2] : w[0];
 		/* Errors as conntrack counts them: they may be `related` to a tracked flow. */
 		p->icmp_error = family == 4 ? type == 3 || type == 4 || type == 5 || type == 11 || type == 12 : type < 128;
 	}

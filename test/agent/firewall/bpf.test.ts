@@ -218,11 +218,15 @@ describe('tc-BPF diff', () => {
 });
 
 describe('tc-BPF driver (fake runner)', () => {
-  function fake(failLoad = false) {
+  /** `failAttach`: tc cannot attach the programs to this tap (in a batch or alone). */
+  function fake(failLoad = false, failAttach?: string) {
     const calls: Array<{ cmd: string; args: readonly string[]; input?: string }> = [];
     const exec: Exec = async (cmd, args, opts) => {
       calls.push({ cmd, args, input: opts?.input });
       if (cmd === 'ls') return { stdout: '', stderr: 'no such file', code: 2 };
+      const text = `${args.join(' ')} ${opts?.input ?? ''}`;
+      if (cmd === 'tc' && failAttach && text.includes(`dev ${failAttach} ingress`) && text.includes('object-pinned'))
+        throw new Error('attach failed');
       if (cmd === 'bpftool' && args[0] === 'prog' && failLoad) throw new Error('load failed');
       if (cmd === 'ip')
         return {
@@ -270,12 +274,19 @@ describe('tc-BPF driver (fake runner)', () => {
       1,
     );
     assert.equal(lines.filter((l) => l.includes('/hn_members')).length, 3);
-    const filters = calls.filter((c) => c.cmd === 'tc' && c.args[0] === 'filter');
+    const tc = calls.filter((c) => c.cmd === 'tc');
+    assert.deepEqual(
+      tc.map((c) => c.args),
+      [['-batch', '-']],
+      'every tap attached in one tc batch',
+    );
+    const filters = tc[0]!
+      .input!.trim()
+      .split('\n')
+      .filter((l) => l.startsWith('filter '));
     assert.equal(filters.length, 4, 'two taps, two hooks');
     assert.ok(
-      filters.some((c) =>
-        c.args.join(' ').endsWith('dev tap1 egress pref 1 handle 1 bpf da object-pinned /bpf/n/prog/hn_to_port'),
-      ),
+      filters.some((l) => l.endsWith('dev tap1 egress pref 1 handle 1 bpf da object-pinned /bpf/n/prog/hn_to_port')),
     );
 
     calls.length = 0;
@@ -292,6 +303,21 @@ describe('tc-BPF driver (fake runner)', () => {
     );
   });
 
+  it('blocks the tap whose programs do not attach (the batch failed: tap by tap)', async () => {
+    const { calls, driver } = fake(false, 'tap1');
+    await assert.rejects(driver.apply(compileBpf(input([defaultGroup('default'), web(80)]))), /attach failed/);
+    const tc = calls.filter((c) => c.cmd === 'tc').map((c) => c.args.join(' '));
+    assert.equal(tc[0], '-batch -');
+    assert.ok(
+      tc.includes('filter replace dev tap0 egress pref 1 handle 1 bpf da object-pinned /bpf/n/prog/hn_to_port'),
+    );
+    assert.ok(
+      tc.includes('filter replace dev tap1 ingress pref 1 handle 1 bpf da bytecode 1,6 0 0 2,'),
+      'tap1 blocked',
+    );
+    assert.ok(tc.includes('filter replace dev tap1 egress pref 1 handle 1 bpf da bytecode 1,6 0 0 2,'));
+  });
+
   it('blocks every new tap when the programs do not load', async () => {
     const { calls, driver } = fake(true);
     await assert.rejects(driver.apply(compileBpf(input([defaultGroup('default'), web(80)]))), /load failed/);
@@ -305,10 +331,10 @@ describe('tc-BPF reconciler (fake runner)', () => {
   it('gates a port until its tap exists and carries its programs and entries', async () => {
     const links = [{ ifname: tapName(ID[0]!), ifindex: 7 }];
     const tcCalls: string[] = [];
-    const exec: Exec = async (cmd, args) => {
+    const exec: Exec = async (cmd, args, opts) => {
       if (cmd === 'ls') return { stdout: '', stderr: '', code: 2 };
       if (cmd === 'ip') return { stdout: JSON.stringify(links), stderr: '', code: 0 };
-      if (cmd === 'tc') tcCalls.push(args.join(' '));
+      if (cmd === 'tc') tcCalls.push(...(opts?.input?.trim().split('\n') ?? [args.join(' ')]));
       return { stdout: '', stderr: '', code: 0 };
     };
     const driver = new BpfFirewallDriver({ node: exec, tc: exec, host: exec, pinDir: '/b', log: silentLogger() });

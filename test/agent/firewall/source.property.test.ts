@@ -14,7 +14,8 @@ import { compileFirewall } from '../../../src/agent/firewall/compile.js';
 import { firewallInput } from '../../../src/agent/firewall/reconciler.js';
 import { SOURCE_FILTERING } from '../../../src/agent/firewall/source.js';
 import { bridgeName, tapName, vxlanName } from '../../../src/model/kernel-names.js';
-import type { Port, SecurityGroup, SecurityGroupRule } from '../../../src/model/types.js';
+import type { Port, SecurityGroup } from '../../../src/model/types.js';
+import { flowArb, ruleArb, stepFrame } from '../../../testkit/firewall-arbitraries.js';
 import { makeGroup, makePort } from '../../../testkit/firewall-fixtures.js';
 import { agent, net, view } from '../../../testkit/model-fixtures.js';
 import { Conntrack, nodePasses, type Frame } from '../../../testkit/nft-eval.js';
@@ -23,36 +24,12 @@ const HOSTS = ['node-a', 'node-b', 'node-c'];
 const GROUPS = ['g1', 'g2', 'g3'];
 const VNI = 1001;
 
-type RuleSpec = Partial<SecurityGroupRule> & Pick<SecurityGroupRule, 'direction'>;
-
-const ruleArb: fc.Arbitrary<RuleSpec> = fc
-  .record({
-    direction: fc.constantFrom('ingress' as const, 'egress' as const),
-    protocol: fc.constantFrom(null, 'tcp', 'udp', 'icmp'),
-    min: fc.constantFrom(null, 22, 80, 443),
-    wide: fc.boolean(),
-    remote: fc.oneof(
-      fc.constant({}),
-      fc.constantFrom('10.0.0.0/24', '10.0.0.12/32', '10.0.0.8/30', '0.0.0.0/0').map((p) => ({ remote_ip_prefix: p })),
-      fc.constantFrom(...GROUPS).map((g) => ({ remote_group_id: g })),
-    ),
-  })
-  .map((r) => {
-    const ports = r.protocol === 'tcp' || r.protocol === 'udp';
-    const icmp = r.protocol === 'icmp';
-    return {
-      direction: r.direction,
-      protocol: r.protocol,
-      port_range_min: ports ? r.min : icmp && r.min ? 8 : null,
-      port_range_max: ports && r.min ? (r.wide ? r.min + 100 : r.min) : null,
-      ...r.remote,
-    };
-  });
+const rule = ruleArb(GROUPS);
 
 const worldArb = fc.record({
   groups: fc.tuple(
     ...GROUPS.map(() =>
-      fc.record({ stateless: fc.boolean(), egressAll: fc.boolean(), rules: fc.array(ruleArb, { maxLength: 5 }) }),
+      fc.record({ stateless: fc.boolean(), egressAll: fc.boolean(), rules: fc.array(rule, { maxLength: 5 }) }),
     ),
   ),
   /** Only 1 in 6 groups is stateless (a port with any stateless group makes its network two-sided). */
@@ -68,16 +45,7 @@ const worldArb = fc.record({
   ),
   /** Hosts whose agent filters at the source (when the design under test is on). */
   capable: fc.tuple(...HOSTS.map(() => fc.integer({ min: 0, max: 4 }).map((n) => n > 0))),
-  flows: fc.array(
-    fc.record({
-      a: fc.nat(),
-      b: fc.nat(),
-      proto: fc.constantFrom(6, 17, 1),
-      dport: fc.constantFrom(22, 80, 150, 443, 8080),
-      sport: fc.integer({ min: 32768, max: 32770 }),
-    }),
-    { minLength: 1, maxLength: 6 },
-  ),
+  flows: fc.array(flowArb, { minLength: 1, maxLength: 6 }),
   steps: fc.array(fc.record({ flow: fc.nat(), reply: fc.boolean() }), { minLength: 1, maxLength: 16 }),
 });
 type World = typeof worldArb extends fc.Arbitrary<infer T> ? T : never;
@@ -152,22 +120,7 @@ function run(w: World, b: Built, source: boolean): { delivered: boolean; halfOpe
   );
   const out: { delivered: boolean; halfOpen: boolean }[] = [];
   for (const [tag, step] of w.steps.entries()) {
-    const fl = w.flows[step.flow % w.flows.length]!;
-    const ai = fl.a % b.ports.length;
-    let bi = fl.b % b.ports.length;
-    if (bi === ai) bi = (bi + 1) % b.ports.length;
-    const [x, y] = step.reply ? [b.ports[bi]!, b.ports[ai]!] : [b.ports[ai]!, b.ports[bi]!];
-    const icmp = fl.proto === 1;
-    const frame = {
-      smac: x.mac_address,
-      dmac: y.mac_address,
-      saddr: x.fixed_ips[0]!.ip_address,
-      daddr: y.fixed_ips[0]!.ip_address,
-      proto: fl.proto,
-      sport: icmp ? 0 : step.reply ? fl.dport : fl.sport,
-      dport: icmp ? (step.reply ? 0 : 8) : step.reply ? fl.sport : fl.dport,
-      bridge: bridgeName(VNI),
-    };
+    const { x, y, frame } = stepFrame(w.flows, b.ports, step, bridgeName(VNI));
     const hx = x['binding:host_id'];
     const hy = y['binding:host_id'];
     const hops: Frame[] =

@@ -123,16 +123,8 @@ export class BpfFirewallDriver {
     ];
     this.last = null; // unknown until this apply is through
     if (lines.length) await this.o.host('bpftool', ['batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
-    for (const t of d.attach) {
-      try {
-        await this.attach(tapOf(t));
-      } catch (e) {
-        this.o.log.error({ tap: t, err: String(e) }, 'tc-BPF attach failed: tap blocked');
-        await this.block(tapOf(t));
-        throw e;
-      }
-    }
-    for (const t of d.detach) if (!present.has(tapOf(t))) await this.detach(tapOf(t));
+    await this.attachAll(d.attach.map(tapOf));
+    await this.detach(d.detach.map(tapOf).filter((t) => !present.has(t)));
     this.last = installed;
     return present;
   }
@@ -144,11 +136,11 @@ export class BpfFirewallDriver {
     );
   }
 
-  /** Puts one cls_bpf filter (`spec`: by direction) on both hooks of the tap's clsact qdisc. */
-  private async filter(tap: string, spec: (dir: 'ingress' | 'egress') => string[]): Promise<void> {
-    await this.o.tc('tc', ['qdisc', 'replace', 'dev', tap, 'clsact']);
-    for (const dir of ['ingress', 'egress'] as const)
-      await this.o.tc('tc', [
+  /** tc commands that put one cls_bpf filter (`spec`: by direction) on both hooks of the tap's clsact qdisc. */
+  private filterCommands(tap: string, spec: (dir: 'ingress' | 'egress') => string[]): string[][] {
+    return [
+      ['qdisc', 'replace', 'dev', tap, 'clsact'],
+      ...(['ingress', 'egress'] as const).map((dir) => [
         'filter',
         'replace',
         'dev',
@@ -161,11 +153,44 @@ export class BpfFirewallDriver {
         'bpf',
         'da',
         ...spec(dir),
-      ]);
+      ]),
+    ];
   }
 
-  private attach(tap: string): Promise<void> {
-    return this.filter(tap, (dir) => ['object-pinned', `${this.o.pinDir}/prog/${PROGS[dir]}`]);
+  private async filter(tap: string, spec: (dir: 'ingress' | 'egress') => string[]): Promise<void> {
+    for (const c of this.filterCommands(tap, spec)) await this.o.tc('tc', c);
+  }
+
+  private attachCommands(tap: string): string[][] {
+    return this.filterCommands(tap, (dir) => ['object-pinned', `${this.o.pinDir}/prog/${PROGS[dir]}`]);
+  }
+
+  /** Runs tc commands in one `tc -batch` (`force`: on past errors): a full apply attaches 1,000 taps. */
+  private async tcBatch(cmds: string[][], force = false): Promise<void> {
+    const input = `${cmds.map((c) => c.join(' ')).join('\n')}\n`;
+    await this.o.tc('tc', [...(force ? ['-force'] : []), '-batch', '-'], { input, allowFail: force });
+  }
+
+  /**
+   * Attaches the programs to `taps` in one batch; when it fails, tap by tap, so the tap that fails
+   * is blocked (fail closed) and the error thrown.
+   */
+  private async attachAll(taps: readonly string[]): Promise<void> {
+    if (!taps.length) return;
+    try {
+      return await this.tcBatch(taps.flatMap((t) => this.attachCommands(t)));
+    } catch {
+      // Which tap failed is known only tap by tap (a batch stops at its first error).
+    }
+    for (const t of taps) {
+      try {
+        for (const c of this.attachCommands(t)) await this.o.tc('tc', c);
+      } catch (e) {
+        this.o.log.error({ tap: t, err: String(e) }, 'tc-BPF attach failed: tap blocked');
+        await this.block(t);
+        throw e;
+      }
+    }
   }
 
   /**
@@ -177,13 +202,18 @@ export class BpfFirewallDriver {
     return this.filter(tap, () => ['bytecode', BLOCK]);
   }
 
-  private async detach(tap: string): Promise<void> {
-    await this.o.tc('tc', ['qdisc', 'del', 'dev', tap, 'clsact'], { allowFail: true });
+  /** Takes the programs off `taps` (those still there; one batch). */
+  private async detach(taps: readonly string[]): Promise<void> {
+    if (taps.length)
+      await this.tcBatch(
+        taps.map((t) => ['qdisc', 'del', 'dev', t, 'clsact']),
+        true,
+      );
   }
 
   /** Detaches every tap it attached and unpins this node's programs and maps. */
   async teardown(): Promise<void> {
-    for (const t of this.last?.taps ?? []) await this.detach(t);
+    await this.detach((this.last?.taps ?? []).map(tapOf));
     await this.o.host('rm', ['-rf', this.o.pinDir], { allowFail: true });
     this.last = null;
     this.loaded = false;
