@@ -108,8 +108,8 @@ export class SimAgents {
 
   /** One more agent of this worker reached `stage` for `name`: reported when it was the last one. */
   private count(name: string, stage: Reached['stage']): void {
-    let c = this.counts.get(name);
-    if (!c) this.counts.set(name, (c = { seen: 0, compiled: 0 }));
+    const c = this.counts.get(name) ?? { seen: 0, compiled: 0 };
+    this.counts.set(name, c);
     const n = stage === 'arrived' ? ++c.seen : ++c.compiled;
     if (n === this.agents.length) this.report({ stage, name, at: now() });
     if (c.compiled === this.agents.length) this.counts.delete(name);
