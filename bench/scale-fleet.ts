@@ -85,9 +85,10 @@ export class WorkerFleet {
   async stop(): Promise<void> {
     await Promise.all(
       this.workers.map(async (w) => {
-        const done = this.next(w);
+        // A worker that ends by itself writes its --cpu-prof profile; one that hangs is terminated.
+        const exited = new Promise((r) => w.once('exit', r));
         w.postMessage({ type: 'stop' } satisfies ToWorker);
-        await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
         await w.terminate();
       }),
     );
