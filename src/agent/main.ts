@@ -165,16 +165,10 @@ const REPORTED = new Set(['status', 'binding:vif_type', 'binding:vif_details', '
 /** Each port object's part of the key, a digest of its fields (port objects are replaced on change,
  * never mutated): at 1,000 ports the key stays short, so building and comparing it on every wake-up is cheap. */
 const portKeys = new WeakMap<object, string>();
-function portKey(p: object): string {
-  let k = portKeys.get(p);
-  if (k === undefined) {
-    k = createHash('sha256')
-      .update(JSON.stringify(Object.fromEntries(Object.entries(p).filter(([f]) => !REPORTED.has(f)))))
-      .digest('base64');
-    portKeys.set(p, k);
-  }
-  return k;
-}
+const portKey = (p: object): string => memoDigest(portKeys, p, () => without(p, REPORTED));
+
+const without = (o: object, fields: ReadonlySet<string>) =>
+  Object.fromEntries(Object.entries(o).filter(([f]) => !fields.has(f)));
 
 /**
  * The model as the sub-reconcilers see it, minus the port fields status reports change: an event that
@@ -183,44 +177,40 @@ function portKey(p: object): string {
  */
 export function compiledInputsKey(model: ModelView): string {
   const ports = [...model.ports.values()].map(portKey).join(',');
-  const all = (objects: Iterable<object>, json = jsonOf) => `[${Array.from(objects, json).join(',')}]`;
-  // The same text as JSON.stringify of the whole list, but each unchanged object's JSON is reused.
-  return `[${[
+  const all = (objects: Iterable<object>, digest = digestOf) => Array.from(objects, digest).join(',');
+  // One line per table, of the digests of its objects' JSON (as the ports'): each unchanged object's is reused.
+  return [
     all(model.networks.values()),
     all(model.subnets.values()),
-    JSON.stringify(ports),
+    ports,
     all(model.security_groups.values()),
     all(model.security_group_rules.values()),
     all(model.agents.values()),
     all(model.routers.values()),
     all(model.floatingips.values()),
-    all(model.hypervms?.values() ?? [], hypervmJson),
-  ].join(',')}]`;
+    all(model.hypervms?.values() ?? [], hypervmDigest),
+  ].join('\n');
 }
 
 /**
- * Each model object's JSON, memoised per object (the model cache keeps an unchanged object): a key
- * no longer serializes the whole model on each change, which at a thousand nodes (their agents are
- * in the model) was a fifth of an agent's compile in bench:scale's profile.
+ * The digest of each model object's JSON, memoised per object (the model cache keeps an unchanged
+ * object): a key no longer serializes and compares the whole model on each change, which at a
+ * thousand nodes (their agents are in the model) was a fifth of an agent's compile (bench:scale).
  */
-const jsons = new WeakMap<object, string>();
-function jsonOf(o: object): string {
-  let j = jsons.get(o);
-  if (j === undefined) {
-    j = JSON.stringify(o);
-    jsons.set(o, j);
-  }
-  return j;
-}
+const digests = new WeakMap<object, string>();
+const digestOf = (o: object): string => memoDigest(digests, o, () => o);
 
-const hypervmJsons = new WeakMap<object, string>();
-function hypervmJson(v: object): string {
-  let j = hypervmJsons.get(v);
-  if (j === undefined) {
-    j = JSON.stringify(Object.fromEntries(Object.entries(v).filter(([f]) => !HYPERVM_REPORTED.has(f))));
-    hypervmJsons.set(v, j);
+const hypervmDigests = new WeakMap<object, string>();
+const hypervmDigest = (v: object): string => memoDigest(hypervmDigests, v, () => without(v, HYPERVM_REPORTED));
+
+/** The sha256 of what `shown` gives for `o`, computed once per object. */
+function memoDigest(memo: WeakMap<object, string>, o: object, shown: () => object): string {
+  let d = memo.get(o);
+  if (d === undefined) {
+    d = createHash('sha256').update(JSON.stringify(shown())).digest('base64');
+    memo.set(o, d);
   }
-  return j;
+  return d;
 }
 
 export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
