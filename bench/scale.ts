@@ -4,7 +4,8 @@
  * SQLite with SCALE_BACKEND=sqlite (the comparison). No kernel: each agent is the real watch loop
  * into the real model cache plus the real registration with heartbeats (every SCALE_HEARTBEAT_MS,
  * default 3 s as the agent), given every server URL (rotated, so the streams spread), and the
- * agent's pure compile of its model (scale-compile.ts). Writers then create ports at SCALE_RATE per
+ * agent's pure compile of its model (scale-compile.ts). The agents are spread over SCALE_WORKERS
+ * worker threads (default: one per core; scale-fleet.ts), so the simulator is not one event loop. Writers then create ports at SCALE_RATE per
  * second (default 20; with moves and deletes in between, as a live site) and each create is timed from
  * its POST until every agent's cache applied it (arrival) and until every agent compiled a model with
  * it: convergence p50/p99. Where the time goes: the compile's own time per agent, HTTP requests per
@@ -13,22 +14,17 @@
  * each server's peak RSS; exits 1 when the compiled p99 > 1 s or a server passed 1 GB.
  */
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiClient } from '../src/client/api.js';
-import { realClock } from '../src/common/clock.js';
-import { silentLogger } from '../src/common/log.js';
-import { ModelCache } from '../src/model/model-cache.js';
-import type { WatchMessage } from '../src/model/watch.js';
-import { Registration } from '../src/agent/loop/registration.js';
-import { WatchLoop } from '../src/agent/loop/watch-loop.js';
 import { runBench, Targets } from '../testkit/bench-targets.js';
 import { hasPostgres, startTestPostgres, type TestPostgres } from '../testkit/postgres.js';
 import { type ServerProcess, startServerProcess, stopServerProcess } from '../testkit/server-process.js';
 import { median, percentile } from '../testkit/stats.js';
 import { processTicks, TICKS_PER_SECOND } from '../testkit/cpu.js';
 import { promSeries } from '../testkit/prometheus-text.js';
-import { SimCompile } from './scale-compile.js';
+import { TIMED_PREFIX, now } from './scale-agents.js';
+import { pendingAt, WorkerFleet } from './scale-fleet.js';
 
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const BACKEND = process.env.SCALE_BACKEND === 'sqlite' ? 'sqlite' : 'postgresql';
@@ -39,110 +35,11 @@ const CREATES = env('SCALE_CREATES', 300);
 const RATE = env('SCALE_RATE', 20);
 const BURST = env('SCALE_BURST', 500);
 const HEARTBEAT_MS = env('SCALE_HEARTBEAT_MS', 3_000);
+const WORKERS = env('SCALE_WORKERS', availableParallelism());
 const P99_TARGET_MS = 1_000;
 const RSS_TARGET_MB = 1_024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Per port name: when its POST left, how many agents have applied its create so far (and when the last
- * did), how many have compiled a model with it (and when the last did).
- */
-interface Pending {
-  sentAt: number;
-  seen: number;
-  doneAt?: number;
-  compiled: number;
-  compiledAt?: number;
-}
-
-class Fleet {
-  readonly pending = new Map<string, Pending>();
-  bytes = 0;
-  /** Time of each compile that was not skipped (ms), and the count of skipped ones. */
-  readonly compileMs: number[] = [];
-  skipped = 0;
-  private readonly agents: { watch: WatchLoop; registration: Registration; cache: ModelCache }[] = [];
-
-  constructor(private readonly urls: string[]) {}
-
-  /**
-   * Starts `n` agents, `batch` at a time, each batch once the previous ones have their snapshot and
-   * are registered: the timed writes then measure a site in its steady state, not its first start.
-   */
-  async start(n: number, batch = 50): Promise<void> {
-    for (let i = 0; i < n; i += batch) {
-      for (let k = i; k < Math.min(n, i + batch); k++) this.agents.push(this.agent(k));
-      while (!this.agents.every((a) => a.cache.ready && a.registration.agentId)) await sleep(50);
-    }
-  }
-
-  async stop(): Promise<void> {
-    await Promise.all(this.agents.map((a) => Promise.all([a.watch.stop(), a.registration.stop()])));
-  }
-
-  private agent(i: number) {
-    const rotated = this.urls.map((_, k) => this.urls[(i + k) % this.urls.length]);
-    const api = new ApiClient({ url: rotated.join(',') });
-    const node = { host: `sim-${i}`, underlayIp: `198.51.100.${1 + (i % 250)}`, underlayMtu: 1500 };
-    // Timed creates this agent has applied but not compiled yet, in revision order.
-    let uncompiled: { name: string; revision: number }[] = [];
-    // Counts what the stream carries (its lines, as sent) and marks creates of timed ports.
-    const counted: Pick<ApiClient, 'watch'> = {
-      watch: (since, onMessage, signal) =>
-        api.watch(
-          since,
-          (m: WatchMessage) => {
-            this.bytes += JSON.stringify(m).length + 1;
-            onMessage(m);
-            if (m.type === 'event' && m.kind === 'port' && m.op === 'create') {
-              const name = (m.object as { name?: string }).name ?? '';
-              if (this.arrived(name)) uncompiled.push({ name, revision: m.revision });
-            }
-          },
-          signal,
-        ),
-    };
-    const cache = new ModelCache();
-    const log = silentLogger();
-    const compile = new SimCompile(node, cache, (revision, ms, skipped) => {
-      if (skipped) this.skipped++;
-      else this.compileMs.push(ms);
-      const done = uncompiled.filter((u) => u.revision <= revision);
-      if (!done.length) return;
-      uncompiled = uncompiled.filter((u) => u.revision > revision);
-      for (const u of done) this.compiled(u.name);
-    });
-    const watch = new WatchLoop({ api: counted, cache, clock: realClock, log, onChange: () => compile.changed() });
-    const registration = new Registration({
-      api,
-      clock: realClock,
-      log,
-      node,
-      cloud: `cloud-${i % 3}`,
-      capabilities: ['vxlan'],
-      intervalMs: HEARTBEAT_MS,
-    });
-    watch.start();
-    registration.start();
-    return { watch, registration, cache };
-  }
-
-  /** A timed create reached one more agent's cache; false when `name` is not timed. */
-  private arrived(name: string): boolean {
-    const p = this.pending.get(name);
-    if (!p) return false;
-    p.seen++;
-    if (p.seen === this.agents.length) p.doneAt = performance.now();
-    return true;
-  }
-
-  private compiled(name: string): void {
-    const p = this.pending.get(name)!;
-    p.compiled++;
-    if (p.compiled === this.agents.length) p.compiledAt = performance.now();
-  }
-}
 
 /** Peak resident memory (VmHWM) of a process, in MB. */
 function peakRssMb(pid: number): number {
@@ -153,18 +50,18 @@ function peakRssMb(pid: number): number {
 /** Creates at `RATE`/s (a move and a delete every few creates), timing each create's convergence. */
 async function pacedWrites(
   api: ApiClient,
-  fleet: Fleet,
+  fleet: WorkerFleet,
   networkId: string,
 ): Promise<{ arrived: number[]; compiled: number[] }> {
   const ids: string[] = [];
-  const t0 = performance.now();
+  const t0 = now();
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < CREATES; i++) {
     const due = t0 + (i * 1000) / RATE;
-    const wait = due - performance.now();
+    const wait = due - now();
     if (wait > 0) await sleep(wait);
-    const name = `paced-${i}`;
-    fleet.pending.set(name, { sentAt: performance.now(), seen: 0, compiled: 0 });
+    const name = `${TIMED_PREFIX}${i}`;
+    fleet.pending.set(name, pendingAt(now()));
     inflight.push(
       api.create<{ id: string }>('ports', 'port', { network_id: networkId, name }).then(async (p) => {
         ids.push(p.id);
@@ -174,13 +71,15 @@ async function pacedWrites(
     );
   }
   await Promise.all(inflight);
-  const deadline = performance.now() + 30_000;
+  const deadline = now() + 30_000;
   const names = [...fleet.pending.keys()];
-  while (names.some((n) => fleet.pending.get(n)!.compiledAt === undefined) && performance.now() < deadline)
-    await sleep(50);
+  while (names.some((n) => fleet.pending.get(n)!.compiledAt === undefined) && now() < deadline) await sleep(50);
   const since = (at: number | undefined, sentAt: number) => (at === undefined ? Number.POSITIVE_INFINITY : at - sentAt);
   const ps = names.map((n) => fleet.pending.get(n)!);
-  return { arrived: ps.map((p) => since(p.doneAt, p.sentAt)), compiled: ps.map((p) => since(p.compiledAt, p.sentAt)) };
+  return {
+    arrived: ps.map((p) => since(p.arrivedAt, p.sentAt)),
+    compiled: ps.map((p) => since(p.compiledAt, p.sentAt)),
+  };
 }
 
 /** Requests answered so far by every server, by `METHOD route`. */
@@ -229,7 +128,7 @@ async function main(): Promise<void> {
   let db: TestPostgres | undefined;
   let dir: string | undefined;
   const servers: ServerProcess[] = [];
-  let fleet: Fleet | undefined;
+  let fleet: WorkerFleet | undefined;
   const quiet = { ...process.env, HYPERNET_LOG_LEVEL: 'warn' };
   // Each step runs even when one before it failed: no server or cluster is left behind.
   const cleanup = async () => {
@@ -263,25 +162,28 @@ async function main(): Promise<void> {
       await admin.call('POST', '/v2.0/ports', { ports }, { 'idempotency-key': `pre-${i}` });
     }
 
-    fleet = new Fleet(urls);
+    fleet = new WorkerFleet(urls, HEARTBEAT_MS);
     const s0 = performance.now();
-    await fleet.start(AGENTS);
+    await fleet.start(AGENTS, WORKERS);
     const startS = (performance.now() - s0) / 1000;
-    const b0 = fleet.bytes;
+    const before = await fleet.stats();
+    const simRss0 = peakRssMb(process.pid);
     const r0 = await requestsByRoute(urls);
     const ticks0 = servers.map((s) => processTicks(s.child.pid!));
     const cpu0 = process.cpuUsage();
-    const compiles0 = fleet.compileMs.length;
-    const skipped0 = fleet.skipped;
     const w0 = performance.now();
     const { arrived, compiled } = await pacedWrites(admin, fleet, net.id);
     const pacedS = (performance.now() - w0) / 1000;
-    const fanout = (fleet.bytes - b0) / pacedS / 1e6;
+    const after = await fleet.stats();
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    const fanout = (sum(after.map((a) => a.bytes)) - sum(before.map((b) => b.bytes))) / pacedS / 1e6;
     const serverCpu = servers.map((s, i) => (processTicks(s.child.pid!) - ticks0[i]) / TICKS_PER_SECOND / pacedS);
     const cpu1 = process.cpuUsage(cpu0);
     const simCpu = (cpu1.user + cpu1.system) / 1e6 / pacedS;
     const routes = perCreate(r0, await requestsByRoute(urls), CREATES);
-    const compileMs = fleet.compileMs.slice(compiles0);
+    const compileMs = after.flatMap((a, i) => a.compileMs.slice(before[i].compileMs.length));
+    const skipped = sum(after.map((a) => a.skipped)) - sum(before.map((b) => b.skipped));
+    const heapMb = sum(after.map((a) => a.heapMb));
     const perSecond = await burst(urls, net.id);
     const rss = servers.map((s) => peakRssMb(s.child.pid!));
 
@@ -289,7 +191,8 @@ async function main(): Promise<void> {
     const p99 = percentile(compiled, 99);
     const lost = compiled.filter((x) => !Number.isFinite(x)).length;
     console.log(
-      `bench:scale ${BACKEND}, ${SERVERS} server(s), ${AGENTS} simulated agents (heartbeat every ` +
+      `bench:scale ${BACKEND}, ${SERVERS} server(s), ${AGENTS} simulated agents on ${fleet.size} worker ` +
+        `threads (heartbeat every ` +
         `${HEARTBEAT_MS} ms), ${PRE_PORTS} ports before`,
     );
     console.log(`  agents registered and synced in ${startS.toFixed(1)} s`);
@@ -305,12 +208,16 @@ async function main(): Promise<void> {
     );
     console.log(
       `  agent compile: ${compileMs.length} compiles, p50 ${median(compileMs).toFixed(2)} ms, ` +
-        `p99 ${percentile(compileMs, 99).toFixed(2)} ms each; ${fleet.skipped - skipped0} skipped (inputs unchanged)`,
+        `p99 ${percentile(compileMs, 99).toFixed(2)} ms each; ${skipped} skipped (inputs unchanged)`,
     );
     console.log(`  requests per create: ${routes}`);
     console.log(
       `  CPU during the paced writes (cores): servers ${serverCpu.map((c) => c.toFixed(2)).join(', ')}; ` +
-        `simulator (all agents, one process) ${simCpu.toFixed(2)}`,
+        `simulator (all agents, ${fleet.size} worker threads) ${simCpu.toFixed(2)}`,
+    );
+    console.log(
+      `  simulator memory: peak RSS ${peakRssMb(process.pid).toFixed(0)} MB (${simRss0.toFixed(0)} MB once synced), ` +
+        `workers' heaps ${heapMb.toFixed(0)} MB = ${((heapMb * 1024) / AGENTS).toFixed(0)} KB per agent`,
     );
     console.log(`  write throughput: ${perSecond.toFixed(0)} creates/s (${BURST} creates, 8 writers)`);
     console.log(`  watch fan-out: ${fanout.toFixed(2)} MB/s to ${AGENTS} agents during the paced writes`);

@@ -16,6 +16,11 @@ export interface ApiClientOptions {
   url: string;
   token?: string;
   timeoutMs?: number;
+  /**
+   * Turns one watch-stream line into its message (default `JSON.parse`). A process that holds many
+   * streams of the same server (the scale simulator) can decode each line once and share the result.
+   */
+  decodeWatchLine?: (line: string) => WatchMessage;
 }
 
 /** A NeutronError answered by the server, or a transport failure (status 0). */
@@ -280,6 +285,7 @@ export class ApiClient {
           return;
         }
         res.setEncoding('utf8');
+        const decode = this.opts.decodeWatchLine ?? ((l: string) => JSON.parse(l) as WatchMessage);
         let buf = '';
         res.on('data', (chunk: string) => {
           buf += chunk;
@@ -288,7 +294,7 @@ export class ApiClient {
             buf = buf.slice(nl + 1);
             if (!line) continue;
             try {
-              onMessage(JSON.parse(line) as WatchMessage);
+              onMessage(decode(line));
             } catch (e) {
               req.destroy(e as Error);
               return;

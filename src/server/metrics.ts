@@ -5,7 +5,7 @@
  * prom-client's process metrics (memory, CPU, event-loop lag). Served by health.ts on `/metrics`.
  */
 import client from 'prom-client';
-import type { Store } from './store/store.js';
+import type { Store, TxCount, TxKind } from './store/store.js';
 import { LATENCY_BUCKETS as BUCKETS, processRegistry } from '../common/prometheus.js';
 
 export interface ServerMetrics {
@@ -61,6 +61,7 @@ export function createServerMetrics(): ServerMetrics {
  */
 export function instrumentStore(store: Store, m: ServerMetrics): { store: Store; stop: () => void } {
   const stop = store.onCommit((r) => m.revision.set(r));
+  if (store.roundTrips) countRoundTrips(store.roundTrips.bind(store), m.registry);
   const timed: Store = {
     read: (fn) => store.read(fn),
     async write(fn) {
@@ -81,4 +82,32 @@ export function instrumentStore(store: Store, m: ServerMetrics): { store: Store;
     close: () => store.close(),
   };
   return { store: timed, stop };
+}
+
+/**
+ * The store's transactions and database round trips by kind, read from the store at each scrape:
+ * round trips per transaction is what a write costs under the writers' lock (docs/performance.md).
+ */
+function countRoundTrips(read: () => Record<TxKind, TxCount>, registry: client.Registry): void {
+  const counter = (name: string, help: string, field: keyof TxCount) => {
+    const seen: Partial<Record<TxKind, number>> = {};
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        for (const [kind, c] of Object.entries(read()) as [TxKind, TxCount][]) {
+          this.inc({ kind }, c[field] - (seen[kind] ?? 0));
+          seen[kind] = c[field];
+        }
+      },
+    });
+  };
+  counter(
+    'hypernet_store_transactions_total',
+    'Store transactions begun, by kind (read, write, quiet)',
+    'transactions',
+  );
+  counter('hypernet_store_round_trips_total', 'Database round trips of store transactions, by kind', 'roundTrips');
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ApiClient, type ApiError } from '../../src/client/api.js';
 import type { Snapshot, WatchEvent, WatchMessage } from '../../src/model/watch.js';
 import { startTestServer, type TestServer } from './helpers.js';
+import { SharedLines } from '../../bench/scale-lines.js';
 
 /** Collects messages until `done(messages)` is true, then aborts the stream. */
 async function collect(
@@ -126,6 +127,26 @@ describe('watch stream', () => {
     assert.equal(seen.length, 15, 'each port exactly once');
     assert.equal(new Set(seen).size, 15);
     for (const [i, e] of events.entries()) assert.equal(e.revision, snap.revision + i + 1);
+  });
+
+  it('decodes through decodeWatchLine: streams sharing one decoder share each event object', async () => {
+    const lines = new SharedLines();
+    const a = new ApiClient({ url: s.url, decodeWatchLine: lines.decode });
+    const b = new ApiClient({ url: s.url, decodeWatchLine: lines.decode });
+    const from = await s.store.read((tx) => tx.revision());
+    const events = (m: WatchMessage[]) => m.filter((x): x is WatchEvent => x.type === 'event');
+    const watching = [a, b].map((c) => collect(c, from, (m) => events(m).length >= 2));
+    await new Promise((r) => setTimeout(r, 100));
+    await a.create('networks', 'network', { name: 'shared-1' });
+    await a.create('networks', 'network', { name: 'shared-2' });
+    const [ma, mb] = await Promise.all(watching);
+    assert.deepEqual(
+      events(ma).map((e) => (e.object as { name: string }).name),
+      ['shared-1', 'shared-2'],
+    );
+    // The same objects, not equal copies: each line was parsed once for both streams.
+    for (const [i, e] of events(ma).entries()) assert.equal(e, events(mb)[i]);
+    assert.ok(lines.bytes > 0);
   });
 
   it('answers 410 WatchRevisionCompacted when history is gone', async () => {

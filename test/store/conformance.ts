@@ -265,6 +265,30 @@ export function storeConformance(name: string, open: StoreFactory, opts: { skip?
       assert.equal(await store.read((tx) => tx.revision()), rev, 'no change-log row');
     });
 
+    it('remembers a result written with changes in the same transaction, and reads back its own writes', async () => {
+      const rev = await store.read((tx) => tx.revision());
+      const seen = await store.write(async (tx) => {
+        await tx.put('network', net('mine'), 'create');
+        const created = (await tx.get('network', 'mine'))?.name;
+        await tx.put('network', { ...net('mine'), name: 'renamed' }, 'update');
+        const renamed = (await tx.get('network', 'mine'))?.name;
+        await tx.remove('network', { ...net('mine'), name: 'renamed' });
+        const gone = await tx.get('network', 'mine');
+        await tx.put('network', net('mine2'), 'create');
+        await tx.rememberResult('with-changes', '{"c":1}', 5_000, 500);
+        return { created, renamed, gone };
+      });
+      assert.deepEqual(seen, { created: 'mine', renamed: 'renamed', gone: undefined });
+      assert.equal(await store.read((tx) => tx.rememberedResult('with-changes')), '{"c":1}');
+      assert.equal(await store.read((tx) => tx.get('network', 'mine')), undefined);
+      assert.equal(await store.read((tx) => tx.revision()), rev + 4);
+      const quiet = await store.writeQuiet(async (tx) => {
+        await tx.putQuiet('network', { ...net('mine2'), name: 'hushed' });
+        return (await tx.get('network', 'mine2'))?.name;
+      });
+      assert.equal(quiet, 'hushed');
+    });
+
     it('writes quietly without a change; refuses or runs a full change in a quiet write', async () => {
       await store.write((tx) => tx.put('network', net('quiet'), 'create'));
       const rev = await store.read((tx) => tx.revision());

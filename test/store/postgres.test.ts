@@ -147,6 +147,28 @@ describe('PostgresStore shared by several servers', { skip }, () => {
     }
   });
 
+  it('counts transactions and round trips by kind; a create with its idempotency result costs no extra one', async () => {
+    const before = a.roundTrips();
+    await a.write(async (tx) => {
+      await tx.put('network', net('counted'), 'create');
+      await tx.rememberResult('counted-key', '{}', Date.now(), 60_000);
+    });
+    const after = a.roundTrips();
+    assert.equal(after.write.transactions - before.write.transactions, 1);
+    // BEGIN+LOCK+meta, the upsert, the changes with the remembered result, COMMIT.
+    assert.equal(after.write.roundTrips - before.write.roundTrips, 4);
+    await a.writeQuiet(async (tx) => {
+      await tx.putQuiet('network', { ...net('counted'), name: 'quiet' });
+      assert.equal((await tx.get('network', 'counted'))?.name, 'quiet');
+    });
+    const quiet = a.roundTrips().quiet;
+    // BEGIN, the update, COMMIT: the read-back is this transaction's own write, no round trip.
+    assert.deepEqual(
+      [quiet.transactions - after.quiet.transactions, quiet.roundTrips - after.quiet.roundTrips],
+      [1, 3],
+    );
+  });
+
   it('watchers on both servers see every revision exactly once, in order, while both write', async () => {
     const start = await a.read((tx) => tx.revision());
     const watchers = [watch(a, start), watch(b, start)];

@@ -10,7 +10,7 @@
  * Hosts holding an inactive binding count as VTEPs of the port's network (they get the flood).
  */
 import { inactiveBindings, preparedOn, wiredOn } from '../../model/bindings.js';
-import type { Port } from '../../model/types.js';
+import type { Agent, Port } from '../../model/types.js';
 import type { ModelView } from '../../model/model-cache.js';
 import { deepFreeze } from '../../common/freeze.js';
 import { canonicalIp, isIp } from '../../model/grammar/addresses.js';
@@ -35,10 +35,26 @@ const byKey = (a: readonly [string, unknown], b: readonly [string, unknown]): nu
 export function vtepsByHost(model: ModelView): Map<string, string> {
   const out = new Map<string, string>();
   for (const a of [...model.agents.values()].sort(byId)) {
-    const ip = a.configurations?.tunneling_ip;
-    if (isIp(ip) && !out.has(a.host)) out.set(a.host, canonicalIp(ip));
+    const ip = vtepOf(a);
+    if (ip !== null && !out.has(a.host)) out.set(a.host, ip);
   }
   return out;
+}
+
+/**
+ * An agent's canonical tunneling IP (null: none valid), memoised per agent object like the ports
+ * below: every compile reads every agent, and parsing each address again made this most of a compile
+ * at a thousand nodes (bench:scale's profile).
+ */
+const vteps = new WeakMap<Agent, string | null>();
+function vtepOf(a: Agent): string | null {
+  let ip = vteps.get(a);
+  if (ip === undefined) {
+    const t = a.configurations?.tunneling_ip;
+    ip = isIp(t) ? canonicalIp(t) : null;
+    vteps.set(a, ip);
+  }
+  return ip;
 }
 
 /**

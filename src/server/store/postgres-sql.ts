@@ -25,6 +25,16 @@ export const SQL = {
                           SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])),
                 moved AS (UPDATE meta SET value = $6 WHERE name = 'revision')
            SELECT pg_notify('${COMMIT_CHANNEL}', $7)`,
+  // finish and remember in one statement: a create's changes and its idempotency result, one round trip
+  // (data-modifying WITH clauses all run, to completion, whether the SELECT reads them or not).
+  finishRemembering: `WITH added AS (INSERT INTO changes (revision, kind, id, op, object)
+                          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])),
+                moved AS (UPDATE meta SET value = $6 WHERE name = 'revision'),
+                expired AS (DELETE FROM idempotency_keys WHERE created_at < $11 AND key <> $8),
+                kept AS (INSERT INTO idempotency_keys (key, created_at, result) VALUES ($8, $9, $10)
+                         ON CONFLICT (key) DO UPDATE SET created_at = excluded.created_at, result = excluded.result
+                         WHERE idempotency_keys.created_at < $11)
+           SELECT pg_notify('${COMMIT_CHANNEL}', $7)`,
   changesSince: 'SELECT revision, kind, id, op, object FROM changes WHERE revision > $1 ORDER BY revision LIMIT $2',
   compact: 'DELETE FROM changes WHERE revision <= $1',
   ipBySubnet: 'SELECT subnet_id, ip_address, port_id FROM ip_allocations WHERE subnet_id = $1 ORDER BY ip_key',

@@ -48,13 +48,15 @@ import {
   type QuotaOverride,
   type ReadTx,
   type Store,
+  type TxCount,
+  type TxKind,
   NeedsWriteLockError,
   StoreUnavailableError,
   type WriteTx,
 } from './store.js';
 
 /** A transaction's kind: a read, a write under the writers' lock, or a quiet write without it. */
-type TxMode = 'read' | 'write' | 'quiet';
+type TxMode = TxKind;
 
 export interface PostgresStoreOptions {
   /** `postgresql://…` URL (database-url.ts). */
@@ -76,6 +78,8 @@ interface WriteState {
   revision: number;
   compacted: number;
   changes: { revision: number; kind: Kind; id: string; op: ChangeOp; body: string }[];
+  /** A create's result to remember under its idempotency key: sent with the changes, one round trip. */
+  remember?: unknown[];
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -93,6 +97,11 @@ export class PostgresStore implements Store {
   private commits?: CommitListener;
   private heardRevision = 0;
   private closed = false;
+  private readonly counts: Record<TxKind, TxCount> = {
+    read: { transactions: 0, roundTrips: 0 },
+    write: { transactions: 0, roundTrips: 0 },
+    quiet: { transactions: 0, roundTrips: 0 },
+  };
 
   /** Connects (a clear error when the database cannot be reached), migrates the schema, starts listening. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
@@ -194,6 +203,10 @@ export class PostgresStore implements Store {
     });
   }
 
+  roundTrips(): Record<TxKind, TxCount> {
+    return structuredClone(this.counts);
+  }
+
   onCommit(listener: (revision: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -227,14 +240,23 @@ export class PostgresStore implements Store {
       q: (name: SqlName, values?: unknown[]) => Promise<pg.QueryResult>,
     ) => Promise<T>,
   ): Promise<T> {
+    const count = this.counts[mode];
+    count.transactions++;
     for (let attempt = 0; ; attempt++) {
-      let client: pg.PoolClient;
+      let pooled: pg.PoolClient;
       let done: (destroy?: boolean) => void;
       try {
-        ({ client, done } = await this.checkout());
+        ({ client: pooled, done } = await this.checkout());
       } catch (e) {
         throw this.unavailable(e);
       }
+      // Every statement sent is one round trip (the driver does not pipeline): counted for /metrics.
+      const client = {
+        query: ((...args: Parameters<pg.PoolClient['query']>) => {
+          count.roundTrips++;
+          return (pooled.query as (...a: unknown[]) => unknown).apply(pooled, args);
+        }) as pg.PoolClient['query'],
+      };
       let destroy = false;
       let committing = false;
       const q = (name: SqlName, values: unknown[] = []) => client.query({ name, text: SQL[name], values });
@@ -253,6 +275,7 @@ export class PostgresStore implements Store {
         else await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const r = await fn(this.makeTx(mode, state, q), state, q);
         if (state.revision !== state.start) await this.finishWrite(state, q);
+        else if (state.remember) await q('remember', state.remember);
         committing = true;
         await client.query('COMMIT');
         return r;
@@ -298,7 +321,7 @@ export class PostgresStore implements Store {
   /** Appends the buffered changes, moves the revision and announces the commit (one round trip); compacts. */
   private async finishWrite(state: WriteState, q: (name: SqlName, values?: unknown[]) => Promise<unknown>) {
     const c = state.changes;
-    await q('finish', [
+    const changes = [
       c.map((x) => x.revision),
       c.map((x) => x.kind),
       c.map((x) => x.id),
@@ -306,7 +329,9 @@ export class PostgresStore implements Store {
       c.map((x) => x.body),
       state.revision,
       String(state.revision),
-    ]);
+    ];
+    if (state.remember) await q('finishRemembering', [...changes, ...state.remember]);
+    else await q('finish', changes);
     const target = state.revision - this.retention;
     // In steps of a tenth of the window, as the SQLite store does, so most writes skip the DELETE.
     if (target - state.compacted >= Math.max(1, Math.floor(this.retention / 10))) {
@@ -344,6 +369,9 @@ export class PostgresStore implements Store {
       state.changes.push({ revision: state.revision, kind, id, op, body });
       return state.revision;
     };
+    // Rows this transaction wrote (null: deleted): reading one back needs no round trip (e.g. the object a
+    // heartbeat returns is the one it just stored).
+    const written = new Map<string, string | null>();
     const bodies = <K extends Kind>(rows: { body: string }[]) => rows.map((r) => JSON.parse(r.body) as KindMap[K]);
     const ipRange = (space: { subnetId: string; version: 4 | 6 }, from: bigint, to: bigint) => [
       space.subnetId,
@@ -353,8 +381,9 @@ export class PostgresStore implements Store {
     return {
       revision: async () => (write ? state.revision : Number((await one('revision')).value)),
       get: async <K extends Kind>(kind: K, id: string) => {
-        const row = await one('get', kind, id);
-        return row === undefined ? undefined : (JSON.parse(row.body) as KindMap[K]);
+        const mine = written.get(`${kind}/${id}`);
+        const body = mine !== undefined ? mine : (await one('get', kind, id))?.body;
+        return body === undefined || body === null ? undefined : (JSON.parse(body) as KindMap[K]);
       },
       list: async <K extends Kind>(kind: K, parentId?: string) =>
         bodies<K>((parentId === undefined ? await q('list', [kind]) : await q('listParent', [kind, parentId])).rows),
@@ -384,21 +413,28 @@ export class PostgresStore implements Store {
         const body = JSON.stringify(obj);
         const rev = appendChange(kind, obj.id, op, body);
         await q('upsert', [kind, obj.id, parentId ?? null, rev, body, projectOf(obj)]);
+        written.set(`${kind}/${obj.id}`, body);
         return rev;
       },
       remove: async (kind, obj) => {
         guard();
         await q('delete', [kind, obj.id]);
+        written.set(`${kind}/${obj.id}`, null);
         return appendChange(kind, obj.id, 'delete', JSON.stringify(obj));
       },
       putQuiet: async (kind, obj) => {
         guard(true);
-        await q('updateBody', [JSON.stringify(obj), kind, obj.id, projectOf(obj)]);
+        const body = JSON.stringify(obj);
+        // No row, no update: then a read must still find nothing.
+        if ((await q('updateBody', [body, kind, obj.id, projectOf(obj)])).rowCount)
+          written.set(`${kind}/${obj.id}`, body);
       },
       rememberedResult: async (key) => (await one('remembered', key))?.result,
       rememberResult: async (key, result, nowMs, keepMs) => {
         guard(true);
-        await q('remember', [key, nowMs, result, nowMs - keepMs]);
+        // Under the writers' lock it goes out with the changes at the end (finishRemembering).
+        if (write) state.remember = [key, nowMs, result, nowMs - keepMs];
+        else await q('remember', [key, nowMs, result, nowMs - keepMs]);
       },
       claimVni: async (vni, networkId) => (await run('claimVni', vni, networkId)) === 1,
       releaseVni: async (networkId) => void (await run('releaseVni', networkId)),

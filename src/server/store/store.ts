@@ -116,6 +116,19 @@ export interface Store {
   /** Called after every commit that appended changes, with the new revision. Returns an unsubscribe. */
   onCommit(listener: (revision: number) => void): () => void;
   close(): Promise<void>;
+  /**
+   * Transactions run and database round trips they took, by kind, since the store opened: for a
+   * backend that talks to its database over the network (PostgreSQL). Shown on `/metrics`.
+   */
+  roundTrips?(): Record<TxKind, TxCount>;
+}
+
+/** A transaction's kind: a read, a write under the writers' lock, or a quiet write (heartbeats). */
+export type TxKind = 'read' | 'write' | 'quiet';
+
+export interface TxCount {
+  transactions: number;
+  roundTrips: number;
 }
 
 /**
