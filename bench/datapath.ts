@@ -25,7 +25,7 @@
  * encrypts nothing, so neither does the overlay it is compared with (bench:encryption measures WireGuard).
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tapName } from '../src/model/kernel-names.js';
 import { realClock } from '../src/common/clock.js';
@@ -55,6 +55,11 @@ const BULK = Number(process.env.BENCH_BULK ?? 1000);
 const SETTLE_S = Number(process.env.BENCH_SETTLE ?? 5);
 /** Convergence runs in a row with the bulk ports on the node (the worst p99 counts). */
 const BULK_RUNS = Number(process.env.BENCH_BULK_RUNS ?? 3);
+/** BENCH_CAPTURE=1: ARP and ICMP captured in the measuring VM during the convergence runs, into
+ * artifacts/bench-datapath-capture/vm-a1.pcap, to tell which packet a slow sample waited for (the new
+ * VM's own ARP requests are broadcasts, so they show there too). A capture on the hyperswitch is far
+ * heavier: every broadcast is flooded to its 1,000 taps. */
+const CAPTURE = process.env.BENCH_CAPTURE === '1';
 // The agents log every reconcile pass with its step times (one log line per pass), so each
 // percentile can be printed with the per-step times behind it.
 process.env.HYPERNET_LOG_PASSES_OVER = '0';
@@ -354,6 +359,10 @@ async function measureConvergence(
   // wired does not dominate what is measured (the control plane).
   await run(ns(a), 'sysctl', ['-qw', 'net.ipv4.neigh.eth0.retrans_time_ms=10', 'net.ipv4.neigh.eth0.mcast_solicit=50']);
   const networkId = world.state.networkId!;
+  if (CAPTURE) {
+    captures.push(capture(ns(a), 'eth0', 'vm-a1'));
+    await clock.sleep(1_000);
+  }
   console.log(`convergence: ${PORTS} ports …`);
   const conv = await convergenceRun(`${PORTS} ports`, a, networkId, PORTS);
   printRun(conv);
@@ -375,6 +384,21 @@ async function measureConvergence(
   const restart = await measureRestart();
   console.log(`  first full pass ${restart.ms} ms (${JSON.stringify(restart.steps)})`);
   return { conv, bulk, restart };
+}
+
+const captureDir = join(process.cwd(), 'artifacts', 'bench-datapath-capture');
+const captures: ReturnType<typeof spawn>[] = [];
+/** A tcpdump of ARP and ICMP on `dev` in `netns`, written to `<name>.pcap`; stopped at the end. */
+function capture(netns: string, dev: string, name: string): ReturnType<typeof spawn> {
+  mkdirSync(captureDir, { recursive: true });
+  const file = join(captureDir, `${name}.pcap`);
+  return spawn(
+    'ip',
+    ['netns', 'exec', netns, 'tcpdump', '-n', '-U', '-s', '128', '-i', dev, '-w', file, 'arp or icmp'],
+    {
+      stdio: 'ignore',
+    },
+  );
 }
 
 /** Throughput lines of the summary, one block per underlay MTU; records the targets. */
@@ -466,6 +490,7 @@ async function main(): Promise<void> {
     printThroughput(paths, targets);
     printConvergence(conv, bulk, restart, targets);
   } finally {
+    for (const c of captures) c.kill();
     const logs = world.copyLogs(join(process.cwd(), 'artifacts', 'bench-datapath'));
     writeFileSync(join(logs, 'convergence-samples.jsonl'), sampleLog.map((x) => `${JSON.stringify(x)}\n`).join(''));
     console.log(`logs kept in ${logs} (convergence samples: convergence-samples.jsonl)`);
