@@ -94,7 +94,8 @@ const u=dgram.createSocket('udp4');u.on('message',(m,r)=>u.send(m,r.port,r.addre
 
 /**
  * One request/reply over TCP or UDP from `w` to ip:port within 1 s: true when the echo came back.
- * `srcPort` (UDP) fixes the source port, to send on a given conntrack tuple.
+ * `srcPort` (UDP) fixes the source port, to send on a given conntrack tuple; `size` (UDP) sends a
+ * datagram of that many bytes (above the MTU it leaves, and echoes back, in fragments).
  */
 export async function echoOnce(
   w: Workload,
@@ -102,12 +103,13 @@ export async function echoOnce(
   ip: string,
   port: number,
   srcPort = 0,
+  size = 2,
 ): Promise<boolean> {
   const code = `
-const [proto,ip,port,src]=process.argv.slice(1);const done=ok=>{process.stdout.write(ok?'ok':'no');process.exit(0)};setTimeout(()=>done(false),1000);
+const [proto,ip,port,src,size]=process.argv.slice(1);const done=ok=>{process.stdout.write(ok?'ok':'no');process.exit(0)};setTimeout(()=>done(false),1000);
 if(proto==='tcp'){const s=require('net').connect(+port,ip,()=>s.write('hi'));s.on('data',()=>done(true));s.on('error',()=>done(false))}
-else{const u=require('dgram').createSocket('udp4');u.on('message',()=>done(true));u.bind(+src,()=>u.send('hi',+port,ip))}`;
-  const r = await w.exec(process.execPath, ['-e', code, proto, ip, String(port), String(srcPort)], {
+else{const u=require('dgram').createSocket('udp4');u.on('message',m=>done(m.length===+size));u.bind(+src,()=>u.send(Buffer.alloc(+size,104),+port,ip))}`;
+  const r = await w.exec(process.execPath, ['-e', code, proto, ip, String(port), String(srcPort), String(size)], {
     timeoutMs: 5000,
     allowFail: true,
   });
@@ -135,8 +137,9 @@ export function tcpSession(
 }
 
 /** One ping (1 s bound), optionally from a given source address. */
-export async function pingOnce(w: Workload, ip: string, from?: string): Promise<boolean> {
-  const args = ['-c', '1', '-W', '1', ...(from ? ['-I', from] : []), ip];
+/** One ping from `w` to `ip` (from address `from`; `size` payload bytes, above the MTU in fragments). */
+export async function pingOnce(w: Workload, ip: string, from?: string, size?: number): Promise<boolean> {
+  const args = ['-c', '1', '-W', '1', ...(from ? ['-I', from] : []), ...(size ? ['-s', String(size)] : []), ip];
   return (await w.exec('ping', args, { allowFail: true, timeoutMs: 5000 })).code === 0;
 }
 

@@ -16,6 +16,9 @@
  *  - hn_ct: LRU hash, key {u32 ifindex, saddr[16], daddr[16], u16 sport, dport (TCP/UDP/SCTP/DCCP/
  *    UDP-Lite ports; ICMP echo: the identifier and its complement; other ICMP: type|code), u8 dir, proto, family,
  *    pad} → {u32 gen, u32 reply}: one entry per direction of a flow, so a packet costs one lookup.
+ *  - hn_frag: LRU hash, key {u32 ifindex, saddr[16], daddr[16], u32 id, u8 dir, proto, family, pad} →
+ *    {u16 sport, dport, a, b}: the first fragment's ports and match values, lent to the later fragments
+ *    of the same datagram (they carry no transport header), as conntrack sees a reassembled packet.
  * Default deny: a tap with no hn_ports entry passes nothing (fail closed). Loops are bounded.
  */
 #include <linux/bpf.h>
@@ -117,6 +120,33 @@ struct {
 	__type(value, struct ct_val);
 } hn_ct SEC(".maps");
 
+struct frag_key {
+	__u32 ifindex;
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 id;
+	__u8 dir;
+	__u8 proto;
+	__u8 family;
+	__u8 pad;
+};
+
+struct frag_val {
+	__u16 sport, dport;
+	__u16 a, b;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct frag_key);
+	__type(value, struct frag_val);
+} hn_frag SEC(".maps");
+
+#define FRAG_NONE 0
+#define FRAG_FIRST 1
+#define FRAG_LATER 2
+
 /* A parsed IP packet: addresses, protocol, the ct key's ports and the rules' match values. */
 struct pkt {
 	__u32 saddr[4];
@@ -127,6 +157,8 @@ struct pkt {
 	__u8 family;
 	__u8 proto;
 	__u8 icmp_error;
+	__u8 frag;
+	__u32 frag_id;
 };
 
 static __always_inline int masked_eq(const __u32 *x, const __u32 *mask, const __u32 *addr)
@@ -193,7 +225,6 @@ static __always_inline void mapped(__u32 *out, __u32 v4)
  */
 static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __u8 family, int inner, struct pkt *p)
 {
-	int later_fragment = 0;
 	p->family = family;
 	if (family == 4) {
 		struct iphdr ip;
@@ -203,7 +234,11 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __u8 famil
 		mapped(p->daddr, ip.daddr);
 		p->proto = ip.protocol;
 		p->l4 = off + ip.ihl * 4;
-		later_fragment = !!(ip.frag_off & bpf_htons(0x1fff));
+		if (ip.frag_off & bpf_htons(0x1fff))
+			p->frag = FRAG_LATER;
+		else if (ip.frag_off & bpf_htons(0x2000))
+			p->frag = FRAG_FIRST;
+		p->frag_id = ip.id;
 	} else {
 		struct ipv6hdr ip6;
 		if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) < 0)
@@ -214,13 +249,20 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __u8 famil
 		__u32 l4 = off + sizeof(ip6);
 		/* Hop-by-hop (MLD reports carry one), routing, destination options, fragment: as nft's l4proto. */
 		for (int i = 0; i < MAX_EXT && !inner; i++) {
-			__u8 h[4];
+			__u8 h[8];
 			if (nh != 0 && nh != 43 && nh != 60 && nh != 44)
 				break;
-			if (bpf_skb_load_bytes(skb, l4, h, 4) < 0)
+			/* Every extension header is at least 8 bytes long. */
+			if (bpf_skb_load_bytes(skb, l4, h, 8) < 0)
 				return -1;
 			if (nh == 44) {
-				later_fragment = !!(((h[2] << 8) | h[3]) & 0xfff8);
+				/* Offset (13 bits) and the M flag; the identification follows. */
+				__u16 off_m = (h[2] << 8) | h[3];
+				if (off_m & 0xfff8)
+					p->frag = FRAG_LATER;
+				else if (off_m & 1)
+					p->frag = FRAG_FIRST;
+				__builtin_memcpy(&p->frag_id, &h[4], 4);
 				l4 += 8;
 			} else {
 				l4 += (h[1] + 1) * 8;
@@ -232,8 +274,10 @@ static __always_inline int parse_ip(struct __sk_buff *skb, __u32 off, __u8 famil
 	}
 	__u16 w[4] = {0, 0, 0, 0};
 	int icmp = p->proto == IPPROTO_ICMP || p->proto == IPPROTO_ICMPV6;
-	/* Later fragments carry no ports: they are matched with ports 0 (see the docs). */
-	if (!later_fragment && bpf_skb_load_bytes(skb, p->l4, w, 8) < 0 && !icmp)
+	/* Later fragments carry no transport header: handle() lends them their first fragment's. */
+	if (p->frag == FRAG_LATER)
+		return 0;
+	if (bpf_skb_load_bytes(skb, p->l4, w, 8) < 0 && !icmp)
 		return -1;
 	if (is_port_proto(p->proto)) {
 		p->sport = w[0];
@@ -267,6 +311,48 @@ static __always_inline void ct_key_of(struct ct_key *k, __u32 ifindex, const str
 	k->dir = dir;
 	k->proto = p->proto;
 	k->family = p->family;
+}
+
+static __always_inline void frag_key_of(struct frag_key *k, __u32 ifindex, const struct pkt *p, __u32 dir)
+{
+	k->ifindex = ifindex;
+	__builtin_memcpy(k->saddr, p->saddr, 16);
+	__builtin_memcpy(k->daddr, p->daddr, 16);
+	k->id = p->frag_id;
+	k->dir = dir;
+	k->proto = p->proto;
+	k->family = p->family;
+}
+
+/*
+ * A later fragment takes the ports and match values its datagram's first fragment passed with, so it
+ * meets the same verdict (conntrack decides on the reassembled datagram). Without a first fragment
+ * seen here (lost, out of order, or dropped) it is dropped, as reassembly would fail.
+ */
+static __always_inline int lend_first_fragment(__u32 ifindex, struct pkt *p, __u32 dir)
+{
+	struct frag_key k = {};
+	frag_key_of(&k, ifindex, p, dir);
+	struct frag_val *v = bpf_map_lookup_elem(&hn_frag, &k);
+	if (!v)
+		return 0;
+	p->sport = v->sport;
+	p->dport = v->dport;
+	p->a = v->a;
+	p->b = v->b;
+	return 1;
+}
+
+/* Passes the packet; a first fragment leaves its values for the later ones. */
+static __always_inline int pass(__u32 ifindex, const struct pkt *p, __u32 dir)
+{
+	if (p->frag == FRAG_FIRST) {
+		struct frag_key k = {};
+		frag_key_of(&k, ifindex, p, dir);
+		struct frag_val v = {.sport = p->sport, .dport = p->dport, .a = p->a, .b = p->b};
+		bpf_map_update_elem(&hn_frag, &k, &v, BPF_ANY);
+	}
+	return TC_ACT_OK;
 }
 
 /*
@@ -316,6 +402,8 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 	struct pkt p = {};
 	if (parse_ip(skb, ETH_HLEN, family, 0, &p) < 0)
 		return TC_ACT_SHOT;
+	if (p.frag == FRAG_LATER && !lend_first_fragment(skb->ifindex, &p, dir))
+		return TC_ACT_SHOT;
 	int udp = p.proto == IPPROTO_UDP, icmp6 = p.proto == IPPROTO_ICMPV6;
 	__u16 sport = bpf_ntohs(p.sport);
 
@@ -339,23 +427,23 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 		ct_key_of(&k, skb->ifindex, &p, dir);
 		ct = bpf_map_lookup_elem(&hn_ct, &k);
 		if (ct && (ct->reply || ct->gen == pr->gen))
-			return TC_ACT_OK;
-		if (p.icmp_error && related(skb, &p, dir))
-			return TC_ACT_OK;
+			return pass(skb->ifindex, &p, dir);
+		if (p.icmp_error && p.frag != FRAG_LATER && related(skb, &p, dir))
+			return pass(skb->ifindex, &p, dir);
 	}
 
 	/* DHCP, DHCPv6 and neighbour discovery pass as on the nft path (its forward chains). */
 	__u16 dport = p.a;
 	if (dir == DIR_FROM_PORT) {
 		if (udp && ((sport == 68 && dport == 67) || (sport == 546 && dport == 547)))
-			return TC_ACT_OK;
+			return pass(skb->ifindex, &p, dir);
 		if (icmp6 && (p.a == 133 || p.a == 135 || p.a == 136 || p.a == 143))
-			return TC_ACT_OK;
+			return pass(skb->ifindex, &p, dir);
 	} else {
 		if (udp && ((sport == 67 && dport == 68) || (sport == 547 && dport == 546)))
-			return TC_ACT_OK;
+			return pass(skb->ifindex, &p, dir);
 		if (icmp6 && (p.a == 134 || p.a == 135 || p.a == 136 || p.a == 130))
-			return TC_ACT_OK;
+			return pass(skb->ifindex, &p, dir);
 	}
 
 	if (!rules_allow(pr, &p, dir == DIR_FROM_PORT ? p.daddr : p.saddr)) {
@@ -364,7 +452,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 		return TC_ACT_SHOT;
 	}
 	if (!stateful)
-		return TC_ACT_OK;
+		return pass(skb->ifindex, &p, dir);
 	struct ct_val v = {.gen = pr->gen, .reply = 0};
 	bpf_map_update_elem(&hn_ct, &k, &v, BPF_ANY);
 	struct ct_key rk = {.ifindex = k.ifindex, .sport = k.dport, .dport = k.sport, .dir = !dir, .proto = k.proto,
@@ -373,7 +461,7 @@ static __always_inline int handle(struct __sk_buff *skb, __u32 dir)
 	__builtin_memcpy(rk.daddr, k.saddr, 16);
 	struct ct_val rv = {.gen = pr->gen, .reply = 1};
 	bpf_map_update_elem(&hn_ct, &rk, &rv, BPF_ANY);
-	return TC_ACT_OK;
+	return pass(skb->ifindex, &p, dir);
 }
 
 SEC("tc")

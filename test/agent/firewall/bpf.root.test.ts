@@ -5,7 +5,7 @@
  * map updates alone (the programs stay the same), anti-spoofing as the nft path does it (source MAC,
  * address, ARP sender, DHCP from 0.0.0.0, neighbour discovery from ::, no DHCP server or router
  * advertisement; probed with raw frames watched on the bridge), ICMP errors about tracked flows
- * (conntrack's `related`), stateless groups, and the closed states. Needs root and the object
+ * (conntrack's `related`), fragmented datagrams, stateless groups, and the closed states. Needs root and the object
  * `npm run build` makes.
  */
 import { after, before, describe, it } from 'node:test';
@@ -166,6 +166,16 @@ describe('tc-BPF security groups, real traffic', { skip }, () => {
     assert.equal(await echoOnce(w[1]!, 'tcp', IP[0]!, 5001), false, 'the client takes no new connections');
     assert.equal(await echoOnce(w[0]!, 'tcp', IP[2]!, 5001), false, 'a port with no group takes nothing');
     assert.equal(await echoOnce(w[2]!, 'tcp', IP[1]!, 5001), false, 'nor sends anything');
+  });
+
+  it('passes the later fragments of an allowed datagram, and not those of a denied one', async () => {
+    // 4,000 bytes over a 1,500 MTU leave, and echo back, in three fragments; only the first carries
+    // the ports, so the later ones pass on what it passed with (as conntrack's reassembly decides).
+    assert.equal(await echoOnce(w[0]!, 'udp', IP[1]!, 5002, 0, 4000), true, 'udp 5002, fragmented, and its reply');
+    assert.equal(await pingOnce(w[0]!, IP[1]!, undefined, 3000), true, 'a fragmented ping from a group member');
+    assert.equal(await pingOnce(w[0]!, IP6[1]!, undefined, 3000), true, 'a fragmented ICMPv6 ping (fragment header)');
+    assert.equal(await echoOnce(w[2]!, 'udp', IP[1]!, 5002, 0, 4000), false, 'udp 5002 from outside the prefix');
+    assert.equal(await pingOnce(w[2]!, IP[1]!, undefined, 3000), false, 'a fragmented ping from a non-member');
   });
 
   it('drops a spoofed source address', async () => {
