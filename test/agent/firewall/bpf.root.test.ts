@@ -257,6 +257,14 @@ describe('tc-BPF security groups, real traffic', { skip }, () => {
       await apply();
       assert.equal(await fromPort(2, spoofed, 'udp port 40010'), true, 'without');
       assert.equal(await echoOnce(w[0]!, 'tcp', IP[2]!, 5001), true, 'and it takes anything');
+      // Port 1 takes ICMPv6 from the IPv6 members of `client` only: an IPv4 member's address in its
+      // IPv4-mapped IPv6 form is not one of them.
+      const mappedEcho = (from: string) =>
+        ethernet(MAC[1]!, MAC[2]!, 0x86dd, ipv6(from, IP6[1]!, 58, icmp(128, 0, Buffer.alloc(4))));
+      const atPort1 = (frame: Buffer) =>
+        frameCrosses(w[2]!.ns, 'eth0', frame, w[1]!.ns, 'eth0', 'icmp6 and ip6[40] = 128');
+      assert.equal(await atPort1(mappedEcho(IP6[0]!)), true, 'from an IPv6 member of the remote group');
+      assert.equal(await atPort1(mappedEcho(`::ffff:${IP[0]}`)), false, "from an IPv4 member's mapped address");
     } finally {
       ports = saved;
       await apply();

@@ -76,7 +76,9 @@ describe('tc-BPF compile', () => {
     assert.equal(eg.readUInt32LE(12), 0, 'stateful');
     assert.equal(ing.readUInt32LE(4), 5, 'two remote-group rules, tcp range, icmp type, the IPv6 tcp rule');
     // Rules in group order, each group's in its order: default's remote-group rules first.
-    assert.equal(ruleAt(ing, 0)[6], groupNumber('default'));
+    assert.equal(ruleAt(ing, 0)[6], groupNumber('default', ruleAt(ing, 0)[0] as 4 | 6));
+    assert.equal(ruleAt(ing, 1)[6], groupNumber('default', ruleAt(ing, 1)[0] as 4 | 6));
+    assert.deepEqual([ruleAt(ing, 0)[0], ruleAt(ing, 1)[0]].sort(), [4, 6], 'one remote-group rule per family');
     assert.deepEqual(ruleAt(ing, 2), [4, 6, 80, 81, 0, 0xffff, 0]);
     const icmp = RULE0 + RULE * 3;
     assert.deepEqual([...ing.subarray(icmp + 12, icmp + 16)], [192, 0, 2, 0], 'IPv4 as ::ffff:a.b.c.d');
@@ -122,7 +124,12 @@ describe('tc-BPF compile', () => {
     const c = compileBpf(input([defaultGroup('default'), web(80)]));
     assert.equal(c.members.length, 3, 'the addresses of both default members, IPv4 and IPv6');
     const keys = c.members.map(bytes);
-    for (const k of keys) assert.equal(k.readUInt32LE(4), groupNumber('default'));
+    // Each family's members under the group's number for that family.
+    for (const k of keys) {
+      const v4 = k.subarray(8, 20).equals(Buffer.from('00000000000000000000ffff', 'hex'));
+      assert.equal(k.readUInt32LE(4), groupNumber('default', v4 ? 4 : 6));
+    }
+    assert.notEqual(groupNumber('default', 4), groupNumber('default', 6));
     assert.deepEqual(keys.map((k) => k.readUInt32LE(0)).sort(), [160, 160, 160]);
     assert.ok(keys.some((k) => k.subarray(8).equals(Buffer.from('fd000000000000000000000000000003', 'hex'))));
   });

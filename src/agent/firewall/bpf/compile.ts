@@ -8,7 +8,7 @@
  *    u16 amin, amax, bmin, bmax (destination port range, or ICMP type and code), u8 protocol (0 any),
  *    u8 family, pad[2]}.
  *  - `hn_members` key per remote group member prefix: u32 prefix length (32 + address bits; IPv4
- *    32 + 96 + bits), u32 group number, addr.
+ *    32 + 96 + bits), u32 group number (one per group and family), addr.
  * Keys that need the kernel (a tap's ifindex) are left to the driver: ports are named by tap here.
  */
 import { createHash } from 'node:crypto';
@@ -46,9 +46,15 @@ export interface BpfCompiled {
   readonly rejected: ReadonlyMap<string, string>;
 }
 
-/** A group's number in the maps: 32 bits of its id's SHA-256, never 0 (0 means "no remote group"). */
-export function groupNumber(id: string): number {
-  return createHash('sha256').update(id).digest().readUInt32LE(0) || 1;
+/**
+ * A group's number in the maps for one family's members and rules: 31 bits of its id's SHA-256, the
+ * top bit set for IPv6, never 0 (0 means "no remote group"). The families need numbers of their own
+ * because IPv4 members are keyed as ::ffff:a.b.c.d: under one number, an IPv6 packet from that mapped
+ * address would find an IPv4 member (nft keeps the families' sets apart).
+ */
+export function groupNumber(id: string, family: 4 | 6): number {
+  const n = createHash('sha256').update(id).digest().readUInt32LE(0) & 0x7fffffff;
+  return family === 6 ? (n | 0x80000000) >>> 0 : n || 1;
 }
 
 /** Bytes as bpftool reads them (one argument per byte). */
@@ -114,7 +120,7 @@ function bpfRuleOf(r: SecurityGroupRule): Rule | null {
   const family = r.ethertype === 'IPv6' ? 6 : 4;
   const proto = protocolNumber(r.protocol, family) ?? 0;
   const out: Rule = { family, addr: ANY, mask: ANY, gid: 0, amin: 0, amax: 0xffff, bmin: 0, bmax: 0xffff, proto };
-  if (r.remote_group_id) out.gid = groupNumber(r.remote_group_id);
+  if (r.remote_group_id) out.gid = groupNumber(r.remote_group_id, family);
   const c = r.remote_ip_prefix ? parseCidr(r.remote_ip_prefix) : null;
   if (c && c.bits > 0) ({ addr: out.addr, mask: out.mask } = prefix16(c));
   if (ICMP_PROTOCOLS.has(proto)) {
@@ -270,7 +276,7 @@ export function compileBpf(input: FirewallInput): BpfCompiled {
   for (const p of input.allPorts)
     for (const g of p.security_groups) {
       if (!remote.has(g)) continue;
-      for (const c of memberPrefixes(p)) members.add(memberKey(groupNumber(g), c));
+      for (const c of memberPrefixes(p)) members.add(memberKey(groupNumber(g, c.v), c));
     }
   return { ports, members: [...members].sort(), taps: taps.sort(), rejected };
 }
