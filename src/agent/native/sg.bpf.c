@@ -19,7 +19,7 @@
  *  - hn_frag: LRU hash, key {u32 ifindex, saddr[16], daddr[16], u32 id, u8 dir, proto, family, pad} →
  *    {u16 sport, dport, a, b}: the first fragment's ports and match values, lent to the later fragments
  *    of the same datagram (they carry no transport header), as conntrack sees a reassembled packet.
- * Default deny: a tap with no hn_ports entry passes nothing (fail closed). Loops are bounded.
+ * Default deny: a tap with no hn_ports entry passes nothing (fail closed). Loops are bounded (bpf_loop).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -172,24 +172,80 @@ static __always_inline int is_port_proto(__u8 p)
 	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == 33 || p == 132 || p == 136;
 }
 
+/*
+ * The loops over rules and sources run under bpf_loop: the verifier checks a callback once instead
+ * of every unrolled iteration, which kept the program's load (verification) from taking seconds
+ * and from nearing its 1M-instruction budget.
+ */
+/*
+ * `i` masked below `n` (a power of two) in the register the access uses: clang drops a plain mask
+ * after a bounds check, and its copy of `i` is unbounded to the verifier.
+ */
+static __always_inline __u64 bounded(__u64 i, __u64 n)
+{
+	asm volatile("%0 &= %1" : "+r"(i) : "i"(n - 1));
+	return i;
+}
+
+struct rules_ctx {
+	const struct port_rules *pr;
+	const struct pkt *p;
+	const __u32 *remote;
+	int allowed;
+};
+
+static long rule_step(__u32 i, void *data)
+{
+	struct rules_ctx *c = data;
+	const struct port_rules *pr = c->pr;
+	const struct pkt *p = c->p;
+	if (i >= pr->n || i >= MAX_RULES)
+		return 1;
+	const struct rule *r = &pr->r[bounded(i, MAX_RULES)];
+	if (r->family != p->family || (r->proto && r->proto != p->proto))
+		return 0;
+	if (p->a < r->amin || p->a > r->amax || p->b < r->bmin || p->b > r->bmax)
+		return 0;
+	if (!masked_eq(c->remote, r->mask, r->addr))
+		return 0;
+	if (r->gid) {
+		struct member_key mk = {.prefixlen = 160, .gid = r->gid};
+		__builtin_memcpy(mk.addr, c->remote, 16);
+		if (!bpf_map_lookup_elem(&hn_members, &mk))
+			return 0;
+	}
+	c->allowed = 1;
+	return 1;
+}
+
 static __always_inline int rules_allow(const struct port_rules *pr, const struct pkt *p, const __u32 *remote)
 {
-	for (int i = 0; i < MAX_RULES; i++) {
-		if (i >= pr->n)
-			break;
-		const struct rule *r = &pr->r[i];
-		if (r->family != p->family || (r->proto && r->proto != p->proto))
-			continue;
-		if (p->a < r->amin || p->a > r->amax || p->b < r->bmin || p->b > r->bmax)
-			continue;
-		if (!masked_eq(remote, r->mask, r->addr))
-			continue;
-		if (r->gid) {
-			struct member_key mk = {.prefixlen = 160, .gid = r->gid};
-			__builtin_memcpy(mk.addr, remote, 16);
-			if (!bpf_map_lookup_elem(&hn_members, &mk))
-				continue;
-		}
+	struct rules_ctx c = {.pr = pr, .p = p, .remote = remote, .allowed = 0};
+	bpf_loop(MAX_RULES, rule_step, &c, 0);
+	return c.allowed;
+}
+
+struct src_ctx {
+	const struct port_rules *pr;
+	const __u8 *mac;
+	const __u32 *addr;
+	__u8 family;
+	int ok;
+};
+
+static long src_step(__u32 i, void *data)
+{
+	struct src_ctx *c = data;
+	const struct port_rules *pr = c->pr;
+	if (i >= pr->nsrc || i >= MAX_SRC)
+		return 1;
+	const struct src *s = &pr->src[bounded(i, MAX_SRC)];
+	const __u8 *mac = c->mac;
+	if (s->mac[0] != mac[0] || s->mac[1] != mac[1] || s->mac[2] != mac[2] || s->mac[3] != mac[3] ||
+	    s->mac[4] != mac[4] || s->mac[5] != mac[5])
+		return 0;
+	if (!c->addr || (s->family == c->family && masked_eq(c->addr, s->mask, s->addr))) {
+		c->ok = 1;
 		return 1;
 	}
 	return 0;
@@ -198,17 +254,9 @@ static __always_inline int rules_allow(const struct port_rules *pr, const struct
 /* The port sends from `mac`; with `addr`, from that address too (one of its sources). */
 static __always_inline int src_ok(const struct port_rules *pr, const __u8 *mac, __u8 family, const __u32 *addr)
 {
-	for (int i = 0; i < MAX_SRC; i++) {
-		if (i >= pr->nsrc)
-			break;
-		const struct src *s = &pr->src[i];
-		if (s->mac[0] != mac[0] || s->mac[1] != mac[1] || s->mac[2] != mac[2] || s->mac[3] != mac[3] ||
-		    s->mac[4] != mac[4] || s->mac[5] != mac[5])
-			continue;
-		if (!addr || (s->family == family && masked_eq(addr, s->mask, s->addr)))
-			return 1;
-	}
-	return 0;
+	struct src_ctx c = {.pr = pr, .mac = mac, .addr = addr, .family = family, .ok = 0};
+	bpf_loop(MAX_SRC, src_step, &c, 0);
+	return c.ok;
 }
 
 static __always_inline void mapped(__u32 *out, __u32 v4)
