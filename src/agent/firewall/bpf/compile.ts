@@ -36,9 +36,9 @@ export const BPF_STATELESS = 1;
 export const BPF_DIRS = { egress: 0, ingress: 1 } as const;
 
 export interface BpfCompiled {
-  /** `hn_ports` values (hex bytes) by `<tap>/<egress|ingress>`. */
+  /** `hn_ports` values (plain hex) by `<tap>/<egress|ingress>`. */
   readonly ports: ReadonlyMap<string, string>;
-  /** `hn_members` keys (hex bytes, prefix length included), sorted. */
+  /** `hn_members` keys (plain hex, prefix length included), sorted. */
   readonly members: readonly string[];
   /** Filtered taps (each gets the programs), sorted. */
   readonly taps: readonly string[];
@@ -57,14 +57,14 @@ export function groupNumber(id: string, family: 4 | 6): number {
   return family === 6 ? (n | 0x80000000) >>> 0 : n || 1;
 }
 
-/** Bytes as bpftool reads them (one argument per byte). */
-const hex = (b: Buffer) => b.toString('hex').replace(/..(?!$)/g, '$& ');
+/** Bytes as native/bpfmap.c reads them: plain hex, two digits per byte. */
+const hex = (b: Buffer) => b.toString('hex');
 const zeros = new Map<number, string>();
-/** `n` zero bytes in hex, each followed by a space (cached: unused slots are most of a value). */
+/** `n` zero bytes in hex (cached: unused slots are most of a value). */
 const zeroHex = (n: number): string => {
   let z = zeros.get(n);
   if (z === undefined) {
-    z = '00 '.repeat(n);
+    z = '00'.repeat(n);
     zeros.set(n, z);
   }
   return z;
@@ -180,9 +180,9 @@ function portValue(src: Source[], rules: Rule[], flags: number): string {
   // The used sources and rules in hex, the unused slots from the cache.
   const srcEnd = BPF_SRC0 + SRC_BYTES * src.length;
   const ruleEnd = BPF_RULE0 + RULE_BYTES * rules.length;
-  return `${hex(b.subarray(0, srcEnd))} ${zeroHex(BPF_RULE0 - srcEnd)}${
-    rules.length ? `${hex(b.subarray(BPF_RULE0, ruleEnd))} ` : ''
-  }${zeroHex(PORT_VALUE_BYTES - ruleEnd)}`.trimEnd();
+  return `${hex(b.subarray(0, srcEnd))}${zeroHex(BPF_RULE0 - srcEnd)}${hex(b.subarray(BPF_RULE0, ruleEnd))}${zeroHex(
+    PORT_VALUE_BYTES - ruleEnd,
+  )}`;
 }
 
 /** The `hn_members` key of one member prefix of group `gid`. */

@@ -1,7 +1,7 @@
 /**
  * Drives the tc-BPF security groups on one node: loads native/hn-sg.bpf.o once with bpftool (its
  * programs and maps pinned under `pinDir`, which the agent owns by name), attaches the two programs
- * to each filtered tap with tc clsact, and writes map deltas in one `bpftool batch` per apply. Rule
+ * to each filtered tap with tc clsact, and writes map deltas with one `hn-bpfmap` run per apply. Rule
  * changes update maps, never programs. Fail closed: a tap whose programs cannot be attached gets a
  * drop-everything filter instead, and a tap with programs but no map entry passes nothing.
  */
@@ -15,8 +15,10 @@ import { diffBpf, isEmptyDelta } from './diff.js';
 
 /** Where `npm run build` puts the compiled program. */
 export const BPF_OBJECT = fileURLToPath(new URL('../../native/hn-sg.bpf.o', import.meta.url));
+/** And the map writer (native/bpfmap.c): bpftool's batch parsing took most of a 1,000-port apply. */
+export const BPFMAP_PATH = fileURLToPath(new URL('../../native/hn-bpfmap', import.meta.url));
 
-export const bpfBuilt = (): boolean => existsSync(BPF_OBJECT);
+export const bpfBuilt = (): boolean => existsSync(BPF_OBJECT) && existsSync(BPFMAP_PATH);
 
 export interface BpfDriverOptions {
   /** Runs `ip` in the node's network namespace. */
@@ -29,6 +31,8 @@ export interface BpfDriverOptions {
   pinDir: string;
   log: Logger;
   object?: string;
+  /** The map writer (default: the built hn-bpfmap). */
+  bpfmap?: string;
 }
 
 /** Mounts the bpf filesystem at /sys/fs/bpf when nothing is mounted there (as systemd does at boot). */
@@ -111,18 +115,22 @@ export class BpfFirewallDriver {
       const b = Buffer.alloc(8);
       b.writeUInt32LE(Number(tap.split('#')[1]), 0);
       b.writeUInt32LE(BPF_DIRS[dir], 4);
-      return [...b].map((x) => x.toString(16).padStart(2, '0')).join(' ');
+      return b.toString('hex');
     };
-    const ports = `${this.maps}/hn_ports`;
-    const members = `${this.maps}/hn_members`;
+    // hn-bpfmap's map numbers: the order of its arguments.
+    const PORTS = 0;
+    const MEMBERS = 1;
     const lines = [
-      ...d.portDel.map((k) => `map delete pinned ${ports} key hex ${key(k)}`),
-      ...d.memberDel.map((m) => `map delete pinned ${members} key hex ${m}`),
-      ...d.memberAdd.map((m) => `map update pinned ${members} key hex ${m} value hex 01 00 00 00`),
-      ...d.portSet.map(([k, v]) => `map update pinned ${ports} key hex ${key(k)} value hex ${v}`),
+      ...d.portDel.map((k) => `d ${PORTS} ${key(k)}`),
+      ...d.memberDel.map((m) => `d ${MEMBERS} ${m}`),
+      ...d.memberAdd.map((m) => `u ${MEMBERS} ${m} 01000000`),
+      ...d.portSet.map(([k, v]) => `u ${PORTS} ${key(k)} ${v}`),
     ];
     this.last = null; // unknown until this apply is through
-    if (lines.length) await this.o.host('bpftool', ['batch', 'file', '-'], { input: `${lines.join('\n')}\n` });
+    if (lines.length)
+      await this.o.host(this.o.bpfmap ?? BPFMAP_PATH, [`${this.maps}/hn_ports`, `${this.maps}/hn_members`], {
+        input: `${lines.join('\n')}\n`,
+      });
     await this.attachAll(d.attach.map(tapOf));
     await this.detach(d.detach.map(tapOf).filter((t) => !present.has(t)));
     this.last = installed;
