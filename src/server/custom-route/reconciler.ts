@@ -51,6 +51,8 @@ export class CustomRouteController {
   private viewAt = 0;
   /** Hyper CIDRs owned earlier: a network deleted since still has its routes swept. */
   private owned = new Set<string>();
+  /** ENIs EC2 did not know at the last look: asked again at the next full read, not every pass. */
+  private absent = new Set<string>();
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -59,6 +61,8 @@ export class CustomRouteController {
   private debounce: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** What compile skipped last, logged when it changes (not every pass). */
+  private skipped = '';
   /** Passes completed without error (tests wait on it). */
   passes = 0;
 
@@ -149,13 +153,21 @@ export class CustomRouteController {
     if (!this.view || clock.now() - this.viewAt >= (this.o.resyncMs ?? 60_000)) {
       this.view = await api.describe([...eniIds], groups);
       this.viewAt = clock.now();
+      this.absent = new Set([...eniIds].filter((id) => !this.view!.enis[id]));
     } else {
-      const missing = [...eniIds].filter((id) => !this.view!.enis[id]);
-      if (missing.length) for (const e of await api.describeEnis(missing)) this.view.enis[e.id] = e;
+      const missing = [...eniIds].filter((id) => !this.view!.enis[id] && !this.absent.has(id));
+      if (missing.length) {
+        for (const e of await api.describeEnis(missing)) this.view.enis[e.id] = e;
+        for (const id of missing) if (!this.view.enis[id]) this.absent.add(id);
+      }
     }
 
     for (let round = 0; round < 3; round++) {
       const want = compile({ cloud, ports, agents, subnets, view: this.view, groupNames: this.o.groupNames });
+      const skipped = JSON.stringify(want.skipped);
+      if (skipped !== this.skipped && want.skipped.length)
+        log.warn({ cloud, skipped: want.skipped }, 'custom-route: ports not served');
+      this.skipped = skipped;
       for (const c of want.owned) this.owned.add(c);
       want.owned = [...this.owned];
       if (round === 0) await this.failover(want, agents);
