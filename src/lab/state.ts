@@ -82,6 +82,8 @@ export interface LabVpcRecord {
   vpcId: string;
   subnetId: string;
   routeTableId: string;
+  /** The lab's own groups the ENIs are made with, instead of the VPC's default (LAB_VPC_GROUPS). */
+  groups: { hyperswitches: string; vms: string; inAddition: string };
   hyperswitches: LabVpcHyperswitchRecord[];
   vms: LabVpcVmRecord[];
 }

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { CUSTOM_ROUTE_PROFILE_KEY } from '../model/custom-route.js';
+import { CUSTOM_ROUTE_PROFILE_KEY, CUSTOM_ROUTE_USER_DATA_KEY } from '../model/custom-route.js';
 import type { Port } from '../model/types.js';
 import { startAgents } from './agent-processes.js';
 import { runcmdFromUserData } from './cloud-init.js';
@@ -19,14 +19,11 @@ import type { VpcPlan } from './plan.js';
 import { HYPERNET_BIN, isOurs, startDaemon, waitFor } from './processes.js';
 import type { LabVpcHyperswitchRecord, LabVpcVmRecord } from './state.js';
 import { requestPlug } from './vpc-control.js';
-import { type Ec2Sdk, vpcEc2, vpcRoutes } from './vpc-ec2.js';
+import { describeVpc, type Ec2Sdk, vpcEc2 } from './vpc-ec2.js';
 import { controlSocket, readVpcEndpoint, type VpcEndpointInfo } from './vpc-endpoint.js';
 
 /** The pid-file and log name of the endpoint daemon. */
 export const VPC_ENDPOINT_NAME = 'vpc-endpoint';
-
-/** Where a custom-route port's in-addition user_data is (contract with the server's controller). */
-const USER_DATA_KEY = 'hypernet:user_data';
 
 function vpcOf(lab: Pick<LabHandle, 'plan'>): VpcPlan {
   const vpc = lab.plan.vpc;
@@ -76,6 +73,18 @@ export function vpcServerCloud(vpc: VpcPlan): Record<string, unknown> {
   };
 }
 
+/**
+ * The groups the lab makes its ENIs with, by role, as a user's own groups. The VPC's default group,
+ * which an ENI made without a group joins, would let any two ENIs talk directly. These allow nothing
+ * in, except one thing: another VM reaches an `in-addition` VM's hyper IP directly, by the /32 route
+ * to its ENI and from its VPC address (docs/custom-route.md), so the in-addition VMs admit the VMs.
+ */
+export const LAB_VPC_GROUPS = {
+  hyperswitches: 'lab-vpc-hyperswitches',
+  vms: 'lab-vpc-vms',
+  inAddition: 'lab-vpc-in-addition',
+} as const;
+
 /** Endpoint info and the SDK, or an error naming what is missing. */
 async function ec2(vpc: VpcPlan): Promise<{ info: VpcEndpointInfo; sdk: Ec2Sdk; client: EC2Client }> {
   const info = readVpcEndpoint(vpc);
@@ -92,6 +101,29 @@ export async function launchVpcHyperswitches(lab: LabHandle): Promise<void> {
   const { info, sdk, client } = await ec2(vpc);
   const socket = controlSocket(vpc);
   try {
+    const group = async (name: string) =>
+      (
+        await client.send(
+          new sdk.CreateSecurityGroupCommand({
+            GroupName: name,
+            Description: `hypernet lab ${name}`,
+            VpcId: info.vpcId,
+          }),
+        )
+      ).GroupId!;
+    const groups = {
+      hyperswitches: await group(LAB_VPC_GROUPS.hyperswitches),
+      vms: await group(LAB_VPC_GROUPS.vms),
+      inAddition: await group(LAB_VPC_GROUPS.inAddition),
+    };
+    await client.send(
+      new sdk.AuthorizeSecurityGroupIngressCommand({
+        GroupId: groups.inAddition,
+        IpPermissions: [
+          { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: groups.vms }, { GroupId: groups.inAddition }] },
+        ],
+      }),
+    );
     const records: LabVpcHyperswitchRecord[] = [];
     for (const h of vpc.hyperswitches) {
       const r = await client.send(
@@ -100,7 +132,7 @@ export async function launchVpcHyperswitches(lab: LabHandle): Promise<void> {
           InstanceType: 't2.micro',
           MinCount: 1,
           MaxCount: 1,
-          NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: info.subnetId }],
+          NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: info.subnetId, Groups: [groups.hyperswitches] }],
           TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: h.hostId }] }],
         }),
       );
@@ -121,6 +153,7 @@ export async function launchVpcHyperswitches(lab: LabHandle): Promise<void> {
       vpcId: info.vpcId,
       subnetId: info.subnetId,
       routeTableId: info.routeTableId,
+      groups,
       hyperswitches: records,
       vms: [],
     };
@@ -145,7 +178,11 @@ export async function addVpcVms(lab: LabHandle, networkId: string): Promise<LabV
     const vms = await Promise.all(
       vpc.vms.map(async (vm): Promise<LabVpcVmRecord> => {
         const r = await client.send(
-          new sdk.CreateNetworkInterfaceCommand({ SubnetId: info.subnetId, Description: `lab ${vm.name}` }),
+          new sdk.CreateNetworkInterfaceCommand({
+            SubnetId: info.subnetId,
+            Description: `lab ${vm.name}`,
+            Groups: [vm.mode === 'in-addition' ? record.groups.inAddition : record.groups.vms],
+          }),
         );
         const eni = r.NetworkInterface?.NetworkInterfaceId;
         const vpcIp = r.NetworkInterface?.PrivateIpAddress;
@@ -188,7 +225,7 @@ async function runUserData(lab: LabHandle, name: string, ns: string, portId: str
     `${name}'s user_data in binding:vif_details`,
     async () => {
       const p = await lab.api.show<Port>('ports', 'port', portId);
-      const u = p['binding:vif_details']?.[USER_DATA_KEY];
+      const u = p['binding:vif_details']?.[CUSTOM_ROUTE_USER_DATA_KEY];
       return typeof u === 'string' && u ? u : undefined;
     },
     lab.clock,
@@ -202,20 +239,33 @@ async function runUserData(lab: LabHandle, name: string, ns: string, portId: str
 }
 
 /**
- * Waits until the server's custom-route controller has routed the hyper subnet to the active
- * hyperswitch's ENI (DescribeRouteTables, state active) and the VMs' ports are ACTIVE on it.
+ * Waits until the server's custom-route controller has made the VPC match the ports: the hyper subnet
+ * routed to the active hyperswitch's ENI (state active), that ENI's check off, each in-addition VM's
+ * /32 to its ENI with the check off, every ENI in a group of the controller's besides the lab's, and
+ * the VMs' ports ACTIVE on the hyperswitch.
  */
 export async function waitVpcReady(lab: LabHandle, hyperCidr: string, timeoutMs = 30_000): Promise<void> {
   const vpc = vpcOf(lab);
   const record = lab.state.vpc;
   const info = readVpcEndpoint(vpc);
   if (!record || !info) throw new Error('the vpc cloud is not up');
-  const eni = record.hyperswitches[0]!.eni;
+  const hs = record.hyperswitches[0]!.eni;
+  const checkOff = new Set([hs, ...record.vms.filter((v) => v.mode === 'in-addition').map((v) => v.eni)]);
+  const wanted = [
+    { destination: hyperCidr, target: hs },
+    ...record.vms.filter((v) => v.mode === 'in-addition').map((v) => ({ destination: `${v.ip}/32`, target: v.eni })),
+  ];
   await waitFor(
-    `the VPC route ${hyperCidr} → ${eni} (the server's custom-route controller) and the VMs' ports ACTIVE`,
+    `the server's custom-route controller to route ${hyperCidr} to ${hs}, with checks and groups, and the ports ACTIVE`,
     async () => {
-      const routes = await vpcRoutes(info);
-      if (!routes.some((r) => r.destination === hyperCidr && r.target === eni && r.state === 'active')) return false;
+      const { routes, enis } = await describeVpc(info, [hs, ...record.vms.map((v) => v.eni)]);
+      const routed = wanted.every((w) => routes.some((r) => r.destination === w.destination && r.target === w.target));
+      const active = routes.some((r) => r.destination === hyperCidr && r.target === hs && r.state === 'active');
+      const enisDone = enis.every(
+        (e) =>
+          (!checkOff.has(e.id) || !e.sourceDestCheck) && e.groupNames.length > 0 && !e.groupNames.includes('default'),
+      );
+      if (!routed || !active || !enisDone) return false;
       const ports = await Promise.all(record.vms.map((v) => lab.api.show<Port>('ports', 'port', v.portId)));
       return ports.every((p) => p.status === 'ACTIVE');
     },

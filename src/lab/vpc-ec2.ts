@@ -26,16 +26,34 @@ export interface VpcRoute {
   state: string;
 }
 
-/** The routes of the VPC's main route table, read through the SDK. */
-export async function vpcRoutes(info: VpcEndpointInfo): Promise<VpcRoute[]> {
+/** An ENI as DescribeNetworkInterfaces answers it: its check and its security groups' names. */
+export interface VpcEni {
+  id: string;
+  sourceDestCheck: boolean;
+  groupNames: string[];
+}
+
+/** The routes of the VPC's main route table and, when asked, some ENIs, read through the SDK. */
+export async function describeVpc(
+  info: VpcEndpointInfo,
+  eniIds: readonly string[] = [],
+): Promise<{ routes: VpcRoute[]; enis: VpcEni[] }> {
   const { sdk, client } = await vpcEc2(info);
   try {
     const r = await client.send(new sdk.DescribeRouteTablesCommand({ RouteTableIds: [info.routeTableId] }));
-    return (r.RouteTables?.[0]?.Routes ?? []).map((x) => ({
+    const routes = (r.RouteTables?.[0]?.Routes ?? []).map((x) => ({
       destination: x.DestinationCidrBlock ?? '?',
       target: x.NetworkInterfaceId ?? x.GatewayId ?? x.InstanceId ?? '?',
       state: x.State ?? '?',
     }));
+    if (!eniIds.length) return { routes, enis: [] };
+    const n = await client.send(new sdk.DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [...eniIds] }));
+    const enis = (n.NetworkInterfaces ?? []).map((e) => ({
+      id: e.NetworkInterfaceId ?? '?',
+      sourceDestCheck: e.SourceDestCheck ?? true,
+      groupNames: (e.Groups ?? []).map((g) => g.GroupName ?? '?'),
+    }));
+    return { routes, enis };
   } finally {
     client.destroy();
   }

@@ -6,7 +6,7 @@
 import type { Exec } from '../common/exec.js';
 import { textTable } from '../common/text-table.js';
 import type { LabState } from './state.js';
-import { vpcRoutes } from './vpc-ec2.js';
+import { describeVpc } from './vpc-ec2.js';
 import { readVpcEndpoint } from './vpc-endpoint.js';
 
 export interface VpcStatus {
@@ -46,7 +46,7 @@ export async function vpcStatus(state: LabState, exec: Exec, present: ReadonlySe
   let routes: VpcStatus['routes'] = [];
   if (info) {
     try {
-      routes = (await vpcRoutes(info)).map((r) => ({
+      routes = (await describeVpc(info)).routes.map((r) => ({
         ...r,
         owner: r.target === 'local' ? 'the VPC' : (owners.get(r.target) ?? '?'),
       }));

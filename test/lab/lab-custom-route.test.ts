@@ -11,13 +11,14 @@ import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { realExec } from '../../src/common/exec.js';
 import { listNetnsWithPrefix } from '../../src/lab/netns.js';
-import { cmdlineOf, pidsMentioning, readPidDir } from '../../src/lab/processes.js';
+import { readPidDir } from '../../src/lab/processes.js';
 import { readState } from '../../src/lab/state.js';
 import { downLab, World } from '../../src/lab/world.js';
 import { skipOrFail } from '../../testkit/preconditions.js';
 import { deps, isRoot, runNames, sweepStaleRuns, testPlan } from '../net/fixture.js';
 import { launchVpcHyperswitches, startVpcEndpoint } from '../../src/lab/vpc-cloud.js';
 import { hypernet } from './run-cli.js';
+import { labDownLeavesNothing } from './lab-down.js';
 
 const { prefix, stateDir } = runNames('v');
 let pids: number[] = [];
@@ -74,6 +75,13 @@ test('lab up --custom-route-vms 2: the vpc VMs pass the ping matrix with the oth
     assert.match(a.stdout, new RegExp(`inet ${v.vpcIp.replaceAll('.', '\\.')}/24`));
     assert.equal(a.stdout.includes(`inet ${v.ip}/`), v.mode === 'in-addition', a.stdout);
   }
+  // The VPC security groups: an instead VM takes nothing from another VM at its VPC address, only
+  // through the hyperswitch by hyper IP (the matrix below).
+  const [v1, v2] = vpc.vms;
+  const direct = await realExec('ip', ['netns', 'exec', v2!.ns, 'ping', '-n', '-q', '-c', '1', '-W', '1', v1!.vpcIp], {
+    allowFail: true,
+  });
+  assert.notEqual(direct.code, 0, `${v2!.name} → ${v1!.name} at its VPC address is dropped`);
   // The matrix: the four VMs, every pair reachable by hyper IP.
   assert.match(r.out, /ping matrix \(all reachable\)/);
   const rows = r.out.split('\n').filter((l) => /^\| (vm-a1|vm-b1|vm-vpc1|vm-vpc2) /.test(l));
@@ -107,13 +115,7 @@ test('lab status shows the vpc route table: the hyper subnet → the active hype
 
 test('lab down removes the endpoint daemon, the VPC router and every namespace', async (t) => {
   if (!isRoot()) return skipOrFail(t, 'needs root');
-  const r = await hypernet(['lab', 'down', '--state-dir', stateDir]);
-  assert.equal(r.code, 0, r.out);
-  assert.match(r.out, /vpc-endpoint: stopped/);
-  assert.deepEqual(await listNetnsWithPrefix(realExec, prefix), []);
-  for (const pid of pids) assert.equal(cmdlineOf(pid), null, `pid ${pid} still alive`);
-  assert.deepEqual(pidsMentioning(`${stateDir}/`), []);
-  assert.equal(existsSync(stateDir), false);
+  assert.match(await labDownLeavesNothing(stateDir, prefix, pids), /vpc-endpoint: stopped/);
 });
 
 test('lab down also cleans up after a half-finished lab up (endpoint, hyperswitches, no VMs)', async (t) => {
@@ -125,10 +127,5 @@ test('lab down also cleans up after a half-finished lab up (endpoint, hyperswitc
   await launchVpcHyperswitches(world);
   const recorded = [...readPidDir(`${stateDir}/pids`).values()];
   assert.equal(recorded.length, 4, "so far: the endpoint, the server, the vpc hyperswitches' agents");
-  const r = await hypernet(['lab', 'down', '--state-dir', stateDir]);
-  assert.equal(r.code, 0, r.out);
-  assert.deepEqual(await listNetnsWithPrefix(realExec, prefix), []);
-  for (const pid of recorded) assert.equal(cmdlineOf(pid), null, `pid ${pid} still alive`);
-  assert.deepEqual(pidsMentioning(`${stateDir}/`), []);
-  assert.equal(existsSync(stateDir), false);
+  await labDownLeavesNothing(stateDir, prefix, recorded);
 });
