@@ -93,8 +93,9 @@ async function ec2(vpc: VpcPlan): Promise<{ info: VpcEndpointInfo; sdk: Ec2Sdk; 
 }
 
 /**
- * Launches the hyperswitches as instances (RunInstances, one NIC in the subnet), plugs each instance's
- * ENI into its namespace, records them and starts their agents with `--custom-route-interface`.
+ * Makes the lab's groups (LAB_VPC_GROUPS), launches the hyperswitches as instances (RunInstances, one
+ * NIC in the subnet), plugs each instance's ENI into its namespace, records them and starts their
+ * agents with `--custom-route-interface`.
  */
 export async function launchVpcHyperswitches(lab: LabHandle): Promise<void> {
   const vpc = vpcOf(lab);
