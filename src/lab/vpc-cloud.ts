@@ -44,16 +44,16 @@ export async function startVpcEndpoint(lab: Pick<LabHandle, 'plan' | 'clock'>): 
     logFile,
     pidDir: p.pidDir,
   });
-  return waitFor(
+  // A daemon that exited ends the wait at once (a throw inside the probe would only be retried).
+  const r = await waitFor(
     'the vpc EC2 endpoint',
-    async () => {
-      if (!isOurs(pid, p.marker)) throw new Error(`the vpc endpoint exited; its log:\n${tailLog(logFile)}`);
-      return readVpcEndpoint(vpc);
-    },
+    async () => (isOurs(pid, p.marker) ? readVpcEndpoint(vpc) : 'exited'),
     lab.clock,
     20_000,
     50,
   );
+  if (r === 'exited') throw new Error(`the vpc endpoint exited; its log:\n${tailLog(logFile)}`);
+  return r;
 }
 
 /** The server's `agentless:` options of the cloud `vpc` (provider aws on the lab's endpoint). */

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { realExec } from '../../src/common/exec.js';
-import { listNetnsWithPrefix } from '../../src/lab/netns.js';
+import { addNetns, listNetnsWithPrefix } from '../../src/lab/netns.js';
 import { readPidDir } from '../../src/lab/processes.js';
 import { readState } from '../../src/lab/state.js';
 import { downLab, World } from '../../src/lab/world.js';
@@ -116,6 +116,18 @@ test('lab status shows the vpc route table: the hyper subnet → the active hype
 test('lab down removes the endpoint daemon, the VPC router and every namespace', async (t) => {
   if (!isRoot()) return skipOrFail(t, 'needs root');
   assert.match(await labDownLeavesNothing(stateDir, prefix, pids), /vpc-endpoint: stopped/);
+});
+
+test('an endpoint daemon that cannot start fails lab up at once, with its log', async (t) => {
+  if (!isRoot()) return skipOrFail(t, 'needs root');
+  const world = new World(testPlan('v', { vmsPerCloud: 0, customRouteVms: 1 }), deps);
+  await world.buildTopology();
+  // Its dataplane makes the VPC router namespace, and refuses one that exists.
+  await addNetns(realExec, world.plan.vpc!.routerNs);
+  const t0 = Date.now();
+  await assert.rejects(startVpcEndpoint(world), /the vpc endpoint exited; its log:[\s\S]*File exists/);
+  assert.ok(Date.now() - t0 < 10_000, `failed after ${Date.now() - t0} ms, not at the 20 s timeout`);
+  await labDownLeavesNothing(stateDir, prefix, []);
 });
 
 test('lab down also cleans up after a half-finished lab up (endpoint, hyperswitches, no VMs)', async (t) => {
