@@ -14,6 +14,7 @@ import { firewallAgentArgs } from './firewall.js';
 import { labToken } from './keystone-lab.js';
 import { labMetadataSecret, metadataSecretFile } from './metadata-secret.js';
 import { defaultWgIface } from '../model/encryption.js';
+import type { LabState } from './state.js';
 
 export const AGENT_PID_PREFIX = 'agent-';
 /** Where each agent serves /metrics and its probes: loopback of its own hyperswitch namespace. */
@@ -26,7 +27,8 @@ export const LAB_AGENT_METRICS = '127.0.0.1:9464';
 export const labWgIface = (c: Pick<CloudPlan, 'agentNetnsPrefix' | 'hostId'>): string =>
   defaultWgIface(`${c.agentNetnsPrefix}${c.hostId}`);
 
-type AgentLab = Pick<LabHandle, 'plan' | 'api' | 'clock'>;
+/** `state`: where a vpc hyperswitch's ENI is recorded (customRouteArgs); absent, no vpc hyperswitch starts. */
+type AgentLab = Pick<LabHandle, 'plan' | 'api' | 'clock'> & { readonly state?: LabState };
 
 function agentLog(plan: LabPlan, c: CloudPlan): string {
   return join(plan.paths.logDir, `agent-${c.hostId}.log`);
@@ -42,8 +44,16 @@ function tokenArgs(plan: LabPlan): string[] {
   return token ? ['--token', token] : [];
 }
 
+/** A vpc hyperswitch's custom-route flags: its own ENI, recorded when `lab up` launched it. */
+function customRouteArgs(plan: LabPlan, state: LabState | undefined, c: CloudPlan): string[] {
+  if (!plan.vpc?.hyperswitches.some((h) => h.hostId === c.hostId)) return [];
+  const eni = state?.vpc?.hyperswitches.find((h) => h.hostId === c.hostId)?.eni;
+  if (!eni) throw new Error(`${c.hostId}: no ENI recorded for this vpc hyperswitch`);
+  return ['--custom-route', '--custom-route-interface', eni];
+}
+
 /** Starts the real agent of one cloud inside its hyperswitch namespace. */
-function startAgent(plan: LabPlan, c: CloudPlan): number {
+function startAgent(plan: LabPlan, c: CloudPlan, state?: LabState): number {
   labMetadataSecret(plan.paths); // made with the server's config; here too for an agent started alone
   return startDaemon({
     name: `${AGENT_PID_PREFIX}${c.hostId}`,
@@ -75,6 +85,7 @@ function startAgent(plan: LabPlan, c: CloudPlan): number {
       ...tokenArgs(plan),
       ...hyperVmAgentArgs(plan, c),
       ...firewallAgentArgs(plan, c),
+      ...customRouteArgs(plan, state, c),
     ]),
     logFile: agentLog(plan, c),
     pidDir: plan.paths.pidDir,
@@ -95,7 +106,7 @@ export async function stopAgent(
 /** Starts the agents and waits until each has registered (a heartbeat since its start). */
 export async function startAgents(lab: AgentLab, clouds: readonly CloudPlan[] = lab.plan.clouds): Promise<void> {
   const since = lab.clock.now();
-  const pids = clouds.map((c) => startAgent(lab.plan, c));
+  const pids = clouds.map((c) => startAgent(lab.plan, c, lab.state));
   await waitAgentsAlive(lab, { clouds, pids, timeoutMs: 20_000, sinceMs: since });
 }
 

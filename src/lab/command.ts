@@ -6,14 +6,22 @@
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { realClock } from '../common/clock.js';
 import { realExec } from '../common/exec.js';
-import { DEFAULT_OPTIONS, type LabFirewall, planLab } from './plan.js';
+import { DEFAULT_OPTIONS, type LabFirewall, type LabPlan, MAX_CUSTOM_ROUTE_VMS, planLab } from './plan.js';
 import { setUpLabRouter } from './router.js';
 import { labL3Lines } from './status.js';
 import { isOurs, pidFile, readPidFile } from './processes.js';
-import { countFailures, hyperVmTable, openstackHint, pingMatrixTable, stepLine, vmTable } from './report.js';
+import {
+  countFailures,
+  hyperVmTable,
+  openstackHint,
+  pingMatrixTable,
+  stepLine,
+  vmTable,
+  vpcVmTable,
+} from './report.js';
 import { readState } from './state.js';
 import { keystoneHint } from './keystone-lab.js';
 import { registerMigrate } from './migrate-command.js';
@@ -21,10 +29,20 @@ import { labStatus, renderStatus } from './status.js';
 import { downLab, World } from './world.js';
 import { inContainer } from './hypervms.js';
 import { startRepositoryRelay } from './repository-relay.js';
+import { runVpcEndpoint } from './vpc-endpoint.js';
+import { createLogger } from '../common/log.js';
 
 const int = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n)) throw new Error(`not an integer: ${v}`);
+  return n;
+};
+
+/** `--custom-route-vms`: an integer 0…MAX_CUSTOM_ROUTE_VMS (planLab checks it again). */
+const customRouteVms = (v: string): number => {
+  const n = /^\d+$/.test(v) ? Number(v) : Number.NaN;
+  if (!Number.isInteger(n) || n > MAX_CUSTOM_ROUTE_VMS)
+    throw new InvalidArgumentError(`custom-route VMs must be an integer 0…${MAX_CUSTOM_ROUTE_VMS}, got "${v}"`);
   return n;
 };
 
@@ -68,6 +86,7 @@ async function up(o: {
   hypervms: number;
   networks: number;
   firewall?: LabFirewall;
+  customRouteVms: number;
 }): Promise<number> {
   needRoot();
   // Without the router the subnets cannot reach each other and the ping matrix would fail by design.
@@ -89,22 +108,29 @@ async function up(o: {
     await downLab(stateDir, stale.plan.prefix, deps, true);
   }
   const apiPort = o.apiPort === 0 ? await freePort(DEFAULT_OPTIONS.apiHost) : o.apiPort;
-  const plan = planLab({
-    stateDir,
-    prefix: o.prefix,
-    clouds: o.clouds,
-    vmsPerCloud: o.vmsPerCloud,
-    apiPort,
-    underlayMtu: o.underlayMtu,
-    agentlessVms: o.agentlessVms,
-    keystone: !!o.keystone,
-    hypervms: o.hypervms,
-    networks: o.networks,
-    firewall: o.firewall,
-  });
+  let plan: LabPlan;
+  try {
+    plan = planLab({
+      stateDir,
+      prefix: o.prefix,
+      clouds: o.clouds,
+      vmsPerCloud: o.vmsPerCloud,
+      apiPort,
+      underlayMtu: o.underlayMtu,
+      agentlessVms: o.agentlessVms,
+      keystone: !!o.keystone,
+      hypervms: o.hypervms,
+      networks: o.networks,
+      firewall: o.firewall,
+      customRouteVms: o.customRouteVms,
+    });
+  } catch (e) {
+    console.error(`hypernet lab: ${(e as Error).message}`);
+    return 2;
+  }
   const t0 = realClock.now();
   console.log(
-    `building the lab: ${plan.clouds.length} clouds, ${plan.vms.length} VMs, prefix ${plan.prefix}, state ${stateDir}`,
+    `building the lab: ${plan.clouds.length} clouds${plan.vpc ? ' and a vpc cloud' : ''}, ${plan.vms.length + (plan.vpc?.vms.length ?? 0)} VMs, prefix ${plan.prefix}, state ${stateDir}`,
   );
   const world = new World(plan, {
     ...deps,
@@ -132,10 +158,13 @@ async function up(o: {
   const vms = world.state.vms.slice().sort((a, b) => a.name.localeCompare(b.name));
   // HyperVMs ping from inside their containers, beside the VMs.
   const hvs = (world.state.hypervms ?? []).map((h) => ({ name: h.name, ns: h.ns, ip: h.ip, inner: inContainer(h) }));
-  const sources = [...vms, ...hvs];
+  // The vpc cloud's VMs ping from their namespaces, by hyper IP like the others.
+  const vpcVms = world.state.vpc?.vms ?? [];
+  const sources = [...vms, ...hvs, ...vpcVms];
   const matrix = await world.step('ping matrix (every VM to every other)', () => world.pingMatrix(sources));
   console.log(`\n${vmTable(plan, vms)}\n`);
   if (hvs.length) console.log(`${hyperVmTable(world.state.hypervms ?? [])}\n`);
+  if (vpcVms.length) console.log(`${vpcVmTable(world.state.vpc!)}\n`);
   const failures = countFailures(matrix);
   console.log(`ping matrix (${failures === 0 ? 'all reachable' : `${failures} FAILED`}):`);
   console.log(
@@ -181,6 +210,13 @@ function execIn(vm: string, cmd: string[], o: { stateDir: string }): number {
     ['internet', plan.internetNs],
     ...plan.vms.map((v) => [v.name, v.ns] as [string, string]),
     ...plan.clouds.map((c) => [c.hostId, c.hyperswitchNs] as [string, string]),
+    ...(plan.vpc
+      ? [
+          ['vpc', plan.vpc.routerNs] as [string, string],
+          ...plan.vpc.hyperswitches.map((c) => [c.hostId, c.hyperswitchNs] as [string, string]),
+          ...plan.vpc.vms.map((v) => [v.name, v.ns] as [string, string]),
+        ]
+      : []),
   ]);
   const ns = known.get(vm) ?? (vm.startsWith(plan.prefix) ? vm : undefined);
   if (!ns) {
@@ -234,6 +270,12 @@ export function register(program: Command): void {
     )
     .option('--no-router', 'no router, external networks, floating IP or external host')
     .option('--firewall <mode>', "the agents' security groups: nftables or tc-bpf", 'nftables')
+    .option(
+      '--custom-route-vms <n>',
+      `VMs of a "vpc" cloud (lab EC2 endpoint) behind a custom-route hyperswitch, 0…${MAX_CUSTOM_ROUTE_VMS}`,
+      customRouteVms,
+      0,
+    )
     .action(async (o) => {
       if (o.agentless && !o.agentlessVms) o.agentlessVms = 1;
       process.exitCode = await up(o);
@@ -259,6 +301,17 @@ export function register(program: Command): void {
     .requiredOption('--socket <path>', "the server's Unix socket")
     .action(async (o: { socket: string }) => {
       await startRepositoryRelay(o.socket);
+    });
+  // Internal: the vpc cloud's EC2 endpoint daemon `lab up --custom-route-vms` starts (vpc-endpoint.ts).
+  lab
+    .command('vpc-endpoint', { hidden: true })
+    .requiredOption('--lab <file>', "the lab's lab.json")
+    .action(async (o: { lab: string }) => {
+      await runVpcEndpoint(resolve(o.lab), {
+        exec: realExec,
+        clock: realClock,
+        log: createLogger('vpc-endpoint'),
+      });
     });
   lab
     .command('down')

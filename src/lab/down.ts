@@ -34,6 +34,8 @@ const LAB_FILES = [
   'clouds.yaml',
   'metadata-secret',
   'hypervm-image',
+  // The vpc cloud's endpoint daemon: its address file and control socket.
+  'vpc',
 ];
 
 /**

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { DEFAULT_ENCRYPTION, type EncryptionPolicy, overlayMtu, policyEncrypts } from '../model/encryption.js';
 import { deepFreeze } from '../common/freeze.js';
 import { bigIntToIp, cidrContains, parseCidr } from '../model/grammar/addresses.js';
+import type { CustomRouteMode } from '../model/custom-route.js';
 
 export interface LabOptions {
   /** Prefix of every namespace the lab (and its agents) create, e.g. `hnlab-`. */
@@ -53,7 +54,15 @@ export interface LabOptions {
   servers?: number;
   /** The agents' security groups: nftables (default) or tc-bpf (firewall.ts). */
   firewall?: LabFirewall;
+  /**
+   * VMs of the `vpc` cloud (`--custom-route-vms`): ordinary VMs of a VPC behind the lab's EC2 endpoint,
+   * on the hyper network through a custom-route hyperswitch (vpc-cloud.ts). 0: no vpc cloud.
+   */
+  customRouteVms?: number;
 }
+
+/** The most custom-route VMs a lab makes (each is a namespace, a VPC ENI and a port). */
+export const MAX_CUSTOM_ROUTE_VMS = 8;
 
 /** The lab agents' security-group mode (firewall.ts). */
 export type LabFirewall = 'nftables' | 'tc-bpf';
@@ -177,6 +186,35 @@ export interface LabPlan {
   servers?: number;
   /** The agents' security-group mode (absent: nftables, the agent's default). */
   firewall?: LabFirewall;
+  /** The `vpc` cloud of `--custom-route-vms` (absent: none). */
+  vpc?: VpcPlan;
+}
+
+/** A custom-route VM of the vpc cloud: only its VPC address; its hyper IP lives on the hyperswitch. */
+export interface VpcVmPlan {
+  /** `vm-vpc1`, … */
+  name: string;
+  ns: string;
+  /** Odd VMs `instead`, even ones `in-addition` (their user_data adds the hyper IP). */
+  mode: CustomRouteMode;
+}
+
+/**
+ * The lab's `vpc` cloud: the EC2 endpoint daemon with its VPC router namespace, two custom-route
+ * hyperswitches (active, standby) with an underlay link each like the other clouds' nodes, and VMs.
+ */
+export interface VpcPlan {
+  label: string;
+  /** The VPC router namespace (NetnsVpcDataplane): EC2's fabric and the main route table. */
+  routerNs: string;
+  vpcCidr: string;
+  /** The one subnet of the hyperswitches' ENIs and the VMs' ENIs. */
+  subnetCidr: string;
+  /** `[active, standby]`: the VMs' ports are bound to the first. */
+  hyperswitches: CloudPlan[];
+  vms: VpcVmPlan[];
+  /** The endpoint daemon's directory: its address file and control socket. */
+  dir: string;
 }
 
 export interface AgentlessCloudPlan {
@@ -282,51 +320,20 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
   if (!Number.isInteger(servers) || servers < 1 || servers > 5) throw new Error(`servers must be 1…5, got ${servers}`);
   if (servers > 1 && !o.database) throw new Error('several servers need a shared database (a PostgreSQL URL)');
   const paths = labPaths(o.stateDir);
-  const clouds: CloudPlan[] = carveUnderlays(o.clouds).map((subnet, index) => {
-    const { network, prefix: len } = parseCidr(subnet);
-    const base = Number(network);
-    const half = 1 << (32 - len - 1);
+  const customRouteVms = o.customRouteVms ?? 0;
+  if (!Number.isInteger(customRouteVms) || customRouteVms < 0 || customRouteVms > MAX_CUSTOM_ROUTE_VMS)
+    throw new Error(`custom-route VMs must be 0…${MAX_CUSTOM_ROUTE_VMS}, got ${customRouteVms}`);
+  // The vpc cloud takes an underlay subnet of its own, the last one carved.
+  const underlays = carveUnderlays(o.clouds + (customRouteVms ? 1 : 0));
+  if (customRouteVms && (o.agentlessVms || o.hypervmProvider) && underlays.length > 2)
+    throw new Error('agentless VMs need at most 2 clouds, the vpc cloud of --custom-route-vms included');
+  // The VPC route table carries the VMs' network only: another subnet behind the router is out of reach.
+  if (customRouteVms && o.networks > 1) throw new Error('custom-route VMs need a single tenant network');
+  const clouds: CloudPlan[] = underlays.slice(0, o.clouds).map((subnet, index) => {
     const letter = cloudLetter(index);
-    const label = o.cloudLabels?.[index] ?? `cloud-${letter}`;
-    const hyperswitchNs = `${o.prefix}hs-${letter}`;
-    const hostId = `hs-${letter}`;
-    const workloadBase = base + half;
-    const vms: VmPlan[] = [];
-    for (let v = 1; v <= o.vmsPerCloud; v++) {
-      const name = `vm-${letter}${v}`;
-      // Native addresses: the workload half without its network and broadcast addresses.
-      const native = v <= half - 2 ? intToIp(workloadBase + v) : null;
-      const agentless = index === o.clouds - 1 && v > o.vmsPerCloud - o.agentlessVms;
-      vms.push({
-        name,
-        cloud: label,
-        ns: `${o.prefix}${name}`,
-        hostId,
-        hyperswitchNs,
-        nativeIp: native,
-        nativeHostIf: `nat-${letter}${v}`,
-        ...(agentless ? { agentless } : {}),
-        ...(o.networks > 1 ? { network: (v - 1) % o.networks } : {}),
-      });
-    }
-    return {
-      index,
-      label,
-      subnet,
-      transitCidr: `${intToIp(base)}/${len + 1}`,
-      transitPrefixLen: len + 1,
-      workloadCidr: `${intToIp(workloadBase)}/${len + 1}`,
-      gatewayIp: intToIp(base + 1),
-      underlayIp: intToIp(base + 2),
-      hostId,
-      hyperswitchNs,
-      internetIf: `to-${letter}`,
-      hyperswitchIf: 'ul0',
-      agentNetnsPrefix: `${o.prefix}${letter}-`,
-      agentStateDir: join(o.stateDir, 'agents', hostId),
-      vms,
-    };
+    return planCloud(o, subnet, index, letter, o.cloudLabels?.[index] ?? `cloud-${letter}`, o.vmsPerCloud);
   });
+  const vpc = customRouteVms ? planVpc(o, underlays[o.clouds]!, customRouteVms) : undefined;
   return deepFreeze({
     prefix: o.prefix,
     paths,
@@ -334,7 +341,11 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     underlayMtu: o.underlayMtu,
     // With the server's default policy (cross-cloud), a network spanning clouds is encrypted between
     // them, and DHCP gives its workloads room for WireGuard too (docs/encryption.md).
-    overlayMtu: overlayMtu(o.underlayMtu, clouds[0].underlayIp, encryptsAPair(o.encryption, clouds)),
+    overlayMtu: overlayMtu(
+      o.underlayMtu,
+      clouds[0].underlayIp,
+      encryptsAPair(o.encryption, [...clouds, ...(vpc?.hyperswitches ?? [])]),
+    ),
     api: { host: o.apiHost, port: o.apiPort },
     hyperCidr: o.hyperCidr,
     networks,
@@ -352,7 +363,85 @@ export function planLab(partial: Partial<LabOptions> = {}): LabPlan {
     ...(o.database ? { database: o.database } : {}),
     ...(servers > 1 ? { servers } : {}),
     ...(o.firewall === 'tc-bpf' ? { firewall: o.firewall } : {}),
+    ...(vpc ? { vpc } : {}),
   });
+}
+
+/** One cloud's node (hyperswitch) with its underlay link and `vmCount` VMs, on underlay `subnet`. */
+function planCloud(
+  o: LabOptions,
+  subnet: string,
+  index: number,
+  letter: string,
+  label: string,
+  vmCount: number,
+): CloudPlan {
+  const { network, prefix: len } = parseCidr(subnet);
+  const base = Number(network);
+  const half = 1 << (32 - len - 1);
+  const hyperswitchNs = `${o.prefix}hs-${letter}`;
+  const hostId = `hs-${letter}`;
+  const workloadBase = base + half;
+  const vms: VmPlan[] = [];
+  for (let v = 1; v <= vmCount; v++) {
+    const name = `vm-${letter}${v}`;
+    // Native addresses: the workload half without its network and broadcast addresses.
+    const native = v <= half - 2 ? intToIp(workloadBase + v) : null;
+    const agentless = index === o.clouds - 1 && v > o.vmsPerCloud - o.agentlessVms;
+    vms.push({
+      name,
+      cloud: label,
+      ns: `${o.prefix}${name}`,
+      hostId,
+      hyperswitchNs,
+      nativeIp: native,
+      nativeHostIf: `nat-${letter}${v}`,
+      ...(agentless ? { agentless } : {}),
+      ...(o.networks > 1 ? { network: (v - 1) % o.networks } : {}),
+    });
+  }
+  return {
+    index,
+    label,
+    subnet,
+    transitCidr: `${intToIp(base)}/${len + 1}`,
+    transitPrefixLen: len + 1,
+    workloadCidr: `${intToIp(workloadBase)}/${len + 1}`,
+    gatewayIp: intToIp(base + 1),
+    underlayIp: intToIp(base + 2),
+    hostId,
+    hyperswitchNs,
+    internetIf: `to-${letter}`,
+    hyperswitchIf: 'ul0',
+    agentNetnsPrefix: `${o.prefix}${letter}-`,
+    agentStateDir: join(o.stateDir, 'agents', hostId),
+    vms,
+  };
+}
+
+/**
+ * The vpc cloud on underlay `subnet`: its halves are the links of the active and the standby
+ * hyperswitch (`hs-vpc1`, `hs-vpc2`); the VPC (10.20.0.0/16) exists only inside namespaces.
+ */
+function planVpc(o: LabOptions, subnet: string, vms: number): VpcPlan {
+  const { network, prefix: len } = parseCidr(subnet);
+  const half = 1 << (32 - len - 1);
+  const label = 'vpc';
+  return {
+    label,
+    routerNs: `${o.prefix}vpc`,
+    vpcCidr: '10.20.0.0/16',
+    subnetCidr: '10.20.2.0/24',
+    hyperswitches: [1, 2].map((k) =>
+      planCloud(o, `${intToIp(Number(network) + (k - 1) * half)}/${len + 1}`, o.clouds + k - 1, `vpc${k}`, label, 0),
+    ),
+    vms: Array.from({ length: vms }, (_, i) => ({
+      name: `vm-vpc${i + 1}`,
+      ns: `${o.prefix}vm-vpc${i + 1}`,
+      mode: i % 2 === 0 ? 'instead' : 'in-addition',
+    })),
+    dir: join(o.stateDir, 'vpc'),
+  };
 }
 
 /** `n` consecutive blocks the size of `first`, starting with it (10.0.1.0/24 → 10.0.2.0/24, …). */
@@ -397,5 +486,12 @@ function encryptsAPair(p: EncryptionPolicy, clouds: readonly CloudPlan[]): boole
 
 /** Every namespace name the plan itself creates (agents may add more under the same prefix). */
 export function planNamespaces(plan: LabPlan): string[] {
-  return [plan.internetNs, ...plan.clouds.map((c) => c.hyperswitchNs), ...plan.vms.map((v) => v.ns)];
+  return [
+    plan.internetNs,
+    ...plan.clouds.map((c) => c.hyperswitchNs),
+    ...plan.vms.map((v) => v.ns),
+    ...(plan.vpc
+      ? [plan.vpc.routerNs, ...plan.vpc.hyperswitches.map((h) => h.hyperswitchNs), ...plan.vpc.vms.map((v) => v.ns)]
+      : []),
+  ];
 }

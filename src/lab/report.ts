@@ -4,7 +4,7 @@
  */
 import { textTable } from '../common/text-table.js';
 import { type LabPlan, networkOfIp, tenantNetworks } from './plan.js';
-import type { LabHyperVmRecord, LabVmRecord } from './state.js';
+import type { LabHyperVmRecord, LabVmRecord, LabVpcRecord } from './state.js';
 
 /** One progress line: `[  1.23s] ✓ server (412 ms)`. */
 export function stepLine(step: string, ms: number, sinceStartMs: number): string {
@@ -34,6 +34,14 @@ export function hyperVmTable(hvs: readonly LabHyperVmRecord[]): string {
   return textTable(
     ['HyperVM', 'cloud', 'hyper IP', 'node', 'id'],
     hvs.map((h) => [h.name, h.cloud, h.ip, h.hostId, h.id]),
+  );
+}
+
+/** The vpc cloud's custom-route VMs: VPC address and ENI, hyper IP, mode and hyperswitch. */
+export function vpcVmTable(vpc: LabVpcRecord): string {
+  return textTable(
+    ['VM (vpc)', 'mode', 'hyper IP', 'VPC IP', 'ENI', 'hyperswitch'],
+    vpc.vms.map((v) => [v.name, v.mode, v.ip, v.vpcIp, v.eni, v.hostId]),
   );
 }
 

@@ -30,6 +30,7 @@ export function externalCidr(workloadCidr: string): string | null {
 export function externalHostProblem(plan: LabPlan): string | null {
   if (plan.agentless) return 'agentless VMs use 203.0.113.0/24';
   if (plan.clouds.length > 2) return 'more than 2 clouds use 203.0.113.0/24';
+  if (plan.vpc && plan.clouds.length > 1) return 'the vpc cloud uses 203.0.113.0/24';
   return null;
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { DEFAULT_ENCRYPTION } from '../model/encryption.js';
 import { agentlessServerSection } from './agentless.js';
+import { vpcServerCloud } from './vpc-cloud.js';
 import { keystoneServerArgs } from './keystone-lab.js';
 import { labMetadataSecret } from './metadata-secret.js';
 import { type LabPlan, serverSockets } from './plan.js';
@@ -75,7 +76,7 @@ function serverConfig(plan: LabPlan): { args: string[] } {
   const keystone = keystoneServerArgs(plan);
   const sections = {
     metadata_proxy_shared_secret: labMetadataSecret(plan.paths),
-    ...(plan.agentless ? { agentless: agentlessServerSection(plan) } : {}),
+    ...(plan.agentless || plan.vpc ? { agentless: agentlessSection(plan) } : {}),
     ...(keystone.section ? { keystone_authtoken: keystone.section } : {}),
     ...(plan.encryption && plan.encryption !== DEFAULT_ENCRYPTION ? { encryption: plan.encryption } : {}),
   };
@@ -83,6 +84,18 @@ function serverConfig(plan: LabPlan): { args: string[] } {
   mkdirSync(plan.paths.serverDataDir, { recursive: true });
   writeFileSync(file, stringify(sections), { mode: 0o600 });
   return { args: ['--config', file, ...keystone.args] };
+}
+
+/**
+ * The `agentless:` section: the lab provider's clouds for agentless VMs, and the vpc cloud (provider aws
+ * on the lab's EC2 endpoint), which is the home cloud when the lab has no agentless VMs.
+ */
+function agentlessSection(plan: LabPlan): Record<string, unknown> {
+  const home = plan.agentless ? agentlessServerSection(plan) : undefined;
+  if (!plan.vpc) return home!;
+  // Not a HyperVM provider even when the home cloud is one (a clouds entry inherits its options).
+  const vpc = { ...vpcServerCloud(plan.vpc), hypervm_provider: false };
+  return home ? { ...home, clouds: { ...(home.clouds as Record<string, unknown>), [plan.vpc.label]: vpc } } : vpc;
 }
 
 /** Stops every server of the lab (SIGTERM, by recorded PID). */

@@ -5,6 +5,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { CustomRouteMode } from '../model/custom-route.js';
 import type { LabPlan } from './plan.js';
 
 export interface LabVmRecord {
@@ -52,6 +53,41 @@ export interface LabNetworkRecord {
   subnetId: string;
 }
 
+/** A custom-route hyperswitch of the vpc cloud: its instance and its ENI (`--custom-route-interface`). */
+export interface LabVpcHyperswitchRecord {
+  hostId: string;
+  instanceId: string;
+  eni: string;
+  vpcIp: string;
+}
+
+/** A VM of the vpc cloud: its VPC ENI and address, and its custom-route port on the hyper network. */
+export interface LabVpcVmRecord {
+  name: string;
+  ns: string;
+  mode: CustomRouteMode;
+  eni: string;
+  vpcIp: string;
+  portId: string;
+  mac: string;
+  /** The hyper IP the API allocated: on the hyperswitch (`instead`), also on the VM (`in-addition`). */
+  ip: string;
+  /** The hyperswitch its port is bound to. */
+  hostId: string;
+}
+
+/** The vpc cloud of `--custom-route-vms` as `lab up` made it (the endpoint's ids, hyperswitches, VMs). */
+export interface LabVpcRecord {
+  url: string;
+  vpcId: string;
+  subnetId: string;
+  routeTableId: string;
+  /** The lab's own groups the ENIs are made with, instead of the VPC's default (LAB_VPC_GROUPS). */
+  groups: { hyperswitches: string; vms: string; inAddition: string };
+  hyperswitches: LabVpcHyperswitchRecord[];
+  vms: LabVpcVmRecord[];
+}
+
 export interface LabState {
   version: 1;
   createdAt: string;
@@ -66,6 +102,7 @@ export interface LabState {
   vms: LabVmRecord[];
   l3?: LabL3Record;
   hypervms?: LabHyperVmRecord[];
+  vpc?: LabVpcRecord;
 }
 
 export function readState(file: string): LabState | null {

@@ -1,8 +1,8 @@
 /**
  * `hypernet lab status`: what is running compared with what the lab made — recorded processes alive
  * (and still ours), the plan's namespaces present (plus the ones agents made), each VM's hyper address
- * on its interface (eth0, or an agentless VM's OpenVPN TAP), and the agents' liveness as the API
- * reports it.
+ * on its interface (eth0, or an agentless VM's OpenVPN TAP), the agents' liveness as the API
+ * reports it, and the vpc cloud's VMs and route table (vpc-status.ts).
  */
 import { ApiClient } from '../client/api.js';
 import type { Exec } from '../common/exec.js';
@@ -15,6 +15,7 @@ import { CLIENT_TAP } from './agentless.js';
 import type { LabL3Record, LabState, LabVmRecord } from './state.js';
 import { vmInterface } from './vms.js';
 import { labToken } from './keystone-lab.js';
+import { renderVpcStatus, type VpcStatus, vpcStatus } from './vpc-status.js';
 
 /** The VM-side interface that holds the hyper IP: an agentless VM's OpenVPN TAP, else eth0. */
 const hyperInterface = (v: LabVmRecord): string => (v.tap === CLIENT_TAP ? CLIENT_TAP : 'eth0');
@@ -33,6 +34,8 @@ export interface LabStatus {
   healthy: boolean;
   /** The lab's router, gateways, floating IPs and external host (lab up without --no-router). */
   l3?: LabL3Record;
+  /** The vpc cloud of `--custom-route-vms`: its VMs and its route table. */
+  vpc?: VpcStatus;
 }
 
 /** The lab's gateways, floating IPs and external host, as `lab up` and `lab status` print them. */
@@ -81,7 +84,13 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
     apiError = (e as Error).message;
   }
   // The clouds' hyperswitches, and those the provider launched for agentless VMs.
-  const hosts = [...new Set([...plan.clouds.map((c) => c.hostId), ...state.vms.map((v) => v.hostId)])];
+  const hosts = [
+    ...new Set([
+      ...plan.clouds.map((c) => c.hostId),
+      ...(plan.vpc?.hyperswitches ?? []).map((c) => c.hostId),
+      ...state.vms.map((v) => v.hostId),
+    ]),
+  ];
   const agents = hosts.map((host) => ({
     host,
     alive: apiError ? null : (apiAgents.find((a) => a.host === host)?.alive ?? false),
@@ -90,7 +99,9 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
     const status = apiError ? '?' : (apiHyperVms.find((v) => v.id === h.id)?.status ?? 'gone');
     return { name: h.name, ip: h.ip, host: h.hostId, status, ok: status === 'ACTIVE' };
   });
+  const vpc = await vpcStatus(state, exec, present);
   const healthy =
+    (!vpc || (vpc.routed && vpc.vms.every((v) => v.ok) && !vpc.error)) &&
     processes.length > 0 &&
     processes.every((p) => p.alive) &&
     namespaces.every((n) => n.present) &&
@@ -107,6 +118,7 @@ export async function labStatus(state: LabState, exec: Exec): Promise<LabStatus>
     apiError,
     healthy,
     ...(state.l3 ? { l3: state.l3 } : {}),
+    ...(vpc ? { vpc } : {}),
   };
 }
 
@@ -159,6 +171,7 @@ export function renderStatus(s: LabStatus): string {
       ),
     );
   if (s.l3) out.push(...labL3Lines(s.l3));
+  if (s.vpc) out.push(...renderVpcStatus(s.vpc));
   if (s.apiError) out.push(`API unreachable: ${s.apiError}`);
   out.push(s.healthy ? 'lab is healthy' : 'lab is NOT healthy');
   return out.join('\n');

@@ -48,9 +48,13 @@ async function buildCloudLink(exec: Exec, plan: LabPlan, c: CloudPlan): Promise<
 
 /** Creates every namespace and underlay link of the plan. Expects none of them to exist. */
 export async function buildTopology(exec: Exec, plan: LabPlan): Promise<void> {
-  await Promise.all(planNamespaces(plan).map((ns) => addNetns(exec, ns)));
+  // The VPC router namespace is the endpoint daemon's (NetnsVpcDataplane makes it).
+  const made = planNamespaces(plan).filter((ns) => ns !== plan.vpc?.routerNs);
+  await Promise.all(made.map((ns) => addNetns(exec, ns)));
   await sysctlIn(exec, plan.internetNs, 'net.ipv4.ip_forward', 1);
-  await Promise.all(plan.clouds.map((c) => buildCloudLink(exec, plan, c)));
+  // The vpc cloud's hyperswitches are linked to the internet like the other clouds' nodes.
+  const nodes = [...plan.clouds, ...(plan.vpc?.hyperswitches ?? [])];
+  await Promise.all(nodes.map((c) => buildCloudLink(exec, plan, c)));
 }
 
 /**

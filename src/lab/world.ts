@@ -25,6 +25,7 @@ import { launchLabHyperVms, startRelayDaemon } from './hypervms.js';
 import { type AddVmOptions, addPlannedAgentlessVm, addVm, type LabVm, newVmSite, removeVm } from './vm-lifecycle.js';
 import type { VmSite } from './vms.js';
 import { labToken, registerLabEndpoint, startLabKeystone } from './keystone-lab.js';
+import { addVpcVms, launchVpcHyperswitches, startVpcEndpoint, waitVpcReady } from './vpc-cloud.js';
 
 // Callers import these from here since before World was split.
 export { AGENT_PID_PREFIX } from './agent-processes.js';
@@ -87,10 +88,16 @@ export class World implements LabHandle {
   async up(): Promise<LabVm[]> {
     await this.step('namespaces and underlay', () => this.buildTopology());
     if (this.plan.keystone) await this.step('keystone', () => startLabKeystone(this.plan, this.deps));
+    // The server's config names the vpc cloud's endpoint (its URL, VPC and key).
+    if (this.plan.vpc) await this.step('vpc: EC2 endpoint and VPC router', () => startVpcEndpoint(this));
     await this.step('server', () => this.startServer());
     if (this.plan.hypervms || this.plan.hypervmProvider) startRelayDaemon(this.plan);
     if (this.plan.keystone) await this.step('catalog', () => registerLabEndpoint(this.plan, this.clock));
     await this.step(`agents (${this.plan.clouds.length})`, () => this.startAgents());
+    if (this.plan.vpc)
+      await this.step('vpc: hyperswitches (RunInstances, ENIs, custom-route agents)', () =>
+        launchVpcHyperswitches(this),
+      );
     const planned = tenantNetworks(this.plan);
     const nets = await this.step(
       `tenant network${planned.length > 1 ? 's' : ''} ${planned.map((n) => n.cidr).join(', ')}`,
@@ -114,6 +121,14 @@ export class World implements LabHandle {
     for (const vm of this.plan.vms.filter((v) => v.agentless)) {
       await this.step(`agentless ${vm.name}: agentless port, hyperswitch, OpenVPN client, DHCP`, () =>
         this.addAgentlessVm(vm, netOf(vm)),
+      );
+    }
+    if (this.plan.vpc) {
+      await this.step(`vpc: VMs (${this.plan.vpc.vms.length}): ENIs, custom-route ports`, () =>
+        addVpcVms(this, network.id),
+      );
+      await this.step('vpc: routes, checks and security groups by the server', () =>
+        waitVpcReady(this, planned[0]!.cidr),
       );
     }
     if (this.plan.hypervms) {

@@ -5,11 +5,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { realExec } from '../../src/common/exec.js';
-import { listNetnsWithPrefix } from '../../src/lab/netns.js';
-import { cmdlineOf, pidsMentioning, readPidDir } from '../../src/lab/processes.js';
+import { readPidDir } from '../../src/lab/processes.js';
 import { hypernet } from './run-cli.js';
+import { labDownLeavesNothing } from './lab-down.js';
 import { readState } from '../../src/lab/state.js';
 import { deps, isRoot, runNames, sweepStaleRuns } from '../net/fixture.js';
 import { downLab } from '../../src/lab/world.js';
@@ -107,12 +106,7 @@ test('the openstack CLI lists the lab network through the TCP API', async (t) =>
 
 test('lab down removes every namespace, process and file; a second down is a no-op', async (t) => {
   if (!isRoot()) return skipOrFail(t, 'needs root');
-  const r = await hypernet(['lab', 'down', '--state-dir', stateDir]);
-  assert.equal(r.code, 0, r.out);
-  assert.deepEqual(await listNetnsWithPrefix(realExec, prefix), []);
-  for (const pid of pids) assert.equal(cmdlineOf(pid), null, `pid ${pid} still alive`);
-  assert.deepEqual(pidsMentioning(`${stateDir}/`), []);
-  assert.equal(existsSync(stateDir), false);
+  await labDownLeavesNothing(stateDir, prefix, pids);
   const again = await hypernet(['lab', 'down', '--state-dir', stateDir, '--prefix', prefix]);
   assert.equal(again.code, 0);
   assert.match(again.out, /namespaces removed: none/);

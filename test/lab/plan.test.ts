@@ -164,3 +164,44 @@ test('several servers: one socket each, every client given all of them; they nee
   assert.throws(() => planLab({ servers: 2 }), /need a shared database/);
   assert.throws(() => planLab({ database: 'postgresql://h/db', servers: 0 }), /servers must be 1…5/);
 });
+
+test('--custom-route-vms: a vpc cloud with its own underlay, two hyperswitches, VMs alternating modes', () => {
+  const p = planLab({ prefix: 'hnv-', stateDir: '/tmp/l', customRouteVms: 3 });
+  const vpc = p.vpc!;
+  // The other clouds keep their underlays; the vpc cloud's is the next one, halved for its two nodes.
+  assert.deepEqual(
+    p.clouds.map((c) => c.subnet),
+    ['192.0.2.0/24', '198.51.100.0/24'],
+  );
+  assert.deepEqual(
+    vpc.hyperswitches.map((h) => [h.hostId, h.label, h.hyperswitchNs, h.subnet, h.underlayIp, h.gatewayIp]),
+    [
+      ['hs-vpc1', 'vpc', 'hnv-hs-vpc1', '203.0.113.0/25', '203.0.113.2', '203.0.113.1'],
+      ['hs-vpc2', 'vpc', 'hnv-hs-vpc2', '203.0.113.128/25', '203.0.113.130', '203.0.113.129'],
+    ],
+  );
+  assert.deepEqual(
+    vpc.vms.map((v) => [v.name, v.ns, v.mode]),
+    [
+      ['vm-vpc1', 'hnv-vm-vpc1', 'instead'],
+      ['vm-vpc2', 'hnv-vm-vpc2', 'in-addition'],
+      ['vm-vpc3', 'hnv-vm-vpc3', 'instead'],
+    ],
+  );
+  assert.equal(vpc.routerNs, 'hnv-vpc');
+  assert.equal(vpc.dir, '/tmp/l/vpc');
+  for (const ns of ['hnv-vpc', 'hnv-hs-vpc1', 'hnv-hs-vpc2', 'hnv-vm-vpc3'])
+    assert.ok(planNamespaces(p).includes(ns), ns);
+  // Not among the clouds' VMs: they have no agent and no DHCP.
+  assert.equal(p.vms.length, 4);
+  assert.equal(planLab({ customRouteVms: 0 }).vpc, undefined);
+});
+
+test('--custom-route-vms is refused outside 0…8 and with what cannot share the vpc cloud', () => {
+  for (const n of [-1, 9, 1.5, Number.NaN])
+    assert.throws(() => planLab({ customRouteVms: n }), /custom-route VMs must be 0…8/);
+  assert.throws(() => planLab({ customRouteVms: 1, networks: 2 }), /single tenant network/);
+  assert.throws(() => planLab({ customRouteVms: 1, agentlessVms: 1 }), /at most 2 clouds, the vpc cloud/);
+  // One cloud and the vpc cloud leave 203.0.113.0/24 to the agentless addresses.
+  assert.ok(planLab({ clouds: 1, customRouteVms: 1, agentlessVms: 1 }).agentless);
+});

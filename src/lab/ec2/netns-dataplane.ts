@@ -43,8 +43,16 @@ export class NetnsVpcDataplane implements Ec2Dataplane {
   /**
    * Plugs `eni` into namespace `vmNs` as `ifname`: its address with the subnet's prefix, the default
    * route via the subnet's first address (EC2's router address), answered by the router's proxy ARP.
+   * `via`: the destinations routed that way instead of the default (a lab hyperswitch keeps its
+   * default route on its underlay link).
    */
-  async plug(eni: NetworkInterface, subnetCidr: string, vmNs: string, ifname = 'eth0'): Promise<void> {
+  async plug(
+    eni: NetworkInterface,
+    subnetCidr: string,
+    vmNs: string,
+    ifname = 'eth0',
+    via: readonly string[] = ['default'],
+  ): Promise<void> {
     const link = routerLink(eni.networkInterfaceId);
     const c = parseCidr(subnetCidr);
     const gw = bigIntToIp(c.network + 1n, 4);
@@ -53,7 +61,7 @@ export class NetnsVpcDataplane implements Ec2Dataplane {
     await x('ip', ['-n', vmNs, 'link', 'set', ifname, 'address', eni.macAddress]);
     await x('ip', ['-n', vmNs, 'addr', 'add', `${eni.privateIpAddress}/${c.prefix}`, 'dev', ifname]);
     await x('ip', ['-n', vmNs, 'link', 'set', ifname, 'up']);
-    await x('ip', ['-n', vmNs, 'route', 'add', 'default', 'via', gw, 'dev', ifname]);
+    for (const dest of via) await x('ip', ['-n', vmNs, 'route', 'add', dest, 'via', gw, 'dev', ifname]);
     // Every router link holds the subnet's router address, as EC2's router answers on each subnet.
     await x('ip', ['-n', this.ns, 'addr', 'add', `${gw}/32`, 'dev', link]);
     await x('ip', ['-n', this.ns, 'link', 'set', link, 'up']);
