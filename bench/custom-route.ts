@@ -1,0 +1,131 @@
+/**
+ * Custom-route benchmark (`npm run bench:custom-route`, root). On the custom-route world
+ * (testkit/custom-route-world.ts: the VPC router namespace behind the lab's EC2 endpoint, a
+ * hyperswitch running the real agent with `--custom-route`, node B with a peer VM over VXLAN):
+ *  - one TCP flow (iperf3 -t SECONDS) from vm1, a custom-route VM in mode `instead` with only its VPC
+ *    address, to the peer VM's hyper IP on node B: VM → VPC router → hyperswitch (SNAT to the hyper IP,
+ *    hcr/tap, bridge with the port's security groups, VXLAN) → underlay → node B → peer;
+ *  - against the same flow routed natively over the same hops (testkit/custom-route-twin.ts: namespaces
+ *    and veths of the same shape, addresses and MTUs, plain IP routing, no NAT, bridge, VXLAN or
+ *    netfilter, checked);
+ *  - ping RTT on both paths (20 pings at 50 ms per round), p50: the latency the extra hop adds.
+ * Rounds are interleaved (native, custom-route, …): BENCH_WARMUP (default 1, printed, not counted) then
+ * ROUNDS (default 5). iperf3's client is pinned to one CPU and its server to the other on both paths
+ * (testkit/placement.ts; BENCH_PIN=0 unpins). Target: the median of the per-round ratios custom-route /
+ * native ≥ 0.80; exit 1 when missed. The VPC security groups are not set here: the router namespace's
+ * nftables stand for EC2's fabric, whose cost at AWS is not the hyperswitch's, and with them the
+ * router would track each flow's connection on the custom-route path only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { realClock } from '../src/common/clock.js';
+import { realExec } from '../src/common/exec.js';
+import { sweepNamespaces } from '../src/lab/topology.js';
+import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
+import { CustomRouteWorld, PEER_IP } from '../testkit/custom-route-world.js';
+import { buildCustomRouteTwin } from '../testkit/custom-route-twin.js';
+import { iperfTcp } from '../testkit/iperf.js';
+import { loadAverageLine, PINNING, pinProcess, placementLine, RECEIVER_CPU, SENDER_CPU } from '../testkit/placement.js';
+import { formatRatios, median, percentile, roundRatios } from '../testkit/stats.js';
+import { eventually } from '../testkit/wait.js';
+
+const ROUNDS = Number(process.env.ROUNDS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const PINGS = 20;
+const TARGET = 0.8;
+const exec = realExec;
+const prefix = `hncb-${process.pid}-`;
+const twinPrefix = `hncn-${process.pid}-`;
+const VM_IP = '10.99.0.5';
+
+const gb = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
+
+/** RTTs (ms) of PINGS pings at 50 ms intervals from `ns` to `ip`. */
+async function rtts(ns: string, ip: string): Promise<number[]> {
+  const r = await exec('ip', ['netns', 'exec', ns, 'ping', '-n', '-c', String(PINGS), '-i', '0.05', '-W', '1', ip], {
+    allowFail: true,
+    timeoutMs: 20_000,
+  });
+  const ms = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  if (ms.length === 0) throw new Error(`ping ${ns} → ${ip}: no reply\n${r.stdout}${r.stderr}`);
+  return ms;
+}
+
+async function main(): Promise<void> {
+  requireRoot('bench:custom-route');
+  const targets = new Targets();
+  const world = new CustomRouteWorld({
+    prefix,
+    artifacts: 'bench-custom-route',
+    routesBy: 'test',
+    securityGroups: false,
+    vms: [{ name: 'vm1', mode: 'instead', ip: VM_IP }],
+  });
+  const servers: ChildProcess[] = [];
+  try {
+    console.log(
+      `custom-route benchmark, prefix ${prefix} (twin ${twinPrefix}), ${WARMUP} warm-up + ${ROUNDS} rounds of ` +
+        `${SECONDS} s; ${placementLine()}; at start: ${loadAverageLine()}`,
+    );
+    await world.up();
+    const twin = await buildCustomRouteTwin(exec, twinPrefix);
+    const vm = world.ns.vm1!;
+    if (!(await eventually(() => world.pings(vm, PEER_IP, 1), 15_000))) throw new Error('vm1 cannot reach the peer');
+    if (!(await eventually(() => world.pings(twin.vm, twin.peerIp, 1), 5_000))) throw new Error('native: no path');
+    for (const n of [world.ns.peer!, twin.peer]) {
+      const s = spawn('ip', ['netns', 'exec', n, 'iperf3', '-s', '-4'], { stdio: 'ignore' });
+      servers.push(s);
+      await new Promise((r) => setTimeout(r, 300));
+      await pinProcess(exec, s.pid ?? 0, RECEIVER_CPU);
+    }
+    const cpu = PINNING ? SENDER_CPU : undefined;
+
+    const bps = { native: [] as number[], cr: [] as number[] };
+    const rtt = { native: [] as number[], cr: [] as number[] };
+    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      const native = await iperfTcp(exec, twin.vm, twin.peerIp, SECONDS, cpu);
+      const cr = await iperfTcp(exec, vm, PEER_IP, SECONDS, cpu);
+      const rn = await rtts(twin.vm, twin.peerIp);
+      const rc = await rtts(vm, PEER_IP);
+      const warm = i < WARMUP;
+      if (!warm) {
+        bps.native.push(native);
+        bps.cr.push(cr);
+        rtt.native.push(...rn);
+        rtt.cr.push(...rc);
+      }
+      const label = warm ? `warm-up ${i + 1} (not counted)` : `round ${i + 1 - WARMUP}`;
+      console.log(
+        `  ${label}: native ${gb(native)}, custom-route ${gb(cr)} (${(cr / native).toFixed(2)}×); ` +
+          `ping p50 native ${percentile(rn, 50).toFixed(3)} ms, custom-route ${percentile(rc, 50).toFixed(3)} ms`,
+      );
+    }
+    console.log(`at end: ${loadAverageLine()}`);
+
+    const r = roundRatios(bps.cr, bps.native);
+    const [pn, pc] = [percentile(rtt.native, 50), percentile(rtt.cr, 50)];
+    console.log('\n=== custom-route benchmark summary ===');
+    console.log(
+      'method: vm1 (mode instead, VPC address only) → the peer on node B by hyper IP, through the VPC router ' +
+        'namespace, the hyperswitch (SNAT, hcr/tap, bridge, VXLAN) and the underlay; native: the same hops as ' +
+        'namespaces and veths of the same shape and MTUs, plain IP routing, no NAT, bridge, VXLAN or netfilter; ' +
+        'interleaved rounds, one iperf3 TCP flow each, median of per-round ratios',
+    );
+    console.log(
+      `one TCP flow (iperf3 -t ${SECONDS}, ${ROUNDS} rounds): custom-route ${gb(median(bps.cr))} vs native ` +
+        `${gb(median(bps.native))}; custom-route / native ${formatRatios(r)} (target ≥ ${TARGET.toFixed(2)}×): ` +
+        `${targets.check(`custom-route ≥ ${TARGET}× native`, r.median >= TARGET)}`,
+    );
+    console.log(
+      `ping RTT p50 over ${rtt.cr.length} pings each: custom-route ${pc.toFixed(3)} ms, native ${pn.toFixed(3)} ms: ` +
+        `the hyperswitch adds ${((pc - pn) * 1000).toFixed(0)} µs`,
+    );
+  } finally {
+    for (const s of servers) s.kill();
+    await world.down();
+    await sweepNamespaces(exec, realClock, twinPrefix);
+  }
+  targets.finish('bench:custom-route');
+}
+
+runBench(main);
