@@ -5,6 +5,7 @@ import { createLogger } from '../common/log.js';
 import { startAgent } from './main.js';
 import { rotate } from './crypt/keys.js';
 import { isWgIfaceName } from '../model/encryption.js';
+import { isEniId } from '../model/custom-route.js';
 import { hyperVmLaunchSchema, type HyperVmLaunch } from '../model/hypervm-userdata.js';
 
 const ENCRYPTION_MODES = ['auto', 'kernel', 'userspace', 'off'] as const;
@@ -44,6 +45,10 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', 'directory for generated files (dnsmasq)', '/var/lib/hypernet/agent')
     .option('--agentless', 'this node is a hyperswitch: run the OpenVPN servers of its agentless ports')
     .option('--custom-route', 'this node is a hyperswitch of custom-route mode: route and NAT its custom-route ports')
+    .option(
+      '--custom-route-interface <eni>',
+      "with --custom-route: this hyperswitch's own ENI (eni-…), where the server routes the hyper subnets",
+    )
     .option('--source-filtering', 'filter each flow with a port of another such node once (docs/security-groups.md)')
     .option(
       '--firewall <mode>',
@@ -88,6 +93,7 @@ export function register(program: Command): void {
       const metadataSecret = o.metadataSecretFile ? readFileSync(o.metadataSecretFile, 'utf8').trim() : undefined;
       if (metadataSecret !== undefined && metadataSecret.length < 16)
         throw new Error('--metadata-secret-file: the secret must have at least 16 characters');
+      const customRouteInterface = checkCustomRouteInterface(o);
       const metricsListen = o.metricsListen === undefined ? undefined : hostPort(o.metricsListen);
       const agent = startAgent(
         {
@@ -99,6 +105,7 @@ export function register(program: Command): void {
           stateDir: o.stateDir,
           agentless: Boolean(o.agentless),
           customRoute: Boolean(o.customRoute),
+          customRouteInterface,
           sourceFiltering: Boolean(o.sourceFiltering),
           firewallMode: firewallMode(o.firewall),
           bpfPinDir: o.bpfPinDir,
@@ -127,6 +134,15 @@ export function register(program: Command): void {
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
     });
+}
+
+/** --custom-route-interface, checked: an ENI id, and only with --custom-route. */
+export function checkCustomRouteInterface(o: Record<string, unknown>): string | undefined {
+  const eni = o.customRouteInterface;
+  if (eni === undefined) return undefined;
+  if (!o.customRoute) throw new Error('--custom-route-interface needs --custom-route');
+  if (!isEniId(eni)) throw new Error(`--custom-route-interface: not an ENI id (eni-…): ${String(eni)}`);
+  return eni;
 }
 
 /** `HOST:PORT`, `[IPv6]:PORT`. */

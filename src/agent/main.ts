@@ -111,6 +111,8 @@ export interface AgentConfig {
    * here (routing, proxy ARP and, in mode `instead`, the 1:1 NAT to each VM's VPC address).
    */
   customRoute?: boolean;
+  /** With customRoute: this hyperswitch's own ENI, which the server's controller routes the hyper subnets to. */
+  customRouteInterface?: string;
   /** Serve /metrics, /healthz and /readyz (probes.ts) on this address; absent: off. */
   metricsListen?: { host: string; port: number };
 }
@@ -415,6 +417,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       ...(cfg.sourceFiltering ? [SOURCE_FILTERING] : []),
       ...(cfg.hypervm ? [HYPERVM_CAPABILITY] : []),
     ],
+    customRouteInterface: cfg.customRoute ? cfg.customRouteInterface : undefined,
     intervalMs: cfg.heartbeatMs,
     publicKey: crypt ? () => crypt.keys.publicKey : undefined,
     onKeySent: () => reconciler?.markDirty(),

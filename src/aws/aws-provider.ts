@@ -32,6 +32,7 @@ import {
   type ProviderNetworkInterface,
   type ProviderOptions,
 } from '../model/provider.js';
+import { CustomRoutes } from './custom-route.js';
 import { isEc2Error, makeEc2Client } from './ec2-client.js';
 import { filterOf, HS_TAGS, hyperswitchOf, nicOf, PORT_TAGS, toTags } from './tags.js';
 
@@ -53,6 +54,15 @@ export class AwsProvider implements ProviderDriver {
   constructor(private readonly o: AwsProviderOptions) {
     this.ec2 = o.client ?? makeEc2Client(o.config);
   }
+
+  /** The custom-route calls on this cloud's VPC (one object: its client is this driver's). */
+  customRoutes(): CustomRoutes {
+    if (!this.c.aws_vpc) throw new Error('aws provider: aws_vpc is not configured');
+    this.cr ??= new CustomRoutes(this.ec2, this.c.aws_vpc);
+    return this.cr;
+  }
+
+  private cr?: CustomRoutes;
 
   private get c(): AgentlessConfig {
     return this.o.config;

@@ -14,22 +14,30 @@ import {
   DescribeSecurityGroupsCommand,
   type EC2Client,
   type IpPermission,
+  CreateTagsCommand,
+  DeleteTagsCommand,
+  type Filter,
   ModifyNetworkInterfaceAttributeCommand,
+  type NetworkInterface,
+  paginateDescribeNetworkInterfaces,
+  paginateDescribeRouteTables,
   ReplaceRouteCommand,
   RevokeSecurityGroupIngressCommand,
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
+import {
+  CUSTOM_ROUTE_ENI_TAG,
+  type CrEni,
+  type CrView,
+  type CustomRouteCloud,
+  type CustomRouteEniRole,
+  type IngressRule,
+  ruleKey,
+} from '../model/custom-route-cloud.js';
 import { isEc2Error } from './ec2-client.js';
 import { toTags } from './tags.js';
 
-/** One ingress rule: a protocol (tcp, udp, icmp, -1 = all), ports, and one source (CIDR or group id). */
-export interface IngressRule {
-  protocol: string;
-  from?: number;
-  to?: number;
-  cidr?: string;
-  group?: string;
-}
+export type { IngressRule };
 
 /** A route of the hyper subnet as EC2 reports it. */
 export interface HyperRoute {
@@ -59,16 +67,20 @@ function rulesOf(g: SecurityGroup): IngressRule[] {
   return out;
 }
 
-const key = (r: IngressRule): string =>
-  [
-    r.protocol,
-    r.protocol === '-1' ? '' : (r.from ?? -1),
-    r.protocol === '-1' ? '' : (r.to ?? -1),
-    r.cidr ?? '',
-    r.group ?? '',
-  ].join('|');
+const key = ruleKey;
 
-export class CustomRoutes {
+const eniOf = (n: NetworkInterface): CrEni => {
+  const role = n.TagSet?.find((t) => t.Key === CUSTOM_ROUTE_ENI_TAG)?.Value;
+  return {
+    id: n.NetworkInterfaceId ?? '',
+    subnetId: n.SubnetId ?? '',
+    sourceDestCheck: n.SourceDestCheck !== false,
+    groups: (n.Groups ?? []).map((g) => g.GroupId ?? ''),
+    ...(role === 'vm' || role === 'hyperswitch' ? { role } : {}),
+  };
+};
+
+export class CustomRoutes implements CustomRouteCloud {
   constructor(
     private readonly ec2: EC2Client,
     private readonly vpc: string,
@@ -184,6 +196,69 @@ export class CustomRoutes {
       await this.ec2.send(new DeleteSecurityGroupCommand({ GroupId: g.GroupId }));
     } catch (e) {
       if (!isEc2Error(e, 'InvalidGroup.NotFound')) throw e;
+    }
+  }
+
+  /** Everything the controller diffs against, in three Describe calls (paged). */
+  async describe(eniIds: readonly string[], groupNames: readonly string[]): Promise<CrView> {
+    const view: CrView = { mainTable: '', tableOfSubnet: {}, routes: {}, enis: {}, groups: {} };
+    const vpc: Filter = { Name: 'vpc-id', Values: [this.vpc] };
+    for await (const page of paginateDescribeRouteTables({ client: this.ec2 }, { Filters: [vpc] }))
+      for (const t of page.RouteTables ?? []) {
+        const id = t.RouteTableId ?? '';
+        for (const a of t.Associations ?? []) {
+          if (a.Main) view.mainTable = id;
+          else if (a.SubnetId) view.tableOfSubnet[a.SubnetId] = id;
+        }
+        view.routes[id] = Object.fromEntries(
+          (t.Routes ?? [])
+            .filter((r) => r.NetworkInterfaceId && r.DestinationCidrBlock)
+            .map((r) => [r.DestinationCidrBlock!, r.NetworkInterfaceId!]),
+        );
+      }
+    for (const e of [
+      ...(await this.enis([vpc, { Name: 'tag-key', Values: [CUSTOM_ROUTE_ENI_TAG] }])),
+      ...(await this.describeEnis(eniIds)),
+    ])
+      view.enis[e.id] = e;
+    if (groupNames.length) {
+      const r = await this.ec2.send(
+        new DescribeSecurityGroupsCommand({ Filters: [vpc, { Name: 'group-name', Values: [...groupNames] }] }),
+      );
+      for (const g of r.SecurityGroups ?? [])
+        if (g.GroupName && g.GroupId) view.groups[g.GroupName] = { id: g.GroupId, rules: rulesOf(g) };
+    }
+    return view;
+  }
+
+  /** The ENIs of `ids` that exist (a filter, not ids: one unknown id would fail the whole call). */
+  async describeEnis(ids: readonly string[]): Promise<CrEni[]> {
+    const out: CrEni[] = [];
+    // EC2 takes up to 200 values per filter.
+    for (let i = 0; i < ids.length; i += 200)
+      out.push(...(await this.enis([{ Name: 'network-interface-id', Values: ids.slice(i, i + 200) }])));
+    return out;
+  }
+
+  private async enis(filters: Filter[]): Promise<CrEni[]> {
+    const out: CrEni[] = [];
+    for await (const page of paginateDescribeNetworkInterfaces({ client: this.ec2 }, { Filters: filters }))
+      out.push(...(page.NetworkInterfaces ?? []).map(eniOf));
+    return out;
+  }
+
+  async setGroups(eni: string, groups: readonly string[]): Promise<void> {
+    await this.ec2.send(new ModifyNetworkInterfaceAttributeCommand({ NetworkInterfaceId: eni, Groups: [...groups] }));
+  }
+
+  async setRole(eni: string, role: CustomRouteEniRole | undefined): Promise<void> {
+    const Tags = [{ Key: CUSTOM_ROUTE_ENI_TAG, ...(role ? { Value: role } : {}) }];
+    try {
+      if (role) await this.ec2.send(new CreateTagsCommand({ Resources: [eni], Tags }));
+      else await this.ec2.send(new DeleteTagsCommand({ Resources: [eni], Tags }));
+    } catch (e) {
+      // An ENI deleted meanwhile has no tag to remove.
+      if (role || !isEc2Error(e, 'InvalidNetworkInterfaceID.NotFound')) throw e;
     }
   }
 }

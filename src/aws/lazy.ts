@@ -2,6 +2,7 @@
  * The `aws` provider loaded on first use: the AWS SDK takes a second or more to import, and every
  * `hypernet` command builds the provider table, so the SDK is imported only when an aws cloud is used.
  */
+import type { CustomRouteCloud } from '../model/custom-route-cloud.js';
 import { hyperswitchHostName, type ProviderDriver, type ProviderOptions } from '../model/provider.js';
 
 export function lazyAwsProvider(o: ProviderOptions): ProviderDriver {
@@ -19,5 +20,18 @@ export function lazyAwsProvider(o: ProviderOptions): ProviderDriver {
     createNetworkInterface: async (args) => (await load()).createNetworkInterface(args),
     getNetworkInterfaces: async (filter) => (await load()).getNetworkInterfaces(filter),
     deleteNetworkInterface: async (id) => (await load()).deleteNetworkInterface(id),
+    customRoutes: () => {
+      const cr = (): Promise<CustomRouteCloud> => load().then((d) => d.customRoutes!());
+      return {
+        describe: async (enis, groups) => (await cr()).describe(enis, groups),
+        describeEnis: async (enis) => (await cr()).describeEnis(enis),
+        setRoute: async (table, cidr, eni) => (await cr()).setRoute(table, cidr, eni),
+        deleteRoute: async (table, cidr) => (await cr()).deleteRoute(table, cidr),
+        setSourceDestCheck: async (eni, on) => (await cr()).setSourceDestCheck(eni, on),
+        ensureSecurityGroup: async (name, d, rules) => (await cr()).ensureSecurityGroup(name, d, rules),
+        setGroups: async (eni, groups) => (await cr()).setGroups(eni, groups),
+        setRole: async (eni, role) => (await cr()).setRole(eni, role),
+      };
+    },
   };
 }

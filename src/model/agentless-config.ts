@@ -80,6 +80,18 @@ export const agentlessConfigSchema = z
     hypervm_provider: z.boolean().default(false),
     /** hypernet: the repository URL a provider-launched HyperVM pulls from (default `<agent_server_url>/repository`). */
     hypervm_repository_url: z.string().max(512).default(''),
+    /** hypernet, aws: the VPC security group of the cloud's custom-route VMs (made by the controller). */
+    custom_route_vm_sg_name: z
+      .string()
+      .regex(/^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/, 'not a security group name')
+      .default('hypernet-custom-route-vms'),
+    /** hypernet, aws: the VPC security group of the cloud's custom-route hyperswitch ENIs. */
+    custom_route_hs_sg_name: z
+      .string()
+      .regex(/^[A-Za-z0-9 ._\-:/()#,@[\]+=&;{}!$*]{1,255}$/, 'not a security group name')
+      .default('hypernet-custom-route-hyperswitches'),
+    /** hypernet, aws: how often the custom-route controller reads the VPC again from EC2 (seconds). */
+    custom_route_resync_seconds: z.number().int().min(1).max(86_400).default(60),
     /** lab provider: name prefix of a VM's provider NICs in its namespace (`eth` → eth0…eth2). */
     lab_vm_nic_prefix: z
       .string()

@@ -18,6 +18,14 @@ export const CUSTOM_ROUTE_PROFILE_KEY = 'hypernet:custom_route';
 /** An EC2 network interface id: `eni-` and 8 or 17 lower-case hex digits. */
 const ENI_ID = /^eni-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;
 
+export const isEniId = (s: unknown): s is string => typeof s === 'string' && ENI_ID.test(s);
+
+/** The key of an `in-addition` port's `binding:vif_details` holding its VM's user_data. */
+export const CUSTOM_ROUTE_USER_DATA_KEY = 'hypernet:user_data';
+
+/** The key of an agent's `configurations` naming its hyperswitch's own ENI (`--custom-route-interface`). */
+export const CUSTOM_ROUTE_INTERFACE_KEY = 'custom_route_interface';
+
 export interface CustomRouteBinding {
   mode: CustomRouteMode;
   /** The VM's cloud interface (ENI id). */
@@ -45,7 +53,7 @@ export function customRouteOf(profile: Record<string, unknown> | null | undefine
   const mode = o.mode ?? DEFAULT_CUSTOM_ROUTE_MODE;
   if (!(CUSTOM_ROUTE_MODES as readonly unknown[]).includes(mode))
     throw new CustomRouteError(`${CUSTOM_ROUTE_PROFILE_KEY}.mode must be one of ${CUSTOM_ROUTE_MODES.join(', ')}`);
-  if (typeof o.interface !== 'string' || !ENI_ID.test(o.interface))
+  if (!isEniId(o.interface))
     throw new CustomRouteError(`${CUSTOM_ROUTE_PROFILE_KEY}.interface must be an ENI id (eni-…)`);
   if (!isIp(o.vpc_ip, 4)) throw new CustomRouteError(`${CUSTOM_ROUTE_PROFILE_KEY}.vpc_ip must be an IPv4 address`);
   return { mode: mode as CustomRouteMode, interface: o.interface, vpc_ip: o.vpc_ip };

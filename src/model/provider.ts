@@ -11,6 +11,7 @@ import type { Exec } from '../common/exec.js';
 import type { Logger } from '../common/log.js';
 import type { AgentlessConfig, Flavor } from './agentless-config.js';
 import type { Hyperswitch } from './agentless.js';
+import type { CustomRouteCloud } from './custom-route-cloud.js';
 
 /** A hyperswitch as the provider knows it: the API entity plus the provider's VM state. */
 export interface ProviderHyperswitch extends Hyperswitch {
@@ -153,6 +154,8 @@ export interface ProviderDriver {
   getHyperVms?(filter?: { ids?: string[]; clouds?: string[] }): Promise<ProviderHyperVm[]>;
   /** hypernet, optional: remove a HyperVM's provider VM and everything it ran. */
   deleteHyperVm?(id: string): Promise<void>;
+  /** hypernet, optional: the cloud's custom-route calls (route tables, ENIs, VPC groups), on `aws`. */
+  customRoutes?(): CustomRouteCloud;
 }
 
 /** What a provider driver is built from: one cloud's options and the server's side effects. */

@@ -19,7 +19,7 @@ import { RESOURCES } from './resources/index.js';
 import { registerResource, tokenOf, type RouteDeps } from './routes.js';
 import { registerWatch } from './watch.js';
 import { registerHealth } from './health.js';
-import { createServerMetrics, instrumentStore } from './metrics.js';
+import { createServerMetrics, instrumentStore, type ServerMetrics } from './metrics.js';
 import { registerQuotas } from './quota-routes.js';
 import { registerCliCompat } from './cli-compat.js';
 import { registerUi } from './ui-static.js';
@@ -43,6 +43,8 @@ export interface AppOptions {
   agentless?: AgentlessService;
   /** The image catalog (Glance v2 under /image) and, without its own listener, the repository. */
   images?: ImageService;
+  /** The metrics to serve (default: new ones); the server's controllers count into the same. */
+  metrics?: ServerMetrics;
 }
 
 /**
@@ -79,7 +81,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       reply.code(status).type('application/json').send(body);
     },
   });
-  const metrics = createServerMetrics();
+  const metrics = opts.metrics ?? createServerMetrics();
   const timed = instrumentStore(opts.store, metrics);
   app.addHook('onClose', async () => timed.stop());
   metrics.revision.set(await opts.store.read((tx) => tx.revision()));

@@ -15,6 +15,8 @@ export interface ServerMetrics {
   storeWriteSeconds: client.Histogram<'outcome'>;
   watchClients: client.Gauge;
   revision: client.Gauge;
+  customRouteFailovers: client.Counter<'cloud'>;
+  customRouteFailoverSeconds: client.Histogram<'cloud'>;
 }
 
 export function createServerMetrics(): ServerMetrics {
@@ -50,6 +52,19 @@ export function createServerMetrics(): ServerMetrics {
     revision: new client.Gauge({
       name: 'hypernet_store_revision',
       help: 'Last store revision this server has heard of (compare across servers: a lagging one is stuck)',
+      registers,
+    }),
+    customRouteFailovers: new client.Counter({
+      name: 'hypernet_custom_route_failovers_total',
+      help: "Custom-route failovers this server did: a dead hyperswitch's ports rebound to a standby",
+      labelNames: ['cloud'],
+      registers,
+    }),
+    customRouteFailoverSeconds: new client.Histogram({
+      name: 'hypernet_custom_route_failover_seconds',
+      help: "Custom-route failover: from the dead hyperswitch's last heartbeat to its routes replaced",
+      labelNames: ['cloud'],
+      buckets: [1, 2, 5, 10, 15, 20, 30, 45, 60, 120, 300],
       registers,
     }),
   };

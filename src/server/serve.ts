@@ -20,7 +20,10 @@ import { CertificateAuthority } from './agentless/pki/ca.js';
 import { dirStorage } from './agentless/pki/storage.js';
 import { createProvider } from './agentless/providers/index.js';
 import { AgentlessService } from './agentless/service.js';
-import { cloudConfigs } from './agentless/providers/clouds.js';
+import { cloudConfigs, type MultiCloudProvider } from './agentless/providers/clouds.js';
+import { createServerMetrics } from './metrics.js';
+import type { CustomRouteController } from './custom-route/reconciler.js';
+import { startCustomRouteControllers } from './custom-route/start.js';
 import { HyperVmLauncher } from './hypervm-launcher.js';
 import { hyperVmImagesOf } from './images/hypervm-images.js';
 import type { ProviderFactories } from '../model/provider.js';
@@ -51,6 +54,8 @@ export interface RunningServer {
   /** The image catalog and repository; absent with `database` (their files live under the data dir). */
   images?: ImageService;
   store: Store;
+  /** The custom-route controllers, one per `provider: aws` cloud of the `agentless:` section. */
+  customRoutes: CustomRouteController[];
   close(): Promise<void>;
 }
 
@@ -67,8 +72,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   let agentless: AgentlessService | undefined;
   let images: ImageService | undefined;
   let launcher: HyperVmLauncher | undefined;
+  let customRoutes: CustomRouteController[] = [];
+  const metrics = createServerMetrics();
   try {
-    agentless = await agentlessService(opts, store, clock);
+    const provider = agentlessProvider(opts, clock);
+    agentless = provider && (await agentlessService(opts, store, clock, provider));
     if (opts.dataDir && !opts.database)
       images = new ImageService(opts.dataDir, opts.config.images, clock, opts.logger.child({ part: 'images' }));
     app = await buildApp({
@@ -79,9 +87,24 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       auth: opts.auth,
       agentless,
       images,
+      metrics,
     });
     await app.listen({ host: opts.host, port: opts.port });
     launcher = hyperVmLauncher(opts, store, clock, agentless, images);
+    if (provider)
+      customRoutes = startCustomRouteControllers({
+        config: opts.config,
+        driverOf: (c) => provider.driverOf(c),
+        store,
+        clock,
+        log: opts.logger,
+        metrics: {
+          failover: (cloud, seconds) => {
+            metrics.customRouteFailovers.inc({ cloud });
+            metrics.customRouteFailoverSeconds.observe({ cloud }, seconds);
+          },
+        },
+      });
   } catch (e) {
     images?.close();
     await store.close();
@@ -115,6 +138,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     app,
     images,
     store,
+    customRoutes,
     async close() {
       if (repo) {
         repo.server.closeAllConnections();
@@ -128,6 +152,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       app.server.closeAllConnections();
       await app.close();
       await launcher?.stop();
+      for (const c of customRoutes) await c.stop();
       // Work an answer left behind (an unused hyperswitch's teardown after a move) finishes first.
       await agentless?.idle();
       await store.close();
@@ -158,13 +183,25 @@ function hyperVmLauncher(
   return launcher;
 }
 
-/** The agentless plugin when configured: the CA under `<data dir>/pki`, the provider's state under its own dir. */
-async function agentlessService(opts: ServeOptions, store: Store, clock: Clock): Promise<AgentlessService | undefined> {
+/** The drivers of the `agentless:` section's clouds, when configured (state under the data dir). */
+function agentlessProvider(opts: ServeOptions, clock: Clock): MultiCloudProvider | undefined {
+  const config = opts.config.agentless;
+  if (!config || !opts.dataDir) return undefined;
+  const log = opts.logger.child({ part: 'agentless' });
+  const stateDir = resolve(config.lab_state_dir || join(opts.dataDir, 'lab-provider'));
+  return createProvider(config, { stateDir, exec: realExec, clock, log }, opts.providers ?? {});
+}
+
+/** The agentless plugin: the CA under `<data dir>/pki`. */
+async function agentlessService(
+  opts: ServeOptions,
+  store: Store,
+  clock: Clock,
+  provider: MultiCloudProvider,
+): Promise<AgentlessService | undefined> {
   const config = opts.config.agentless;
   if (!config || !opts.dataDir) return undefined;
   const log = opts.logger.child({ part: 'agentless' });
   const ca = await CertificateAuthority.open(dirStorage(join(opts.dataDir, 'pki')), { clock });
-  const stateDir = resolve(config.lab_state_dir || join(opts.dataDir, 'lab-provider'));
-  const provider = createProvider(config, { stateDir, exec: realExec, clock, log }, opts.providers ?? {});
   return new AgentlessService({ config, provider, ca, store, log });
 }

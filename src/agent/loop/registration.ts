@@ -9,6 +9,7 @@ import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Agent } from '../../model/types.js';
 import { AGENT_ENCRYPTION_STATUS, AGENT_WG_PUBLIC_KEY, type EncryptionStatus } from '../../model/encryption.js';
+import { CUSTOM_ROUTE_INTERFACE_KEY } from '../../model/custom-route.js';
 import { Backoff } from './backoff.js';
 import type { NodeInfo } from '../datapath/types.js';
 
@@ -22,6 +23,8 @@ export interface RegistrationOptions {
   node: NodeInfo;
   cloud: string;
   capabilities: string[];
+  /** The hyperswitch's own ENI (custom-route mode), reported as `configurations.custom_route_interface`. */
+  customRouteInterface?: string;
   intervalMs?: number;
   /** The node's WireGuard public key now (the encrypted overlay; a rotation changes it). */
   publicKey?: () => string;
@@ -54,6 +57,7 @@ export class Registration {
         cloud: this.o.cloud,
         underlay_mtu: node.underlayMtu,
         capabilities: this.o.capabilities,
+        ...(this.o.customRouteInterface ? { [CUSTOM_ROUTE_INTERFACE_KEY]: this.o.customRouteInterface } : {}),
       },
       ...(key ? { [AGENT_WG_PUBLIC_KEY]: key } : {}),
     });

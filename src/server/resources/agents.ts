@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Agent } from '../../model/types.js';
+import { CUSTOM_ROUTE_INTERFACE_KEY, isEniId } from '../../model/custom-route.js';
 import { neutronTime } from '../../common/clock.js';
 import { AGENT_ENCRYPTION_STATUS, AGENT_WG_PUBLIC_KEY, isWgKey } from '../../model/encryption.js';
 import { assignPresent, zDescription, zHost, zIp, zWord, type Ctx, type ResourceDef } from '../resource.js';
@@ -17,6 +18,8 @@ const zConfigurations = z.looseObject({
   cloud: z.union([z.literal(''), zHost]).default(''),
   underlay_mtu: z.number().int().min(68).max(65535).optional(),
   capabilities: z.array(zWord).optional(),
+  // The hyperswitch's own ENI (`--custom-route-interface`): it reaches EC2 calls, so the strict grammar.
+  [CUSTOM_ROUTE_INTERFACE_KEY]: z.string().refine(isEniId, 'an ENI id (eni-…)').optional(),
 });
 
 /** Only a public key ever reaches the server; the grammar keeps anything else out of `wg set` lines. */

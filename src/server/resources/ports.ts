@@ -29,7 +29,7 @@ import { ensureDefaultSecurityGroup } from './security-groups.js';
 import { enforcePortPolicy } from '../policy.js';
 import { checkPortArrays } from '../limits.js';
 import { afterPortUpdate, beforePortDelete, checkPortWrite } from '../l3/port-hooks.js';
-import { checkCustomRouteProfile } from '../bindings/custom-route.js';
+import { checkCustomRouteProfile, withCustomRouteUserData } from '../bindings/custom-route.js';
 
 const zFixedIp = z.strictObject({ subnet_id: zId.optional(), ip_address: z.string().optional() });
 const zPair = z.strictObject({ ip_address: z.string(), mac_address: z.string().optional() });
@@ -284,6 +284,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
       'binding:inactive': [],
     };
     checkPortSecurity(port, true);
+    await withCustomRouteUserData(tx, port);
     await tx.put('port', port, 'create', net.id);
     return port;
   },
@@ -343,6 +344,7 @@ export const ports: ResourceDef<'port', typeof createSchema, typeof updateSchema
       next.fixed_ips = fixed;
     }
     checkPortSecurity(next, false);
+    await withCustomRouteUserData(tx, next);
     await afterPortUpdate(ctx, tx, next);
     return next;
   },

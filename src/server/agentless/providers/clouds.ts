@@ -41,6 +41,11 @@ export class MultiCloudProvider implements ProviderDriver {
     private readonly home: string,
   ) {}
 
+  /** The driver of one cloud (the custom-route controllers talk to each cloud's own). */
+  driverOf(cloud: string): ProviderDriver | undefined {
+    return this.clouds.get(cloud);
+  }
+
   private pick(cloud?: string): ProviderDriver {
     const p = this.clouds.get(cloud ?? this.home);
     if (!p) throw new Error(`unknown cloud '${cloud}' (configured: ${[...this.clouds.keys()].join(', ')})`);

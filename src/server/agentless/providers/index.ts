@@ -22,7 +22,7 @@ export function createProvider(
   config: AgentlessConfig,
   deps: ProviderDeps,
   factories: ProviderFactories,
-): ProviderDriver {
+): MultiCloudProvider {
   const drivers = new Map<string, ProviderDriver>();
   for (const [i, c] of cloudConfigs(config).entries()) {
     const factory = factories[c.provider];
