@@ -29,7 +29,7 @@ import { sweepNamespaces } from '../src/lab/topology.js';
 import { CUSTOM_ROUTE_PROFILE_KEY, type CustomRouteMode } from '../src/model/custom-route.js';
 import { customRouteUserData } from '../src/model/custom-route-userdata.js';
 import { tapName } from '../src/model/kernel-names.js';
-import type { Network, Port, Subnet } from '../src/model/types.js';
+import type { Agent, Network, Port, Subnet } from '../src/model/types.js';
 import { Children } from './children.js';
 import { startEc2Lab, type Ec2Lab } from './ec2-endpoint.js';
 import { alive } from './runs.js';
@@ -260,14 +260,15 @@ export class CustomRouteWorld {
 
   /**
    * Kills hyperswitch `h` as a dead instance: its agent by PID (SIGKILL), then its links down (the
-   * ENI and the underlay). Returns the time of the failure (ms, Date.now()).
+   * ENI and the underlay). Returns when it failed (before the kill) and when its links were down (no
+   * reply through it can come after that), ms since the epoch.
    */
-  async killHyperswitch(h: Hyperswitch): Promise<number> {
+  async killHyperswitch(h: Hyperswitch): Promise<{ failedAt: number; downAt: number }> {
+    const failedAt = Date.now();
     const agent = this.agents.get(h);
     if (agent) await this.children.kill(agent);
-    const at = Date.now();
     for (const l of ['eth0', 'u0']) await realExec('ip', ['-n', this.ns[h]!, 'link', 'set', l, 'down']);
-    return at;
+    return { failedAt, downAt: Date.now() };
   }
 
   /** Brings a killed hyperswitch back (links up, its default route into the VPC, its agent). */
@@ -276,6 +277,11 @@ export class CustomRouteWorld {
     // A link taken down loses its routes; the VPC's router address is the subnet's first.
     await realExec('ip', ['-n', this.ns[h]!, 'route', 'replace', 'default', 'via', '10.20.2.1', 'dev', 'eth0']);
     this.startAgent(h);
+  }
+
+  /** Whether the server sees the agent of `host` alive (a heartbeat within agent_down_time). */
+  async agentAlive(host: string): Promise<boolean> {
+    return (await this.api.list<Agent>('agents')).some((a) => a.host === host && a.alive);
   }
 
   /** The hyperswitch a port is bound to (its binding:host_id). */
