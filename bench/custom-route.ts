@@ -8,11 +8,18 @@
  *  - against the same flow routed natively over the same hops (testkit/custom-route-twin.ts: namespaces
  *    and veths of the same shape, addresses and MTUs, plain IP routing, no NAT, bridge, VXLAN or
  *    netfilter, checked);
- *  - ping RTT on both paths (20 pings at 50 ms per round), p50: the latency the extra hop adds.
+ *  - ping RTT on both paths (20 pings at 50 ms per round), p50: the latency the extra hop adds;
+ *  - failover (FAILOVERS, default 10; a second world whose routes the server's controller makes, with a
+ *    standby hyperswitch, agent_down_time 5 s): the active hyperswitch dies as a dead instance (agent
+ *    killed by PID, its links down) and comes back as the next standby; p50 and max of the time from
+ *    the failure to the first reply of a ping every 50 ms from the VM to the peer. Target: max ≤
+ *    agent_down_time + 5 s (detection waits up to agent_down_time after the last heartbeat, which is
+ *    at most 3 s before the failure; the rest is the controller's tick, its EC2 calls, and the
+ *    standby's agent wiring the port).
  * Rounds are interleaved (native, custom-route, …): BENCH_WARMUP (default 1, printed, not counted) then
  * ROUNDS (default 5). iperf3's client is pinned to one CPU and its server to the other on both paths
  * (testkit/placement.ts; BENCH_PIN=0 unpins). Target: the median of the per-round ratios custom-route /
- * native ≥ 0.80; exit 1 when missed. The VPC security groups are not set here: the router namespace's
+ * native ≥ 0.80; exit 1 when a target is missed. The VPC security groups are not set here: the router namespace's
  * nftables stand for EC2's fabric, whose cost at AWS is not the hyperswitch's, and with them the
  * router would track each flow's connection on the custom-route path only.
  */
@@ -21,9 +28,10 @@ import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
 import { sweepNamespaces } from '../src/lab/topology.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
-import { CustomRouteWorld, PEER_IP } from '../testkit/custom-route-world.js';
+import { CustomRouteWorld, HYPER, type Hyperswitch, PEER_IP } from '../testkit/custom-route-world.js';
 import { buildCustomRouteTwin } from '../testkit/custom-route-twin.js';
 import { iperfTcp } from '../testkit/iperf.js';
+import { PingWatch } from '../testkit/ping-watch.js';
 import { loadAverageLine, PINNING, pinProcess, placementLine, RECEIVER_CPU, SENDER_CPU } from '../testkit/placement.js';
 import { formatRatios, median, percentile, roundRatios } from '../testkit/stats.js';
 import { eventually } from '../testkit/wait.js';
@@ -36,8 +44,15 @@ const TARGET = 0.8;
 const exec = realExec;
 const prefix = `hncb-${process.pid}-`;
 const twinPrefix = `hncn-${process.pid}-`;
+const foPrefix = `hncv-${process.pid}-`;
+/** Failovers of the active hyperswitch (0: the throughput part only). */
+const FAILOVERS = Number(process.env.FAILOVERS ?? 10);
+/** The server's agent_down_time in the failover part: small, so a failover is quick to detect. */
+const DOWN_TIME_S = 5;
 const VM_IP = '10.99.0.5';
 
+/** The summary's lines, printed at the end. */
+const summary: string[] = [];
 const gb = (bps: number): string => `${(bps / 1e9).toFixed(2)} Gbit/s`;
 
 /** RTTs (ms) of PINGS pings at 50 ms intervals from `ns` to `ip`. */
@@ -51,9 +66,8 @@ async function rtts(ns: string, ip: string): Promise<number[]> {
   return ms;
 }
 
-async function main(): Promise<void> {
-  requireRoot('bench:custom-route');
-  const targets = new Targets();
+/** The throughput and RTT part: custom-route against native, interleaved rounds. */
+async function throughput(targets: Targets): Promise<void> {
   const world = new CustomRouteWorld({
     prefix,
     artifacts: 'bench-custom-route',
@@ -104,19 +118,18 @@ async function main(): Promise<void> {
 
     const r = roundRatios(bps.cr, bps.native);
     const [pn, pc] = [percentile(rtt.native, 50), percentile(rtt.cr, 50)];
-    console.log('\n=== custom-route benchmark summary ===');
-    console.log(
+    summary.push(
       'method: vm1 (mode instead, VPC address only) → the peer on node B by hyper IP, through the VPC router ' +
         'namespace, the hyperswitch (SNAT, hcr/tap, bridge, VXLAN) and the underlay; native: the same hops as ' +
         'namespaces and veths of the same shape and MTUs, plain IP routing, no NAT, bridge, VXLAN or netfilter; ' +
         'interleaved rounds, one iperf3 TCP flow each, median of per-round ratios',
     );
-    console.log(
+    summary.push(
       `one TCP flow (iperf3 -t ${SECONDS}, ${ROUNDS} rounds): custom-route ${gb(median(bps.cr))} vs native ` +
         `${gb(median(bps.native))}; custom-route / native ${formatRatios(r)} (target ≥ ${TARGET.toFixed(2)}×): ` +
         `${targets.check(`custom-route ≥ ${TARGET}× native`, r.median >= TARGET)}`,
     );
-    console.log(
+    summary.push(
       `ping RTT p50 over ${rtt.cr.length} pings each: custom-route ${pc.toFixed(3)} ms, native ${pn.toFixed(3)} ms: ` +
         `the hyperswitch adds ${((pc - pn) * 1000).toFixed(0)} µs`,
     );
@@ -125,6 +138,69 @@ async function main(): Promise<void> {
     await world.down();
     await sweepNamespaces(exec, realClock, twinPrefix);
   }
+}
+
+/**
+ * The failover part, on a world whose routes the server's controller makes, with a standby: FAILOVERS
+ * times the active hyperswitch dies as a dead instance (agent killed by PID, its ENI's and underlay's
+ * links down) and comes back as the next round's standby; the sample is the time from the failure to
+ * the first reply of a ping every 50 ms from vm1 to the peer.
+ */
+async function failover(targets: Targets): Promise<void> {
+  const world = new CustomRouteWorld({
+    prefix: foPrefix,
+    artifacts: 'bench-custom-route-failover',
+    routesBy: 'controller',
+    standby: true,
+    agentDownTime: DOWN_TIME_S,
+    vms: [{ name: 'vm1', mode: 'instead', ip: VM_IP }],
+  });
+  let ping: PingWatch | undefined;
+  try {
+    await world.up();
+    const vm = world.ns.vm1!;
+    if (!(await eventually(() => world.pings(vm, PEER_IP, 1), 15_000))) throw new Error('vm1 cannot reach the peer');
+    ping = new PingWatch(vm, PEER_IP, { deadlineS: FAILOVERS * 40 });
+    const samples: number[] = [];
+    for (let i = 0; i < FAILOVERS; i++) {
+      const active = (await world.boundTo('vm1')) as Hyperswitch;
+      const standby: Hyperswitch = active === 'hs' ? 'hs2' : 'hs';
+      if (!(await eventually(() => world.agentAlive(standby), 20_000))) throw new Error(`${standby} is not alive`);
+      const now = Date.now();
+      if ((await ping.firstReplyAfter(now, 10_000)) < 0) throw new Error(`round ${i + 1}: no traffic before it`);
+      const { failedAt, downAt } = await world.killHyperswitch(active);
+      const first = await ping.firstReplyAfter(downAt, 40_000);
+      if (first < 0)
+        throw new Error(`round ${i + 1}: no reply within 40 s of ${active}'s failure; ping: ${ping.other}`);
+      samples.push(first - failedAt);
+      const to = await world.boundTo('vm1');
+      const route = (await world.hyperRoutes()).get(HYPER);
+      console.log(
+        `  failover ${i + 1}: ${active} → ${to} (route → ${route === world.eni[to] ? to : route}), first reply ` +
+          `${((first - failedAt) / 1000).toFixed(2)} s after the failure`,
+      );
+      await world.reviveHyperswitch(active);
+    }
+    const [p50, max] = [percentile(samples, 50) / 1000, Math.max(...samples) / 1000];
+    summary.push(
+      `failover of the active hyperswitch (agent_down_time ${DOWN_TIME_S} s, agents heartbeat every 3 s; ` +
+        `ping every 50 ms), failure → first reply, over ${samples.length}: p50 ${p50.toFixed(2)} s, max ` +
+        `${max.toFixed(2)} s (target max ≤ agent_down_time + 5 s = ${DOWN_TIME_S + 5} s): ` +
+        `${targets.check(`failover max ≤ ${DOWN_TIME_S + 5} s`, max <= DOWN_TIME_S + 5)}`,
+    );
+  } finally {
+    ping?.stop();
+    await world.down();
+  }
+}
+
+async function main(): Promise<void> {
+  requireRoot('bench:custom-route');
+  const targets = new Targets();
+  await throughput(targets);
+  if (FAILOVERS > 0) await failover(targets);
+  console.log('\n=== custom-route benchmark summary ===');
+  for (const l of summary) console.log(l);
   targets.finish('bench:custom-route');
 }
 

@@ -9,11 +9,16 @@ export class PingWatch {
   /** Reply times, ms since the epoch, in order. */
   readonly replies: number[] = [];
   private readonly child: ChildProcess;
+  /** The last of ping's own output that was not a reply (errors, its exit), to tell why it stopped. */
+  other = '';
 
   /** Starts `ping` from namespace `ns` to `ip` every `intervalS`, for at most `deadlineS`. */
   constructor(ns: string, ip: string, o: { intervalS?: number; deadlineS?: number } = {}) {
-    const args = ['-n', '-D', '-i', String(o.intervalS ?? 0.05), '-w', String(o.deadlineS ?? 120), ip];
-    this.child = spawn('ip', ['netns', 'exec', ns, 'ping', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const interval = o.intervalS ?? 0.05;
+    // A count, not -w: with a deadline ping stops at the first ICMP error (a failover's unreachables).
+    const count = Math.ceil((o.deadlineS ?? 120) / interval);
+    const args = ['-n', '-D', '-i', String(interval), '-c', String(count), ip];
+    this.child = spawn('ip', ['netns', 'exec', ns, 'ping', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let rest = '';
     this.child.stdout!.on('data', (d: Buffer) => {
       const lines = (rest + d.toString()).split('\n');
@@ -21,7 +26,14 @@ export class PingWatch {
       for (const l of lines) {
         const m = /^\[(\d+\.\d+)\] \d+ bytes from/.exec(l);
         if (m) this.replies.push(Number(m[1]) * 1000);
+        else this.other = `${this.other}${l}\n`.slice(-1_000);
       }
+    });
+    this.child.stderr!.on('data', (d: Buffer) => {
+      this.other = `${this.other}${d}`.slice(-1_000);
+    });
+    this.child.on('exit', (code, signal) => {
+      this.other += `(ping exited: ${code ?? signal})`;
     });
   }
 
