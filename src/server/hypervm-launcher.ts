@@ -8,6 +8,7 @@
  */
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
+import { SerialRuns } from '../common/serial-runs.js';
 import { buildHyperVmUserData } from '../model/hypervm-userdata.js';
 import type { ProviderDriver, ProviderHyperVm } from '../model/provider.js';
 import type { HyperVm, Network, Port } from '../model/types.js';
@@ -30,8 +31,13 @@ export interface HyperVmLauncherOptions {
 }
 
 export class HyperVmLauncher {
-  private running: Promise<void> | null = null;
-  private again = false;
+  private readonly runs = new SerialRuns(async () => {
+    try {
+      await this.pass();
+    } catch (e) {
+      this.o.log.warn({ err: (e as Error).message }, 'hypervm launcher pass failed');
+    }
+  });
   private unsubscribe: (() => void) | null = null;
 
   constructor(private readonly o: HyperVmLauncherOptions) {}
@@ -44,26 +50,12 @@ export class HyperVmLauncher {
   /** Stops watching; resolves when the pass under way is done. */
   async stop(): Promise<void> {
     this.unsubscribe?.();
-    await this.running;
+    await this.runs.idle();
   }
 
   /** Runs a pass now, or once more after the one under way (passes never overlap). */
   kick(): void {
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.pass();
-        } catch (e) {
-          this.o.log.warn({ err: (e as Error).message }, 'hypervm launcher pass failed');
-        }
-      } while (this.again);
-      this.running = null;
-    })();
+    this.runs.kick();
   }
 
   private ctx(): Ctx {

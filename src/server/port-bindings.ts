@@ -22,7 +22,7 @@ import { mustGet, type Ctx } from './resource.js';
 import { ports } from './resources/ports.js';
 import { contextOf, envelope, queryOf, validate, type RouteDeps } from './routes.js';
 import { storeUpdate } from './store-update.js';
-import { checkCustomRouteProfile } from './bindings/custom-route.js';
+import { checkCustomRouteProfile, withCustomRouteUserData } from './bindings/custom-route.js';
 import { activateBinding, addBinding, bindingFaults, dropInactive, newBinding } from './bindings/port-binding.js';
 
 const createSchema = z.strictObject({
@@ -56,6 +56,7 @@ export function registerPortBindings(app: FastifyInstance, deps: RouteDeps): voi
   const change = <T>(ctx: Ctx, id: string, fn: (tx: WriteTx, p: Port) => Promise<{ port: Port; out: T }>): Promise<T> =>
     deps.store.write(async (tx) => {
       const { port, out } = await fn(tx, await mustGet(tx, 'port', id));
+      await withCustomRouteUserData(tx, port);
       await storeUpdate(ports, ctx, tx, port);
       return out;
     });

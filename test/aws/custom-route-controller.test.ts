@@ -25,6 +25,7 @@ import { customRouteUserData } from '../../src/model/custom-route-userdata.js';
 import type { Network, Port } from '../../src/model/types.js';
 import { PROVIDERS } from '../../src/providers.js';
 import { defaultConfig } from '../../src/server/config.js';
+import { rebindPorts } from '../../src/server/custom-route/rebind.js';
 import { serve, type RunningServer } from '../../src/server/serve.js';
 import { startEc2Lab, type Ec2Lab } from '../../testkit/ec2-endpoint.js';
 import { eventually } from '../../testkit/wait.js';
@@ -54,7 +55,8 @@ describe('custom-route controller (server → real SDK → lab EC2 endpoint)', {
       dataDir,
       config: {
         ...defaultConfig(),
-        agentDownTime: 2,
+        // Short, for the failover; long enough that a restart's heartbeat gap is no failover.
+        agentDownTime: 3,
         agentless: lab.config({ custom_route_resync_seconds: 3 }),
       },
       auth: { mode: 'noauth', defaultProjectId: defaultConfig().defaultProjectId },
@@ -232,10 +234,14 @@ describe('custom-route controller (server → real SDK → lab EC2 endpoint)', {
     const moved = await api.show<Port>('ports', 'port', p3.id);
     assert.equal(moved['binding:host_id'], 'hs-b');
     assert.equal(moved.fixed_ips[0]!.ip_address, p3.fixed_ips[0]!.ip_address);
-    // agent_down_time is 2 s, heartbeats have 1 s resolution, the tick is 0.5 s.
-    assert.ok(took < 6_000, `failover took ${took} ms`);
+    // agent_down_time is 3 s, heartbeats have 1 s resolution, the tick is 0.75 s.
+    assert.ok(took < 9_000, `failover took ${took} ms`);
     const metrics = await (await fetch(`${srv.url}/metrics`)).text();
     assert.match(metrics, /hypernet_custom_route_failovers_total\{cloud="aws-lab"\} 1/);
+    // A second server deciding the same failover finds it done: the rebind is a compare-and-set.
+    const ctx = { caller: { isAdmin: true, projectId: '' }, config: defaultConfig(), nowMs: Date.now() };
+    assert.deepEqual(await rebindPorts(srv.store, ctx, [{ port: p3.id, from: 'hs-a', to: 'hs-c' }]), []);
+    assert.equal((await api.show<Port>('ports', 'port', p3.id))['binding:host_id'], 'hs-b');
     // hs-a comes back: the port stays where it is (no flapping back).
     beating.add('hs-a');
     await new Promise((r) => setTimeout(r, 1500));

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CUSTOM_ROUTE_PROFILE_KEY as KEY, CustomRouteError, customRouteOf } from '../../src/model/custom-route.js';
 import type { Network, Port } from '../../src/model/types.js';
+import { customRouteUserData } from '../../src/model/custom-route-userdata.js';
 import { expectFault, startTestServer, type TestServer } from './helpers.js';
 
 const ENI = 'eni-0a1b2c3d4e5f60718';
@@ -87,5 +88,24 @@ describe('custom-route binding at the API', () => {
       binding: { profile: unknown };
     };
     assert.deepEqual(r.binding.profile, good);
+  });
+
+  it('an in-addition port carries its user_data in binding:vif_details (port API and bindings API)', async () => {
+    const n2 = await admin().create<Network>('networks', 'network', { name: 'n2', project_id: 'p1' });
+    await admin().create('subnets', 'subnet', { network_id: n2.id, cidr: '10.99.0.0/24', ip_version: 4 });
+    const p = await admin().create<Port>('ports', 'port', { network_id: n2.id, 'binding:profile': good });
+    const ip = p.fixed_ips[0]!.ip_address;
+    assert.equal(p['binding:vif_details']['hypernet:user_data'], customRouteUserData(ip, ['10.99.0.0/24']));
+    const instead = { [KEY]: { ...good[KEY], mode: 'instead' } };
+    const q = await admin().update<Port>('ports', 'port', p.id, { 'binding:profile': instead });
+    assert.equal(q['binding:vif_details']['hypernet:user_data'], undefined);
+    const r = await admin().create<Port>('ports', 'port', { network_id: n2.id });
+    await admin().call('POST', `/v2.0/ports/${r.id}/bindings`, { binding: { host: 'h1', profile: good } });
+    const shown = (await admin().call('GET', `/v2.0/ports/${r.id}`)) as { port: Port };
+    assert.match(String(shown.port['binding:vif_details']['hypernet:user_data']), /^#cloud-config\n/);
+    assert.match(
+      String(shown.port['binding:vif_details']['hypernet:user_data']),
+      new RegExp(`${r.fixed_ips[0]!.ip_address}/32`),
+    );
   });
 });

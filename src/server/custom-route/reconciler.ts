@@ -9,6 +9,7 @@
  */
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
+import { SerialRuns } from '../../common/serial-runs.js';
 import type { CrView, CustomRouteCloud } from '../../model/custom-route-cloud.js';
 import { customRouteOf } from '../../model/custom-route.js';
 import type { Agent } from '../../model/types.js';
@@ -51,14 +52,20 @@ export class CustomRouteController {
   private viewAt = 0;
   /** Hyper CIDRs owned earlier: a network deleted since still has its routes swept. */
   private owned = new Set<string>();
-  private running: Promise<void> | null = null;
-  private again = false;
+  /** ENIs EC2 did not know at the last look: asked again at the next full read, not every pass. */
+  private absent = new Set<string>();
+  private readonly runs = new SerialRuns(
+    () => this.run(),
+    () => !this.stopped && this.o.clock.now() >= this.retryAt,
+  );
   private stopped = false;
   private failures = 0;
   private retryAt = 0;
   private debounce: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** What compile skipped last, logged when it changes (not every pass). */
+  private skipped = '';
   /** Passes completed without error (tests wait on it). */
   passes = 0;
 
@@ -77,7 +84,7 @@ export class CustomRouteController {
     this.unsubscribe?.();
     clearInterval(this.tick);
     clearTimeout(this.debounce);
-    await this.running;
+    await this.runs.idle();
   }
 
   /** A pass after the debounce (commits come in bursts). */
@@ -92,35 +99,25 @@ export class CustomRouteController {
 
   /** A pass now, or once more after the one under way; none while backing off after a failure. */
   kick(): void {
-    if (this.stopped || this.o.clock.now() < this.retryAt) return;
-    if (this.running) {
-      this.again = true;
-      return;
+    if (!this.stopped && this.o.clock.now() >= this.retryAt) this.runs.kick();
+  }
+
+  /** One pass; a failure is logged, and the next try waits (0.5 s doubling to 30 s). */
+  private async run(): Promise<void> {
+    try {
+      await this.pass();
+      this.failures = 0;
+      this.retryAt = 0;
+      this.passes++;
+    } catch (e) {
+      this.failures++;
+      const wait = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.failures - 1));
+      this.retryAt = this.o.clock.now() + wait;
+      // What EC2 holds after a failure is unknown: read it again.
+      this.view = undefined;
+      this.o.log.warn({ cloud: this.o.cloud, err: (e as Error).message, retry_ms: wait }, 'custom-route pass failed');
+      setTimeout(() => this.kick(), wait).unref();
     }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        try {
-          await this.pass();
-          this.failures = 0;
-          this.retryAt = 0;
-          this.passes++;
-        } catch (e) {
-          this.failures++;
-          const wait = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (this.failures - 1));
-          this.retryAt = this.o.clock.now() + wait;
-          // What EC2 holds after a failure is unknown: read it again.
-          this.view = undefined;
-          this.o.log.warn(
-            { cloud: this.o.cloud, err: (e as Error).message, retry_ms: wait },
-            'custom-route pass failed',
-          );
-          const t = setTimeout(() => this.kick(), wait);
-          t.unref();
-        }
-      } while (this.again && !this.stopped && this.o.clock.now() >= this.retryAt);
-      this.running = null;
-    })();
   }
 
   private ctx(): Ctx {
@@ -149,13 +146,21 @@ export class CustomRouteController {
     if (!this.view || clock.now() - this.viewAt >= (this.o.resyncMs ?? 60_000)) {
       this.view = await api.describe([...eniIds], groups);
       this.viewAt = clock.now();
+      this.absent = new Set([...eniIds].filter((id) => !this.view!.enis[id]));
     } else {
-      const missing = [...eniIds].filter((id) => !this.view!.enis[id]);
-      if (missing.length) for (const e of await api.describeEnis(missing)) this.view.enis[e.id] = e;
+      const missing = [...eniIds].filter((id) => !this.view!.enis[id] && !this.absent.has(id));
+      if (missing.length) {
+        for (const e of await api.describeEnis(missing)) this.view.enis[e.id] = e;
+        for (const id of missing) if (!this.view.enis[id]) this.absent.add(id);
+      }
     }
 
     for (let round = 0; round < 3; round++) {
       const want = compile({ cloud, ports, agents, subnets, view: this.view, groupNames: this.o.groupNames });
+      const skipped = JSON.stringify(want.skipped);
+      if (skipped !== this.skipped && want.skipped.length)
+        log.warn({ cloud, skipped: want.skipped }, 'custom-route: ports not served');
+      this.skipped = skipped;
       for (const c of want.owned) this.owned.add(c);
       want.owned = [...this.owned];
       if (round === 0) await this.failover(want, agents);
