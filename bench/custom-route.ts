@@ -165,7 +165,8 @@ async function failover(targets: Targets): Promise<void> {
     for (let i = 0; i < FAILOVERS; i++) {
       const active = (await world.boundTo('vm1')) as Hyperswitch;
       const standby: Hyperswitch = active === 'hs' ? 'hs2' : 'hs';
-      if (!(await eventually(() => world.agentAlive(standby), 20_000))) throw new Error(`${standby} is not alive`);
+      // A revived agent may take a while to register on a loaded machine (up to ~25 s seen at load 11).
+      if (!(await eventually(() => world.agentAlive(standby), 60_000))) throw new Error(`${standby} is not alive`);
       const now = Date.now();
       if ((await ping.firstReplyAfter(now, 10_000)) < 0) throw new Error(`round ${i + 1}: no traffic before it`);
       const { failedAt, downAt } = await world.killHyperswitch(active);
