@@ -26,9 +26,9 @@ import { runcmdFromUserData } from '../src/lab/cloud-init.js';
 import { NetnsVpcDataplane } from '../src/lab/ec2/netns-dataplane.js';
 import { addNetns } from '../src/lab/netns.js';
 import { sweepNamespaces } from '../src/lab/topology.js';
+import { plugPort } from '../src/lab/vms.js';
 import { CUSTOM_ROUTE_PROFILE_KEY, type CustomRouteMode } from '../src/model/custom-route.js';
 import { customRouteUserData } from '../src/model/custom-route-userdata.js';
-import { tapName } from '../src/model/kernel-names.js';
 import type { Agent, Network, Port, Subnet } from '../src/model/types.js';
 import { Children } from './children.js';
 import { startEc2Lab, type Ec2Lab } from './ec2-endpoint.js';
@@ -335,32 +335,8 @@ export class CustomRouteWorld {
 
   /** A veth `tap<port>` on `node` whose other end is `eth0` in `vmNs`, with the port's MAC and `ip`. */
   private async plugTap(node: string, port: Port, vmNs: string, ip: string): Promise<void> {
-    await realExec('ip', [
-      '-n',
-      node,
-      'link',
-      'add',
-      tapName(port.id),
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      vmNs,
-    ]);
-    await realExec('ip', [
-      '-n',
-      vmNs,
-      'link',
-      'set',
-      'eth0',
-      'address',
-      port.mac_address,
-      'mtu',
-      String(OVERLAY_MTU),
-      'up',
-    ]);
+    await plugPort(realExec, { name: vmNs, ns: vmNs, hyperswitchNs: node, hostId: node }, port);
+    await realExec('ip', ['-n', vmNs, 'link', 'set', 'eth0', 'mtu', String(OVERLAY_MTU)]);
     await realExec('ip', ['-n', vmNs, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
   }
 
