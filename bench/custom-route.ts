@@ -28,7 +28,7 @@ import { realClock } from '../src/common/clock.js';
 import { realExec } from '../src/common/exec.js';
 import { sweepNamespaces } from '../src/lab/topology.js';
 import { requireRoot, runBench, Targets } from '../testkit/bench-targets.js';
-import { CustomRouteWorld, HYPER, type Hyperswitch, PEER_IP } from '../testkit/custom-route-world.js';
+import { CustomRouteWorld, HYPER, type Hyperswitch, PEER_IP, sweepDeadRuns } from '../testkit/custom-route-world.js';
 import { buildCustomRouteTwin } from '../testkit/custom-route-twin.js';
 import { iperfTcp } from '../testkit/iperf.js';
 import { PingWatch } from '../testkit/ping-watch.js';
@@ -82,6 +82,7 @@ async function throughput(targets: Targets): Promise<void> {
         `${SECONDS} s; ${placementLine()}; at start: ${loadAverageLine()}`,
     );
     await world.up();
+    await sweepDeadRuns(twinPrefix);
     const twin = await buildCustomRouteTwin(exec, twinPrefix);
     const vm = world.ns.vm1!;
     if (!(await eventually(() => world.pings(vm, PEER_IP, 1), 15_000))) throw new Error('vm1 cannot reach the peer');

@@ -74,6 +74,15 @@ export interface CustomRouteWorldOptions {
   agentDownTime?: number;
 }
 
+/** Removes the namespaces of dead runs of `prefix`'s family (`<family><pid>-`: their PID is gone). */
+export async function sweepDeadRuns(prefix: string): Promise<void> {
+  const family = prefix.replace(/\d+-$/, '');
+  for (const n of await listNetns(realExec)) {
+    const m = new RegExp(`^${family}(\\d+)-`).exec(n);
+    if (m && !alive(Number(m[1]))) await sweepNamespaces(realExec, realClock, m[0]);
+  }
+}
+
 export class CustomRouteWorld {
   readonly prefix: string;
   readonly ns: Record<string, string>;
@@ -135,11 +144,7 @@ export class CustomRouteWorld {
 
   async up(): Promise<void> {
     const { o, ns } = this;
-    const family = this.prefix.replace(/\d+-$/, '');
-    for (const n of await listNetns(realExec)) {
-      const m = new RegExp(`^${family}(\\d+)-`).exec(n);
-      if (m && !alive(Number(m[1]))) await sweepNamespaces(realExec, realClock, m[0]);
-    }
+    await sweepDeadRuns(this.prefix);
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
 
