@@ -8,6 +8,8 @@
  *  - against the same flow routed natively over the same hops (testkit/custom-route-twin.ts: namespaces
  *    and veths of the same shape, addresses and MTUs, plain IP routing, no NAT, bridge, VXLAN or
  *    netfilter, checked);
+ *  - the custom-route flow again with port security off on vm1's and the peer's ports (no security
+ *    groups, br_netfilter off; no target): what the hop costs without them;
  *  - ping RTT on both paths (20 pings at 50 ms per round), p50: the latency the extra hop adds;
  *  - failover (FAILOVERS, default 10; a second world whose routes the server's controller makes, with a
  *    standby hyperswitch, agent_down_time 5 s): the active hyperswitch dies as a dead instance (agent
@@ -66,6 +68,36 @@ async function rtts(ns: string, ip: string): Promise<number[]> {
   return ms;
 }
 
+/** br_netfilter hands bridged IP to netfilter in `ns` (the agent turns it off with no filtered port). */
+async function brnfOn(ns: string): Promise<boolean> {
+  const r = await exec('ip', ['netns', 'exec', ns, 'sysctl', '-n', 'net.bridge.bridge-nf-call-iptables'], {
+    allowFail: true,
+  });
+  return r.stdout.trim() === '1';
+}
+
+/**
+ * Port security of vm1's and the peer's ports on or off (API), then waits until the hyperswitch's and
+ * node B's agents set br_netfilter to match (as bench:datapath measures its pure overlay).
+ */
+async function portSecurity(world: CustomRouteWorld, on: boolean): Promise<void> {
+  for (const k of ['vm1', 'peer']) {
+    const p = world.ports[k]!;
+    await world.api.update(
+      'ports',
+      'port',
+      p.id,
+      on
+        ? { port_security_enabled: true, security_groups: p.security_groups }
+        : { port_security_enabled: false, security_groups: [] },
+    );
+  }
+  const nodes = [world.ns.hs!, world.ns.nb!];
+  if (!(await eventually(async () => (await Promise.all(nodes.map(brnfOn))).every((v) => v === on), 20_000)))
+    throw new Error(`br_netfilter not ${on ? 'on' : 'off'} on both nodes after 20 s`);
+  await new Promise((r) => setTimeout(r, 200));
+}
+
 /** The throughput and RTT part: custom-route against native, interleaved rounds. */
 async function throughput(targets: Targets): Promise<void> {
   const world = new CustomRouteWorld({
@@ -95,23 +127,28 @@ async function throughput(targets: Targets): Promise<void> {
     }
     const cpu = PINNING ? SENDER_CPU : undefined;
 
-    const bps = { native: [] as number[], cr: [] as number[] };
+    const bps = { native: [] as number[], cr: [] as number[], pure: [] as number[] };
     const rtt = { native: [] as number[], cr: [] as number[] };
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
       const native = await iperfTcp(exec, twin.vm, twin.peerIp, SECONDS, cpu);
       const cr = await iperfTcp(exec, vm, PEER_IP, SECONDS, cpu);
+      await portSecurity(world, false);
+      const pure = await iperfTcp(exec, vm, PEER_IP, SECONDS, cpu);
+      await portSecurity(world, true);
       const rn = await rtts(twin.vm, twin.peerIp);
       const rc = await rtts(vm, PEER_IP);
       const warm = i < WARMUP;
       if (!warm) {
         bps.native.push(native);
         bps.cr.push(cr);
+        bps.pure.push(pure);
         rtt.native.push(...rn);
         rtt.cr.push(...rc);
       }
       const label = warm ? `warm-up ${i + 1} (not counted)` : `round ${i + 1 - WARMUP}`;
       console.log(
-        `  ${label}: native ${gb(native)}, custom-route ${gb(cr)} (${(cr / native).toFixed(2)}×); ` +
+        `  ${label}: native ${gb(native)}, custom-route ${gb(cr)} (${(cr / native).toFixed(2)}×), ` +
+          `without security groups ${gb(pure)} (${(pure / native).toFixed(2)}×); ` +
           `ping p50 native ${percentile(rn, 50).toFixed(3)} ms, custom-route ${percentile(rc, 50).toFixed(3)} ms`,
       );
     }
@@ -129,6 +166,11 @@ async function throughput(targets: Targets): Promise<void> {
       `one TCP flow (iperf3 -t ${SECONDS}, ${ROUNDS} rounds): custom-route ${gb(median(bps.cr))} vs native ` +
         `${gb(median(bps.native))}; custom-route / native ${formatRatios(r)} (target ≥ ${TARGET.toFixed(2)}×): ` +
         `${targets.check(`custom-route ≥ ${TARGET}× native`, r.median >= TARGET)}`,
+    );
+    summary.push(
+      `custom-route with port security off on both ports (no security groups, br_netfilter off): ` +
+        `${gb(median(bps.pure))}; / native ${formatRatios(roundRatios(bps.pure, bps.native))} (no target: ` +
+        'what the hyperswitch hop costs without the security groups)',
     );
     summary.push(
       `ping RTT p50 over ${rtt.cr.length} pings each: custom-route ${pc.toFixed(3)} ms, native ${pn.toFixed(3)} ms: ` +

@@ -104,6 +104,8 @@ export class CustomRouteWorld {
   network!: Network;
   subnet!: Subnet;
   private readonly sock: string;
+  /** The processes' logs (one run's: emptied by `up`). */
+  private readonly logDir: string;
   private readonly agents = new Map<string, ChildProcess>();
 
   constructor(readonly o: CustomRouteWorldOptions) {
@@ -119,7 +121,8 @@ export class CustomRouteWorld {
     this.dir = join(tmpdir(), `hypernet-test-${P.slice(0, -1)}`);
     this.sock = join(this.dir, 'server.sock');
     this.api = new ApiClient({ url: `unix:${this.sock}`, timeoutMs: 5_000 });
-    this.children = new Children(new URL(`../../artifacts/${o.artifacts}/`, import.meta.url).pathname);
+    this.logDir = new URL(`../../artifacts/${o.artifacts}/`, import.meta.url).pathname;
+    this.children = new Children(this.logDir);
   }
 
   /** A VM's VPC address (its ENI's primary private address). */
@@ -146,6 +149,7 @@ export class CustomRouteWorld {
     const { o, ns } = this;
     await sweepDeadRuns(this.prefix);
     rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.logDir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
 
     // The VPC: router namespace, endpoint, ENIs of the hyperswitches and the VMs.

@@ -13,7 +13,6 @@
  * Traffic is bounded (ping -c/-w, TCP with timeouts).
  */
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { realExec } from '../../src/common/exec.js';
 import { Children } from '../../testkit/children.js';
@@ -65,9 +64,7 @@ describe('custom-route ports: real traffic through a hyperswitch', { skip: needs
   const pings = (n: string, ip: string, count = 2) => world.pings(n, ip, count);
 
   before(async () => {
-    if (!isRoot()) return;
-    rmSync(logDir, { recursive: true, force: true });
-    await world.up();
+    if (isRoot()) await world.up();
   });
 
   after(async () => {
