@@ -3,9 +3,6 @@
  * a sweep of namespaces left by crashed earlier runs (their PID is gone), and helpers to run
  * commands inside. Nothing is created in the root namespace.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import { inNetns, realExec, type Exec } from '../../src/common/exec.js';
 import { alive, deleteNetns, listNetns } from '../../testkit/runs.js';
 import { isRoot } from '../../testkit/preconditions.js';
@@ -45,29 +42,4 @@ export async function sh(exec: Exec, lines: string[]): Promise<void> {
 
 export { eventually } from '../../testkit/wait.js';
 
-/** Processes a test starts (server, agents), each logging to `logDir/NAME.log`, stopped by PID. */
-export class Children {
-  private readonly all: ChildProcess[] = [];
-  constructor(private readonly logDir: string) {}
-
-  start(args: string[], logName: string): ChildProcess {
-    mkdirSync(this.logDir, { recursive: true });
-    const out = openSync(join(this.logDir, `${logName}.log`), 'a');
-    const c = spawn(args[0], args.slice(1), { stdio: ['ignore', out, out] });
-    this.all.push(c);
-    return c;
-  }
-
-  /** Stops one (SIGTERM, then SIGKILL after 3 s). */
-  async stop(c: ChildProcess): Promise<void> {
-    if (c.exitCode !== null || c.signalCode !== null || c.pid === undefined) return;
-    const gone = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await Promise.race([gone, new Promise((r) => setTimeout(r, 3_000))]);
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  }
-
-  async stopAll(): Promise<void> {
-    for (const c of this.all.splice(0)) await this.stop(c);
-  }
-}
+export { Children } from '../../testkit/children.js';
