@@ -329,6 +329,31 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
         onLaunchDone: () => reconciler?.markDirty(),
       })
     : null;
+  const agentless = cfg.agentless
+    ? new AgentlessReconciler({
+        api,
+        host: cfg.node.host,
+        log: log.child({ sub: 'agentless' }),
+        servers: new OpenVpnServers({
+          exec,
+          clock,
+          log: log.child({ sub: 'openvpn' }),
+          dir: join(cfg.stateDir, 'openvpn'),
+        }),
+        wg: new AgentlessWg({
+          exec,
+          log: log.child({ sub: 'wireguard-agentless' }),
+          node: {
+            host: cfg.node.host,
+            iface: agentlessWgIface(cfg.node.host),
+            keyFile: join(cfg.stateDir, 'wireguard', 'agentless.key'),
+            socketBuffer: wgbufBuilt() ? WG_SOCKET_BUFFER : 0,
+            rpsCpus: cpuMask(availableParallelism()),
+            txQueueLen: WG_TXQUEUELEN,
+          },
+        }),
+      })
+    : null;
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
@@ -350,40 +375,13 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
         ]
       : []),
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
-    ...(cfg.agentless
-      ? [
-          changesLinks(
-            new AgentlessReconciler({
-              api,
-              host: cfg.node.host,
-              log: log.child({ sub: 'agentless' }),
-              servers: new OpenVpnServers({
-                exec,
-                clock,
-                log: log.child({ sub: 'openvpn' }),
-                dir: join(cfg.stateDir, 'openvpn'),
-              }),
-              wg: new AgentlessWg({
-                exec,
-                log: log.child({ sub: 'wireguard-agentless' }),
-                node: {
-                  host: cfg.node.host,
-                  iface: agentlessWgIface(cfg.node.host),
-                  keyFile: join(cfg.stateDir, 'wireguard', 'agentless.key'),
-                  socketBuffer: wgbufBuilt() ? WG_SOCKET_BUFFER : 0,
-                  rpsCpus: cpuMask(availableParallelism()),
-                  txQueueLen: WG_TXQUEUELEN,
-                },
-              }),
-            }),
-          ),
-        ]
-      : []),
+    ...(agentless ? [changesLinks(agentless)] : []),
     new DatapathReconciler({
       exec,
       node: cfg.node,
       log: log.child({ sub: 'datapath' }),
       reporter: new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
+      servedWithoutTap: agentless ? () => agentless.servedWithoutTap() : undefined,
       announcer: new Announcer(exec, log.child({ sub: 'announce' }), frames),
       gate: firewall,
       reader,

@@ -33,13 +33,16 @@ export function isWired(p: DesiredPort, actual: ActualState): boolean {
 
 /**
  * The updates that bring the server's view of `desired`'s ports in line with `actual`; `rejected`
- * gives the reason for a port the agent refused (it is ERROR whatever its tap does).
+ * gives the reason for a port the agent refused (it is ERROR whatever its tap does). `servedWithoutTap`
+ * holds ports another feature serves with no tap (a WireGuard agentless port is a peer of the
+ * hyperswitch's WireGuard interface): they are wired when served.
  */
 export function portStatusUpdates(
   desired: DesiredState,
   actual: ActualState,
   model: ModelView,
   rejected: (portId: string) => string | undefined = () => undefined,
+  servedWithoutTap: ReadonlySet<string> = new Set(),
 ): PortStatusUpdate[] {
   const out: PortStatusUpdate[] = [];
   for (const p of desired.ports) {
@@ -52,7 +55,7 @@ export function portStatusUpdates(
       continue;
     }
     if (p.prepared) continue;
-    const wired = isWired(p, actual);
+    const wired = isWired(p, actual) || (servedWithoutTap.has(p.portId) && p.up);
     const clear = portError(port) !== undefined ? { error: '' } : {};
     if (wired && (port.status !== 'ACTIVE' || port['binding:vif_type'] !== 'tap' || clear.error !== undefined))
       out.push({ portId: p.portId, status: 'ACTIVE', vifType: 'tap', ...clear });

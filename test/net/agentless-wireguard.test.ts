@@ -2,7 +2,7 @@
  * WireGuard agentless VMs end to end (needs root; wireguard-go and wg-quick come with
  * scripts/setup.sh): a 2-cloud lab with an OpenVPN agentless VM (vm-b2) and its tenant's hyperswitch;
  * a second VM of cloud b, with no agent, gets a `vpn_type: wireguard` agentless port and boots the
- * stock wg-quick from its user_data. It reaches an agent VM of the other cloud and the OpenVPN
+ * stock wg-quick from its user_data, and its port is reported ACTIVE. It reaches an agent VM of the other cloud and the OpenVPN
  * agentless VM by hyper IP, and is reached back (proxy ARP and the port-MAC hand-off on the
  * hyperswitch); a source address outside its port's addresses is dropped by cryptokey routing; its
  * security groups apply on the hyperswitch; deleting its port removes its peer and cuts it.
@@ -80,6 +80,15 @@ describe('WireGuard agentless VMs in a lab', { skip: needsRoot(), timeout: 300_0
     // The OpenVPN default is unchanged for the other agentless port.
     const [ovpn] = await api.list<AgentlessPortWire>('agentlessports', { port_id: b2().portId });
     assert.equal(ovpn!.vpn_type, 'openvpn');
+  });
+
+  it('is reported ACTIVE once the hyperswitch serves its peer (it has no tap)', async () => {
+    const active = await eventually(
+      async () => (await api.show<{ status: string }>('ports', 'port', wg.port.id)).status === 'ACTIVE',
+      15_000,
+    );
+    const now = await api.show<{ status: string }>('ports', 'port', wg.port.id);
+    assert.ok(active, `port status ${now.status}`);
   });
 
   it('refuses an unknown vpn_type', async () => {

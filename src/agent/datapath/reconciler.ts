@@ -129,6 +129,8 @@ export interface DatapathReconcilerOptions {
    * port it refuses with a reason is reported ERROR with that reason (containment).
    */
   gate?: PortGate;
+  /** Ports another feature serves without a tap (WireGuard agentless peers), reported by what it serves. */
+  servedWithoutTap?: () => ReadonlySet<string>;
   /** Shared with the fast path (main.ts): one link memory, one compile per model. */
   reader?: KernelReader;
   compiler?: DatapathCompiler;
@@ -172,8 +174,11 @@ export class DatapathReconciler implements SubReconciler {
     // In the background: the next pass does not wait for the PUTs (failures come back as a retry).
     // The ports wired here, and those the gate refused: those are reported ERROR with the reason.
     const refused = (id: string) => gate?.rejected?.(id);
-    const reported = gate ? { ...all, ports: all.ports.filter((p) => gate.ready(p.portId) || refused(p.portId)) } : all;
-    this.o.reporter?.submit(portStatusUpdates(reported, after, model, refused));
+    const served = this.o.servedWithoutTap?.() ?? new Set<string>();
+    const reported = gate
+      ? { ...all, ports: all.ports.filter((p) => gate.ready(p.portId) || refused(p.portId) || served.has(p.portId)) }
+      : all;
+    this.o.reporter?.submit(portStatusUpdates(reported, after, model, refused, served));
     if (result.failed.length) throw new Error(`datapath: ${result.failed.length} operation(s) failed`);
   }
 }

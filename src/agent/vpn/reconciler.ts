@@ -38,6 +38,7 @@ export class AgentlessReconciler implements SubReconciler {
   private crlPrint = '';
   /** The serving set last reported to the server. */
   private reported: string | null = null;
+  private wgServed: ReadonlySet<string> = new Set();
 
   constructor(private readonly o: AgentlessReconcilerOptions) {}
 
@@ -53,6 +54,7 @@ export class AgentlessReconciler implements SubReconciler {
     if (!cfg) {
       await servers.sync([]);
       await this.o.wg?.sync(null, model);
+      this.wgServed = new Set();
       return;
     }
     const certPrint = fingerprint(cfg.cert_pem + cfg.ca_pem + cfg.key_pem);
@@ -77,8 +79,14 @@ export class AgentlessReconciler implements SubReconciler {
       await servers.sync(specs);
       wgServed = (await this.o.wg?.sync(cfg, model)) ?? [];
     } finally {
+      this.wgServed = new Set(wgServed);
       await this.report(specs, wgServed);
     }
+  }
+
+  /** The WireGuard agentless ports whose peer is in place: served with no tap (the datapath reports them). */
+  servedWithoutTap(): ReadonlySet<string> {
+    return this.wgServed;
   }
 
   /** Tells the server which ports' OpenVPN servers run here (a move activates the port after it). */

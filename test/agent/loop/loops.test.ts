@@ -261,6 +261,31 @@ test('port status: ACTIVE once the tap is enslaved and up; DOWN when it goes', (
   ]);
 });
 
+test('port status: a port served without a tap (a WireGuard agentless peer) is ACTIVE while served', () => {
+  const P = 'aaaaaaaa-bbbb-cccc-dddd-000000000002';
+  const model = view({
+    networks: [net('n1', 100)],
+    agents: [agent('a', 'h', '192.0.2.1')],
+    ports: [port(P, 'n1', 'h', 'fa:16:3e:00:00:02', [])],
+  });
+  const d = compileDatapath({ host: 'h', underlayIp: '192.0.2.1', underlayMtu: 1500 }, model);
+  const none = { links: new Map(), bridgePorts: new Map(), fdb: [], neigh: [] };
+  assert.deepEqual(portStatusUpdates(d, none, model), [], 'no tap, not served: stays as it is (DOWN)');
+  assert.deepEqual(portStatusUpdates(d, none, model, undefined, new Set([P])), [
+    { portId: P, status: 'ACTIVE', vifType: 'tap' },
+  ]);
+  const active = view({
+    networks: [net('n1', 100)],
+    agents: [agent('a', 'h', '192.0.2.1')],
+    ports: [port(P, 'n1', 'h', 'fa:16:3e:00:00:02', [], { status: 'ACTIVE', 'binding:vif_type': 'tap' })],
+  });
+  assert.deepEqual(
+    portStatusUpdates(d, none, active, undefined, new Set()),
+    [{ portId: P, status: 'DOWN' }],
+    'peer gone',
+  );
+});
+
 test('port status reporter: a port deleted meanwhile (404) is no failure and calls for no retry; a server error does', async () => {
   const sent: string[] = [];
   let down = false;
