@@ -5,7 +5,8 @@
  * stock wg-quick from its user_data, and its port is reported ACTIVE. It reaches an agent VM of the other cloud and the OpenVPN
  * agentless VM by hyper IP, and is reached back (proxy ARP and the port-MAC hand-off on the
  * hyperswitch); a source address outside its port's addresses is dropped by cryptokey routing; its
- * security groups apply on the hyperswitch; deleting its port removes its peer and cuts it.
+ * security groups apply on the hyperswitch; it moves to the other cloud's hyperswitch (new user_data)
+ * and is reachable again; deleting its port removes its peer and cuts it.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,14 @@ import { join } from 'node:path';
 import type { ApiClient } from '../../src/client/api.js';
 import { agentlessWgIface } from '../../src/model/encryption.js';
 import { publicKeyOf } from '../../src/model/wg-keypair.js';
-import { addWgAgentlessVm, stopWgClient, wgClientIface, type WgAgentlessVm } from '../../src/lab/agentless-wg.js';
+import {
+  addWgAgentlessVm,
+  bootWgFromUserData,
+  stopWgClient,
+  wgClientIface,
+  type WgAgentlessVm,
+} from '../../src/lab/agentless-wg.js';
+import { clientDir } from '../../src/lab/agentless.js';
 import type { AgentlessPortWire, HyperswitchWire } from '../../src/model/agentless.js';
 import type { VmSite } from '../../src/lab/vms.js';
 import { deps, eventually, newWorld, nsRun, sweepStaleRuns, teardown } from './fixture.js';
@@ -139,6 +147,36 @@ describe('WireGuard agentless VMs in a lab', { skip: needsRoot(), timeout: 300_0
     }
     assert.ok(await eventually(async () => world.ping(b2().ns, wg.ip), 15_000), 'vm-b2 not admitted again');
     await api.delete('security-groups', sg.id);
+  });
+
+  it('moves to another cloud: a new endpoint in new user_data, reachable again, the old peer gone', async () => {
+    const other = plan.agentless!.others[0]!.cloud;
+    const oldHs = hs;
+    const oldNs = hsNs();
+    const oldPeers = async () =>
+      (await nsRun(oldNs, 'wg', ['show', agentlessWgIface(oldHs.id), 'peers'])).stdout.split('\n').filter(Boolean);
+    const moved = await api.update<AgentlessPortWire>('agentlessports', 'agentlessport', wg.agentlessPort.id, {
+      cloud: other,
+    });
+    assert.notEqual(moved.hyperswitch_id, oldHs.id, 'served by a hyperswitch of the other cloud');
+    const newHs = await api.show<HyperswitchWire>('hyperswitches', 'hyperswitch', moved.hyperswitch_id);
+    assert.match(moved.user_data, new RegExp(`Endpoint = ${newHs.vms_ip_0!.replace(/\./g, '\\.')}:`));
+    assert.match(moved.user_data, new RegExp(`Address = ${wg.ip.replace(/\./g, '\\.')}/32`), 'the same hyper IP');
+    // The VM restarts its stock client from the new user_data, as cloud-init would on the new NIC.
+    await stopWgClient(deps.exec, site.ns, wg.config);
+    wg.config = await bootWgFromUserData(deps.exec, site.ns, clientDir(plan, site.name), moved.user_data);
+    assert.ok(await world.pingRetry(site.ns, a1().ip, 8), 'wg vm → vm-a1 after the move');
+    assert.ok(await world.pingRetry(a1().ns, wg.ip, 5), 'vm-a1 → wg vm after the move');
+    assert.ok(await world.pingRetry(site.ns, b2().ip, 5), 'wg vm → vm-b2 after the move');
+    assert.ok(await world.pingRetry(b2().ns, wg.ip, 5), 'vm-b2 → wg vm after the move');
+    assert.ok(
+      await eventually(async () => !(await oldPeers()).length, 15_000),
+      'the old hyperswitch still has the peer',
+    );
+    const port = await api.show<{ status: string }>('ports', 'port', wg.port.id);
+    assert.equal(port.status, 'ACTIVE');
+    wg.agentlessPort = moved;
+    hs = newHs;
   });
 
   it('deleting the port removes its peer and cuts it', async () => {
