@@ -277,7 +277,8 @@ describe('encrypted overlay (root, server, three nodes in two clouds)', { skip: 
   test('forged VXLAN from the internet, posing as an encrypted peer, reaches no VM', async () => {
     const vni = network['provider:segmentation_id'];
     const forge = async (src: string): Promise<string> => {
-      const done = await capture(ns('wa1'), 'eth0', 'udp port 9999', 3);
+      // 6 s: the forger (a python start) may take seconds on a loaded machine, and must send inside it.
+      const done = await capture(ns('wa1'), 'eth0', 'udp port 9999', 6);
       const r = await inNs(ns('net'), 'python3', [
         '-c',
         forgeScript(src, UNDERLAY.a1, vni, ports.a1.mac_address, VM_IP.a1),
