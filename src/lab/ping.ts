@@ -43,7 +43,11 @@ export async function ping(exec: Exec, fromNs: string, ip: string, opts: PingOpt
   return r.code === 0;
 }
 
-/** Pings until one answers or `attempts` run out. */
+/**
+ * Pings until one answers or `attempts` run out, about a second apart: an attempt that fails at once
+ * (a container's `lxc-attach` refused while its node is busy, no route yet) waits out the rest of its
+ * second, so the attempts span the time they are meant to.
+ */
 export async function pingRetry(
   exec: Exec,
   fromNs: string,
@@ -51,7 +55,12 @@ export async function pingRetry(
   attempts = 3,
   inner?: readonly string[],
 ): Promise<boolean> {
-  for (let i = 0; i < attempts; i++) if (await ping(exec, fromNs, ip, { inner })) return true;
+  for (let i = 0; i < attempts; i++) {
+    const started = Date.now();
+    if (await ping(exec, fromNs, ip, { inner })) return true;
+    const rest = 1000 - (Date.now() - started);
+    if (rest > 0 && i < attempts - 1) await new Promise((r) => setTimeout(r, rest));
+  }
   return false;
 }
 
