@@ -1,10 +1,15 @@
 /**
  * Pure: desired WireGuard state vs what the kernel and `wg` report → operations, in one safe order:
  * interface → key and port → MTU/TX queue/up → wireguard-go's socket buffers and RPS → address → peers added or changed → stale peers removed →
- * stale addresses removed; the guard table last (and whenever its text changes). A new peer key of a
- * host (rotation) is set before the old one goes, so its allowed addresses move in one step.
+ * handshakes → stale addresses removed; the guard table last (and whenever its text changes). A new
+ * peer key of a host (rotation) is set before the old one goes, so its allowed addresses move in one
+ * step.
+ *
+ * After a key changes, on this node or a peer, the side that changes last starts the handshakes at
+ * once: the other side's attempt may have failed moments before (it used the new key while this side
+ * still had the old one) and WireGuard would only retry it after its 5 s rekey timeout.
  */
-import type { ActualWg, DesiredWg, WgImpl, WgOp } from './types.js';
+import type { ActualWg, DesiredPeer, DesiredWg, WgImpl, WgOp } from './types.js';
 
 const sameSet = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && [...a].sort().join() === [...b].sort().join();
@@ -34,7 +39,14 @@ export function diffWg(d: DesiredWg, a: ActualWg, impl: WgImpl, appliedNft: stri
       ops.push({ op: 'peer-set', iface, peer: p });
   }
   const wanted = new Set(d.peers.map((p) => p.publicKey));
-  for (const k of actualPeers.keys()) if (!wanted.has(k)) ops.push({ op: 'peer-del', iface, publicKey: k });
+  const stale = [...actualPeers.values()].filter((p) => !wanted.has(p.publicKey));
+  for (const p of stale) ops.push({ op: 'peer-del', iface, publicKey: p.publicKey });
+  const ownKeyChanged = !fresh && ops.some((o) => o.op === 'set-key');
+  // A peer whose key replaces a stale one (same allowed addresses): that peer rotated its key.
+  const rotatedPeer = (p: DesiredPeer): boolean =>
+    !actualPeers.has(p.publicKey) && stale.some((s) => s.allowedIps.some((ip) => p.allowedIps.includes(ip)));
+  const nudge = d.peers.filter((p) => p.endpoint !== null && (ownKeyChanged || rotatedPeer(p)));
+  if (nudge.length) ops.push({ op: 'handshake', iface, publicKeys: nudge.map((p) => p.publicKey) });
   for (const cidr of have) if (cidr !== d.address) ops.push({ op: 'addr-del', iface, cidr });
   if (appliedNft !== d.nft) ops.push({ op: 'nft', text: d.nft });
   return ops;

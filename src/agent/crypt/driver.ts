@@ -153,6 +153,15 @@ export function renderWgOp(o: WgOp): { cmd: string; args: string[]; input?: stri
       ];
     case 'peer-del':
       return [{ cmd: 'wg', args: ['set', o.iface, 'peer', o.publicKey, 'remove'] }];
+    case 'handshake': {
+      // Turning a peer's persistent keepalive on sends one keepalive at once (kernel and wireguard-go),
+      // which starts a handshake when the peer has no session; turned off again, nothing stays.
+      const keepalive = (v: string): string[] => o.publicKeys.flatMap((k) => ['peer', k, 'persistent-keepalive', v]);
+      return [
+        { cmd: 'wg', args: ['set', o.iface, ...keepalive('1')] },
+        { cmd: 'wg', args: ['set', o.iface, ...keepalive('off')] },
+      ];
+    }
     case 'nft':
       // Declared, flushed and filled in one transaction: never a moment without the guard.
       return [

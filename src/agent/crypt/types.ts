@@ -84,4 +84,6 @@ export type WgOp =
   | { op: 'addr-del'; iface: string; cidr: string }
   | { op: 'peer-set'; iface: string; peer: DesiredPeer }
   | { op: 'peer-del'; iface: string; publicKey: string }
+  /** Starts a handshake with each peer now (after a key changed on either side), not at its next packet. */
+  | { op: 'handshake'; iface: string; publicKeys: readonly string[] }
   | { op: 'nft'; text: string };

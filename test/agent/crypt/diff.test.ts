@@ -60,17 +60,29 @@ test('converged: no op (allowed addresses compared as sets)', () => {
   assert.deepEqual(diffWg(desired, swapped, 'userspace', 'table'), []);
 });
 
-test('a rotated peer key: the new peer is set before the old one is removed', () => {
+test('a rotated peer key: the new peer is set before the old one is removed, then a handshake starts', () => {
   const rotated = { ...desired, peers: [{ ...peer, publicKey: K3 }] };
   assert.deepEqual(
     diffWg(rotated, converged, 'userspace', 'table').map((o) => [
       o.op,
-      'peer' in o ? o.peer.publicKey : 'publicKey' in o ? o.publicKey : '',
+      'peer' in o ? o.peer.publicKey : 'publicKey' in o ? o.publicKey : 'publicKeys' in o ? o.publicKeys.join() : '',
     ]),
     [
       ['peer-set', K3],
       ['peer-del', K2],
+      ['handshake', K3],
     ],
+  );
+  // A new node (no stale key with its addresses) is not nudged: it may not be up yet.
+  const other = {
+    host: 'c',
+    publicKey: K3,
+    endpoint: '192.0.2.4:51820',
+    allowedIps: ['100.127.0.4/32', '192.0.2.4/32'],
+  };
+  assert.deepEqual(
+    diffWg({ ...desired, peers: [peer, other] }, converged, 'userspace', 'table').map((o) => o.op),
+    ['peer-set'],
   );
 });
 
@@ -83,8 +95,12 @@ test('own key rotated, stale address, changed guard', () => {
   );
   assert.deepEqual(
     ops.map((o) => o.op),
-    ['set-key', 'addr-del', 'nft'],
+    ['set-key', 'handshake', 'addr-del', 'nft'],
   );
+  assert.deepEqual(ops[1], { op: 'handshake', iface: 'hnwg0', publicKeys: [K2] });
+  // Roaming peers (agentless clients, no endpoint) are never nudged: there is nowhere to send to.
+  const roaming = { ...desired, publicKey: K3, peers: [{ ...peer, endpoint: null }] };
+  assert.ok(!diffWg(roaming, converged, 'userspace', 'table').some((o) => o.op === 'handshake'));
 });
 
 test("wireguard-go's socket buffers: raised after the link is up, again when they are small; never for the kernel", () => {
@@ -101,7 +117,7 @@ test("wireguard-go's socket buffers: raised after the link is up, again when the
     diffWg(big, { ...converged, listenPort: 51821, socketBuffer: 2 * (7 << 20) }, 'userspace', 'table').map(
       (o) => o.op,
     ),
-    ['set-key', 'sockbuf'],
+    ['set-key', 'sockbuf', 'handshake'],
   );
 });
 

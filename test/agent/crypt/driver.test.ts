@@ -21,6 +21,7 @@ import { addNetns, removeRun, runPrefix, sweepStale } from '../netns.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
 
 const K2 = 'nSlFaIxqURc+SWvGIOgRRI0ODpxAS4/NTkpEOznGJDw=';
+const K3 = 'qzgTXeKQ8PKQPoFSFsr4ouby44vwTvNQb7v3eGCT/ig=';
 
 function recorder(fail: (cmd: string, args: readonly string[]) => boolean = () => false) {
   const calls: string[] = [];
@@ -58,6 +59,12 @@ test('apply renders each op as one program run, in order', async () => {
   const kernel = recorder();
   await applyWg(kernel.exec, [{ op: 'create', iface: 'hnwg0', impl: 'kernel' }]);
   assert.deepEqual(kernel.calls, ['ip link add dev hnwg0 type wireguard']);
+  const nudge = recorder();
+  await applyWg(nudge.exec, [{ op: 'handshake', iface: 'hnwg0', publicKeys: [K2, K3] }]);
+  assert.deepEqual(nudge.calls, [
+    `wg set hnwg0 peer ${K2} persistent-keepalive 1 peer ${K3} persistent-keepalive 1`,
+    `wg set hnwg0 peer ${K2} persistent-keepalive off peer ${K3} persistent-keepalive off`,
+  ]);
   const queue = recorder();
   await applyWg(queue.exec, [{ op: 'link', iface: 'hnwg0', mtu: 1440, txQueueLen: 2000 }]);
   assert.equal(queue.calls[0], 'ip link set dev hnwg0 mtu 1440 txqueuelen 2000 up');
