@@ -120,6 +120,11 @@ async function convergence(a: LabVm, i: number, networkId: string): Promise<numb
   await exec('ip', ['-n', site.ns, 'addr', 'add', `${ip}/${plan.hyperCidr.split('/')[1]}`, 'dev', 'eth0']);
   const r = await pinger;
   const ms = performance.now() - t0;
+  // After the timed window: both ends' neighbour entries, with how many ARP probes each sent (a
+  // probe lost and retried after the new VM's default 1 s retransmit time would show here).
+  const neighbours = async (n: string, to: string): Promise<string> =>
+    (await exec('ip', ['-n', n, '-s', 'neigh', 'show', 'to', to], { allowFail: true })).stdout.trim();
+  const a1Ip = a.ip;
   sampleLog.push({
     sample: i,
     at,
@@ -128,6 +133,8 @@ async function convergence(a: LabVm, i: number, networkId: string): Promise<numb
     port: port.id,
     mac: port.mac_address,
     ip,
+    vmNeigh: await neighbours(site.ns, a1Ip),
+    a1Neigh: await neighbours(ns(a), ip),
   });
   if (r.code !== 0) throw new Error(`port ${i} (${ip}) never answered within 5 s`);
   await world.api.delete('ports', port.id);
@@ -147,6 +154,8 @@ interface ConvRun {
   steps: Map<string, Record<string, number>[]>;
   /** Per agent: CPU seconds of its process tree over the run. */
   cpu: Map<string, number>;
+  /** Samples over 500 ms, with both ends' neighbour entries (what a slow one waited for). */
+  slow: Array<Record<string, unknown>>;
 }
 
 const agentPidOf = (hostId: string): number | null =>
@@ -165,7 +174,8 @@ async function convergenceRun(label: string, a: LabVm, networkId: string, n: num
   await clock.sleep(200);
   const windows = sampleLog.slice(first).map((x) => ({ start: x.at as number, ms: x.ms as number }));
   const steps = new Map(hosts.map((h) => [h, stepsPerSample(readPasses(agentLogOf(h)), windows)]));
-  return { label, ms, steps, cpu };
+  const slow = sampleLog.slice(first).filter((x) => (x.ms as number) > 500);
+  return { label, ms, steps, cpu, slow };
 }
 
 /** The agents' step times beside percentile `p` of a run: per agent, each step's p-th percentile over the samples. */
@@ -192,6 +202,8 @@ function printRun(r: ConvRun): void {
   console.log(
     `    agents' CPU over the ${r.ms.length} samples: ${[...r.cpu].map(([h, s]) => `${h} ${s.toFixed(2)} s`).join(', ')}`,
   );
+  for (const x of r.slow)
+    console.log(`    slow sample ${x.sample}: ${x.ms} ms; new VM's neighbour: ${x.vmNeigh}; vm-a1's: ${x.a1Neigh}`);
 }
 
 /** `count` more ports bound to hs-b, plugged into one sink namespace (veth peers v0…), no DHCP. */
