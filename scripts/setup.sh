@@ -23,6 +23,8 @@ want openssl openssl
 want modprobe kmod
 want nsenter util-linux
 want ethtool ethtool
+# A floating IP moved or dropped: the L3 agent ends the connections NATed by it (conntrack -D).
+want conntrack conntrack
 # The metadata tests curl 169.254.169.254 from workload namespaces.
 want curl curl
 # The encrypted overlay: wireguard-go where the kernel has no WireGuard module, and `wg`.

@@ -18,6 +18,7 @@ export function appliedActual(d: DesiredL3, uplink: ActualL3['uplink']): ActualL
       links,
       routes: new Set(r.routes),
       nftKey: r.nftKey,
+      dnat: new Set(r.dnat),
       rules: new Set(r.rules),
       // A transit that is down holds no neighbours (diff.ts adds them only while it is up).
       neigh: new Set(t && r.up ? t.peers.map((p) => `${p.hop} ${p.mac}`) : []),

@@ -108,6 +108,14 @@ function interfaceAddrs(p: Port, model: ModelView): { addr: string; cidr: Cidr }
 }
 
 /**
+ * The 1:1 NATs (`FLOATING FIXED`, sorted) of a router namespace's table, from the script rendered
+ * below or from what `nft list table` prints of it (the same rule text).
+ */
+export function dnatPairs(nftText: string): string[] {
+  return [...nftText.matchAll(/ip daddr (\S+) dnat (?:ip )?to (\S+)/g)].map((m) => `${m[1]} ${m[2]}`).sort();
+}
+
+/**
  * The nftables script of a router namespace: floating IPs 1:1, then SNAT of the rest to the gateway.
  * East-west (from an interface to one of the router's subnets) needs no NAT and is not tracked,
  * except from a fixed address with a floating IP: a reply to a flow DNATed here must be un-DNATed.
@@ -346,6 +354,7 @@ function compileRouter(
       transit,
       nft: nft.text,
       nftKey: nft.key,
+      dnat: dnatPairs(nft.text),
     },
     fips,
     gwAddrs: r.admin_state_up ? [...new Set(gwAddrs)] : [],

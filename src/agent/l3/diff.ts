@@ -1,7 +1,7 @@
 /**
  * Pure: desired L3 state vs what the driver read → ordered operations. Adds first (namespace → veth
  * → node end on its bridge → inner end → addresses → transit and its peers → routes → rules → NAT
- * table → node routes → proxy ARP → bridge table), deletions in reverse (proxy ARP → routes → veths → namespaces). Only what is
+ * table → the connections of its 1:1 NATs that went away → node routes → proxy ARP → bridge table), deletions in reverse (proxy ARP → routes → veths → namespaces). Only what is
  * recognisably ours is deleted: router namespaces of our prefix (the driver reads no others), `hrp`/
  * `hrg` node links, static routes, proxy entries inside an external subnet on the underlay interface.
  */
@@ -43,6 +43,16 @@ function diffRouter(d: DesiredRouter, a: ActualRouterNs | undefined, actual: Act
   for (const r of [...rules].sort()) if (!d.rules.includes(r)) ops.push({ op: 'rule-del', netns: d.netns, rule: r });
   for (const r of d.rules) if (!rules.has(r)) ops.push({ op: 'rule-add', netns: d.netns, rule: r });
   if (a?.nftKey !== d.nftKey) ops.push({ op: 'nft-replace', netns: d.netns, text: d.nft });
+  // After the new table: a connection NATed by a pair that is gone would otherwise keep reaching
+  // (or leaving as) the old port, e.g. a long ping to a floating IP moved to another port.
+  const pairs = new Set(d.dnat);
+  const flushed = new Set<string>();
+  for (const pair of [...(a?.dnat ?? [])].sort()) {
+    const fip = pair.split(' ')[0]!;
+    if (pairs.has(pair) || flushed.has(fip)) continue;
+    flushed.add(fip);
+    ops.push({ op: 'ct-flush', netns: d.netns, ip: fip });
+  }
 }
 
 /** The transit VXLAN: made, set like an inner end, addressed, and its peers' neighbours and entries. */

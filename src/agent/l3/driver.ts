@@ -7,6 +7,7 @@
  */
 import type { Exec } from '../../common/exec.js';
 import { listNetns } from '../../common/netns.js';
+import { dnatPairs } from './compile.js';
 import { commandsOf, type L3Op } from './ops.js';
 import { isOuterLink, isRouterNetns, L3_TABLE, RULE_FIP_PREF, RULE_MAIN_PREF, TRANSIT_PREFIX } from './names.js';
 import { emptyActual, type ActualL3, type ActualLink, type ActualRouterNs } from './types.js';
@@ -78,6 +79,7 @@ export class L3Driver {
       links,
       routes: new Set(parse<IpRouteJson>(routes.stdout).map(routeKey)),
       nftKey: nft.code === 0 ? tableKey(nft.stdout) : null,
+      dnat: new Set(nft.code === 0 ? dnatPairs(nft.stdout) : []),
       rules: new Set(parse<IpRuleJson>(rules.stdout).flatMap((r) => ruleKey(r) ?? [])),
       neigh: new Set(
         parse<{ dst: string; dev: string; lladdr?: string }>(neigh.stdout)
@@ -132,8 +134,12 @@ export class L3Driver {
       if (scope && broken.has(scope)) continue;
       const deleting = o.op.endsWith('-del');
       try {
-        for (const c of commandsOf(o, uplink))
-          await this.exec(c.cmd, c.args, { allowFail: deleting || c.allowFail, timeoutMs: 10_000, input: c.input });
+        for (const c of commandsOf(o, uplink)) {
+          const allowFail = deleting || c.allowFail || !!c.okWhen;
+          const r = await this.exec(c.cmd, c.args, { allowFail, timeoutMs: 10_000, input: c.input });
+          if (c.okWhen && r.code !== 0 && !c.okWhen.test(r.stderr))
+            throw new Error(`${c.cmd} ${c.args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+        }
       } catch (e) {
         if (scope) broken.add(scope);
         failed.push(`${o.op} ${scope}: ${(e as Error).message}`);

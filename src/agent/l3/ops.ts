@@ -17,12 +17,16 @@ export type L3Op =
   | { op: 'addr-add' | 'addr-del'; netns: string; dev: string; addr: string }
   | { op: 'route-replace' | 'route-del'; netns: string; route: string }
   | { op: 'nft-replace'; netns: string; text: string }
+  /** Ends the connections NATed to or from a floating IP that left this router's table (or changed port). */
+  | { op: 'ct-flush'; netns: string; ip: string }
   | { op: 'host-route-replace' | 'host-route-del'; route: string }
   | { op: 'proxy-add' | 'proxy-del'; ip: string }
   | { op: 'bridge-nft'; text: string }
   | { op: 'inner-del'; netns: string; inner: string }
   | { op: 'veth-del'; outer: string }
   | { op: 'ns-del'; netns: string };
+
+const NOTHING_FLUSHED = /0 flow entries have been deleted/;
 
 /** One command: program, arguments, and standard input when it reads a script. */
 export interface L3Command {
@@ -31,6 +35,8 @@ export interface L3Command {
   input?: string;
   /** A clean-up step whose failure is expected (nothing to clean). */
   allowFail?: boolean;
+  /** A failure whose standard error matches is not one (conntrack exits 1 when nothing matched). */
+  okWhen?: RegExp;
 }
 
 const ip = (...args: string[]): L3Command => ({ cmd: 'ip', args });
@@ -129,6 +135,13 @@ export function commandsOf(o: L3Op, uplink: string | null): L3Command[] {
       return [ip('-n', o.netns, 'route', 'del', ...o.route.split(' '), 'proto', 'static')];
     case 'nft-replace':
       return [inNs(o.netns, 'nft', ['-f', '-'], replaceTableScript('ip', o.text))];
+    case 'ct-flush':
+      // Inbound flows have the floating IP as original destination, outbound ones (SNATed to it) as
+      // reply destination. A connection keeps the NAT it started with whatever the table says now.
+      return ['--orig-dst', '--reply-dst'].map((dir) => ({
+        ...inNs(o.netns, 'conntrack', ['-D', '-f', 'ipv4', dir, o.ip]),
+        okWhen: NOTHING_FLUSHED,
+      }));
     case 'host-route-replace':
       return [ip('route', 'replace', ...o.route.split(' '), 'proto', 'static')];
     case 'host-route-del':

@@ -56,6 +56,8 @@ export interface DesiredRouter {
   /** The nftables script of `ip hypernet_l3` in the router namespace, and its key (its table comment). */
   nft: string;
   nftKey: string;
+  /** Its 1:1 NATs, `FLOATING FIXED` (sorted): a pair that goes away has its connections flushed. */
+  dnat: string[];
 }
 
 /**
@@ -94,6 +96,8 @@ export interface ActualRouterNs {
   /** Our routes (proto static, every table), as route keys. */
   routes: Set<string>;
   nftKey: string | null;
+  /** The 1:1 NATs (`FLOATING FIXED`) the table holds. */
+  dnat: Set<string>;
   /** Our policy rules (priorities of src/agent/l3/names.ts), as rule keys. */
   rules: Set<string>;
   /** Permanent neighbours (`IP MAC`) and forwarding entries (`MAC DST`) of the transit. */

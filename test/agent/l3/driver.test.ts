@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Exec, ExecResult } from '../../../src/common/exec.js';
-import { compileL3 } from '../../../src/agent/l3/compile.js';
+import { compileL3, dnatPairs } from '../../../src/agent/l3/compile.js';
+import { appliedActual } from '../../../src/agent/l3/applied.js';
 import { diffL3 } from '../../../src/agent/l3/diff.js';
 import { L3Driver } from '../../../src/agent/l3/driver.js';
 import { L3Reconciler } from '../../../src/agent/l3/reconciler.js';
@@ -107,7 +108,8 @@ test('driver: read parses our objects, apply runs the commands in order', async 
       { mac: '02:aa:00:00:00:01', dev: 'qt-f0000000-00', dst: '192.0.2.66', flags: ['self'], state: 'permanent' },
       { mac: '02:aa:00:00:00:01', dev: 'qt-f0000000-00', flags: ['self'], state: 'permanent' },
     ]),
-    [`ip netns exec ${NS} nft list table ip hypernet_l3`]: 'table ip hypernet_l3 {\n\tcomment "00ff"\n}',
+    [`ip netns exec ${NS} nft list table ip hypernet_l3`]:
+      'table ip hypernet_l3 {\n\tcomment "00ff"\n\tchain prerouting {\n\t\tip daddr 203.0.113.20 dnat to 10.0.1.10\n\t}\n}',
     'ip -json addr show': links,
     'ip -json route show proto static': JSON.stringify([
       { dst: '203.0.113.99', dev: 'hrgdead000-00' },
@@ -129,6 +131,7 @@ test('driver: read parses our objects, apply runs the commands in order', async 
   });
   assert.deepEqual([...a.namespaces.get(NS)!.routes], ['10.9.0.0/24 via 10.0.1.5 dev qr-a1000000-00']);
   assert.equal(a.namespaces.get(NS)!.nftKey, '00ff');
+  assert.deepEqual([...a.namespaces.get(NS)!.dnat], ['203.0.113.20 10.0.1.10']);
   // Only our rule priorities, the transit's neighbours and its entries with a destination.
   assert.deepEqual(
     [...a.namespaces.get(NS)!.rules],
@@ -220,4 +223,47 @@ test('reconciler: after a failed apply, the next pass reads the kernel again', a
   calls.length = 0;
   await r.reconcile(l3Model({ up: false }), { full: false, modelChanged: true });
   assert.ok(calls.includes('ip netns list'), 'what failed is not trusted: the kernel is read');
+});
+
+test('a floating IP moved or dropped: its connections are flushed after the new table, both directions', async () => {
+  const fipTo = (fixed: string) => l3Model({ fips: [['f1', '203.0.113.20', '0e100000-0001', fixed]] });
+  const before = compileL3(nodeA, fipTo('10.0.1.10'));
+  const routerOf = (d: typeof before) => d.routers.find((r) => r.netns === NS)!;
+  assert.deepEqual(routerOf(before).dnat, ['203.0.113.20 10.0.1.10']);
+  const kernel = appliedActual(before, { name: 'u0', mac: '0a:00:00:00:00:01' });
+  const opsOf = (d: typeof before) => diffL3(d, kernel).filter((o) => o.op === 'nft-replace' || o.op === 'ct-flush');
+  // Unchanged: nothing. Moved to another fixed address, or gone: the table, then the flush.
+  assert.deepEqual(opsOf(before), []);
+  const moved = opsOf(compileL3(nodeA, fipTo('10.0.1.11')));
+  assert.deepEqual(
+    moved.map((o) => o.op),
+    ['nft-replace', 'ct-flush'],
+  );
+  assert.deepEqual(moved[1], { op: 'ct-flush', netns: NS, ip: '203.0.113.20' });
+  assert.deepEqual(
+    opsOf(compileL3(nodeA, l3Model())).map((o) => o.op),
+    ['nft-replace', 'ct-flush'],
+  );
+  // The same pair read back from what `nft list table` prints.
+  assert.deepEqual(dnatPairs('\t\tip daddr 203.0.113.20 dnat to 10.0.1.10\n'), ['203.0.113.20 10.0.1.10']);
+
+  // conntrack exits 1 when it deleted nothing: not a failure. Anything else is.
+  const flush = { op: 'ct-flush' as const, netns: NS, ip: '203.0.113.20' };
+  const calls: string[] = [];
+  const conntrack =
+    (stderr: string): Exec =>
+    async (cmd, args, opts) => {
+      calls.push([cmd, ...args].join(' '));
+      assert.ok(opts?.allowFail, 'the driver judges the exit itself');
+      return { code: 1, stdout: '', stderr };
+    };
+  const nothing = 'conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.';
+  assert.deepEqual(await new L3Driver(conntrack(nothing), 'hn-', '192.0.2.2').apply([flush], 'u0'), []);
+  assert.deepEqual(calls, [
+    `ip netns exec ${NS} conntrack -D -f ipv4 --orig-dst 203.0.113.20`,
+    `ip netns exec ${NS} conntrack -D -f ipv4 --reply-dst 203.0.113.20`,
+  ]);
+  const failed = await new L3Driver(conntrack('conntrack: command not found'), 'hn-', '192.0.2.2').apply([flush], 'u0');
+  assert.equal(failed.length, 1);
+  assert.match(failed[0]!, /^ct-flush .*command not found/);
 });

@@ -2,9 +2,10 @@
  * A model of what the L3 operations do to the kernel, for the pure tests: carries out ops.ts's
  * operations on an ActualL3 as the kernel would (a veth goes with its peer and its namespace, routes
  * and proxy-free host routes go with their device, a link set down loses its routes and neighbours,
- * a transit's neighbours and entries go with it).
+ * a transit's neighbours and entries go with it; a table's 1:1 NATs are those of its script).
  */
 import { routeDev, TRANSIT_PREFIX } from '../../../src/agent/l3/names.js';
+import { dnatPairs } from '../../../src/agent/l3/compile.js';
 import type { L3Op } from '../../../src/agent/l3/ops.js';
 import type { ActualL3 } from '../../../src/agent/l3/types.js';
 
@@ -20,6 +21,7 @@ const emptyNs = () => ({
   links: new Map(),
   routes: new Set<string>(),
   nftKey: null,
+  dnat: new Set<string>(),
   rules: new Set<string>(),
   neigh: new Set<string>(),
   fdb: new Set<string>(),
@@ -46,6 +48,7 @@ export function cloneActual(a: ActualL3): ActualL3 {
           links: new Map([...v.links].map(([n, l]) => [n, { ...l, addrs: [...l.addrs] }])),
           routes: new Set(v.routes),
           nftKey: v.nftKey,
+          dnat: new Set(v.dnat),
           rules: new Set(v.rules),
           neigh: new Set(v.neigh),
           fdb: new Set(v.fdb),
@@ -123,8 +126,14 @@ export function simulate(before: ActualL3, ops: readonly L3Op[]): ActualL3 {
       case 'route-del':
         a.namespaces.get(o.netns)?.routes.delete(o.route);
         break;
-      case 'nft-replace':
-        a.namespaces.get(o.netns)!.nftKey = keyOf(o.text);
+      case 'nft-replace': {
+        const ns = a.namespaces.get(o.netns)!;
+        ns.nftKey = keyOf(o.text);
+        ns.dnat = new Set(dnatPairs(o.text));
+        break;
+      }
+      case 'ct-flush':
+        // Connections are not part of the state compared: nothing to model.
         break;
       case 'host-route-replace':
         a.hostRoutes.add(o.route);
@@ -174,6 +183,7 @@ export function plain(a: ActualL3): unknown {
         [...v.links].sort(([x], [y]) => (x < y ? -1 : 1)).map(([n, l]) => [n, { ...l, addrs: [...l.addrs].sort() }]),
         [...v.routes].sort(),
         v.nftKey,
+        [...v.dnat].sort(),
         [...v.rules].sort(),
         [...v.neigh].sort(),
         [...v.fdb].sort(),

@@ -2,7 +2,8 @@
  * Router scenarios adapted from neutron-tempest-plugin, with real traffic between namespaces (the
  * world of world.ts: a server, agents on node a1 in cloud A and b1 in cloud B, an external host).
  * East-west between two subnets with a VM of each subnet in each cloud; an extra route to a next-hop
- * VM; a floating IP disassociated and re-associated, then reused on a port behind another router;
+ * VM; a floating IP disassociated and re-associated, then reused on a port behind another router; a
+ * ping in progress that follows its floating IP's move and stops at its disassociation;
  * two tenants with the same CIDR and the same addresses on the same nodes, each with a router and a
  * floating IP, isolated. Which VM answered is read from an echo-request counter in each VM.
  */
@@ -124,7 +125,7 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
     await inNs(nh.ns, 'ip', ['addr', 'add', `${ROUTED}/32`, 'dev', 'lo']);
     await allowIcmp(e1);
     await allowIcmp(o1);
-    for (const v of [e1, e5, o1, o2, e3])
+    for (const v of [e1, e5, o1, o2, e3, nh])
       await inNetns(realExec, v.ns)('nft', ['-f', '-'], {
         input:
           'table ip seen {\n chain input {\n  type filter hook input priority 0;\n  icmp type echo-request counter\n }\n}\n',
@@ -188,6 +189,44 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
     assert.ok(await pings(world.ext, ip));
     assert.equal(await echoes(e1), before1, 'e1 gets nothing any more');
     await api.delete('floatingips', fip.id);
+  });
+
+  test('a ping in progress follows its floating IP: moved to another port, then disassociated', async () => {
+    const fip = await api.create<FloatingIp>('floatingips', 'floatingip', {
+      floating_network_id: extA,
+      port_id: e1.port!.id,
+    });
+    const ip = fip.floating_ip_address;
+    assert.ok(await eventually(() => answeredBy(ip, e1), 20_000), 'external host → FIP (e1)');
+    // One ping process, one ICMP id: one connection for the whole run, which keeps the NAT it
+    // started with unless the agent ends it.
+    const long = realExec('ip', ['netns', 'exec', world.ext, 'ping', '-n', '-q', '-i', '0.1', '-w', '25', ip], {
+      allowFail: true,
+      timeoutMs: 30_000,
+    });
+    const rising = async (v: L3Vm, by: number): Promise<boolean> => {
+      const start = await echoes(v);
+      return eventually(async () => (await echoes(v)) >= start + by, 8_000);
+    };
+    const still = async (v: L3Vm): Promise<boolean> => {
+      const start = await echoes(v);
+      await new Promise((r) => setTimeout(r, 1_500));
+      return (await echoes(v)) === start;
+    };
+    try {
+      assert.ok(await rising(e1, 5), 'the long ping reaches e1');
+      await api.update('floatingips', 'floatingip', fip.id, { port_id: nh.port!.id });
+      assert.ok(await rising(nh, 5), 'after the move the same ping reaches nh');
+      assert.ok(await still(e1), 'and e1 gets nothing any more');
+      await api.update('floatingips', 'floatingip', fip.id, { port_id: null });
+      assert.ok(
+        await eventually(() => still(nh), 10_000),
+        'disassociated: the ping in progress reaches no port any more',
+      );
+    } finally {
+      await long;
+      await api.delete('floatingips', fip.id);
+    }
   });
 
   test('overlapping CIDRs: two tenants, same addresses on the same nodes, each with a router and a FIP', async () => {
