@@ -420,6 +420,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     publicKey: crypt ? () => crypt.keys.publicKey : undefined,
     onKeySent: () => reconciler?.markDirty(),
     encryptionStatus: crypt ? () => crypt.status : undefined,
+    onServerBack: () => watch.retryNow(),
   });
   let reconciler: Reconciler | null = null;
   const metrics = cfg.metricsListen ? new AgentMetrics(cfg.node.host) : null;

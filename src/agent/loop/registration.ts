@@ -32,6 +32,8 @@ export interface RegistrationOptions {
   onKeySent?: () => void;
   /** The encrypted overlay's status, sent with a heartbeat when it changed (stored quietly). */
   encryptionStatus?: () => EncryptionStatus;
+  /** Called when the server answers again after registrations or heartbeats failed. */
+  onServerBack?: () => void;
 }
 
 export class Registration {
@@ -96,6 +98,7 @@ export class Registration {
           this.sentStatus = statusJson;
           if (key && 'hypernet:wireguard_public_key' in rotated) this.o.onKeySent?.();
         }
+        if (backoff.failing) this.o.onServerBack?.();
         backoff.reset();
         await clock.sleep(interval);
       } catch (e) {

@@ -2,7 +2,9 @@
  * Follows the server's watch stream into the ModelCache: a snapshot first, then events; on
  * disconnect it retries with backoff and resumes `since` the last applied revision; on 410
  * (WatchRevisionCompacted) it takes a fresh snapshot. A stream silent for `staleMs` (no heartbeat)
- * is dropped and reopened. `connected` tells the reconciler whether the model is live.
+ * is dropped and reopened. `connected` tells the reconciler whether the model is live. `retryNow`
+ * cuts a backoff short: the heartbeat saw the server answer again, so a stream will open now, and the
+ * changes made meanwhile should not wait for the rest of a backoff of up to 10 s.
  */
 import { ApiError, type ApiClient } from '../../client/api.js';
 import type { Clock } from '../../common/clock.js';
@@ -29,6 +31,8 @@ export class WatchLoop {
   private abort: AbortController | null = null;
   private loop: Promise<void> | null = null;
   private needSnapshot = true;
+  /** Aborts the backoff sleep between two attempts, while there is one. */
+  private nap: AbortController | null = null;
 
   constructor(private readonly o: WatchLoopOptions) {}
 
@@ -39,7 +43,13 @@ export class WatchLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort?.abort();
+    this.nap?.abort();
     await this.loop;
+  }
+
+  /** The server answers again: a retry waiting in its backoff goes now (nothing happens while connected). */
+  retryNow(): void {
+    this.nap?.abort();
   }
 
   private handle(m: WatchMessage): void {
@@ -100,7 +110,10 @@ export class WatchLoop {
         clearInterval(watchdog);
         this.connected = false;
       }
-      if (!this.stopped) await clock.sleep(backoff.next());
+      if (this.stopped) break;
+      this.nap = new AbortController();
+      await clock.sleep(backoff.next(), this.nap.signal);
+      this.nap = null;
     }
   }
 }

@@ -9,6 +9,7 @@ import { PortStatusReporter, portStatusUpdates } from '../../../src/agent/status
 import { compileDatapath } from '../../../src/agent/datapath/compile.js';
 import { Reconciler, type PassStep, type SubReconciler } from '../../../src/agent/loop/reconciler.js';
 import { WatchLoop } from '../../../src/agent/loop/watch-loop.js';
+import { Registration } from '../../../src/agent/loop/registration.js';
 import type { Snapshot, WatchMessage } from '../../../src/model/watch.js';
 import type { ActualLink } from '../../../src/agent/datapath/types.js';
 import { agent, net, port, view } from '../../../testkit/model-fixtures.js';
@@ -67,6 +68,76 @@ test('watch loop: resumes since the last revision, resyncs from a snapshot on 41
     await w.stop();
   }
   assert.equal(w.connected, false);
+});
+
+test('watch loop: a retry waiting out its backoff goes at once when the server is back (retryNow)', async () => {
+  const at: number[] = [];
+  let up = false;
+  const api = {
+    async watch(_since: number | undefined, on: (m: WatchMessage) => void, signal?: AbortSignal): Promise<void> {
+      at.push(Date.now());
+      if (!up) throw new ApiError(0, 'ConnectionFailed', 'down');
+      on(snap(5));
+      await new Promise<void>((r) => signal?.addEventListener('abort', () => r()));
+    },
+  };
+  const w = new WatchLoop({ api, cache: new ModelCache(), clock: realClock, log: silentLogger(), onChange: () => {} });
+  w.start();
+  try {
+    // After five failures the loop sleeps 4 s (± 20 %) before the sixth attempt.
+    assert.ok(await eventually(async () => at.length === 5, 10_000), `attempts ${at.length}`);
+    up = true;
+    const woken = Date.now();
+    w.retryNow();
+    assert.ok(await eventually(async () => w.connected, 10_000));
+    assert.ok(
+      at[5]! - woken < 2_000,
+      `the sixth attempt came ${at[5]! - woken} ms after retryNow, not after the backoff`,
+    );
+    w.retryNow(); // connected: nothing to cut short
+    assert.equal(at.length, 6);
+  } finally {
+    await w.stop();
+  }
+});
+
+test('registration: the first heartbeat answered after failures says the server is back, once', async () => {
+  let failing = 0;
+  let backs = 0;
+  const api = {
+    async create<T>(): Promise<T> {
+      return { id: 'a1', host: 'h' } as T;
+    },
+    async update<T>(): Promise<T> {
+      if (failing > 0) {
+        failing--;
+        throw new ApiError(0, 'ConnectionFailed', 'down');
+      }
+      return {} as T;
+    },
+  };
+  const r = new Registration({
+    api,
+    clock: realClock,
+    log: silentLogger(),
+    node: { host: 'h', underlayIp: '192.0.2.1', underlayMtu: 1500 },
+    cloud: 'c',
+    capabilities: [],
+    intervalMs: 20,
+    onServerBack: () => backs++,
+  });
+  r.start();
+  try {
+    assert.ok(await eventually(async () => r.agentId === 'a1', 5_000));
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(backs, 0, 'no failure yet: nothing to report');
+    failing = 3;
+    assert.ok(await eventually(async () => failing === 0 && backs === 1, 10_000), `backs ${backs}`);
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(backs, 1);
+  } finally {
+    await r.stop();
+  }
 });
 
 test('reconcile loop: nothing before the model is ready; a failing sub-reconciler does not stop the next', async () => {
