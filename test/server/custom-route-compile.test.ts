@@ -85,10 +85,13 @@ describe('custom-route compile', () => {
         ],
       }),
     );
+    // The /32 goes where the hyperswitch's packets are routed (its subnet's table, here the main one),
+    // not into the VM's table, where every VM of subnet-b would reach the hyper IP directly.
     assert.deepEqual(want.routes, {
-      'rtb-main': { '10.99.0.0/24': HS[0] },
-      'rtb-b': { '10.99.0.0/24': HS[0], '10.99.0.6/32': VM[1] },
+      'rtb-main': { '10.99.0.0/24': HS[0], '10.99.0.6/32': VM[1] },
+      'rtb-b': { '10.99.0.0/24': HS[0] },
     });
+    assert.deepEqual(want.exposed, []);
     assert.deepEqual(want.enis[VM[0]!], { role: 'vm', sourceDestCheck: true, groups: [GROUPS.vm] });
     assert.deepEqual(want.enis[VM[1]!], { role: 'vm', sourceDestCheck: false, groups: [GROUPS.vm] });
     assert.deepEqual(want.enis[HS[1]!], { role: 'hyperswitch', sourceDestCheck: false, groups: [GROUPS.hs] });
@@ -98,6 +101,16 @@ describe('custom-route compile', () => {
     ]);
     assert.deepEqual(want.rebinds, []);
     assert.deepEqual(want.owned, ['10.98.0.0/24', '10.99.0.0/24']);
+  });
+
+  test("in-addition with the hyperswitch in the VM's own table: served, and reported as exposed", () => {
+    const want = compile(input({ ports: [port('p3', 'n1', '10.99.0.7', 'hs-a', VM[0]!, 'in-addition')] }));
+    assert.deepEqual(want.routes, { 'rtb-main': { '10.99.0.0/24': HS[0], '10.99.0.7/32': VM[0] } });
+    assert.deepEqual(
+      want.exposed.map((e) => e.port),
+      ['p3'],
+    );
+    assert.match(want.exposed[0]!.reason, /share route table rtb-main/);
   });
 
   test('a dead or disabled hyperswitch: its ports go to the least loaded standby, then by host', () => {

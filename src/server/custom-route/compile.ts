@@ -5,7 +5,10 @@
  * table of its VM ENI's subnet, to the ENI of the hyperswitch serving it: the bound agent while it is
  * alive and up, else a standby (an alive agent of the cloud reporting its ENI), to which the port is
  * rebound. Every hyperswitch ENI of the cloud has its check off and the hyperswitch group, so a
- * standby is ready before it is needed.
+ * standby is ready before it is needed. An `in-addition` VM's hyper IP /32 goes to its ENI in the
+ * route table of the serving hyperswitch's subnet, which the hyperswitch's own packets follow: in the
+ * VMs' table it would let every VM of the subnet reach that hyper IP past the hyperswitch. Where the
+ * two share a table there is no other place, and the port is listed as exposed (logged).
  */
 import type { CrView } from '../../model/custom-route-cloud.js';
 import { CUSTOM_ROUTE_INTERFACE_KEY, customRouteOf, isEniId } from '../../model/custom-route.js';
@@ -31,7 +34,8 @@ export const agentEni = (a: Agent): string | undefined => {
 const ALL = (source: { cidr?: string; group?: string }) => ({ protocol: '-1', ...source });
 
 export function compile(i: CrInput): CrDesired {
-  const out: CrDesired = { routes: {}, enis: {}, groups: {}, owned: [], rebinds: [], skipped: [] };
+  const out: CrDesired = { routes: {}, enis: {}, groups: {}, owned: [], rebinds: [], skipped: [], exposed: [] };
+  const tableOf = (subnetId: string): string => i.view.tableOfSubnet[subnetId] ?? i.view.mainTable;
   const agents = [...i.agents]
     .filter((a) => a.configurations.cloud === i.cloud)
     .sort((a, b) => a.host.localeCompare(b.host));
@@ -87,7 +91,7 @@ export function compile(i: CrInput): CrDesired {
       out.skipped.push({ port: port.id, reason: `VM ENI ${cr.interface} not found` });
       continue;
     }
-    const table = i.view.tableOfSubnet[vm.subnetId] ?? i.view.mainTable;
+    const table = tableOf(vm.subnetId);
     out.routes[table] ??= {};
     const routes = out.routes[table];
     const cidrs = cidrsOf.get(port.network_id) ?? [];
@@ -97,8 +101,18 @@ export function compile(i: CrInput): CrDesired {
       routes[c] ??= hsEni;
     }
     const inAddition = cr.mode === 'in-addition';
-    if (inAddition)
-      for (const f of port.fixed_ips) if (!f.ip_address.includes(':')) routes[`${f.ip_address}/32`] ??= cr.interface;
+    if (inAddition) {
+      const hsSubnet = i.view.enis[hsEni]?.subnetId;
+      const hsTable = hsSubnet ? tableOf(hsSubnet) : table;
+      if (hsTable === table)
+        out.exposed.push({
+          port: port.id,
+          reason: `VM ENI ${cr.interface} and hyperswitch ENI ${hsEni} share route table ${table}: the VMs of that table reach its hyper IP directly`,
+        });
+      out.routes[hsTable] ??= {};
+      const hsRoutes = out.routes[hsTable];
+      for (const f of port.fixed_ips) if (!f.ip_address.includes(':')) hsRoutes[`${f.ip_address}/32`] ??= cr.interface;
+    }
     const had = out.enis[cr.interface];
     out.enis[cr.interface] = {
       role: 'vm',

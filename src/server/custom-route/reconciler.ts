@@ -64,8 +64,8 @@ export class CustomRouteController {
   private debounce: NodeJS.Timeout | undefined;
   private tick: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
-  /** What compile skipped last, logged when it changes (not every pass). */
-  private skipped = '';
+  /** What compile skipped and found exposed last, each logged when it changes (not every pass). */
+  private readonly reported = new Map<string, string>();
   /** Passes completed without error (tests wait on it). */
   passes = 0;
 
@@ -157,10 +157,8 @@ export class CustomRouteController {
 
     for (let round = 0; round < 3; round++) {
       const want = compile({ cloud, ports, agents, subnets, view: this.view, groupNames: this.o.groupNames });
-      const skipped = JSON.stringify(want.skipped);
-      if (skipped !== this.skipped && want.skipped.length)
-        log.warn({ cloud, skipped: want.skipped }, 'custom-route: ports not served');
-      this.skipped = skipped;
+      this.report('skipped', want.skipped, 'custom-route: ports not served');
+      this.report('exposed', want.exposed, 'custom-route: in-addition ports reachable past the hyperswitch');
       for (const c of want.owned) this.owned.add(c);
       want.owned = [...this.owned];
       if (round === 0) await this.failover(want, agents);
@@ -217,5 +215,13 @@ export class CustomRouteController {
       );
       if (p.ports.length) this.o.metrics?.failover(cloud, seconds);
     }
+  }
+
+  /** Logs `items` under `msg` when they differ from the last pass's (a standing condition is said once). */
+  private report(kind: string, items: readonly { port: string; reason: string }[], msg: string): void {
+    const now = JSON.stringify(items);
+    if (now !== (this.reported.get(kind) ?? '[]') && items.length)
+      this.o.log.warn({ cloud: this.o.cloud, [kind]: items }, msg);
+    this.reported.set(kind, now);
   }
 }

@@ -31,6 +31,8 @@ export interface CrDesired {
   rebinds: Rebind[];
   /** Ports it cannot serve, and why (logged). */
   skipped: { port: string; reason: string }[];
+  /** `in-addition` ports served, but reachable past the hyperswitch, and why (logged). */
+  exposed: { port: string; reason: string }[];
 }
 
 export type CrOp =
