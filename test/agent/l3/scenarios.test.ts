@@ -3,7 +3,8 @@
  * world of world.ts: a server, agents on node a1 in cloud A and b1 in cloud B, an external host).
  * East-west between two subnets with a VM of each subnet in each cloud; an extra route to a next-hop
  * VM; a floating IP disassociated and re-associated, then reused on a port behind another router; a
- * ping in progress that follows its floating IP's move and stops at its disassociation;
+ * ping in progress that follows its floating IP's move and stops at its disassociation, while another
+ * floating IP's connection on the same router stays the same one;
  * two tenants with the same CIDR and the same addresses on the same nodes, each with a router and a
  * floating IP, isolated. Which VM answered is read from an echo-request counter in each VM.
  */
@@ -11,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inNetns, realExec } from '../../../src/common/exec.js';
 import { OWNER_ROUTER_GATEWAY } from '../../../src/model/device-owners.js';
+import { routerNetns } from '../../../src/agent/l3/names.js';
 import type { FloatingIp, Network, Router } from '../../../src/model/types.js';
 import { needsRoot } from '../../../testkit/preconditions.js';
 import { eventually } from '../netns.js';
@@ -125,7 +127,7 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
     await inNs(nh.ns, 'ip', ['addr', 'add', `${ROUTED}/32`, 'dev', 'lo']);
     await allowIcmp(e1);
     await allowIcmp(o1);
-    for (const v of [e1, e5, o1, o2, e3, nh])
+    for (const v of [e1, e2, e5, o1, o2, e3, nh])
       await inNetns(realExec, v.ns)('nft', ['-f', '-'], {
         input:
           'table ip seen {\n chain input {\n  type filter hook input priority 0;\n  icmp type echo-request counter\n }\n}\n',
@@ -197,13 +199,42 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
       port_id: e1.port!.id,
     });
     const ip = fip.floating_ip_address;
+    // An unrelated floating IP on the same router, with a ping of its own: its connection survives.
+    const other = await api.create<FloatingIp>('floatingips', 'floatingip', {
+      floating_network_id: extA,
+      port_id: e2.port!.id,
+    });
+    const otherIp = other.floating_ip_address;
     assert.ok(await eventually(() => answeredBy(ip, e1), 20_000), 'external host → FIP (e1)');
     // One ping process, one ICMP id: one connection for the whole run, which keeps the NAT it
     // started with unless the agent ends it.
-    const long = realExec('ip', ['netns', 'exec', world.ext, 'ping', '-n', '-q', '-i', '0.1', '-w', '25', ip], {
-      allowFail: true,
-      timeoutMs: 30_000,
-    });
+    const longPing = (to: string) =>
+      realExec('ip', ['netns', 'exec', world.ext, 'ping', '-n', '-q', '-i', '0.1', '-w', '25', to], {
+        allowFail: true,
+        timeoutMs: 30_000,
+      });
+    const long = longPing(ip);
+    const longOther = longPing(otherIp);
+    // The connections the router's conntrack holds to an address, by conntrack id (the last `id=`
+    // of each line; a flushed connection comes back with a new one).
+    // The agent made the router's namespace inside its own mount namespace (it runs under `ip netns
+    // exec`), so its name is entered from there.
+    const prefixA1 = `${world.prefix}d${a1.host.slice(-2).toLowerCase()}-`;
+    const routerNs = routerNetns(prefixA1, r1.id);
+    const agentPid = (await realExec('pgrep', ['-f', '--', `--netns-prefix ${prefixA1}`])).stdout
+      .trim()
+      .split('\n')[0]!;
+    const ctIds = async (to: string): Promise<string[]> => {
+      const r = await realExec(
+        'nsenter',
+        ['-t', agentPid, '-m', 'ip', 'netns', 'exec', routerNs, 'conntrack', '-L', '-o', 'id', '--orig-dst', to],
+        { allowFail: true },
+      );
+      return r.stdout
+        .split('\n')
+        .map((l) => /.*id=(\d+)/.exec(l)?.[1])
+        .filter((x): x is string => !!x);
+    };
     const rising = async (v: L3Vm, by: number): Promise<boolean> => {
       const start = await echoes(v);
       return eventually(async () => (await echoes(v)) >= start + by, 8_000);
@@ -215,17 +246,27 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
     };
     try {
       assert.ok(await rising(e1, 5), 'the long ping reaches e1');
+      assert.ok(await rising(e2, 5), 'the other long ping reaches e2');
+      const otherBefore = await ctIds(otherIp);
+      assert.ok(otherBefore.length > 0, 'the router tracks the other ping');
       await api.update('floatingips', 'floatingip', fip.id, { port_id: nh.port!.id });
       assert.ok(await rising(nh, 5), 'after the move the same ping reaches nh');
       assert.ok(await still(e1), 'and e1 gets nothing any more');
+      const otherAfter = await ctIds(otherIp);
+      assert.ok(
+        otherBefore.every((id) => otherAfter.includes(id)),
+        `the unrelated connection is the same one: ${otherBefore} then ${otherAfter}`,
+      );
+      assert.ok(await rising(e2, 5), 'and still reaches e2');
       await api.update('floatingips', 'floatingip', fip.id, { port_id: null });
       assert.ok(
         await eventually(() => still(nh), 10_000),
         'disassociated: the ping in progress reaches no port any more',
       );
     } finally {
-      await long;
+      await Promise.all([long, longOther]);
       await api.delete('floatingips', fip.id);
+      await api.delete('floatingips', other.id);
     }
   });
 
