@@ -1,9 +1,10 @@
 /**
  * Pure: desired L3 state vs what the driver read → ordered operations. Adds first (namespace → veth
  * → node end on its bridge → inner end → addresses → transit and its peers → routes → rules → NAT
- * table → the connections of its 1:1 NATs that went away → node routes → proxy ARP → bridge table), deletions in reverse (proxy ARP → routes → veths → namespaces). Only what is
- * recognisably ours is deleted: router namespaces of our prefix (the driver reads no others), `hrp`/
- * `hrg` node links, static routes, proxy entries inside an external subnet on the underlay interface.
+ * table → the connections of its 1:1 NATs that went away → node routes → proxy ARP → bridge table),
+ * deletions in reverse (proxy ARP → routes → veths → namespaces). Only what is recognisably ours is
+ * deleted: router namespaces of our prefix (the driver reads no others), `hrp`/`hrg` node links,
+ * static routes, proxy entries inside an external subnet on the underlay interface.
  */
 import { cidrContains, parseCidr } from '../../model/grammar/addresses.js';
 import { routeDev } from './names.js';
