@@ -53,6 +53,9 @@ export const realExec: Exec = (cmd, args, opts = {}) =>
         if (result.code !== 0 && !opts.allowFail) reject(new ExecError(cmd, args, result));
         else resolve(result);
       });
+      // A program may exit before it has read all of its input (a helper stopping at a bad line):
+      // writing the rest then fails with EPIPE, which its exit status already reports.
+      child.stdin.on('error', () => undefined);
       child.stdin.end(opts.input);
       return;
     }
