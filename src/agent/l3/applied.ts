@@ -4,6 +4,7 @@
  * eight programs: on a busy node most of a floating-IP move's latency); full passes still read the
  * kernel, so drift is repaired there.
  */
+import { dnatPairs } from './compile.js';
 import { emptyActual, type ActualL3, type ActualLink, type DesiredL3 } from './types.js';
 
 export function appliedActual(d: DesiredL3, uplink: ActualL3['uplink']): ActualL3 {
@@ -18,7 +19,7 @@ export function appliedActual(d: DesiredL3, uplink: ActualL3['uplink']): ActualL
       links,
       routes: new Set(r.routes),
       nftKey: r.nftKey,
-      dnat: new Set(r.dnat),
+      dnat: new Set(dnatPairs(r.nft)),
       rules: new Set(r.rules),
       // A transit that is down holds no neighbours (diff.ts adds them only while it is up).
       neigh: new Set(t && r.up ? t.peers.map((p) => `${p.hop} ${p.mac}`) : []),

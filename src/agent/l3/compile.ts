@@ -354,7 +354,6 @@ function compileRouter(
       transit,
       nft: nft.text,
       nftKey: nft.key,
-      dnat: dnatPairs(nft.text),
     },
     fips,
     gwAddrs: r.admin_state_up ? [...new Set(gwAddrs)] : [],

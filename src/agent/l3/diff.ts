@@ -7,6 +7,7 @@
  * static routes, proxy entries inside an external subnet on the underlay interface.
  */
 import { cidrContains, parseCidr } from '../../model/grammar/addresses.js';
+import { dnatPairs } from './compile.js';
 import { routeDev } from './names.js';
 import type { L3Op } from './ops.js';
 import type { ActualL3, ActualRouterNs, DesiredL3, DesiredRouter } from './types.js';
@@ -46,7 +47,7 @@ function diffRouter(d: DesiredRouter, a: ActualRouterNs | undefined, actual: Act
   if (a?.nftKey !== d.nftKey) ops.push({ op: 'nft-replace', netns: d.netns, text: d.nft });
   // After the new table: a connection NATed by a pair that is gone would otherwise keep reaching
   // (or leaving as) the old port, e.g. a long ping to a floating IP moved to another port.
-  const pairs = new Set(d.dnat);
+  const pairs = new Set(dnatPairs(d.nft));
   const flushed = new Set<string>();
   for (const pair of [...(a?.dnat ?? [])].sort()) {
     const fip = pair.split(' ')[0]!;

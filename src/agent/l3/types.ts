@@ -56,8 +56,6 @@ export interface DesiredRouter {
   /** The nftables script of `ip hypernet_l3` in the router namespace, and its key (its table comment). */
   nft: string;
   nftKey: string;
-  /** Its 1:1 NATs, `FLOATING FIXED` (sorted): a pair that goes away has its connections flushed. */
-  dnat: string[];
 }
 
 /**

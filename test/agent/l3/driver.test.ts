@@ -229,7 +229,7 @@ test('a floating IP moved or dropped: its connections are flushed after the new 
   const fipTo = (fixed: string) => l3Model({ fips: [['f1', '203.0.113.20', '0e100000-0001', fixed]] });
   const before = compileL3(nodeA, fipTo('10.0.1.10'));
   const routerOf = (d: typeof before) => d.routers.find((r) => r.netns === NS)!;
-  assert.deepEqual(routerOf(before).dnat, ['203.0.113.20 10.0.1.10']);
+  assert.deepEqual(dnatPairs(routerOf(before).nft), ['203.0.113.20 10.0.1.10']);
   const kernel = appliedActual(before, { name: 'u0', mac: '0a:00:00:00:00:01' });
   const opsOf = (d: typeof before) => diffL3(d, kernel).filter((o) => o.op === 'nft-replace' || o.op === 'ct-flush');
   // Unchanged: nothing. Moved to another fixed address, or gone: the table, then the flush.

@@ -209,7 +209,7 @@ describe('L3 scenarios: east-west, extra routes, floating IPs, overlapping tenan
     // One ping process, one ICMP id: one connection for the whole run, which keeps the NAT it
     // started with unless the agent ends it.
     const longPing = (to: string) =>
-      realExec('ip', ['netns', 'exec', world.ext, 'ping', '-n', '-q', '-i', '0.1', '-w', '25', to], {
+      inNetns(realExec, world.ext)('ping', ['-n', '-q', '-i', '0.1', '-w', '25', to], {
         allowFail: true,
         timeoutMs: 30_000,
       });
