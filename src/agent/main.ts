@@ -357,9 +357,14 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
-    // First of all: an encrypted peer must exist before any FDB entry points at its inner address.
+    // First of all: an encrypted peer must exist before any FDB entry points at its inner address
+    // (its guard table, which only filters what comes in, goes beside the entries).
     ...(crypt ? [crypt] : []),
-    [new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler), firewall],
+    [
+      new FastEntriesReconciler(exec, cfg.node, log.child({ sub: 'fast-entries' }), reader, compiler),
+      firewall,
+      ...(crypt ? [crypt.guard] : []),
+    ],
     // Before the datapath: a container's veth is its port's tap, which the datapath then enslaves.
     ...(hypervms ? [changesLinks(hypervms)] : []),
     // Before the datapath: it makes the custom-route ports' veths, whose tap end the datapath enslaves.

@@ -138,6 +138,12 @@ export interface EncryptionPlan {
   encrypted(a: string, b: string): boolean;
   /** Whether some pair of this network's hosts is encrypted (its workloads get the reduced MTU). */
   crossesEncryption(networkId: string): boolean;
+  /**
+   * Whether some network's policy would encrypt a tunnel between these hosts' clouds, wherever the
+   * ports are: their WireGuard peering. It does not follow the ports, so a workload moving onto a
+   * host never waits for a peer to be set up (only for its FDB entry).
+   */
+  mayEncrypt(a: string, b: string): boolean;
 }
 
 export function encryptionPlan(model: ModelView): EncryptionPlan {
@@ -156,8 +162,13 @@ export function encryptionPlan(model: ModelView): EncryptionPlan {
         if (policyEncrypts(policy, cloudOf.get(hs[i])!, cloudOf.get(hs[j])!)) pairs.add(pairKey(hs[i], hs[j]));
   }
   const crosses = new Map<string, boolean>();
+  const policies = new Set([...model.networks.values()].map(networkPolicy));
   return {
     encrypted: (a, b) => pairs.has(pairKey(a, b)),
+    mayEncrypt: (a, b) =>
+      cloudOf.has(a) &&
+      cloudOf.has(b) &&
+      [...policies].some((p) => policyEncrypts(p, cloudOf.get(a)!, cloudOf.get(b)!)),
     crossesEncryption(netId) {
       let c = crosses.get(netId);
       if (c === undefined) {

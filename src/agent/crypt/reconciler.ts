@@ -3,6 +3,9 @@
  * picks the WireGuard implementation once, compiles, reads the interface back, diffs and applies.
  * It runs before the datapath, so a peer exists before VXLAN is pointed at its inner address. Its
  * last read is kept as the node's encryption status (peers and last handshakes) for the heartbeat.
+ *
+ * The guard table is applied by `guard`, a step of its own beside the FDB entries (main.ts): it only
+ * filters what comes in, and a port moving to another host should not wait behind an `nft` run.
  */
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
@@ -34,6 +37,8 @@ export class CryptReconciler implements SubReconciler {
   keys: NodeKeys;
   private impl: WgImpl | null = null;
   private appliedNft: string | null = null;
+  /** The guard table the last compile asked for (null: none compiled yet). */
+  private wantNft: string | null = null;
   /** The desired state (JSON) the kernel last matched: a pass that is not full and compiles it again reads nothing. */
   private converged: string | null = null;
   /** What the heartbeat reports (and `hypernet status` shows). */
@@ -46,6 +51,19 @@ export class CryptReconciler implements SubReconciler {
     this.keys = loadKeys(o.stateDir);
     this.fullRead = new PrefetchedRead(() => readWg(o.exec, o.node.iface));
   }
+
+  /** Applies the guard table of the last compile when it is not the one applied. */
+  readonly guard: SubReconciler = {
+    name: 'crypt-guard',
+    reconcile: async () => {
+      const text = this.wantNft;
+      if (text === null || text === this.appliedNft) return;
+      const r = await applyWg(this.o.exec, [{ op: 'nft', text }]);
+      if (r.failed.length) throw new Error(r.failed.map((f) => f.error).join('; '));
+      this.appliedNft = text;
+      this.o.log.info({ ops: ['nft'] }, 'wireguard guard applied');
+    },
+  };
 
   prepareFull(): Promise<void> {
     return this.fullRead.prefetch('');
@@ -62,18 +80,18 @@ export class CryptReconciler implements SubReconciler {
       const sent = this.o.sentKey?.();
       const inUse = keys.previous && sent === keys.previous.publicKey ? keys.previous : keys;
       const desired = compileWg(node, model, inUse);
+      this.wantNft = desired.nft;
       const json = JSON.stringify(desired);
       // Two programs per read: a pass for another port's tap need not pay for them (full passes check).
       if (pass && !pass.full && json === this.converged) return;
       this.converged = null;
       const actual = pass && !pass.full ? await readWg(exec, node.iface) : await this.fullRead.take('');
-      const ops = diffWg(desired, actual, this.impl, this.appliedNft);
+      const ops = diffWg(desired, actual, this.impl, this.appliedNft).filter((o) => o.op !== 'nft');
       if (ops.length === 0) {
         this.converged = json;
         return this.report(desired.peers, actual);
       }
       const r = await applyWg(exec, ops).finally(() => this.fullRead.spoil());
-      if (ops.some((o) => o.op === 'nft') && !r.failed.some((f) => f.op.op === 'nft')) this.appliedNft = desired.nft;
       log.info({ ops: ops.map((o) => o.op), failed: r.failed.length }, 'wireguard applied');
       this.report(desired.peers, await readWg(exec, node.iface));
       // The tuning of wireguard-go (socket buffers, RPS) only costs speed when it fails: a warning, not an error.

@@ -119,6 +119,27 @@ test('a disabled agent is revoked: no peer, no tunnel', () => {
   assert.deepEqual(compileWg(node, model, keys).peers, []);
 });
 
+test('compileWg: peering follows the clouds and policies, not where the ports are', () => {
+  const keys = { privateKeyFile: '/k', publicKey: KEYS.a1 };
+  // b has no port on n1 (its workload left): the pair is plaintext now, but stays a WireGuard peer.
+  const left = view({ networks: [net('n1', 100)], agents, ports: ports('n1', ['a1', 'a2']) });
+  const d = compileWg(node, left, keys);
+  assert.equal(tunnelDestinations(node, left, true).get('b'), '192.0.2.3');
+  assert.deepEqual(
+    d.peers.map((p) => p.host),
+    ['b'],
+  );
+  assert.deepEqual(d.plainPeers, ['192.0.2.2', '192.0.2.3']);
+  // When the workload comes back, only the guard and the destination change: the peer is the same.
+  const back = view({ networks: [net('n1', 100)], agents, ports: ports('n1', ['a1', 'a2', 'b']) });
+  const e = compileWg(node, back, keys);
+  assert.deepEqual(e.peers, d.peers);
+  assert.deepEqual(e.plainPeers, ['192.0.2.2']);
+  // No network asks for encryption: no peers at all.
+  const none = view({ networks: [withPolicy(net('n1', 100), 'none')], agents, ports: ports('n1', ['a1', 'b']) });
+  assert.deepEqual(compileWg(node, none, keys).peers, []);
+});
+
 test('compileWg: peers with endpoint and allowed addresses, the plaintext peers in the guard', () => {
   const model = view({ networks: [net('n1', 100)], agents, ports: ports('n1', ['a1', 'a2', 'b']) });
   const inner = innerAddresses(agents);

@@ -97,3 +97,36 @@ test('a failed wg set is the pass error, shown in the status', async () => {
     s.done();
   }
 });
+
+test('the guard table is applied by its own step, after the peers', async () => {
+  const s = setup(() => false);
+  try {
+    await s.rec.reconcile(s.model);
+    assert.ok(s.calls.some((c) => c.startsWith('wg set hnwg0 peer')));
+    assert.ok(!s.calls.some((c) => c.startsWith('nft')), 'the crypt step leaves the guard alone');
+    await s.rec.guard.reconcile(s.model);
+    assert.deepEqual(
+      s.calls.filter((c) => c.startsWith('nft')),
+      ['nft -f -'],
+    );
+    // Applied once: the next step with the same compile runs nothing.
+    await s.rec.guard.reconcile(s.model);
+    assert.equal(s.calls.filter((c) => c.startsWith('nft')).length, 1);
+  } finally {
+    s.done();
+  }
+});
+
+test('a failed guard table is its step error, and is tried again', async () => {
+  let fail = true;
+  const s = setup((cmd) => cmd === 'nft' && fail);
+  try {
+    await s.rec.reconcile(s.model);
+    await assert.rejects(s.rec.guard.reconcile(s.model), /nft -f -: boom/);
+    fail = false;
+    await s.rec.guard.reconcile(s.model);
+    assert.equal(s.calls.filter((c) => c.startsWith('nft')).length, 2);
+  } finally {
+    s.done();
+  }
+});
