@@ -81,7 +81,10 @@ export class CryptReconciler implements SubReconciler {
       const inUse = keys.previous && sent === keys.previous.publicKey ? keys.previous : keys;
       const desired = compileWg(node, model, inUse);
       this.wantNft = desired.nft;
-      const json = JSON.stringify(desired);
+      // The guard's part left out: a pair turning plaintext or encrypted (a port moving) changes only
+      // the guard, and reading the interface back (two programs) held the FDB repoint 300–500 ms.
+      const { nft: _guard, plainPeers: _plain, ...wg } = desired;
+      const json = JSON.stringify(wg);
       // Two programs per read: a pass for another port's tap need not pay for them (full passes check).
       if (pass && !pass.full && json === this.converged) return;
       this.converged = null;

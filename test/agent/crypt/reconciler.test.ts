@@ -130,3 +130,24 @@ test('a failed guard table is its step error, and is tried again', async () => {
     s.done();
   }
 });
+
+test('a port leaving a pair changes only the guard: the crypt step reads nothing, the guard follows', async () => {
+  const s = setup(() => false);
+  try {
+    await s.rec.reconcile(s.model);
+    await s.rec.guard.reconcile(s.model);
+    // b's port goes: the pair is plaintext now, b stays a peer (its cloud may still need one).
+    const left = view({
+      networks: [net('n1', 100)],
+      agents: [...s.model.agents.values()],
+      ports: [port('p-a', 'n1', 'a', 'fa:16:3e:00:00:01', ['10.0.0.1'])],
+    });
+    const before = s.calls.length;
+    await s.rec.reconcile(left, { full: false, modelChanged: true });
+    assert.deepEqual(s.calls.slice(before), [], 'no read of the interface, no wg set');
+    await s.rec.guard.reconcile(left, { full: false, modelChanged: true });
+    assert.deepEqual(s.calls.slice(before), ['nft -f -']);
+  } finally {
+    s.done();
+  }
+});
