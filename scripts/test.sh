@@ -16,8 +16,16 @@ node --test --test-concurrency=1 \
   --test-reporter=spec --test-reporter-destination=stdout \
   --test-reporter=tap --test-reporter-destination="$tap" \
   $files || rc=$?
+# The isolation, migration and restart tests again with the agents' security groups on tc-BPF
+# (docs/security-groups.md): both firewalls must pass them.
+bpf_tap=artifacts/test-results-tc-bpf.tap
+echo "== network tests again, agents filtering with tc-BPF =="
+HYPERNET_TEST_FIREWALL=tc-bpf node --test --test-concurrency=1 \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$bpf_tap" \
+  dist/test/net/overlay.test.js dist/test/net/migrate.test.js dist/test/net/resilience.test.js || rc=$?
 if [ "${CI:-}" = true ]; then
-  skipped=$(grep -E '^\s*ok [0-9]+ - .* # SKIP' "$tap" || true)
+  skipped=$(grep -hE '^\s*ok [0-9]+ - .* # SKIP' "$tap" "$bpf_tap" || true)
   if [ -n "$skipped" ]; then
     echo "test: CI=true and these tests skipped (a skip in CI hides a failed precondition):" >&2
     echo "$skipped" | sed -E 's/^\s*ok [0-9]+ - /  /' >&2

@@ -47,9 +47,16 @@ export async function sweepStaleRuns(): Promise<void> {
   for (const prefix of stale) await downLab(join(TEST_ROOT, prefix.slice(0, -1)), prefix, deps);
 }
 
+/**
+ * The agents' firewall for this run: `HYPERNET_TEST_FIREWALL` (nftables or tc-bpf, checked by
+ * planLab), else the lab's default. scripts/test.sh runs the isolation and migration files a second
+ * time on tc-BPF, so both firewalls pass the same end-to-end tests.
+ */
+const FIREWALL = process.env.HYPERNET_TEST_FIREWALL as LabOptions['firewall'] | undefined;
+
 /** Plans a world for this run (server on TCP port 0). */
 export function testPlan(letter: string, o: Partial<LabOptions> = {}) {
-  return planLab({ ...runNames(letter), apiPort: 0, ...o });
+  return planLab({ ...runNames(letter), apiPort: 0, ...(FIREWALL ? { firewall: FIREWALL } : {}), ...o });
 }
 
 export function newWorld(letter: string, o: Partial<LabOptions> = {}): World {
@@ -58,7 +65,7 @@ export function newWorld(letter: string, o: Partial<LabOptions> = {}): World {
 
 /** Tears a test world down, first keeping its logs in artifacts/lab-logs/NAME for post-mortems. */
 export async function teardown(world: World, name: string): Promise<void> {
-  world.copyLogs(join(ARTIFACTS, name));
+  world.copyLogs(join(ARTIFACTS, FIREWALL ? `${name}-${FIREWALL}` : name));
   await world.down();
 }
 
@@ -78,6 +85,7 @@ export function useWorld(
     await sweepStaleRuns();
     await ctx.world.down();
     ctx.vms = await ctx.world.up();
+    if (FIREWALL === 'tc-bpf') await assertBpfFilters(ctx.vms);
     ctx.vni = (await ctx.world.api.show<Network>('networks', 'network', ctx.world.state.networkId!))[
       'provider:segmentation_id'
     ];
@@ -86,6 +94,24 @@ export function useWorld(
     if (isRoot()) await teardown(ctx.world, name);
   });
   return ctx;
+}
+
+/** The run is on tc-BPF indeed: every VM's tap carries the security-group program on tc ingress. */
+async function assertBpfFilters(vms: readonly LabVm[]): Promise<void> {
+  for (const vm of vms) {
+    const r = await realExec('ip', [
+      'netns',
+      'exec',
+      vm.site.hyperswitchNs,
+      'tc',
+      'filter',
+      'show',
+      'dev',
+      vm.tap,
+      'ingress',
+    ]);
+    assert.match(r.stdout, /hn_from_port/, `${vm.tap} in ${vm.site.hyperswitchNs}: no tc-BPF program`);
+  }
 }
 
 /** Runs a command in a namespace (bounded by `timeoutMs`); never throws on exit status. */
