@@ -23,6 +23,7 @@
  * artifacts/bench-datapath/convergence-samples.jsonl beside the agents' logs, so a slow one can be
  * lined up with what the agents did. The lab's server runs with encryption `none`: the native baseline
  * encrypts nothing, so neither does the overlay it is compared with (bench:encryption measures WireGuard).
+ * BENCH_FIREWALL=tc-bpf runs the agents' security groups as tc-BPF programs instead of nftables.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -76,6 +77,8 @@ const sampleExec = broker.exec;
 const clock = realClock;
 /** Underlay MTUs to measure throughput at (the lab default 1500, and jumbo frames). */
 const MTUS = (process.env.BENCH_MTUS ?? '1500,9000').split(',').map(Number);
+/** The agents' security groups (BENCH_FIREWALL=nftables|tc-bpf; default the lab's): the overlay with them is the default path. */
+const FIREWALL = process.env.BENCH_FIREWALL as 'nftables' | 'tc-bpf' | undefined;
 const prefix = `hnx${process.pid}-`;
 /** Prefix of the native twin's namespaces (swept on its own: the lab's down does not know them). */
 const nativePrefix = `hnn${process.pid}-`;
@@ -91,6 +94,7 @@ const planFor = (underlayMtu: number) =>
     // The native baseline does no encryption, so the overlay is measured plaintext too (a fair ratio
     // has the same work on both sides); the encrypted path is bench:encryption's.
     encryption: 'none',
+    ...(FIREWALL ? { firewall: FIREWALL } : {}),
   });
 let plan = planFor(MTUS[0]);
 let world = new World(plan, { exec, clock });
@@ -287,7 +291,17 @@ async function brnfOn(hsNs: string): Promise<boolean> {
   return (await run(hsNs, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])).stdout.trim() === '1';
 }
 
-/** Port security of both VMs on or off (API), then waits until both agents set br_netfilter to match. */
+/** Whether the VM's tap carries the tc-BPF security-group program. */
+async function bpfOn(vm: LabVm): Promise<boolean> {
+  return /hn_from_port/.test(
+    (await run(vm.site.hyperswitchNs, 'tc', ['filter', 'show', 'dev', vm.tap, 'ingress'])).stdout,
+  );
+}
+
+/**
+ * Port security of both VMs on or off (API), then waits until both agents filter to match: br_netfilter
+ * on both nodes (nftables), or the program on both taps (tc-BPF).
+ */
 async function portSecurity(vms: LabVm[], on: boolean): Promise<void> {
   for (const vm of vms) {
     await world.api.update(
@@ -300,9 +314,15 @@ async function portSecurity(vms: LabVm[], on: boolean): Promise<void> {
     );
   }
   const t0 = performance.now();
-  while (!(await Promise.all(plan.clouds.map((c) => brnfOn(c.hyperswitchNs)))).every((v) => v === on)) {
+  const filtering = () =>
+    plan.firewall === 'tc-bpf'
+      ? Promise.all(vms.map(bpfOn))
+      : Promise.all(plan.clouds.map((c) => brnfOn(c.hyperswitchNs)));
+  while (!(await filtering()).every((v) => v === on)) {
     if (performance.now() - t0 > 20_000)
-      throw new Error(`br_netfilter not ${on ? 'on' : 'off'} on both nodes after 20 s`);
+      throw new Error(
+        `security groups not ${on ? 'on' : 'off'} on both nodes after 20 s (${plan.firewall ?? 'nftables'})`,
+      );
     await clock.sleep(50);
   }
   await clock.sleep(200);
@@ -496,7 +516,9 @@ function printConvergence(conv: ConvRun, bulk: readonly ConvRun[], restart: { ms
 
 async function main(): Promise<void> {
   requireRoot('bench:datapath');
-  console.log(`datapath benchmark: 2 clouds, prefix ${prefix}, underlay MTUs ${MTUS.join(', ')}`);
+  console.log(
+    `datapath benchmark: 2 clouds, prefix ${prefix}, underlay MTUs ${MTUS.join(', ')}, security groups by ${plan.firewall ?? 'nftables'}`,
+  );
   await downLab(plan.paths.stateDir, prefix, { exec, clock });
   await sweepNamespaces(exec, clock, nativePrefix);
   const paths: PathFigures[] = [];
