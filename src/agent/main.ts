@@ -354,6 +354,17 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
         }),
       })
     : null;
+  const datapath = new DatapathReconciler({
+    exec,
+    node: cfg.node,
+    log: log.child({ sub: 'datapath' }),
+    reporter: new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
+    servedWithoutTap: agentless ? () => agentless.servedWithoutTap() : undefined,
+    announcer: new Announcer(exec, log.child({ sub: 'announce' }), frames),
+    gate: firewall,
+    reader,
+    compiler,
+  });
   const subs: PassStep[] = [
     // FDB/neighbour entries on existing devices, at the same time as the firewall (disjoint kernel
     // state): a migrated port is repointed without waiting for nft, and the pass pays for one of the two.
@@ -381,17 +392,7 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
       : []),
     // Before the datapath: it makes the agentless ports' TAPs, which the datapath then enslaves.
     ...(agentless ? [changesLinks(agentless)] : []),
-    new DatapathReconciler({
-      exec,
-      node: cfg.node,
-      log: log.child({ sub: 'datapath' }),
-      reporter: new PortStatusReporter(api, clock, log, undefined, () => reconciler?.markDirty()),
-      servedWithoutTap: agentless ? () => agentless.servedWithoutTap() : undefined,
-      announcer: new Announcer(exec, log.child({ sub: 'announce' }), frames),
-      gate: firewall,
-      reader,
-      compiler,
-    }),
+    datapath,
     // After the datapath: router interfaces join its bridges.
     new L3Reconciler({
       exec,
@@ -445,7 +446,11 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
     slowPassMs: cfg.slowPassMs,
     inputKey: compiledInputsKey,
     onPass: metrics ? (pass, model) => metrics.record(pass, model) : undefined,
-    onSkip: metrics ? (model, at) => metrics.converged(model.revision, at) : undefined,
+    // A skipped pass may still carry a status this node must answer (datapath.reportStatus).
+    onSkip: (model, at) => {
+      metrics?.converged(model.revision, at);
+      datapath.reportStatus(model);
+    },
     // Leave the datapath alone until the first snapshot, and while the server is unreachable.
     model: () => (cache.ready && watch.connected ? cache.view() : null),
   });

@@ -4,7 +4,8 @@
  * objects: the reason goes in `binding:vif_details.error`, which `hypernet status` shows), and a
  * reporter that PUTs only changes
  * (`PUT /v2.0/ports/{id}` with status and `binding:vif_type` 'tap'), not repeating itself while the
- * model has not caught up yet. `submit` reports in the background (the reconcile pass does not wait
+ * model has not caught up yet, but repeating at once when the model moved past its report with
+ * another status (a node the port left reported it DOWN from a stale view: the owner's word wins). `submit` reports in the background (the reconcile pass does not wait
  * for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round
  * calls `retry` (the loop's markDirty) after `retryMs`, so the next pass computes and sends again.
  * A port the server no longer has (deleted while its report was on the way: a VM and its port go
@@ -67,8 +68,10 @@ export function portStatusUpdates(
 
 /** Sends updates; an identical update is not re-sent within `quietMs` (the event is on its way). */
 export class PortStatusReporter {
-  private readonly sent = new Map<string, { status: string; at: number }>();
+  /** What was last sent per port, when, and the port's revision in the model the report came from. */
+  private readonly sent = new Map<string, { status: string; at: number; revision?: number }>();
   private waiting: readonly PortStatusUpdate[] | null = null;
+  private model: ModelView | undefined;
   private running: Promise<void> | null = null;
 
   constructor(
@@ -80,10 +83,11 @@ export class PortStatusReporter {
     private readonly retryMs = 1_000,
   ) {}
 
-  /** Reports `updates` in the background; returns at once. */
-  submit(updates: readonly PortStatusUpdate[]): void {
+  /** Reports `updates` (computed from `model`, when given) in the background; returns at once. */
+  submit(updates: readonly PortStatusUpdate[], model?: ModelView): void {
     if (updates.length === 0) return;
     this.waiting = updates;
+    this.model = model;
     this.running ??= this.drain();
   }
 
@@ -97,27 +101,30 @@ export class PortStatusReporter {
     while (this.waiting) {
       const u = this.waiting;
       this.waiting = null;
-      failed += await this.report(u);
+      failed += await this.report(u, this.model);
     }
     this.running = null;
     if (failed && this.retry) void this.clock.sleep(this.retryMs).then(this.retry);
   }
 
   /** Returns how many failed. */
-  async report(updates: readonly PortStatusUpdate[]): Promise<number> {
+  async report(updates: readonly PortStatusUpdate[], model?: ModelView): Promise<number> {
     let failed = 0;
     // What was sent longer ago than quietMs is not needed any more (it only holds back repeats).
     for (const [id, s] of this.sent) if (this.clock.now() - s.at >= this.quietMs) this.sent.delete(id);
     for (const u of updates) {
       const last = this.sent.get(u.portId);
       const said = u.error ? `${u.status}: ${u.error}` : u.status;
-      if (last && last.status === said && this.clock.now() - last.at < this.quietMs) continue;
+      const revision = model?.ports.get(u.portId)?.revision_number;
+      // The model shows a later revision than the one reported from, and still another status: overridden.
+      const overridden = revision !== undefined && last?.revision !== undefined && revision > last.revision;
+      if (last && last.status === said && this.clock.now() - last.at < this.quietMs && !overridden) continue;
       const body: Record<string, unknown> = { status: u.status };
       if (u.vifType) body['binding:vif_type'] = u.vifType;
       if (u.error !== undefined) body['binding:vif_details'] = u.error ? { error: u.error } : {};
       try {
         await this.api.update('ports', 'port', u.portId, body);
-        this.sent.set(u.portId, { status: said, at: this.clock.now() });
+        this.sent.set(u.portId, { status: said, at: this.clock.now(), revision });
         this.log.info({ port: u.portId, status: u.status, error: u.error || undefined }, 'port status reported');
       } catch (e) {
         if (e instanceof ApiError && e.status === 404) {

@@ -149,6 +149,8 @@ export class DatapathReconciler implements SubReconciler {
   private readonly log: Logger;
   private readonly reader: KernelReader;
   private readonly compiler: DatapathCompiler;
+  /** The last pass's compile and what the kernel held after it (status reports read them). */
+  private lastPass: { all: DesiredState; after: ActualState } | null = null;
 
   constructor(private readonly o: DatapathReconcilerOptions) {
     this.exec = o.exec;
@@ -171,6 +173,21 @@ export class DatapathReconciler implements SubReconciler {
     if (ops.length) this.log.info({ ops: ops.length, failed: result.failed.length }, 'datapath applied');
     for (const f of result.failed) this.log.warn({ line: f.line, error: f.error }, 'datapath operation failed');
     this.o.announcer?.announce(desired, after, model);
+    this.lastPass = { all, after };
+    this.reportStatus(model);
+    if (result.failed.length) throw new Error(`datapath: ${result.failed.length} operation(s) failed`);
+  }
+
+  /**
+   * Reports port status from the last pass's compile and kernel read against `model`. Also called
+   * when the loop skips a pass: a status-only event (another node's stale report on a port that moved
+   * here) changes nothing compiled, but this node's word on the port must follow at once.
+   */
+  reportStatus(model: ModelView): void {
+    const reporter = this.o.reporter;
+    if (!reporter || !this.lastPass) return;
+    const { all, after } = this.lastPass;
+    const gate = this.o.gate;
     // In the background: the next pass does not wait for the PUTs (failures come back as a retry).
     // The ports wired here, and those the gate refused: those are reported ERROR with the reason.
     const refused = (id: string) => gate?.rejected?.(id);
@@ -178,7 +195,6 @@ export class DatapathReconciler implements SubReconciler {
     const reported = gate
       ? { ...all, ports: all.ports.filter((p) => gate.ready(p.portId) || refused(p.portId) || served.has(p.portId)) }
       : all;
-    this.o.reporter?.submit(portStatusUpdates(reported, after, model, refused, served));
-    if (result.failed.length) throw new Error(`datapath: ${result.failed.length} operation(s) failed`);
+    reporter.submit(portStatusUpdates(reported, after, model, refused, served), model);
   }
 }

@@ -357,6 +357,37 @@ test('port status: a port served without a tap (a WireGuard agentless peer) is A
   );
 });
 
+test('port status reporter: holds back a repeat until the model moves past it with another status', async () => {
+  const sent: string[] = [];
+  const api = {
+    update: async (_kind: string, _one: string, id: string, body: { status: string }) => {
+      sent.push(`${id} ${body.status}`);
+      return {};
+    },
+  } as unknown as ConstructorParameters<typeof PortStatusReporter>[0];
+  const r = new PortStatusReporter(api, realClock, silentLogger(), 60_000);
+  const at = (revision: number, status: 'ACTIVE' | 'DOWN') =>
+    view({
+      networks: [net('n1', 100)],
+      ports: [port('p1', 'n1', 'h', 'fa:16:3e:00:00:01', [], { status, revision_number: revision })],
+    });
+  const active = [{ portId: 'p1', status: 'ACTIVE' as const, vifType: 'tap' as const }];
+  r.submit(active, at(3, 'DOWN'));
+  await r.idle();
+  // The model has not caught up with the report yet (same revision): no repeat.
+  r.submit(active, at(3, 'DOWN'));
+  await r.idle();
+  assert.deepEqual(sent, ['p1 ACTIVE']);
+  // Another node's DOWN landed after ours (a later revision, still not ACTIVE): said again at once.
+  r.submit(active, at(5, 'DOWN'));
+  await r.idle();
+  assert.deepEqual(sent, ['p1 ACTIVE', 'p1 ACTIVE']);
+  // Without a model, only the quiet window counts.
+  r.submit(active);
+  await r.idle();
+  assert.equal(sent.length, 2);
+});
+
 test('port status reporter: a port deleted meanwhile (404) is no failure and calls for no retry; a server error does', async () => {
   const sent: string[] = [];
   let down = false;
