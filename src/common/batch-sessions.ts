@@ -1,6 +1,6 @@
 /**
- * An Exec that runs iproute2 batches (`ip -force -batch -`, `bridge -force -batch -`, and the light
- * `ip -json -d -batch -` listings) on long-lived children (batch-session.ts) and everything else on
+ * An Exec that runs iproute2 batches (`ip -force -batch -`, `bridge -force -batch -`, `tc -force
+ * -batch -`, and the light `ip -json -d -batch -` listings), and the tc-BPF map writer's, on long-lived children (batch-session.ts) and everything else on
  * the Exec it wraps. Callers keep writing batches as before and get the answer a one-shot run would
  * give: `Command failed -:N` per failing line (N within their input), exit code 1 when one failed.
  *
@@ -11,6 +11,7 @@
  * looked up afresh), the child is replaced and the failed lines of a write batch are run once more
  * in the fresh one; a replacement child is started at once, off the next change's path.
  */
+import { basename } from 'node:path';
 import { BatchSession } from './batch-session.js';
 import { ExecError, type Exec, type ExecResult } from './exec.js';
 
@@ -28,11 +29,24 @@ const ROUTED: Record<string, { argv: string[]; retry: boolean }> = {
   'ip -json -d -batch -': { argv: ['ip', '-json', '-d', '-force', '-batch', '-'], retry: false },
 };
 
+/**
+ * Sessions started on first use only, not warmed: only tc-BPF nodes attach filters, and the map
+ * writer's session is keyed by the maps it is given.
+ */
+const LAZY: Record<string, { argv: string[]; retry: boolean }> = {
+  'tc -force -batch -': { argv: ['tc', '-force', '-batch', '-'], retry: true },
+};
+
+/** The tc-BPF map writer in its batch mode (agent/native/bpfmap.c): its maps are opened per request. */
+const isBpfMapBatch = (cmd: string, args: readonly string[]): boolean =>
+  basename(cmd) === 'hn-bpfmap' && args[0] === '-batch' && args.length > 1;
+
 /** Pure: the session a call runs on, or null (it runs as a program of its own). */
 export function sessionRoute(cmd: string, args: readonly string[], input: string | undefined): SessionRoute | null {
   if (input === undefined) return null;
   const key = [cmd, ...args].join(' ');
-  const r = ROUTED[key];
+  if (isBpfMapBatch(cmd, args)) return { key, argv: [cmd, ...args], retry: false };
+  const r = ROUTED[key] ?? LAZY[key];
   return r ? { key, argv: r.argv, retry: r.retry } : null;
 }
 

@@ -3,7 +3,7 @@
  * `bridge` in a namespace of this run: per-line failures numbered within each request, answers equal
  * to a one-shot run's, a child that exits mid-batch (failing `neigh replace`) loses no line, a device
  * made again under the same name behind the child's back (iproute2's stale ifindex cache) still
- * converges, and listings come back whole and in order.
+ * converges, listings come back whole and in order, and `tc` answers in the same dialect.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,6 +48,15 @@ test('sessionRoute: only the batch forms the datapath uses; toExecResult reads b
   assert.equal(sessionRoute('ip', ['-force', '-batch', '-'], undefined), null);
   assert.equal(sessionRoute('bridge', ['-json', '-force', '-batch', '-'], 'x\n'), null);
   assert.equal(sessionRoute('ip', ['link', 'show'], undefined), null);
+  assert.equal(sessionRoute('tc', ['-force', '-batch', '-'], 'x\n')?.retry, true);
+  assert.equal(sessionRoute('tc', ['-batch', '-'], 'x\n'), null, 'only the form that answers every line');
+  const maps = ['/sys/fs/bpf/hypernet/n/maps/hn_ports', '/sys/fs/bpf/hypernet/n/maps/hn_members'];
+  assert.deepEqual(sessionRoute('/opt/hn/hn-bpfmap', ['-batch', ...maps], 'x\n'), {
+    key: `/opt/hn/hn-bpfmap -batch ${maps.join(' ')}`,
+    argv: ['/opt/hn/hn-bpfmap', '-batch', ...maps],
+    retry: false,
+  });
+  assert.equal(sessionRoute('/opt/hn/hn-bpfmap', maps, 'x\n'), null, 'the one-shot form stays a program run');
   const r = toExecResult(['[]'], new Map([[2, 'RTNETLINK answers: No such device']]));
   assert.deepEqual([...parseBatchErrors(r.stderr)], [[2, 'RTNETLINK answers: No such device']]);
   assert.deepEqual([r.stdout, r.code], ['[]\n', 1]);
@@ -149,5 +158,22 @@ describe('batch sessions (root, namespaces)', { skip: needsRoot() }, () => {
     assert.equal(names(docs[0]!).filter((n) => n.startsWith('tapbs')).length, 150);
     assert.deepEqual(names(docs[1]!), ['hnb-1']);
     assert.deepEqual(names(docs[2]!), ['hnv-1']);
+  });
+
+  test('tc: filters in one child, a failing line numbered within its request, the next request runs', async () => {
+    const tcBatch = (lines: string[]) =>
+      sessions.exec('tc', ['-force', '-batch', '-'], { input: `${lines.join('\n')}\n`, allowFail: true });
+    const starts = sessions.starts;
+    const r1 = await tcBatch(['qdisc replace dev u0 clsact', 'qdisc replace dev nosuch clsact']);
+    assert.equal(r1.code, 1);
+    assert.deepEqual([...parseBatchErrors(r1.stderr).keys()], [2], r1.stderr);
+    const r2 = await tcBatch([
+      'filter replace dev u0 ingress pref 1 handle 1 bpf da bytecode "1,6 0 0 0,"',
+      'filter replace dev u0 egress pref 1 handle 1 bpf da bytecode "1,6 0 0 0,"',
+    ]);
+    assert.deepEqual([r2.code, r2.stderr], [0, '']);
+    const shown = (await exec('tc', ['filter', 'show', 'dev', 'u0', 'egress'])).stdout;
+    assert.match(shown, /bpf .*direct-action/);
+    assert.equal(sessions.starts, starts + 1, 'one tc child for both requests');
   });
 });

@@ -275,7 +275,11 @@ describe('tc-BPF driver (fake runner)', () => {
     assert.ok(calls.indexOf(sysctl!) < calls.indexOf(loads[0]!), 'before the programs load');
     const batch = calls.filter((c) => c.cmd === '/hn-bpfmap');
     assert.equal(batch.length, 1);
-    assert.deepEqual(batch[0]!.args, ['/bpf/n/maps/hn_ports', '/bpf/n/maps/hn_members'], 'map 0, map 1');
+    assert.deepEqual(
+      batch[0]!.args,
+      ['-batch', '/bpf/n/maps/hn_ports', '/bpf/n/maps/hn_members'],
+      'map 0, map 1, in the form the agent runs on a long-lived child',
+    );
     const lines = batch[0]!.input!.trim().split('\n');
     // tap0 (ifindex 7) from the port: key {u32 7, u32 0}.
     assert.equal(lines.filter((l) => l.startsWith('u 0 0700000000000000 ')).length, 1);
@@ -283,7 +287,7 @@ describe('tc-BPF driver (fake runner)', () => {
     const tc = calls.filter((c) => c.cmd === 'tc');
     assert.deepEqual(
       tc.map((c) => c.args),
-      [['-batch', '-']],
+      [['-force', '-batch', '-']],
       'every tap attached in one tc batch',
     );
     const filters = tc[0]!
@@ -302,6 +306,11 @@ describe('tc-BPF driver (fake runner)', () => {
       ['ip', '/hn-bpfmap'],
       'ifindexes, then one map write: no load, no tc',
     );
+    assert.deepEqual(
+      [calls[0]!.args, calls[0]!.input],
+      [['-json', '-d', '-batch', '-'], 'link show\n'],
+      'the ifindexes from the listing form the agent runs on a long-lived child',
+    );
     assert.deepEqual(calls[1]!.input!.trim().split('\n').length, 1);
     assert.match(calls[1]!.input!, /^u 0 0700000001000000 [0-9a-f]{7456}\n$/, "tap0's ingress value, whole");
   });
@@ -310,7 +319,7 @@ describe('tc-BPF driver (fake runner)', () => {
     const { calls, driver } = fake(false, 'tap1');
     await assert.rejects(driver.apply(compileBpf(input([defaultGroup('default'), web(80)]))), /attach failed/);
     const tc = calls.filter((c) => c.cmd === 'tc').map((c) => c.args.join(' '));
-    assert.equal(tc[0], '-batch -');
+    assert.equal(tc[0], '-force -batch -');
     assert.ok(
       tc.includes('filter replace dev tap0 egress pref 1 handle 1 bpf da object-pinned /bpf/n/prog/hn_to_port'),
     );

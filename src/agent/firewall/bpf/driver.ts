@@ -1,15 +1,20 @@
 /**
  * Drives the tc-BPF security groups on one node: loads native/hn-sg.bpf.o once with bpftool (its
  * programs and maps pinned under `pinDir`, which the agent owns by name), attaches the two programs
- * to each filtered tap with tc clsact, and writes map deltas with one `hn-bpfmap` run per apply. Rule
+ * to each filtered tap with tc clsact, and writes map deltas with one `hn-bpfmap` batch per apply. Rule
  * changes update maps, never programs. Fail closed: a tap whose programs cannot be attached gets a
  * drop-everything filter instead, and a tap with programs but no map entry passes nothing.
+ *
+ * Its batches (`ip -json -d -batch -` for ifindexes, `tc -force -batch -`, `hn-bpfmap -batch`) are
+ * the forms common/batch-sessions.ts runs on long-lived children in the agent: a port added costs
+ * lines on pipes, not three program starts.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { BRNF_KEYS } from '../driver.js';
+import { ipListings } from '../../datapath/kernel-parse.js';
 import { BPF_DIRS, type BpfCompiled } from './compile.js';
 import { diffBpf, isEmptyDelta } from './diff.js';
 
@@ -128,7 +133,7 @@ export class BpfFirewallDriver {
     ];
     this.last = null; // unknown until this apply is through
     if (lines.length)
-      await this.o.host(this.o.bpfmap ?? BPFMAP_PATH, [`${this.maps}/hn_ports`, `${this.maps}/hn_members`], {
+      await this.o.host(this.o.bpfmap ?? BPFMAP_PATH, ['-batch', `${this.maps}/hn_ports`, `${this.maps}/hn_members`], {
         input: `${lines.join('\n')}\n`,
       });
     await this.attachAll(d.attach.map(tapOf));
@@ -138,9 +143,9 @@ export class BpfFirewallDriver {
   }
 
   private async ifindexes(): Promise<Map<string, number>> {
-    const r = await this.o.node('ip', ['-j', 'link', 'show']);
+    const [links] = await ipListings(this.o.node, ['link show']);
     return new Map(
-      (JSON.parse(r.stdout) as Array<{ ifname: string; ifindex: number }>).map((l) => [l.ifname, l.ifindex]),
+      (JSON.parse(links!) as Array<{ ifname: string; ifindex: number }>).map((l) => [l.ifname, l.ifindex]),
     );
   }
 
@@ -173,10 +178,13 @@ export class BpfFirewallDriver {
     return this.filterCommands(tap, (dir) => ['object-pinned', `${this.o.pinDir}/prog/${PROGS[dir]}`]);
   }
 
-  /** Runs tc commands in one `tc -batch` (`force`: on past errors): a full apply attaches 1,000 taps. */
-  private async tcBatch(cmds: string[][], force = false): Promise<void> {
+  /**
+   * Runs tc commands in one `tc -force -batch -` (every line, failing ones too): a full apply
+   * attaches 1,000 taps. Throws when a line failed, unless `allowFail`.
+   */
+  private async tcBatch(cmds: string[][], allowFail = false): Promise<void> {
     const input = `${cmds.map((c) => c.join(' ')).join('\n')}\n`;
-    await this.o.tc('tc', [...(force ? ['-force'] : []), '-batch', '-'], { input, allowFail: force });
+    await this.o.tc('tc', ['-force', '-batch', '-'], { input, allowFail });
   }
 
   /**
@@ -188,7 +196,7 @@ export class BpfFirewallDriver {
     try {
       return await this.tcBatch(taps.flatMap((t) => this.attachCommands(t)));
     } catch {
-      // Which tap failed is known only tap by tap (a batch stops at its first error).
+      // Which tap failed is known only tap by tap (tc numbers the lines, not the taps).
     }
     for (const t of taps) {
       try {
