@@ -47,6 +47,24 @@ export function groupsWithRules(model: ModelView): SecurityGroup[] {
   });
 }
 
+/**
+ * groupsWithRules, the same array while no group or rule object changed: the compilers' memos key
+ * on the group objects (a new array of new objects each pass rebuilt every port's filters).
+ */
+export class GroupsWithRules {
+  private memo: { sgs: readonly object[]; rules: readonly object[]; out: SecurityGroup[] } | null = null;
+
+  of(model: ModelView): SecurityGroup[] {
+    const sgs = [...model.security_groups.values()];
+    const rules = [...model.security_group_rules.values()];
+    const m = this.memo;
+    if (m && sameItems(m.sgs, sgs) && sameItems(m.rules, rules)) return m.out;
+    const out = groupsWithRules(model);
+    this.memo = { sgs, rules, out };
+    return out;
+  }
+}
+
 /** The compiler's input for `host`: ports bound or being prepared there (on their tap), every group and port. */
 export function firewallInput(
   host: string,
@@ -81,7 +99,7 @@ export class FirewallReconciler implements SubReconciler, PortGate {
   /** What the last apply that succeeded compiled from its model (null after a failure; no ruleset
    * when no local port needed filtering). */
   private last: { compiled: CompiledFirewall | null; filtering: boolean } | null = null;
-  private groupsMemo: { sgs: readonly object[]; rules: readonly object[]; out: SecurityGroup[] } | null = null;
+  private readonly groups = new GroupsWithRules();
   /** br_netfilter as last set here (null: unknown). */
   private brnf: boolean | null = null;
   /** The conntrack mode probe started ahead (warm), for the first pass to take. */
@@ -121,7 +139,7 @@ export class FirewallReconciler implements SubReconciler, PortGate {
     // A full pass with the inputs of the last good pass: the same ruleset, checked in the kernel
     // (the driver's identity check), not compiled again.
     const same = pass && !pass.modelChanged ? this.last : null;
-    const input = same ? null : firewallInput(this.host, model, this.mode, this.groupsOf(model), this.sourceFiltering);
+    const input = same ? null : firewallInput(this.host, model, this.mode, this.groups.of(model), this.sourceFiltering);
     const filtering = same?.filtering ?? input!.localPorts.some((lp) => !isTrusted(lp.port));
     const brnf = this.mode === 'br-netfilter' && filtering;
     // On before the rules that need it are applied (and a port gated in); off after.
@@ -146,17 +164,6 @@ export class FirewallReconciler implements SubReconciler, PortGate {
       this.refused = refused;
     }
     this.last = { compiled, filtering };
-  }
-
-  /** groupsWithRules, the same array while no group or rule object changed (the compiler's memo keys on it). */
-  private groupsOf(model: ModelView): SecurityGroup[] {
-    const sgs = [...model.security_groups.values()];
-    const rules = [...model.security_group_rules.values()];
-    const m = this.groupsMemo;
-    if (m && sameItems(m.sgs, sgs) && sameItems(m.rules, rules)) return m.out;
-    const out = groupsWithRules(model);
-    this.groupsMemo = { sgs, rules, out };
-    return out;
   }
 
   private async setBrnf(on: boolean): Promise<void> {

@@ -17,6 +17,7 @@ import {
 import { diffBpf, isEmptyDelta } from '../../../src/agent/firewall/bpf/diff.js';
 import { BpfFirewallDriver } from '../../../src/agent/firewall/bpf/driver.js';
 import { BpfFirewallReconciler } from '../../../src/agent/firewall/bpf/reconciler.js';
+import { GroupsWithRules } from '../../../src/agent/firewall/reconciler.js';
 import { ModelCache } from '../../../src/model/model-cache.js';
 import { tapName } from '../../../src/model/kernel-names.js';
 import { net } from '../../../testkit/model-fixtures.js';
@@ -371,5 +372,43 @@ describe('tc-BPF reconciler (fake runner)', () => {
     await rec.reconcile(cache.view(), { full: false, modelChanged: false });
     assert.deepEqual([rec.ready(ID[0]!), rec.ready(ID[1]!)], [true, true]);
     assert.ok(tcCalls.some((c) => c.includes(`dev ${tapName(ID[1]!)} egress`)));
+  });
+});
+
+describe('groups with their rules (both firewall modes)', () => {
+  it('the same array while no group or rule object changed, a new one after a rule changes', () => {
+    const snapshot = (rules: SecurityGroup['security_group_rules']) => {
+      const cache = new ModelCache();
+      cache.applySnapshot({
+        type: 'snapshot',
+        revision: 1,
+        networks: [],
+        subnets: [],
+        ports: [],
+        // Rules also come as a table of their own: the merge makes new group objects.
+        security_groups: [{ ...web(80), security_group_rules: [] }],
+        security_group_rules: rules,
+        agents: [],
+        hypervms: [],
+      });
+      return cache;
+    };
+    const cache = snapshot(web(80).security_group_rules);
+    const groups = new GroupsWithRules();
+    const first = groups.of(cache.view());
+    assert.equal(first[0]!.security_group_rules.length, 3);
+    assert.equal(groups.of(cache.view()), first, 'unchanged model: the same array, so the same group objects');
+    const changed = web(81).security_group_rules[0]!;
+    cache.applyEvent({
+      type: 'event',
+      revision: 2,
+      kind: 'security_group_rule',
+      op: 'update',
+      id: changed.id,
+      object: changed,
+    });
+    const second = groups.of(cache.view());
+    assert.notEqual(second, first);
+    assert.equal(second[0]!.security_group_rules.find((r) => r.id === 'w1')!.port_range_min, 81);
   });
 });

@@ -8,7 +8,7 @@ import type { Logger } from '../../../common/log.js';
 import type { ModelView } from '../../../model/model-cache.js';
 import type { PortGate } from '../../datapath/reconciler.js';
 import type { PassContext, SubReconciler } from '../../loop/reconciler.js';
-import { firewallInput, groupsWithRules } from '../reconciler.js';
+import { firewallInput, GroupsWithRules } from '../reconciler.js';
 import { compileBpf } from './compile.js';
 import type { BpfFirewallDriver } from './driver.js';
 
@@ -18,6 +18,7 @@ export class BpfFirewallReconciler implements SubReconciler, PortGate {
   private refused: ReadonlyMap<string, string> = new Map();
   /** False while some local port's tap was missing at the last apply (a tap appearing must be seen). */
   private complete = false;
+  private readonly groups = new GroupsWithRules();
 
   constructor(
     private readonly host: string,
@@ -28,7 +29,7 @@ export class BpfFirewallReconciler implements SubReconciler, PortGate {
   async reconcile(model: ModelView, pass?: PassContext): Promise<void> {
     if (pass && !pass.full && !pass.modelChanged && this.complete) return;
     // 'br-netfilter' only fills the input's mode field: compileBpf does not read it.
-    const input = firewallInput(this.host, model, 'br-netfilter', groupsWithRules(model), false);
+    const input = firewallInput(this.host, model, 'br-netfilter', this.groups.of(model), false);
     const compiled = compileBpf(input);
     this.complete = false;
     const present = await this.driver.apply(compiled);
