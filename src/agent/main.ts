@@ -484,6 +484,8 @@ export function startAgent(cfg: AgentConfig, deps: AgentDeps): RunningAgent {
               reader.forgetLink(tap);
               compiler.forgetTap(tap);
             }
+            // tc-BPF keys a tap's map entries by ifindex: a tap come or gone is listed again.
+            if (firewall instanceof BpfFirewallReconciler) firewall.forgetTap(tap);
             if (!compiler.knowsTap(tap, !gone)) return;
             reconciler?.markDirty();
           },

@@ -136,7 +136,7 @@ async function readLinksDetailed(exec: Exec): Promise<{ links: Map<string, Actua
  * Several `ip -json -d` listings in one process (`-batch`: one JSON document per line, in order):
  * on a busy node a process start costs more than a short listing.
  */
-export async function ipListings(exec: Exec, cmds: readonly string[]): Promise<string[]> {
+async function ipListings(exec: Exec, cmds: readonly string[]): Promise<string[]> {
   const r = await exec('ip', ['-json', '-d', '-batch', '-'], { input: `${cmds.join('\n')}\n` });
   const docs = r.stdout.split('\n').filter((l) => l.trim());
   if (docs.length !== cmds.length)

@@ -331,6 +331,57 @@ describe('tc-BPF driver (fake runner)', () => {
     assert.ok(tc.includes('filter replace dev tap1 egress pref 1 handle 1 bpf da bytecode 1,6 0 0 2,'));
   });
 
+  it('between full passes lists only loose links and unknown taps; a re-created tap is attached again', async () => {
+    // The kernel: tap0 enslaved (not in `nomaster`), tap1 loose; ifindexes as given.
+    const kernel = { tap0: { ifindex: 7, loose: false }, tap1: { ifindex: 9, loose: true } };
+    const calls: Array<{ cmd: string; input?: string }> = [];
+    const exec: Exec = async (cmd, args, opts) => {
+      calls.push({ cmd, input: opts?.input });
+      if (cmd === 'ls') return { stdout: '', stderr: '', code: 2 };
+      if (cmd !== 'ip') return { stdout: '', stderr: '', code: 0 };
+      const docs = opts!
+        .input!.trim()
+        .split('\n')
+        .flatMap((line) => {
+          const links = Object.entries(kernel).filter(([name, l]) =>
+            line === 'link show' ? true : line === 'link show nomaster' ? l.loose : line === `link show dev ${name}`,
+          );
+          return line.startsWith('link show dev') && !links.length
+            ? []
+            : [JSON.stringify(links.map(([ifname, l]) => ({ ifname, ifindex: l.ifindex })))];
+        });
+      return { stdout: docs.map((d) => `${d}\n`).join(''), stderr: '', code: 0 };
+    };
+    const driver = new BpfFirewallDriver({ node: exec, tc: exec, host: exec, pinDir: '/b', log: silentLogger() });
+    const c = compileBpf(input([defaultGroup('default'), web(80)]));
+    await driver.apply(c, true);
+    const listings = () => calls.filter((x) => x.cmd === 'ip').map((x) => x.input);
+    assert.deepEqual(listings(), ['link show\n']);
+    calls.length = 0;
+    await driver.apply(c, false);
+    assert.deepEqual(listings(), ['link show nomaster\n'], 'every tap known: the loose links only');
+    assert.equal(calls.filter((x) => x.cmd === 'tc').length, 0, 'nothing to attach');
+    // tap0 is deleted and made again (a new ifindex, loose until the datapath enslaves it).
+    kernel.tap0 = { ifindex: 11, loose: true };
+    calls.length = 0;
+    await driver.apply(c, false);
+    const tc = calls.filter((x) => x.cmd === 'tc').map((x) => x.input ?? '');
+    assert.ok(
+      tc.some((t) => t.includes('dev tap0 ingress')),
+      'tap0 attached again',
+    );
+    assert.ok(
+      calls.some((x) => x.input?.includes('u 0 0b00000000000000 ')),
+      'its entries written at ifindex 11',
+    );
+    // The link monitor reports tap1 (it came or went): listed by name on the next pass.
+    kernel.tap0.loose = false;
+    driver.forgetTap('tap1');
+    calls.length = 0;
+    await driver.apply(c, false);
+    assert.deepEqual(listings(), ['link show nomaster\nlink show dev tap1\n']);
+  });
+
   it('blocks every new tap when the programs do not load', async () => {
     const { calls, driver } = fake(true);
     await assert.rejects(driver.apply(compileBpf(input([defaultGroup('default'), web(80)]))), /load failed/);

@@ -32,7 +32,7 @@ export class BpfFirewallReconciler implements SubReconciler, PortGate {
     const input = firewallInput(this.host, model, 'br-netfilter', this.groups.of(model), false);
     const compiled = compileBpf(input);
     this.complete = false;
-    const present = await this.driver.apply(compiled);
+    const present = await this.driver.apply(compiled, pass?.full ?? true);
     const refused = compiled.rejected;
     this.readyPorts = new Set(
       input.localPorts.flatMap((lp) => {
@@ -44,6 +44,11 @@ export class BpfFirewallReconciler implements SubReconciler, PortGate {
     if (JSON.stringify([...refused]) !== JSON.stringify([...this.refused]))
       this.log.warn({ ports: Object.fromEntries(refused) }, 'ports refused: their objects cannot be compiled');
     this.refused = refused;
+  }
+
+  /** The link monitor saw `tap` come, change or go. */
+  forgetTap(tap: string): void {
+    this.driver.forgetTap(tap);
   }
 
   ready(portId: string): boolean {
