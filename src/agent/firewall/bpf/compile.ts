@@ -53,9 +53,17 @@ export interface BpfCompiled {
  * address would find an IPv4 member (nft keeps the families' sets apart).
  */
 export function groupNumber(id: string, family: 4 | 6): number {
-  const n = createHash('sha256').update(id).digest().readUInt32LE(0) & 0x7fffffff;
+  let n = groupDigests.get(id);
+  if (n === undefined) {
+    n = createHash('sha256').update(id).digest().readUInt32LE(0) & 0x7fffffff;
+    // Bounded: group ids come and go over an agent's life.
+    if (groupDigests.size >= 65_536) groupDigests.clear();
+    groupDigests.set(id, n);
+  }
   return family === 6 ? (n | 0x80000000) >>> 0 : n || 1;
 }
+/** The 31-bit digest of each group id seen (a compile asks once per member port and group). */
+const groupDigests = new Map<string, number>();
 
 /** Bytes as native/bpfmap.c reads them: plain hex, two digits per byte. */
 const hex = (b: Buffer) => b.toString('hex');
@@ -253,6 +261,25 @@ function memberPrefixes(p: Port): Cidr[] {
   return out;
 }
 
+/**
+ * A port's `hn_members` keys as a member of group `g`, memoised per port object: every pass lists
+ * the members of every remote group, at 1,000 ports each key cost a digest and buffers.
+ */
+const memberKeyMemo = new WeakMap<Port, Map<string, readonly string[]>>();
+function memberKeys(p: Port, g: string): readonly string[] {
+  let byGroup = memberKeyMemo.get(p);
+  if (!byGroup) {
+    byGroup = new Map();
+    memberKeyMemo.set(p, byGroup);
+  }
+  let keys = byGroup.get(g);
+  if (!keys) {
+    keys = memberPrefixes(p).map((c) => memberKey(groupNumber(g, c.v), c));
+    byGroup.set(g, keys);
+  }
+  return keys;
+}
+
 /** Compiles the node's filtered ports (as `compileFirewall` would, without source filtering). */
 export function compileBpf(input: FirewallInput): BpfCompiled {
   const groups = new Map<string, SecurityGroup>(input.securityGroups.map((g) => [g.id, g]));
@@ -276,7 +303,7 @@ export function compileBpf(input: FirewallInput): BpfCompiled {
   for (const p of input.allPorts)
     for (const g of p.security_groups) {
       if (!remote.has(g)) continue;
-      for (const c of memberPrefixes(p)) members.add(memberKey(groupNumber(g, c.v), c));
+      for (const k of memberKeys(p, g)) members.add(k);
     }
   return { ports, members: [...members].sort(), taps: taps.sort(), rejected };
 }
