@@ -100,8 +100,9 @@ export class BpfFirewallDriver {
 
   /**
    * Writes `next` (the delta from the last apply) and attaches or detaches taps; returns the taps
-   * now filtered. `full`: every link's ifindex is listed afresh (else the loose links' only). A tap not in the kernel yet is left out (not returned); one re-created since the
-   * last apply (a new ifindex) is attached and written again. Throws when it fails.
+   * now filtered. A tap not in the kernel yet is left out (not returned); one re-created since the
+   * last apply (a new ifindex) is attached and written again. Throws when it fails. `full`: every
+   * link's ifindex is listed afresh (else see ifindexes).
    */
   async apply(next: BpfCompiled, full = true): Promise<ReadonlySet<string>> {
     const installed = bind(next, await this.ifindexes(next.taps, full));
