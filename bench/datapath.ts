@@ -44,6 +44,7 @@ import { createVmPort, plugPort } from '../src/lab/vms.js';
 import { downLab, World, type LabVm } from '../src/lab/world.js';
 import type { Port } from '../src/model/types.js';
 import { iperfTcp } from '../testkit/iperf.js';
+import { hasBpfProgram } from '../testkit/bpf-filters.js';
 import { buildNativeTwin, type NativeTwin } from '../testkit/native-twin.js';
 
 /** iperf3 runs per path (0: convergence only). */
@@ -291,13 +292,6 @@ async function brnfOn(hsNs: string): Promise<boolean> {
   return (await run(hsNs, 'sysctl', ['-n', 'net.bridge.bridge-nf-call-iptables'])).stdout.trim() === '1';
 }
 
-/** Whether the VM's tap carries the tc-BPF security-group program. */
-async function bpfOn(vm: LabVm): Promise<boolean> {
-  return /hn_from_port/.test(
-    (await run(vm.site.hyperswitchNs, 'tc', ['filter', 'show', 'dev', vm.tap, 'ingress'])).stdout,
-  );
-}
-
 /**
  * Port security of both VMs on or off (API), then waits until both agents filter to match: br_netfilter
  * on both nodes (nftables), or the program on both taps (tc-BPF).
@@ -316,7 +310,7 @@ async function portSecurity(vms: LabVm[], on: boolean): Promise<void> {
   const t0 = performance.now();
   const filtering = () =>
     plan.firewall === 'tc-bpf'
-      ? Promise.all(vms.map(bpfOn))
+      ? Promise.all(vms.map((vm) => hasBpfProgram(exec, vm.site.hyperswitchNs, vm.tap)))
       : Promise.all(plan.clouds.map((c) => brnfOn(c.hyperswitchNs)));
   while (!(await filtering()).every((v) => v === on)) {
     if (performance.now() - t0 > 20_000)

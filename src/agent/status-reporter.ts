@@ -5,8 +5,8 @@
  * reporter that PUTs only changes
  * (`PUT /v2.0/ports/{id}` with status and `binding:vif_type` 'tap'), not repeating itself while the
  * model has not caught up yet, but repeating at once when the model moved past its report with
- * another status (a node the port left reported it DOWN from a stale view: the owner's word wins). `submit` reports in the background (the reconcile pass does not wait
- * for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round
+ * another status (a node the port left reported it DOWN from a stale view: the owner's word wins).
+ * `submit` reports in the background (the reconcile pass does not wait for the PUTs): one round at a time, the latest updates replacing any still waiting; a failed round
  * calls `retry` (the loop's markDirty) after `retryMs`, so the next pass computes and sends again.
  * A port the server no longer has (deleted while its report was on the way: a VM and its port go
  * together) is not a failure: there is nothing left to report, and nothing to retry.
@@ -70,8 +70,8 @@ export function portStatusUpdates(
 export class PortStatusReporter {
   /** What was last sent per port, when, and the port's revision in the model the report came from. */
   private readonly sent = new Map<string, { status: string; at: number; revision?: number }>();
-  private waiting: readonly PortStatusUpdate[] | null = null;
-  private model: ModelView | undefined;
+  /** The latest updates not sent yet, with the model they were computed from. */
+  private waiting: { updates: readonly PortStatusUpdate[]; model?: ModelView } | null = null;
   private running: Promise<void> | null = null;
 
   constructor(
@@ -86,8 +86,7 @@ export class PortStatusReporter {
   /** Reports `updates` (computed from `model`, when given) in the background; returns at once. */
   submit(updates: readonly PortStatusUpdate[], model?: ModelView): void {
     if (updates.length === 0) return;
-    this.waiting = updates;
-    this.model = model;
+    this.waiting = { updates, model };
     this.running ??= this.drain();
   }
 
@@ -99,9 +98,9 @@ export class PortStatusReporter {
   private async drain(): Promise<void> {
     let failed = 0;
     while (this.waiting) {
-      const u = this.waiting;
+      const { updates, model } = this.waiting;
       this.waiting = null;
-      failed += await this.report(u, this.model);
+      failed += await this.report(updates, model);
     }
     this.running = null;
     if (failed && this.retry) void this.clock.sleep(this.retryMs).then(this.retry);

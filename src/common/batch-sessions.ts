@@ -1,7 +1,7 @@
 /**
  * An Exec that runs iproute2 batches (`ip -force -batch -`, `bridge -force -batch -`, `tc -force
- * -batch -`, and the light `ip -json -d -batch -` listings), and the tc-BPF map writer's, on long-lived children (batch-session.ts) and everything else on
- * the Exec it wraps. Callers keep writing batches as before and get the answer a one-shot run would
+ * -batch -`, and the light `ip -json -d -batch -` listings), and the tc-BPF map writer's, on
+ * long-lived children (batch-session.ts) and everything else on the Exec it wraps. Callers keep writing batches as before and get the answer a one-shot run would
  * give: `Command failed -:N` per failing line (N within their input), exit code 1 when one failed.
  *
  * iproute2 keeps a name → ifindex cache for its whole life, so in a long-lived child a device
@@ -22,22 +22,19 @@ export interface SessionRoute {
   retry: boolean;
 }
 
-const ROUTED: Record<string, { argv: string[]; retry: boolean }> = {
+/** `lazy`: started on first use, not warmed (only tc-BPF nodes attach filters). */
+const ROUTED: Record<string, { argv: string[]; retry: boolean; lazy?: true }> = {
   'ip -force -batch -': { argv: ['ip', '-force', '-batch', '-'], retry: true },
   'bridge -force -batch -': { argv: ['bridge', '-force', '-batch', '-'], retry: true },
   // Listings with no device name in them (the light read); a listing is not repeated out of order.
   'ip -json -d -batch -': { argv: ['ip', '-json', '-d', '-force', '-batch', '-'], retry: false },
+  'tc -force -batch -': { argv: ['tc', '-force', '-batch', '-'], retry: true, lazy: true },
 };
 
 /**
- * Sessions started on first use only, not warmed: only tc-BPF nodes attach filters, and the map
- * writer's session is keyed by the maps it is given.
+ * The tc-BPF map writer in its batch mode (agent/native/bpfmap.c): its maps are opened per request.
+ * Keyed by the maps it is given, so started on first use.
  */
-const LAZY: Record<string, { argv: string[]; retry: boolean }> = {
-  'tc -force -batch -': { argv: ['tc', '-force', '-batch', '-'], retry: true },
-};
-
-/** The tc-BPF map writer in its batch mode (agent/native/bpfmap.c): its maps are opened per request. */
 const isBpfMapBatch = (cmd: string, args: readonly string[]): boolean =>
   basename(cmd) === 'hn-bpfmap' && args[0] === '-batch' && args.length > 1;
 
@@ -46,7 +43,7 @@ export function sessionRoute(cmd: string, args: readonly string[], input: string
   if (input === undefined) return null;
   const key = [cmd, ...args].join(' ');
   if (isBpfMapBatch(cmd, args)) return { key, argv: [cmd, ...args], retry: false };
-  const r = ROUTED[key] ?? LAZY[key];
+  const r = ROUTED[key];
   return r ? { key, argv: r.argv, retry: r.retry } : null;
 }
 
@@ -110,7 +107,8 @@ export class BatchSessions {
   /** Starts every session's child now (when the agent starts), off the first pass's path. */
   warm(): void {
     if (this.closed) return;
-    for (const [key, r] of Object.entries(ROUTED)) this.session({ key, ...r }).warm();
+    for (const [key, r] of Object.entries(ROUTED))
+      if (!r.lazy) this.session({ key, argv: r.argv, retry: r.retry }).warm();
   }
 
   /** Ends every child. */

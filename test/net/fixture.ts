@@ -4,6 +4,7 @@
  * library whose teardown runs in `after()` even when a test failed. The server listens on TCP port 0
  * on loopback plus its Unix socket, so nothing is added to the root namespace.
  */
+import { hasBpfProgram } from '../../testkit/bpf-filters.js';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -99,18 +100,8 @@ export function useWorld(
 /** The run is on tc-BPF indeed: every VM's tap carries the security-group program on tc ingress. */
 async function assertBpfFilters(vms: readonly LabVm[]): Promise<void> {
   for (const vm of vms) {
-    const r = await realExec('ip', [
-      'netns',
-      'exec',
-      vm.site.hyperswitchNs,
-      'tc',
-      'filter',
-      'show',
-      'dev',
-      vm.tap,
-      'ingress',
-    ]);
-    assert.match(r.stdout, /hn_from_port/, `${vm.tap} in ${vm.site.hyperswitchNs}: no tc-BPF program`);
+    const on = await hasBpfProgram(realExec, vm.site.hyperswitchNs, vm.tap);
+    assert.ok(on, `${vm.tap} in ${vm.site.hyperswitchNs}: no tc-BPF program`);
   }
 }
 

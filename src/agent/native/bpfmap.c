@@ -76,18 +76,13 @@ static int open_maps(int n, char **paths, int *fds, struct bpf_map_info *info, c
 
 static unsigned char key[MAX_BYTES], value[MAX_BYTES];
 
-/*
- * Parses and applies one line against the open maps; 0 when done, else -1 with the message in err
- * (`bad` set when the line is no operation at all).
- */
+/* Parses and applies one line against the open maps; 0 when done, else -1 with the message in err. */
 static int apply_line(char *line, long lineno, int nmaps, const int *fds, const struct bpf_map_info *info, char *err,
-                      size_t errlen, int *bad) {
+                      size_t errlen) {
   char op = line[0];
   char *p = line + 1;
   long map = strtol(p, &p, 10);
-  *bad = 0;
   if ((op != 'u' && op != 'd') || map < 0 || map >= nmaps) {
-    *bad = 1;
     snprintf(err, errlen, "hn-bpfmap: line %ld: not 'u N KEY VALUE' or 'd N KEY'", lineno);
     return -1;
   }
@@ -134,16 +129,13 @@ static int run_batch(int nmaps, char **paths) {
   int failed = 0;
   while (getline(&line, &cap, stdin) > 0) {
     lineno++;
-    int bad = 0;
     int r = -1;
+    /* Not an operation (the session's end marker): answered without opening the maps. */
     if (line[0] != 'u' && line[0] != 'd') {
-      bad = 1;
       snprintf(err, sizeof err, "hn-bpfmap: line %ld: not 'u N KEY VALUE' or 'd N KEY'", lineno);
-    } else if (!open && open_maps(nmaps, paths, fds, info, err, sizeof err) < 0) {
-      r = -1;
-    } else {
+    } else if (open || open_maps(nmaps, paths, fds, info, err, sizeof err) == 0) {
       open = 1;
-      r = apply_line(line, lineno, nmaps, fds, info, err, sizeof err, &bad);
+      r = apply_line(line, lineno, nmaps, fds, info, err, sizeof err);
     }
     if (r == 0) continue;
     failed = 1;
@@ -178,8 +170,7 @@ int main(int argc, char **argv) {
   size_t cap = 0;
   long done = 0;
   while (getline(&line, &cap, stdin) > 0) {
-    int bad;
-    if (apply_line(line, done + 1, nmaps, fds, info, err, sizeof err, &bad) < 0) {
+    if (apply_line(line, done + 1, nmaps, fds, info, err, sizeof err) < 0) {
       fprintf(stderr, "%s\n", err);
       return 1;
     }

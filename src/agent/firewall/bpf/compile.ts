@@ -53,17 +53,9 @@ export interface BpfCompiled {
  * address would find an IPv4 member (nft keeps the families' sets apart).
  */
 export function groupNumber(id: string, family: 4 | 6): number {
-  let n = groupDigests.get(id);
-  if (n === undefined) {
-    n = createHash('sha256').update(id).digest().readUInt32LE(0) & 0x7fffffff;
-    // Bounded: group ids come and go over an agent's life.
-    if (groupDigests.size >= 65_536) groupDigests.clear();
-    groupDigests.set(id, n);
-  }
+  const n = createHash('sha256').update(id).digest().readUInt32LE(0) & 0x7fffffff;
   return family === 6 ? (n | 0x80000000) >>> 0 : n || 1;
 }
-/** The 31-bit digest of each group id seen (a compile asks once per member port and group). */
-const groupDigests = new Map<string, number>();
 
 /** Bytes as native/bpfmap.c reads them: plain hex, two digits per byte. */
 const hex = (b: Buffer) => b.toString('hex');

@@ -63,7 +63,8 @@ function bind(c: BpfCompiled, idx: ReadonlyMap<string, number>): BpfCompiled {
   return { ...c, ports, taps: c.taps.flatMap((t) => at(t) ?? []) };
 }
 
-const PROGS = { ingress: 'hn_from_port', egress: 'hn_to_port' } as const;
+/** The programs by tc hook: frames from the port (its egress rules) and frames to it. */
+export const BPF_PROGS = { ingress: 'hn_from_port', egress: 'hn_to_port' } as const;
 
 export class BpfFirewallDriver {
   private last: BpfCompiled | null = null;
@@ -88,7 +89,7 @@ export class BpfFirewallDriver {
     await this.o.node('sysctl', ['-q', '-w', ...BRNF_KEYS.map((k) => `${k}=0`)], { allowFail: true });
     const progs = `${this.o.pinDir}/prog`;
     const r = await this.o.host('ls', [progs, this.maps], { allowFail: true });
-    if (r.code !== 0 || !r.stdout.includes(PROGS.egress)) {
+    if (r.code !== 0 || !r.stdout.includes(BPF_PROGS.egress)) {
       await ensureBpffs(this.o.host);
       await this.o.host('rm', ['-rf', this.o.pinDir]);
       await this.o.host('mkdir', ['-p', this.o.pinDir]);
@@ -200,7 +201,7 @@ export class BpfFirewallDriver {
   }
 
   private attachCommands(tap: string): string[][] {
-    return this.filterCommands(tap, (dir) => ['object-pinned', `${this.o.pinDir}/prog/${PROGS[dir]}`]);
+    return this.filterCommands(tap, (dir) => ['object-pinned', `${this.o.pinDir}/prog/${BPF_PROGS[dir]}`]);
   }
 
   /**
